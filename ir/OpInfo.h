@@ -1,0 +1,81 @@
+/// The op table (ir/Ops.def) as C++: the op enum, each op's name, arity,
+/// attributes and traits, and lookup by name.
+#pragma once
+
+#include "ir/Attr.h"
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace nnc {
+
+enum class OpKind : uint16_t {
+#define NNC_OP(id, name, family, minIn, maxIn, traits, ...) id,
+#include "ir/Ops.def"
+#undef NNC_OP
+};
+
+inline constexpr int kNumOps = 0
+#define NNC_OP(id, name, family, minIn, maxIn, traits, ...) +1
+#include "ir/Ops.def"
+#undef NNC_OP
+    ;
+
+/// The op families: one file per family in each layer holds their semantics.
+enum class OpFamily : uint8_t {
+  Elementwise,
+  MatMul,
+  Shape,
+  Reduce,
+  Norm,
+  Conv,
+  Loss,
+};
+
+/// Traits that passes ask about instead of listing ops.
+enum OpTrait : uint32_t {
+  kNone = 0,
+  kUnary = 1u << 0,       ///< element-wise f32 -> f32, same shape
+  kBinary = 1u << 1,      ///< element-wise with NumPy broadcasting
+  kCommutative = 1u << 2, ///< op(a, b) == op(b, a)
+  kIntegerOk = 1u << 3,   ///< accepts i32 operands
+  kNoGradient = 1u << 4,  ///< not differentiable (argmax, eq)
+  kReduction = 1u << 5,   ///< sum/mean/max over `axes`
+  kLoss = 1u << 6,        ///< a scalar loss of (prediction, target)
+};
+
+/// Everything the table says about one op.
+struct OpInfo {
+  OpKind kind;
+  const char *name;
+  OpFamily family;
+  int minInputs;
+  int maxInputs;
+  uint32_t traits;
+  std::vector<AttrSpec> attrs;
+
+  bool has(OpTrait t) const { return (traits & t) != 0; }
+  /// Index of the named attribute, or -1.
+  int attrIndex(std::string_view attrName) const;
+};
+
+const OpInfo &opInfo(OpKind kind);
+/// The op called `name`, or nullptr.
+const OpInfo *findOp(std::string_view name);
+const std::vector<OpInfo> &allOps();
+
+/// A call-like form that is not an op: an initializer (`uniform(-1, 1)`) or
+/// an optimizer (`sgd(lr=0.1)`). Their arguments are attributes.
+struct CallableInfo {
+  const char *name;
+  std::vector<AttrSpec> attrs;
+  int attrIndex(std::string_view attrName) const;
+};
+
+const CallableInfo *findInitializer(std::string_view name);
+const CallableInfo *findOptimizer(std::string_view name);
+const std::vector<CallableInfo> &allInitializers();
+const std::vector<CallableInfo> &allOptimizers();
+
+} // namespace nnc

@@ -1,0 +1,24 @@
+/// layernorm over the last axis, with gamma and beta of that axis' size.
+#include "ir/ShapeRules.h"
+
+namespace nnc {
+
+TypeOrNone inferNormType(ShapeQuery &q) {
+  for (size_t i = 0; i < 3; ++i)
+    if (!q.requireF32(i))
+      return std::nullopt;
+  const Type &x = q.operand(0);
+  if (x.rank() < 1)
+    return q.error("operand must have rank 1 or more, got {}", q.str(x));
+  Shape feature{x.shape.back()};
+  for (size_t i = 1; i < 3; ++i)
+    if (q.operand(i).shape != feature)
+      return q.error("{} must have shape {} (the last axis of {}), got {}",
+                     i == 1 ? "gamma" : "beta", q.str(feature), q.str(x),
+                     q.str(q.operand(i)));
+  if (!(q.attr("eps").number > 0))
+    return q.error("eps must be positive");
+  return x;
+}
+
+} // namespace nnc

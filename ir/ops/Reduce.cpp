@@ -1,0 +1,56 @@
+/// Reductions (sum, mean, max over axes), argmax, softmax and log_softmax.
+#include "ir/ShapeRules.h"
+
+namespace nnc {
+
+/// The axes a reduction reduces, normalized to [0, rank), in the order given;
+/// false after reporting a bad axis.
+static bool reductionAxes(ShapeQuery &q, size_t rank, std::vector<bool> &reduced) {
+  reduced.assign(rank, false);
+  const AttrValue &axes = q.attr("axes");
+  if (axes.isNone()) {
+    reduced.assign(rank, true);
+    return true;
+  }
+  for (int64_t axis : axes.asInts()) {
+    if (!q.normalizeAxis(axis, rank, "axis"))
+      return false;
+    if (reduced[static_cast<size_t>(axis)]) {
+      q.error("axis {} is listed twice", axis);
+      return false;
+    }
+    reduced[static_cast<size_t>(axis)] = true;
+  }
+  return true;
+}
+
+TypeOrNone inferReduceType(ShapeQuery &q) {
+  const Type &x = q.operand(0);
+  if (!q.requireF32(0))
+    return std::nullopt;
+  OpKind op = q.info.kind;
+  if (op == OpKind::Softmax || op == OpKind::LogSoftmax || op == OpKind::ArgMax) {
+    int64_t axis = q.attr("axis").asInt();
+    if (!q.normalizeAxis(axis, x.rank(), "axis"))
+      return std::nullopt;
+    if (op != OpKind::ArgMax)
+      return x;
+    Type out{DType::I32, x.shape};
+    out.shape.erase(out.shape.begin() + axis);
+    return out;
+  }
+  std::vector<bool> reduced;
+  if (!reductionAxes(q, x.rank(), reduced))
+    return std::nullopt;
+  bool keep = q.attr("keepdims").boolean;
+  Type out{DType::F32, {}};
+  for (size_t i = 0; i < x.rank(); ++i) {
+    if (!reduced[i])
+      out.shape.push_back(x.shape[i]);
+    else if (keep)
+      out.shape.push_back(Dim::fixed(1));
+  }
+  return out;
+}
+
+} // namespace nnc

@@ -1,0 +1,89 @@
+/// Tensor storage: 64-byte aligned, zero-initialized.
+#include "runtime/Tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace nnc {
+
+namespace {
+constexpr size_t kAlignment = 64;
+
+std::shared_ptr<void> allocateAligned(int64_t bytes) {
+  // Round up so aligned_alloc's size is a multiple of the alignment; never
+  // zero bytes, so an empty tensor still has a distinct, valid pointer.
+  size_t size = static_cast<size_t>(bytes);
+  size = (size + kAlignment - 1) / kAlignment * kAlignment;
+  if (size == 0)
+    size = kAlignment;
+  void *p = std::aligned_alloc(kAlignment, size);
+  if (!p)
+    throw std::bad_alloc();
+  std::memset(p, 0, size);
+  return std::shared_ptr<void>(p, [](void *q) { std::free(q); });
+}
+} // namespace
+
+Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
+    : dtype_(dtype), shape_(std::move(shape)) {
+  numel_ = 1;
+  for (int64_t d : shape_)
+    numel_ *= d;
+  storage_ = allocateAligned(numel_ * 4);
+}
+
+Tensor Tensor::scalar(float v) {
+  Tensor t(DType::F32, {});
+  t.f32()[0] = v;
+  return t;
+}
+
+Tensor Tensor::f32(std::vector<int64_t> shape, std::span<const float> values) {
+  Tensor t(DType::F32, std::move(shape));
+  std::memcpy(t.data(), values.data(),
+              std::min<size_t>(values.size(), static_cast<size_t>(t.numel())) * 4);
+  return t;
+}
+
+Tensor Tensor::i32(std::vector<int64_t> shape, std::span<const int32_t> values) {
+  Tensor t(DType::I32, std::move(shape));
+  std::memcpy(t.data(), values.data(),
+              std::min<size_t>(values.size(), static_cast<size_t>(t.numel())) * 4);
+  return t;
+}
+
+double Tensor::at(int64_t i) const {
+  return dtype_ == DType::F32 ? static_cast<double>(f32()[i])
+                              : static_cast<double>(i32()[i]);
+}
+
+void Tensor::set(int64_t i, double v) {
+  if (dtype_ == DType::F32)
+    f32()[i] = static_cast<float>(v);
+  else
+    i32()[i] = static_cast<int32_t>(v);
+}
+
+Tensor Tensor::clone() const {
+  Tensor t(dtype_, shape_);
+  if (numel_ > 0)
+    std::memcpy(t.data(), data(), static_cast<size_t>(bytes()));
+  return t;
+}
+
+std::string Tensor::typeString() const {
+  std::string s = std::string(dtypeName(dtype_)) + "[";
+  for (size_t i = 0; i < shape_.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape_[i]);
+  return s + "]";
+}
+
+std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;)
+    strides[i - 1] = strides[i] * shape[i];
+  return strides;
+}
+
+} // namespace nnc
