@@ -135,6 +135,28 @@ GraphBuilder::GraphBuilder(std::string modelName, SourceLoc loc) {
   graph_.loc = loc;
 }
 
+GraphBuilder::GraphBuilder(Graph existing) : graph_(std::move(existing)) {
+  for (const DimDecl &d : graph_.dims)
+    defined_.emplace(d.name, d.loc);
+  for (size_t i = 0; i < graph_.values.size(); ++i) {
+    const Value &v = graph_.values[i];
+    if (v.name.empty())
+      continue;
+    defined_.emplace(v.name, v.loc);
+    valueByName_[v.name] = static_cast<ValueId>(i);
+  }
+}
+
+std::string GraphBuilder::freshName(const std::string &base) const {
+  if (!defined_.count(base))
+    return base;
+  for (int i = 1;; ++i) {
+    std::string candidate = base + "." + std::to_string(i);
+    if (!defined_.count(candidate))
+      return candidate;
+  }
+}
+
 bool GraphBuilder::checkFresh(const std::string &name, SourceLoc loc) {
   auto it = defined_.find(name);
   if (it == defined_.end()) {
@@ -299,6 +321,7 @@ void GraphBuilder::nameValue(ValueId v, const std::string &name, SourceLoc loc) 
   graph_.value(v).name = name;
   graph_.value(v).loc = loc;
   valueByName_[name] = v;
+  defined_.emplace(name, loc);
 }
 
 void GraphBuilder::addUpdate(ValueId target, ValueId value, SourceLoc loc) {

@@ -30,6 +30,8 @@ Attrs resolveAttrs(const std::vector<AttrSpec> &specs,
 class GraphBuilder {
 public:
   GraphBuilder(std::string modelName, SourceLoc loc);
+  /// Continues building an existing, checked graph (passes append to it).
+  explicit GraphBuilder(Graph existing);
 
   Diagnostics &diags() { return diags_; }
   const Graph &graph() const { return graph_; }
@@ -65,6 +67,10 @@ public:
 
   /// The graph, or every error found while building it.
   Result<Graph> finish();
+  /// A name that is not yet taken: `base`, else `base.1`, `base.2`, ...
+  std::string freshName(const std::string &base) const;
+  /// Direct access for passes that edit what they built (outputs, minimize).
+  Graph &mutableGraph() { return graph_; }
 
 private:
   ValueId addDeclaration(ValueKind kind, const std::string &name, Type type,

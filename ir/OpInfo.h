@@ -43,6 +43,7 @@ enum OpTrait : uint32_t {
   kNoGradient = 1u << 4,  ///< not differentiable (argmax, eq)
   kReduction = 1u << 5,   ///< sum/mean/max over `axes`
   kLoss = 1u << 6,        ///< a scalar loss of (prediction, target)
+  kGradientOp = kNoGradient | (1u << 7), ///< written by autodiff (not itself differentiated)
 };
 
 /// Everything the table says about one op.
@@ -55,7 +56,7 @@ struct OpInfo {
   uint32_t traits;
   std::vector<AttrSpec> attrs;
 
-  bool has(OpTrait t) const { return (traits & t) != 0; }
+  bool has(OpTrait t) const { return (traits & t) == t; }
   /// Index of the named attribute, or -1.
   int attrIndex(std::string_view attrName) const;
 };

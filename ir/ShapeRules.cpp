@@ -19,6 +19,40 @@ bool ShapeQuery::requireF32(size_t i) {
   return false;
 }
 
+TypeOrNone ShapeQuery::sameAsOperand(size_t like, std::initializer_list<size_t> alsoF32) {
+  for (size_t i : alsoF32)
+    if (!requireF32(i))
+      return std::nullopt;
+  return operands[like];
+}
+
+TypeOrNone ShapeQuery::gradientLike(size_t like, size_t dy) {
+  if (!requireF32(like) || !requireF32(dy))
+    return std::nullopt;
+  if (operands[like] != operands[dy])
+    return error("the gradient {} must have the type of {}", str(operands[dy]),
+                 str(operands[like]));
+  return operands[like];
+}
+
+TypeOrNone ShapeQuery::forwardType(OpKind forward, std::vector<Type> forwardOperands) {
+  ShapeQuery q(opInfo(forward), std::move(forwardOperands), attrs, dimNames, loc, diags_);
+  return inferType(q);
+}
+
+bool ShapeQuery::checkIncomingGradient(OpKind forward, std::vector<Type> forwardOperands,
+                                       size_t dy) {
+  TypeOrNone y = forwardType(forward, std::move(forwardOperands));
+  if (!y)
+    return false;
+  if (*y != operands[dy]) {
+    error("the incoming gradient is {} but {} gives {}", str(operands[dy]),
+          opInfo(forward).name, str(*y));
+    return false;
+  }
+  return true;
+}
+
 bool ShapeQuery::normalizeAxis(int64_t &axis, size_t rank, const char *what) {
   int64_t r = static_cast<int64_t>(rank);
   if (axis < -r || axis >= r) {
@@ -51,7 +85,8 @@ TypeOrNone inferType(ShapeQuery &q) {
 }
 
 void canonicalizeAttrs(OpKind op, Attrs &attrs) {
-  if (op == OpKind::MaxPool2d || op == OpKind::AvgPool2d) {
+  if (op == OpKind::MaxPool2d || op == OpKind::AvgPool2d || op == OpKind::MaxPool2dGrad ||
+      op == OpKind::AvgPool2dGrad) {
     const OpInfo &info = opInfo(op);
     AttrValue &stride = attrs[static_cast<size_t>(info.attrIndex("stride"))];
     const AttrValue &kernel = attrs[static_cast<size_t>(info.attrIndex("kernel"))];

@@ -6,10 +6,13 @@
 #include "ir/Diagnostics.h"
 #include "ir/Graph.h"
 
+#include <initializer_list>
 #include <optional>
 #include <vector>
 
 namespace nnc {
+
+using TypeOrNone = std::optional<Type>;
 
 /// What a shape rule sees of the node being typed, and where its errors go.
 /// Every error message starts with the op's name.
@@ -41,6 +44,16 @@ public:
 
   /// Checks that operand i is f32 (most ops compute in f32 only).
   bool requireF32(size_t i);
+  /// The type of operand `like`, after checking that `alsoF32` are f32.
+  TypeOrNone sameAsOperand(size_t like, std::initializer_list<size_t> alsoF32);
+  /// For gradient ops: operand `dy` must have the type of operand `like`,
+  /// which is the result type.
+  TypeOrNone gradientLike(size_t like, size_t dy);
+  /// The type the forward op `forward` (whose attributes are laid out like
+  /// this op's) gives for `forwardOperands`; for gradient ops.
+  TypeOrNone forwardType(OpKind forward, std::vector<Type> forwardOperands);
+  /// For gradient ops: checks that `dy` has the type the forward op gives.
+  bool checkIncomingGradient(OpKind forward, std::vector<Type> forwardOperands, size_t dy);
   /// Resolves a possibly negative axis against `rank`; reports and returns
   /// false when out of range.
   bool normalizeAxis(int64_t &axis, size_t rank, const char *what);
@@ -48,8 +61,6 @@ public:
 private:
   Diagnostics &diags_;
 };
-
-using TypeOrNone = std::optional<Type>;
 
 /// The result type of a node, or nullopt after reporting why there is none.
 TypeOrNone inferType(ShapeQuery &q);

@@ -69,9 +69,34 @@ TypeOrNone inferPool(ShapeQuery &q) {
   return windowResult(q, x, x.shape[1], win);
 }
 
+/// conv2d_grad_input (dy, w, x) -> x; conv2d_grad_filter (x, dy, w) -> w;
+/// pool grads (x, dy) -> x.
+TypeOrNone inferConvGrad(ShapeQuery &q) {
+  switch (q.info.kind) {
+  case OpKind::Conv2dGradInput:
+    if (!q.checkIncomingGradient(OpKind::Conv2d, {q.operand(2), q.operand(1)}, 0))
+      return std::nullopt;
+    return q.operand(2);
+  case OpKind::Conv2dGradFilter:
+    if (!q.checkIncomingGradient(OpKind::Conv2d, {q.operand(0), q.operand(2)}, 1))
+      return std::nullopt;
+    return q.operand(2);
+  case OpKind::MaxPool2dGrad:
+    if (!q.checkIncomingGradient(OpKind::MaxPool2d, {q.operand(0)}, 1))
+      return std::nullopt;
+    return q.operand(0);
+  default:
+    if (!q.checkIncomingGradient(OpKind::AvgPool2d, {q.operand(0)}, 1))
+      return std::nullopt;
+    return q.operand(0);
+  }
+}
+
 } // namespace
 
 TypeOrNone inferConvType(ShapeQuery &q) {
+  if (q.info.has(kGradientOp))
+    return inferConvGrad(q);
   if (q.info.kind == OpKind::Conv2d)
     return inferConv2d(q);
   return inferPool(q);

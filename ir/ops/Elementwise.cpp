@@ -4,7 +4,25 @@
 
 namespace nnc {
 
+/// maximum_grad / minimum_grad (a, b, dy): dy has the broadcast shape.
+static TypeOrNone inferMinMaxGrad(ShapeQuery &q) {
+  for (size_t i = 0; i < 3; ++i)
+    if (!q.requireF32(i))
+      return std::nullopt;
+  Shape shape;
+  if (!broadcastShapes(q.operand(0).shape, q.operand(1).shape, shape))
+    return q.error("shapes do not broadcast: {} and {}", q.str(q.operand(0)), q.str(q.operand(1)));
+  if (shape != q.operand(2).shape)
+    return q.error("the incoming gradient is {} but the operands broadcast to {}",
+                   q.str(q.operand(2)), q.str(shape));
+  return q.operand(2);
+}
+
 TypeOrNone inferElementwiseType(ShapeQuery &q) {
+  if (q.info.kind == OpKind::MaximumGrad || q.info.kind == OpKind::MinimumGrad)
+    return inferMinMaxGrad(q);
+  if (q.info.has(kGradientOp))
+    return q.gradientLike(0, 1); // (x or y, dy)
   if (q.info.has(kUnary)) {
     if (!q.requireF32(0))
       return std::nullopt;

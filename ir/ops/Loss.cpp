@@ -3,7 +3,30 @@
 
 namespace nnc {
 
+/// The forward loss of a loss gradient.
+static OpKind forwardOf(OpKind grad) {
+  switch (grad) {
+  case OpKind::SseGrad:
+    return OpKind::Sse;
+  case OpKind::MseGrad:
+    return OpKind::Mse;
+  case OpKind::BceGrad:
+    return OpKind::Bce;
+  default:
+    return OpKind::SoftmaxCrossEntropy;
+  }
+}
+
+/// (pred, target, dloss) -> the type of pred.
+static TypeOrNone inferLossGrad(ShapeQuery &q) {
+  if (!q.checkIncomingGradient(forwardOf(q.info.kind), {q.operand(0), q.operand(1)}, 2))
+    return std::nullopt;
+  return q.operand(0);
+}
+
 TypeOrNone inferLossType(ShapeQuery &q) {
+  if (q.info.has(kGradientOp))
+    return inferLossGrad(q);
   const Type &pred = q.operand(0);
   const Type &target = q.operand(1);
   Type scalar{DType::F32, {}};

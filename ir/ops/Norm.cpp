@@ -3,7 +3,29 @@
 
 namespace nnc {
 
+/// layernorm_grad (x, gamma, dy) -> dx; layernorm_gamma_grad (x, dy) -> dgamma.
+static TypeOrNone inferNormGrad(ShapeQuery &q) {
+  for (size_t i = 0; i < q.operands.size(); ++i)
+    if (!q.requireF32(i))
+      return std::nullopt;
+  const Type &x = q.operand(0);
+  const Type &dy = q.operands.back();
+  if (x.rank() < 1)
+    return q.error("operand must have rank 1 or more, got {}", q.str(x));
+  if (dy != x)
+    return q.error("the incoming gradient {} must have the type of {}", q.str(dy), q.str(x));
+  Type feature{DType::F32, {x.shape.back()}};
+  if (q.info.kind == OpKind::LayerNormGammaGrad)
+    return feature;
+  if (q.operand(1) != feature)
+    return q.error("gamma must have shape {} (the last axis of {}), got {}",
+                   q.str(feature.shape), q.str(x), q.str(q.operand(1)));
+  return x;
+}
+
 TypeOrNone inferNormType(ShapeQuery &q) {
+  if (q.info.has(kGradientOp))
+    return inferNormGrad(q);
   for (size_t i = 0; i < 3; ++i)
     if (!q.requireF32(i))
       return std::nullopt;

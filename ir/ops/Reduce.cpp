@@ -24,7 +24,34 @@ static bool reductionAxes(ShapeQuery &q, size_t rank, std::vector<bool> &reduced
   return true;
 }
 
+/// The forward op of a reduction gradient.
+static OpKind forwardOf(OpKind grad) {
+  switch (grad) {
+  case OpKind::SumGrad:
+    return OpKind::Sum;
+  case OpKind::MeanGrad:
+    return OpKind::Mean;
+  case OpKind::MaxGrad:
+    return OpKind::Max;
+  case OpKind::SoftmaxGrad:
+    return OpKind::Softmax;
+  default:
+    return OpKind::LogSoftmax;
+  }
+}
+
+/// (x, dy) -> x for the reductions; (y, dy) -> y for softmax/log_softmax.
+static TypeOrNone inferReduceGrad(ShapeQuery &q) {
+  if (!q.requireF32(0) || !q.requireF32(1))
+    return std::nullopt;
+  if (!q.checkIncomingGradient(forwardOf(q.info.kind), {q.operand(0)}, 1))
+    return std::nullopt;
+  return q.operand(0);
+}
+
 TypeOrNone inferReduceType(ShapeQuery &q) {
+  if (q.info.has(kGradientOp))
+    return inferReduceGrad(q);
   const Type &x = q.operand(0);
   if (!q.requireF32(0))
     return std::nullopt;

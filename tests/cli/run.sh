@@ -1,2 +1,100 @@
 #!/usr/bin/env bash
-echo "1 passed, 0 failed"
+# Command-line tests: drive the nnc binary ($NNC) on small models and check
+# outputs, exit codes and error messages. Usage: run.sh SOURCE_DIR
+set -uo pipefail
+src=${1:?source dir}
+nnc=${NNC:?path to nnc}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); }
+failure() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect_status CODE DESCRIPTION -- COMMAND...
+expect_status() {
+  local want=$1 what=$2; shift 3
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" = "$want" ]; then pass; else failure "$what: exit $got, wanted $want"; cat "$work/err"; fi
+}
+# expect_in FILE TEXT DESCRIPTION
+expect_in() {
+  if grep -qF -- "$2" "$1"; then pass; else failure "$3: '$2' not in $1:"; cat "$1"; fi
+}
+
+for f in "$src"/examples/*.ir; do
+  expect_status 0 "check $(basename "$f")" -- "$nnc" check "$f"
+  "$nnc" print "$f" >"$work/p1.ir" && "$nnc" print "$work/p1.ir" >"$work/p2.ir"
+  if cmp -s "$work/p1.ir" "$work/p2.ir"; then pass; else failure "print fixed point: $f"; fi
+done
+
+# print reads stdin with '-'
+expect_status 0 "print -" -- bash -c "'$nnc' print - < '$src/examples/xor.ir'"
+expect_in "$work/out" "minimize loss with sgd(lr=0.5)" "print - output"
+
+# check: a broken model is exit 1 with a located error, source line and caret
+cat >"$work/bad.ir" <<'IR'
+model bad {
+  dim B
+  input x: f32[B, 3]
+  param w1: f32[2, 1] = zeros()
+  h = sigmoid(matmul(x, w1))
+}
+IR
+expect_status 1 "check bad model" -- "$nnc" check "$work/bad.ir"
+expect_in "$work/err" "bad.ir:5:15: error: matmul: inner dimensions differ: f32[B, 3] x f32[2, 1]" "located error"
+expect_in "$work/err" "              ^" "caret"
+expect_status 1 "missing model file" -- "$nnc" check "$work/nope.ir"
+expect_in "$work/err" "nope.ir: cannot open" "missing file error"
+expect_status 1 "directory as model" -- "$nnc" check "$work"
+expect_status 1 "unknown command" -- "$nnc" frobnicate
+expect_status 1 "unknown option" -- "$nnc" run "$src/examples/xor.ir" --bogus -o "$work/o"
+expect_status 0 "version" -- "$nnc" --version
+expect_in "$work/out" "LLVM 19" "version names LLVM"
+
+# Binary garbage never crashes the parser.
+head -c 4096 /dev/urandom >"$work/garbage.ir"
+expect_status 1 "garbage model" -- "$nnc" check "$work/garbage.ir"
+
+# run: the worked backpropagation example's forward pass
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  /usr/bin/python3 - "$work" <<'PY'
+import numpy as np, sys
+w = sys.argv[1]
+np.save(f"{w}/x.npy", np.array([[0.35, 0.9]], dtype=np.float32))
+np.save(f"{w}/t.npy", np.array([[0.5]], dtype=np.float32))
+np.save(f"{w}/x3.npy", np.zeros((2, 3), dtype=np.float32))
+np.save(f"{w}/x64.npy", np.zeros((1, 2), dtype=np.float64))
+open(f"{w}/trunc.npy", "wb").write(open(f"{w}/x.npy", "rb").read()[:-3])
+PY
+  model="$src/examples/backprop_example.ir"
+  expect_status 0 "run backprop example" -- "$nnc" run "$model" --in x="$work/x.npy" --in t="$work/t.npy" -o "$work/out1" --engine=interp
+  /usr/bin/python3 - "$work/out1" <<'PY' && pass || failure "backprop forward values"
+import numpy as np, sys, glob
+out = sys.argv[1]
+files = sorted(glob.glob(out + "/*.npy"))
+assert files, "no outputs written"
+vals = {f.split("/")[-1][:-4]: np.load(f) for f in files}
+y = [v for k, v in vals.items() if v.shape == (1, 1)]
+assert y and abs(float(y[0].ravel()[0]) - 0.690283) < 1e-6, vals
+loss = [v for v in vals.values() if v.shape == ()]
+assert loss and abs(float(loss[0]) - 0.5 * (0.690283 - 0.5) ** 2) < 1e-6, vals
+PY
+  expect_status 1 "wrong input shape" -- "$nnc" run "$model" --in x="$work/x3.npy" --in t="$work/t.npy" -o "$work/out2"
+  expect_in "$work/err" "error: input 'x'" "input shape error names the input"
+  expect_status 1 "wrong input dtype" -- "$nnc" run "$model" --in x="$work/x64.npy" --in t="$work/t.npy" -o "$work/out3"
+  expect_in "$work/err" "x64.npy" "dtype error names the file"
+  expect_status 1 "truncated npy" -- "$nnc" run "$model" --in x="$work/trunc.npy" --in t="$work/t.npy" -o "$work/out4"
+  expect_in "$work/err" "trunc.npy" "truncated error names the file"
+  expect_status 1 "missing input" -- "$nnc" run "$model" --in x="$work/x.npy" -o "$work/out5"
+  expect_in "$work/err" "missing --in t=FILE.npy" "missing input error"
+  expect_status 1 "unknown input" -- "$nnc" run "$model" --in x="$work/x.npy" --in t="$work/t.npy" --in q="$work/t.npy" -o "$work/out6"
+  if [ ! -e "$work/out2" ] && [ ! -e "$work/out4" ]; then pass; else failure "a failed run created its output folder"; fi
+else
+  echo "numpy not available: skipping run tests"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

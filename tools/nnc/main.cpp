@@ -1,6 +1,71 @@
+/// The `nnc` command: dispatches to its subcommands (IR.md section 4).
 #include "codegen/HostInfo.h"
+#include "tools/nnc/Commands.h"
+
 #include <cstdio>
-int main() {
-  auto h = nnc::hostInfo();
-  std::printf("nnc %s (LLVM %s, host %s)\n", NNC_VERSION, h.llvmVersion.c_str(), h.cpuName.c_str());
+#include <exception>
+#include <iostream>
+#include <new>
+
+namespace {
+
+const char *kUsage = R"(usage: nnc COMMAND [ARGS]
+
+commands:
+  check M.ir            parse and verify a model; silent when it is valid
+  print M.ir            print the model in canonical form ('-' reads stdin)
+  opt M.ir [--passes=a,b] [--pipeline=train|infer] [--list-passes]
+        [--print-after-all] [-o OUT.ir]
+                        run passes (default: the whole pipeline) and print
+  run M.ir --in NAME=FILE.npy ... -o DIR [--engine=interp]
+                        evaluate every output and the minimized loss,
+                        writing DIR/NAME.npy for each
+  --version             nnc, LLVM and host CPU
+  --help                this text
+)";
+
+int version() {
+  nnc::HostInfo host = nnc::hostInfo();
+  std::printf("nnc %s\nLLVM %s, target %s, host CPU %s (%d-bit vectors)\n", NNC_VERSION,
+              host.llvmVersion.c_str(), host.triple.c_str(), host.cpuName.c_str(),
+              host.vectorBits);
+  return 0;
+}
+
+int dispatch(int argc, char **argv) {
+  using namespace nnc::cli;
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 1;
+  }
+  std::string command = argv[1];
+  Args args(argv + 2, argv + argc);
+  if (command == "--version" || command == "version")
+    return version();
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (command == "check")
+    return checkCommand(args);
+  if (command == "print")
+    return printCommand(args);
+  if (command == "run")
+    return runCommand(args);
+  if (command == "opt")
+    return optCommand(args);
+  return fail("unknown command '" + command + "' (see 'nnc --help')");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::fputs("nnc: error: out of memory\n", stderr);
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "nnc: internal error: %s\n", e.what());
+  }
+  return 1;
 }

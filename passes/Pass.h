@@ -1,0 +1,47 @@
+/// Passes: named graph-to-graph rewrites, and the pipelines that run them.
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/Result.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nnc {
+
+/// What every pass of one pipeline run shares: options, and diagnostics
+/// that are not errors (warnings, remarks).
+struct PassContext {
+  Diagnostics diags;
+  bool verifyEach = true; ///< run the verifier after every pass
+  /// Called after each pass with its name and the graph (--print-after-all).
+  std::function<void(const std::string &, const Graph &)> afterPass;
+};
+
+/// A graph rewrite. run() returns whether it changed the graph.
+class Pass {
+public:
+  virtual ~Pass() = default;
+  virtual const char *name() const = 0;
+  virtual Result<bool> run(Graph &g, PassContext &ctx) = 0;
+};
+
+struct PassInfo {
+  const char *name;
+  const char *description;
+  std::function<std::unique_ptr<Pass>()> create;
+};
+
+/// Every pass, by name.
+const std::vector<PassInfo> &allPasses();
+const PassInfo *findPass(const std::string &name);
+
+/// Splits "a,b,c" and checks every name; an unknown name is an error.
+Result<std::vector<std::string>> parsePipeline(const std::string &spec);
+
+/// Runs the named passes in order, verifying after each when asked.
+Status runPipeline(Graph &g, const std::vector<std::string> &passes, PassContext &ctx);
+
+} // namespace nnc

@@ -1,0 +1,129 @@
+/// Reference kernels of the element-wise ops: unary activations and
+/// broadcasting binary arithmetic (f32, and i32 for add, sub, mul, eq).
+#include "runtime/Interpreter.h"
+#include "runtime/interp/Common.h"
+
+#include <cassert>
+#include <cmath>
+
+namespace nnc {
+
+namespace {
+
+/// PyTorch's softplus threshold (beta = 1): above it, softplus(x) = x.
+constexpr double kSoftplusThreshold = 20.0;
+
+/// One unary op on one element, in double.
+double unaryOp(OpKind op, double x, double alpha) {
+  switch (op) {
+  case OpKind::Neg:
+    return -x;
+  case OpKind::Abs:
+    return std::fabs(x);
+  case OpKind::Exp:
+    return std::exp(x);
+  case OpKind::Log:
+    return std::log(x);
+  case OpKind::Sqrt:
+    return std::sqrt(x);
+  case OpKind::Sigmoid:
+    return 1.0 / (1.0 + std::exp(-x));
+  case OpKind::Tanh:
+    return std::tanh(x);
+  case OpKind::Relu:
+    return std::isnan(x) ? x : (x > 0 ? x : 0.0);
+  case OpKind::LeakyRelu:
+    return x > 0 ? x : alpha * x; // NaN: alpha * NaN is NaN
+  case OpKind::Gelu:
+    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  case OpKind::Softplus:
+    return x > kSoftplusThreshold ? x : std::log1p(std::exp(x));
+  case OpKind::Step:
+    return x >= 0 ? 1.0 : 0.0; // as (x >= 0).float(): NaN gives 0
+  default:
+    break;
+  }
+  assert(false && "not a unary element-wise op");
+  return 0;
+}
+
+/// One f32 binary op on one pair of elements, in double (exact for the
+/// arithmetic ops once rounded to f32).
+double binaryOpF32(OpKind op, double a, double b) {
+  switch (op) {
+  case OpKind::Add:
+    return a + b;
+  case OpKind::Sub:
+    return a - b;
+  case OpKind::Mul:
+    return a * b;
+  case OpKind::Div:
+    return a / b;
+  case OpKind::Maximum:
+    return std::isnan(a) || std::isnan(b) ? NAN : (a > b ? a : b);
+  case OpKind::Minimum:
+    return std::isnan(a) || std::isnan(b) ? NAN : (a < b ? a : b);
+  case OpKind::Eq:
+    return a == b ? 1.0 : 0.0;
+  default:
+    break;
+  }
+  assert(false && "not a binary element-wise op");
+  return 0;
+}
+
+/// One i32 binary op; add, sub and mul wrap around as two's complement.
+double binaryOpI32(OpKind op, int32_t a, int32_t b) {
+  uint32_t ua = static_cast<uint32_t>(a), ub = static_cast<uint32_t>(b);
+  switch (op) {
+  case OpKind::Add:
+    return static_cast<int32_t>(ua + ub);
+  case OpKind::Sub:
+    return static_cast<int32_t>(ua - ub);
+  case OpKind::Mul:
+    return static_cast<int32_t>(ua * ub);
+  case OpKind::Eq:
+    return a == b ? 1.0 : 0.0;
+  default:
+    break;
+  }
+  assert(false && "op does not take i32 operands");
+  return 0;
+}
+
+void evalUnary(KernelCall &call) {
+  const Tensor &x = *call.inputs[0];
+  double alpha = call.node.op == OpKind::LeakyRelu ? call.attr("alpha").number : 0.0;
+  float *out = call.output.f32();
+  for (int64_t i = 0; i < x.numel(); ++i)
+    out[i] = static_cast<float>(unaryOp(call.node.op, x.f32()[i], alpha));
+}
+
+void evalBinary(KernelCall &call) {
+  const Tensor &a = *call.inputs[0];
+  const Tensor &b = *call.inputs[1];
+  Tensor &out = call.output;
+  BroadcastIndex ia(a.shape(), out.shape());
+  BroadcastIndex ib(b.shape(), out.shape());
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    int64_t ja = ia(i), jb = ib(i);
+    double r = a.dtype() == DType::I32 ? binaryOpI32(call.node.op, a.i32()[ja], b.i32()[jb])
+                                       : binaryOpF32(call.node.op, a.f32()[ja], b.f32()[jb]);
+    out.set(i, r);
+  }
+}
+
+} // namespace
+
+Status evalElementwise(KernelCall &call) {
+  const OpInfo &info = call.node.info();
+  if (info.has(kUnary))
+    evalUnary(call);
+  else if (info.has(kBinary))
+    evalBinary(call);
+  else
+    return noKernel(call);
+  return Ok{};
+}
+
+} // namespace nnc
