@@ -47,7 +47,7 @@ std::string Diagnostic::render() const {
     out = fmt::format("{}: {}: {}", loc.str(), severityName(severity), message);
   else
     out = fmt::format("{}: {}", severityName(severity), message);
-  if (loc.known() && loc.file) {
+  if (loc.known() && loc.file && !loc.file->text().empty()) {
     std::string_view line = loc.file->line(loc.line);
     out += "\n";
     out += line;

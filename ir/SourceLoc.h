@@ -36,7 +36,10 @@ struct SourceLoc {
   bool known() const { return line != 0; }
   /// `file:line:col`, or `<unknown>`.
   std::string str() const;
+  /// Orders by file name, then position (diagnostics print in source order).
   friend bool operator<(const SourceLoc &a, const SourceLoc &b) {
+    if (a.file != b.file && a.file && b.file && a.file->name() != b.file->name())
+      return a.file->name() < b.file->name();
     if (a.line != b.line)
       return a.line < b.line;
     return a.col < b.col;

@@ -1,6 +1,8 @@
 /// NumPy .npy reader and writer: a bounded header parser and atomic writes.
 #include "runtime/Npy.h"
 
+#include "runtime/AtomicFile.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +11,6 @@
 #include <bit>
 #include <cctype>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 #include <system_error>
 
@@ -452,51 +453,6 @@ Result<Tensor> readData(int fd, std::optional<uint64_t> fileSize,
   return parseNpy(bytes, path);
 }
 
-/// Writes all of `bytes` to `fd`. Returns 0 or an errno value.
-int writeAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t put = ::write(fd, bytes.data(), bytes.size());
-    if (put < 0 && errno == EINTR)
-      continue;
-    if (put < 0)
-      return errno;
-    bytes.remove_prefix(static_cast<size_t>(put));
-  }
-  return 0;
-}
-
-/// Makes a rename in the directory of `path` durable (best effort).
-void syncDirectory(const std::string &path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int fd = ::open(dir.empty() ? "." : dir.c_str(),
-                  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
-/// Writes `bytes` to `tmp`, fsyncs and renames it over `path`. Returns 0 or
-/// an errno value; on failure `tmp` is gone (when this call created it).
-int writeAndRename(const std::string &tmp, const std::string &path,
-                   std::string_view bytes) {
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                                   O_NOFOLLOW,
-                  0666);
-  if (fd < 0)
-    return errno;
-  int err = writeAll(fd, bytes);
-  if (err == 0 && ::fsync(fd) != 0)
-    err = errno;
-  if (::close(fd) != 0 && err == 0)
-    err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0)
-    err = errno;
-  if (err != 0)
-    ::unlink(tmp.c_str());
-  return err;
-}
-
 } // namespace
 
 Result<Tensor> parseNpy(std::string_view bytes,
@@ -560,11 +516,7 @@ std::string encodeNpy(const Tensor &t) {
 Status writeNpy(const std::string &path, const Tensor &t) {
   if (t.empty())
     return Status::fail("{}: cannot write: the tensor has no storage", path);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  if (int err = writeAndRename(tmp, path, encodeNpy(t)))
-    return Status::fail("{}: cannot write: {}", path, errnoText(err));
-  syncDirectory(path);
-  return Ok{};
+  return writeFileAtomically(path, encodeNpy(t));
 }
 
 } // namespace nnc
