@@ -1,6 +1,7 @@
 /// Tensor storage: 64-byte aligned, zero-initialized.
 #include "runtime/Tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -41,15 +42,17 @@ Tensor Tensor::scalar(float v) {
 
 Tensor Tensor::f32(std::vector<int64_t> shape, std::span<const float> values) {
   Tensor t(DType::F32, std::move(shape));
-  std::memcpy(t.data(), values.data(),
-              std::min<size_t>(values.size(), static_cast<size_t>(t.numel())) * 4);
+  size_t count = std::min<size_t>(values.size(), static_cast<size_t>(t.numel()));
+  if (count > 0) // an empty span may have a null data() that memcpy must not see
+    std::memcpy(t.data(), values.data(), count * 4);
   return t;
 }
 
 Tensor Tensor::i32(std::vector<int64_t> shape, std::span<const int32_t> values) {
   Tensor t(DType::I32, std::move(shape));
-  std::memcpy(t.data(), values.data(),
-              std::min<size_t>(values.size(), static_cast<size_t>(t.numel())) * 4);
+  size_t count = std::min<size_t>(values.size(), static_cast<size_t>(t.numel()));
+  if (count > 0) // an empty span may have a null data() that memcpy must not see
+    std::memcpy(t.data(), values.data(), count * 4);
   return t;
 }
 

@@ -1,5 +1,6 @@
 /// Reference kernels of conv2d (NCHW, [F, C, KH, KW] filters, cross-
-/// correlation with stride and zero padding) and of max and average pooling.
+/// correlation with stride and zero padding) and of max and average pooling,
+/// and of their gradient ops.
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
@@ -61,11 +62,12 @@ double poolAt(const KernelCall &call, const Window &win, int64_t n, int64_t c, i
   return isMax ? acc : acc / static_cast<double>(win.kernel[0] * win.kernel[1]);
 }
 
-/// The window of a conv2d (from its filter) or a pool (stride absent: the
-/// kernel).
+/// The window of a conv2d or its gradients (from the filter) or a pool or
+/// its gradient (stride absent: the kernel).
 Window windowOf(const KernelCall &call) {
-  if (call.node.op == OpKind::Conv2d) {
-    const Tensor &w = *call.inputs[1];
+  OpKind op = call.node.op;
+  if (op == OpKind::Conv2d || op == OpKind::Conv2dGradInput || op == OpKind::Conv2dGradFilter) {
+    const Tensor &w = *call.inputs[op == OpKind::Conv2dGradFilter ? 2 : 1];
     return Window{
         {w.dim(2), w.dim(3)}, call.attr("stride").asInts(), call.attr("padding").asInts()};
   }
@@ -74,10 +76,118 @@ Window windowOf(const KernelCall &call) {
   return Window{kernel, stride.isNone() ? kernel : stride.asInts(), {0, 0}};
 }
 
+/// Writes a double accumulator into an f32 output.
+void store(Tensor &out, const std::vector<double> &acc) {
+  for (int64_t i = 0; i < out.numel(); ++i)
+    out.f32()[i] = static_cast<float>(acc[static_cast<size_t>(i)]);
+}
+
+/// conv2d_grad_input (dy, w, x for its shape): each dy element scatters
+/// dy * w back onto the input taps it read; taps in the padding drop out.
+void convGradInput(KernelCall &call, const Window &win) {
+  const Tensor &dy = *call.inputs[0];
+  const Tensor &w = *call.inputs[1];
+  Tensor &dx = call.output;
+  std::vector<double> acc(static_cast<size_t>(dx.numel()), 0.0);
+  for (int64_t n = 0; n < dy.dim(0); ++n)
+    for (int64_t f = 0; f < dy.dim(1); ++f)
+      for (int64_t oh = 0; oh < dy.dim(2); ++oh)
+        for (int64_t ow = 0; ow < dy.dim(3); ++ow) {
+          double g = nchw(dy, n, f, oh, ow);
+          for (int64_t c = 0; c < dx.dim(1); ++c)
+            for (int64_t kh = 0; kh < win.kernel[0]; ++kh)
+              for (int64_t kw = 0; kw < win.kernel[1]; ++kw) {
+                int64_t h = oh * win.stride[0] - win.pad[0] + kh;
+                int64_t wi = ow * win.stride[1] - win.pad[1] + kw;
+                if (h < 0 || h >= dx.dim(2) || wi < 0 || wi >= dx.dim(3))
+                  continue;
+                acc[static_cast<size_t>(nchwIndex(dx, n, c, h, wi))] += g * nchw(w, f, c, kh, kw);
+              }
+        }
+  store(dx, acc);
+}
+
+/// conv2d_grad_filter (x, dy, w for its shape): x correlated with dy,
+/// dw[f, c, kh, kw] = sum over n, oh, ow of x[n, c, tap] * dy[n, f, oh, ow].
+void convGradFilter(KernelCall &call, const Window &win) {
+  const Tensor &x = *call.inputs[0];
+  const Tensor &dy = *call.inputs[1];
+  Tensor &dw = call.output;
+  for (int64_t f = 0; f < dw.dim(0); ++f)
+    for (int64_t c = 0; c < dw.dim(1); ++c)
+      for (int64_t kh = 0; kh < dw.dim(2); ++kh)
+        for (int64_t kw = 0; kw < dw.dim(3); ++kw) {
+          double acc = 0;
+          for (int64_t n = 0; n < x.dim(0); ++n)
+            for (int64_t oh = 0; oh < dy.dim(2); ++oh)
+              for (int64_t ow = 0; ow < dy.dim(3); ++ow) {
+                int64_t h = oh * win.stride[0] - win.pad[0] + kh;
+                int64_t wi = ow * win.stride[1] - win.pad[1] + kw;
+                if (h < 0 || h >= x.dim(2) || wi < 0 || wi >= x.dim(3))
+                  continue;
+                acc += static_cast<double>(nchw(x, n, c, h, wi)) * nchw(dy, n, f, oh, ow);
+              }
+          dw.f32()[nchwIndex(dw, f, c, kh, kw)] = static_cast<float>(acc);
+        }
+}
+
+/// maxpool2d_grad and avgpool2d_grad (x, dy): each window's gradient goes to
+/// its first maximum in row-major order (max; NaN counts as the maximum, as
+/// in the forward), or is spread evenly over the window (avg); overlapping
+/// windows accumulate.
+void poolGrad(KernelCall &call, const Window &win) {
+  const Tensor &x = *call.inputs[0];
+  const Tensor &dy = *call.inputs[1];
+  Tensor &dx = call.output;
+  bool isMax = call.node.op == OpKind::MaxPool2dGrad;
+  double area = static_cast<double>(win.kernel[0] * win.kernel[1]);
+  std::vector<double> acc(static_cast<size_t>(dx.numel()), 0.0);
+  for (int64_t n = 0; n < dy.dim(0); ++n)
+    for (int64_t c = 0; c < dy.dim(1); ++c)
+      for (int64_t oh = 0; oh < dy.dim(2); ++oh)
+        for (int64_t ow = 0; ow < dy.dim(3); ++ow) {
+          double g = nchw(dy, n, c, oh, ow);
+          double best = -std::numeric_limits<double>::infinity();
+          int64_t bestIndex = -1;
+          for (int64_t kh = 0; kh < win.kernel[0]; ++kh)
+            for (int64_t kw = 0; kw < win.kernel[1]; ++kw) {
+              int64_t i = nchwIndex(x, n, c, oh * win.stride[0] + kh, ow * win.stride[1] + kw);
+              if (!isMax) {
+                acc[static_cast<size_t>(i)] += g / area;
+                continue;
+              }
+              double v = x.f32()[i];
+              if (std::isnan(best))
+                continue;
+              if (bestIndex < 0 || std::isnan(v) || v > best) {
+                best = v;
+                bestIndex = i;
+              }
+            }
+          if (isMax && bestIndex >= 0)
+            acc[static_cast<size_t>(bestIndex)] += g;
+        }
+  store(dx, acc);
+}
+
 } // namespace
 
 Status evalConv(KernelCall &call) {
   OpKind op = call.node.op;
+  switch (op) {
+  case OpKind::Conv2dGradInput:
+    convGradInput(call, windowOf(call));
+    return Ok{};
+  case OpKind::Conv2dGradFilter:
+    convGradFilter(call, windowOf(call));
+    return Ok{};
+  case OpKind::MaxPool2dGrad:
+  case OpKind::AvgPool2dGrad:
+    poolGrad(call, windowOf(call));
+    return Ok{};
+  default:
+    break;
+  }
   if (op != OpKind::Conv2d && op != OpKind::MaxPool2d && op != OpKind::AvgPool2d)
     return noKernel(call);
   Window win = windowOf(call);

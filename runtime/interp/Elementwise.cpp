@@ -1,5 +1,6 @@
 /// Reference kernels of the element-wise ops: unary activations and
-/// broadcasting binary arithmetic (f32, and i32 for add, sub, mul, eq).
+/// broadcasting binary arithmetic (f32, and i32 for add, sub, mul, eq), and
+/// their gradient ops.
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
@@ -113,10 +114,93 @@ void evalBinary(KernelCall &call) {
   }
 }
 
+/// sign(x) with sign(0) = 0 (and NaN kept).
+double signOf(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : x); }
+
+/// The derivative of the exact (erf) gelu: Phi(x) + x phi(x).
+double geluDerivative(double x) {
+  const double kInvSqrt2 = 0.70710678118654752440;
+  const double kInvSqrt2Pi = 0.39894228040143267794;
+  return 0.5 * (1.0 + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
+}
+
+/// One (forward value, dy) gradient op on one element, in double.
+double unaryGradOp(OpKind op, double v, double dy, double alpha) {
+  switch (op) {
+  case OpKind::SigmoidGrad: // v = y
+    return dy * v * (1.0 - v);
+  case OpKind::TanhGrad: // v = y
+    return dy * (1.0 - v * v);
+  case OpKind::ReluGrad: // v = x
+    return std::isnan(v) ? v : (v > 0 ? dy : 0.0);
+  case OpKind::LeakyReluGrad:
+    return std::isnan(v) ? v : (v > 0 ? dy : dy * alpha);
+  case OpKind::GeluGrad:
+    return dy * geluDerivative(v);
+  case OpKind::AbsGrad:
+    return dy * signOf(v);
+  default:
+    break;
+  }
+  assert(false && "not a unary gradient op");
+  return 0;
+}
+
+/// sigmoid_grad ... abs_grad: (forward value, dy), one shape.
+void evalUnaryGrad(KernelCall &call) {
+  const Tensor &v = *call.inputs[0];
+  const Tensor &dy = *call.inputs[1];
+  double alpha = call.node.op == OpKind::LeakyReluGrad ? call.attr("alpha").number : 0.0;
+  Tensor &out = call.output;
+  BroadcastIndex iv(v.shape(), out.shape());
+  BroadcastIndex id(dy.shape(), out.shape());
+  for (int64_t i = 0; i < out.numel(); ++i)
+    out.f32()[i] =
+        static_cast<float>(unaryGradOp(call.node.op, v.f32()[iv(i)], dy.f32()[id(i)], alpha));
+}
+
+/// maximum_grad / minimum_grad (a, b, dy): d/da at dy's (the broadcast)
+/// shape; where a == b the gradient is split in half, as PyTorch does.
+void evalMinMaxGrad(KernelCall &call) {
+  const Tensor &a = *call.inputs[0];
+  const Tensor &b = *call.inputs[1];
+  const Tensor &dy = *call.inputs[2];
+  bool isMax = call.node.op == OpKind::MaximumGrad;
+  Tensor &out = call.output;
+  BroadcastIndex ia(a.shape(), out.shape());
+  BroadcastIndex ib(b.shape(), out.shape());
+  BroadcastIndex id(dy.shape(), out.shape());
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    double x = a.f32()[ia(i)], y = b.f32()[ib(i)], g = dy.f32()[id(i)];
+    double r;
+    if (x == y)
+      r = g / 2;
+    else
+      r = (isMax ? x > y : x < y) ? g : 0.0;
+    out.f32()[i] = static_cast<float>(r);
+  }
+}
+
 } // namespace
 
 Status evalElementwise(KernelCall &call) {
   const OpInfo &info = call.node.info();
+  switch (call.node.op) {
+  case OpKind::SigmoidGrad:
+  case OpKind::TanhGrad:
+  case OpKind::ReluGrad:
+  case OpKind::LeakyReluGrad:
+  case OpKind::GeluGrad:
+  case OpKind::AbsGrad:
+    evalUnaryGrad(call);
+    return Ok{};
+  case OpKind::MaximumGrad:
+  case OpKind::MinimumGrad:
+    evalMinMaxGrad(call);
+    return Ok{};
+  default:
+    break;
+  }
   if (info.has(kUnary))
     evalUnary(call);
   else if (info.has(kBinary))

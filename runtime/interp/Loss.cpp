@@ -1,5 +1,5 @@
 /// Reference kernels of the losses (sse, mse, bce, softmax_cross_entropy):
-/// f32[] scalars accumulated in double.
+/// f32[] scalars accumulated in double; and their gradient ops.
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
@@ -72,10 +72,72 @@ Status softmaxCrossEntropy(KernelCall &call) {
   return Ok{};
 }
 
+/// PyTorch's BCELoss backward divides by max(p (1 - p), this).
+constexpr double kBceGradEps = 1e-12;
+
+/// sse_grad, mse_grad, bce_grad (pred, target, dloss) -> d/dpred.
+void elementwiseLossGrad(KernelCall &call) {
+  const Tensor &pred = *call.inputs[0];
+  const Tensor &target = *call.inputs[1];
+  double dl = call.inputs[2]->f32()[0];
+  double n = static_cast<double>(pred.numel());
+  for (int64_t i = 0; i < pred.numel(); ++i) {
+    double p = pred.f32()[i], t = target.f32()[i], r = 0;
+    switch (call.node.op) {
+    case OpKind::SseGrad:
+      r = dl * (p - t);
+      break;
+    case OpKind::MseGrad:
+      r = dl * 2.0 * (p - t) / n;
+      break;
+    default: // BceGrad
+      r = dl * (p - t) / std::max(p * (1.0 - p), kBceGradEps) / n;
+      break;
+    }
+    call.output.f32()[i] = static_cast<float>(r);
+  }
+}
+
+/// softmax_cross_entropy_grad (logits, labels, dloss):
+/// dloss (softmax(logits) - onehot(label)) / N, with the forward's label
+/// check.
+Status softmaxCrossEntropyGrad(KernelCall &call) {
+  const Tensor &logits = *call.inputs[0];
+  const Tensor &labels = *call.inputs[1];
+  double dl = call.inputs[2]->f32()[0];
+  int64_t rows = logits.dim(0), classes = logits.dim(1);
+  for (int64_t r = 0; r < rows; ++r) {
+    int32_t label = labels.i32()[r];
+    if (label < 0 || label >= classes)
+      return Status::failAt(call.node.loc,
+                            "softmax_cross_entropy_grad: label {} in row {} is outside [0, {})",
+                            label, r, classes);
+    const float *row = logits.f32() + r * classes;
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int64_t k = 0; k < classes; ++k)
+      mx = std::isnan(row[k]) || row[k] > mx ? row[k] : mx;
+    double sum = 0;
+    for (int64_t k = 0; k < classes; ++k)
+      sum += std::exp(row[k] - mx);
+    for (int64_t k = 0; k < classes; ++k) {
+      double p = std::exp(row[k] - mx) / sum - (k == label ? 1.0 : 0.0);
+      call.output.f32()[r * classes + k] = static_cast<float>(dl * p / static_cast<double>(rows));
+    }
+  }
+  return Ok{};
+}
+
 } // namespace
 
 Status evalLoss(KernelCall &call) {
   switch (call.node.op) {
+  case OpKind::SseGrad:
+  case OpKind::MseGrad:
+  case OpKind::BceGrad:
+    elementwiseLossGrad(call);
+    return Ok{};
+  case OpKind::SoftmaxCrossEntropyGrad:
+    return softmaxCrossEntropyGrad(call);
   case OpKind::Sse:
   case OpKind::Mse:
   case OpKind::Bce:

@@ -1,5 +1,5 @@
 /// Reference kernels of the reductions (sum, mean, max over axes), argmax,
-/// softmax and log_softmax, accumulated in double.
+/// softmax and log_softmax, accumulated in double; and their gradient ops.
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
@@ -132,10 +132,88 @@ Status evalSoftmax(KernelCall &call) {
   return Ok{};
 }
 
+/// sum_grad, mean_grad, max_grad (x, dy): each element of x gets the
+/// gradient of the output it reduces into; sum passes it on, mean divides it
+/// by the count, max gives it to the elements equal to the max, split
+/// evenly among ties (PyTorch's amax).
+Status evalReductionGrad(KernelCall &call) {
+  const Tensor &x = *call.inputs[0];
+  const Tensor &dy = *call.inputs[1];
+  OpKind op = call.node.op;
+  std::vector<bool> reduced = reducedAxes(call, x.rank());
+  int64_t count = 1;
+  for (size_t i = 0; i < x.rank(); ++i)
+    if (reduced[i])
+      count *= x.dim(i);
+  std::vector<int64_t> strides = keptStrides(x.shape(), reduced);
+  std::vector<size_t> target(static_cast<size_t>(x.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    std::vector<int64_t> coords = unravelIndex(i, x.shape());
+    size_t to = 0;
+    for (size_t axis = 0; axis < coords.size(); ++axis)
+      to += static_cast<size_t>(coords[axis] * strides[axis]);
+    target[static_cast<size_t>(i)] = to;
+  }
+  size_t outputs = static_cast<size_t>(dy.numel());
+  std::vector<double> mx(outputs, -std::numeric_limits<double>::infinity());
+  std::vector<double> ties(outputs, 0.0);
+  if (op == OpKind::MaxGrad) {
+    for (int64_t i = 0; i < x.numel(); ++i)
+      mx[target[static_cast<size_t>(i)]] = maxOf(mx[target[static_cast<size_t>(i)]], x.f32()[i]);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      if (x.f32()[i] == mx[target[static_cast<size_t>(i)]])
+        ties[target[static_cast<size_t>(i)]] += 1;
+  }
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    size_t to = target[static_cast<size_t>(i)];
+    double g = dy.f32()[to];
+    double r = g;
+    if (op == OpKind::MeanGrad)
+      r = g / static_cast<double>(count);
+    else if (op == OpKind::MaxGrad)
+      r = x.f32()[i] == mx[to] ? g / ties[to] : 0.0;
+    call.output.f32()[i] = static_cast<float>(r);
+  }
+  return Ok{};
+}
+
+/// softmax_grad and log_softmax_grad (y, dy) along the axis, from the
+/// forward output y: softmax: dx = y (dy - sum(dy y));
+/// log_softmax: dx = dy - exp(y) sum(dy).
+Status evalSoftmaxGrad(KernelCall &call) {
+  const Tensor &y = *call.inputs[0];
+  const Tensor &dy = *call.inputs[1];
+  AxisView v(y, call.attr("axis").asInt());
+  bool logForm = call.node.op == OpKind::LogSoftmaxGrad;
+  for (int64_t o = 0; o < v.outer; ++o)
+    for (int64_t i = 0; i < v.inner; ++i) {
+      double dot = 0;
+      for (int64_t k = 0; k < v.n; ++k) {
+        int64_t j = v.at(o, k, i);
+        dot += logForm ? static_cast<double>(dy.f32()[j])
+                       : static_cast<double>(dy.f32()[j]) * y.f32()[j];
+      }
+      for (int64_t k = 0; k < v.n; ++k) {
+        int64_t j = v.at(o, k, i);
+        double yj = y.f32()[j], g = dy.f32()[j];
+        double r = logForm ? g - std::exp(yj) * dot : yj * (g - dot);
+        call.output.f32()[j] = static_cast<float>(r);
+      }
+    }
+  return Ok{};
+}
+
 } // namespace
 
 Status evalReduce(KernelCall &call) {
   switch (call.node.op) {
+  case OpKind::SumGrad:
+  case OpKind::MeanGrad:
+  case OpKind::MaxGrad:
+    return evalReductionGrad(call);
+  case OpKind::SoftmaxGrad:
+  case OpKind::LogSoftmaxGrad:
+    return evalSoftmaxGrad(call);
   case OpKind::ArgMax:
     return evalArgMax(call);
   case OpKind::Softmax:

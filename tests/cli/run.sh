@@ -30,6 +30,15 @@ for f in "$src"/examples/*.ir; do
   if cmp -s "$work/p1.ir" "$work/p2.ir"; then pass; else failure "print fixed point: $f"; fi
 done
 
+# opt: the training step prints, parses back, and prints the same
+expect_status 0 "opt xor" -- "$nnc" opt "$src/examples/xor.ir" -o "$work/xor-step.ir"
+expect_in "$work/xor-step.ir" "sigmoid_grad" "opt writes the backward graph"
+"$nnc" print "$work/xor-step.ir" >"$work/xor-step2.ir"
+if cmp -s "$work/xor-step.ir" "$work/xor-step2.ir"; then pass; else failure "train step print fixed point"; fi
+expect_status 0 "opt --list-passes" -- "$nnc" opt --list-passes
+expect_in "$work/out" "autodiff" "pass list"
+expect_status 1 "opt unknown pass" -- "$nnc" opt "$src/examples/xor.ir" --passes=nope
+
 # print reads stdin with '-'
 expect_status 0 "print -" -- bash -c "'$nnc' print - < '$src/examples/xor.ir'"
 expect_in "$work/out" "minimize loss with sgd(lr=0.5)" "print - output"
@@ -92,6 +101,43 @@ PY
   expect_in "$work/err" "missing --in t=FILE.npy" "missing input error"
   expect_status 1 "unknown input" -- "$nnc" run "$model" --in x="$work/x.npy" --in t="$work/t.npy" --in q="$work/t.npy" -o "$work/out6"
   if [ ! -e "$work/out2" ] && [ ! -e "$work/out4" ]; then pass; else failure "a failed run created its output folder"; fi
+
+  # --grads: the worked example's output-layer gradients, by hand:
+  # (y - t) y (1 - y) h_j, the step the course takes with lr 1.
+  expect_status 0 "run --grads" -- "$nnc" run "$model" --in x="$work/x.npy" --in t="$work/t.npy" --grads -o "$work/g"
+  /usr/bin/python3 - "$work/g" <<'PY' && pass || failure "worked example gradients"
+import numpy as np, sys
+g = sys.argv[1]
+w2 = np.load(g + "/grad_w2.npy").ravel()
+assert abs(w2[0] - (0.3 - 0.272326)) < 1e-6 and abs(w2[1] - (0.9 - 0.872998)) < 1e-6, w2
+w1 = np.load(g + "/grad_w1.npy")
+# hidden weights after one step: 0.0990709, 0.7976110 (top); 0.3971399, 0.5926455 (bottom)
+want = np.array([[0.1 - 0.0990709, 0.4 - 0.3971399], [0.8 - 0.7976110, 0.6 - 0.5926455]])
+assert np.abs(w1 - want).max() < 1e-6, w1
+PY
+
+  # train: XOR from a FEATURES.npy,LABELS.npy pair, logging JSON lines
+  /usr/bin/python3 - "$work" <<'PY'
+import numpy as np, sys
+w = sys.argv[1]
+np.save(f"{w}/xor_x.npy", np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32))
+np.save(f"{w}/xor_y.npy", np.array([0, 1, 1, 0], dtype=np.int32))
+np.save(f"{w}/bad_y.npy", np.array([0, 1, 1, 0.5], dtype=np.float32))
+np.save(f"{w}/xor_t.npy", np.array([[0], [1], [1], [0]], dtype=np.float32))
+PY
+  expect_status 0 "train xor" -- "$nnc" train "$src/examples/xor.ir" --data "$work/xor_x.npy,$work/xor_y.npy" \
+    --epochs 300 --batch 4 --lr 2 --log "$work/xor.jsonl" --save "$work/xor.safetensors"
+  /usr/bin/python3 - "$work/xor.jsonl" <<'PY' && pass || failure "train log"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 300 and all({"epoch", "train_loss", "seconds"} <= set(l) for l in lines), lines[:2]
+assert lines[-1]["train_loss"] < lines[0]["train_loss"], (lines[0], lines[-1])
+PY
+  expect_status 0 "run from a checkpoint" -- "$nnc" run "$src/examples/xor.ir" --params "$work/xor.safetensors" --in x="$work/xor_x.npy" --in y="$work/xor_t.npy" -o "$work/o7"
+  expect_status 1 "train on bad labels" -- "$nnc" train "$src/examples/xor.ir" --data "$work/xor_x.npy,$work/bad_y.npy"
+  head -c 100 "$work/xor.safetensors" > "$work/trunc.safetensors"
+  expect_status 1 "truncated checkpoint" -- "$nnc" run "$src/examples/xor.ir" --params "$work/trunc.safetensors" --in x="$work/xor_x.npy" --in y="$work/xor_t.npy" -o "$work/o8"
+  expect_in "$work/err" "trunc.safetensors" "checkpoint error names the file"
 else
   echo "numpy not available: skipping run tests"
 fi

@@ -15,6 +15,7 @@ int checkCommand(const Args &args);
 int printCommand(const Args &args);
 int runCommand(const Args &args);
 int optCommand(const Args &args);
+int trainCommand(const Args &args);
 
 /// Prints diagnostics to stderr (in source order) and returns 1 when any is
 /// an error, else 0.

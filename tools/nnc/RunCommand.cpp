@@ -2,6 +2,8 @@
 /// tensors and write every output and the minimized loss as .npy files.
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
+#include "passes/autodiff/Autodiff.h"
+#include "runtime/Checkpoint.h"
 #include "runtime/Interpreter.h"
 #include "runtime/Npy.h"
 #include "tools/nnc/CommandLine.h"
@@ -64,8 +66,10 @@ std::vector<ValueId> resultsToWrite(const Graph &g) {
   return out;
 }
 
-/// Writes each result atomically as DIR/NAME.npy.
-int writeResults(const Graph &g, const Interpreter &interp, const std::string &dir) {
+/// Writes each result atomically as DIR/NAME.npy, and each param's gradient
+/// as DIR/grad_PARAM.npy.
+int writeResults(const Graph &g, const Interpreter &interp, const std::string &dir,
+                 const ParamGradients &grads) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -73,6 +77,12 @@ int writeResults(const Graph &g, const Interpreter &interp, const std::string &d
   for (ValueId id : resultsToWrite(g)) {
     std::string path = (std::filesystem::path(dir) / (g.value(id).name + ".npy")).string();
     Status written = writeNpy(path, interp.value(id));
+    if (!written)
+      return report(written.diags());
+  }
+  for (const auto &[param, grad] : grads) {
+    std::string file = "grad_" + g.value(param).name + ".npy";
+    Status written = writeNpy((std::filesystem::path(dir) / file).string(), interp.value(grad));
     if (!written)
       return report(written.diags());
   }
@@ -86,16 +96,12 @@ int runCommand(const Args &args) {
   if (!cl)
     return report(cl.diags());
   if (cl->positional.size() != 1 || !cl->has("o"))
-    return fail("usage: nnc run M.ir --in NAME=FILE.npy ... -o DIR [--engine=interp]");
+    return fail("usage: nnc run M.ir --in NAME=FILE.npy ... -o DIR [--params P] [--grads] [--engine=interp]");
   std::string engine = cl->get("engine", "interp");
   if (engine != "interp" && engine != "jit")
     return fail("--engine must be 'jit' or 'interp', got '" + engine + "'");
   if (engine == "jit")
     return fail("the JIT engine is not available in this build yet; use --engine=interp");
-  if (cl->has("params"))
-    return fail("--params needs checkpoints, which this build cannot read yet");
-  if (cl->has("grads"))
-    return fail("--grads needs automatic differentiation, which this build lacks yet");
 
   Result<Graph> g = loadModelFile(cl->positional[0]);
   if (!g)
@@ -106,8 +112,20 @@ int runCommand(const Args &args) {
   auto inputs = readInputs(*g, *cl, fileOf);
   if (!inputs)
     return report(inputs.diags());
+  ParamGradients grads;
+  if (cl->has("grads")) {
+    PassContext ctx;
+    auto differentiated = differentiate(*g, ctx);
+    report(ctx.diags);
+    if (!differentiated)
+      return report(differentiated.diags());
+    grads = std::move(differentiated).value();
+  }
 
   Interpreter interp(*g);
+  if (cl->has("params"))
+    if (Status loaded = loadCheckpoint(interp, cl->get("params")); !loaded)
+      return report(loaded.diags());
   Status ran = interp.run(*inputs);
   if (!ran) {
     report(ran.diags());
@@ -117,7 +135,7 @@ int runCommand(const Args &args) {
     std::fprintf(stderr, "nnc: note: inputs were read from %s\n", files.c_str());
     return 1;
   }
-  return writeResults(*g, interp, cl->get("o"));
+  return writeResults(*g, interp, cl->get("o"), grads);
 }
 
 } // namespace nnc::cli

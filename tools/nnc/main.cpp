@@ -20,6 +20,10 @@ commands:
   run M.ir --in NAME=FILE.npy ... -o DIR [--engine=interp]
                         evaluate every output and the minimized loss,
                         writing DIR/NAME.npy for each
+  train M.ir --data D [--epochs N] [--batch N] [--lr X] [--save P]
+        [--params P] [--log F] [--seed S] [--holdout D]
+                        train with the model's optimizer on IDX, CSV or
+                        FEATURES.npy,LABELS.npy data
   --version             nnc, LLVM and host CPU
   --help                this text
 )";
@@ -54,6 +58,8 @@ int dispatch(int argc, char **argv) {
     return runCommand(args);
   if (command == "opt")
     return optCommand(args);
+  if (command == "train")
+    return trainCommand(args);
   return fail("unknown command '" + command + "' (see 'nnc --help')");
 }
 

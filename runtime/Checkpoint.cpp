@@ -1,0 +1,55 @@
+/// Saving and restoring params and state as safetensors.
+#include "runtime/Checkpoint.h"
+
+#include "runtime/Safetensors.h"
+
+#include <map>
+
+namespace nnc {
+
+namespace {
+
+std::vector<ValueId> savedValues(const Graph &g) {
+  std::vector<ValueId> ids = g.valuesOfKind(ValueKind::Param);
+  for (ValueId s : g.valuesOfKind(ValueKind::State))
+    ids.push_back(s);
+  return ids;
+}
+
+} // namespace
+
+Status saveCheckpoint(const Interpreter &interp, const std::string &path) {
+  const Graph &g = interp.graph();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (ValueId id : savedValues(g))
+    tensors.emplace_back(g.value(id).name, interp.value(id));
+  return writeSafetensors(path, tensors, {{"format", "nnc"}, {"model", g.name}});
+}
+
+Status loadCheckpoint(Interpreter &interp, const std::string &path) {
+  auto read = readSafetensors(path);
+  if (!read)
+    return Status(read.takeDiags());
+  std::map<std::string, Tensor> byName;
+  for (auto &[name, t] : *read)
+    byName[name] = t;
+  const Graph &g = interp.graph();
+  for (ValueId id : savedValues(g)) {
+    const Value &v = g.value(id);
+    auto it = byName.find(v.name);
+    if (it == byName.end()) {
+      if (v.kind == ValueKind::Param)
+        return Status::fail("{}: has no tensor '{}' for param {}: {}", path, v.name, v.name,
+                            g.typeString(id));
+      continue;
+    }
+    const Tensor &t = it->second;
+    if (t.dtype() != v.type.dtype || t.shape() != concreteShape(v.type, {}))
+      return Status::fail("{}: tensor '{}' is {} but the model declares {}", path, v.name,
+                          t.typeString(), g.typeString(id));
+    interp.stateTensor(id) = t.clone();
+  }
+  return Ok{};
+}
+
+} // namespace nnc

@@ -1,0 +1,740 @@
+/// Training data readers (IDX, CSV, .npy pairs), all bounded and strict, plus
+/// deterministic shuffling, batching and hold-out splits.
+#include "runtime/Dataset.h"
+
+#include "runtime/AtomicFile.h"
+#include "runtime/Npy.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+
+namespace nnc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// No data file, compressed or not, may hold more than this.
+constexpr uint64_t kMaxDataBytes = uint64_t(4) << 30;
+/// At most this many feature values in a CSV (4 GiB of f32).
+constexpr uint64_t kMaxCsvValues = uint64_t(1) << 30;
+/// A CSV line may be at most this long.
+constexpr size_t kMaxLineBytes = size_t(64) << 20;
+/// Reads and conversions go in pieces of this size.
+constexpr size_t kChunkBytes = size_t(1) << 20;
+
+constexpr uint32_t kIdxImageMagic = 0x00000803;
+constexpr uint32_t kIdxLabelMagic = 0x00000801;
+
+/// Text from a file, made safe to quote: printable ASCII as is, other bytes
+/// as \xNN, at most 40 characters.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 40; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return s.size() > 40 ? out + "..." : out;
+}
+
+/// `[2, 3]`.
+std::string dimsText(std::span<const int64_t> dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// ---- byte streams: plain or gzipped files ----------------------------------
+
+/// The bytes of a file, inflated when it is gzip data, read front to back.
+/// Never yields more than kMaxDataBytes.
+class ByteStream {
+public:
+  static Result<ByteStream> open(const std::string &path, bool gzip);
+
+  /// Reads up to `n` bytes into `dst`; fewer only at the end of the data.
+  /// Errors: corrupt or truncated gzip data, more than kMaxDataBytes.
+  Result<size_t> read(char *dst, size_t n);
+  const std::string &path() const { return path_; }
+
+private:
+  struct ZStream {
+    z_stream z{};
+    ~ZStream() { inflateEnd(&z); }
+  };
+
+  Result<size_t> inflateInto(char *dst, size_t n);
+  /// Gives zlib the next piece of the compressed bytes (avail_in is 32-bit).
+  void feed();
+  size_t unfed() const { return file_.size() - fed_; }
+
+  std::string path_;
+  std::string file_;
+  size_t pos_ = 0; ///< plain files: the next byte to read
+  std::unique_ptr<ZStream> zs_;
+  size_t fed_ = 0; ///< compressed bytes handed to zlib so far
+  bool finished_ = false;
+  uint64_t produced_ = 0;
+};
+
+Result<ByteStream> ByteStream::open(const std::string &path, bool gzip) {
+  Result<std::string> bytes = readWholeFile(path, kMaxDataBytes);
+  if (!bytes)
+    return bytes.takeDiags();
+  ByteStream s;
+  s.path_ = path;
+  s.file_ = std::move(*bytes);
+  if (!gzip)
+    return s;
+  if (s.file_.size() < 2 || static_cast<unsigned char>(s.file_[0]) != 0x1f ||
+      static_cast<unsigned char>(s.file_[1]) != 0x8b)
+    return Result<ByteStream>::fail("{}: not a gzip file (the name ends in "
+                                    ".gz but the bytes do not start with the "
+                                    "gzip magic 1f 8b)",
+                                    path);
+  s.zs_ = std::make_unique<ZStream>();
+  // 15 + 16: a 32 KiB window, gzip wrapping only.
+  if (inflateInit2(&s.zs_->z, 15 + 16) != Z_OK)
+    return Result<ByteStream>::fail("{}: cannot start zlib", path);
+  return s;
+}
+
+void ByteStream::feed() {
+  size_t piece = std::min<size_t>(unfed(), size_t(1) << 30);
+  zs_->z.next_in =
+      reinterpret_cast<Bytef *>(const_cast<char *>(file_.data() + fed_));
+  zs_->z.avail_in = static_cast<uInt>(piece);
+  fed_ += piece;
+}
+
+Result<size_t> ByteStream::read(char *dst, size_t n) {
+  size_t got = 0;
+  if (!zs_) {
+    got = std::min(n, file_.size() - pos_);
+    if (got > 0)
+      std::memcpy(dst, file_.data() + pos_, got);
+    pos_ += got;
+  } else {
+    Result<size_t> r = inflateInto(dst, n);
+    if (!r)
+      return r;
+    got = *r;
+  }
+  produced_ += got;
+  if (produced_ > kMaxDataBytes)
+    return Result<size_t>::fail("{}: too large: more than 4 GiB of data{}",
+                                path_, zs_ ? " after decompression" : "");
+  return got;
+}
+
+Result<size_t> ByteStream::inflateInto(char *dst, size_t n) {
+  using R = Result<size_t>;
+  z_stream &z = zs_->z;
+  size_t got = 0;
+  while (got < n && !finished_) {
+    if (z.avail_in == 0)
+      feed();
+    size_t want = std::min<size_t>(n - got, size_t(1) << 30);
+    z.next_out = reinterpret_cast<Bytef *>(dst + got);
+    z.avail_out = static_cast<uInt>(want);
+    int rc = inflate(&z, Z_NO_FLUSH);
+    got += want - z.avail_out;
+    if (rc == Z_STREAM_END) {
+      // Another gzip member may follow (as `cat a.gz b.gz` makes); trailing
+      // zero bytes are padding, which gzip(1) ignores too.
+      std::string_view rest(reinterpret_cast<const char *>(z.next_in),
+                            z.avail_in);
+      rest = std::string_view(rest.data(), rest.size() + unfed());
+      if (rest.find_first_not_of('\0') == std::string_view::npos) {
+        finished_ = true;
+      } else if (rest.size() >= 2 && static_cast<unsigned char>(rest[0]) == 0x1f &&
+                 static_cast<unsigned char>(rest[1]) == 0x8b) {
+        inflateReset(&z);
+      } else {
+        return R::fail("{}: corrupt gzip data: {} bytes of trailing garbage "
+                       "after the compressed stream",
+                       path_, rest.size());
+      }
+    } else if (rc == Z_BUF_ERROR && z.avail_in == 0 && unfed() == 0) {
+      return R::fail("{}: truncated: the gzip stream ends early (after {} "
+                     "decompressed bytes)",
+                     path_, produced_ + got);
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      return R::fail("{}: corrupt gzip data: {}", path_,
+                     z.msg ? z.msg : "inflate failed");
+    }
+  }
+  return got;
+}
+
+// ---- IDX files ---------------------------------------------------------------
+
+/// Reads an IDX header: the magic number and `rank` big-endian u32 dims.
+Result<std::vector<int64_t>> readIdxHeader(ByteStream &s, uint32_t magic,
+                                           size_t rank, const char *kind) {
+  using R = Result<std::vector<int64_t>>;
+  std::array<unsigned char, 16> buf{};
+  size_t want = 4 + 4 * rank;
+  Result<size_t> got = s.read(reinterpret_cast<char *>(buf.data()), want);
+  if (!got)
+    return got.takeDiags();
+  if (*got == 0)
+    return R::fail("{}: empty file (expected an IDX {} file)", s.path(), kind);
+  auto u32 = [&](size_t at) {
+    return uint32_t(buf[at]) << 24 | uint32_t(buf[at + 1]) << 16 |
+           uint32_t(buf[at + 2]) << 8 | uint32_t(buf[at + 3]);
+  };
+  if (*got >= 4 && u32(0) != magic)
+    return R::fail("{}: bad magic 0x{:08x} (an IDX {} file starts with "
+                   "0x{:08x})",
+                   s.path(), u32(0), kind, magic);
+  if (*got < want)
+    return R::fail("{}: truncated: the file ends inside the IDX header ({} of "
+                   "{} bytes)",
+                   s.path(), *got, want);
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < rank; ++i)
+    dims.push_back(u32(4 + 4 * i));
+  return dims;
+}
+
+/// `60000 images of 28x28 (47040000 bytes)`.
+std::string idxContents(const std::vector<int64_t> &dims) {
+  if (dims.size() == 1)
+    return fmt::format("{} labels ({} bytes)", dims[0], dims[0]);
+  return fmt::format("{} images of {}x{} ({} bytes)", dims[0], dims[1],
+                     dims[2], dims[0] * dims[1] * dims[2]);
+}
+
+/// Reads the `total` bytes after the header, giving each piece to `sink`,
+/// then checks that nothing follows.
+template <typename Sink>
+Status readIdxPayload(ByteStream &s, const std::vector<int64_t> &dims,
+                      uint64_t total, Sink sink) {
+  std::string buf(kChunkBytes, '\0');
+  uint64_t done = 0;
+  while (done < total) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(total - done, kChunkBytes));
+    Result<size_t> got = s.read(buf.data(), want);
+    if (!got)
+      return got.takeDiags();
+    sink(reinterpret_cast<const unsigned char *>(buf.data()), done, *got);
+    done += *got;
+    if (*got < want)
+      return Status::fail("{}: truncated: the header says {} but only {} "
+                          "bytes follow",
+                          s.path(), idxContents(dims), done);
+  }
+  Result<size_t> extra = s.read(buf.data(), 1);
+  if (!extra)
+    return extra.takeDiags();
+  if (*extra != 0)
+    return Status::fail("{}: size mismatch: the header says {} but more bytes "
+                        "follow",
+                        s.path(), idxContents(dims));
+  return Ok{};
+}
+
+/// The file `base` or `base.gz` in `dir`, whichever exists (plain first).
+std::optional<std::pair<std::string, bool>> findIdxFile(const std::string &dir,
+                                                        const std::string &base) {
+  std::error_code ec;
+  fs::path plain = fs::path(dir) / base;
+  if (fs::is_regular_file(plain, ec))
+    return std::pair(plain.string(), false);
+  fs::path gz = fs::path(dir) / (base + ".gz");
+  if (fs::is_regular_file(gz, ec))
+    return std::pair(gz.string(), true);
+  return std::nullopt;
+}
+
+// ---- CSV files -------------------------------------------------------------
+
+/// Splits a ByteStream into lines (without '\n' or "\r\n").
+class LineReader {
+public:
+  explicit LineReader(ByteStream &s) : s_(s) {}
+
+  /// The next line in `line` (valid until the next call); false at the end.
+  Result<bool> next(std::string_view &line) {
+    for (;;) {
+      size_t nl = buf_.find('\n', scan_);
+      if (nl != std::string::npos || (eof_ && pos_ < buf_.size())) {
+        size_t end = nl == std::string::npos ? buf_.size() : nl;
+        line = std::string_view(buf_).substr(pos_, end - pos_);
+        if (!line.empty() && line.back() == '\r')
+          line.remove_suffix(1);
+        pos_ = scan_ = end + (nl != std::string::npos);
+        ++lineNo_;
+        return true;
+      }
+      if (eof_)
+        return false;
+      scan_ = buf_.size();
+      if (scan_ - pos_ > kMaxLineBytes)
+        return Result<bool>::fail("{}:{}: line longer than {} MiB", s_.path(),
+                                  lineNo_ + 1, kMaxLineBytes >> 20);
+      buf_.erase(0, pos_);
+      scan_ -= pos_;
+      pos_ = 0;
+      size_t old = buf_.size();
+      buf_.resize(old + kChunkBytes);
+      Result<size_t> got = s_.read(buf_.data() + old, kChunkBytes);
+      if (!got)
+        return got.takeDiags();
+      buf_.resize(old + *got);
+      eof_ = *got < kChunkBytes;
+    }
+  }
+  /// The 1-based number of the line next() returned last.
+  int64_t lineNo() const { return lineNo_; }
+
+private:
+  ByteStream &s_;
+  std::string buf_;
+  size_t pos_ = 0;  ///< start of the next line
+  size_t scan_ = 0; ///< where to look for the next '\n'
+  bool eof_ = false;
+  int64_t lineNo_ = 0;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+/// Parses a whole field as a number of type T; the reason when it is not.
+template <typename T>
+std::optional<std::string> parseNumber(std::string_view field, T &out) {
+  std::string_view s = field;
+  if (s.size() > 1 && s[0] == '+' && s[1] != '-')
+    s.remove_prefix(1);
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec == std::errc::result_out_of_range && end == s.data() + s.size())
+    return fmt::format("'{}' is out of range", printable(field));
+  if (ec != std::errc() || end != s.data() + s.size())
+    return fmt::format("'{}' is not a number", printable(field));
+  if (!std::isfinite(out))
+    return fmt::format("'{}' is not a finite number", printable(field));
+  return std::nullopt;
+}
+
+Result<Dataset> noTestSplit(const std::string &spec) {
+  return Result<Dataset>::fail("{}: no test split (only an IDX directory with "
+                               "t10k files has one)",
+                               spec);
+}
+
+// ---- shuffling ---------------------------------------------------------------
+
+/// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast, and the same
+/// everywhere.
+class SplitMix64 {
+public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, bound), without modulo bias (rejection sampling).
+  uint64_t below(uint64_t bound) {
+    uint64_t threshold = (0 - bound) % bound;
+    for (;;) {
+      uint64_t r = next();
+      if (r >= threshold)
+        return r % bound;
+    }
+  }
+
+private:
+  uint64_t state_;
+};
+
+/// The seed of stream `stream` of `seed`: distinct streams of one seed get
+/// distinct states.
+uint64_t streamSeed(uint64_t seed, uint64_t stream) {
+  return SplitMix64(SplitMix64(seed).next() ^ stream).next();
+}
+
+/// Stream numbers: epochs count up from 0; splits use this one.
+constexpr uint64_t kHoldoutStream = 0x686f6c646f7574ull; // "holdout"
+
+std::vector<int64_t> permutation(int64_t n, uint64_t state) {
+  std::vector<int64_t> order(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i)
+    order[static_cast<size_t>(i)] = i;
+  SplitMix64 rng(state);
+  // Fisher-Yates: position i takes a uniform pick of the rows not yet placed.
+  for (int64_t i = n - 1; i > 0; --i) {
+    auto j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i) + 1));
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+  return order;
+}
+
+/// The rows `rows` of `d`, as a dataset of their own.
+Dataset takeRows(const Dataset &d, std::span<const int64_t> rows,
+                 std::string source) {
+  std::vector<int64_t> exampleShape(d.features.shape().begin() + 1,
+                                    d.features.shape().end());
+  Batch b = gatherBatch(d, rows, exampleShape);
+  return Dataset{std::move(b.features), std::move(b.labels), std::move(source),
+                 d.imagePixels};
+}
+
+} // namespace
+
+int64_t Dataset::exampleElements() const {
+  int64_t n = 1;
+  for (size_t i = 1; i < features.rank(); ++i)
+    n *= features.dim(i);
+  return n;
+}
+
+// ---- IDX -------------------------------------------------------------------
+
+Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
+  using R = Result<Dataset>;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return R::fail("{}: not a directory", dir);
+  std::string prefix = test ? "t10k" : "train";
+  std::string imagesBase = prefix + "-images-idx3-ubyte";
+  std::string labelsBase = prefix + "-labels-idx1-ubyte";
+  auto images = findIdxFile(dir, imagesBase);
+  if (!images && test)
+    return R::fail("{}: no test split: neither {} nor {}.gz is there", dir,
+                   imagesBase, imagesBase);
+  if (!images)
+    return R::fail("{}: not an IDX data directory: neither {} nor {}.gz is "
+                   "there",
+                   dir, imagesBase, imagesBase);
+  auto labels = findIdxFile(dir, labelsBase);
+  if (!labels)
+    return R::fail("{}: neither {} nor {}.gz is there (the labels for {})", dir,
+                   labelsBase, labelsBase, images->first);
+
+  Result<ByteStream> is = ByteStream::open(images->first, images->second);
+  if (!is)
+    return is.takeDiags();
+  Result<ByteStream> ls = ByteStream::open(labels->first, labels->second);
+  if (!ls)
+    return ls.takeDiags();
+  Result<std::vector<int64_t>> idims =
+      readIdxHeader(*is, kIdxImageMagic, 3, "image");
+  if (!idims)
+    return idims.takeDiags();
+  Result<std::vector<int64_t>> ldims =
+      readIdxHeader(*ls, kIdxLabelMagic, 1, "label");
+  if (!ldims)
+    return ldims.takeDiags();
+
+  int64_t n = (*idims)[0], rows = (*idims)[1], cols = (*idims)[2];
+  if (n == 0)
+    return R::fail("{}: no examples: the header says 0 images", images->first);
+  if (rows == 0 || cols == 0)
+    return R::fail("{}: bad dimensions: images of {}x{}", images->first, rows,
+                   cols);
+  uint64_t pixels = static_cast<uint64_t>(n) * static_cast<uint64_t>(rows) *
+                    static_cast<uint64_t>(cols);
+  if (pixels > kMaxDataBytes)
+    return R::fail("{}: too large: the header says {} images of {}x{}, more "
+                   "than 4 GiB",
+                   images->first, n, rows, cols);
+  if ((*ldims)[0] != n)
+    return R::fail("{}: {} labels, but {} has {} images", labels->first,
+                   (*ldims)[0], images->first, n);
+
+  Tensor features(DType::F32, {n, rows, cols});
+  std::array<float, 256> scale{};
+  for (int b = 0; b < 256; ++b)
+    scale[static_cast<size_t>(b)] = static_cast<float>(b) / 255.0f;
+  float *f = features.f32();
+  Status st = readIdxPayload(
+      *is, *idims, pixels,
+      [&](const unsigned char *bytes, uint64_t at, size_t count) {
+        for (size_t i = 0; i < count; ++i)
+          f[at + i] = scale[bytes[i]];
+      });
+  if (!st)
+    return st.takeDiags();
+
+  Tensor labelTensor(DType::I32, {n});
+  int32_t *l = labelTensor.i32();
+  st = readIdxPayload(*ls, *ldims, static_cast<uint64_t>(n),
+                      [&](const unsigned char *bytes, uint64_t at, size_t count) {
+                        for (size_t i = 0; i < count; ++i)
+                          l[at + i] = bytes[i];
+                      });
+  if (!st)
+    return st.takeDiags();
+  return Dataset{std::move(features), std::move(labelTensor), images->first,
+                 /*imagePixels=*/true};
+}
+
+// ---- CSV -------------------------------------------------------------------
+
+Result<Dataset> readCsv(const std::string &path) {
+  using R = Result<Dataset>;
+  Result<ByteStream> s = ByteStream::open(path, endsWith(path, ".gz"));
+  if (!s)
+    return s.takeDiags();
+  LineReader lines(*s);
+  std::vector<float> features;
+  std::vector<int32_t> labels;
+  size_t columns = 0;
+  std::vector<std::string_view> fields;
+  std::string_view line;
+  for (;;) {
+    Result<bool> more = lines.next(line);
+    if (!more)
+      return more.takeDiags();
+    if (!*more)
+      break;
+    if (trim(line).empty())
+      continue;
+    int64_t lineNo = lines.lineNo();
+    fields.clear();
+    for (size_t start = 0;;) {
+      size_t comma = line.find(',', start);
+      fields.push_back(trim(line.substr(start, comma - start)));
+      if (comma == std::string_view::npos)
+        break;
+      start = comma + 1;
+    }
+    if (columns == 0 && fields.size() < 2)
+      return R::fail("{}:{}: {} column; a row needs at least one feature and "
+                     "a label",
+                     path, lineNo, fields.size());
+    if (columns == 0)
+      columns = fields.size();
+    if (fields.size() != columns)
+      return R::fail("{}:{}: {} columns, but the first row has {}", path,
+                     lineNo, fields.size(), columns);
+    if (features.size() + columns - 1 > kMaxCsvValues)
+      return R::fail("{}:{}: too large: more than 2^30 feature values", path,
+                     lineNo);
+    for (size_t c = 0; c + 1 < columns; ++c) {
+      float v = 0;
+      if (auto why = parseNumber(fields[c], v))
+        return R::fail("{}:{}: column {}: {}", path, lineNo, c + 1, *why);
+      features.push_back(v);
+    }
+    double label = 0;
+    if (auto why = parseNumber(fields.back(), label))
+      return R::fail("{}:{}: column {}: {}", path, lineNo, columns, *why);
+    if (label < 0 || label != std::floor(label) ||
+        label > std::numeric_limits<int32_t>::max())
+      return R::fail("{}:{}: column {}: label '{}' is not a non-negative "
+                     "integer",
+                     path, lineNo, columns, printable(fields.back()));
+    labels.push_back(static_cast<int32_t>(label));
+  }
+  if (labels.empty())
+    return R::fail("{}: no examples: the file has no rows", path);
+  auto n = static_cast<int64_t>(labels.size());
+  auto c = static_cast<int64_t>(columns - 1);
+  return Dataset{Tensor::f32({n, c}, features), Tensor::i32({n}, labels), path,
+                 /*imagePixels=*/false};
+}
+
+// ---- .npy pairs ------------------------------------------------------------
+
+Result<Dataset> readNpyPair(const std::string &featuresPath,
+                            const std::string &labelsPath) {
+  using R = Result<Dataset>;
+  Result<Tensor> features = readNpy(featuresPath);
+  if (!features)
+    return features.takeDiags();
+  Result<Tensor> labels = readNpy(labelsPath);
+  if (!labels)
+    return labels.takeDiags();
+  if (features->dtype() != DType::F32)
+    return R::fail("{}: features must be f32 (<f4), found {}; convert with "
+                   ".astype(numpy.float32)",
+                   featuresPath, features->typeString());
+  if (features->rank() == 0)
+    return R::fail("{}: features must have a first dimension of examples, "
+                   "found {}",
+                   featuresPath, features->typeString());
+  if (labels->dtype() != DType::I32)
+    return R::fail("{}: labels must be i32 (<i4), found {}; convert with "
+                   ".astype(numpy.int32)",
+                   labelsPath, labels->typeString());
+  if (labels->rank() != 1)
+    return R::fail("{}: labels must have shape [N], found {}", labelsPath,
+                   labels->typeString());
+  if (labels->dim(0) != features->dim(0))
+    return R::fail("{}: {} labels, but {} has {} rows", labelsPath,
+                   labels->dim(0), featuresPath, features->dim(0));
+  if (labels->dim(0) == 0)
+    return R::fail("{}: no examples: the features have 0 rows", featuresPath);
+  for (int64_t i = 0; i < labels->numel(); ++i)
+    if (labels->i32()[i] < 0)
+      return R::fail("{}: row {}: label {} is negative", labelsPath, i,
+                     labels->i32()[i]);
+  return Dataset{std::move(*features), std::move(*labels),
+                 featuresPath + "," + labelsPath, /*imagePixels=*/false};
+}
+
+// ---- dispatch --------------------------------------------------------------
+
+Result<Dataset> loadDataset(const std::string &spec, bool test) {
+  std::error_code ec;
+  if (fs::is_directory(spec, ec))
+    return readIdxDirectory(spec, test);
+  if (test)
+    return noTestSplit(spec);
+  size_t comma = spec.find(',');
+  if (comma != std::string::npos && !fs::exists(spec, ec)) {
+    std::string a = spec.substr(0, comma), b = spec.substr(comma + 1);
+    if (a.empty() || b.empty() || b.find(',') != std::string::npos)
+      return Result<Dataset>::fail("{}: expected FEATURES.npy,LABELS.npy",
+                                   spec);
+    return readNpyPair(a, b);
+  }
+  if (endsWith(spec, ".npy"))
+    return Result<Dataset>::fail("{}: a .npy dataset is two files: "
+                                 "FEATURES.npy,LABELS.npy",
+                                 spec);
+  return readCsv(spec);
+}
+
+bool hasTestSplit(const std::string &spec) {
+  std::error_code ec;
+  return fs::is_directory(spec, ec) &&
+         findIdxFile(spec, "t10k-images-idx3-ubyte").has_value();
+}
+
+// ---- shuffling and batches -------------------------------------------------
+
+std::vector<int64_t> shuffledOrder(int64_t n, uint64_t seed, uint64_t epoch) {
+  return permutation(n, streamSeed(seed, epoch));
+}
+
+Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
+                  const std::vector<int64_t> &exampleShape) {
+  int64_t e = data.exampleElements();
+  std::vector<int64_t> shape{static_cast<int64_t>(rows.size())};
+  shape.insert(shape.end(), exampleShape.begin(), exampleShape.end());
+  Batch b{Tensor(DType::F32, std::move(shape)),
+          Tensor(DType::I32, {static_cast<int64_t>(rows.size())})};
+  const float *src = data.features.f32();
+  float *dst = b.features.f32();
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (e > 0)
+      std::memcpy(dst + static_cast<int64_t>(k) * e, src + rows[k] * e,
+                  static_cast<size_t>(e) * sizeof(float));
+    b.labels.i32()[k] = data.labels.i32()[rows[k]];
+  }
+  return b;
+}
+
+Batcher::Batcher(const Dataset &data, std::vector<int64_t> exampleShape,
+                 int64_t batchSize, uint64_t seed)
+    : data_(&data), exampleShape_(std::move(exampleShape)),
+      batchSize_(batchSize), seed_(seed) {
+  inOrder();
+}
+
+Result<Batcher> Batcher::create(const Dataset &data,
+                                std::vector<int64_t> exampleShape,
+                                int64_t batchSize, uint64_t seed) {
+  using R = Result<Batcher>;
+  if (batchSize <= 0)
+    return R::fail("batch size must be positive, got {}", batchSize);
+  if (data.size() == 0 || data.features.rank() == 0)
+    return R::fail("{}: no examples", data.source);
+  int64_t elements = 1;
+  for (int64_t d : exampleShape) {
+    if (d <= 0)
+      return R::fail("{}: the model input's per-example shape {} has a "
+                     "dimension that is not positive",
+                     data.source, dimsText(exampleShape));
+    elements = d > (int64_t(1) << 40) / elements ? -1 : elements * d;
+    if (elements < 0)
+      return R::fail("{}: the model input's per-example shape {} is too large",
+                     data.source, dimsText(exampleShape));
+  }
+  if (elements != data.exampleElements()) {
+    std::span<const int64_t> stored(data.features.shape());
+    return R::fail("{}: each example has {} elements ({}), but the model input "
+                   "takes {} per example ({})",
+                   data.source, data.exampleElements(),
+                   dimsText(stored.subspan(1)), elements,
+                   dimsText(exampleShape));
+  }
+  return Batcher(data, std::move(exampleShape), batchSize, seed);
+}
+
+void Batcher::shuffle(uint64_t epoch) {
+  order_ = shuffledOrder(data_->size(), seed_, epoch);
+}
+
+void Batcher::inOrder() {
+  order_.resize(static_cast<size_t>(data_->size()));
+  for (size_t i = 0; i < order_.size(); ++i)
+    order_[i] = static_cast<int64_t>(i);
+}
+
+int64_t Batcher::batchCount() const {
+  return (data_->size() + batchSize_ - 1) / batchSize_;
+}
+
+Batch Batcher::batch(int64_t i) const {
+  int64_t begin = i * batchSize_;
+  int64_t end = std::min(begin + batchSize_, data_->size());
+  std::span<const int64_t> rows(order_);
+  return gatherBatch(*data_,
+                     rows.subspan(static_cast<size_t>(begin),
+                                  static_cast<size_t>(end - begin)),
+                     exampleShape_);
+}
+
+Result<std::pair<Dataset, Dataset>> splitHoldout(Dataset d, double fraction,
+                                                 uint64_t seed) {
+  using R = Result<std::pair<Dataset, Dataset>>;
+  if (!(fraction > 0 && fraction < 1))
+    return R::fail("{}: the held-out fraction must be between 0 and 1, got {}",
+                   d.source, fraction);
+  int64_t n = d.size();
+  auto held = static_cast<int64_t>(std::llround(static_cast<double>(n) * fraction));
+  if (held == 0 || held == n)
+    return R::fail("{}: cannot hold out {} of {} examples: one part would be "
+                   "empty",
+                   d.source, fraction, n);
+  std::vector<int64_t> order = permutation(n, streamSeed(seed, kHoldoutStream));
+  std::vector<int64_t> heldRows(order.begin(), order.begin() + held);
+  std::vector<int64_t> trainRows(order.begin() + held, order.end());
+  std::sort(heldRows.begin(), heldRows.end());
+  std::sort(trainRows.begin(), trainRows.end());
+  std::string pct = fmt::format("{:g}%", fraction * 100);
+  Dataset train = takeRows(d, trainRows, d.source + " (training part)");
+  Dataset holdout = takeRows(d, heldRows, d.source + " (held-out " + pct + ")");
+  return std::pair(std::move(train), std::move(holdout));
+}
+
+} // namespace nnc

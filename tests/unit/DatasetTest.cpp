@@ -1,0 +1,624 @@
+/// Tests of the training-data readers (IDX plain and gzipped, CSV, .npy
+/// pairs), every class of malformed file, the real Fashion-MNIST and digits
+/// data, and deterministic shuffling, batching and hold-out splits.
+#include "runtime/Dataset.h"
+
+#include "runtime/Npy.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+using namespace nnc;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string u32be(uint32_t v) {
+  std::string s;
+  for (int shift = 24; shift >= 0; shift -= 8)
+    s += static_cast<char>((v >> shift) & 0xff);
+  return s;
+}
+
+/// An IDX file: magic, big-endian dims, then the payload bytes.
+std::string idx(uint32_t magic, std::vector<uint32_t> dims,
+                const std::string &payload) {
+  std::string s = u32be(magic);
+  for (uint32_t d : dims)
+    s += u32be(d);
+  return s + payload;
+}
+
+std::string bytesOf(std::vector<int> values) {
+  std::string s;
+  for (int v : values)
+    s += static_cast<char>(v);
+  return s;
+}
+
+/// `data` compressed in the gzip format, as gzip(1) would.
+std::string gzip(const std::string &data) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+            Z_OK);
+  std::string out(deflateBound(&z, data.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef *>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+/// Three 2x3 images with pixels 0, 51, ..., and labels 7, 0, 255.
+const std::string kImages =
+    idx(0x803, {3, 2, 3}, bytesOf({0, 51, 102, 153, 204, 255, 1, 2, 3, 4, 5, 6,
+                                   255, 0, 255, 0, 255, 0}));
+const std::string kLabels = idx(0x801, {3}, bytesOf({7, 0, 255}));
+
+/// The text of a failed result's single error.
+template <typename T> std::string message(const Result<T> &r) {
+  if (r.ok() || r.diags().list().size() != 1)
+    return "<not one error>";
+  return r.diags().list()[0].message;
+}
+
+/// A dataset of `n` examples of shape `example`, feature values 100*row + k
+/// and label row % 10.
+Dataset synthetic(int64_t n, std::vector<int64_t> example) {
+  std::vector<int64_t> shape{n};
+  shape.insert(shape.end(), example.begin(), example.end());
+  Dataset d{Tensor(DType::F32, shape), Tensor(DType::I32, {n}), "synthetic",
+            false};
+  int64_t e = d.exampleElements();
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t k = 0; k < e; ++k)
+      d.features.f32()[r * e + k] = static_cast<float>(100 * r + k);
+    d.labels.i32()[r] = static_cast<int32_t>(r % 10);
+  }
+  return d;
+}
+
+class DatasetTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("nnc-data-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string &name) const {
+    return (dir_ / name).string();
+  }
+  std::string dir() const { return dir_.string(); }
+  std::string writeFile(const std::string &name, const std::string &bytes) {
+    std::ofstream(path(name), std::ios::binary) << bytes;
+    return path(name);
+  }
+  /// Writes the train pair, each gzipped or not.
+  void writeTrain(const std::string &images, const std::string &labels,
+                  bool gz = true) {
+    writeFile(gz ? "train-images-idx3-ubyte.gz" : "train-images-idx3-ubyte",
+              gz ? gzip(images) : images);
+    writeFile(gz ? "train-labels-idx1-ubyte.gz" : "train-labels-idx1-ubyte",
+              gz ? gzip(labels) : labels);
+  }
+  /// The error of reading the train split of the test's directory.
+  std::string idxError() { return message(readIdxDirectory(dir(), false)); }
+  std::string csvError(const std::string &text) {
+    return message(readCsv(writeFile("d.csv", text)));
+  }
+
+  fs::path dir_;
+};
+
+void expectSmallImages(const Result<Dataset> &d) {
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  EXPECT_EQ(d->features.dtype(), DType::F32);
+  EXPECT_EQ(d->features.shape(), (std::vector<int64_t>{3, 2, 3}));
+  EXPECT_EQ(d->labels.dtype(), DType::I32);
+  EXPECT_EQ(d->labels.shape(), (std::vector<int64_t>{3}));
+  EXPECT_TRUE(d->imagePixels);
+  EXPECT_EQ(d->size(), 3);
+  EXPECT_EQ(d->exampleElements(), 6);
+  const float *f = d->features.f32();
+  EXPECT_EQ(f[0], 0.0f);
+  EXPECT_EQ(f[1], 0.2f);
+  EXPECT_EQ(f[5], 1.0f);
+  EXPECT_EQ(f[6], 1.0f / 255.0f);
+  EXPECT_EQ(f[17], 0.0f);
+  EXPECT_EQ(std::vector<int32_t>(d->labels.i32(), d->labels.i32() + 3),
+            (std::vector<int32_t>{7, 0, 255}));
+}
+
+// ---- IDX ---------------------------------------------------------------------
+
+TEST_F(DatasetTest, IdxPlainRoundTrip) {
+  writeTrain(kImages, kLabels, /*gz=*/false);
+  Result<Dataset> d = readIdxDirectory(dir(), false);
+  expectSmallImages(d);
+  EXPECT_EQ(d->source, path("train-images-idx3-ubyte"));
+}
+
+TEST_F(DatasetTest, IdxGzippedRoundTripAndTestSplit) {
+  writeTrain(kImages, kLabels);
+  EXPECT_FALSE(hasTestSplit(dir()));
+  expectSmallImages(readIdxDirectory(dir(), false));
+  EXPECT_EQ(message(loadDataset(dir(), true)),
+            dir() + ": no test split: neither t10k-images-idx3-ubyte nor "
+                    "t10k-images-idx3-ubyte.gz is there");
+
+  // A test split of one image, one gzipped file and one plain.
+  writeFile("t10k-images-idx3-ubyte.gz",
+            gzip(idx(0x803, {1, 1, 2}, bytesOf({255, 0}))));
+  writeFile("t10k-labels-idx1-ubyte", idx(0x801, {1}, bytesOf({4})));
+  EXPECT_TRUE(hasTestSplit(dir()));
+  Result<Dataset> t = loadDataset(dir(), true);
+  ASSERT_TRUE(t.ok()) << t.errorText();
+  EXPECT_EQ(t->features.shape(), (std::vector<int64_t>{1, 1, 2}));
+  EXPECT_EQ(t->features.f32()[0], 1.0f);
+  EXPECT_EQ(t->labels.i32()[0], 4);
+  expectSmallImages(loadDataset(dir(), false));
+}
+
+TEST_F(DatasetTest, IdxMultiMemberGzipAndZeroPadding) {
+  // `cat a.gz b.gz` is one valid gzip file; so is one followed by zeros.
+  writeFile("train-images-idx3-ubyte.gz",
+            gzip(kImages.substr(0, 10)) + gzip(kImages.substr(10)));
+  writeFile("train-labels-idx1-ubyte.gz", gzip(kLabels) + std::string(5, '\0'));
+  expectSmallImages(readIdxDirectory(dir(), false));
+}
+
+TEST_F(DatasetTest, IdxBadMagic) {
+  writeTrain(kImages, idx(0x12345678, {3}, bytesOf({7, 0, 255})));
+  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
+                            ": bad magic 0x12345678 (an IDX label file "
+                            "starts with 0x00000801)");
+  writeTrain(kLabels, kLabels); // labels where the images should be
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
+                            ": bad magic 0x00000801 (an IDX image file "
+                            "starts with 0x00000803)");
+}
+
+TEST_F(DatasetTest, IdxTruncatedAndOversizedFiles) {
+  writeTrain("", kLabels, false);
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte") +
+                            ": empty file (expected an IDX image file)");
+  writeTrain(kImages.substr(0, 10), kLabels, false);
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte") +
+                            ": truncated: the file ends inside the IDX header "
+                            "(10 of 16 bytes)");
+  writeTrain(kImages.substr(0, kImages.size() - 1), kLabels, false);
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte") +
+                            ": truncated: the header says 3 images of 2x3 (18 "
+                            "bytes) but only 17 bytes follow");
+  writeTrain(kImages, kLabels + "x", false);
+  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte") +
+                            ": size mismatch: the header says 3 labels (3 "
+                            "bytes) but more bytes follow");
+  // The same, gzipped: the sizes are checked after decompression.
+  fs::remove(path("train-images-idx3-ubyte"));
+  fs::remove(path("train-labels-idx1-ubyte"));
+  writeTrain(kImages.substr(0, kImages.size() - 1), kLabels);
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
+                            ": truncated: the header says 3 images of 2x3 (18 "
+                            "bytes) but only 17 bytes follow");
+}
+
+TEST_F(DatasetTest, IdxBadDimsAndCounts) {
+  writeTrain(kImages, idx(0x801, {2}, bytesOf({1, 2})));
+  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
+                            ": 2 labels, but " +
+                            path("train-images-idx3-ubyte.gz") +
+                            " has 3 images");
+  writeTrain(idx(0x803, {0, 2, 3}, ""), idx(0x801, {0}, ""));
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
+                            ": no examples: the header says 0 images");
+  writeTrain(idx(0x803, {3, 0, 3}, ""), kLabels);
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
+                            ": bad dimensions: images of 0x3");
+  // A header promising 100 GB is refused before anything is allocated.
+  writeTrain(idx(0x803, {100000, 1000, 1000}, "abc"), kLabels);
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
+                            ": too large: the header says 100000 images of "
+                            "1000x1000, more than 4 GiB");
+}
+
+TEST_F(DatasetTest, IdxCorruptGzip) {
+  std::string gz = gzip(kLabels);
+  writeFile("train-images-idx3-ubyte.gz", gzip(kImages));
+
+  // The stream stops before its 8-byte trailer (CRC and length).
+  writeFile("train-labels-idx1-ubyte.gz", gz.substr(0, gz.size() - 8));
+  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
+                            ": truncated: the gzip stream ends early (after 11 "
+                            "decompressed bytes)");
+  // A wrong CRC.
+  std::string badCrc = gz;
+  badCrc[badCrc.size() - 8] ^= 0x55;
+  writeFile("train-labels-idx1-ubyte.gz", badCrc);
+  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
+                            ": corrupt gzip data: incorrect data check");
+  // Garbage after the stream.
+  writeFile("train-labels-idx1-ubyte.gz", gz + "junk");
+  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
+                            ": corrupt gzip data: 4 bytes of trailing garbage "
+                            "after the compressed stream");
+  // A .gz name on plain bytes.
+  writeFile("train-labels-idx1-ubyte.gz", kLabels);
+  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
+                            ": not a gzip file (the name ends in .gz but the "
+                            "bytes do not start with the gzip magic 1f 8b)");
+  // Every truncation and every single-byte corruption fails cleanly (or,
+  // for a few bytes of the gzip header, is harmless).
+  std::string big = gzip(kImages);
+  for (size_t n = 0; n < big.size(); ++n) {
+    writeFile("train-images-idx3-ubyte.gz", big.substr(0, n));
+    writeFile("train-labels-idx1-ubyte.gz", gz);
+    EXPECT_EQ(idxError().rfind(path("train-images-idx3-ubyte.gz") + ": ", 0),
+              0u)
+        << n;
+    std::string flipped = big;
+    flipped[n] ^= 0xff;
+    writeFile("train-images-idx3-ubyte.gz", flipped);
+    Result<Dataset> r = readIdxDirectory(dir(), false);
+    if (!r.ok()) {
+      EXPECT_EQ(message(r).rfind(path("train-images-idx3-ubyte.gz") + ": ", 0),
+                0u)
+          << n;
+    }
+  }
+}
+
+TEST_F(DatasetTest, IdxMissingFiles) {
+  EXPECT_EQ(message(readIdxDirectory(path("nope"), false)),
+            path("nope") + ": not a directory");
+  EXPECT_EQ(idxError(), dir() + ": not an IDX data directory: neither "
+                                "train-images-idx3-ubyte nor "
+                                "train-images-idx3-ubyte.gz is there");
+  writeFile("train-images-idx3-ubyte.gz", gzip(kImages));
+  EXPECT_EQ(idxError(), dir() + ": neither train-labels-idx1-ubyte nor "
+                                "train-labels-idx1-ubyte.gz is there (the "
+                                "labels for " +
+                            path("train-images-idx3-ubyte.gz") + ")");
+}
+
+TEST_F(DatasetTest, RealFashionMnist) {
+  const std::string fm = "/usr/share/datasets/fashion-mnist";
+  if (!fs::exists(fm + "/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << fm << " is not installed (dataset-fashion-mnist)";
+  auto start = std::chrono::steady_clock::now();
+  Result<Dataset> train = loadDataset(fm, false);
+  Result<Dataset> test = loadDataset(fm, true);
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  ASSERT_TRUE(train.ok()) << train.errorText();
+  ASSERT_TRUE(test.ok()) << test.errorText();
+  EXPECT_TRUE(hasTestSplit(fm));
+  EXPECT_LT(seconds, 2.0);
+  EXPECT_EQ(train->features.shape(), (std::vector<int64_t>{60000, 28, 28}));
+  EXPECT_EQ(test->features.shape(), (std::vector<int64_t>{10000, 28, 28}));
+  for (const Dataset *d : {&*train, &*test}) {
+    EXPECT_TRUE(d->imagePixels);
+    const float *f = d->features.f32();
+    auto [lo, hi] = std::minmax_element(f, f + d->features.numel());
+    EXPECT_EQ(*lo, 0.0f);
+    EXPECT_EQ(*hi, 1.0f);
+    // Fashion-MNIST is balanced: a tenth of each split per class.
+    std::vector<int64_t> counts(10);
+    for (int64_t i = 0; i < d->size(); ++i) {
+      int32_t l = d->labels.i32()[i];
+      ASSERT_TRUE(l >= 0 && l < 10) << l;
+      ++counts[static_cast<size_t>(l)];
+    }
+    EXPECT_EQ(counts, std::vector<int64_t>(10, d->size() / 10));
+  }
+  // The first training image is an ankle boot (class 9).
+  EXPECT_EQ(train->labels.i32()[0], 9);
+}
+
+// ---- CSV ---------------------------------------------------------------------
+
+TEST_F(DatasetTest, DigitsCsv) {
+  Result<Dataset> d =
+      loadDataset(NNC_SOURCE_DIR "/examples/data/digits.csv.gz", false);
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  EXPECT_FALSE(d->imagePixels);
+  EXPECT_EQ(d->features.shape(), (std::vector<int64_t>{1797, 64}));
+  EXPECT_EQ(d->labels.shape(), (std::vector<int64_t>{1797}));
+  const float *f = d->features.f32();
+  EXPECT_EQ(std::vector<float>(f, f + 6),
+            (std::vector<float>{0, 0, 5, 13, 9, 1}));
+  auto [lo, hi] = std::minmax_element(f, f + d->features.numel());
+  EXPECT_EQ(*lo, 0.0f);
+  EXPECT_EQ(*hi, 16.0f);
+  std::set<int32_t> labels(d->labels.i32(), d->labels.i32() + 1797);
+  EXPECT_EQ(labels, (std::set<int32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(d->labels.i32()[0], 0);
+  EXPECT_EQ(d->labels.i32()[1], 1);
+  EXPECT_EQ(message(loadDataset(NNC_SOURCE_DIR "/examples/data/digits.csv.gz",
+                                true)),
+            std::string(NNC_SOURCE_DIR "/examples/data/digits.csv.gz") +
+                ": no test split (only an IDX directory with t10k files has "
+                "one)");
+}
+
+TEST_F(DatasetTest, CsvPlainAndGzipped) {
+  std::string text = "1.5, -2,3e2,0\r\n\n0,0.25,+1,  12\n";
+  for (bool gz : {false, true}) {
+    std::string p = writeFile(gz ? "d.csv.gz" : "d.csv", gz ? gzip(text) : text);
+    Result<Dataset> d = readCsv(p);
+    ASSERT_TRUE(d.ok()) << d.errorText();
+    EXPECT_EQ(d->source, p);
+    EXPECT_EQ(d->features.shape(), (std::vector<int64_t>{2, 3}));
+    EXPECT_EQ(std::vector<float>(d->features.f32(), d->features.f32() + 6),
+              (std::vector<float>{1.5f, -2, 300, 0, 0.25f, 1}));
+    EXPECT_EQ(std::vector<int32_t>(d->labels.i32(), d->labels.i32() + 2),
+              (std::vector<int32_t>{0, 12}));
+  }
+  // No final newline; a label written as a float that is an integer.
+  Result<Dataset> d = readCsv(writeFile("e.csv", "1,2.000000e+00"));
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  EXPECT_EQ(d->labels.i32()[0], 2);
+}
+
+TEST_F(DatasetTest, CsvErrorsNameTheRowAndColumn) {
+  std::string p = path("d.csv");
+  EXPECT_EQ(csvError("1,2,3\n4,abc,6\n"),
+            p + ":2: column 2: 'abc' is not a number");
+  EXPECT_EQ(csvError("1,2,3\n\n4,5\n"),
+            p + ":3: 2 columns, but the first row has 3");
+  EXPECT_EQ(csvError("1,2,3\n4,5,6,7\n"),
+            p + ":2: 4 columns, but the first row has 3");
+  EXPECT_EQ(csvError("1,2,-1\n"),
+            p + ":1: column 3: label '-1' is not a non-negative integer");
+  EXPECT_EQ(csvError("1,2,3.5\n"),
+            p + ":1: column 3: label '3.5' is not a non-negative integer");
+  EXPECT_EQ(csvError("1,2,3000000000\n"),
+            p + ":1: column 3: label '3000000000' is not a non-negative "
+                "integer");
+  EXPECT_EQ(csvError("1,2,x\n"), p + ":1: column 3: 'x' is not a number");
+  EXPECT_EQ(csvError("a,b,label\n1,2,3\n"),
+            p + ":1: column 1: 'a' is not a number");
+  EXPECT_EQ(csvError("1,,3\n"), p + ":1: column 2: '' is not a number");
+  EXPECT_EQ(csvError("1,nan,3\n"),
+            p + ":1: column 2: 'nan' is not a finite number");
+  EXPECT_EQ(csvError("1,1e999,3\n"), p + ":1: column 2: '1e999' is out of range");
+  EXPECT_EQ(csvError("1 2,3\n"), p + ":1: column 1: '1 2' is not a number");
+  EXPECT_EQ(csvError("7\n"),
+            p + ":1: 1 column; a row needs at least one feature and a label");
+  EXPECT_EQ(csvError(""), p + ": no examples: the file has no rows");
+  EXPECT_EQ(csvError("\n \n"), p + ": no examples: the file has no rows");
+  EXPECT_EQ(message(readCsv(path("missing.csv"))),
+            path("missing.csv") + ": cannot open: No such file or directory");
+  EXPECT_EQ(message(readCsv(writeFile("bad.csv.gz", "1,2\n"))),
+            path("bad.csv.gz") + ": not a gzip file (the name ends in .gz but "
+                                 "the bytes do not start with the gzip magic "
+                                 "1f 8b)");
+}
+
+TEST_F(DatasetTest, CsvLongInput) {
+  // Lines cross the reader's 1 MiB chunks: 40000 rows of 10 columns.
+  std::string text;
+  for (int r = 0; r < 40000; ++r) {
+    for (int c = 0; c < 9; ++c)
+      text += std::to_string(r * 10 + c) + ",";
+    text += std::to_string(r % 7) + "\n";
+  }
+  Result<Dataset> d = readCsv(writeFile("long.csv.gz", gzip(text)));
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  EXPECT_EQ(d->features.shape(), (std::vector<int64_t>{40000, 9}));
+  EXPECT_EQ(d->features.f32()[9 * 39999 + 8], 399998.0f);
+  EXPECT_EQ(d->labels.i32()[39999], 39999 % 7);
+}
+
+// ---- .npy pairs ----------------------------------------------------------------
+
+TEST_F(DatasetTest, NpyPair) {
+  Dataset s = synthetic(4, {2, 3});
+  ASSERT_TRUE(writeNpy(path("x.npy"), s.features).ok());
+  ASSERT_TRUE(writeNpy(path("y.npy"), s.labels).ok());
+  Result<Dataset> d = loadDataset(path("x.npy") + "," + path("y.npy"), false);
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  EXPECT_EQ(d->features.shape(), (std::vector<int64_t>{4, 2, 3}));
+  EXPECT_EQ(d->features.f32()[7], 101.0f);
+  EXPECT_EQ(d->labels.i32()[3], 3);
+  EXPECT_EQ(d->source, path("x.npy") + "," + path("y.npy"));
+  EXPECT_FALSE(d->imagePixels);
+
+  auto pairError = [&](const Tensor &x, const Tensor &y) {
+    EXPECT_TRUE(writeNpy(path("a.npy"), x).ok());
+    EXPECT_TRUE(writeNpy(path("b.npy"), y).ok());
+    return message(readNpyPair(path("a.npy"), path("b.npy")));
+  };
+  EXPECT_EQ(pairError(s.features, Tensor(DType::F32, {4})),
+            path("b.npy") + ": labels must be i32 (<i4), found f32[4]; convert "
+                            "with .astype(numpy.int32)");
+  EXPECT_EQ(pairError(s.features, Tensor(DType::I32, {4, 1})),
+            path("b.npy") + ": labels must have shape [N], found i32[4, 1]");
+  EXPECT_EQ(pairError(s.features, Tensor(DType::I32, {3})),
+            path("b.npy") + ": 3 labels, but " + path("a.npy") + " has 4 rows");
+  EXPECT_EQ(pairError(Tensor(DType::I32, {4, 2}), s.labels),
+            path("a.npy") + ": features must be f32 (<f4), found i32[4, 2]; "
+                            "convert with .astype(numpy.float32)");
+  EXPECT_EQ(pairError(Tensor::scalar(1), s.labels),
+            path("a.npy") + ": features must have a first dimension of "
+                            "examples, found f32[]");
+  EXPECT_EQ(pairError(Tensor(DType::F32, {0, 2}), Tensor(DType::I32, {0})),
+            path("a.npy") + ": no examples: the features have 0 rows");
+  Tensor negative = s.labels.clone();
+  negative.i32()[2] = -5;
+  EXPECT_EQ(pairError(s.features, negative),
+            path("b.npy") + ": row 2: label -5 is negative");
+}
+
+TEST_F(DatasetTest, SpecDispatch) {
+  EXPECT_EQ(message(loadDataset(path("x.npy"), false)),
+            path("x.npy") + ": a .npy dataset is two files: "
+                            "FEATURES.npy,LABELS.npy");
+  EXPECT_EQ(message(loadDataset("a.npy,", false)),
+            "a.npy,: expected FEATURES.npy,LABELS.npy");
+  EXPECT_EQ(message(loadDataset("a.npy,b.npy", true)),
+            "a.npy,b.npy: no test split (only an IDX directory with t10k "
+            "files has one)");
+  EXPECT_EQ(message(loadDataset(path("a.npy") + "," + path("b.npy"), false)),
+            path("a.npy") + ": cannot open: No such file or directory");
+  // A CSV whose name has a comma is still a CSV.
+  Result<Dataset> d = loadDataset(writeFile("a,b.csv", "1,2\n"), false);
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  EXPECT_FALSE(hasTestSplit(path("a,b.csv")));
+}
+
+// ---- shuffling, batching, hold-out -------------------------------------------------
+
+TEST_F(DatasetTest, ShuffleIsDeterministicAndGolden) {
+  // Golden values: SplitMix64 + Fisher-Yates must give these on every
+  // machine (also checked against an independent Python implementation).
+  EXPECT_EQ(shuffledOrder(10, 42, 0),
+            (std::vector<int64_t>{6, 1, 8, 5, 2, 7, 4, 3, 9, 0}));
+  EXPECT_EQ(shuffledOrder(10, 42, 1),
+            (std::vector<int64_t>{9, 0, 5, 3, 7, 2, 8, 1, 6, 4}));
+  std::vector<int64_t> big = shuffledOrder(60000, 1, 0);
+  EXPECT_EQ(std::vector<int64_t>(big.begin(), big.begin() + 8),
+            (std::vector<int64_t>{58057, 49064, 33875, 20835, 17714, 29819,
+                                  34328, 16082}));
+  big = shuffledOrder(60000, 1, 3);
+  EXPECT_EQ(std::vector<int64_t>(big.begin(), big.begin() + 8),
+            (std::vector<int64_t>{19227, 28860, 53756, 25523, 3588, 29721,
+                                  38650, 36473}));
+  EXPECT_EQ(shuffledOrder(1000, 5, 2), shuffledOrder(1000, 5, 2));
+  EXPECT_NE(shuffledOrder(1000, 5, 2), shuffledOrder(1000, 5, 3));
+  EXPECT_NE(shuffledOrder(1000, 5, 2), shuffledOrder(1000, 6, 2));
+  EXPECT_TRUE(shuffledOrder(0, 1, 0).empty());
+  EXPECT_EQ(shuffledOrder(1, 1, 0), (std::vector<int64_t>{0}));
+  for (uint64_t epoch = 0; epoch < 5; ++epoch) {
+    std::vector<int64_t> order = shuffledOrder(777, 9, epoch);
+    std::sort(order.begin(), order.end());
+    for (int64_t i = 0; i < 777; ++i)
+      ASSERT_EQ(order[static_cast<size_t>(i)], i);
+  }
+}
+
+TEST_F(DatasetTest, BatchesCoverEveryRowOncePerEpoch) {
+  Dataset d = synthetic(10, {2, 2});
+  Result<Batcher> b = Batcher::create(d, {4}, 4, 42);
+  ASSERT_TRUE(b.ok()) << b.errorText();
+  EXPECT_EQ(b->batchCount(), 3);
+  for (uint64_t epoch = 0; epoch < 3; ++epoch) {
+    b->shuffle(epoch);
+    EXPECT_EQ(b->order(), shuffledOrder(10, 42, epoch));
+    std::multiset<int64_t> seen;
+    for (int64_t i = 0; i < b->batchCount(); ++i) {
+      Batch bt = b->batch(i);
+      int64_t n = i < 2 ? 4 : 2; // the last partial batch is used
+      ASSERT_EQ(bt.features.shape(), (std::vector<int64_t>{n, 4}));
+      ASSERT_EQ(bt.labels.shape(), (std::vector<int64_t>{n}));
+      for (int64_t r = 0; r < n; ++r) {
+        // Feature 100*row + k identifies the row; the label must match.
+        auto row = static_cast<int64_t>(bt.features.f32()[r * 4] / 100);
+        EXPECT_EQ(row, b->order()[static_cast<size_t>(i * 4 + r)]);
+        for (int64_t k = 0; k < 4; ++k)
+          EXPECT_EQ(bt.features.f32()[r * 4 + k], 100.0f * row + k);
+        EXPECT_EQ(bt.labels.i32()[r], row % 10);
+        seen.insert(row);
+      }
+    }
+    EXPECT_EQ(seen, (std::multiset<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  }
+  b->inOrder();
+  Batch first = b->batch(0);
+  EXPECT_EQ(first.labels.i32()[3], 3);
+}
+
+TEST_F(DatasetTest, BatchesTakeTheModelInputShape) {
+  // 28x28 pixels feed f32[B, 784] or f32[B, 1, 28, 28].
+  Dataset d = synthetic(5, {28, 28});
+  for (std::vector<int64_t> example :
+       {std::vector<int64_t>{784}, std::vector<int64_t>{1, 28, 28}}) {
+    Result<Batcher> b = Batcher::create(d, example, 3, 1);
+    ASSERT_TRUE(b.ok()) << b.errorText();
+    b->inOrder();
+    Batch last = b->batch(1);
+    std::vector<int64_t> shape{2};
+    shape.insert(shape.end(), example.begin(), example.end());
+    EXPECT_EQ(last.features.shape(), shape);
+    EXPECT_EQ(last.features.f32()[784 + 783], 400.0f + 783);
+    EXPECT_EQ(last.labels.i32()[1], 4);
+  }
+  EXPECT_EQ(message(Batcher::create(d, {10}, 3, 1)),
+            "synthetic: each example has 784 elements ([28, 28]), but the model "
+            "input takes 10 per example ([10])");
+  EXPECT_EQ(message(Batcher::create(d, {784}, 0, 1)),
+            "batch size must be positive, got 0");
+  EXPECT_EQ(message(Batcher::create(d, {-1, 784}, 2, 1)),
+            "synthetic: the model input's per-example shape [-1, 784] has a "
+            "dimension that is not positive");
+  // gatherBatch on its own: any rows, repeats allowed.
+  std::vector<int64_t> rows{4, 4, 0};
+  Batch g = gatherBatch(d, rows, {1, 28, 28});
+  EXPECT_EQ(g.features.shape(), (std::vector<int64_t>{3, 1, 28, 28}));
+  EXPECT_EQ(g.features.f32()[784], 400.0f);
+  EXPECT_EQ(g.features.f32()[2 * 784 + 5], 5.0f);
+}
+
+TEST_F(DatasetTest, HoldoutSplit) {
+  Dataset d = synthetic(10, {3});
+  Result<std::pair<Dataset, Dataset>> s = splitHoldout(d, 0.3, 7);
+  ASSERT_TRUE(s.ok()) << s.errorText();
+  const Dataset &train = s->first, &held = s->second;
+  EXPECT_EQ(train.features.shape(), (std::vector<int64_t>{7, 3}));
+  EXPECT_EQ(held.features.shape(), (std::vector<int64_t>{3, 3}));
+  auto rowsOf = [](const Dataset &p) {
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < p.size(); ++i) {
+      auto row = static_cast<int64_t>(p.features.f32()[i * 3] / 100);
+      EXPECT_EQ(p.labels.i32()[i], row % 10);
+      EXPECT_EQ(p.features.f32()[i * 3 + 2], 100.0f * row + 2);
+      rows.push_back(row);
+    }
+    return rows;
+  };
+  // Golden: the held-out rows for seed 7, in their original order.
+  EXPECT_EQ(rowsOf(held), (std::vector<int64_t>{0, 3, 6}));
+  EXPECT_EQ(rowsOf(train), (std::vector<int64_t>{1, 2, 4, 5, 7, 8, 9}));
+  EXPECT_EQ(held.source, "synthetic (held-out 30%)");
+  EXPECT_EQ(train.source, "synthetic (training part)");
+
+  Result<std::pair<Dataset, Dataset>> again = splitHoldout(d, 0.3, 7);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(rowsOf(again->second), rowsOf(held));
+
+  EXPECT_EQ(message(splitHoldout(d, 0, 7)),
+            "synthetic: the held-out fraction must be between 0 and 1, got 0");
+  EXPECT_EQ(message(splitHoldout(d, 1.5, 7)),
+            "synthetic: the held-out fraction must be between 0 and 1, got 1.5");
+  EXPECT_EQ(message(splitHoldout(synthetic(3, {1}), 0.1, 7)),
+            "synthetic: cannot hold out 0.1 of 3 examples: one part would be "
+            "empty");
+}
+
+TEST_F(DatasetTest, DigitsHoldout) {
+  Result<Dataset> d = readCsv(NNC_SOURCE_DIR "/examples/data/digits.csv.gz");
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  Result<std::pair<Dataset, Dataset>> s = splitHoldout(std::move(*d), 0.2, 1);
+  ASSERT_TRUE(s.ok()) << s.errorText();
+  EXPECT_EQ(s->first.size(), 1797 - 359);
+  EXPECT_EQ(s->second.size(), 359);
+  EXPECT_EQ(s->second.features.shape(), (std::vector<int64_t>{359, 64}));
+}
+
+} // namespace

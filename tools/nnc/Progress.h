@@ -1,0 +1,27 @@
+/// A progress line on stderr: a redrawn bar on a terminal, plain lines
+/// (every tenth of the work) otherwise.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace nnc::cli {
+
+class Progress {
+public:
+  Progress(std::string label, int64_t total);
+  /// Reports `done` units finished, with the running mean loss.
+  void update(int64_t done, int64_t examples, double loss);
+  /// Ends the line.
+  void finish();
+
+private:
+  std::string label_;
+  int64_t total_;
+  bool terminal_;
+  int lastDecile_ = -1;
+  std::chrono::steady_clock::time_point start_;
+};
+
+} // namespace nnc::cli

@@ -1,0 +1,311 @@
+/// `nnc train M.ir --data D ...`: trains a model with its optimizer on a
+/// dataset (IR.md section 4), reporting per epoch on stderr and, with
+/// --log, as JSON lines; --save writes a checkpoint after every epoch.
+#include "ir/Parser.h"
+#include "ir/Verifier.h"
+#include "passes/Pass.h"
+#include "runtime/AtomicFile.h"
+#include "runtime/Checkpoint.h"
+#include "runtime/Dataset.h"
+#include "runtime/Interpreter.h"
+#include "tools/nnc/CommandLine.h"
+#include "tools/nnc/Commands.h"
+#include "tools/nnc/Progress.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace nnc::cli {
+
+namespace {
+
+const std::vector<OptionSpec> kTrainOptions = {
+    {"data", true},    {"epochs", true}, {"batch", true},   {"lr", true},
+    {"save", true},    {"params", true}, {"log", true},     {"threads", true},
+    {"seed", true},    {"bind", true},   {"holdout", true}, {"engine", true},
+};
+
+/// How labels enter the model, and how predictions are scored.
+struct Binding {
+  ValueId features = kNoValue;
+  ValueId labels = kNoValue;
+  ValueId logits = kNoValue; ///< softmax_cross_entropy's logits, for accuracy
+  ValueId prediction = kNoValue; ///< a [B, 1] prediction scored at 0.5
+  int64_t classes = 0;           ///< labels must lie in [0, classes) when > 0
+};
+
+Result<Binding> bindInputs(const Graph &g, const std::string &spec) {
+  std::vector<ValueId> inputs = g.valuesOfKind(ValueKind::Input);
+  Binding b;
+  if (!spec.empty()) {
+    for (std::string part : {spec.substr(0, spec.find(',')),
+                             spec.find(',') == std::string::npos ? "" : spec.substr(spec.find(',') + 1)}) {
+      if (part.empty())
+        continue;
+      size_t eq = part.find('=');
+      std::string role = part.substr(0, eq), name = eq == std::string::npos ? "" : part.substr(eq + 1);
+      ValueId v = g.findValue(name);
+      if ((role != "features" && role != "labels") || v == kNoValue ||
+          g.value(v).kind != ValueKind::Input)
+        return Result<Binding>::fail("--bind takes features=INPUT,labels=INPUT; '{}' is not that", part);
+      (role == "features" ? b.features : b.labels) = v;
+    }
+  }
+  if (b.features == kNoValue && !inputs.empty())
+    b.features = inputs[0];
+  if (b.labels == kNoValue && inputs.size() > 1)
+    b.labels = inputs[inputs[0] == b.features ? 1 : 0];
+  if (b.features == kNoValue || b.labels == kNoValue || inputs.size() != 2)
+    return Result<Binding>::fail("model '{}' needs exactly two inputs (features and labels) to "
+                                 "train on a dataset; it has {}", g.name, inputs.size());
+  for (const Node &n : g.nodes) {
+    if (n.op == OpKind::SoftmaxCrossEntropy && n.operands[1] == b.labels) {
+      b.logits = n.operands[0];
+      b.classes = g.type(b.logits).shape[1].size;
+    } else if (n.info().has(kLoss) && n.operands[1] == b.labels &&
+               g.type(n.operands[0]).shape.size() == 2 && g.type(n.operands[0]).shape[1].isOne()) {
+      b.prediction = n.operands[0];
+    }
+  }
+  const Type &lt = g.type(b.labels);
+  if (lt.dtype == DType::F32 && lt.rank() == 2 && !lt.shape[1].isOne())
+    b.classes = lt.shape[1].size; // one-hot targets
+  return b;
+}
+
+/// Converts dataset labels (i32 [B]) to the label input's type: i32 [B],
+/// f32 [B] or [B, 1] numbers, or f32 [B, K] one-hot rows.
+Tensor labelTensor(const Graph &g, ValueId input, const Tensor &labels) {
+  const Type &t = g.type(input);
+  int64_t n = labels.dim(0);
+  if (t.dtype == DType::I32)
+    return labels;
+  int64_t k = t.rank() == 2 ? t.shape[1].size : 1;
+  std::vector<int64_t> shape = t.rank() == 1 ? std::vector<int64_t>{n} : std::vector<int64_t>{n, k};
+  Tensor out(DType::F32, shape);
+  for (int64_t i = 0; i < n; ++i) {
+    if (k == 1)
+      out.f32()[i] = static_cast<float>(labels.i32()[i]);
+    else
+      out.f32()[i * k + labels.i32()[i]] = 1.0f;
+  }
+  return out;
+}
+
+Status checkLabels(const Dataset &d, const Binding &b) {
+  if (b.classes <= 0)
+    return Ok{};
+  for (int64_t i = 0; i < d.size(); ++i) {
+    int32_t label = d.labels.i32()[i];
+    if (label < 0 || label >= b.classes)
+      return Status::fail("{}: label {} in row {} is outside [0, {}) (the model has {} classes)",
+                          d.source, label, i + 1, b.classes, b.classes);
+  }
+  return Ok{};
+}
+
+std::vector<int64_t> exampleShape(const Graph &g, ValueId features) {
+  std::vector<int64_t> shape;
+  const Shape &s = g.type(features).shape;
+  for (size_t i = 1; i < s.size(); ++i)
+    shape.push_back(s[i].size);
+  return shape;
+}
+
+struct Evaluation {
+  double loss = 0;
+  double accuracy = -1; ///< -1 when the model has no scorable prediction
+};
+
+/// Mean loss (and accuracy) of `interp`'s graph over a dataset.
+Result<Evaluation> evaluate(Interpreter &interp, const Dataset &data, const Binding &b,
+                            ValueId loss, int64_t batch) {
+  const Graph &g = interp.graph();
+  auto batcher = Batcher::create(data, exampleShape(g, b.features), batch, 0);
+  if (!batcher)
+    return Result<Evaluation>(batcher.takeDiags());
+  batcher->inOrder();
+  double lossSum = 0, correct = 0;
+  for (int64_t i = 0; i < batcher->batchCount(); ++i) {
+    Batch bt = batcher->batch(i);
+    std::vector<Tensor> inputs(2);
+    bool featuresFirst = g.valuesOfKind(ValueKind::Input)[0] == b.features;
+    inputs[featuresFirst ? 0 : 1] = bt.features;
+    inputs[featuresFirst ? 1 : 0] = labelTensor(g, b.labels, bt.labels);
+    Status ran = interp.run(inputs);
+    if (!ran)
+      return Result<Evaluation>(ran.takeDiags());
+    int64_t n = bt.labels.dim(0);
+    lossSum += interp.value(loss).at(0) * static_cast<double>(n);
+    for (int64_t r = 0; r < n; ++r) {
+      int32_t label = bt.labels.i32()[r];
+      if (b.logits != kNoValue) {
+        const Tensor &lg = interp.value(b.logits);
+        int64_t k = lg.dim(1), best = 0;
+        for (int64_t c = 1; c < k; ++c)
+          if (lg.f32()[r * k + c] > lg.f32()[r * k + best])
+            best = c;
+        correct += best == label;
+      } else if (b.prediction != kNoValue) {
+        correct += (interp.value(b.prediction).f32()[r] >= 0.5f) == (label != 0);
+      }
+    }
+  }
+  Evaluation e;
+  e.loss = lossSum / static_cast<double>(data.size());
+  if (b.logits != kNoValue || b.prediction != kNoValue)
+    e.accuracy = correct / static_cast<double>(data.size());
+  return e;
+}
+
+/// Copies params (by name) from the training step to the forward graph.
+void copyParams(const Interpreter &from, Interpreter &to) {
+  for (ValueId id : to.graph().valuesOfKind(ValueKind::Param))
+    to.stateTensor(id) = from.value(from.graph().findValue(to.graph().value(id).name));
+}
+
+struct Settings {
+  int64_t epochs = 1, batch = 64;
+  uint64_t seed = 0;
+};
+
+Result<Settings> readSettings(const CommandLine &cl) {
+  Settings s;
+  if (cl.has("epochs")) {
+    auto v = parsePositiveInt("epochs", cl.get("epochs"));
+    if (!v)
+      return Result<Settings>(v.takeDiags());
+    s.epochs = *v;
+  }
+  if (cl.has("batch")) {
+    auto v = parsePositiveInt("batch", cl.get("batch"));
+    if (!v)
+      return Result<Settings>(v.takeDiags());
+    s.batch = *v;
+  }
+  if (cl.has("seed")) {
+    auto v = parseNumber("seed", cl.get("seed"));
+    if (!v || *v < 0 || *v != std::floor(*v))
+      return Result<Settings>::fail("--seed needs a non-negative integer, got '{}'", cl.get("seed"));
+    s.seed = static_cast<uint64_t>(*v);
+  }
+  return s;
+}
+
+} // namespace
+
+int trainCommand(const Args &args) {
+  auto cl = CommandLine::parse(args, kTrainOptions);
+  if (!cl)
+    return report(cl.diags());
+  if (cl->positional.size() != 1 || !cl->has("data"))
+    return fail("usage: nnc train M.ir --data D [--epochs N] [--batch N] [--lr X] [--save P] "
+                "[--params P] [--log F] [--seed S] [--bind features=X,labels=Y] [--holdout D]");
+  if (cl->get("engine", "interp") != "interp")
+    return fail("only --engine=interp is available in this build");
+  auto settings = readSettings(*cl);
+  if (!settings)
+    return report(settings.diags());
+
+  Result<Graph> model = loadModelFile(cl->positional[0]);
+  if (!model)
+    return report(model.diags());
+  if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
+    return report(problems);
+  if (!model->minimize)
+    return fail(fmt::format("model '{}' has no 'minimize' statement: nothing to train", model->name));
+  if (cl->has("lr")) {
+    auto lr = parseNumber("lr", cl->get("lr"));
+    if (!lr)
+      return report(lr.diags());
+    model->minimize->args[0] = AttrValue::num(*lr);
+  }
+  std::string lossName = model->value(model->minimize->loss).name;
+  auto binding = bindInputs(*model, cl->get("bind"));
+  if (!binding)
+    return report(binding.diags());
+
+  Graph step = *model;
+  PassContext ctx;
+  if (Status s = runPipeline(step, {"autodiff"}, ctx); !s)
+    return report(s.diags());
+  report(ctx.diags);
+
+  auto train = loadDataset(cl->get("data"), false);
+  if (!train)
+    return report(train.diags());
+  std::optional<Dataset> heldOut;
+  if (hasTestSplit(cl->get("data")) || cl->has("holdout")) {
+    auto test = cl->has("holdout") ? loadDataset(cl->get("holdout"), false)
+                                   : loadDataset(cl->get("data"), true);
+    if (!test)
+      return report(test.diags());
+    heldOut = std::move(test).value();
+  }
+  for (const Dataset *d : {&*train, heldOut ? &*heldOut : nullptr})
+    if (d)
+      if (Status s = checkLabels(*d, *binding); !s)
+        return report(s.diags());
+
+  Interpreter stepInterp(step), forwardInterp(*model);
+  if (cl->has("params"))
+    if (Status s = loadCheckpoint(stepInterp, cl->get("params")); !s)
+      return report(s.diags());
+  auto batcher = Batcher::create(*train, exampleShape(*model, binding->features),
+                                 settings->batch, settings->seed);
+  if (!batcher)
+    return report(batcher.diags());
+  ValueId stepLoss = step.findValue(lossName);
+  bool featuresFirst = step.valuesOfKind(ValueKind::Input)[0] == step.findValue(model->value(binding->features).name);
+  std::string logText;
+
+  for (int64_t epoch = 0; epoch < settings->epochs; ++epoch) {
+    auto start = std::chrono::steady_clock::now();
+    batcher->shuffle(static_cast<uint64_t>(epoch));
+    Progress progress(fmt::format("epoch {}/{}", epoch + 1, settings->epochs), batcher->batchCount());
+    double lossSum = 0;
+    int64_t seen = 0;
+    for (int64_t i = 0; i < batcher->batchCount(); ++i) {
+      Batch bt = batcher->batch(i);
+      std::vector<Tensor> inputs(2);
+      inputs[featuresFirst ? 0 : 1] = bt.features;
+      inputs[featuresFirst ? 1 : 0] = labelTensor(*model, binding->labels, bt.labels);
+      if (Status s = stepInterp.run(inputs); !s)
+        return report(s.diags());
+      stepInterp.applyUpdates();
+      int64_t n = bt.labels.dim(0);
+      lossSum += stepInterp.value(stepLoss).at(0) * static_cast<double>(n);
+      seen += n;
+      progress.update(i + 1, seen, lossSum / static_cast<double>(seen));
+    }
+    progress.finish();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double trainLoss = lossSum / static_cast<double>(seen);
+    std::string line = fmt::format("{{\"epoch\": {}, \"train_loss\": {:.6f}, \"seconds\": {:.3f}",
+                                   epoch + 1, trainLoss, seconds);
+    std::string human = fmt::format("epoch {}: train_loss {:.4f}", epoch + 1, trainLoss);
+    if (heldOut) {
+      copyParams(stepInterp, forwardInterp);
+      auto eval = evaluate(forwardInterp, *heldOut, *binding, model->minimize->loss, settings->batch);
+      if (!eval)
+        return report(eval.diags());
+      line += fmt::format(", \"test_loss\": {:.6f}", eval->loss);
+      human += fmt::format("  test_loss {:.4f}", eval->loss);
+      if (eval->accuracy >= 0) {
+        line += fmt::format(", \"test_accuracy\": {:.4f}", eval->accuracy);
+        human += fmt::format("  test_accuracy {:.4f}", eval->accuracy);
+      }
+    }
+    std::fprintf(stderr, "%s  (%.1f s)\n", human.c_str(), seconds);
+    logText += line + "}\n";
+    if (cl->has("log"))
+      if (Status s = writeFileAtomically(cl->get("log"), logText); !s)
+        return report(s.diags());
+    if (cl->has("save"))
+      if (Status s = saveCheckpoint(stepInterp, cl->get("save")); !s)
+        return report(s.diags());
+  }
+  return 0;
+}
+
+} // namespace nnc::cli
