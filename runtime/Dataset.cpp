@@ -224,33 +224,37 @@ std::string idxContents(const std::vector<int64_t> &dims) {
                      dims[2], dims[0] * dims[1] * dims[2]);
 }
 
-/// Reads the `total` bytes after the header, giving each piece to `sink`,
-/// then checks that nothing follows.
-template <typename Sink>
-Status readIdxPayload(ByteStream &s, const std::vector<int64_t> &dims,
-                      uint64_t total, Sink sink) {
-  std::string buf(kChunkBytes, '\0');
-  uint64_t done = 0;
-  while (done < total) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(total - done, kChunkBytes));
-    Result<size_t> got = s.read(buf.data(), want);
+/// Reads the `total` bytes after the header, then checks that nothing
+/// follows. Memory grows with the bytes actually read, so a header that
+/// promises gigabytes in a small file costs nothing.
+Result<std::string> readIdxPayload(ByteStream &s,
+                                   const std::vector<int64_t> &dims,
+                                   uint64_t total) {
+  using R = Result<std::string>;
+  std::string payload;
+  while (payload.size() < total) {
+    size_t done = payload.size();
+    size_t want =
+        static_cast<size_t>(std::min<uint64_t>(total - done, kChunkBytes));
+    payload.resize(done + want);
+    Result<size_t> got = s.read(payload.data() + done, want);
     if (!got)
       return got.takeDiags();
-    sink(reinterpret_cast<const unsigned char *>(buf.data()), done, *got);
-    done += *got;
+    payload.resize(done + *got);
     if (*got < want)
-      return Status::fail("{}: truncated: the header says {} but only {} "
-                          "bytes follow",
-                          s.path(), idxContents(dims), done);
+      return R::fail("{}: truncated: the header says {} but only {} bytes "
+                     "follow",
+                     s.path(), idxContents(dims), payload.size());
   }
-  Result<size_t> extra = s.read(buf.data(), 1);
-  if (!extra)
-    return extra.takeDiags();
-  if (*extra != 0)
-    return Status::fail("{}: size mismatch: the header says {} but more bytes "
-                        "follow",
-                        s.path(), idxContents(dims));
-  return Ok{};
+  char extra = 0;
+  Result<size_t> more = s.read(&extra, 1);
+  if (!more)
+    return more.takeDiags();
+  if (*more != 0)
+    return R::fail("{}: size mismatch: the header says {} but more bytes "
+                   "follow",
+                   s.path(), idxContents(dims));
+  return payload;
 }
 
 /// The file `base` or `base.gz` in `dir`, whichever exists (plain first).
@@ -468,29 +472,24 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
     return R::fail("{}: {} labels, but {} has {} images", labels->first,
                    (*ldims)[0], images->first, n);
 
-  Tensor features(DType::F32, {n, rows, cols});
-  std::array<float, 256> scale{};
-  for (int b = 0; b < 256; ++b)
-    scale[static_cast<size_t>(b)] = static_cast<float>(b) / 255.0f;
-  float *f = features.f32();
-  Status st = readIdxPayload(
-      *is, *idims, pixels,
-      [&](const unsigned char *bytes, uint64_t at, size_t count) {
-        for (size_t i = 0; i < count; ++i)
-          f[at + i] = scale[bytes[i]];
-      });
-  if (!st)
-    return st.takeDiags();
+  Result<std::string> pixelBytes = readIdxPayload(*is, *idims, pixels);
+  if (!pixelBytes)
+    return pixelBytes.takeDiags();
+  Result<std::string> labelBytes =
+      readIdxPayload(*ls, *ldims, static_cast<uint64_t>(n));
+  if (!labelBytes)
+    return labelBytes.takeDiags();
 
+  std::array<float, 256> scale{};
+  for (size_t b = 0; b < 256; ++b)
+    scale[b] = static_cast<float>(b) / 255.0f;
+  Tensor features(DType::F32, {n, rows, cols});
+  float *f = features.f32();
+  for (size_t i = 0; i < pixelBytes->size(); ++i)
+    f[i] = scale[static_cast<unsigned char>((*pixelBytes)[i])];
   Tensor labelTensor(DType::I32, {n});
-  int32_t *l = labelTensor.i32();
-  st = readIdxPayload(*ls, *ldims, static_cast<uint64_t>(n),
-                      [&](const unsigned char *bytes, uint64_t at, size_t count) {
-                        for (size_t i = 0; i < count; ++i)
-                          l[at + i] = bytes[i];
-                      });
-  if (!st)
-    return st.takeDiags();
+  for (size_t i = 0; i < labelBytes->size(); ++i)
+    labelTensor.i32()[i] = static_cast<unsigned char>((*labelBytes)[i]);
   return Dataset{std::move(features), std::move(labelTensor), images->first,
                  /*imagePixels=*/true};
 }

@@ -39,6 +39,13 @@ expect_status 0 "opt --list-passes" -- "$nnc" opt --list-passes
 expect_in "$work/out" "autodiff" "pass list"
 expect_status 1 "opt unknown pass" -- "$nnc" opt "$src/examples/xor.ir" --passes=nope
 
+# gradcheck: autodiff against central differences on every example that trains
+for f in xor backprop_example mlp resnet_s cnn digits_mlp; do
+  expect_status 0 "gradcheck $f" -- "$nnc" gradcheck "$src/examples/$f.ir" --max-elements 8
+done
+expect_status 0 "gradcheck perceptron (straight-through step is reported)" -- "$nnc" gradcheck "$src/examples/perceptron.ir"
+expect_in "$work/out" "straight-through" "step is named as straight-through"
+
 # print reads stdin with '-'
 expect_status 0 "print -" -- bash -c "'$nnc' print - < '$src/examples/xor.ir'"
 expect_in "$work/out" "minimize loss with sgd(lr=0.5)" "print - output"

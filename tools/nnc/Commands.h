@@ -16,6 +16,7 @@ int printCommand(const Args &args);
 int runCommand(const Args &args);
 int optCommand(const Args &args);
 int trainCommand(const Args &args);
+int gradcheckCommand(const Args &args);
 
 /// Prints diagnostics to stderr (in source order) and returns 1 when any is
 /// an error, else 0.

@@ -24,6 +24,8 @@ commands:
         [--params P] [--log F] [--seed S] [--holdout D]
                         train with the model's optimizer on IDX, CSV or
                         FEATURES.npy,LABELS.npy data
+  gradcheck M.ir [--in NAME=FILE.npy ...]
+                        compare autodiff's gradients with central differences
   --version             nnc, LLVM and host CPU
   --help                this text
 )";
@@ -60,6 +62,8 @@ int dispatch(int argc, char **argv) {
     return optCommand(args);
   if (command == "train")
     return trainCommand(args);
+  if (command == "gradcheck")
+    return gradcheckCommand(args);
   return fail("unknown command '" + command + "' (see 'nnc --help')");
 }
 
