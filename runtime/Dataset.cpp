@@ -58,8 +58,7 @@ std::string dimsText(std::span<const int64_t> dims) {
 }
 
 bool endsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.substr(s.size() - suffix.size()) == suffix;
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 // ---- byte streams: plain or gzipped files ----------------------------------
@@ -119,8 +118,7 @@ Result<ByteStream> ByteStream::open(const std::string &path, bool gzip) {
 
 void ByteStream::feed() {
   size_t piece = std::min<size_t>(unfed(), size_t(1) << 30);
-  zs_->z.next_in =
-      reinterpret_cast<Bytef *>(const_cast<char *>(file_.data() + fed_));
+  zs_->z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(file_.data() + fed_));
   zs_->z.avail_in = static_cast<uInt>(piece);
   fed_ += piece;
 }
@@ -140,8 +138,8 @@ Result<size_t> ByteStream::read(char *dst, size_t n) {
   }
   produced_ += got;
   if (produced_ > kMaxDataBytes)
-    return Result<size_t>::fail("{}: too large: more than 4 GiB of data{}",
-                                path_, zs_ ? " after decompression" : "");
+    return Result<size_t>::fail("{}: too large: more than 4 GiB of data{}", path_,
+                                zs_ ? " after decompression" : "");
   return got;
 }
 
@@ -160,8 +158,7 @@ Result<size_t> ByteStream::inflateInto(char *dst, size_t n) {
     if (rc == Z_STREAM_END) {
       // Another gzip member may follow (as `cat a.gz b.gz` makes); trailing
       // zero bytes are padding, which gzip(1) ignores too.
-      std::string_view rest(reinterpret_cast<const char *>(z.next_in),
-                            z.avail_in);
+      std::string_view rest(reinterpret_cast<const char *>(z.next_in), z.avail_in);
       rest = std::string_view(rest.data(), rest.size() + unfed());
       if (rest.find_first_not_of('\0') == std::string_view::npos) {
         finished_ = true;
@@ -178,8 +175,7 @@ Result<size_t> ByteStream::inflateInto(char *dst, size_t n) {
                      "decompressed bytes)",
                      path_, produced_ + got);
     } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      return R::fail("{}: corrupt gzip data: {}", path_,
-                     z.msg ? z.msg : "inflate failed");
+      return R::fail("{}: corrupt gzip data: {}", path_, z.msg ? z.msg : "inflate failed");
     }
   }
   return got;
@@ -188,8 +184,8 @@ Result<size_t> ByteStream::inflateInto(char *dst, size_t n) {
 // ---- IDX files ---------------------------------------------------------------
 
 /// Reads an IDX header: the magic number and `rank` big-endian u32 dims.
-Result<std::vector<int64_t>> readIdxHeader(ByteStream &s, uint32_t magic,
-                                           size_t rank, const char *kind) {
+Result<std::vector<int64_t>> readIdxHeader(ByteStream &s, uint32_t magic, size_t rank,
+                                           const char *kind) {
   using R = Result<std::vector<int64_t>>;
   std::array<unsigned char, 16> buf{};
   size_t want = 4 + 4 * rank;
@@ -199,8 +195,8 @@ Result<std::vector<int64_t>> readIdxHeader(ByteStream &s, uint32_t magic,
   if (*got == 0)
     return R::fail("{}: empty file (expected an IDX {} file)", s.path(), kind);
   auto u32 = [&](size_t at) {
-    return uint32_t(buf[at]) << 24 | uint32_t(buf[at + 1]) << 16 |
-           uint32_t(buf[at + 2]) << 8 | uint32_t(buf[at + 3]);
+    return uint32_t(buf[at]) << 24 | uint32_t(buf[at + 1]) << 16 | uint32_t(buf[at + 2]) << 8 |
+           uint32_t(buf[at + 3]);
   };
   if (*got >= 4 && u32(0) != magic)
     return R::fail("{}: bad magic 0x{:08x} (an IDX {} file starts with "
@@ -220,22 +216,20 @@ Result<std::vector<int64_t>> readIdxHeader(ByteStream &s, uint32_t magic,
 std::string idxContents(const std::vector<int64_t> &dims) {
   if (dims.size() == 1)
     return fmt::format("{} labels ({} bytes)", dims[0], dims[0]);
-  return fmt::format("{} images of {}x{} ({} bytes)", dims[0], dims[1],
-                     dims[2], dims[0] * dims[1] * dims[2]);
+  return fmt::format("{} images of {}x{} ({} bytes)", dims[0], dims[1], dims[2],
+                     dims[0] * dims[1] * dims[2]);
 }
 
 /// Reads the `total` bytes after the header, then checks that nothing
 /// follows. Memory grows with the bytes actually read, so a header that
 /// promises gigabytes in a small file costs nothing.
-Result<std::string> readIdxPayload(ByteStream &s,
-                                   const std::vector<int64_t> &dims,
+Result<std::string> readIdxPayload(ByteStream &s, const std::vector<int64_t> &dims,
                                    uint64_t total) {
   using R = Result<std::string>;
   std::string payload;
   while (payload.size() < total) {
     size_t done = payload.size();
-    size_t want =
-        static_cast<size_t>(std::min<uint64_t>(total - done, kChunkBytes));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(total - done, kChunkBytes));
     payload.resize(done + want);
     Result<size_t> got = s.read(payload.data() + done, want);
     if (!got)
@@ -294,8 +288,8 @@ public:
         return false;
       scan_ = buf_.size();
       if (scan_ - pos_ > kMaxLineBytes)
-        return Result<bool>::fail("{}:{}: line longer than {} MiB", s_.path(),
-                                  lineNo_ + 1, kMaxLineBytes >> 20);
+        return Result<bool>::fail("{}:{}: line longer than {} MiB", s_.path(), lineNo_ + 1,
+                                  kMaxLineBytes >> 20);
       buf_.erase(0, pos_);
       scan_ -= pos_;
       pos_ = 0;
@@ -329,8 +323,7 @@ std::string_view trim(std::string_view s) {
 }
 
 /// Parses a whole field as a number of type T; the reason when it is not.
-template <typename T>
-std::optional<std::string> parseNumber(std::string_view field, T &out) {
+template <typename T> std::optional<std::string> parseNumber(std::string_view field, T &out) {
   std::string_view s = field;
   if (s.size() > 1 && s[0] == '+' && s[1] != '-')
     s.remove_prefix(1);
@@ -400,13 +393,10 @@ std::vector<int64_t> permutation(int64_t n, uint64_t state) {
 }
 
 /// The rows `rows` of `d`, as a dataset of their own.
-Dataset takeRows(const Dataset &d, std::span<const int64_t> rows,
-                 std::string source) {
-  std::vector<int64_t> exampleShape(d.features.shape().begin() + 1,
-                                    d.features.shape().end());
+Dataset takeRows(const Dataset &d, std::span<const int64_t> rows, std::string source) {
+  std::vector<int64_t> exampleShape(d.features.shape().begin() + 1, d.features.shape().end());
   Batch b = gatherBatch(d, rows, exampleShape);
-  return Dataset{std::move(b.features), std::move(b.labels), std::move(source),
-                 d.imagePixels};
+  return Dataset{std::move(b.features), std::move(b.labels), std::move(source), d.imagePixels};
 }
 
 } // namespace
@@ -430,16 +420,15 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
   std::string labelsBase = prefix + "-labels-idx1-ubyte";
   auto images = findIdxFile(dir, imagesBase);
   if (!images && test)
-    return R::fail("{}: no test split: neither {} nor {}.gz is there", dir,
-                   imagesBase, imagesBase);
+    return R::fail("{}: no test split: neither {} nor {}.gz is there", dir, imagesBase, imagesBase);
   if (!images)
     return R::fail("{}: not an IDX data directory: neither {} nor {}.gz is "
                    "there",
                    dir, imagesBase, imagesBase);
   auto labels = findIdxFile(dir, labelsBase);
   if (!labels)
-    return R::fail("{}: neither {} nor {}.gz is there (the labels for {})", dir,
-                   labelsBase, labelsBase, images->first);
+    return R::fail("{}: neither {} nor {}.gz is there (the labels for {})", dir, labelsBase,
+                   labelsBase, images->first);
 
   Result<ByteStream> is = ByteStream::open(images->first, images->second);
   if (!is)
@@ -447,12 +436,10 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
   Result<ByteStream> ls = ByteStream::open(labels->first, labels->second);
   if (!ls)
     return ls.takeDiags();
-  Result<std::vector<int64_t>> idims =
-      readIdxHeader(*is, kIdxImageMagic, 3, "image");
+  Result<std::vector<int64_t>> idims = readIdxHeader(*is, kIdxImageMagic, 3, "image");
   if (!idims)
     return idims.takeDiags();
-  Result<std::vector<int64_t>> ldims =
-      readIdxHeader(*ls, kIdxLabelMagic, 1, "label");
+  Result<std::vector<int64_t>> ldims = readIdxHeader(*ls, kIdxLabelMagic, 1, "label");
   if (!ldims)
     return ldims.takeDiags();
 
@@ -460,23 +447,21 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
   if (n == 0)
     return R::fail("{}: no examples: the header says 0 images", images->first);
   if (rows == 0 || cols == 0)
-    return R::fail("{}: bad dimensions: images of {}x{}", images->first, rows,
-                   cols);
-  uint64_t pixels = static_cast<uint64_t>(n) * static_cast<uint64_t>(rows) *
-                    static_cast<uint64_t>(cols);
+    return R::fail("{}: bad dimensions: images of {}x{}", images->first, rows, cols);
+  uint64_t pixels =
+      static_cast<uint64_t>(n) * static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
   if (pixels > kMaxDataBytes)
     return R::fail("{}: too large: the header says {} images of {}x{}, more "
                    "than 4 GiB",
                    images->first, n, rows, cols);
   if ((*ldims)[0] != n)
-    return R::fail("{}: {} labels, but {} has {} images", labels->first,
-                   (*ldims)[0], images->first, n);
+    return R::fail("{}: {} labels, but {} has {} images", labels->first, (*ldims)[0], images->first,
+                   n);
 
   Result<std::string> pixelBytes = readIdxPayload(*is, *idims, pixels);
   if (!pixelBytes)
     return pixelBytes.takeDiags();
-  Result<std::string> labelBytes =
-      readIdxPayload(*ls, *ldims, static_cast<uint64_t>(n));
+  Result<std::string> labelBytes = readIdxPayload(*ls, *ldims, static_cast<uint64_t>(n));
   if (!labelBytes)
     return labelBytes.takeDiags();
 
@@ -531,11 +516,10 @@ Result<Dataset> readCsv(const std::string &path) {
     if (columns == 0)
       columns = fields.size();
     if (fields.size() != columns)
-      return R::fail("{}:{}: {} columns, but the first row has {}", path,
-                     lineNo, fields.size(), columns);
+      return R::fail("{}:{}: {} columns, but the first row has {}", path, lineNo, fields.size(),
+                     columns);
     if (features.size() + columns - 1 > kMaxCsvValues)
-      return R::fail("{}:{}: too large: more than 2^30 feature values", path,
-                     lineNo);
+      return R::fail("{}:{}: too large: more than 2^30 feature values", path, lineNo);
     for (size_t c = 0; c + 1 < columns; ++c) {
       float v = 0;
       if (auto why = parseNumber(fields[c], v))
@@ -545,8 +529,7 @@ Result<Dataset> readCsv(const std::string &path) {
     double label = 0;
     if (auto why = parseNumber(fields.back(), label))
       return R::fail("{}:{}: column {}: {}", path, lineNo, columns, *why);
-    if (label < 0 || label != std::floor(label) ||
-        label > std::numeric_limits<int32_t>::max())
+    if (label < 0 || label != std::floor(label) || label > std::numeric_limits<int32_t>::max())
       return R::fail("{}:{}: column {}: label '{}' is not a non-negative "
                      "integer",
                      path, lineNo, columns, printable(fields.back()));
@@ -562,8 +545,7 @@ Result<Dataset> readCsv(const std::string &path) {
 
 // ---- .npy pairs ------------------------------------------------------------
 
-Result<Dataset> readNpyPair(const std::string &featuresPath,
-                            const std::string &labelsPath) {
+Result<Dataset> readNpyPair(const std::string &featuresPath, const std::string &labelsPath) {
   using R = Result<Dataset>;
   Result<Tensor> features = readNpy(featuresPath);
   if (!features)
@@ -584,19 +566,17 @@ Result<Dataset> readNpyPair(const std::string &featuresPath,
                    ".astype(numpy.int32)",
                    labelsPath, labels->typeString());
   if (labels->rank() != 1)
-    return R::fail("{}: labels must have shape [N], found {}", labelsPath,
-                   labels->typeString());
+    return R::fail("{}: labels must have shape [N], found {}", labelsPath, labels->typeString());
   if (labels->dim(0) != features->dim(0))
-    return R::fail("{}: {} labels, but {} has {} rows", labelsPath,
-                   labels->dim(0), featuresPath, features->dim(0));
+    return R::fail("{}: {} labels, but {} has {} rows", labelsPath, labels->dim(0), featuresPath,
+                   features->dim(0));
   if (labels->dim(0) == 0)
     return R::fail("{}: no examples: the features have 0 rows", featuresPath);
   for (int64_t i = 0; i < labels->numel(); ++i)
     if (labels->i32()[i] < 0)
-      return R::fail("{}: row {}: label {} is negative", labelsPath, i,
-                     labels->i32()[i]);
-  return Dataset{std::move(*features), std::move(*labels),
-                 featuresPath + "," + labelsPath, /*imagePixels=*/false};
+      return R::fail("{}: row {}: label {} is negative", labelsPath, i, labels->i32()[i]);
+  return Dataset{std::move(*features), std::move(*labels), featuresPath + "," + labelsPath,
+                 /*imagePixels=*/false};
 }
 
 // ---- dispatch --------------------------------------------------------------
@@ -611,8 +591,7 @@ Result<Dataset> loadDataset(const std::string &spec, bool test) {
   if (comma != std::string::npos && !fs::exists(spec, ec)) {
     std::string a = spec.substr(0, comma), b = spec.substr(comma + 1);
     if (a.empty() || b.empty() || b.find(',') != std::string::npos)
-      return Result<Dataset>::fail("{}: expected FEATURES.npy,LABELS.npy",
-                                   spec);
+      return Result<Dataset>::fail("{}: expected FEATURES.npy,LABELS.npy", spec);
     return readNpyPair(a, b);
   }
   if (endsWith(spec, ".npy"))
@@ -624,8 +603,7 @@ Result<Dataset> loadDataset(const std::string &spec, bool test) {
 
 bool hasTestSplit(const std::string &spec) {
   std::error_code ec;
-  return fs::is_directory(spec, ec) &&
-         findIdxFile(spec, "t10k-images-idx3-ubyte").has_value();
+  return fs::is_directory(spec, ec) && findIdxFile(spec, "t10k-images-idx3-ubyte").has_value();
 }
 
 // ---- shuffling and batches -------------------------------------------------
@@ -652,15 +630,13 @@ Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
   return b;
 }
 
-Batcher::Batcher(const Dataset &data, std::vector<int64_t> exampleShape,
-                 int64_t batchSize, uint64_t seed)
-    : data_(&data), exampleShape_(std::move(exampleShape)),
-      batchSize_(batchSize), seed_(seed) {
+Batcher::Batcher(const Dataset &data, std::vector<int64_t> exampleShape, int64_t batchSize,
+                 uint64_t seed)
+    : data_(&data), exampleShape_(std::move(exampleShape)), batchSize_(batchSize), seed_(seed) {
   inOrder();
 }
 
-Result<Batcher> Batcher::create(const Dataset &data,
-                                std::vector<int64_t> exampleShape,
+Result<Batcher> Batcher::create(const Dataset &data, std::vector<int64_t> exampleShape,
                                 int64_t batchSize, uint64_t seed) {
   using R = Result<Batcher>;
   if (batchSize <= 0)
@@ -675,23 +651,20 @@ Result<Batcher> Batcher::create(const Dataset &data,
                      data.source, dimsText(exampleShape));
     elements = d > (int64_t(1) << 40) / elements ? -1 : elements * d;
     if (elements < 0)
-      return R::fail("{}: the model input's per-example shape {} is too large",
-                     data.source, dimsText(exampleShape));
+      return R::fail("{}: the model input's per-example shape {} is too large", data.source,
+                     dimsText(exampleShape));
   }
   if (elements != data.exampleElements()) {
     std::span<const int64_t> stored(data.features.shape());
     return R::fail("{}: each example has {} elements ({}), but the model input "
                    "takes {} per example ({})",
-                   data.source, data.exampleElements(),
-                   dimsText(stored.subspan(1)), elements,
+                   data.source, data.exampleElements(), dimsText(stored.subspan(1)), elements,
                    dimsText(exampleShape));
   }
   return Batcher(data, std::move(exampleShape), batchSize, seed);
 }
 
-void Batcher::shuffle(uint64_t epoch) {
-  order_ = shuffledOrder(data_->size(), seed_, epoch);
-}
+void Batcher::shuffle(uint64_t epoch) { order_ = shuffledOrder(data_->size(), seed_, epoch); }
 
 void Batcher::inOrder() {
   order_.resize(static_cast<size_t>(data_->size()));
@@ -699,26 +672,21 @@ void Batcher::inOrder() {
     order_[i] = static_cast<int64_t>(i);
 }
 
-int64_t Batcher::batchCount() const {
-  return (data_->size() + batchSize_ - 1) / batchSize_;
-}
+int64_t Batcher::batchCount() const { return (data_->size() + batchSize_ - 1) / batchSize_; }
 
 Batch Batcher::batch(int64_t i) const {
   int64_t begin = i * batchSize_;
   int64_t end = std::min(begin + batchSize_, data_->size());
   std::span<const int64_t> rows(order_);
   return gatherBatch(*data_,
-                     rows.subspan(static_cast<size_t>(begin),
-                                  static_cast<size_t>(end - begin)),
+                     rows.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin)),
                      exampleShape_);
 }
 
-Result<std::pair<Dataset, Dataset>> splitHoldout(Dataset d, double fraction,
-                                                 uint64_t seed) {
+Result<std::pair<Dataset, Dataset>> splitHoldout(Dataset d, double fraction, uint64_t seed) {
   using R = Result<std::pair<Dataset, Dataset>>;
   if (!(fraction > 0 && fraction < 1))
-    return R::fail("{}: the held-out fraction must be between 0 and 1, got {}",
-                   d.source, fraction);
+    return R::fail("{}: the held-out fraction must be between 0 and 1, got {}", d.source, fraction);
   int64_t n = d.size();
   auto held = static_cast<int64_t>(std::llround(static_cast<double>(n) * fraction));
   if (held == 0 || held == n)

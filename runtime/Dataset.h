@@ -51,8 +51,7 @@ Result<Dataset> readCsv(const std::string &path);
 
 /// Reads features (f32, rank >= 1) and labels (i32 [N], non-negative) from
 /// two .npy files whose first dimensions agree.
-Result<Dataset> readNpyPair(const std::string &features,
-                            const std::string &labels);
+Result<Dataset> readNpyPair(const std::string &features, const std::string &labels);
 
 /// The `--data` spec: a directory is an IDX directory, `A.npy,B.npy` a .npy
 /// pair, anything else a CSV file. With `test`, the held-out split, which only
@@ -84,8 +83,7 @@ public:
   /// Checks that `exampleShape` (the input's shape after the batch dim) has
   /// the dataset's per-example element count: 28x28 pixels feed [784] or
   /// [1, 28, 28], not [10].
-  static Result<Batcher> create(const Dataset &data,
-                                std::vector<int64_t> exampleShape,
+  static Result<Batcher> create(const Dataset &data, std::vector<int64_t> exampleShape,
                                 int64_t batchSize, uint64_t seed);
 
   /// Uses shuffledOrder(N, seed, epoch) as the order.
@@ -100,8 +98,7 @@ public:
   const std::vector<int64_t> &order() const { return order_; }
 
 private:
-  Batcher(const Dataset &data, std::vector<int64_t> exampleShape,
-          int64_t batchSize, uint64_t seed);
+  Batcher(const Dataset &data, std::vector<int64_t> exampleShape, int64_t batchSize, uint64_t seed);
 
   const Dataset *data_;
   std::vector<int64_t> exampleShape_;
@@ -119,7 +116,6 @@ Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
 /// fraction) rows chosen by `seed` are held out, the rest kept for training;
 /// both parts keep the rows' original order. An error when fraction is not
 /// in (0, 1) or either part would be empty.
-Result<std::pair<Dataset, Dataset>> splitHoldout(Dataset d, double fraction,
-                                                 uint64_t seed);
+Result<std::pair<Dataset, Dataset>> splitHoldout(Dataset d, double fraction, uint64_t seed);
 
 } // namespace nnc

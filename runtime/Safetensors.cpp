@@ -44,8 +44,11 @@ std::optional<size_t> invalidUtf8At(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3
-                             : (c >> 3) == 0x1e ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
     if (len == 0 || i + len > s.size())
       return i;
     uint32_t cp = len == 1 ? c : c & (0x7f >> len);
@@ -86,13 +89,27 @@ std::string jsonString(std::string_view s) {
   std::string out = "\"";
   for (char ch : s) {
     switch (ch) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\b': out += "\\b"; break;
-    case '\f': out += "\\f"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
     default:
       if (static_cast<unsigned char>(ch) < 0x20)
         out += fmt::format("\\u{:04x}", static_cast<unsigned char>(ch));
@@ -130,8 +147,7 @@ class HeaderParser {
 public:
   explicit HeaderParser(std::string_view text) : text_(text) {}
 
-  bool parse(std::vector<Entry> &entries,
-             std::map<std::string, std::string> &metadata);
+  bool parse(std::vector<Entry> &entries, std::map<std::string, std::string> &metadata);
   const std::string &error() const { return error_; }
 
 private:
@@ -153,8 +169,7 @@ private:
   bool parseTensor(Entry &entry);
   bool parseString(std::string &out, std::string_view what);
   bool parseHex4(uint32_t &out);
-  bool parseInts(std::vector<uint64_t> &out, std::string_view what,
-                 size_t maxCount);
+  bool parseInts(std::vector<uint64_t> &out, std::string_view what, size_t maxCount);
   bool parseInteger(uint64_t &out);
 
   std::string_view text_;
@@ -169,8 +184,7 @@ std::string HeaderParser::found() const {
 }
 
 void HeaderParser::skipSpace() {
-  while (!atEnd() && (peek() == ' ' || peek() == '\t' || peek() == '\n' ||
-                      peek() == '\r'))
+  while (!atEnd() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
     ++pos_;
 }
 
@@ -232,12 +246,10 @@ bool HeaderParser::parseMetadata(std::map<std::string, std::string> &metadata) {
       return false;
     if (!eat(':'))
       return malformed("':' after metadata key '" + printable(key) + "'");
-    if (!parseString(value, "a string value for metadata key '" +
-                                printable(key) + "'"))
+    if (!parseString(value, "a string value for metadata key '" + printable(key) + "'"))
       return false;
     if (!metadata.emplace(key, std::move(value)).second)
-      return fail(fmt::format("malformed header: duplicate metadata key '{}'",
-                              printable(key)));
+      return fail(fmt::format("malformed header: duplicate metadata key '{}'", printable(key)));
     if (eat('}'))
       return true;
     if (!eat(','))
@@ -257,8 +269,7 @@ bool HeaderParser::parseTensor(Entry &entry) {
     if (!eat(':'))
       return malformed("':' after '" + printable(key) + "'");
     auto duplicate = [&] {
-      return fail(fmt::format("malformed header: {}: duplicate key '{}'", who,
-                              key));
+      return fail(fmt::format("malformed header: {}: duplicate key '{}'", who, key));
     };
     if (key == "dtype") {
       if (entry.dtype)
@@ -276,16 +287,17 @@ bool HeaderParser::parseTensor(Entry &entry) {
       if (!parseInts(entry.offsets.emplace(), "the data_offsets of " + who, 2))
         return false;
     } else {
-      return fail(fmt::format("malformed header: {}: unexpected key '{}'", who,
-                              printable(key)));
+      return fail(fmt::format("malformed header: {}: unexpected key '{}'", who, printable(key)));
     }
     if (eat('}'))
       break;
     if (!eat(','))
       return malformed("',' or '}' in the entry of " + who);
   }
-  const char *missing = !entry.dtype ? "dtype" : !entry.shape ? "shape"
-                        : !entry.offsets ? "data_offsets" : nullptr;
+  const char *missing = !entry.dtype     ? "dtype"
+                        : !entry.shape   ? "shape"
+                        : !entry.offsets ? "data_offsets"
+                                         : nullptr;
   if (missing)
     return fail(fmt::format("malformed header: {} has no '{}'", who, missing));
   if (entry.offsets->size() != 2)
@@ -322,14 +334,30 @@ bool HeaderParser::parseString(std::string &out, std::string_view what) {
     char e = peek();
     ++pos_;
     switch (e) {
-    case '"': out += '"'; break;
-    case '\\': out += '\\'; break;
-    case '/': out += '/'; break;
-    case 'b': out += '\b'; break;
-    case 'f': out += '\f'; break;
-    case 'n': out += '\n'; break;
-    case 'r': out += '\r'; break;
-    case 't': out += '\t'; break;
+    case '"':
+      out += '"';
+      break;
+    case '\\':
+      out += '\\';
+      break;
+    case '/':
+      out += '/';
+      break;
+    case 'b':
+      out += '\b';
+      break;
+    case 'f':
+      out += '\f';
+      break;
+    case 'n':
+      out += '\n';
+      break;
+    case 'r':
+      out += '\r';
+      break;
+    case 't':
+      out += '\t';
+      break;
     case 'u': {
       uint32_t cp = 0;
       if (!parseHex4(cp))
@@ -340,8 +368,8 @@ bool HeaderParser::parseString(std::string &out, std::string_view what) {
                                 cp, escape));
       if (cp >= 0xd800 && cp <= 0xdbff) {
         uint32_t low = 0;
-        if (text_.substr(pos_, 2) != "\\u" || (pos_ += 2, !parseHex4(low)) ||
-            low < 0xdc00 || low > 0xdfff)
+        if (text_.substr(pos_, 2) != "\\u" || (pos_ += 2, !parseHex4(low)) || low < 0xdc00 ||
+            low > 0xdfff)
           return fail(fmt::format("malformed header: lone surrogate "
                                   "\\u{:04x} at header byte {}",
                                   cp, escape));
@@ -354,8 +382,7 @@ bool HeaderParser::parseString(std::string &out, std::string_view what) {
       pos_ = escape;
       return fail(fmt::format("malformed header: bad escape '\\{}' at header "
                               "byte {}",
-                              printable(std::string_view(&e, atEnd() ? 0 : 1)),
-                              escape));
+                              printable(std::string_view(&e, atEnd() ? 0 : 1)), escape));
     }
   }
 }
@@ -376,8 +403,7 @@ bool HeaderParser::parseHex4(uint32_t &out) {
 }
 
 /// ints ::= '[' (integer (',' integer)*)? ']'
-bool HeaderParser::parseInts(std::vector<uint64_t> &out, std::string_view what,
-                             size_t maxCount) {
+bool HeaderParser::parseInts(std::vector<uint64_t> &out, std::string_view what, size_t maxCount) {
   if (!eat('['))
     return malformed(fmt::format("'[' ({})", what));
   if (eat(']'))
@@ -452,8 +478,7 @@ Result<DType> entryDType(const Entry &e, const std::string &name) {
 
 /// Checks one entry's shape and offsets against `dataBytes` bytes of data;
 /// returns the element count.
-Result<uint64_t> checkEntry(const Entry &e, uint64_t dataBytes,
-                            const std::string &name) {
+Result<uint64_t> checkEntry(const Entry &e, uint64_t dataBytes, const std::string &name) {
   using R = Result<uint64_t>;
   std::string who = "tensor '" + printable(e.name) + "'";
   uint64_t numel = 1;
@@ -466,8 +491,7 @@ Result<uint64_t> checkEntry(const Entry &e, uint64_t dataBytes,
   }
   uint64_t begin = (*e.offsets)[0], end = (*e.offsets)[1];
   if (end < begin)
-    return R::fail("{}: {}: data_offsets [{}, {}] end before they begin", name,
-                   who, begin, end);
+    return R::fail("{}: {}: data_offsets [{}, {}] end before they begin", name, who, begin, end);
   if (end > dataBytes)
     return R::fail("{}: {}: data_offsets [{}, {}] are out of range (the data "
                    "is {} bytes)",
@@ -475,30 +499,26 @@ Result<uint64_t> checkEntry(const Entry &e, uint64_t dataBytes,
   if (end - begin != numel * 4)
     return R::fail("{}: {}: data_offsets [{}, {}] hold {} bytes, but {}{} "
                    "needs {}",
-                   name, who, begin, end, end - begin,
-                   *e.dtype == "F32" ? "f32" : "i32", shapeText(*e.shape),
-                   numel * 4);
+                   name, who, begin, end, end - begin, *e.dtype == "F32" ? "f32" : "i32",
+                   shapeText(*e.shape), numel * 4);
   return numel;
 }
 
 /// Checks that the entries' byte ranges tile [0, dataBytes) exactly, as the
 /// reference implementation demands.
-Status checkTiling(const std::vector<Entry> &entries, uint64_t dataBytes,
-                   const std::string &name) {
+Status checkTiling(const std::vector<Entry> &entries, uint64_t dataBytes, const std::string &name) {
   std::vector<const Entry *> byBegin;
   for (const Entry &e : entries)
     byBegin.push_back(&e);
   std::stable_sort(byBegin.begin(), byBegin.end(),
-                   [](const Entry *a, const Entry *b) {
-                     return *a->offsets < *b->offsets;
-                   });
+                   [](const Entry *a, const Entry *b) { return *a->offsets < *b->offsets; });
   uint64_t at = 0;
   const Entry *prev = nullptr;
   for (const Entry *e : byBegin) {
     uint64_t begin = (*e->offsets)[0];
     if (begin < at)
-      return Status::fail("{}: tensors '{}' and '{}' overlap", name,
-                          printable(prev->name), printable(e->name));
+      return Status::fail("{}: tensors '{}' and '{}' overlap", name, printable(prev->name),
+                          printable(e->name));
     if (begin > at)
       return Status::fail("{}: {} bytes of data before tensor '{}' belong to "
                           "no tensor",
@@ -507,8 +527,7 @@ Status checkTiling(const std::vector<Entry> &entries, uint64_t dataBytes,
     prev = e;
   }
   if (at != dataBytes)
-    return Status::fail("{}: the last {} bytes of data belong to no tensor",
-                        name, dataBytes - at);
+    return Status::fail("{}: the last {} bytes of data belong to no tensor", name, dataBytes - at);
   return Ok{};
 }
 
@@ -516,8 +535,7 @@ Status checkTiling(const std::vector<Entry> &entries, uint64_t dataBytes,
 
 // ---- reading ---------------------------------------------------------------
 
-Result<NamedTensors> parseSafetensors(std::string_view bytes,
-                                      const std::string &name,
+Result<NamedTensors> parseSafetensors(std::string_view bytes, const std::string &name,
                                       std::map<std::string, std::string> *metadata) {
   using R = Result<NamedTensors>;
   if (bytes.empty())
@@ -543,8 +561,7 @@ Result<NamedTensors> parseSafetensors(std::string_view bytes,
                    "with '{{')",
                    name);
   if (auto at = invalidUtf8At(header))
-    return R::fail("{}: malformed header: invalid UTF-8 at header byte {}",
-                   name, *at);
+    return R::fail("{}: malformed header: invalid UTF-8 at header byte {}", name, *at);
 
   std::vector<Entry> entries;
   std::map<std::string, std::string> meta;
@@ -572,8 +589,7 @@ Result<NamedTensors> parseSafetensors(std::string_view bytes,
     std::vector<int64_t> shape(e.shape->begin(), e.shape->end());
     Tensor t(dtypes[i], std::move(shape));
     if (t.bytes() > 0)
-      std::memcpy(t.data(), data.data() + (*e.offsets)[0],
-                  static_cast<size_t>(t.bytes()));
+      std::memcpy(t.data(), data.data() + (*e.offsets)[0], static_cast<size_t>(t.bytes()));
     out.emplace_back(e.name, std::move(t));
   }
   if (metadata)
@@ -591,9 +607,8 @@ Result<NamedTensors> readSafetensors(const std::string &path,
 
 // ---- writing ---------------------------------------------------------------
 
-Result<std::string>
-encodeSafetensors(const NamedTensors &tensors,
-                  const std::map<std::string, std::string> &metadata) {
+Result<std::string> encodeSafetensors(const NamedTensors &tensors,
+                                      const std::map<std::string, std::string> &metadata) {
   using R = Result<std::string>;
   auto checkText = [](std::string_view s) { return !invalidUtf8At(s); };
   std::string json = "{";
@@ -614,8 +629,7 @@ encodeSafetensors(const NamedTensors &tensors,
     if (tensorName == kMetadataKey)
       return R::fail("tensor name '__metadata__' is reserved");
     if (!checkText(tensorName))
-      return R::fail("tensor name '{}' is not valid UTF-8",
-                     printable(tensorName));
+      return R::fail("tensor name '{}' is not valid UTF-8", printable(tensorName));
     if (!names.insert(tensorName).second)
       return R::fail("duplicate tensor name '{}'", printable(tensorName));
     if (t.empty())
@@ -624,10 +638,9 @@ encodeSafetensors(const NamedTensors &tensors,
     for (size_t i = 0; i < t.rank(); ++i)
       shape += (i ? "," : "") + std::to_string(t.dim(i));
     uint64_t end = offset + static_cast<uint64_t>(t.bytes());
-    json += fmt::format(
-        "{}{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
-        json.size() > 1 ? "," : "", jsonString(tensorName),
-        t.dtype() == DType::F32 ? "F32" : "I32", shape, offset, end);
+    json += fmt::format("{}{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+                        json.size() > 1 ? "," : "", jsonString(tensorName),
+                        t.dtype() == DType::F32 ? "F32" : "I32", shape, offset, end);
     offset = end;
   }
   json += "}";
@@ -650,8 +663,7 @@ Status writeSafetensors(const std::string &path, const NamedTensors &tensors,
                         const std::map<std::string, std::string> &metadata) {
   Result<std::string> bytes = encodeSafetensors(tensors, metadata);
   if (!bytes)
-    return Status::fail("{}: cannot write: {}", path,
-                        bytes.diags().list()[0].message);
+    return Status::fail("{}: cannot write: {}", path, bytes.diags().list()[0].message);
   return writeFileAtomically(path, *bytes);
 }
 

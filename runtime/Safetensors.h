@@ -23,9 +23,8 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 /// in the order given. `__metadata__` is left out when `metadata` is empty.
 /// An error for a duplicate or reserved (`__metadata__`) name or a tensor
 /// without storage.
-Result<std::string>
-encodeSafetensors(const NamedTensors &tensors,
-                  const std::map<std::string, std::string> &metadata);
+Result<std::string> encodeSafetensors(const NamedTensors &tensors,
+                                      const std::map<std::string, std::string> &metadata);
 
 /// Writes encodeSafetensors(tensors, metadata) to `path` atomically (see
 /// writeFileAtomically).
@@ -40,13 +39,11 @@ Status writeSafetensors(const std::string &path, const NamedTensors &tensors,
 /// cover the data exactly, without overlaps or gaps. Safe on arbitrary bytes:
 /// bounded, non-recursive, never reads outside `bytes`, and allocates in
 /// proportion to their size. The metadata goes to `*metadata` when given.
-Result<NamedTensors>
-parseSafetensors(std::string_view bytes, const std::string &name,
-                 std::map<std::string, std::string> *metadata = nullptr);
+Result<NamedTensors> parseSafetensors(std::string_view bytes, const std::string &name,
+                                      std::map<std::string, std::string> *metadata = nullptr);
 
 /// Reads a safetensors file (see parseSafetensors).
-Result<NamedTensors>
-readSafetensors(const std::string &path,
-                std::map<std::string, std::string> *metadata = nullptr);
+Result<NamedTensors> readSafetensors(const std::string &path,
+                                     std::map<std::string, std::string> *metadata = nullptr);
 
 } // namespace nnc

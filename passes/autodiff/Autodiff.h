@@ -20,7 +20,8 @@ Result<ParamGradients> differentiate(Graph &g, PassContext &ctx);
 
 /// Appends the optimizer of `minimize` (sgd or adam, with PyTorch's update
 /// rules) as `state` buffers and `<-` updates, drops `minimize`, and makes
-/// the loss an output. Must run after differentiate().
+/// the loss the last output (engines find it there). Must run after
+/// differentiate().
 Status appendOptimizer(Graph &g, const ParamGradients &grads);
 
 /// The `autodiff` pass: differentiate() then appendOptimizer().

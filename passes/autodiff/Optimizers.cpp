@@ -34,13 +34,11 @@ public:
     else
       writeSgd(grads);
     Graph &g = b_.mutableGraph();
+    // The training step's last output is its loss (engines rely on it).
     ValueId loss = g.minimize->loss;
     g.minimize.reset();
-    bool isOutput = false;
-    for (const OutputRef &o : g.outputs)
-      isOutput = isOutput || o.value == loss;
-    if (!isOutput)
-      g.outputs.push_back(OutputRef{loss, loc_});
+    std::erase_if(g.outputs, [&](const OutputRef &o) { return o.value == loss; });
+    g.outputs.push_back(OutputRef{loss, loc_});
     return b_.finish();
   }
 

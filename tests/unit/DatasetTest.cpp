@@ -29,8 +29,7 @@ std::string u32be(uint32_t v) {
 }
 
 /// An IDX file: magic, big-endian dims, then the payload bytes.
-std::string idx(uint32_t magic, std::vector<uint32_t> dims,
-                const std::string &payload) {
+std::string idx(uint32_t magic, std::vector<uint32_t> dims, const std::string &payload) {
   std::string s = u32be(magic);
   for (uint32_t d : dims)
     s += u32be(d);
@@ -47,7 +46,7 @@ std::string bytesOf(std::vector<int> values) {
 /// `data` compressed in the gzip format, as gzip(1) would.
 std::string gzip(const std::string &data) {
   z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+  EXPECT_EQ(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
             Z_OK);
   std::string out(deflateBound(&z, data.size()) + 32, '\0');
   z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
@@ -62,8 +61,8 @@ std::string gzip(const std::string &data) {
 
 /// Three 2x3 images with pixels 0, 51, ..., and labels 7, 0, 255.
 const std::string kImages =
-    idx(0x803, {3, 2, 3}, bytesOf({0, 51, 102, 153, 204, 255, 1, 2, 3, 4, 5, 6,
-                                   255, 0, 255, 0, 255, 0}));
+    idx(0x803, {3, 2, 3},
+        bytesOf({0, 51, 102, 153, 204, 255, 1, 2, 3, 4, 5, 6, 255, 0, 255, 0, 255, 0}));
 const std::string kLabels = idx(0x801, {3}, bytesOf({7, 0, 255}));
 
 /// The text of a failed result's single error.
@@ -78,8 +77,7 @@ template <typename T> std::string message(const Result<T> &r) {
 Dataset synthetic(int64_t n, std::vector<int64_t> example) {
   std::vector<int64_t> shape{n};
   shape.insert(shape.end(), example.begin(), example.end());
-  Dataset d{Tensor(DType::F32, shape), Tensor(DType::I32, {n}), "synthetic",
-            false};
+  Dataset d{Tensor(DType::F32, shape), Tensor(DType::I32, {n}), "synthetic", false};
   int64_t e = d.exampleElements();
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t k = 0; k < e; ++k)
@@ -93,24 +91,21 @@ class DatasetTest : public ::testing::Test {
 protected:
   void SetUp() override {
     const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("nnc-data-" + std::to_string(::getpid()) + "-" + info->name());
+    dir_ =
+        fs::temp_directory_path() / ("nnc-data-" + std::to_string(::getpid()) + "-" + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::string path(const std::string &name) const {
-    return (dir_ / name).string();
-  }
+  std::string path(const std::string &name) const { return (dir_ / name).string(); }
   std::string dir() const { return dir_.string(); }
   std::string writeFile(const std::string &name, const std::string &bytes) {
     std::ofstream(path(name), std::ios::binary) << bytes;
     return path(name);
   }
   /// Writes the train pair, each gzipped or not.
-  void writeTrain(const std::string &images, const std::string &labels,
-                  bool gz = true) {
+  void writeTrain(const std::string &images, const std::string &labels, bool gz = true) {
     writeFile(gz ? "train-images-idx3-ubyte.gz" : "train-images-idx3-ubyte",
               gz ? gzip(images) : images);
     writeFile(gz ? "train-labels-idx1-ubyte.gz" : "train-labels-idx1-ubyte",
@@ -162,8 +157,7 @@ TEST_F(DatasetTest, IdxGzippedRoundTripAndTestSplit) {
                     "t10k-images-idx3-ubyte.gz is there");
 
   // A test split of one image, one gzipped file and one plain.
-  writeFile("t10k-images-idx3-ubyte.gz",
-            gzip(idx(0x803, {1, 1, 2}, bytesOf({255, 0}))));
+  writeFile("t10k-images-idx3-ubyte.gz", gzip(idx(0x803, {1, 1, 2}, bytesOf({255, 0}))));
   writeFile("t10k-labels-idx1-ubyte", idx(0x801, {1}, bytesOf({4})));
   EXPECT_TRUE(hasTestSplit(dir()));
   Result<Dataset> t = loadDataset(dir(), true);
@@ -176,8 +170,7 @@ TEST_F(DatasetTest, IdxGzippedRoundTripAndTestSplit) {
 
 TEST_F(DatasetTest, IdxMultiMemberGzipAndZeroPadding) {
   // `cat a.gz b.gz` is one valid gzip file; so is one followed by zeros.
-  writeFile("train-images-idx3-ubyte.gz",
-            gzip(kImages.substr(0, 10)) + gzip(kImages.substr(10)));
+  writeFile("train-images-idx3-ubyte.gz", gzip(kImages.substr(0, 10)) + gzip(kImages.substr(10)));
   writeFile("train-labels-idx1-ubyte.gz", gzip(kLabels) + std::string(5, '\0'));
   expectSmallImages(readIdxDirectory(dir(), false));
 }
@@ -195,8 +188,8 @@ TEST_F(DatasetTest, IdxBadMagic) {
 
 TEST_F(DatasetTest, IdxTruncatedAndOversizedFiles) {
   writeTrain("", kLabels, false);
-  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte") +
-                            ": empty file (expected an IDX image file)");
+  EXPECT_EQ(idxError(),
+            path("train-images-idx3-ubyte") + ": empty file (expected an IDX image file)");
   writeTrain(kImages.substr(0, 10), kLabels, false);
   EXPECT_EQ(idxError(), path("train-images-idx3-ubyte") +
                             ": truncated: the file ends inside the IDX header "
@@ -220,16 +213,13 @@ TEST_F(DatasetTest, IdxTruncatedAndOversizedFiles) {
 
 TEST_F(DatasetTest, IdxBadDimsAndCounts) {
   writeTrain(kImages, idx(0x801, {2}, bytesOf({1, 2})));
-  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
-                            ": 2 labels, but " +
-                            path("train-images-idx3-ubyte.gz") +
-                            " has 3 images");
+  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") + ": 2 labels, but " +
+                            path("train-images-idx3-ubyte.gz") + " has 3 images");
   writeTrain(idx(0x803, {0, 2, 3}, ""), idx(0x801, {0}, ""));
-  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
-                            ": no examples: the header says 0 images");
+  EXPECT_EQ(idxError(),
+            path("train-images-idx3-ubyte.gz") + ": no examples: the header says 0 images");
   writeTrain(idx(0x803, {3, 0, 3}, ""), kLabels);
-  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
-                            ": bad dimensions: images of 0x3");
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") + ": bad dimensions: images of 0x3");
   // A header promising 100 GB is refused before anything is allocated.
   writeTrain(idx(0x803, {100000, 1000, 1000}, "abc"), kLabels);
   EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
@@ -250,8 +240,8 @@ TEST_F(DatasetTest, IdxCorruptGzip) {
   std::string badCrc = gz;
   badCrc[badCrc.size() - 8] ^= 0x55;
   writeFile("train-labels-idx1-ubyte.gz", badCrc);
-  EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
-                            ": corrupt gzip data: incorrect data check");
+  EXPECT_EQ(idxError(),
+            path("train-labels-idx1-ubyte.gz") + ": corrupt gzip data: incorrect data check");
   // Garbage after the stream.
   writeFile("train-labels-idx1-ubyte.gz", gz + "junk");
   EXPECT_EQ(idxError(), path("train-labels-idx1-ubyte.gz") +
@@ -268,31 +258,27 @@ TEST_F(DatasetTest, IdxCorruptGzip) {
   for (size_t n = 0; n < big.size(); ++n) {
     writeFile("train-images-idx3-ubyte.gz", big.substr(0, n));
     writeFile("train-labels-idx1-ubyte.gz", gz);
-    EXPECT_EQ(idxError().rfind(path("train-images-idx3-ubyte.gz") + ": ", 0),
-              0u)
-        << n;
+    EXPECT_EQ(idxError().rfind(path("train-images-idx3-ubyte.gz") + ": ", 0), 0u) << n;
     std::string flipped = big;
     flipped[n] ^= 0xff;
     writeFile("train-images-idx3-ubyte.gz", flipped);
     Result<Dataset> r = readIdxDirectory(dir(), false);
     if (!r.ok()) {
-      EXPECT_EQ(message(r).rfind(path("train-images-idx3-ubyte.gz") + ": ", 0),
-                0u)
-          << n;
+      EXPECT_EQ(message(r).rfind(path("train-images-idx3-ubyte.gz") + ": ", 0), 0u) << n;
     }
   }
 }
 
 TEST_F(DatasetTest, IdxMissingFiles) {
-  EXPECT_EQ(message(readIdxDirectory(path("nope"), false)),
-            path("nope") + ": not a directory");
+  EXPECT_EQ(message(readIdxDirectory(path("nope"), false)), path("nope") + ": not a directory");
   EXPECT_EQ(idxError(), dir() + ": not an IDX data directory: neither "
                                 "train-images-idx3-ubyte nor "
                                 "train-images-idx3-ubyte.gz is there");
   writeFile("train-images-idx3-ubyte.gz", gzip(kImages));
-  EXPECT_EQ(idxError(), dir() + ": neither train-labels-idx1-ubyte nor "
-                                "train-labels-idx1-ubyte.gz is there (the "
-                                "labels for " +
+  EXPECT_EQ(idxError(), dir() +
+                            ": neither train-labels-idx1-ubyte nor "
+                            "train-labels-idx1-ubyte.gz is there (the "
+                            "labels for " +
                             path("train-images-idx3-ubyte.gz") + ")");
 }
 
@@ -303,13 +289,13 @@ TEST_F(DatasetTest, RealFashionMnist) {
   auto start = std::chrono::steady_clock::now();
   Result<Dataset> train = loadDataset(fm, false);
   Result<Dataset> test = loadDataset(fm, true);
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(train.ok()) << train.errorText();
   ASSERT_TRUE(test.ok()) << test.errorText();
   EXPECT_TRUE(hasTestSplit(fm));
-  EXPECT_LT(seconds, 2.0);
+  // About 0.7 s in a release build; the bound only catches a pathology
+  // (e.g. byte-at-a-time reads), with room for sanitizers and busy machines.
+  EXPECT_LT(seconds, 10.0);
   EXPECT_EQ(train->features.shape(), (std::vector<int64_t>{60000, 28, 28}));
   EXPECT_EQ(test->features.shape(), (std::vector<int64_t>{10000, 28, 28}));
   for (const Dataset *d : {&*train, &*test}) {
@@ -334,15 +320,13 @@ TEST_F(DatasetTest, RealFashionMnist) {
 // ---- CSV ---------------------------------------------------------------------
 
 TEST_F(DatasetTest, DigitsCsv) {
-  Result<Dataset> d =
-      loadDataset(NNC_SOURCE_DIR "/examples/data/digits.csv.gz", false);
+  Result<Dataset> d = loadDataset(NNC_SOURCE_DIR "/examples/data/digits.csv.gz", false);
   ASSERT_TRUE(d.ok()) << d.errorText();
   EXPECT_FALSE(d->imagePixels);
   EXPECT_EQ(d->features.shape(), (std::vector<int64_t>{1797, 64}));
   EXPECT_EQ(d->labels.shape(), (std::vector<int64_t>{1797}));
   const float *f = d->features.f32();
-  EXPECT_EQ(std::vector<float>(f, f + 6),
-            (std::vector<float>{0, 0, 5, 13, 9, 1}));
+  EXPECT_EQ(std::vector<float>(f, f + 6), (std::vector<float>{0, 0, 5, 13, 9, 1}));
   auto [lo, hi] = std::minmax_element(f, f + d->features.numel());
   EXPECT_EQ(*lo, 0.0f);
   EXPECT_EQ(*hi, 16.0f);
@@ -350,8 +334,7 @@ TEST_F(DatasetTest, DigitsCsv) {
   EXPECT_EQ(labels, (std::set<int32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
   EXPECT_EQ(d->labels.i32()[0], 0);
   EXPECT_EQ(d->labels.i32()[1], 1);
-  EXPECT_EQ(message(loadDataset(NNC_SOURCE_DIR "/examples/data/digits.csv.gz",
-                                true)),
+  EXPECT_EQ(message(loadDataset(NNC_SOURCE_DIR "/examples/data/digits.csv.gz", true)),
             std::string(NNC_SOURCE_DIR "/examples/data/digits.csv.gz") +
                 ": no test split (only an IDX directory with t10k files has "
                 "one)");
@@ -378,29 +361,21 @@ TEST_F(DatasetTest, CsvPlainAndGzipped) {
 
 TEST_F(DatasetTest, CsvErrorsNameTheRowAndColumn) {
   std::string p = path("d.csv");
-  EXPECT_EQ(csvError("1,2,3\n4,abc,6\n"),
-            p + ":2: column 2: 'abc' is not a number");
-  EXPECT_EQ(csvError("1,2,3\n\n4,5\n"),
-            p + ":3: 2 columns, but the first row has 3");
-  EXPECT_EQ(csvError("1,2,3\n4,5,6,7\n"),
-            p + ":2: 4 columns, but the first row has 3");
-  EXPECT_EQ(csvError("1,2,-1\n"),
-            p + ":1: column 3: label '-1' is not a non-negative integer");
-  EXPECT_EQ(csvError("1,2,3.5\n"),
-            p + ":1: column 3: label '3.5' is not a non-negative integer");
+  EXPECT_EQ(csvError("1,2,3\n4,abc,6\n"), p + ":2: column 2: 'abc' is not a number");
+  EXPECT_EQ(csvError("1,2,3\n\n4,5\n"), p + ":3: 2 columns, but the first row has 3");
+  EXPECT_EQ(csvError("1,2,3\n4,5,6,7\n"), p + ":2: 4 columns, but the first row has 3");
+  EXPECT_EQ(csvError("1,2,-1\n"), p + ":1: column 3: label '-1' is not a non-negative integer");
+  EXPECT_EQ(csvError("1,2,3.5\n"), p + ":1: column 3: label '3.5' is not a non-negative integer");
   EXPECT_EQ(csvError("1,2,3000000000\n"),
             p + ":1: column 3: label '3000000000' is not a non-negative "
                 "integer");
   EXPECT_EQ(csvError("1,2,x\n"), p + ":1: column 3: 'x' is not a number");
-  EXPECT_EQ(csvError("a,b,label\n1,2,3\n"),
-            p + ":1: column 1: 'a' is not a number");
+  EXPECT_EQ(csvError("a,b,label\n1,2,3\n"), p + ":1: column 1: 'a' is not a number");
   EXPECT_EQ(csvError("1,,3\n"), p + ":1: column 2: '' is not a number");
-  EXPECT_EQ(csvError("1,nan,3\n"),
-            p + ":1: column 2: 'nan' is not a finite number");
+  EXPECT_EQ(csvError("1,nan,3\n"), p + ":1: column 2: 'nan' is not a finite number");
   EXPECT_EQ(csvError("1,1e999,3\n"), p + ":1: column 2: '1e999' is out of range");
   EXPECT_EQ(csvError("1 2,3\n"), p + ":1: column 1: '1 2' is not a number");
-  EXPECT_EQ(csvError("7\n"),
-            p + ":1: 1 column; a row needs at least one feature and a label");
+  EXPECT_EQ(csvError("7\n"), p + ":1: 1 column; a row needs at least one feature and a label");
   EXPECT_EQ(csvError(""), p + ": no examples: the file has no rows");
   EXPECT_EQ(csvError("\n \n"), p + ": no examples: the file has no rows");
   EXPECT_EQ(message(readCsv(path("missing.csv"))),
@@ -455,23 +430,21 @@ TEST_F(DatasetTest, NpyPair) {
   EXPECT_EQ(pairError(Tensor(DType::I32, {4, 2}), s.labels),
             path("a.npy") + ": features must be f32 (<f4), found i32[4, 2]; "
                             "convert with .astype(numpy.float32)");
-  EXPECT_EQ(pairError(Tensor::scalar(1), s.labels),
-            path("a.npy") + ": features must have a first dimension of "
-                            "examples, found f32[]");
+  EXPECT_EQ(pairError(Tensor::scalar(1), s.labels), path("a.npy") +
+                                                        ": features must have a first dimension of "
+                                                        "examples, found f32[]");
   EXPECT_EQ(pairError(Tensor(DType::F32, {0, 2}), Tensor(DType::I32, {0})),
             path("a.npy") + ": no examples: the features have 0 rows");
   Tensor negative = s.labels.clone();
   negative.i32()[2] = -5;
-  EXPECT_EQ(pairError(s.features, negative),
-            path("b.npy") + ": row 2: label -5 is negative");
+  EXPECT_EQ(pairError(s.features, negative), path("b.npy") + ": row 2: label -5 is negative");
 }
 
 TEST_F(DatasetTest, SpecDispatch) {
-  EXPECT_EQ(message(loadDataset(path("x.npy"), false)),
-            path("x.npy") + ": a .npy dataset is two files: "
-                            "FEATURES.npy,LABELS.npy");
-  EXPECT_EQ(message(loadDataset("a.npy,", false)),
-            "a.npy,: expected FEATURES.npy,LABELS.npy");
+  EXPECT_EQ(message(loadDataset(path("x.npy"), false)), path("x.npy") +
+                                                            ": a .npy dataset is two files: "
+                                                            "FEATURES.npy,LABELS.npy");
+  EXPECT_EQ(message(loadDataset("a.npy,", false)), "a.npy,: expected FEATURES.npy,LABELS.npy");
   EXPECT_EQ(message(loadDataset("a.npy,b.npy", true)),
             "a.npy,b.npy: no test split (only an IDX directory with t10k "
             "files has one)");
@@ -488,18 +461,14 @@ TEST_F(DatasetTest, SpecDispatch) {
 TEST_F(DatasetTest, ShuffleIsDeterministicAndGolden) {
   // Golden values: SplitMix64 + Fisher-Yates must give these on every
   // machine (also checked against an independent Python implementation).
-  EXPECT_EQ(shuffledOrder(10, 42, 0),
-            (std::vector<int64_t>{6, 1, 8, 5, 2, 7, 4, 3, 9, 0}));
-  EXPECT_EQ(shuffledOrder(10, 42, 1),
-            (std::vector<int64_t>{9, 0, 5, 3, 7, 2, 8, 1, 6, 4}));
+  EXPECT_EQ(shuffledOrder(10, 42, 0), (std::vector<int64_t>{6, 1, 8, 5, 2, 7, 4, 3, 9, 0}));
+  EXPECT_EQ(shuffledOrder(10, 42, 1), (std::vector<int64_t>{9, 0, 5, 3, 7, 2, 8, 1, 6, 4}));
   std::vector<int64_t> big = shuffledOrder(60000, 1, 0);
   EXPECT_EQ(std::vector<int64_t>(big.begin(), big.begin() + 8),
-            (std::vector<int64_t>{58057, 49064, 33875, 20835, 17714, 29819,
-                                  34328, 16082}));
+            (std::vector<int64_t>{58057, 49064, 33875, 20835, 17714, 29819, 34328, 16082}));
   big = shuffledOrder(60000, 1, 3);
   EXPECT_EQ(std::vector<int64_t>(big.begin(), big.begin() + 8),
-            (std::vector<int64_t>{19227, 28860, 53756, 25523, 3588, 29721,
-                                  38650, 36473}));
+            (std::vector<int64_t>{19227, 28860, 53756, 25523, 3588, 29721, 38650, 36473}));
   EXPECT_EQ(shuffledOrder(1000, 5, 2), shuffledOrder(1000, 5, 2));
   EXPECT_NE(shuffledOrder(1000, 5, 2), shuffledOrder(1000, 5, 3));
   EXPECT_NE(shuffledOrder(1000, 5, 2), shuffledOrder(1000, 6, 2));
@@ -562,8 +531,7 @@ TEST_F(DatasetTest, BatchesTakeTheModelInputShape) {
   EXPECT_EQ(message(Batcher::create(d, {10}, 3, 1)),
             "synthetic: each example has 784 elements ([28, 28]), but the model "
             "input takes 10 per example ([10])");
-  EXPECT_EQ(message(Batcher::create(d, {784}, 0, 1)),
-            "batch size must be positive, got 0");
+  EXPECT_EQ(message(Batcher::create(d, {784}, 0, 1)), "batch size must be positive, got 0");
   EXPECT_EQ(message(Batcher::create(d, {-1, 784}, 2, 1)),
             "synthetic: the model input's per-example shape [-1, 784] has a "
             "dimension that is not positive");

@@ -57,24 +57,22 @@ std::string parseError(const std::string &header, const std::string &data = "") 
 /// A header with one f32 tensor "w" of the given shape and offsets.
 std::string oneTensor(const std::string &shape, const std::string &offsets,
                       const std::string &dtype = "F32") {
-  return R"({"w":{"dtype":")" + dtype + R"(","shape":)" + shape +
-         R"(,"data_offsets":)" + offsets + "}}";
+  return R"({"w":{"dtype":")" + dtype + R"(","shape":)" + shape + R"(,"data_offsets":)" + offsets +
+         "}}";
 }
 
 class SafetensorsTest : public ::testing::Test {
 protected:
   void SetUp() override {
     const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("nnc-st-" + std::to_string(::getpid()) + "-" + info->name());
+    dir_ =
+        fs::temp_directory_path() / ("nnc-st-" + std::to_string(::getpid()) + "-" + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::string path(const std::string &name) const {
-    return (dir_ / name).string();
-  }
+  std::string path(const std::string &name) const { return (dir_ / name).string(); }
   std::string writeFile(const std::string &name, const std::string &bytes) {
     std::ofstream(path(name), std::ios::binary) << bytes;
     return path(name);
@@ -94,9 +92,8 @@ NamedTensors sampleTensors() {
 
 TEST_F(SafetensorsTest, RoundTrip) {
   NamedTensors tensors = sampleTensors();
-  std::map<std::string, std::string> meta{{"format", "nnc"},
-                                          {"model", "mlp \"v2\""},
-                                          {"epoch", "3"}};
+  std::map<std::string, std::string> meta{
+      {"format", "nnc"}, {"model", "mlp \"v2\""}, {"epoch", "3"}};
   ASSERT_TRUE(writeSafetensors(path("c.safetensors"), tensors, meta).ok());
   std::map<std::string, std::string> readMeta;
   Result<NamedTensors> r = readSafetensors(path("c.safetensors"), &readMeta);
@@ -125,14 +122,12 @@ TEST_F(SafetensorsTest, ByteLayoutMatchesTheSpecification) {
   float a[] = {1.0f, -2.0f};
   int32_t b[] = {7};
   Result<std::string> bytes = encodeSafetensors(
-      {{"a", Tensor::f32({2}, a)}, {"b", Tensor::i32({}, b)}},
-      {{"format", "nnc"}});
+      {{"a", Tensor::f32({2}, a)}, {"b", Tensor::i32({}, b)}}, {{"format", "nnc"}});
   ASSERT_TRUE(bytes.ok()) << bytes.errorText();
-  std::string header =
-      R"({"__metadata__":{"format":"nnc"},)"
-      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"I32","shape":[],"data_offsets":[8,12]}})"
-      "     "; // 139 bytes of JSON + 5 spaces = 144 = 0x90
+  std::string header = R"({"__metadata__":{"format":"nnc"},)"
+                       R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                       R"("b":{"dtype":"I32","shape":[],"data_offsets":[8,12]}})"
+                       "     "; // 139 bytes of JSON + 5 spaces = 144 = 0x90
   std::string expected = std::string("\x90\0\0\0\0\0\0\0", 8) + header +
                          std::string("\0\0\x80\x3f"
                                      "\0\0\0\xc0"
@@ -150,11 +145,10 @@ TEST_F(SafetensorsTest, ReadsHeadersAsOtherWritersFormatThem) {
   std::memcpy(&data[0], &seven, 4);
   std::memcpy(&data[4], &half, 4);
   std::memcpy(&data[8], &half, 4);
-  std::string header =
-      "{ \"b\\u00e9\\ud83d\\ude00\" : {\"shape\": [2], \"dtype\": \"F32\", "
-      "\"data_offsets\": [4, 12]},\n \"a\\/x\": {\"dtype\":\"I32\", "
-      "\"shape\":[], \"data_offsets\":[0,4]}, \"__metadata__\": {\"k\": "
-      "\"v\\tw\"}}   ";
+  std::string header = "{ \"b\\u00e9\\ud83d\\ude00\" : {\"shape\": [2], \"dtype\": \"F32\", "
+                       "\"data_offsets\": [4, 12]},\n \"a\\/x\": {\"dtype\":\"I32\", "
+                       "\"shape\":[], \"data_offsets\":[0,4]}, \"__metadata__\": {\"k\": "
+                       "\"v\\tw\"}}   ";
   std::map<std::string, std::string> meta;
   Result<NamedTensors> r = parseSafetensors(file(header, data), "f", &meta);
   ASSERT_TRUE(r.ok()) << r.errorText();
@@ -169,22 +163,18 @@ TEST_F(SafetensorsTest, ReadsHeadersAsOtherWritersFormatThem) {
 }
 
 TEST_F(SafetensorsTest, TruncatedAndForeignFiles) {
-  EXPECT_EQ(message(parseSafetensors("", "f")),
-            "f: not a safetensors file (empty file)");
+  EXPECT_EQ(message(parseSafetensors("", "f")), "f: not a safetensors file (empty file)");
   EXPECT_EQ(message(parseSafetensors("abc", "f")),
             "f: truncated: 3 bytes, too short for the 8-byte header length");
-  EXPECT_EQ(message(parseSafetensors(std::string("\x10\0\0\0\0\0\0\0{}", 10),
-                                     "f")),
+  EXPECT_EQ(message(parseSafetensors(std::string("\x10\0\0\0\0\0\0\0{}", 10), "f")),
             "f: truncated: header length is 16 bytes but only 2 bytes follow");
   // A .npy file is not a safetensors file.
   std::string npy = encodeNpy(iota(DType::F32, {2}));
   EXPECT_EQ(message(parseSafetensors(npy, "f")),
             "f: not a safetensors file (its first 8 bytes give a header length "
             "of 379676406402707 bytes; the limit is 100000000)");
-  EXPECT_EQ(parseError("[1, 2]"),
-            "f: not a safetensors file (the header does not start with '{')");
-  EXPECT_EQ(parseError(""),
-            "f: not a safetensors file (the header does not start with '{')");
+  EXPECT_EQ(parseError("[1, 2]"), "f: not a safetensors file (the header does not start with '{')");
+  EXPECT_EQ(parseError(""), "f: not a safetensors file (the header does not start with '{')");
   EXPECT_EQ(message(readSafetensors(path("missing"))),
             path("missing") + ": cannot open: No such file or directory");
 
@@ -204,9 +194,8 @@ TEST_F(SafetensorsTest, TruncatedAndForeignFiles) {
 
 TEST_F(SafetensorsTest, MalformedJson) {
   auto bad = [](const std::string &header) { return parseError(header); };
-  EXPECT_EQ(bad("{\"w\" {}}"),
-            "f: malformed header: expected ':' after 'w' at header byte 5, "
-            "found '{'");
+  EXPECT_EQ(bad("{\"w\" {}}"), "f: malformed header: expected ':' after 'w' at header byte 5, "
+                               "found '{'");
   EXPECT_EQ(bad(R"({"w":{"dtype":"F32","shape":[],"data_offsets":[0,4]},})"),
             "f: malformed header: expected a quoted tensor name at header byte "
             "53, found '}'");
@@ -214,20 +203,16 @@ TEST_F(SafetensorsTest, MalformedJson) {
             "f: malformed header: expected ',' or '}' at header byte 52, found "
             "the end of the header");
   EXPECT_EQ(bad(R"({"w)"), "f: malformed header: unterminated string");
-  EXPECT_EQ(bad(R"({"a\qb":1})"),
-            "f: malformed header: bad escape '\\q' at header byte 3");
+  EXPECT_EQ(bad(R"({"a\qb":1})"), "f: malformed header: bad escape '\\q' at header byte 3");
   EXPECT_EQ(bad(R"({"a\ud800":1})"),
             "f: malformed header: lone surrogate \\ud800 at header byte 3");
   EXPECT_EQ(bad(R"({"a\udc00":1})"),
             "f: malformed header: lone surrogate \\udc00 at header byte 3");
-  EXPECT_EQ(bad(R"({"a\u12g4":1})"),
-            "f: malformed header: expected four hex digits after '\\u' at "
-            "header byte 7, found 'g'");
-  EXPECT_EQ(bad("{\"a\tb\":1}"),
-            "f: malformed header: control character \\x09 in a string at "
-            "header byte 3");
-  EXPECT_EQ(bad("{\"a\xff\":1}"),
-            "f: malformed header: invalid UTF-8 at header byte 3");
+  EXPECT_EQ(bad(R"({"a\u12g4":1})"), "f: malformed header: expected four hex digits after '\\u' at "
+                                     "header byte 7, found 'g'");
+  EXPECT_EQ(bad("{\"a\tb\":1}"), "f: malformed header: control character \\x09 in a string at "
+                                 "header byte 3");
+  EXPECT_EQ(bad("{\"a\xff\":1}"), "f: malformed header: invalid UTF-8 at header byte 3");
   EXPECT_EQ(bad("{\"a\xc0\x80\":1}"), // an overlong NUL
             "f: malformed header: invalid UTF-8 at header byte 3");
   EXPECT_EQ(bad(oneTensor("[01]", "[0,4]")),
@@ -250,9 +235,8 @@ TEST_F(SafetensorsTest, MalformedJson) {
   EXPECT_EQ(bad(oneTensor("[1]", "[0,4]") + "x"),
             "f: malformed header: expected only spaces after the header object "
             "at header byte 54, found 'x'");
-  EXPECT_EQ(bad(R"({"w":[]})"),
-            "f: malformed header: expected '{' (the entry of tensor 'w') at "
-            "header byte 5, found '['");
+  EXPECT_EQ(bad(R"({"w":[]})"), "f: malformed header: expected '{' (the entry of tensor 'w') at "
+                                "header byte 5, found '['");
   EXPECT_EQ(bad(R"({"__metadata__":{"k":1}})"),
             "f: malformed header: expected a string value for metadata key 'k' "
             "at header byte 21, found '1'");
@@ -303,23 +287,21 @@ TEST_F(SafetensorsTest, InconsistentEntries) {
             "elements");
   EXPECT_EQ(parseError(oneTensor("[1099511627777]", "[0,4]"), four),
             "f: tensor 'w': shape [1099511627777] has more than 2^40 elements");
-  EXPECT_EQ(
-      parseError(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                 R"("b":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}})",
-                 eight),
-      "f: tensors 'a' and 'b' overlap");
-  EXPECT_EQ(
-      parseError(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                 R"("a":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}})",
-                 eight),
-      "f: duplicate tensor name 'a'");
+  EXPECT_EQ(parseError(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                       R"("b":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}})",
+                       eight),
+            "f: tensors 'a' and 'b' overlap");
+  EXPECT_EQ(parseError(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                       R"("a":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}})",
+                       eight),
+            "f: duplicate tensor name 'a'");
   // Empty tensors may sit anywhere between the others.
-  Result<NamedTensors> ok = parseSafetensors(
-      file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-           R"("z":{"dtype":"I32","shape":[0,5],"data_offsets":[4,4]},)"
-           R"("b":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}})",
-           eight),
-      "f");
+  Result<NamedTensors> ok =
+      parseSafetensors(file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                            R"("z":{"dtype":"I32","shape":[0,5],"data_offsets":[4,4]},)"
+                            R"("b":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}})",
+                            eight),
+                       "f");
   ASSERT_TRUE(ok.ok()) << ok.errorText();
   EXPECT_EQ((*ok)[1].second.typeString(), "i32[0, 5]");
 }
@@ -334,8 +316,8 @@ TEST_F(SafetensorsTest, MutationsNeverCrash) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     return state >> 33;
   };
-  const char interesting[] = {'{', '}', '[', ']', '"', '\\', ',', ':', '0',
-                              '9', '-', ' ', '\0', '\xff', 'u', 'e'};
+  const char interesting[] = {'{', '}', '[', ']', '"',  '\\',   ',', ':',
+                              '0', '9', '-', ' ', '\0', '\xff', 'u', 'e'};
   int parsed = 0;
   for (int iter = 0; iter < 3000; ++iter) {
     std::string m = *bytes;
@@ -360,35 +342,25 @@ TEST_F(SafetensorsTest, WriteErrors) {
   EXPECT_EQ(message(writeSafetensors(target, sampleTensors(), {})),
             target + ": cannot write: No such file or directory");
   EXPECT_EQ(message(writeSafetensors(path("c.safetensors"),
-                                     {{"w", Tensor::scalar(1)},
-                                      {"w", Tensor::scalar(2)}},
-                                     {})),
+                                     {{"w", Tensor::scalar(1)}, {"w", Tensor::scalar(2)}}, {})),
             path("c.safetensors") + ": cannot write: duplicate tensor name 'w'");
-  EXPECT_EQ(message(writeSafetensors(path("c.safetensors"),
-                                     {{"__metadata__", Tensor::scalar(1)}}, {})),
-            path("c.safetensors") +
-                ": cannot write: tensor name '__metadata__' is reserved");
-  EXPECT_EQ(message(writeSafetensors(path("c.safetensors"),
-                                     {{"w", Tensor()}}, {})),
+  EXPECT_EQ(
+      message(writeSafetensors(path("c.safetensors"), {{"__metadata__", Tensor::scalar(1)}}, {})),
+      path("c.safetensors") + ": cannot write: tensor name '__metadata__' is reserved");
+  EXPECT_EQ(message(writeSafetensors(path("c.safetensors"), {{"w", Tensor()}}, {})),
             path("c.safetensors") + ": cannot write: tensor 'w' has no storage");
-  EXPECT_EQ(message(writeSafetensors(path("c.safetensors"),
-                                     {{"bad\xff", Tensor::scalar(1)}}, {})),
-            path("c.safetensors") +
-                ": cannot write: tensor name 'bad\\xff' is not valid UTF-8");
+  EXPECT_EQ(message(writeSafetensors(path("c.safetensors"), {{"bad\xff", Tensor::scalar(1)}}, {})),
+            path("c.safetensors") + ": cannot write: tensor name 'bad\\xff' is not valid UTF-8");
   EXPECT_FALSE(fs::exists(path("c.safetensors")));
 
   // A failed write leaves the old file as it was, and no temporary file.
-  ASSERT_TRUE(
-      writeSafetensors(path("c.safetensors"), sampleTensors(), {}).ok());
+  ASSERT_TRUE(writeSafetensors(path("c.safetensors"), sampleTensors(), {}).ok());
   auto before = fs::file_size(path("c.safetensors"));
   EXPECT_FALSE(writeSafetensors(path("c.safetensors"),
-                                {{"w", Tensor::scalar(1)},
-                                 {"w", Tensor::scalar(2)}},
-                                {})
+                                {{"w", Tensor::scalar(1)}, {"w", Tensor::scalar(2)}}, {})
                    .ok());
   EXPECT_EQ(fs::file_size(path("c.safetensors")), before);
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}),
-            1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}), 1);
 }
 
 TEST_F(SafetensorsTest, ReadableByPythonFromTheSpecification) {
@@ -427,19 +399,14 @@ assert (header['counts'] == np.arange(5) * 1000003 - 7).all()
 assert header['counts'].dtype == np.int32
 assert header['empty'].shape == (0, 3)
 )");
-  EXPECT_EQ(std::system(("/usr/bin/python3 " + script + " " +
-                         path("c.safetensors"))
-                            .c_str()),
-            0);
+  EXPECT_EQ(std::system(("/usr/bin/python3 " + script + " " + path("c.safetensors")).c_str()), 0);
 }
 
 TEST_F(SafetensorsTest, InterchangesWithThePythonPackage) {
   if (std::system("/usr/bin/python3 -c 'import safetensors, numpy' "
                   ">/dev/null 2>&1") != 0)
     GTEST_SKIP() << "python3 with the safetensors package is not installed";
-  ASSERT_TRUE(writeSafetensors(path("nnc.safetensors"), sampleTensors(),
-                               {{"format", "nnc"}})
-                  .ok());
+  ASSERT_TRUE(writeSafetensors(path("nnc.safetensors"), sampleTensors(), {{"format", "nnc"}}).ok());
   std::string script = writeFile("st.py", R"(import sys
 import numpy as np
 from safetensors import safe_open
@@ -454,9 +421,7 @@ with safe_open(d + '/nnc.safetensors', 'np') as f:
 save_file({'x': np.arange(4, dtype=np.float32), 'y': np.array(3, np.int32)},
           d + '/py.safetensors', metadata={'by': 'python'})
 )");
-  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir_.string())
-                            .c_str()),
-            0);
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir_.string()).c_str()), 0);
   std::map<std::string, std::string> meta;
   Result<NamedTensors> r = readSafetensors(path("py.safetensors"), &meta);
   ASSERT_TRUE(r.ok()) << r.errorText();

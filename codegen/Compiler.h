@@ -1,0 +1,69 @@
+/// nnc's code generator, seen from outside codegen/: compile a model's
+/// inference graph (and training step) to native code, in memory (JIT) or
+/// as an object file with a C header (IR.md section 6). No LLVM types here.
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/Result.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace nnc {
+
+struct CompileOptions {
+  std::string prefix;    ///< C symbol prefix (default: the model's name)
+  std::string cpu;       ///< LLVM CPU name; empty for the host
+  bool timePhases = false; ///< collect CompileTimes
+};
+
+/// What each phase of a compilation took, in milliseconds.
+struct CompileTimes {
+  double lowerMs = 0, optimizeMs = 0, codegenMs = 0;
+};
+
+/// The entry points of a compiled model: exactly the C ABI of IR.md section 6.
+struct ModelFunctions {
+  int (*cpuSupported)() = nullptr;
+  uint64_t (*stateSize)() = nullptr;
+  uint64_t (*workspaceSize)(const int64_t *dims) = nullptr;
+  int (*init)(void *state) = nullptr;
+  int (*infer)(void *state, void *workspace, const int64_t *dims, const void *const *inputs,
+               void *const *outputs) = nullptr;
+  int (*trainStep)(void *state, void *workspace, const int64_t *dims, const void *const *inputs,
+                   float *loss) = nullptr; ///< null for a model without `minimize`
+  int64_t (*paramOffset)(const char *name) = nullptr;
+};
+
+/// A model compiled in memory. Keeps the JIT (and so the code) alive.
+class JitModel {
+public:
+  virtual ~JitModel() = default;
+  const ModelFunctions &functions() const { return functions_; }
+  const CompileTimes &times() const { return times_; }
+
+protected:
+  ModelFunctions functions_;
+  CompileTimes times_;
+};
+
+/// JIT-compiles `infer` (the forward graph) and, when given, `train` (the
+/// training step that autodiff and the optimizer wrote) for the host CPU.
+Result<std::unique_ptr<JitModel>> jitCompile(const Graph &infer, const Graph *train,
+                                             const CompileOptions &options);
+
+/// Writes an object file with the same functions, named PREFIX_*, for
+/// `options.cpu` (the host when empty). It needs only libc and libm.
+Status compileToObject(const Graph &infer, const Graph *train, const CompileOptions &options,
+                       const std::string &objectPath, CompileTimes *times = nullptr);
+
+/// The C header of IR.md section 6 for the object above.
+std::string cHeader(const Graph &infer, const Graph *train, const CompileOptions &options);
+
+/// The optimized LLVM IR or the host assembly of a model (for tests and
+/// `nnc compile --emit`): what = "llvm" or "asm".
+Result<std::string> emitText(const Graph &infer, const Graph *train, const CompileOptions &options,
+                             const std::string &what);
+
+} // namespace nnc

@@ -1,0 +1,179 @@
+/// The JIT (ORC LLJIT) and object-file emission: a model's module, optimized
+/// for the target, then either linked in memory or written as an object.
+#include "codegen/Compiler.h"
+
+#include "codegen/ModuleEmitter.h"
+#include "codegen/Target.h"
+
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/DynamicLibrary.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/TargetParser/Host.h>
+
+#include "runtime/AtomicFile.h"
+
+#include <chrono>
+
+namespace nnc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string prefixOf(const Graph &infer, const CompileOptions &options) {
+  return options.prefix.empty() ? infer.name : options.prefix;
+}
+
+/// Builds and optimizes the module; reports a verifier failure as an
+/// internal error (a bug in a lowering).
+Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
+                                                  const Graph &infer, const Graph *train,
+                                                  const CompileOptions &options, CompileTimes &times) {
+  using R = Result<std::unique_ptr<llvm::Module>>;
+  auto start = Clock::now();
+  std::unique_ptr<llvm::Module> module = emitModelModule(ctx, tm, prefixOf(infer, options), infer, train);
+  std::string problems;
+  llvm::raw_string_ostream os(problems);
+  if (llvm::verifyModule(*module, &os))
+    return R::fail("internal error: invalid LLVM IR for model '{}': {}", infer.name, os.str());
+  times.lowerMs = msSince(start);
+  start = Clock::now();
+  optimizeModule(*module, tm);
+  times.optimizeMs = msSince(start);
+  return R(std::move(module));
+}
+
+std::string errorText(llvm::Error e) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << e;
+  return os.str();
+}
+
+class LlJitModel : public JitModel {
+public:
+  Status load(const Graph &infer, const Graph *train, const CompileOptions &options) {
+    auto tm = createTargetMachine(options.cpu);
+    if (!tm)
+      return Status(tm.takeDiags());
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto module = buildModule(*ctx, **tm, infer, train, options, times_);
+    if (!module)
+      return Status(module.takeDiags());
+    auto start = Clock::now();
+    // glibc's vector math (libmvec) serves the vectorized exp and log.
+    llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
+    auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!builder)
+      return Status::fail("JIT: {}", errorText(builder.takeError()));
+    // The JIT runs here: the host's CPU and features, as the module was built for.
+    builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*builder)).create();
+    if (!jit)
+      return Status::fail("JIT: {}", errorText(jit.takeError()));
+    jit_ = std::move(*jit);
+    auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+        jit_->getDataLayout().getGlobalPrefix());
+    if (!generator)
+      return Status::fail("JIT: {}", errorText(generator.takeError()));
+    jit_->getMainJITDylib().addGenerator(std::move(*generator));
+    if (auto e = jit_->addIRModule(llvm::orc::ThreadSafeModule(std::move(*module), std::move(ctx))))
+      return Status::fail("JIT: {}", errorText(std::move(e)));
+    std::string prefix = prefixOf(infer, options);
+    Status found = lookupAll(prefix, train != nullptr);
+    times_.codegenMs = msSince(start);
+    return found;
+  }
+
+private:
+  template <typename F> Status lookup(const std::string &name, F &slot) {
+    auto symbol = jit_->lookup(name);
+    if (!symbol)
+      return Status::fail("JIT: {}", errorText(symbol.takeError()));
+    slot = symbol->toPtr<F>();
+    return Ok{};
+  }
+
+  Status lookupAll(const std::string &p, bool training) {
+    ModelFunctions &f = functions_;
+    for (Status s : {lookup(p + "_cpu_supported", f.cpuSupported), lookup(p + "_state_size", f.stateSize),
+                     lookup(p + "_workspace_size", f.workspaceSize), lookup(p + "_init", f.init),
+                     lookup(p + "_infer", f.infer), lookup(p + "_param_offset", f.paramOffset)})
+      if (!s)
+        return s;
+    if (training)
+      return lookup(p + "_train_step", f.trainStep);
+    return Ok{};
+  }
+
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+};
+
+} // namespace
+
+Result<std::unique_ptr<JitModel>> jitCompile(const Graph &infer, const Graph *train,
+                                             const CompileOptions &options) {
+  auto model = std::make_unique<LlJitModel>();
+  Status loaded = model->load(infer, train, options);
+  if (!loaded)
+    return Result<std::unique_ptr<JitModel>>(loaded.takeDiags());
+  return Result<std::unique_ptr<JitModel>>(std::unique_ptr<JitModel>(std::move(model)));
+}
+
+Status compileToObject(const Graph &infer, const Graph *train, const CompileOptions &options,
+                       const std::string &objectPath, CompileTimes *timesOut) {
+  CompileTimes times;
+  auto tm = createTargetMachine(options.cpu);
+  if (!tm)
+    return Status(tm.takeDiags());
+  llvm::LLVMContext ctx;
+  auto module = buildModule(ctx, **tm, infer, train, options, times);
+  if (!module)
+    return Status(module.takeDiags());
+  auto start = Clock::now();
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager emit;
+  if ((*tm)->addPassesToEmitFile(emit, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+    return Status::fail("LLVM cannot emit an object file for this target");
+  emit.run(**module);
+  times.codegenMs = msSince(start);
+  if (timesOut)
+    *timesOut = times;
+  return writeFileAtomically(objectPath, std::string_view(buffer.data(), buffer.size()));
+}
+
+Result<std::string> emitText(const Graph &infer, const Graph *train, const CompileOptions &options,
+                             const std::string &what) {
+  CompileTimes times;
+  auto tm = createTargetMachine(options.cpu);
+  if (!tm)
+    return Result<std::string>(tm.takeDiags());
+  llvm::LLVMContext ctx;
+  auto module = buildModule(ctx, **tm, infer, train, options, times);
+  if (!module)
+    return Result<std::string>(module.takeDiags());
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (what == "llvm") {
+    (*module)->print(os, nullptr);
+    return os.str();
+  }
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream asmOut(buffer);
+  llvm::legacy::PassManager emit;
+  if ((*tm)->addPassesToEmitFile(emit, asmOut, nullptr, llvm::CodeGenFileType::AssemblyFile))
+    return Result<std::string>::fail("LLVM cannot emit assembly for this target");
+  emit.run(**module);
+  return std::string(buffer.data(), buffer.size());
+}
+
+} // namespace nnc

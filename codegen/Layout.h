@@ -1,0 +1,36 @@
+/// Where each value of a compiled model lives: params and state at static
+/// offsets in the caller's state buffer, op results in the workspace (one
+/// 64-byte-aligned slot each, sized from the symbolic dims at run time).
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace nnc {
+
+/// The state buffer: every param and state of the training graph (or of
+/// the inference graph when there is none), in declaration order.
+struct StateLayout {
+  std::map<std::string, uint64_t> offsetOf; ///< by name
+  std::vector<std::pair<std::string, uint64_t>> entries; ///< declaration order
+  uint64_t size = 0;
+};
+
+StateLayout layoutState(const Graph &infer, const Graph *train);
+
+/// Bytes of a value, rounded up to 64, given the symbolic dims' values.
+uint64_t alignedBytes(const Type &t, const std::vector<int64_t> &dims);
+
+/// Status codes of the C ABI (0 is success).
+enum AbiStatus : int {
+  kAbiOk = 0,
+  kAbiUnsupportedCpu = 1,
+  kAbiBadBuffer = 2,  ///< null or misaligned
+  kAbiBadDim = 3,     ///< negative or too large
+  kAbiBadLabel = 4,   ///< a label outside [0, classes)
+};
+
+} // namespace nnc

@@ -1,0 +1,235 @@
+/// The lowering context: buffers, dims, loops, math, failures.
+#include "codegen/Lowering.h"
+
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/MDBuilder.h>
+
+namespace nnc {
+
+Lowering::Lowering(llvm::Module &module, llvm::Function *fn, const Graph &graph,
+                   llvm::Value *dims)
+    : ctx(module.getContext()), module(module), fn(fn), graph(graph), b(module.getContext()),
+      dims_(dims) {
+  f32 = b.getFloatTy();
+  f64 = b.getDoubleTy();
+  i32 = b.getInt32Ty();
+  i64 = b.getInt64Ty();
+  ptr = b.getPtrTy();
+}
+
+llvm::Value *Lowering::data(ValueId v) const {
+  auto it = buffers_.find(v);
+  assert(it != buffers_.end() && "value has no buffer");
+  return it->second;
+}
+
+llvm::Value *Lowering::immediate(ValueId v) {
+  double x = graph.value(v).immediate();
+  if (graph.type(v).dtype == DType::I32)
+    return llvm::ConstantInt::get(i32, static_cast<uint64_t>(static_cast<int64_t>(x)));
+  return llvm::ConstantFP::get(f32, x);
+}
+
+llvm::Value *Lowering::dim(const Dim &d) {
+  if (d.isStatic())
+    return constI64(d.size);
+  if (dimValues_.empty()) {
+    // Loaded once, in the entry block, so every loop can use them.
+    llvm::IRBuilder<> entry(&fn->getEntryBlock(), fn->getEntryBlock().begin());
+    for (size_t i = 0; i < graph.dims.size(); ++i)
+      dimValues_.push_back(entry.CreateLoad(i64, entry.CreateConstGEP1_64(i64, dims_, i),
+                                            "dim." + graph.dims[i].name));
+  }
+  return dimValues_[static_cast<size_t>(d.symbol)];
+}
+
+std::vector<llvm::Value *> Lowering::shape(ValueId v) {
+  std::vector<llvm::Value *> out;
+  for (const Dim &d : graph.type(v).shape)
+    out.push_back(dim(d));
+  return out;
+}
+
+llvm::Value *Lowering::numel(ValueId v) {
+  llvm::Value *n = constI64(1);
+  for (const Dim &d : graph.type(v).shape)
+    n = b.CreateMul(n, dim(d));
+  return n;
+}
+
+void Lowering::forRange(llvm::Value *n, const std::function<void(llvm::Value *)> &body,
+                        bool vectorize) {
+  llvm::BasicBlock *pre = b.GetInsertBlock();
+  llvm::BasicBlock *header = llvm::BasicBlock::Create(ctx, "loop", fn);
+  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(ctx, "body", fn);
+  llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, "after", fn);
+  b.CreateBr(header);
+  b.SetInsertPoint(header);
+  llvm::PHINode *i = b.CreatePHI(i64, 2, "i");
+  i->addIncoming(constI64(0), pre);
+  b.CreateCondBr(b.CreateICmpSLT(i, n), bodyBlock, exit);
+  b.SetInsertPoint(bodyBlock);
+  body(i);
+  llvm::Value *next = b.CreateAdd(i, constI64(1), "", true, true);
+  llvm::BranchInst *latch = b.CreateBr(header);
+  i->addIncoming(next, b.GetInsertBlock());
+  if (vectorize) {
+    llvm::MDNode *enable = llvm::MDNode::get(
+        ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"),
+              llvm::ConstantAsMetadata::get(b.getTrue())});
+    llvm::MDNode *loopId = llvm::MDNode::getDistinct(ctx, {nullptr, enable});
+    loopId->replaceOperandWith(0, loopId);
+    latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
+  }
+  b.SetInsertPoint(exit);
+}
+
+void Lowering::forNest(const std::vector<llvm::Value *> &extents,
+                       const std::function<void(const std::vector<llvm::Value *> &)> &body) {
+  std::vector<llvm::Value *> index;
+  std::function<void(size_t)> level = [&](size_t k) {
+    if (k == extents.size()) {
+      body(index);
+      return;
+    }
+    forRange(extents[k], [&](llvm::Value *i) {
+      index.push_back(i);
+      level(k + 1);
+      index.pop_back();
+    }, k + 1 == extents.size());
+  };
+  level(0);
+}
+
+llvm::Value *Lowering::reduceRange(
+    llvm::Value *n, llvm::Value *init,
+    const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &body) {
+  llvm::BasicBlock *pre = b.GetInsertBlock();
+  llvm::BasicBlock *header = llvm::BasicBlock::Create(ctx, "rloop", fn);
+  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(ctx, "rbody", fn);
+  llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, "rafter", fn);
+  b.CreateBr(header);
+  b.SetInsertPoint(header);
+  llvm::PHINode *i = b.CreatePHI(i64, 2, "k");
+  llvm::PHINode *acc = b.CreatePHI(init->getType(), 2, "acc");
+  i->addIncoming(constI64(0), pre);
+  acc->addIncoming(init, pre);
+  b.CreateCondBr(b.CreateICmpSLT(i, n), bodyBlock, exit);
+  b.SetInsertPoint(bodyBlock);
+  llvm::Value *nextAcc = body(i, acc);
+  llvm::Value *next = b.CreateAdd(i, constI64(1), "", true, true);
+  b.CreateBr(header);
+  i->addIncoming(next, b.GetInsertBlock());
+  acc->addIncoming(nextAcc, b.GetInsertBlock());
+  b.SetInsertPoint(exit);
+  return acc;
+}
+
+llvm::Value *Lowering::at(llvm::Value *base, llvm::Value *index, llvm::Type *elem) {
+  return b.CreateInBoundsGEP(elem, base, index);
+}
+
+llvm::Value *Lowering::load(ValueId v, llvm::Value *index) {
+  if (isImmediate(v))
+    return immediate(v);
+  llvm::Type *elem = graph.type(v).dtype == DType::I32 ? i32 : f32;
+  return b.CreateLoad(elem, at(data(v), index, elem));
+}
+
+void Lowering::store(ValueId v, llvm::Value *index, llvm::Value *x) {
+  llvm::Type *elem = graph.type(v).dtype == DType::I32 ? i32 : f32;
+  b.CreateStore(x, at(data(v), index, elem));
+}
+
+llvm::Value *Lowering::loadF32(llvm::Value *base, llvm::Value *index) {
+  return b.CreateLoad(f32, at(base, index, f32));
+}
+
+void Lowering::storeF32(llvm::Value *base, llvm::Value *index, llvm::Value *x) {
+  b.CreateStore(x, at(base, index, f32));
+}
+
+void Lowering::zero(llvm::Value *base, llvm::Value *n) {
+  b.CreateMemSet(base, b.getInt8(0), b.CreateMul(n, constI64(4)), llvm::MaybeAlign(4));
+}
+
+llvm::Value *Lowering::intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value *> args) {
+  llvm::Function *f = llvm::Intrinsic::getDeclaration(&module, id, {args[0]->getType()});
+  return b.CreateCall(f, args);
+}
+
+llvm::Value *Lowering::exp(llvm::Value *x) { return intrinsic(llvm::Intrinsic::exp, {x}); }
+llvm::Value *Lowering::log(llvm::Value *x) { return intrinsic(llvm::Intrinsic::log, {x}); }
+llvm::Value *Lowering::sqrt(llvm::Value *x) { return intrinsic(llvm::Intrinsic::sqrt, {x}); }
+
+llvm::Value *Lowering::sigmoid(llvm::Value *x) {
+  llvm::Value *one = constF32(1);
+  return b.CreateFDiv(one, b.CreateFAdd(one, exp(b.CreateFNeg(x))));
+}
+
+/// tanh(x) = sign(x) (1 - t) / (1 + t) with t = exp(-2|x|): built on exp so
+/// it vectorizes (libmvec has no tanhf); its absolute error stays near one
+/// f32 ulp of 1.
+llvm::Value *Lowering::tanh(llvm::Value *x) {
+  llvm::Value *ax = intrinsic(llvm::Intrinsic::fabs, {x});
+  llvm::Value *t = exp(b.CreateFMul(ax, constF32(-2)));
+  llvm::Value *r = b.CreateFDiv(b.CreateFSub(constF32(1), t), b.CreateFAdd(constF32(1), t));
+  return intrinsic(llvm::Intrinsic::copysign, {r, x});
+}
+
+/// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), built
+/// on exp so it vectorizes.
+llvm::Value *Lowering::erf(llvm::Value *x) {
+  llvm::Value *ax = intrinsic(llvm::Intrinsic::fabs, {x});
+  llvm::Value *t = b.CreateFDiv(constF32(1), b.CreateFAdd(constF32(1), b.CreateFMul(constF32(0.3275911), ax)));
+  const double a[] = {1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592};
+  llvm::Value *poly = constF32(a[0]);
+  for (int k = 1; k < 5; ++k)
+    poly = b.CreateFAdd(b.CreateFMul(poly, t), constF32(a[k]));
+  poly = b.CreateFMul(poly, t);
+  llvm::Value *e = exp(b.CreateFNeg(b.CreateFMul(ax, ax)));
+  llvm::Value *r = b.CreateFSub(constF32(1), b.CreateFMul(poly, e));
+  return intrinsic(llvm::Intrinsic::copysign, {r, x});
+}
+
+void Lowering::failIf(llvm::Value *failed, int status) {
+  llvm::BasicBlock *fail = llvm::BasicBlock::Create(ctx, "fail", fn);
+  llvm::BasicBlock *cont = llvm::BasicBlock::Create(ctx, "ok", fn);
+  b.CreateCondBr(failed, fail, cont, llvm::MDBuilder(ctx).createBranchWeights(1, 1000));
+  b.SetInsertPoint(fail);
+  b.CreateRet(b.getInt32(static_cast<uint32_t>(status)));
+  b.SetInsertPoint(cont);
+}
+
+llvm::Value *Lowering::broadcastOffset(ValueId v, const std::vector<llvm::Value *> &outIndex) {
+  const Shape &s = graph.type(v).shape;
+  size_t lead = outIndex.size() - s.size();
+  llvm::Value *offset = constI64(0);
+  for (size_t k = 0; k < s.size(); ++k) {
+    offset = b.CreateMul(offset, dim(s[k]));
+    if (!s[k].isOne())
+      offset = b.CreateAdd(offset, outIndex[lead + k]);
+  }
+  return offset;
+}
+
+void lowerNode(Lowering &l, const Node &node) {
+  switch (node.info().family) {
+  case OpFamily::Elementwise:
+    return lowerElementwise(l, node);
+  case OpFamily::MatMul:
+    return lowerMatMul(l, node);
+  case OpFamily::Shape:
+    return lowerShapeOp(l, node);
+  case OpFamily::Reduce:
+    return lowerReduce(l, node);
+  case OpFamily::Norm:
+    return lowerNorm(l, node);
+  case OpFamily::Conv:
+    return lowerConv(l, node);
+  case OpFamily::Loss:
+    return lowerLoss(l, node);
+  }
+}
+
+} // namespace nnc

@@ -1,0 +1,102 @@
+/// The lowering context: what a family's lowering (codegen/lower/<Family>.cpp)
+/// uses to turn one node into LLVM IR: its operands' buffers and shapes,
+/// loops the vectorizer understands, math functions that stay vectorized,
+/// and run-time failures that return a C ABI status.
+#pragma once
+
+#include "codegen/Layout.h"
+#include "ir/Graph.h"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <functional>
+#include <map>
+#include <vector>
+
+namespace nnc {
+
+class Lowering {
+public:
+  /// Values of the graph live where `locate` says; dims are read from the
+  /// function's `dims` argument.
+  Lowering(llvm::Module &module, llvm::Function *fn, const Graph &graph, llvm::Value *dims);
+
+  llvm::LLVMContext &ctx;
+  llvm::Module &module;
+  llvm::Function *fn;
+  const Graph &graph;
+  llvm::IRBuilder<> b;
+  llvm::Type *f32, *f64, *i32, *i64, *ptr;
+
+  // ---- values --------------------------------------------------------------------
+  /// Sets the buffer of a value (done by the module emitter).
+  void setBuffer(ValueId v, llvm::Value *pointer) { buffers_[v] = pointer; }
+  /// The buffer of a value (a pointer to its first element).
+  llvm::Value *data(ValueId v) const;
+  bool isImmediate(ValueId v) const { return graph.value(v).kind == ValueKind::Immediate; }
+  /// An immediate as a constant of its dtype.
+  llvm::Value *immediate(ValueId v);
+  /// The extent of a dim as an i64.
+  llvm::Value *dim(const Dim &d);
+  std::vector<llvm::Value *> shape(ValueId v);
+  llvm::Value *numel(ValueId v);
+  const Type &type(ValueId v) const { return graph.type(v); }
+
+  // ---- loops ---------------------------------------------------------------------
+  /// for (i = 0; i < n; ++i) body(i). The innermost loops carry vectorize
+  /// metadata.
+  void forRange(llvm::Value *n, const std::function<void(llvm::Value *)> &body,
+                bool vectorize = true);
+  /// Nested loops over `extents`, outermost first.
+  void forNest(const std::vector<llvm::Value *> &extents,
+               const std::function<void(const std::vector<llvm::Value *> &)> &body);
+  /// Loops that carry a value: acc = init; for i < n: acc = body(i, acc).
+  llvm::Value *reduceRange(llvm::Value *n, llvm::Value *init,
+                           const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &body);
+
+  // ---- memory --------------------------------------------------------------------
+  llvm::Value *at(llvm::Value *base, llvm::Value *index, llvm::Type *elem);
+  llvm::Value *load(ValueId v, llvm::Value *index);
+  void store(ValueId v, llvm::Value *index, llvm::Value *x);
+  llvm::Value *loadF32(llvm::Value *base, llvm::Value *index);
+  void storeF32(llvm::Value *base, llvm::Value *index, llvm::Value *x);
+  /// Sets n floats at `base` to zero.
+  void zero(llvm::Value *base, llvm::Value *n);
+  llvm::Value *constI64(int64_t v) { return llvm::ConstantInt::get(i64, static_cast<uint64_t>(v)); }
+  llvm::Value *constF32(double v) { return llvm::ConstantFP::get(f32, v); }
+
+  // ---- math (f32 scalars; vectorized by LLVM) -------------------------------------
+  llvm::Value *intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value *> args);
+  llvm::Value *exp(llvm::Value *x);
+  llvm::Value *log(llvm::Value *x);
+  llvm::Value *sqrt(llvm::Value *x);
+  llvm::Value *tanh(llvm::Value *x);
+  llvm::Value *erf(llvm::Value *x);
+  llvm::Value *sigmoid(llvm::Value *x);
+
+  // ---- failures --------------------------------------------------------------------
+  /// Returns `status` from the function when `failed` holds.
+  void failIf(llvm::Value *failed, int status);
+
+  /// Index helpers for broadcasting: the flat offset into a value of rank r
+  /// (its shape right-aligned against `outIndex`; dims of extent 1 use 0).
+  llvm::Value *broadcastOffset(ValueId v, const std::vector<llvm::Value *> &outIndex);
+
+private:
+  llvm::Value *dims_;
+  std::vector<llvm::Value *> dimValues_;
+  std::map<ValueId, llvm::Value *> buffers_;
+};
+
+/// Lowers one node; each family's lowering is in codegen/lower/<Family>.cpp.
+void lowerNode(Lowering &l, const Node &node);
+void lowerElementwise(Lowering &l, const Node &node);
+void lowerMatMul(Lowering &l, const Node &node);
+void lowerShapeOp(Lowering &l, const Node &node);
+void lowerReduce(Lowering &l, const Node &node);
+void lowerNorm(Lowering &l, const Node &node);
+void lowerConv(Lowering &l, const Node &node);
+void lowerLoss(Lowering &l, const Node &node);
+
+} // namespace nnc

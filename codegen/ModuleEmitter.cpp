@@ -1,0 +1,300 @@
+/// The module emitter: ABI functions around the lowered graphs.
+#include "codegen/ModuleEmitter.h"
+
+#include "codegen/Lowering.h"
+#include "runtime/Initializers.h"
+
+#include <llvm/IR/InlineAsm.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/TargetParser/Host.h>
+
+#include <cstring>
+
+namespace nnc {
+
+namespace {
+
+class ModuleEmitter {
+public:
+  ModuleEmitter(llvm::Module &m, llvm::TargetMachine &machine, std::string prefix,
+                const Graph &infer, const Graph *train)
+      : m_(m), machine_(machine), prefix_(std::move(prefix)), infer_(infer), train_(train),
+        layout_(layoutState(infer, train)), b_(m.getContext()) {}
+
+  void emit() {
+    emitCpuSupported();
+    emitStateSize();
+    emitWorkspaceSize();
+    emitInit();
+    emitParamOffset();
+    emitGraphFunction(prefix_ + "_infer", infer_, false);
+    if (train_)
+      emitGraphFunction(prefix_ + "_train_step", *train_, true);
+  }
+
+private:
+  llvm::Function *declare(const std::string &name, llvm::Type *ret, std::vector<llvm::Type *> args) {
+    auto *type = llvm::FunctionType::get(ret, args, false);
+    auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, m_);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    f->addFnAttr("target-cpu", machine_.getTargetCPU());
+    if (!machine_.getTargetFeatureString().empty())
+      f->addFnAttr("target-features", machine_.getTargetFeatureString());
+    return f;
+  }
+  llvm::Type *i32() { return b_.getInt32Ty(); }
+  llvm::Type *i64() { return b_.getInt64Ty(); }
+  llvm::Type *ptr() { return b_.getPtrTy(); }
+
+  /// cpuid-based check of the features the code was compiled for.
+  void emitCpuSupported() {
+    llvm::Function *f = declare(prefix_ + "_cpu_supported", i32(), {});
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    llvm::StringRef features = machine_.getTargetFeatureString();
+    bool hostCode = features.empty() || machine_.getTargetCPU() == llvm::sys::getHostCPUName();
+    if (hostCode && features.empty()) {
+      b_.CreateRet(b_.getInt32(1));
+      return;
+    }
+    // leaf 7 ebx: bit 5 avx2, bit 16 avx512f; leaf 1 ecx: bit 12 fma, bit 27 osxsave.
+    auto cpuid = [&](uint32_t leaf) {
+      auto *type = llvm::FunctionType::get(
+          llvm::StructType::get(i32(), i32(), i32(), i32()), {i32(), i32()}, false);
+      auto *asmCall = llvm::InlineAsm::get(type, "cpuid", "={ax},={bx},={cx},={dx},{ax},{cx}", false);
+      return b_.CreateCall(asmCall, {b_.getInt32(leaf), b_.getInt32(0)});
+    };
+    llvm::Value *ok = b_.getTrue();
+    auto need = [&](llvm::Value *reg, int bit) {
+      ok = b_.CreateAnd(ok, b_.CreateICmpNE(b_.CreateAnd(reg, b_.getInt32(1u << bit)), b_.getInt32(0)));
+    };
+    llvm::Value *leaf1 = cpuid(1), *leaf7 = cpuid(7);
+    if (features.contains("+fma"))
+      need(b_.CreateExtractValue(leaf1, 2), 12);
+    if (features.contains("+avx2"))
+      need(b_.CreateExtractValue(leaf7, 1), 5);
+    if (features.contains("+avx512f"))
+      need(b_.CreateExtractValue(leaf7, 1), 16);
+    b_.CreateRet(b_.CreateZExt(ok, i32()));
+  }
+
+  void emitStateSize() {
+    llvm::Function *f = declare(prefix_ + "_state_size", i64(), {});
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    b_.CreateRet(b_.getInt64(layout_.size));
+  }
+
+  /// Workspace bytes of one graph for the dims in `l` (one 64-byte-aligned
+  /// slot per op result).
+  llvm::Value *workspaceBytes(Lowering &l, const Graph &g) {
+    llvm::Value *total = l.constI64(0);
+    for (const Node &n : g.nodes)
+      total = l.b.CreateAdd(total, slotBytes(l, n.result));
+    return total;
+  }
+
+  llvm::Value *slotBytes(Lowering &l, ValueId v) {
+    llvm::Value *bytes = l.b.CreateMul(l.numel(v), l.constI64(4));
+    return l.b.CreateAnd(l.b.CreateAdd(bytes, l.constI64(63)), l.constI64(~int64_t{63}));
+  }
+
+  void emitWorkspaceSize() {
+    llvm::Function *f = declare(prefix_ + "_workspace_size", i64(), {ptr()});
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    const Graph &g = train_ ? *train_ : infer_;
+    Lowering l(m_, f, g, f->getArg(0));
+    l.b.SetInsertPoint(b_.GetInsertBlock());
+    llvm::Value *size = workspaceBytes(l, infer_);
+    if (train_) {
+      Lowering lt(m_, f, *train_, f->getArg(0));
+      lt.b.SetInsertPoint(l.b.GetInsertBlock());
+      llvm::Value *t = workspaceBytes(lt, *train_);
+      size = lt.b.CreateSelect(lt.b.CreateICmpUGT(t, size), t, size);
+      lt.b.CreateRet(size);
+      return;
+    }
+    l.b.CreateRet(size);
+  }
+
+  /// The first values of every param and state, computed now (the same
+  /// numbers the interpreter starts from) and embedded in the object.
+  void emitInit() {
+    const Graph &g = train_ ? *train_ : infer_;
+    std::vector<uint8_t> bytes(layout_.size, 0);
+    for (const auto &[name, offset] : layout_.entries) {
+      Tensor t = initialTensor(g, g.findValue(name));
+      std::memcpy(bytes.data() + offset, t.data(), static_cast<size_t>(t.bytes()));
+    }
+    auto *data = llvm::ConstantDataArray::get(m_.getContext(), llvm::ArrayRef<uint8_t>(bytes));
+    auto *global = new llvm::GlobalVariable(m_, data->getType(), true,
+                                            llvm::GlobalValue::PrivateLinkage, data,
+                                            prefix_ + ".initial_state");
+    global->setAlignment(llvm::Align(64));
+    llvm::Function *f = declare(prefix_ + "_init", i32(), {ptr()});
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    Lowering l(m_, f, g, nullptr);
+    l.b.SetInsertPoint(b_.GetInsertBlock());
+    checkBuffer(l, f->getArg(0));
+    if (layout_.size)
+      l.b.CreateMemCpy(f->getArg(0), llvm::Align(64), global, llvm::Align(64), layout_.size);
+    l.b.CreateRet(l.b.getInt32(kAbiOk));
+  }
+
+  void emitParamOffset() {
+    llvm::Function *f = declare(prefix_ + "_param_offset", i64(), {ptr()});
+    auto *strcmpType = llvm::FunctionType::get(i32(), {ptr(), ptr()}, false);
+    llvm::FunctionCallee strcmpFn = m_.getOrInsertFunction("strcmp", strcmpType);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    llvm::Value *name = f->getArg(0);
+    llvm::BasicBlock *missing = llvm::BasicBlock::Create(m_.getContext(), "missing", f);
+    b_.CreateCondBr(b_.CreateIsNull(name), missing,
+                    llvm::BasicBlock::Create(m_.getContext(), "lookup", f));
+    b_.SetInsertPoint(&f->back());
+    for (const auto &[entryName, offset] : layout_.entries) {
+      llvm::Value *same = b_.CreateICmpEQ(
+          b_.CreateCall(strcmpFn, {name, b_.CreateGlobalStringPtr(entryName)}), b_.getInt32(0));
+      llvm::BasicBlock *found = llvm::BasicBlock::Create(m_.getContext(), "found", f);
+      llvm::BasicBlock *next = llvm::BasicBlock::Create(m_.getContext(), "next", f);
+      b_.CreateCondBr(same, found, next);
+      b_.SetInsertPoint(found);
+      b_.CreateRet(b_.getInt64(offset));
+      b_.SetInsertPoint(next);
+    }
+    b_.CreateBr(missing);
+    b_.SetInsertPoint(missing);
+    b_.CreateRet(b_.getInt64(static_cast<uint64_t>(-1)));
+  }
+
+  /// Null or not 64-byte aligned: the ABI's "bad buffer".
+  void checkBuffer(Lowering &l, llvm::Value *p) {
+    llvm::Value *address = l.b.CreatePtrToInt(p, l.i64);
+    l.failIf(l.b.CreateOr(l.b.CreateIsNull(p), l.b.CreateICmpNE(l.b.CreateAnd(address, l.constI64(63)),
+                                                                 l.constI64(0))),
+             kAbiBadBuffer);
+  }
+
+  void emitGraphFunction(const std::string &name, const Graph &g, bool training) {
+    llvm::Function *f = declare(name, i32(), {ptr(), ptr(), ptr(), ptr(), ptr()});
+    for (unsigned i = 0; i < 2; ++i)
+      f->addParamAttr(i, llvm::Attribute::NoAlias);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    Lowering l(m_, f, g, f->getArg(2));
+    l.b.SetInsertPoint(b_.GetInsertBlock());
+    llvm::Value *state = f->getArg(0), *workspace = f->getArg(1), *inputs = f->getArg(3);
+    checkBuffer(l, state);
+    checkBuffer(l, workspace);
+    checkDims(l, g, f->getArg(2));
+    bindDeclarations(l, g, state, inputs);
+    llvm::Value *offset = l.constI64(0);
+    for (const Node &n : g.nodes) {
+      l.setBuffer(n.result, l.b.CreateInBoundsGEP(l.b.getInt8Ty(), workspace, offset));
+      offset = l.b.CreateAdd(offset, slotBytes(l, n.result));
+    }
+    for (const Node &n : g.nodes)
+      lowerNode(l, n);
+    if (training)
+      finishTrainStep(l, g, state, f->getArg(4));
+    else
+      copyOutputs(l, g, f->getArg(4));
+    l.b.CreateRet(l.b.getInt32(kAbiOk));
+  }
+
+  void checkDims(Lowering &l, const Graph &g, llvm::Value *dims) {
+    if (g.dims.empty())
+      return;
+    l.failIf(l.b.CreateIsNull(dims), kAbiBadDim);
+    for (size_t i = 0; i < g.dims.size(); ++i) {
+      llvm::Value *d = l.dim(Dim::sym(static_cast<int32_t>(i)));
+      l.failIf(l.b.CreateICmpUGE(d, l.constI64(int64_t{1} << 31)), kAbiBadDim);
+    }
+  }
+
+  void bindDeclarations(Lowering &l, const Graph &g, llvm::Value *state, llvm::Value *inputs) {
+    std::vector<ValueId> ins = g.valuesOfKind(ValueKind::Input);
+    if (!ins.empty())
+      l.failIf(l.b.CreateIsNull(inputs), kAbiBadBuffer);
+    for (size_t i = 0; i < ins.size(); ++i) {
+      llvm::Value *p = l.b.CreateLoad(l.ptr, l.b.CreateConstGEP1_64(l.ptr, inputs, i));
+      l.failIf(l.b.CreateIsNull(p), kAbiBadBuffer);
+      l.setBuffer(ins[i], p);
+    }
+    for (size_t i = 0; i < g.values.size(); ++i) {
+      const Value &v = g.values[i];
+      ValueId id = static_cast<ValueId>(i);
+      if (v.kind == ValueKind::Param || v.kind == ValueKind::State)
+        l.setBuffer(id, l.b.CreateConstInBoundsGEP1_64(l.b.getInt8Ty(), state,
+                                                       layout_.offsetOf.at(v.name)));
+      else if (v.kind == ValueKind::Const)
+        l.setBuffer(id, constant(g, id));
+    }
+  }
+
+  llvm::Value *constant(const Graph &g, ValueId id) {
+    Tensor t = initialTensor(g, id);
+    std::vector<uint8_t> bytes(static_cast<size_t>(t.bytes()));
+    if (!bytes.empty())
+      std::memcpy(bytes.data(), t.data(), bytes.size());
+    bytes.resize(std::max<size_t>(bytes.size(), 4));
+    auto *data = llvm::ConstantDataArray::get(m_.getContext(), llvm::ArrayRef<uint8_t>(bytes));
+    auto *global = new llvm::GlobalVariable(m_, data->getType(), true, llvm::GlobalValue::PrivateLinkage,
+                                            data, prefix_ + ".const." + g.value(id).name);
+    global->setAlignment(llvm::Align(64));
+    return global;
+  }
+
+  void copyValue(Lowering &l, ValueId v, llvm::Value *dest) {
+    if (l.isImmediate(v)) {
+      l.b.CreateStore(l.immediate(v), dest);
+      return;
+    }
+    l.b.CreateMemCpy(dest, llvm::Align(4), l.data(v), llvm::Align(4),
+                     l.b.CreateMul(l.numel(v), l.constI64(4)));
+  }
+
+  void copyOutputs(Lowering &l, const Graph &g, llvm::Value *outputs) {
+    if (!g.outputs.empty())
+      l.failIf(l.b.CreateIsNull(outputs), kAbiBadBuffer);
+    for (size_t i = 0; i < g.outputs.size(); ++i) {
+      llvm::Value *p = l.b.CreateLoad(l.ptr, l.b.CreateConstGEP1_64(l.ptr, outputs, i));
+      l.failIf(l.b.CreateIsNull(p), kAbiBadBuffer);
+      copyValue(l, g.outputs[i].value, p);
+    }
+  }
+
+  /// The loss, then every `<-` update (all right sides are already computed
+  /// in the workspace, so the order of the copies does not matter).
+  void finishTrainStep(Lowering &l, const Graph &g, llvm::Value *state, llvm::Value *loss) {
+    (void)state;
+    ValueId lossValue = g.outputs.back().value; // autodiff appends the loss
+    llvm::BasicBlock *skip = llvm::BasicBlock::Create(m_.getContext(), "noloss", l.fn);
+    llvm::BasicBlock *write = llvm::BasicBlock::Create(m_.getContext(), "loss", l.fn);
+    l.b.CreateCondBr(l.b.CreateIsNull(loss), skip, write);
+    l.b.SetInsertPoint(write);
+    l.b.CreateStore(l.load(lossValue, l.constI64(0)), loss);
+    l.b.CreateBr(skip);
+    l.b.SetInsertPoint(skip);
+    for (const Update &u : g.updates)
+      copyValue(l, u.value, l.data(u.target));
+  }
+
+  llvm::Module &m_;
+  llvm::TargetMachine &machine_;
+  std::string prefix_;
+  const Graph &infer_;
+  const Graph *train_;
+  StateLayout layout_;
+  llvm::IRBuilder<> b_;
+};
+
+} // namespace
+
+std::unique_ptr<llvm::Module> emitModelModule(llvm::LLVMContext &ctx, llvm::TargetMachine &machine,
+                                              const std::string &prefix, const Graph &infer,
+                                              const Graph *train) {
+  auto module = std::make_unique<llvm::Module>(prefix, ctx);
+  module->setTargetTriple(machine.getTargetTriple().str());
+  module->setDataLayout(machine.createDataLayout());
+  ModuleEmitter(*module, machine, prefix, infer, train).emit();
+  return module;
+}
+
+} // namespace nnc

@@ -1,0 +1,23 @@
+/// Builds the LLVM module of a compiled model: the C ABI functions of
+/// IR.md section 6 (infer, train_step, init, sizes, param offsets, the CPU
+/// check), each graph lowered node by node into one function.
+#pragma once
+
+#include "codegen/Layout.h"
+#include "ir/Graph.h"
+
+#include <llvm/IR/Module.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <memory>
+#include <string>
+
+namespace nnc {
+
+/// A fresh module for `machine` holding PREFIX_* functions for `infer` and,
+/// when given, `train`.
+std::unique_ptr<llvm::Module> emitModelModule(llvm::LLVMContext &ctx, llvm::TargetMachine &machine,
+                                              const std::string &prefix, const Graph &infer,
+                                              const Graph *train);
+
+} // namespace nnc

@@ -1,0 +1,29 @@
+/// The target machine (host CPU or a named one) and the LLVM optimization
+/// pipeline nnc runs on every module.
+#pragma once
+
+#include "ir/Result.h"
+
+#include <llvm/IR/Module.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <memory>
+#include <string>
+
+namespace nnc {
+
+/// Initializes LLVM's native target once per process.
+void initializeLlvm();
+
+/// A target machine for `cpu` (LLVM's CPU name; empty = the host, with its
+/// exact feature set), optimizing aggressively, without fast-math.
+Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::string &cpu);
+
+/// The feature string (`+avx2,+fma,...`) of the host, or of `cpu`.
+std::string cpuFeatures(const std::string &cpu);
+
+/// Runs LLVM's O3 pipeline for the target, with glibc's libmvec as the
+/// vector math library so loops over exp and log stay vectorized.
+void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine);
+
+} // namespace nnc

@@ -1,0 +1,149 @@
+/// Lowering of the element-wise ops (and their gradients): one loop over
+/// the result, flat when no operand broadcasts, else a loop nest whose
+/// innermost loop the vectorizer takes.
+#include "codegen/Lowering.h"
+
+#include <cmath>
+
+namespace nnc {
+
+namespace {
+
+using V = llvm::Value *;
+
+V unary(Lowering &l, const Node &n, V x) {
+  auto &b = l.b;
+  V zero = l.constF32(0), one = l.constF32(1);
+  switch (n.op) {
+  case OpKind::Neg:
+    return b.CreateFNeg(x);
+  case OpKind::Abs:
+    return l.intrinsic(llvm::Intrinsic::fabs, {x});
+  case OpKind::Exp:
+    return l.exp(x);
+  case OpKind::Log:
+    return l.log(x);
+  case OpKind::Sqrt:
+    return l.sqrt(x);
+  case OpKind::Sigmoid:
+    return l.sigmoid(x);
+  case OpKind::Tanh:
+    return l.tanh(x);
+  case OpKind::Relu: // NaN stays NaN, as in PyTorch
+    return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, x);
+  case OpKind::LeakyRelu:
+    return b.CreateSelect(b.CreateFCmpOGT(x, zero), x,
+                          b.CreateFMul(x, l.constF32(n.attrs[0].number)));
+  case OpKind::Gelu:
+    return b.CreateFMul(b.CreateFMul(l.constF32(0.5), x),
+                        b.CreateFAdd(one, l.erf(b.CreateFMul(x, l.constF32(M_SQRT1_2)))));
+  case OpKind::Softplus:
+    return b.CreateSelect(b.CreateFCmpOGT(x, l.constF32(20)), x, l.log(b.CreateFAdd(one, l.exp(x))));
+  case OpKind::Step:
+    return b.CreateSelect(b.CreateFCmpOGE(x, zero), one, zero);
+  default:
+    assert(false && "not a unary op");
+    return x;
+  }
+}
+
+/// Gradient ops of the form (x or y, dy).
+V unaryGrad(Lowering &l, const Node &n, V x, V dy) {
+  auto &b = l.b;
+  V zero = l.constF32(0), one = l.constF32(1);
+  switch (n.op) {
+  case OpKind::SigmoidGrad:
+    return b.CreateFMul(dy, b.CreateFMul(x, b.CreateFSub(one, x)));
+  case OpKind::TanhGrad:
+    return b.CreateFMul(dy, b.CreateFSub(one, b.CreateFMul(x, x)));
+  case OpKind::ReluGrad:
+    return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy, zero);
+  case OpKind::LeakyReluGrad:
+    return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy,
+                          b.CreateFMul(dy, l.constF32(n.attrs[0].number)));
+  case OpKind::GeluGrad: {
+    V cdf = b.CreateFMul(l.constF32(0.5),
+                         b.CreateFAdd(one, l.erf(b.CreateFMul(x, l.constF32(M_SQRT1_2)))));
+    V pdf = b.CreateFMul(l.constF32(0.3989422804014327),
+                         l.exp(b.CreateFMul(l.constF32(-0.5), b.CreateFMul(x, x))));
+    return b.CreateFMul(dy, b.CreateFAdd(cdf, b.CreateFMul(x, pdf)));
+  }
+  case OpKind::AbsGrad:
+    return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy,
+                          b.CreateSelect(b.CreateFCmpOLT(x, zero), b.CreateFNeg(dy), zero));
+  default:
+    assert(false && "not a unary gradient op");
+    return dy;
+  }
+}
+
+V binary(Lowering &l, const Node &n, V a, V c) {
+  auto &b = l.b;
+  bool integer = a->getType()->isIntegerTy();
+  switch (n.op) {
+  case OpKind::Add:
+    return integer ? b.CreateAdd(a, c) : b.CreateFAdd(a, c);
+  case OpKind::Sub:
+    return integer ? b.CreateSub(a, c) : b.CreateFSub(a, c);
+  case OpKind::Mul:
+    return integer ? b.CreateMul(a, c) : b.CreateFMul(a, c);
+  case OpKind::Div:
+    return b.CreateFDiv(a, c);
+  case OpKind::Maximum: // NaN-propagating, as torch.maximum
+    return l.intrinsic(llvm::Intrinsic::maximum, {a, c});
+  case OpKind::Minimum:
+    return l.intrinsic(llvm::Intrinsic::minimum, {a, c});
+  case OpKind::Eq:
+    return b.CreateUIToFP(integer ? b.CreateICmpEQ(a, c) : b.CreateFCmpOEQ(a, c), l.f32);
+  default:
+    assert(false && "not a binary op");
+    return a;
+  }
+}
+
+/// maximum_grad / minimum_grad (a, b, dy): dy where a wins, half on ties.
+V minMaxGrad(Lowering &l, const Node &n, V a, V c, V dy) {
+  auto &b = l.b;
+  V wins = n.op == OpKind::MaximumGrad ? b.CreateFCmpOGT(a, c) : b.CreateFCmpOLT(a, c);
+  V tie = b.CreateFCmpOEQ(a, c);
+  return b.CreateSelect(wins, dy, b.CreateSelect(tie, b.CreateFMul(dy, l.constF32(0.5)), l.constF32(0)));
+}
+
+V apply(Lowering &l, const Node &n, const std::vector<V> &args) {
+  const OpInfo &info = n.info();
+  if (n.op == OpKind::MaximumGrad || n.op == OpKind::MinimumGrad)
+    return minMaxGrad(l, n, args[0], args[1], args[2]);
+  if (info.has(kGradientOp))
+    return unaryGrad(l, n, args[0], args[1]);
+  if (info.has(kUnary))
+    return unary(l, n, args[0]);
+  return binary(l, n, args[0], args[1]);
+}
+
+} // namespace
+
+void lowerElementwise(Lowering &l, const Node &n) {
+  ValueId out = n.result;
+  const Shape &outShape = l.type(out).shape;
+  bool flat = true;
+  for (ValueId v : n.operands)
+    flat = flat && (l.isImmediate(v) || l.type(v).shape == outShape);
+  if (flat) {
+    l.forRange(l.numel(out), [&](V i) {
+      std::vector<V> args;
+      for (ValueId v : n.operands)
+        args.push_back(l.load(v, i));
+      l.store(out, i, apply(l, n, args));
+    });
+    return;
+  }
+  std::vector<V> extents = l.shape(out);
+  l.forNest(extents, [&](const std::vector<V> &index) {
+    std::vector<V> args;
+    for (ValueId v : n.operands)
+      args.push_back(l.isImmediate(v) ? l.immediate(v) : l.load(v, l.broadcastOffset(v, index)));
+    l.store(out, l.broadcastOffset(out, index), apply(l, n, args));
+  });
+}
+
+} // namespace nnc
