@@ -1,6 +1,7 @@
 /// Saving and restoring params and state as safetensors.
 #include "runtime/Checkpoint.h"
 
+#include "runtime/Interpreter.h"
 #include "runtime/Safetensors.h"
 
 #include <map>
@@ -18,22 +19,20 @@ std::vector<ValueId> savedValues(const Graph &g) {
 
 } // namespace
 
-Status saveCheckpoint(const Interpreter &interp, const std::string &path) {
-  const Graph &g = interp.graph();
+Status saveCheckpoint(const Graph &g, const StateAccess &state, const std::string &path) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (ValueId id : savedValues(g))
-    tensors.emplace_back(g.value(id).name, interp.value(id));
+    tensors.emplace_back(g.value(id).name, state.read(id));
   return writeSafetensors(path, tensors, {{"format", "nnc"}, {"model", g.name}});
 }
 
-Status loadCheckpoint(Interpreter &interp, const std::string &path) {
+Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::string &path) {
   auto read = readSafetensors(path);
   if (!read)
     return Status(read.takeDiags());
   std::map<std::string, Tensor> byName;
   for (auto &[name, t] : *read)
     byName[name] = t;
-  const Graph &g = interp.graph();
   for (ValueId id : savedValues(g)) {
     const Value &v = g.value(id);
     auto it = byName.find(v.name);
@@ -47,9 +46,22 @@ Status loadCheckpoint(Interpreter &interp, const std::string &path) {
     if (t.dtype() != v.type.dtype || t.shape() != concreteShape(v.type, {}))
       return Status::fail("{}: tensor '{}' is {} but the model declares {}", path, v.name,
                           t.typeString(), g.typeString(id));
-    interp.stateTensor(id) = t.clone();
+    state.write(id, t);
   }
   return Ok{};
+}
+
+StateAccess interpreterState(Interpreter &interp) {
+  return StateAccess{[&interp](ValueId id) { return interp.value(id); },
+                     [&interp](ValueId id, const Tensor &t) { interp.stateTensor(id) = t.clone(); }};
+}
+
+Status saveCheckpoint(const Interpreter &interp, const std::string &path) {
+  return saveCheckpoint(interp.graph(), interpreterState(const_cast<Interpreter &>(interp)), path);
+}
+
+Status loadCheckpoint(Interpreter &interp, const std::string &path) {
+  return loadCheckpoint(interp.graph(), interpreterState(interp), path);
 }
 
 } // namespace nnc

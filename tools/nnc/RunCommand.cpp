@@ -5,6 +5,7 @@
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Interpreter.h"
+#include "tools/nnc/Engine.h"
 #include "runtime/Npy.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
@@ -55,34 +56,51 @@ Result<std::vector<Tensor>> readInputs(const Graph &g, const CommandLine &cl,
   return tensors;
 }
 
-/// The values `run` writes: every output, then the minimized loss.
-std::vector<ValueId> resultsToWrite(const Graph &g) {
-  std::vector<ValueId> out;
+/// The graph `run` evaluates: the model's outputs, then the minimized loss,
+/// then (with --grads) each param's gradient; and the file name of each.
+struct RunGraph {
+  Graph graph;
+  std::vector<std::string> files;
+};
+
+Result<RunGraph> runGraph(Graph g, bool withGrads) {
+  std::vector<std::string> files;
+  std::vector<OutputRef> outputs;
+  auto add = [&](ValueId v, const std::string &file) {
+    for (const OutputRef &o : outputs)
+      if (o.value == v)
+        return;
+    outputs.push_back(OutputRef{v, g.loc});
+    files.push_back(file);
+  };
   for (const OutputRef &o : g.outputs)
-    if (std::find(out.begin(), out.end(), o.value) == out.end())
-      out.push_back(o.value);
-  if (g.minimize && std::find(out.begin(), out.end(), g.minimize->loss) == out.end())
-    out.push_back(g.minimize->loss);
-  return out;
+    add(o.value, g.value(o.value).name + ".npy");
+  if (g.minimize)
+    add(g.minimize->loss, g.value(g.minimize->loss).name + ".npy");
+  if (withGrads) {
+    PassContext ctx;
+    auto grads = differentiate(g, ctx);
+    report(ctx.diags);
+    if (!grads)
+      return Result<RunGraph>(grads.takeDiags());
+    for (const auto &[param, grad] : *grads) {
+      outputs.push_back(OutputRef{grad, g.loc});
+      files.push_back("grad_" + g.value(param).name + ".npy");
+    }
+  }
+  g.outputs = std::move(outputs);
+  g.minimize.reset();
+  return RunGraph{std::move(g), std::move(files)};
 }
 
-/// Writes each result atomically as DIR/NAME.npy, and each param's gradient
-/// as DIR/grad_PARAM.npy.
-int writeResults(const Graph &g, const Interpreter &interp, const std::string &dir,
-                 const ParamGradients &grads) {
+/// Writes each result atomically as DIR/FILE.
+int writeResults(const RunGraph &rg, const std::vector<Tensor> &values, const std::string &dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
     return fail(fmt::format("{}: cannot create directory: {}", dir, ec.message()));
-  for (ValueId id : resultsToWrite(g)) {
-    std::string path = (std::filesystem::path(dir) / (g.value(id).name + ".npy")).string();
-    Status written = writeNpy(path, interp.value(id));
-    if (!written)
-      return report(written.diags());
-  }
-  for (const auto &[param, grad] : grads) {
-    std::string file = "grad_" + g.value(param).name + ".npy";
-    Status written = writeNpy((std::filesystem::path(dir) / file).string(), interp.value(grad));
+  for (size_t i = 0; i < values.size(); ++i) {
+    Status written = writeNpy((std::filesystem::path(dir) / rg.files[i]).string(), values[i]);
     if (!written)
       return report(written.diags());
   }
@@ -96,13 +114,8 @@ int runCommand(const Args &args) {
   if (!cl)
     return report(cl.diags());
   if (cl->positional.size() != 1 || !cl->has("o"))
-    return fail("usage: nnc run M.ir --in NAME=FILE.npy ... -o DIR [--params P] [--grads] [--engine=interp]");
-  std::string engine = cl->get("engine", "interp");
-  if (engine != "interp" && engine != "jit")
-    return fail("--engine must be 'jit' or 'interp', got '" + engine + "'");
-  if (engine == "jit")
-    return fail("the JIT engine is not available in this build yet; use --engine=interp");
-
+    return fail("usage: nnc run M.ir --in NAME=FILE.npy ... -o DIR [--params P] [--grads] "
+                "[--engine=jit|interp]");
   Result<Graph> g = loadModelFile(cl->positional[0]);
   if (!g)
     return report(g.diags());
@@ -112,30 +125,25 @@ int runCommand(const Args &args) {
   auto inputs = readInputs(*g, *cl, fileOf);
   if (!inputs)
     return report(inputs.diags());
-  ParamGradients grads;
-  if (cl->has("grads")) {
-    PassContext ctx;
-    auto differentiated = differentiate(*g, ctx);
-    report(ctx.diags);
-    if (!differentiated)
-      return report(differentiated.diags());
-    grads = std::move(differentiated).value();
-  }
-
-  Interpreter interp(*g);
+  auto rg = runGraph(std::move(g).value(), cl->has("grads"));
+  if (!rg)
+    return report(rg.diags());
+  auto engine = createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr);
+  if (!engine)
+    return report(engine.diags());
   if (cl->has("params"))
-    if (Status loaded = loadCheckpoint(interp, cl->get("params")); !loaded)
+    if (Status loaded = loadCheckpoint(rg->graph, (*engine)->state(), cl->get("params")); !loaded)
       return report(loaded.diags());
-  Status ran = interp.run(*inputs);
-  if (!ran) {
-    report(ran.diags());
+  auto values = (*engine)->infer(*inputs);
+  if (!values) {
+    report(values.diags());
     std::string files;
     for (const auto &[name, file] : fileOf)
       files += fmt::format("{}{}={}", files.empty() ? "" : ", ", name, file);
     std::fprintf(stderr, "nnc: note: inputs were read from %s\n", files.c_str());
     return 1;
   }
-  return writeResults(*g, interp, cl->get("o"), grads);
+  return writeResults(*rg, *values, cl->get("o"));
 }
 
 } // namespace nnc::cli

@@ -10,6 +10,7 @@
 #include "runtime/Interpreter.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
+#include "tools/nnc/Engine.h"
 #include "tools/nnc/Progress.h"
 
 #include <chrono>
@@ -117,10 +118,31 @@ struct Evaluation {
   double accuracy = -1; ///< -1 when the model has no scorable prediction
 };
 
-/// Mean loss (and accuracy) of `interp`'s graph over a dataset.
-Result<Evaluation> evaluate(Interpreter &interp, const Dataset &data, const Binding &b,
-                            ValueId loss, int64_t batch) {
-  const Graph &g = interp.graph();
+/// The graph evaluation runs: the model with its loss and the scored
+/// prediction (logits or a [B, 1] probability) as outputs.
+Graph evaluationGraph(const Graph &model, const Binding &b) {
+  Graph g = model;
+  g.outputs = {OutputRef{model.minimize->loss, model.loc}};
+  if (b.logits != kNoValue)
+    g.outputs.push_back(OutputRef{b.logits, model.loc});
+  else if (b.prediction != kNoValue)
+    g.outputs.push_back(OutputRef{b.prediction, model.loc});
+  g.minimize.reset();
+  return g;
+}
+
+/// The two inputs of a batch, in the model's input order.
+std::vector<Tensor> batchInputs(const Graph &g, const Binding &b, const Batch &bt) {
+  std::vector<Tensor> inputs(2);
+  bool featuresFirst = g.valuesOfKind(ValueKind::Input)[0] == b.features;
+  inputs[featuresFirst ? 0 : 1] = bt.features;
+  inputs[featuresFirst ? 1 : 0] = labelTensor(g, b.labels, bt.labels);
+  return inputs;
+}
+
+/// Mean loss (and accuracy) over a dataset, through the engine's inference.
+Result<Evaluation> evaluate(Engine &engine, const Graph &g, const Dataset &data, const Binding &b,
+                            int64_t batch) {
   auto batcher = Batcher::create(data, exampleShape(g, b.features), batch, 0);
   if (!batcher)
     return Result<Evaluation>(batcher.takeDiags());
@@ -128,26 +150,22 @@ Result<Evaluation> evaluate(Interpreter &interp, const Dataset &data, const Bind
   double lossSum = 0, correct = 0;
   for (int64_t i = 0; i < batcher->batchCount(); ++i) {
     Batch bt = batcher->batch(i);
-    std::vector<Tensor> inputs(2);
-    bool featuresFirst = g.valuesOfKind(ValueKind::Input)[0] == b.features;
-    inputs[featuresFirst ? 0 : 1] = bt.features;
-    inputs[featuresFirst ? 1 : 0] = labelTensor(g, b.labels, bt.labels);
-    Status ran = interp.run(inputs);
-    if (!ran)
-      return Result<Evaluation>(ran.takeDiags());
+    auto outs = engine.infer(batchInputs(g, b, bt));
+    if (!outs)
+      return Result<Evaluation>(outs.takeDiags());
     int64_t n = bt.labels.dim(0);
-    lossSum += interp.value(loss).at(0) * static_cast<double>(n);
-    for (int64_t r = 0; r < n; ++r) {
+    lossSum += (*outs)[0].at(0) * static_cast<double>(n);
+    for (int64_t r = 0; r < n && outs->size() > 1; ++r) {
+      const Tensor &scored = (*outs)[1];
       int32_t label = bt.labels.i32()[r];
       if (b.logits != kNoValue) {
-        const Tensor &lg = interp.value(b.logits);
-        int64_t k = lg.dim(1), best = 0;
+        int64_t k = scored.dim(1), best = 0;
         for (int64_t c = 1; c < k; ++c)
-          if (lg.f32()[r * k + c] > lg.f32()[r * k + best])
+          if (scored.f32()[r * k + c] > scored.f32()[r * k + best])
             best = c;
         correct += best == label;
-      } else if (b.prediction != kNoValue) {
-        correct += (interp.value(b.prediction).f32()[r] >= 0.5f) == (label != 0);
+      } else {
+        correct += (scored.f32()[r] >= 0.5f) == (label != 0);
       }
     }
   }
@@ -156,12 +174,6 @@ Result<Evaluation> evaluate(Interpreter &interp, const Dataset &data, const Bind
   if (b.logits != kNoValue || b.prediction != kNoValue)
     e.accuracy = correct / static_cast<double>(data.size());
   return e;
-}
-
-/// Copies params (by name) from the training step to the forward graph.
-void copyParams(const Interpreter &from, Interpreter &to) {
-  for (ValueId id : to.graph().valuesOfKind(ValueKind::Param))
-    to.stateTensor(id) = from.value(from.graph().findValue(to.graph().value(id).name));
 }
 
 struct Settings {
@@ -201,8 +213,6 @@ int trainCommand(const Args &args) {
   if (cl->positional.size() != 1 || !cl->has("data"))
     return fail("usage: nnc train M.ir --data D [--epochs N] [--batch N] [--lr X] [--save P] "
                 "[--params P] [--log F] [--seed S] [--bind features=X,labels=Y] [--holdout D]");
-  if (cl->get("engine", "interp") != "interp")
-    return fail("only --engine=interp is available in this build");
   auto settings = readSettings(*cl);
   if (!settings)
     return report(settings.diags());
@@ -247,16 +257,17 @@ int trainCommand(const Args &args) {
       if (Status s = checkLabels(*d, *binding); !s)
         return report(s.diags());
 
-  Interpreter stepInterp(step), forwardInterp(*model);
+  Graph eval = evaluationGraph(*model, *binding);
+  auto engine = createEngine(cl->get("engine", kDefaultEngine), eval, &step);
+  if (!engine)
+    return report(engine.diags());
   if (cl->has("params"))
-    if (Status s = loadCheckpoint(stepInterp, cl->get("params")); !s)
+    if (Status s = loadCheckpoint((*engine)->stateGraph(), (*engine)->state(), cl->get("params")); !s)
       return report(s.diags());
   auto batcher = Batcher::create(*train, exampleShape(*model, binding->features),
                                  settings->batch, settings->seed);
   if (!batcher)
     return report(batcher.diags());
-  ValueId stepLoss = step.findValue(lossName);
-  bool featuresFirst = step.valuesOfKind(ValueKind::Input)[0] == step.findValue(model->value(binding->features).name);
   std::string logText;
 
   for (int64_t epoch = 0; epoch < settings->epochs; ++epoch) {
@@ -267,14 +278,11 @@ int trainCommand(const Args &args) {
     int64_t seen = 0;
     for (int64_t i = 0; i < batcher->batchCount(); ++i) {
       Batch bt = batcher->batch(i);
-      std::vector<Tensor> inputs(2);
-      inputs[featuresFirst ? 0 : 1] = bt.features;
-      inputs[featuresFirst ? 1 : 0] = labelTensor(*model, binding->labels, bt.labels);
-      if (Status s = stepInterp.run(inputs); !s)
-        return report(s.diags());
-      stepInterp.applyUpdates();
+      auto loss = (*engine)->trainStep(batchInputs(*model, *binding, bt));
+      if (!loss)
+        return report(loss.diags());
       int64_t n = bt.labels.dim(0);
-      lossSum += stepInterp.value(stepLoss).at(0) * static_cast<double>(n);
+      lossSum += static_cast<double>(*loss) * static_cast<double>(n);
       seen += n;
       progress.update(i + 1, seen, lossSum / static_cast<double>(seen));
     }
@@ -285,15 +293,14 @@ int trainCommand(const Args &args) {
                                    epoch + 1, trainLoss, seconds);
     std::string human = fmt::format("epoch {}: train_loss {:.4f}", epoch + 1, trainLoss);
     if (heldOut) {
-      copyParams(stepInterp, forwardInterp);
-      auto eval = evaluate(forwardInterp, *heldOut, *binding, model->minimize->loss, settings->batch);
-      if (!eval)
-        return report(eval.diags());
-      line += fmt::format(", \"test_loss\": {:.6f}", eval->loss);
-      human += fmt::format("  test_loss {:.4f}", eval->loss);
-      if (eval->accuracy >= 0) {
-        line += fmt::format(", \"test_accuracy\": {:.4f}", eval->accuracy);
-        human += fmt::format("  test_accuracy {:.4f}", eval->accuracy);
+      auto scores = evaluate(**engine, eval, *heldOut, *binding, settings->batch);
+      if (!scores)
+        return report(scores.diags());
+      line += fmt::format(", \"test_loss\": {:.6f}", scores->loss);
+      human += fmt::format("  test_loss {:.4f}", scores->loss);
+      if (scores->accuracy >= 0) {
+        line += fmt::format(", \"test_accuracy\": {:.4f}", scores->accuracy);
+        human += fmt::format("  test_accuracy {:.4f}", scores->accuracy);
       }
     }
     std::fprintf(stderr, "%s  (%.1f s)\n", human.c_str(), seconds);
@@ -302,7 +309,7 @@ int trainCommand(const Args &args) {
       if (Status s = writeFileAtomically(cl->get("log"), logText); !s)
         return report(s.diags());
     if (cl->has("save"))
-      if (Status s = saveCheckpoint(stepInterp, cl->get("save")); !s)
+      if (Status s = saveCheckpoint((*engine)->stateGraph(), (*engine)->state(), cl->get("save")); !s)
         return report(s.diags());
   }
   return 0;

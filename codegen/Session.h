@@ -1,0 +1,52 @@
+/// A JIT-compiled model with its own state and workspace: what `nnc run`
+/// and `nnc train` use, on Tensors. The workspace grows only when a call
+/// needs more than any call before, so steady-state steps allocate nothing.
+#pragma once
+
+#include "codegen/Compiler.h"
+#include "runtime/Tensor.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nnc {
+
+class JitSession {
+public:
+  /// Compiles `infer` (and `train`, the training step, when given) for the
+  /// host; params and state take their initializers.
+  static Result<std::unique_ptr<JitSession>> create(const Graph &infer, const Graph *train,
+                                                    const CompileOptions &options = {});
+
+  /// Runs inference: one tensor per input of the inference graph, in
+  /// declaration order; returns one tensor per `output`.
+  Result<std::vector<Tensor>> infer(const std::vector<Tensor> &inputs);
+  /// One training step (forward, backward, update); returns the loss.
+  Result<float> trainStep(const std::vector<Tensor> &inputs);
+
+  /// A param or state, by name (a copy).
+  Tensor read(const std::string &name) const;
+  /// Overwrites a param or state; its dtype and shape must match.
+  Status write(const std::string &name, const Tensor &t);
+  /// Names of every param and state, in state order.
+  std::vector<std::string> stateNames() const;
+
+  const JitModel &model() const { return *model_; }
+
+private:
+  JitSession() = default;
+  /// Checks inputs against `g`'s declarations and binds the dims.
+  Result<std::vector<int64_t>> bindDims(const Graph &g, const std::vector<Tensor> &inputs) const;
+  void *workspaceFor(const std::vector<int64_t> &dims);
+  Status statusError(int status, const char *what) const;
+
+  Graph infer_;
+  std::unique_ptr<Graph> train_;
+  std::unique_ptr<JitModel> model_;
+  std::shared_ptr<void> state_;
+  std::shared_ptr<void> workspace_;
+  uint64_t workspaceBytes_ = 0;
+};
+
+} // namespace nnc

@@ -1,0 +1,84 @@
+/// The interpreter and JIT engines of the nnc tool.
+#include "tools/nnc/Engine.h"
+
+#include "codegen/Session.h"
+#include "runtime/Interpreter.h"
+
+namespace nnc::cli {
+
+namespace {
+
+class InterpreterEngine : public Engine {
+public:
+  InterpreterEngine(const Graph &infer, const Graph *train)
+      : infer_(infer), train_(train ? std::make_unique<Graph>(*train) : nullptr),
+        inferInterp_(infer_), trainInterp_(train_ ? std::make_unique<Interpreter>(*train_) : nullptr) {}
+
+  Result<std::vector<Tensor>> infer(const std::vector<Tensor> &inputs) override {
+    if (trainInterp_) // the training step holds the current params
+      for (ValueId id : infer_.valuesOfKind(ValueKind::Param))
+        inferInterp_.stateTensor(id) = trainInterp_->value(train_->findValue(infer_.value(id).name));
+    if (Status s = inferInterp_.run(inputs); !s)
+      return Result<std::vector<Tensor>>(s.takeDiags());
+    std::vector<Tensor> outs;
+    for (const OutputRef &o : infer_.outputs)
+      outs.push_back(inferInterp_.value(o.value));
+    return outs;
+  }
+
+  Result<float> trainStep(const std::vector<Tensor> &inputs) override {
+    if (Status s = trainInterp_->run(inputs); !s)
+      return Result<float>(s.takeDiags());
+    trainInterp_->applyUpdates();
+    return static_cast<float>(trainInterp_->value(train_->outputs.back().value).at(0));
+  }
+
+  StateAccess state() override { return interpreterState(trainInterp_ ? *trainInterp_ : inferInterp_); }
+  const Graph &stateGraph() const override { return train_ ? *train_ : infer_; }
+
+private:
+  Graph infer_;
+  std::unique_ptr<Graph> train_;
+  Interpreter inferInterp_;
+  std::unique_ptr<Interpreter> trainInterp_;
+};
+
+class JitEngine : public Engine {
+public:
+  explicit JitEngine(std::unique_ptr<JitSession> session, const Graph &stateGraph)
+      : session_(std::move(session)), stateGraph_(stateGraph) {}
+
+  Result<std::vector<Tensor>> infer(const std::vector<Tensor> &inputs) override {
+    return session_->infer(inputs);
+  }
+  Result<float> trainStep(const std::vector<Tensor> &inputs) override {
+    return session_->trainStep(inputs);
+  }
+  StateAccess state() override {
+    return StateAccess{
+        [this](ValueId id) { return session_->read(stateGraph_.value(id).name); },
+        [this](ValueId id, const Tensor &t) { (void)session_->write(stateGraph_.value(id).name, t); }};
+  }
+  const Graph &stateGraph() const override { return stateGraph_; }
+
+private:
+  std::unique_ptr<JitSession> session_;
+  Graph stateGraph_;
+};
+
+} // namespace
+
+Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
+                                             const Graph *train) {
+  using R = Result<std::unique_ptr<Engine>>;
+  if (engine == "interp")
+    return R(std::make_unique<InterpreterEngine>(infer, train));
+  if (engine != "jit")
+    return R::fail("--engine must be 'jit' or 'interp', got '{}'", engine);
+  auto session = JitSession::create(infer, train);
+  if (!session)
+    return R(session.takeDiags());
+  return R(std::make_unique<JitEngine>(std::move(session).value(), train ? *train : infer));
+}
+
+} // namespace nnc::cli

@@ -1,0 +1,37 @@
+/// What `nnc run` and `nnc train` execute on: the reference interpreter or
+/// the JIT, behind one interface.
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/Result.h"
+#include "runtime/Checkpoint.h"
+#include "runtime/Tensor.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nnc::cli {
+
+/// The engine `run` and `train` use unless --engine says otherwise.
+inline constexpr const char *kDefaultEngine = "interp";
+
+class Engine {
+public:
+  virtual ~Engine() = default;
+  /// The inference graph's outputs for one tensor per input.
+  virtual Result<std::vector<Tensor>> infer(const std::vector<Tensor> &inputs) = 0;
+  /// One training step (forward, backward, update); the loss.
+  virtual Result<float> trainStep(const std::vector<Tensor> &inputs) = 0;
+  /// The params and state, by value ids of stateGraph().
+  virtual StateAccess state() = 0;
+  /// The graph whose params and state the engine holds (the training step
+  /// when there is one).
+  virtual const Graph &stateGraph() const = 0;
+};
+
+/// `engine` is "jit" or "interp". `train` may be null (inference only).
+Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
+                                             const Graph *train);
+
+} // namespace nnc::cli
