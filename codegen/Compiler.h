@@ -15,12 +15,13 @@ namespace nnc {
 struct CompileOptions {
   std::string prefix;    ///< C symbol prefix (default: the model's name)
   std::string cpu;       ///< LLVM CPU name; empty for the host
-  bool timePhases = false; ///< collect CompileTimes
+  bool useCache = false;  ///< reuse and store compiled code on disk (ObjectCache.h)
 };
 
 /// What each phase of a compilation took, in milliseconds.
 struct CompileTimes {
-  double lowerMs = 0, optimizeMs = 0, codegenMs = 0;
+  double lowerMs = 0, optimizeMs = 0, codegenMs = 0, linkMs = 0;
+  bool fromCache = false;
 };
 
 /// The entry points of a compiled model: exactly the C ABI of IR.md section 6.

@@ -3,20 +3,29 @@
 #include "codegen/Compiler.h"
 
 #include "codegen/ModuleEmitter.h"
+#include "codegen/ObjectCache.h"
+#include "ir/Printer.h"
 #include "codegen/Target.h"
 
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/Config/llvm-config.h>
 #include <llvm/Support/DynamicLibrary.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/SHA256.h>
+#include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/TargetParser/Host.h>
 
 #include "runtime/AtomicFile.h"
 
 #include <chrono>
+#include <sys/stat.h>
 
 namespace nnc {
 
@@ -38,6 +47,17 @@ Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::
                                                   const Graph &infer, const Graph *train,
                                                   const CompileOptions &options, CompileTimes &times) {
   using R = Result<std::unique_ptr<llvm::Module>>;
+  // Optimization remarks and warnings (e.g. a loop hinted for vectorization
+  // that LLVM left scalar) are for nnc's developers, not its users.
+  ctx.setDiagnosticHandlerCallBack(
+      [](const llvm::DiagnosticInfo *info, void *) {
+        if (info->getSeverity() == llvm::DS_Error) {
+          llvm::DiagnosticPrinterRawOStream printer(llvm::errs());
+          info->print(printer);
+          llvm::errs() << "\n";
+        }
+      },
+      nullptr);
   auto start = Clock::now();
   std::unique_ptr<llvm::Module> module = emitModelModule(ctx, tm, prefixOf(infer, options), infer, train);
   std::string problems;
@@ -58,24 +78,78 @@ std::string errorText(llvm::Error e) {
   return os.str();
 }
 
+/// Compiles an optimized module to an object file in memory.
+Result<std::string> objectCode(llvm::Module &module, llvm::TargetMachine &tm) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager emit;
+  if (tm.addPassesToEmitFile(emit, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+    return Result<std::string>::fail("LLVM cannot emit an object file for this target");
+  emit.run(module);
+  return std::string(buffer.data(), buffer.size());
+}
+
+/// Identifies this build of nnc (its code generator included): the size
+/// and modification time of the running executable, which links nnc.
+std::string buildIdentity() {
+  struct stat st {};
+  if (::stat("/proc/self/exe", &st) != 0)
+    return NNC_VERSION;
+  return fmt::format("{}:{}:{}", NNC_VERSION, st.st_size, st.st_mtim.tv_sec);
+}
+
+/// The cache key: everything the object depends on.
+std::string cacheKey(const Graph &infer, const Graph *train, const std::string &prefix,
+                     llvm::TargetMachine &tm) {
+  llvm::SHA256 hash;
+  for (const std::string &part :
+       {printGraph(infer), train ? printGraph(*train) : std::string("-"), prefix,
+        tm.getTargetCPU().str(), tm.getTargetFeatureString().str(), buildIdentity(),
+        std::string(LLVM_VERSION_STRING)}) {
+    hash.update(part);
+    hash.update(llvm::StringRef("\0", 1));
+  }
+  return llvm::toHex(hash.final(), true);
+}
+
+/// The object of a model: from the cache, or compiled (and then cached).
+Result<std::string> modelObject(const Graph &infer, const Graph *train, const CompileOptions &options,
+                                llvm::TargetMachine &tm, CompileTimes &times) {
+  std::string key;
+  if (options.useCache) {
+    key = cacheKey(infer, train, prefixOf(infer, options), tm);
+    if (auto cached = readCachedObject(key)) {
+      times.fromCache = true;
+      return std::move(*cached);
+    }
+  }
+  llvm::LLVMContext ctx;
+  auto module = buildModule(ctx, tm, infer, train, options, times);
+  if (!module)
+    return Result<std::string>(module.takeDiags());
+  auto start = Clock::now();
+  auto object = objectCode(**module, tm);
+  times.codegenMs = msSince(start);
+  if (object && options.useCache)
+    storeCachedObject(key, *object);
+  return object;
+}
+
 class LlJitModel : public JitModel {
 public:
   Status load(const Graph &infer, const Graph *train, const CompileOptions &options) {
     auto tm = createTargetMachine(options.cpu);
     if (!tm)
       return Status(tm.takeDiags());
-    auto ctx = std::make_unique<llvm::LLVMContext>();
-    auto module = buildModule(*ctx, **tm, infer, train, options, times_);
-    if (!module)
-      return Status(module.takeDiags());
+    auto object = modelObject(infer, train, options, **tm, times_);
+    if (!object)
+      return Status(object.takeDiags());
     auto start = Clock::now();
-    // glibc's vector math (libmvec) serves the vectorized exp and log.
+    // glibc's vector math (libmvec) serves the vectorized exp, log, tanh, erf.
     llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
     auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
     if (!builder)
       return Status::fail("JIT: {}", errorText(builder.takeError()));
-    // The JIT runs here: the host's CPU and features, as the module was built for.
-    builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
     auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*builder)).create();
     if (!jit)
       return Status::fail("JIT: {}", errorText(jit.takeError()));
@@ -85,11 +159,10 @@ public:
     if (!generator)
       return Status::fail("JIT: {}", errorText(generator.takeError()));
     jit_->getMainJITDylib().addGenerator(std::move(*generator));
-    if (auto e = jit_->addIRModule(llvm::orc::ThreadSafeModule(std::move(*module), std::move(ctx))))
+    if (auto e = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(*object, infer.name)))
       return Status::fail("JIT: {}", errorText(std::move(e)));
-    std::string prefix = prefixOf(infer, options);
-    Status found = lookupAll(prefix, train != nullptr);
-    times_.codegenMs = msSince(start);
+    Status found = lookupAll(prefixOf(infer, options), train != nullptr);
+    times_.linkMs = msSince(start);
     return found;
   }
 
@@ -134,21 +207,12 @@ Status compileToObject(const Graph &infer, const Graph *train, const CompileOpti
   auto tm = createTargetMachine(options.cpu);
   if (!tm)
     return Status(tm.takeDiags());
-  llvm::LLVMContext ctx;
-  auto module = buildModule(ctx, **tm, infer, train, options, times);
-  if (!module)
-    return Status(module.takeDiags());
-  auto start = Clock::now();
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  llvm::legacy::PassManager emit;
-  if ((*tm)->addPassesToEmitFile(emit, os, nullptr, llvm::CodeGenFileType::ObjectFile))
-    return Status::fail("LLVM cannot emit an object file for this target");
-  emit.run(**module);
-  times.codegenMs = msSince(start);
+  auto object = modelObject(infer, train, options, **tm, times);
+  if (!object)
+    return Status(object.takeDiags());
   if (timesOut)
     *timesOut = times;
-  return writeFileAtomically(objectPath, std::string_view(buffer.data(), buffer.size()));
+  return writeFileAtomically(objectPath, *object);
 }
 
 Result<std::string> emitText(const Graph &infer, const Graph *train, const CompileOptions &options,

@@ -162,35 +162,32 @@ llvm::Value *Lowering::exp(llvm::Value *x) { return intrinsic(llvm::Intrinsic::e
 llvm::Value *Lowering::log(llvm::Value *x) { return intrinsic(llvm::Intrinsic::log, {x}); }
 llvm::Value *Lowering::sqrt(llvm::Value *x) { return intrinsic(llvm::Intrinsic::sqrt, {x}); }
 
+/// sigmoid with e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) below,
+/// so large negative x keeps its tiny (subnormal) value instead of 0.
 llvm::Value *Lowering::sigmoid(llvm::Value *x) {
-  llvm::Value *one = constF32(1);
-  return b.CreateFDiv(one, b.CreateFAdd(one, exp(b.CreateFNeg(x))));
+  llvm::Value *e = exp(b.CreateFNeg(intrinsic(llvm::Intrinsic::fabs, {x})));
+  llvm::Value *denominator = b.CreateFAdd(constF32(1), e);
+  llvm::Value *positive = b.CreateFCmpOGE(x, constF32(0));
+  return b.CreateFDiv(b.CreateSelect(positive, constF32(1), e), denominator);
 }
 
-/// tanh(x) = sign(x) (1 - t) / (1 + t) with t = exp(-2|x|): built on exp so
-/// it vectorizes (libmvec has no tanhf); its absolute error stays near one
-/// f32 ulp of 1.
-llvm::Value *Lowering::tanh(llvm::Value *x) {
-  llvm::Value *ax = intrinsic(llvm::Intrinsic::fabs, {x});
-  llvm::Value *t = exp(b.CreateFMul(ax, constF32(-2)));
-  llvm::Value *r = b.CreateFDiv(b.CreateFSub(constF32(1), t), b.CreateFAdd(constF32(1), t));
-  return intrinsic(llvm::Intrinsic::copysign, {r, x});
+llvm::Value *Lowering::mathCall(const char *name, llvm::Value *x) {
+  llvm::FunctionCallee f = module.getOrInsertFunction(name, llvm::FunctionType::get(f32, {f32}, false));
+  auto *decl = llvm::cast<llvm::Function>(f.getCallee());
+  // A pure function: the vectorizer may replace it with libmvec's vector form.
+  decl->setDoesNotAccessMemory();
+  decl->setDoesNotThrow();
+  decl->addFnAttr(llvm::Attribute::WillReturn);
+  auto *call = b.CreateCall(f, {x});
+  call->setDoesNotAccessMemory();
+  return call;
 }
 
-/// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), built
-/// on exp so it vectorizes.
-llvm::Value *Lowering::erf(llvm::Value *x) {
-  llvm::Value *ax = intrinsic(llvm::Intrinsic::fabs, {x});
-  llvm::Value *t = b.CreateFDiv(constF32(1), b.CreateFAdd(constF32(1), b.CreateFMul(constF32(0.3275911), ax)));
-  const double a[] = {1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592};
-  llvm::Value *poly = constF32(a[0]);
-  for (int k = 1; k < 5; ++k)
-    poly = b.CreateFAdd(b.CreateFMul(poly, t), constF32(a[k]));
-  poly = b.CreateFMul(poly, t);
-  llvm::Value *e = exp(b.CreateFNeg(b.CreateFMul(ax, ax)));
-  llvm::Value *r = b.CreateFSub(constF32(1), b.CreateFMul(poly, e));
-  return intrinsic(llvm::Intrinsic::copysign, {r, x});
-}
+/// glibc's tanhf (libmvec vectorizes it for AVX2 and AVX-512).
+llvm::Value *Lowering::tanh(llvm::Value *x) { return mathCall("tanhf", x); }
+
+/// glibc's erff (libmvec vectorizes it for AVX2 and AVX-512).
+llvm::Value *Lowering::erf(llvm::Value *x) { return mathCall("erff", x); }
 
 void Lowering::failIf(llvm::Value *failed, int status) {
   llvm::BasicBlock *fail = llvm::BasicBlock::Create(ctx, "fail", fn);

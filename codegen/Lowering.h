@@ -74,6 +74,8 @@ public:
   llvm::Value *tanh(llvm::Value *x);
   llvm::Value *erf(llvm::Value *x);
   llvm::Value *sigmoid(llvm::Value *x);
+  /// A call of a pure libm function of one float (tanhf, erff, ...).
+  llvm::Value *mathCall(const char *name, llvm::Value *x);
 
   // ---- failures --------------------------------------------------------------------
   /// Returns `status` from the function when `failed` holds.

@@ -38,8 +38,12 @@ private:
     auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, m_);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     f->addFnAttr("target-cpu", machine_.getTargetCPU());
-    if (!machine_.getTargetFeatureString().empty())
-      f->addFnAttr("target-features", machine_.getTargetFeatureString());
+    llvm::StringRef features = machine_.getTargetFeatureString();
+    if (!features.empty())
+      f->addFnAttr("target-features", features);
+    // Use the full AVX-512 width: LLVM otherwise prefers 256-bit vectors.
+    if (features.contains("+avx512f"))
+      f->addFnAttr("prefer-vector-width", "512");
     return f;
   }
   llvm::Type *i32() { return b_.getInt32Ty(); }

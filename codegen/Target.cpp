@@ -52,6 +52,39 @@ Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::stri
   return R(std::move(machine));
 }
 
+std::vector<llvm::VecDesc> extraVectorFunctions(const llvm::TargetMachine &machine) {
+  // glibc 2.35+ libmvec has AVX2 ('d', 8 lanes) and AVX-512 ('e', 16 lanes)
+  // versions of these; LLVM 19's table lists only exp, log, sin, cos, pow
+  // and no AVX-512 variants.
+  static const char *const functions[] = {"expf", "logf", "tanhf", "erff", "expm1f", "log1pf"};
+  std::vector<llvm::VecDesc> out;
+  llvm::StringRef features = machine.getTargetFeatureString();
+  bool avx2 = features.contains("+avx2"), avx512 = features.contains("+avx512f");
+  static std::vector<std::string> names; // VecDesc keeps StringRefs: own the text
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (const char *f : functions)
+      for (const char *variant : {"_ZGVdN8v_", "_ZGVeN16v_"})
+        names.push_back(std::string(variant) + f);
+  });
+  for (size_t i = 0; i < std::size(functions); ++i) {
+    llvm::StringRef scalar = functions[i];
+    llvm::StringRef intrinsic = scalar == "expf"   ? "llvm.exp.f32"
+                                : scalar == "logf" ? "llvm.log.f32"
+                                                   : "";
+    auto add = [&](llvm::StringRef vectorName, unsigned lanes, llvm::StringRef abi) {
+      out.emplace_back(scalar, vectorName, llvm::ElementCount::getFixed(lanes), false, abi);
+      if (!intrinsic.empty())
+        out.emplace_back(intrinsic, vectorName, llvm::ElementCount::getFixed(lanes), false, abi);
+    };
+    if (avx2 && scalar != "expf" && scalar != "logf") // those two LLVM already maps
+      add(names[2 * i], 8, "_ZGV_LLVM_N8v");
+    if (avx512)
+      add(names[2 * i + 1], 16, "_ZGV_LLVM_N16v");
+  }
+  return out;
+}
+
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine) {
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
@@ -65,6 +98,7 @@ void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine) {
   llvm::TargetLibraryInfoImpl libraryInfo(triple);
   libraryInfo.addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86,
                                                  triple);
+  libraryInfo.addVectorizableFunctions(extraVectorFunctions(machine));
   fam.registerPass([&] { return llvm::TargetLibraryAnalysis(libraryInfo); });
   builder.registerModuleAnalyses(mam);
   builder.registerCGSCCAnalyses(cgam);

@@ -4,11 +4,13 @@
 
 #include "ir/Result.h"
 
+#include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace nnc {
 
@@ -21,6 +23,10 @@ Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::stri
 
 /// The feature string (`+avx2,+fma,...`) of the host, or of `cpu`.
 std::string cpuFeatures(const std::string &cpu);
+
+/// libmvec's vector math functions beyond LLVM 19's own table, for the
+/// features of `machine`.
+std::vector<llvm::VecDesc> extraVectorFunctions(const llvm::TargetMachine &machine);
 
 /// Runs LLVM's O3 pipeline for the target, with glibc's libmvec as the
 /// vector math library so loops over exp and log stay vectorized.

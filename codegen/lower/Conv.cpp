@@ -1,8 +1,460 @@
-/// Lowering of the Conv family (being written).
+/// Lowering of the Conv family: conv2d (NCHW input, [F, C, KH, KW] filters,
+/// cross-correlation with stride and zero padding), max and average pooling,
+/// and their gradient ops, as direct loop nests (no im2col).
+///
+/// Every nest keeps the output width innermost, so the vectorizer takes the
+/// loop over contiguous output (or dy) columns. Padding never reaches the
+/// innermost loop: for each kernel row kh (column kw) the nest runs only over
+/// the output rows (columns) whose tap falls inside the input, a range
+/// computed once per kh (kw).
 #include "codegen/Lowering.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+#include <cassert>
+#include <limits>
+#include <utility>
 
 namespace nnc {
 
-void lowerConv(Lowering &l, const Node &) { l.failIf(l.b.getTrue(), 99); }
+namespace {
+
+using V = llvm::Value *;
+
+/// A window's geometry over an [N, C, H, W] input and an [N, ., OH, OW]
+/// output; spatial dims and the window are static.
+struct Geometry {
+  int64_t h, w, oh, ow;
+  int64_t kh, kw, sh, sw, ph, pw;
+};
+
+/// The window of a conv2d (or one of its gradients) given its input x,
+/// filter w and output (or dy) y.
+Geometry convGeometry(const Lowering &l, const Node &n, ValueId x, ValueId w, ValueId y) {
+  const Shape &xs = l.type(x).shape, &ws = l.type(w).shape, &ys = l.type(y).shape;
+  std::vector<int64_t> stride = n.attrs[0].asInts(), pad = n.attrs[1].asInts();
+  return Geometry{xs[2].size, xs[3].size, ys[2].size, ys[3].size, ws[2].size,
+                  ws[3].size, stride[0],  stride[1],  pad[0],     pad[1]};
+}
+
+/// The window of a pool (or its gradient); an absent stride is the kernel.
+Geometry poolGeometry(const Lowering &l, const Node &n, ValueId x, ValueId y) {
+  const Shape &xs = l.type(x).shape, &ys = l.type(y).shape;
+  std::vector<int64_t> kernel = n.attrs[0].asInts();
+  std::vector<int64_t> stride = n.attrs[1].isNone() ? kernel : n.attrs[1].asInts();
+  return Geometry{xs[2].size, xs[3].size, ys[2].size, ys[3].size, kernel[0],
+                  kernel[1],  stride[0],  stride[1],  0,          0};
+}
+
+/// A pointer to the first element of plane `plane` (planes of `size` floats).
+V plane(Lowering &l, V base, V planeIndex, int64_t size) {
+  return l.at(base, l.b.CreateMul(planeIndex, l.constI64(size)), l.f32);
+}
+
+/// The outputs o in [0, out) whose tap o * stride - pad + k lies in
+/// [0, in), as [lo, hi) (empty when hi <= lo).
+std::pair<V, V> validRange(Lowering &l, V k, int64_t stride, int64_t pad, int64_t in, int64_t out) {
+  auto &b = l.b;
+  V zero = l.constI64(0), s = l.constI64(stride);
+  // lo = ceil((pad - k) / stride), at least 0.
+  V below = b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b.CreateSub(l.constI64(pad), k), zero);
+  V lo = b.CreateUDiv(b.CreateAdd(below, l.constI64(stride - 1)), s);
+  // hi = floor((in - 1 + pad - k) / stride) + 1, within [0, out].
+  V last = b.CreateSub(l.constI64(in - 1 + pad), k);
+  V count = b.CreateAdd(b.CreateUDiv(b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, last, zero), s),
+                        l.constI64(1));
+  V hi = b.CreateSelect(b.CreateICmpSLT(last, zero), zero,
+                        b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, count, l.constI64(out)));
+  return {lo, hi};
+}
+
+/// for (i = lo; i < hi; ++i) body(i). Every loop of these nests is kept
+/// from being unrolled: fully unrolled tap loops would copy the vectorized
+/// row loop (with its alias checks and remainders) KH x KW times, and a
+/// fully unrolled row would leave the vectorizer the loop over rows (with
+/// gathers and scatters). The innermost loop, over contiguous columns, is
+/// marked for the vectorizer, one vector per iteration (rows are short);
+/// the outer ones are not (they are innermost only where an inner loop got
+/// unrolled, and would vectorize with gathers).
+void loop(Lowering &l, std::pair<V, V> range, const std::function<void(V)> &body, bool inner) {
+  auto &b = l.b;
+  llvm::LLVMContext &ctx = l.ctx;
+  llvm::BasicBlock *pre = b.GetInsertBlock();
+  llvm::BasicBlock *header = llvm::BasicBlock::Create(ctx, "loop", l.fn);
+  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(ctx, "body", l.fn);
+  llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, "after", l.fn);
+  b.CreateBr(header);
+  b.SetInsertPoint(header);
+  llvm::PHINode *i = b.CreatePHI(l.i64, 2, "i");
+  i->addIncoming(range.first, pre);
+  b.CreateCondBr(b.CreateICmpSLT(i, range.second), bodyBlock, exit);
+  b.SetInsertPoint(bodyBlock);
+  body(i);
+  llvm::Value *next = b.CreateAdd(i, l.constI64(1), "", true, true);
+  llvm::BranchInst *latch = b.CreateBr(header);
+  i->addIncoming(next, b.GetInsertBlock());
+  auto hint = [&](const char *name, llvm::Constant *value) -> llvm::Metadata * {
+    std::vector<llvm::Metadata *> ops{llvm::MDString::get(ctx, name)};
+    if (value)
+      ops.push_back(llvm::ConstantAsMetadata::get(value));
+    return llvm::MDNode::get(ctx, ops);
+  };
+  std::vector<llvm::Metadata *> ops{nullptr, hint("llvm.loop.unroll.disable", nullptr)};
+  ops.push_back(hint("llvm.loop.vectorize.enable", b.getInt1(inner)));
+  if (inner)
+    ops.push_back(hint("llvm.loop.interleave.count", b.getInt32(1)));
+  llvm::MDNode *loopId = llvm::MDNode::getDistinct(ctx, ops);
+  loopId->replaceOperandWith(0, loopId);
+  latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
+  b.SetInsertPoint(exit);
+}
+
+/// The innermost loop over [lo, hi) (vectorized).
+void forColumns(Lowering &l, std::pair<V, V> range, const std::function<void(V)> &body) {
+  loop(l, range, body, true);
+}
+void forColumns(Lowering &l, V n, const std::function<void(V)> &body) {
+  loop(l, {l.constI64(0), n}, body, true);
+}
+
+/// An outer loop over [lo, hi) or [0, n) (not vectorized).
+void forBetween(Lowering &l, std::pair<V, V> range, const std::function<void(V)> &body) {
+  loop(l, range, body, false);
+}
+void forOuter(Lowering &l, V n, const std::function<void(V)> &body) {
+  loop(l, {l.constI64(0), n}, body, false);
+}
+
+/// A stack array of `n` elements, allocated once in the entry block.
+V stackArray(Lowering &l, llvm::Type *elem, int64_t n) {
+  llvm::BasicBlock &entry = l.fn->getEntryBlock();
+  llvm::IRBuilder<> b(&entry, entry.begin());
+  llvm::AllocaInst *a = b.CreateAlloca(elem, b.getInt64(static_cast<uint64_t>(n)));
+  a->setAlignment(llvm::Align(64));
+  return a;
+}
+
+V fmuladd(Lowering &l, V a, V b, V c) { return l.intrinsic(llvm::Intrinsic::fmuladd, {a, b, c}); }
+
+/// The input column of output column `o` at kernel column `k` (as an
+/// offset within a row): o * stride + k - pad.
+V tapColumn(Lowering &l, V o, int64_t stride, V kMinusPad) {
+  return l.b.CreateAdd(l.b.CreateMul(o, l.constI64(stride)), kMinusPad);
+}
+
+/// conv2d (x, w[, b]): per (n, f) plane, the bias (or zero), then for every
+/// channel and tap, out[oh, ow] += w[f, c, kh, kw] * x[n, c, ih, iw] over
+/// the rows and columns whose tap is inside x.
+void lowerConv2d(Lowering &l, const Node &node) {
+  auto &b = l.b;
+  ValueId x = node.operands[0], w = node.operands[1], out = node.result;
+  Geometry g = convGeometry(l, node, x, w, out);
+  const Shape &ws = l.type(w).shape;
+  int64_t filters = ws[0].size, channels = ws[1].size;
+  int64_t inPlane = g.h * g.w, outPlane = g.oh * g.ow, taps = g.kh * g.kw;
+  V xData = l.data(x), wData = l.data(w), outData = l.data(out);
+  forOuter(l, l.dim(l.type(x).shape[0]), [&](V n) {
+    forOuter(l, l.constI64(filters), [&](V f) {
+      V y = plane(l, outData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
+      if (node.operands.size() == 3) {
+        V bias = l.load(node.operands[2], f);
+        forColumns(l, l.constI64(outPlane), [&](V i) { l.storeF32(y, i, bias); });
+      } else {
+        l.zero(y, l.constI64(outPlane));
+      }
+      forOuter(l, l.constI64(channels), [&](V c) {
+        V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
+        V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
+        forOuter(l, l.constI64(g.kh), [&](V kh) {
+          auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
+          V rowShift = b.CreateSub(kh, l.constI64(g.ph));
+          forOuter(l, l.constI64(g.kw), [&](V kw) {
+            V weight = l.loadF32(wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
+            auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
+            V colShift = b.CreateSub(kw, l.constI64(g.pw));
+            forBetween(l, rows, [&](V oh) {
+              V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
+              V xRow = b.CreateMul(ih, l.constI64(g.w));
+              V yRow = b.CreateMul(oh, l.constI64(g.ow));
+              forColumns(l, cols, [&](V ow) {
+                V xv = l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift)));
+                V yi = b.CreateAdd(yRow, ow);
+                l.storeF32(y, yi, fmuladd(l, weight, xv, l.loadF32(y, yi)));
+              });
+            });
+          });
+        });
+      });
+    });
+  });
+}
+
+/// conv2d_grad_input (dy, w, x for its shape): dx is zeroed, then each dy
+/// element scatters dy * w onto the input taps it read (taps in the padding
+/// drop out); the innermost loop runs over dy's contiguous columns.
+void lowerConv2dGradInput(Lowering &l, const Node &node) {
+  auto &b = l.b;
+  ValueId dy = node.operands[0], w = node.operands[1], x = node.operands[2], dx = node.result;
+  Geometry g = convGeometry(l, node, x, w, dy);
+  const Shape &ws = l.type(w).shape;
+  int64_t filters = ws[0].size, channels = ws[1].size;
+  int64_t inPlane = g.h * g.w, outPlane = g.oh * g.ow, taps = g.kh * g.kw;
+  V dyData = l.data(dy), wData = l.data(w), dxData = l.data(dx);
+  l.zero(dxData, l.numel(dx));
+  forOuter(l, l.dim(l.type(x).shape[0]), [&](V n) {
+    forOuter(l, l.constI64(channels), [&](V c) {
+      V dxp = plane(l, dxData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
+      forOuter(l, l.constI64(filters), [&](V f) {
+        V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
+        V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
+        forOuter(l, l.constI64(g.kh), [&](V kh) {
+          auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
+          V rowShift = b.CreateSub(kh, l.constI64(g.ph));
+          forOuter(l, l.constI64(g.kw), [&](V kw) {
+            V weight = l.loadF32(wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
+            auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
+            V colShift = b.CreateSub(kw, l.constI64(g.pw));
+            forBetween(l, rows, [&](V oh) {
+              V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
+              V xRow = b.CreateMul(ih, l.constI64(g.w));
+              V dyRow = b.CreateMul(oh, l.constI64(g.ow));
+              forColumns(l, cols, [&](V ow) {
+                V gv = l.loadF32(dyp, b.CreateAdd(dyRow, ow));
+                V xi = b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift));
+                l.storeF32(dxp, xi, fmuladd(l, weight, gv, l.loadF32(dxp, xi)));
+              });
+            });
+          });
+        });
+      });
+    });
+  });
+}
+
+/// conv2d_grad_filter (x, dy, w for its shape): x correlated with dy,
+/// dw[f, c, kh, kw] = sum over n, oh, ow of x[n, c, tap] * dy[n, f, oh, ow].
+/// The sum runs in double, lane by lane over a row of ow partial sums (so the
+/// loop over ow vectorizes without reordering a reduction), and the row is
+/// added up once per filter element. When the rows of all taps fit in a
+/// small stack buffer, the batch loop sits outside the taps (each x and dy
+/// plane is read while it is in cache); otherwise each tap has its own pass.
+void lowerConv2dGradFilter(Lowering &l, const Node &node) {
+  auto &b = l.b;
+  ValueId x = node.operands[0], dy = node.operands[1], w = node.operands[2], dw = node.result;
+  Geometry g = convGeometry(l, node, x, w, dy);
+  const Shape &ws = l.type(w).shape;
+  int64_t filters = ws[0].size, channels = ws[1].size;
+  int64_t inPlane = g.h * g.w, outPlane = g.oh * g.ow, taps = g.kh * g.kw;
+  V xData = l.data(x), dyData = l.data(dy), dwData = l.data(dw);
+  V batch = l.dim(l.type(x).shape[0]);
+  bool allTaps = taps * g.ow <= 16384; // 128 KB of doubles
+  V scratch = stackArray(l, l.f64, allTaps ? taps * g.ow : g.ow);
+
+  // row[ow] += x[n, c, tap] * dy[n, f, oh, ow] over the valid rows and columns.
+  auto accumulate = [&](V row, V n, V f, V c, V kh, V kw) {
+    V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
+    V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
+    auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
+    auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
+    V rowShift = b.CreateSub(kh, l.constI64(g.ph));
+    V colShift = b.CreateSub(kw, l.constI64(g.pw));
+    forBetween(l, rows, [&](V oh) {
+      V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
+      V xRow = b.CreateMul(ih, l.constI64(g.w));
+      V dyRow = b.CreateMul(oh, l.constI64(g.ow));
+      forColumns(l, cols, [&](V ow) {
+        V xv = b.CreateFPExt(l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift))), l.f64);
+        V gv = b.CreateFPExt(l.loadF32(dyp, b.CreateAdd(dyRow, ow)), l.f64);
+        V slot = l.at(row, ow, l.f64);
+        b.CreateStore(fmuladd(l, xv, gv, b.CreateLoad(l.f64, slot)), slot);
+      });
+    });
+  };
+  // dw[f, c, kh, kw] = the sum of a row.
+  auto finish = [&](V row, V f, V c, V kh, V kw) {
+    V sum = l.reduceRange(l.constI64(g.ow), llvm::ConstantFP::get(l.f64, 0.0), [&](V i, V acc) {
+      return b.CreateFAdd(acc, b.CreateLoad(l.f64, l.at(row, i, l.f64)));
+    });
+    V index = b.CreateAdd(
+        b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps)),
+        b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw));
+    l.storeF32(dwData, index, b.CreateFPTrunc(sum, l.f32));
+  };
+  auto zeroDoubles = [&](int64_t count) {
+    b.CreateMemSet(scratch, b.getInt8(0), l.constI64(count * 8), llvm::MaybeAlign(64));
+  };
+  auto tapRow = [&](V kh, V kw) {
+    return l.at(scratch, b.CreateMul(b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw),
+                                     l.constI64(g.ow)), l.f64);
+  };
+
+  forOuter(l, l.constI64(filters), [&](V f) {
+    forOuter(l, l.constI64(channels), [&](V c) {
+      if (allTaps) {
+        zeroDoubles(taps * g.ow);
+        forOuter(l, batch, [&](V n) {
+          forOuter(l, l.constI64(g.kh), [&](V kh) {
+            forOuter(l, l.constI64(g.kw), [&](V kw) { accumulate(tapRow(kh, kw), n, f, c, kh, kw); });
+          });
+        });
+        forOuter(l, l.constI64(g.kh), [&](V kh) {
+          forOuter(l, l.constI64(g.kw), [&](V kw) { finish(tapRow(kh, kw), f, c, kh, kw); });
+        });
+        return;
+      }
+      forOuter(l, l.constI64(g.kh), [&](V kh) {
+        forOuter(l, l.constI64(g.kw), [&](V kw) {
+          zeroDoubles(g.ow);
+          forOuter(l, batch, [&](V n) { accumulate(scratch, n, f, c, kh, kw); });
+          finish(scratch, f, c, kh, kw);
+        });
+      });
+    });
+  });
+}
+
+/// The number of (n, c) planes of an NCHW value.
+V planes(Lowering &l, ValueId v) {
+  const Shape &s = l.type(v).shape;
+  return l.b.CreateMul(l.dim(s[0]), l.dim(s[1]));
+}
+
+/// max (NaN-propagating: a NaN tap wins, as in PyTorch) or the mean of each
+/// window: per output row, the row starts at -inf (0) and takes every tap
+/// in turn over the whole row.
+void lowerPool(Lowering &l, const Node &node) {
+  auto &b = l.b;
+  ValueId x = node.operands[0], out = node.result;
+  Geometry g = poolGeometry(l, node, x, out);
+  bool isMax = node.op == OpKind::MaxPool2d;
+  V xData = l.data(x), outData = l.data(out);
+  V start = l.constF32(isMax ? -std::numeric_limits<double>::infinity() : 0.0);
+  forOuter(l, planes(l, x), [&](V p) {
+    V xp = plane(l, xData, p, g.h * g.w);
+    V y = plane(l, outData, p, g.oh * g.ow);
+    forOuter(l, l.constI64(g.oh), [&](V oh) {
+      V yRow = l.at(y, b.CreateMul(oh, l.constI64(g.ow)), l.f32);
+      forColumns(l, l.constI64(g.ow), [&](V ow) { l.storeF32(yRow, ow, start); });
+      forOuter(l, l.constI64(g.kh), [&](V kh) {
+        V xRow = b.CreateMul(b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), kh), l.constI64(g.w));
+        forOuter(l, l.constI64(g.kw), [&](V kw) {
+          forColumns(l, l.constI64(g.ow), [&](V ow) {
+            V v = l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, kw)));
+            V acc = l.loadF32(yRow, ow);
+            V next = isMax ? b.CreateSelect(b.CreateOr(b.CreateFCmpUNO(v, v), b.CreateFCmpOGT(v, acc)), v, acc)
+                           : b.CreateFAdd(acc, v);
+            l.storeF32(yRow, ow, next);
+          });
+        });
+      });
+      if (!isMax) {
+        V area = l.constF32(static_cast<double>(g.kh * g.kw));
+        forColumns(l, l.constI64(g.ow), [&](V ow) {
+          l.storeF32(yRow, ow, b.CreateFDiv(l.loadF32(yRow, ow), area));
+        });
+      }
+    });
+  });
+}
+
+/// maxpool2d_grad (x, dy): each window's dy goes to its first maximum in
+/// row-major order (a NaN is the maximum, and the first NaN stays), and
+/// overlapping windows accumulate. Per output row, the best value and its
+/// offset are tracked for the whole row, tap by tap (vectorized); then the
+/// row scatters its dy (scalar: windows may share an input).
+void lowerMaxPoolGrad(Lowering &l, const Node &node) {
+  auto &b = l.b;
+  ValueId x = node.operands[0], dy = node.operands[1], dx = node.result;
+  Geometry g = poolGeometry(l, node, x, dy);
+  V xData = l.data(x), dyData = l.data(dy), dxData = l.data(dx);
+  V bestValue = stackArray(l, l.f32, g.ow), bestIndex = stackArray(l, l.i64, g.ow);
+  l.zero(dxData, l.numel(dx));
+  forOuter(l, planes(l, x), [&](V p) {
+    V xp = plane(l, xData, p, g.h * g.w);
+    V dxp = plane(l, dxData, p, g.h * g.w);
+    V dyp = plane(l, dyData, p, g.oh * g.ow);
+    forOuter(l, l.constI64(g.oh), [&](V oh) {
+      V top = b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(g.w));
+      // The first tap of each window.
+      forColumns(l, l.constI64(g.ow), [&](V ow) {
+        V i = b.CreateAdd(top, b.CreateMul(ow, l.constI64(g.sw)));
+        l.storeF32(bestValue, ow, l.loadF32(xp, i));
+        b.CreateStore(i, l.at(bestIndex, ow, l.i64));
+      });
+      // Every tap (the first again: it never replaces itself).
+      forOuter(l, l.constI64(g.kh), [&](V kh) {
+        V xRow = b.CreateAdd(top, b.CreateMul(kh, l.constI64(g.w)));
+        forOuter(l, l.constI64(g.kw), [&](V kw) {
+          forColumns(l, l.constI64(g.ow), [&](V ow) {
+            V i = b.CreateAdd(xRow, tapColumn(l, ow, g.sw, kw));
+            V v = l.loadF32(xp, i);
+            V best = l.loadF32(bestValue, ow);
+            V take = b.CreateAnd(b.CreateFCmpORD(best, best),
+                                 b.CreateOr(b.CreateFCmpUNO(v, v), b.CreateFCmpOGT(v, best)));
+            l.storeF32(bestValue, ow, b.CreateSelect(take, v, best));
+            V slot = l.at(bestIndex, ow, l.i64);
+            b.CreateStore(b.CreateSelect(take, i, b.CreateLoad(l.i64, slot)), slot);
+          });
+        });
+      });
+      V dyRow = b.CreateMul(oh, l.constI64(g.ow));
+      forOuter(l, l.constI64(g.ow), [&](V ow) {
+        V i = b.CreateLoad(l.i64, l.at(bestIndex, ow, l.i64));
+        V gv = l.loadF32(dyp, b.CreateAdd(dyRow, ow));
+        l.storeF32(dxp, i, b.CreateFAdd(l.loadF32(dxp, i), gv));
+      });
+    });
+  });
+}
+
+/// avgpool2d_grad (x, dy): each window spreads dy / area evenly over its
+/// taps; overlapping windows accumulate.
+void lowerAvgPoolGrad(Lowering &l, const Node &node) {
+  auto &b = l.b;
+  ValueId x = node.operands[0], dy = node.operands[1], dx = node.result;
+  Geometry g = poolGeometry(l, node, x, dy);
+  V dyData = l.data(dy), dxData = l.data(dx);
+  V area = l.constF32(static_cast<double>(g.kh * g.kw));
+  l.zero(dxData, l.numel(dx));
+  forOuter(l, planes(l, x), [&](V p) {
+    V dxp = plane(l, dxData, p, g.h * g.w);
+    V dyp = plane(l, dyData, p, g.oh * g.ow);
+    forOuter(l, l.constI64(g.oh), [&](V oh) {
+      V dyRow = b.CreateMul(oh, l.constI64(g.ow));
+      forOuter(l, l.constI64(g.kh), [&](V kh) {
+        V xRow = b.CreateMul(b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), kh), l.constI64(g.w));
+        forOuter(l, l.constI64(g.kw), [&](V kw) {
+          forColumns(l, l.constI64(g.ow), [&](V ow) {
+            V share = b.CreateFDiv(l.loadF32(dyp, b.CreateAdd(dyRow, ow)), area);
+            V i = b.CreateAdd(xRow, tapColumn(l, ow, g.sw, kw));
+            l.storeF32(dxp, i, b.CreateFAdd(l.loadF32(dxp, i), share));
+          });
+        });
+      });
+    });
+  });
+}
+
+} // namespace
+
+void lowerConv(Lowering &l, const Node &node) {
+  switch (node.op) {
+  case OpKind::Conv2d:
+    return lowerConv2d(l, node);
+  case OpKind::Conv2dGradInput:
+    return lowerConv2dGradInput(l, node);
+  case OpKind::Conv2dGradFilter:
+    return lowerConv2dGradFilter(l, node);
+  case OpKind::MaxPool2d:
+  case OpKind::AvgPool2d:
+    return lowerPool(l, node);
+  case OpKind::MaxPool2dGrad:
+    return lowerMaxPoolGrad(l, node);
+  case OpKind::AvgPool2dGrad:
+    return lowerAvgPoolGrad(l, node);
+  default:
+    assert(false && "not a Conv op");
+  }
+}
 
 } // namespace nnc

@@ -1,8 +1,141 @@
-/// Lowering of the Norm family (being written).
+/// Lowering of layernorm over the last axis and of its gradient ops. Per
+/// row: the mean, then the biased variance around it (two passes, summed
+/// in f64 by reassociable adds, so the vectorizer takes them), then one
+/// vectorized f32 pass over the row. The f64 mean is split into two f32
+/// halves so that x - mean keeps its precision when x is far from 0.
 #include "codegen/Lowering.h"
 
 namespace nnc {
 
-void lowerNorm(Lowering &l, const Node &) { l.failIf(l.b.getTrue(), 99); }
+namespace {
+
+using V = llvm::Value *;
+
+V sumF64(Lowering &l, V n, const std::function<V(V)> &body) {
+  return l.reduceRange(n, llvm::ConstantFP::get(l.f64, 0.0), [&](V k, V acc) {
+    V x = body(k);
+    if (x->getType() != l.f64)
+      x = l.b.CreateFPExt(x, l.f64);
+    V sum = l.b.CreateFAdd(acc, x);
+    llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);
+    return sum;
+  });
+}
+
+/// A value seen as [rows, width] around its last axis.
+struct Rows {
+  V rows, width;
+};
+
+Rows rowsOf(Lowering &l, ValueId x) {
+  const Shape &s = l.type(x).shape;
+  V rows = l.constI64(1);
+  for (size_t i = 0; i + 1 < s.size(); ++i)
+    rows = l.b.CreateMul(rows, l.dim(s[i]));
+  return {rows, l.dim(s.back())};
+}
+
+/// One row's statistics: the mean (f64, and as f32 hi + lo) and 1 / sqrt(var + eps).
+struct RowStats {
+  V mean, rstd;        ///< f64
+  V meanHi, meanLo, rstdF; ///< f32
+};
+
+RowStats rowStats(Lowering &l, ValueId x, V base, V width, double eps) {
+  auto &b = l.b;
+  V w = b.CreateSIToFP(width, l.f64);
+  auto elem = [&](V k) { return b.CreateFPExt(l.load(x, b.CreateAdd(base, k)), l.f64); };
+  V mean = b.CreateFDiv(sumF64(l, width, elem), w);
+  V var = b.CreateFDiv(sumF64(l, width, [&](V k) {
+    V d = b.CreateFSub(elem(k), mean);
+    return b.CreateFMul(d, d);
+  }), w);
+  V one = llvm::ConstantFP::get(l.f64, 1.0);
+  V rstd = b.CreateFDiv(one, l.sqrt(b.CreateFAdd(var, llvm::ConstantFP::get(l.f64, eps))));
+  V hi = b.CreateFPTrunc(mean, l.f32);
+  V lo = b.CreateFPTrunc(b.CreateFSub(mean, b.CreateFPExt(hi, l.f64)), l.f32);
+  return {mean, rstd, hi, lo, b.CreateFPTrunc(rstd, l.f32)};
+}
+
+/// (x - mean) rstd in f32.
+V xhat(Lowering &l, const RowStats &s, V x) {
+  return l.b.CreateFMul(l.b.CreateFSub(l.b.CreateFSub(x, s.meanHi), s.meanLo), s.rstdF);
+}
+
+void lowerLayerNorm(Lowering &l, const Node &n) {
+  auto &b = l.b;
+  ValueId x = n.operands[0], gamma = n.operands[1], beta = n.operands[2], out = n.result;
+  Rows r = rowsOf(l, x);
+  l.forRange(r.rows, [&](V row) {
+    V base = b.CreateMul(row, r.width);
+    RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
+    l.forRange(r.width, [&](V i) {
+      V at = b.CreateAdd(base, i);
+      V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, l.load(x, at)), l.load(gamma, i)), l.load(beta, i));
+      l.store(out, at, y);
+    });
+  }, false);
+}
+
+/// layernorm_grad (x, gamma, dy): with g = dy gamma,
+/// dx = rstd (g - mean(g) - xhat mean(g xhat)).
+void lowerLayerNormGrad(Lowering &l, const Node &n) {
+  auto &b = l.b;
+  ValueId x = n.operands[0], gamma = n.operands[1], dy = n.operands[2], out = n.result;
+  Rows r = rowsOf(l, x);
+  l.forRange(r.rows, [&](V row) {
+    V base = b.CreateMul(row, r.width);
+    RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
+    auto g64 = [&](V k) {
+      return b.CreateFMul(b.CreateFPExt(l.load(dy, b.CreateAdd(base, k)), l.f64),
+                          b.CreateFPExt(l.load(gamma, k), l.f64));
+    };
+    V w = b.CreateSIToFP(r.width, l.f64);
+    V meanG = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, g64), w), l.f32);
+    V meanGXhat = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, [&](V k) {
+      V xh = b.CreateFMul(b.CreateFSub(b.CreateFPExt(l.load(x, b.CreateAdd(base, k)), l.f64), s.mean), s.rstd);
+      return b.CreateFMul(g64(k), xh);
+    }), w), l.f32);
+    l.forRange(r.width, [&](V i) {
+      V at = b.CreateAdd(base, i);
+      V g = b.CreateFMul(l.load(dy, at), l.load(gamma, i));
+      V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xhat(l, s, l.load(x, at)), meanGXhat));
+      l.store(out, at, b.CreateFMul(s.rstdF, d));
+    });
+  }, false);
+}
+
+/// layernorm_gamma_grad (x, dy) -> [D]: the sum over rows of dy xhat,
+/// accumulated across rows with the feature loop vectorized.
+void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
+  auto &b = l.b;
+  ValueId x = n.operands[0], dy = n.operands[1], out = n.result;
+  Rows r = rowsOf(l, x);
+  l.zero(l.data(out), r.width);
+  l.forRange(r.rows, [&](V row) {
+    V base = b.CreateMul(row, r.width);
+    RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
+    l.forRange(r.width, [&](V i) {
+      V at = b.CreateAdd(base, i);
+      V t = b.CreateFMul(l.load(dy, at), xhat(l, s, l.load(x, at)));
+      l.store(out, i, b.CreateFAdd(l.load(out, i), t));
+    });
+  }, false);
+}
+
+} // namespace
+
+void lowerNorm(Lowering &l, const Node &n) {
+  switch (n.op) {
+  case OpKind::LayerNorm:
+    return lowerLayerNorm(l, n);
+  case OpKind::LayerNormGrad:
+    return lowerLayerNormGrad(l, n);
+  case OpKind::LayerNormGammaGrad:
+    return lowerLayerNormGammaGrad(l, n);
+  default:
+    assert(false && "not a Norm-family op");
+  }
+}
 
 } // namespace nnc

@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 
 namespace nnc {
 namespace {
@@ -93,6 +95,41 @@ TEST(JitElementwise, GradientOpsMatchTheInterpreter) {
                                 " input d: f32[B, 4]\n y = " + std::string(op) +
                                     "(a, b, d)\n output y\n}\n",
                                 3);
+}
+
+} // namespace
+} // namespace nnc
+
+namespace nnc {
+namespace {
+
+/// The widest vector register name the host's code should use.
+std::string hostVectorRegister() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string text((std::istreambuf_iterator<char>(cpuinfo)), std::istreambuf_iterator<char>());
+  if (text.find(" avx512f") != std::string::npos)
+    return "zmm";
+  if (text.find(" avx2") != std::string::npos)
+    return "ymm";
+  return "xmm";
+}
+
+TEST(JitElementwise, AddSigmoidAndTanhLoopsUseTheHostVectorWidth) {
+  // Transcendentals must stay vectorized: LLVM alone would call scalar
+  // expf/tanhf 16 times per vector; nnc maps them to libmvec.
+  std::string reg = hostVectorRegister();
+  for (const char *expr : {"add(x, x)", "sigmoid(x)", "tanh(x)"}) {
+    Result<Graph> g = parseModel("model m {\n dim B\n input x: f32[B, 64]\n y = " +
+                                     std::string(expr) + "\n output y\n}\n",
+                                 "m.ir");
+    ASSERT_TRUE(g.ok());
+    auto text = emitText(*g, nullptr, {}, "asm");
+    ASSERT_TRUE(text.ok()) << text.errorText();
+    EXPECT_NE(text->find("%" + reg), std::string::npos) << expr << " has no " << reg << " code";
+    if (std::string(expr) != "add(x, x)" && reg != "xmm") {
+      EXPECT_NE(text->find("_ZGV"), std::string::npos) << expr << " calls no vector math function";
+    }
+  }
 }
 
 } // namespace

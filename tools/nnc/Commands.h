@@ -17,6 +17,7 @@ int runCommand(const Args &args);
 int optCommand(const Args &args);
 int trainCommand(const Args &args);
 int gradcheckCommand(const Args &args);
+int compileCommand(const Args &args);
 
 /// Prints diagnostics to stderr (in source order) and returns 1 when any is
 /// an error, else 0.

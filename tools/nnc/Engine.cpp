@@ -69,13 +69,15 @@ private:
 } // namespace
 
 Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
-                                             const Graph *train) {
+                                             const Graph *train, bool useCache) {
   using R = Result<std::unique_ptr<Engine>>;
   if (engine == "interp")
     return R(std::make_unique<InterpreterEngine>(infer, train));
   if (engine != "jit")
     return R::fail("--engine must be 'jit' or 'interp', got '{}'", engine);
-  auto session = JitSession::create(infer, train);
+  CompileOptions options;
+  options.useCache = useCache;
+  auto session = JitSession::create(infer, train, options);
   if (!session)
     return R(session.takeDiags());
   return R(std::make_unique<JitEngine>(std::move(session).value(), train ? *train : infer));

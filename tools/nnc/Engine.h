@@ -14,7 +14,7 @@
 namespace nnc::cli {
 
 /// The engine `run` and `train` use unless --engine says otherwise.
-inline constexpr const char *kDefaultEngine = "interp";
+inline constexpr const char *kDefaultEngine = "jit";
 
 class Engine {
 public:
@@ -31,7 +31,8 @@ public:
 };
 
 /// `engine` is "jit" or "interp". `train` may be null (inference only).
+/// With `useCache`, the JIT reuses compiled code from the disk cache.
 Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
-                                             const Graph *train);
+                                             const Graph *train, bool useCache = true);
 
 } // namespace nnc::cli

@@ -19,7 +19,7 @@ namespace nnc::cli {
 namespace {
 
 const std::vector<OptionSpec> kRunOptions = {
-    {"in", true, true}, {"o", true}, {"engine", true}, {"params", true}, {"grads", false},
+    {"in", true, true}, {"o", true}, {"engine", true}, {"params", true}, {"grads", false}, {"no-cache", false},
 };
 
 /// Reads one tensor per graph input from the `--in NAME=FILE` options.
@@ -128,7 +128,7 @@ int runCommand(const Args &args) {
   auto rg = runGraph(std::move(g).value(), cl->has("grads"));
   if (!rg)
     return report(rg.diags());
-  auto engine = createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr);
+  auto engine = createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr, !cl->has("no-cache"));
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))

@@ -4,7 +4,6 @@
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
-#include "runtime/AtomicFile.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Dataset.h"
 #include "runtime/Interpreter.h"
@@ -13,7 +12,9 @@
 #include "tools/nnc/Engine.h"
 #include "tools/nnc/Progress.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 
 namespace nnc::cli {
@@ -23,7 +24,7 @@ namespace {
 const std::vector<OptionSpec> kTrainOptions = {
     {"data", true},    {"epochs", true}, {"batch", true},   {"lr", true},
     {"save", true},    {"params", true}, {"log", true},     {"threads", true},
-    {"seed", true},    {"bind", true},   {"holdout", true}, {"engine", true},
+    {"seed", true},    {"bind", true},   {"holdout", true}, {"engine", true}, {"no-cache", false},
 };
 
 /// How labels enter the model, and how predictions are scored.
@@ -258,7 +259,7 @@ int trainCommand(const Args &args) {
         return report(s.diags());
 
   Graph eval = evaluationGraph(*model, *binding);
-  auto engine = createEngine(cl->get("engine", kDefaultEngine), eval, &step);
+  auto engine = createEngine(cl->get("engine", kDefaultEngine), eval, &step, !cl->has("no-cache"));
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))
@@ -268,7 +269,13 @@ int trainCommand(const Args &args) {
                                  settings->batch, settings->seed);
   if (!batcher)
     return report(batcher.diags());
-  std::string logText;
+  // The log gets one JSON line per epoch as it ends.
+  std::unique_ptr<std::FILE, int (*)(std::FILE *)> log(nullptr, std::fclose);
+  if (cl->has("log")) {
+    log.reset(std::fopen(cl->get("log").c_str(), "w"));
+    if (!log)
+      return fail(fmt::format("{}: cannot write: {}", cl->get("log"), std::strerror(errno)));
+  }
 
   for (int64_t epoch = 0; epoch < settings->epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
@@ -304,10 +311,10 @@ int trainCommand(const Args &args) {
       }
     }
     std::fprintf(stderr, "%s  (%.1f s)\n", human.c_str(), seconds);
-    logText += line + "}\n";
-    if (cl->has("log"))
-      if (Status s = writeFileAtomically(cl->get("log"), logText); !s)
-        return report(s.diags());
+    if (log) {
+      std::fprintf(log.get(), "%s}\n", line.c_str());
+      std::fflush(log.get());
+    }
     if (cl->has("save"))
       if (Status s = saveCheckpoint((*engine)->stateGraph(), (*engine)->state(), cl->get("save")); !s)
         return report(s.diags());

@@ -26,6 +26,9 @@ commands:
                         FEATURES.npy,LABELS.npy data
   gradcheck M.ir [--in NAME=FILE.npy ...]
                         compare autodiff's gradients with central differences
+  compile M.ir -o OUT.o [--header OUT.h] [--name PREFIX] [--target-cpu CPU]
+        [--time] [--emit=llvm|asm]
+                        ahead-of-time object file and C header
   --version             nnc, LLVM and host CPU
   --help                this text
 )";
@@ -64,6 +67,8 @@ int dispatch(int argc, char **argv) {
     return trainCommand(args);
   if (command == "gradcheck")
     return gradcheckCommand(args);
+  if (command == "compile")
+    return compileCommand(args);
   return fail("unknown command '" + command + "' (see 'nnc --help')");
 }
 

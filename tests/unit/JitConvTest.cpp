@@ -1,0 +1,277 @@
+/// The JIT against the reference interpreter, for the Conv family: conv2d,
+/// maxpool2d, avgpool2d and their gradient ops.
+#include "InterpTestUtil.h"
+
+#include "codegen/Compiler.h"
+#include "ir/Parser.h"
+#include "runtime/Initializers.h"
+#include "runtime/Interpreter.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace nnc {
+namespace {
+
+struct AlignedBuffer {
+  explicit AlignedBuffer(uint64_t bytes)
+      : p(std::aligned_alloc(64, std::max<uint64_t>(64, (bytes + 63) / 64 * 64))) {}
+  ~AlignedBuffer() { std::free(p); }
+  void *p;
+};
+
+/// Inputs of `g` random in [-2, 2] at `dims`.
+std::vector<Tensor> randomInputs(const Graph &g, const std::vector<int64_t> &dims) {
+  std::vector<Tensor> inputs;
+  uint64_t seed = 1;
+  for (ValueId id : g.valuesOfKind(ValueKind::Input)) {
+    Tensor t(DType::F32, concreteShape(g.type(id), dims));
+    fillUniform(t.f32(), t.numel(), -2, 2, seed++);
+    inputs.push_back(t);
+  }
+  return inputs;
+}
+
+/// Runs `g` on `inputs` through the interpreter and the compiled `f`, and
+/// compares every output within IR.md's tolerance (NaN matches NaN,
+/// infinities match exactly).
+/// Returns the JIT's outputs.
+std::vector<Tensor> expectSame(const Graph &g, const ModelFunctions &f,
+                               const std::vector<int64_t> &dims,
+                               const std::vector<Tensor> &inputs, const std::string &what) {
+  Interpreter interp(g);
+  Status st = interp.run(inputs);
+  EXPECT_TRUE(st.ok()) << st.errorText();
+  if (!st.ok())
+    return {};
+  AlignedBuffer state(f.stateSize()), workspace(f.workspaceSize(dims.data()));
+  EXPECT_EQ(f.init(state.p), 0);
+  std::vector<const void *> in;
+  for (const Tensor &t : inputs)
+    in.push_back(t.data());
+  std::vector<Tensor> outs;
+  std::vector<void *> outPtrs;
+  for (const OutputRef &o : g.outputs) {
+    outs.emplace_back(g.type(o.value).dtype, concreteShape(g.type(o.value), dims));
+    outPtrs.push_back(outs.back().data());
+  }
+  EXPECT_EQ(f.infer(state.p, workspace.p, dims.data(), in.data(), outPtrs.data()), 0);
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const Tensor &want = interp.value(g.outputs[k].value);
+    double largest = 1;
+    for (int64_t i = 0; i < want.numel(); ++i)
+      if (std::isfinite(want.at(i)))
+        largest = std::max(largest, std::fabs(want.at(i)));
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      if (std::isnan(want.at(i))) {
+        EXPECT_TRUE(std::isnan(outs[k].at(i))) << "output " << k << " element " << i << " of\n"
+                                               << what;
+        if (!std::isnan(outs[k].at(i)))
+          return outs;
+        continue;
+      }
+      if (std::isinf(want.at(i))) {
+        EXPECT_EQ(outs[k].at(i), want.at(i)) << "output " << k << " element " << i << " of\n"
+                                             << what;
+        if (outs[k].at(i) != want.at(i))
+          return outs;
+        continue;
+      }
+      EXPECT_NEAR(outs[k].at(i), want.at(i), 1e-5 * largest)
+          << "output " << k << " element " << i << " of\n" << what;
+      if (std::fabs(outs[k].at(i) - want.at(i)) > 1e-5 * largest)
+        return outs;
+    }
+  }
+  return outs;
+}
+
+/// Compiles `text` once and compares it with the interpreter at each batch
+/// (inputs random in [-2, 2]).
+void expectJitMatchesInterpreter(const std::string &text, const std::vector<int64_t> &batches) {
+  Result<Graph> g = parseModel(text, "m.ir");
+  ASSERT_TRUE(g.ok()) << g.errorText() << "\n" << text;
+  auto jit = jitCompile(*g, nullptr, {});
+  ASSERT_TRUE(jit.ok()) << jit.errorText();
+  for (int64_t batch : batches) {
+    std::vector<int64_t> dims(g->dims.size(), batch);
+    expectSame(*g, (*jit)->functions(), dims, randomInputs(*g, dims),
+               text + "(batch " + std::to_string(batch) + ")");
+    if (::testing::Test::HasFailure())
+      return;
+  }
+}
+
+/// The output extent of a window (as the shape rule computes it).
+int64_t outExtent(int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
+  return (in + 2 * pad - kernel) / stride + 1;
+}
+
+std::string pairText(int64_t a, int64_t b) {
+  return a == b ? std::to_string(a) : "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
+}
+
+/// conv2d with and without bias and both its gradient ops, for one geometry,
+/// over x f32[B, channels, h, w], at batch 1, 3 and 64.
+void checkConv(int64_t channels, int64_t filters, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+               int64_t ph, int64_t pw, int64_t h = 12, int64_t w = 11) {
+  int64_t oh = outExtent(h, kh, sh, ph), ow = outExtent(w, kw, sw, pw);
+  auto dims = [](std::vector<int64_t> v) {
+    std::string s;
+    for (int64_t d : v)
+      s += ", " + std::to_string(d);
+    return s;
+  };
+  std::string attrs = ", stride=" + pairText(sh, sw) + ", padding=" + pairText(ph, pw) + ")";
+  std::string text = "model m {\n dim B\n input x: f32[B" + dims({channels, h, w}) +
+                     "]\n input w: f32[" + dims({filters, channels, kh, kw}).substr(2) +
+                     "]\n input bias: f32[" + std::to_string(filters) + "]\n input dy: f32[B" +
+                     dims({filters, oh, ow}) + "]\n" +
+                     " y = conv2d(x, w, bias" + attrs + "\n" +
+                     " z = conv2d(x, w" + attrs + "\n" +
+                     " gx = conv2d_grad_input(dy, w, x" + attrs + "\n" +
+                     " gw = conv2d_grad_filter(x, dy, w" + attrs + "\n" +
+                     " output y, z, gx, gw\n}\n";
+  expectJitMatchesInterpreter(text, {1, 3, 64});
+}
+
+/// Every stride and padding of the brief, for one kernel.
+void checkConvKernel(int64_t k) {
+  const std::pair<int64_t, int64_t> strides[] = {{1, 1}, {2, 2}, {2, 1}};
+  const std::pair<int64_t, int64_t> pads[] = {{0, 0}, {1, 1}, {1, 2}};
+  const std::pair<int64_t, int64_t> channels[] = {{1, 16}, {3, 4}};
+  for (auto [c, f] : channels)
+    for (auto [sh, sw] : strides)
+      for (auto [ph, pw] : pads) {
+        checkConv(c, f, k, k, sh, sw, ph, pw);
+        if (::testing::Test::HasFailure())
+          return;
+      }
+}
+
+TEST(JitConv, Conv2dAndGradientsKernel1x1) { checkConvKernel(1); }
+TEST(JitConv, Conv2dAndGradientsKernel3x3) { checkConvKernel(3); }
+TEST(JitConv, Conv2dAndGradientsKernel7x7) { checkConvKernel(7); }
+
+TEST(JitConv, Conv2dAndGradientsNonSquareKernel) {
+  checkConv(3, 4, 3, 5, 2, 1, 1, 2);
+  checkConv(2, 5, 5, 2, 1, 2, 2, 0);
+  // Padding wider than the kernel reaches: whole output rows read only zeros.
+  checkConv(1, 2, 2, 2, 1, 1, 3, 2);
+}
+
+/// Rows so wide that conv2d_grad_filter sums one tap at a time (its partial
+/// sums of every tap would not fit its stack buffer).
+TEST(JitConv, Conv2dAndGradientsWideRows) { checkConv(1, 2, 7, 7, 1, 1, 0, 1, 8, 339); }
+
+/// The pools and their gradients over x f32[B, 3, 7, 9] for one kernel and
+/// stride (0: absent, i.e. the kernel).
+void checkPools(int64_t kh, int64_t kw, int64_t sh, int64_t sw) {
+  const int64_t h = 7, w = 9;
+  int64_t strideH = sh ? sh : kh, strideW = sw ? sw : kw;
+  int64_t oh = outExtent(h, kh, strideH, 0), ow = outExtent(w, kw, strideW, 0);
+  std::string attrs = ", kernel=" + pairText(kh, kw) + (sh ? ", stride=" + pairText(sh, sw) : "") + ")";
+  std::string dy = "f32[B, 3, " + std::to_string(oh) + ", " + std::to_string(ow) + "]";
+  std::string text = "model m {\n dim B\n input x: f32[B, 3, 7, 9]\n input dm: " + dy +
+                     "\n input da: " + dy + "\n" +
+                     " m = maxpool2d(x" + attrs + "\n" +
+                     " a = avgpool2d(x" + attrs + "\n" +
+                     " gm = maxpool2d_grad(x, dm" + attrs + "\n" +
+                     " ga = avgpool2d_grad(x, da" + attrs + "\n" +
+                     " output m, a, gm, ga\n}\n";
+  expectJitMatchesInterpreter(text, {1, 3, 64});
+}
+
+TEST(JitConv, PoolsAndGradientsMatchTheInterpreter) {
+  checkPools(2, 2, 2, 2);
+  checkPools(2, 2, 0, 0);
+  checkPools(3, 3, 1, 1);
+  checkPools(2, 3, 0, 0);
+  checkPools(3, 2, 1, 2);
+}
+
+/// Compiles `text` (static shapes) and compares with the interpreter on
+/// the given inputs.
+std::vector<Tensor> expectJitMatchesOn(const std::string &text, const std::vector<Tensor> &inputs) {
+  Result<Graph> g = parseModel(text, "m.ir");
+  EXPECT_TRUE(g.ok()) << g.errorText();
+  if (!g.ok())
+    return {};
+  auto jit = jitCompile(*g, nullptr, {});
+  EXPECT_TRUE(jit.ok()) << jit.errorText();
+  if (!jit.ok())
+    return {};
+  return expectSame(*g, (*jit)->functions(), {}, inputs, text);
+}
+
+/// Ties go to the first maximum of each window in row-major order, NaN is
+/// the maximum (the first NaN keeps it), and overlapping windows add up.
+TEST(JitConv, MaxPoolGradientTiesAndNaN) {
+  const std::string text = "model m {\n input x: f32[2, 2, 6, 7]\n input dy: f32[2, 2, 4, 5]\n"
+                           " y = maxpool2d(x, kernel=3, stride=1)\n"
+                           " g = maxpool2d_grad(x, dy, kernel=3, stride=1)\n"
+                           " output y, g\n}\n";
+  Tensor x(DType::F32, {2, 2, 6, 7}), dy(DType::F32, {2, 2, 4, 5});
+  fillUniform(dy.f32(), dy.numel(), -2, 2, 7);
+  fillUniform(x.f32(), x.numel(), 0, 3, 8);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.f32()[i] = std::floor(x.f32()[i]); // 0, 1 or 2: many ties
+  expectJitMatchesOn(text, {x, dy});
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  x.f32()[3] = nan;
+  x.f32()[4] = nan;
+  x.f32()[2 * 7 + 1] = nan;
+  x.f32()[42 + 20] = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 84; i < 84 + 42; ++i)
+    x.f32()[i] = -std::numeric_limits<float>::infinity(); // windows of -inf only
+  expectJitMatchesOn(text, {x, dy});
+}
+
+/// The course's worked example: a 7x7 filter with 30 along a curve, over an
+/// image with 50 on the curve but for one 20 (and one curve pixel dark),
+/// answers 4 * 50 * 30 + 20 * 30 = 6600 where it lies, and less elsewhere.
+TEST(JitConv, CourseCurveDetectorGives6600) {
+  // clang-format off
+  const int curve[7][7] = {{0, 0, 0,  0,  0, 30, 0},
+                           {0, 0, 0,  0, 30,  0, 0},
+                           {0, 0, 0, 30,  0,  0, 0},
+                           {0, 0, 0, 30,  0,  0, 0},
+                           {0, 0, 0, 30,  0,  0, 0},
+                           {0, 0, 0, 30,  0,  0, 0},
+                           {0, 0, 0,  0,  0,  0, 0}};
+  // clang-format on
+  std::vector<double> filter;
+  for (const auto &row : curve)
+    for (int v : row)
+      filter.push_back(v);
+  std::vector<float> image(14 * 14, 0.0f);
+  auto pixel = [&](int r, int c) -> float & { return image[(2 + r) * 14 + (3 + c)]; };
+  pixel(0, 5) = 50;
+  pixel(1, 4) = 50;
+  pixel(2, 3) = 50;
+  pixel(3, 3) = 20;
+  pixel(4, 3) = 50;
+  test::ModelBuilder m;
+  ValueId x = m.input("image", test::staticShape({1, 1, 14, 14}));
+  ValueId w = m.constant("filter", test::staticShape({1, 1, 7, 7}), filter);
+  m.output(m.op(OpKind::Conv2d, {x, w}));
+  Graph g = m.finish();
+  auto jit = jitCompile(g, nullptr, {});
+  ASSERT_TRUE(jit.ok()) << jit.errorText();
+  std::vector<Tensor> outs =
+      expectSame(g, (*jit)->functions(), {}, {test::f32({1, 1, 14, 14}, image)}, "curve detector");
+  ASSERT_EQ(outs.size(), 1u);
+  ASSERT_EQ(outs[0].shape(), (std::vector<int64_t>{1, 1, 8, 8}));
+  EXPECT_EQ(outs[0].f32()[2 * 8 + 3], 6600.0f);
+  EXPECT_EQ(outs[0].f32()[7 * 8 + 7], 0.0f);
+  for (int64_t i = 0; i < outs[0].numel(); ++i)
+    EXPECT_LE(outs[0].f32()[i], 6600.0f);
+}
+
+} // namespace
+} // namespace nnc
