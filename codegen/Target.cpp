@@ -2,12 +2,12 @@
 #include "codegen/Target.h"
 
 #include <llvm/Analysis/TargetLibraryInfo.h>
-#include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/Triple.h>
+#include <llvm/TargetParser/X86TargetParser.h>
 
 #include <mutex>
 
@@ -41,14 +41,17 @@ Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::stri
   if (!target)
     return R::fail("no LLVM target for {}: {}", triple, error);
   std::string cpuName = cpu.empty() ? llvm::sys::getHostCPUName().str() : cpu;
+  // Checked before LLVM sees it: LLVM would print its own warning and go on.
+  if (!cpu.empty() && llvm::Triple(triple).isX86() &&
+      llvm::X86::parseArchX86(cpu, /*Only64Bit=*/true) == llvm::X86::CK_None)
+    return R::fail("unknown CPU '{}' for {} (try haswell, skylake-avx512, znver4, x86-64-v3)", cpu,
+                   triple);
   llvm::TargetOptions options; // no fast-math: results must match the reference
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       triple, cpuName, cpuFeatures(cpu), options, llvm::Reloc::PIC_, std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
     return R::fail("LLVM cannot target CPU '{}'", cpuName);
-  if (!cpu.empty() && !machine->getMCSubtargetInfo()->isCPUStringValid(cpu))
-    return R::fail("unknown CPU '{}' for {}", cpu, triple);
   return R(std::move(machine));
 }
 

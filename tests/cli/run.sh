@@ -46,6 +46,23 @@ done
 expect_status 0 "gradcheck perceptron (straight-through step is reported)" -- "$nnc" gradcheck "$src/examples/perceptron.ir"
 expect_in "$work/out" "straight-through" "step is named as straight-through"
 
+# compile: an object and the C header of IR.md section 6
+expect_status 0 "compile xor" -- "$nnc" compile "$src/examples/xor.ir" -o "$work/xor.o" --header "$work/xor.h" --name xnet --no-cache
+for sym in xnet_cpu_supported xnet_state_size xnet_workspace_size xnet_init xnet_infer xnet_train_step xnet_param_offset; do
+  expect_in "$work/xor.h" "$sym(" "header declares $sym"
+done
+expect_in "$work/xor.h" "#define xnet_NUM_INPUTS 2" "header counts inputs"
+if nm "$work/xor.o" | grep -q " T xnet_train_step"; then pass; else failure "object defines xnet_train_step"; fi
+if nm -u "$work/xor.o" | grep -vqE " (memcpy|memset|expf|logf?|tanhf|erff|strcmp|_ZGV[a-zA-Z0-9_]+)$"; then
+  failure "object needs more than libc and libm:"; nm -u "$work/xor.o"
+else pass; fi
+expect_status 0 "compile mlp (inference only header)" -- "$nnc" compile "$src/examples/mcculloch_pitts.ir" -o "$work/mp.o" --header "$work/mp.h"
+if grep -q "_train_step" "$work/mp.h"; then failure "a model without minimize has no train_step"; else pass; fi
+expect_status 1 "compile for an unknown CPU" -- "$nnc" compile "$src/examples/xor.ir" -o "$work/bad.o" --target-cpu bogus
+expect_in "$work/err" "unknown CPU 'bogus'" "unknown CPU error"
+if [ ! -e "$work/bad.o" ]; then pass; else failure "a failed compile left an object"; fi
+expect_status 1 "compile with a bad prefix" -- "$nnc" compile "$src/examples/xor.ir" -o "$work/bad.o" --name 1x
+
 # print reads stdin with '-'
 expect_status 0 "print -" -- bash -c "'$nnc' print - < '$src/examples/xor.ir'"
 expect_in "$work/out" "minimize loss with sgd(lr=0.5)" "print - output"
