@@ -49,10 +49,25 @@ std::string Diagnostic::render() const {
     out = fmt::format("{}: {}", severityName(severity), message);
   if (loc.known() && loc.file && !loc.file->text().empty()) {
     std::string_view line = loc.file->line(loc.line);
+    uint32_t col = loc.col;
+    // A very long line (generated files) shows a window around the caret.
+    constexpr size_t kWindow = 120;
+    std::string shown;
+    if (line.size() > 2 * kWindow && col > kWindow / 2) {
+      size_t start = std::min<size_t>(col - kWindow / 2, line.size());
+      while (start < line.size() && (static_cast<unsigned char>(line[start]) & 0xC0) == 0x80)
+        ++start;
+      shown = "..." + std::string(line.substr(start, kWindow)) + "...";
+      col = static_cast<uint32_t>(col - start + 3);
+      line = shown;
+    } else if (line.size() > 2 * kWindow) {
+      shown = std::string(line.substr(0, kWindow)) + "...";
+      line = shown;
+    }
     out += "\n";
     out += line;
     out += "\n";
-    out += caretLine(line, loc.col);
+    out += caretLine(line, col);
   }
   return out;
 }

@@ -128,6 +128,7 @@ private:
   // ---- statements -------------------------------------------------------------
   void parseStatementRecovering(ModelSyntax &model) {
     stmtStart_ = pos_;
+    nesting_ = 0;
     try {
       StmtSyntax s = parseStatement();
       if (!at(Tok::Newline) && !at(Tok::Semicolon) && !at(Tok::RBrace) && !at(Tok::Eof))
@@ -308,8 +309,22 @@ private:
     return e;
   }
 
+  /// Deeper nesting is an error, not a stack overflow.
+  static constexpr int kMaxNesting = 256;
+
+  /// Counts one level of expression nesting for the lifetime of a parse call.
+  struct NestingGuard {
+    NestingGuard(Parser &p) : p(p) {
+      if (++p.nesting_ > kMaxNesting)
+        p.fail(p.cur().loc, "expression nests too deeply (more than {} levels)", kMaxNesting);
+    }
+    ~NestingGuard() { --p.nesting_; }
+    Parser &p;
+  };
+
   /// expr ::= term (('+' | '-') term)*
   ExprSyntax parseExpr() {
+    NestingGuard guard(*this);
     ExprSyntax lhs = parseTerm();
     while (at(Tok::Plus) || at(Tok::Minus)) {
       const char *op = at(Tok::Plus) ? "add" : "sub";
@@ -336,6 +351,7 @@ private:
 
   /// unary ::= '-' unary | primary
   ExprSyntax parseUnary() {
+    NestingGuard guard(*this);
     if (at(Tok::Minus)) {
       SourceLoc loc = cur().loc;
       advance();
@@ -400,6 +416,7 @@ private:
 
   /// attribute ::= NUMBER | 'true' | 'false' | NAME | '[' (attribute (',' attribute)*)? ']'
   AttrValue parseAttrValue() {
+    NestingGuard guard(*this);
     if (at(Tok::Number)) {
       double v = cur().number;
       advance();
@@ -474,6 +491,7 @@ private:
   size_t pos_ = 0;
   size_t stmtStart_ = 0;
   int leafDepth_ = -1; ///< nesting depth of a literal's numbers, once seen
+  int nesting_ = 0;    ///< current expression nesting
 };
 
 } // namespace

@@ -173,3 +173,37 @@ TEST(Parser, EveryNodeKeepsItsLocation) {
 
 } // namespace
 } // namespace nnc
+
+namespace nnc {
+namespace {
+
+TEST(ParserErrors, DeepNestingIsAnErrorNotAStackOverflow) {
+  for (const auto &[open, close] : std::vector<std::pair<std::string, std::string>>{
+           {"(", ")"}, {"neg(", ")"}, {"-", ""}}) {
+    std::string expr;
+    for (int i = 0; i < 100000; ++i)
+      expr += open;
+    expr += "x";
+    for (int i = 0; i < 100000; ++i)
+      expr += close;
+    auto diags = errorsOf(wrap("  y = relu(" + expr + ")\n"));
+    ASSERT_FALSE(diags.empty());
+    EXPECT_EQ(diags[0].message, "expression nests too deeply (more than 256 levels)");
+  }
+  std::string list = "  y = reshape(x, shape=";
+  for (int i = 0; i < 100000; ++i)
+    list += "[";
+  auto diags = errorsOf(wrap(list + "\n"));
+  ASSERT_FALSE(diags.empty());
+}
+
+TEST(Parser, ModestNestingIsFine) {
+  std::string expr = "x";
+  for (int i = 0; i < 100; ++i)
+    expr = "neg(" + expr + ")";
+  Result<Graph> g = parseModel(wrap("  y = relu(" + expr + ")\n"), "m.ir");
+  EXPECT_TRUE(g.ok()) << g.errorText();
+}
+
+} // namespace
+} // namespace nnc
