@@ -2,6 +2,7 @@
 /// maxpool2d, avgpool2d and their gradient ops.
 #include "InterpTestUtil.h"
 
+#include "tests/unit/JitTestUtil.h"
 #include "codegen/Compiler.h"
 #include "ir/Parser.h"
 #include "runtime/Initializers.h"
@@ -18,94 +19,7 @@
 namespace nnc {
 namespace {
 
-struct AlignedBuffer {
-  explicit AlignedBuffer(uint64_t bytes)
-      : p(std::aligned_alloc(64, std::max<uint64_t>(64, (bytes + 63) / 64 * 64))) {}
-  ~AlignedBuffer() { std::free(p); }
-  void *p;
-};
-
-/// Inputs of `g` random in [-2, 2] at `dims`.
-std::vector<Tensor> randomInputs(const Graph &g, const std::vector<int64_t> &dims) {
-  std::vector<Tensor> inputs;
-  uint64_t seed = 1;
-  for (ValueId id : g.valuesOfKind(ValueKind::Input)) {
-    Tensor t(DType::F32, concreteShape(g.type(id), dims));
-    fillUniform(t.f32(), t.numel(), -2, 2, seed++);
-    inputs.push_back(t);
-  }
-  return inputs;
-}
-
-/// Runs `g` on `inputs` through the interpreter and the compiled `f`, and
-/// compares every output within IR.md's tolerance (NaN matches NaN,
-/// infinities match exactly).
-/// Returns the JIT's outputs.
-std::vector<Tensor> expectSame(const Graph &g, const ModelFunctions &f,
-                               const std::vector<int64_t> &dims,
-                               const std::vector<Tensor> &inputs, const std::string &what) {
-  Interpreter interp(g);
-  Status st = interp.run(inputs);
-  EXPECT_TRUE(st.ok()) << st.errorText();
-  if (!st.ok())
-    return {};
-  AlignedBuffer state(f.stateSize()), workspace(f.workspaceSize(dims.data()));
-  EXPECT_EQ(f.init(state.p), 0);
-  std::vector<const void *> in;
-  for (const Tensor &t : inputs)
-    in.push_back(t.data());
-  std::vector<Tensor> outs;
-  std::vector<void *> outPtrs;
-  for (const OutputRef &o : g.outputs) {
-    outs.emplace_back(g.type(o.value).dtype, concreteShape(g.type(o.value), dims));
-    outPtrs.push_back(outs.back().data());
-  }
-  EXPECT_EQ(f.infer(state.p, workspace.p, dims.data(), in.data(), outPtrs.data()), 0);
-  for (size_t k = 0; k < outs.size(); ++k) {
-    const Tensor &want = interp.value(g.outputs[k].value);
-    double largest = 1;
-    for (int64_t i = 0; i < want.numel(); ++i)
-      if (std::isfinite(want.at(i)))
-        largest = std::max(largest, std::fabs(want.at(i)));
-    for (int64_t i = 0; i < want.numel(); ++i) {
-      if (std::isnan(want.at(i))) {
-        EXPECT_TRUE(std::isnan(outs[k].at(i))) << "output " << k << " element " << i << " of\n"
-                                               << what;
-        if (!std::isnan(outs[k].at(i)))
-          return outs;
-        continue;
-      }
-      if (std::isinf(want.at(i))) {
-        EXPECT_EQ(outs[k].at(i), want.at(i)) << "output " << k << " element " << i << " of\n"
-                                             << what;
-        if (outs[k].at(i) != want.at(i))
-          return outs;
-        continue;
-      }
-      EXPECT_NEAR(outs[k].at(i), want.at(i), 1e-5 * largest)
-          << "output " << k << " element " << i << " of\n" << what;
-      if (std::fabs(outs[k].at(i) - want.at(i)) > 1e-5 * largest)
-        return outs;
-    }
-  }
-  return outs;
-}
-
-/// Compiles `text` once and compares it with the interpreter at each batch
-/// (inputs random in [-2, 2]).
-void expectJitMatchesInterpreter(const std::string &text, const std::vector<int64_t> &batches) {
-  Result<Graph> g = parseModel(text, "m.ir");
-  ASSERT_TRUE(g.ok()) << g.errorText() << "\n" << text;
-  auto jit = jitCompile(*g, nullptr, {});
-  ASSERT_TRUE(jit.ok()) << jit.errorText();
-  for (int64_t batch : batches) {
-    std::vector<int64_t> dims(g->dims.size(), batch);
-    expectSame(*g, (*jit)->functions(), dims, randomInputs(*g, dims),
-               text + "(batch " + std::to_string(batch) + ")");
-    if (::testing::Test::HasFailure())
-      return;
-  }
-}
+using namespace jittest;
 
 /// The output extent of a window (as the shape rule computes it).
 int64_t outExtent(int64_t in, int64_t kernel, int64_t stride, int64_t pad) {

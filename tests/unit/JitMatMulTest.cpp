@@ -1,5 +1,6 @@
 /// The JIT against the reference interpreter, for matmul (every transpose
 /// combination, edge tiles, symbolic rows) and the shape ops.
+#include "tests/unit/JitTestUtil.h"
 #include "codegen/Compiler.h"
 #include "codegen/HostInfo.h"
 #include "ir/Parser.h"
@@ -17,58 +18,7 @@
 namespace nnc {
 namespace {
 
-struct AlignedBuffer {
-  explicit AlignedBuffer(uint64_t bytes)
-      : p(std::aligned_alloc(64, std::max<uint64_t>(64, (bytes + 63) / 64 * 64))) {}
-  ~AlignedBuffer() { std::free(p); }
-  void *p;
-};
-
-/// Runs `text` (inputs random in [-2, 2]) through the interpreter and the
-/// JIT at each batch of `batches` (one compilation), and compares every
-/// output within IR.md's tolerance.
-void expectJitMatchesInterpreter(const std::string &text, std::vector<int64_t> batches,
-                                 const CompileOptions &options = {}) {
-  Result<Graph> g = parseModel(text, "m.ir");
-  ASSERT_TRUE(g.ok()) << g.errorText();
-  auto jit = jitCompile(*g, nullptr, options);
-  ASSERT_TRUE(jit.ok()) << jit.errorText();
-  const ModelFunctions &f = (*jit)->functions();
-  for (int64_t batch : batches) {
-    std::vector<int64_t> dims(g->dims.size(), batch);
-    std::vector<Tensor> inputs;
-    uint64_t seed = 1;
-    for (ValueId id : g->valuesOfKind(ValueKind::Input)) {
-      Tensor t(DType::F32, concreteShape(g->type(id), dims));
-      fillUniform(t.f32(), t.numel(), -2, 2, seed++);
-      inputs.push_back(t);
-    }
-    Interpreter interp(*g);
-    ASSERT_TRUE(interp.run(inputs).ok());
-
-    AlignedBuffer state(f.stateSize()), workspace(f.workspaceSize(dims.data()));
-    ASSERT_EQ(f.init(state.p), 0);
-    std::vector<const void *> in;
-    for (const Tensor &t : inputs)
-      in.push_back(t.data());
-    std::vector<Tensor> outs;
-    std::vector<void *> outPtrs;
-    for (const OutputRef &o : g->outputs) {
-      outs.emplace_back(g->type(o.value).dtype, concreteShape(g->type(o.value), dims));
-      outPtrs.push_back(outs.back().data());
-    }
-    ASSERT_EQ(f.infer(state.p, workspace.p, dims.data(), in.data(), outPtrs.data()), 0);
-    for (size_t k = 0; k < outs.size(); ++k) {
-      const Tensor &want = interp.value(g->outputs[k].value);
-      double largest = 1;
-      for (int64_t i = 0; i < want.numel(); ++i)
-        largest = std::max(largest, std::fabs(want.at(i)));
-      for (int64_t i = 0; i < want.numel(); ++i)
-        ASSERT_NEAR(outs[k].at(i), want.at(i), 1e-5 * largest)
-            << "output " << k << " element " << i << " at batch " << batch << " of\n" << text;
-    }
-  }
-}
+using namespace jittest;
 
 std::string str(int64_t n) { return std::to_string(n); }
 
@@ -125,7 +75,7 @@ TEST(JitMatMul, NarrowerTargetsUseTheirOwnTiles) {
       for (bool tb : {false, true}) {
         CompileOptions options;
         options.cpu = cpu;
-        expectJitMatchesInterpreter(matmulModel(ta, tb, "B", kn), {1, 7, 64}, options);
+        expectJitMatchesInterpreter(matmulModel(ta, tb, "B", kn), {1, 7, 64}, 1, nullptr, options);
       }
 }
 

@@ -1,5 +1,6 @@
 /// The JIT against the reference interpreter, for the Reduce, Norm and Loss
 /// families (forward and gradient ops), and the run-time label check.
+#include "tests/unit/JitTestUtil.h"
 #include "codegen/Compiler.h"
 #include "codegen/Layout.h"
 #include "ir/Parser.h"
@@ -16,76 +17,7 @@
 namespace nnc {
 namespace {
 
-struct AlignedBuffer {
-  explicit AlignedBuffer(uint64_t bytes)
-      : p(std::aligned_alloc(64, std::max<uint64_t>(64, (bytes + 63) / 64 * 64))) {}
-  ~AlignedBuffer() { std::free(p); }
-  void *p;
-};
-
-/// Changes a random input (by name) before the run.
-using Adjust = std::function<void(const std::string &, Tensor &)>;
-
-/// Random inputs: f32 uniform in [-2, 2], i32 labels uniform in [0, classes).
-std::vector<Tensor> randomInputs(const Graph &g, const std::vector<int64_t> &dims, int32_t classes,
-                                 const Adjust &adjust = nullptr) {
-  std::vector<Tensor> inputs;
-  uint64_t seed = 1;
-  for (ValueId id : g.valuesOfKind(ValueKind::Input)) {
-    Tensor t(g.type(id).dtype, concreteShape(g.type(id), dims));
-    if (t.dtype() == DType::I32) {
-      uint64_t s = seed++ * 0x9e3779b97f4a7c15ull;
-      for (int64_t i = 0; i < t.numel(); ++i) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        t.i32()[i] = static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(classes));
-      }
-    } else {
-      fillUniform(t.f32(), t.numel(), -2, 2, seed++);
-    }
-    if (adjust)
-      adjust(g.value(id).name, t);
-    inputs.push_back(t);
-  }
-  return inputs;
-}
-
-/// Runs `text` through the interpreter and the JIT at batch `batch`, and
-/// compares every output within IR.md's tolerance.
-void expectJitMatchesInterpreter(const std::string &text, int64_t batch, int32_t classes = 1,
-                                 const Adjust &adjust = nullptr) {
-  Result<Graph> g = parseModel(text, "m.ir");
-  ASSERT_TRUE(g.ok()) << g.errorText();
-  std::vector<int64_t> dims(g->dims.size(), batch);
-  std::vector<Tensor> inputs = randomInputs(*g, dims, classes, adjust);
-  Interpreter interp(*g);
-  ASSERT_TRUE(interp.run(inputs).ok()) << text;
-
-  auto jit = jitCompile(*g, nullptr, {});
-  ASSERT_TRUE(jit.ok()) << jit.errorText();
-  const ModelFunctions &f = (*jit)->functions();
-  AlignedBuffer state(f.stateSize()), workspace(f.workspaceSize(dims.data()));
-  ASSERT_EQ(f.init(state.p), 0);
-  std::vector<const void *> in;
-  for (const Tensor &t : inputs)
-    in.push_back(t.data());
-  std::vector<Tensor> outs;
-  std::vector<void *> outPtrs;
-  for (const OutputRef &o : g->outputs) {
-    outs.emplace_back(g->type(o.value).dtype, concreteShape(g->type(o.value), dims));
-    outPtrs.push_back(outs.back().data());
-  }
-  ASSERT_EQ(f.infer(state.p, workspace.p, dims.data(), in.data(), outPtrs.data()), 0) << text;
-  for (size_t k = 0; k < outs.size(); ++k) {
-    const Tensor &want = interp.value(g->outputs[k].value);
-    ASSERT_EQ(outs[k].numel(), want.numel());
-    double largest = 1;
-    for (int64_t i = 0; i < want.numel(); ++i)
-      largest = std::max(largest, std::fabs(want.at(i)));
-    for (int64_t i = 0; i < want.numel(); ++i)
-      ASSERT_NEAR(outs[k].at(i), want.at(i), 1e-5 * largest)
-          << "output " << k << " element " << i << " at batch " << batch << " of\n" << text;
-  }
-}
+using namespace jittest;
 
 const int64_t kBatches[] = {1, 3, 64};
 
@@ -137,7 +69,7 @@ TEST(JitReduce, SumMeanMaxOverAxesSets) {
         expectJitMatchesInterpreter("model m {\n dim B\n input x: f32[B, 3, 4, 5]\n"
                                     " input u: f32[B, 1, 37]\n" +
                                         body + " output " + outs + "\n}\n",
-                                    batch);
+                                    {batch});
     }
 }
 
@@ -147,7 +79,7 @@ TEST(JitReduce, ScalarAndWideReductions) {
         "model m {\n dim B\n input s: f32[]\n input x: f32[B, 300]\n input w: f32[B, 700]\n"
         " a = sum(s)\n b = max(s)\n c = mean(x)\n d = sum(x, axes=[0])\n e = max(w, axes=[0])\n"
         " f = mean(w, axes=[0], keepdims=true)\n g = sum(w)\n output a, b, c, d, e, f, g\n}\n",
-        batch);
+        {batch});
 }
 
 TEST(JitReduce, ReductionGradients) {
@@ -164,7 +96,7 @@ TEST(JitReduce, ReductionGradients) {
           body += " " + y + " = " + op + "(x, " + d + withAxes(axes, keep) + ")\n";
           outs += (outs.empty() ? "" : ", ") + y;
         }
-        expectJitMatchesInterpreter(text + body + " output " + outs + "\n}\n", batch);
+        expectJitMatchesInterpreter(text + body + " output " + outs + "\n}\n", {batch});
       }
 }
 
@@ -176,7 +108,7 @@ TEST(JitReduce, MaxGradSplitsTies) {
         " input f: f32[B, 1]\n"
         " r = step(x)\n y = max_grad(r, d, axes=[1])\n z = max_grad(r, e, axes=[0])\n"
         " w = max_grad(r, f, axes=[-1], keepdims=true)\n output y, z, w\n}\n",
-        batch);
+        {batch});
 }
 
 TEST(JitReduce, ArgMax) {
@@ -185,7 +117,7 @@ TEST(JitReduce, ArgMax) {
         "model m {\n dim B\n input x: f32[B, 3, 17]\n input v: f32[B]\n"
         " a = argmax(x)\n b = argmax(x, axis=0)\n c = argmax(x, axis=1)\n d = argmax(v, axis=0)\n"
         " r = step(x)\n e = argmax(r)\n f = argmax(r, axis=0)\n output a, b, c, d, e, f\n}\n",
-        batch);
+        {batch});
 }
 
 TEST(JitReduce, SoftmaxAndLogSoftmaxOnAnyAxis) {
@@ -196,7 +128,7 @@ TEST(JitReduce, SoftmaxAndLogSoftmaxOnAnyAxis) {
           " a = " + std::string(op) + "(x)\n b = " + op + "(x, axis=0)\n c = " + op +
               "(x, axis=1)\n d = " + op + "(x, axis=-1)\n e = " + op + "(mul(w, 20), axis=0)\n"
               " f = " + op + "(mul(w, 20))\n output a, b, c, d, e, f\n}\n",
-          batch);
+          {batch});
 }
 
 TEST(JitReduce, SoftmaxGradients) {
@@ -211,7 +143,7 @@ TEST(JitReduce, SoftmaxGradients) {
           " y3 = " + fwd + "(w, axis=0)\n"
           " a = " + o + "(y0, d, axis=0)\n b = " + o + "(y1, d, axis=1)\n c = " + o + "(y2, d)\n"
           " f = " + o + "(y3, e, axis=0)\n g = " + o + "(x, d, axis=-1)\n output a, b, c, f, g\n}\n",
-          batch);
+          {batch});
     }
 }
 
@@ -225,12 +157,12 @@ TEST(JitReduce, LayerNormAndGradients) {
         " dx = layernorm_grad(x, g, d)\n dz = layernorm_grad(far, g, d, eps=0.001)\n"
         " dg = layernorm_gamma_grad(x, d)\n dgz = layernorm_gamma_grad(far, d, eps=0.001)\n"
         " output y, z, dx, dz, dg, dgz\n}\n",
-        batch);
+        {batch});
     expectJitMatchesInterpreter(
         "model m {\n dim B\n input x: f32[B, 1000]\n input g: f32[1000]\n input b: f32[1000]\n"
         " input d: f32[B, 1000]\n y = layernorm(x, g, b)\n dx = layernorm_grad(x, g, d)\n"
         " dg = layernorm_gamma_grad(x, d)\n output y, dx, dg\n}\n",
-        batch);
+        {batch});
   }
 }
 
@@ -253,7 +185,7 @@ TEST(JitReduce, ElementwiseLossesAndGradients) {
         " da = sse_grad(p, t, dl)\n db = mse_grad(p, t, dl)\n dc = bce_grad(q, u, dl)\n"
         " ea = sse_grad(p, t, 0.5)\n eb = mse_grad(p, t, -2)\n ec = bce_grad(q, st, 1)\n"
         " output a, b, c, c2, da, db, dc, ea, eb, ec\n}\n",
-        batch, 1, probabilities);
+        {batch}, 1, probabilities);
 }
 
 TEST(JitReduce, SoftmaxCrossEntropyAndGradient) {
@@ -264,7 +196,7 @@ TEST(JitReduce, SoftmaxCrossEntropyAndGradient) {
         " a = softmax_cross_entropy(logits, labels)\n b = softmax_cross_entropy(big, labels)\n"
         " da = softmax_cross_entropy_grad(logits, labels, dl)\n"
         " db = softmax_cross_entropy_grad(big, labels, 1)\n output a, b, da, db\n}\n",
-        batch, 10);
+        {batch}, 10);
 }
 
 /// A label outside [0, K) makes infer return kAbiBadLabel and write nothing
