@@ -5,6 +5,7 @@
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
+#include "passes/Pipelines.h"
 
 namespace nnc {
 
@@ -19,14 +20,18 @@ Result<CompiledModel> CompiledModel::compile(const Graph &model, const CompileOp
   using R = Result<CompiledModel>;
   if (Diagnostics problems = verifyGraph(model); problems.hasErrors())
     return R(std::move(problems));
+  PassContext ctx;
   std::unique_ptr<Graph> train;
   if (model.minimize) {
-    train = std::make_unique<Graph>(model);
-    PassContext ctx;
-    if (Status s = runPipeline(*train, {"autodiff"}, ctx); !s)
-      return R(s.takeDiags());
+    auto step = optimizedTrainingStep(model, ctx);
+    if (!step)
+      return R(step.takeDiags());
+    train = std::make_unique<Graph>(std::move(step).value());
   }
-  auto jit = jitCompile(model, train.get(), options);
+  auto infer = optimizedInference(model, ctx);
+  if (!infer)
+    return R(infer.takeDiags());
+  auto jit = jitCompile(*infer, train.get(), options);
   if (!jit)
     return R(jit.takeDiags());
   CompiledModel m;

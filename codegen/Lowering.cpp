@@ -1,6 +1,8 @@
 /// The lowering context: buffers, dims, loops, math, failures.
 #include "codegen/Lowering.h"
 
+#include <cassert>
+
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/MDBuilder.h>
 
@@ -28,6 +30,13 @@ llvm::Value *Lowering::immediate(ValueId v) {
   if (graph.type(v).dtype == DType::I32)
     return llvm::ConstantInt::get(i32, static_cast<uint64_t>(static_cast<int64_t>(x)));
   return llvm::ConstantFP::get(f32, x);
+}
+
+void Lowering::loadDims() {
+  assert(dimValues_.empty() && "dims already loaded");
+  for (size_t i = 0; i < graph.dims.size(); ++i)
+    dimValues_.push_back(
+        b.CreateLoad(i64, b.CreateConstGEP1_64(i64, dims_, i), "dim." + graph.dims[i].name));
 }
 
 llvm::Value *Lowering::dim(const Dim &d) {

@@ -39,6 +39,10 @@ public:
   llvm::Value *immediate(ValueId v);
   /// The extent of a dim as an i64.
   llvm::Value *dim(const Dim &d);
+  /// Loads every symbolic dim at the builder's position: call it once the
+  /// dims pointer is known to be non-null (a load in the entry block would
+  /// let LLVM delete that null check). Without it, dim() loads at entry.
+  void loadDims();
   std::vector<llvm::Value *> shape(ValueId v);
   llvm::Value *numel(ValueId v);
   const Type &type(ValueId v) const { return graph.type(v); }
@@ -100,5 +104,12 @@ void lowerReduce(Lowering &l, const Node &node);
 void lowerNorm(Lowering &l, const Node &node);
 void lowerConv(Lowering &l, const Node &node);
 void lowerLoss(Lowering &l, const Node &node);
+
+/// One unary element-wise op (relu, sigmoid, ...) on an f32 scalar, as its
+/// kernel computes it (codegen/lower/Elementwise.cpp); for fused epilogues.
+llvm::Value *lowerUnaryScalar(Lowering &l, OpKind op, double alpha, llvm::Value *x);
+/// One (forward value, dy) gradient op (relu_grad, ...) on f32 scalars.
+llvm::Value *lowerUnaryGradScalar(Lowering &l, OpKind op, double alpha, llvm::Value *v,
+                                  llvm::Value *dy);
 
 } // namespace nnc

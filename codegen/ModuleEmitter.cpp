@@ -2,6 +2,7 @@
 #include "codegen/ModuleEmitter.h"
 
 #include "codegen/Lowering.h"
+#include "passes/memory/MemoryPlan.h"
 #include "runtime/Initializers.h"
 
 #include <llvm/IR/InlineAsm.h>
@@ -19,7 +20,8 @@ public:
   ModuleEmitter(llvm::Module &m, llvm::TargetMachine &machine, std::string prefix,
                 const Graph &infer, const Graph *train)
       : m_(m), machine_(machine), prefix_(std::move(prefix)), infer_(infer), train_(train),
-        layout_(layoutState(infer, train)), b_(m.getContext()) {}
+        layout_(layoutState(infer, train)), inferPlan_(planMemory(infer)),
+        trainPlan_(train ? planMemory(*train) : MemoryPlan{}), b_(m.getContext()) {}
 
   void emit() {
     emitCpuSupported();
@@ -27,9 +29,9 @@ public:
     emitWorkspaceSize();
     emitInit();
     emitParamOffset();
-    emitGraphFunction(prefix_ + "_infer", infer_, false);
+    emitGraphFunction(prefix_ + "_infer", infer_, inferPlan_, false);
     if (train_)
-      emitGraphFunction(prefix_ + "_train_step", *train_, true);
+      emitGraphFunction(prefix_ + "_train_step", *train_, trainPlan_, true);
   }
 
 private:
@@ -87,17 +89,19 @@ private:
     b_.CreateRet(b_.getInt64(layout_.size));
   }
 
-  /// Workspace bytes of one graph for the dims in `l` (one 64-byte-aligned
-  /// slot per op result).
-  llvm::Value *workspaceBytes(Lowering &l, const Graph &g) {
+  /// Workspace bytes of one graph's memory plan for the dims in `l`: its
+  /// buffers one after another, each 64-byte aligned.
+  llvm::Value *workspaceBytes(Lowering &l, const MemoryPlan &plan) {
     llvm::Value *total = l.constI64(0);
-    for (const Node &n : g.nodes)
-      total = l.b.CreateAdd(total, slotBytes(l, n.result));
+    for (const PlannedBuffer &buffer : plan.buffers)
+      total = l.b.CreateAdd(total, bufferBytes(l, buffer.size));
     return total;
   }
 
-  llvm::Value *slotBytes(Lowering &l, ValueId v) {
-    llvm::Value *bytes = l.b.CreateMul(l.numel(v), l.constI64(4));
+  llvm::Value *bufferBytes(Lowering &l, const SymbolicSize &size) {
+    llvm::Value *bytes = l.constI64(size.coefficient);
+    for (int32_t symbol : size.symbols)
+      bytes = l.b.CreateMul(bytes, l.dim(Dim::sym(symbol)));
     return l.b.CreateAnd(l.b.CreateAdd(bytes, l.constI64(63)), l.constI64(~int64_t{63}));
   }
 
@@ -107,11 +111,11 @@ private:
     const Graph &g = train_ ? *train_ : infer_;
     Lowering l(m_, f, g, f->getArg(0));
     l.b.SetInsertPoint(b_.GetInsertBlock());
-    llvm::Value *size = workspaceBytes(l, infer_);
+    llvm::Value *size = workspaceBytes(l, inferPlan_);
     if (train_) {
       Lowering lt(m_, f, *train_, f->getArg(0));
       lt.b.SetInsertPoint(l.b.GetInsertBlock());
-      llvm::Value *t = workspaceBytes(lt, *train_);
+      llvm::Value *t = workspaceBytes(lt, trainPlan_);
       size = lt.b.CreateSelect(lt.b.CreateICmpUGT(t, size), t, size);
       lt.b.CreateRet(size);
       return;
@@ -176,7 +180,8 @@ private:
              kAbiBadBuffer);
   }
 
-  void emitGraphFunction(const std::string &name, const Graph &g, bool training) {
+  void emitGraphFunction(const std::string &name, const Graph &g, const MemoryPlan &plan,
+                         bool training) {
     llvm::Function *f = declare(name, i32(), {ptr(), ptr(), ptr(), ptr(), ptr()});
     for (unsigned i = 0; i < 2; ++i)
       f->addParamAttr(i, llvm::Attribute::NoAlias);
@@ -188,11 +193,16 @@ private:
     checkBuffer(l, workspace);
     checkDims(l, g, f->getArg(2));
     bindDeclarations(l, g, state, inputs);
+    // The planned buffers, laid out from the dims at entry. Values sharing a
+    // buffer get the same pointer, so an in-place loop has no alias check.
+    std::vector<llvm::Value *> buffers;
     llvm::Value *offset = l.constI64(0);
-    for (const Node &n : g.nodes) {
-      l.setBuffer(n.result, l.b.CreateInBoundsGEP(l.b.getInt8Ty(), workspace, offset));
-      offset = l.b.CreateAdd(offset, slotBytes(l, n.result));
+    for (const PlannedBuffer &buffer : plan.buffers) {
+      buffers.push_back(l.b.CreateInBoundsGEP(l.b.getInt8Ty(), workspace, offset));
+      offset = l.b.CreateAdd(offset, bufferBytes(l, buffer.size));
     }
+    for (const Node &n : g.nodes)
+      l.setBuffer(n.result, buffers[static_cast<size_t>(plan.bufferOf[static_cast<size_t>(n.result)])]);
     for (const Node &n : g.nodes)
       lowerNode(l, n);
     if (training)
@@ -206,6 +216,7 @@ private:
     if (g.dims.empty())
       return;
     l.failIf(l.b.CreateIsNull(dims), kAbiBadDim);
+    l.loadDims(); // after the null check, which a load at entry would void
     for (size_t i = 0; i < g.dims.size(); ++i) {
       llvm::Value *d = l.dim(Dim::sym(static_cast<int32_t>(i)));
       l.failIf(l.b.CreateICmpUGE(d, l.constI64(int64_t{1} << 31)), kAbiBadDim);
@@ -286,6 +297,7 @@ private:
   const Graph &infer_;
   const Graph *train_;
   StateLayout layout_;
+  MemoryPlan inferPlan_, trainPlan_;
   llvm::IRBuilder<> b_;
 };
 

@@ -2,6 +2,7 @@
 #include "codegen/Session.h"
 
 #include "codegen/Layout.h"
+#include "ir/Limits.h"
 #include "runtime/Interpreter.h"
 
 #include <cstdlib>
@@ -34,6 +35,10 @@ Result<std::unique_ptr<JitSession>> JitSession::create(const Graph &infer, const
     return R(model.takeDiags());
   s->model_ = std::move(model).value();
   const ModelFunctions &f = s->model_->functions();
+  if (f.stateSize() > static_cast<uint64_t>(maxTensorBytes()))
+    return R::fail("model '{}': its params and state need {} bytes, more than the limit of {} "
+                   "(set NNC_MAX_TENSOR_BYTES to change it)",
+                   infer.name, f.stateSize(), maxTensorBytes());
   s->state_ = alignedZeroed(f.stateSize());
   if (int status = f.init(s->state_.get()); status != kAbiOk)
     return R::fail("model init failed with status {}", status);
@@ -68,6 +73,15 @@ Result<std::vector<int64_t>> JitSession::bindDims(const Graph &g,
     return R(std::move(diags));
   for (int64_t &d : dims)
     d = std::max<int64_t>(d, 0);
+  // Sizes before the compiled code computes its workspace from the dims:
+  // every value fits the limit, so the workspace arithmetic cannot overflow.
+  if (Status sizes = checkValueSizes(g, dims); !sizes)
+    return R(sizes.takeDiags());
+  uint64_t need = model_->functions().workspaceSize(dims.data());
+  if (need > static_cast<uint64_t>(maxTensorBytes()))
+    return R::failAt(g.loc, "model '{}' needs a workspace of {} bytes for these inputs, more than "
+                     "the limit of {} (set NNC_MAX_TENSOR_BYTES to change it)",
+                     g.name, need, maxTensorBytes());
   return dims;
 }
 

@@ -33,10 +33,34 @@ std::string caretLine(std::string_view line, uint32_t col) {
     out += ch == '\t' ? '\t' : ' ';
     ++c;
   }
-  for (; c < col; ++c)
+  // A column past the end of the line (at most one past it in practice)
+  // pads to just after the line, never further.
+  for (; c < col && out.size() <= line.size(); ++c)
     out += ' ';
   out += '^';
   return out;
+}
+
+/// The byte offset of 1-based column `col` (counted as caretLine counts:
+/// UTF-8 continuation bytes share their lead byte's column) in `line`, or
+/// line.size() when the line is shorter.
+size_t byteOfColumn(std::string_view line, uint32_t col) {
+  uint32_t c = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80)
+      continue;
+    if (++c == col)
+      return i;
+  }
+  return line.size();
+}
+
+/// The number of columns (lead bytes) in `text`.
+uint32_t columnsIn(std::string_view text) {
+  uint32_t n = 0;
+  for (char ch : text)
+    n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  return n;
 }
 
 } // namespace
@@ -53,12 +77,15 @@ std::string Diagnostic::render() const {
     // A very long line (generated files) shows a window around the caret.
     constexpr size_t kWindow = 120;
     std::string shown;
-    if (line.size() > 2 * kWindow && col > kWindow / 2) {
-      size_t start = std::min<size_t>(col - kWindow / 2, line.size());
-      while (start < line.size() && (static_cast<unsigned char>(line[start]) & 0xC0) == 0x80)
+    // Columns count characters, offsets count bytes: the window is cut in
+    // bytes around the caret's byte, then the caret's column recounted.
+    size_t caret = byteOfColumn(line, col);
+    if (line.size() > 2 * kWindow && caret > kWindow / 2) {
+      size_t start = caret - kWindow / 2;
+      while (start < caret && (static_cast<unsigned char>(line[start]) & 0xC0) == 0x80)
         ++start;
       shown = "..." + std::string(line.substr(start, kWindow)) + "...";
-      col = static_cast<uint32_t>(col - start + 3);
+      col = 3 + columnsIn(line.substr(start, caret - start)) + 1;
       line = shown;
     } else if (line.size() > 2 * kWindow) {
       shown = std::string(line.substr(0, kWindow)) + "...";

@@ -21,6 +21,7 @@ AttrSpec spec(const char *name, AttrType type, AttrValue def,
 #define NNC_PAIR_OPT(n) spec(#n, AttrType::IntPair, AttrValue::none())
 #define NNC_INTS_OPT(n) spec(#n, AttrType::Ints, AttrValue::none())
 #define NNC_SHAPE(n) spec(#n, AttrType::Shape, AttrValue::none(), true)
+#define NNC_NAME(n, d) spec(#n, AttrType::Name, AttrValue::name(d))
 
 std::vector<OpInfo> buildOpTable() {
   return {

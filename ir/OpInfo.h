@@ -44,6 +44,7 @@ enum OpTrait : uint32_t {
   kReduction = 1u << 5,   ///< sum/mean/max over `axes`
   kLoss = 1u << 6,        ///< a scalar loss of (prediction, target)
   kGradientOp = kNoGradient | (1u << 7), ///< written by autodiff (not itself differentiated)
+  kFused = kNoGradient | (1u << 8),      ///< written by the fusion passes (after autodiff)
 };
 
 /// Everything the table says about one op.

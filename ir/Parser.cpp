@@ -3,6 +3,8 @@
 /// statement ends, so one run reports every broken statement.
 #include "ir/Parser.h"
 
+#include "ir/Limits.h"
+
 #include "ir/Lexer.h"
 #include "ir/Syntax.h"
 
@@ -292,7 +294,8 @@ private:
       fail(cur().loc, "expected a dimension (an integer or a dim name), got {}",
            describe(cur()));
     double v = cur().number;
-    if (v < 0 || v != static_cast<double>(static_cast<int64_t>(v)) || v >= 2147483648.0)
+    // Range first: casting a double outside int64's range is undefined.
+    if (!(v >= 0 && v < 2147483648.0) || v != static_cast<double>(static_cast<int64_t>(v)))
       fail(cur().loc, "a dimension must be an integer in [0, 2^31), got {}", cur().text);
     d.size = static_cast<int64_t>(v);
     advance();
@@ -501,23 +504,68 @@ std::optional<ModelSyntax> parseSyntax(const SourceFile &file, Diagnostics &diag
   return Parser(std::move(tokens), diags).parseModel();
 }
 
+namespace {
+
+/// At most this many errors are reported for one model: a binary file or a
+/// line of ten thousand '(' would otherwise give one error per byte.
+constexpr size_t kMaxReportedErrors = 50;
+
+/// Sorts `diags` and keeps the first kMaxReportedErrors errors (and the
+/// warnings among them), then one error that says how many there were.
+Diagnostics capErrors(Diagnostics diags) {
+  diags.sortBySource();
+  size_t total = diags.errorCount();
+  if (total <= kMaxReportedErrors)
+    return diags;
+  std::vector<Diagnostic> all = diags.take(), kept;
+  size_t errors = 0;
+  for (Diagnostic &d : all) {
+    if (d.severity == Severity::Error && errors == kMaxReportedErrors) {
+      Diagnostics capped;
+      capped.append(std::move(kept));
+      capped.error(d.loc, "too many errors ({} in all); stopping after the first {}", total,
+                   kMaxReportedErrors);
+      return capped;
+    }
+    errors += d.severity == Severity::Error;
+    kept.push_back(std::move(d));
+  }
+  diags.append(std::move(kept));
+  return diags;
+}
+
+} // namespace
+
 Result<Graph> parseModel(std::string_view text, const std::string &fileName) {
   const SourceFile *file = SourceFile::add(fileName, std::string(text));
   Diagnostics diags;
   std::optional<ModelSyntax> syntax = parseSyntax(*file, diags);
-  if (!syntax) {
-    diags.sortBySource();
-    return Result<Graph>(std::move(diags));
-  }
-  return buildGraph(*syntax, std::move(diags));
+  if (!syntax)
+    return Result<Graph>(capErrors(std::move(diags)));
+  Result<Graph> g = buildGraph(*syntax, std::move(diags));
+  if (!g)
+    return Result<Graph>(capErrors(g.takeDiags()));
+  return g;
 }
 
 Result<Graph> loadModelFile(const std::string &path) {
   std::string text;
   std::string name = path;
+  // Reads at most the limit plus one byte, so that a huge file or an endless
+  // stream is an error, not an exhausted memory.
+  auto readBounded = [&](std::istream &in) {
+    auto limit = static_cast<size_t>(maxModelFileBytes());
+    char chunk[65536];
+    while (text.size() <= limit && in.read(chunk, sizeof chunk).gcount() > 0)
+      text.append(chunk, static_cast<size_t>(in.gcount()));
+    return text.size() <= limit;
+  };
   if (path == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     name = "<stdin>";
+    if (!readBounded(std::cin))
+      return Result<Graph>::fail("{}: too large: more than {} bytes of model text (set "
+                                 "NNC_MAX_MODEL_BYTES to change the limit)",
+                                 name, maxModelFileBytes());
   } else {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
@@ -525,11 +573,13 @@ Result<Graph> loadModelFile(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
     if (!in)
       return Result<Graph>::fail("{}: cannot open: {}", path, std::strerror(errno));
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
+    bool fits = readBounded(in);
     if (in.bad())
       return Result<Graph>::fail("{}: cannot read", path);
-    text = buffer.str();
+    if (!fits)
+      return Result<Graph>::fail("{}: too large: more than {} bytes of model text (set "
+                                 "NNC_MAX_MODEL_BYTES to change the limit)",
+                                 path, maxModelFileBytes());
   }
   return parseModel(text, name);
 }

@@ -2,6 +2,7 @@
 #include "ir/Type.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace nnc {
 
@@ -13,9 +14,13 @@ bool Type::isStatic() const {
 }
 
 int64_t Type::staticElements() const {
+  for (const Dim &d : shape)
+    if (d.size == 0)
+      return 0;
   int64_t n = 1;
   for (const Dim &d : shape)
-    n *= d.size;
+    if (__builtin_mul_overflow(n, d.size, &n))
+      return std::numeric_limits<int64_t>::max();
   return n;
 }
 

@@ -40,7 +40,8 @@ struct Type {
   size_t rank() const { return shape.size(); }
   bool isScalar() const { return shape.empty(); }
   bool isStatic() const;
-  /// Element count when every dim is static.
+  /// Element count when every dim is static; INT64_MAX when the product
+  /// overflows (the verifier reports such a type).
   int64_t staticElements() const;
   friend bool operator==(const Type &a, const Type &b) {
     return a.dtype == b.dtype && a.shape == b.shape;

@@ -1,6 +1,7 @@
 /// Graph invariants, checked all at once.
 #include "ir/Verifier.h"
 
+#include "ir/Limits.h"
 #include "ir/ShapeRules.h"
 
 #include <set>
@@ -21,6 +22,7 @@ public:
     for (size_t i = 0; i < g_.nodes.size(); ++i)
       checkNode(static_cast<NodeId>(i));
     checkUpdates();
+    checkSizes();
     for (const OutputRef &o : g_.outputs)
       checkUse(o.value, o.loc, "output");
     if (g_.minimize) {
@@ -112,6 +114,39 @@ private:
         diags_.error(u.loc, "verifier: update of '{}' has type {}, expected {}", t.name,
                      g_.typeString(u.value), g_.typeString(u.target));
     }
+  }
+
+  /// Every type's static extents must multiply without overflow, and fully
+  /// static ones fit maxTensorBytes(); so must all params and states together.
+  void checkSizes() {
+    int64_t stateBytes = 0;
+    bool stateOverflow = false;
+    for (size_t i = 0; i < g_.values.size(); ++i) {
+      const Value &v = g_.values[i];
+      std::vector<int64_t> extents;
+      for (const Dim &d : v.type.shape)
+        extents.push_back(d.isStatic() ? d.size : 1);
+      const char *what = v.name.empty() ? "a temporary" : v.name.c_str();
+      if (!checkedElements(extents)) {
+        diags_.error(v.loc, "'{}': {} has more elements than a 64-bit count holds", what,
+                     g_.typeString(static_cast<ValueId>(i)));
+        continue;
+      }
+      if (!v.type.isStatic())
+        continue;
+      if (auto problem = tensorSizeProblem(v.type.dtype, extents)) {
+        diags_.error(v.loc, "'{}': {}", what, *problem);
+        continue;
+      }
+      if (v.kind == ValueKind::Param || v.kind == ValueKind::State)
+        stateOverflow |= __builtin_add_overflow(
+            stateBytes, v.type.staticElements() * dtypeSize(v.type.dtype), &stateBytes);
+    }
+    if (stateOverflow || stateBytes > maxTensorBytes())
+      diags_.error(g_.loc,
+                   "model '{}': its params and state need more than {} bytes together (set "
+                   "NNC_MAX_TENSOR_BYTES to change the limit)",
+                   g_.name, maxTensorBytes());
   }
 
   const Graph &g_;

@@ -16,6 +16,9 @@ namespace nnc {
 struct PassContext {
   Diagnostics diags;
   bool verifyEach = true; ///< run the verifier after every pass
+  /// Fusion passes report every candidate, fused or not and why, as a
+  /// remark in `diags` (`nnc opt --remarks`).
+  bool remarks = false;
   /// Called after each pass with its name and the graph (--print-after-all).
   std::function<void(const std::string &, const Graph &)> afterPass;
 };
@@ -43,5 +46,11 @@ Result<std::vector<std::string>> parsePipeline(const std::string &spec);
 
 /// Runs the named passes in order, verifying after each when asked.
 Status runPipeline(Graph &g, const std::vector<std::string> &passes, PassContext &ctx);
+
+/// Runs the named passes in order, round after round, until a round changes
+/// nothing or `maxRounds` rounds ran (verifying after each pass when asked).
+/// Returns whether any pass changed the graph.
+Result<bool> runToFixpoint(Graph &g, const std::vector<std::string> &passes, PassContext &ctx,
+                           int maxRounds);
 
 } // namespace nnc

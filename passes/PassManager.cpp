@@ -3,6 +3,8 @@
 
 #include "ir/Verifier.h"
 #include "passes/autodiff/Autodiff.h"
+#include "passes/fusion/Fusion.h"
+#include "passes/simplify/Simplify.h"
 
 namespace nnc {
 
@@ -12,6 +14,19 @@ const std::vector<PassInfo> &allPasses() {
        "derive the gradients of the minimized loss and append the optimizer's update "
        "(the training step)",
        createAutodiffPass},
+      {"cse", "common subexpressions: one node per op, operands and attributes", createCsePass},
+      {"fold", "constant folding with the interpreter's kernels", createFoldPass},
+      {"algebra", "algebraic identities (x*1, x+0, neg(neg x), transpose/reshape chains, ...)",
+       createAlgebraPass},
+      {"dce", "remove what no output, update or loss needs", createDcePass},
+      {"simplify", "cse, fold, algebra and dce until nothing changes", createSimplifyPass},
+      {"fuse-matmul",
+       "matmul + bias add + activation into fused_matmul; activation gradients into the "
+       "matmuls and bias sums that read them",
+       createFuseMatMulPass},
+      {"fuse-add-layernorm",
+       "residual add + layernorm (and its gradients) into fused_add_layernorm ops",
+       createFuseAddLayerNormPass},
   };
   return passes;
 }
@@ -41,25 +56,53 @@ Result<std::vector<std::string>> parsePipeline(const std::string &spec) {
   return names;
 }
 
-Status runPipeline(Graph &g, const std::vector<std::string> &passes, PassContext &ctx) {
-  for (const std::string &name : passes) {
-    std::unique_ptr<Pass> pass = findPass(name)->create();
-    Result<bool> changed = pass->run(g, ctx);
-    if (!changed)
-      return Status(changed.takeDiags());
-    if (ctx.verifyEach) {
-      Diagnostics problems = verifyGraph(g);
-      if (problems.hasErrors()) {
-        Diagnostics d;
-        d.add(Severity::Error, {}, "internal error: the graph is invalid after pass '" + name + "'");
-        d.append(problems);
-        return Status(std::move(d));
-      }
+namespace {
+
+/// Runs one pass, then the verifier (when asked) and the afterPass hook.
+Result<bool> runPass(Graph &g, const std::string &name, PassContext &ctx) {
+  std::unique_ptr<Pass> pass = findPass(name)->create();
+  Result<bool> changed = pass->run(g, ctx);
+  if (!changed)
+    return changed;
+  if (ctx.verifyEach) {
+    Diagnostics problems = verifyGraph(g);
+    if (problems.hasErrors()) {
+      Diagnostics d;
+      d.add(Severity::Error, {}, "internal error: the graph is invalid after pass '" + name + "'");
+      d.append(problems);
+      return Result<bool>(std::move(d));
     }
-    if (ctx.afterPass)
-      ctx.afterPass(name, g);
   }
+  if (ctx.afterPass)
+    ctx.afterPass(name, g);
+  return changed;
+}
+
+} // namespace
+
+Status runPipeline(Graph &g, const std::vector<std::string> &passes, PassContext &ctx) {
+  for (const std::string &name : passes)
+    if (Result<bool> ran = runPass(g, name, ctx); !ran)
+      return Status(ran.takeDiags());
   return Ok{};
+}
+
+Result<bool> runToFixpoint(Graph &g, const std::vector<std::string> &passes, PassContext &ctx,
+                           int maxRounds) {
+  bool any = false;
+  for (int round = 0; round < maxRounds; ++round) {
+    bool changed = false;
+    for (const std::string &name : passes) {
+      Result<bool> ran = runPass(g, name, ctx);
+      if (!ran)
+        return ran;
+      changed = changed || *ran;
+    }
+    any = any || changed;
+    if (!changed)
+      break;
+  }
+  return any;
 }
 
 } // namespace nnc

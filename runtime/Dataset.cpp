@@ -68,6 +68,8 @@ bool endsWith(std::string_view s, std::string_view suffix) {
 class ByteStream {
 public:
   static Result<ByteStream> open(const std::string &path, bool gzip);
+  /// The same over bytes already in memory; `name` starts every message.
+  static Result<ByteStream> fromBytes(std::string name, std::string bytes, bool gzip);
 
   /// Reads up to `n` bytes into `dst`; fewer only at the end of the data.
   /// Errors: corrupt or truncated gzip data, more than kMaxDataBytes.
@@ -98,9 +100,17 @@ Result<ByteStream> ByteStream::open(const std::string &path, bool gzip) {
   Result<std::string> bytes = readWholeFile(path, kMaxDataBytes);
   if (!bytes)
     return bytes.takeDiags();
+  return fromBytes(path, std::move(*bytes), gzip);
+}
+
+Result<ByteStream> ByteStream::fromBytes(std::string name, std::string bytes, bool gzip) {
+  const std::string &path = name;
+  if (bytes.size() > kMaxDataBytes)
+    return Result<ByteStream>::fail("{}: too large ({} bytes; the limit is {})", path,
+                                    bytes.size(), kMaxDataBytes);
   ByteStream s;
-  s.path_ = path;
-  s.file_ = std::move(*bytes);
+  s.path_ = std::move(name);
+  s.file_ = std::move(bytes);
   if (!gzip)
     return s;
   if (s.file_.size() < 2 || static_cast<unsigned char>(s.file_[0]) != 0x1f ||
@@ -108,11 +118,11 @@ Result<ByteStream> ByteStream::open(const std::string &path, bool gzip) {
     return Result<ByteStream>::fail("{}: not a gzip file (the name ends in "
                                     ".gz but the bytes do not start with the "
                                     "gzip magic 1f 8b)",
-                                    path);
+                                    s.path_);
   s.zs_ = std::make_unique<ZStream>();
   // 15 + 16: a 32 KiB window, gzip wrapping only.
   if (inflateInit2(&s.zs_->z, 15 + 16) != Z_OK)
-    return Result<ByteStream>::fail("{}: cannot start zlib", path);
+    return Result<ByteStream>::fail("{}: cannot start zlib", s.path_);
   return s;
 }
 
@@ -399,6 +409,9 @@ Dataset takeRows(const Dataset &d, std::span<const int64_t> rows, std::string so
   return Dataset{std::move(b.features), std::move(b.labels), std::move(source), d.imagePixels};
 }
 
+Result<Dataset> readIdxStreams(ByteStream &images, ByteStream &labels);
+Result<Dataset> readCsvStream(ByteStream &stream);
+
 } // namespace
 
 int64_t Dataset::exampleElements() const {
@@ -436,32 +449,53 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
   Result<ByteStream> ls = ByteStream::open(labels->first, labels->second);
   if (!ls)
     return ls.takeDiags();
-  Result<std::vector<int64_t>> idims = readIdxHeader(*is, kIdxImageMagic, 3, "image");
+  return readIdxStreams(*is, *ls);
+}
+
+Result<Dataset> parseIdxPair(std::string_view images, std::string_view labels,
+                             const std::string &imagesName, const std::string &labelsName) {
+  Result<ByteStream> is =
+      ByteStream::fromBytes(imagesName, std::string(images), endsWith(imagesName, ".gz"));
+  if (!is)
+    return is.takeDiags();
+  Result<ByteStream> ls =
+      ByteStream::fromBytes(labelsName, std::string(labels), endsWith(labelsName, ".gz"));
+  if (!ls)
+    return ls.takeDiags();
+  return readIdxStreams(*is, *ls);
+}
+
+namespace {
+
+/// An IDX image file and its label file, both opened.
+Result<Dataset> readIdxStreams(ByteStream &is, ByteStream &ls) {
+  using R = Result<Dataset>;
+  Result<std::vector<int64_t>> idims = readIdxHeader(is, kIdxImageMagic, 3, "image");
   if (!idims)
     return idims.takeDiags();
-  Result<std::vector<int64_t>> ldims = readIdxHeader(*ls, kIdxLabelMagic, 1, "label");
+  Result<std::vector<int64_t>> ldims = readIdxHeader(ls, kIdxLabelMagic, 1, "label");
   if (!ldims)
     return ldims.takeDiags();
 
   int64_t n = (*idims)[0], rows = (*idims)[1], cols = (*idims)[2];
   if (n == 0)
-    return R::fail("{}: no examples: the header says 0 images", images->first);
+    return R::fail("{}: no examples: the header says 0 images", is.path());
   if (rows == 0 || cols == 0)
-    return R::fail("{}: bad dimensions: images of {}x{}", images->first, rows, cols);
+    return R::fail("{}: bad dimensions: images of {}x{}", is.path(), rows, cols);
   uint64_t pixels =
       static_cast<uint64_t>(n) * static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
   if (pixels > kMaxDataBytes)
     return R::fail("{}: too large: the header says {} images of {}x{}, more "
                    "than 4 GiB",
-                   images->first, n, rows, cols);
+                   is.path(), n, rows, cols);
   if ((*ldims)[0] != n)
-    return R::fail("{}: {} labels, but {} has {} images", labels->first, (*ldims)[0], images->first,
+    return R::fail("{}: {} labels, but {} has {} images", ls.path(), (*ldims)[0], is.path(),
                    n);
 
-  Result<std::string> pixelBytes = readIdxPayload(*is, *idims, pixels);
+  Result<std::string> pixelBytes = readIdxPayload(is, *idims, pixels);
   if (!pixelBytes)
     return pixelBytes.takeDiags();
-  Result<std::string> labelBytes = readIdxPayload(*ls, *ldims, static_cast<uint64_t>(n));
+  Result<std::string> labelBytes = readIdxPayload(ls, *ldims, static_cast<uint64_t>(n));
   if (!labelBytes)
     return labelBytes.takeDiags();
 
@@ -475,18 +509,34 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
   Tensor labelTensor(DType::I32, {n});
   for (size_t i = 0; i < labelBytes->size(); ++i)
     labelTensor.i32()[i] = static_cast<unsigned char>((*labelBytes)[i]);
-  return Dataset{std::move(features), std::move(labelTensor), images->first,
+  return Dataset{std::move(features), std::move(labelTensor), is.path(),
                  /*imagePixels=*/true};
 }
+
+} // namespace
 
 // ---- CSV -------------------------------------------------------------------
 
 Result<Dataset> readCsv(const std::string &path) {
-  using R = Result<Dataset>;
   Result<ByteStream> s = ByteStream::open(path, endsWith(path, ".gz"));
   if (!s)
     return s.takeDiags();
-  LineReader lines(*s);
+  return readCsvStream(*s);
+}
+
+Result<Dataset> parseCsv(std::string_view bytes, const std::string &name) {
+  Result<ByteStream> s = ByteStream::fromBytes(name, std::string(bytes), endsWith(name, ".gz"));
+  if (!s)
+    return s.takeDiags();
+  return readCsvStream(*s);
+}
+
+namespace {
+
+Result<Dataset> readCsvStream(ByteStream &stream) {
+  using R = Result<Dataset>;
+  const std::string &path = stream.path();
+  LineReader lines(stream);
   std::vector<float> features;
   std::vector<int32_t> labels;
   size_t columns = 0;
@@ -542,6 +592,8 @@ Result<Dataset> readCsv(const std::string &path) {
   return Dataset{Tensor::f32({n, c}, features), Tensor::i32({n}, labels), path,
                  /*imagePixels=*/false};
 }
+
+} // namespace
 
 // ---- .npy pairs ------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,12 +43,22 @@ struct Dataset {
 /// is an error that says there is no test split.
 Result<Dataset> readIdxDirectory(const std::string &dir, bool test);
 
+/// Parses an IDX image file and its label file from bytes in memory, with
+/// the checks of readIdxDirectory(); a name ending in `.gz` means gzip data.
+/// The names start every message. Safe on arbitrary bytes.
+Result<Dataset> parseIdxPair(std::string_view images, std::string_view labels,
+                             const std::string &imagesName, const std::string &labelsName);
+
 /// Reads a CSV of numbers without a header, gzipped when the name ends in
 /// `.gz`: each row the features, then a label column holding a non-negative
 /// integer. All rows have the same number of columns (at least 2); blank lines
 /// are skipped. Errors name the line and column, e.g.
 /// `digits.csv:17: column 5: 'abc' is not a number`.
 Result<Dataset> readCsv(const std::string &path);
+
+/// Parses the bytes of a whole CSV file as readCsv() does; `name` starts
+/// every message, and a name ending in `.gz` means gzip data.
+Result<Dataset> parseCsv(std::string_view bytes, const std::string &name);
 
 /// Reads features (f32, rank >= 1) and labels (i32 [N], non-negative) from
 /// two .npy files whose first dimensions agree.

@@ -3,6 +3,8 @@
 
 #include "runtime/Initializers.h"
 
+#include "ir/Limits.h"
+
 #include <cassert>
 
 namespace nnc {
@@ -20,6 +22,30 @@ std::vector<int64_t> concreteShape(const Type &t, const std::vector<int64_t> &di
     }
   }
   return shape;
+}
+
+Status checkValueSizes(const Graph &g, const std::vector<int64_t> &dims) {
+  for (size_t i = 0; i < g.values.size(); ++i) {
+    const Value &v = g.values[i];
+    bool bound = true;
+    for (const Dim &d : v.type.shape)
+      bound = bound && (d.isStatic() || (static_cast<size_t>(d.symbol) < dims.size() &&
+                                         dims[static_cast<size_t>(d.symbol)] >= 0));
+    if (!bound)
+      continue;
+    std::vector<int64_t> shape = concreteShape(v.type, dims);
+    if (std::optional<std::string> problem = tensorSizeProblem(v.type.dtype, shape)) {
+      std::string dimValues;
+      for (size_t k = 0; k < g.dims.size() && k < dims.size(); ++k)
+        dimValues += fmt::format("{}{} = {}", k ? ", " : " (with ", g.dims[k].name, dims[k]);
+      if (!dimValues.empty())
+        dimValues += ")";
+      return Status::failAt(v.loc, "'{}' of type {}: {}{}",
+                            v.name.empty() ? "a temporary" : v.name, g.typeString(v.type),
+                            *problem, dimValues);
+    }
+  }
+  return Ok{};
 }
 
 const AttrValue &KernelCall::attr(std::string_view name) const {
@@ -153,6 +179,8 @@ Status Interpreter::run(const std::vector<Tensor> &inputs) {
   Status bound = bindInputs(inputs);
   if (!bound)
     return bound;
+  if (Status sizes = checkValueSizes(graph_, dims_); !sizes)
+    return sizes;
   for (const Node &node : graph_.nodes) {
     const Type &type = graph_.type(node.result);
     if (int32_t d = unboundDim(type, dims_); d >= 0)

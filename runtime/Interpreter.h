@@ -13,6 +13,12 @@ namespace nnc {
 /// The concrete shape of a type once symbolic dims have values.
 std::vector<int64_t> concreteShape(const Type &t, const std::vector<int64_t> &dims);
 
+/// Checks that with these dim values (every one bound, e.g. by the inputs)
+/// each value of `g` has an element count that fits int64 and at most
+/// maxTensorBytes() bytes. The error is located at the first value that does
+/// not and names its type, the dim values and the limit.
+Status checkValueSizes(const Graph &g, const std::vector<int64_t> &dims);
+
 class Interpreter {
 public:
   /// Params and states take their initializers; consts their literals.
@@ -25,8 +31,8 @@ public:
   Tensor &stateTensor(ValueId id) { return values_[static_cast<size_t>(id)]; }
 
   /// Binds `inputs` (one per graph input, in declaration order), checks
-  /// their dtypes and shapes (binding symbolic dims), and evaluates every
-  /// node. Errors (wrong input type, a label out of range) are located at
+  /// their dtypes and shapes (binding symbolic dims), checks every value's
+  /// size (checkValueSizes), and evaluates every node. Errors (wrong input type, a label out of range) are located at
   /// the input's declaration or the failing node.
   Status run(const std::vector<Tensor> &inputs);
 

@@ -1,10 +1,13 @@
 /// Tensor storage: 64-byte aligned, zero-initialized.
 #include "runtime/Tensor.h"
 
+#include "ir/Limits.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 namespace nnc {
 
@@ -28,9 +31,11 @@ std::shared_ptr<void> allocateAligned(int64_t bytes) {
 
 Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
     : dtype_(dtype), shape_(std::move(shape)) {
-  numel_ = 1;
-  for (int64_t d : shape_)
-    numel_ *= d;
+  // The last line of defence: callers check sizes against the limit first
+  // and report a located error (checkValueSizes, the verifier, the readers).
+  if (std::optional<std::string> problem = tensorSizeProblem(dtype_, shape_))
+    throw std::length_error("nnc: cannot allocate a tensor: " + *problem);
+  numel_ = *checkedElements(shape_);
   storage_ = allocateAligned(numel_ * 4);
 }
 

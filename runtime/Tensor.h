@@ -16,7 +16,9 @@ namespace nnc {
 class Tensor {
 public:
   Tensor() = default;
-  /// A zero-filled tensor.
+  /// A zero-filled tensor. Throws std::length_error when the shape has a
+  /// negative extent or more than maxTensorBytes() bytes (ir/Limits.h):
+  /// check with tensorSizeProblem() first where sizes come from users.
   Tensor(DType dtype, std::vector<int64_t> shape);
 
   static Tensor scalar(float v);

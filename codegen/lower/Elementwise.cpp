@@ -147,3 +147,29 @@ void lowerElementwise(Lowering &l, const Node &n) {
 }
 
 } // namespace nnc
+
+namespace nnc {
+
+namespace {
+
+/// A node of `op` with leaky_relu's `alpha` as its only attribute (the
+/// attribute layout of every unary op and gradient op that has one).
+Node scalarNode(OpKind op, double alpha) {
+  Node n;
+  n.op = op;
+  if (!opInfo(op).attrs.empty())
+    n.attrs = {AttrValue::num(alpha)};
+  return n;
+}
+
+} // namespace
+
+V lowerUnaryScalar(Lowering &l, OpKind op, double alpha, V x) {
+  return unary(l, scalarNode(op, alpha), x);
+}
+
+V lowerUnaryGradScalar(Lowering &l, OpKind op, double alpha, V v, V dy) {
+  return unaryGrad(l, scalarNode(op, alpha), v, dy);
+}
+
+} // namespace nnc

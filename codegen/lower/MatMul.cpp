@@ -21,8 +21,10 @@
 ///
 /// The epilogue hook receives the tile's accumulators (one <VW x float> per
 /// row and column vector) with its row/column origin and lane masks, so a
-/// fused op (bias, activation) can finish the tile in registers.
+/// fused op (bias, activation) can finish the tile in registers. The fused
+/// backward ops map A or B element-wise as they are read (GemmOperands).
 #include "codegen/Lowering.h"
+#include "ir/Activation.h"
 
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/TargetParser/Triple.h>
@@ -216,11 +218,21 @@ std::vector<V> transposeSquare(Lowering &l, std::vector<V> rows) {
   return rows;
 }
 
+/// An element map applied as an operand is read: (element, the element of
+/// a second buffer of the same layout) -> element; on scalars or vectors.
+using ElementMap = std::function<V(V, V)>;
+
 /// C = op(A) x op(B), row-major, for the GEMM driver.
 struct GemmOperands {
   V a, b, c;   ///< buffers (f32)
   V m, n, k;   ///< extents of C (m x n) and of the depth (i64)
   bool ta, tb; ///< A is stored [k, m], B is stored [n, k]
+  /// Optional: A(i, k) = aMap(a(i, k), aZ(i, k)) (A not transposed), and
+  /// B(k, j) = bMap(b(k, j), bZ(k, j)) (B not transposed), computed as the
+  /// micro-kernel reads A and as B is packed: the fused backward ops apply
+  /// the activation's gradient there.
+  V aZ = nullptr, bZ = nullptr;
+  ElementMap aMap = nullptr, bMap = nullptr;
 };
 
 /// One register tile of C, as the micro-kernel leaves it.
@@ -283,6 +295,7 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
         V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
         if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
           V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
+          V srcZ = g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
           auto copyRows = [&](bool masked) {
             std::vector<V> masks;
             for (unsigned v = 0; v < nv && masked; ++v)
@@ -292,8 +305,15 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
               V to = l.at(dst, b.CreateMul(k, nr), l.f32);
               for (unsigned v = 0; v < nv; ++v) {
                 V fp = l.at(from, l.constI64(v * s.vw), l.f32);
-                V x = masked ? V(b.CreateMaskedLoad(vec, fp, llvm::Align(4), masks[v], zeroVec))
-                             : V(b.CreateAlignedLoad(vec, fp, llvm::Align(4)));
+                auto read = [&](V p) {
+                  return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v], zeroVec))
+                                : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+                };
+                V x = read(fp);
+                if (g.bMap) {
+                  V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
+                  x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
+                }
                 b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), llvm::Align(64));
               }
             });
@@ -361,11 +381,15 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
           }
 
           // A(i, k): row pointers when A is [m, k]; a column pointer when [k, m].
-          std::vector<V> aRows;
+          std::vector<V> aRows, aZRows;
           V aCol = nullptr;
           if (!g.ta)
-            for (unsigned r = 0; r < rows; ++r)
-              aRows.push_back(l.at(g.a, b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc), l.f32));
+            for (unsigned r = 0; r < rows; ++r) {
+              V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
+              aRows.push_back(l.at(g.a, offset, l.f32));
+              if (g.aMap)
+                aZRows.push_back(l.at(g.aZ, offset, l.f32));
+            }
           else
             aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
 
@@ -381,6 +405,8 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
                 std::vector<V> out(in.size());
                 for (unsigned r = 0; r < rows; ++r) {
                   V x = g.ta ? l.loadF32(aK, l.constI64(r)) : l.loadF32(aRows[r], k);
+                  if (g.aMap)
+                    x = g.aMap(x, l.loadF32(aZRows[r], k));
                   V splat = b.CreateVectorSplat(s.vw, x);
                   for (unsigned v = 0; v < nv; ++v)
                     out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},
@@ -423,16 +449,136 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
   });
 }
 
-} // namespace
+/// f(lanes of x (and of z)) lane by lane, for a vector x; f(x, z) for a scalar.
+V perLane(Lowering &l, V x, V z, const std::function<V(V, V)> &f) {
+  auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(x->getType());
+  if (!vt)
+    return f(x, z);
+  V out = llvm::PoisonValue::get(vt);
+  for (unsigned i = 0; i < vt->getNumElements(); ++i) {
+    V xi = l.b.CreateExtractElement(x, l.b.getInt32(i));
+    V zi = z ? l.b.CreateExtractElement(z, l.b.getInt32(i)) : nullptr;
+    out = l.b.CreateInsertElement(out, f(xi, zi), l.b.getInt32(i));
+  }
+  return out;
+}
 
-void lowerMatMul(Lowering &l, const Node &n) {
+V splat(Lowering &l, V like, double v) { return llvm::ConstantFP::get(like->getType(), v); }
+
+/// The activation on a scalar or a vector, as its element-wise kernel
+/// computes it: relu and leaky_relu as vector selects, the others lane by lane.
+V applyActivation(Lowering &l, const Activation &act, double alpha, V x) {
+  auto &b = l.b;
+  if (act.none)
+    return x;
+  V zero = splat(l, x, 0);
+  if (act.forward == OpKind::Relu)
+    return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, x);
+  if (act.forward == OpKind::LeakyRelu)
+    return b.CreateSelect(b.CreateFCmpOGT(x, zero), x, b.CreateFMul(x, splat(l, x, alpha)));
+  return perLane(l, x, nullptr, [&](V xi, V) { return lowerUnaryScalar(l, act.forward, alpha, xi); });
+}
+
+/// The activation's gradient op on (z, dy), as an ElementMap (dy, z) -> g.
+ElementMap gradientMap(Lowering &l, const Node &n) {
+  Activation act = activationNamed(n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident);
+  double alpha = n.attrs[static_cast<size_t>(n.info().attrIndex("alpha"))].number;
+  return [&l, act, alpha](V dy, V z) -> V {
+    auto &b = l.b;
+    if (act.none)
+      return dy;
+    V zero = splat(l, dy, 0);
+    if (act.grad == OpKind::ReluGrad)
+      return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy, zero);
+    if (act.grad == OpKind::LeakyReluGrad)
+      return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy, b.CreateFMul(dy, splat(l, dy, alpha)));
+    return perLane(l, dy, z, [&](V d, V zi) { return lowerUnaryGradScalar(l, act.grad, alpha, zi, d); });
+  };
+}
+
+/// fused_matmul: the GEMM, then bias and activation on each tile in registers.
+void lowerFusedMatMul(Lowering &l, const Node &n) {
   ValueId a = n.operands[0], bv = n.operands[1], c = n.result;
   bool ta = n.attrs[0].boolean, tb = n.attrs[1].boolean;
+  Activation act = activationNamed(n.attrs[2].ident);
+  double alpha = n.attrs[3].number;
+  V bias = n.operands.size() > 2 ? l.data(n.operands[2]) : nullptr;
   const Shape &as = l.type(a).shape;
   const Shape &cs = l.type(c).shape;
   GemmOperands g{l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]),
                  l.dim(ta ? as[0] : as[1]), ta, tb};
-  emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
+  emitGemm(l, g, [&](const GemmTile &t) {
+    GemmTile done = t;
+    std::vector<V> biasVec;
+    for (size_t v = 0; bias && v < t.masks.size(); ++v) {
+      V p = l.at(bias, l.b.CreateAdd(t.col0, l.constI64(int64_t(v) * t.vw)), l.f32);
+      auto *vec = llvm::FixedVectorType::get(l.f32, t.vw);
+      biasVec.push_back(l.b.CreateMaskedLoad(vec, p, llvm::Align(4), t.masks[v],
+                                             llvm::ConstantAggregateZero::get(vec)));
+    }
+    for (auto &row : done.acc)
+      for (size_t v = 0; v < row.size(); ++v)
+        row[v] = applyActivation(l, act, alpha, bias ? l.b.CreateFAdd(row[v], biasVec[v]) : row[v]);
+    storeTile(l, g.c, g.n, done);
+  });
+}
+
+/// fused_matmul_grad_bias (dy, z): column sums of g, rows accumulated in
+/// order with the column loop vectorized.
+void lowerFusedBiasGrad(Lowering &l, const Node &n) {
+  auto &b = l.b;
+  ValueId dy = n.operands[0], z = n.operands[1], out = n.result;
+  ElementMap g = gradientMap(l, n);
+  std::vector<V> shape = l.shape(dy);
+  l.zero(l.data(out), shape[1]);
+  l.forRange(shape[0], [&](V row) {
+    V base = b.CreateMul(row, shape[1]);
+    l.forRange(shape[1], [&](V j) {
+      V at = b.CreateAdd(base, j);
+      l.store(out, j, b.CreateFAdd(l.load(out, j), g(l.load(dy, at), l.load(z, at))));
+    });
+  }, false);
+}
+
+} // namespace
+
+void lowerMatMul(Lowering &l, const Node &n) {
+  ValueId c = n.result;
+  const Shape &cs = l.type(c).shape;
+  switch (n.op) {
+  case OpKind::FusedMatMul:
+    return lowerFusedMatMul(l, n);
+  case OpKind::FusedMatMulGradBias:
+    return lowerFusedBiasGrad(l, n);
+  case OpKind::FusedMatMulGradInput: { // (dy, z, w): g op(w)
+    ValueId dy = n.operands[0];
+    GemmOperands g{l.data(dy), l.data(n.operands[2]), l.data(c), l.dim(cs[0]), l.dim(cs[1]),
+                   l.dim(l.type(dy).shape[1]), false, n.attrs[0].boolean};
+    g.aZ = l.data(n.operands[1]);
+    g.aMap = gradientMap(l, n);
+    emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
+    return;
+  }
+  case OpKind::FusedMatMulGradWeight: { // (x, dy, z): op(x) g
+    ValueId x = n.operands[0];
+    bool ta = n.attrs[0].boolean;
+    const Shape &xs = l.type(x).shape;
+    GemmOperands g{l.data(x), l.data(n.operands[1]), l.data(c), l.dim(cs[0]), l.dim(cs[1]),
+                   l.dim(ta ? xs[0] : xs[1]), ta, false};
+    g.bZ = l.data(n.operands[2]);
+    g.bMap = gradientMap(l, n);
+    emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
+    return;
+  }
+  default: {
+    ValueId a = n.operands[0], bv = n.operands[1];
+    bool ta = n.attrs[0].boolean, tb = n.attrs[1].boolean;
+    const Shape &as = l.type(a).shape;
+    GemmOperands g{l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]),
+                   l.dim(ta ? as[0] : as[1]), ta, tb};
+    emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
+  }
+  }
 }
 
 } // namespace nnc

@@ -1,7 +1,8 @@
 /// Lowering of layernorm over the last axis and of its gradient ops. Per
 /// row: the mean, then the biased variance around it (two passes, summed
 /// in f64 by reassociable adds, so the vectorizer takes them), then one
-/// vectorized f32 pass over the row. The f64 mean is split into two f32
+/// vectorized f32 pass over the row. The fused forms (fused_add_layernorm
+/// and its gradients) read x + r wherever the plain ones read x. The f64 mean is split into two f32
 /// halves so that x - mean keeps its precision when x is far from 0.
 #include "codegen/Lowering.h"
 
@@ -41,10 +42,27 @@ struct RowStats {
   V meanHi, meanLo, rstdF; ///< f32
 };
 
-RowStats rowStats(Lowering &l, ValueId x, V base, V width, double eps) {
+/// Element i of the normalized input: x, or x + r for the fused ops (the
+/// sum is never stored).
+using Load = std::function<V(V)>;
+
+Load inputOf(Lowering &l, const Node &n) {
+  ValueId x = n.operands[0];
+  if (!n.info().has(kFused))
+    return [&l, x](V i) { return l.load(x, i); };
+  ValueId r = n.operands[1];
+  return [&l, x, r](V i) { return l.b.CreateFAdd(l.load(x, i), l.load(r, i)); };
+}
+
+/// The operand after x (and r, for the fused ops).
+ValueId operandAfterInput(const Node &n, size_t k) {
+  return n.operands[k + (n.info().has(kFused) ? 1 : 0)];
+}
+
+RowStats rowStats(Lowering &l, const Load &x, V base, V width, double eps) {
   auto &b = l.b;
   V w = b.CreateSIToFP(width, l.f64);
-  auto elem = [&](V k) { return b.CreateFPExt(l.load(x, b.CreateAdd(base, k)), l.f64); };
+  auto elem = [&](V k) { return b.CreateFPExt(x(b.CreateAdd(base, k)), l.f64); };
   V mean = b.CreateFDiv(sumF64(l, width, elem), w);
   V var = b.CreateFDiv(sumF64(l, width, [&](V k) {
     V d = b.CreateFSub(elem(k), mean);
@@ -64,14 +82,15 @@ V xhat(Lowering &l, const RowStats &s, V x) {
 
 void lowerLayerNorm(Lowering &l, const Node &n) {
   auto &b = l.b;
-  ValueId x = n.operands[0], gamma = n.operands[1], beta = n.operands[2], out = n.result;
-  Rows r = rowsOf(l, x);
+  ValueId gamma = operandAfterInput(n, 1), beta = operandAfterInput(n, 2), out = n.result;
+  Load x = inputOf(l, n);
+  Rows r = rowsOf(l, n.operands[0]);
   l.forRange(r.rows, [&](V row) {
     V base = b.CreateMul(row, r.width);
     RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
     l.forRange(r.width, [&](V i) {
       V at = b.CreateAdd(base, i);
-      V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, l.load(x, at)), l.load(gamma, i)), l.load(beta, i));
+      V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, x(at)), l.load(gamma, i)), l.load(beta, i));
       l.store(out, at, y);
     });
   }, false);
@@ -81,8 +100,9 @@ void lowerLayerNorm(Lowering &l, const Node &n) {
 /// dx = rstd (g - mean(g) - xhat mean(g xhat)).
 void lowerLayerNormGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
-  ValueId x = n.operands[0], gamma = n.operands[1], dy = n.operands[2], out = n.result;
-  Rows r = rowsOf(l, x);
+  ValueId gamma = operandAfterInput(n, 1), dy = operandAfterInput(n, 2), out = n.result;
+  Load x = inputOf(l, n);
+  Rows r = rowsOf(l, n.operands[0]);
   l.forRange(r.rows, [&](V row) {
     V base = b.CreateMul(row, r.width);
     RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
@@ -93,13 +113,13 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
     V w = b.CreateSIToFP(r.width, l.f64);
     V meanG = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, g64), w), l.f32);
     V meanGXhat = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, [&](V k) {
-      V xh = b.CreateFMul(b.CreateFSub(b.CreateFPExt(l.load(x, b.CreateAdd(base, k)), l.f64), s.mean), s.rstd);
+      V xh = b.CreateFMul(b.CreateFSub(b.CreateFPExt(x(b.CreateAdd(base, k)), l.f64), s.mean), s.rstd);
       return b.CreateFMul(g64(k), xh);
     }), w), l.f32);
     l.forRange(r.width, [&](V i) {
       V at = b.CreateAdd(base, i);
       V g = b.CreateFMul(l.load(dy, at), l.load(gamma, i));
-      V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xhat(l, s, l.load(x, at)), meanGXhat));
+      V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xhat(l, s, x(at)), meanGXhat));
       l.store(out, at, b.CreateFMul(s.rstdF, d));
     });
   }, false);
@@ -109,15 +129,16 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
 /// accumulated across rows with the feature loop vectorized.
 void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
-  ValueId x = n.operands[0], dy = n.operands[1], out = n.result;
-  Rows r = rowsOf(l, x);
+  ValueId dy = operandAfterInput(n, 1), out = n.result;
+  Load x = inputOf(l, n);
+  Rows r = rowsOf(l, n.operands[0]);
   l.zero(l.data(out), r.width);
   l.forRange(r.rows, [&](V row) {
     V base = b.CreateMul(row, r.width);
     RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
     l.forRange(r.width, [&](V i) {
       V at = b.CreateAdd(base, i);
-      V t = b.CreateFMul(l.load(dy, at), xhat(l, s, l.load(x, at)));
+      V t = b.CreateFMul(l.load(dy, at), xhat(l, s, x(at)));
       l.store(out, i, b.CreateFAdd(l.load(out, i), t));
     });
   }, false);
@@ -128,10 +149,13 @@ void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
 void lowerNorm(Lowering &l, const Node &n) {
   switch (n.op) {
   case OpKind::LayerNorm:
+  case OpKind::FusedAddLayerNorm:
     return lowerLayerNorm(l, n);
   case OpKind::LayerNormGrad:
+  case OpKind::FusedAddLayerNormGrad:
     return lowerLayerNormGrad(l, n);
   case OpKind::LayerNormGammaGrad:
+  case OpKind::FusedAddLayerNormGammaGrad:
     return lowerLayerNormGammaGrad(l, n);
   default:
     assert(false && "not a Norm-family op");

@@ -23,7 +23,29 @@ static TypeOrNone inferNormGrad(ShapeQuery &q) {
   return x;
 }
 
+/// The fused ops on x + r: x and r of one type, then the rule of the op
+/// they stand for with x + r in place of its first operand.
+static TypeOrNone inferFusedAddNorm(ShapeQuery &q) {
+  if (!q.requireF32(0) || !q.requireF32(1))
+    return std::nullopt;
+  if (q.operand(0) != q.operand(1))
+    return q.error("the residual {} must have the type of the input {}", q.str(q.operand(1)),
+                   q.str(q.operand(0)));
+  std::vector<Type> rest(q.operands.begin() + 2, q.operands.end());
+  rest.insert(rest.begin(), q.operand(0));
+  switch (q.info.kind) {
+  case OpKind::FusedAddLayerNorm:
+    return q.forwardType(OpKind::LayerNorm, rest);
+  case OpKind::FusedAddLayerNormGrad:
+    return q.forwardType(OpKind::LayerNormGrad, rest);
+  default:
+    return q.forwardType(OpKind::LayerNormGammaGrad, rest);
+  }
+}
+
 TypeOrNone inferNormType(ShapeQuery &q) {
+  if (q.info.has(kFused))
+    return inferFusedAddNorm(q);
   if (q.info.has(kGradientOp))
     return inferNormGrad(q);
   for (size_t i = 0; i < 3; ++i)

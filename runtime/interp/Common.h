@@ -61,6 +61,12 @@ private:
   std::vector<int64_t> strides_; ///< per output axis; 0 where broadcast
 };
 
+/// One unary element-wise op (relu, sigmoid, ...) on one f32, as its kernel
+/// computes it; `alpha` is leaky_relu's slope.
+float unaryScalar(OpKind op, float x, double alpha);
+/// One (forward value, dy) gradient op (relu_grad, ...) on one element.
+float unaryGradScalar(OpKind op, float v, float dy, double alpha);
+
 /// The error for an op of a family whose kernel does not handle it (yet).
 inline Status noKernel(const KernelCall &call) {
   return Status::failAt(call.node.loc, "{}: the interpreter has no kernel for this op",

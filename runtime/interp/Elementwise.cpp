@@ -183,6 +183,14 @@ void evalMinMaxGrad(KernelCall &call) {
 
 } // namespace
 
+float unaryScalar(OpKind op, float x, double alpha) {
+  return static_cast<float>(unaryOp(op, x, alpha));
+}
+
+float unaryGradScalar(OpKind op, float v, float dy, double alpha) {
+  return static_cast<float>(unaryGradOp(op, v, dy, alpha));
+}
+
 Status evalElementwise(KernelCall &call) {
   const OpInfo &info = call.node.info();
   switch (call.node.op) {

@@ -99,10 +99,30 @@ Status evalLayerNormGammaGrad(KernelCall &call) {
   return Ok{};
 }
 
+/// A fused op on x + r: the kernel of the op it stands for, with the sum
+/// (rounded to f32, as add gives it) in place of x + r.
+Status evalOnSum(KernelCall &call, Status (*kernel)(KernelCall &)) {
+  const Tensor &x = *call.inputs[0];
+  const Tensor &r = *call.inputs[1];
+  Tensor sum(DType::F32, x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i)
+    sum.f32()[i] = x.f32()[i] + r.f32()[i];
+  std::vector<const Tensor *> inputs(call.inputs.begin() + 1, call.inputs.end());
+  inputs[0] = &sum;
+  KernelCall inner{call.graph, call.node, std::move(inputs), call.output};
+  return kernel(inner);
+}
+
 } // namespace
 
 Status evalNorm(KernelCall &call) {
   switch (call.node.op) {
+  case OpKind::FusedAddLayerNorm:
+    return evalOnSum(call, evalLayerNorm);
+  case OpKind::FusedAddLayerNormGrad:
+    return evalOnSum(call, evalLayerNormGrad);
+  case OpKind::FusedAddLayerNormGammaGrad:
+    return evalOnSum(call, evalLayerNormGammaGrad);
   case OpKind::LayerNorm:
     return evalLayerNorm(call);
   case OpKind::LayerNormGrad:

@@ -32,7 +32,7 @@ done
 
 # opt: the training step prints, parses back, and prints the same
 expect_status 0 "opt xor" -- "$nnc" opt "$src/examples/xor.ir" -o "$work/xor-step.ir"
-expect_in "$work/xor-step.ir" "sigmoid_grad" "opt writes the backward graph"
+expect_in "$work/xor-step.ir" "sse_grad" "opt writes the backward graph"
 "$nnc" print "$work/xor-step.ir" >"$work/xor-step2.ir"
 if cmp -s "$work/xor-step.ir" "$work/xor-step2.ir"; then pass; else failure "train step print fixed point"; fi
 expect_status 0 "opt --list-passes" -- "$nnc" opt --list-passes
@@ -165,6 +165,60 @@ PY
 else
   echo "numpy not available: skipping run tests"
 fi
+
+# dot: Graphviz of the training step; fused ops styled apart, forward and
+# backward in different colours, labels with op, type and source line
+expect_status 0 "dot mlp" -- "$nnc" dot "$src/examples/mlp.ir" --pipeline=train -o "$work/mlp.dot"
+expect_in "$work/mlp.dot" "digraph G {" "dot header"
+expect_in "$work/mlp.dot" 'class="fused forward"' "dot fused forward op"
+expect_in "$work/mlp.dot" 'class="backward"' "dot backward op"
+expect_in "$work/mlp.dot" 'fillcolor="#dbe9ff"' "dot forward colour"
+expect_in "$work/mlp.dot" 'fillcolor="#ffe0c2"' "dot backward colour"
+expect_in "$work/mlp.dot" 'loss = softmax_cross_entropy\nf32[]\n' "dot label: op and type"
+expect_in "$work/mlp.dot" 'mlp.ir:28' "dot label: source line"
+expect_status 0 "dot without passes" -- "$nnc" dot "$src/examples/xor.ir"
+expect_in "$work/out" 'h = sigmoid' "dot of the graph as written"
+expect_status 1 "dot unknown pass" -- "$nnc" dot "$src/examples/xor.ir" --passes=nope
+# opt's default pipeline simplifies: sgd(lr=1) leaves no mul(grad, 1)
+"$nnc" opt "$src/examples/backprop_example.ir" >"$work/bp.ir" 2>&1
+if grep -q "= mul(.*, 1)$" "$work/bp.ir"; then failure "opt simplifies mul(x, 1)"; cat "$work/bp.ir"; else pass; fi
+
+# limits: a huge param, an overflowing shape and an oversized model file are
+# clear errors, not an out-of-memory kill
+printf 'model big {\n  input x: f32[1, 100000]\n  param w: f32[100000, 100000] = zeros()\n  y = matmul(x, w)\n  output y\n}\n' >"$work/big.ir"
+expect_status 1 "huge param" -- "$nnc" check "$work/big.ir"
+expect_in "$work/err" "big.ir:3:" "huge param error is located"
+expect_in "$work/err" "f32[100000, 100000] needs 40000000000 bytes" "huge param error names the size"
+expect_status 1 "huge param under a lower limit" -- env NNC_MAX_TENSOR_BYTES=1K "$nnc" check "$src/examples/mlp.ir"
+expect_in "$work/err" "more than the limit of 1024" "NNC_MAX_TENSOR_BYTES lowers the limit"
+expect_status 1 "model file over the size limit" -- env NNC_MAX_MODEL_BYTES=100 "$nnc" check "$src/examples/xor.ir"
+expect_in "$work/err" "too large: more than 100 bytes of model text" "model size limit"
+
+# train --check-numerics: stops at the first non-finite value, names the step,
+# the op and its line, and leaves the checkpoint as it was
+printf '0,0,0\n0,1,1\n1,0,1\n1,1,0\n' >"$work/xor.csv"
+cat >"$work/nan.ir" <<'IR'
+model nan {
+  dim B
+  input x: f32[B, 2]
+  input y: f32[B, 1]
+  param w: f32[2, 1] = zeros()
+  p = log(matmul(x, w))
+  loss = mse(p, y)
+  minimize loss with sgd(lr=0.1)
+}
+IR
+"$nnc" train "$work/nan.ir" --data "$work/xor.csv" --batch 4 --engine interp --save "$work/nan.safetensors" >/dev/null 2>&1
+cp "$work/nan.safetensors" "$work/nan-before.safetensors" 2>/dev/null
+expect_status 1 "train --check-numerics" -- "$nnc" train "$work/nan.ir" --data "$work/xor.csv" --batch 4 \
+  --epochs 3 --check-numerics --save "$work/nan.safetensors"
+expect_in "$work/err" "nan.ir:6:" "check-numerics names the line"
+expect_in "$work/err" "error: step 1: log produced -Inf (in 'p')" "check-numerics names the step and op"
+if cmp -s "$work/nan.safetensors" "$work/nan-before.safetensors"; then pass; else failure "check-numerics left the checkpoint unchanged"; fi
+expect_status 0 "train --check-numerics on a finite model" -- "$nnc" train "$src/examples/xor.ir" \
+  --data "$work/xor.csv" --batch 4 --epochs 5 --check-numerics
+expect_status 1 "check-numerics with the jit" -- "$nnc" train "$src/examples/xor.ir" --data "$work/xor.csv" \
+  --check-numerics --engine jit
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

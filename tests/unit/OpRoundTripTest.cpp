@@ -223,6 +223,55 @@ std::map<std::string, Recipe> recipes() {
     r[op] = {plain(kLossGrad, std::string(op) + "(p, t, dl)")};
   r["softmax_cross_entropy_grad"] = {
       plain(kSceGrad, "softmax_cross_entropy_grad(logits, labels, dl)")};
+
+  // Fused ops (written by the fusion passes).
+  const std::string mm = "input a: f32[B, 2]\ninput w: f32[2, 4]\ninput bias: f32[4]";
+  r["fused_matmul"] = {
+      plain(mm, "fused_matmul(a, w)"),
+      plain(mm, "fused_matmul(a, w, bias)"),
+      explicitDefault(mm, "fused_matmul(a, w, bias, transpose_a=false, transpose_b=false, "
+                          "activation=none, alpha=0.01)",
+                      "fused_matmul(a, w, bias)"),
+      nonDefault("input p: f32[2, B]\ninput q: f32[4, 2]\ninput bias: f32[4]",
+                 "fused_matmul(p, q, bias, transpose_a=true, transpose_b=true, "
+                 "activation=leaky_relu, alpha=0.2)"),
+      nonDefault(mm, "fused_matmul(a, w, bias, activation=gelu)"),
+  };
+  const std::string gi = "input dy: f32[B, 4]\ninput z: f32[B, 4]\ninput w: f32[2, 4]";
+  r["fused_matmul_grad_input"] = {
+      plain("input dy: f32[B, 4]\ninput z: f32[B, 4]\ninput w: f32[4, 2]",
+            "fused_matmul_grad_input(dy, z, w)"),
+      explicitDefault("input dy: f32[B, 4]\ninput z: f32[B, 4]\ninput w: f32[4, 2]",
+                      "fused_matmul_grad_input(dy, z, w, transpose_b=false, activation=none, "
+                      "alpha=0.01)",
+                      "fused_matmul_grad_input(dy, z, w)"),
+      nonDefault(gi, "fused_matmul_grad_input(dy, z, w, transpose_b=true, activation=leaky_relu, "
+                     "alpha=0.3)"),
+  };
+  const std::string gw = "input x: f32[B, 2]\ninput dy: f32[B, 4]\ninput z: f32[B, 4]";
+  r["fused_matmul_grad_weight"] = {
+      plain("input x: f32[2, 3]\ninput dy: f32[3, 4]\ninput z: f32[3, 4]",
+            "fused_matmul_grad_weight(x, dy, z)"),
+      explicitDefault("input x: f32[2, 3]\ninput dy: f32[3, 4]\ninput z: f32[3, 4]",
+                      "fused_matmul_grad_weight(x, dy, z, transpose_a=false, activation=none, "
+                      "alpha=0.01)",
+                      "fused_matmul_grad_weight(x, dy, z)"),
+      nonDefault(gw, "fused_matmul_grad_weight(x, dy, z, transpose_a=true, activation=leaky_relu, "
+                     "alpha=0.3)"),
+  };
+  const std::string gb = "input dy: f32[B, 4]\ninput z: f32[B, 4]";
+  r["fused_matmul_grad_bias"] = {
+      plain(gb, "fused_matmul_grad_bias(dy, z)"),
+      explicitDefault(gb, "fused_matmul_grad_bias(dy, z, activation=none, alpha=0.01)",
+                      "fused_matmul_grad_bias(dy, z)"),
+      nonDefault(gb, "fused_matmul_grad_bias(dy, z, activation=leaky_relu, alpha=0.3)"),
+      nonDefault(gb, "fused_matmul_grad_bias(dy, z, activation=sigmoid)"),
+  };
+  const std::string aln = "input x: f32[B, 4]\ninput r: f32[B, 4]\ninput g: f32[4]\n"
+                          "input be: f32[4]\ninput dy: f32[B, 4]";
+  r["fused_add_layernorm"] = epsOp("fused_add_layernorm", "x, r, g, be", aln);
+  r["fused_add_layernorm_grad"] = epsOp("fused_add_layernorm_grad", "x, r, g, dy", aln);
+  r["fused_add_layernorm_gamma_grad"] = epsOp("fused_add_layernorm_gamma_grad", "x, r, dy", aln);
   return r;
 }
 

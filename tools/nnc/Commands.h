@@ -18,6 +18,7 @@ int optCommand(const Args &args);
 int trainCommand(const Args &args);
 int gradcheckCommand(const Args &args);
 int compileCommand(const Args &args);
+int dotCommand(const Args &args);
 
 /// Prints diagnostics to stderr (in source order) and returns 1 when any is
 /// an error, else 0.

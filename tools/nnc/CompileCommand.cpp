@@ -1,10 +1,13 @@
 /// `nnc compile M.ir -o OUT.o [--header OUT.h] [--name PREFIX]
 /// [--target-cpu CPU] [--time] [--emit=llvm|asm]`: ahead-of-time object
-/// file and C header (IR.md section 6).
+/// file and C header (IR.md section 6). `--memory-report [--dim B=64]`
+/// prints the memory plans instead (symbolic dims default to 64).
 #include "codegen/Compiler.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
+#include "passes/Pipelines.h"
+#include "passes/memory/MemoryReport.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/OutputFile.h"
@@ -26,17 +29,40 @@ bool isCIdentifier(const std::string &s) {
   return true;
 }
 
+/// `--memory-report`: the plans of the inference graph and the training step
+/// for the dims given as `--dim NAME=N`.
+int printMemoryReport(const CommandLine &cl, const Graph &infer, const Graph *train) {
+  std::vector<int64_t> dims(infer.dims.size(), 64);
+  for (const std::string &given : cl.getAll("dim")) {
+    size_t eq = given.find('=');
+    int32_t index = eq == std::string::npos ? -1 : infer.findDim(given.substr(0, eq));
+    if (index < 0)
+      return fail(fmt::format("--dim '{}': expected NAME=N with NAME a dim of the model", given));
+    auto n = parsePositiveInt("dim", given.substr(eq + 1));
+    if (!n)
+      return report(n.diags());
+    dims[static_cast<size_t>(index)] = *n;
+  }
+  std::string text = memoryReport(infer, planMemory(infer), dims, infer.name + " infer", false);
+  if (train)
+    text += "\n" + memoryReport(*train, planMemory(*train), dims, infer.name + " train_step", true);
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
 } // namespace
 
 int compileCommand(const Args &args) {
   auto cl = CommandLine::parse(args, {{"o", true}, {"header", true}, {"name", true},
                                       {"target-cpu", true}, {"time", false}, {"emit", true},
-                                      {"no-cache", false}});
+                                      {"no-cache", false}, {"memory-report", false},
+                                      {"dim", true, true}});
   if (!cl)
     return report(cl.diags());
-  if (cl->positional.size() != 1 || (!cl->has("o") && !cl->has("emit")))
+  if (cl->positional.size() != 1 ||
+      (!cl->has("o") && !cl->has("emit") && !cl->has("memory-report")))
     return fail("usage: nnc compile M.ir -o OUT.o [--header OUT.h] [--name PREFIX] "
-                "[--target-cpu CPU] [--time] [--emit=llvm|asm]");
+                "[--target-cpu CPU] [--time] [--emit=llvm|asm] [--memory-report [--dim B=64]]");
   auto start = std::chrono::steady_clock::now();
   Result<Graph> model = loadModelFile(cl->positional[0]);
   if (!model)
@@ -50,14 +76,21 @@ int compileCommand(const Args &args) {
   if (!isCIdentifier(options.prefix))
     return fail(fmt::format("--name '{}' is not a C identifier", options.prefix));
 
+  PassContext ctx;
   std::unique_ptr<Graph> train;
   if (model->minimize) {
-    train = std::make_unique<Graph>(*model);
-    PassContext ctx;
-    if (Status s = runPipeline(*train, {"autodiff"}, ctx); !s)
-      return report(s.diags());
-    report(ctx.diags);
+    auto step = optimizedTrainingStep(*model, ctx);
+    if (!step)
+      return report(step.diags());
+    train = std::make_unique<Graph>(std::move(step).value());
   }
+  auto infer = optimizedInference(*model, ctx);
+  if (!infer)
+    return report(infer.diags());
+  report(ctx.diags);
+  *model = std::move(infer).value();
+  if (cl->has("memory-report"))
+    return printMemoryReport(*cl, *model, train.get());
   double passesMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (cl->has("emit")) {
     auto text = emitText(*model, train.get(), options, cl->get("emit"));

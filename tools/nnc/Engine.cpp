@@ -35,6 +35,7 @@ public:
 
   StateAccess state() override { return interpreterState(trainInterp_ ? *trainInterp_ : inferInterp_); }
   const Graph &stateGraph() const override { return train_ ? *train_ : infer_; }
+  const Interpreter *trainingInterpreter() const override { return trainInterp_.get(); }
 
 private:
   Graph infer_;

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace nnc {
+class Interpreter;
+} // namespace nnc
+
 namespace nnc::cli {
 
 /// The engine `run` and `train` use unless --engine says otherwise.
@@ -28,6 +32,9 @@ public:
   /// The graph whose params and state the engine holds (the training step
   /// when there is one).
   virtual const Graph &stateGraph() const = 0;
+  /// The interpreter that ran the last training step, with every node's
+  /// value (for --check-numerics); null for compiled engines.
+  virtual const Interpreter *trainingInterpreter() const { return nullptr; }
 };
 
 /// `engine` is "jit" or "interp". `train` may be null (inference only).

@@ -4,6 +4,7 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
+#include "passes/Pipelines.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/OutputFile.h"
@@ -20,14 +21,6 @@ int listPasses() {
   return 0;
 }
 
-/// The default pipeline (IR.md section 4): the training step when the model
-/// minimizes a loss, else the inference graph.
-std::vector<std::string> defaultPipeline(const Graph &g, const std::string &which) {
-  if (which == "train" || (which.empty() && g.minimize))
-    return {"autodiff"};
-  return {};
-}
-
 } // namespace
 
 int optCommand(const Args &args) {
@@ -35,6 +28,7 @@ int optCommand(const Args &args) {
                                       {"pipeline", true},
                                       {"list-passes", false},
                                       {"print-after-all", false},
+                                      {"remarks", false},
                                       {"o", true}});
   if (!cl)
     return report(cl.diags());
@@ -51,7 +45,12 @@ int optCommand(const Args &args) {
   if (Diagnostics problems = verifyGraph(*g); problems.hasErrors())
     return report(problems);
 
-  std::vector<std::string> passes = defaultPipeline(*g, pipeline);
+  // The default pipeline (IR.md section 4): the training step when the
+  // model minimizes a loss, else the inference graph (outputs only).
+  bool train = pipeline == "train" || (pipeline.empty() && g->minimize);
+  std::vector<std::string> passes = train ? trainPipeline() : inferPipeline();
+  if (!train && !cl->has("passes"))
+    g->minimize.reset();
   if (cl->has("passes")) {
     auto parsed = parsePipeline(cl->get("passes"));
     if (!parsed)
@@ -59,6 +58,7 @@ int optCommand(const Args &args) {
     passes = *parsed;
   }
   PassContext ctx;
+  ctx.remarks = cl->has("remarks"); // fusion decisions, as remarks on stderr
   if (cl->has("print-after-all"))
     ctx.afterPass = [](const std::string &name, const Graph &after) {
       std::fprintf(stderr, "// ----- after %s -----\n%s", name.c_str(), printGraph(after).c_str());

@@ -2,6 +2,7 @@
 /// tensors and write every output and the minimized loss as .npy files.
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
+#include "passes/Pipelines.h"
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Interpreter.h"
@@ -128,6 +129,11 @@ int runCommand(const Args &args) {
   auto rg = runGraph(std::move(g).value(), cl->has("grads"));
   if (!rg)
     return report(rg.diags());
+  PassContext ctx;
+  auto optimized = optimizedInference(rg->graph, ctx);
+  if (!optimized)
+    return report(optimized.diags());
+  rg->graph = std::move(optimized).value();
   auto engine = createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr, !cl->has("no-cache"));
   if (!engine)
     return report(engine.diags());

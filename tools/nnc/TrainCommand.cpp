@@ -4,6 +4,7 @@
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
+#include "passes/Pipelines.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Dataset.h"
 #include "runtime/Interpreter.h"
@@ -13,6 +14,7 @@
 #include "tools/nnc/Progress.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <cmath>
@@ -25,6 +27,7 @@ const std::vector<OptionSpec> kTrainOptions = {
     {"data", true},    {"epochs", true}, {"batch", true},   {"lr", true},
     {"save", true},    {"params", true}, {"log", true},     {"threads", true},
     {"seed", true},    {"bind", true},   {"holdout", true}, {"engine", true}, {"no-cache", false},
+    {"check-numerics", false},
 };
 
 /// How labels enter the model, and how predictions are scored.
@@ -177,6 +180,31 @@ Result<Evaluation> evaluate(Engine &engine, const Graph &g, const Dataset &data,
   return e;
 }
 
+/// --check-numerics: the first node of the last training step, in node
+/// order, whose f32 result holds a NaN or an infinity, as an error at the
+/// node's source line (`step 12: sigmoid produced NaN`); Ok when all are
+/// finite.
+Status checkNumerics(const Interpreter &interp, int64_t step) {
+  const Graph &g = interp.graph();
+  for (const Node &n : g.nodes) {
+    const Tensor &t = interp.value(n.result);
+    if (t.empty() || t.dtype() != DType::F32)
+      continue;
+    const float *p = t.f32();
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      if (std::isfinite(p[i]))
+        continue;
+      const std::string &name = g.value(n.result).name;
+      Diagnostics d;
+      d.error(n.loc, "step {}: {} produced {}{}", step, n.info().name,
+              std::isnan(p[i]) ? "NaN" : (p[i] > 0 ? "+Inf" : "-Inf"),
+              name.empty() ? std::string() : fmt::format(" (in '{}')", name));
+      return Status(std::move(d));
+    }
+  }
+  return Ok{};
+}
+
 struct Settings {
   int64_t epochs = 1, batch = 64;
   uint64_t seed = 0;
@@ -213,7 +241,8 @@ int trainCommand(const Args &args) {
     return report(cl.diags());
   if (cl->positional.size() != 1 || !cl->has("data"))
     return fail("usage: nnc train M.ir --data D [--epochs N] [--batch N] [--lr X] [--save P] "
-                "[--params P] [--log F] [--seed S] [--bind features=X,labels=Y] [--holdout D]");
+                "[--params P] [--log F] [--seed S] [--bind features=X,labels=Y] [--holdout D] "
+                "[--check-numerics]");
   auto settings = readSettings(*cl);
   if (!settings)
     return report(settings.diags());
@@ -238,7 +267,7 @@ int trainCommand(const Args &args) {
 
   Graph step = *model;
   PassContext ctx;
-  if (Status s = runPipeline(step, {"autodiff"}, ctx); !s)
+  if (Status s = runPipeline(step, trainPipeline(), ctx); !s)
     return report(s.diags());
   report(ctx.diags);
 
@@ -258,8 +287,20 @@ int trainCommand(const Args &args) {
       if (Status s = checkLabels(*d, *binding); !s)
         return report(s.diags());
 
+  // --check-numerics inspects every node's value after each step, which
+  // only the interpreter keeps.
+  bool checkingNumerics = cl->has("check-numerics");
+  if (checkingNumerics && cl->has("engine") && cl->get("engine") != "interp")
+    return fail("--check-numerics runs the reference interpreter; it cannot be used with "
+                "--engine=" + cl->get("engine"));
+  // `eval` keeps the model's value ids (the binding refers to them); the
+  // engine runs its optimized twin, whose outputs are the same.
   Graph eval = evaluationGraph(*model, *binding);
-  auto engine = createEngine(cl->get("engine", kDefaultEngine), eval, &step, !cl->has("no-cache"));
+  auto optimizedEval = optimizedInference(eval, ctx);
+  if (!optimizedEval)
+    return report(optimizedEval.diags());
+  auto engine = createEngine(checkingNumerics ? "interp" : cl->get("engine", kDefaultEngine),
+                             *optimizedEval, &step, !cl->has("no-cache"));
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))
@@ -277,6 +318,7 @@ int trainCommand(const Args &args) {
       return fail(fmt::format("{}: cannot write: {}", cl->get("log"), std::strerror(errno)));
   }
 
+  int64_t stepNumber = 0;
   for (int64_t epoch = 0; epoch < settings->epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
     batcher->shuffle(static_cast<uint64_t>(epoch));
@@ -288,6 +330,15 @@ int trainCommand(const Args &args) {
       auto loss = (*engine)->trainStep(batchInputs(*model, *binding, bt));
       if (!loss)
         return report(loss.diags());
+      ++stepNumber;
+      if (checkingNumerics)
+        if (Status s = checkNumerics(*(*engine)->trainingInterpreter(), stepNumber); !s) {
+          progress.finish();
+          report(s.diags());
+          std::fprintf(stderr, "nnc: stopped at the first non-finite value; nothing was saved%s\n",
+                       cl->has("save") ? " (the last checkpoint is unchanged)" : "");
+          return 1;
+        }
       int64_t n = bt.labels.dim(0);
       lossSum += static_cast<double>(*loss) * static_cast<double>(n);
       seen += n;

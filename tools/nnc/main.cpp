@@ -29,6 +29,8 @@ commands:
   compile M.ir -o OUT.o [--header OUT.h] [--name PREFIX] [--target-cpu CPU]
         [--time] [--emit=llvm|asm]
                         ahead-of-time object file and C header
+  dot M.ir [--passes=a,b] [--pipeline=train|infer] [-o OUT.dot]
+                        Graphviz DOT of the graph after those passes
   --version             nnc, LLVM and host CPU
   --help                this text
 )";
@@ -69,6 +71,8 @@ int dispatch(int argc, char **argv) {
     return gradcheckCommand(args);
   if (command == "compile")
     return compileCommand(args);
+  if (command == "dot")
+    return dotCommand(args);
   return fail("unknown command '" + command + "' (see 'nnc --help')");
 }
 

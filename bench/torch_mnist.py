@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""The PyTorch twin of `nnc train examples/mlp.ir --data fashion-mnist`:
+the MLP 784-256-256-10 (relu, He-normal / Glorot-uniform init), softmax
+cross-entropy, plain SGD lr=0.1, batch 64, shuffled every epoch; test
+accuracy after every epoch. Reads the same IDX files (gzip) with numpy.
+Prints one JSON line per epoch, like `nnc train --log`: "seconds" covers
+the epoch's training loop only (shuffling, batching, steps), not the test
+pass and not the file loading.
+
+    OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N /usr/bin/python3 bench/torch_mnist.py \
+        --data /usr/share/datasets/fashion-mnist --epochs 5 --threads N
+"""
+import argparse
+import gzip
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load(data, split):
+    images = read_idx(os.path.join(data, f"{split}-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(data, f"{split}-labels-idx1-ubyte.gz"))
+    x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    xtr, ytr = load(a.data, "train")
+    xte, yte = load(a.data, "t10k")
+    g = torch.Generator().manual_seed(0)
+
+    def he(i, o):
+        return (torch.randn(i, o, generator=g) * (2.0 / i) ** 0.5).requires_grad_(True)
+
+    lim = (6.0 / (256 + 10)) ** 0.5
+    w1, b1 = he(784, 256), torch.zeros(256, requires_grad=True)
+    w2, b2 = he(256, 256), torch.zeros(256, requires_grad=True)
+    w3 = ((torch.rand(256, 10, generator=g) * 2 - 1) * lim).requires_grad_(True)
+    b3 = torch.zeros(10, requires_grad=True)
+    params = [w1, b1, w2, b2, w3, b3]
+    opt = torch.optim.SGD(params, lr=0.1)
+
+    def model(x):
+        h1 = torch.relu(torch.addmm(b1, x, w1))
+        h2 = torch.relu(torch.addmm(b2, h1, w2))
+        return torch.addmm(b3, h2, w3)
+
+    n = len(xtr)
+    for epoch in range(a.epochs):
+        start = time.perf_counter()
+        perm = torch.randperm(n, generator=g)
+        loss_sum = 0.0
+        for i in range(0, n, a.batch):
+            idx = perm[i:i + a.batch]
+            xb, yb = xtr[idx], ytr[idx]
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+        seconds = time.perf_counter() - start
+        with torch.no_grad():
+            logits = model(xte)
+            test_loss = F.cross_entropy(logits, yte).item()
+            acc = (logits.argmax(1) == yte).float().mean().item()
+        print(json.dumps({"epoch": epoch + 1, "train_loss": round(loss_sum / n, 6),
+                          "seconds": round(seconds, 3), "test_loss": round(test_loss, 6),
+                          "test_accuracy": round(acc, 4), "threads": a.threads}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+/// Helpers shared by the fusion passes (passes/fusion/Fusion.h).
+#include "passes/fusion/Fusion.h"
+
+#include <fmt/format.h>
+
+namespace nnc {
+
+Uses::Uses(const Graph &g) : users(g.values.size()), pinned(g.values.size(), false) {
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (ValueId v : g.nodes[i].operands)
+      users[static_cast<size_t>(v)].push_back(static_cast<NodeId>(i));
+  for (const Update &u : g.updates)
+    pinned[static_cast<size_t>(u.value)] = true;
+  for (const OutputRef &o : g.outputs)
+    pinned[static_cast<size_t>(o.value)] = true;
+  if (g.minimize)
+    pinned[static_cast<size_t>(g.minimize->loss)] = true;
+}
+
+std::string Uses::whyKept(ValueId v) const {
+  size_t n = users[static_cast<size_t>(v)].size();
+  if (pinned[static_cast<size_t>(v)])
+    return "its result is an output, an update or the loss";
+  if (n != 1)
+    return fmt::format("its result has {} users", n);
+  return "";
+}
+
+void removeNodes(Graph &g, const std::vector<bool> &dead) {
+  std::vector<bool> keepValue(g.values.size(), true);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (dead[i])
+      keepValue[static_cast<size_t>(g.nodes[i].result)] = false;
+  std::vector<ValueId> newId(g.values.size(), kNoValue);
+  std::vector<Value> values;
+  for (size_t i = 0; i < g.values.size(); ++i)
+    if (keepValue[i]) {
+      newId[i] = static_cast<ValueId>(values.size());
+      values.push_back(std::move(g.values[i]));
+    }
+  auto map = [&](ValueId v) { return newId[static_cast<size_t>(v)]; };
+  std::vector<Node> nodes;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (dead[i])
+      continue;
+    Node n = std::move(g.nodes[i]);
+    for (ValueId &v : n.operands)
+      v = map(v);
+    n.result = map(n.result);
+    values[static_cast<size_t>(n.result)].def = static_cast<NodeId>(nodes.size());
+    nodes.push_back(std::move(n));
+  }
+  for (Update &u : g.updates) {
+    u.target = map(u.target);
+    u.value = map(u.value);
+  }
+  for (OutputRef &o : g.outputs)
+    o.value = map(o.value);
+  if (g.minimize)
+    g.minimize->loss = map(g.minimize->loss);
+  g.values = std::move(values);
+  g.nodes = std::move(nodes);
+}
+
+void rewriteNode(Node &n, OpKind op, std::vector<ValueId> operands, Attrs attrs) {
+  n.op = op;
+  n.operands = std::move(operands);
+  n.attrs = std::move(attrs);
+}
+
+Attrs attrsOf(OpKind op, std::initializer_list<std::pair<const char *, AttrValue>> named) {
+  const OpInfo &info = opInfo(op);
+  Attrs attrs;
+  for (const AttrSpec &s : info.attrs)
+    attrs.push_back(s.defaultValue);
+  for (const auto &[name, value] : named)
+    attrs[static_cast<size_t>(info.attrIndex(name))] = value;
+  return attrs;
+}
+
+} // namespace nnc

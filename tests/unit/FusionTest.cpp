@@ -1,0 +1,270 @@
+/// The fusion passes (passes/fusion/): for every example model the fused
+/// training step computes what the unfused one computes (interpreter and
+/// JIT), the fused ops do appear, each fused op runs the same in the JIT as
+/// in the interpreter, and the printed fused graph is a fixed point.
+#include "JitTestUtil.h"
+
+#include "codegen/Session.h"
+#include "ir/Printer.h"
+#include "passes/Pass.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace nnc {
+namespace {
+
+const std::vector<std::string> kFusion = {"fuse-matmul", "fuse-add-layernorm"};
+
+Graph loadExample(const std::string &name) {
+  std::ifstream in(std::string(NNC_SOURCE_DIR) + "/examples/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  Result<Graph> g = parseModel(text.str(), name);
+  EXPECT_TRUE(g.ok()) << g.errorText();
+  return std::move(g).value();
+}
+
+Graph runPasses(const Graph &g, std::vector<std::string> passes, PassContext *ctxOut = nullptr) {
+  Graph out = g;
+  PassContext ctx;
+  ctx.remarks = true;
+  Status ran = runPipeline(out, passes, ctx);
+  EXPECT_TRUE(ran.ok()) << ran.errorText();
+  if (ctxOut)
+    ctxOut->diags = ctx.diags;
+  return out;
+}
+
+std::map<std::string, int> opCounts(const Graph &g) {
+  std::map<std::string, int> counts;
+  for (const Node &n : g.nodes)
+    ++counts[n.info().name];
+  return counts;
+}
+
+int fusedCount(const Graph &g) {
+  int n = 0;
+  for (const auto &[name, count] : opCounts(g))
+    if (name.rfind("fused_", 0) == 0)
+      n += count;
+  return n;
+}
+
+bool close(double a, double b) { return std::fabs(a - b) <= 1e-5 * std::max(1.0, std::fabs(b)); }
+
+/// The new value of every updated param and state, by name, and the outputs.
+std::map<std::string, Tensor> results(const Graph &g, Interpreter &interp) {
+  std::map<std::string, Tensor> out;
+  for (const Update &u : g.updates)
+    out[g.value(u.target).name] = interp.value(u.value);
+  for (const OutputRef &o : g.outputs)
+    out["output " + g.value(o.value).name] = interp.value(o.value);
+  return out;
+}
+
+void expectSameTensors(const std::map<std::string, Tensor> &got,
+                       const std::map<std::string, Tensor> &want, const std::string &what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (const auto &[name, w] : want) {
+    auto it = got.find(name);
+    ASSERT_NE(it, got.end()) << name << " missing in " << what;
+    ASSERT_EQ(it->second.numel(), w.numel()) << name;
+    for (int64_t i = 0; i < w.numel(); ++i)
+      ASSERT_TRUE(close(it->second.at(i), w.at(i)))
+          << what << ": " << name << "[" << i << "] = " << it->second.at(i) << ", want " << w.at(i);
+  }
+}
+
+/// One training step of `example`, unfused and fused, at batch 3: the
+/// interpreter on both graphs, and the JIT on the fused one, agree on the
+/// outputs (the loss among them) and every updated param and state.
+void expectFusionKeepsTheStep(const std::string &example) {
+  SCOPED_TRACE(example);
+  Graph model = loadExample(example);
+  Graph step = runPasses(model, {"autodiff"});
+  std::vector<std::string> passes = {"autodiff"};
+  passes.insert(passes.end(), kFusion.begin(), kFusion.end());
+  Graph fused = runPasses(model, passes);
+  std::vector<int64_t> dims(model.dims.size(), 3);
+  std::vector<Tensor> inputs = jittest::randomInputs(step, dims, 2);
+
+  Interpreter plain(step), withFusion(fused);
+  ASSERT_TRUE(plain.run(inputs).ok());
+  Status ran = withFusion.run(inputs);
+  ASSERT_TRUE(ran.ok()) << ran.errorText();
+  std::map<std::string, Tensor> want = results(step, plain);
+  expectSameTensors(results(fused, withFusion), want, "interpreter, fused");
+
+  // The JIT, fused against unfused: one step with Adam turns gradients near
+  // its eps into updates of about lr either way, so the two engines (f32
+  // against f64 accumulation) are compared by JitTrainingTest on milder
+  // inputs; here the fused kernels must match the unfused kernels.
+  auto jitPlain = JitSession::create(model, &step);
+  auto jitFused = JitSession::create(model, &fused);
+  ASSERT_TRUE(jitPlain.ok()) << jitPlain.errorText();
+  ASSERT_TRUE(jitFused.ok()) << jitFused.errorText();
+  auto lossPlain = (*jitPlain)->trainStep(inputs);
+  auto lossFused = (*jitFused)->trainStep(inputs);
+  ASSERT_TRUE(lossPlain.ok() && lossFused.ok());
+  double wantLoss = plain.value(step.minimize->loss).at(0);
+  EXPECT_TRUE(close(*lossFused, wantLoss)) << *lossFused << " vs " << wantLoss;
+  EXPECT_TRUE(close(*lossFused, *lossPlain)) << *lossFused << " vs " << *lossPlain;
+  std::map<std::string, Tensor> got, wantJit;
+  for (const Update &u : step.updates) {
+    const std::string &name = step.value(u.target).name;
+    got[name] = (*jitFused)->read(name);
+    wantJit[name] = (*jitPlain)->read(name);
+  }
+  expectSameTensors(got, wantJit, "JIT, fused against unfused");
+}
+
+TEST(Fusion, EveryExampleTrainsTheSameFused) {
+  int checked = 0;
+  for (const auto &entry : std::filesystem::directory_iterator(std::string(NNC_SOURCE_DIR) + "/examples")) {
+    if (entry.path().extension() != ".ir")
+      continue;
+    Graph g = loadExample(entry.path().filename().string());
+    if (!g.minimize)
+      continue;
+    expectFusionKeepsTheStep(entry.path().filename().string());
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);
+}
+
+TEST(Fusion, MlpTrainingStepCounts) {
+  Graph model = loadExample("mlp.ir");
+  Graph step = runPasses(model, {"autodiff"});
+  Graph fused = runPasses(model, {"autodiff", "fuse-matmul", "fuse-add-layernorm"});
+  std::map<std::string, int> c = opCounts(fused);
+  EXPECT_EQ(c["fused_matmul"], 3);
+  EXPECT_EQ(c["fused_matmul_grad_input"], 1);
+  EXPECT_EQ(c["fused_matmul_grad_weight"], 2);
+  EXPECT_EQ(c["fused_matmul_grad_bias"], 2);
+  EXPECT_EQ(c["relu"] + c["relu_grad"] + c["add"], 0);
+  EXPECT_EQ(step.nodes.size(), 33u);
+  EXPECT_EQ(fused.nodes.size(), 26u);
+}
+
+TEST(Fusion, ResNetTrainingStepCounts) {
+  Graph model = loadExample("resnet_s.ir");
+  Graph fused = runPasses(model, {"autodiff", "fuse-matmul", "fuse-add-layernorm"});
+  std::map<std::string, int> c = opCounts(fused);
+  EXPECT_EQ(c["fused_matmul"], 8);
+  EXPECT_EQ(c["fused_add_layernorm"], 3);
+  EXPECT_EQ(c["fused_add_layernorm_grad"], 3);
+  EXPECT_EQ(c["fused_add_layernorm_gamma_grad"], 3);
+  EXPECT_EQ(c["fused_matmul_grad_input"], 6);
+  EXPECT_EQ(c["fused_matmul_grad_weight"], 6);
+  EXPECT_EQ(c["fused_matmul_grad_bias"], 6);
+  EXPECT_EQ(c["layernorm"] + c["layernorm_grad"] + c["relu"] + c["relu_grad"], 0);
+  EXPECT_EQ(fusedCount(fused), 35);
+}
+
+TEST(Fusion, PrintedFusedGraphsAreFixedPoints) {
+  for (const char *example : {"mlp.ir", "resnet_s.ir", "xor.ir", "cnn.ir"}) {
+    Graph fused = runPasses(loadExample(example), {"autodiff", "fuse-matmul", "fuse-add-layernorm"});
+    std::string printed = printGraph(fused);
+    Result<Graph> again = parseModel(printed, "fused.ir");
+    ASSERT_TRUE(again.ok()) << again.errorText() << printed;
+    EXPECT_EQ(printGraph(*again), printed);
+  }
+}
+
+TEST(Fusion, GoldenMlpForward) {
+  Graph fused = runPasses(loadExample("mlp.ir"), {"autodiff", "fuse-matmul"});
+  std::string printed = printGraph(fused);
+  EXPECT_NE(printed.find("  h1: f32[B, 256] = fused_matmul(x, w1, b1, activation=relu)\n"
+                         "  h2: f32[B, 256] = fused_matmul(h1, w2, b2, activation=relu)\n"
+                         "  logits: f32[B, 10] = fused_matmul(h2, w3, b3)\n"),
+            std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("  grad.w1: f32[784, 256] = fused_matmul_grad_weight(x, t2, h1, "
+                         "transpose_a=true, activation=relu)\n"),
+            std::string::npos)
+      << printed;
+}
+
+TEST(Fusion, RemarksSayWhyNot) {
+  const char *text = "model m {\n"
+                     "  dim B\n"
+                     "  input x: f32[B, 3]\n"
+                     "  param w: f32[3, 2] = ones()\n"
+                     "  param b: f32[2] = zeros()\n"
+                     "  t = matmul(x, w) + b\n"
+                     "  h = relu(t)\n"
+                     "  k = sigmoid(matmul(x, w))\n"
+                     "  output t, h, k\n"
+                     "}\n";
+  Result<Graph> g = parseModel(text, "model.ir");
+  ASSERT_TRUE(g.ok());
+  PassContext ctx;
+  Graph fused = runPasses(*g, {"fuse-matmul"}, &ctx);
+  std::string remarks = ctx.diags.render();
+  EXPECT_NE(remarks.find("model.ir:6:7: remark: matmul fused with add into fused_matmul"),
+            std::string::npos)
+      << remarks;
+  EXPECT_NE(remarks.find("add not fused with relu: its result is an output"), std::string::npos)
+      << remarks;
+  EXPECT_NE(remarks.find("model.ir:8:15: remark: matmul fused with sigmoid into fused_matmul"),
+            std::string::npos)
+      << remarks;
+  EXPECT_EQ(opCounts(fused)["fused_matmul"], 2);
+}
+
+// ---- each fused op, JIT against the interpreter at batch 1, 3 and 64 ---------
+
+std::string model(const std::string &decls, const std::string &call) {
+  return "model m {\n  dim B\n" + decls + "  out = " + call + "\n  output out\n}\n";
+}
+
+TEST(FusionJit, FusedMatMul) {
+  const std::string decls = "  input x: f32[B, 37]\n  param w: f32[37, 45] = uniform(-1, 1, seed=1)\n"
+                            "  param wt: f32[45, 37] = uniform(-1, 1, seed=2)\n"
+                            "  param bias: f32[45] = uniform(-1, 1, seed=3)\n";
+  for (const char *act : {"none", "relu", "leaky_relu", "sigmoid", "tanh", "gelu"}) {
+    SCOPED_TRACE(act);
+    std::string a = std::string(", activation=") + act;
+    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul(x, w, bias" + a + ")"));
+    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul(x, w" + a + ")"));
+    jittest::expectJitMatchesInterpreter(
+        model(decls, "fused_matmul(x, wt, bias, transpose_b=true, alpha=0.2" + a + ")"));
+  }
+  jittest::expectJitMatchesInterpreter(
+      model("  input x: f32[37, B]\n  param w: f32[37, 45] = uniform(-1, 1, seed=1)\n"
+            "  param bias: f32[45] = uniform(-1, 1, seed=3)\n",
+            "fused_matmul(x, w, bias, transpose_a=true, activation=relu)"));
+}
+
+TEST(FusionJit, FusedMatMulGradients) {
+  const std::string decls = "  input dy: f32[B, 45]\n  input z: f32[B, 45]\n  input x: f32[B, 37]\n"
+                            "  input xt: f32[37, B]\n"
+                            "  param w: f32[37, 45] = uniform(-1, 1, seed=1)\n"
+                            "  param wt: f32[45, 37] = uniform(-1, 1, seed=2)\n";
+  for (const char *act : {"none", "relu", "leaky_relu", "sigmoid", "tanh", "gelu"}) {
+    SCOPED_TRACE(act);
+    std::string a = std::string(", activation=") + act;
+    jittest::expectJitMatchesInterpreter(
+        model(decls, "fused_matmul_grad_input(dy, z, w, transpose_b=true" + a + ")"));
+    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_input(dy, z, wt" + a + ")"));
+    jittest::expectJitMatchesInterpreter(
+        model(decls, "fused_matmul_grad_weight(x, dy, z, transpose_a=true" + a + ")"));
+    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_weight(xt, dy, z" + a + ")"));
+    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_bias(dy, z" + a + ")"));
+  }
+}
+
+TEST(FusionJit, FusedAddLayerNorm) {
+  const std::string decls = "  input x: f32[B, 33]\n  input r: f32[B, 33]\n  input dy: f32[B, 33]\n"
+                            "  param g: f32[33] = uniform(0.5, 1.5, seed=1)\n"
+                            "  param be: f32[33] = uniform(-1, 1, seed=2)\n";
+  jittest::expectJitMatchesInterpreter(model(decls, "fused_add_layernorm(x, r, g, be)"));
+  jittest::expectJitMatchesInterpreter(model(decls, "fused_add_layernorm_grad(x, r, g, dy, eps=0.001)"));
+  jittest::expectJitMatchesInterpreter(model(decls, "fused_add_layernorm_gamma_grad(x, r, dy)"));
+}
+
+} // namespace
+} // namespace nnc
