@@ -463,7 +463,7 @@ V perLane(Lowering &l, V x, V z, const std::function<V(V, V)> &f) {
   return out;
 }
 
-V splat(Lowering &l, V like, double v) { return llvm::ConstantFP::get(like->getType(), v); }
+V splat(Lowering &, V like, double v) { return llvm::ConstantFP::get(like->getType(), v); }
 
 /// The activation on a scalar or a vector, as its element-wise kernel
 /// computes it: relu and leaky_relu as vector selects, the others lane by lane.
