@@ -111,10 +111,23 @@ private:
     const Graph &g = train_ ? *train_ : infer_;
     Lowering l(m_, f, g, f->getArg(0));
     l.b.SetInsertPoint(b_.GetInsertBlock());
+    if (!g.dims.empty()) {
+      // No dims, no size: 0 (the functions that take a workspace refuse
+      // null dims with a status).
+      llvm::BasicBlock *none = llvm::BasicBlock::Create(m_.getContext(), "nodims", f);
+      llvm::BasicBlock *some = llvm::BasicBlock::Create(m_.getContext(), "dims", f);
+      l.b.CreateCondBr(l.b.CreateIsNull(f->getArg(0)), none, some);
+      l.b.SetInsertPoint(none);
+      l.b.CreateRet(l.constI64(0));
+      l.b.SetInsertPoint(some);
+      l.loadDims();
+    }
     llvm::Value *size = workspaceBytes(l, inferPlan_);
     if (train_) {
       Lowering lt(m_, f, *train_, f->getArg(0));
       lt.b.SetInsertPoint(l.b.GetInsertBlock());
+      if (!train_->dims.empty())
+        lt.loadDims();
       llvm::Value *t = workspaceBytes(lt, trainPlan_);
       size = lt.b.CreateSelect(lt.b.CreateICmpUGT(t, size), t, size);
       lt.b.CreateRet(size);

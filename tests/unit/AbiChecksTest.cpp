@@ -126,6 +126,11 @@ TEST_F(AbiChecks, BadDimsAreRefused) {
   EXPECT_EQ(loss, 12345.0f);
 }
 
+TEST_F(AbiChecks, WorkspaceSizeOfNullDimsIsZero) {
+  EXPECT_EQ(f().workspaceSize(nullptr), 0u);
+  EXPECT_GT(f().workspaceSize(dims_.data()), 0u);
+}
+
 TEST_F(AbiChecks, OutOfRangeLabelsAreRefusedWithoutAnUpdate) {
   for (int32_t bad : {3, -1, INT_MAX, INT_MIN}) {
     Tensor labels = labels_.clone();

@@ -6,6 +6,7 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <stdexcept>
 
 namespace {
 
@@ -83,6 +84,8 @@ int main(int argc, char **argv) {
     return dispatch(argc, argv);
   } catch (const std::bad_alloc &) {
     std::fputs("nnc: error: out of memory\n", stderr);
+  } catch (const std::length_error &e) { // a size over nnc's limits (ir/Limits.h)
+    std::fprintf(stderr, "nnc: error: %s\n", e.what());
   } catch (const std::exception &e) {
     std::fprintf(stderr, "nnc: internal error: %s\n", e.what());
   }
