@@ -1,0 +1,176 @@
+/// Deterministic shuffling (SplitMix64 and Fisher-Yates, the same on every
+/// machine), batching into a model input's shape, and hold-out splits.
+#include "runtime/Dataset.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace nnc {
+
+namespace {
+
+/// `[2, 3]`.
+std::string dimsText(std::span<const int64_t> dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+// ---- shuffling ---------------------------------------------------------------
+
+/// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast, and the same
+/// everywhere.
+class SplitMix64 {
+public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, bound), without modulo bias (rejection sampling).
+  uint64_t below(uint64_t bound) {
+    uint64_t threshold = (0 - bound) % bound;
+    for (;;) {
+      uint64_t r = next();
+      if (r >= threshold)
+        return r % bound;
+    }
+  }
+
+private:
+  uint64_t state_;
+};
+
+/// The seed of stream `stream` of `seed`: distinct streams of one seed get
+/// distinct states.
+uint64_t streamSeed(uint64_t seed, uint64_t stream) {
+  return SplitMix64(SplitMix64(seed).next() ^ stream).next();
+}
+
+/// Stream numbers: epochs count up from 0; splits use this one.
+constexpr uint64_t kHoldoutStream = 0x686f6c646f7574ull; // "holdout"
+
+std::vector<int64_t> permutation(int64_t n, uint64_t state) {
+  std::vector<int64_t> order(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i)
+    order[static_cast<size_t>(i)] = i;
+  SplitMix64 rng(state);
+  // Fisher-Yates: position i takes a uniform pick of the rows not yet placed.
+  for (int64_t i = n - 1; i > 0; --i) {
+    auto j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i) + 1));
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+  return order;
+}
+
+/// The rows `rows` of `d`, as a dataset of their own.
+Dataset takeRows(const Dataset &d, std::span<const int64_t> rows, std::string source) {
+  std::vector<int64_t> exampleShape(d.features.shape().begin() + 1, d.features.shape().end());
+  Batch b = gatherBatch(d, rows, exampleShape);
+  return Dataset{std::move(b.features), std::move(b.labels), std::move(source), d.imagePixels};
+}
+
+} // namespace
+
+// ---- shuffling and batches -------------------------------------------------
+
+std::vector<int64_t> shuffledOrder(int64_t n, uint64_t seed, uint64_t epoch) {
+  return permutation(n, streamSeed(seed, epoch));
+}
+
+Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
+                  const std::vector<int64_t> &exampleShape) {
+  int64_t e = data.exampleElements();
+  std::vector<int64_t> shape{static_cast<int64_t>(rows.size())};
+  shape.insert(shape.end(), exampleShape.begin(), exampleShape.end());
+  Batch b{Tensor(DType::F32, std::move(shape)),
+          Tensor(DType::I32, {static_cast<int64_t>(rows.size())})};
+  const float *src = data.features.f32();
+  float *dst = b.features.f32();
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (e > 0)
+      std::memcpy(dst + static_cast<int64_t>(k) * e, src + rows[k] * e,
+                  static_cast<size_t>(e) * sizeof(float));
+    b.labels.i32()[k] = data.labels.i32()[rows[k]];
+  }
+  return b;
+}
+
+Batcher::Batcher(const Dataset &data, std::vector<int64_t> exampleShape, int64_t batchSize,
+                 uint64_t seed)
+    : data_(&data), exampleShape_(std::move(exampleShape)), batchSize_(batchSize), seed_(seed) {
+  inOrder();
+}
+
+Result<Batcher> Batcher::create(const Dataset &data, std::vector<int64_t> exampleShape,
+                                int64_t batchSize, uint64_t seed) {
+  using R = Result<Batcher>;
+  if (batchSize <= 0)
+    return R::fail("batch size must be positive, got {}", batchSize);
+  if (data.size() == 0 || data.features.rank() == 0)
+    return R::fail("{}: no examples", data.source);
+  int64_t elements = 1;
+  for (int64_t d : exampleShape) {
+    if (d <= 0)
+      return R::fail("{}: the model input's per-example shape {} has a "
+                     "dimension that is not positive",
+                     data.source, dimsText(exampleShape));
+    elements = d > (int64_t(1) << 40) / elements ? -1 : elements * d;
+    if (elements < 0)
+      return R::fail("{}: the model input's per-example shape {} is too large", data.source,
+                     dimsText(exampleShape));
+  }
+  if (elements != data.exampleElements()) {
+    std::span<const int64_t> stored(data.features.shape());
+    return R::fail("{}: each example has {} elements ({}), but the model input "
+                   "takes {} per example ({})",
+                   data.source, data.exampleElements(), dimsText(stored.subspan(1)), elements,
+                   dimsText(exampleShape));
+  }
+  return Batcher(data, std::move(exampleShape), batchSize, seed);
+}
+
+void Batcher::shuffle(uint64_t epoch) { order_ = shuffledOrder(data_->size(), seed_, epoch); }
+
+void Batcher::inOrder() {
+  order_.resize(static_cast<size_t>(data_->size()));
+  for (size_t i = 0; i < order_.size(); ++i)
+    order_[i] = static_cast<int64_t>(i);
+}
+
+int64_t Batcher::batchCount() const { return (data_->size() + batchSize_ - 1) / batchSize_; }
+
+Batch Batcher::batch(int64_t i) const {
+  int64_t begin = i * batchSize_;
+  int64_t end = std::min(begin + batchSize_, data_->size());
+  std::span<const int64_t> rows(order_);
+  return gatherBatch(*data_,
+                     rows.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin)),
+                     exampleShape_);
+}
+
+Result<std::pair<Dataset, Dataset>> splitHoldout(Dataset d, double fraction, uint64_t seed) {
+  using R = Result<std::pair<Dataset, Dataset>>;
+  if (!(fraction > 0 && fraction < 1))
+    return R::fail("{}: the held-out fraction must be between 0 and 1, got {}", d.source, fraction);
+  int64_t n = d.size();
+  auto held = static_cast<int64_t>(std::llround(static_cast<double>(n) * fraction));
+  if (held == 0 || held == n)
+    return R::fail("{}: cannot hold out {} of {} examples: one part would be "
+                   "empty",
+                   d.source, fraction, n);
+  std::vector<int64_t> order = permutation(n, streamSeed(seed, kHoldoutStream));
+  std::vector<int64_t> heldRows(order.begin(), order.begin() + held);
+  std::vector<int64_t> trainRows(order.begin() + held, order.end());
+  std::sort(heldRows.begin(), heldRows.end());
+  std::sort(trainRows.begin(), trainRows.end());
+  std::string pct = fmt::format("{:g}%", fraction * 100);
+  Dataset train = takeRows(d, trainRows, d.source + " (training part)");
+  Dataset holdout = takeRows(d, heldRows, d.source + " (held-out " + pct + ")");
+  return std::pair(std::move(train), std::move(holdout));
+}
+
+} // namespace nnc
