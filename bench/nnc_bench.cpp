@@ -128,7 +128,7 @@ struct Output {
   std::string workload, engine;
   int threads = 1, engineThreads = 1;
   Measurement m;
-  double flops = 0; ///< per call, for GFLOP/s (0: not reported)
+  double flops = 0;                         ///< per call, for GFLOP/s (0: not reported)
   std::map<std::string, std::string> extra; ///< raw JSON values
 };
 
@@ -261,9 +261,10 @@ Output runNnc(const Args &a) {
     char buf[200];
     std::snprintf(buf, sizeof buf, "%.3f", first);
     o.extra["first_us"] = buf;
-    std::snprintf(buf, sizeof buf,
-                  "{\"lower_ms\": %.3f, \"optimize_ms\": %.3f, \"codegen_ms\": %.3f, \"link_ms\": %.3f}",
-                  lastTimes.lowerMs, lastTimes.optimizeMs, lastTimes.codegenMs, lastTimes.linkMs);
+    std::snprintf(
+        buf, sizeof buf,
+        "{\"lower_ms\": %.3f, \"optimize_ms\": %.3f, \"codegen_ms\": %.3f, \"link_ms\": %.3f}",
+        lastTimes.lowerMs, lastTimes.optimizeMs, lastTimes.codegenMs, lastTimes.linkMs);
     o.extra["phases_last"] = buf;
   } else {
     die("unknown workload for engine nnc: " + a.workload);
@@ -325,8 +326,7 @@ Output runOnednn(const Args &a) {
 
 // ---- the machine's FMA peak ----------------------------------------------------
 
-template <int Acc>
-__attribute__((target("avx512f"))) float fmaLoop512(long iters) {
+template <int Acc> __attribute__((target("avx512f"))) float fmaLoop512(long iters) {
   __m512 acc[Acc];
   for (int i = 0; i < Acc; ++i)
     acc[i] = _mm512_set1_ps(1.0f + static_cast<float>(i) * 1e-3f);
@@ -342,8 +342,7 @@ __attribute__((target("avx512f"))) float fmaLoop512(long iters) {
   return _mm512_reduce_add_ps(s);
 }
 
-template <int Acc>
-__attribute__((target("avx2,fma"))) float fmaLoop256(long iters) {
+template <int Acc> __attribute__((target("avx2,fma"))) float fmaLoop256(long iters) {
   __m256 acc[Acc];
   for (int i = 0; i < Acc; ++i)
     acc[i] = _mm256_set1_ps(1.0f + static_cast<float>(i) * 1e-3f);
@@ -391,7 +390,9 @@ Output runPeak(const Args &a) {
       g512.push_back(fmaGflops(a.threads, true));
     g256.push_back(fmaGflops(a.threads, false));
   }
-  auto best = [](std::vector<double> v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
+  auto best = [](std::vector<double> v) {
+    return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end());
+  };
   Output o;
   double peak = std::max(best(g512), best(g256));
   o.m.samplesUs = {};

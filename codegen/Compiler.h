@@ -15,7 +15,7 @@ namespace nnc {
 struct CompileOptions {
   std::string prefix;    ///< C symbol prefix (default: the model's name)
   std::string cpu;       ///< LLVM CPU name; empty for the host
-  bool useCache = false;  ///< reuse and store compiled code on disk (ObjectCache.h)
+  bool useCache = false; ///< reuse and store compiled code on disk (ObjectCache.h)
 };
 
 /// What each phase of a compilation took, in milliseconds.

@@ -40,7 +40,8 @@ std::string cHeader(const Graph &infer, const Graph *train, const CompileOptions
   for (const auto &[name, offset] : layout.entries)
     state += fmt::format(" *   {} at byte {}\n", name, offset);
 
-  std::string h = fmt::format(R"(/* {p}.h: the C interface of model '{model}', compiled by nnc.
+  std::string h =
+      fmt::format(R"(/* {p}.h: the C interface of model '{model}', compiled by nnc.
  *
  * dims (in this order in `dims`): {dims}
  * inputs (in this order in `inputs`):
@@ -73,22 +74,22 @@ int      {p}_init(void *state);
 int      {p}_infer(void *state, void *workspace, const int64_t *dims,
                    const void *const *inputs, void *const *outputs);
 )",
-                              fmt::arg("p", p), fmt::arg("model", infer.name),
-                              fmt::arg("dims", dims.empty() ? "(none)" : dims),
-                              fmt::arg("inputs", listOf(infer, infer.valuesOfKind(ValueKind::Input))),
-                              fmt::arg("outputs", listOf(infer, outputs)),
-                              fmt::arg("stateSize", layout.size), fmt::arg("state", state),
-                              fmt::arg("guard", guardOf(p)),
-                              fmt::arg("numDims", infer.dims.size()),
-                              fmt::arg("numInputs", infer.valuesOfKind(ValueKind::Input).size()),
-                              fmt::arg("numOutputs", infer.outputs.size()));
+                  fmt::arg("p", p), fmt::arg("model", infer.name),
+                  fmt::arg("dims", dims.empty() ? "(none)" : dims),
+                  fmt::arg("inputs", listOf(infer, infer.valuesOfKind(ValueKind::Input))),
+                  fmt::arg("outputs", listOf(infer, outputs)), fmt::arg("stateSize", layout.size),
+                  fmt::arg("state", state), fmt::arg("guard", guardOf(p)),
+                  fmt::arg("numDims", infer.dims.size()),
+                  fmt::arg("numInputs", infer.valuesOfKind(ValueKind::Input).size()),
+                  fmt::arg("numOutputs", infer.outputs.size()));
   if (train)
     h += fmt::format("int      {p}_train_step(void *state, void *workspace, const int64_t *dims,\n"
                      "                        const void *const *inputs, float *loss);\n",
                      fmt::arg("p", p));
-  h += fmt::format("int64_t  {}_param_offset(const char *name);\n\n#ifdef __cplusplus\n}}\n#endif\n\n"
-                   "#endif /* {} */\n",
-                   p, guardOf(p));
+  h += fmt::format(
+      "int64_t  {}_param_offset(const char *name);\n\n#ifdef __cplusplus\n}}\n#endif\n\n"
+      "#endif /* {} */\n",
+      p, guardOf(p));
   return h;
 }
 

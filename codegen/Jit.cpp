@@ -45,7 +45,8 @@ std::string prefixOf(const Graph &infer, const CompileOptions &options) {
 /// internal error (a bug in a lowering).
 Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
                                                   const Graph &infer, const Graph *train,
-                                                  const CompileOptions &options, CompileTimes &times) {
+                                                  const CompileOptions &options,
+                                                  CompileTimes &times) {
   using R = Result<std::unique_ptr<llvm::Module>>;
   // Optimization remarks and warnings (e.g. a loop hinted for vectorization
   // that LLVM left scalar) are for nnc's developers, not its users.
@@ -59,7 +60,8 @@ Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::
       },
       nullptr);
   auto start = Clock::now();
-  std::unique_ptr<llvm::Module> module = emitModelModule(ctx, tm, prefixOf(infer, options), infer, train);
+  std::unique_ptr<llvm::Module> module =
+      emitModelModule(ctx, tm, prefixOf(infer, options), infer, train);
   std::string problems;
   llvm::raw_string_ostream os(problems);
   if (llvm::verifyModule(*module, &os))
@@ -113,8 +115,9 @@ std::string cacheKey(const Graph &infer, const Graph *train, const std::string &
 }
 
 /// The object of a model: from the cache, or compiled (and then cached).
-Result<std::string> modelObject(const Graph &infer, const Graph *train, const CompileOptions &options,
-                                llvm::TargetMachine &tm, CompileTimes &times) {
+Result<std::string> modelObject(const Graph &infer, const Graph *train,
+                                const CompileOptions &options, llvm::TargetMachine &tm,
+                                CompileTimes &times) {
   std::string key;
   if (options.useCache) {
     key = cacheKey(infer, train, prefixOf(infer, options), tm);
@@ -177,9 +180,10 @@ private:
 
   Status lookupAll(const std::string &p, bool training) {
     ModelFunctions &f = functions_;
-    for (Status s : {lookup(p + "_cpu_supported", f.cpuSupported), lookup(p + "_state_size", f.stateSize),
-                     lookup(p + "_workspace_size", f.workspaceSize), lookup(p + "_init", f.init),
-                     lookup(p + "_infer", f.infer), lookup(p + "_param_offset", f.paramOffset)})
+    for (Status s :
+         {lookup(p + "_cpu_supported", f.cpuSupported), lookup(p + "_state_size", f.stateSize),
+          lookup(p + "_workspace_size", f.workspaceSize), lookup(p + "_init", f.init),
+          lookup(p + "_infer", f.infer), lookup(p + "_param_offset", f.paramOffset)})
       if (!s)
         return s;
     if (training)

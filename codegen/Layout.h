@@ -15,7 +15,7 @@ namespace nnc {
 /// The state buffer: every param and state of the training graph (or of
 /// the inference graph when there is none), in declaration order.
 struct StateLayout {
-  std::map<std::string, uint64_t> offsetOf; ///< by name
+  std::map<std::string, uint64_t> offsetOf;              ///< by name
   std::vector<std::pair<std::string, uint64_t>> entries; ///< declaration order
   uint64_t size = 0;
 };
@@ -29,9 +29,9 @@ uint64_t alignedBytes(const Type &t, const std::vector<int64_t> &dims);
 enum AbiStatus : int {
   kAbiOk = 0,
   kAbiUnsupportedCpu = 1,
-  kAbiBadBuffer = 2,  ///< null or misaligned
-  kAbiBadDim = 3,     ///< negative or too large
-  kAbiBadLabel = 4,   ///< a label outside [0, classes)
+  kAbiBadBuffer = 2, ///< null or misaligned
+  kAbiBadDim = 3,    ///< negative or too large
+  kAbiBadLabel = 4,  ///< a label outside [0, classes)
 };
 
 } // namespace nnc

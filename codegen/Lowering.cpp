@@ -8,8 +8,7 @@
 
 namespace nnc {
 
-Lowering::Lowering(llvm::Module &module, llvm::Function *fn, const Graph &graph,
-                   llvm::Value *dims)
+Lowering::Lowering(llvm::Module &module, llvm::Function *fn, const Graph &graph, llvm::Value *dims)
     : ctx(module.getContext()), module(module), fn(fn), graph(graph), b(module.getContext()),
       dims_(dims) {
   f32 = b.getFloatTy();
@@ -83,9 +82,9 @@ void Lowering::forRange(llvm::Value *n, const std::function<void(llvm::Value *)>
   llvm::BranchInst *latch = b.CreateBr(header);
   i->addIncoming(next, b.GetInsertBlock());
   if (vectorize) {
-    llvm::MDNode *enable = llvm::MDNode::get(
-        ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"),
-              llvm::ConstantAsMetadata::get(b.getTrue())});
+    llvm::MDNode *enable =
+        llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"),
+                                llvm::ConstantAsMetadata::get(b.getTrue())});
     llvm::MDNode *loopId = llvm::MDNode::getDistinct(ctx, {nullptr, enable});
     loopId->replaceOperandWith(0, loopId);
     latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
@@ -101,18 +100,21 @@ void Lowering::forNest(const std::vector<llvm::Value *> &extents,
       body(index);
       return;
     }
-    forRange(extents[k], [&](llvm::Value *i) {
-      index.push_back(i);
-      level(k + 1);
-      index.pop_back();
-    }, k + 1 == extents.size());
+    forRange(
+        extents[k],
+        [&](llvm::Value *i) {
+          index.push_back(i);
+          level(k + 1);
+          index.pop_back();
+        },
+        k + 1 == extents.size());
   };
   level(0);
 }
 
-llvm::Value *Lowering::reduceRange(
-    llvm::Value *n, llvm::Value *init,
-    const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &body) {
+llvm::Value *
+Lowering::reduceRange(llvm::Value *n, llvm::Value *init,
+                      const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &body) {
   llvm::BasicBlock *pre = b.GetInsertBlock();
   llvm::BasicBlock *header = llvm::BasicBlock::Create(ctx, "rloop", fn);
   llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(ctx, "rbody", fn);
@@ -181,7 +183,8 @@ llvm::Value *Lowering::sigmoid(llvm::Value *x) {
 }
 
 llvm::Value *Lowering::mathCall(const char *name, llvm::Value *x) {
-  llvm::FunctionCallee f = module.getOrInsertFunction(name, llvm::FunctionType::get(f32, {f32}, false));
+  llvm::FunctionCallee f =
+      module.getOrInsertFunction(name, llvm::FunctionType::get(f32, {f32}, false));
   auto *decl = llvm::cast<llvm::Function>(f.getCallee());
   // A pure function: the vectorizer may replace it with libmvec's vector form.
   decl->setDoesNotAccessMemory();

@@ -35,7 +35,8 @@ public:
   }
 
 private:
-  llvm::Function *declare(const std::string &name, llvm::Type *ret, std::vector<llvm::Type *> args) {
+  llvm::Function *declare(const std::string &name, llvm::Type *ret,
+                          std::vector<llvm::Type *> args) {
     auto *type = llvm::FunctionType::get(ret, args, false);
     auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, m_);
     f->addFnAttr(llvm::Attribute::NoUnwind);
@@ -64,14 +65,16 @@ private:
     }
     // leaf 7 ebx: bit 5 avx2, bit 16 avx512f; leaf 1 ecx: bit 12 fma, bit 27 osxsave.
     auto cpuid = [&](uint32_t leaf) {
-      auto *type = llvm::FunctionType::get(
-          llvm::StructType::get(i32(), i32(), i32(), i32()), {i32(), i32()}, false);
-      auto *asmCall = llvm::InlineAsm::get(type, "cpuid", "={ax},={bx},={cx},={dx},{ax},{cx}", false);
+      auto *type = llvm::FunctionType::get(llvm::StructType::get(i32(), i32(), i32(), i32()),
+                                           {i32(), i32()}, false);
+      auto *asmCall =
+          llvm::InlineAsm::get(type, "cpuid", "={ax},={bx},={cx},={dx},{ax},{cx}", false);
       return b_.CreateCall(asmCall, {b_.getInt32(leaf), b_.getInt32(0)});
     };
     llvm::Value *ok = b_.getTrue();
     auto need = [&](llvm::Value *reg, int bit) {
-      ok = b_.CreateAnd(ok, b_.CreateICmpNE(b_.CreateAnd(reg, b_.getInt32(1u << bit)), b_.getInt32(0)));
+      ok = b_.CreateAnd(ok,
+                        b_.CreateICmpNE(b_.CreateAnd(reg, b_.getInt32(1u << bit)), b_.getInt32(0)));
     };
     llvm::Value *leaf1 = cpuid(1), *leaf7 = cpuid(7);
     if (features.contains("+fma"))
@@ -146,9 +149,9 @@ private:
       std::memcpy(bytes.data() + offset, t.data(), static_cast<size_t>(t.bytes()));
     }
     auto *data = llvm::ConstantDataArray::get(m_.getContext(), llvm::ArrayRef<uint8_t>(bytes));
-    auto *global = new llvm::GlobalVariable(m_, data->getType(), true,
-                                            llvm::GlobalValue::PrivateLinkage, data,
-                                            prefix_ + ".initial_state");
+    auto *global =
+        new llvm::GlobalVariable(m_, data->getType(), true, llvm::GlobalValue::PrivateLinkage, data,
+                                 prefix_ + ".initial_state");
     global->setAlignment(llvm::Align(64));
     llvm::Function *f = declare(prefix_ + "_init", i32(), {ptr()});
     b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
@@ -188,8 +191,8 @@ private:
   /// Null or not 64-byte aligned: the ABI's "bad buffer".
   void checkBuffer(Lowering &l, llvm::Value *p) {
     llvm::Value *address = l.b.CreatePtrToInt(p, l.i64);
-    l.failIf(l.b.CreateOr(l.b.CreateIsNull(p), l.b.CreateICmpNE(l.b.CreateAnd(address, l.constI64(63)),
-                                                                 l.constI64(0))),
+    l.failIf(l.b.CreateOr(l.b.CreateIsNull(p),
+                          l.b.CreateICmpNE(l.b.CreateAnd(address, l.constI64(63)), l.constI64(0))),
              kAbiBadBuffer);
   }
 
@@ -215,7 +218,8 @@ private:
       offset = l.b.CreateAdd(offset, bufferBytes(l, buffer.size));
     }
     for (const Node &n : g.nodes)
-      l.setBuffer(n.result, buffers[static_cast<size_t>(plan.bufferOf[static_cast<size_t>(n.result)])]);
+      l.setBuffer(n.result,
+                  buffers[static_cast<size_t>(plan.bufferOf[static_cast<size_t>(n.result)])]);
     for (const Node &n : g.nodes)
       lowerNode(l, n);
     if (training)
@@ -263,8 +267,9 @@ private:
       std::memcpy(bytes.data(), t.data(), bytes.size());
     bytes.resize(std::max<size_t>(bytes.size(), 4));
     auto *data = llvm::ConstantDataArray::get(m_.getContext(), llvm::ArrayRef<uint8_t>(bytes));
-    auto *global = new llvm::GlobalVariable(m_, data->getType(), true, llvm::GlobalValue::PrivateLinkage,
-                                            data, prefix_ + ".const." + g.value(id).name);
+    auto *global =
+        new llvm::GlobalVariable(m_, data->getType(), true, llvm::GlobalValue::PrivateLinkage, data,
+                                 prefix_ + ".const." + g.value(id).name);
     global->setAlignment(llvm::Align(64));
     return global;
   }

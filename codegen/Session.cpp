@@ -79,7 +79,8 @@ Result<std::vector<int64_t>> JitSession::bindDims(const Graph &g,
     return R(sizes.takeDiags());
   uint64_t need = model_->functions().workspaceSize(dims.data());
   if (need > static_cast<uint64_t>(maxTensorBytes()))
-    return R::failAt(g.loc, "model '{}' needs a workspace of {} bytes for these inputs, more than "
+    return R::failAt(g.loc,
+                     "model '{}' needs a workspace of {} bytes for these inputs, more than "
                      "the limit of {} (set NNC_MAX_TENSOR_BYTES to change it)",
                      g.name, need, maxTensorBytes());
   return dims;

@@ -27,8 +27,8 @@ std::string cpuFeatures(const std::string &cpu) {
     return "";
   std::string features;
   for (const auto &f : llvm::sys::getHostCPUFeatures())
-    features += (features.empty() ? "" : ",") + std::string(f.getValue() ? "+" : "-") +
-                f.getKey().str();
+    features +=
+        (features.empty() ? "" : ",") + std::string(f.getValue() ? "+" : "-") + f.getKey().str();
   return features;
 }
 
@@ -47,9 +47,9 @@ Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::stri
     return R::fail("unknown CPU '{}' for {} (try haswell, skylake-avx512, znver4, x86-64-v3)", cpu,
                    triple);
   llvm::TargetOptions options; // no fast-math: results must match the reference
-  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, cpuName, cpuFeatures(cpu), options, llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
+  std::unique_ptr<llvm::TargetMachine> machine(
+      target->createTargetMachine(triple, cpuName, cpuFeatures(cpu), options, llvm::Reloc::PIC_,
+                                  std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
     return R::fail("LLVM cannot target CPU '{}'", cpuName);
   return R(std::move(machine));
@@ -99,8 +99,7 @@ void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine) {
   llvm::PassBuilder builder(&machine, tuning);
   llvm::Triple triple(module.getTargetTriple());
   llvm::TargetLibraryInfoImpl libraryInfo(triple);
-  libraryInfo.addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86,
-                                                 triple);
+  libraryInfo.addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86, triple);
   libraryInfo.addVectorizableFunctions(extraVectorFunctions(machine));
   fam.registerPass([&] { return llvm::TargetLibraryAnalysis(libraryInfo); });
   builder.registerModuleAnalyses(mam);
@@ -108,7 +107,8 @@ void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine) {
   builder.registerFunctionAnalyses(fam);
   builder.registerLoopAnalyses(lam);
   builder.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::ModulePassManager pipeline = builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+  llvm::ModulePassManager pipeline =
+      builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
   pipeline.run(module, mam);
 }
 

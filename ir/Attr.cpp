@@ -42,8 +42,7 @@ AttrValue AttrValue::values(std::vector<AttrValue> v) {
 }
 
 bool AttrValue::isInteger() const {
-  return kind == Kind::Number && std::nearbyint(number) == number &&
-         std::fabs(number) < 9.0e15;
+  return kind == Kind::Number && std::nearbyint(number) == number && std::fabs(number) < 9.0e15;
 }
 
 std::vector<int64_t> AttrValue::asInts() const {

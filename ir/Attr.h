@@ -33,9 +33,7 @@ struct AttrValue {
   std::vector<int64_t> asInts() const;
 
   friend bool operator==(const AttrValue &a, const AttrValue &b);
-  friend bool operator!=(const AttrValue &a, const AttrValue &b) {
-    return !(a == b);
-  }
+  friend bool operator!=(const AttrValue &a, const AttrValue &b) { return !(a == b); }
 };
 
 /// What an attribute accepts, and how it is normalized and printed.

@@ -115,21 +115,19 @@ void Diagnostics::append(std::vector<Diagnostic> other) {
 bool Diagnostics::hasErrors() const { return errorCount() > 0; }
 
 size_t Diagnostics::errorCount() const {
-  return std::count_if(list_.begin(), list_.end(), [](const Diagnostic &d) {
-    return d.severity == Severity::Error;
-  });
+  return std::count_if(list_.begin(), list_.end(),
+                       [](const Diagnostic &d) { return d.severity == Severity::Error; });
 }
 
 void Diagnostics::sortBySource() {
-  std::stable_sort(list_.begin(), list_.end(),
-                   [](const Diagnostic &a, const Diagnostic &b) {
-                     if (a.loc.known() != b.loc.known())
-                       return !a.loc.known();
-                     return a.loc < b.loc;
-                   });
+  std::stable_sort(list_.begin(), list_.end(), [](const Diagnostic &a, const Diagnostic &b) {
+    if (a.loc.known() != b.loc.known())
+      return !a.loc.known();
+    return a.loc < b.loc;
+  });
   auto same = [](const Diagnostic &a, const Diagnostic &b) {
-    return a.severity == b.severity && a.loc.line == b.loc.line &&
-           a.loc.col == b.loc.col && a.message == b.message;
+    return a.severity == b.severity && a.loc.line == b.loc.line && a.loc.col == b.loc.col &&
+           a.message == b.message;
   };
   list_.erase(std::unique(list_.begin(), list_.end(), same), list_.end());
 }

@@ -31,9 +31,7 @@ DimNames Graph::dimNames() const {
 
 std::string Graph::typeString(ValueId id) const { return typeString(type(id)); }
 
-std::string Graph::typeString(const Type &t) const {
-  return typeToString(t, dimNames());
-}
+std::string Graph::typeString(const Type &t) const { return typeToString(t, dimNames()); }
 
 ValueId Graph::findValue(std::string_view valueName) const {
   for (size_t i = 0; i < values.size(); ++i)

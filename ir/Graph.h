@@ -47,9 +47,7 @@ struct Value {
   Initializer init;         ///< for Param and State
   std::vector<double> data; ///< literal numbers: Const, Immediate, literal init
 
-  bool isDeclaration() const {
-    return kind != ValueKind::Op && kind != ValueKind::Immediate;
-  }
+  bool isDeclaration() const { return kind != ValueKind::Op && kind != ValueKind::Immediate; }
   /// The scalar number of an Immediate.
   double immediate() const { return data.empty() ? 0.0 : data[0]; }
 };

@@ -14,7 +14,7 @@ namespace nnc {
 /// What a vertex stands for: an op node, or a declared value (input, param,
 /// state, const). Numbers (immediates) have no vertex.
 struct DataflowVertex {
-  NodeId node = -1;        ///< the op node, or -1 for a declaration
+  NodeId node = -1;         ///< the op node, or -1 for a declaration
   ValueId value = kNoValue; ///< the node's result, or the declared value
 };
 
@@ -24,8 +24,8 @@ struct DataflowEdge {
   bool update = false;
 };
 
-using DataflowGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS,
-                                            DataflowVertex, DataflowEdge>;
+using DataflowGraph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, DataflowVertex, DataflowEdge>;
 
 /// The dataflow graph of `g` and, for each value, its vertex (or -1 for
 /// numbers). Vertices: declarations in value order, then nodes in order.

@@ -74,9 +74,8 @@ bool coerceAttr(AttrType type, AttrValue &v) {
 
 } // namespace
 
-Attrs resolveAttrs(const std::vector<AttrSpec> &specs,
-                   const std::vector<GivenAttr> &given, const char *what,
-                   SourceLoc loc, Diagnostics &diags) {
+Attrs resolveAttrs(const std::vector<AttrSpec> &specs, const std::vector<GivenAttr> &given,
+                   const char *what, SourceLoc loc, Diagnostics &diags) {
   Attrs attrs;
   std::vector<bool> seen(specs.size(), false);
   for (const AttrSpec &s : specs)
@@ -109,10 +108,9 @@ Attrs resolveAttrs(const std::vector<AttrSpec> &specs,
     seen[static_cast<size_t>(index)] = true;
     AttrValue v = g.value;
     if (!coerceAttr(spec.type, v)) {
-      if (spec.type == AttrType::Axes && v.kind == AttrValue::Kind::List &&
-          v.list.empty())
-        diags.error(g.loc, "{}: '{}' must not be empty; leave it out to use all axes",
-                    what, spec.name);
+      if (spec.type == AttrType::Axes && v.kind == AttrValue::Kind::List && v.list.empty())
+        diags.error(g.loc, "{}: '{}' must not be empty; leave it out to use all axes", what,
+                    spec.name);
       else
         diags.error(g.loc, "{}: attribute '{}' must be {}", what, spec.name,
                     attrTypeWord(spec.type));
@@ -164,8 +162,8 @@ bool GraphBuilder::checkFresh(const std::string &name, SourceLoc loc) {
     return true;
   }
   if (it->second.known())
-    diags_.error(loc, "redefinition of '{}' (first defined at {}:{})", name,
-                 it->second.line, it->second.col);
+    diags_.error(loc, "redefinition of '{}' (first defined at {}:{})", name, it->second.line,
+                 it->second.col);
   else
     diags_.error(loc, "redefinition of '{}'", name);
   return false;
@@ -177,8 +175,8 @@ int32_t GraphBuilder::addDim(const std::string &name, SourceLoc loc) {
   return static_cast<int32_t>(graph_.dims.size() - 1);
 }
 
-ValueId GraphBuilder::addDeclaration(ValueKind kind, const std::string &name,
-                                     Type type, SourceLoc loc) {
+ValueId GraphBuilder::addDeclaration(ValueKind kind, const std::string &name, Type type,
+                                     SourceLoc loc) {
   bool fresh = checkFresh(name, loc);
   Value v;
   v.name = name;
@@ -190,8 +188,8 @@ ValueId GraphBuilder::addDeclaration(ValueKind kind, const std::string &name,
   if (fresh)
     valueByName_[name] = id;
   if (kind != ValueKind::Input && !graph_.values.back().type.isStatic())
-    diags_.error(loc, "{} '{}' must have a static type, got {}", valueKindName(kind),
-                 name, graph_.typeString(id));
+    diags_.error(loc, "{} '{}' must have a static type, got {}", valueKindName(kind), name,
+                 graph_.typeString(id));
   return id;
 }
 
@@ -204,9 +202,8 @@ void GraphBuilder::checkInitializer(const Value &v) {
   if (init.name == "literal") {
     int64_t want = v.type.isStatic() ? v.type.staticElements() : -1;
     if (static_cast<int64_t>(v.data.size()) != want)
-      diags_.error(init.loc, "literal has {} elements but {} '{}' has type {}",
-                   v.data.size(), valueKindName(v.kind), v.name,
-                   graph_.typeString(v.type));
+      diags_.error(init.loc, "literal has {} elements but {} '{}' has type {}", v.data.size(),
+                   valueKindName(v.kind), v.name, graph_.typeString(v.type));
     return;
   }
   if (init.name == "glorot_uniform" || init.name == "he_normal") {
@@ -214,22 +211,21 @@ void GraphBuilder::checkInitializer(const Value &v) {
       diags_.error(init.loc, "{} needs a rank 2 or 4 tensor, got {}", init.name,
                    graph_.typeString(v.type));
   }
-  if ((init.name == "uniform" || init.name == "normal" ||
-       init.name == "glorot_uniform" || init.name == "he_normal") &&
+  if ((init.name == "uniform" || init.name == "normal" || init.name == "glorot_uniform" ||
+       init.name == "he_normal") &&
       v.type.dtype != DType::F32)
     diags_.error(init.loc, "{} initializes f32 tensors only, got {}", init.name,
                  graph_.typeString(v.type));
   if (init.name == "uniform" && init.args.size() >= 2 &&
       !(init.args[0].number <= init.args[1].number))
-    diags_.error(init.loc, "uniform: lo ({}) must not exceed hi ({})",
-                 init.args[0].number, init.args[1].number);
+    diags_.error(init.loc, "uniform: lo ({}) must not exceed hi ({})", init.args[0].number,
+                 init.args[1].number);
   if (init.name == "normal" && init.args.size() >= 2 && init.args[1].number < 0)
     diags_.error(init.loc, "normal: std must not be negative");
 }
 
-ValueId GraphBuilder::addParam(const std::string &name, Type type,
-                               Initializer init, std::vector<double> literal,
-                               SourceLoc loc) {
+ValueId GraphBuilder::addParam(const std::string &name, Type type, Initializer init,
+                               std::vector<double> literal, SourceLoc loc) {
   ValueId id = addDeclaration(ValueKind::Param, name, std::move(type), loc);
   Value &v = graph_.value(id);
   v.init = std::move(init);
@@ -241,9 +237,8 @@ ValueId GraphBuilder::addParam(const std::string &name, Type type,
   return id;
 }
 
-ValueId GraphBuilder::addState(const std::string &name, Type type,
-                               Initializer init, std::vector<double> literal,
-                               SourceLoc loc) {
+ValueId GraphBuilder::addState(const std::string &name, Type type, Initializer init,
+                               std::vector<double> literal, SourceLoc loc) {
   ValueId id = addDeclaration(ValueKind::State, name, std::move(type), loc);
   Value &v = graph_.value(id);
   v.init = std::move(init);
@@ -252,8 +247,8 @@ ValueId GraphBuilder::addState(const std::string &name, Type type,
   return id;
 }
 
-ValueId GraphBuilder::addConst(const std::string &name, Type type,
-                               std::vector<double> data, SourceLoc loc) {
+ValueId GraphBuilder::addConst(const std::string &name, Type type, std::vector<double> data,
+                               SourceLoc loc) {
   ValueId id = addDeclaration(ValueKind::Const, name, std::move(type), loc);
   Value &v = graph_.value(id);
   v.data = std::move(data);
@@ -274,17 +269,16 @@ ValueId GraphBuilder::addImmediate(double number, DType dtype, SourceLoc loc) {
   return static_cast<ValueId>(graph_.values.size() - 1);
 }
 
-ValueId GraphBuilder::addOp(OpKind op, std::vector<ValueId> operands,
-                            Attrs attrs, SourceLoc loc) {
+ValueId GraphBuilder::addOp(OpKind op, std::vector<ValueId> operands, Attrs attrs, SourceLoc loc) {
   const OpInfo &info = opInfo(op);
   int n = static_cast<int>(operands.size());
   if (n < info.minInputs || n > info.maxInputs) {
     if (info.minInputs == info.maxInputs)
-      diags_.error(loc, "{}: expects {} operand{}, got {}", info.name,
-                   info.minInputs, info.minInputs == 1 ? "" : "s", n);
+      diags_.error(loc, "{}: expects {} operand{}, got {}", info.name, info.minInputs,
+                   info.minInputs == 1 ? "" : "s", n);
     else
-      diags_.error(loc, "{}: expects {} to {} operands, got {}", info.name,
-                   info.minInputs, info.maxInputs, n);
+      diags_.error(loc, "{}: expects {} to {} operands, got {}", info.name, info.minInputs,
+                   info.maxInputs, n);
     return kNoValue;
   }
   std::vector<Type> types;
@@ -329,19 +323,18 @@ void GraphBuilder::addUpdate(ValueId target, ValueId value, SourceLoc loc) {
     return;
   const Value &t = graph_.value(target);
   if (t.kind != ValueKind::Param && t.kind != ValueKind::State) {
-    diags_.error(loc, "'{}' is {} {}; only a param or state can be updated with '<-'",
-                 t.name, t.kind == ValueKind::Input ? "an" : "a", valueKindName(t.kind));
+    diags_.error(loc, "'{}' is {} {}; only a param or state can be updated with '<-'", t.name,
+                 t.kind == ValueKind::Input ? "an" : "a", valueKindName(t.kind));
     return;
   }
   for (const Update &u : graph_.updates)
     if (u.target == target) {
-      diags_.error(loc, "'{}' is updated twice (first at {}:{})", t.name,
-                   u.loc.line, u.loc.col);
+      diags_.error(loc, "'{}' is updated twice (first at {}:{})", t.name, u.loc.line, u.loc.col);
       return;
     }
   if (graph_.type(value) != t.type) {
-    diags_.error(loc, "update of '{}' has type {} but '{}' is {}", t.name,
-                 graph_.typeString(value), t.name, graph_.typeString(target));
+    diags_.error(loc, "update of '{}' has type {} but '{}' is {}", t.name, graph_.typeString(value),
+                 t.name, graph_.typeString(target));
     return;
   }
   graph_.updates.push_back(Update{target, value, loc});
@@ -353,8 +346,7 @@ void GraphBuilder::addOutput(ValueId v, SourceLoc loc) {
   graph_.outputs.push_back(OutputRef{v, loc});
 }
 
-void GraphBuilder::setMinimize(ValueId loss, std::string optimizer, Attrs args,
-                               SourceLoc loc) {
+void GraphBuilder::setMinimize(ValueId loss, std::string optimizer, Attrs args, SourceLoc loc) {
   if (graph_.minimize) {
     diags_.error(loc, "a model minimizes one loss; 'minimize' was already given at {}:{}",
                  graph_.minimize->loc.line, graph_.minimize->loc.col);
@@ -364,8 +356,8 @@ void GraphBuilder::setMinimize(ValueId loss, std::string optimizer, Attrs args,
     return;
   const Type &t = graph_.type(loss);
   if (!t.isScalar() || t.dtype != DType::F32) {
-    diags_.error(loc, "minimize: '{}' must be a f32[] scalar, got {}",
-                 graph_.value(loss).name, graph_.typeString(loss));
+    diags_.error(loc, "minimize: '{}' must be a f32[] scalar, got {}", graph_.value(loss).name,
+                 graph_.typeString(loss));
     return;
   }
   graph_.minimize = Minimize{loss, std::move(optimizer), std::move(args), loc};

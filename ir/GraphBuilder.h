@@ -23,9 +23,8 @@ struct GivenAttr {
 
 /// Checks given attributes against specs and fills in defaults. `what` names
 /// the op or callable in messages. Errors go to `diags`.
-Attrs resolveAttrs(const std::vector<AttrSpec> &specs,
-                   const std::vector<GivenAttr> &given, const char *what,
-                   SourceLoc loc, Diagnostics &diags);
+Attrs resolveAttrs(const std::vector<AttrSpec> &specs, const std::vector<GivenAttr> &given,
+                   const char *what, SourceLoc loc, Diagnostics &diags);
 
 class GraphBuilder {
 public:
@@ -44,15 +43,13 @@ public:
                    std::vector<double> literal, SourceLoc loc);
   ValueId addState(const std::string &name, Type type, Initializer init,
                    std::vector<double> literal, SourceLoc loc);
-  ValueId addConst(const std::string &name, Type type, std::vector<double> data,
-                   SourceLoc loc);
+  ValueId addConst(const std::string &name, Type type, std::vector<double> data, SourceLoc loc);
   /// A scalar number written inline as an operand.
   ValueId addImmediate(double v, DType dtype, SourceLoc loc);
 
   /// Applies an op. Operands that are kNoValue (earlier errors) make the
   /// result kNoValue without further messages.
-  ValueId addOp(OpKind op, std::vector<ValueId> operands, Attrs attrs,
-                SourceLoc loc);
+  ValueId addOp(OpKind op, std::vector<ValueId> operands, Attrs attrs, SourceLoc loc);
   /// Gives a user name to an op result (`h = relu(...)`).
   void nameValue(ValueId v, const std::string &name, SourceLoc loc);
 
@@ -73,8 +70,7 @@ public:
   Graph &mutableGraph() { return graph_; }
 
 private:
-  ValueId addDeclaration(ValueKind kind, const std::string &name, Type type,
-                         SourceLoc loc);
+  ValueId addDeclaration(ValueKind kind, const std::string &name, Type type, SourceLoc loc);
   void checkInitializer(const Value &v);
 
   Graph graph_;

@@ -61,9 +61,7 @@ bool isKeyword(std::string_view name) {
 
 namespace {
 
-bool isIdentStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool isIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool isIdentChar(char c) { return isIdentStart(c) || (c >= '0' && c <= '9') || c == '.'; }
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -196,7 +194,6 @@ private:
     if (c == '-' && isDigit(peek(1)) && expectsOperand(previous)) {
       advance();
       return lexNumber(loc, start); // the text, and so the value, has the '-'
-
     }
     if (c == '<' && peek(1) == '-') {
       advance();
@@ -205,20 +202,48 @@ private:
     }
     Tok kind;
     switch (c) {
-    case '(': kind = Tok::LParen; break;
-    case ')': kind = Tok::RParen; break;
-    case '[': kind = Tok::LBracket; break;
-    case ']': kind = Tok::RBracket; break;
-    case '{': kind = Tok::LBrace; break;
-    case '}': kind = Tok::RBrace; break;
-    case ',': kind = Tok::Comma; break;
-    case ':': kind = Tok::Colon; break;
-    case '=': kind = Tok::Equal; break;
-    case '+': kind = Tok::Plus; break;
-    case '-': kind = Tok::Minus; break;
-    case '*': kind = Tok::Star; break;
-    case '/': kind = Tok::Slash; break;
-    case ';': kind = Tok::Semicolon; break;
+    case '(':
+      kind = Tok::LParen;
+      break;
+    case ')':
+      kind = Tok::RParen;
+      break;
+    case '[':
+      kind = Tok::LBracket;
+      break;
+    case ']':
+      kind = Tok::RBracket;
+      break;
+    case '{':
+      kind = Tok::LBrace;
+      break;
+    case '}':
+      kind = Tok::RBrace;
+      break;
+    case ',':
+      kind = Tok::Comma;
+      break;
+    case ':':
+      kind = Tok::Colon;
+      break;
+    case '=':
+      kind = Tok::Equal;
+      break;
+    case '+':
+      kind = Tok::Plus;
+      break;
+    case '-':
+      kind = Tok::Minus;
+      break;
+    case '*':
+      kind = Tok::Star;
+      break;
+    case '/':
+      kind = Tok::Slash;
+      break;
+    case ';':
+      kind = Tok::Semicolon;
+      break;
     default:
       reportBadCharacter(loc);
       return next(previous);

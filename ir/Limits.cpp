@@ -46,8 +46,7 @@ int64_t maxTensorBytes() {
 }
 
 int64_t maxModelFileBytes() {
-  static const int64_t limit =
-      byteLimitFromEnv("NNC_MAX_MODEL_BYTES", kDefaultMaxModelFileBytes);
+  static const int64_t limit = byteLimitFromEnv("NNC_MAX_MODEL_BYTES", kDefaultMaxModelFileBytes);
   return limit;
 }
 

@@ -8,8 +8,8 @@ namespace nnc {
 
 namespace {
 
-AttrSpec spec(const char *name, AttrType type, AttrValue def,
-              bool required = false, bool positional = false) {
+AttrSpec spec(const char *name, AttrType type, AttrValue def, bool required = false,
+              bool positional = false) {
   return AttrSpec{name, type, std::move(def), required, positional};
 }
 
@@ -25,9 +25,8 @@ AttrSpec spec(const char *name, AttrType type, AttrValue def,
 
 std::vector<OpInfo> buildOpTable() {
   return {
-#define NNC_OP(id, name, family, minIn, maxIn, traits, ...)                    \
-  OpInfo{OpKind::id, name,   OpFamily::family,                                 \
-         minIn,      maxIn,  static_cast<uint32_t>(traits),                    \
+#define NNC_OP(id, name, family, minIn, maxIn, traits, ...)                                        \
+  OpInfo{OpKind::id,   name, OpFamily::family, minIn, maxIn, static_cast<uint32_t>(traits),        \
          {__VA_ARGS__}},
 #include "ir/Ops.def"
 #undef NNC_OP
@@ -76,13 +75,9 @@ template <typename T> const T *findByName(const std::vector<T> &v, std::string_v
 
 } // namespace
 
-int OpInfo::attrIndex(std::string_view attrName) const {
-  return indexOf(attrs, attrName);
-}
+int OpInfo::attrIndex(std::string_view attrName) const { return indexOf(attrs, attrName); }
 
-int CallableInfo::attrIndex(std::string_view attrName) const {
-  return indexOf(attrs, attrName);
-}
+int CallableInfo::attrIndex(std::string_view attrName) const { return indexOf(attrs, attrName); }
 
 const std::vector<OpInfo> &allOps() {
   static const std::vector<OpInfo> table = buildOpTable();

@@ -36,13 +36,13 @@ enum class OpFamily : uint8_t {
 /// Traits that passes ask about instead of listing ops.
 enum OpTrait : uint32_t {
   kNone = 0,
-  kUnary = 1u << 0,       ///< element-wise f32 -> f32, same shape
-  kBinary = 1u << 1,      ///< element-wise with NumPy broadcasting
-  kCommutative = 1u << 2, ///< op(a, b) == op(b, a)
-  kIntegerOk = 1u << 3,   ///< accepts i32 operands
-  kNoGradient = 1u << 4,  ///< not differentiable (argmax, eq)
-  kReduction = 1u << 5,   ///< sum/mean/max over `axes`
-  kLoss = 1u << 6,        ///< a scalar loss of (prediction, target)
+  kUnary = 1u << 0,                      ///< element-wise f32 -> f32, same shape
+  kBinary = 1u << 1,                     ///< element-wise with NumPy broadcasting
+  kCommutative = 1u << 2,                ///< op(a, b) == op(b, a)
+  kIntegerOk = 1u << 3,                  ///< accepts i32 operands
+  kNoGradient = 1u << 4,                 ///< not differentiable (argmax, eq)
+  kReduction = 1u << 5,                  ///< sum/mean/max over `axes`
+  kLoss = 1u << 6,                       ///< a scalar loss of (prediction, target)
   kGradientOp = kNoGradient | (1u << 7), ///< written by autodiff (not itself differentiated)
   kFused = kNoGradient | (1u << 8),      ///< written by the fusion passes (after autodiff)
 };

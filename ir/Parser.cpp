@@ -55,8 +55,7 @@ public:
       advance();
       skipNewlines();
       if (!at(Tok::Eof))
-        report(cur().loc, "a file holds one model; unexpected {} after its '}}'",
-               describe(cur()));
+        report(cur().loc, "a file holds one model; unexpected {} after its '}}'", describe(cur()));
     }
     return model;
   }
@@ -64,13 +63,9 @@ public:
 private:
   // ---- token access ---------------------------------------------------------
   const Token &cur() const { return tokens_[pos_]; }
-  const Token &ahead(size_t n) const {
-    return tokens_[std::min(pos_ + n, tokens_.size() - 1)];
-  }
+  const Token &ahead(size_t n) const { return tokens_[std::min(pos_ + n, tokens_.size() - 1)]; }
   bool at(Tok k) const { return cur().kind == k; }
-  bool atIdent(std::string_view text) const {
-    return at(Tok::Ident) && cur().text == text;
-  }
+  bool atIdent(std::string_view text) const { return at(Tok::Ident) && cur().text == text; }
   void advance() {
     if (!at(Tok::Eof))
       ++pos_;
@@ -210,8 +205,8 @@ private:
     s.type = parseType();
     if (kind == StmtSyntax::Kind::Input)
       return s;
-    const char *what = kind == StmtSyntax::Kind::Const ? "'=' and a literal"
-                                                       : "'=' and an initializer";
+    const char *what =
+        kind == StmtSyntax::Kind::Const ? "'=' and a literal" : "'=' and an initializer";
     expect(Tok::Equal, what);
     if (at(Tok::LBracket)) {
       s.expr = parseLiteral();
@@ -291,8 +286,7 @@ private:
       return d;
     }
     if (!at(Tok::Number))
-      fail(cur().loc, "expected a dimension (an integer or a dim name), got {}",
-           describe(cur()));
+      fail(cur().loc, "expected a dimension (an integer or a dim name), got {}", describe(cur()));
     double v = cur().number;
     // Range first: casting a double outside int64's range is undefined.
     if (!(v >= 0 && v < 2147483648.0) || v != static_cast<double>(static_cast<int64_t>(v)))
@@ -485,8 +479,8 @@ private:
     if (first)
       shape[depth] = count;
     else if (shape[depth] != count)
-      fail(open, "ragged literal: this list has {} items, others at its level have {}",
-           count, shape[depth]);
+      fail(open, "ragged literal: this list has {} items, others at its level have {}", count,
+           shape[depth]);
   }
 
   std::vector<Token> tokens_;

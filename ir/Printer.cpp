@@ -110,8 +110,7 @@ public:
       for (ValueId id : g_.valuesOfKind(kind))
         line(declaration(id));
     for (const Node &n : g_.nodes)
-      line(names_[static_cast<size_t>(n.result)] + ": " + typeOf(n.result) + " = " +
-           opCall(n));
+      line(names_[static_cast<size_t>(n.result)] + ": " + typeOf(n.result) + " = " + opCall(n));
     for (const Update &u : g_.updates)
       line(names_[static_cast<size_t>(u.target)] + " <- " + operand(u.value));
     if (!g_.outputs.empty()) {

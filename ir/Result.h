@@ -19,16 +19,14 @@ public:
   }
 
   /// A failure with one unlocated error.
-  template <typename... Args>
-  static Result fail(fmt::format_string<Args...> f, Args &&...args) {
+  template <typename... Args> static Result fail(fmt::format_string<Args...> f, Args &&...args) {
     Diagnostics d;
     d.add(Severity::Error, {}, fmt::format(f, std::forward<Args>(args)...));
     return Result(std::move(d));
   }
   /// A failure with one located error.
   template <typename... Args>
-  static Result failAt(SourceLoc loc, fmt::format_string<Args...> f,
-                       Args &&...args) {
+  static Result failAt(SourceLoc loc, fmt::format_string<Args...> f, Args &&...args) {
     Diagnostics d;
     d.add(Severity::Error, loc, fmt::format(f, std::forward<Args>(args)...));
     return Result(std::move(d));

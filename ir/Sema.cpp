@@ -112,8 +112,8 @@ private:
     }
     auto def = definitions_.find(name);
     if (def != definitions_.end())
-      diags().error(loc, "'{}' is used before its definition at {}:{}", name,
-                    def->second.line, def->second.col);
+      diags().error(loc, "'{}' is used before its definition at {}:{}", name, def->second.line,
+                    def->second.col);
     else
       diags().error(loc, "unknown name '{}'", name);
     return kNoValue;
@@ -130,8 +130,9 @@ private:
     }
     const CallableInfo *info = findInitializer(e.name);
     if (!info) {
-      diags().error(e.loc, "unknown initializer '{}' (nnc has zeros, ones, fill, uniform, "
-                           "normal, glorot_uniform, he_normal)",
+      diags().error(e.loc,
+                    "unknown initializer '{}' (nnc has zeros, ones, fill, uniform, "
+                    "normal, glorot_uniform, he_normal)",
                     e.name);
       return Initializer{"zeros", {}, e.loc};
     }
@@ -234,8 +235,8 @@ private:
       if (findInitializer(e.name))
         diags().error(e.loc, "'{}' is an initializer, not an op", e.name);
       else if (findOptimizer(e.name))
-        diags().error(e.loc, "'{}' is an optimizer; use it in 'minimize LOSS with {}(...)'",
-                      e.name, e.name);
+        diags().error(e.loc, "'{}' is an optimizer; use it in 'minimize LOSS with {}(...)'", e.name,
+                      e.name);
       else
         diags().error(e.loc, "unknown op '{}'", e.name);
       for (const ExprSyntax &arg : e.args)

@@ -46,8 +46,8 @@ bool ShapeQuery::checkIncomingGradient(OpKind forward, std::vector<Type> forward
   if (!y)
     return false;
   if (*y != operands[dy]) {
-    error("the incoming gradient is {} but {} gives {}", str(operands[dy]),
-          opInfo(forward).name, str(*y));
+    error("the incoming gradient is {} but {} gives {}", str(operands[dy]), opInfo(forward).name,
+          str(*y));
     return false;
   }
   return true;

@@ -18,10 +18,10 @@ using TypeOrNone = std::optional<Type>;
 /// Every error message starts with the op's name.
 class ShapeQuery {
 public:
-  ShapeQuery(const OpInfo &info, std::vector<Type> operands, const Attrs &attrs,
-             DimNames dimNames, SourceLoc loc, Diagnostics &diags)
-      : info(info), operands(std::move(operands)), attrs(attrs),
-        dimNames(std::move(dimNames)), loc(loc), diags_(diags) {}
+  ShapeQuery(const OpInfo &info, std::vector<Type> operands, const Attrs &attrs, DimNames dimNames,
+             SourceLoc loc, Diagnostics &diags)
+      : info(info), operands(std::move(operands)), attrs(attrs), dimNames(std::move(dimNames)),
+        loc(loc), diags_(diags) {}
 
   const OpInfo &info;
   const std::vector<Type> operands;
@@ -35,10 +35,8 @@ public:
   std::string str(const Shape &s) const { return shapeToString(s, dimNames); }
 
   /// Reports `<op>: <message>` at the node and returns "no type".
-  template <typename... Args>
-  std::nullopt_t error(fmt::format_string<Args...> f, Args &&...args) {
-    diags_.error(loc, "{}: {}", info.name,
-                 fmt::format(f, std::forward<Args>(args)...));
+  template <typename... Args> std::nullopt_t error(fmt::format_string<Args...> f, Args &&...args) {
+    diags_.error(loc, "{}: {}", info.name, fmt::format(f, std::forward<Args>(args)...));
     return std::nullopt;
   }
 

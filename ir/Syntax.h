@@ -42,8 +42,8 @@ struct TypeSyntax {
 struct StmtSyntax {
   enum class Kind : uint8_t { Dim, Input, Param, State, Const, Value, Update, Output, Minimize };
   Kind kind = Kind::Value;
-  SourceLoc loc;         ///< the statement's first token
-  std::string name;      ///< the declared, defined or updated name
+  SourceLoc loc;    ///< the statement's first token
+  std::string name; ///< the declared, defined or updated name
   SourceLoc nameLoc;
   std::optional<TypeSyntax> type;
   std::optional<ExprSyntax> expr; ///< value, initializer, literal, optimizer

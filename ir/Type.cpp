@@ -9,8 +9,7 @@ namespace nnc {
 const char *dtypeName(DType t) { return t == DType::F32 ? "f32" : "i32"; }
 
 bool Type::isStatic() const {
-  return std::all_of(shape.begin(), shape.end(),
-                     [](const Dim &d) { return d.isStatic(); });
+  return std::all_of(shape.begin(), shape.end(), [](const Dim &d) { return d.isStatic(); });
 }
 
 int64_t Type::staticElements() const {

@@ -36,9 +36,7 @@ public:
   }
 
 private:
-  bool valid(ValueId v) const {
-    return v >= 0 && static_cast<size_t>(v) < g_.values.size();
-  }
+  bool valid(ValueId v) const { return v >= 0 && static_cast<size_t>(v) < g_.values.size(); }
 
   void checkNames() {
     std::set<std::string> seen;

@@ -43,8 +43,8 @@ Result<std::vector<std::string>> parsePipeline(const std::string &spec) {
   size_t start = 0;
   while (start <= spec.size()) {
     size_t comma = spec.find(',', start);
-    std::string name = spec.substr(start, comma == std::string::npos ? std::string::npos
-                                                                      : comma - start);
+    std::string name =
+        spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!findPass(name))
       return Result<std::vector<std::string>>::fail(
           "unknown pass '{}' (see 'nnc opt --list-passes')", name);

@@ -66,8 +66,8 @@ Result<std::string> readWholeFile(const std::string &path, uint64_t maxBytes) {
   }
   if (static_cast<uint64_t>(st.st_size) > maxBytes) {
     ::close(fd);
-    return Result<std::string>::fail("{}: too large ({} bytes; the limit is {})", path,
-                                     st.st_size, maxBytes);
+    return Result<std::string>::fail("{}: too large ({} bytes; the limit is {})", path, st.st_size,
+                                     maxBytes);
   }
   std::string data(static_cast<size_t>(st.st_size), '\0');
   size_t got = 0;

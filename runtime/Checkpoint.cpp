@@ -52,8 +52,9 @@ Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::strin
 }
 
 StateAccess interpreterState(Interpreter &interp) {
-  return StateAccess{[&interp](ValueId id) { return interp.value(id); },
-                     [&interp](ValueId id, const Tensor &t) { interp.stateTensor(id) = t.clone(); }};
+  return StateAccess{
+      [&interp](ValueId id) { return interp.value(id); },
+      [&interp](ValueId id, const Tensor &t) { interp.stateTensor(id) = t.clone(); }};
 }
 
 Status saveCheckpoint(const Interpreter &interp, const std::string &path) {

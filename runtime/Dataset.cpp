@@ -49,7 +49,6 @@ std::string printable(std::string_view s) {
   return s.size() > 40 ? out + "..." : out;
 }
 
-
 bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -99,8 +98,8 @@ Result<ByteStream> ByteStream::open(const std::string &path, bool gzip) {
 Result<ByteStream> ByteStream::fromBytes(std::string name, std::string bytes, bool gzip) {
   const std::string &path = name;
   if (bytes.size() > kMaxDataBytes)
-    return Result<ByteStream>::fail("{}: too large ({} bytes; the limit is {})", path,
-                                    bytes.size(), kMaxDataBytes);
+    return Result<ByteStream>::fail("{}: too large ({} bytes; the limit is {})", path, bytes.size(),
+                                    kMaxDataBytes);
   ByteStream s;
   s.path_ = std::move(name);
   s.file_ = std::move(bytes);
@@ -426,8 +425,7 @@ Result<Dataset> readIdxStreams(ByteStream &is, ByteStream &ls) {
                    "than 4 GiB",
                    is.path(), n, rows, cols);
   if ((*ldims)[0] != n)
-    return R::fail("{}: {} labels, but {} has {} images", ls.path(), (*ldims)[0], is.path(),
-                   n);
+    return R::fail("{}: {} labels, but {} has {} images", ls.path(), (*ldims)[0], is.path(), n);
 
   Result<std::string> pixelBytes = readIdxPayload(is, *idims, pixels);
   if (!pixelBytes)

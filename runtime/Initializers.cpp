@@ -11,8 +11,8 @@ namespace nnc {
 namespace {
 
 constexpr double kTwoPi = 6.283185307179586;
-constexpr double kTwoPow24 = 16777216.0;           // 2^24
-constexpr double kTwoPow53 = 9007199254740992.0;   // 2^53
+constexpr double kTwoPow24 = 16777216.0;         // 2^24
+constexpr double kTwoPow53 = 9007199254740992.0; // 2^53
 
 /// The uniform float of one draw (step 2 of the header's description).
 float uniformFrom(uint64_t bits, double lo, double hi) {
@@ -66,11 +66,11 @@ void applyInitializer(Tensor &t, const Initializer &init) {
     return;
   Fans fans = fansOf(t.shape());
   if (name == "uniform")
-    return fillUniform(t.f32(), t.numel(), numberOf(init, 0, 0.0),
-                       numberOf(init, 1, 1.0), seedOf(init, 2));
+    return fillUniform(t.f32(), t.numel(), numberOf(init, 0, 0.0), numberOf(init, 1, 1.0),
+                       seedOf(init, 2));
   if (name == "normal")
-    return fillNormal(t.f32(), t.numel(), numberOf(init, 0, 0.0),
-                      numberOf(init, 1, 1.0), seedOf(init, 2));
+    return fillNormal(t.f32(), t.numel(), numberOf(init, 0, 0.0), numberOf(init, 1, 1.0),
+                      seedOf(init, 2));
   if (t.numel() == 0) // fans may be 0: nothing to fill, nothing to divide
     return;
   if (name == "glorot_uniform") {
@@ -78,8 +78,7 @@ void applyInitializer(Tensor &t, const Initializer &init) {
     return fillUniform(t.f32(), t.numel(), -a, a, seedOf(init, 0));
   }
   if (name == "he_normal")
-    return fillNormal(t.f32(), t.numel(), 0.0,
-                      std::sqrt(2.0 / static_cast<double>(fans.in)),
+    return fillNormal(t.f32(), t.numel(), 0.0, std::sqrt(2.0 / static_cast<double>(fans.in)),
                       seedOf(init, 0));
   assert(false && "unknown initializer (the graph builder checks names)");
 }
@@ -132,14 +131,13 @@ Fans fansOf(const std::vector<int64_t> &shape) {
 Tensor initialTensor(const Graph &g, ValueId id) {
   const Value &v = g.value(id);
   Tensor t(v.type.dtype, staticShape(v.type));
-  bool literal = v.kind == ValueKind::Const || v.kind == ValueKind::Immediate ||
-                 v.init.name == "literal";
+  bool literal =
+      v.kind == ValueKind::Const || v.kind == ValueKind::Immediate || v.init.name == "literal";
   if (!literal) {
     applyInitializer(t, v.init);
     return t;
   }
-  assert((v.kind == ValueKind::Immediate ||
-          static_cast<int64_t>(v.data.size()) == t.numel()) &&
+  assert((v.kind == ValueKind::Immediate || static_cast<int64_t>(v.data.size()) == t.numel()) &&
          "a literal has one number per element");
   int64_t n = std::min(t.numel(), static_cast<int64_t>(v.data.size()));
   for (int64_t i = 0; i < n; ++i)

@@ -40,9 +40,8 @@ Status checkValueSizes(const Graph &g, const std::vector<int64_t> &dims) {
         dimValues += fmt::format("{}{} = {}", k ? ", " : " (with ", g.dims[k].name, dims[k]);
       if (!dimValues.empty())
         dimValues += ")";
-      return Status::failAt(v.loc, "'{}' of type {}: {}{}",
-                            v.name.empty() ? "a temporary" : v.name, g.typeString(v.type),
-                            *problem, dimValues);
+      return Status::failAt(v.loc, "'{}' of type {}: {}{}", v.name.empty() ? "a temporary" : v.name,
+                            g.typeString(v.type), *problem, dimValues);
     }
   }
   return Ok{};

@@ -32,8 +32,8 @@ public:
 
   /// Binds `inputs` (one per graph input, in declaration order), checks
   /// their dtypes and shapes (binding symbolic dims), checks every value's
-  /// size (checkValueSizes), and evaluates every node. Errors (wrong input type, a label out of range) are located at
-  /// the input's declaration or the failing node.
+  /// size (checkValueSizes), and evaluates every node. Errors (wrong input type, a label out of
+  /// range) are located at the input's declaration or the failing node.
   Status run(const std::vector<Tensor> &inputs);
 
   /// A value computed by the last run (or a param/state/const).

@@ -28,9 +28,7 @@ constexpr int64_t kMaxElements = int64_t(1) << 40;
 constexpr size_t kMaxRank = 64;
 constexpr const char *kDtypes = "nnc reads <f4 and <i4";
 
-std::string errnoText(int err) {
-  return std::error_code(err, std::generic_category()).message();
-}
+std::string errnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 /// Text from a file, made safe to quote: printable ASCII as is, other bytes
 /// as \xNN, at most 40 characters.
@@ -119,8 +117,7 @@ std::string HeaderParser::found() const {
 }
 
 void HeaderParser::skipSpace() {
-  while (!atEnd() && (peek() == ' ' || peek() == '\t' || peek() == '\n' ||
-                      peek() == '\r'))
+  while (!atEnd() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
     ++pos_;
 }
 
@@ -165,9 +162,7 @@ bool HeaderParser::parseEntry(HeaderFields &out) {
     return false;
   if (!eat(':'))
     return malformed("':' after key '" + printable(key) + "'");
-  auto duplicate = [&] {
-    return fail(fmt::format("malformed header: duplicate key '{}'", key));
-  };
+  auto duplicate = [&] { return fail(fmt::format("malformed header: duplicate key '{}'", key)); };
   if (key == "descr") {
     if (out.descr)
       return duplicate();
@@ -217,8 +212,7 @@ bool HeaderParser::parseString(std::string &out, std::string_view what) {
 bool HeaderParser::parseBool(bool &out) {
   skipSpace();
   size_t start = pos_;
-  while (!atEnd() && (std::isalnum(static_cast<unsigned char>(peek())) ||
-                      peek() == '_'))
+  while (!atEnd() && (std::isalnum(static_cast<unsigned char>(peek())) || peek() == '_'))
     ++pos_;
   std::string_view word = text_.substr(start, pos_ - start);
   if (word != "True" && word != "False") {
@@ -272,11 +266,9 @@ bool HeaderParser::parseDim(int64_t &out) {
   if (peek() == 'L')
     ++pos_;
   if (negative && out != 0)
-    return fail(fmt::format("negative dimension {} in the shape",
-                            printable(digits)));
+    return fail(fmt::format("negative dimension {} in the shape", printable(digits)));
   if (out > kMaxElements)
-    return fail(fmt::format("dimension {} is too large (at most 2^40)",
-                            printable(digits)));
+    return fail(fmt::format("dimension {} is too large (at most 2^40)", printable(digits)));
   return true;
 }
 
@@ -308,14 +300,12 @@ Result<DType> parseDescr(const std::string &descr, const std::string &name) {
   if (descr == "<i4")
     return DType::I32;
   if (descr == ">f4" || descr == ">i4")
-    return Result<DType>::fail("{}: big-endian dtype '{}' is not supported ({})",
-                               name, descr, kDtypes);
-  return Result<DType>::fail("{}: unsupported dtype '{}' ({})", name,
-                             printable(descr), kDtypes);
+    return Result<DType>::fail("{}: big-endian dtype '{}' is not supported ({})", name, descr,
+                               kDtypes);
+  return Result<DType>::fail("{}: unsupported dtype '{}' ({})", name, printable(descr), kDtypes);
 }
 
-Result<int64_t> elementCount(const std::vector<int64_t> &shape,
-                             const std::string &name) {
+Result<int64_t> elementCount(const std::vector<int64_t> &shape, const std::string &name) {
   if (std::find(shape.begin(), shape.end(), 0) != shape.end())
     return int64_t(0);
   int64_t n = 1;
@@ -338,8 +328,7 @@ Result<size_t> parsePreamble(std::string_view bytes, const std::string &name) {
   if (bytes.substr(0, m) != kMagic.substr(0, m))
     return R::fail("{}: not a .npy file (bad magic)", name);
   if (bytes.size() < 8)
-    return R::fail("{}: truncated: the file ends inside the .npy preamble",
-                   name);
+    return R::fail("{}: truncated: the file ends inside the .npy preamble", name);
   int major = static_cast<unsigned char>(bytes[6]);
   int minor = static_cast<unsigned char>(bytes[7]);
   if (major < 1 || major > 3 || minor != 0)
@@ -348,8 +337,7 @@ Result<size_t> parsePreamble(std::string_view bytes, const std::string &name) {
                    name, major, minor);
   size_t width = major == 1 ? 2 : 4;
   if (bytes.size() < 8 + width)
-    return R::fail("{}: truncated: the file ends inside the .npy preamble",
-                   name);
+    return R::fail("{}: truncated: the file ends inside the .npy preamble", name);
   uint64_t len = readLittleEndian(bytes, 8, width);
   if (len > kMaxHeaderBytes)
     return R::fail("{}: malformed header: header length {} exceeds the limit "
@@ -389,10 +377,9 @@ Result<Tensor> dataSizeError(const std::string &name, const Layout &layout,
                              std::optional<uint64_t> follow) {
   uint64_t want = static_cast<uint64_t>(layout.numel) * 4;
   bool truncated = follow && *follow < want;
-  return Result<Tensor>::fail(
-      "{}: {}: header says {} elements ({} bytes) but {} bytes follow", name,
-      truncated ? "truncated" : "size mismatch", layout.numel, want,
-      follow ? std::to_string(*follow) : std::string("more"));
+  return Result<Tensor>::fail("{}: {}: header says {} elements ({} bytes) but {} bytes follow",
+                              name, truncated ? "truncated" : "size mismatch", layout.numel, want,
+                              follow ? std::to_string(*follow) : std::string("more"));
 }
 
 // ---- files -------------------------------------------------------------------
@@ -437,9 +424,8 @@ int readHeaderBytes(int fd, std::string &bytes) {
 /// Reads the data that `layout` announces after the header `bytes`, plus one
 /// byte to notice trailing data: never more. `fileSize` is known for regular
 /// files, which are checked before reading.
-Result<Tensor> readData(int fd, std::optional<uint64_t> fileSize,
-                        const Layout &layout, std::string bytes,
-                        const std::string &path) {
+Result<Tensor> readData(int fd, std::optional<uint64_t> fileSize, const Layout &layout,
+                        std::string bytes, const std::string &path) {
   uint64_t total = layout.dataOffset + static_cast<uint64_t>(layout.numel) * 4;
   if (fileSize && *fileSize != total && *fileSize >= layout.dataOffset)
     return dataSizeError(path, layout, *fileSize - layout.dataOffset);
@@ -455,8 +441,7 @@ Result<Tensor> readData(int fd, std::optional<uint64_t> fileSize,
 
 } // namespace
 
-Result<Tensor> parseNpy(std::string_view bytes,
-                        const std::string &nameForErrors) {
+Result<Tensor> parseNpy(std::string_view bytes, const std::string &nameForErrors) {
   Result<Layout> layout = parseLayout(bytes, nameForErrors);
   if (!layout)
     return layout.takeDiags();
@@ -492,9 +477,8 @@ Result<Tensor> readNpy(const std::string &path) {
 }
 
 std::string encodeNpy(const Tensor &t) {
-  std::string dict = fmt::format(
-      "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
-      t.dtype() == DType::F32 ? "<f4" : "<i4", shapeText(t.shape()));
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+                                 t.dtype() == DType::F32 ? "<f4" : "<i4", shapeText(t.shape()));
   // Pad with spaces and a newline so that the data starts at a multiple of
   // 64 bytes, as numpy does; a header too long for 1.0 needs format 2.0.
   size_t preamble = dict.size() + 64 > 65535 ? 12 : 10;
@@ -508,8 +492,7 @@ std::string encodeNpy(const Tensor &t) {
     out += static_cast<char>((dict.size() >> (8 * i)) & 0xff);
   out += dict;
   if (t.numel() > 0)
-    out.append(static_cast<const char *>(t.data()),
-               static_cast<size_t>(t.bytes()));
+    out.append(static_cast<const char *>(t.data()), static_cast<size_t>(t.bytes()));
   return out;
 }
 

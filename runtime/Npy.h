@@ -20,8 +20,7 @@ Result<Tensor> readNpy(const std::string &path);
 /// Parses the bytes of a whole `.npy` file; `nameForErrors` starts every
 /// message. Safe on arbitrary bytes: never reads outside `bytes`, never
 /// allocates more than `bytes.size()` for the tensor.
-Result<Tensor> parseNpy(std::string_view bytes,
-                        const std::string &nameForErrors);
+Result<Tensor> parseNpy(std::string_view bytes, const std::string &nameForErrors);
 
 /// The bytes of a format 1.0 `.npy` file holding `t` (what numpy.save writes:
 /// the header padded with spaces to a multiple of 64 bytes, then the data).

@@ -29,8 +29,7 @@ std::shared_ptr<void> allocateAligned(int64_t bytes) {
 }
 } // namespace
 
-Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
-    : dtype_(dtype), shape_(std::move(shape)) {
+Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
   // The last line of defence: callers check sizes against the limit first
   // and report a located error (checkValueSizes, the verifier, the readers).
   if (std::optional<std::string> problem = tensorSizeProblem(dtype_, shape_))
@@ -62,8 +61,7 @@ Tensor Tensor::i32(std::vector<int64_t> shape, std::span<const int32_t> values) 
 }
 
 double Tensor::at(int64_t i) const {
-  return dtype_ == DType::F32 ? static_cast<double>(f32()[i])
-                              : static_cast<double>(i32()[i]);
+  return dtype_ == DType::F32 ? static_cast<double>(f32()[i]) : static_cast<double>(i32()[i]);
 }
 
 void Tensor::set(int64_t i, double v) {

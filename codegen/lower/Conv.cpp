@@ -164,12 +164,14 @@ void lowerConv2d(Lowering &l, const Node &node) {
       }
       forOuter(l, l.constI64(channels), [&](V c) {
         V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
-        V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
+        V wBase =
+            b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
         forOuter(l, l.constI64(g.kh), [&](V kh) {
           auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
           V rowShift = b.CreateSub(kh, l.constI64(g.ph));
           forOuter(l, l.constI64(g.kw), [&](V kw) {
-            V weight = l.loadF32(wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
+            V weight = l.loadF32(
+                wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
             auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
             V colShift = b.CreateSub(kw, l.constI64(g.pw));
             forBetween(l, rows, [&](V oh) {
@@ -206,12 +208,14 @@ void lowerConv2dGradInput(Lowering &l, const Node &node) {
       V dxp = plane(l, dxData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
       forOuter(l, l.constI64(filters), [&](V f) {
         V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
-        V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
+        V wBase =
+            b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
         forOuter(l, l.constI64(g.kh), [&](V kh) {
           auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
           V rowShift = b.CreateSub(kh, l.constI64(g.ph));
           forOuter(l, l.constI64(g.kw), [&](V kw) {
-            V weight = l.loadF32(wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
+            V weight = l.loadF32(
+                wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
             auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
             V colShift = b.CreateSub(kw, l.constI64(g.pw));
             forBetween(l, rows, [&](V oh) {
@@ -263,7 +267,8 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
       V xRow = b.CreateMul(ih, l.constI64(g.w));
       V dyRow = b.CreateMul(oh, l.constI64(g.ow));
       forColumns(l, cols, [&](V ow) {
-        V xv = b.CreateFPExt(l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift))), l.f64);
+        V xv = b.CreateFPExt(l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift))),
+                             l.f64);
         V gv = b.CreateFPExt(l.loadF32(dyp, b.CreateAdd(dyRow, ow)), l.f64);
         V slot = l.at(row, ow, l.f64);
         b.CreateStore(fmuladd(l, xv, gv, b.CreateLoad(l.f64, slot)), slot);
@@ -284,8 +289,9 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
     b.CreateMemSet(scratch, b.getInt8(0), l.constI64(count * 8), llvm::MaybeAlign(64));
   };
   auto tapRow = [&](V kh, V kw) {
-    return l.at(scratch, b.CreateMul(b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw),
-                                     l.constI64(g.ow)), l.f64);
+    return l.at(scratch,
+                b.CreateMul(b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw), l.constI64(g.ow)),
+                l.f64);
   };
 
   forOuter(l, l.constI64(filters), [&](V f) {
@@ -294,7 +300,8 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
         zeroDoubles(taps * g.ow);
         forOuter(l, batch, [&](V n) {
           forOuter(l, l.constI64(g.kh), [&](V kh) {
-            forOuter(l, l.constI64(g.kw), [&](V kw) { accumulate(tapRow(kh, kw), n, f, c, kh, kw); });
+            forOuter(l, l.constI64(g.kw),
+                     [&](V kw) { accumulate(tapRow(kh, kw), n, f, c, kh, kw); });
           });
         });
         forOuter(l, l.constI64(g.kh), [&](V kh) {
@@ -341,7 +348,8 @@ void lowerPool(Lowering &l, const Node &node) {
           forColumns(l, l.constI64(g.ow), [&](V ow) {
             V v = l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, kw)));
             V acc = l.loadF32(yRow, ow);
-            V next = isMax ? b.CreateSelect(b.CreateOr(b.CreateFCmpUNO(v, v), b.CreateFCmpOGT(v, acc)), v, acc)
+            V next = isMax ? b.CreateSelect(
+                                 b.CreateOr(b.CreateFCmpUNO(v, v), b.CreateFCmpOGT(v, acc)), v, acc)
                            : b.CreateFAdd(acc, v);
             l.storeF32(yRow, ow, next);
           });
@@ -349,9 +357,8 @@ void lowerPool(Lowering &l, const Node &node) {
       });
       if (!isMax) {
         V area = l.constF32(static_cast<double>(g.kh * g.kw));
-        forColumns(l, l.constI64(g.ow), [&](V ow) {
-          l.storeF32(yRow, ow, b.CreateFDiv(l.loadF32(yRow, ow), area));
-        });
+        forColumns(l, l.constI64(g.ow),
+                   [&](V ow) { l.storeF32(yRow, ow, b.CreateFDiv(l.loadF32(yRow, ow), area)); });
       }
     });
   });

@@ -38,7 +38,8 @@ V unary(Lowering &l, const Node &n, V x) {
     return b.CreateFMul(b.CreateFMul(l.constF32(0.5), x),
                         b.CreateFAdd(one, l.erf(b.CreateFMul(x, l.constF32(M_SQRT1_2)))));
   case OpKind::Softplus:
-    return b.CreateSelect(b.CreateFCmpOGT(x, l.constF32(20)), x, l.log(b.CreateFAdd(one, l.exp(x))));
+    return b.CreateSelect(b.CreateFCmpOGT(x, l.constF32(20)), x,
+                          l.log(b.CreateFAdd(one, l.exp(x))));
   case OpKind::Step:
     return b.CreateSelect(b.CreateFCmpOGE(x, zero), one, zero);
   default:
@@ -106,7 +107,8 @@ V minMaxGrad(Lowering &l, const Node &n, V a, V c, V dy) {
   auto &b = l.b;
   V wins = n.op == OpKind::MaximumGrad ? b.CreateFCmpOGT(a, c) : b.CreateFCmpOLT(a, c);
   V tie = b.CreateFCmpOEQ(a, c);
-  return b.CreateSelect(wins, dy, b.CreateSelect(tie, b.CreateFMul(dy, l.constF32(0.5)), l.constF32(0)));
+  return b.CreateSelect(wins, dy,
+                        b.CreateSelect(tie, b.CreateFMul(dy, l.constF32(0.5)), l.constF32(0)));
 }
 
 V apply(Lowering &l, const Node &n, const std::vector<V> &args) {

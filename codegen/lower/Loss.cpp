@@ -30,8 +30,9 @@ V sumF64(Lowering &l, V n, const std::function<V(V)> &body) {
 }
 
 V maxF32(Lowering &l, V n, const std::function<V(V)> &body) {
-  return l.reduceRange(n, l.constF32(-std::numeric_limits<double>::infinity()),
-                       [&](V k, V acc) { return l.intrinsic(llvm::Intrinsic::maximum, {acc, body(k)}); });
+  return l.reduceRange(n, l.constF32(-std::numeric_limits<double>::infinity()), [&](V k, V acc) {
+    return l.intrinsic(llvm::Intrinsic::maximum, {acc, body(k)});
+  });
 }
 
 /// max(a, floor) as std::max(a, floor): a NaN `a` stays.
@@ -53,9 +54,9 @@ void lowerElementwiseLoss(Lowering &l, const Node &n) {
     }
     V logP = clampBelow(l, l.log(p), clamp);
     V log1mP = clampBelow(l, l.log(b.CreateFSub(one, p)), clamp);
-    V term = b.CreateFAdd(b.CreateFMul(b.CreateFPExt(t, l.f64), b.CreateFPExt(logP, l.f64)),
-                          b.CreateFMul(b.CreateFPExt(b.CreateFSub(one, t), l.f64),
-                                       b.CreateFPExt(log1mP, l.f64)));
+    V term = b.CreateFAdd(
+        b.CreateFMul(b.CreateFPExt(t, l.f64), b.CreateFPExt(logP, l.f64)),
+        b.CreateFMul(b.CreateFPExt(b.CreateFSub(one, t), l.f64), b.CreateFPExt(log1mP, l.f64)));
     return b.CreateFNeg(term);
   });
   V r = n.op == OpKind::Sse ? b.CreateFMul(sum, llvm::ConstantFP::get(l.f64, 0.5))
@@ -78,7 +79,7 @@ void lowerElementwiseLossGrad(Lowering &l, const Node &n) {
       r = b.CreateFDiv(b.CreateFMul(r, l.constF32(2)), countF);
     else if (n.op == OpKind::BceGrad)
       r = b.CreateFDiv(b.CreateFDiv(r, clampBelow(l, b.CreateFMul(p, b.CreateFSub(one, p)),
-                                                   l.constF32(kBceGradEps))),
+                                                  l.constF32(kBceGradEps))),
                        countF);
     l.store(out, i, r);
   });
@@ -127,23 +128,29 @@ void lowerSoftmaxCrossEntropyGrad(Lowering &l, const Node &n) {
   checkLabels(l, labels, rows, classes);
   V dl = l.load(n.operands[2], l.constI64(0));
   V scale = b.CreateFDiv(dl, b.CreateSIToFP(rows, l.f32));
-  l.forRange(rows, [&](V r) {
-    V base = b.CreateMul(r, classes);
-    auto elem = [&](V k) { return l.load(logits, b.CreateAdd(base, k)); };
-    V m = maxF32(l, classes, elem);
-    V sum = b.CreateFPTrunc(sumF64(l, classes, [&](V k) {
-      V e = l.exp(b.CreateFSub(elem(k), m));
-      l.store(out, b.CreateAdd(base, k), e);
-      return e;
-    }), l.f32);
-    V label = b.CreateSExt(l.load(labels, r), l.i64);
-    l.forRange(classes, [&](V k) {
-      V at = b.CreateAdd(base, k);
-      V p = b.CreateFDiv(l.load(out, at), sum);
-      p = b.CreateFSub(p, b.CreateSelect(b.CreateICmpEQ(k, label), l.constF32(1), l.constF32(0)));
-      l.store(out, at, b.CreateFMul(p, scale));
-    });
-  }, false);
+  l.forRange(
+      rows,
+      [&](V r) {
+        V base = b.CreateMul(r, classes);
+        auto elem = [&](V k) { return l.load(logits, b.CreateAdd(base, k)); };
+        V m = maxF32(l, classes, elem);
+        V sum = b.CreateFPTrunc(sumF64(l, classes,
+                                       [&](V k) {
+                                         V e = l.exp(b.CreateFSub(elem(k), m));
+                                         l.store(out, b.CreateAdd(base, k), e);
+                                         return e;
+                                       }),
+                                l.f32);
+        V label = b.CreateSExt(l.load(labels, r), l.i64);
+        l.forRange(classes, [&](V k) {
+          V at = b.CreateAdd(base, k);
+          V p = b.CreateFDiv(l.load(out, at), sum);
+          p = b.CreateFSub(p,
+                           b.CreateSelect(b.CreateICmpEQ(k, label), l.constF32(1), l.constF32(0)));
+          l.store(out, at, b.CreateFMul(p, scale));
+        });
+      },
+      false);
 }
 
 } // namespace

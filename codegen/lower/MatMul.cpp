@@ -135,9 +135,10 @@ std::vector<V> loop(Lowering &l, V begin, V end, V step, const std::vector<V> &i
     phis[k]->addIncoming(next[k], b.GetInsertBlock());
   if (unroll) {
     llvm::MDNode *count =
-        unroll == 1 ? llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.disable")})
-                    : llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.count"),
-                                                llvm::ConstantAsMetadata::get(b.getInt32(unroll))});
+        unroll == 1
+            ? llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.disable")})
+            : llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.count"),
+                                        llvm::ConstantAsMetadata::get(b.getInt32(unroll))});
     llvm::MDNode *loopId = llvm::MDNode::getDistinct(l.ctx, {nullptr, count});
     loopId->replaceOperandWith(0, loopId);
     latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
@@ -237,12 +238,12 @@ struct GemmOperands {
 
 /// One register tile of C, as the micro-kernel leaves it.
 struct GemmTile {
-  unsigned rows;                    ///< rows held (all of them lie in C)
-  unsigned vw;                      ///< lanes per vector
-  V row0, col0;                     ///< the tile's first row and column in C
-  V cols;                           ///< columns of the tile inside C (1..nr)
-  std::vector<std::vector<V>> acc;  ///< acc[r][v]: columns col0 + v*vw + [0, vw) of row row0 + r
-  std::vector<V> masks;             ///< masks[v]: the lanes of vector v inside C
+  unsigned rows;                   ///< rows held (all of them lie in C)
+  unsigned vw;                     ///< lanes per vector
+  V row0, col0;                    ///< the tile's first row and column in C
+  V cols;                          ///< columns of the tile inside C (1..nr)
+  std::vector<std::vector<V>> acc; ///< acc[r][v]: columns col0 + v*vw + [0, vw) of row row0 + r
+  std::vector<V> masks;            ///< masks[v]: the lanes of vector v inside C
 };
 
 /// What becomes of a finished tile (the last depth block): store it, or
@@ -254,7 +255,8 @@ void storeTile(Lowering &l, V c, V ldc, const GemmTile &t) {
   for (unsigned r = 0; r < t.rows; ++r) {
     V row = l.b.CreateMul(l.b.CreateAdd(t.row0, l.constI64(r)), ldc);
     for (size_t v = 0; v < t.acc[r].size(); ++v) {
-      V p = l.at(c, l.b.CreateAdd(row, l.b.CreateAdd(t.col0, l.constI64(int64_t(v) * t.vw))), l.f32);
+      V p =
+          l.at(c, l.b.CreateAdd(row, l.b.CreateAdd(t.col0, l.constI64(int64_t(v) * t.vw))), l.f32);
       l.b.CreateMaskedStore(t.acc[r][v], p, llvm::Align(4), t.masks[v]);
     }
   }
@@ -289,140 +291,154 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
       V notFirst = b.CreateVectorSplat(s.vw, b.CreateICmpNE(pc, l.constI64(0)));
 
       // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
-      loop(l, l.constI64(0), panels, one, [&](V p) {
-        V col0 = b.CreateAdd(jc, b.CreateMul(p, nr));
-        V cols = minI64(l, nr, b.CreateSub(g.n, col0));
-        V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
-        if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
-          V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
-          V srcZ = g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
-          auto copyRows = [&](bool masked) {
-            std::vector<V> masks;
-            for (unsigned v = 0; v < nv && masked; ++v)
-              masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
-            loop(l, l.constI64(0), kc, one, [&](V k) {
-              V from = l.at(src, b.CreateMul(k, g.n), l.f32);
-              V to = l.at(dst, b.CreateMul(k, nr), l.f32);
+      loop(
+          l, l.constI64(0), panels, one,
+          [&](V p) {
+            V col0 = b.CreateAdd(jc, b.CreateMul(p, nr));
+            V cols = minI64(l, nr, b.CreateSub(g.n, col0));
+            V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+            if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
+              V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
+              V srcZ =
+                  g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
+              auto copyRows = [&](bool masked) {
+                std::vector<V> masks;
+                for (unsigned v = 0; v < nv && masked; ++v)
+                  masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
+                loop(l, l.constI64(0), kc, one, [&](V k) {
+                  V from = l.at(src, b.CreateMul(k, g.n), l.f32);
+                  V to = l.at(dst, b.CreateMul(k, nr), l.f32);
+                  for (unsigned v = 0; v < nv; ++v) {
+                    V fp = l.at(from, l.constI64(v * s.vw), l.f32);
+                    auto read = [&](V p) {
+                      return masked
+                                 ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v], zeroVec))
+                                 : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+                    };
+                    V x = read(fp);
+                    if (g.bMap) {
+                      V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
+                      x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
+                    }
+                    b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), llvm::Align(64));
+                  }
+                });
+                return std::vector<V>{};
+              };
+              branch(
+                  l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
+                  [&] { return copyRows(true); });
+            } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
+              // Blocks of vw x vw transposed in registers, then the depth remainder.
+              V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
               for (unsigned v = 0; v < nv; ++v) {
-                V fp = l.at(from, l.constI64(v * s.vw), l.f32);
-                auto read = [&](V p) {
-                  return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v], zeroVec))
-                                : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
-                };
-                V x = read(fp);
-                if (g.bMap) {
-                  V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
-                  x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
+                std::vector<V> src, valid;
+                for (unsigned j = 0; j < s.vw; ++j) {
+                  V jj = l.constI64(v * s.vw + j);
+                  valid.push_back(b.CreateICmpSLT(jj, cols));
+                  V col =
+                      b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
+                  src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32));
                 }
-                b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), llvm::Align(64));
+                loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
+                  std::vector<V> rows;
+                  for (unsigned j = 0; j < s.vw; ++j) {
+                    V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
+                    rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
+                  }
+                  rows = transposeSquare(l, rows);
+                  for (unsigned i = 0; i < s.vw; ++i) {
+                    V to = l.at(dst,
+                                b.CreateAdd(b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr),
+                                            l.constI64(v * s.vw)),
+                                l.f32);
+                    b.CreateAlignedStore(rows[i], to, llvm::Align(64));
+                  }
+                });
               }
-            });
-            return std::vector<V>{};
-          };
-          branch(l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
-                 [&] { return copyRows(true); });
-        } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
-          // Blocks of vw x vw transposed in registers, then the depth remainder.
-          V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
-          for (unsigned v = 0; v < nv; ++v) {
-            std::vector<V> src, valid;
-            for (unsigned j = 0; j < s.vw; ++j) {
-              V jj = l.constI64(v * s.vw + j);
-              valid.push_back(b.CreateICmpSLT(jj, cols));
-              V col = b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
-              src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32));
+              loop(l, l.constI64(0), nr, one, [&](V j) {
+                V valid = b.CreateICmpSLT(j, cols);
+                V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
+                V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32);
+                V to = l.at(dst, j, l.f32);
+                loop(l, kcVec, kc, one, [&](V k) {
+                  V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
+                  l.storeF32(to, b.CreateMul(k, nr), x);
+                });
+              });
             }
-            loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
-              std::vector<V> rows;
-              for (unsigned j = 0; j < s.vw; ++j) {
-                V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
-                rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
-              }
-              rows = transposeSquare(l, rows);
-              for (unsigned i = 0; i < s.vw; ++i) {
-                V to = l.at(dst, b.CreateAdd(b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr),
-                                             l.constI64(v * s.vw)), l.f32);
-                b.CreateAlignedStore(rows[i], to, llvm::Align(64));
-              }
-            });
-          }
-          loop(l, l.constI64(0), nr, one, [&](V j) {
-            V valid = b.CreateICmpSLT(j, cols);
-            V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
-            V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32);
-            V to = l.at(dst, j, l.f32);
-            loop(l, kcVec, kc, one, [&](V k) {
-              V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
-              l.storeF32(to, b.CreateMul(k, nr), x);
-            });
-          });
-        }
-      }, 1);
+          },
+          1);
 
       // ---- one row of tiles: `rows` rows of C from row0, every panel.
       auto rowOfTiles = [&](unsigned rows, V row0) {
-        loop(l, l.constI64(0), panels, one, [&](V p) {
-          GemmTile t{rows, s.vw, row0, b.CreateAdd(jc, b.CreateMul(p, nr)), nullptr, {}, {}};
-          t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
-          for (unsigned v = 0; v < nv; ++v)
-            t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
-          V panel = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+        loop(
+            l, l.constI64(0), panels, one,
+            [&](V p) {
+              GemmTile t{rows, s.vw, row0, b.CreateAdd(jc, b.CreateMul(p, nr)), nullptr, {}, {}};
+              t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
+              for (unsigned v = 0; v < nv; ++v)
+                t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
+              V panel = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
 
-          // The accumulators start at 0 in the first depth block, else from C
-          // (a masked load whose mask is empty in the first block).
-          std::vector<V> init;
-          for (unsigned r = 0; r < rows; ++r) {
-            V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
-            for (unsigned v = 0; v < nv; ++v) {
-              V at = l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
-              init.push_back(b.CreateMaskedLoad(vec, at, llvm::Align(4),
-                                                b.CreateAnd(t.masks[v], notFirst), zeroVec));
-            }
-          }
-
-          // A(i, k): row pointers when A is [m, k]; a column pointer when [k, m].
-          std::vector<V> aRows, aZRows;
-          V aCol = nullptr;
-          if (!g.ta)
-            for (unsigned r = 0; r < rows; ++r) {
-              V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
-              aRows.push_back(l.at(g.a, offset, l.f32));
-              if (g.aMap)
-                aZRows.push_back(l.at(g.aZ, offset, l.f32));
-            }
-          else
-            aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
-
-          // The micro-kernel.
-          std::vector<V> acc = loop(
-              l, l.constI64(0), kc, one, init,
-              [&](V k, const std::vector<V> &in) {
-                V bRow = l.at(panel, b.CreateMul(k, nr), l.f32);
-                std::vector<V> bv;
-                for (unsigned v = 0; v < nv; ++v)
-                  bv.push_back(b.CreateAlignedLoad(vec, l.at(bRow, l.constI64(v * s.vw), l.f32), llvm::Align(64)));
-                V aK = g.ta ? l.at(aCol, b.CreateMul(k, g.m), l.f32) : nullptr;
-                std::vector<V> out(in.size());
-                for (unsigned r = 0; r < rows; ++r) {
-                  V x = g.ta ? l.loadF32(aK, l.constI64(r)) : l.loadF32(aRows[r], k);
-                  if (g.aMap)
-                    x = g.aMap(x, l.loadF32(aZRows[r], k));
-                  V splat = b.CreateVectorSplat(s.vw, x);
-                  for (unsigned v = 0; v < nv; ++v)
-                    out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},
-                                                        {splat, bv[v], in[r * nv + v]});
+              // The accumulators start at 0 in the first depth block, else from C
+              // (a masked load whose mask is empty in the first block).
+              std::vector<V> init;
+              for (unsigned r = 0; r < rows; ++r) {
+                V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
+                for (unsigned v = 0; v < nv; ++v) {
+                  V at =
+                      l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
+                  init.push_back(b.CreateMaskedLoad(vec, at, llvm::Align(4),
+                                                    b.CreateAnd(t.masks[v], notFirst), zeroVec));
                 }
-                return out;
-              },
-              rows == s.mr ? 4 : 0); // the remainder tiles stay small (compile time)
+              }
 
-          for (unsigned r = 0; r < rows; ++r)
-            t.acc.emplace_back(acc.begin() + r * nv, acc.begin() + (r + 1) * nv);
-          if (last)
-            epilogue(t);
-          else
-            storeTile(l, g.c, g.n, t);
-        }, 1);
+              // A(i, k): row pointers when A is [m, k]; a column pointer when [k, m].
+              std::vector<V> aRows, aZRows;
+              V aCol = nullptr;
+              if (!g.ta)
+                for (unsigned r = 0; r < rows; ++r) {
+                  V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
+                  aRows.push_back(l.at(g.a, offset, l.f32));
+                  if (g.aMap)
+                    aZRows.push_back(l.at(g.aZ, offset, l.f32));
+                }
+              else
+                aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
+
+              // The micro-kernel.
+              std::vector<V> acc = loop(
+                  l, l.constI64(0), kc, one, init,
+                  [&](V k, const std::vector<V> &in) {
+                    V bRow = l.at(panel, b.CreateMul(k, nr), l.f32);
+                    std::vector<V> bv;
+                    for (unsigned v = 0; v < nv; ++v)
+                      bv.push_back(b.CreateAlignedLoad(vec, l.at(bRow, l.constI64(v * s.vw), l.f32),
+                                                       llvm::Align(64)));
+                    V aK = g.ta ? l.at(aCol, b.CreateMul(k, g.m), l.f32) : nullptr;
+                    std::vector<V> out(in.size());
+                    for (unsigned r = 0; r < rows; ++r) {
+                      V x = g.ta ? l.loadF32(aK, l.constI64(r)) : l.loadF32(aRows[r], k);
+                      if (g.aMap)
+                        x = g.aMap(x, l.loadF32(aZRows[r], k));
+                      V splat = b.CreateVectorSplat(s.vw, x);
+                      for (unsigned v = 0; v < nv; ++v)
+                        out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},
+                                                            {splat, bv[v], in[r * nv + v]});
+                    }
+                    return out;
+                  },
+                  rows == s.mr ? 4 : 0); // the remainder tiles stay small (compile time)
+
+              for (unsigned r = 0; r < rows; ++r)
+                t.acc.emplace_back(acc.begin() + r * nv, acc.begin() + (r + 1) * nv);
+              if (last)
+                epilogue(t);
+              else
+                storeTile(l, g.c, g.n, t);
+            },
+            1);
       };
 
       // Full rows of MR, then the remainder as 4, 2, 1 rows (each at most once).
@@ -436,10 +452,13 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
       for (; part >= 1; part /= 2) {
         V row0 = b.CreateAdd(fullRows, b.CreateAnd(rest, l.constI64(~int64_t(2 * part - 1))));
         V has = b.CreateICmpNE(b.CreateAnd(rest, l.constI64(part)), l.constI64(0));
-        branch(l, has, [&] {
-          rowOfTiles(part, row0);
-          return std::vector<V>{};
-        }, [] { return std::vector<V>{}; });
+        branch(
+            l, has,
+            [&] {
+              rowOfTiles(part, row0);
+              return std::vector<V>{};
+            },
+            [] { return std::vector<V>{}; });
       }
     };
     // Full blocks of kcStep, then the last block of (0, kcStep] (0 when k = 0).
@@ -476,12 +495,14 @@ V applyActivation(Lowering &l, const Activation &act, double alpha, V x) {
     return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, x);
   if (act.forward == OpKind::LeakyRelu)
     return b.CreateSelect(b.CreateFCmpOGT(x, zero), x, b.CreateFMul(x, splat(l, x, alpha)));
-  return perLane(l, x, nullptr, [&](V xi, V) { return lowerUnaryScalar(l, act.forward, alpha, xi); });
+  return perLane(l, x, nullptr,
+                 [&](V xi, V) { return lowerUnaryScalar(l, act.forward, alpha, xi); });
 }
 
 /// The activation's gradient op on (z, dy), as an ElementMap (dy, z) -> g.
 ElementMap gradientMap(Lowering &l, const Node &n) {
-  Activation act = activationNamed(n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident);
+  Activation act =
+      activationNamed(n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident);
   double alpha = n.attrs[static_cast<size_t>(n.info().attrIndex("alpha"))].number;
   return [&l, act, alpha](V dy, V z) -> V {
     auto &b = l.b;
@@ -492,7 +513,8 @@ ElementMap gradientMap(Lowering &l, const Node &n) {
       return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy, zero);
     if (act.grad == OpKind::LeakyReluGrad)
       return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy, b.CreateFMul(dy, splat(l, dy, alpha)));
-    return perLane(l, dy, z, [&](V d, V zi) { return lowerUnaryGradScalar(l, act.grad, alpha, zi, d); });
+    return perLane(l, dy, z,
+                   [&](V d, V zi) { return lowerUnaryGradScalar(l, act.grad, alpha, zi, d); });
   };
 }
 
@@ -505,8 +527,9 @@ void lowerFusedMatMul(Lowering &l, const Node &n) {
   V bias = n.operands.size() > 2 ? l.data(n.operands[2]) : nullptr;
   const Shape &as = l.type(a).shape;
   const Shape &cs = l.type(c).shape;
-  GemmOperands g{l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]),
-                 l.dim(ta ? as[0] : as[1]), ta, tb};
+  GemmOperands g{
+      l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),
+      ta,        tb};
   emitGemm(l, g, [&](const GemmTile &t) {
     GemmTile done = t;
     std::vector<V> biasVec;
@@ -531,13 +554,16 @@ void lowerFusedBiasGrad(Lowering &l, const Node &n) {
   ElementMap g = gradientMap(l, n);
   std::vector<V> shape = l.shape(dy);
   l.zero(l.data(out), shape[1]);
-  l.forRange(shape[0], [&](V row) {
-    V base = b.CreateMul(row, shape[1]);
-    l.forRange(shape[1], [&](V j) {
-      V at = b.CreateAdd(base, j);
-      l.store(out, j, b.CreateFAdd(l.load(out, j), g(l.load(dy, at), l.load(z, at))));
-    });
-  }, false);
+  l.forRange(
+      shape[0],
+      [&](V row) {
+        V base = b.CreateMul(row, shape[1]);
+        l.forRange(shape[1], [&](V j) {
+          V at = b.CreateAdd(base, j);
+          l.store(out, j, b.CreateFAdd(l.load(out, j), g(l.load(dy, at), l.load(z, at))));
+        });
+      },
+      false);
 }
 
 } // namespace
@@ -552,8 +578,8 @@ void lowerMatMul(Lowering &l, const Node &n) {
     return lowerFusedBiasGrad(l, n);
   case OpKind::FusedMatMulGradInput: { // (dy, z, w): g op(w)
     ValueId dy = n.operands[0];
-    GemmOperands g{l.data(dy), l.data(n.operands[2]), l.data(c), l.dim(cs[0]), l.dim(cs[1]),
-                   l.dim(l.type(dy).shape[1]), false, n.attrs[0].boolean};
+    GemmOperands g{l.data(dy),   l.data(n.operands[2]),      l.data(c), l.dim(cs[0]),
+                   l.dim(cs[1]), l.dim(l.type(dy).shape[1]), false,     n.attrs[0].boolean};
     g.aZ = l.data(n.operands[1]);
     g.aMap = gradientMap(l, n);
     emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
@@ -563,8 +589,8 @@ void lowerMatMul(Lowering &l, const Node &n) {
     ValueId x = n.operands[0];
     bool ta = n.attrs[0].boolean;
     const Shape &xs = l.type(x).shape;
-    GemmOperands g{l.data(x), l.data(n.operands[1]), l.data(c), l.dim(cs[0]), l.dim(cs[1]),
-                   l.dim(ta ? xs[0] : xs[1]), ta, false};
+    GemmOperands g{l.data(x),    l.data(n.operands[1]),     l.data(c), l.dim(cs[0]),
+                   l.dim(cs[1]), l.dim(ta ? xs[0] : xs[1]), ta,        false};
     g.bZ = l.data(n.operands[2]);
     g.bMap = gradientMap(l, n);
     emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
@@ -574,8 +600,9 @@ void lowerMatMul(Lowering &l, const Node &n) {
     ValueId a = n.operands[0], bv = n.operands[1];
     bool ta = n.attrs[0].boolean, tb = n.attrs[1].boolean;
     const Shape &as = l.type(a).shape;
-    GemmOperands g{l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]),
-                   l.dim(ta ? as[0] : as[1]), ta, tb};
+    GemmOperands g{
+        l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),
+        ta,        tb};
     emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
   }
   }

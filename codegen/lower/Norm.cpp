@@ -38,7 +38,7 @@ Rows rowsOf(Lowering &l, ValueId x) {
 
 /// One row's statistics: the mean (f64, and as f32 hi + lo) and 1 / sqrt(var + eps).
 struct RowStats {
-  V mean, rstd;        ///< f64
+  V mean, rstd;            ///< f64
   V meanHi, meanLo, rstdF; ///< f32
 };
 
@@ -64,10 +64,12 @@ RowStats rowStats(Lowering &l, const Load &x, V base, V width, double eps) {
   V w = b.CreateSIToFP(width, l.f64);
   auto elem = [&](V k) { return b.CreateFPExt(x(b.CreateAdd(base, k)), l.f64); };
   V mean = b.CreateFDiv(sumF64(l, width, elem), w);
-  V var = b.CreateFDiv(sumF64(l, width, [&](V k) {
-    V d = b.CreateFSub(elem(k), mean);
-    return b.CreateFMul(d, d);
-  }), w);
+  V var = b.CreateFDiv(sumF64(l, width,
+                              [&](V k) {
+                                V d = b.CreateFSub(elem(k), mean);
+                                return b.CreateFMul(d, d);
+                              }),
+                       w);
   V one = llvm::ConstantFP::get(l.f64, 1.0);
   V rstd = b.CreateFDiv(one, l.sqrt(b.CreateFAdd(var, llvm::ConstantFP::get(l.f64, eps))));
   V hi = b.CreateFPTrunc(mean, l.f32);
@@ -85,15 +87,18 @@ void lowerLayerNorm(Lowering &l, const Node &n) {
   ValueId gamma = operandAfterInput(n, 1), beta = operandAfterInput(n, 2), out = n.result;
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
-  l.forRange(r.rows, [&](V row) {
-    V base = b.CreateMul(row, r.width);
-    RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
-    l.forRange(r.width, [&](V i) {
-      V at = b.CreateAdd(base, i);
-      V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, x(at)), l.load(gamma, i)), l.load(beta, i));
-      l.store(out, at, y);
-    });
-  }, false);
+  l.forRange(
+      r.rows,
+      [&](V row) {
+        V base = b.CreateMul(row, r.width);
+        RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
+        l.forRange(r.width, [&](V i) {
+          V at = b.CreateAdd(base, i);
+          V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, x(at)), l.load(gamma, i)), l.load(beta, i));
+          l.store(out, at, y);
+        });
+      },
+      false);
 }
 
 /// layernorm_grad (x, gamma, dy): with g = dy gamma,
@@ -103,26 +108,36 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
   ValueId gamma = operandAfterInput(n, 1), dy = operandAfterInput(n, 2), out = n.result;
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
-  l.forRange(r.rows, [&](V row) {
-    V base = b.CreateMul(row, r.width);
-    RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
-    auto g64 = [&](V k) {
-      return b.CreateFMul(b.CreateFPExt(l.load(dy, b.CreateAdd(base, k)), l.f64),
-                          b.CreateFPExt(l.load(gamma, k), l.f64));
-    };
-    V w = b.CreateSIToFP(r.width, l.f64);
-    V meanG = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, g64), w), l.f32);
-    V meanGXhat = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, [&](V k) {
-      V xh = b.CreateFMul(b.CreateFSub(b.CreateFPExt(x(b.CreateAdd(base, k)), l.f64), s.mean), s.rstd);
-      return b.CreateFMul(g64(k), xh);
-    }), w), l.f32);
-    l.forRange(r.width, [&](V i) {
-      V at = b.CreateAdd(base, i);
-      V g = b.CreateFMul(l.load(dy, at), l.load(gamma, i));
-      V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xhat(l, s, x(at)), meanGXhat));
-      l.store(out, at, b.CreateFMul(s.rstdF, d));
-    });
-  }, false);
+  l.forRange(
+      r.rows,
+      [&](V row) {
+        V base = b.CreateMul(row, r.width);
+        RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
+        auto g64 = [&](V k) {
+          return b.CreateFMul(b.CreateFPExt(l.load(dy, b.CreateAdd(base, k)), l.f64),
+                              b.CreateFPExt(l.load(gamma, k), l.f64));
+        };
+        V w = b.CreateSIToFP(r.width, l.f64);
+        V meanG = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, g64), w), l.f32);
+        V meanGXhat = b.CreateFPTrunc(
+            b.CreateFDiv(sumF64(l, r.width,
+                                [&](V k) {
+                                  V xh = b.CreateFMul(
+                                      b.CreateFSub(b.CreateFPExt(x(b.CreateAdd(base, k)), l.f64),
+                                                   s.mean),
+                                      s.rstd);
+                                  return b.CreateFMul(g64(k), xh);
+                                }),
+                         w),
+            l.f32);
+        l.forRange(r.width, [&](V i) {
+          V at = b.CreateAdd(base, i);
+          V g = b.CreateFMul(l.load(dy, at), l.load(gamma, i));
+          V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xhat(l, s, x(at)), meanGXhat));
+          l.store(out, at, b.CreateFMul(s.rstdF, d));
+        });
+      },
+      false);
 }
 
 /// layernorm_gamma_grad (x, dy) -> [D]: the sum over rows of dy xhat,
@@ -133,15 +148,18 @@ void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
   l.zero(l.data(out), r.width);
-  l.forRange(r.rows, [&](V row) {
-    V base = b.CreateMul(row, r.width);
-    RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
-    l.forRange(r.width, [&](V i) {
-      V at = b.CreateAdd(base, i);
-      V t = b.CreateFMul(l.load(dy, at), xhat(l, s, x(at)));
-      l.store(out, i, b.CreateFAdd(l.load(out, i), t));
-    });
-  }, false);
+  l.forRange(
+      r.rows,
+      [&](V row) {
+        V base = b.CreateMul(row, r.width);
+        RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
+        l.forRange(r.width, [&](V i) {
+          V at = b.CreateAdd(base, i);
+          V t = b.CreateFMul(l.load(dy, at), xhat(l, s, x(at)));
+          l.store(out, i, b.CreateFAdd(l.load(out, i), t));
+        });
+      },
+      false);
 }
 
 } // namespace

@@ -123,14 +123,16 @@ V sumF64(Lowering &l, V n, const std::function<V(V)> &body) {
 
 /// max over k < n of body(k); a NaN wins, as in PyTorch.
 V maxF32(Lowering &l, V n, const std::function<V(V)> &body) {
-  return l.reduceRange(n, l.constF32(-std::numeric_limits<double>::infinity()),
-                       [&](V k, V acc) { return l.intrinsic(llvm::Intrinsic::maximum, {acc, body(k)}); });
+  return l.reduceRange(n, l.constF32(-std::numeric_limits<double>::infinity()), [&](V k, V acc) {
+    return l.intrinsic(llvm::Intrinsic::maximum, {acc, body(k)});
+  });
 }
 
 /// Number of k < n with pred(k), as i64.
 V countIf(Lowering &l, V n, const std::function<V(V)> &pred) {
-  return l.reduceRange(n, l.constI64(0),
-                       [&](V k, V acc) { return l.b.CreateAdd(acc, l.b.CreateZExt(pred(k), l.i64)); });
+  return l.reduceRange(n, l.constI64(0), [&](V k, V acc) {
+    return l.b.CreateAdd(acc, l.b.CreateZExt(pred(k), l.i64));
+  });
 }
 
 /// An array of `count` elements on the stack, allocated once in the entry
@@ -149,7 +151,8 @@ void columnBlocks(Lowering &l, V inner, const std::function<void(V, V)> &body) {
   loop(l, blocks, [&](V blk) {
     V first = l.b.CreateMul(blk, l.constI64(kBlock));
     V rest = l.b.CreateSub(inner, first);
-    V width = l.b.CreateSelect(l.b.CreateICmpSLT(rest, l.constI64(kBlock)), rest, l.constI64(kBlock));
+    V width =
+        l.b.CreateSelect(l.b.CreateICmpSLT(rest, l.constI64(kBlock)), rest, l.constI64(kBlock));
     body(first, width);
   });
 }
@@ -176,7 +179,8 @@ V reducedCount(Lowering &l, const std::vector<Group> &groups) {
 
 /// Scalar nest over the kept groups: body(offset of the kept element in x,
 /// its flat index in the output).
-void keptNest(Lowering &l, const std::vector<Group> &groups, const std::function<void(V, V)> &body) {
+void keptNest(Lowering &l, const std::vector<Group> &groups,
+              const std::function<void(V, V)> &body) {
   std::vector<const Group *> kept;
   for (const Group &g : groups)
     if (!g.reduced)
@@ -219,9 +223,10 @@ void reducedVisit(Lowering &l, const std::vector<Group> &groups, V base,
   std::function<void(size_t, V)> level = [&](size_t k, V offset) {
     if (k == red.size())
       return body(offset);
-    l.forRange(red[k]->extent, [&](V i) {
-      level(k + 1, l.b.CreateAdd(offset, l.b.CreateMul(i, red[k]->stride)));
-    }, k + 1 == red.size());
+    l.forRange(
+        red[k]->extent,
+        [&](V i) { level(k + 1, l.b.CreateAdd(offset, l.b.CreateMul(i, red[k]->stride))); },
+        k + 1 == red.size());
   };
   level(0, base);
 }
@@ -245,7 +250,8 @@ void lowerReduction(Lowering &l, const Node &n) {
       V init = isMax ? negInf(l) : llvm::ConstantFP::get(l.f64, 0.0);
       V acc = reducedNest(l, groups, base, init, [&](V off, V a) {
         V v = l.load(x, off);
-        return isMax ? l.intrinsic(llvm::Intrinsic::maximum, {a, v}) : b.CreateFAdd(a, b.CreateFPExt(v, l.f64));
+        return isMax ? l.intrinsic(llvm::Intrinsic::maximum, {a, v})
+                     : b.CreateFAdd(a, b.CreateFPExt(v, l.f64));
       });
       l.store(out, flat, finish(acc));
     });
@@ -358,7 +364,8 @@ void lowerMaxGrad(Lowering &l, const Node &n) {
         V row = at3(l, v, o, k, first);
         l.forRange(width, [&](V j) {
           V e = l.load(x, b.CreateAdd(row, j));
-          storeAt(l, l.f32, mx, j, l.intrinsic(llvm::Intrinsic::maximum, {loadAt(l, l.f32, mx, j), e}));
+          storeAt(l, l.f32, mx, j,
+                  l.intrinsic(llvm::Intrinsic::maximum, {loadAt(l, l.f32, mx, j), e}));
         });
       });
       loop(l, v.n, [&](V k) {
@@ -418,7 +425,8 @@ void lowerArgMax(Lowering &l, const Node &n) {
         V row = at3(l, v, o, k, first);
         l.forRange(width, [&](V j) {
           V e = l.load(x, b.CreateAdd(row, j));
-          storeAt(l, l.f32, mx, j, l.intrinsic(llvm::Intrinsic::maximum, {loadAt(l, l.f32, mx, j), e}));
+          storeAt(l, l.f32, mx, j,
+                  l.intrinsic(llvm::Intrinsic::maximum, {loadAt(l, l.f32, mx, j), e}));
         });
       });
       loop(l, v.n, [&](V k) {
@@ -428,7 +436,8 @@ void lowerArgMax(Lowering &l, const Node &n) {
           V hit = matches(l.load(x, b.CreateAdd(row, j)), loadAt(l, l.f32, mx, j));
           V cur = l.load(out, b.CreateAdd(outRow, j));
           V cand = b.CreateSelect(hit, k32, n32);
-          l.store(out, b.CreateAdd(outRow, j), b.CreateSelect(b.CreateICmpSLT(cand, cur), cand, cur));
+          l.store(out, b.CreateAdd(outRow, j),
+                  b.CreateSelect(b.CreateICmpSLT(cand, cur), cand, cur));
         });
       });
     });
@@ -480,14 +489,16 @@ void lowerSoftmax(Lowering &l, const Node &n) {
         V row = at3(l, v, o, k, first);
         l.forRange(width, [&](V j) {
           V e = l.load(x, b.CreateAdd(row, j));
-          storeAt(l, l.f32, mx, j, l.intrinsic(llvm::Intrinsic::maximum, {loadAt(l, l.f32, mx, j), e}));
+          storeAt(l, l.f32, mx, j,
+                  l.intrinsic(llvm::Intrinsic::maximum, {loadAt(l, l.f32, mx, j), e}));
         });
       });
       loop(l, v.n, [&](V k) {
         V row = at3(l, v, o, k, first);
         l.forRange(width, [&](V j) {
           V e = l.exp(b.CreateFSub(l.load(x, b.CreateAdd(row, j)), loadAt(l, l.f32, mx, j)));
-          storeAt(l, l.f64, acc, j, b.CreateFAdd(loadAt(l, l.f64, acc, j), b.CreateFPExt(e, l.f64)));
+          storeAt(l, l.f64, acc, j,
+                  b.CreateFAdd(loadAt(l, l.f64, acc, j), b.CreateFPExt(e, l.f64)));
         });
       });
       l.forRange(width, [&](V j) {
@@ -526,9 +537,9 @@ void lowerSoftmaxGrad(Lowering &l, const Node &n) {
     loop(l, v.outer, [&](V o) {
       V base = b.CreateMul(o, v.n);
       V dot = toF32(l, sumF64(l, v.n, [&](V k) {
-        V i = b.CreateAdd(base, k);
-        return term(l.load(y, i), l.load(dy, i));
-      }));
+                      V i = b.CreateAdd(base, k);
+                      return term(l.load(y, i), l.load(dy, i));
+                    }));
       l.forRange(v.n, [&](V k) {
         V i = b.CreateAdd(base, k);
         l.store(out, i, result(l.load(y, i), l.load(dy, i), dot));
@@ -544,10 +555,12 @@ void lowerSoftmaxGrad(Lowering &l, const Node &n) {
         V row = at3(l, v, o, k, first);
         l.forRange(width, [&](V j) {
           V i = b.CreateAdd(row, j);
-          storeAt(l, l.f64, acc, j, b.CreateFAdd(loadAt(l, l.f64, acc, j), term(l.load(y, i), l.load(dy, i))));
+          storeAt(l, l.f64, acc, j,
+                  b.CreateFAdd(loadAt(l, l.f64, acc, j), term(l.load(y, i), l.load(dy, i))));
         });
       });
-      l.forRange(width, [&](V j) { storeAt(l, l.f32, dots, j, toF32(l, loadAt(l, l.f64, acc, j))); });
+      l.forRange(width,
+                 [&](V j) { storeAt(l, l.f32, dots, j, toF32(l, loadAt(l, l.f64, acc, j))); });
       loop(l, v.n, [&](V k) {
         V row = at3(l, v, o, k, first);
         l.forRange(width, [&](V j) {

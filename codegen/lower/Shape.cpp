@@ -44,9 +44,9 @@ void loopOver(Lowering &l, V n, bool vectorize, const std::function<void(V)> &bo
   V next = b.CreateAdd(i, l.constI64(1), "", true, true);
   llvm::BranchInst *latch = b.CreateBr(header);
   i->addIncoming(next, b.GetInsertBlock());
-  llvm::MDNode *off = llvm::MDNode::get(
-      l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.vectorize.enable"),
-              llvm::ConstantAsMetadata::get(b.getFalse())});
+  llvm::MDNode *off =
+      llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.vectorize.enable"),
+                                llvm::ConstantAsMetadata::get(b.getFalse())});
   llvm::MDNode *loopId = llvm::MDNode::getDistinct(l.ctx, {nullptr, off});
   loopId->replaceOperandWith(0, loopId);
   latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);

@@ -47,11 +47,9 @@ TypeOrNone inferConv2d(ShapeQuery &q) {
     return q.error("filter must be static [F, C, KH, KW], got {}", q.str(w));
   if (w.shape[1] != x.shape[1])
     return q.error("input has {} channels but the filter expects {}: {} and {}",
-                   dimToString(x.shape[1], q.dimNames), w.shape[1].size, q.str(x),
-                   q.str(w));
+                   dimToString(x.shape[1], q.dimNames), w.shape[1].size, q.str(x), q.str(w));
   if (q.operands.size() == 3 && q.operand(2).shape != Shape{w.shape[0]})
-    return q.error("bias must have shape [{}], got {}", w.shape[0].size,
-                   q.str(q.operand(2)));
+    return q.error("bias must have shape [{}], got {}", w.shape[0].size, q.str(q.operand(2)));
   auto stride = q.attr("stride").asInts();
   auto pad = q.attr("padding").asInts();
   Window win{w.shape[2].size, w.shape[3].size, stride[0], stride[1], pad[0], pad[1]};

@@ -36,15 +36,14 @@ TypeOrNone inferLossType(ShapeQuery &q) {
     if (target.dtype != DType::I32 || target.rank() != 1)
       return q.error("labels must be i32[N], got {}", q.str(target));
     if (target.shape[0] != pred.shape[0])
-      return q.error("logits {} and labels {} have different batch sizes",
-                     q.str(pred), q.str(target));
+      return q.error("logits {} and labels {} have different batch sizes", q.str(pred),
+                     q.str(target));
     return scalar;
   }
   if (!q.requireF32(0) || !q.requireF32(1))
     return std::nullopt;
   if (pred.shape != target.shape)
-    return q.error("prediction and target shapes differ: {} and {}", q.str(pred),
-                   q.str(target));
+    return q.error("prediction and target shapes differ: {} and {}", q.str(pred), q.str(target));
   return scalar;
 }
 

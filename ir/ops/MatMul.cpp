@@ -19,8 +19,8 @@ TypeOrNone product(ShapeQuery &q, size_t i, size_t j, bool ta, bool tb) {
   Dim m = a.shape[ta ? 1 : 0], ka = a.shape[ta ? 0 : 1];
   Dim kb = b.shape[tb ? 1 : 0], n = b.shape[tb ? 0 : 1];
   if (ka != kb)
-    return q.error("inner dimensions differ: {}{} x {}{}", q.str(a),
-                   ta ? " (transposed)" : "", q.str(b), tb ? " (transposed)" : "");
+    return q.error("inner dimensions differ: {}{} x {}{}", q.str(a), ta ? " (transposed)" : "",
+                   q.str(b), tb ? " (transposed)" : "");
   return Type{DType::F32, {m, n}};
 }
 
@@ -60,8 +60,8 @@ TypeOrNone inferFused(ShapeQuery &q) {
       return std::nullopt;
     Shape bias{y->shape[1]};
     if (q.operand(2).shape != bias)
-      return q.error("bias must have shape {} (the columns of the product {}), got {}",
-                     q.str(bias), q.str(*y), q.str(q.operand(2)));
+      return q.error("bias must have shape {} (the columns of the product {}), got {}", q.str(bias),
+                     q.str(*y), q.str(q.operand(2)));
     return y;
   }
   case OpKind::FusedMatMulGradInput:

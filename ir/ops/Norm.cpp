@@ -18,8 +18,8 @@ static TypeOrNone inferNormGrad(ShapeQuery &q) {
   if (q.info.kind == OpKind::LayerNormGammaGrad)
     return feature;
   if (q.operand(1) != feature)
-    return q.error("gamma must have shape {} (the last axis of {}), got {}",
-                   q.str(feature.shape), q.str(x), q.str(q.operand(1)));
+    return q.error("gamma must have shape {} (the last axis of {}), got {}", q.str(feature.shape),
+                   q.str(x), q.str(q.operand(1)));
   return x;
 }
 
@@ -58,8 +58,7 @@ TypeOrNone inferNormType(ShapeQuery &q) {
   for (size_t i = 1; i < 3; ++i)
     if (q.operand(i).shape != feature)
       return q.error("{} must have shape {} (the last axis of {}), got {}",
-                     i == 1 ? "gamma" : "beta", q.str(feature), q.str(x),
-                     q.str(q.operand(i)));
+                     i == 1 ? "gamma" : "beta", q.str(feature), q.str(x), q.str(q.operand(i)));
   if (!(q.attr("eps").number > 0))
     return q.error("eps must be positive");
   return x;

@@ -47,16 +47,15 @@ TypeOrNone inferReshape(ShapeQuery &q) {
       inProduct *= d.size;
   }
   if (inSymbols != outSymbols)
-    return q.error("the dims of shape {} must be those of {}, in the same order",
-                   q.str(out), q.str(x));
+    return q.error("the dims of shape {} must be those of {}, in the same order", q.str(out),
+                   q.str(x));
   if (inferIndex >= 0) {
     if (staticProduct == 0 || inProduct % staticProduct != 0)
-      return q.error("cannot infer -1: {} elements do not divide by {}", inProduct,
-                     staticProduct);
+      return q.error("cannot infer -1: {} elements do not divide by {}", inProduct, staticProduct);
     out[static_cast<size_t>(inferIndex)] = Dim::fixed(inProduct / staticProduct);
   } else if (staticProduct != inProduct) {
-    return q.error("shape {} has {} static elements but {} has {}", q.str(out),
-                   staticProduct, q.str(x), inProduct);
+    return q.error("shape {} has {} static elements but {} has {}", q.str(out), staticProduct,
+                   q.str(x), inProduct);
   }
   return Type{x.dtype, out};
 }
@@ -74,8 +73,7 @@ TypeOrNone inferTranspose(ShapeQuery &q) {
     perm = permAttr.asInts();
   }
   if (perm.size() != x.rank())
-    return q.error("perm has {} entries but {} has rank {}", perm.size(), q.str(x),
-                   x.rank());
+    return q.error("perm has {} entries but {} has rank {}", perm.size(), q.str(x), x.rank());
   std::vector<bool> seen(x.rank(), false);
   Type out{x.dtype, {}};
   for (int64_t p : perm) {

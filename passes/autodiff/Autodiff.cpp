@@ -60,8 +60,8 @@ ValueId GradContext::unbroadcast(ValueId grad, ValueId like) {
       stretched = true;
     }
   }
-  ValueId summed = op(OpKind::Sum, {grad}, {{"axes", AttrValue::ints(axes)},
-                                            {"keepdims", AttrValue::flag(stretched)}});
+  ValueId summed = op(OpKind::Sum, {grad},
+                      {{"axes", AttrValue::ints(axes)}, {"keepdims", AttrValue::flag(stretched)}});
   if (type(summed).shape == to)
     return summed;
   std::vector<AttrValue> shape;
@@ -198,8 +198,8 @@ Result<ParamGradients> differentiate(Graph &g, PassContext &ctx) {
                         cur.value(loss).name);
     } else if (const Node *blocker = blockingOp(cur, p, toLoss)) {
       errors.error(blocker->loc,
-                   "the loss reaches param '{}' only through {}, which has no gradient",
-                   param.name, blocker->info().name);
+                   "the loss reaches param '{}' only through {}, which has no gradient", param.name,
+                   blocker->info().name);
     }
   }
   Result<Graph> built = b.finish();

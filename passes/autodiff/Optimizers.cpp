@@ -93,10 +93,13 @@ private:
       Type type = value(p).type;
       ValueId m = state(name + ".m", type);
       ValueId v = state(name + ".v", type);
-      ValueId mNext = op(OpKind::Add, {op(OpKind::Mul, {m, num(b1)}), op(OpKind::Mul, {g, num(1 - b1)})});
+      ValueId mNext =
+          op(OpKind::Add, {op(OpKind::Mul, {m, num(b1)}), op(OpKind::Mul, {g, num(1 - b1)})});
       ValueId g2 = op(OpKind::Mul, {g, g});
-      ValueId vNext = op(OpKind::Add, {op(OpKind::Mul, {v, num(b2)}), op(OpKind::Mul, {g2, num(1 - b2)})});
-      ValueId denom = op(OpKind::Add, {op(OpKind::Div, {op(OpKind::Sqrt, {vNext}), sqrtC2}), num(eps)});
+      ValueId vNext =
+          op(OpKind::Add, {op(OpKind::Mul, {v, num(b2)}), op(OpKind::Mul, {g2, num(1 - b2)})});
+      ValueId denom =
+          op(OpKind::Add, {op(OpKind::Div, {op(OpKind::Sqrt, {vNext}), sqrtC2}), num(eps)});
       ValueId delta = op(OpKind::Mul, {op(OpKind::Div, {mNext, denom}), stepSize});
       update(m, mNext);
       update(v, vNext);

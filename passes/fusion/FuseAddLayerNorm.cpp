@@ -45,7 +45,8 @@ public:
         continue;
       }
       if (uses.pinned[static_cast<size_t>(s)]) {
-        remark(ln.loc, "add not fused with layernorm: its result is an output, an update or the loss");
+        remark(ln.loc,
+               "add not fused with layernorm: its result is an output, an update or the loss");
         continue;
       }
       std::vector<NodeId> grads;
@@ -73,7 +74,8 @@ public:
       for (NodeId u : grads) {
         Node &n = g.node(u);
         if (n.op == OpKind::LayerNormGrad)
-          rewriteNode(n, OpKind::FusedAddLayerNormGrad, {x, r, n.operands[1], n.operands[2]}, {eps});
+          rewriteNode(n, OpKind::FusedAddLayerNormGrad, {x, r, n.operands[1], n.operands[2]},
+                      {eps});
         else
           rewriteNode(n, OpKind::FusedAddLayerNormGammaGrad, {x, r, n.operands[1]}, {eps});
       }

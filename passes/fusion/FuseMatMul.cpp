@@ -108,7 +108,8 @@ private:
         continue;
       }
       if (uses.pinned[static_cast<size_t>(gv)]) {
-        remark(grad.loc, "{} not fused into matmuls: its result is an output, an update or the loss",
+        remark(grad.loc,
+               "{} not fused into matmuls: its result is an output, an update or the loss",
                grad.info().name);
         continue;
       }
@@ -134,14 +135,14 @@ private:
                               {{"activation", common[0]}, {"alpha", common[1]}}));
         } else if (u.operands[0] == gv) {
           rewriteNode(u, OpKind::FusedMatMulGradInput, {dy, z, u.operands[1]},
-                      attrsOf(OpKind::FusedMatMulGradInput,
-                              {{"transpose_b", u.attrs[1]}, {"activation", common[0]},
-                               {"alpha", common[1]}}));
+                      attrsOf(OpKind::FusedMatMulGradInput, {{"transpose_b", u.attrs[1]},
+                                                             {"activation", common[0]},
+                                                             {"alpha", common[1]}}));
         } else {
           rewriteNode(u, OpKind::FusedMatMulGradWeight, {u.operands[0], dy, z},
-                      attrsOf(OpKind::FusedMatMulGradWeight,
-                              {{"transpose_a", u.attrs[0]}, {"activation", common[0]},
-                               {"alpha", common[1]}}));
+                      attrsOf(OpKind::FusedMatMulGradWeight, {{"transpose_a", u.attrs[0]},
+                                                              {"activation", common[0]},
+                                                              {"alpha", common[1]}}));
         }
       }
       remark(grad.loc, "{} fused into the {} matmul and bias gradient op(s) that read it",
@@ -195,7 +196,8 @@ private:
           remark(mm.loc, "matmul not fused with add: {}", why);
         } else if (other == cur || g.type(other).dtype != DType::F32 ||
                    g.type(other).shape != want) {
-          remark(mm.loc, "matmul not fused with add: the other operand {} is not a bias of shape {}",
+          remark(mm.loc,
+                 "matmul not fused with add: the other operand {} is not a bias of shape {}",
                  g.typeString(other), shapeToString(want, g.dimNames()));
         } else {
           bias = other;

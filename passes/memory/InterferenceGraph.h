@@ -23,8 +23,10 @@ public:
   /// color none of its neighbours has. Returns the color of each vertex.
   std::vector<size_t> color(const std::vector<size_t> &order) const {
     std::vector<size_t> colors(size());
-    auto orderMap = boost::make_iterator_property_map(order.begin(), boost::identity_property_map());
-    auto colorMap = boost::make_iterator_property_map(colors.begin(), boost::get(boost::vertex_index, g_));
+    auto orderMap =
+        boost::make_iterator_property_map(order.begin(), boost::identity_property_map());
+    auto colorMap =
+        boost::make_iterator_property_map(colors.begin(), boost::get(boost::vertex_index, g_));
     boost::sequential_vertex_coloring(g_, orderMap, colorMap);
     return colors;
   }

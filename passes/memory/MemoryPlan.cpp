@@ -36,7 +36,7 @@ std::string SymbolicSize::toString(const DimNames &names) const {
   std::string s = std::to_string(coefficient);
   for (int32_t sym : symbols)
     s += "*" + (static_cast<size_t>(sym) < names.size() ? names[static_cast<size_t>(sym)]
-                                                         : "d" + std::to_string(sym));
+                                                        : "d" + std::to_string(sym));
   return s;
 }
 

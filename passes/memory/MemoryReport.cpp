@@ -48,8 +48,8 @@ std::string memoryReport(const Graph &g, const MemoryPlan &plan, const std::vect
   for (size_t i = 0; i < g.dims.size(); ++i)
     dimText += fmt::format("{}{}={}", i ? ", " : "", g.dims[i].name, dims[i]);
   uint64_t planned = plan.workspaceBytes(dims), unplanned = unplannedBytes(g, dims);
-  std::string out = fmt::format("memory plan of {}{}\n", title,
-                                dimText.empty() ? "" : " (" + dimText + ")");
+  std::string out =
+      fmt::format("memory plan of {}{}\n", title, dimText.empty() ? "" : " (" + dimText + ")");
   out += fmt::format("  peak workspace: {} bytes in {} buffers for {} op results\n", planned,
                      plan.buffers.size(), g.nodes.size());
   out += fmt::format("  sum of all tensors (no reuse): {} bytes; the plan needs {:.1f}% of it\n",
@@ -66,18 +66,18 @@ std::string memoryReport(const Graph &g, const MemoryPlan &plan, const std::vect
     for (ValueId v : buffer.values) {
       const Lifetime &life = plan.lifetimes[static_cast<size_t>(v)];
       ValueId over = plan.inPlaceOf[static_cast<size_t>(v)];
-      out += fmt::format("    {:<24} {:<20} {:<16} {}{}\n", names[static_cast<size_t>(v)],
-                         g.typeString(v), range(life, g.nodes.size()),
-                         g.node(g.value(v).def).info().name,
-                         over == kNoValue ? "" : ", in place of " + names[static_cast<size_t>(over)]);
+      out += fmt::format(
+          "    {:<24} {:<20} {:<16} {}{}\n", names[static_cast<size_t>(v)], g.typeString(v),
+          range(life, g.nodes.size()), g.node(g.value(v).def).info().name,
+          over == kNoValue ? "" : ", in place of " + names[static_cast<size_t>(over)]);
     }
   }
   if (!hasBackward || g.outputs.empty())
     return out;
   // Autodiff appends backward after forward: forward is up to the loss.
   ValueId loss = g.outputs.back().value;
-  int32_t lossNode = g.value(loss).kind == ValueKind::Op ? plan.lifetimes[static_cast<size_t>(loss)].first
-                                                          : -1;
+  int32_t lossNode =
+      g.value(loss).kind == ValueKind::Op ? plan.lifetimes[static_cast<size_t>(loss)].first : -1;
   std::vector<bool> readByBackward(g.values.size(), false);
   for (size_t i = static_cast<size_t>(lossNode + 1); i < g.nodes.size(); ++i)
     for (ValueId v : g.nodes[i].operands)
@@ -93,8 +93,8 @@ std::string memoryReport(const Graph &g, const MemoryPlan &plan, const std::vect
     keptBytes += bytes;
     ++keptCount;
     kept += fmt::format("    {:<24} {:<20} {:<16} {} bytes\n", names[static_cast<size_t>(v)],
-                        g.typeString(v), range(plan.lifetimes[static_cast<size_t>(v)], g.nodes.size()),
-                        bytes);
+                        g.typeString(v),
+                        range(plan.lifetimes[static_cast<size_t>(v)], g.nodes.size()), bytes);
   }
   out += fmt::format("  kept for backward: {} forward values, {} bytes (the loss is node {})\n",
                      keptCount, keptBytes, lossNode);

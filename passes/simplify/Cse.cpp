@@ -68,8 +68,8 @@ public:
       const Value &v = g.values[i];
       if (v.kind != ValueKind::Immediate)
         continue;
-      auto [it, fresh] = numbers.emplace(std::pair{v.type.dtype, immediateBits(v)},
-                                         static_cast<ValueId>(i));
+      auto [it, fresh] =
+          numbers.emplace(std::pair{v.type.dtype, immediateBits(v)}, static_cast<ValueId>(i));
       if (!fresh)
         rw.replaceImmediate(static_cast<ValueId>(i), it->second);
     }

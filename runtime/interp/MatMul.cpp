@@ -77,8 +77,9 @@ Status evalMatMul(KernelCall &call) {
   case OpKind::FusedMatMulGradInput: { // (dy, z, w): g op(w)
     const Tensor &dy = *call.inputs[0];
     std::vector<float> g = activationGradient(call, dy, *call.inputs[1]);
-    multiply({g.data(), dy.dim(1), false}, matrixOf(*call.inputs[2], call.attr("transpose_b").boolean),
-             out.dim(0), out.dim(1), dy.dim(1), call.output.f32());
+    multiply({g.data(), dy.dim(1), false},
+             matrixOf(*call.inputs[2], call.attr("transpose_b").boolean), out.dim(0), out.dim(1),
+             dy.dim(1), call.output.f32());
     return Ok{};
   }
   case OpKind::FusedMatMulGradWeight: { // (x, dy, z): op(x) g

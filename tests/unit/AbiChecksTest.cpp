@@ -55,9 +55,7 @@ protected:
   }
 
   const ModelFunctions &f() const { return jit_->functions(); }
-  bool stateUnchanged() const {
-    return std::memcmp(state_->p, initial_.data(), stateBytes_) == 0;
-  }
+  bool stateUnchanged() const { return std::memcmp(state_->p, initial_.data(), stateBytes_) == 0; }
   void *misaligned(void *p) const { return static_cast<char *>(p) + 4; }
 
   Graph model_, step_;
@@ -93,7 +91,8 @@ TEST_F(AbiChecks, BadBuffersAreRefusedBeforeAnyWrite) {
       {"null state", f().infer(nullptr, w, d, in, outs), f().trainStep(nullptr, w, d, in, &loss)},
       {"misaligned state", f().infer(misaligned(s), w, d, in, outs),
        f().trainStep(misaligned(s), w, d, in, &loss)},
-      {"null workspace", f().infer(s, nullptr, d, in, outs), f().trainStep(s, nullptr, d, in, &loss)},
+      {"null workspace", f().infer(s, nullptr, d, in, outs),
+       f().trainStep(s, nullptr, d, in, &loss)},
       {"misaligned workspace", f().infer(s, misaligned(w), d, in, outs),
        f().trainStep(s, misaligned(w), d, in, &loss)},
       {"null inputs", f().infer(s, w, d, nullptr, outs), f().trainStep(s, w, d, nullptr, &loss)},
@@ -116,8 +115,8 @@ TEST_F(AbiChecks, BadDimsAreRefused) {
   float loss = 12345.0f;
   EXPECT_EQ(f().infer(state_->p, workspace_->p, nullptr, in, outs), kAbiBadDim);
   EXPECT_EQ(f().trainStep(state_->p, workspace_->p, nullptr, in, &loss), kAbiBadDim);
-  for (int64_t bad : {int64_t{-1}, int64_t{-4}, int64_t{1} << 31, int64_t{1} << 40, INT64_MAX,
-                      INT64_MIN}) {
+  for (int64_t bad :
+       {int64_t{-1}, int64_t{-4}, int64_t{1} << 31, int64_t{1} << 40, INT64_MAX, INT64_MIN}) {
     int64_t dims[] = {bad};
     EXPECT_EQ(f().infer(state_->p, workspace_->p, dims, in, outs), kAbiBadDim) << bad;
     EXPECT_EQ(f().trainStep(state_->p, workspace_->p, dims, in, &loss), kAbiBadDim) << bad;

@@ -123,7 +123,8 @@ void expectFusionKeepsTheStep(const std::string &example) {
 
 TEST(Fusion, EveryExampleTrainsTheSameFused) {
   int checked = 0;
-  for (const auto &entry : std::filesystem::directory_iterator(std::string(NNC_SOURCE_DIR) + "/examples")) {
+  for (const auto &entry :
+       std::filesystem::directory_iterator(std::string(NNC_SOURCE_DIR) + "/examples")) {
     if (entry.path().extension() != ".ir")
       continue;
     Graph g = loadExample(entry.path().filename().string());
@@ -166,7 +167,8 @@ TEST(Fusion, ResNetTrainingStepCounts) {
 
 TEST(Fusion, PrintedFusedGraphsAreFixedPoints) {
   for (const char *example : {"mlp.ir", "resnet_s.ir", "xor.ir", "cnn.ir"}) {
-    Graph fused = runPasses(loadExample(example), {"autodiff", "fuse-matmul", "fuse-add-layernorm"});
+    Graph fused =
+        runPasses(loadExample(example), {"autodiff", "fuse-matmul", "fuse-add-layernorm"});
     std::string printed = printGraph(fused);
     Result<Graph> again = parseModel(printed, "fused.ir");
     ASSERT_TRUE(again.ok()) << again.errorText() << printed;
@@ -222,9 +224,10 @@ std::string model(const std::string &decls, const std::string &call) {
 }
 
 TEST(FusionJit, FusedMatMul) {
-  const std::string decls = "  input x: f32[B, 37]\n  param w: f32[37, 45] = uniform(-1, 1, seed=1)\n"
-                            "  param wt: f32[45, 37] = uniform(-1, 1, seed=2)\n"
-                            "  param bias: f32[45] = uniform(-1, 1, seed=3)\n";
+  const std::string decls =
+      "  input x: f32[B, 37]\n  param w: f32[37, 45] = uniform(-1, 1, seed=1)\n"
+      "  param wt: f32[45, 37] = uniform(-1, 1, seed=2)\n"
+      "  param bias: f32[45] = uniform(-1, 1, seed=3)\n";
   for (const char *act : {"none", "relu", "leaky_relu", "sigmoid", "tanh", "gelu"}) {
     SCOPED_TRACE(act);
     std::string a = std::string(", activation=") + act;
@@ -249,10 +252,12 @@ TEST(FusionJit, FusedMatMulGradients) {
     std::string a = std::string(", activation=") + act;
     jittest::expectJitMatchesInterpreter(
         model(decls, "fused_matmul_grad_input(dy, z, w, transpose_b=true" + a + ")"));
-    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_input(dy, z, wt" + a + ")"));
+    jittest::expectJitMatchesInterpreter(
+        model(decls, "fused_matmul_grad_input(dy, z, wt" + a + ")"));
     jittest::expectJitMatchesInterpreter(
         model(decls, "fused_matmul_grad_weight(x, dy, z, transpose_a=true" + a + ")"));
-    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_weight(xt, dy, z" + a + ")"));
+    jittest::expectJitMatchesInterpreter(
+        model(decls, "fused_matmul_grad_weight(xt, dy, z" + a + ")"));
     jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_bias(dy, z" + a + ")"));
   }
 }
@@ -262,7 +267,8 @@ TEST(FusionJit, FusedAddLayerNorm) {
                             "  param g: f32[33] = uniform(0.5, 1.5, seed=1)\n"
                             "  param be: f32[33] = uniform(-1, 1, seed=2)\n";
   jittest::expectJitMatchesInterpreter(model(decls, "fused_add_layernorm(x, r, g, be)"));
-  jittest::expectJitMatchesInterpreter(model(decls, "fused_add_layernorm_grad(x, r, g, dy, eps=0.001)"));
+  jittest::expectJitMatchesInterpreter(
+      model(decls, "fused_add_layernorm_grad(x, r, g, dy, eps=0.001)"));
   jittest::expectJitMatchesInterpreter(model(decls, "fused_add_layernorm_gamma_grad(x, r, dy)"));
 }
 

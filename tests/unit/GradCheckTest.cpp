@@ -122,8 +122,8 @@ struct Case {
   std::string body;
   std::vector<int64_t> outShape;
   Domain domain = Domain::Distinct;
-  std::string decls = {};            ///< extra declarations, e.g. i32 labels
-  bool straightThrough = false;      ///< step: the AD gradient must equal r
+  std::string decls = {};       ///< extra declarations, e.g. i32 labels
+  bool straightThrough = false; ///< step: the AD gradient must equal r
 };
 
 /// The model text of a case, with its params and the weighting r drawn
@@ -139,8 +139,8 @@ std::string modelText(const Case &c, uint32_t seed) {
     std::vector<double> v;
     for (int64_t i = 0; i < count(p.shape); ++i)
       v.push_back(pool.next());
-    os << "  param " << p.name << ": " << typeText("f32", p.shape) << " = "
-       << literal(p.shape, v) << "\n";
+    os << "  param " << p.name << ": " << typeText("f32", p.shape) << " = " << literal(p.shape, v)
+       << "\n";
   }
   std::mt19937 rng(seed * 7919u + 1);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
@@ -283,8 +283,8 @@ std::vector<Case> matMulCases(const OpInfo &info) {
       std::vector<int64_t> b = tb ? std::vector<int64_t>{4, 3} : std::vector<int64_t>{3, 4};
       std::string flags = std::string("transpose_a=") + (ta ? "true" : "false") +
                           ", transpose_b=" + (tb ? "true" : "false");
-      cases.push_back(Case{flags, {{"a", a}, {"b", b}}, call(info.name, "a, b, " + flags), {2, 4},
-                           Domain::Uniform});
+      cases.push_back(Case{
+          flags, {{"a", a}, {"b", b}}, call(info.name, "a, b, " + flags), {2, 4}, Domain::Uniform});
     }
   return cases;
 }
@@ -319,8 +319,8 @@ std::vector<Case> reduceCases(const OpInfo &info) {
     };
     std::vector<Case> cases;
     for (const auto &[attrs, shape] : variants)
-      cases.push_back(Case{op + "(x" + attrs + ")", {{"x", {2, 3, 4}}}, call(op, "x" + attrs),
-                           shape});
+      cases.push_back(
+          Case{op + "(x" + attrs + ")", {{"x", {2, 3, 4}}}, call(op, "x" + attrs), shape});
     return cases;
   }
   if (info.kind == OpKind::Softmax || info.kind == OpKind::LogSoftmax)
@@ -376,8 +376,14 @@ std::vector<Case> convCases(const OpInfo &info) {
   if (info.kind == OpKind::MaxPool2d || info.kind == OpKind::AvgPool2d) {
     std::string op = info.name;
     return {
-        {"kernel 2 stride 2", {{"x", {1, 2, 4, 4}}}, call(op, "x, kernel=2, stride=2"), {1, 2, 2, 2}},
-        {"kernel 3 stride 1", {{"x", {1, 2, 5, 5}}}, call(op, "x, kernel=3, stride=1"), {1, 2, 3, 3}},
+        {"kernel 2 stride 2",
+         {{"x", {1, 2, 4, 4}}},
+         call(op, "x, kernel=2, stride=2"),
+         {1, 2, 2, 2}},
+        {"kernel 3 stride 1",
+         {{"x", {1, 2, 5, 5}}},
+         call(op, "x, kernel=3, stride=1"),
+         {1, 2, 3, 3}},
         {"kernel [2, 3] default stride",
          {{"x", {2, 1, 4, 6}}},
          call(op, "x, kernel=[2, 3]"),
@@ -392,10 +398,16 @@ std::vector<Case> lossCases(const OpInfo &info) {
   switch (info.kind) {
   case OpKind::Sse:
   case OpKind::Mse:
-    return {{"pred and target params", {{"p", {2, 3}}, {"t", {2, 3}}}, call(op, "p, t"), {},
+    return {{"pred and target params",
+             {{"p", {2, 3}}, {"t", {2, 3}}},
+             call(op, "p, t"),
+             {},
              Domain::Uniform}};
   case OpKind::Bce:
-    return {{"probs and target params", {{"p", {2, 3}}, {"t", {2, 3}}}, call(op, "p, t"), {},
+    return {{"probs and target params",
+             {{"p", {2, 3}}, {"t", {2, 3}}},
+             call(op, "p, t"),
+             {},
              Domain::Prob}};
   case OpKind::SoftmaxCrossEntropy:
     return {{"i32 labels",

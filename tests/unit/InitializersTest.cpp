@@ -74,7 +74,7 @@ TEST(InitializersTest, BitsAreSplitMix64) {
 TEST(InitializersTest, UniformGoldenValues) {
   float out[6];
   fillUniform(out, 6, -1, 1, 7);
-  const float golden[6] = {-0x1.c341fp-3f, -0x1.eecf1p-1f,  0x1.9a61p-1f,
+  const float golden[6] = {-0x1.c341fp-3f, -0x1.eecf1p-1f, 0x1.9a61p-1f,
                            0x1.53aebp-3f,  -0x1.8598ap-4f, -0x1.009508p-1f};
   for (int i = 0; i < 6; ++i)
     EXPECT_EQ(out[i], golden[i]) << i;
@@ -91,11 +91,9 @@ TEST(InitializersTest, NormalGoldenValues) {
 
 TEST(InitializersTest, SameSeedGivesIdenticalBits) {
   Initializer u = init("uniform", {-2, 3, 42});
-  EXPECT_TRUE(sameBits(paramValue(f32Type({17, 9}), u),
-                       paramValue(f32Type({17, 9}), u)));
+  EXPECT_TRUE(sameBits(paramValue(f32Type({17, 9}), u), paramValue(f32Type({17, 9}), u)));
   Initializer n = init("normal", {1, 0.5, 42});
-  EXPECT_TRUE(sameBits(paramValue(f32Type({100}), n),
-                       paramValue(f32Type({100}), n)));
+  EXPECT_TRUE(sameBits(paramValue(f32Type({100}), n), paramValue(f32Type({100}), n)));
   // The param's numbers are fillUniform's, element i from draw i.
   Tensor w = paramValue(f32Type({3, 4}), init("uniform", {-1, 1, 7}));
   float first[6];
@@ -210,8 +208,7 @@ TEST(InitializersTest, IntegerStatesAndLiterals) {
   ValueId ones = b.addState("o", i32, init("ones", {}), {}, {});
   ValueId fill = b.addState("f", i32, init("fill", {7}), {}, {});
   ValueId lit = b.addState("l", i32, init("literal", {}), {4, -5, 6}, {});
-  ValueId param = b.addParam("p", f32Type({2, 2}), init("literal", {}),
-                             {0.5, 1.5, -2, 3}, {});
+  ValueId param = b.addParam("p", f32Type({2, 2}), init("literal", {}), {0.5, 1.5, -2, 3}, {});
   ValueId c = b.addConst("c", f32Type({2}), {0.25, -8}, {});
   Result<Graph> g = b.finish();
   ASSERT_TRUE(g.ok()) << g.errorText();

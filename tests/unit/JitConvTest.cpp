@@ -45,11 +45,9 @@ void checkConv(int64_t channels, int64_t filters, int64_t kh, int64_t kw, int64_
   std::string text = "model m {\n dim B\n input x: f32[B" + dims({channels, h, w}) +
                      "]\n input w: f32[" + dims({filters, channels, kh, kw}).substr(2) +
                      "]\n input bias: f32[" + std::to_string(filters) + "]\n input dy: f32[B" +
-                     dims({filters, oh, ow}) + "]\n" +
-                     " y = conv2d(x, w, bias" + attrs + "\n" +
-                     " z = conv2d(x, w" + attrs + "\n" +
-                     " gx = conv2d_grad_input(dy, w, x" + attrs + "\n" +
-                     " gw = conv2d_grad_filter(x, dy, w" + attrs + "\n" +
+                     dims({filters, oh, ow}) + "]\n" + " y = conv2d(x, w, bias" + attrs + "\n" +
+                     " z = conv2d(x, w" + attrs + "\n" + " gx = conv2d_grad_input(dy, w, x" +
+                     attrs + "\n" + " gw = conv2d_grad_filter(x, dy, w" + attrs + "\n" +
                      " output y, z, gx, gw\n}\n";
   expectJitMatchesInterpreter(text, {1, 3, 64});
 }
@@ -89,14 +87,13 @@ void checkPools(int64_t kh, int64_t kw, int64_t sh, int64_t sw) {
   const int64_t h = 7, w = 9;
   int64_t strideH = sh ? sh : kh, strideW = sw ? sw : kw;
   int64_t oh = outExtent(h, kh, strideH, 0), ow = outExtent(w, kw, strideW, 0);
-  std::string attrs = ", kernel=" + pairText(kh, kw) + (sh ? ", stride=" + pairText(sh, sw) : "") + ")";
+  std::string attrs =
+      ", kernel=" + pairText(kh, kw) + (sh ? ", stride=" + pairText(sh, sw) : "") + ")";
   std::string dy = "f32[B, 3, " + std::to_string(oh) + ", " + std::to_string(ow) + "]";
   std::string text = "model m {\n dim B\n input x: f32[B, 3, 7, 9]\n input dm: " + dy +
-                     "\n input da: " + dy + "\n" +
-                     " m = maxpool2d(x" + attrs + "\n" +
-                     " a = avgpool2d(x" + attrs + "\n" +
-                     " gm = maxpool2d_grad(x, dm" + attrs + "\n" +
-                     " ga = avgpool2d_grad(x, da" + attrs + "\n" +
+                     "\n input da: " + dy + "\n" + " m = maxpool2d(x" + attrs + "\n" +
+                     " a = avgpool2d(x" + attrs + "\n" + " gm = maxpool2d_grad(x, dm" + attrs +
+                     "\n" + " ga = avgpool2d_grad(x, da" + attrs + "\n" +
                      " output m, a, gm, ga\n}\n";
   expectJitMatchesInterpreter(text, {1, 3, 64});
 }

@@ -29,21 +29,25 @@ TEST(JitElementwise, BinaryOpsBroadcast) {
     for (int64_t batch : {1, 3, 64})
       expectJitMatchesInterpreter(
           "model m {\n dim B\n input x: f32[B, 5]\n input r: f32[5]\n input c: f32[B, 1]\n"
-          " y = " + std::string(op) + "(x, r)\n z = " + std::string(op) + "(c, x)\n"
-          " w = " + std::string(op) + "(x, 0.5)\n output y, z, w\n}\n",
+          " y = " +
+              std::string(op) + "(x, r)\n z = " + std::string(op) +
+              "(c, x)\n"
+              " w = " +
+              std::string(op) + "(x, 0.5)\n output y, z, w\n}\n",
           {batch});
 }
 
 TEST(JitElementwise, GradientOpsMatchTheInterpreter) {
-  for (const char *op : {"sigmoid_grad", "tanh_grad", "relu_grad", "leaky_relu_grad", "gelu_grad",
-                         "abs_grad"})
-    expectJitMatchesInterpreter("model m {\n dim B\n input x: f32[B, 9]\n input d: f32[B, 9]\n y = " +
-                                    std::string(op) + "(x, d)\n output y\n}\n",
-                                {3});
+  for (const char *op :
+       {"sigmoid_grad", "tanh_grad", "relu_grad", "leaky_relu_grad", "gelu_grad", "abs_grad"})
+    expectJitMatchesInterpreter(
+        "model m {\n dim B\n input x: f32[B, 9]\n input d: f32[B, 9]\n y = " + std::string(op) +
+            "(x, d)\n output y\n}\n",
+        {3});
   for (const char *op : {"maximum_grad", "minimum_grad"})
     expectJitMatchesInterpreter("model m {\n dim B\n input a: f32[B, 4]\n input b: f32[4]\n"
-                                " input d: f32[B, 4]\n y = " + std::string(op) +
-                                    "(a, b, d)\n output y\n}\n",
+                                " input d: f32[B, 4]\n y = " +
+                                    std::string(op) + "(a, b, d)\n output y\n}\n",
                                 {3});
 }
 
@@ -69,9 +73,9 @@ TEST(JitElementwise, AddSigmoidAndTanhLoopsUseTheHostVectorWidth) {
   // expf/tanhf 16 times per vector; nnc maps them to libmvec.
   std::string reg = hostVectorRegister();
   for (const char *expr : {"add(x, x)", "sigmoid(x)", "tanh(x)"}) {
-    Result<Graph> g = parseModel("model m {\n dim B\n input x: f32[B, 64]\n y = " +
-                                     std::string(expr) + "\n output y\n}\n",
-                                 "m.ir");
+    Result<Graph> g = parseModel(
+        "model m {\n dim B\n input x: f32[B, 64]\n y = " + std::string(expr) + "\n output y\n}\n",
+        "m.ir");
     ASSERT_TRUE(g.ok());
     auto text = emitText(*g, nullptr, {}, "asm");
     ASSERT_TRUE(text.ok()) << text.errorText();

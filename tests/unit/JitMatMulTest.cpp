@@ -32,8 +32,10 @@ std::string matmulModel(bool ta, bool tb, const std::string &m,
     auto [k, n] = kn[i];
     std::string id = str(static_cast<int64_t>(i));
     text += " input a" + id + ": f32[" + (ta ? str(k) + ", " + m : m + ", " + str(k)) + "]\n";
-    text += " input b" + id + ": f32[" + (tb ? str(n) + ", " + str(k) : str(k) + ", " + str(n)) + "]\n";
-    body += " c" + id + " = matmul(a" + id + ", b" + id + ", transpose_a=" + (ta ? "true" : "false") +
+    text +=
+        " input b" + id + ": f32[" + (tb ? str(n) + ", " + str(k) : str(k) + ", " + str(n)) + "]\n";
+    body += " c" + id + " = matmul(a" + id + ", b" + id +
+            ", transpose_a=" + (ta ? "true" : "false") +
             ", transpose_b=" + (tb ? "true" : "false") + ")\n";
     outputs += (outputs.empty() ? " output c" : ", c") + id;
   }
@@ -43,9 +45,9 @@ std::string matmulModel(bool ta, bool tb, const std::string &m,
 TEST(JitMatMul, EveryTransposeCombinationWithSymbolicRows) {
   // Every depth with two widths, every width at least twice (one model per
   // flag combination keeps the compile time down).
-  std::vector<std::pair<int64_t, int64_t>> kn = {{1, 1},     {1, 100},  {7, 17},  {7, 33},
-                                                 {17, 7},    {17, 100}, {33, 33}, {33, 1},
-                                                 {100, 17},  {100, 7},  {784, 33}, {784, 100}};
+  std::vector<std::pair<int64_t, int64_t>> kn = {{1, 1},    {1, 100},  {7, 17},   {7, 33},
+                                                 {17, 7},   {17, 100}, {33, 33},  {33, 1},
+                                                 {100, 17}, {100, 7},  {784, 33}, {784, 100}};
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {
       std::string text = matmulModel(ta, tb, "B", kn);
@@ -84,11 +86,12 @@ TEST(JitMatMul, ZeroDepthGivesZeros) {
 }
 
 TEST(JitMatMul, ChainedMatMulsShareThePackingArea) {
-  expectJitMatchesInterpreter("model m {\n dim B\n input x: f32[B, 40]\n input w1: f32[40, 50]\n"
-                              " input w2: f32[50, 30]\n input w3: f32[20, 30]\n"
-                              " h = matmul(x, w1)\n g = matmul(h, w2)\n y = matmul(g, w3, transpose_b=true)\n"
-                              " z = matmul(g, h, transpose_a=true)\n output y, z\n}\n",
-                              {9, 16});
+  expectJitMatchesInterpreter(
+      "model m {\n dim B\n input x: f32[B, 40]\n input w1: f32[40, 50]\n"
+      " input w2: f32[50, 30]\n input w3: f32[20, 30]\n"
+      " h = matmul(x, w1)\n g = matmul(h, w2)\n y = matmul(g, w3, transpose_b=true)\n"
+      " z = matmul(g, h, transpose_a=true)\n output y, z\n}\n",
+      {9, 16});
 }
 
 TEST(JitMatMulShape, ReshapeCopiesInCOrder) {
@@ -98,10 +101,11 @@ TEST(JitMatMulShape, ReshapeCopiesInCOrder) {
                                 " y = reshape(x, shape=[B, -1])\n z = reshape(x, shape=[B, 3, 2])\n"
                                 " output y, z\n}\n",
                                 batch);
-    expectJitMatchesInterpreter("model m {\n dim B\n input x: f32[B, 12]\n"
-                                " y = reshape(x, shape=[B, 2, 2, 3])\n z = reshape(y, shape=[B, 4, -1])\n"
-                                " output y, z\n}\n",
-                                batch);
+    expectJitMatchesInterpreter(
+        "model m {\n dim B\n input x: f32[B, 12]\n"
+        " y = reshape(x, shape=[B, 2, 2, 3])\n z = reshape(y, shape=[B, 4, -1])\n"
+        " output y, z\n}\n",
+        batch);
   }
   expectJitMatchesInterpreter("model m {\n input x: f32[2, 3]\n y = reshape(x, shape=[6])\n"
                               " output y\n}\n",
@@ -115,11 +119,12 @@ TEST(JitMatMulShape, TransposeWithAndWithoutPerm) {
                                 " y = transpose(x)\n z = transpose(x, perm=[1, 0])\n"
                                 " w = transpose(x, perm=[0, 1])\n output y, z, w\n}\n",
                                 batch);
-    expectJitMatchesInterpreter("model m {\n dim B\n input x: f32[B, 3, 5]\n"
-                                " y = transpose(x)\n z = transpose(x, perm=[0, 2, 1])\n"
-                                " w = transpose(x, perm=[2, 0, 1])\n v = transpose(x, perm=[1, 2, 0])\n"
-                                " output y, z, w, v\n}\n",
-                                batch);
+    expectJitMatchesInterpreter(
+        "model m {\n dim B\n input x: f32[B, 3, 5]\n"
+        " y = transpose(x)\n z = transpose(x, perm=[0, 2, 1])\n"
+        " w = transpose(x, perm=[2, 0, 1])\n v = transpose(x, perm=[1, 2, 0])\n"
+        " output y, z, w, v\n}\n",
+        batch);
     expectJitMatchesInterpreter("model m {\n dim B\n input x: f32[B, 2, 3, 4]\n"
                                 " y = transpose(x)\n z = transpose(x, perm=[0, 3, 1, 2])\n"
                                 " w = transpose(x, perm=[2, 1, 3, 0])\n output y, z, w\n}\n",
@@ -162,7 +167,8 @@ TEST(JitMatMul, DISABLED_Throughput) {
       const ModelFunctions &f = (*jit)->functions();
       std::vector<int64_t> dims{1};
       AlignedBuffer state(f.stateSize()), workspace(f.workspaceSize(dims.data()));
-      AlignedBuffer a(uint64_t(c.m * c.k * 4)), b(uint64_t(c.k * c.n * 4)), out(uint64_t(c.m * c.n * 4));
+      AlignedBuffer a(uint64_t(c.m * c.k * 4)), b(uint64_t(c.k * c.n * 4)),
+          out(uint64_t(c.m * c.n * 4));
       fillUniform(static_cast<float *>(a.p), c.m * c.k, -1, 1, 1);
       fillUniform(static_cast<float *>(b.p), c.k * c.n, -1, 1, 2);
       const void *in[] = {a.p, b.p};
@@ -174,8 +180,8 @@ TEST(JitMatMul, DISABLED_Throughput) {
         auto t0 = std::chrono::steady_clock::now();
         for (int it = 0; it < iters; ++it)
           f.infer(state.p, workspace.p, dims.data(), in, outs);
-        times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
-                        iters);
+        times.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / iters);
       }
       std::sort(times.begin(), times.end());
       double flops = 2.0 * double(c.m) * double(c.n) * double(c.k);

@@ -22,8 +22,15 @@ using namespace jittest;
 const int64_t kBatches[] = {1, 3, 64};
 
 /// The axes sets tried on x: f32[B, 3, 4, 5] (contiguous, scattered, all).
-const char *const kAxes[] = {"", "axes=[1]", "axes=[0]", "axes=[-1]", "axes=[1, 2]",
-                             "axes=[0, 2]", "axes=[1, 3]", "axes=[0, 3]", "axes=[0, 1, 2, 3]"};
+const char *const kAxes[] = {"",
+                             "axes=[1]",
+                             "axes=[0]",
+                             "axes=[-1]",
+                             "axes=[1, 2]",
+                             "axes=[0, 2]",
+                             "axes=[1, 3]",
+                             "axes=[0, 3]",
+                             "axes=[0, 1, 2, 3]"};
 
 /// The reduced type of f32[B, 3, 4, 5] over `axes` ("" = all).
 std::string reducedType(const std::string &axes, bool keep) {
@@ -61,8 +68,10 @@ TEST(JitReduce, SumMeanMaxOverAxesSets) {
         outs += (outs.empty() ? "" : ", ") + name;
       }
       // A static 1 between reduced dims keeps the reduction contiguous.
-      body += std::string(" z0 = ") + op + "(u, axes=[0, 2]" + (keep ? ", keepdims=true" : "") + ")\n";
-      body += std::string(" z1 = ") + op + "(u, axes=[1, 2]" + (keep ? ", keepdims=true" : "") + ")\n";
+      body +=
+          std::string(" z0 = ") + op + "(u, axes=[0, 2]" + (keep ? ", keepdims=true" : "") + ")\n";
+      body +=
+          std::string(" z1 = ") + op + "(u, axes=[1, 2]" + (keep ? ", keepdims=true" : "") + ")\n";
       body += std::string(" z2 = ") + op + "(u, axes=[0]" + (keep ? ", keepdims=true" : "") + ")\n";
       outs += ", z0, z1, z2";
       for (int64_t batch : kBatches)
@@ -125,9 +134,12 @@ TEST(JitReduce, SoftmaxAndLogSoftmaxOnAnyAxis) {
     for (int64_t batch : kBatches)
       expectJitMatchesInterpreter(
           "model m {\n dim B\n input x: f32[B, 3, 7]\n input w: f32[B, 300]\n"
-          " a = " + std::string(op) + "(x)\n b = " + op + "(x, axis=0)\n c = " + op +
-              "(x, axis=1)\n d = " + op + "(x, axis=-1)\n e = " + op + "(mul(w, 20), axis=0)\n"
-              " f = " + op + "(mul(w, 20))\n output a, b, c, d, e, f\n}\n",
+          " a = " +
+              std::string(op) + "(x)\n b = " + op + "(x, axis=0)\n c = " + op +
+              "(x, axis=1)\n d = " + op + "(x, axis=-1)\n e = " + op +
+              "(mul(w, 20), axis=0)\n"
+              " f = " +
+              op + "(mul(w, 20))\n output a, b, c, d, e, f\n}\n",
           {batch});
 }
 
@@ -137,12 +149,20 @@ TEST(JitReduce, SoftmaxGradients) {
       std::string fwd = std::string(op) == "softmax_grad" ? "softmax" : "log_softmax";
       std::string o = op;
       expectJitMatchesInterpreter(
-          "model m {\n dim B\n input x: f32[B, 3, 7]\n input d: f32[B, 3, 7]\n input w: f32[B, 300]\n"
+          "model m {\n dim B\n input x: f32[B, 3, 7]\n input d: f32[B, 3, 7]\n input w: f32[B, "
+          "300]\n"
           " input e: f32[B, 300]\n"
-          " y0 = " + fwd + "(x, axis=0)\n y1 = " + fwd + "(x, axis=1)\n y2 = " + fwd + "(x)\n"
-          " y3 = " + fwd + "(w, axis=0)\n"
-          " a = " + o + "(y0, d, axis=0)\n b = " + o + "(y1, d, axis=1)\n c = " + o + "(y2, d)\n"
-          " f = " + o + "(y3, e, axis=0)\n g = " + o + "(x, d, axis=-1)\n output a, b, c, f, g\n}\n",
+          " y0 = " +
+              fwd + "(x, axis=0)\n y1 = " + fwd + "(x, axis=1)\n y2 = " + fwd +
+              "(x)\n"
+              " y3 = " +
+              fwd +
+              "(w, axis=0)\n"
+              " a = " +
+              o + "(y0, d, axis=0)\n b = " + o + "(y1, d, axis=1)\n c = " + o +
+              "(y2, d)\n"
+              " f = " +
+              o + "(y3, e, axis=0)\n g = " + o + "(x, d, axis=-1)\n output a, b, c, f, g\n}\n",
           {batch});
     }
 }
@@ -209,7 +229,8 @@ TEST(JitReduce, OutOfRangeLabelReturnsBadLabel) {
                                ? "softmax_cross_entropy(logits, labels)"
                                : "softmax_cross_entropy_grad(logits, labels, 1)";
         std::string text = "model m {\n dim B\n input logits: f32[B, 10]\n input labels: i32[B]\n"
-                           " y = " + call + "\n output y\n}\n";
+                           " y = " +
+                           call + "\n output y\n}\n";
         Result<Graph> g = parseModel(text, "m.ir");
         ASSERT_TRUE(g.ok()) << g.errorText();
         std::vector<int64_t> dims{batch};

@@ -45,7 +45,8 @@ inline std::vector<Tensor> randomInputs(const Graph &g, const std::vector<int64_
       std::vector<float> u(static_cast<size_t>(t.numel()));
       fillUniform(u.data(), t.numel(), 0, 1, seed++);
       for (int64_t i = 0; i < t.numel(); ++i)
-        t.i32()[i] = std::min(classes - 1, static_cast<int32_t>(u[static_cast<size_t>(i)] * classes));
+        t.i32()[i] =
+            std::min(classes - 1, static_cast<int32_t>(u[static_cast<size_t>(i)] * classes));
     } else {
       fillUniform(t.f32(), t.numel(), -2, 2, seed++);
     }
@@ -67,7 +68,9 @@ inline bool expectClose(const Tensor &got, const Tensor &want, const std::string
       largest = std::max(largest, std::fabs(want.at(i)));
   for (int64_t i = 0; i < want.numel(); ++i) {
     double a = got.at(i), b = want.at(i);
-    bool same = std::isnan(b) ? std::isnan(a) : std::isinf(b) ? a == b : std::fabs(a - b) <= 1e-5 * largest;
+    bool same = std::isnan(b)   ? std::isnan(a)
+                : std::isinf(b) ? a == b
+                                : std::fabs(a - b) <= 1e-5 * largest;
     EXPECT_TRUE(same) << "element " << i << ": JIT " << a << ", interpreter " << b << " (tolerance "
                       << 1e-5 * largest << ") in " << what;
     if (!same)

@@ -20,8 +20,8 @@ Graph parse(const std::string &text) {
 }
 
 TEST(Limits, CheckedElementsDetectsOverflowAndNegatives) {
-  std::vector<int64_t> ok{2, 3, 4}, over{int64_t{1} << 32, int64_t{1} << 32},
-      negative{2, -1}, empty{};
+  std::vector<int64_t> ok{2, 3, 4}, over{int64_t{1} << 32, int64_t{1} << 32}, negative{2, -1},
+      empty{};
   EXPECT_EQ(checkedElements(ok), 24);
   EXPECT_EQ(checkedElements(empty), 1);
   EXPECT_FALSE(checkedElements(over));
@@ -98,8 +98,7 @@ TEST(Limits, SymbolicDimValuesAreCheckedAtRunTime) {
       << huge.errorText();
   Status overflow = checkValueSizes(g, {int64_t{1} << 60});
   ASSERT_FALSE(overflow.ok());
-  EXPECT_NE(overflow.errorText().find("more elements than a 64-bit count holds"),
-            std::string::npos)
+  EXPECT_NE(overflow.errorText().find("more elements than a 64-bit count holds"), std::string::npos)
       << overflow.errorText();
 }
 

@@ -46,8 +46,8 @@ Graph randomGraph(uint32_t seed, int nodes) {
       std::vector<double> data(static_cast<size_t>(k * mm));
       for (size_t i = 0; i < data.size(); ++i)
         data[i] = 0.3 * std::sin(double(i) * 0.7 + double(k + mm));
-      w = m.constant("w" + std::to_string(k) + "x" + std::to_string(mm),
-                     test::staticShape({k, mm}), data);
+      w = m.constant("w" + std::to_string(k) + "x" + std::to_string(mm), test::staticShape({k, mm}),
+                     data);
     }
     return w;
   };
@@ -78,7 +78,8 @@ Graph randomGraph(uint32_t seed, int nodes) {
       if (how == 1 && s.size() == 2 && s[1].isStatic())
         other = m.op(OpKind::Mean, {other}, {test::ints("axes", {0})});
       else if (how == 2 && s.size() == 2)
-        other = m.op(OpKind::Sum, {other}, {test::ints("axes", {-1}), test::flag("keepdims", true)});
+        other =
+            m.op(OpKind::Sum, {other}, {test::ints("axes", {-1}), test::flag("keepdims", true)});
       else if (how == 3)
         other = m.immediate(0.5);
       if (pick(2))
@@ -180,8 +181,10 @@ void expectNoLiveOverlap(const Graph &g, const MemoryPlan &plan, const std::vect
     EXPECT_EQ(begin % 64, 0u) << what;
     EXPECT_LE(begin + bytes, plan.workspaceBytes(dims)) << what;
     ranges.push_back({n.result, begin, begin + bytes});
-    EXPECT_EQ(plan.lifetimes[static_cast<size_t>(n.result)].first, life[static_cast<size_t>(n.result)].first);
-    EXPECT_EQ(plan.lifetimes[static_cast<size_t>(n.result)].last, life[static_cast<size_t>(n.result)].last);
+    EXPECT_EQ(plan.lifetimes[static_cast<size_t>(n.result)].first,
+              life[static_cast<size_t>(n.result)].first);
+    EXPECT_EQ(plan.lifetimes[static_cast<size_t>(n.result)].last,
+              life[static_cast<size_t>(n.result)].last);
   }
   for (size_t i = 0; i < ranges.size(); ++i)
     for (size_t j = i + 1; j < ranges.size(); ++j) {
@@ -264,7 +267,8 @@ TEST(MemoryPlan, RandomGraphsCompiledWithThePlanMatchTheInterpreter) {
     Graph g = randomGraph(seed, 30);
     auto jit = jitCompile(g, nullptr, {});
     ASSERT_TRUE(jit.ok()) << jit.errorText();
-    for (const std::vector<int64_t> &dims : {std::vector<int64_t>{3, 5}, std::vector<int64_t>{17, 2}})
+    for (const std::vector<int64_t> &dims :
+         {std::vector<int64_t>{3, 5}, std::vector<int64_t>{17, 2}})
       jittest::expectSame(g, (*jit)->functions(), dims, jittest::randomInputs(g, dims),
                           "random graph " + std::to_string(seed));
     if (::testing::Test::HasFailure())
@@ -324,18 +328,20 @@ TEST(MemoryPlan, EveryExampleCompiledWithThePlanMatchesTheInterpreter) {
     std::vector<int64_t> dims(model.dims.size(), 3);
     // Pixels in [0, 1]: with Adam, a gradient within rounding of zero
     // makes the first step's sign (and so the state) differ by up to lr.
-    std::vector<Tensor> inputs = jittest::randomInputs(model, dims, 2, [](const std::string &, Tensor &t) {
-      if (t.dtype() == DType::F32)
-        for (int64_t i = 0; i < t.numel(); ++i)
-          t.f32()[i] = (t.f32()[i] + 2) / 4;
-    });
+    std::vector<Tensor> inputs =
+        jittest::randomInputs(model, dims, 2, [](const std::string &, Tensor &t) {
+          if (t.dtype() == DType::F32)
+            for (int64_t i = 0; i < t.numel(); ++i)
+              t.f32()[i] = (t.f32()[i] + 2) / 4;
+        });
     // Inference.
     Interpreter interp(model);
     ASSERT_TRUE(interp.run(inputs).ok());
     auto outs = (*jit)->infer(inputs);
     ASSERT_TRUE(outs.ok()) << outs.errorText();
     for (size_t k = 0; k < outs->size(); ++k)
-      jittest::expectClose((*outs)[k], interp.value(model.outputs[k].value), "output " + std::to_string(k));
+      jittest::expectClose((*outs)[k], interp.value(model.outputs[k].value),
+                           "output " + std::to_string(k));
     if (!step)
       continue;
     // One training step: the loss, then every param and state.
@@ -351,7 +357,8 @@ TEST(MemoryPlan, EveryExampleCompiledWithThePlanMatchesTheInterpreter) {
     // The workspace the compiled code asks for is the larger plan.
     for (int64_t batch : {1, 64}) {
       std::vector<int64_t> at(model.dims.size(), batch);
-      uint64_t planned = std::max(planMemory(model).workspaceBytes(at), planMemory(*step).workspaceBytes(at));
+      uint64_t planned =
+          std::max(planMemory(model).workspaceBytes(at), planMemory(*step).workspaceBytes(at));
       EXPECT_EQ((*jit)->model().functions().workspaceSize(at.data()), planned);
     }
   }
@@ -365,10 +372,10 @@ TEST(MemoryPlan, MlpAndResNetStepsNeedLessThanTheSumOfTheirTensors) {
     MemoryPlan plan = planMemory(*step);
     std::vector<int64_t> dims = {64};
     uint64_t planned = plan.workspaceBytes(dims), sum = unplannedBytes(*step, dims);
-    std::cout << name << " training step at B=64: planned workspace " << planned
-              << " bytes in " << plan.buffers.size() << " buffers, sum of all "
-              << step->nodes.size() << " tensors " << sum << " bytes, most live at once "
-              << peakLiveBytes(*step, plan, dims) << " bytes\n";
+    std::cout << name << " training step at B=64: planned workspace " << planned << " bytes in "
+              << plan.buffers.size() << " buffers, sum of all " << step->nodes.size() << " tensors "
+              << sum << " bytes, most live at once " << peakLiveBytes(*step, plan, dims)
+              << " bytes\n";
     EXPECT_LT(planned, sum);
     EXPECT_LT(planned * 2, sum) << "expected the plan to at least halve the workspace";
     std::string report = memoryReport(*step, plan, dims, "step", true);

@@ -19,8 +19,7 @@ namespace {
 
 /// A .npy file with a hand-written header dict (padded like numpy's) and
 /// raw data bytes; `major` picks the format version.
-std::string npyBytes(const std::string &dict, const std::string &data,
-                     int major = 1) {
+std::string npyBytes(const std::string &dict, const std::string &data, int major = 1) {
   size_t preamble = major == 1 ? 10 : 12;
   std::string header = dict;
   while ((preamble + header.size() + 1) % 64 != 0)
@@ -36,8 +35,7 @@ std::string npyBytes(const std::string &dict, const std::string &data,
 
 std::string dictFor(const std::string &descr, const std::string &shape,
                     const std::string &fortran = "False") {
-  return "{'descr': '" + descr + "', 'fortran_order': " + fortran +
-         ", 'shape': " + shape + ", }";
+  return "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
 }
 
 Tensor iota(DType dtype, std::vector<int64_t> shape) {
@@ -65,16 +63,14 @@ class NpyTest : public ::testing::Test {
 protected:
   void SetUp() override {
     const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("nnc-npy-" + std::to_string(::getpid()) + "-" + info->name());
+    dir_ =
+        fs::temp_directory_path() / ("nnc-npy-" + std::to_string(::getpid()) + "-" + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::string path(const std::string &name) const {
-    return (dir_ / name).string();
-  }
+  std::string path(const std::string &name) const { return (dir_ / name).string(); }
   std::string writeFile(const std::string &name, const std::string &bytes) {
     std::ofstream(path(name), std::ios::binary) << bytes;
     return path(name);
@@ -126,8 +122,7 @@ TEST_F(NpyTest, RoundTripsI32OfEveryRank) {
 
 TEST_F(NpyTest, RoundTripsZeroSizeDims) {
   for (DType dtype : {DType::F32, DType::I32})
-    for (std::vector<int64_t> shape :
-         {std::vector<int64_t>{0}, {3, 0}, {0, 2, 5}, {1, 1, 0, 4}}) {
+    for (std::vector<int64_t> shape : {std::vector<int64_t>{0}, {3, 0}, {0, 2, 5}, {1, 1, 0, 4}}) {
       Tensor t(dtype, shape);
       ASSERT_TRUE(writeNpy(path("z.npy"), t).ok());
       Result<Tensor> back = readNpy(path("z.npy"));
@@ -162,8 +157,7 @@ TEST_F(NpyTest, AcceptsHeaderVariants) {
     EXPECT_EQ(r->shape(), (std::vector<int64_t>{2, 3}));
   }
   for (int major : {2, 3}) {
-    Result<Tensor> r = parseNpy(npyBytes(dictFor("<i4", "(6,)"), data, major),
-                                "v.npy");
+    Result<Tensor> r = parseNpy(npyBytes(dictFor("<i4", "(6,)"), data, major), "v.npy");
     ASSERT_TRUE(r.ok()) << r.errorText();
     EXPECT_EQ(r->dtype(), DType::I32);
   }
@@ -172,48 +166,42 @@ TEST_F(NpyTest, AcceptsHeaderVariants) {
 TEST_F(NpyTest, RejectsBadMagic) {
   std::string bytes = encodeNpy(Tensor::scalar(1));
   bytes[1] = 'X';
-  EXPECT_EQ(readError("x.npy", bytes),
-            path("x.npy") + ": not a .npy file (bad magic)");
-  EXPECT_EQ(message(parseNpy("hello, world", "x.npy")),
-            "x.npy: not a .npy file (bad magic)");
-  EXPECT_EQ(readError("e.npy", ""),
-            path("e.npy") + ": not a .npy file (empty file)");
+  EXPECT_EQ(readError("x.npy", bytes), path("x.npy") + ": not a .npy file (bad magic)");
+  EXPECT_EQ(message(parseNpy("hello, world", "x.npy")), "x.npy: not a .npy file (bad magic)");
+  EXPECT_EQ(readError("e.npy", ""), path("e.npy") + ": not a .npy file (empty file)");
 }
 
 TEST_F(NpyTest, RejectsTruncatedData) {
   std::string bytes = npyBytes(dictFor("<f4", "(3, 4)"), std::string(40, '\1'));
-  EXPECT_EQ(readError("x.npy", bytes),
-            path("x.npy") +
-                ": truncated: header says 12 elements (48 bytes) but 40 "
-                "bytes follow");
+  EXPECT_EQ(readError("x.npy", bytes), path("x.npy") +
+                                           ": truncated: header says 12 elements (48 bytes) but 40 "
+                                           "bytes follow");
 }
 
 TEST_F(NpyTest, RejectsTruncatedPreambleAndHeader) {
   std::string full = encodeNpy(iota(DType::F32, {2, 2}));
-  EXPECT_NE(readError("p.npy", full.substr(0, 7)).find(
-                ": truncated: the file ends inside the .npy preamble"),
+  EXPECT_NE(readError("p.npy", full.substr(0, 7))
+                .find(": truncated: the file ends inside the .npy preamble"),
             std::string::npos);
-  EXPECT_NE(readError("h.npy", full.substr(0, 40)).find(
-                ": truncated: header length is 118 bytes but only 30 bytes "
-                "follow"),
+  EXPECT_NE(readError("h.npy", full.substr(0, 40))
+                .find(": truncated: header length is 118 bytes but only 30 bytes "
+                      "follow"),
             std::string::npos);
 }
 
 TEST_F(NpyTest, RejectsTrailingBytes) {
   std::string bytes = npyBytes(dictFor("<f4", "(3, 4)"), std::string(56, '\1'));
   EXPECT_EQ(readError("x.npy", bytes),
-            path("x.npy") +
-                ": size mismatch: header says 12 elements (48 bytes) but 56 "
-                "bytes follow");
+            path("x.npy") + ": size mismatch: header says 12 elements (48 bytes) but 56 "
+                            "bytes follow");
 }
 
 TEST_F(NpyTest, RejectsUnsupportedDtype) {
   std::string bytes = npyBytes(dictFor("<f8", "(3,)"), std::string(24, '\0'));
   EXPECT_EQ(readError("x.npy", bytes),
-            path("x.npy") +
-                ": unsupported dtype '<f8' (nnc reads <f4 and <i4)");
-  std::string structured = npyBytes(
-      "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", "abcd");
+            path("x.npy") + ": unsupported dtype '<f8' (nnc reads <f4 and <i4)");
+  std::string structured =
+      npyBytes("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", "abcd");
   EXPECT_NE(readError("s.npy", structured).find(": unsupported dtype: structured"),
             std::string::npos);
 }
@@ -221,23 +209,19 @@ TEST_F(NpyTest, RejectsUnsupportedDtype) {
 TEST_F(NpyTest, RejectsBigEndian) {
   std::string bytes = npyBytes(dictFor(">f4", "(2,)"), std::string(8, '\0'));
   EXPECT_EQ(readError("x.npy", bytes),
-            path("x.npy") +
-                ": big-endian dtype '>f4' is not supported (nnc reads <f4 "
-                "and <i4)");
+            path("x.npy") + ": big-endian dtype '>f4' is not supported (nnc reads <f4 "
+                            "and <i4)");
 }
 
 TEST_F(NpyTest, RejectsFortranOrder) {
-  std::string bytes =
-      npyBytes(dictFor("<f4", "(2, 3)", "True"), std::string(24, '\0'));
-  EXPECT_EQ(readError("x.npy", bytes),
-            path("x.npy") + ": Fortran order is not supported");
+  std::string bytes = npyBytes(dictFor("<f4", "(2, 3)", "True"), std::string(24, '\0'));
+  EXPECT_EQ(readError("x.npy", bytes), path("x.npy") + ": Fortran order is not supported");
 }
 
 TEST_F(NpyTest, RejectsMissingFile) {
   Result<Tensor> r = readNpy(path("missing.npy"));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(message(r), path("missing.npy") +
-                               ": cannot open: No such file or directory");
+  EXPECT_EQ(message(r), path("missing.npy") + ": cannot open: No such file or directory");
 }
 
 TEST_F(NpyTest, RejectsDirectory) {
@@ -249,8 +233,7 @@ TEST_F(NpyTest, RejectsDirectory) {
 TEST_F(NpyTest, RejectsUnsupportedVersion) {
   std::string bytes = encodeNpy(Tensor::scalar(1));
   bytes[6] = 4;
-  EXPECT_NE(readError("x.npy", bytes).find(
-                ": unsupported .npy format version 4.0"),
+  EXPECT_NE(readError("x.npy", bytes).find(": unsupported .npy format version 4.0"),
             std::string::npos);
 }
 
@@ -279,7 +262,8 @@ TEST_F(NpyTest, RejectsMalformedHeaders) {
        "malformed header: expected ':' after key 'descr'"},
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} x",
        "malformed header: expected only spaces after the dict"},
-      {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", "malformed header: expected ',' or '}'"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,)",
+       "malformed header: expected ',' or '}'"},
       {"{'descr", "malformed header: unterminated string"},
       {"[]", "malformed header: expected '{' at header byte 0, found '['"},
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (-3,)}",
@@ -293,8 +277,7 @@ TEST_F(NpyTest, RejectsMalformedHeaders) {
   };
   for (const Case &c : cases) {
     std::string text = message(parseNpy(npyBytes(c.dict, "\1\2\3\4"), "m.npy"));
-    EXPECT_EQ(text.rfind("m.npy: " + c.reason, 0), 0u)
-        << "header: " << c.dict << "\ngot: " << text;
+    EXPECT_EQ(text.rfind("m.npy: " + c.reason, 0), 0u) << "header: " << c.dict << "\ngot: " << text;
   }
 }
 
@@ -303,14 +286,14 @@ TEST_F(NpyTest, RejectsHeaderLongerThanFile) {
   bytes += '\0';
   bytes += "\xe8\x03"; // header of 1000 bytes
   bytes += "{'descr': '<f4'}";
-  EXPECT_NE(readError("x.npy", bytes).find(
-                "x.npy: truncated: header length is 1000 bytes but only 16 "
-                "bytes follow"),
+  EXPECT_NE(readError("x.npy", bytes)
+                .find("x.npy: truncated: header length is 1000 bytes but only 16 "
+                      "bytes follow"),
             std::string::npos);
   bytes[6] = 2; // format 2.0: a four-byte length of 0x277b03e8 bytes
-  EXPECT_NE(readError("y.npy", bytes).find(
-                "y.npy: malformed header: header length 662373352 exceeds"),
-            std::string::npos);
+  EXPECT_NE(
+      readError("y.npy", bytes).find("y.npy: malformed header: header length 662373352 exceeds"),
+      std::string::npos);
 }
 
 /// Every prefix and many random corruptions of a valid file: each one reads
@@ -362,8 +345,7 @@ TEST_F(NpyTest, FailedWriteKeepsTheOldFile) {
   fs::create_directory(tmp);
   Status s = writeNpy(path("a.npy"), iota(DType::F32, {100}));
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.errorText().find(path("a.npy") + ": cannot write: "),
-            std::string::npos);
+  EXPECT_NE(s.errorText().find(path("a.npy") + ": cannot write: "), std::string::npos);
   Result<Tensor> back = readNpy(path("a.npy"));
   ASSERT_TRUE(back.ok()) << back.errorText();
   expectSameTensor(*back, old);
@@ -405,10 +387,8 @@ np.save(d + '/np_f64.npy', np.ones(3))
   Result<Tensor> e = readNpy(path("np_empty.npy"));
   ASSERT_TRUE(e.ok()) << e.errorText();
   EXPECT_EQ(e->shape(), (std::vector<int64_t>{2, 0}));
-  EXPECT_NE(readNpy(path("np_fortran.npy")).errorText().find("Fortran order"),
-            std::string::npos);
-  EXPECT_NE(readNpy(path("np_f64.npy")).errorText().find("'<f8'"),
-            std::string::npos);
+  EXPECT_NE(readNpy(path("np_fortran.npy")).errorText().find("Fortran order"), std::string::npos);
+  EXPECT_NE(readNpy(path("np_f64.npy")).errorText().find("'<f8'"), std::string::npos);
 
   ASSERT_TRUE(writeNpy(path("nnc_f32.npy"), iota(DType::F32, {3, 2})).ok());
   ASSERT_TRUE(writeNpy(path("nnc_i32.npy"), iota(DType::I32, {4})).ok());

@@ -144,8 +144,8 @@ Recipe poolOp(const std::string &op, bool grad) {
 
 std::map<std::string, Recipe> recipes() {
   std::map<std::string, Recipe> r;
-  for (const char *op : {"neg", "abs", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "gelu",
-                         "softplus", "step"})
+  for (const char *op :
+       {"neg", "abs", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "gelu", "softplus", "step"})
     r[op] = unary(op);
   r["neg"].push_back(sugar(kX, "-x", "neg(x)"));
   r["leaky_relu"] = alphaOp("leaky_relu", "x", kX);
@@ -211,8 +211,8 @@ std::map<std::string, Recipe> recipes() {
   r["softmax_grad"] = axisOp("softmax_grad", "y, dy", "input y: f32[2, 3]\ninput dy: f32[2, 3]");
   r["log_softmax_grad"] =
       axisOp("log_softmax_grad", "y, dy", "input y: f32[2, 3]\ninput dy: f32[2, 3]");
-  r["layernorm_grad"] =
-      epsOp("layernorm_grad", "x, g, dy", "input x: f32[B, 4]\ninput g: f32[4]\ninput dy: f32[B, 4]");
+  r["layernorm_grad"] = epsOp("layernorm_grad", "x, g, dy",
+                              "input x: f32[B, 4]\ninput g: f32[4]\ninput dy: f32[B, 4]");
   r["layernorm_gamma_grad"] =
       epsOp("layernorm_gamma_grad", "x, dy", "input x: f32[B, 4]\ninput dy: f32[B, 4]");
   r["conv2d_grad_input"] = convOp("conv2d_grad_input", "dy, w, x", kConvGrad);
@@ -229,8 +229,9 @@ std::map<std::string, Recipe> recipes() {
   r["fused_matmul"] = {
       plain(mm, "fused_matmul(a, w)"),
       plain(mm, "fused_matmul(a, w, bias)"),
-      explicitDefault(mm, "fused_matmul(a, w, bias, transpose_a=false, transpose_b=false, "
-                          "activation=none, alpha=0.01)",
+      explicitDefault(mm,
+                      "fused_matmul(a, w, bias, transpose_a=false, transpose_b=false, "
+                      "activation=none, alpha=0.01)",
                       "fused_matmul(a, w, bias)"),
       nonDefault("input p: f32[2, B]\ninput q: f32[4, 2]\ninput bias: f32[4]",
                  "fused_matmul(p, q, bias, transpose_a=true, transpose_b=true, "
@@ -331,8 +332,8 @@ TEST(OpRoundTrip, EveryOpHasARecipe) {
   std::set<std::string> tableNames;
   for (const OpInfo &info : allOps()) {
     tableNames.insert(info.name);
-    EXPECT_TRUE(all.count(info.name)) << "op '" << info.name
-                                      << "' has no round-trip recipe in OpRoundTripTest.cpp";
+    EXPECT_TRUE(all.count(info.name))
+        << "op '" << info.name << "' has no round-trip recipe in OpRoundTripTest.cpp";
   }
   for (const auto &[name, recipe] : all)
     EXPECT_TRUE(tableNames.count(name)) << "recipe for '" << name << "', which is not an op";

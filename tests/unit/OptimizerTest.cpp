@@ -92,8 +92,7 @@ std::vector<std::vector<double>> torchSgd(double lr, double momentum, double dec
 /// torch.optim.Adam (no weight decay, no amsgrad), in double:
 ///   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 ///   p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-std::vector<std::vector<double>> torchAdam(double lr, double b1, double b2, double eps,
-                                           int steps) {
+std::vector<std::vector<double>> torchAdam(double lr, double b1, double b2, double eps, int steps) {
   std::vector<double> p = kW0, m(p.size(), 0.0), v(p.size(), 0.0);
   std::vector<std::vector<double>> out;
   for (int t = 1; t <= steps; ++t) {

@@ -40,9 +40,7 @@ TEST(ParserErrors, Syntax) {
   expectFirst("  y = relu(x) relu(x)\n", {5, 15, "expected end of statement, got 'relu'"});
 }
 
-TEST(ParserErrors, UnknownName) {
-  expectFirst("  y = relu(z)\n", {5, 12, "unknown name 'z'"});
-}
+TEST(ParserErrors, UnknownName) { expectFirst("  y = relu(z)\n", {5, 12, "unknown name 'z'"}); }
 
 TEST(ParserErrors, UnknownOp) {
   expectFirst("  y = frobnicate(x)\n", {5, 7, "unknown op 'frobnicate'"});
@@ -92,7 +90,8 @@ TEST(ParserErrors, Redefinition) {
 }
 
 TEST(ParserErrors, UseBeforeDefinition) {
-  expectFirst("  y = relu(z)\n  z = relu(x)\n", {5, 12, "'z' is used before its definition at 6:3"});
+  expectFirst("  y = relu(z)\n  z = relu(x)\n",
+              {5, 12, "'z' is used before its definition at 6:3"});
 }
 
 TEST(ParserErrors, UnclosedBracketIsReportedAtTheBracket) {
@@ -112,8 +111,8 @@ TEST(ParserErrors, NumbersMustBeFiniteF32) {
 
 TEST(ParserErrors, BareNameOnTheRightOfEquals) {
   expectFirst("  y = x\n", {5, 7,
-                             "the right side of '=' must apply an op, not a bare name "
-                             "(use the name 'x' directly)"});
+                            "the right side of '=' must apply an op, not a bare name "
+                            "(use the name 'x' directly)"});
 }
 
 TEST(ParserErrors, AllErrorsInSourceOrder) {
@@ -125,7 +124,8 @@ TEST(ParserErrors, AllErrorsInSourceOrder) {
 }
 
 TEST(ParserErrors, UpdateMustTargetParamOrState) {
-  expectFirst("  x <- relu(x)\n", {5, 3, "'x' is an input; only a param or state can be updated with '<-'"});
+  expectFirst("  x <- relu(x)\n",
+              {5, 3, "'x' is an input; only a param or state can be updated with '<-'"});
 }
 
 TEST(ParserErrors, MinimizeNeedsAScalar) {
@@ -141,8 +141,8 @@ TEST(ParserErrors, LiteralShapeMustMatch) {
 }
 
 TEST(Parser, NegativeNumbersFollowTheLexicalRule) {
-  Result<Graph> g = parseModel(wrap("  a = mul(x, -2)\n  b = x * -2\n  c = x - 1\n  d = -x\n"),
-                               "m.ir");
+  Result<Graph> g =
+      parseModel(wrap("  a = mul(x, -2)\n  b = x * -2\n  c = x - 1\n  d = -x\n"), "m.ir");
   ASSERT_TRUE(g.ok()) << g.errorText();
   ASSERT_EQ(g->nodes.size(), 4u);
   EXPECT_EQ(g->nodes[0].op, OpKind::Mul);
@@ -178,8 +178,8 @@ namespace nnc {
 namespace {
 
 TEST(ParserErrors, DeepNestingIsAnErrorNotAStackOverflow) {
-  for (const auto &[open, close] : std::vector<std::pair<std::string, std::string>>{
-           {"(", ")"}, {"neg(", ")"}, {"-", ""}}) {
+  for (const auto &[open, close] :
+       std::vector<std::pair<std::string, std::string>>{{"(", ")"}, {"neg(", ")"}, {"-", ""}}) {
     std::string expr;
     for (int i = 0; i < 100000; ++i)
       expr += open;

@@ -247,9 +247,15 @@ std::string approximator(int width) {
          "  dim B\n"
          "  input x: f32[B, 1]\n"
          "  input y: f32[B, 1]\n"
-         "  param w1: f32[1, " + h + "] = uniform(-2, 2, seed=1)\n"
-         "  param b1: f32[" + h + "] = uniform(-3, 3, seed=2)\n"
-         "  param w2: f32[" + h + ", 1] = uniform(-0.5, 0.5, seed=3)\n"
+         "  param w1: f32[1, " +
+         h +
+         "] = uniform(-2, 2, seed=1)\n"
+         "  param b1: f32[" +
+         h +
+         "] = uniform(-3, 3, seed=2)\n"
+         "  param w2: f32[" +
+         h +
+         ", 1] = uniform(-0.5, 0.5, seed=3)\n"
          "  param b2: f32[1] = zeros()\n"
          "  h = tanh(matmul(x, w1) + b1)\n"
          "  yhat = matmul(h, w2) + b2\n"
@@ -434,8 +440,7 @@ const char *kAdamModel = "model ck {\n"
 class TempDir {
 public:
   explicit TempDir(const std::string &tag) {
-    path_ = fs::temp_directory_path() /
-            ("nnc-training-" + tag + "-" + std::to_string(::getpid()));
+    path_ = fs::temp_directory_path() / ("nnc-training-" + tag + "-" + std::to_string(::getpid()));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -603,8 +608,8 @@ struct TrainingRun {
 };
 
 /// `nnc train`'s loop: shuffle with (seed, epoch), run each batch, apply.
-void trainEpochs(Interpreter &it, const Dataset &data, uint64_t seed, uint64_t first,
-                 uint64_t last, TrainingRun &run) {
+void trainEpochs(Interpreter &it, const Dataset &data, uint64_t seed, uint64_t first, uint64_t last,
+                 TrainingRun &run) {
   Result<Batcher> batcher = Batcher::create(data, {64}, 128, seed);
   ASSERT_TRUE(batcher.ok()) << batcher.errorText();
   ValueId loss = named(it.graph(), "loss");

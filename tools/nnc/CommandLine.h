@@ -11,8 +11,8 @@ namespace nnc::cli {
 
 /// An option a command accepts.
 struct OptionSpec {
-  const char *name;    ///< without dashes: "engine", or "o" for -o
-  bool takesValue;     ///< `--name=value` / `--name value`
+  const char *name; ///< without dashes: "engine", or "o" for -o
+  bool takesValue;  ///< `--name=value` / `--name value`
   bool repeatable = false;
 };
 

@@ -53,9 +53,14 @@ int printMemoryReport(const CommandLine &cl, const Graph &infer, const Graph *tr
 } // namespace
 
 int compileCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, {{"o", true}, {"header", true}, {"name", true},
-                                      {"target-cpu", true}, {"time", false}, {"emit", true},
-                                      {"no-cache", false}, {"memory-report", false},
+  auto cl = CommandLine::parse(args, {{"o", true},
+                                      {"header", true},
+                                      {"name", true},
+                                      {"target-cpu", true},
+                                      {"time", false},
+                                      {"emit", true},
+                                      {"no-cache", false},
+                                      {"memory-report", false},
                                       {"dim", true, true}});
   if (!cl)
     return report(cl.diags());
@@ -91,7 +96,8 @@ int compileCommand(const Args &args) {
   *model = std::move(infer).value();
   if (cl->has("memory-report"))
     return printMemoryReport(*cl, *model, train.get());
-  double passesMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  double passesMs =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (cl->has("emit")) {
     auto text = emitText(*model, train.get(), options, cl->get("emit"));
     if (!text)

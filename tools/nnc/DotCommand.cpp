@@ -61,13 +61,13 @@ public:
     const Value &val = g_.value(d.value);
     std::string attrs;
     if (d.node < 0) {
-      std::string label = std::string(valueKindName(val.kind)) + " " + val.name + "\n" +
-                          g_.typeString(d.value);
+      std::string label =
+          std::string(valueKindName(val.kind)) + " " + val.name + "\n" + g_.typeString(d.value);
       const char *fill = val.kind == ValueKind::Param   ? "#d9f2d0"
                          : val.kind == ValueKind::State ? "#e6e6e6"
                                                         : "#ffffff";
-      attrs = "label=\"" + escape(label) + "\", shape=ellipse, style=filled, fillcolor=\"" +
-              fill + "\"";
+      attrs = "label=\"" + escape(label) + "\", shape=ellipse, style=filled, fillcolor=\"" + fill +
+              "\"";
     } else {
       const Node &n = g_.node(d.node);
       bool backward = static_cast<size_t>(d.node) >= firstBackward_;
@@ -84,12 +84,11 @@ public:
       if (n.loc.known())
         label += "\n" + (n.loc.file ? n.loc.file->name() : std::string("line")) + ":" +
                  std::to_string(n.loc.line);
-      const char *fill = fused ? (backward ? "#ffb366" : "#80aaff")
-                               : (backward ? "#ffe0c2" : "#dbe9ff");
+      const char *fill =
+          fused ? (backward ? "#ffb366" : "#80aaff") : (backward ? "#ffe0c2" : "#dbe9ff");
       attrs = "label=\"" + escape(label) + "\", shape=" + (fused ? "box3d" : "box") +
               ", style=\"filled" + (fused ? ",bold" : "") + "\", fillcolor=\"" + fill +
-              "\", class=\"" + (fused ? "fused " : "") + (backward ? "backward" : "forward") +
-              "\"";
+              "\", class=\"" + (fused ? "fused " : "") + (backward ? "backward" : "forward") + "\"";
     }
     if (isOutput_[static_cast<size_t>(d.value)])
       attrs += ", peripheries=2";

@@ -12,12 +12,14 @@ class InterpreterEngine : public Engine {
 public:
   InterpreterEngine(const Graph &infer, const Graph *train)
       : infer_(infer), train_(train ? std::make_unique<Graph>(*train) : nullptr),
-        inferInterp_(infer_), trainInterp_(train_ ? std::make_unique<Interpreter>(*train_) : nullptr) {}
+        inferInterp_(infer_),
+        trainInterp_(train_ ? std::make_unique<Interpreter>(*train_) : nullptr) {}
 
   Result<std::vector<Tensor>> infer(const std::vector<Tensor> &inputs) override {
     if (trainInterp_) // the training step holds the current params
       for (ValueId id : infer_.valuesOfKind(ValueKind::Param))
-        inferInterp_.stateTensor(id) = trainInterp_->value(train_->findValue(infer_.value(id).name));
+        inferInterp_.stateTensor(id) =
+            trainInterp_->value(train_->findValue(infer_.value(id).name));
     if (Status s = inferInterp_.run(inputs); !s)
       return Result<std::vector<Tensor>>(s.takeDiags());
     std::vector<Tensor> outs;
@@ -33,7 +35,9 @@ public:
     return static_cast<float>(trainInterp_->value(train_->outputs.back().value).at(0));
   }
 
-  StateAccess state() override { return interpreterState(trainInterp_ ? *trainInterp_ : inferInterp_); }
+  StateAccess state() override {
+    return interpreterState(trainInterp_ ? *trainInterp_ : inferInterp_);
+  }
   const Graph &stateGraph() const override { return train_ ? *train_ : infer_; }
   const Interpreter *trainingInterpreter() const override { return trainInterp_.get(); }
 
@@ -56,9 +60,10 @@ public:
     return session_->trainStep(inputs);
   }
   StateAccess state() override {
-    return StateAccess{
-        [this](ValueId id) { return session_->read(stateGraph_.value(id).name); },
-        [this](ValueId id, const Tensor &t) { (void)session_->write(stateGraph_.value(id).name, t); }};
+    return StateAccess{[this](ValueId id) { return session_->read(stateGraph_.value(id).name); },
+                       [this](ValueId id, const Tensor &t) {
+                         (void)session_->write(stateGraph_.value(id).name, t);
+                       }};
   }
   const Graph &stateGraph() const override { return stateGraph_; }
 

@@ -91,11 +91,13 @@ bool feedsStep(const Graph &g, ValueId param) {
 } // namespace
 
 int gradcheckCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, {{"in", true, true}, {"tolerance", true}, {"max-elements", true}});
+  auto cl =
+      CommandLine::parse(args, {{"in", true, true}, {"tolerance", true}, {"max-elements", true}});
   if (!cl)
     return report(cl.diags());
   if (cl->positional.size() != 1)
-    return fail("usage: nnc gradcheck M.ir [--in NAME=FILE.npy ...] [--tolerance X] [--max-elements N]");
+    return fail(
+        "usage: nnc gradcheck M.ir [--in NAME=FILE.npy ...] [--tolerance X] [--max-elements N]");
   double tolerance = 2e-3;
   int64_t maxElements = 256;
   if (cl->has("tolerance")) {
@@ -141,7 +143,8 @@ int gradcheckCommand(const Args &args) {
     const std::string &name = model->value(param).name;
     if (feedsStep(*model, param)) {
       std::printf("%-20s %12s %12s %8s skipped: its loss passes through step, whose gradient is "
-                  "straight-through\n", name.c_str(), "-", "-", "-");
+                  "straight-through\n",
+                  name.c_str(), "-", "-", "-");
       continue;
     }
     Tensor &w = fd.stateTensor(param);
@@ -175,8 +178,8 @@ int gradcheckCommand(const Args &args) {
                 static_cast<long long>(e.checked), e.ok ? "ok" : "FAILED", kinks.c_str());
   }
   if (!allOk)
-    return fail(fmt::format("gradients differ from central differences by more than {} x max(1, |fd|)",
-                            tolerance));
+    return fail(fmt::format(
+        "gradients differ from central differences by more than {} x max(1, |fd|)", tolerance));
   return 0;
 }
 

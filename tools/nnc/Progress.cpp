@@ -13,7 +13,8 @@ Progress::Progress(std::string label, int64_t total)
 void Progress::update(int64_t done, int64_t examples, double loss) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   double rate = seconds > 0 ? static_cast<double>(examples) / seconds : 0;
-  double eta = done > 0 ? seconds * static_cast<double>(total_ - done) / static_cast<double>(done) : 0;
+  double eta =
+      done > 0 ? seconds * static_cast<double>(total_ - done) / static_cast<double>(done) : 0;
   if (terminal_) {
     constexpr int kWidth = 30;
     int filled = static_cast<int>(kWidth * done / total_);

@@ -20,7 +20,8 @@ namespace nnc::cli {
 namespace {
 
 const std::vector<OptionSpec> kRunOptions = {
-    {"in", true, true}, {"o", true}, {"engine", true}, {"params", true}, {"grads", false}, {"no-cache", false},
+    {"in", true, true}, {"o", true},      {"engine", true},
+    {"params", true},   {"grads", false}, {"no-cache", false},
 };
 
 /// Reads one tensor per graph input from the `--in NAME=FILE` options.
@@ -36,8 +37,9 @@ Result<std::vector<Tensor>> readInputs(const Graph &g, const CommandLine &cl,
       return Result<std::vector<Tensor>>::fail("--in needs NAME=FILE.npy, got '{}'", spec);
     std::string name = spec.substr(0, eq);
     if (g.findValue(name) == kNoValue || g.value(g.findValue(name)).kind != ValueKind::Input)
-      return Result<std::vector<Tensor>>::fail("--in {}: the model has no input '{}' (its inputs: {})",
-                                               spec, name, names.empty() ? "none" : names);
+      return Result<std::vector<Tensor>>::fail(
+          "--in {}: the model has no input '{}' (its inputs: {})", spec, name,
+          names.empty() ? "none" : names);
     if (fileOf.count(name))
       return Result<std::vector<Tensor>>::fail("--in {}: input '{}' is given twice", spec, name);
     fileOf[name] = spec.substr(eq + 1);
@@ -134,7 +136,8 @@ int runCommand(const Args &args) {
   if (!optimized)
     return report(optimized.diags());
   rg->graph = std::move(optimized).value();
-  auto engine = createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr, !cl->has("no-cache"));
+  auto engine =
+      createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr, !cl->has("no-cache"));
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))

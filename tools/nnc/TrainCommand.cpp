@@ -24,17 +24,20 @@ namespace nnc::cli {
 namespace {
 
 const std::vector<OptionSpec> kTrainOptions = {
-    {"data", true},    {"epochs", true}, {"batch", true},   {"lr", true},
-    {"save", true},    {"params", true}, {"log", true},     {"threads", true},
-    {"seed", true},    {"bind", true},   {"holdout", true}, {"engine", true}, {"no-cache", false},
-    {"check-numerics", false},
+    {"data", true},      {"epochs", true},
+    {"batch", true},     {"lr", true},
+    {"save", true},      {"params", true},
+    {"log", true},       {"threads", true},
+    {"seed", true},      {"bind", true},
+    {"holdout", true},   {"engine", true},
+    {"no-cache", false}, {"check-numerics", false},
 };
 
 /// How labels enter the model, and how predictions are scored.
 struct Binding {
   ValueId features = kNoValue;
   ValueId labels = kNoValue;
-  ValueId logits = kNoValue; ///< softmax_cross_entropy's logits, for accuracy
+  ValueId logits = kNoValue;     ///< softmax_cross_entropy's logits, for accuracy
   ValueId prediction = kNoValue; ///< a [B, 1] prediction scored at 0.5
   int64_t classes = 0;           ///< labels must lie in [0, classes) when > 0
 };
@@ -43,16 +46,19 @@ Result<Binding> bindInputs(const Graph &g, const std::string &spec) {
   std::vector<ValueId> inputs = g.valuesOfKind(ValueKind::Input);
   Binding b;
   if (!spec.empty()) {
-    for (std::string part : {spec.substr(0, spec.find(',')),
-                             spec.find(',') == std::string::npos ? "" : spec.substr(spec.find(',') + 1)}) {
+    for (std::string part :
+         {spec.substr(0, spec.find(',')),
+          spec.find(',') == std::string::npos ? "" : spec.substr(spec.find(',') + 1)}) {
       if (part.empty())
         continue;
       size_t eq = part.find('=');
-      std::string role = part.substr(0, eq), name = eq == std::string::npos ? "" : part.substr(eq + 1);
+      std::string role = part.substr(0, eq),
+                  name = eq == std::string::npos ? "" : part.substr(eq + 1);
       ValueId v = g.findValue(name);
       if ((role != "features" && role != "labels") || v == kNoValue ||
           g.value(v).kind != ValueKind::Input)
-        return Result<Binding>::fail("--bind takes features=INPUT,labels=INPUT; '{}' is not that", part);
+        return Result<Binding>::fail("--bind takes features=INPUT,labels=INPUT; '{}' is not that",
+                                     part);
       (role == "features" ? b.features : b.labels) = v;
     }
   }
@@ -62,7 +68,8 @@ Result<Binding> bindInputs(const Graph &g, const std::string &spec) {
     b.labels = inputs[inputs[0] == b.features ? 1 : 0];
   if (b.features == kNoValue || b.labels == kNoValue || inputs.size() != 2)
     return Result<Binding>::fail("model '{}' needs exactly two inputs (features and labels) to "
-                                 "train on a dataset; it has {}", g.name, inputs.size());
+                                 "train on a dataset; it has {}",
+                                 g.name, inputs.size());
   for (const Node &n : g.nodes) {
     if (n.op == OpKind::SoftmaxCrossEntropy && n.operands[1] == b.labels) {
       b.logits = n.operands[0];
@@ -227,7 +234,8 @@ Result<Settings> readSettings(const CommandLine &cl) {
   if (cl.has("seed")) {
     auto v = parseNumber("seed", cl.get("seed"));
     if (!v || *v < 0 || *v != std::floor(*v))
-      return Result<Settings>::fail("--seed needs a non-negative integer, got '{}'", cl.get("seed"));
+      return Result<Settings>::fail("--seed needs a non-negative integer, got '{}'",
+                                    cl.get("seed"));
     s.seed = static_cast<uint64_t>(*v);
   }
   return s;
@@ -253,7 +261,8 @@ int trainCommand(const Args &args) {
   if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
     return report(problems);
   if (!model->minimize)
-    return fail(fmt::format("model '{}' has no 'minimize' statement: nothing to train", model->name));
+    return fail(
+        fmt::format("model '{}' has no 'minimize' statement: nothing to train", model->name));
   if (cl->has("lr")) {
     auto lr = parseNumber("lr", cl->get("lr"));
     if (!lr)
@@ -292,7 +301,8 @@ int trainCommand(const Args &args) {
   bool checkingNumerics = cl->has("check-numerics");
   if (checkingNumerics && cl->has("engine") && cl->get("engine") != "interp")
     return fail("--check-numerics runs the reference interpreter; it cannot be used with "
-                "--engine=" + cl->get("engine"));
+                "--engine=" +
+                cl->get("engine"));
   // `eval` keeps the model's value ids (the binding refers to them); the
   // engine runs its optimized twin, whose outputs are the same.
   Graph eval = evaluationGraph(*model, *binding);
@@ -304,10 +314,11 @@ int trainCommand(const Args &args) {
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))
-    if (Status s = loadCheckpoint((*engine)->stateGraph(), (*engine)->state(), cl->get("params")); !s)
+    if (Status s = loadCheckpoint((*engine)->stateGraph(), (*engine)->state(), cl->get("params"));
+        !s)
       return report(s.diags());
-  auto batcher = Batcher::create(*train, exampleShape(*model, binding->features),
-                                 settings->batch, settings->seed);
+  auto batcher = Batcher::create(*train, exampleShape(*model, binding->features), settings->batch,
+                                 settings->seed);
   if (!batcher)
     return report(batcher.diags());
   // The log gets one JSON line per epoch as it ends.
@@ -322,7 +333,8 @@ int trainCommand(const Args &args) {
   for (int64_t epoch = 0; epoch < settings->epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
     batcher->shuffle(static_cast<uint64_t>(epoch));
-    Progress progress(fmt::format("epoch {}/{}", epoch + 1, settings->epochs), batcher->batchCount());
+    Progress progress(fmt::format("epoch {}/{}", epoch + 1, settings->epochs),
+                      batcher->batchCount());
     double lossSum = 0;
     int64_t seen = 0;
     for (int64_t i = 0; i < batcher->batchCount(); ++i) {
@@ -345,7 +357,8 @@ int trainCommand(const Args &args) {
       progress.update(i + 1, seen, lossSum / static_cast<double>(seen));
     }
     progress.finish();
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double trainLoss = lossSum / static_cast<double>(seen);
     std::string line = fmt::format("{{\"epoch\": {}, \"train_loss\": {:.6f}, \"seconds\": {:.3f}",
                                    epoch + 1, trainLoss, seconds);
@@ -367,7 +380,8 @@ int trainCommand(const Args &args) {
       std::fflush(log.get());
     }
     if (cl->has("save"))
-      if (Status s = saveCheckpoint((*engine)->stateGraph(), (*engine)->state(), cl->get("save")); !s)
+      if (Status s = saveCheckpoint((*engine)->stateGraph(), (*engine)->state(), cl->get("save"));
+          !s)
         return report(s.diags());
   }
   return 0;

@@ -39,8 +39,7 @@ commands:
 int version() {
   nnc::HostInfo host = nnc::hostInfo();
   std::printf("nnc %s\nLLVM %s, target %s, host CPU %s (%d-bit vectors)\n", NNC_VERSION,
-              host.llvmVersion.c_str(), host.triple.c_str(), host.cpuName.c_str(),
-              host.vectorBits);
+              host.llvmVersion.c_str(), host.triple.c_str(), host.cpuName.c_str(), host.vectorBits);
   return 0;
 }
 
