@@ -10,7 +10,7 @@ namespace nnc {
 
 Lowering::Lowering(llvm::Module &module, llvm::Function *fn, const Graph &graph, llvm::Value *dims)
     : ctx(module.getContext()), module(module), fn(fn), graph(graph), b(module.getContext()),
-      dims_(dims) {
+      rowSums(scheduleRowSums(graph)), dims_(dims) {
   f32 = b.getFloatTy();
   f64 = b.getDoubleTy();
   i32 = b.getInt32Ty();
@@ -222,7 +222,14 @@ llvm::Value *Lowering::broadcastOffset(ValueId v, const std::vector<llvm::Value 
   return offset;
 }
 
+ValueId Lowering::rowSumGuest(const Node &n) const {
+  NodeId guest = rowSums.guestOf[static_cast<size_t>(&n - graph.nodes.data())];
+  return guest == kNoNode ? kNoValue : graph.node(guest).result;
+}
+
 void lowerNode(Lowering &l, const Node &node) {
+  if (l.rowSums.isGuest(static_cast<NodeId>(&node - l.graph.nodes.data())))
+    return; // its host's kernel computes it
   switch (node.info().family) {
   case OpFamily::Elementwise:
     return lowerElementwise(l, node);

@@ -6,6 +6,7 @@
 
 #include "codegen/Layout.h"
 #include "ir/Graph.h"
+#include "passes/fusion/RowSums.h"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
@@ -28,6 +29,10 @@ public:
   const Graph &graph;
   llvm::IRBuilder<> b;
   llvm::Type *f32, *f64, *i32, *i64, *ptr;
+  /// Row sums computed inside other kernels (passes/fusion/RowSums.h).
+  const RowSumSchedule rowSums;
+  /// The result of the row sum that node `n`'s kernel computes too, or kNoValue.
+  ValueId rowSumGuest(const Node &n) const;
 
   // ---- values --------------------------------------------------------------------
   /// Sets the buffer of a value (done by the module emitter).
@@ -104,6 +109,15 @@ void lowerReduce(Lowering &l, const Node &node);
 void lowerNorm(Lowering &l, const Node &node);
 void lowerConv(Lowering &l, const Node &node);
 void lowerLoss(Lowering &l, const Node &node);
+
+/// body(t) for every t in [0, tasks), each t a task that may run on its own
+/// thread (codegen/Parallel.cpp): through the module's runner when one is set
+/// and `worthIt` (i1) holds at run time, else in order on this thread; the
+/// decomposition must not depend on the thread count. The body runs in
+/// another function: its scratch (entry-block allocas) is per task, and it
+/// must not fail (no failIf). Nested inside a task, a plain loop.
+void parallelFor(Lowering &l, llvm::Value *tasks, llvm::Value *worthIt,
+                 const std::function<void(llvm::Value *)> &body);
 
 /// One unary element-wise op (relu, sigmoid, ...) on an f32 scalar, as its
 /// kernel computes it (codegen/lower/Elementwise.cpp); for fused epilogues.

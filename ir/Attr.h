@@ -46,6 +46,7 @@ enum class AttrType : uint8_t {
   IntPair, ///< an integer or `[h, w]`; stored as a two-element list
   Shape,   ///< a list of integers and `dim` names (`reshape`'s `shape`)
   Name,    ///< an identifier
+  Program, ///< fused_elementwise's instructions: a list of [op, operands..., attributes...]
 };
 
 /// One attribute of a table entry. `positional` attributes may be given

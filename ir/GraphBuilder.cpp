@@ -27,8 +27,31 @@ const char *attrTypeWord(AttrType t) {
     return "a list of integers and dim names";
   case AttrType::Name:
     return "a name";
+  case AttrType::Program:
+    return "a list of instructions [op, operands..., attributes...]";
   }
   return "a value";
+}
+
+/// A program's instructions with every attribute written out (the
+/// canonical form); the shape rule checks the rest (ir/ElementwiseProgram.h).
+bool coerceProgram(AttrValue &v) {
+  if (v.kind != AttrValue::Kind::List)
+    return false;
+  for (AttrValue &item : v.list) {
+    if (item.kind != AttrValue::Kind::List || item.list.empty() ||
+        item.list[0].kind != AttrValue::Kind::Ident)
+      return false;
+    const OpInfo *info = findOp(item.list[0].ident);
+    size_t arity = info ? static_cast<size_t>(info->minInputs) : 0;
+    if (!info || item.list.size() < 1 + arity)
+      continue; // reported by the shape rule, with the instruction's number
+    size_t full = 1 + arity + info->attrs.size();
+    size_t attrsGiven = item.list.size() - 1 - arity;
+    for (size_t k = attrsGiven; item.list.size() < full && k < info->attrs.size(); ++k)
+      item.list.push_back(info->attrs[k].defaultValue);
+  }
+  return true;
 }
 
 bool allIntegers(const AttrValue &v) {
@@ -68,6 +91,8 @@ bool coerceAttr(AttrType type, AttrValue &v) {
       if (!e.isInteger() && e.kind != K::Ident)
         return false;
     return true;
+  case AttrType::Program:
+    return coerceProgram(v);
   }
   return false;
 }

@@ -22,6 +22,7 @@ AttrSpec spec(const char *name, AttrType type, AttrValue def, bool required = fa
 #define NNC_INTS_OPT(n) spec(#n, AttrType::Ints, AttrValue::none())
 #define NNC_SHAPE(n) spec(#n, AttrType::Shape, AttrValue::none(), true)
 #define NNC_NAME(n, d) spec(#n, AttrType::Name, AttrValue::name(d))
+#define NNC_PROGRAM(n) spec(#n, AttrType::Program, AttrValue::none(), true)
 
 std::vector<OpInfo> buildOpTable() {
   return {

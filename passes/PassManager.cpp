@@ -27,6 +27,10 @@ const std::vector<PassInfo> &allPasses() {
       {"fuse-add-layernorm",
        "residual add + layernorm (and its gradients) into fused_add_layernorm ops",
        createFuseAddLayerNormPass},
+      {"fuse-elementwise",
+       "chains of element-wise and broadcast ops into one fused_elementwise loop (after the "
+       "other fusions)",
+       createFuseElementwisePass},
   };
   return passes;
 }

@@ -2,6 +2,7 @@
 /// the result, flat when no operand broadcasts, else a loop nest whose
 /// innermost loop the vectorizer takes.
 #include "codegen/Lowering.h"
+#include "ir/ElementwiseProgram.h"
 
 #include <cmath>
 
@@ -122,9 +123,33 @@ V apply(Lowering &l, const Node &n, const std::vector<V> &args) {
   return binary(l, n, args[0], args[1]);
 }
 
+/// fused_elementwise: the program's instructions on the loaded inputs, as
+/// the unfused ops would compute them, in one loop body.
+V applyProgram(Lowering &l, const ElementwiseProgram &program, std::vector<V> values) {
+  for (const ElementwiseInstruction &inst : program) {
+    Node proto;
+    proto.op = inst.op;
+    proto.attrs = inst.attrs;
+    std::vector<V> args;
+    for (int k : inst.operands)
+      args.push_back(values[static_cast<size_t>(k)]);
+    values.push_back(apply(l, proto, args));
+  }
+  return values.back();
+}
+
 } // namespace
 
 void lowerElementwise(Lowering &l, const Node &n) {
+  std::optional<ElementwiseProgram> program;
+  if (n.op == OpKind::FusedElementwise) {
+    std::string why;
+    program = decodeProgram(n.attrs[0], n.operands.size(), why);
+    assert(program && "the verifier checks programs");
+  }
+  auto compute = [&](const std::vector<V> &args) {
+    return program ? applyProgram(l, *program, args) : apply(l, n, args);
+  };
   ValueId out = n.result;
   const Shape &outShape = l.type(out).shape;
   bool flat = true;
@@ -135,7 +160,7 @@ void lowerElementwise(Lowering &l, const Node &n) {
       std::vector<V> args;
       for (ValueId v : n.operands)
         args.push_back(l.load(v, i));
-      l.store(out, i, apply(l, n, args));
+      l.store(out, i, compute(args));
     });
     return;
   }
@@ -144,7 +169,7 @@ void lowerElementwise(Lowering &l, const Node &n) {
     std::vector<V> args;
     for (ValueId v : n.operands)
       args.push_back(l.isImmediate(v) ? l.immediate(v) : l.load(v, l.broadcastOffset(v, index)));
-    l.store(out, l.broadcastOffset(out, index), apply(l, n, args));
+    l.store(out, l.broadcastOffset(out, index), compute(args));
   });
 }
 

@@ -141,13 +141,17 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
 }
 
 /// layernorm_gamma_grad (x, dy) -> [D]: the sum over rows of dy xhat,
-/// accumulated across rows with the feature loop vectorized.
+/// accumulated across rows with the feature loop vectorized. When the beta
+/// gradient (the sum over rows of dy) rides along (passes/fusion/RowSums.h),
+/// it accumulates in the same loop.
 void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
-  ValueId dy = operandAfterInput(n, 1), out = n.result;
+  ValueId dy = operandAfterInput(n, 1), out = n.result, beta = l.rowSumGuest(n);
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
   l.zero(l.data(out), r.width);
+  if (beta != kNoValue)
+    l.zero(l.data(beta), r.width);
   l.forRange(
       r.rows,
       [&](V row) {
@@ -155,8 +159,10 @@ void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
         RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
         l.forRange(r.width, [&](V i) {
           V at = b.CreateAdd(base, i);
-          V t = b.CreateFMul(l.load(dy, at), xhat(l, s, x(at)));
-          l.store(out, i, b.CreateFAdd(l.load(out, i), t));
+          V g = l.load(dy, at);
+          l.store(out, i, b.CreateFAdd(l.load(out, i), b.CreateFMul(g, xhat(l, s, x(at)))));
+          if (beta != kNoValue)
+            l.store(beta, i, b.CreateFAdd(l.load(beta, i), g));
         });
       },
       false);

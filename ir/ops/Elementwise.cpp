@@ -1,5 +1,6 @@
 /// Element-wise ops: unary activations keep their operand's type; binary ops
 /// broadcast as NumPy does.
+#include "ir/ElementwiseProgram.h"
 #include "ir/ShapeRules.h"
 
 namespace nnc {
@@ -18,7 +19,41 @@ static TypeOrNone inferMinMaxGrad(ShapeQuery &q) {
   return q.operand(2);
 }
 
+/// fused_elementwise: f32 inputs; each instruction's shape is the
+/// broadcast of its operands'; the last one's is the result's.
+static TypeOrNone inferFusedElementwise(ShapeQuery &q) {
+  for (size_t i = 0; i < q.operands.size(); ++i)
+    if (!q.requireF32(i))
+      return std::nullopt;
+  if (q.attr("program").isNone())
+    return std::nullopt; // reported where the attribute was read
+  std::string why;
+  std::optional<ElementwiseProgram> program =
+      decodeProgram(q.attr("program"), q.operands.size(), why);
+  if (!program)
+    return q.error("{}", why);
+  std::vector<Shape> shapes;
+  for (const Type &t : q.operands)
+    shapes.push_back(t.shape);
+  for (size_t i = 0; i < program->size(); ++i) {
+    const ElementwiseInstruction &inst = (*program)[i];
+    Shape shape = shapes[static_cast<size_t>(inst.operands[0])];
+    for (int k : inst.operands) {
+      Shape joined;
+      if (!broadcastShapes(shape, shapes[static_cast<size_t>(k)], joined))
+        return q.error("instruction {} ({}): shapes do not broadcast: {} and {}", i,
+                       opInfo(inst.op).name, q.str(Type{DType::F32, shape}),
+                       q.str(Type{DType::F32, shapes[static_cast<size_t>(k)]}));
+      shape = std::move(joined);
+    }
+    shapes.push_back(std::move(shape));
+  }
+  return Type{DType::F32, shapes.back()};
+}
+
 TypeOrNone inferElementwiseType(ShapeQuery &q) {
+  if (q.info.kind == OpKind::FusedElementwise)
+    return inferFusedElementwise(q);
   if (q.info.kind == OpKind::MaximumGrad || q.info.kind == OpKind::MinimumGrad)
     return inferMinMaxGrad(q);
   if (q.info.has(kGradientOp))

@@ -32,5 +32,6 @@ Attrs attrsOf(OpKind op, std::initializer_list<std::pair<const char *, AttrValue
 
 std::unique_ptr<Pass> createFuseMatMulPass();
 std::unique_ptr<Pass> createFuseAddLayerNormPass();
+std::unique_ptr<Pass> createFuseElementwisePass();
 
 } // namespace nnc

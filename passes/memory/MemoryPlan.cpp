@@ -2,6 +2,7 @@
 /// by coloring the interference graph (see MemoryPlan.h for the steps).
 #include "passes/memory/MemoryPlan.h"
 
+#include "passes/fusion/RowSums.h"
 #include "passes/memory/InterferenceGraph.h"
 
 #include <algorithm>
@@ -61,7 +62,11 @@ uint64_t MemoryPlan::workspaceBytes(const std::vector<int64_t> &dims) const {
 
 bool canRunInPlace(const Graph &g, const Node &n, ValueId operand) {
   const OpInfo &info = n.info();
-  // Fused ops may make several passes over their result: never in place.
+  // Other fused ops may make several passes over their result: never in
+  // place. fused_elementwise reads each element before it writes it.
+  if (n.op == OpKind::FusedElementwise)
+    return g.value(operand).kind == ValueKind::Op &&
+           g.type(operand).shape == g.type(n.result).shape;
   if (info.family != OpFamily::Elementwise || std::string_view(info.name).starts_with("fused_"))
     return false;
   if (!info.has(kUnary) && !info.has(kBinary) && !info.has(kGradientOp))
@@ -108,6 +113,13 @@ struct Planner {
       if (v != kNoValue && isOpResult(v))
         plan.lifetimes[static_cast<size_t>(v)].last = end;
     };
+    // A row sum computed inside its host's kernel lives from the host on.
+    RowSumSchedule rowSums = scheduleRowSums(g);
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      if (rowSums.isGuest(static_cast<NodeId>(i))) {
+        Lifetime &life = plan.lifetimes[static_cast<size_t>(g.nodes[i].result)];
+        life.first = std::min(life.first, rowSums.hostOf[i]);
+      }
     for (const OutputRef &o : g.outputs)
       keep(o.value);
     for (const Update &u : g.updates)

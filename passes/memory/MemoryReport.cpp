@@ -1,6 +1,8 @@
 /// The memory report: a plan printed for people.
 #include "passes/memory/MemoryReport.h"
 
+#include "passes/fusion/RowSums.h"
+
 #include <fmt/format.h>
 
 #include <set>
@@ -52,6 +54,10 @@ std::string memoryReport(const Graph &g, const MemoryPlan &plan, const std::vect
       fmt::format("memory plan of {}{}\n", title, dimText.empty() ? "" : " (" + dimText + ")");
   out += fmt::format("  peak workspace: {} bytes in {} buffers for {} op results\n", planned,
                      plan.buffers.size(), g.nodes.size());
+  RowSumSchedule rowSums = scheduleRowSums(g);
+  out += fmt::format("  kernels per run: {} ({} nodes; {} row sums computed inside another "
+                     "kernel)\n",
+                     rowSums.kernels(), g.nodes.size(), g.nodes.size() - rowSums.kernels());
   out += fmt::format("  sum of all tensors (no reuse): {} bytes; the plan needs {:.1f}% of it\n",
                      unplanned, unplanned ? 100.0 * double(planned) / double(unplanned) : 100.0);
   out += fmt::format("  most bytes live at one node: {} bytes\n", peakLiveBytes(g, plan, dims));

@@ -1,6 +1,7 @@
 /// Reference kernels of the element-wise ops: unary activations and
 /// broadcasting binary arithmetic (f32, and i32 for add, sub, mul, eq), and
 /// their gradient ops.
+#include "ir/ElementwiseProgram.h"
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
@@ -181,6 +182,51 @@ void evalMinMaxGrad(KernelCall &call) {
   }
 }
 
+/// One element-wise op of any kind on scalars, rounded to f32 as its own
+/// kernel stores it (for fused_elementwise programs).
+float applyScalar(OpKind op, const Attrs &attrs, const std::vector<float> &args) {
+  double alpha = attrs.empty() ? 0.0 : attrs[0].number;
+  const OpInfo &info = opInfo(op);
+  if (op == OpKind::MaximumGrad || op == OpKind::MinimumGrad) {
+    double x = args[0], y = args[1], g = args[2];
+    bool wins = op == OpKind::MaximumGrad ? x > y : x < y;
+    return static_cast<float>(x == y ? g / 2 : (wins ? g : 0.0));
+  }
+  if (info.has(kGradientOp))
+    return static_cast<float>(unaryGradOp(op, args[0], args[1], alpha));
+  if (info.has(kUnary))
+    return static_cast<float>(unaryOp(op, args[0], alpha));
+  return static_cast<float>(binaryOpF32(op, args[0], args[1]));
+}
+
+/// fused_elementwise: the program, element by element of the result.
+Status evalFusedElementwise(KernelCall &call) {
+  std::string why;
+  std::optional<ElementwiseProgram> program =
+      decodeProgram(call.attr("program"), call.inputs.size(), why);
+  if (!program)
+    return Status::fail("fused_elementwise: {}", why);
+  Tensor &out = call.output;
+  std::vector<BroadcastIndex> index;
+  for (const Tensor *t : call.inputs)
+    index.emplace_back(t->shape(), out.shape());
+  std::vector<float> values(call.inputs.size() + program->size());
+  std::vector<float> args;
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    for (size_t k = 0; k < call.inputs.size(); ++k)
+      values[k] = call.inputs[k]->f32()[index[k](i)];
+    for (size_t j = 0; j < program->size(); ++j) {
+      const ElementwiseInstruction &inst = (*program)[j];
+      args.clear();
+      for (int k : inst.operands)
+        args.push_back(values[static_cast<size_t>(k)]);
+      values[call.inputs.size() + j] = applyScalar(inst.op, inst.attrs, args);
+    }
+    out.f32()[i] = values.back();
+  }
+  return Ok{};
+}
+
 } // namespace
 
 float unaryScalar(OpKind op, float x, double alpha) {
@@ -206,6 +252,8 @@ Status evalElementwise(KernelCall &call) {
   case OpKind::MinimumGrad:
     evalMinMaxGrad(call);
     return Ok{};
+  case OpKind::FusedElementwise:
+    return evalFusedElementwise(call);
   default:
     break;
   }

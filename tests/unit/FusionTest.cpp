@@ -7,6 +7,7 @@
 #include "codegen/Session.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
+#include "passes/Pipelines.h"
 
 #include <filesystem>
 #include <fstream>
@@ -16,7 +17,7 @@
 namespace nnc {
 namespace {
 
-const std::vector<std::string> kFusion = {"fuse-matmul", "fuse-add-layernorm"};
+const std::vector<std::string> kFusion = {"fuse-matmul", "fuse-add-layernorm", "fuse-elementwise"};
 
 Graph loadExample(const std::string &name) {
   std::ifstream in(std::string(NNC_SOURCE_DIR) + "/examples/" + name);
@@ -165,10 +166,28 @@ TEST(Fusion, ResNetTrainingStepCounts) {
   EXPECT_EQ(fusedCount(fused), 35);
 }
 
+// The whole default pipeline: the optimizer's updates become one loop each.
+TEST(Fusion, MlpElementwiseChainsInTheDefaultPipeline) {
+  Graph model = loadExample("mlp.ir");
+  Graph fused = runPasses(model, trainPipeline());
+  std::map<std::string, int> c = opCounts(fused);
+  EXPECT_EQ(c["fused_elementwise"], 6); // p - 0.1 * grad.p for six params
+  EXPECT_EQ(c["mul"] + c["sub"], 0);
+  EXPECT_EQ(fused.nodes.size(), 20u);
+}
+
+TEST(Fusion, ResNetElementwiseChainsInTheDefaultPipeline) {
+  Graph model = loadExample("resnet_s.ir");
+  Graph before = runPasses(model, {"autodiff", "fuse-matmul", "fuse-add-layernorm", "simplify"});
+  Graph fused = runPasses(model, trainPipeline());
+  std::map<std::string, int> c = opCounts(fused);
+  EXPECT_GE(c["fused_elementwise"], 30);
+  EXPECT_LT(fused.nodes.size(), before.nodes.size() * 2 / 3);
+}
+
 TEST(Fusion, PrintedFusedGraphsAreFixedPoints) {
   for (const char *example : {"mlp.ir", "resnet_s.ir", "xor.ir", "cnn.ir"}) {
-    Graph fused =
-        runPasses(loadExample(example), {"autodiff", "fuse-matmul", "fuse-add-layernorm"});
+    Graph fused = runPasses(loadExample(example), trainPipeline());
     std::string printed = printGraph(fused);
     Result<Graph> again = parseModel(printed, "fused.ir");
     ASSERT_TRUE(again.ok()) << again.errorText() << printed;

@@ -4,6 +4,7 @@
 /// needs less than the sum of all tensors for the MLP and ResNet-S steps.
 #include "codegen/Session.h"
 #include "passes/Pass.h"
+#include "passes/fusion/RowSums.h"
 #include "passes/memory/MemoryPlan.h"
 #include "passes/memory/MemoryReport.h"
 #include "tests/unit/InterpTestUtil.h"
@@ -144,6 +145,13 @@ std::vector<Lifetime> lifetimesOf(const Graph &g) {
       life[static_cast<size_t>(u.value)].last = end;
   if (g.minimize && g.value(g.minimize->loss).kind == ValueKind::Op)
     life[static_cast<size_t>(g.minimize->loss)].last = end;
+  // A row sum that another kernel computes is written when that kernel runs.
+  RowSumSchedule rowSums = scheduleRowSums(g);
+  for (int32_t i = 0; i < end; ++i)
+    if (rowSums.isGuest(i)) {
+      int32_t &first = life[static_cast<size_t>(g.node(i).result)].first;
+      first = std::min(first, rowSums.hostOf[static_cast<size_t>(i)]);
+    }
   return life;
 }
 

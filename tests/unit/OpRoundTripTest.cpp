@@ -273,6 +273,14 @@ std::map<std::string, Recipe> recipes() {
   r["fused_add_layernorm"] = epsOp("fused_add_layernorm", "x, r, g, be", aln);
   r["fused_add_layernorm_grad"] = epsOp("fused_add_layernorm_grad", "x, r, g, dy", aln);
   r["fused_add_layernorm_gamma_grad"] = epsOp("fused_add_layernorm_gamma_grad", "x, r, dy", aln);
+  // A program's instructions print with every attribute (leaky_relu's alpha).
+  r["fused_elementwise"] = {
+      plain(kTwo, "fused_elementwise(a, c, program=[[add, 0, 1], [relu, 2]])"),
+      plain(kTwo, "fused_elementwise(a, c, 0.5, program=[[mul, 0, 2], [maximum_grad, 3, 1, 0]])"),
+      sugar(kTwo, "fused_elementwise(a, c, program=[[sub, 0, 1], [leaky_relu, 2]])",
+            "fused_elementwise(a, c, program=[[sub, 0, 1], [leaky_relu, 2, 0.01]])"),
+      nonDefault(kTwo, "fused_elementwise(a, c, program=[[sub, 0, 1], [leaky_relu, 2, 0.2]])"),
+  };
   return r;
 }
 
