@@ -15,8 +15,8 @@
 //   fma_peak     this machine's FP32 FMA peak (engine cpu), N threads
 //
 // Each sample times enough back-to-back calls to last >= ~2 ms and reports
-// the time per call; the median of R samples is "median_us". nnc has no
-// thread pool yet: it always runs on 1 thread ("engine_threads": 1).
+// the time per call; the median of R samples is "median_us". nnc runs on
+// --threads N threads of its runtime pool ("engine_threads": N).
 #include <nnc/Host.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -112,8 +112,11 @@ struct Args {
 
 std::string modelPath(const std::string &file) { return std::string(NNC_SOURCE_DIR) + "/" + file; }
 
-nnc::CompiledModel loadModel(const std::string &file) {
-  auto m = nnc::CompiledModel::load(modelPath(file));
+/// A model compiled for `threads` threads (nnc's runtime pool).
+nnc::CompiledModel loadModel(const std::string &file, int threads) {
+  nnc::CompileOptions options;
+  options.threads = threads;
+  auto m = nnc::CompiledModel::load(modelPath(file), options);
   if (!m)
     die(file + ": " + m.errorText());
   return std::move(m).value();
@@ -170,8 +173,8 @@ MatmulShape matmulShape(const std::string &w) {
 
 /// Forward (infer) of a model with one input [B, ...] and one output.
 Measurement nncInfer(const std::string &file, int64_t batch, size_t inElems, size_t outElems,
-                     int reps) {
-  nnc::CompiledModel model = loadModel(file);
+                     const Args &a) {
+  nnc::CompiledModel model = loadModel(file, a.threads);
   int64_t dims[1] = {batch};
   Aligned state(model.stateSize()), ws(model.workspaceSize(dims));
   Aligned x(inElems * 4), y(outElems * 4);
@@ -179,23 +182,24 @@ Measurement nncInfer(const std::string &file, int64_t batch, size_t inElems, siz
   fillUniform(x.f(), inElems, -1, 1, 7);
   const void *inputs[1] = {x.p};
   void *outputs[1] = {y.p};
-  return measure([&] { check(model.infer(state.p, ws.p, dims, inputs, outputs), "infer"); }, reps);
+  return measure([&] { check(model.infer(state.p, ws.p, dims, inputs, outputs), "infer"); },
+                 a.reps);
 }
 
 Output runNnc(const Args &a) {
   Output o;
   if (a.workload == "mm_784x256" || a.workload == "mm_512") {
     MatmulShape s = matmulShape(a.workload);
-    o.m = nncInfer(s.file, s.m, s.m * s.k, s.m * s.n, a.reps);
+    o.m = nncInfer(s.file, s.m, s.m * s.k, s.m * s.n, a);
     o.flops = 2.0 * s.m * s.k * s.n;
   } else if (a.workload == "resln_fwd") {
-    o.m = nncInfer("bench/models/resln_fwd.ir", 64, 64 * 512, 64 * 512, a.reps);
+    o.m = nncInfer("bench/models/resln_fwd.ir", 64, 64 * 512, 64 * 512, a);
     o.flops = 2 * 2.0 * 64 * 512 * 512;
   } else if (a.workload == "conv_fwd") {
-    o.m = nncInfer("bench/models/conv.ir", 64, 64 * 28 * 28, 64 * 16 * 28 * 28, a.reps);
+    o.m = nncInfer("bench/models/conv.ir", 64, 64 * 28 * 28, 64 * 16 * 28 * 28, a);
     o.flops = 2.0 * 64 * 16 * 28 * 28 * 9;
   } else if (a.workload == "mlp_train") {
-    nnc::CompiledModel model = loadModel("examples/mlp.ir");
+    nnc::CompiledModel model = loadModel("examples/mlp.ir", a.threads);
     const int64_t b = 64;
     int64_t dims[1] = {b};
     Aligned state(model.stateSize()), ws(model.workspaceSize(dims));
@@ -210,7 +214,7 @@ Output runNnc(const Args &a) {
                   a.reps);
     o.flops = 3 * 2.0 * b * (784 * 256 + 256 * 256 + 256 * 10);
   } else if (a.workload == "xor_train") {
-    nnc::CompiledModel model = loadModel("bench/models/xor241.ir");
+    nnc::CompiledModel model = loadModel("bench/models/xor241.ir", a.threads);
     int64_t dims[1] = {4};
     Aligned state(model.stateSize()), ws(model.workspaceSize(dims));
     Aligned x(8 * 4), y(4 * 4);
@@ -223,7 +227,7 @@ Output runNnc(const Args &a) {
     o.m = measure([&] { check(model.trainStep(state.p, ws.p, dims, inputs, &loss), "trainStep"); },
                   a.reps);
   } else if (a.workload == "resln_train") {
-    nnc::CompiledModel model = loadModel("bench/models/resln_train.ir");
+    nnc::CompiledModel model = loadModel("bench/models/resln_train.ir", a.threads);
     int64_t dims[1] = {64};
     Aligned state(model.stateSize()), ws(model.workspaceSize(dims));
     Aligned x(64 * 512 * 4), t(64 * 512 * 4);
@@ -269,7 +273,7 @@ Output runNnc(const Args &a) {
   } else {
     die("unknown workload for engine nnc: " + a.workload);
   }
-  o.engineThreads = 1; // no thread pool yet
+  o.engineThreads = a.threads; // nnc's runtime pool (compile_mlp: unused)
   return o;
 }
 

@@ -322,8 +322,9 @@ Produced by `python3 bench/run.py{' --quick' if a.quick else ''}` on {started:%Y
 - nnc commit: {commit}; LLVM 19; oneDNN {sh("dpkg-query -W -f='${Version}' libdnnl2")}; PyTorch {sh(PY + " -c 'import torch; print(torch.__version__)'")}
 - PyTorch's BLAS: {blas}; OpenBLAS core detected: {core}{f', forced OPENBLAS_CORETYPE={coretype}' if coretype else ''}
 - Load average (1/5/15 min) before: {' '.join(load_before)}, after: {' '.join(load_after)} (2 CPUs shared with other work: expect 10-30% noise)
-- **nnc has no thread pool yet: it runs on 1 thread at every thread count.** The "2 threads" rows give
-  PyTorch and oneDNN 2 threads (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, torch.set_num_threads, OMP_WAIT_POLICY=PASSIVE).
+- Every engine runs on the row's thread count: nnc on its runtime pool (`nnc_bench --threads N`,
+  `nnc train --threads N`), PyTorch and oneDNN through OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
+  torch.set_num_threads, OMP_WAIT_POLICY=PASSIVE.
 
 ## Medians (microseconds per call; ratio = comparator time / nnc time)
 

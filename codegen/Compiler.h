@@ -16,6 +16,9 @@ struct CompileOptions {
   std::string prefix;    ///< C symbol prefix (default: the model's name)
   std::string cpu;       ///< LLVM CPU name; empty for the host
   bool useCache = false; ///< reuse and store compiled code on disk (ObjectCache.h)
+  /// Threads a JIT-compiled model runs on (0: one per core; JitModel::setThreads).
+  /// Not part of the code: objects and the cache are the same for any count.
+  int threads = 0;
 };
 
 /// What each phase of a compilation took, in milliseconds.
@@ -35,7 +38,13 @@ struct ModelFunctions {
   int (*trainStep)(void *state, void *workspace, const int64_t *dims, const void *const *inputs,
                    float *loss) = nullptr; ///< null for a model without `minimize`
   int64_t (*paramOffset)(const char *name) = nullptr;
+  /// The runner of the model's parallel loops (null: the calling thread).
+  using ParallelRunner = void (*)(void *pool, int64_t tasks, void (*task)(void *ctx, int64_t t),
+                                  void *ctx);
+  void (*setParallelRunner)(ParallelRunner run, void *pool) = nullptr;
 };
+
+class ThreadPool;
 
 /// A model compiled in memory. Keeps the JIT (and so the code) alive.
 class JitModel {
@@ -44,9 +53,17 @@ public:
   const ModelFunctions &functions() const { return functions_; }
   const CompileTimes &times() const { return times_; }
 
+  /// Runs the model's parallel loops on `threads` threads (0: one per core;
+  /// 1: the calling thread alone) of a shared runtime pool. Results are the
+  /// same bits for any count. Not while a call of the model is running.
+  void setThreads(int threads);
+  int threads() const { return threads_; }
+
 protected:
   ModelFunctions functions_;
   CompileTimes times_;
+  std::shared_ptr<ThreadPool> pool_;
+  int threads_ = 1;
 };
 
 /// JIT-compiles `infer` (the forward graph) and, when given, `train` (the

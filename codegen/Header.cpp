@@ -86,10 +86,26 @@ int      {p}_infer(void *state, void *workspace, const int64_t *dims,
     h += fmt::format("int      {p}_train_step(void *state, void *workspace, const int64_t *dims,\n"
                      "                        const void *const *inputs, float *loss);\n",
                      fmt::arg("p", p));
-  h += fmt::format(
-      "int64_t  {}_param_offset(const char *name);\n\n#ifdef __cplusplus\n}}\n#endif\n\n"
-      "#endif /* {} */\n",
-      p, guardOf(p));
+  h += fmt::format("int64_t  {}_param_offset(const char *name);\n", p);
+  h += fmt::format(R"(
+/* Optional threads (an nnc extension of the ABI). Without a runner every
+ * call runs on the calling thread. With one, the big loops of infer and
+ * train_step are cut into tasks (the same tasks for any runner, so the
+ * results are the same bits) and handed to run(pool, tasks, task, ctx),
+ * which must call task(ctx, t) once for every t in [0, tasks), on any
+ * threads, and return when all have finished. run = NULL restores the
+ * calling thread. Set it while no other call of this model is running. */
+typedef void (*{p}_parallel_runner)(void *pool, int64_t tasks,
+                                  void (*task)(void *ctx, int64_t t), void *ctx);
+void     {p}_set_parallel_runner({p}_parallel_runner run, void *pool);
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif /* {guard} */
+)",
+                   fmt::arg("p", p), fmt::arg("guard", guardOf(p)));
   return h;
 }
 

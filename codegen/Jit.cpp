@@ -23,6 +23,7 @@
 #include <llvm/TargetParser/Host.h>
 
 #include "runtime/AtomicFile.h"
+#include "runtime/ThreadPool.h"
 
 #include <chrono>
 #include <sys/stat.h>
@@ -94,7 +95,7 @@ Result<std::string> objectCode(llvm::Module &module, llvm::TargetMachine &tm) {
 /// Identifies this build of nnc (its code generator included): the size
 /// and modification time of the running executable, which links nnc.
 std::string buildIdentity() {
-  struct stat st {};
+  struct stat st{};
   if (::stat("/proc/self/exe", &st) != 0)
     return NNC_VERSION;
   return fmt::format("{}:{}:{}", NNC_VERSION, st.st_size, st.st_mtim.tv_sec);
@@ -166,6 +167,8 @@ public:
       return Status::fail("JIT: {}", errorText(std::move(e)));
     Status found = lookupAll(prefixOf(infer, options), train != nullptr);
     times_.linkMs = msSince(start);
+    if (found)
+      setThreads(options.threads);
     return found;
   }
 
@@ -183,7 +186,8 @@ private:
     for (Status s :
          {lookup(p + "_cpu_supported", f.cpuSupported), lookup(p + "_state_size", f.stateSize),
           lookup(p + "_workspace_size", f.workspaceSize), lookup(p + "_init", f.init),
-          lookup(p + "_infer", f.infer), lookup(p + "_param_offset", f.paramOffset)})
+          lookup(p + "_infer", f.infer), lookup(p + "_param_offset", f.paramOffset),
+          lookup(p + "_set_parallel_runner", f.setParallelRunner)})
       if (!s)
         return s;
     if (training)
@@ -195,6 +199,13 @@ private:
 };
 
 } // namespace
+
+void JitModel::setThreads(int threads) {
+  threads = threads > 0 ? threads : ThreadPool::defaultThreads();
+  pool_ = threads > 1 ? ThreadPool::shared(threads) : nullptr;
+  functions_.setParallelRunner(pool_ ? &ThreadPool::run : nullptr, pool_.get());
+  threads_ = threads;
+}
 
 Result<std::unique_ptr<JitModel>> jitCompile(const Graph &infer, const Graph *train,
                                              const CompileOptions &options) {

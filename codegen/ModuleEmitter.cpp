@@ -2,6 +2,7 @@
 #include "codegen/ModuleEmitter.h"
 
 #include "codegen/Lowering.h"
+#include "codegen/Parallel.h"
 #include "passes/memory/MemoryPlan.h"
 #include "runtime/Initializers.h"
 
@@ -14,6 +15,10 @@
 namespace nnc {
 
 namespace {
+
+/// Copies from this size on run as parallel chunks of kCopyChunkBytes.
+constexpr int64_t kParallelCopyBytes = int64_t{1} << 18;
+constexpr int64_t kCopyChunkBytes = int64_t{1} << 16;
 
 class ModuleEmitter {
 public:
@@ -29,6 +34,8 @@ public:
     emitWorkspaceSize();
     emitInit();
     emitParamOffset();
+    emitSetParallelRunner(
+        declare(prefix_ + "_set_parallel_runner", b_.getVoidTy(), {ptr(), ptr()}));
     emitGraphFunction(prefix_ + "_infer", infer_, inferPlan_, false);
     if (train_)
       emitGraphFunction(prefix_ + "_train_step", *train_, trainPlan_, true);
@@ -274,13 +281,30 @@ private:
     return global;
   }
 
+  /// Copies a value (4-byte elements) to `dest`; a large one as parallel
+  /// chunks (copies of outputs and updates stream megabytes).
   void copyValue(Lowering &l, ValueId v, llvm::Value *dest) {
     if (l.isImmediate(v)) {
       l.b.CreateStore(l.immediate(v), dest);
       return;
     }
-    l.b.CreateMemCpy(dest, llvm::Align(4), l.data(v), llvm::Align(4),
-                     l.b.CreateMul(l.numel(v), l.constI64(4)));
+    llvm::Value *bytes = l.b.CreateMul(l.numel(v), l.constI64(4));
+    auto *known = llvm::dyn_cast<llvm::ConstantInt>(bytes);
+    if (known && known->getSExtValue() < kParallelCopyBytes) {
+      l.b.CreateMemCpy(dest, llvm::Align(4), l.data(v), llvm::Align(4), bytes);
+      return;
+    }
+    llvm::Value *chunk = l.constI64(kCopyChunkBytes), *src = l.data(v);
+    llvm::Value *chunks =
+        l.b.CreateUDiv(l.b.CreateAdd(bytes, l.constI64(kCopyChunkBytes - 1)), chunk);
+    llvm::Value *worthIt = l.b.CreateICmpUGE(bytes, l.constI64(kParallelCopyBytes));
+    parallelFor(l, chunks, worthIt, [&](llvm::Value *t) {
+      llvm::Value *offset = l.b.CreateMul(t, chunk);
+      llvm::Value *rest = l.b.CreateSub(bytes, offset);
+      llvm::Value *n = l.b.CreateSelect(l.b.CreateICmpULT(rest, chunk), rest, chunk);
+      l.b.CreateMemCpy(l.b.CreateGEP(l.b.getInt8Ty(), dest, offset), llvm::Align(4),
+                       l.b.CreateGEP(l.b.getInt8Ty(), src, offset), llvm::Align(4), n);
+    });
   }
 
   void copyOutputs(Lowering &l, const Graph &g, llvm::Value *outputs) {

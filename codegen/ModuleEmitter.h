@@ -1,6 +1,7 @@
 /// Builds the LLVM module of a compiled model: the C ABI functions of
 /// IR.md section 6 (infer, train_step, init, sizes, param offsets, the CPU
-/// check), each graph lowered node by node into one function.
+/// check, and nnc's PREFIX_set_parallel_runner), each graph lowered node by
+/// node into one function, with its parallel loops' bodies in task functions.
 #pragma once
 
 #include "codegen/Layout.h"

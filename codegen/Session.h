@@ -33,6 +33,8 @@ public:
   std::vector<std::string> stateNames() const;
 
   const JitModel &model() const { return *model_; }
+  /// Threads the compiled code runs on (0: one per core; JitModel::setThreads).
+  void setThreads(int threads) { model_->setThreads(threads); }
 
 private:
   JitSession() = default;

@@ -7,6 +7,11 @@
 /// innermost loop: for each kernel row kh (column kw) the nest runs only over
 /// the output rows (columns) whose tap falls inside the input, a range
 /// computed once per kh (kw).
+///
+/// Each nest runs as parallel tasks over what owns its outputs (forPlanes):
+/// output planes (n, f) for conv2d, input planes (n, c) for its input
+/// gradient and the pools, filter slices (f, c) for its filter gradient;
+/// every output is computed by one task in the same order as on one thread.
 #include "codegen/Lowering.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -125,13 +130,38 @@ void forOuter(Lowering &l, V n, const std::function<void(V)> &body) {
   loop(l, {l.constI64(0), n}, body, false);
 }
 
-/// A stack array of `n` elements, allocated once in the entry block.
+/// A stack array of `n` elements, allocated once in the entry block of the
+/// function (of the task, inside a parallel body: never shared).
 V stackArray(Lowering &l, llvm::Type *elem, int64_t n) {
   llvm::BasicBlock &entry = l.fn->getEntryBlock();
   llvm::IRBuilder<> b(&entry, entry.begin());
   llvm::AllocaInst *a = b.CreateAlloca(elem, b.getInt64(static_cast<uint64_t>(n)));
   a->setAlignment(llvm::Align(64));
   return a;
+}
+
+/// Multiply-adds (or taps) a task gets at least, and a loop needs in all to
+/// run on several threads.
+constexpr int64_t kTaskWork = int64_t{1} << 16;
+constexpr int64_t kParallelWork = int64_t{1} << 18;
+
+V ceilDiv(Lowering &l, V a, V c) {
+  return l.b.CreateUDiv(l.b.CreateAdd(a, l.b.CreateSub(c, l.constI64(1))), c);
+}
+
+/// body(p) for every p in [0, count), where each p owns its outputs (a
+/// plane, a filter slice) and costs `work`: parallel tasks of consecutive
+/// p's, as many per task as kTaskWork asks (a split of the sizes alone).
+void forPlanes(Lowering &l, V count, V work, const std::function<void(V)> &body) {
+  auto &b = l.b;
+  V cost = b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, work, l.constI64(1));
+  V perTask = ceilDiv(l, l.constI64(kTaskWork), cost);
+  V worthIt = b.CreateICmpUGE(count, ceilDiv(l, l.constI64(kParallelWork), cost));
+  parallelFor(l, ceilDiv(l, count, perTask), worthIt, [&](V t) {
+    V first = b.CreateMul(t, perTask);
+    V last = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, count, b.CreateAdd(first, perTask));
+    forBetween(l, {first, last}, body);
+  });
 }
 
 V fmuladd(Lowering &l, V a, V b, V c) { return l.intrinsic(llvm::Intrinsic::fmuladd, {a, b, c}); }
@@ -153,36 +183,35 @@ void lowerConv2d(Lowering &l, const Node &node) {
   int64_t filters = ws[0].size, channels = ws[1].size;
   int64_t inPlane = g.h * g.w, outPlane = g.oh * g.ow, taps = g.kh * g.kw;
   V xData = l.data(x), wData = l.data(w), outData = l.data(out);
-  forOuter(l, l.dim(l.type(x).shape[0]), [&](V n) {
-    forOuter(l, l.constI64(filters), [&](V f) {
-      V y = plane(l, outData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
-      if (node.operands.size() == 3) {
-        V bias = l.load(node.operands[2], f);
-        forColumns(l, l.constI64(outPlane), [&](V i) { l.storeF32(y, i, bias); });
-      } else {
-        l.zero(y, l.constI64(outPlane));
-      }
-      forOuter(l, l.constI64(channels), [&](V c) {
-        V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
-        V wBase =
-            b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
-        forOuter(l, l.constI64(g.kh), [&](V kh) {
-          auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
-          V rowShift = b.CreateSub(kh, l.constI64(g.ph));
-          forOuter(l, l.constI64(g.kw), [&](V kw) {
-            V weight = l.loadF32(
-                wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
-            auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
-            V colShift = b.CreateSub(kw, l.constI64(g.pw));
-            forBetween(l, rows, [&](V oh) {
-              V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
-              V xRow = b.CreateMul(ih, l.constI64(g.w));
-              V yRow = b.CreateMul(oh, l.constI64(g.ow));
-              forColumns(l, cols, [&](V ow) {
-                V xv = l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift)));
-                V yi = b.CreateAdd(yRow, ow);
-                l.storeF32(y, yi, fmuladd(l, weight, xv, l.loadF32(y, yi)));
-              });
+  V outPlanes = b.CreateMul(l.dim(l.type(x).shape[0]), l.constI64(filters));
+  forPlanes(l, outPlanes, l.constI64(outPlane * channels * taps), [&](V p) {
+    V n = b.CreateUDiv(p, l.constI64(filters)), f = b.CreateURem(p, l.constI64(filters));
+    V y = plane(l, outData, p, outPlane);
+    if (node.operands.size() == 3) {
+      V bias = l.load(node.operands[2], f);
+      forColumns(l, l.constI64(outPlane), [&](V i) { l.storeF32(y, i, bias); });
+    } else {
+      l.zero(y, l.constI64(outPlane));
+    }
+    forOuter(l, l.constI64(channels), [&](V c) {
+      V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
+      V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
+      forOuter(l, l.constI64(g.kh), [&](V kh) {
+        auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
+        V rowShift = b.CreateSub(kh, l.constI64(g.ph));
+        forOuter(l, l.constI64(g.kw), [&](V kw) {
+          V weight = l.loadF32(
+              wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
+          auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
+          V colShift = b.CreateSub(kw, l.constI64(g.pw));
+          forBetween(l, rows, [&](V oh) {
+            V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
+            V xRow = b.CreateMul(ih, l.constI64(g.w));
+            V yRow = b.CreateMul(oh, l.constI64(g.ow));
+            forColumns(l, cols, [&](V ow) {
+              V xv = l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift)));
+              V yi = b.CreateAdd(yRow, ow);
+              l.storeF32(y, yi, fmuladd(l, weight, xv, l.loadF32(y, yi)));
             });
           });
         });
@@ -202,31 +231,30 @@ void lowerConv2dGradInput(Lowering &l, const Node &node) {
   int64_t filters = ws[0].size, channels = ws[1].size;
   int64_t inPlane = g.h * g.w, outPlane = g.oh * g.ow, taps = g.kh * g.kw;
   V dyData = l.data(dy), wData = l.data(w), dxData = l.data(dx);
-  l.zero(dxData, l.numel(dx));
-  forOuter(l, l.dim(l.type(x).shape[0]), [&](V n) {
-    forOuter(l, l.constI64(channels), [&](V c) {
-      V dxp = plane(l, dxData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
-      forOuter(l, l.constI64(filters), [&](V f) {
-        V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
-        V wBase =
-            b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
-        forOuter(l, l.constI64(g.kh), [&](V kh) {
-          auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
-          V rowShift = b.CreateSub(kh, l.constI64(g.ph));
-          forOuter(l, l.constI64(g.kw), [&](V kw) {
-            V weight = l.loadF32(
-                wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
-            auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
-            V colShift = b.CreateSub(kw, l.constI64(g.pw));
-            forBetween(l, rows, [&](V oh) {
-              V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
-              V xRow = b.CreateMul(ih, l.constI64(g.w));
-              V dyRow = b.CreateMul(oh, l.constI64(g.ow));
-              forColumns(l, cols, [&](V ow) {
-                V gv = l.loadF32(dyp, b.CreateAdd(dyRow, ow));
-                V xi = b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift));
-                l.storeF32(dxp, xi, fmuladd(l, weight, gv, l.loadF32(dxp, xi)));
-              });
+  V inPlanes = b.CreateMul(l.dim(l.type(x).shape[0]), l.constI64(channels));
+  forPlanes(l, inPlanes, l.constI64(outPlane * filters * taps), [&](V p) {
+    V n = b.CreateUDiv(p, l.constI64(channels)), c = b.CreateURem(p, l.constI64(channels));
+    V dxp = plane(l, dxData, p, inPlane);
+    l.zero(dxp, l.constI64(inPlane));
+    forOuter(l, l.constI64(filters), [&](V f) {
+      V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
+      V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
+      forOuter(l, l.constI64(g.kh), [&](V kh) {
+        auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
+        V rowShift = b.CreateSub(kh, l.constI64(g.ph));
+        forOuter(l, l.constI64(g.kw), [&](V kw) {
+          V weight = l.loadF32(
+              wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
+          auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
+          V colShift = b.CreateSub(kw, l.constI64(g.pw));
+          forBetween(l, rows, [&](V oh) {
+            V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
+            V xRow = b.CreateMul(ih, l.constI64(g.w));
+            V dyRow = b.CreateMul(oh, l.constI64(g.ow));
+            forColumns(l, cols, [&](V ow) {
+              V gv = l.loadF32(dyp, b.CreateAdd(dyRow, ow));
+              V xi = b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift));
+              l.storeF32(dxp, xi, fmuladd(l, weight, gv, l.loadF32(dxp, xi)));
             });
           });
         });
@@ -252,7 +280,7 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
   V xData = l.data(x), dyData = l.data(dy), dwData = l.data(dw);
   V batch = l.dim(l.type(x).shape[0]);
   bool allTaps = taps * g.ow <= 16384; // 128 KB of doubles
-  V scratch = stackArray(l, l.f64, allTaps ? taps * g.ow : g.ow);
+  V scratch = nullptr;                 // per task, allocated in its function
 
   // row[ow] += x[n, c, tap] * dy[n, f, oh, ow] over the valid rows and columns.
   auto accumulate = [&](V row, V n, V f, V c, V kh, V kw) {
@@ -294,27 +322,28 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
                 l.f64);
   };
 
-  forOuter(l, l.constI64(filters), [&](V f) {
-    forOuter(l, l.constI64(channels), [&](V c) {
-      if (allTaps) {
-        zeroDoubles(taps * g.ow);
-        forOuter(l, batch, [&](V n) {
-          forOuter(l, l.constI64(g.kh), [&](V kh) {
-            forOuter(l, l.constI64(g.kw),
-                     [&](V kw) { accumulate(tapRow(kh, kw), n, f, c, kh, kw); });
-          });
-        });
+  // One task per (f, c) slice of dw: its sums keep their order.
+  V slices = l.constI64(filters * channels);
+  forPlanes(l, slices, b.CreateMul(batch, l.constI64(outPlane * taps)), [&](V p) {
+    V f = b.CreateUDiv(p, l.constI64(channels)), c = b.CreateURem(p, l.constI64(channels));
+    scratch = stackArray(l, l.f64, allTaps ? taps * g.ow : g.ow);
+    if (allTaps) {
+      zeroDoubles(taps * g.ow);
+      forOuter(l, batch, [&](V n) {
         forOuter(l, l.constI64(g.kh), [&](V kh) {
-          forOuter(l, l.constI64(g.kw), [&](V kw) { finish(tapRow(kh, kw), f, c, kh, kw); });
+          forOuter(l, l.constI64(g.kw), [&](V kw) { accumulate(tapRow(kh, kw), n, f, c, kh, kw); });
         });
-        return;
-      }
+      });
       forOuter(l, l.constI64(g.kh), [&](V kh) {
-        forOuter(l, l.constI64(g.kw), [&](V kw) {
-          zeroDoubles(g.ow);
-          forOuter(l, batch, [&](V n) { accumulate(scratch, n, f, c, kh, kw); });
-          finish(scratch, f, c, kh, kw);
-        });
+        forOuter(l, l.constI64(g.kw), [&](V kw) { finish(tapRow(kh, kw), f, c, kh, kw); });
+      });
+      return;
+    }
+    forOuter(l, l.constI64(g.kh), [&](V kh) {
+      forOuter(l, l.constI64(g.kw), [&](V kw) {
+        zeroDoubles(g.ow);
+        forOuter(l, batch, [&](V n) { accumulate(scratch, n, f, c, kh, kw); });
+        finish(scratch, f, c, kh, kw);
       });
     });
   });
@@ -336,7 +365,7 @@ void lowerPool(Lowering &l, const Node &node) {
   bool isMax = node.op == OpKind::MaxPool2d;
   V xData = l.data(x), outData = l.data(out);
   V start = l.constF32(isMax ? -std::numeric_limits<double>::infinity() : 0.0);
-  forOuter(l, planes(l, x), [&](V p) {
+  forPlanes(l, planes(l, x), l.constI64(g.oh * g.ow * g.kh * g.kw), [&](V p) {
     V xp = plane(l, xData, p, g.h * g.w);
     V y = plane(l, outData, p, g.oh * g.ow);
     forOuter(l, l.constI64(g.oh), [&](V oh) {
@@ -374,12 +403,12 @@ void lowerMaxPoolGrad(Lowering &l, const Node &node) {
   ValueId x = node.operands[0], dy = node.operands[1], dx = node.result;
   Geometry g = poolGeometry(l, node, x, dy);
   V xData = l.data(x), dyData = l.data(dy), dxData = l.data(dx);
-  V bestValue = stackArray(l, l.f32, g.ow), bestIndex = stackArray(l, l.i64, g.ow);
-  l.zero(dxData, l.numel(dx));
-  forOuter(l, planes(l, x), [&](V p) {
+  forPlanes(l, planes(l, x), l.constI64(g.oh * g.ow * g.kh * g.kw), [&](V p) {
+    V bestValue = stackArray(l, l.f32, g.ow), bestIndex = stackArray(l, l.i64, g.ow);
     V xp = plane(l, xData, p, g.h * g.w);
     V dxp = plane(l, dxData, p, g.h * g.w);
     V dyp = plane(l, dyData, p, g.oh * g.ow);
+    l.zero(dxp, l.constI64(g.h * g.w));
     forOuter(l, l.constI64(g.oh), [&](V oh) {
       V top = b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(g.w));
       // The first tap of each window.
@@ -422,10 +451,10 @@ void lowerAvgPoolGrad(Lowering &l, const Node &node) {
   Geometry g = poolGeometry(l, node, x, dy);
   V dyData = l.data(dy), dxData = l.data(dx);
   V area = l.constF32(static_cast<double>(g.kh * g.kw));
-  l.zero(dxData, l.numel(dx));
-  forOuter(l, planes(l, x), [&](V p) {
+  forPlanes(l, planes(l, x), l.constI64(g.oh * g.ow * g.kh * g.kw), [&](V p) {
     V dxp = plane(l, dxData, p, g.h * g.w);
     V dyp = plane(l, dyData, p, g.oh * g.ow);
+    l.zero(dxp, l.constI64(g.h * g.w));
     forOuter(l, l.constI64(g.oh), [&](V oh) {
       V dyRow = b.CreateMul(oh, l.constI64(g.ow));
       forOuter(l, l.constI64(g.kh), [&](V kh) {

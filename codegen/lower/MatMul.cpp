@@ -1,9 +1,10 @@
-/// Lowering of the MatMul family: a blocked GEMM in the BLIS loop order.
+/// Lowering of the MatMul family: a blocked GEMM in the BLIS loop order,
+/// split into parallel tasks.
 ///
-///   for jc < N step NC                      columns of C in blocks of NC
+///   for each task (row block x column chunk of C, from M and N alone)
 ///     for pc < K step kc (kc <= KC)         depth in blocks, balanced
-///       pack B[pc:pc+kc, jc:jc+NC]          into KC x NR panels, zero-padded
-///       for rows of C, MR at a time         (then 4, 2, 1 for the remainder)
+///       pack B[pc:pc+kc, chunk]             into KC x NR panels, zero-padded
+///       for rows of the block, MR at a time (then 4, 2, 1 for the remainder)
 ///         for each panel of NR columns
 ///           micro-kernel: an MR x NR tile of C in vector registers,
 ///           kc steps of fmuladd(broadcast A(i, k), B panel row k)
@@ -12,12 +13,16 @@
 ///
 /// A is read in place through its (possibly transposed) index: the row
 /// broadcasts of a tile stay in L1 while the B panels stream from L2; B is
-/// packed once per (jc, pc) block, through its transposed index when
+/// packed once per (task, pc) block, through its transposed index when
 /// `transpose_b` holds, so no transposed matrix is ever materialized. The
-/// packing area is one alloca of KC x NC floats (192 KiB) in the entry block,
-/// shared by every matmul of the function. Edge tiles: rows are never
-/// computed past M (tiles of 4, 2, 1 rows take the remainder); columns past
-/// N are zero in the packed panel and masked at the store.
+/// packing area is one alloca of KC x NC floats (192 KiB) in the entry block
+/// of the task's function, so tasks never share it. Column chunks are at
+/// most NC wide; row blocks are cut only when N is narrow. Every
+/// element of C is computed by one task, in the same order whatever the
+/// split and the thread count. Edge tiles: rows are never computed past
+/// the block (tiles of 4, 2, 1 rows take the remainder); columns past N
+/// (chunks are whole panels, so only N cuts one) are zero in the packed
+/// panel and masked at the store.
 ///
 /// The epilogue hook receives the tile's accumulators (one <VW x float> per
 /// row and column vector) with its row/column origin and lane masks, so a
@@ -85,8 +90,8 @@ GemmBlocking blockingFor(const llvm::Function &fn) {
   return GemmBlocking{vw, mr, 2 * vw, 256, 192};
 }
 
-/// The packing area of the function: one 64-byte aligned alloca in the entry
-/// block, found again by its metadata so all matmuls share it.
+/// The packing area of the function (a GEMM task): one 64-byte aligned
+/// alloca in the entry block, found again by its metadata.
 V packingArea(Lowering &l, int64_t floats) {
   unsigned kind = l.ctx.getMDKindID("nnc.gemm.pack");
   llvm::BasicBlock &entry = l.fn->getEntryBlock();
@@ -262,17 +267,24 @@ void storeTile(Lowering &l, V c, V ldc, const GemmTile &t) {
   }
 }
 
-/// Emits C = op(A) op(B) with the blocking of the module's target; every
-/// finished tile goes through `epilogue`.
-void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) {
+/// The part of C one task computes: rows [row0, row1), columns [col0, col1)
+/// with col1 - col0 <= NC.
+struct GemmRange {
+  V row0, row1, col0, col1;
+};
+
+/// Emits the block `r` of C = op(A) op(B) with the blocking `s`, packing B
+/// into a packing area of its own; every finished tile goes through
+/// `epilogue`.
+void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
+                   const GemmEpilogue &epilogue, const GemmRange &r) {
   auto &b = l.b;
-  const GemmBlocking s = blockingFor(*l.fn);
   const unsigned nv = s.nr / s.vw;
   llvm::Type *vec = llvm::FixedVectorType::get(l.f32, s.vw);
   V zeroVec = llvm::ConstantAggregateZero::get(vec);
   V pack = packingArea(l, s.kc * s.nc);
   V one = l.constI64(1);
-  V nr = l.constI64(s.nr), nc = l.constI64(s.nc), kcMax = l.constI64(s.kc);
+  V nr = l.constI64(s.nr), kcMax = l.constI64(s.kc);
   V panelFloats = l.constI64(s.kc * s.nr);
 
   // Depth blocks of equal size (784 = 4 x 196, not 3 x 256 + 16); at least one
@@ -281,190 +293,248 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
   V blocks = b.CreateUDiv(b.CreateAdd(kAtLeast1, l.constI64(s.kc - 1)), kcMax);
   V kcStep = b.CreateUDiv(b.CreateAdd(kAtLeast1, b.CreateSub(blocks, one)), blocks);
 
-  loop(l, l.constI64(0), g.n, nc, [&](V jc) {
-    V ncHere = minI64(l, nc, b.CreateSub(g.n, jc));
-    V panels = b.CreateUDiv(b.CreateAdd(ncHere, l.constI64(s.nr - 1)), nr);
-    // One depth block [pc, pc + kc); the last one (peeled, so that no branch
-    // on it sits in the loops, which LLVM would unswitch into copies) ends in
-    // the epilogue.
-    auto depthBlock = [&](V pc, V kc, bool last) {
-      V notFirst = b.CreateVectorSplat(s.vw, b.CreateICmpNE(pc, l.constI64(0)));
+  V jc = r.col0;
+  V ncHere = b.CreateSub(r.col1, jc);
+  V panels = b.CreateUDiv(b.CreateAdd(ncHere, l.constI64(s.nr - 1)), nr);
+  // One depth block [pc, pc + kc); the last one (peeled, so that no branch
+  // on it sits in the loops, which LLVM would unswitch into copies) ends in
+  // the epilogue.
+  auto depthBlock = [&](V pc, V kc, bool last) {
+    V notFirst = b.CreateVectorSplat(s.vw, b.CreateICmpNE(pc, l.constI64(0)));
 
-      // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
+    // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
+    loop(
+        l, l.constI64(0), panels, one,
+        [&](V p) {
+          V col0 = b.CreateAdd(jc, b.CreateMul(p, nr));
+          V cols = minI64(l, nr, b.CreateSub(g.n, col0));
+          V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+          if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
+            V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
+            V srcZ = g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
+            auto copyRows = [&](bool masked) {
+              std::vector<V> masks;
+              for (unsigned v = 0; v < nv && masked; ++v)
+                masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
+              loop(l, l.constI64(0), kc, one, [&](V k) {
+                V from = l.at(src, b.CreateMul(k, g.n), l.f32);
+                V to = l.at(dst, b.CreateMul(k, nr), l.f32);
+                for (unsigned v = 0; v < nv; ++v) {
+                  V fp = l.at(from, l.constI64(v * s.vw), l.f32);
+                  auto read = [&](V p) {
+                    return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v], zeroVec))
+                                  : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+                  };
+                  V x = read(fp);
+                  if (g.bMap) {
+                    V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
+                    x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
+                  }
+                  b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), llvm::Align(64));
+                }
+              });
+              return std::vector<V>{};
+            };
+            branch(
+                l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
+                [&] { return copyRows(true); });
+          } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
+            // Blocks of vw x vw transposed in registers, then the depth remainder.
+            V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
+            for (unsigned v = 0; v < nv; ++v) {
+              std::vector<V> src, valid;
+              for (unsigned j = 0; j < s.vw; ++j) {
+                V jj = l.constI64(v * s.vw + j);
+                valid.push_back(b.CreateICmpSLT(jj, cols));
+                V col = b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
+                src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32));
+              }
+              loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
+                std::vector<V> rows;
+                for (unsigned j = 0; j < s.vw; ++j) {
+                  V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
+                  rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
+                }
+                rows = transposeSquare(l, rows);
+                for (unsigned i = 0; i < s.vw; ++i) {
+                  V to = l.at(dst,
+                              b.CreateAdd(b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr),
+                                          l.constI64(v * s.vw)),
+                              l.f32);
+                  b.CreateAlignedStore(rows[i], to, llvm::Align(64));
+                }
+              });
+            }
+            loop(l, l.constI64(0), nr, one, [&](V j) {
+              V valid = b.CreateICmpSLT(j, cols);
+              V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
+              V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32);
+              V to = l.at(dst, j, l.f32);
+              loop(l, kcVec, kc, one, [&](V k) {
+                V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
+                l.storeF32(to, b.CreateMul(k, nr), x);
+              });
+            });
+          }
+        },
+        1);
+
+    // ---- one row of tiles: `rows` rows of C from row0, every panel.
+    auto rowOfTiles = [&](unsigned rows, V row0) {
       loop(
           l, l.constI64(0), panels, one,
           [&](V p) {
-            V col0 = b.CreateAdd(jc, b.CreateMul(p, nr));
-            V cols = minI64(l, nr, b.CreateSub(g.n, col0));
-            V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
-            if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
-              V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
-              V srcZ =
-                  g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
-              auto copyRows = [&](bool masked) {
-                std::vector<V> masks;
-                for (unsigned v = 0; v < nv && masked; ++v)
-                  masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
-                loop(l, l.constI64(0), kc, one, [&](V k) {
-                  V from = l.at(src, b.CreateMul(k, g.n), l.f32);
-                  V to = l.at(dst, b.CreateMul(k, nr), l.f32);
-                  for (unsigned v = 0; v < nv; ++v) {
-                    V fp = l.at(from, l.constI64(v * s.vw), l.f32);
-                    auto read = [&](V p) {
-                      return masked
-                                 ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v], zeroVec))
-                                 : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
-                    };
-                    V x = read(fp);
-                    if (g.bMap) {
-                      V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
-                      x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
-                    }
-                    b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), llvm::Align(64));
-                  }
-                });
-                return std::vector<V>{};
-              };
-              branch(
-                  l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
-                  [&] { return copyRows(true); });
-            } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
-              // Blocks of vw x vw transposed in registers, then the depth remainder.
-              V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
+            GemmTile t{rows, s.vw, row0, b.CreateAdd(jc, b.CreateMul(p, nr)), nullptr, {}, {}};
+            t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
+            for (unsigned v = 0; v < nv; ++v)
+              t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
+            V panel = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+
+            // The accumulators start at 0 in the first depth block, else from C
+            // (a masked load whose mask is empty in the first block).
+            std::vector<V> init;
+            for (unsigned r = 0; r < rows; ++r) {
+              V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
               for (unsigned v = 0; v < nv; ++v) {
-                std::vector<V> src, valid;
-                for (unsigned j = 0; j < s.vw; ++j) {
-                  V jj = l.constI64(v * s.vw + j);
-                  valid.push_back(b.CreateICmpSLT(jj, cols));
-                  V col =
-                      b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
-                  src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32));
-                }
-                loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
-                  std::vector<V> rows;
-                  for (unsigned j = 0; j < s.vw; ++j) {
-                    V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
-                    rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
-                  }
-                  rows = transposeSquare(l, rows);
-                  for (unsigned i = 0; i < s.vw; ++i) {
-                    V to = l.at(dst,
-                                b.CreateAdd(b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr),
-                                            l.constI64(v * s.vw)),
-                                l.f32);
-                    b.CreateAlignedStore(rows[i], to, llvm::Align(64));
-                  }
-                });
+                V at =
+                    l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
+                init.push_back(b.CreateMaskedLoad(vec, at, llvm::Align(4),
+                                                  b.CreateAnd(t.masks[v], notFirst), zeroVec));
               }
-              loop(l, l.constI64(0), nr, one, [&](V j) {
-                V valid = b.CreateICmpSLT(j, cols);
-                V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
-                V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32);
-                V to = l.at(dst, j, l.f32);
-                loop(l, kcVec, kc, one, [&](V k) {
-                  V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
-                  l.storeF32(to, b.CreateMul(k, nr), x);
-                });
-              });
             }
+
+            // A(i, k): row pointers when A is [m, k]; a column pointer when [k, m].
+            std::vector<V> aRows, aZRows;
+            V aCol = nullptr;
+            if (!g.ta)
+              for (unsigned r = 0; r < rows; ++r) {
+                V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
+                aRows.push_back(l.at(g.a, offset, l.f32));
+                if (g.aMap)
+                  aZRows.push_back(l.at(g.aZ, offset, l.f32));
+              }
+            else
+              aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
+
+            // The micro-kernel.
+            std::vector<V> acc = loop(
+                l, l.constI64(0), kc, one, init,
+                [&](V k, const std::vector<V> &in) {
+                  V bRow = l.at(panel, b.CreateMul(k, nr), l.f32);
+                  std::vector<V> bv;
+                  for (unsigned v = 0; v < nv; ++v)
+                    bv.push_back(b.CreateAlignedLoad(vec, l.at(bRow, l.constI64(v * s.vw), l.f32),
+                                                     llvm::Align(64)));
+                  V aK = g.ta ? l.at(aCol, b.CreateMul(k, g.m), l.f32) : nullptr;
+                  std::vector<V> out(in.size());
+                  for (unsigned r = 0; r < rows; ++r) {
+                    V x = g.ta ? l.loadF32(aK, l.constI64(r)) : l.loadF32(aRows[r], k);
+                    if (g.aMap)
+                      x = g.aMap(x, l.loadF32(aZRows[r], k));
+                    V splat = b.CreateVectorSplat(s.vw, x);
+                    for (unsigned v = 0; v < nv; ++v)
+                      out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},
+                                                          {splat, bv[v], in[r * nv + v]});
+                  }
+                  return out;
+                },
+                rows == s.mr ? 4 : 0); // the remainder tiles stay small (compile time)
+
+            for (unsigned r = 0; r < rows; ++r)
+              t.acc.emplace_back(acc.begin() + r * nv, acc.begin() + (r + 1) * nv);
+            if (last)
+              epilogue(t);
+            else
+              storeTile(l, g.c, g.n, t);
           },
           1);
-
-      // ---- one row of tiles: `rows` rows of C from row0, every panel.
-      auto rowOfTiles = [&](unsigned rows, V row0) {
-        loop(
-            l, l.constI64(0), panels, one,
-            [&](V p) {
-              GemmTile t{rows, s.vw, row0, b.CreateAdd(jc, b.CreateMul(p, nr)), nullptr, {}, {}};
-              t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
-              for (unsigned v = 0; v < nv; ++v)
-                t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
-              V panel = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
-
-              // The accumulators start at 0 in the first depth block, else from C
-              // (a masked load whose mask is empty in the first block).
-              std::vector<V> init;
-              for (unsigned r = 0; r < rows; ++r) {
-                V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
-                for (unsigned v = 0; v < nv; ++v) {
-                  V at =
-                      l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
-                  init.push_back(b.CreateMaskedLoad(vec, at, llvm::Align(4),
-                                                    b.CreateAnd(t.masks[v], notFirst), zeroVec));
-                }
-              }
-
-              // A(i, k): row pointers when A is [m, k]; a column pointer when [k, m].
-              std::vector<V> aRows, aZRows;
-              V aCol = nullptr;
-              if (!g.ta)
-                for (unsigned r = 0; r < rows; ++r) {
-                  V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
-                  aRows.push_back(l.at(g.a, offset, l.f32));
-                  if (g.aMap)
-                    aZRows.push_back(l.at(g.aZ, offset, l.f32));
-                }
-              else
-                aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
-
-              // The micro-kernel.
-              std::vector<V> acc = loop(
-                  l, l.constI64(0), kc, one, init,
-                  [&](V k, const std::vector<V> &in) {
-                    V bRow = l.at(panel, b.CreateMul(k, nr), l.f32);
-                    std::vector<V> bv;
-                    for (unsigned v = 0; v < nv; ++v)
-                      bv.push_back(b.CreateAlignedLoad(vec, l.at(bRow, l.constI64(v * s.vw), l.f32),
-                                                       llvm::Align(64)));
-                    V aK = g.ta ? l.at(aCol, b.CreateMul(k, g.m), l.f32) : nullptr;
-                    std::vector<V> out(in.size());
-                    for (unsigned r = 0; r < rows; ++r) {
-                      V x = g.ta ? l.loadF32(aK, l.constI64(r)) : l.loadF32(aRows[r], k);
-                      if (g.aMap)
-                        x = g.aMap(x, l.loadF32(aZRows[r], k));
-                      V splat = b.CreateVectorSplat(s.vw, x);
-                      for (unsigned v = 0; v < nv; ++v)
-                        out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},
-                                                            {splat, bv[v], in[r * nv + v]});
-                    }
-                    return out;
-                  },
-                  rows == s.mr ? 4 : 0); // the remainder tiles stay small (compile time)
-
-              for (unsigned r = 0; r < rows; ++r)
-                t.acc.emplace_back(acc.begin() + r * nv, acc.begin() + (r + 1) * nv);
-              if (last)
-                epilogue(t);
-              else
-                storeTile(l, g.c, g.n, t);
-            },
-            1);
-      };
-
-      // Full rows of MR, then the remainder as 4, 2, 1 rows (each at most once).
-      V mr = l.constI64(s.mr);
-      V fullRows = b.CreateMul(b.CreateUDiv(g.m, mr), mr);
-      loop(l, l.constI64(0), fullRows, mr, [&](V row0) { rowOfTiles(s.mr, row0); });
-      V rest = b.CreateSub(g.m, fullRows);
-      unsigned part = 1;
-      while (part * 2 < s.mr)
-        part *= 2;
-      for (; part >= 1; part /= 2) {
-        V row0 = b.CreateAdd(fullRows, b.CreateAnd(rest, l.constI64(~int64_t(2 * part - 1))));
-        V has = b.CreateICmpNE(b.CreateAnd(rest, l.constI64(part)), l.constI64(0));
-        branch(
-            l, has,
-            [&] {
-              rowOfTiles(part, row0);
-              return std::vector<V>{};
-            },
-            [] { return std::vector<V>{}; });
-      }
     };
-    // Full blocks of kcStep, then the last block of (0, kcStep] (0 when k = 0).
-    V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
-    loop(l, l.constI64(0), lastPc, kcStep, [&](V pc) { depthBlock(pc, kcStep, false); });
-    depthBlock(lastPc, b.CreateSub(g.k, lastPc), true);
+
+    // Full rows of MR, then the remainder as 4, 2, 1 rows (each at most once).
+    V mr = l.constI64(s.mr);
+    V fullRows =
+        b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
+    loop(l, r.row0, fullRows, mr, [&](V row0) { rowOfTiles(s.mr, row0); });
+    V rest = b.CreateSub(r.row1, fullRows);
+    unsigned part = 1;
+    while (part * 2 < s.mr)
+      part *= 2;
+    for (; part >= 1; part /= 2) {
+      V row0 = b.CreateAdd(fullRows, b.CreateAnd(rest, l.constI64(~int64_t(2 * part - 1))));
+      V has = b.CreateICmpNE(b.CreateAnd(rest, l.constI64(part)), l.constI64(0));
+      branch(
+          l, has,
+          [&] {
+            rowOfTiles(part, row0);
+            return std::vector<V>{};
+          },
+          [] { return std::vector<V>{}; });
+    }
+  };
+  // Full blocks of kcStep, then the last block of (0, kcStep] (0 when k = 0).
+  V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
+  loop(l, l.constI64(0), lastPc, kcStep, [&](V pc) { depthBlock(pc, kcStep, false); });
+  depthBlock(lastPc, b.CreateSub(g.k, lastPc), true);
+}
+
+/// Column chunks a GEMM aims at (then at most NC, at least two panels wide).
+constexpr int64_t kGemmColumnTasks = 16;
+constexpr int64_t kGemmMinChunkPanels = 2;
+/// Tasks below which row blocks are cut too; a row block holds at least
+/// kGemmMinTileRows register tiles of rows (each row block packs its B
+/// chunk again, which costs about 4 / M of the GEMM's time).
+constexpr int64_t kGemmMinTasks = 4;
+constexpr int64_t kGemmMinTileRows = 4;
+/// Multiply-adds below which a GEMM stays on the calling thread.
+constexpr int64_t kGemmParallelWork = int64_t{1} << 19;
+
+V ceilDiv(Lowering &l, V a, V c) {
+  return l.b.CreateUDiv(l.b.CreateAdd(a, l.b.CreateSub(c, l.constI64(1))), c);
+}
+V maxI64(Lowering &l, V a, V c) { return l.b.CreateSelect(l.b.CreateICmpSGT(a, c), a, c); }
+
+/// How a GEMM splits into tasks, from M and N alone (never from the thread
+/// count): column chunks of whole NR panels (each packs its own part of B),
+/// and, when N gives fewer than kGemmMinTasks chunks, row blocks (multiples
+/// of MR) too. Every element of C belongs to one task, which computes it in
+/// the same order as any other split would.
+struct GemmSplit {
+  V chunkCols, colChunks, blockRows, tasks;
+  V worthIt; ///< enough multiply-adds to pay for waking threads
+};
+
+GemmSplit splitGemm(Lowering &l, const GemmBlocking &s, const GemmOperands &g) {
+  auto &b = l.b;
+  V one = l.constI64(1), nr = l.constI64(s.nr), mr = l.constI64(s.mr);
+  GemmSplit split;
+  V panels = ceilDiv(l, g.n, nr);
+  V chunkPanels =
+      maxI64(l, ceilDiv(l, panels, l.constI64(kGemmColumnTasks)), l.constI64(kGemmMinChunkPanels));
+  split.chunkCols = b.CreateMul(minI64(l, chunkPanels, l.constI64(s.nc / s.nr)), nr);
+  split.colChunks = ceilDiv(l, g.n, split.chunkCols);
+  V blocksWanted = ceilDiv(l, l.constI64(kGemmMinTasks), maxI64(l, split.colChunks, one));
+  V blocksAllowed = maxI64(l, b.CreateUDiv(g.m, l.constI64(kGemmMinTileRows * s.mr)), one);
+  V blocks = minI64(l, blocksWanted, blocksAllowed);
+  split.blockRows = b.CreateMul(maxI64(l, ceilDiv(l, ceilDiv(l, g.m, mr), blocks), one), mr);
+  split.tasks = b.CreateMul(split.colChunks, ceilDiv(l, g.m, split.blockRows));
+  V depth = maxI64(l, g.k, one);
+  split.worthIt =
+      b.CreateICmpUGE(b.CreateMul(g.m, g.n), ceilDiv(l, l.constI64(kGemmParallelWork), depth));
+  return split;
+}
+
+/// Emits C = op(A) op(B) with the blocking of the module's target, as
+/// parallel tasks (splitGemm); every finished tile goes through `epilogue`.
+void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) {
+  const GemmBlocking s = blockingFor(*l.fn);
+  GemmSplit split = splitGemm(l, s, g);
+  parallelFor(l, split.tasks, split.worthIt, [&](V t) {
+    auto &b = l.b;
+    V row0 = b.CreateMul(b.CreateUDiv(t, split.colChunks), split.blockRows);
+    V col0 = b.CreateMul(b.CreateURem(t, split.colChunks), split.chunkCols);
+    GemmRange r{row0, minI64(l, g.m, b.CreateAdd(row0, split.blockRows)), col0,
+                minI64(l, g.n, b.CreateAdd(col0, split.chunkCols))};
+    emitGemmBlock(l, s, g, epilogue, r);
   });
 }
 

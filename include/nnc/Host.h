@@ -43,6 +43,14 @@ public:
   int64_t paramOffset(const char *name) const { return fns().paramOffset(name); }
   bool canTrain() const { return fns().trainStep != nullptr; }
 
+  /// The threads infer and trainStep run on: `threads` (0: one per core,
+  /// the default, also CompileOptions::threads; 1: the calling thread) of
+  /// a runtime pool shared with other models. Any count gives the same
+  /// bits. Copies of this model share the setting; do not change it while
+  /// a call is running.
+  void setThreads(int threads) { jit_->setThreads(threads); }
+  int threads() const { return jit_->threads(); }
+
   /// The inference graph (inputs, outputs and dims in ABI order).
   const Graph &graph() const { return *graph_; }
   const CompileTimes &times() const { return jit_->times(); }

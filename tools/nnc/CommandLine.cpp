@@ -66,6 +66,17 @@ Result<int64_t> parsePositiveInt(const std::string &option, const std::string &t
   return v;
 }
 
+Result<int> parseThreads(const CommandLine &cl) {
+  if (!cl.has("threads"))
+    return 0;
+  auto v = parsePositiveInt("threads", cl.get("threads"));
+  if (!v)
+    return Result<int>(v.takeDiags());
+  if (*v > 1024)
+    return Result<int>::fail("--threads takes at most 1024, got {}", *v);
+  return static_cast<int>(*v);
+}
+
 Result<double> parseNumber(const std::string &option, const std::string &text) {
   double v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);

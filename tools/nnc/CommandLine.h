@@ -38,6 +38,8 @@ private:
 
 /// Parses a positive integer option value, naming the option in the error.
 Result<int64_t> parsePositiveInt(const std::string &option, const std::string &text);
+/// `--threads N` (1 to 1024), or 0 (one thread per core) without it.
+Result<int> parseThreads(const CommandLine &cl);
 /// Parses a finite number option value.
 Result<double> parseNumber(const std::string &option, const std::string &text);
 

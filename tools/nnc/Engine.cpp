@@ -75,7 +75,7 @@ private:
 } // namespace
 
 Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
-                                             const Graph *train, bool useCache) {
+                                             const Graph *train, bool useCache, int threads) {
   using R = Result<std::unique_ptr<Engine>>;
   if (engine == "interp")
     return R(std::make_unique<InterpreterEngine>(infer, train));
@@ -83,6 +83,7 @@ Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Gr
     return R::fail("--engine must be 'jit' or 'interp', got '{}'", engine);
   CompileOptions options;
   options.useCache = useCache;
+  options.threads = threads;
   auto session = JitSession::create(infer, train, options);
   if (!session)
     return R(session.takeDiags());

@@ -38,8 +38,10 @@ public:
 };
 
 /// `engine` is "jit" or "interp". `train` may be null (inference only).
-/// With `useCache`, the JIT reuses compiled code from the disk cache.
+/// With `useCache`, the JIT reuses compiled code from the disk cache; it
+/// runs on `threads` threads (0: one per core; the interpreter uses one).
 Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
-                                             const Graph *train, bool useCache = true);
+                                             const Graph *train, bool useCache = true,
+                                             int threads = 0);
 
 } // namespace nnc::cli

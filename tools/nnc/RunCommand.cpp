@@ -20,8 +20,8 @@ namespace nnc::cli {
 namespace {
 
 const std::vector<OptionSpec> kRunOptions = {
-    {"in", true, true}, {"o", true},      {"engine", true},
-    {"params", true},   {"grads", false}, {"no-cache", false},
+    {"in", true, true}, {"o", true},         {"engine", true},  {"params", true},
+    {"grads", false},   {"no-cache", false}, {"threads", true},
 };
 
 /// Reads one tensor per graph input from the `--in NAME=FILE` options.
@@ -118,7 +118,10 @@ int runCommand(const Args &args) {
     return report(cl.diags());
   if (cl->positional.size() != 1 || !cl->has("o"))
     return fail("usage: nnc run M.ir --in NAME=FILE.npy ... -o DIR [--params P] [--grads] "
-                "[--engine=jit|interp]");
+                "[--engine=jit|interp] [--threads N]");
+  auto threads = parseThreads(*cl);
+  if (!threads)
+    return report(threads.diags());
   Result<Graph> g = loadModelFile(cl->positional[0]);
   if (!g)
     return report(g.diags());
@@ -136,8 +139,8 @@ int runCommand(const Args &args) {
   if (!optimized)
     return report(optimized.diags());
   rg->graph = std::move(optimized).value();
-  auto engine =
-      createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr, !cl->has("no-cache"));
+  auto engine = createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr,
+                             !cl->has("no-cache"), *threads);
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))

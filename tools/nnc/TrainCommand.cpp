@@ -249,11 +249,14 @@ int trainCommand(const Args &args) {
     return report(cl.diags());
   if (cl->positional.size() != 1 || !cl->has("data"))
     return fail("usage: nnc train M.ir --data D [--epochs N] [--batch N] [--lr X] [--save P] "
-                "[--params P] [--log F] [--seed S] [--bind features=X,labels=Y] [--holdout D] "
-                "[--check-numerics]");
+                "[--params P] [--log F] [--threads N] [--seed S] [--bind features=X,labels=Y] "
+                "[--holdout D] [--check-numerics]");
   auto settings = readSettings(*cl);
   if (!settings)
     return report(settings.diags());
+  auto threads = parseThreads(*cl);
+  if (!threads)
+    return report(threads.diags());
 
   Result<Graph> model = loadModelFile(cl->positional[0]);
   if (!model)
@@ -310,7 +313,7 @@ int trainCommand(const Args &args) {
   if (!optimizedEval)
     return report(optimizedEval.diags());
   auto engine = createEngine(checkingNumerics ? "interp" : cl->get("engine", kDefaultEngine),
-                             *optimizedEval, &step, !cl->has("no-cache"));
+                             *optimizedEval, &step, !cl->has("no-cache"), *threads);
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))
