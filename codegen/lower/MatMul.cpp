@@ -239,6 +239,9 @@ struct GemmOperands {
   /// the activation's gradient there.
   V aZ = nullptr, bZ = nullptr;
   ElementMap aMap = nullptr, bMap = nullptr;
+  /// Optional (B not transposed): bSums[j] = sum over k of B(k, j), added up
+  /// while B is packed (a bias gradient riding along, passes/fusion/RowSums.h).
+  V bSums = nullptr;
 };
 
 /// One register tile of C, as the micro-kernel leaves it.
@@ -266,6 +269,36 @@ void storeTile(Lowering &l, V c, V ldc, const GemmTile &t) {
     }
   }
 }
+
+/// The column sums of one packed panel (GemmOperands::bSums), carried in
+/// registers through the depth loop: they start from memory unless this is
+/// the first depth block (then from 0) and are stored when `store` holds.
+struct ColumnSums {
+  Lowering &l;
+  const GemmBlocking &s;
+  V sums = nullptr, col0, cols;
+  std::vector<V> start; ///< empty when there is nothing to sum
+
+  ColumnSums(Lowering &l, const GemmBlocking &s, V sums, V col0, V cols, V readFirst)
+      : l(l), s(s), sums(sums), col0(col0), cols(cols) {
+    if (!sums)
+      return;
+    auto *vec = llvm::FixedVectorType::get(l.f32, s.vw);
+    V read = l.b.CreateVectorSplat(s.vw, readFirst);
+    for (unsigned v = 0; v < s.nr / s.vw; ++v)
+      start.push_back(l.b.CreateMaskedLoad(vec, at(v), llvm::Align(4),
+                                           l.b.CreateAnd(mask(v), read),
+                                           llvm::ConstantAggregateZero::get(vec)));
+  }
+  V at(unsigned v) { return l.at(sums, l.b.CreateAdd(col0, l.constI64(v * s.vw)), l.f32); }
+  V mask(unsigned v) { return laneMask(l, s.vw, v * s.vw, cols); }
+  void finish(const std::vector<V> &total, V store) {
+    V write = l.b.CreateVectorSplat(s.vw, store);
+    for (size_t v = 0; v < total.size(); ++v)
+      l.b.CreateMaskedStore(total[v], at(static_cast<unsigned>(v)), llvm::Align(4),
+                            l.b.CreateAnd(mask(static_cast<unsigned>(v)), write));
+  }
+};
 
 /// The part of C one task computes: rows [row0, row1), columns [col0, col1)
 /// with col1 - col0 <= NC.
@@ -299,8 +332,12 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
   // One depth block [pc, pc + kc); the last one (peeled, so that no branch
   // on it sits in the loops, which LLVM would unswitch into copies) ends in
   // the epilogue.
+  // Column sums of B belong to the task of the first row block of a chunk
+  // (the others pack the same part of B again).
+  V ownsSums = b.CreateICmpEQ(r.row0, l.constI64(0));
   auto depthBlock = [&](V pc, V kc, bool last) {
-    V notFirst = b.CreateVectorSplat(s.vw, b.CreateICmpNE(pc, l.constI64(0)));
+    V notFirstBlock = b.CreateICmpNE(pc, l.constI64(0));
+    V notFirst = b.CreateVectorSplat(s.vw, notFirstBlock);
 
     // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
     loop(
@@ -316,23 +353,33 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
               std::vector<V> masks;
               for (unsigned v = 0; v < nv && masked; ++v)
                 masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
-              loop(l, l.constI64(0), kc, one, [&](V k) {
-                V from = l.at(src, b.CreateMul(k, g.n), l.f32);
-                V to = l.at(dst, b.CreateMul(k, nr), l.f32);
-                for (unsigned v = 0; v < nv; ++v) {
-                  V fp = l.at(from, l.constI64(v * s.vw), l.f32);
-                  auto read = [&](V p) {
-                    return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v], zeroVec))
-                                  : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
-                  };
-                  V x = read(fp);
-                  if (g.bMap) {
-                    V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
-                    x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
-                  }
-                  b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), llvm::Align(64));
-                }
-              });
+              ColumnSums sums(l, s, g.bSums, col0, cols, b.CreateAnd(ownsSums, notFirstBlock));
+              std::vector<V> total = loop(
+                  l, l.constI64(0), kc, one, sums.start,
+                  [&](V k, const std::vector<V> &partial) {
+                    V from = l.at(src, b.CreateMul(k, g.n), l.f32);
+                    V to = l.at(dst, b.CreateMul(k, nr), l.f32);
+                    std::vector<V> next;
+                    for (unsigned v = 0; v < nv; ++v) {
+                      V fp = l.at(from, l.constI64(v * s.vw), l.f32);
+                      auto read = [&](V p) {
+                        return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v],
+                                                             zeroVec))
+                                      : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+                      };
+                      V x = read(fp);
+                      if (g.bMap) {
+                        V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
+                        x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
+                      }
+                      b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32),
+                                           llvm::Align(64));
+                      if (!partial.empty())
+                        next.push_back(b.CreateFAdd(partial[v], x));
+                    }
+                    return next;
+                  });
+              sums.finish(total, ownsSums);
               return std::vector<V>{};
             };
             branch(
@@ -663,6 +710,8 @@ void lowerMatMul(Lowering &l, const Node &n) {
                    l.dim(cs[1]), l.dim(ta ? xs[0] : xs[1]), ta,        false};
     g.bZ = l.data(n.operands[2]);
     g.bMap = gradientMap(l, n);
+    if (ValueId bias = l.rowSumGuest(n); bias != kNoValue)
+      g.bSums = l.data(bias);
     emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
     return;
   }
@@ -673,6 +722,8 @@ void lowerMatMul(Lowering &l, const Node &n) {
     GemmOperands g{
         l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),
         ta,        tb};
+    if (ValueId bias = l.rowSumGuest(n); bias != kNoValue)
+      g.bSums = l.data(bias);
     emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
   }
   }

@@ -33,6 +33,15 @@ bool canHost(const Node &host, const Node &guest, ValueId d) {
     return guest.op == OpKind::Sum && host.operands[1] == d;
   case OpKind::FusedAddLayerNormGammaGrad:
     return guest.op == OpKind::Sum && host.operands[2] == d;
+  case OpKind::FusedMatMulGradWeight: // (x, dy, z) [transpose_a, activation, alpha]
+    if (host.operands[1] != d)
+      return false;
+    if (guest.op == OpKind::FusedMatMulGradBias) // (dy, z) [activation, alpha]
+      return guest.operands[1] == host.operands[2] && guest.attrs[0] == host.attrs[1] &&
+             guest.attrs[1] == host.attrs[2];
+    return host.attrs[1].ident == "none";
+  case OpKind::MatMul: // B = d, not transposed: its column sums
+    return guest.op == OpKind::Sum && host.operands[1] == d && !host.attrs[1].boolean;
   default:
     return false;
   }
