@@ -382,9 +382,14 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
               sums.finish(total, ownsSums);
               return std::vector<V>{};
             };
-            branch(
-                l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
-                [&] { return copyRows(true); });
+            // AVX-512 masked loads cost what plain ones do: there one copy
+            // serves full and edge panels alike (less code to compile).
+            if (s.vw == 16)
+              copyRows(true);
+            else
+              branch(
+                  l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
+                  [&] { return copyRows(true); });
           } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
             // Blocks of vw x vw transposed in registers, then the depth remainder.
             V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
@@ -497,26 +502,14 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
           1);
     };
 
-    // Full rows of MR, then the remainder as 4, 2, 1 rows (each at most once).
+    // Full rows of MR, then the remaining rows one at a time: a remainder is
+    // rare in training (batch and widths are multiples of 8 here), and each
+    // tile height is a micro-kernel of its own to compile.
     V mr = l.constI64(s.mr);
     V fullRows =
         b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
     loop(l, r.row0, fullRows, mr, [&](V row0) { rowOfTiles(s.mr, row0); });
-    V rest = b.CreateSub(r.row1, fullRows);
-    unsigned part = 1;
-    while (part * 2 < s.mr)
-      part *= 2;
-    for (; part >= 1; part /= 2) {
-      V row0 = b.CreateAdd(fullRows, b.CreateAnd(rest, l.constI64(~int64_t(2 * part - 1))));
-      V has = b.CreateICmpNE(b.CreateAnd(rest, l.constI64(part)), l.constI64(0));
-      branch(
-          l, has,
-          [&] {
-            rowOfTiles(part, row0);
-            return std::vector<V>{};
-          },
-          [] { return std::vector<V>{}; });
-    }
+    loop(l, fullRows, r.row1, one, [&](V row0) { rowOfTiles(1, row0); }, 1);
   };
   // Full blocks of kcStep, then the last block of (0, kcStep] (0 when k = 0).
   V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
