@@ -12,6 +12,11 @@ namespace {
 
 using V = llvm::Value *;
 
+/// Elements per parallel task of a flat loop, and the fewest elements for
+/// which a loop goes to the thread pool (a wake-up costs some microseconds).
+constexpr int64_t kParallelChunk = 32768;
+constexpr int64_t kParallelMinElements = 4 * kParallelChunk;
+
 V unary(Lowering &l, const Node &n, V x) {
   auto &b = l.b;
   V zero = l.constF32(0), one = l.constF32(1);
@@ -155,12 +160,28 @@ void lowerElementwise(Lowering &l, const Node &n) {
   bool flat = true;
   for (ValueId v : n.operands)
     flat = flat && (l.isImmediate(v) || l.type(v).shape == outShape);
+  auto body = [&](V i) {
+    std::vector<V> args;
+    for (ValueId v : n.operands)
+      args.push_back(l.load(v, i));
+    l.store(out, i, compute(args));
+  };
+  const Type &type = l.type(out);
+  if (flat && type.isStatic() && type.staticElements() < kParallelMinElements) {
+    l.forRange(l.numel(out), body); // small for sure: no task function to compile
+    return;
+  }
   if (flat) {
-    l.forRange(l.numel(out), [&](V i) {
-      std::vector<V> args;
-      for (ValueId v : n.operands)
-        args.push_back(l.load(v, i));
-      l.store(out, i, compute(args));
+    // Chunks of a fixed size (never a function of the thread count), on
+    // threads when there are enough of them to pay for waking the pool.
+    V count = l.numel(out), chunk = l.constI64(kParallelChunk);
+    V tasks = l.b.CreateUDiv(l.b.CreateAdd(count, l.constI64(kParallelChunk - 1)), chunk);
+    V worthIt = l.b.CreateICmpUGE(count, l.constI64(kParallelMinElements));
+    parallelFor(l, tasks, worthIt, [&](V t) {
+      V begin = l.b.CreateMul(t, chunk);
+      V end = l.b.CreateAdd(begin, chunk);
+      end = l.b.CreateSelect(l.b.CreateICmpULT(end, count), end, count);
+      l.forRange(l.b.CreateSub(end, begin), [&](V j) { body(l.b.CreateAdd(begin, j)); });
     });
     return;
   }
