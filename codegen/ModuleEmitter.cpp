@@ -224,13 +224,17 @@ private:
       buffers.push_back(l.b.CreateInBoundsGEP(l.b.getInt8Ty(), workspace, offset));
       offset = l.b.CreateAdd(offset, bufferBytes(l, buffer.size));
     }
-    for (const Node &n : g.nodes)
+    for (const Node &n : g.nodes) {
+      // An update's value may be computed straight into its param or state.
+      ValueId target = plan.stateOf[static_cast<size_t>(n.result)];
+      int32_t buffer = plan.bufferOf[static_cast<size_t>(n.result)];
       l.setBuffer(n.result,
-                  buffers[static_cast<size_t>(plan.bufferOf[static_cast<size_t>(n.result)])]);
+                  target != kNoValue ? l.data(target) : buffers[static_cast<size_t>(buffer)]);
+    }
     for (const Node &n : g.nodes)
       lowerNode(l, n);
     if (training)
-      finishTrainStep(l, g, state, f->getArg(4));
+      finishTrainStep(l, g, plan, f->getArg(4));
     else
       copyOutputs(l, g, f->getArg(4));
     l.b.CreateRet(l.b.getInt32(kAbiOk));
@@ -317,10 +321,10 @@ private:
     }
   }
 
-  /// The loss, then every `<-` update (all right sides are already computed
-  /// in the workspace, so the order of the copies does not matter).
-  void finishTrainStep(Lowering &l, const Graph &g, llvm::Value *state, llvm::Value *loss) {
-    (void)state;
+  /// The loss, then every `<-` update not computed in place (the memory plan
+  /// wrote those into their target once no node read the old value; the
+  /// others are in the workspace, so the order of the copies does not matter).
+  void finishTrainStep(Lowering &l, const Graph &g, const MemoryPlan &plan, llvm::Value *loss) {
     ValueId lossValue = g.outputs.back().value; // autodiff appends the loss
     llvm::BasicBlock *skip = llvm::BasicBlock::Create(m_.getContext(), "noloss", l.fn);
     llvm::BasicBlock *write = llvm::BasicBlock::Create(m_.getContext(), "loss", l.fn);
@@ -330,7 +334,8 @@ private:
     l.b.CreateBr(skip);
     l.b.SetInsertPoint(skip);
     for (const Update &u : g.updates)
-      copyValue(l, u.value, l.data(u.target));
+      if (plan.stateOf[static_cast<size_t>(u.value)] != u.target)
+        copyValue(l, u.value, l.data(u.target));
   }
 
   llvm::Module &m_;

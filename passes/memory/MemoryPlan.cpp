@@ -94,6 +94,44 @@ struct Planner {
     plan.bufferOf.assign(n, -1);
     plan.lifetimes.assign(n, Lifetime{});
     plan.inPlaceOf.assign(n, kNoValue);
+    plan.stateOf.assign(n, kNoValue);
+  }
+
+  /// 0. Updates written straight into their target (see planMemory).
+  void placeUpdatesInState() {
+    std::vector<int> updatesOf(g.values.size(), 0);
+    std::vector<bool> readAtEnd(g.values.size(), false);
+    // Outputs, and update values that are params or states themselves, are
+    // read after every node: their old values must survive the step.
+    for (const Update &u : g.updates)
+      ++updatesOf[static_cast<size_t>(u.value)], readAtEnd[static_cast<size_t>(u.value)] = true;
+    for (const OutputRef &o : g.outputs)
+      readAtEnd[static_cast<size_t>(o.value)] = true;
+    RowSumSchedule rowSums = scheduleRowSums(g);
+    for (const Update &u : g.updates) {
+      const Value &value = g.value(u.value);
+      if (value.kind != ValueKind::Op || updatesOf[static_cast<size_t>(u.value)] != 1 ||
+          readAtEnd[static_cast<size_t>(u.target)] || rowSums.isGuest(value.def) ||
+          !lastReaderOfTarget(u.target, value.def))
+        continue;
+      plan.stateOf[static_cast<size_t>(u.value)] = u.target;
+    }
+  }
+
+  /// Whether node `def` may overwrite `target`: every other reader of it
+  /// comes first, and `def` itself reads it only element by element.
+  bool lastReaderOfTarget(ValueId target, NodeId def) const {
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node &n = g.nodes[i];
+      if (std::find(n.operands.begin(), n.operands.end(), target) == n.operands.end())
+        continue;
+      if (static_cast<NodeId>(i) > def)
+        return false;
+      if (static_cast<NodeId>(i) == def && (n.info().family != OpFamily::Elementwise ||
+                                           g.type(target).shape != g.type(n.result).shape))
+        return false;
+    }
+    return true;
   }
 
   bool isOpResult(ValueId v) const { return g.value(v).kind == ValueKind::Op; }
@@ -135,6 +173,8 @@ struct Planner {
       const Node &node = g.nodes[i];
       auto at = static_cast<int32_t>(i);
       const Lifetime &life = plan.lifetimes[static_cast<size_t>(node.result)];
+      if (plan.stateOf[static_cast<size_t>(node.result)] != kNoValue)
+        continue; // lives in its param or state
       int32_t joined = -1;
       for (ValueId v : node.operands) {
         if (!isOpResult(v) || plan.lifetimes[static_cast<size_t>(v)].last != at ||
@@ -210,6 +250,7 @@ struct Planner {
 
 MemoryPlan planMemory(const Graph &g) {
   Planner p(g);
+  p.placeUpdatesInState();
   p.computeLifetimes();
   p.formClasses();
   p.assignBuffers();
@@ -231,6 +272,8 @@ uint64_t peakLiveBytes(const Graph &g, const MemoryPlan &plan, const std::vector
       consumed[static_cast<size_t>(v)] = true;
   std::vector<uint64_t> live(g.nodes.size() + 1, 0);
   for (const Node &n : g.nodes) {
+    if (plan.stateOf[static_cast<size_t>(n.result)] != kNoValue)
+      continue; // written into its param or state, not the workspace
     const Lifetime &life = plan.lifetimes[static_cast<size_t>(n.result)];
     int32_t last = consumed[static_cast<size_t>(n.result)] ? life.last - 1 : life.last;
     uint64_t bytes = roundUp64(SymbolicSize::of(g.type(n.result)).evaluate(dims));

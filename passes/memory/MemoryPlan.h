@@ -50,6 +50,9 @@ struct MemoryPlan {
   /// Per ValueId: the operand whose buffer the result took over in place
   /// (that operand dies at this node), or kNoValue.
   std::vector<ValueId> inPlaceOf;
+  /// Per ValueId: the param or state that this update's value is written
+  /// straight into (no workspace buffer, no copy after the step), or kNoValue.
+  std::vector<ValueId> stateOf;
   std::vector<PlannedBuffer> buffers;
 
   /// Byte offset of each buffer for concrete dims: the buffers one after
@@ -73,6 +76,10 @@ bool canRunInPlace(const Graph &g, const Node &n, ValueId operand);
 ///  3. classes are grouped by the symbolic part of their size (the
 ///     product of symbolic dims): sizes in one group differ only by a
 ///     static factor, so the larger bounds the smaller for every dim value;
+///  0. an update's value is computed straight into its param or state when
+///     every other reader of the old value runs before it (and its node, if
+///     it reads the old value, is element-wise: it reads each element before
+///     writing it); such values get no buffer;
 ///  4. within a group, the interference graph (classes whose lifetimes
 ///     overlap) is colored greedily, largest class first; a color is a
 ///     buffer, as large as its first (largest) class.
