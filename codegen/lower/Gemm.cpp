@@ -1,0 +1,544 @@
+/// The GEMM emitter (codegen/lower/Gemm.h): a blocked GEMM in the BLIS loop order,
+/// split into parallel tasks.
+///
+///   for each task (row block x column chunk of C, from M and N alone)
+///     for pc < K step kc (kc <= KC)         depth in blocks, balanced
+///       pack B[pc:pc+kc, chunk]             into KC x NR panels, zero-padded
+///       for rows of the block, MR at a time (then one at a time)
+///         for each panel of NR columns
+///           micro-kernel: an MR x NR tile of C in vector registers,
+///           kc steps of fmuladd(broadcast A(i, k), B panel row k)
+///           first depth block: start from 0, else from C
+///           last depth block: hand the tile to the epilogue, else store it
+///
+/// A is read in place through its (possibly transposed) index: the row
+/// broadcasts of a tile stay in L1 while the B panels stream from L2; B is
+/// packed once per (task, pc) block, through its transposed index when
+/// `transpose_b` holds, so no transposed matrix is ever materialized. The
+/// packing area is one alloca of KC x NC floats (192 KiB) in the entry block
+/// of the task's function, so tasks never share it. Column chunks are at
+/// most NC wide; row blocks are cut only when N is narrow. Every
+/// element of C is computed by one task, in the same order whatever the
+/// split and the thread count. Edge tiles: rows are never computed past
+/// the block (one-row tiles take the remainder); columns past N
+/// (chunks are whole panels, so only N cuts one) are zero in the packed
+/// panel and masked at the store.
+///
+/// The epilogue hook receives the tile's accumulators (one <VW x float> per
+/// row and column vector) with its row/column origin and lane masks, so a
+/// fused op (bias, activation) can finish the tile in registers. The fused
+/// backward ops map A or B element-wise as they are read (GemmOperands).
+#include "codegen/lower/Gemm.h"
+
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/TargetParser/Triple.h>
+#include <llvm/TargetParser/X86TargetParser.h>
+
+namespace nnc {
+
+namespace {
+
+/// Register and cache blocking for one target.
+struct GemmBlocking {
+  unsigned vw; ///< f32 lanes per vector register
+  unsigned mr; ///< rows of the register tile
+  unsigned nr; ///< columns of the register tile (nr / vw vectors per row)
+  int64_t kc;  ///< largest depth of a packed block
+  int64_t nc;  ///< columns of a packed block of B (a multiple of nr)
+};
+
+bool hasFeature(llvm::StringRef list, llvm::StringRef feature) {
+  llvm::SmallVector<llvm::StringRef, 64> items;
+  list.split(items, ',');
+  for (llvm::StringRef f : items)
+    if (f == feature)
+      return true;
+  return false;
+}
+
+/// f32 lanes of the widest vector the function's target runs natively: from
+/// its "target-features" (the host), else from its "target-cpu" (x86).
+unsigned vectorLanes(const llvm::Function &fn) {
+  llvm::StringRef features = fn.getFnAttribute("target-features").getValueAsString();
+  if (!features.empty()) {
+    if (hasFeature(features, "+avx512f"))
+      return 16;
+    return hasFeature(features, "+avx2") || hasFeature(features, "+avx") ? 8 : 4;
+  }
+  llvm::StringRef cpu = fn.getFnAttribute("target-cpu").getValueAsString();
+  llvm::Triple triple(fn.getParent()->getTargetTriple());
+  if (cpu.empty() || !triple.isX86())
+    return 4;
+  llvm::SmallVector<llvm::StringRef, 64> cpuFeatures;
+  llvm::X86::getFeaturesForCPU(cpu, cpuFeatures);
+  bool avx512 = false, avx = false;
+  for (llvm::StringRef f : cpuFeatures) {
+    avx512 = avx512 || f == "avx512f";
+    avx = avx || f == "avx" || f == "avx2";
+  }
+  return avx512 ? 16 : avx ? 8 : 4;
+}
+
+/// AVX-512 (32 registers): 8 x 32 (16 accumulators); AVX2 (16 registers):
+/// 6 x 16 (12 accumulators); SSE/NEON: 4 x 8.
+GemmBlocking blockingFor(const llvm::Function &fn) {
+  unsigned vw = vectorLanes(fn);
+  unsigned mr = vw == 16 ? 8 : vw == 8 ? 6 : 4;
+  return GemmBlocking{vw, mr, 2 * vw, 256, 192};
+}
+
+/// The packing area of the function (a GEMM task): one 64-byte aligned
+/// alloca in the entry block, found again by its metadata.
+V packingArea(Lowering &l, int64_t floats) {
+  unsigned kind = l.ctx.getMDKindID("nnc.gemm.pack");
+  llvm::BasicBlock &entry = l.fn->getEntryBlock();
+  for (llvm::Instruction &inst : entry)
+    if (auto *a = llvm::dyn_cast<llvm::AllocaInst>(&inst); a && a->getMetadata(kind))
+      return a;
+  llvm::IRBuilder<> eb(&entry, entry.getFirstInsertionPt());
+  llvm::AllocaInst *a = eb.CreateAlloca(llvm::ArrayType::get(l.f32, static_cast<uint64_t>(floats)),
+                                        nullptr, "gemm.pack");
+  a->setAlignment(llvm::Align(64));
+  a->setMetadata(kind, llvm::MDNode::get(l.ctx, {}));
+  return a;
+}
+
+/// for (i = begin; i < end; i += step), carrying `init` through the body,
+/// which returns the next values; gives the values after the loop. With
+/// `unroll` > 1 the loop asks LLVM to unroll it that many times; 1 forbids
+/// unrolling (loops over panels: copies of a large body only cost compile time).
+std::vector<V> loop(Lowering &l, V begin, V end, V step, const std::vector<V> &init,
+                    const std::function<std::vector<V>(V, const std::vector<V> &)> &body,
+                    unsigned unroll = 0) {
+  auto &b = l.b;
+  llvm::BasicBlock *pre = b.GetInsertBlock();
+  llvm::BasicBlock *header = llvm::BasicBlock::Create(l.ctx, "gemm.loop", l.fn);
+  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(l.ctx, "gemm.body", l.fn);
+  llvm::BasicBlock *exit = llvm::BasicBlock::Create(l.ctx, "gemm.after", l.fn);
+  b.CreateBr(header);
+  b.SetInsertPoint(header);
+  llvm::PHINode *i = b.CreatePHI(l.i64, 2, "i");
+  i->addIncoming(begin, pre);
+  std::vector<llvm::PHINode *> phis;
+  std::vector<V> carried;
+  for (V v : init) {
+    phis.push_back(b.CreatePHI(v->getType(), 2));
+    phis.back()->addIncoming(v, pre);
+    carried.push_back(phis.back());
+  }
+  b.CreateCondBr(b.CreateICmpSLT(i, end), bodyBlock, exit);
+  b.SetInsertPoint(bodyBlock);
+  std::vector<V> next = body(i, carried);
+  assert(next.size() == phis.size());
+  V nextI = b.CreateAdd(i, step, "", true, true);
+  llvm::BranchInst *latch = b.CreateBr(header);
+  i->addIncoming(nextI, b.GetInsertBlock());
+  for (size_t k = 0; k < phis.size(); ++k)
+    phis[k]->addIncoming(next[k], b.GetInsertBlock());
+  if (unroll) {
+    llvm::MDNode *count =
+        unroll == 1
+            ? llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.disable")})
+            : llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.count"),
+                                        llvm::ConstantAsMetadata::get(b.getInt32(unroll))});
+    llvm::MDNode *loopId = llvm::MDNode::getDistinct(l.ctx, {nullptr, count});
+    loopId->replaceOperandWith(0, loopId);
+    latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
+  }
+  b.SetInsertPoint(exit);
+  return carried;
+}
+
+/// A loop without carried values.
+void loop(Lowering &l, V begin, V end, V step, const std::function<void(V)> &body,
+          unsigned unroll = 0) {
+  loop(
+      l, begin, end, step, {},
+      [&](V i, const std::vector<V> &) {
+        body(i);
+        return std::vector<V>{};
+      },
+      unroll);
+}
+
+/// if (cond) then() else otherwise(), each giving `n` values; gives the
+/// merged values.
+std::vector<V> branch(Lowering &l, V cond, const std::function<std::vector<V>()> &then,
+                      const std::function<std::vector<V>()> &otherwise) {
+  auto &b = l.b;
+  llvm::BasicBlock *thenBlock = llvm::BasicBlock::Create(l.ctx, "gemm.then", l.fn);
+  llvm::BasicBlock *elseBlock = llvm::BasicBlock::Create(l.ctx, "gemm.else", l.fn);
+  llvm::BasicBlock *join = llvm::BasicBlock::Create(l.ctx, "gemm.join", l.fn);
+  b.CreateCondBr(cond, thenBlock, elseBlock);
+  b.SetInsertPoint(thenBlock);
+  std::vector<V> a = then();
+  llvm::BasicBlock *thenEnd = b.GetInsertBlock();
+  b.CreateBr(join);
+  b.SetInsertPoint(elseBlock);
+  std::vector<V> c = otherwise();
+  llvm::BasicBlock *elseEnd = b.GetInsertBlock();
+  b.CreateBr(join);
+  b.SetInsertPoint(join);
+  assert(a.size() == c.size());
+  std::vector<V> merged;
+  for (size_t k = 0; k < a.size(); ++k) {
+    llvm::PHINode *phi = b.CreatePHI(a[k]->getType(), 2);
+    phi->addIncoming(a[k], thenEnd);
+    phi->addIncoming(c[k], elseEnd);
+    merged.push_back(phi);
+  }
+  return merged;
+}
+
+V minI64(Lowering &l, V a, V c) { return l.b.CreateSelect(l.b.CreateICmpSLT(a, c), a, c); }
+
+/// Lanes [first, first + vw) that lie below `count`, as a <vw x i1> mask.
+V laneMask(Lowering &l, unsigned vw, unsigned first, V count) {
+  std::vector<llvm::Constant *> lanes;
+  for (unsigned k = 0; k < vw; ++k)
+    lanes.push_back(l.b.getInt32(first + k));
+  V limit = l.b.CreateVectorSplat(vw, l.b.CreateTrunc(count, l.i32));
+  return l.b.CreateICmpSLT(llvm::ConstantVector::get(lanes), limit);
+}
+
+/// Transposes n vectors of n lanes (n a power of two): log2(n) rounds of
+/// interleaving row i with row i + n/2 (lows, then highs).
+std::vector<V> transposeSquare(Lowering &l, std::vector<V> rows) {
+  const unsigned n = static_cast<unsigned>(rows.size());
+  std::vector<int> lo, hi;
+  for (unsigned t = 0; t < n / 2; ++t) {
+    lo.insert(lo.end(), {int(t), int(n + t)});
+    hi.insert(hi.end(), {int(n / 2 + t), int(n + n / 2 + t)});
+  }
+  for (unsigned round = 1; round < n; round *= 2) {
+    std::vector<V> next;
+    for (unsigned i = 0; i < n / 2; ++i) {
+      next.push_back(l.b.CreateShuffleVector(rows[i], rows[i + n / 2], lo));
+      next.push_back(l.b.CreateShuffleVector(rows[i], rows[i + n / 2], hi));
+    }
+    rows = std::move(next);
+  }
+  return rows;
+}
+
+/// The column sums of one packed panel (GemmOperands::bSums), carried in
+/// registers through the depth loop: they start from memory unless this is
+/// the first depth block (then from 0) and are stored when `store` holds.
+struct ColumnSums {
+  Lowering &l;
+  const GemmBlocking &s;
+  V sums = nullptr, col0, cols;
+  std::vector<V> start; ///< empty when there is nothing to sum
+
+  ColumnSums(Lowering &l, const GemmBlocking &s, V sums, V col0, V cols, V readFirst)
+      : l(l), s(s), sums(sums), col0(col0), cols(cols) {
+    if (!sums)
+      return;
+    auto *vec = llvm::FixedVectorType::get(l.f32, s.vw);
+    V read = l.b.CreateVectorSplat(s.vw, readFirst);
+    for (unsigned v = 0; v < s.nr / s.vw; ++v)
+      start.push_back(l.b.CreateMaskedLoad(vec, at(v), llvm::Align(4), l.b.CreateAnd(mask(v), read),
+                                           llvm::ConstantAggregateZero::get(vec)));
+  }
+  V at(unsigned v) { return l.at(sums, l.b.CreateAdd(col0, l.constI64(v * s.vw)), l.f32); }
+  V mask(unsigned v) { return laneMask(l, s.vw, v * s.vw, cols); }
+  void finish(const std::vector<V> &total, V store) {
+    V write = l.b.CreateVectorSplat(s.vw, store);
+    for (size_t v = 0; v < total.size(); ++v)
+      l.b.CreateMaskedStore(total[v], at(static_cast<unsigned>(v)), llvm::Align(4),
+                            l.b.CreateAnd(mask(static_cast<unsigned>(v)), write));
+  }
+};
+
+/// The part of C one task computes: rows [row0, row1), columns [col0, col1)
+/// with col1 - col0 <= NC.
+struct GemmRange {
+  V row0, row1, col0, col1;
+};
+
+/// Emits the block `r` of C = op(A) op(B) with the blocking `s`, packing B
+/// into a packing area of its own; every finished tile goes through
+/// `epilogue`.
+void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
+                   const GemmEpilogue &epilogue, const GemmRange &r) {
+  auto &b = l.b;
+  const unsigned nv = s.nr / s.vw;
+  llvm::Type *vec = llvm::FixedVectorType::get(l.f32, s.vw);
+  V zeroVec = llvm::ConstantAggregateZero::get(vec);
+  V pack = packingArea(l, s.kc * s.nc);
+  V one = l.constI64(1);
+  V nr = l.constI64(s.nr), kcMax = l.constI64(s.kc);
+  V panelFloats = l.constI64(s.kc * s.nr);
+
+  // Depth blocks of equal size (784 = 4 x 196, not 3 x 256 + 16); at least one
+  // block, so K = 0 still hands zero tiles to the epilogue.
+  V kAtLeast1 = b.CreateSelect(b.CreateICmpSLT(g.k, one), one, g.k);
+  V blocks = b.CreateUDiv(b.CreateAdd(kAtLeast1, l.constI64(s.kc - 1)), kcMax);
+  V kcStep = b.CreateUDiv(b.CreateAdd(kAtLeast1, b.CreateSub(blocks, one)), blocks);
+
+  V jc = r.col0;
+  V ncHere = b.CreateSub(r.col1, jc);
+  V panels = b.CreateUDiv(b.CreateAdd(ncHere, l.constI64(s.nr - 1)), nr);
+  // One depth block [pc, pc + kc); the last one (peeled, so that no branch
+  // on it sits in the loops, which LLVM would unswitch into copies) ends in
+  // the epilogue.
+  // Column sums of B belong to the task of the first row block of a chunk
+  // (the others pack the same part of B again).
+  V ownsSums = b.CreateICmpEQ(r.row0, l.constI64(0));
+  auto depthBlock = [&](V pc, V kc, bool last) {
+    V notFirstBlock = b.CreateICmpNE(pc, l.constI64(0));
+    V notFirst = b.CreateVectorSplat(s.vw, notFirstBlock);
+
+    // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
+    loop(
+        l, l.constI64(0), panels, one,
+        [&](V p) {
+          V col0 = b.CreateAdd(jc, b.CreateMul(p, nr));
+          V cols = minI64(l, nr, b.CreateSub(g.n, col0));
+          V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+          if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
+            V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
+            V srcZ = g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
+            auto copyRows = [&](bool masked) {
+              std::vector<V> masks;
+              for (unsigned v = 0; v < nv && masked; ++v)
+                masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
+              ColumnSums sums(l, s, g.bSums, col0, cols, b.CreateAnd(ownsSums, notFirstBlock));
+              std::vector<V> total = loop(
+                  l, l.constI64(0), kc, one, sums.start, [&](V k, const std::vector<V> &partial) {
+                    V from = l.at(src, b.CreateMul(k, g.n), l.f32);
+                    V to = l.at(dst, b.CreateMul(k, nr), l.f32);
+                    std::vector<V> next;
+                    for (unsigned v = 0; v < nv; ++v) {
+                      V fp = l.at(from, l.constI64(v * s.vw), l.f32);
+                      auto read = [&](V p) {
+                        return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v],
+                                                             zeroVec))
+                                      : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+                      };
+                      V x = read(fp);
+                      if (g.bMap) {
+                        V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
+                        x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
+                      }
+                      b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32),
+                                           llvm::Align(64));
+                      if (!partial.empty())
+                        next.push_back(b.CreateFAdd(partial[v], x));
+                    }
+                    return next;
+                  });
+              sums.finish(total, ownsSums);
+              return std::vector<V>{};
+            };
+            // AVX-512 masked loads cost what plain ones do: there one copy
+            // serves full and edge panels alike (less code to compile).
+            if (s.vw == 16)
+              copyRows(true);
+            else
+              branch(
+                  l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
+                  [&] { return copyRows(true); });
+          } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
+            // Blocks of vw x vw transposed in registers, then the depth remainder.
+            V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
+            for (unsigned v = 0; v < nv; ++v) {
+              std::vector<V> src, valid;
+              for (unsigned j = 0; j < s.vw; ++j) {
+                V jj = l.constI64(v * s.vw + j);
+                valid.push_back(b.CreateICmpSLT(jj, cols));
+                V col = b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
+                src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32));
+              }
+              loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
+                std::vector<V> rows;
+                for (unsigned j = 0; j < s.vw; ++j) {
+                  V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
+                  rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
+                }
+                rows = transposeSquare(l, rows);
+                for (unsigned i = 0; i < s.vw; ++i) {
+                  V to = l.at(dst,
+                              b.CreateAdd(b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr),
+                                          l.constI64(v * s.vw)),
+                              l.f32);
+                  b.CreateAlignedStore(rows[i], to, llvm::Align(64));
+                }
+              });
+            }
+            loop(l, l.constI64(0), nr, one, [&](V j) {
+              V valid = b.CreateICmpSLT(j, cols);
+              V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
+              V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32);
+              V to = l.at(dst, j, l.f32);
+              loop(l, kcVec, kc, one, [&](V k) {
+                V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
+                l.storeF32(to, b.CreateMul(k, nr), x);
+              });
+            });
+          }
+        },
+        1);
+
+    // ---- one row of tiles: `rows` rows of C from row0, every panel.
+    auto rowOfTiles = [&](unsigned rows, V row0) {
+      loop(
+          l, l.constI64(0), panels, one,
+          [&](V p) {
+            GemmTile t{rows, s.vw, row0, b.CreateAdd(jc, b.CreateMul(p, nr)), nullptr, {}, {}};
+            t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
+            for (unsigned v = 0; v < nv; ++v)
+              t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
+            V panel = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+
+            // The accumulators start at 0 in the first depth block, else from C
+            // (a masked load whose mask is empty in the first block).
+            std::vector<V> init;
+            for (unsigned r = 0; r < rows; ++r) {
+              V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
+              for (unsigned v = 0; v < nv; ++v) {
+                V at =
+                    l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
+                init.push_back(b.CreateMaskedLoad(vec, at, llvm::Align(4),
+                                                  b.CreateAnd(t.masks[v], notFirst), zeroVec));
+              }
+            }
+
+            // A(i, k): row pointers when A is [m, k]; a column pointer when [k, m].
+            std::vector<V> aRows, aZRows;
+            V aCol = nullptr;
+            if (!g.ta)
+              for (unsigned r = 0; r < rows; ++r) {
+                V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
+                aRows.push_back(l.at(g.a, offset, l.f32));
+                if (g.aMap)
+                  aZRows.push_back(l.at(g.aZ, offset, l.f32));
+              }
+            else
+              aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
+
+            // The micro-kernel.
+            std::vector<V> acc = loop(
+                l, l.constI64(0), kc, one, init,
+                [&](V k, const std::vector<V> &in) {
+                  V bRow = l.at(panel, b.CreateMul(k, nr), l.f32);
+                  std::vector<V> bv;
+                  for (unsigned v = 0; v < nv; ++v)
+                    bv.push_back(b.CreateAlignedLoad(vec, l.at(bRow, l.constI64(v * s.vw), l.f32),
+                                                     llvm::Align(64)));
+                  V aK = g.ta ? l.at(aCol, b.CreateMul(k, g.m), l.f32) : nullptr;
+                  std::vector<V> out(in.size());
+                  for (unsigned r = 0; r < rows; ++r) {
+                    V x = g.ta ? l.loadF32(aK, l.constI64(r)) : l.loadF32(aRows[r], k);
+                    if (g.aMap)
+                      x = g.aMap(x, l.loadF32(aZRows[r], k));
+                    V splat = b.CreateVectorSplat(s.vw, x);
+                    for (unsigned v = 0; v < nv; ++v)
+                      out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},
+                                                          {splat, bv[v], in[r * nv + v]});
+                  }
+                  return out;
+                },
+                rows == s.mr ? 4 : 0); // the remainder tiles stay small (compile time)
+
+            for (unsigned r = 0; r < rows; ++r)
+              t.acc.emplace_back(acc.begin() + r * nv, acc.begin() + (r + 1) * nv);
+            if (last)
+              epilogue(t);
+            else
+              storeTile(l, g.c, g.n, t);
+          },
+          1);
+    };
+
+    // Full rows of MR, then the remaining rows one at a time: a remainder is
+    // rare in training (batch and widths are multiples of 8 here), and each
+    // tile height is a micro-kernel of its own to compile.
+    V mr = l.constI64(s.mr);
+    V fullRows =
+        b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
+    loop(l, r.row0, fullRows, mr, [&](V row0) { rowOfTiles(s.mr, row0); });
+    loop(l, fullRows, r.row1, one, [&](V row0) { rowOfTiles(1, row0); }, 1);
+  };
+  // Full blocks of kcStep, then the last block of (0, kcStep] (0 when k = 0).
+  V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
+  loop(l, l.constI64(0), lastPc, kcStep, [&](V pc) { depthBlock(pc, kcStep, false); });
+  depthBlock(lastPc, b.CreateSub(g.k, lastPc), true);
+}
+
+/// Column chunks a GEMM aims at (then at most NC, at least two panels wide).
+constexpr int64_t kGemmColumnTasks = 16;
+constexpr int64_t kGemmMinChunkPanels = 2;
+/// Tasks below which row blocks are cut too; a row block holds at least
+/// kGemmMinTileRows register tiles of rows (each row block packs its B
+/// chunk again, which costs about 4 / M of the GEMM's time).
+constexpr int64_t kGemmMinTasks = 4;
+constexpr int64_t kGemmMinTileRows = 4;
+/// Multiply-adds below which a GEMM stays on the calling thread.
+constexpr int64_t kGemmParallelWork = int64_t{1} << 19;
+
+V ceilDiv(Lowering &l, V a, V c) {
+  return l.b.CreateUDiv(l.b.CreateAdd(a, l.b.CreateSub(c, l.constI64(1))), c);
+}
+V maxI64(Lowering &l, V a, V c) { return l.b.CreateSelect(l.b.CreateICmpSGT(a, c), a, c); }
+
+/// How a GEMM splits into tasks, from M and N alone (never from the thread
+/// count): column chunks of whole NR panels (each packs its own part of B),
+/// and, when N gives fewer than kGemmMinTasks chunks, row blocks (multiples
+/// of MR) too. Every element of C belongs to one task, which computes it in
+/// the same order as any other split would.
+struct GemmSplit {
+  V chunkCols, colChunks, blockRows, tasks;
+  V worthIt; ///< enough multiply-adds to pay for waking threads
+};
+
+GemmSplit splitGemm(Lowering &l, const GemmBlocking &s, const GemmOperands &g) {
+  auto &b = l.b;
+  V one = l.constI64(1), nr = l.constI64(s.nr), mr = l.constI64(s.mr);
+  GemmSplit split;
+  V panels = ceilDiv(l, g.n, nr);
+  V chunkPanels =
+      maxI64(l, ceilDiv(l, panels, l.constI64(kGemmColumnTasks)), l.constI64(kGemmMinChunkPanels));
+  split.chunkCols = b.CreateMul(minI64(l, chunkPanels, l.constI64(s.nc / s.nr)), nr);
+  split.colChunks = ceilDiv(l, g.n, split.chunkCols);
+  V blocksWanted = ceilDiv(l, l.constI64(kGemmMinTasks), maxI64(l, split.colChunks, one));
+  V blocksAllowed = maxI64(l, b.CreateUDiv(g.m, l.constI64(kGemmMinTileRows * s.mr)), one);
+  V blocks = minI64(l, blocksWanted, blocksAllowed);
+  split.blockRows = b.CreateMul(maxI64(l, ceilDiv(l, ceilDiv(l, g.m, mr), blocks), one), mr);
+  split.tasks = b.CreateMul(split.colChunks, ceilDiv(l, g.m, split.blockRows));
+  V depth = maxI64(l, g.k, one);
+  split.worthIt =
+      b.CreateICmpUGE(b.CreateMul(g.m, g.n), ceilDiv(l, l.constI64(kGemmParallelWork), depth));
+  return split;
+}
+
+} // namespace
+
+/// Stores a tile into row-major `c` with `ldc` columns (masked at the edge).
+void storeTile(Lowering &l, V c, V ldc, const GemmTile &t) {
+  for (unsigned r = 0; r < t.rows; ++r) {
+    V row = l.b.CreateMul(l.b.CreateAdd(t.row0, l.constI64(r)), ldc);
+    for (size_t v = 0; v < t.acc[r].size(); ++v) {
+      V p =
+          l.at(c, l.b.CreateAdd(row, l.b.CreateAdd(t.col0, l.constI64(int64_t(v) * t.vw))), l.f32);
+      l.b.CreateMaskedStore(t.acc[r][v], p, llvm::Align(4), t.masks[v]);
+    }
+  }
+}
+
+/// Emits C = op(A) op(B) with the blocking of the module's target, as
+/// parallel tasks (splitGemm); every finished tile goes through `epilogue`.
+void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) {
+  const GemmBlocking s = blockingFor(*l.fn);
+  GemmSplit split = splitGemm(l, s, g);
+  parallelFor(l, split.tasks, split.worthIt, [&](V t) {
+    auto &b = l.b;
+    V row0 = b.CreateMul(b.CreateUDiv(t, split.colChunks), split.blockRows);
+    V col0 = b.CreateMul(b.CreateURem(t, split.colChunks), split.chunkCols);
+    GemmRange r{row0, minI64(l, g.m, b.CreateAdd(row0, split.blockRows)), col0,
+                minI64(l, g.n, b.CreateAdd(col0, split.chunkCols))};
+    emitGemmBlock(l, s, g, epilogue, r);
+  });
+}
+
+} // namespace nnc

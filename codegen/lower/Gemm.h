@@ -1,0 +1,58 @@
+/// The GEMM emitter shared by the MatMul family's lowerings
+/// (codegen/lower/Gemm.cpp): C = op(A) op(B) with packed panels, a
+/// register-tiled micro-kernel and parallel tasks, with hooks for fused ops
+/// (an element map as A or B is read, an epilogue per finished tile, column
+/// sums of B).
+#pragma once
+
+#include "codegen/Lowering.h"
+
+#include <functional>
+#include <vector>
+
+namespace nnc {
+
+using V = llvm::Value *;
+
+/// An element map applied as an operand is read: (element, the element of
+/// a second buffer of the same layout) -> element; on scalars or vectors.
+using ElementMap = std::function<V(V, V)>;
+
+/// C = op(A) x op(B), row-major, for the GEMM driver.
+struct GemmOperands {
+  V a, b, c;   ///< buffers (f32)
+  V m, n, k;   ///< extents of C (m x n) and of the depth (i64)
+  bool ta, tb; ///< A is stored [k, m], B is stored [n, k]
+  /// Optional: A(i, k) = aMap(a(i, k), aZ(i, k)) (A not transposed), and
+  /// B(k, j) = bMap(b(k, j), bZ(k, j)) (B not transposed), computed as the
+  /// micro-kernel reads A and as B is packed: the fused backward ops apply
+  /// the activation's gradient there.
+  V aZ = nullptr, bZ = nullptr;
+  ElementMap aMap = nullptr, bMap = nullptr;
+  /// Optional (B not transposed): bSums[j] = sum over k of B(k, j), added up
+  /// while B is packed (a bias gradient riding along, passes/fusion/RowSums.h).
+  V bSums = nullptr;
+};
+
+/// One register tile of C, as the micro-kernel leaves it.
+struct GemmTile {
+  unsigned rows;                   ///< rows held (all of them lie in C)
+  unsigned vw;                     ///< lanes per vector
+  V row0, col0;                    ///< the tile's first row and column in C
+  V cols;                          ///< columns of the tile inside C (1..nr)
+  std::vector<std::vector<V>> acc; ///< acc[r][v]: columns col0 + v*vw + [0, vw) of row row0 + r
+  std::vector<V> masks;            ///< masks[v]: the lanes of vector v inside C
+};
+
+/// What becomes of a finished tile (the last depth block): store it, or
+/// apply bias and activation first.
+using GemmEpilogue = std::function<void(const GemmTile &)>;
+
+/// Stores a tile into row-major `c` with `ldc` columns (masked at the edge).
+void storeTile(Lowering &l, V c, V ldc, const GemmTile &t);
+
+/// Emits C = op(A) op(B) with the blocking of the module's target, as
+/// parallel tasks; every finished tile goes through `epilogue`.
+void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue);
+
+} // namespace nnc
