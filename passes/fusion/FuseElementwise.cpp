@@ -32,8 +32,7 @@ bool isF32(const Graph &g, ValueId v) { return g.type(v).dtype == DType::F32; }
 bool fusible(const Graph &g, const Node &n) {
   if (!isProgramOp(n.op) || !isF32(g, n.result))
     return false;
-  return std::all_of(n.operands.begin(), n.operands.end(),
-                     [&](ValueId v) { return isF32(g, v); });
+  return std::all_of(n.operands.begin(), n.operands.end(), [&](ValueId v) { return isF32(g, v); });
 }
 
 class FuseElementwisePass : public Pass {
@@ -68,7 +67,9 @@ private:
                                   const std::vector<bool> &taken, PassContext &ctx) {
     std::vector<NodeId> group = {root};
     const Type &rootType = g.type(g.node(root).result);
-    auto inGroup = [&](NodeId n) { return std::find(group.begin(), group.end(), n) != group.end(); };
+    auto inGroup = [&](NodeId n) {
+      return std::find(group.begin(), group.end(), n) != group.end();
+    };
     for (bool grew = true; grew;) {
       grew = false;
       for (size_t m = 0; m < group.size(); ++m)

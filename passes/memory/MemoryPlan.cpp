@@ -128,7 +128,7 @@ struct Planner {
       if (static_cast<NodeId>(i) > def)
         return false;
       if (static_cast<NodeId>(i) == def && (n.info().family != OpFamily::Elementwise ||
-                                           g.type(target).shape != g.type(n.result).shape))
+                                            g.type(target).shape != g.type(n.result).shape))
         return false;
     }
     return true;

@@ -62,8 +62,8 @@ std::string memoryReport(const Graph &g, const MemoryPlan &plan, const std::vect
   for (const Update &u : g.updates)
     inState += plan.stateOf[static_cast<size_t>(u.value)] == u.target ? 1 : 0;
   if (!g.updates.empty())
-    out += fmt::format("  updates computed straight into their param or state: {} of {}\n",
-                       inState, g.updates.size());
+    out += fmt::format("  updates computed straight into their param or state: {} of {}\n", inState,
+                       g.updates.size());
   out += fmt::format("  sum of all tensors (no reuse): {} bytes; the plan needs {:.1f}% of it\n",
                      unplanned, unplanned ? 100.0 * double(planned) / double(unplanned) : 100.0);
   out += fmt::format("  most bytes live at one node: {} bytes\n", peakLiveBytes(g, plan, dims));

@@ -95,8 +95,9 @@ TEST(FuseElementwise, MalformedProgramsAreLocatedErrors) {
   EXPECT_EQ(firstError("fused_elementwise(x, program=[[add, 0]])"),
             "fused_elementwise: instruction 0: add takes 2 operand(s) and 0 attribute(s), got 1 "
             "value(s)");
-  EXPECT_EQ(firstError("fused_elementwise(x, c, program=[[add, 0, 1]])"),
-            "fused_elementwise: instruction 0 (add): shapes do not broadcast: f32[B, 3] and f32[2]");
+  EXPECT_EQ(
+      firstError("fused_elementwise(x, c, program=[[add, 0, 1]])"),
+      "fused_elementwise: instruction 0 (add): shapes do not broadcast: f32[B, 3] and f32[2]");
   EXPECT_EQ(firstError("fused_elementwise(x, program=[relu, 0])"),
             "fused_elementwise: attribute 'program' must be a list of instructions [op, "
             "operands..., attributes...]");

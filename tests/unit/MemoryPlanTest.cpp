@@ -439,8 +439,7 @@ TEST(MemoryPlan, MlpUpdatesNeedNoCopies) {
   ASSERT_TRUE(step.ok()) << step.errorText();
   MemoryPlan plan = planMemory(*step);
   for (const Update &u : step->updates)
-    EXPECT_EQ(plan.stateOf[static_cast<size_t>(u.value)], u.target)
-        << step->value(u.target).name;
+    EXPECT_EQ(plan.stateOf[static_cast<size_t>(u.value)], u.target) << step->value(u.target).name;
 }
 
 } // namespace
