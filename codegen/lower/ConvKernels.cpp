@@ -1,0 +1,558 @@
+/// The register-tiled kernels of the Conv family (declared in
+/// codegen/lower/ConvKernels.h, used by codegen/lower/Conv.cpp): conv2d and
+/// its input gradient as one correlation kernel (Correlation), the filter
+/// gradient as another (FilterGrad). Each applies to the geometries it
+/// lists and otherwise returns false, leaving the node to the plain nests.
+#include "codegen/lower/ConvKernels.h"
+
+#include <llvm/ADT/STLExtras.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/TargetParser/Triple.h>
+#include <llvm/TargetParser/X86TargetParser.h>
+
+#include <algorithm>
+
+namespace nnc::conv {
+
+namespace {
+
+bool hasFeature(llvm::StringRef list, llvm::StringRef feature) {
+  llvm::SmallVector<llvm::StringRef, 64> items;
+  list.split(items, ',');
+  return llvm::is_contained(items, feature);
+}
+
+/// f32 lanes of the widest vector the function's target runs natively: from
+/// its "target-features" (the host), else from its "target-cpu" (x86). The
+/// same rule as the GEMM's (codegen/lower/Gemm.cpp).
+unsigned vectorLanes(const llvm::Function &fn) {
+  llvm::StringRef features = fn.getFnAttribute("target-features").getValueAsString();
+  if (!features.empty()) {
+    if (hasFeature(features, "+avx512f"))
+      return 16;
+    return hasFeature(features, "+avx2") || hasFeature(features, "+avx") ? 8 : 4;
+  }
+  llvm::StringRef cpu = fn.getFnAttribute("target-cpu").getValueAsString();
+  llvm::Triple triple(fn.getParent()->getTargetTriple());
+  if (cpu.empty() || !triple.isX86())
+    return 4;
+  llvm::SmallVector<llvm::StringRef, 64> cpuFeatures;
+  llvm::X86::getFeaturesForCPU(cpu, cpuFeatures);
+  bool avx512 = llvm::is_contained(cpuFeatures, "avx512f");
+  bool avx = llvm::is_contained(cpuFeatures, "avx") || llvm::is_contained(cpuFeatures, "avx2");
+  return avx512 ? 16 : avx ? 8 : 4;
+}
+
+/// A correlation with stride 1 along the width, the shape shared by conv2d
+/// and (stride 1) its input gradient:
+///   out[n, o, r, col] = bias(o) + sum over i, kh, kw of
+///                       weight(o, i, kh, kw) * in[n, i, r * sh + kh - ph, col + kw - pw]
+/// with taps in the padding reading zero.
+struct Correlation {
+  V in, out;                    ///< [N, ins, h, w] and [N, outs, oh, ow]
+  int64_t ins, outs;            ///< channels of in and out
+  int64_t h, w, oh, ow, kh, kw; ///< spatial sizes (ow = w + 2 pw - kw + 1)
+  int64_t sh, ph, pw;           ///< row stride, padding
+  /// weight(o, i, kh, kw) is weightBase(o0, i)[weightOffset(o - o0, kh, kw)]
+  /// within a block of output channels from o0: constant offsets from one
+  /// pointer per block and input channel.
+  std::function<V(V o0, V i)> weightBase;
+  std::function<int64_t(int64_t j, int64_t kh, int64_t kw)> weightOffset;
+  std::function<V(V o)> bias; ///< null: start from zero
+};
+
+/// The padded copy of one input plane: rows of w + 2 pw floats, ph zero rows
+/// above and below, and a vector of slack after (the last chunk of a row
+/// reads whole vectors past the row's end; those lanes are never stored).
+struct PaddedPlane {
+  int64_t stride, rows;
+  int64_t plane() const { return stride * rows; }
+  int64_t floats(unsigned vw) const { return plane() + vw; }
+};
+
+PaddedPlane paddedPlane(const Correlation &k) {
+  return PaddedPlane{k.w + 2 * k.pw, k.h + 2 * k.ph};
+}
+
+/// Floats of the stack buffer of padded planes (64 KiB).
+constexpr int64_t kPaddedFloats = 16384;
+
+/// The correlation kernel applies when a padded plane fits the buffer.
+bool fitsBuffer(const Correlation &k, unsigned vw) {
+  return paddedPlane(k).floats(vw) <= kPaddedFloats;
+}
+
+/// Input channels whose padded planes share the buffer: a tile keeps its
+/// sums in registers over all of them (storing and reloading partial sums
+/// between channels costs loads, and the loads stall on those stores).
+int64_t channelGroup(const Correlation &k, unsigned vw) {
+  return std::clamp<int64_t>((kPaddedFloats - vw) / paddedPlane(k).plane(), 1, k.ins);
+}
+
+/// Register blocking of the correlation kernel: a tile is `rows` output rows by
+/// up to two vectors of columns by `channels` output channels, one
+/// accumulator each. Per tap, each input vector feeds `channels` FMAs and
+/// each broadcast weight `rows` x (column vectors) FMAs, so loads stay
+/// well below FMAs.
+struct Tiling {
+  unsigned vw;      ///< f32 lanes per vector
+  int64_t rows;     ///< output rows per tile
+  int64_t channels; ///< output channels per block (and task)
+};
+
+/// AVX-512 (32 registers): 2 rows x 2 vectors x 4 channels, 16 accumulators;
+/// 16 registers (AVX2, SSE): 1 row x 2 vectors x 4 channels, 8 accumulators.
+/// Fewer output channels take more rows, to keep as many independent sums
+/// (FMA latency) and reuse each input row for several output rows.
+Tiling tilingFor(const llvm::Function &fn, const Correlation &k) {
+  unsigned vw = vectorLanes(fn);
+  int64_t channels = std::min<int64_t>(k.outs, 4);
+  int64_t rows = std::max<int64_t>(vw == 16 ? 2 : 1, 4 / channels);
+  return Tiling{vw, rows, channels};
+}
+
+/// One vector of a tile: output row r0 + dr, columns [col, col + vw), the
+/// tail (masked) when `masked`.
+struct Spot {
+  int64_t dr;
+  V col;
+  bool masked;
+};
+
+/// What the tiles of one block share: its output planes, the padded input
+/// plane and the tail mask.
+struct Block {
+  const Correlation &k;
+  Tiling t;
+  V o0, pad, tailMask;
+  int64_t count;       ///< output channels o0 .. o0 + count - 1
+  std::vector<V> outs; ///< their planes in image n
+  llvm::Type *vec;
+};
+
+/// Every tap of one input channel (its padded plane at `pad`, its weights
+/// from `wBase`) into the tile's sums: per tap, one load of input per
+/// vector of the tile, one broadcast weight per output channel.
+void taps(Lowering &l, const Block &blk, const std::vector<Spot> &spots, V top, V pad, V wBase,
+          std::vector<std::vector<V>> &acc) {
+  auto &b = l.b;
+  const Correlation &k = blk.k;
+  int64_t stride = paddedPlane(k).stride;
+  for (int64_t kh = 0; kh < k.kh; ++kh)
+    for (int64_t kw = 0; kw < k.kw; ++kw) {
+      std::vector<V> xs;
+      for (const Spot &s : spots) {
+        int64_t offset = (s.dr * k.sh + kh) * stride + kw;
+        V at = b.CreateAdd(b.CreateAdd(top, s.col), l.constI64(offset));
+        xs.push_back(b.CreateAlignedLoad(blk.vec, l.at(pad, at, l.f32), llvm::Align(4)));
+      }
+      for (int64_t j = 0; j < blk.count; ++j) {
+        V weight =
+            b.CreateVectorSplat(blk.t.vw, l.loadF32(wBase, l.constI64(k.weightOffset(j, kh, kw))));
+        for (size_t s = 0; s < spots.size(); ++s)
+          acc[j][s] = fmuladd(l, weight, xs[s], acc[j][s]);
+      }
+    }
+}
+
+/// The tile at rows r0 + dr for the input channels g0 .. g0 + gCount - 1
+/// (padded planes 0 .. gCount - 1 of the buffer): start from the bias (the
+/// first group) or the partial sums, add every tap of every channel, store.
+void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0,
+          const std::vector<Spot> &spots) {
+  auto &b = l.b;
+  const Correlation &k = blk.k;
+  PaddedPlane pp = paddedPlane(k);
+  auto outAt = [&](int64_t j, const Spot &s) {
+    V row = b.CreateAdd(r0, l.constI64(s.dr));
+    return l.at(blk.outs[j], b.CreateAdd(b.CreateMul(row, l.constI64(k.ow)), s.col), l.f32);
+  };
+  // The sums cross the channel loop in allocas (mem2reg makes them phis).
+  llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
+  std::vector<std::vector<llvm::AllocaInst *>> slots(blk.count);
+  for (int64_t j = 0; j < blk.count; ++j) {
+    V start =
+        first ? b.CreateVectorSplat(blk.t.vw, k.bias ? k.bias(b.CreateAdd(blk.o0, l.constI64(j)))
+                                                     : l.constF32(0.0))
+              : nullptr;
+    for (const Spot &s : spots) {
+      V zero = llvm::Constant::getNullValue(blk.vec);
+      V init = start ? start
+               : s.masked
+                   ? V(b.CreateMaskedLoad(blk.vec, outAt(j, s), llvm::Align(4), blk.tailMask, zero))
+                   : V(b.CreateAlignedLoad(blk.vec, outAt(j, s), llvm::Align(4)));
+      slots[j].push_back(eb.CreateAlloca(blk.vec));
+      b.CreateStore(init, slots[j].back());
+    }
+  }
+  auto loadAll = [&] {
+    std::vector<std::vector<V>> acc(blk.count);
+    for (int64_t j = 0; j < blk.count; ++j)
+      for (llvm::AllocaInst *slot : slots[j])
+        acc[j].push_back(b.CreateLoad(blk.vec, slot));
+    return acc;
+  };
+  V top = b.CreateMul(b.CreateMul(r0, l.constI64(k.sh)), l.constI64(pp.stride));
+  forOuter(l, gCount, [&](V il) {
+    std::vector<std::vector<V>> acc = loadAll();
+    V pad = l.at(blk.pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
+    taps(l, blk, spots, top, pad, k.weightBase(blk.o0, b.CreateAdd(g0, il)), acc);
+    for (int64_t j = 0; j < blk.count; ++j)
+      for (size_t s = 0; s < spots.size(); ++s)
+        b.CreateStore(acc[j][s], slots[j][s]);
+  });
+  std::vector<std::vector<V>> acc = loadAll();
+  for (int64_t j = 0; j < blk.count; ++j)
+    for (size_t s = 0; s < spots.size(); ++s) {
+      if (spots[s].masked)
+        b.CreateMaskedStore(acc[j][s], outAt(j, spots[s]), llvm::Align(4), blk.tailMask);
+      else
+        b.CreateAlignedStore(acc[j][s], outAt(j, spots[s]), llvm::Align(4));
+    }
+}
+
+/// Output rows r0 .. r0 + rows - 1 for a group of input channels, across
+/// the width: pairs of whole vectors in a loop, then the rest (a whole
+/// vector and/or the masked tail) as one tile.
+void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, int64_t rows) {
+  auto &b = l.b;
+  unsigned vw = blk.t.vw;
+  int64_t full = blk.k.ow / vw, tail = blk.k.ow % vw;
+  auto spotsAt = [&](std::vector<std::pair<V, bool>> cols) {
+    std::vector<Spot> spots;
+    for (int64_t dr = 0; dr < rows; ++dr)
+      for (auto [col, masked] : cols)
+        spots.push_back(Spot{dr, col, masked});
+    return spots;
+  };
+  if (full >= 2)
+    forOuter(l, l.constI64(full / 2), [&](V q) {
+      V col = b.CreateMul(q, l.constI64(2 * vw));
+      tile(l, blk, g0, gCount, first, r0,
+           spotsAt({{col, false}, {b.CreateAdd(col, l.constI64(vw)), false}}));
+    });
+  std::vector<std::pair<V, bool>> rest;
+  if (full % 2)
+    rest.push_back({l.constI64((full - 1) * vw), false});
+  if (tail)
+    rest.push_back({l.constI64(full * vw), true});
+  if (!rest.empty())
+    tile(l, blk, g0, gCount, first, r0, spotsAt(rest));
+}
+
+/// One block of output channels o0 .. o0 + count - 1 of image n: per group
+/// of input channels, their planes are copied into the padded buffer, then
+/// the output rows go tile by tile. Per output element the sum runs bias,
+/// then (i, kh, kw) in order, as in the plain nest.
+void correlationBlock(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t count,
+                      V pad) {
+  auto &b = l.b;
+  PaddedPlane pp = paddedPlane(k);
+  std::vector<llvm::Constant *> lanes;
+  for (unsigned v = 0; v < t.vw; ++v)
+    lanes.push_back(b.getInt1(static_cast<int64_t>(v) < k.ow % t.vw));
+  Block blk{k,
+            t,
+            o0,
+            pad,
+            llvm::ConstantVector::get(lanes),
+            count,
+            {},
+            llvm::FixedVectorType::get(l.f32, t.vw)};
+  for (int64_t j = 0; j < count; ++j) {
+    V o = b.CreateAdd(b.CreateMul(n, l.constI64(k.outs)), b.CreateAdd(o0, l.constI64(j)));
+    blk.outs.push_back(plane(l, k.out, o, k.oh * k.ow));
+  }
+  // Input channels g0 .. g0 + gCount - 1: copy their planes, then every
+  // output row.
+  int64_t group = channelGroup(k, t.vw), groups = (k.ins + group - 1) / group;
+  auto channels = [&](V g0, bool first) {
+    V gCount = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(group),
+                                       b.CreateSub(l.constI64(k.ins), g0));
+    forOuter(l, gCount, [&](V il) {
+      V src = plane(l, k.in, b.CreateAdd(b.CreateMul(n, l.constI64(k.ins)), b.CreateAdd(g0, il)),
+                    k.h * k.w);
+      V dst = l.at(pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
+      forOuter(l, l.constI64(k.h), [&](V r) {
+        V row = b.CreateAdd(r, l.constI64(k.ph));
+        V to = b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw));
+        b.CreateMemCpy(l.at(dst, to, l.f32), llvm::MaybeAlign(4),
+                       l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32), llvm::MaybeAlign(4),
+                       k.w * 4);
+      });
+    });
+    if (k.oh >= t.rows)
+      forOuter(l, l.constI64(k.oh / t.rows), [&](V r) {
+        rowTiles(l, blk, g0, gCount, first, b.CreateMul(r, l.constI64(t.rows)), t.rows);
+      });
+    for (int64_t r = k.oh / t.rows * t.rows; r < k.oh; ++r)
+      rowTiles(l, blk, g0, gCount, first, l.constI64(r), 1);
+  };
+  // The borders stay zero: every group writes the same interiors.
+  b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * pp.plane() + t.vw) * 4),
+                 llvm::MaybeAlign(64));
+  channels(l.constI64(0), true);
+  if (groups > 1)
+    forBetween(l, {l.constI64(1), l.constI64(groups)},
+               [&](V g) { channels(b.CreateMul(g, l.constI64(group)), false); });
+}
+
+/// whole() for every block but the last, last() for the last, when the
+/// last block is smaller (`differs`); else whole() alone.
+void ifLastBlock(Lowering &l, V blk, int64_t blocks, bool differs,
+                 const std::function<void()> &whole, const std::function<void()> &last) {
+  if (!differs) {
+    whole();
+    return;
+  }
+  auto &b = l.b;
+  llvm::BasicBlock *wholeBlock = llvm::BasicBlock::Create(l.ctx, "block.whole", l.fn);
+  llvm::BasicBlock *lastBlock = llvm::BasicBlock::Create(l.ctx, "block.last", l.fn);
+  llvm::BasicBlock *done = llvm::BasicBlock::Create(l.ctx, "block.done", l.fn);
+  b.CreateCondBr(b.CreateICmpULT(blk, l.constI64(blocks - 1)), wholeBlock, lastBlock);
+  b.SetInsertPoint(wholeBlock);
+  whole();
+  b.CreateBr(done);
+  b.SetInsertPoint(lastBlock);
+  last();
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+}
+
+/// The whole correlation: parallel tasks over blocks of output channels of
+/// one image (a split of the sizes alone), the last block of a channel
+/// count that the block size does not divide being smaller.
+void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
+  auto &b = l.b;
+  Tiling t = tilingFor(*l.fn, k);
+  int64_t blocks = (k.outs + t.channels - 1) / t.channels;
+  int64_t last = k.outs - (blocks - 1) * t.channels;
+  V work = l.constI64(t.channels * k.ins * k.oh * k.ow * k.kh * k.kw);
+  forPlanes(l, b.CreateMul(batch, l.constI64(blocks)), work, [&](V p) {
+    V pad = stackArray(l, l.f32, channelGroup(k, t.vw) * paddedPlane(k).plane() + t.vw);
+    V n = b.CreateUDiv(p, l.constI64(blocks)), blk = b.CreateURem(p, l.constI64(blocks));
+    V o0 = b.CreateMul(blk, l.constI64(t.channels));
+    ifLastBlock(
+        l, blk, blocks, last != t.channels,
+        [&] { correlationBlock(l, k, t, n, o0, t.channels, pad); },
+        [&] { correlationBlock(l, k, t, n, o0, last, pad); });
+  });
+}
+
+} // namespace
+
+/// conv2d through the correlation kernel, when its width stride is 1 and a
+/// padded plane fits; false otherwise.
+bool lowerConv2dTiled(Lowering &l, const Node &node) {
+  ValueId x = node.operands[0], w = node.operands[1], out = node.result;
+  Geometry g = convGeometry(l, node, x, w, out);
+  const Shape &ws = l.type(w).shape;
+  int64_t filters = ws[0].size, channels = ws[1].size, taps = g.kh * g.kw;
+  Correlation k{l.data(x), l.data(out), channels, filters, g.h,  g.w, g.oh, g.ow,
+                g.kh,      g.kw,        g.sh,     g.ph,    g.pw, {},  {},   {}};
+  if (g.sw != 1 || !fitsBuffer(k, vectorLanes(*l.fn)))
+    return false;
+  // w[f, c, kh, kw]: filter f0 + j is j * channels * taps further on.
+  V wData = l.data(w);
+  k.weightBase = [&, wData](V f0, V c) {
+    auto &b = l.b;
+    return plane(l, wData, b.CreateAdd(b.CreateMul(f0, l.constI64(channels)), c), taps);
+  };
+  k.weightOffset = [&](int64_t j, int64_t kh, int64_t kw) {
+    return j * channels * taps + kh * g.kw + kw;
+  };
+  if (node.operands.size() == 3)
+    k.bias = [&](V f) { return l.load(node.operands[2], f); };
+  lowerCorrelation(l, k, l.dim(l.type(x).shape[0]));
+  return true;
+}
+
+/// conv2d_grad_input through the correlation kernel, when both strides are 1
+/// and the padding is below the kernel: dx is dy correlated with the
+/// flipped filters, channels swapped, under padding k - 1 - p,
+///   dx[n, c, h, w] = sum over f, kh, kw of
+///                    w[f, c, KH-1-kh, KW-1-kw] * dy[n, f, h + kh - (KH-1-ph), ...]
+/// (each dx element a gather, in place of the plain nest's scatter).
+bool lowerConv2dGradInputTiled(Lowering &l, const Node &node) {
+  ValueId dy = node.operands[0], w = node.operands[1], x = node.operands[2], dx = node.result;
+  Geometry g = convGeometry(l, node, x, w, dy);
+  const Shape &ws = l.type(w).shape;
+  int64_t filters = ws[0].size, channels = ws[1].size, taps = g.kh * g.kw;
+  if (g.sh != 1 || g.sw != 1 || g.ph >= g.kh || g.pw >= g.kw)
+    return false;
+  Correlation k{
+      l.data(dy), l.data(dx), filters,         channels,        g.oh, g.ow, g.h, g.w, g.kh,
+      g.kw,       1,          g.kh - 1 - g.ph, g.kw - 1 - g.pw, {},   {},   {}};
+  if (!fitsBuffer(k, vectorLanes(*l.fn)))
+    return false;
+  // w[f, c, kh, kw]: channel c0 + j is j * taps further on.
+  V wData = l.data(w);
+  k.weightBase = [&, wData](V c0, V f) {
+    return plane(l, wData, l.b.CreateAdd(l.b.CreateMul(f, l.constI64(channels)), c0), taps);
+  };
+  k.weightOffset = [&](int64_t j, int64_t kh, int64_t kw) {
+    return j * taps + (g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw);
+  };
+  lowerCorrelation(l, k, l.dim(l.type(x).shape[0]));
+  return true;
+}
+
+namespace {
+
+/// The filter gradient's tiled kernel (conv2d_grad_filter with width stride
+/// 1): one task per block of filters of one channel c. Per image, x[n, c]
+/// is copied once into a zero-padded plane of doubles; then for each dy row
+/// and vector of columns (dy converted once), every (filter, tap) of a pass
+/// keeps a vector of double partial sums in a register, fed by one load of
+/// the padded x each. The products are exact and added in double, as in the
+/// plain nest; each sum's lanes are added in order at the end.
+struct FilterGrad {
+  Lowering &l;
+  Geometry g;
+  int64_t filters, channels, taps;
+  unsigned vd;            ///< doubles per vector
+  int64_t stride, padded; ///< the padded plane's row stride and doubles
+  V xData, dyData, dwData, batch;
+  llvm::Type *vecD, *vecF;
+  V tailMask;
+
+  /// Copies x[n, c] into the interior of the padded plane, as doubles.
+  void copyPlane(V pad, V n, V c) {
+    auto &b = l.b;
+    V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), g.h * g.w);
+    forOuter(l, l.constI64(g.h), [&](V r) {
+      V to = b.CreateAdd(b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)),
+                         l.constI64(g.pw));
+      V from = b.CreateMul(r, l.constI64(g.w));
+      forColumns(l, l.constI64(g.w), [&](V i) {
+        V v = b.CreateFPExt(l.loadF32(xp, b.CreateAdd(from, i)), l.f64);
+        b.CreateStore(v, l.at(pad, b.CreateAdd(to, i), l.f64));
+      });
+    });
+  }
+
+  V load(llvm::Type *vec, V p, bool masked, unsigned align) {
+    if (!masked)
+      return l.b.CreateAlignedLoad(vec, p, llvm::Align(align));
+    return l.b.CreateMaskedLoad(vec, p, llvm::Align(align), tailMask,
+                                llvm::Constant::getNullValue(vec));
+  }
+
+  /// The vector of dy columns [col, col + vd) of row oh against taps
+  /// [t0, t1): sums[j][t - t0] += x(tap) * dy[f0 + j] (masked lanes add 0).
+  void chunk(V pad, const std::vector<V> &dyPlanes, V oh, V col, bool masked, int64_t t0,
+             int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
+    auto &b = l.b;
+    std::vector<V> dv;
+    V at = b.CreateAdd(b.CreateMul(oh, l.constI64(g.ow)), col);
+    for (V dyp : dyPlanes)
+      dv.push_back(b.CreateFPExt(load(vecF, l.at(dyp, at, l.f32), masked, 4), vecD));
+    V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(stride)), col);
+    for (int64_t t = t0; t < t1; ++t) {
+      V p = l.at(pad, b.CreateAdd(top, l.constI64(t / g.kw * stride + t % g.kw)), l.f64);
+      V xv = load(vecD, p, masked, 8);
+      for (size_t j = 0; j < dv.size(); ++j) {
+        llvm::AllocaInst *s = sums[j][t - t0];
+        b.CreateStore(fmuladd(l, xv, dv[j], b.CreateLoad(vecD, s)), s);
+      }
+    }
+  }
+
+  /// dw[f0 .. f0 + count - 1, c, t0 .. t1 - 1]: one pass over the batch.
+  void pass(V pad, V f0, V c, int64_t count, int64_t t0, int64_t t1) {
+    auto &b = l.b;
+    // The sums live in registers across the loops: allocas that mem2reg
+    // turns into phis.
+    llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
+    std::vector<std::vector<llvm::AllocaInst *>> sums(count);
+    for (auto &row : sums)
+      for (int64_t t = t0; t < t1; ++t) {
+        row.push_back(eb.CreateAlloca(vecD));
+        b.CreateStore(llvm::Constant::getNullValue(vecD), row.back());
+      }
+    int64_t full = g.ow / vd, tail = g.ow % vd;
+    forOuter(l, batch, [&](V n) {
+      copyPlane(pad, n, c);
+      std::vector<V> dyPlanes;
+      for (int64_t j = 0; j < count; ++j) {
+        V f = b.CreateAdd(f0, l.constI64(j));
+        V p = b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f);
+        dyPlanes.push_back(plane(l, dyData, p, g.oh * g.ow));
+      }
+      forOuter(l, l.constI64(g.oh), [&](V oh) {
+        if (full > 0)
+          forOuter(l, l.constI64(full), [&](V q) {
+            chunk(pad, dyPlanes, oh, b.CreateMul(q, l.constI64(vd)), false, t0, t1, sums);
+          });
+        if (tail > 0)
+          chunk(pad, dyPlanes, oh, l.constI64(full * vd), true, t0, t1, sums);
+      });
+    });
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t t = t0; t < t1; ++t) {
+        V v = b.CreateLoad(vecD, sums[j][t - t0]);
+        V total = llvm::ConstantFP::get(l.f64, 0.0);
+        for (unsigned k = 0; k < vd; ++k)
+          total = b.CreateFAdd(total, b.CreateExtractElement(v, k));
+        V slice = b.CreateAdd(b.CreateMul(b.CreateAdd(f0, l.constI64(j)), l.constI64(channels)), c);
+        V index = b.CreateAdd(b.CreateMul(slice, l.constI64(taps)), l.constI64(t));
+        l.storeF32(dwData, index, b.CreateFPTrunc(total, l.f32));
+      }
+  }
+};
+
+} // namespace
+
+/// conv2d_grad_filter through FilterGrad, when the width stride is 1 and a
+/// padded plane of doubles fits its stack buffer (64 KiB); false otherwise.
+bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
+  auto &b = l.b;
+  ValueId x = node.operands[0], dy = node.operands[1], w = node.operands[2], dw = node.result;
+  Geometry g = convGeometry(l, node, x, w, dy);
+  const Shape &ws = l.type(w).shape;
+  unsigned vd = vectorLanes(*l.fn) / 2;
+  int64_t stride = g.w + 2 * g.pw, padded = stride * (g.h + 2 * g.ph) + vd;
+  if (g.sw != 1 || vd < 2 || padded > 8192)
+    return false;
+  std::vector<llvm::Constant *> lanes;
+  for (unsigned v = 0; v < vd; ++v)
+    lanes.push_back(b.getInt1(static_cast<int64_t>(v) < g.ow % vd));
+  FilterGrad k{l,
+               g,
+               ws[0].size,
+               ws[1].size,
+               g.kh * g.kw,
+               vd,
+               stride,
+               padded,
+               l.data(x),
+               l.data(dy),
+               l.data(dw),
+               l.dim(l.type(x).shape[0]),
+               llvm::FixedVectorType::get(l.f64, vd),
+               llvm::FixedVectorType::get(l.f32, vd),
+               llvm::ConstantVector::get(lanes)};
+  // Sums per pass: about 24 of 32 registers (AVX-512), 12 of 16 otherwise;
+  // a block of filters shares each x load, a pass covers a group of taps.
+  int64_t maxSums = vd == 8 ? 24 : 12;
+  int64_t block = std::clamp<int64_t>(maxSums / k.taps, 1, k.filters);
+  int64_t group = std::max<int64_t>(1, maxSums / block);
+  int64_t blocks = (k.filters + block - 1) / block, last = k.filters - (blocks - 1) * block;
+  auto filterBlock = [&](V pad, V f0, V c, int64_t count) {
+    for (int64_t t0 = 0; t0 < k.taps; t0 += group)
+      k.pass(pad, f0, c, count, t0, std::min(k.taps, t0 + group));
+  };
+  V work = b.CreateMul(k.batch, l.constI64(block * g.oh * g.ow * k.taps));
+  forPlanes(l, l.constI64(blocks * k.channels), work, [&](V p) {
+    V pad = stackArray(l, l.f64, padded);
+    b.CreateMemSet(pad, b.getInt8(0), l.constI64(padded * 8), llvm::MaybeAlign(64));
+    V blk = b.CreateUDiv(p, l.constI64(k.channels)), c = b.CreateURem(p, l.constI64(k.channels));
+    V f0 = b.CreateMul(blk, l.constI64(block));
+    ifLastBlock(
+        l, blk, blocks, block != last, [&] { filterBlock(pad, f0, c, block); },
+        [&] { filterBlock(pad, f0, c, last); });
+  });
+  return true;
+}
+
+} // namespace nnc::conv

@@ -1,0 +1,51 @@
+/// Pieces shared by the Conv family's lowering (codegen/lower/Conv.cpp:
+/// loops, task splits, window geometry) and its register-tiled kernels
+/// (codegen/lower/ConvKernels.cpp).
+#pragma once
+
+#include "codegen/Lowering.h"
+
+#include <functional>
+#include <utility>
+
+namespace nnc::conv {
+
+using V = llvm::Value *;
+
+/// A window's geometry over an [N, C, H, W] input and an [N, ., OH, OW]
+/// output; spatial dims and the window are static.
+struct Geometry {
+  int64_t h, w, oh, ow;
+  int64_t kh, kw, sh, sw, ph, pw;
+};
+
+/// The window of a conv2d (or one of its gradients) given its input x,
+/// filter w and output (or dy) y.
+Geometry convGeometry(const Lowering &l, const Node &n, ValueId x, ValueId w, ValueId y);
+
+/// A pointer to the first element of plane `plane` (planes of `size` floats).
+V plane(Lowering &l, V base, V planeIndex, int64_t size);
+
+/// Loops kept from being unrolled (Conv.cpp says why): the innermost one,
+/// over contiguous columns, marked for the vectorizer; outer ones not.
+void forColumns(Lowering &l, V n, const std::function<void(V)> &body);
+void forBetween(Lowering &l, std::pair<V, V> range, const std::function<void(V)> &body);
+void forOuter(Lowering &l, V n, const std::function<void(V)> &body);
+
+/// A stack array of `n` elements, allocated once in the entry block of the
+/// function (of the task, inside a parallel body: never shared).
+V stackArray(Lowering &l, llvm::Type *elem, int64_t n);
+
+/// body(p) for every p in [0, count), where each p owns its outputs and
+/// costs `work`: parallel tasks of consecutive p's (a split of the sizes alone).
+void forPlanes(Lowering &l, V count, V work, const std::function<void(V)> &body);
+
+V fmuladd(Lowering &l, V a, V b, V c);
+
+/// The tiled kernels: each lowers the node and returns true when its
+/// geometry suits the kernel, else returns false and emits nothing.
+bool lowerConv2dTiled(Lowering &l, const Node &node);
+bool lowerConv2dGradInputTiled(Lowering &l, const Node &node);
+bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node);
+
+} // namespace nnc::conv
