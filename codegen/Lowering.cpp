@@ -1,6 +1,10 @@
 /// The lowering context: buffers, dims, loops, math, failures.
 #include "codegen/Lowering.h"
 
+#include <llvm/ADT/STLExtras.h>
+#include <llvm/TargetParser/Triple.h>
+#include <llvm/TargetParser/X86TargetParser.h>
+
 #include <cassert>
 
 #include <llvm/IR/Intrinsics.h>
@@ -220,6 +224,29 @@ llvm::Value *Lowering::broadcastOffset(ValueId v, const std::vector<llvm::Value 
       offset = b.CreateAdd(offset, outIndex[lead + k]);
   }
   return offset;
+}
+
+unsigned vectorLanes(const llvm::Function &fn) {
+  auto has = [](llvm::StringRef list, llvm::StringRef feature) {
+    llvm::SmallVector<llvm::StringRef, 64> items;
+    list.split(items, ',');
+    return llvm::is_contained(items, feature);
+  };
+  llvm::StringRef features = fn.getFnAttribute("target-features").getValueAsString();
+  if (!features.empty()) {
+    if (has(features, "+avx512f"))
+      return 16;
+    return has(features, "+avx2") || has(features, "+avx") ? 8 : 4;
+  }
+  llvm::StringRef cpu = fn.getFnAttribute("target-cpu").getValueAsString();
+  llvm::Triple triple(fn.getParent()->getTargetTriple());
+  if (cpu.empty() || !triple.isX86())
+    return 4;
+  llvm::SmallVector<llvm::StringRef, 64> cpuFeatures;
+  llvm::X86::getFeaturesForCPU(cpu, cpuFeatures);
+  bool avx512 = llvm::is_contained(cpuFeatures, "avx512f");
+  bool avx = llvm::is_contained(cpuFeatures, "avx") || llvm::is_contained(cpuFeatures, "avx2");
+  return avx512 ? 16 : avx ? 8 : 4;
 }
 
 ValueId Lowering::rowSumGuest(const Node &n) const {

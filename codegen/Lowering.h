@@ -100,6 +100,11 @@ private:
   std::map<ValueId, llvm::Value *> buffers_;
 };
 
+/// f32 lanes of the widest vector the function's target runs natively: from
+/// its "target-features" (the host), else from its "target-cpu" (x86); 4
+/// when neither says more. The GEMM and conv kernels size their tiles by it.
+unsigned vectorLanes(const llvm::Function &fn);
+
 /// Lowers one node; each family's lowering is in codegen/lower/<Family>.cpp.
 void lowerNode(Lowering &l, const Node &node);
 void lowerElementwise(Lowering &l, const Node &node);

@@ -16,33 +16,6 @@ namespace nnc::conv {
 
 namespace {
 
-bool hasFeature(llvm::StringRef list, llvm::StringRef feature) {
-  llvm::SmallVector<llvm::StringRef, 64> items;
-  list.split(items, ',');
-  return llvm::is_contained(items, feature);
-}
-
-/// f32 lanes of the widest vector the function's target runs natively: from
-/// its "target-features" (the host), else from its "target-cpu" (x86). The
-/// same rule as the GEMM's (codegen/lower/Gemm.cpp).
-unsigned vectorLanes(const llvm::Function &fn) {
-  llvm::StringRef features = fn.getFnAttribute("target-features").getValueAsString();
-  if (!features.empty()) {
-    if (hasFeature(features, "+avx512f"))
-      return 16;
-    return hasFeature(features, "+avx2") || hasFeature(features, "+avx") ? 8 : 4;
-  }
-  llvm::StringRef cpu = fn.getFnAttribute("target-cpu").getValueAsString();
-  llvm::Triple triple(fn.getParent()->getTargetTriple());
-  if (cpu.empty() || !triple.isX86())
-    return 4;
-  llvm::SmallVector<llvm::StringRef, 64> cpuFeatures;
-  llvm::X86::getFeaturesForCPU(cpu, cpuFeatures);
-  bool avx512 = llvm::is_contained(cpuFeatures, "avx512f");
-  bool avx = llvm::is_contained(cpuFeatures, "avx") || llvm::is_contained(cpuFeatures, "avx2");
-  return avx512 ? 16 : avx ? 8 : 4;
-}
-
 /// A correlation with stride 1 along the width, the shape shared by conv2d
 /// and (stride 1) its input gradient:
 ///   out[n, o, r, col] = bias(o) + sum over i, kh, kw of

@@ -47,38 +47,6 @@ struct GemmBlocking {
   int64_t nc;  ///< columns of a packed block of B (a multiple of nr)
 };
 
-bool hasFeature(llvm::StringRef list, llvm::StringRef feature) {
-  llvm::SmallVector<llvm::StringRef, 64> items;
-  list.split(items, ',');
-  for (llvm::StringRef f : items)
-    if (f == feature)
-      return true;
-  return false;
-}
-
-/// f32 lanes of the widest vector the function's target runs natively: from
-/// its "target-features" (the host), else from its "target-cpu" (x86).
-unsigned vectorLanes(const llvm::Function &fn) {
-  llvm::StringRef features = fn.getFnAttribute("target-features").getValueAsString();
-  if (!features.empty()) {
-    if (hasFeature(features, "+avx512f"))
-      return 16;
-    return hasFeature(features, "+avx2") || hasFeature(features, "+avx") ? 8 : 4;
-  }
-  llvm::StringRef cpu = fn.getFnAttribute("target-cpu").getValueAsString();
-  llvm::Triple triple(fn.getParent()->getTargetTriple());
-  if (cpu.empty() || !triple.isX86())
-    return 4;
-  llvm::SmallVector<llvm::StringRef, 64> cpuFeatures;
-  llvm::X86::getFeaturesForCPU(cpu, cpuFeatures);
-  bool avx512 = false, avx = false;
-  for (llvm::StringRef f : cpuFeatures) {
-    avx512 = avx512 || f == "avx512f";
-    avx = avx || f == "avx" || f == "avx2";
-  }
-  return avx512 ? 16 : avx ? 8 : 4;
-}
-
 /// AVX-512 (32 registers): 8 x 32 (16 accumulators); AVX2 (16 registers):
 /// 6 x 16 (12 accumulators); SSE/NEON: 4 x 8.
 GemmBlocking blockingFor(const llvm::Function &fn) {
