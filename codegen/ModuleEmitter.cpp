@@ -224,6 +224,8 @@ private:
       buffers.push_back(l.b.CreateInBoundsGEP(l.b.getInt8Ty(), workspace, offset));
       offset = l.b.CreateAdd(offset, bufferBytes(l, buffer.size));
     }
+    std::vector<llvm::Value *> outputs = training ? std::vector<llvm::Value *>{}
+                                                  : outputPointers(l, g, f->getArg(4));
     for (const Node &n : g.nodes) {
       // An update's value may be computed straight into its param or state.
       ValueId target = plan.stateOf[static_cast<size_t>(n.result)];
@@ -231,12 +233,13 @@ private:
       l.setBuffer(n.result,
                   target != kNoValue ? l.data(target) : buffers[static_cast<size_t>(buffer)]);
     }
+    std::vector<bool> direct = training ? std::vector<bool>{} : outputsInPlace(l, g, outputs);
     for (const Node &n : g.nodes)
       lowerNode(l, n);
     if (training)
       finishTrainStep(l, g, plan, f->getArg(4));
     else
-      copyOutputs(l, g, f->getArg(4));
+      copyOutputs(l, g, outputs, direct);
     l.b.CreateRet(l.b.getInt32(kAbiOk));
   }
 
@@ -311,14 +314,39 @@ private:
     });
   }
 
-  void copyOutputs(Lowering &l, const Graph &g, llvm::Value *outputs) {
+  /// The caller's output buffers, checked before anything is computed.
+  std::vector<llvm::Value *> outputPointers(Lowering &l, const Graph &g, llvm::Value *outputs) {
     if (!g.outputs.empty())
       l.failIf(l.b.CreateIsNull(outputs), kAbiBadBuffer);
+    std::vector<llvm::Value *> pointers;
     for (size_t i = 0; i < g.outputs.size(); ++i) {
-      llvm::Value *p = l.b.CreateLoad(l.ptr, l.b.CreateConstGEP1_64(l.ptr, outputs, i));
-      l.failIf(l.b.CreateIsNull(p), kAbiBadBuffer);
-      copyValue(l, g.outputs[i].value, p);
+      pointers.push_back(l.b.CreateLoad(l.ptr, l.b.CreateConstGEP1_64(l.ptr, outputs, i)));
+      l.failIf(l.b.CreateIsNull(pointers.back()), kAbiBadBuffer);
     }
+    return pointers;
+  }
+
+  /// Op results that are outputs are computed straight into the caller's
+  /// buffer (the first, when one value is output twice), which saves a copy
+  /// of each after the graph; returns which outputs were placed so.
+  std::vector<bool> outputsInPlace(Lowering &l, const Graph &g,
+                                   const std::vector<llvm::Value *> &pointers) {
+    std::vector<bool> direct(g.outputs.size(), false), placed(g.values.size(), false);
+    for (size_t i = 0; i < g.outputs.size(); ++i) {
+      ValueId v = g.outputs[i].value;
+      if (g.value(v).kind != ValueKind::Op || placed[static_cast<size_t>(v)])
+        continue;
+      l.setBuffer(v, pointers[i]);
+      placed[static_cast<size_t>(v)] = direct[i] = true;
+    }
+    return direct;
+  }
+
+  void copyOutputs(Lowering &l, const Graph &g, const std::vector<llvm::Value *> &pointers,
+                   const std::vector<bool> &direct) {
+    for (size_t i = 0; i < g.outputs.size(); ++i)
+      if (!direct[i])
+        copyValue(l, g.outputs[i].value, pointers[i]);
   }
 
   /// The loss, then every `<-` update not computed in place (the memory plan
