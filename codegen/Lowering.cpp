@@ -5,6 +5,7 @@
 #include <llvm/TargetParser/Triple.h>
 #include <llvm/TargetParser/X86TargetParser.h>
 
+#include <algorithm>
 #include <cassert>
 
 #include <llvm/IR/Intrinsics.h>
@@ -249,9 +250,11 @@ unsigned vectorLanes(const llvm::Function &fn) {
   return avx512 ? 16 : avx ? 8 : 4;
 }
 
-ValueId Lowering::rowSumGuest(const Node &n) const {
-  NodeId guest = rowSums.guestOf[static_cast<size_t>(&n - graph.nodes.data())];
-  return guest == kNoNode ? kNoValue : graph.node(guest).result;
+ValueId Lowering::rowSumGuest(const Node &n, std::initializer_list<OpKind> ops) const {
+  for (NodeId guest : rowSums.guestsOf[static_cast<size_t>(&n - graph.nodes.data())])
+    if (std::find(ops.begin(), ops.end(), graph.node(guest).op) != ops.end())
+      return graph.node(guest).result;
+  return kNoValue;
 }
 
 void lowerNode(Lowering &l, const Node &node) {

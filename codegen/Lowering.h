@@ -12,6 +12,7 @@
 #include <llvm/IR/Module.h>
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <vector>
 
@@ -31,8 +32,9 @@ public:
   llvm::Type *f32, *f64, *i32, *i64, *ptr;
   /// Row sums computed inside other kernels (passes/fusion/RowSums.h).
   const RowSumSchedule rowSums;
-  /// The result of the row sum that node `n`'s kernel computes too, or kNoValue.
-  ValueId rowSumGuest(const Node &n) const;
+  /// The result of the reduction of one of `ops` that node `n`'s kernel
+  /// computes too, or kNoValue.
+  ValueId rowSumGuest(const Node &n, std::initializer_list<OpKind> ops) const;
 
   // ---- values --------------------------------------------------------------------
   /// Sets the buffer of a value (done by the module emitter).

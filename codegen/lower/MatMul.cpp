@@ -135,7 +135,8 @@ void lowerMatMul(Lowering &l, const Node &n) {
                    l.dim(cs[1]), l.dim(ta ? xs[0] : xs[1]), ta,        false};
     g.bZ = l.data(n.operands[2]);
     g.bMap = gradientMap(l, n);
-    if (ValueId bias = l.rowSumGuest(n); bias != kNoValue)
+    if (ValueId bias = l.rowSumGuest(n, {OpKind::Sum, OpKind::FusedMatMulGradBias});
+        bias != kNoValue)
       g.bSums = l.data(bias);
     emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
     return;
@@ -147,7 +148,8 @@ void lowerMatMul(Lowering &l, const Node &n) {
     GemmOperands g{
         l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),
         ta,        tb};
-    if (ValueId bias = l.rowSumGuest(n); bias != kNoValue)
+    if (ValueId bias = l.rowSumGuest(n, {OpKind::Sum, OpKind::FusedMatMulGradBias});
+        bias != kNoValue)
       g.bSums = l.data(bias);
     emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
   }

@@ -106,8 +106,16 @@ void lowerLayerNorm(Lowering &l, const Node &n) {
 void lowerLayerNormGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId gamma = operandAfterInput(n, 1), dy = operandAfterInput(n, 2), out = n.result;
+  // The gamma and beta gradients may ride along (passes/fusion/RowSums.h):
+  // then this one pass over the rows gives all three.
+  ValueId dgamma =
+      l.rowSumGuest(n, {OpKind::LayerNormGammaGrad, OpKind::FusedAddLayerNormGammaGrad});
+  ValueId dbeta = l.rowSumGuest(n, {OpKind::Sum});
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
+  for (ValueId sum : {dgamma, dbeta})
+    if (sum != kNoValue)
+      l.zero(l.data(sum), r.width);
   l.forRange(
       r.rows,
       [&](V row) {
@@ -132,9 +140,14 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
             l.f32);
         l.forRange(r.width, [&](V i) {
           V at = b.CreateAdd(base, i);
-          V g = b.CreateFMul(l.load(dy, at), l.load(gamma, i));
-          V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xhat(l, s, x(at)), meanGXhat));
+          V d0 = l.load(dy, at), xh = xhat(l, s, x(at));
+          V g = b.CreateFMul(d0, l.load(gamma, i));
+          V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xh, meanGXhat));
           l.store(out, at, b.CreateFMul(s.rstdF, d));
+          if (dgamma != kNoValue)
+            l.store(dgamma, i, b.CreateFAdd(l.load(dgamma, i), b.CreateFMul(d0, xh)));
+          if (dbeta != kNoValue)
+            l.store(dbeta, i, b.CreateFAdd(l.load(dbeta, i), d0));
         });
       },
       false);
@@ -146,7 +159,8 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
 /// it accumulates in the same loop.
 void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
-  ValueId dy = operandAfterInput(n, 1), out = n.result, beta = l.rowSumGuest(n);
+  ValueId dy = operandAfterInput(n, 1), out = n.result;
+  ValueId beta = l.rowSumGuest(n, {OpKind::Sum});
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
   l.zero(l.data(out), r.width);

@@ -7,12 +7,23 @@ namespace nnc {
 
 namespace {
 
-/// The gradient `d` whose row sum `n` is: sum over every axis but the last
-/// (keepdims false), or fused_matmul_grad_bias(d, z); else kNoValue.
+/// The gradient `d` whose rows `n` reduces: sum over every axis but the
+/// last (keepdims false), fused_matmul_grad_bias(d, z), or a layernorm
+/// gamma gradient (the sum over rows of d xhat); else kNoValue.
 ValueId rowSumOperand(const Graph &g, const Node &n) {
-  if (n.op == OpKind::FusedMatMulGradBias)
+  switch (n.op) {
+  case OpKind::FusedMatMulGradBias:
     return n.operands[0];
-  if (n.op != OpKind::Sum || n.attrs[1].boolean || n.attrs[0].isNone())
+  case OpKind::LayerNormGammaGrad: // (x, dy)
+    return n.operands[1];
+  case OpKind::FusedAddLayerNormGammaGrad: // (x, r, dy)
+    return n.operands[2];
+  case OpKind::Sum:
+    break;
+  default:
+    return kNoValue;
+  }
+  if (n.attrs[1].boolean || n.attrs[0].isNone())
     return kNoValue;
   ValueId d = n.operands[0];
   size_t rank = g.type(d).rank();
@@ -26,9 +37,30 @@ ValueId rowSumOperand(const Graph &g, const Node &n) {
   return d;
 }
 
-/// Whether `host` reads `d` in a pass that can sum its rows for `guest`.
+bool isGammaGrad(OpKind op) {
+  return op == OpKind::LayerNormGammaGrad || op == OpKind::FusedAddLayerNormGammaGrad;
+}
+
+/// The layernorm gradient's pass over each row can also sum dy (beta) and
+/// dy xhat (gamma) for the same x (and r), dy and eps.
+bool layerNormHosts(const Node &host, const Node &guest, ValueId d, size_t dyAt) {
+  if (host.operands[dyAt] != d)
+    return false;
+  if (guest.op == OpKind::Sum)
+    return true;
+  bool fused = host.op == OpKind::FusedAddLayerNormGrad;
+  return guest.op == (fused ? OpKind::FusedAddLayerNormGammaGrad : OpKind::LayerNormGammaGrad) &&
+         guest.operands[0] == host.operands[0] &&
+         (!fused || guest.operands[1] == host.operands[1]) && guest.attrs[0] == host.attrs[0];
+}
+
+/// Whether `host` reads `d` in a pass that can reduce its rows for `guest`.
 bool canHost(const Node &host, const Node &guest, ValueId d) {
   switch (host.op) {
+  case OpKind::LayerNormGrad: // (x, gamma, dy)
+    return layerNormHosts(host, guest, d, 2);
+  case OpKind::FusedAddLayerNormGrad: // (x, r, gamma, dy)
+    return layerNormHosts(host, guest, d, 3);
   case OpKind::LayerNormGammaGrad:
     return guest.op == OpKind::Sum && host.operands[1] == d;
   case OpKind::FusedAddLayerNormGammaGrad:
@@ -39,7 +71,7 @@ bool canHost(const Node &host, const Node &guest, ValueId d) {
     if (guest.op == OpKind::FusedMatMulGradBias) // (dy, z) [activation, alpha]
       return guest.operands[1] == host.operands[2] && guest.attrs[0] == host.attrs[1] &&
              guest.attrs[1] == host.attrs[2];
-    return host.attrs[1].ident == "none";
+    return guest.op == OpKind::Sum && host.attrs[1].ident == "none";
   case OpKind::MatMul: // B = d, not transposed: its column sums
     return guest.op == OpKind::Sum && host.operands[1] == d && !host.attrs[1].boolean;
   default:
@@ -54,28 +86,36 @@ size_t RowSumSchedule::kernels() const {
 }
 
 RowSumSchedule scheduleRowSums(const Graph &g) {
-  RowSumSchedule s{std::vector<NodeId>(g.nodes.size(), kNoNode),
-                   std::vector<NodeId>(g.nodes.size(), kNoNode)};
-  std::vector<NodeId> firstReader(g.values.size(), static_cast<NodeId>(g.nodes.size()));
-  for (size_t i = g.nodes.size(); i-- > 0;)
+  size_t n = g.nodes.size();
+  RowSumSchedule s{std::vector<NodeId>(n, kNoNode), std::vector<std::vector<NodeId>>(n)};
+  std::vector<NodeId> firstReader(g.values.size(), static_cast<NodeId>(n));
+  for (size_t i = n; i-- > 0;)
     for (ValueId v : g.nodes[i].operands)
       firstReader[static_cast<size_t>(v)] = static_cast<NodeId>(i);
-  for (size_t gi = 0; gi < g.nodes.size(); ++gi) {
-    const Node &guest = g.nodes[gi];
-    ValueId d = rowSumOperand(g, guest);
-    if (d == kNoValue)
-      continue;
-    NodeId readBy = firstReader[static_cast<size_t>(guest.result)];
-    for (size_t hi = 0; hi < g.nodes.size(); ++hi) {
-      auto host = static_cast<NodeId>(hi);
-      if (hi == gi || s.guestOf[hi] != kNoNode || s.hostOf[hi] != kNoNode || host >= readBy ||
-          !canHost(g.nodes[hi], guest, d))
+  // A host takes at most one guest of each kind; gamma gradients first, so
+  // that a layernorm gradient hosts them and the beta sum alike.
+  auto hasGuestLike = [&](size_t host, const Node &guest) {
+    for (NodeId other : s.guestsOf[host])
+      if (isGammaGrad(g.node(other).op) == isGammaGrad(guest.op))
+        return true;
+    return false;
+  };
+  for (bool gammaPass : {true, false})
+    for (size_t gi = 0; gi < n; ++gi) {
+      const Node &guest = g.nodes[gi];
+      ValueId d = rowSumOperand(g, guest);
+      if (d == kNoValue || isGammaGrad(guest.op) != gammaPass || !s.guestsOf[gi].empty())
         continue;
-      s.hostOf[gi] = host;
-      s.guestOf[hi] = static_cast<NodeId>(gi);
-      break;
+      NodeId readBy = firstReader[static_cast<size_t>(guest.result)];
+      for (size_t hi = 0; hi < n; ++hi) {
+        if (hi == gi || s.hostOf[hi] != kNoNode || static_cast<NodeId>(hi) >= readBy ||
+            hasGuestLike(hi, guest) || !canHost(g.nodes[hi], guest, d))
+          continue;
+        s.hostOf[gi] = static_cast<NodeId>(hi);
+        s.guestsOf[hi].push_back(static_cast<NodeId>(gi));
+        break;
+      }
     }
-  }
   return s;
 }
 

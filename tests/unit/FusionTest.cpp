@@ -8,6 +8,7 @@
 #include "ir/Printer.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
+#include "passes/fusion/RowSums.h"
 
 #include <filesystem>
 #include <fstream>
@@ -183,6 +184,35 @@ TEST(Fusion, ResNetElementwiseChainsInTheDefaultPipeline) {
   std::map<std::string, int> c = opCounts(fused);
   EXPECT_GE(c["fused_elementwise"], 30);
   EXPECT_LT(fused.nodes.size(), before.nodes.size() * 2 / 3);
+}
+
+// Row reductions ride along (passes/fusion/RowSums.h): the layernorm
+// backward is one pass giving the residual, gamma and beta gradients, and
+// each bias gradient is summed while its weight gradient's GEMM packs dy.
+TEST(Fusion, ResNetRowReductionsRideAlong) {
+  Graph step = runPasses(loadExample("resnet_s.ir"), trainPipeline());
+  RowSumSchedule s = scheduleRowSums(step);
+  int gammas = 0, betas = 0, biases = 0;
+  for (size_t i = 0; i < step.nodes.size(); ++i) {
+    const Node &n = step.nodes[i];
+    const std::string &name = step.value(n.result).name;
+    NodeId host = s.hostOf[i];
+    OpKind hostOp = host == kNoNode ? n.op : step.node(host).op;
+    if (n.op == OpKind::FusedAddLayerNormGammaGrad) {
+      EXPECT_EQ(hostOp, OpKind::FusedAddLayerNormGrad) << name;
+      ++gammas;
+    } else if (name.size() > 5 && name.compare(name.size() - 5, 5, "_beta") == 0) {
+      EXPECT_EQ(hostOp, OpKind::FusedAddLayerNormGrad) << name;
+      ++betas;
+    } else if (n.op == OpKind::FusedMatMulGradBias) {
+      EXPECT_EQ(hostOp, OpKind::FusedMatMulGradWeight) << name;
+      ++biases;
+    }
+  }
+  EXPECT_EQ(gammas, 3);
+  EXPECT_EQ(betas, 3);
+  EXPECT_EQ(biases, 6);
+  EXPECT_EQ(s.kernels(), step.nodes.size() - 14);
 }
 
 TEST(Fusion, PrintedFusedGraphsAreFixedPoints) {
