@@ -224,8 +224,8 @@ private:
       buffers.push_back(l.b.CreateInBoundsGEP(l.b.getInt8Ty(), workspace, offset));
       offset = l.b.CreateAdd(offset, bufferBytes(l, buffer.size));
     }
-    std::vector<llvm::Value *> outputs = training ? std::vector<llvm::Value *>{}
-                                                  : outputPointers(l, g, f->getArg(4));
+    std::vector<llvm::Value *> outputs =
+        training ? std::vector<llvm::Value *>{} : outputPointers(l, g, f->getArg(4));
     for (const Node &n : g.nodes) {
       // An update's value may be computed straight into its param or state.
       ValueId target = plan.stateOf[static_cast<size_t>(n.result)];

@@ -82,23 +82,50 @@ V xhat(Lowering &l, const RowStats &s, V x) {
   return l.b.CreateFMul(l.b.CreateFSub(l.b.CreateFSub(x, s.meanHi), s.meanLo), s.rstdF);
 }
 
+/// for each row of x: body(first element's index, the row's statistics).
+void forEachRow(Lowering &l, const Node &n, const Load &x, const Rows &r,
+                const std::function<void(V, const RowStats &)> &body) {
+  l.forRange(
+      r.rows,
+      [&](V row) {
+        V base = l.b.CreateMul(row, r.width);
+        body(base, rowStats(l, x, base, r.width, n.attrs[0].number));
+      },
+      false);
+}
+
+/// The gamma (sum of dy xhat) and beta (sum of dy) gradients, summed over
+/// the rows in row order inside another kernel's row loop; either may be
+/// absent (kNoValue).
+struct ParamGradSums {
+  ValueId gamma, beta;
+
+  void zero(Lowering &l, V width) const {
+    for (ValueId sum : {gamma, beta})
+      if (sum != kNoValue)
+        l.zero(l.data(sum), width);
+  }
+  /// Adds element i of one row: dy and its xhat.
+  void add(Lowering &l, V i, V dy, V xh) const {
+    if (gamma != kNoValue)
+      l.store(gamma, i, l.b.CreateFAdd(l.load(gamma, i), l.b.CreateFMul(dy, xh)));
+    if (beta != kNoValue)
+      l.store(beta, i, l.b.CreateFAdd(l.load(beta, i), dy));
+  }
+};
+
 void lowerLayerNorm(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId gamma = operandAfterInput(n, 1), beta = operandAfterInput(n, 2), out = n.result;
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
-  l.forRange(
-      r.rows,
-      [&](V row) {
-        V base = b.CreateMul(row, r.width);
-        RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
-        l.forRange(r.width, [&](V i) {
-          V at = b.CreateAdd(base, i);
-          V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, x(at)), l.load(gamma, i)), l.load(beta, i));
-          l.store(out, at, y);
-        });
-      },
-      false);
+  forEachRow(l, n, x, r, [&](V base, const RowStats &s) {
+    l.forRange(r.width, [&](V i) {
+      V at = b.CreateAdd(base, i);
+      V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, x(at)), l.load(gamma, i)), l.load(beta, i));
+      l.store(out, at, y);
+    });
+  });
 }
 
 /// layernorm_grad (x, gamma, dy): with g = dy gamma,
@@ -108,49 +135,39 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
   ValueId gamma = operandAfterInput(n, 1), dy = operandAfterInput(n, 2), out = n.result;
   // The gamma and beta gradients may ride along (passes/fusion/RowSums.h):
   // then this one pass over the rows gives all three.
-  ValueId dgamma =
-      l.rowSumGuest(n, {OpKind::LayerNormGammaGrad, OpKind::FusedAddLayerNormGammaGrad});
-  ValueId dbeta = l.rowSumGuest(n, {OpKind::Sum});
+  ParamGradSums sums{
+      l.rowSumGuest(n, {OpKind::LayerNormGammaGrad, OpKind::FusedAddLayerNormGammaGrad}),
+      l.rowSumGuest(n, {OpKind::Sum})};
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
-  for (ValueId sum : {dgamma, dbeta})
-    if (sum != kNoValue)
-      l.zero(l.data(sum), r.width);
-  l.forRange(
-      r.rows,
-      [&](V row) {
-        V base = b.CreateMul(row, r.width);
-        RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
-        auto g64 = [&](V k) {
-          return b.CreateFMul(b.CreateFPExt(l.load(dy, b.CreateAdd(base, k)), l.f64),
-                              b.CreateFPExt(l.load(gamma, k), l.f64));
-        };
-        V w = b.CreateSIToFP(r.width, l.f64);
-        V meanG = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, g64), w), l.f32);
-        V meanGXhat = b.CreateFPTrunc(
-            b.CreateFDiv(sumF64(l, r.width,
-                                [&](V k) {
-                                  V xh = b.CreateFMul(
-                                      b.CreateFSub(b.CreateFPExt(x(b.CreateAdd(base, k)), l.f64),
-                                                   s.mean),
-                                      s.rstd);
-                                  return b.CreateFMul(g64(k), xh);
-                                }),
-                         w),
-            l.f32);
-        l.forRange(r.width, [&](V i) {
-          V at = b.CreateAdd(base, i);
-          V d0 = l.load(dy, at), xh = xhat(l, s, x(at));
-          V g = b.CreateFMul(d0, l.load(gamma, i));
-          V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xh, meanGXhat));
-          l.store(out, at, b.CreateFMul(s.rstdF, d));
-          if (dgamma != kNoValue)
-            l.store(dgamma, i, b.CreateFAdd(l.load(dgamma, i), b.CreateFMul(d0, xh)));
-          if (dbeta != kNoValue)
-            l.store(dbeta, i, b.CreateFAdd(l.load(dbeta, i), d0));
-        });
-      },
-      false);
+  sums.zero(l, r.width);
+  forEachRow(l, n, x, r, [&](V base, const RowStats &s) {
+    auto g64 = [&](V k) {
+      return b.CreateFMul(b.CreateFPExt(l.load(dy, b.CreateAdd(base, k)), l.f64),
+                          b.CreateFPExt(l.load(gamma, k), l.f64));
+    };
+    V w = b.CreateSIToFP(r.width, l.f64);
+    V meanG = b.CreateFPTrunc(b.CreateFDiv(sumF64(l, r.width, g64), w), l.f32);
+    V meanGXhat = b.CreateFPTrunc(
+        b.CreateFDiv(sumF64(l, r.width,
+                            [&](V k) {
+                              V xh = b.CreateFMul(
+                                  b.CreateFSub(b.CreateFPExt(x(b.CreateAdd(base, k)), l.f64),
+                                               s.mean),
+                                  s.rstd);
+                              return b.CreateFMul(g64(k), xh);
+                            }),
+                     w),
+        l.f32);
+    l.forRange(r.width, [&](V i) {
+      V at = b.CreateAdd(base, i);
+      V d0 = l.load(dy, at), xh = xhat(l, s, x(at));
+      V g = b.CreateFMul(d0, l.load(gamma, i));
+      V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xh, meanGXhat));
+      l.store(out, at, b.CreateFMul(s.rstdF, d));
+      sums.add(l, i, d0, xh);
+    });
+  });
 }
 
 /// layernorm_gamma_grad (x, dy) -> [D]: the sum over rows of dy xhat,
@@ -159,27 +176,17 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
 /// it accumulates in the same loop.
 void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
-  ValueId dy = operandAfterInput(n, 1), out = n.result;
-  ValueId beta = l.rowSumGuest(n, {OpKind::Sum});
+  ValueId dy = operandAfterInput(n, 1);
+  ParamGradSums sums{n.result, l.rowSumGuest(n, {OpKind::Sum})};
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
-  l.zero(l.data(out), r.width);
-  if (beta != kNoValue)
-    l.zero(l.data(beta), r.width);
-  l.forRange(
-      r.rows,
-      [&](V row) {
-        V base = b.CreateMul(row, r.width);
-        RowStats s = rowStats(l, x, base, r.width, n.attrs[0].number);
-        l.forRange(r.width, [&](V i) {
-          V at = b.CreateAdd(base, i);
-          V g = l.load(dy, at);
-          l.store(out, i, b.CreateFAdd(l.load(out, i), b.CreateFMul(g, xhat(l, s, x(at)))));
-          if (beta != kNoValue)
-            l.store(beta, i, b.CreateFAdd(l.load(beta, i), g));
-        });
-      },
-      false);
+  sums.zero(l, r.width);
+  forEachRow(l, n, x, r, [&](V base, const RowStats &s) {
+    l.forRange(r.width, [&](V i) {
+      V at = b.CreateAdd(base, i);
+      sums.add(l, i, l.load(dy, at), xhat(l, s, x(at)));
+    });
+  });
 }
 
 } // namespace

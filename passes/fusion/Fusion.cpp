@@ -1,6 +1,8 @@
 /// Helpers shared by the fusion passes (passes/fusion/Fusion.h).
 #include "passes/fusion/Fusion.h"
 
+#include "ir/GraphRewrite.h"
+
 #include <fmt/format.h>
 
 namespace nnc {
@@ -27,39 +29,10 @@ std::string Uses::whyKept(ValueId v) const {
 }
 
 void removeNodes(Graph &g, const std::vector<bool> &dead) {
-  std::vector<bool> keepValue(g.values.size(), true);
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    if (dead[i])
-      keepValue[static_cast<size_t>(g.nodes[i].result)] = false;
-  std::vector<ValueId> newId(g.values.size(), kNoValue);
-  std::vector<Value> values;
-  for (size_t i = 0; i < g.values.size(); ++i)
-    if (keepValue[i]) {
-      newId[i] = static_cast<ValueId>(values.size());
-      values.push_back(std::move(g.values[i]));
-    }
-  auto map = [&](ValueId v) { return newId[static_cast<size_t>(v)]; };
-  std::vector<Node> nodes;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (dead[i])
-      continue;
-    Node n = std::move(g.nodes[i]);
-    for (ValueId &v : n.operands)
-      v = map(v);
-    n.result = map(n.result);
-    values[static_cast<size_t>(n.result)].def = static_cast<NodeId>(nodes.size());
-    nodes.push_back(std::move(n));
-  }
-  for (Update &u : g.updates) {
-    u.target = map(u.target);
-    u.value = map(u.value);
-  }
-  for (OutputRef &o : g.outputs)
-    o.value = map(o.value);
-  if (g.minimize)
-    g.minimize->loss = map(g.minimize->loss);
-  g.values = std::move(values);
-  g.nodes = std::move(nodes);
+  std::vector<bool> keep(dead.size());
+  for (size_t i = 0; i < dead.size(); ++i)
+    keep[i] = !dead[i];
+  compactGraph(g, keep, /*dropUnusedConsts=*/false);
 }
 
 void rewriteNode(Node &n, OpKind op, std::vector<ValueId> operands, Attrs attrs) {

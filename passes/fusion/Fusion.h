@@ -20,8 +20,8 @@ struct Uses {
   std::string whyKept(ValueId v) const;
 };
 
-/// Removes the nodes marked in `dead` and the values they define,
-/// renumbering values (their order is kept).
+/// Removes the nodes marked in `dead` and the values only they used
+/// (compactGraph, keeping unused consts).
 void removeNodes(Graph &g, const std::vector<bool> &dead);
 
 /// Turns node `n` into `op(operands, attrs)`, keeping its result and location.
