@@ -176,6 +176,41 @@ V tapColumn(Lowering &l, V o, int64_t stride, V kMinusPad) {
   return l.b.CreateAdd(l.b.CreateMul(o, l.constI64(stride)), kMinusPad);
 }
 
+/// For each output position (oh, ow) whose tap (kh, kw) lies inside the
+/// input (valid rows, then valid columns, the columns innermost):
+/// body(index of the tap in the input plane, index of (oh, ow) in the
+/// output plane, ow).
+void forTapPositions(Lowering &l, const Geometry &g, V kh, V kw,
+                     const std::function<void(V, V, V)> &body) {
+  auto &b = l.b;
+  auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
+  auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
+  V rowShift = b.CreateSub(kh, l.constI64(g.ph));
+  V colShift = b.CreateSub(kw, l.constI64(g.pw));
+  forBetween(l, rows, [&](V oh) {
+    V inRow =
+        b.CreateMul(b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift), l.constI64(g.w));
+    V outRow = b.CreateMul(oh, l.constI64(g.ow));
+    forColumns(l, cols, [&](V ow) {
+      body(b.CreateAdd(inRow, tapColumn(l, ow, g.sw, colShift)), b.CreateAdd(outRow, ow), ow);
+    });
+  });
+}
+
+/// forTapPositions for every tap of one (filter, channel) pair, whose
+/// kh x kw weights start at `wBase`: body(weight, input index, output index).
+void forEachTap(Lowering &l, const Geometry &g, V wData, V wBase,
+                const std::function<void(V, V, V)> &body) {
+  auto &b = l.b;
+  forOuter(l, l.constI64(g.kh), [&](V kh) {
+    forOuter(l, l.constI64(g.kw), [&](V kw) {
+      V weight =
+          l.loadF32(wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
+      forTapPositions(l, g, kh, kw, [&](V in, V out, V) { body(weight, in, out); });
+    });
+  });
+}
+
 } // namespace conv
 
 namespace {
@@ -208,25 +243,8 @@ void lowerConv2d(Lowering &l, const Node &node) {
     forOuter(l, l.constI64(channels), [&](V c) {
       V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
       V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
-      forOuter(l, l.constI64(g.kh), [&](V kh) {
-        auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
-        V rowShift = b.CreateSub(kh, l.constI64(g.ph));
-        forOuter(l, l.constI64(g.kw), [&](V kw) {
-          V weight = l.loadF32(
-              wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
-          auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
-          V colShift = b.CreateSub(kw, l.constI64(g.pw));
-          forBetween(l, rows, [&](V oh) {
-            V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
-            V xRow = b.CreateMul(ih, l.constI64(g.w));
-            V yRow = b.CreateMul(oh, l.constI64(g.ow));
-            forColumns(l, cols, [&](V ow) {
-              V xv = l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift)));
-              V yi = b.CreateAdd(yRow, ow);
-              l.storeF32(y, yi, fmuladd(l, weight, xv, l.loadF32(y, yi)));
-            });
-          });
-        });
+      forEachTap(l, g, wData, wBase, [&](V weight, V in, V out) {
+        l.storeF32(y, out, fmuladd(l, weight, l.loadF32(xp, in), l.loadF32(y, out)));
       });
     });
   });
@@ -253,25 +271,8 @@ void lowerConv2dGradInput(Lowering &l, const Node &node) {
     forOuter(l, l.constI64(filters), [&](V f) {
       V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
       V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
-      forOuter(l, l.constI64(g.kh), [&](V kh) {
-        auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
-        V rowShift = b.CreateSub(kh, l.constI64(g.ph));
-        forOuter(l, l.constI64(g.kw), [&](V kw) {
-          V weight = l.loadF32(
-              wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
-          auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
-          V colShift = b.CreateSub(kw, l.constI64(g.pw));
-          forBetween(l, rows, [&](V oh) {
-            V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
-            V xRow = b.CreateMul(ih, l.constI64(g.w));
-            V dyRow = b.CreateMul(oh, l.constI64(g.ow));
-            forColumns(l, cols, [&](V ow) {
-              V gv = l.loadF32(dyp, b.CreateAdd(dyRow, ow));
-              V xi = b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift));
-              l.storeF32(dxp, xi, fmuladd(l, weight, gv, l.loadF32(dxp, xi)));
-            });
-          });
-        });
+      forEachTap(l, g, wData, wBase, [&](V weight, V in, V out) {
+        l.storeF32(dxp, in, fmuladd(l, weight, l.loadF32(dyp, out), l.loadF32(dxp, in)));
       });
     });
   });
@@ -302,21 +303,11 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
   auto accumulate = [&](V row, V n, V f, V c, V kh, V kw) {
     V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
     V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
-    auto rows = validRange(l, kh, g.sh, g.ph, g.h, g.oh);
-    auto cols = validRange(l, kw, g.sw, g.pw, g.w, g.ow);
-    V rowShift = b.CreateSub(kh, l.constI64(g.ph));
-    V colShift = b.CreateSub(kw, l.constI64(g.pw));
-    forBetween(l, rows, [&](V oh) {
-      V ih = b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), rowShift);
-      V xRow = b.CreateMul(ih, l.constI64(g.w));
-      V dyRow = b.CreateMul(oh, l.constI64(g.ow));
-      forColumns(l, cols, [&](V ow) {
-        V xv = b.CreateFPExt(l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, colShift))),
-                             l.f64);
-        V gv = b.CreateFPExt(l.loadF32(dyp, b.CreateAdd(dyRow, ow)), l.f64);
-        V slot = l.at(row, ow, l.f64);
-        b.CreateStore(fmuladd(l, xv, gv, b.CreateLoad(l.f64, slot)), slot);
-      });
+    forTapPositions(l, g, kh, kw, [&](V in, V out, V ow) {
+      V xv = b.CreateFPExt(l.loadF32(xp, in), l.f64);
+      V gv = b.CreateFPExt(l.loadF32(dyp, out), l.f64);
+      V slot = l.at(row, ow, l.f64);
+      b.CreateStore(fmuladd(l, xv, gv, b.CreateLoad(l.f64, slot)), slot);
     });
   };
   // dw[f, c, kh, kw] = the sum of a row.
