@@ -15,7 +15,7 @@ namespace nnc {
 
 Lowering::Lowering(llvm::Module &module, llvm::Function *fn, const Graph &graph, llvm::Value *dims)
     : ctx(module.getContext()), module(module), fn(fn), graph(graph), b(module.getContext()),
-      rowSums(scheduleRowSums(graph)), dims_(dims) {
+      dims_(dims) {
   f32 = b.getFloatTy();
   f64 = b.getDoubleTy();
   i32 = b.getInt32Ty();
@@ -250,15 +250,21 @@ unsigned vectorLanes(const llvm::Function &fn) {
   return avx512 ? 16 : avx ? 8 : 4;
 }
 
+const RowSumSchedule &Lowering::rowSums() const {
+  if (!rowSums_)
+    rowSums_ = scheduleRowSums(graph);
+  return *rowSums_;
+}
+
 ValueId Lowering::rowSumGuest(const Node &n, std::initializer_list<OpKind> ops) const {
-  for (NodeId guest : rowSums.guestsOf[static_cast<size_t>(&n - graph.nodes.data())])
+  for (NodeId guest : rowSums().guestsOf[static_cast<size_t>(&n - graph.nodes.data())])
     if (std::find(ops.begin(), ops.end(), graph.node(guest).op) != ops.end())
       return graph.node(guest).result;
   return kNoValue;
 }
 
 void lowerNode(Lowering &l, const Node &node) {
-  if (l.rowSums.isGuest(static_cast<NodeId>(&node - l.graph.nodes.data())))
+  if (l.rowSums().isGuest(static_cast<NodeId>(&node - l.graph.nodes.data())))
     return; // its host's kernel computes it
   switch (node.info().family) {
   case OpFamily::Elementwise:

@@ -14,6 +14,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace nnc {
@@ -30,8 +31,9 @@ public:
   const Graph &graph;
   llvm::IRBuilder<> b;
   llvm::Type *f32, *f64, *i32, *i64, *ptr;
-  /// Row sums computed inside other kernels (passes/fusion/RowSums.h).
-  const RowSumSchedule rowSums;
+  /// Row sums computed inside other kernels (passes/fusion/RowSums.h),
+  /// scheduled on first use (the ABI helper functions never ask).
+  const RowSumSchedule &rowSums() const;
   /// The result of the reduction of one of `ops` that node `n`'s kernel
   /// computes too, or kNoValue.
   ValueId rowSumGuest(const Node &n, std::initializer_list<OpKind> ops) const;
@@ -100,6 +102,7 @@ private:
   llvm::Value *dims_;
   std::vector<llvm::Value *> dimValues_;
   std::map<ValueId, llvm::Value *> buffers_;
+  mutable std::optional<RowSumSchedule> rowSums_;
 };
 
 /// f32 lanes of the widest vector the function's target runs natively: from
