@@ -136,7 +136,8 @@ def mnist(threads, epochs, env, tmp):
         log = os.path.join(tmp, f"mnist-{engine}-{threads}.jsonl")
         if engine == "nnc":
             cmd = [os.path.join(BUILD, "nnc"), "train", "examples/mlp.ir", "--data", DATA,
-                   "--epochs", str(epochs), "--batch", "64", "--threads", str(threads), "--log", log]
+                   "--epochs", str(epochs), "--batch", "64", "--lr-schedule", "cosine",
+                   "--threads", str(threads), "--log", log]
             p = subprocess.run(cmd, env=e, capture_output=True, text=True, cwd=ROOT)
             lines = open(log).read().splitlines() if os.path.exists(log) else []
         else:
@@ -332,7 +333,7 @@ Produced by `python3 bench/run.py{' --quick' if a.quick else ''}` on {started:%Y
 
 Workload 6 is the first (cold, no disk cache) `CompiledModel::load` of examples/mlp.ir with its training step
 in a fresh process, median over rounds. Workload 7: `nnc train examples/mlp.ir --epochs {epochs}` (`seconds` of --log, median over epochs)
-against bench/torch_mnist.py (same model, init scheme, batch 64, SGD lr 0.1, same threads).
+against bench/torch_mnist.py (same model, init scheme, batch 64, SGD lr 0.1 with a per-batch cosine schedule, same threads).
 
 ## Each side at its best thread count
 

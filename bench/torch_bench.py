@@ -80,7 +80,7 @@ def run(workload, reps):
         opt = torch.optim.SGD([w1, b1, w2, b2, w3, b3], lr=0.1)
 
         def fn():
-            h1 = torch.relu(torch.addmm(b1, x, w1))
+            h1 = torch.relu(torch.addmm(b1, (x - 0.2860) / 0.3530, w1))
             h2 = torch.relu(torch.addmm(b2, h1, w2))
             logits = torch.addmm(b3, h2, w3)
             loss = F.cross_entropy(logits, label)

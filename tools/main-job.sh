@@ -10,6 +10,6 @@ build_dir=${NNC_BUILD_DIR:-build}
 data=/usr/share/datasets/fashion-mnist
 mkdir -p out
 "$build_dir/nnc" check examples/mlp.ir
-"$build_dir/nnc" train examples/mlp.ir --data "$data" --epochs 5 --batch 64 \
+"$build_dir/nnc" train examples/mlp.ir --data "$data" --epochs 5 --batch 64 --lr-schedule cosine \
   --log out/mlp-fashion.jsonl --save out/mlp-fashion.safetensors "$@"
 echo "log: out/mlp-fashion.jsonl, checkpoint: out/mlp-fashion.safetensors"

@@ -24,6 +24,12 @@ Result<ParamGradients> differentiate(Graph &g, PassContext &ctx);
 /// differentiate().
 Status appendOptimizer(Graph &g, const ParamGradients &grads);
 
+/// The name of the learning-rate state appendOptimizer() declares for a
+/// model with `minimize` (`sgd.lr` or `adam.lr`, unless the model already
+/// uses that name): a scalar f32 initialized to the optimizer's `lr`, which
+/// training loops write to schedule the rate.
+std::string learningRateName(const Graph &model);
+
 /// The `autodiff` pass: differentiate() then appendOptimizer().
 std::unique_ptr<Pass> createAutodiffPass();
 

@@ -9,6 +9,10 @@
 ///     p <- p - lr / c1 * m / (sqrt(v) / sqrt(c2) + eps)
 ///   where c_i = 1 - b_i^t is kept as state by the exact recurrence
 ///   c <- (1 - b) + b c (c starts at 0), which has no cancellation in f32.
+///
+/// The learning rate is a state too (`sgd.lr`, `adam.lr`, initialized to
+/// the `lr` argument) rather than a constant, so a training loop can
+/// schedule it between steps without recompiling (`nnc train --lr-schedule`).
 #include "passes/autodiff/Autodiff.h"
 
 #include "ir/GraphBuilder.h"
@@ -29,6 +33,10 @@ public:
 
   Result<Graph> write(const ParamGradients &grads) {
     const std::string &name = b_.graph().minimize->optimizer;
+    // Declared before the optimizer's other states, so learningRateName()
+    // finds the same fresh name.
+    lr_ = b_.addState(learningRateName(b_.graph()), Type{DType::F32, {}},
+                      Initializer{"fill", {AttrValue::num(args_["lr"])}, loc_}, {}, loc_);
     if (name == "adam")
       writeAdam(grads);
     else
@@ -59,7 +67,7 @@ private:
   const Value &value(ValueId v) const { return b_.graph().value(v); }
 
   void writeSgd(const ParamGradients &grads) {
-    double lr = args_["lr"], momentum = args_["momentum"], decay = args_["weight_decay"];
+    double momentum = args_["momentum"], decay = args_["weight_decay"];
     for (const auto &[p, grad] : grads) {
       std::string name = value(p).name;
       Type type = value(p).type;
@@ -71,19 +79,19 @@ private:
         g = op(OpKind::Add, {op(OpKind::Mul, {v, num(momentum)}), g});
         update(v, g);
       }
-      update(p, op(OpKind::Sub, {p, op(OpKind::Mul, {g, num(lr)})}));
+      update(p, op(OpKind::Sub, {p, op(OpKind::Mul, {g, lr_})}));
     }
   }
 
   void writeAdam(const ParamGradients &grads) {
-    double lr = args_["lr"], b1 = args_["beta1"], b2 = args_["beta2"], eps = args_["eps"];
+    double b1 = args_["beta1"], b2 = args_["beta2"], eps = args_["eps"];
     Type scalar{DType::F32, {}};
     ValueId step = state("adam.step", scalar);
     ValueId c1 = state("adam.correction1", scalar);
     ValueId c2 = state("adam.correction2", scalar);
     ValueId c1Next = op(OpKind::Add, {num(1 - b1), op(OpKind::Mul, {c1, num(b1)})});
     ValueId c2Next = op(OpKind::Add, {num(1 - b2), op(OpKind::Mul, {c2, num(b2)})});
-    ValueId stepSize = op(OpKind::Div, {num(lr), c1Next});
+    ValueId stepSize = op(OpKind::Div, {lr_, c1Next});
     ValueId sqrtC2 = op(OpKind::Sqrt, {c2Next});
     update(step, op(OpKind::Add, {step, num(1)}));
     update(c1, c1Next);
@@ -109,10 +117,16 @@ private:
 
   GraphBuilder b_;
   SourceLoc loc_;
+  ValueId lr_ = kNoValue;
   std::map<std::string, double> args_;
 };
 
 } // namespace
+
+std::string learningRateName(const Graph &model) {
+  assert(model.minimize);
+  return GraphBuilder(model).freshName(model.minimize->optimizer + ".lr");
+}
 
 Status appendOptimizer(Graph &g, const ParamGradients &grads) {
   if (!g.minimize)

@@ -66,14 +66,17 @@ clusters "$work/train.dot" >"$work/clusters"
 
 # fused_matmul(h1...) = relu(matmul + bias): a chain inside one cluster,
 # labelled with result, op, type and source line.
-h1=$(grep -E '^h1 = fused_matmul\\nf32\[B, 256\]\\n[^|]*mlp\.ir:24[|]' "$work/clusters")
+h1=$(grep -E '^h1 = fused_matmul\\nf32\[B, 256\]\\n[^|]*mlp\.ir:27[|]' "$work/clusters")
 check "h1's cluster: matmul -> add (bias) -> relu" -- \
   grep -qE '[|]([0-9]+):matmul,([0-9]+):add \(bias\),([0-9]+):relu[|]\1->\2,\2->\3$' <<<"$h1"
 check "relu and matmul nodes inside one cluster" -- in_one_cluster relu matmul "$work/clusters"
 # Inputs enter where they are read; the result leaves from the last part.
 id() { sed -E "s/.*[|,]([0-9]+):$1[,|].*/\1/" <<<"$2"; }
 decl() { grep -F "label=\"$1\\n" "$work/train.dot" | grep -oE '^[0-9]+'; }
-check "x enters at matmul" -- grep -qx "$(decl 'input x') -> $(id matmul "$h1");" "$work/train.dot"
+pixels=$(grep -F 'pixels = fused_elementwise' "$work/clusters")
+check "x enters the pixels' sub" -- grep -qx "$(decl 'input x') -> $(id 'sub \(0\.286\)' "$pixels");" "$work/train.dot"
+check "pixels leave from div into h1's matmul" -- \
+  grep -qx "$(id 'div \(0\.353\)' "$pixels") -> $(id matmul "$h1");" "$work/train.dot"
 check "b1 enters at add (bias)" -- \
   grep -qx "$(decl 'param b1') -> $(id 'add \(bias\)' "$h1");" "$work/train.dot"
 h2=$(grep -F 'h2 = fused_matmul' "$work/clusters")
@@ -94,7 +97,7 @@ check "plain backward ops keep their colour" -- \
   both_in 'class="backward"' 'fillcolor="#ffe0c2"' "$work/train.dot"
 # fused_elementwise (when that fusion runs): one node per instruction.
 if grep -q 'fused_elementwise' "$work/train.ir"; then
-  check "fused_elementwise parts" -- grep -qE '^[^|]*fused_elementwise.*[|][0-9]+:mul \(0\.1\),[0-9]+:sub[|]' \
+  check "fused_elementwise parts" -- grep -qE '^[^|]*fused_elementwise.*[|][0-9]+:mul,[0-9]+:sub[|]' \
     "$work/clusters"
 fi
 

@@ -157,6 +157,25 @@ lines = [json.loads(l) for l in open(sys.argv[1])]
 assert len(lines) == 300 and all({"epoch", "train_loss", "seconds"} <= set(l) for l in lines), lines[:2]
 assert lines[-1]["train_loss"] < lines[0]["train_loss"], (lines[0], lines[-1])
 PY
+  # --lr-schedule cosine: the logged rate of each epoch's last step follows
+  # lr (1 + cos(pi t / T)) / 2 with T = 300 epochs x 1 batch, t = epoch - 1.
+  expect_status 0 "train xor, cosine schedule" -- "$nnc" train "$src/examples/xor.ir" \
+    --data "$work/xor_x.npy,$work/xor_y.npy" --epochs 300 --batch 4 --lr 2 --lr-schedule cosine \
+    --log "$work/xor-cosine.jsonl"
+  /usr/bin/python3 - "$work/xor.jsonl" "$work/xor-cosine.jsonl" <<'PY' && pass || failure "cosine schedule log"
+import json, math, sys
+constant = [json.loads(l) for l in open(sys.argv[1])]
+cosine = [json.loads(l) for l in open(sys.argv[2])]
+assert all(l["lr"] == 2 for l in constant), constant[:2]
+for l in cosine:
+    want = 2 * (1 + math.cos(math.pi * (l["epoch"] - 1) / 300)) / 2
+    assert abs(l["lr"] - want) < 1e-5 * 2, (l, want)
+assert cosine[-1]["train_loss"] < cosine[0]["train_loss"], (cosine[0], cosine[-1])
+PY
+  expect_status 1 "unknown --lr-schedule" -- "$nnc" train "$src/examples/xor.ir" \
+    --data "$work/xor_x.npy,$work/xor_y.npy" --lr-schedule step
+  expect_in "$work/err" "--lr-schedule takes constant, cosine or linear, got 'step'" \
+    "unknown schedule named"
   expect_status 0 "run from a checkpoint" -- "$nnc" run "$src/examples/xor.ir" --params "$work/xor.safetensors" --in x="$work/xor_x.npy" --in y="$work/xor_t.npy" -o "$work/o7"
   expect_status 1 "train on bad labels" -- "$nnc" train "$src/examples/xor.ir" --data "$work/xor_x.npy,$work/bad_y.npy"
   head -c 100 "$work/xor.safetensors" > "$work/trunc.safetensors"

@@ -108,7 +108,8 @@ TEST(Dsl, MlpPrintsLikeItsIrTwin) {
   auto b2 = m.param("b2", f32(256), zeros());
   auto w3 = m.param("w3", f32(256, 10), glorot_uniform(3));
   auto b3 = m.param("b3", f32(10), zeros());
-  auto h1 = m.name("h1", relu(matmul(x, w1) + b1));
+  auto pixels = m.name("pixels", (x - 0.2860) / 0.3530);
+  auto h1 = m.name("h1", relu(matmul(pixels, w1) + b1));
   auto h2 = m.name("h2", relu(matmul(h1, w2) + b2));
   auto logits = m.name("logits", matmul(h2, w3) + b3);
   auto pred = m.name("pred", argmax(logits));

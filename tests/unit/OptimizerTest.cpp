@@ -7,6 +7,7 @@
 #include "ir/Parser.h"
 #include "passes/Pass.h"
 #include "passes/autodiff/Autodiff.h"
+#include "runtime/LearningRateSchedule.h"
 
 #include <cmath>
 #include <fstream>
@@ -153,6 +154,82 @@ TEST(Optimizer, AdamDefaultBetas) {
 
 TEST(Optimizer, AdamSmallLearningRate) {
   expectSteps(train("adam(lr=0.001)", 3), torchAdam(0.001, 0.9, 0.999, 1e-8, 3));
+}
+
+// ---- the learning rate is state ------------------------------------------------------
+
+/// Runs one step per entry of `rates`, writing the learning-rate state
+/// before each (as `nnc train --lr-schedule` does); w after the last.
+Tensor trainWithRates(const std::string &optimizer, const std::vector<float> &rates) {
+  PassContext ctx;
+  Result<Graph> model = parseModel(fixedGradientModel(optimizer), "model.ir");
+  EXPECT_TRUE(model.ok());
+  std::string lrName = learningRateName(*model);
+  Graph g = trainingGraph(fixedGradientModel(optimizer), ctx);
+  Interpreter it(g);
+  for (float rate : rates) {
+    it.stateTensor(named(g, lrName)) = Tensor::scalar(rate);
+    EXPECT_TRUE(it.run({}).ok());
+    it.applyUpdates();
+  }
+  return it.value(named(g, "w")).clone();
+}
+
+TEST(Optimizer, LearningRateIsAScalarStateInitializedToLr) {
+  for (const char *optimizer : {"sgd", "adam"}) {
+    PassContext ctx;
+    Graph g = trainingGraph(fixedGradientModel(std::string(optimizer) + "(lr=0.25)"), ctx);
+    ValueId lr = named(g, std::string(optimizer) + ".lr");
+    ASSERT_NE(lr, kNoValue);
+    EXPECT_EQ(g.value(lr).kind, ValueKind::State);
+    EXPECT_EQ(g.typeString(lr), "f32[]");
+    Interpreter it(g);
+    expectTensor(it.value(lr), {}, {0.25}, 0);
+  }
+}
+
+TEST(Optimizer, SgdReadsTheLearningRateStateEachStep) {
+  // Two steps at 0.1 then 0.05: p0 - (0.1 + 0.05) c.
+  std::vector<double> want;
+  for (size_t i = 0; i < kW0.size(); ++i)
+    want.push_back(kW0[i] - 0.15 * kC[i]);
+  expectTensor(trainWithRates("sgd(lr=0.1)", {0.1f, 0.05f}), {3}, want, 1e-6);
+  // A rate of zero leaves the params alone.
+  expectTensor(trainWithRates("sgd(lr=0.1)", {0.0f}), {3}, kW0, 0);
+}
+
+TEST(Optimizer, AdamScalesItsStepByTheLearningRateState) {
+  // With a constant gradient each Adam step moves w by about lr against c's sign.
+  Tensor w = trainWithRates("adam(lr=0.1)", {0.1f, 0.02f});
+  for (size_t i = 0; i < kW0.size(); ++i)
+    EXPECT_NEAR(w.f32()[i], kW0[i] - 0.12 * (kC[i] > 0 ? 1 : -1), 1e-5) << i;
+}
+
+TEST(Optimizer, LearningRateNameAvoidsTheModelsNames) {
+  std::string text = "model opt {\n  param sgd.lr: f32[3] = [0.5, -1.0, 2.0]\n"
+                     "  loss = sum(mul(sgd.lr, sgd.lr))\n  minimize loss with sgd(lr=0.1)\n}\n";
+  Result<Graph> model = parseModel(text, "model.ir");
+  ASSERT_TRUE(model.ok()) << model.errorText();
+  EXPECT_EQ(learningRateName(*model), "sgd.lr.1");
+  PassContext ctx;
+  Graph g = trainingGraph(text, ctx);
+  EXPECT_EQ(g.value(named(g, "sgd.lr.1")).kind, ValueKind::State);
+  EXPECT_EQ(g.value(named(g, "sgd.lr")).kind, ValueKind::Param);
+}
+
+TEST(Optimizer, LearningRateSchedules) {
+  using S = LearningRateSchedule;
+  EXPECT_EQ(parseLearningRateSchedule("cosine"), S::Cosine);
+  EXPECT_EQ(parseLearningRateSchedule("linear"), S::Linear);
+  EXPECT_EQ(parseLearningRateSchedule("constant"), S::Constant);
+  EXPECT_EQ(parseLearningRateSchedule("step"), std::nullopt);
+  EXPECT_EQ(scheduledLearningRate(S::Constant, 0.1, 7, 10), 0.1);
+  // Cosine: the base at step 0, half of it halfway, 0.1 (1 + cos(0.9 pi)) / 2 at 9 of 10.
+  EXPECT_EQ(scheduledLearningRate(S::Cosine, 0.1, 0, 10), 0.1);
+  EXPECT_NEAR(scheduledLearningRate(S::Cosine, 0.1, 5, 10), 0.05, 1e-15);
+  EXPECT_NEAR(scheduledLearningRate(S::Cosine, 0.1, 9, 10), 0.1 * (1 + std::cos(0.9 * M_PI)) / 2,
+              1e-15);
+  EXPECT_NEAR(scheduledLearningRate(S::Linear, 0.1, 9, 10), 0.01, 1e-15);
 }
 
 // ---- the course's worked example -------------------------------------------------

@@ -5,9 +5,11 @@
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
+#include "passes/autodiff/Autodiff.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Dataset.h"
 #include "runtime/Interpreter.h"
+#include "runtime/LearningRateSchedule.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/Engine.h"
@@ -24,13 +26,14 @@ namespace nnc::cli {
 namespace {
 
 const std::vector<OptionSpec> kTrainOptions = {
-    {"data", true},      {"epochs", true},
-    {"batch", true},     {"lr", true},
-    {"save", true},      {"params", true},
-    {"log", true},       {"threads", true},
-    {"seed", true},      {"bind", true},
-    {"holdout", true},   {"engine", true},
-    {"no-cache", false}, {"check-numerics", false},
+    {"data", true},        {"epochs", true},
+    {"batch", true},       {"lr", true},
+    {"save", true},        {"params", true},
+    {"log", true},         {"threads", true},
+    {"seed", true},        {"bind", true},
+    {"holdout", true},     {"engine", true},
+    {"no-cache", false},   {"check-numerics", false},
+    {"lr-schedule", true},
 };
 
 /// How labels enter the model, and how predictions are scored.
@@ -215,6 +218,7 @@ Status checkNumerics(const Interpreter &interp, int64_t step) {
 struct Settings {
   int64_t epochs = 1, batch = 64;
   uint64_t seed = 0;
+  LearningRateSchedule schedule = LearningRateSchedule::Constant;
 };
 
 Result<Settings> readSettings(const CommandLine &cl) {
@@ -238,6 +242,13 @@ Result<Settings> readSettings(const CommandLine &cl) {
                                     cl.get("seed"));
     s.seed = static_cast<uint64_t>(*v);
   }
+  if (cl.has("lr-schedule")) {
+    auto schedule = parseLearningRateSchedule(cl.get("lr-schedule"));
+    if (!schedule)
+      return Result<Settings>::fail("--lr-schedule takes constant, cosine or linear, got '{}'",
+                                    cl.get("lr-schedule"));
+    s.schedule = *schedule;
+  }
   return s;
 }
 
@@ -250,7 +261,7 @@ int trainCommand(const Args &args) {
   if (cl->positional.size() != 1 || !cl->has("data"))
     return fail("usage: nnc train M.ir --data D [--epochs N] [--batch N] [--lr X] [--save P] "
                 "[--params P] [--log F] [--threads N] [--seed S] [--bind features=X,labels=Y] "
-                "[--holdout D] [--check-numerics]");
+                "[--holdout D] [--lr-schedule constant|cosine|linear] [--check-numerics]");
   auto settings = readSettings(*cl);
   if (!settings)
     return report(settings.diags());
@@ -324,6 +335,12 @@ int trainCommand(const Args &args) {
                                  settings->seed);
   if (!batcher)
     return report(batcher.diags());
+  // The optimizer reads its rate from a state: set it before every step
+  // (also after --params, whose checkpoint holds the rate it ended with).
+  ValueId rateState = (*engine)->stateGraph().findValue(learningRateName(*model));
+  double baseRate = model->minimize->args[0].number;
+  int64_t totalSteps = settings->epochs * batcher->batchCount();
+  double rate = baseRate;
   // The log gets one JSON line per epoch as it ends.
   std::unique_ptr<std::FILE, int (*)(std::FILE *)> log(nullptr, std::fclose);
   if (cl->has("log")) {
@@ -342,6 +359,10 @@ int trainCommand(const Args &args) {
     int64_t seen = 0;
     for (int64_t i = 0; i < batcher->batchCount(); ++i) {
       Batch bt = batcher->batch(i);
+      if (stepNumber == 0 || settings->schedule != LearningRateSchedule::Constant) {
+        rate = scheduledLearningRate(settings->schedule, baseRate, stepNumber, totalSteps);
+        (*engine)->state().write(rateState, Tensor::scalar(static_cast<float>(rate)));
+      }
       auto loss = (*engine)->trainStep(batchInputs(*model, *binding, bt));
       if (!loss)
         return report(loss.diags());
@@ -363,8 +384,9 @@ int trainCommand(const Args &args) {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double trainLoss = lossSum / static_cast<double>(seen);
-    std::string line = fmt::format("{{\"epoch\": {}, \"train_loss\": {:.6f}, \"seconds\": {:.3f}",
-                                   epoch + 1, trainLoss, seconds);
+    std::string line =
+        fmt::format("{{\"epoch\": {}, \"train_loss\": {:.6f}, \"seconds\": {:.3f}, \"lr\": {:.6g}",
+                    epoch + 1, trainLoss, seconds, rate);
     std::string human = fmt::format("epoch {}: train_loss {:.4f}", epoch + 1, trainLoss);
     if (heldOut) {
       auto scores = evaluate(**engine, eval, *heldOut, *binding, settings->batch);
