@@ -16,7 +16,9 @@
 /// packed once per (task, pc) block, through its transposed index when
 /// `transpose_b` holds, so no transposed matrix is ever materialized. The
 /// packing area is one alloca of KC x NC floats (192 KiB) in the entry block
-/// of the task's function, so tasks never share it. Column chunks are at
+/// of the task's function, so tasks never share it. On AVX-512, a B stored
+/// [k, n] with nothing to apply as it is read and n <= 1024 is not packed:
+/// the micro-kernel reads its rows in place with masked loads (readsBInPlace). Column chunks are at
 /// most NC wide; row blocks are cut only when N is narrow. Every
 /// element of C is computed by one task, in the same order whatever the
 /// split and the thread count. Edge tiles: rows are never computed past
@@ -218,6 +220,20 @@ struct ColumnSums {
   }
 };
 
+/// Whether the micro-kernel reads B where it is instead of from packed
+/// panels: B stored [k, n] with no element map or column sums to apply, n
+/// at most kGemmInPlaceMaxCols (rows of B close enough together that a
+/// tile's rows stay cached), and masked loads as cheap as plain ones
+/// (AVX-512). Packing copies all of B once per GEMM, which costs as much as
+/// a sizeable share of the multiply-adds when M is small (64x784x256:
+/// 800 KB read and written for 64 multiply-adds per element).
+constexpr int64_t kGemmInPlaceMaxCols = 1024;
+bool readsBInPlace(const GemmBlocking &s, const GemmOperands &g) {
+  auto *n = llvm::dyn_cast<llvm::ConstantInt>(g.n);
+  return s.vw == 16 && !g.tb && !g.bMap && !g.bSums && n &&
+         n->getSExtValue() <= kGemmInPlaceMaxCols;
+}
+
 /// The part of C one task computes: rows [row0, row1), columns [col0, col1)
 /// with col1 - col0 <= NC.
 struct GemmRange {
@@ -233,7 +249,8 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
   const unsigned nv = s.nr / s.vw;
   llvm::Type *vec = llvm::FixedVectorType::get(l.f32, s.vw);
   V zeroVec = llvm::ConstantAggregateZero::get(vec);
-  V pack = packingArea(l, s.kc * s.nc);
+  const bool bInPlace = readsBInPlace(s, g);
+  V pack = bInPlace ? nullptr : packingArea(l, s.kc * s.nc);
   V one = l.constI64(1);
   V nr = l.constI64(s.nr), kcMax = l.constI64(s.kc);
   V panelFloats = l.constI64(s.kc * s.nr);
@@ -258,95 +275,98 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
     V notFirst = b.CreateVectorSplat(s.vw, notFirstBlock);
 
     // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
-    loop(
-        l, l.constI64(0), panels, one,
-        [&](V p) {
-          V col0 = b.CreateAdd(jc, b.CreateMul(p, nr));
-          V cols = minI64(l, nr, b.CreateSub(g.n, col0));
-          V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
-          if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
-            V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
-            V srcZ = g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
-            auto copyRows = [&](bool masked) {
-              std::vector<V> masks;
-              for (unsigned v = 0; v < nv && masked; ++v)
-                masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
-              ColumnSums sums(l, s, g.bSums, col0, cols, b.CreateAnd(ownsSums, notFirstBlock));
-              std::vector<V> total = loop(
-                  l, l.constI64(0), kc, one, sums.start, [&](V k, const std::vector<V> &partial) {
-                    V from = l.at(src, b.CreateMul(k, g.n), l.f32);
-                    V to = l.at(dst, b.CreateMul(k, nr), l.f32);
-                    std::vector<V> next;
-                    for (unsigned v = 0; v < nv; ++v) {
-                      V fp = l.at(from, l.constI64(v * s.vw), l.f32);
-                      auto read = [&](V p) {
-                        return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v],
-                                                             zeroVec))
-                                      : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
-                      };
-                      V x = read(fp);
-                      if (g.bMap) {
-                        V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
-                        x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
+    if (!bInPlace)
+      loop(
+          l, l.constI64(0), panels, one,
+          [&](V p) {
+            V col0 = b.CreateAdd(jc, b.CreateMul(p, nr));
+            V cols = minI64(l, nr, b.CreateSub(g.n, col0));
+            V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+            if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
+              V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
+              V srcZ =
+                  g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
+              auto copyRows = [&](bool masked) {
+                std::vector<V> masks;
+                for (unsigned v = 0; v < nv && masked; ++v)
+                  masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
+                ColumnSums sums(l, s, g.bSums, col0, cols, b.CreateAnd(ownsSums, notFirstBlock));
+                std::vector<V> total = loop(
+                    l, l.constI64(0), kc, one, sums.start, [&](V k, const std::vector<V> &partial) {
+                      V from = l.at(src, b.CreateMul(k, g.n), l.f32);
+                      V to = l.at(dst, b.CreateMul(k, nr), l.f32);
+                      std::vector<V> next;
+                      for (unsigned v = 0; v < nv; ++v) {
+                        V fp = l.at(from, l.constI64(v * s.vw), l.f32);
+                        auto read = [&](V p) {
+                          return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v],
+                                                               zeroVec))
+                                        : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+                        };
+                        V x = read(fp);
+                        if (g.bMap) {
+                          V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
+                          x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
+                        }
+                        b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32),
+                                             llvm::Align(64));
+                        if (!partial.empty())
+                          next.push_back(b.CreateFAdd(partial[v], x));
                       }
-                      b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32),
-                                           llvm::Align(64));
-                      if (!partial.empty())
-                        next.push_back(b.CreateFAdd(partial[v], x));
-                    }
-                    return next;
-                  });
-              sums.finish(total, ownsSums);
-              return std::vector<V>{};
-            };
-            // AVX-512 masked loads cost what plain ones do: there one copy
-            // serves full and edge panels alike (less code to compile).
-            if (s.vw == 16)
-              copyRows(true);
-            else
-              branch(
-                  l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
-                  [&] { return copyRows(true); });
-          } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
-            // Blocks of vw x vw transposed in registers, then the depth remainder.
-            V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
-            for (unsigned v = 0; v < nv; ++v) {
-              std::vector<V> src, valid;
-              for (unsigned j = 0; j < s.vw; ++j) {
-                V jj = l.constI64(v * s.vw + j);
-                valid.push_back(b.CreateICmpSLT(jj, cols));
-                V col = b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
-                src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32));
-              }
-              loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
-                std::vector<V> rows;
+                      return next;
+                    });
+                sums.finish(total, ownsSums);
+                return std::vector<V>{};
+              };
+              // AVX-512 masked loads cost what plain ones do: there one copy
+              // serves full and edge panels alike (less code to compile).
+              if (s.vw == 16)
+                copyRows(true);
+              else
+                branch(
+                    l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
+                    [&] { return copyRows(true); });
+            } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
+              // Blocks of vw x vw transposed in registers, then the depth remainder.
+              V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
+              for (unsigned v = 0; v < nv; ++v) {
+                std::vector<V> src, valid;
                 for (unsigned j = 0; j < s.vw; ++j) {
-                  V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
-                  rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
+                  V jj = l.constI64(v * s.vw + j);
+                  valid.push_back(b.CreateICmpSLT(jj, cols));
+                  V col =
+                      b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
+                  src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32));
                 }
-                rows = transposeSquare(l, rows);
-                for (unsigned i = 0; i < s.vw; ++i) {
-                  V to = l.at(dst,
-                              b.CreateAdd(b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr),
-                                          l.constI64(v * s.vw)),
-                              l.f32);
-                  b.CreateAlignedStore(rows[i], to, llvm::Align(64));
-                }
+                loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
+                  std::vector<V> rows;
+                  for (unsigned j = 0; j < s.vw; ++j) {
+                    V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
+                    rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
+                  }
+                  rows = transposeSquare(l, rows);
+                  for (unsigned i = 0; i < s.vw; ++i) {
+                    V to = l.at(dst,
+                                b.CreateAdd(b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr),
+                                            l.constI64(v * s.vw)),
+                                l.f32);
+                    b.CreateAlignedStore(rows[i], to, llvm::Align(64));
+                  }
+                });
+              }
+              loop(l, l.constI64(0), nr, one, [&](V j) {
+                V valid = b.CreateICmpSLT(j, cols);
+                V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
+                V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32);
+                V to = l.at(dst, j, l.f32);
+                loop(l, kcVec, kc, one, [&](V k) {
+                  V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
+                  l.storeF32(to, b.CreateMul(k, nr), x);
+                });
               });
             }
-            loop(l, l.constI64(0), nr, one, [&](V j) {
-              V valid = b.CreateICmpSLT(j, cols);
-              V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
-              V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32);
-              V to = l.at(dst, j, l.f32);
-              loop(l, kcVec, kc, one, [&](V k) {
-                V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
-                l.storeF32(to, b.CreateMul(k, nr), x);
-              });
-            });
-          }
-        },
-        1);
+          },
+          1);
 
     // ---- one row of tiles: `rows` rows of C from row0, every panel.
     auto rowOfTiles = [&](unsigned rows, V row0) {
@@ -357,7 +377,10 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
             t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
             for (unsigned v = 0; v < nv; ++v)
               t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
-            V panel = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+            // B's rows for this tile: the packed panel, or B itself.
+            V panel = bInPlace ? l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), t.col0), l.f32)
+                               : l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+            V bStride = bInPlace ? g.n : nr;
 
             // The accumulators start at 0 in the first depth block, else from C
             // (a masked load whose mask is empty in the first block).
@@ -389,11 +412,14 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
             std::vector<V> acc = loop(
                 l, l.constI64(0), kc, one, init,
                 [&](V k, const std::vector<V> &in) {
-                  V bRow = l.at(panel, b.CreateMul(k, nr), l.f32);
+                  V bRow = l.at(panel, b.CreateMul(k, bStride), l.f32);
                   std::vector<V> bv;
-                  for (unsigned v = 0; v < nv; ++v)
-                    bv.push_back(b.CreateAlignedLoad(vec, l.at(bRow, l.constI64(v * s.vw), l.f32),
-                                                     llvm::Align(64)));
+                  for (unsigned v = 0; v < nv; ++v) {
+                    V at = l.at(bRow, l.constI64(v * s.vw), l.f32);
+                    bv.push_back(bInPlace ? V(b.CreateMaskedLoad(vec, at, llvm::Align(4),
+                                                                 t.masks[v], zeroVec))
+                                          : V(b.CreateAlignedLoad(vec, at, llvm::Align(64))));
+                  }
                   V aK = g.ta ? l.at(aCol, b.CreateMul(k, g.m), l.f32) : nullptr;
                   std::vector<V> out(in.size());
                   for (unsigned r = 0; r < rows; ++r) {

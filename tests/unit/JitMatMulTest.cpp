@@ -65,6 +65,8 @@ TEST(JitMatMul, BlockedShapesAndRowRemainders) {
       expectJitMatchesInterpreter(text, {5, 15, 29});
     }
   expectJitMatchesInterpreter(matmulModel(false, false, "200", {{300, 400}}), {1});
+  // n > 1024: B stored [k, n] is packed even where narrower ones are read in place.
+  expectJitMatchesInterpreter(matmulModel(false, false, "B", {{40, 1100}}), {3, 9});
 }
 
 TEST(JitMatMul, NarrowerTargetsUseTheirOwnTiles) {
