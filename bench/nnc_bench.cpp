@@ -245,6 +245,7 @@ Output runNnc(const Args &a) {
     // also pays LLVM's one-time start-up, which is reported as "first_us".
     nnc::CompileOptions opts;
     opts.useCache = false;
+    opts.threads = a.threads; // the JIT compiles on as many threads as it runs on
     double first = -1;
     nnc::CompileTimes lastTimes;
     for (int r = 0; r < a.reps; ++r) {

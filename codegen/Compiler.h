@@ -16,8 +16,11 @@ struct CompileOptions {
   std::string prefix;    ///< C symbol prefix (default: the model's name)
   std::string cpu;       ///< LLVM CPU name; empty for the host
   bool useCache = false; ///< reuse and store compiled code on disk (ObjectCache.h)
-  /// Threads a JIT-compiled model runs on (0: one per core; JitModel::setThreads).
-  /// Not part of the code: objects and the cache are the same for any count.
+  /// Threads a JIT-compiled model runs on (0: one per core; JitModel::setThreads),
+  /// and compiles on: the JIT splits its module into that many partitions,
+  /// optimized and compiled side by side (codegen/ParallelCompile.h). The
+  /// code of every function, and so every result, is the same for any count;
+  /// the disk cache keeps one entry per partition count.
   int threads = 0;
 };
 

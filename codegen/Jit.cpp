@@ -4,6 +4,7 @@
 
 #include "codegen/ModuleEmitter.h"
 #include "codegen/ObjectCache.h"
+#include "codegen/ParallelCompile.h"
 #include "ir/Printer.h"
 #include "codegen/Target.h"
 
@@ -42,24 +43,14 @@ std::string prefixOf(const Graph &infer, const CompileOptions &options) {
   return options.prefix.empty() ? infer.name : options.prefix;
 }
 
-/// Builds and optimizes the module; reports a verifier failure as an
-/// internal error (a bug in a lowering).
+/// Builds the module and merges its identical functions; reports a
+/// verifier failure as an internal error (a bug in a lowering).
 Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
                                                   const Graph &infer, const Graph *train,
                                                   const CompileOptions &options,
                                                   CompileTimes &times) {
   using R = Result<std::unique_ptr<llvm::Module>>;
-  // Optimization remarks and warnings (e.g. a loop hinted for vectorization
-  // that LLVM left scalar) are for nnc's developers, not its users.
-  ctx.setDiagnosticHandlerCallBack(
-      [](const llvm::DiagnosticInfo *info, void *) {
-        if (info->getSeverity() == llvm::DS_Error) {
-          llvm::DiagnosticPrinterRawOStream printer(llvm::errs());
-          info->print(printer);
-          llvm::errs() << "\n";
-        }
-      },
-      nullptr);
+  reportOnlyErrors(ctx);
   auto start = Clock::now();
   std::unique_ptr<llvm::Module> module =
       emitModelModule(ctx, tm, prefixOf(infer, options), infer, train);
@@ -67,10 +58,8 @@ Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::
   llvm::raw_string_ostream os(problems);
   if (llvm::verifyModule(*module, &os))
     return R::fail("internal error: invalid LLVM IR for model '{}': {}", infer.name, os.str());
+  mergeIdenticalFunctions(*module);
   times.lowerMs = msSince(start);
-  start = Clock::now();
-  optimizeModule(*module, tm);
-  times.optimizeMs = msSince(start);
   return R(std::move(module));
 }
 
@@ -79,17 +68,6 @@ std::string errorText(llvm::Error e) {
   llvm::raw_string_ostream os(s);
   os << e;
   return os.str();
-}
-
-/// Compiles an optimized module to an object file in memory.
-Result<std::string> objectCode(llvm::Module &module, llvm::TargetMachine &tm) {
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  llvm::legacy::PassManager emit;
-  if (tm.addPassesToEmitFile(emit, os, nullptr, llvm::CodeGenFileType::ObjectFile))
-    return Result<std::string>::fail("LLVM cannot emit an object file for this target");
-  emit.run(module);
-  return std::string(buffer.data(), buffer.size());
 }
 
 /// Identifies this build of nnc (its code generator included): the size
@@ -103,26 +81,29 @@ std::string buildIdentity() {
 
 /// The cache key: everything the object depends on.
 std::string cacheKey(const Graph &infer, const Graph *train, const std::string &prefix,
-                     llvm::TargetMachine &tm) {
+                     llvm::TargetMachine &tm, unsigned parts) {
   llvm::SHA256 hash;
   for (const std::string &part :
        {printGraph(infer), train ? printGraph(*train) : std::string("-"), prefix,
         tm.getTargetCPU().str(), tm.getTargetFeatureString().str(), buildIdentity(),
-        std::string(LLVM_VERSION_STRING)}) {
+        std::string(LLVM_VERSION_STRING), std::to_string(parts)}) {
     hash.update(part);
     hash.update(llvm::StringRef("\0", 1));
   }
   return llvm::toHex(hash.final(), true);
 }
 
-/// The object of a model: from the cache, or compiled (and then cached).
-Result<std::string> modelObject(const Graph &infer, const Graph *train,
-                                const CompileOptions &options, llvm::TargetMachine &tm,
-                                CompileTimes &times) {
+/// The objects of a model, in `parts` partitions compiled side by side
+/// (codegen/ParallelCompile.h): from the cache, or compiled (and then cached).
+Result<std::vector<std::string>> modelObjects(const Graph &infer, const Graph *train,
+                                              const CompileOptions &options,
+                                              llvm::TargetMachine &tm, unsigned parts,
+                                              CompileTimes &times) {
+  using R = Result<std::vector<std::string>>;
   std::string key;
   if (options.useCache) {
-    key = cacheKey(infer, train, prefixOf(infer, options), tm);
-    if (auto cached = readCachedObject(key)) {
+    key = cacheKey(infer, train, prefixOf(infer, options), tm, parts);
+    if (auto cached = readCachedObjects(key, parts)) {
       times.fromCache = true;
       return std::move(*cached);
     }
@@ -130,13 +111,12 @@ Result<std::string> modelObject(const Graph &infer, const Graph *train,
   llvm::LLVMContext ctx;
   auto module = buildModule(ctx, tm, infer, train, options, times);
   if (!module)
-    return Result<std::string>(module.takeDiags());
-  auto start = Clock::now();
-  auto object = objectCode(**module, tm);
-  times.codegenMs = msSince(start);
-  if (object && options.useCache)
-    storeCachedObject(key, *object);
-  return object;
+    return R(module.takeDiags());
+  auto objects = compilePartitions(std::move(module).value(), options.cpu, parts, times.optimizeMs,
+                                   times.codegenMs);
+  if (objects && options.useCache)
+    storeCachedObjects(key, *objects);
+  return objects;
 }
 
 class LlJitModel : public JitModel {
@@ -145,9 +125,12 @@ public:
     auto tm = createTargetMachine(options.cpu);
     if (!tm)
       return Status(tm.takeDiags());
-    auto object = modelObject(infer, train, options, **tm, times_);
-    if (!object)
-      return Status(object.takeDiags());
+    // The JIT compiles on as many threads as the model will run on.
+    unsigned parts =
+        static_cast<unsigned>(options.threads > 0 ? options.threads : ThreadPool::defaultThreads());
+    auto objects = modelObjects(infer, train, options, **tm, std::max(parts, 1u), times_);
+    if (!objects)
+      return Status(objects.takeDiags());
     auto start = Clock::now();
     // glibc's vector math (libmvec) serves the vectorized exp, log, tanh, erf.
     llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
@@ -163,8 +146,9 @@ public:
     if (!generator)
       return Status::fail("JIT: {}", errorText(generator.takeError()));
     jit_->getMainJITDylib().addGenerator(std::move(*generator));
-    if (auto e = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(*object, infer.name)))
-      return Status::fail("JIT: {}", errorText(std::move(e)));
+    for (const std::string &object : *objects)
+      if (auto e = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, infer.name)))
+        return Status::fail("JIT: {}", errorText(std::move(e)));
     Status found = lookupAll(prefixOf(infer, options), train != nullptr);
     times_.linkMs = msSince(start);
     if (found)
@@ -222,12 +206,12 @@ Status compileToObject(const Graph &infer, const Graph *train, const CompileOpti
   auto tm = createTargetMachine(options.cpu);
   if (!tm)
     return Status(tm.takeDiags());
-  auto object = modelObject(infer, train, options, **tm, times);
-  if (!object)
-    return Status(object.takeDiags());
+  auto objects = modelObjects(infer, train, options, **tm, 1, times);
+  if (!objects)
+    return Status(objects.takeDiags());
   if (timesOut)
     *timesOut = times;
-  return writeFileAtomically(objectPath, *object);
+  return writeFileAtomically(objectPath, objects->front());
 }
 
 Result<std::string> emitText(const Graph &infer, const Graph *train, const CompileOptions &options,
@@ -240,6 +224,7 @@ Result<std::string> emitText(const Graph &infer, const Graph *train, const Compi
   auto module = buildModule(ctx, **tm, infer, train, options, times);
   if (!module)
     return Result<std::string>(module.takeDiags());
+  optimizeModule(**module, **tm);
   std::string text;
   llvm::raw_string_ostream os(text);
   if (what == "llvm") {

@@ -18,24 +18,37 @@ std::string objectCacheDirectory() {
   return "";
 }
 
-std::optional<std::string> readCachedObject(const std::string &key) {
+namespace {
+
+std::string entryPath(const std::string &dir, const std::string &key, size_t part) {
+  return dir + "/" + key + "-" + std::to_string(part) + ".o";
+}
+
+} // namespace
+
+std::optional<std::vector<std::string>> readCachedObjects(const std::string &key, unsigned count) {
   std::string dir = objectCacheDirectory();
   if (dir.empty())
     return std::nullopt;
-  auto bytes = readWholeFile(dir + "/" + key + ".o", uint64_t{1} << 30);
-  if (!bytes)
-    return std::nullopt;
-  return std::move(bytes).value();
+  std::vector<std::string> objects;
+  for (unsigned part = 0; part < count; ++part) {
+    auto bytes = readWholeFile(entryPath(dir, key, part), uint64_t{1} << 30);
+    if (!bytes)
+      return std::nullopt;
+    objects.push_back(std::move(bytes).value());
+  }
+  return objects;
 }
 
-void storeCachedObject(const std::string &key, const std::string &object) {
+void storeCachedObjects(const std::string &key, const std::vector<std::string> &objects) {
   std::string dir = objectCacheDirectory();
   if (dir.empty())
     return;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (!ec)
-    (void)writeFileAtomically(dir + "/" + key + ".o", object);
+  for (size_t part = 0; part < objects.size() && !ec; ++part)
+    if (!writeFileAtomically(entryPath(dir, key, part), objects[part]))
+      return;
 }
 
 } // namespace nnc

@@ -7,17 +7,19 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace nnc {
 
 /// The folder of the cache, or "" when no home or cache folder is known.
 std::string objectCacheDirectory();
 
-/// The cached object for `key`, if any.
-std::optional<std::string> readCachedObject(const std::string &key);
+/// The `count` cached objects of `key` (files KEY-0.o, KEY-1.o, ...), if
+/// all are there.
+std::optional<std::vector<std::string>> readCachedObjects(const std::string &key, unsigned count);
 
-/// Stores an object under `key`; failures (read-only home, full disk) only
+/// Stores objects under `key`; failures (read-only home, full disk) only
 /// mean the next run compiles again.
-void storeCachedObject(const std::string &key, const std::string &object);
+void storeCachedObjects(const std::string &key, const std::vector<std::string> &objects);
 
 } // namespace nnc

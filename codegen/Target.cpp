@@ -2,6 +2,8 @@
 #include "codegen/Target.h"
 
 #include <llvm/Analysis/TargetLibraryInfo.h>
+#include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Transforms/IPO/MergeFunctions.h>
@@ -21,6 +23,18 @@ void initializeLlvm() {
     llvm::InitializeNativeTargetAsmPrinter();
     llvm::InitializeNativeTargetAsmParser();
   });
+}
+
+void reportOnlyErrors(llvm::LLVMContext &ctx) {
+  ctx.setDiagnosticHandlerCallBack(
+      [](const llvm::DiagnosticInfo *info, void *) {
+        if (info->getSeverity() == llvm::DS_Error) {
+          llvm::DiagnosticPrinterRawOStream printer(llvm::errs());
+          info->print(printer);
+          llvm::errs() << "\n";
+        }
+      },
+      nullptr);
 }
 
 std::string cpuFeatures(const std::string &cpu) {
@@ -89,11 +103,36 @@ std::vector<llvm::VecDesc> extraVectorFunctions(const llvm::TargetMachine &machi
   return out;
 }
 
-void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine) {
+namespace {
+
+/// The analysis managers of one pipeline run, registered and cross-wired.
+struct Analyses {
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
+
+  void registerWith(llvm::PassBuilder &builder) {
+    builder.registerModuleAnalyses(mam);
+    builder.registerCGSCCAnalyses(cgam);
+    builder.registerFunctionAnalyses(fam);
+    builder.registerLoopAnalyses(lam);
+    builder.crossRegisterProxies(lam, fam, cgam, mam);
+  }
+};
+
+} // namespace
+
+void mergeIdenticalFunctions(llvm::Module &module) {
+  llvm::PassBuilder builder;
+  Analyses analyses;
+  analyses.registerWith(builder);
+  llvm::ModulePassManager merge;
+  merge.addPass(llvm::MergeFunctionsPass());
+  merge.run(module, analyses.mam);
+}
+
+void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine) {
   llvm::PipelineTuningOptions tuning;
   tuning.LoopVectorization = true;
   tuning.SLPVectorization = true;
@@ -102,20 +141,12 @@ void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine) {
   llvm::TargetLibraryInfoImpl libraryInfo(triple);
   libraryInfo.addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86, triple);
   libraryInfo.addVectorizableFunctions(extraVectorFunctions(machine));
-  fam.registerPass([&] { return llvm::TargetLibraryAnalysis(libraryInfo); });
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cgam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cgam, mam);
-  // The inference graph repeats the training step's forward kernels: merge
-  // identical functions first, so O3 and codegen see each kernel once.
-  llvm::ModulePassManager merge;
-  merge.addPass(llvm::MergeFunctionsPass());
-  merge.run(module, mam);
+  Analyses analyses;
+  analyses.fam.registerPass([&] { return llvm::TargetLibraryAnalysis(libraryInfo); });
+  analyses.registerWith(builder);
   llvm::ModulePassManager pipeline =
       builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
-  pipeline.run(module, mam);
+  pipeline.run(module, analyses.mam);
 }
 
 } // namespace nnc

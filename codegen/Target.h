@@ -17,6 +17,11 @@ namespace nnc {
 /// Initializes LLVM's native target once per process.
 void initializeLlvm();
 
+/// Makes `ctx` print LLVM's errors only: optimization remarks and warnings
+/// (e.g. a loop hinted for vectorization that LLVM left scalar) are for
+/// nnc's developers, not its users.
+void reportOnlyErrors(llvm::LLVMContext &ctx);
+
 /// A target machine for `cpu` (LLVM's CPU name; empty = the host, with its
 /// exact feature set), optimizing aggressively, without fast-math.
 Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::string &cpu);
@@ -27,6 +32,11 @@ std::string cpuFeatures(const std::string &cpu);
 /// libmvec's vector math functions beyond LLVM 19's own table, for the
 /// features of `machine`.
 std::vector<llvm::VecDesc> extraVectorFunctions(const llvm::TargetMachine &machine);
+
+/// Merges identical functions (the inference graph repeats the training
+/// step's forward kernels), so that optimization and code generation see
+/// each kernel once. Runs on the whole module, before any split.
+void mergeIdenticalFunctions(llvm::Module &module);
 
 /// Runs LLVM's O3 pipeline for the target, with glibc's libmvec as the
 /// vector math library so loops over exp and log stay vectorized.

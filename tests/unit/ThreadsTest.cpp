@@ -185,8 +185,12 @@ std::vector<Tensor> inputsFor(const Graph &to, const Graph &from, const std::vec
 /// One compiled model, trained from its initial state on any thread count.
 class Runs {
 public:
-  explicit Runs(const Graph &model) : c_(optimize(model)) {
-    auto session = JitSession::create(c_.infer, &c_.step);
+  /// `compileThreads`: the JIT's threads when it compiles (CompileOptions),
+  /// which is also the number of partitions the module is compiled in.
+  explicit Runs(const Graph &model, int compileThreads = 0) : c_(optimize(model)) {
+    CompileOptions options;
+    options.threads = compileThreads;
+    auto session = JitSession::create(c_.infer, &c_.step, options);
     EXPECT_TRUE(session.ok()) << session.errorText();
     session_ = std::move(session).value();
     names_ = session_->stateNames();
@@ -267,14 +271,18 @@ void expectFirstStepMatchesInterpreter(Runs &runs, const std::vector<Tensor> &in
 
 /// Bit-identical results on 1, 2 and 3 threads and with reversed tasks
 /// over several steps; the first step matches the interpreter.
-void expectDeterministic(Runs &runs, int64_t batch, int steps) {
-  const Graph &step = runs.graphs().step;
+std::vector<Tensor> trainingInputs(const Graph &step, int64_t batch) {
   std::vector<int64_t> dims(step.dims.size(), batch);
-  std::vector<Tensor> inputs = jittest::randomInputs(step, dims, 10, [](auto &, Tensor &t) {
+  return jittest::randomInputs(step, dims, 10, [](auto &, Tensor &t) {
     if (t.dtype() == DType::F32) // pixels in [0, 1]
       for (int64_t i = 0; i < t.numel(); ++i)
         t.f32()[i] = 0.25f * (t.f32()[i] + 2.0f);
   });
+}
+
+void expectDeterministic(Runs &runs, int64_t batch, int steps) {
+  const Graph &step = runs.graphs().step;
+  std::vector<Tensor> inputs = trainingInputs(step, batch);
   std::string what = step.name + " at batch " + std::to_string(batch);
   Trained one = runs.train(inputs, steps, 1);
   for (int threads : {2, 3, 0})
@@ -299,6 +307,22 @@ TEST(Threads, ConvNetWithPoolsIsBitIdenticalOnAnyThreadCount) {
   ASSERT_TRUE(g.ok()) << g.errorText();
   Runs convnet(*g);
   expectDeterministic(convnet, 32, 3);
+}
+
+// The JIT compiles its module in as many partitions as it has threads
+// (codegen/ParallelCompile.h): the code of each function is the same.
+TEST(Threads, ModelsCompiledInOneTwoOrThreePartitionsGiveTheSameBits) {
+  for (const char *example : {"mlp.ir", "resnet_s.ir"}) {
+    Graph model = loadExample(example);
+    Runs whole(model, 1);
+    std::vector<Tensor> inputs = trainingInputs(whole.graphs().step, 8);
+    Trained want = whole.train(inputs, 3, 1);
+    for (int parts : {2, 3}) {
+      Runs split(model, parts);
+      expectSameBits(want, split.train(inputs, 3, 1),
+                     std::string(example) + " in " + std::to_string(parts) + " partitions");
+    }
+  }
 }
 
 TEST(Threads, HostApiSetsTheThreadCount) {
