@@ -157,18 +157,30 @@ void lowerElementwise(Lowering &l, const Node &n) {
   };
   ValueId out = n.result;
   const Shape &outShape = l.type(out).shape;
+  // Flat: every operand is read at the result's index, or is a scalar
+  // (an immediate, or a rank-0 tensor such as the learning rate).
+  auto isScalar = [&](ValueId v) { return l.isImmediate(v) || l.type(v).rank() == 0; };
   bool flat = true;
   for (ValueId v : n.operands)
-    flat = flat && (l.isImmediate(v) || l.type(v).shape == outShape);
-  auto body = [&](V i) {
-    std::vector<V> args;
+    flat = flat && (isScalar(v) || l.type(v).shape == outShape);
+  // Scalars are loaded before the loop: the store to the result could
+  // alias them as far as LLVM knows, which would keep the loop scalar.
+  auto loadScalars = [&] {
+    std::vector<V> scalars;
     for (ValueId v : n.operands)
-      args.push_back(l.load(v, i));
+      scalars.push_back(isScalar(v) ? l.load(v, l.constI64(0)) : nullptr);
+    return scalars;
+  };
+  auto body = [&](const std::vector<V> &scalars, V i) {
+    std::vector<V> args;
+    for (size_t k = 0; k < n.operands.size(); ++k)
+      args.push_back(scalars[k] ? scalars[k] : l.load(n.operands[k], i));
     l.store(out, i, compute(args));
   };
   const Type &type = l.type(out);
   if (flat && type.isStatic() && type.staticElements() < kParallelMinElements) {
-    l.forRange(l.numel(out), body); // small for sure: no task function to compile
+    std::vector<V> scalars = loadScalars(); // small for sure: no task function to compile
+    l.forRange(l.numel(out), [&](V i) { body(scalars, i); });
     return;
   }
   if (flat) {
@@ -181,7 +193,8 @@ void lowerElementwise(Lowering &l, const Node &n) {
       V begin = l.b.CreateMul(t, chunk);
       V end = l.b.CreateAdd(begin, chunk);
       end = l.b.CreateSelect(l.b.CreateICmpULT(end, count), end, count);
-      l.forRange(l.b.CreateSub(end, begin), [&](V j) { body(l.b.CreateAdd(begin, j)); });
+      std::vector<V> scalars = loadScalars();
+      l.forRange(l.b.CreateSub(end, begin), [&](V j) { body(scalars, l.b.CreateAdd(begin, j)); });
     });
     return;
   }
