@@ -81,13 +81,11 @@ std::vector<int64_t> shuffledOrder(int64_t n, uint64_t seed, uint64_t epoch) {
   return permutation(n, streamSeed(seed, epoch));
 }
 
-Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
-                  const std::vector<int64_t> &exampleShape) {
+namespace {
+
+/// Copies `rows` of `data` into `b`, whose tensors have their shapes.
+void fillBatch(const Dataset &data, std::span<const int64_t> rows, Batch &b) {
   int64_t e = data.exampleElements();
-  std::vector<int64_t> shape{static_cast<int64_t>(rows.size())};
-  shape.insert(shape.end(), exampleShape.begin(), exampleShape.end());
-  Batch b{Tensor(DType::F32, std::move(shape)),
-          Tensor(DType::I32, {static_cast<int64_t>(rows.size())})};
   const float *src = data.features.f32();
   float *dst = b.features.f32();
   for (size_t k = 0; k < rows.size(); ++k) {
@@ -96,6 +94,21 @@ Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
                   static_cast<size_t>(e) * sizeof(float));
     b.labels.i32()[k] = data.labels.i32()[rows[k]];
   }
+}
+
+std::vector<int64_t> batchShape(size_t rows, const std::vector<int64_t> &exampleShape) {
+  std::vector<int64_t> shape{static_cast<int64_t>(rows)};
+  shape.insert(shape.end(), exampleShape.begin(), exampleShape.end());
+  return shape;
+}
+
+} // namespace
+
+Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
+                  const std::vector<int64_t> &exampleShape) {
+  Batch b{Tensor(DType::F32, batchShape(rows.size(), exampleShape)),
+          Tensor(DType::I32, {static_cast<int64_t>(rows.size())})};
+  fillBatch(data, rows, b);
   return b;
 }
 
@@ -143,13 +156,23 @@ void Batcher::inOrder() {
 
 int64_t Batcher::batchCount() const { return (data_->size() + batchSize_ - 1) / batchSize_; }
 
-Batch Batcher::batch(int64_t i) const {
+std::span<const int64_t> Batcher::rowsOf(int64_t i) const {
   int64_t begin = i * batchSize_;
   int64_t end = std::min(begin + batchSize_, data_->size());
-  std::span<const int64_t> rows(order_);
-  return gatherBatch(*data_,
-                     rows.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin)),
-                     exampleShape_);
+  return std::span<const int64_t>(order_).subspan(static_cast<size_t>(begin),
+                                                  static_cast<size_t>(end - begin));
+}
+
+Batch Batcher::batch(int64_t i) const { return gatherBatch(*data_, rowsOf(i), exampleShape_); }
+
+void Batcher::batchInto(int64_t i, Batch &out) const {
+  std::span<const int64_t> rows = rowsOf(i);
+  std::vector<int64_t> shape = batchShape(rows.size(), exampleShape_);
+  if (out.features.shape() != shape || !out.features.unshared() || !out.labels.unshared()) {
+    out = gatherBatch(*data_, rows, exampleShape_);
+    return;
+  }
+  fillBatch(*data_, rows, out);
 }
 
 Result<std::pair<Dataset, Dataset>> splitHoldout(Dataset d, double fraction, uint64_t seed) {

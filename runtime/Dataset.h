@@ -106,10 +106,16 @@ public:
   int64_t batchCount() const;
   /// Batch i of the current order: rows order[i*B .. min((i+1)*B, N)).
   Batch batch(int64_t i) const;
+  /// Batch i into `out`, reusing its tensors when they have the batch's
+  /// shape and nobody else holds them (a training loop's steady state:
+  /// no allocation, and no page faults on fresh memory, per batch).
+  void batchInto(int64_t i, Batch &out) const;
   const std::vector<int64_t> &order() const { return order_; }
 
 private:
   Batcher(const Dataset &data, std::vector<int64_t> exampleShape, int64_t batchSize, uint64_t seed);
+  /// The rows of batch i in the current order.
+  std::span<const int64_t> rowsOf(int64_t i) const;
 
   const Dataset *data_;
   std::vector<int64_t> exampleShape_;

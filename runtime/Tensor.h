@@ -46,6 +46,9 @@ public:
   void set(int64_t i, double v);
 
   Tensor clone() const;
+  /// Whether this handle is the only one on its storage (so writing it
+  /// changes no other tensor).
+  bool unshared() const { return storage_ && storage_.use_count() == 1; }
   /// `f32[2, 3]` (for messages).
   std::string typeString() const;
 

@@ -513,6 +513,33 @@ TEST_F(DatasetTest, BatchesCoverEveryRowOncePerEpoch) {
   EXPECT_EQ(first.labels.i32()[3], 3);
 }
 
+TEST_F(DatasetTest, BatchIntoRefillsItsTensorsUnlessShapeOrSharingSaysOtherwise) {
+  Dataset d = synthetic(10, {2, 2});
+  Result<Batcher> b = Batcher::create(d, {4}, 4, 42);
+  ASSERT_TRUE(b.ok()) << b.errorText();
+  b->shuffle(1);
+  auto same = [](const Batch &x, const Batch &y) {
+    return x.features.shape() == y.features.shape() &&
+           std::equal(x.features.f32(), x.features.f32() + x.features.numel(), y.features.f32()) &&
+           std::equal(x.labels.i32(), x.labels.i32() + x.labels.numel(), y.labels.i32());
+  };
+  Batch out;
+  b->batchInto(0, out);
+  EXPECT_TRUE(same(out, b->batch(0)));
+  const void *storage = out.features.data();
+  b->batchInto(1, out); // same shape, held by nobody else: refilled in place
+  EXPECT_EQ(out.features.data(), storage);
+  EXPECT_TRUE(same(out, b->batch(1)));
+  Tensor held = out.features; // shared: a new tensor, the held one unchanged
+  b->batchInto(0, out);
+  EXPECT_NE(out.features.data(), storage);
+  EXPECT_EQ(held.data(), storage);
+  EXPECT_TRUE(same(out, b->batch(0)));
+  b->batchInto(2, out); // the last, partial batch has its own shape
+  EXPECT_EQ(out.features.shape(), (std::vector<int64_t>{2, 4}));
+  EXPECT_TRUE(same(out, b->batch(2)));
+}
+
 TEST_F(DatasetTest, BatchesTakeTheModelInputShape) {
   // 28x28 pixels feed f32[B, 784] or f32[B, 1, 28, 28].
   Dataset d = synthetic(5, {28, 28});

@@ -16,6 +16,11 @@ void Progress::update(int64_t done, int64_t examples, double loss) {
   double eta =
       done > 0 ? seconds * static_cast<double>(total_ - done) / static_cast<double>(done) : 0;
   if (terminal_) {
+    // A line at most every 100 ms (and the last one): a write per step
+    // would cost small models a good share of their step time.
+    if (done < total_ && seconds - lastPrint_ < 0.1)
+      return;
+    lastPrint_ = seconds;
     constexpr int kWidth = 30;
     int filled = static_cast<int>(kWidth * done / total_);
     std::string bar(static_cast<size_t>(filled), '=');

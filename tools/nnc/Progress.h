@@ -21,6 +21,7 @@ private:
   int64_t total_;
   bool terminal_;
   int lastDecile_ = -1;
+  double lastPrint_ = -1; ///< seconds of the last terminal line
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -162,8 +162,9 @@ Result<Evaluation> evaluate(Engine &engine, const Graph &g, const Dataset &data,
     return Result<Evaluation>(batcher.takeDiags());
   batcher->inOrder();
   double lossSum = 0, correct = 0;
+  Batch bt;
   for (int64_t i = 0; i < batcher->batchCount(); ++i) {
-    Batch bt = batcher->batch(i);
+    batcher->batchInto(i, bt);
     auto outs = engine.infer(batchInputs(g, b, bt));
     if (!outs)
       return Result<Evaluation>(outs.takeDiags());
@@ -350,6 +351,7 @@ int trainCommand(const Args &args) {
   }
 
   int64_t stepNumber = 0;
+  Batch bt; // refilled in place step after step
   for (int64_t epoch = 0; epoch < settings->epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
     batcher->shuffle(static_cast<uint64_t>(epoch));
@@ -358,7 +360,7 @@ int trainCommand(const Args &args) {
     double lossSum = 0;
     int64_t seen = 0;
     for (int64_t i = 0; i < batcher->batchCount(); ++i) {
-      Batch bt = batcher->batch(i);
+      batcher->batchInto(i, bt);
       if (stepNumber == 0 || settings->schedule != LearningRateSchedule::Constant) {
         rate = scheduledLearningRate(settings->schedule, baseRate, stepNumber, totalSteps);
         (*engine)->state().write(rateState, Tensor::scalar(static_cast<float>(rate)));
