@@ -250,21 +250,26 @@ unsigned vectorLanes(const llvm::Function &fn) {
   return avx512 ? 16 : avx ? 8 : 4;
 }
 
-const RowSumSchedule &Lowering::rowSums() const {
-  if (!rowSums_)
-    rowSums_ = scheduleRowSums(graph);
-  return *rowSums_;
+const GuestSchedule &Lowering::guests() const {
+  if (!guests_)
+    guests_ = scheduleGuests(graph);
+  return *guests_;
 }
 
-ValueId Lowering::rowSumGuest(const Node &n, std::initializer_list<OpKind> ops) const {
-  for (NodeId guest : rowSums().guestsOf[static_cast<size_t>(&n - graph.nodes.data())])
+const Node *Lowering::guestNode(const Node &n, std::initializer_list<OpKind> ops) const {
+  for (NodeId guest : guests().guestsOf[static_cast<size_t>(&n - graph.nodes.data())])
     if (std::find(ops.begin(), ops.end(), graph.node(guest).op) != ops.end())
-      return graph.node(guest).result;
-  return kNoValue;
+      return &graph.node(guest);
+  return nullptr;
+}
+
+ValueId Lowering::guestOf(const Node &n, std::initializer_list<OpKind> ops) const {
+  const Node *guest = guestNode(n, ops);
+  return guest ? guest->result : kNoValue;
 }
 
 void lowerNode(Lowering &l, const Node &node) {
-  if (l.rowSums().isGuest(static_cast<NodeId>(&node - l.graph.nodes.data())))
+  if (l.guests().isGuest(static_cast<NodeId>(&node - l.graph.nodes.data())))
     return; // its host's kernel computes it
   switch (node.info().family) {
   case OpFamily::Elementwise:

@@ -6,7 +6,7 @@
 
 #include "codegen/Layout.h"
 #include "ir/Graph.h"
-#include "passes/fusion/RowSums.h"
+#include "passes/fusion/Guests.h"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
@@ -31,12 +31,13 @@ public:
   const Graph &graph;
   llvm::IRBuilder<> b;
   llvm::Type *f32, *f64, *i32, *i64, *ptr;
-  /// Row sums computed inside other kernels (passes/fusion/RowSums.h),
+  /// Nodes computed inside other nodes' kernels (passes/fusion/Guests.h),
   /// scheduled on first use (the ABI helper functions never ask).
-  const RowSumSchedule &rowSums() const;
-  /// The result of the reduction of one of `ops` that node `n`'s kernel
-  /// computes too, or kNoValue.
-  ValueId rowSumGuest(const Node &n, std::initializer_list<OpKind> ops) const;
+  const GuestSchedule &guests() const;
+  /// The guest of node `n` whose op is one of `ops`, or nullptr.
+  const Node *guestNode(const Node &n, std::initializer_list<OpKind> ops) const;
+  /// Its result, or kNoValue.
+  ValueId guestOf(const Node &n, std::initializer_list<OpKind> ops) const;
 
   // ---- values --------------------------------------------------------------------
   /// Sets the buffer of a value (done by the module emitter).
@@ -102,7 +103,7 @@ private:
   llvm::Value *dims_;
   std::vector<llvm::Value *> dimValues_;
   std::map<ValueId, llvm::Value *> buffers_;
-  mutable std::optional<RowSumSchedule> rowSums_;
+  mutable std::optional<GuestSchedule> guests_;
 };
 
 /// f32 lanes of the widest vector the function's target runs natively: from
@@ -135,5 +136,8 @@ llvm::Value *lowerUnaryScalar(Lowering &l, OpKind op, double alpha, llvm::Value 
 /// One (forward value, dy) gradient op (relu_grad, ...) on f32 scalars.
 llvm::Value *lowerUnaryGradScalar(Lowering &l, OpKind op, double alpha, llvm::Value *v,
                                   llvm::Value *dy);
+/// The value of element-wise node `n` (one op, or a fused_elementwise
+/// program) at one element, given its operands' values there.
+llvm::Value *elementwiseValue(Lowering &l, const Node &n, const std::vector<llvm::Value *> &args);
 
 } // namespace nnc

@@ -143,15 +143,25 @@ V applyProgram(Lowering &l, const ElementwiseProgram &program, std::vector<V> va
   return values.back();
 }
 
+/// The program of a fused_elementwise node (nullopt for another op).
+std::optional<ElementwiseProgram> programOf(const Node &n) {
+  if (n.op != OpKind::FusedElementwise)
+    return std::nullopt;
+  std::string why;
+  std::optional<ElementwiseProgram> program = decodeProgram(n.attrs[0], n.operands.size(), why);
+  assert(program && "the verifier checks programs");
+  return program;
+}
+
 } // namespace
 
+V elementwiseValue(Lowering &l, const Node &n, const std::vector<V> &args) {
+  std::optional<ElementwiseProgram> program = programOf(n);
+  return program ? applyProgram(l, *program, args) : apply(l, n, args);
+}
+
 void lowerElementwise(Lowering &l, const Node &n) {
-  std::optional<ElementwiseProgram> program;
-  if (n.op == OpKind::FusedElementwise) {
-    std::string why;
-    program = decodeProgram(n.attrs[0], n.operands.size(), why);
-    assert(program && "the verifier checks programs");
-  }
+  std::optional<ElementwiseProgram> program = programOf(n);
   auto compute = [&](const std::vector<V> &args) {
     return program ? applyProgram(l, *program, args) : apply(l, n, args);
   };

@@ -60,6 +60,42 @@ ElementMap gradientMap(Lowering &l, const Node &n) {
   };
 }
 
+/// Stores a finished tile of GEMM node `n`'s result; or, when the node has
+/// an element-wise guest (passes/fusion/GemmEpilogues.h), which is then the
+/// result's only reader, applies the guest to the tile's registers and
+/// stores the guest's result instead.
+void finishTile(Lowering &l, const Node &n, const GemmOperands &g, const GemmTile &t) {
+  const Node *guest = l.guestNode(n, {OpKind::FusedElementwise});
+  if (!guest) {
+    storeTile(l, g.c, g.n, t);
+    return;
+  }
+  auto &b = l.b;
+  auto *vec = llvm::FixedVectorType::get(l.f32, t.vw);
+  std::vector<V> scalars; // splatted once per tile
+  for (ValueId v : guest->operands)
+    scalars.push_back(v != n.result && (l.isImmediate(v) || l.type(v).rank() == 0)
+                          ? b.CreateVectorSplat(t.vw, l.load(v, l.constI64(0)))
+                          : nullptr);
+  for (unsigned r = 0; r < t.rows; ++r) {
+    V row = b.CreateMul(b.CreateAdd(t.row0, l.constI64(r)), g.n);
+    for (size_t v = 0; v < t.acc[r].size(); ++v) {
+      V at = b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(int64_t(v) * t.vw)));
+      std::vector<V> args;
+      for (size_t k = 0; k < guest->operands.size(); ++k) {
+        ValueId operand = guest->operands[k];
+        args.push_back(operand == n.result ? t.acc[r][v]
+                       : scalars[k]        ? scalars[k]
+                                    : b.CreateMaskedLoad(vec, l.at(l.data(operand), at, l.f32),
+                                                         llvm::Align(4), t.masks[v],
+                                                         llvm::ConstantAggregateZero::get(vec)));
+      }
+      b.CreateMaskedStore(elementwiseValue(l, *guest, args), l.at(l.data(guest->result), at, l.f32),
+                          llvm::Align(4), t.masks[v]);
+    }
+  }
+}
+
 /// fused_matmul: the GEMM, then bias and activation on each tile in registers.
 void lowerFusedMatMul(Lowering &l, const Node &n) {
   ValueId a = n.operands[0], bv = n.operands[1], c = n.result;
@@ -84,7 +120,7 @@ void lowerFusedMatMul(Lowering &l, const Node &n) {
     for (auto &row : done.acc)
       for (size_t v = 0; v < row.size(); ++v)
         row[v] = applyActivation(l, act, alpha, bias ? l.b.CreateFAdd(row[v], biasVec[v]) : row[v]);
-    storeTile(l, g.c, g.n, done);
+    finishTile(l, n, g, done);
   });
 }
 
@@ -124,7 +160,7 @@ void lowerMatMul(Lowering &l, const Node &n) {
                    l.dim(cs[1]), l.dim(l.type(dy).shape[1]), false,     n.attrs[0].boolean};
     g.aZ = l.data(n.operands[1]);
     g.aMap = gradientMap(l, n);
-    emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
+    emitGemm(l, g, [&](const GemmTile &t) { finishTile(l, n, g, t); });
     return;
   }
   case OpKind::FusedMatMulGradWeight: { // (x, dy, z): op(x) g
@@ -135,10 +171,9 @@ void lowerMatMul(Lowering &l, const Node &n) {
                    l.dim(cs[1]), l.dim(ta ? xs[0] : xs[1]), ta,        false};
     g.bZ = l.data(n.operands[2]);
     g.bMap = gradientMap(l, n);
-    if (ValueId bias = l.rowSumGuest(n, {OpKind::Sum, OpKind::FusedMatMulGradBias});
-        bias != kNoValue)
+    if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
-    emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
+    emitGemm(l, g, [&](const GemmTile &t) { finishTile(l, n, g, t); });
     return;
   }
   default: {
@@ -148,10 +183,9 @@ void lowerMatMul(Lowering &l, const Node &n) {
     GemmOperands g{
         l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),
         ta,        tb};
-    if (ValueId bias = l.rowSumGuest(n, {OpKind::Sum, OpKind::FusedMatMulGradBias});
-        bias != kNoValue)
+    if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
-    emitGemm(l, g, [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); });
+    emitGemm(l, g, [&](const GemmTile &t) { finishTile(l, n, g, t); });
   }
   }
 }

@@ -135,9 +135,8 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
   ValueId gamma = operandAfterInput(n, 1), dy = operandAfterInput(n, 2), out = n.result;
   // The gamma and beta gradients may ride along (passes/fusion/RowSums.h):
   // then this one pass over the rows gives all three.
-  ParamGradSums sums{
-      l.rowSumGuest(n, {OpKind::LayerNormGammaGrad, OpKind::FusedAddLayerNormGammaGrad}),
-      l.rowSumGuest(n, {OpKind::Sum})};
+  ParamGradSums sums{l.guestOf(n, {OpKind::LayerNormGammaGrad, OpKind::FusedAddLayerNormGammaGrad}),
+                     l.guestOf(n, {OpKind::Sum})};
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
   sums.zero(l, r.width);
@@ -177,7 +176,7 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
 void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId dy = operandAfterInput(n, 1);
-  ParamGradSums sums{n.result, l.rowSumGuest(n, {OpKind::Sum})};
+  ParamGradSums sums{n.result, l.guestOf(n, {OpKind::Sum})};
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
   sums.zero(l, r.width);

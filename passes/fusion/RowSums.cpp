@@ -81,13 +81,8 @@ bool canHost(const Node &host, const Node &guest, ValueId d) {
 
 } // namespace
 
-size_t RowSumSchedule::kernels() const {
-  return static_cast<size_t>(std::count(hostOf.begin(), hostOf.end(), kNoNode));
-}
-
-RowSumSchedule scheduleRowSums(const Graph &g) {
+void scheduleRowSums(const Graph &g, GuestSchedule &s) {
   size_t n = g.nodes.size();
-  RowSumSchedule s{std::vector<NodeId>(n, kNoNode), std::vector<std::vector<NodeId>>(n)};
   std::vector<NodeId> firstReader(g.values.size(), static_cast<NodeId>(n));
   for (size_t i = n; i-- > 0;)
     for (ValueId v : g.nodes[i].operands)
@@ -111,12 +106,10 @@ RowSumSchedule scheduleRowSums(const Graph &g) {
         if (hi == gi || s.hostOf[hi] != kNoNode || static_cast<NodeId>(hi) >= readBy ||
             hasGuestLike(hi, guest) || !canHost(g.nodes[hi], guest, d))
           continue;
-        s.hostOf[gi] = static_cast<NodeId>(hi);
-        s.guestsOf[hi].push_back(static_cast<NodeId>(gi));
+        s.host(static_cast<NodeId>(gi), static_cast<NodeId>(hi));
         break;
       }
     }
-  return s;
 }
 
 } // namespace nnc

@@ -11,31 +11,17 @@
 ///                                            when no layernorm gradient hosts it
 ///
 /// So the layernorm backward is one pass giving the input (and residual),
-/// gamma and beta gradients. The graph keeps every node (the interpreter
-/// runs them one by one, and the printed graph says what is computed); the
-/// schedule tells the memory planner and the code generator that a guest's
-/// result is written when its host runs. A guest is hosted only when every
-/// reader of its result comes after the host; a host takes at most one sum
-/// and one gamma gradient.
+/// gamma and beta gradients. The reductions are guests of their host
+/// (passes/fusion/Guests.h). A guest is hosted only when every reader of its
+/// result comes after the host; a host takes at most one sum and one gamma
+/// gradient.
 #pragma once
 
-#include "ir/Graph.h"
-
-#include <vector>
+#include "passes/fusion/Guests.h"
 
 namespace nnc {
 
-inline constexpr NodeId kNoNode = -1;
-
-struct RowSumSchedule {
-  std::vector<NodeId> hostOf; ///< per node: the node whose kernel computes it, or kNoNode
-  std::vector<std::vector<NodeId>> guestsOf; ///< per node: the reductions its kernel also computes
-
-  bool isGuest(NodeId n) const { return hostOf[static_cast<size_t>(n)] != kNoNode; }
-  /// Kernels one run of the graph launches: nodes less guests.
-  size_t kernels() const;
-};
-
-RowSumSchedule scheduleRowSums(const Graph &g);
+/// Adds the row-sum guests of `g` to `s`.
+void scheduleRowSums(const Graph &g, GuestSchedule &s);
 
 } // namespace nnc

@@ -2,7 +2,7 @@
 /// by coloring the interference graph (see MemoryPlan.h for the steps).
 #include "passes/memory/MemoryPlan.h"
 
-#include "passes/fusion/RowSums.h"
+#include "passes/fusion/Guests.h"
 #include "passes/memory/InterferenceGraph.h"
 
 #include <algorithm>
@@ -89,7 +89,9 @@ struct Planner {
   };
   std::vector<Class> classes;
 
-  explicit Planner(const Graph &graph) : g(graph) {
+  GuestSchedule guests;
+
+  explicit Planner(const Graph &graph) : g(graph), guests(scheduleGuests(graph)) {
     size_t n = g.values.size();
     plan.bufferOf.assign(n, -1);
     plan.lifetimes.assign(n, Lifetime{});
@@ -107,25 +109,33 @@ struct Planner {
       ++updatesOf[static_cast<size_t>(u.value)], readAtEnd[static_cast<size_t>(u.value)] = true;
     for (const OutputRef &o : g.outputs)
       readAtEnd[static_cast<size_t>(o.value)] = true;
-    RowSumSchedule rowSums = scheduleRowSums(g);
     for (const Update &u : g.updates) {
       const Value &value = g.value(u.value);
       if (value.kind != ValueKind::Op || updatesOf[static_cast<size_t>(u.value)] != 1 ||
-          readAtEnd[static_cast<size_t>(u.target)] || rowSums.isGuest(value.def) ||
-          !lastReaderOfTarget(u.target, value.def))
+          readAtEnd[static_cast<size_t>(u.target)])
         continue;
-      plan.stateOf[static_cast<size_t>(u.value)] = u.target;
+      // A guest is written when its host runs: no other node from there on
+      // may read the old value. Row sums are not written into state.
+      NodeId writtenAt = value.def;
+      if (guests.isGuest(value.def)) {
+        if (g.node(value.def).op != OpKind::FusedElementwise)
+          continue;
+        writtenAt = guests.hostOf[static_cast<size_t>(value.def)];
+      }
+      if (lastReaderOfTarget(u.target, value.def, writtenAt))
+        plan.stateOf[static_cast<size_t>(u.value)] = u.target;
     }
   }
 
-  /// Whether node `def` may overwrite `target`: every other reader of it
-  /// comes first, and `def` itself reads it only element by element.
-  bool lastReaderOfTarget(ValueId target, NodeId def) const {
+  /// Whether node `def`, whose result is written when node `writtenAt`
+  /// (<= def) runs, may overwrite `target`: every other reader of it comes
+  /// before `writtenAt`, and `def` itself reads it only element by element.
+  bool lastReaderOfTarget(ValueId target, NodeId def, NodeId writtenAt) const {
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       const Node &n = g.nodes[i];
       if (std::find(n.operands.begin(), n.operands.end(), target) == n.operands.end())
         continue;
-      if (static_cast<NodeId>(i) > def)
+      if (static_cast<NodeId>(i) != def && static_cast<NodeId>(i) >= writtenAt)
         return false;
       if (static_cast<NodeId>(i) == def && (n.info().family != OpFamily::Elementwise ||
                                             g.type(target).shape != g.type(n.result).shape))
@@ -151,12 +161,11 @@ struct Planner {
       if (v != kNoValue && isOpResult(v))
         plan.lifetimes[static_cast<size_t>(v)].last = end;
     };
-    // A row sum computed inside its host's kernel lives from the host on.
-    RowSumSchedule rowSums = scheduleRowSums(g);
+    // A guest computed inside its host's kernel lives from the host on.
     for (size_t i = 0; i < g.nodes.size(); ++i)
-      if (rowSums.isGuest(static_cast<NodeId>(i))) {
+      if (guests.isGuest(static_cast<NodeId>(i))) {
         Lifetime &life = plan.lifetimes[static_cast<size_t>(g.nodes[i].result)];
-        life.first = std::min(life.first, rowSums.hostOf[i]);
+        life.first = std::min(life.first, guests.hostOf[i]);
       }
     for (const OutputRef &o : g.outputs)
       keep(o.value);
@@ -176,7 +185,10 @@ struct Planner {
       if (plan.stateOf[static_cast<size_t>(node.result)] != kNoValue)
         continue; // lives in its param or state
       int32_t joined = -1;
-      for (ValueId v : node.operands) {
+      // A guest is written early, at its host: an operand that dies here may
+      // still be read between the two.
+      bool early = guests.isGuest(static_cast<NodeId>(i));
+      for (ValueId v : early ? std::vector<ValueId>{} : node.operands) {
         if (!isOpResult(v) || plan.lifetimes[static_cast<size_t>(v)].last != at ||
             !canRunInPlace(g, node, v))
           continue;

@@ -1,7 +1,7 @@
 /// The memory report: a plan printed for people.
 #include "passes/memory/MemoryReport.h"
 
-#include "passes/fusion/RowSums.h"
+#include "passes/fusion/Guests.h"
 
 #include <fmt/format.h>
 
@@ -54,10 +54,10 @@ std::string memoryReport(const Graph &g, const MemoryPlan &plan, const std::vect
       fmt::format("memory plan of {}{}\n", title, dimText.empty() ? "" : " (" + dimText + ")");
   out += fmt::format("  peak workspace: {} bytes in {} buffers for {} op results\n", planned,
                      plan.buffers.size(), g.nodes.size());
-  RowSumSchedule rowSums = scheduleRowSums(g);
-  out += fmt::format("  kernels per run: {} ({} nodes; {} row sums computed inside another "
-                     "kernel)\n",
-                     rowSums.kernels(), g.nodes.size(), g.nodes.size() - rowSums.kernels());
+  GuestSchedule guests = scheduleGuests(g);
+  out += fmt::format("  kernels per run: {} ({} nodes; {} computed inside another kernel: "
+                     "row sums, GEMM epilogues)\n",
+                     guests.kernels(), g.nodes.size(), g.nodes.size() - guests.kernels());
   size_t inState = 0;
   for (const Update &u : g.updates)
     inState += plan.stateOf[static_cast<size_t>(u.value)] == u.target ? 1 : 0;

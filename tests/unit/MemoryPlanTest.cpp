@@ -5,7 +5,7 @@
 #include "codegen/Session.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
-#include "passes/fusion/RowSums.h"
+#include "passes/fusion/Guests.h"
 #include "passes/memory/MemoryPlan.h"
 #include "passes/memory/MemoryReport.h"
 #include "tests/unit/InterpTestUtil.h"
@@ -147,11 +147,11 @@ std::vector<Lifetime> lifetimesOf(const Graph &g) {
   if (g.minimize && g.value(g.minimize->loss).kind == ValueKind::Op)
     life[static_cast<size_t>(g.minimize->loss)].last = end;
   // A row sum that another kernel computes is written when that kernel runs.
-  RowSumSchedule rowSums = scheduleRowSums(g);
+  GuestSchedule guests = scheduleGuests(g);
   for (int32_t i = 0; i < end; ++i)
-    if (rowSums.isGuest(i)) {
+    if (guests.isGuest(i)) {
       int32_t &first = life[static_cast<size_t>(g.node(i).result)].first;
-      first = std::min(first, rowSums.hostOf[static_cast<size_t>(i)]);
+      first = std::min(first, guests.hostOf[static_cast<size_t>(i)]);
     }
   return life;
 }

@@ -1,0 +1,100 @@
+/// Which element-wise nodes run in a GEMM's epilogue (passes/fusion/GemmEpilogues.h).
+#include "passes/fusion/GemmEpilogues.h"
+
+#include "ir/ElementwiseProgram.h"
+
+#include <algorithm>
+
+namespace nnc {
+
+namespace {
+
+bool isGemm(OpKind op) {
+  return op == OpKind::MatMul || op == OpKind::FusedMatMul || op == OpKind::FusedMatMulGradInput ||
+         op == OpKind::FusedMatMulGradWeight;
+}
+
+/// Whether `e`'s program is arithmetic only, which the epilogue applies to
+/// the tile's vector registers as they are.
+bool isArithmetic(const Node &e) {
+  std::string why;
+  std::optional<ElementwiseProgram> program = decodeProgram(e.attrs[0], e.operands.size(), why);
+  if (!program)
+    return false;
+  for (const ElementwiseInstruction &inst : *program)
+    if (inst.op != OpKind::Add && inst.op != OpKind::Sub && inst.op != OpKind::Mul &&
+        inst.op != OpKind::Div && inst.op != OpKind::Neg)
+      return false;
+  return true;
+}
+
+/// Whether `host` already runs an element-wise guest.
+bool hasEpilogue(const Graph &g, const GuestSchedule &s, NodeId host) {
+  for (NodeId guest : s.guestsOf[static_cast<size_t>(host)])
+    if (g.node(guest).op == OpKind::FusedElementwise)
+      return true;
+  return false;
+}
+
+/// Per value: how many operand slots of all nodes read it, and whether the
+/// step needs it at its end (an output, an update's value, the loss).
+struct Readers {
+  std::vector<int> count;
+  std::vector<bool> atEnd;
+
+  explicit Readers(const Graph &g) : count(g.values.size(), 0), atEnd(g.values.size(), false) {
+    for (const Node &n : g.nodes)
+      for (ValueId v : n.operands)
+        ++count[static_cast<size_t>(v)];
+    for (const OutputRef &o : g.outputs)
+      atEnd[static_cast<size_t>(o.value)] = true;
+    for (const Update &u : g.updates)
+      atEnd[static_cast<size_t>(u.value)] = true;
+    if (g.minimize)
+      atEnd[static_cast<size_t>(g.minimize->loss)] = true;
+  }
+};
+
+/// The GEMM node whose result `e` can take as its epilogue, or kNoNode.
+NodeId hostFor(const Graph &g, const Node &e, const Readers &readers, const GuestSchedule &s) {
+  const Type &out = g.type(e.result);
+  NodeId host = kNoNode;
+  for (ValueId v : e.operands) {
+    const Value &value = g.value(v);
+    if (value.kind != ValueKind::Op || !isGemm(g.node(value.def).op))
+      continue;
+    const Type &c = g.type(v);
+    int reads = static_cast<int>(std::count(e.operands.begin(), e.operands.end(), v));
+    if (c.rank() == 2 && c == out && readers.count[static_cast<size_t>(v)] == reads &&
+        !readers.atEnd[static_cast<size_t>(v)] && !hasEpilogue(g, s, value.def))
+      host = std::max(host, value.def); // the last GEMM read: the others come before it
+  }
+  if (host == kNoNode)
+    return kNoNode;
+  // Everything else is there when the host runs: scalars and same-shape
+  // values computed before it.
+  for (ValueId v : e.operands) {
+    const Value &value = g.value(v);
+    if (v == g.node(host).result || g.type(v).rank() == 0 || value.kind == ValueKind::Immediate)
+      continue;
+    if (g.type(v).shape != out.shape || (value.kind == ValueKind::Op && value.def >= host))
+      return kNoNode;
+  }
+  return host;
+}
+
+} // namespace
+
+void scheduleGemmEpilogues(const Graph &g, GuestSchedule &s) {
+  Readers readers(g);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node &e = g.nodes[i];
+    if (e.op != OpKind::FusedElementwise || s.isGuest(static_cast<NodeId>(i)) ||
+        g.type(e.result).dtype != DType::F32 || !isArithmetic(e))
+      continue;
+    if (NodeId host = hostFor(g, e, readers, s); host != kNoNode && !s.isGuest(host))
+      s.host(static_cast<NodeId>(i), host);
+  }
+}
+
+} // namespace nnc
