@@ -2,6 +2,7 @@
 #include "passes/fusion/GemmEpilogues.h"
 
 #include "ir/ElementwiseProgram.h"
+#include "passes/fusion/Fusion.h"
 
 #include <algorithm>
 
@@ -36,27 +37,8 @@ bool hasEpilogue(const Graph &g, const GuestSchedule &s, NodeId host) {
   return false;
 }
 
-/// Per value: how many operand slots of all nodes read it, and whether the
-/// step needs it at its end (an output, an update's value, the loss).
-struct Readers {
-  std::vector<int> count;
-  std::vector<bool> atEnd;
-
-  explicit Readers(const Graph &g) : count(g.values.size(), 0), atEnd(g.values.size(), false) {
-    for (const Node &n : g.nodes)
-      for (ValueId v : n.operands)
-        ++count[static_cast<size_t>(v)];
-    for (const OutputRef &o : g.outputs)
-      atEnd[static_cast<size_t>(o.value)] = true;
-    for (const Update &u : g.updates)
-      atEnd[static_cast<size_t>(u.value)] = true;
-    if (g.minimize)
-      atEnd[static_cast<size_t>(g.minimize->loss)] = true;
-  }
-};
-
 /// The GEMM node whose result `e` can take as its epilogue, or kNoNode.
-NodeId hostFor(const Graph &g, const Node &e, const Readers &readers, const GuestSchedule &s) {
+NodeId hostFor(const Graph &g, const Node &e, const Uses &uses, const GuestSchedule &s) {
   const Type &out = g.type(e.result);
   NodeId host = kNoNode;
   for (ValueId v : e.operands) {
@@ -65,8 +47,9 @@ NodeId hostFor(const Graph &g, const Node &e, const Readers &readers, const Gues
       continue;
     const Type &c = g.type(v);
     int reads = static_cast<int>(std::count(e.operands.begin(), e.operands.end(), v));
-    if (c.rank() == 2 && c == out && readers.count[static_cast<size_t>(v)] == reads &&
-        !readers.atEnd[static_cast<size_t>(v)] && !hasEpilogue(g, s, value.def))
+    if (c.rank() == 2 && c == out &&
+        uses.users[static_cast<size_t>(v)].size() == static_cast<size_t>(reads) &&
+        !uses.pinned[static_cast<size_t>(v)] && !hasEpilogue(g, s, value.def))
       host = std::max(host, value.def); // the last GEMM read: the others come before it
   }
   if (host == kNoNode)
@@ -86,13 +69,13 @@ NodeId hostFor(const Graph &g, const Node &e, const Readers &readers, const Gues
 } // namespace
 
 void scheduleGemmEpilogues(const Graph &g, GuestSchedule &s) {
-  Readers readers(g);
+  Uses uses(g);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node &e = g.nodes[i];
     if (e.op != OpKind::FusedElementwise || s.isGuest(static_cast<NodeId>(i)) ||
         g.type(e.result).dtype != DType::F32 || !isArithmetic(e))
       continue;
-    if (NodeId host = hostFor(g, e, readers, s); host != kNoNode && !s.isGuest(host))
+    if (NodeId host = hostFor(g, e, uses, s); host != kNoNode && !s.isGuest(host))
       s.host(static_cast<NodeId>(i), host);
   }
 }
