@@ -359,6 +359,33 @@ TEST(FusionJit, GemmEpilogueUpdatesTrainLikeTheInterpreter) {
   }
 }
 
+// An element-wise node reading a GEMM's result only runs in the GEMM's
+// epilogue, here an output (written into the caller's buffer): immediates,
+// a scalar param and a same-shape input as its other operands; every
+// transpose; edge tiles in both directions.
+TEST(FusionJit, GemmEpiloguesOfInferenceOutputs) {
+  const std::string decls =
+      "  input x: f32[B, 37]\n  input xt: f32[37, B]\n  input c: f32[B, 45]\n"
+      "  param w: f32[37, 45] = uniform(-1, 1, seed=1)\n"
+      "  param wt: f32[45, 37] = uniform(-1, 1, seed=2)\n  param s: f32[] = fill(1.5)\n";
+  for (const char *gemm :
+       {"matmul(x, w)", "matmul(xt, w, transpose_a=true)", "matmul(x, wt, transpose_b=true)",
+        "fused_matmul(x, w, activation=relu)"}) {
+    SCOPED_TRACE(gemm);
+    std::string g = gemm;
+    std::string scaled = "fused_elementwise(" + g + ", 2, 1, program=[[mul, 0, 1], [add, 3, 2]])";
+    std::string shifted =
+        "fused_elementwise(" + g + ", c, s, program=[[sub, 0, 1], [div, 3, 2], [neg, 4]])";
+    for (const std::string &call : {scaled, shifted}) {
+      std::string text = model(decls, call);
+      Result<Graph> parsed = parseModel(text, "m.ir");
+      ASSERT_TRUE(parsed.ok()) << parsed.errorText();
+      EXPECT_EQ(scheduleGuests(*parsed).kernels(), 1u) << text; // the GEMM and its guest
+      jittest::expectJitMatchesInterpreter(text, {1, 9, 64});
+    }
+  }
+}
+
 TEST(FusionJit, FusedMatMul) {
   const std::string decls =
       "  input x: f32[B, 37]\n  param w: f32[37, 45] = uniform(-1, 1, seed=1)\n"
