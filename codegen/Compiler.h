@@ -17,10 +17,11 @@ struct CompileOptions {
   std::string cpu;       ///< LLVM CPU name; empty for the host
   bool useCache = false; ///< reuse and store compiled code on disk (ObjectCache.h)
   /// Threads a JIT-compiled model runs on (0: one per core; JitModel::setThreads),
-  /// and compiles on: the JIT splits its module into that many partitions,
-  /// optimized and compiled side by side (codegen/ParallelCompile.h). The
-  /// code of every function, and so every result, is the same for any count;
-  /// the disk cache keeps one entry per partition count.
+  /// and compiles on (at most one per core): the JIT splits its module into
+  /// that many partitions, optimized and compiled side by side
+  /// (codegen/ParallelCompile.h). Results are the same for any count (every
+  /// kernel computes in the same order, without fast-math); the disk cache
+  /// keeps one entry per partition count.
   int threads = 0;
 };
 

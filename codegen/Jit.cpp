@@ -26,6 +26,7 @@
 #include "runtime/AtomicFile.h"
 #include "runtime/ThreadPool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <sys/stat.h>
 
@@ -125,10 +126,11 @@ public:
     auto tm = createTargetMachine(options.cpu);
     if (!tm)
       return Status(tm.takeDiags());
-    // The JIT compiles on as many threads as the model will run on.
-    unsigned parts =
-        static_cast<unsigned>(options.threads > 0 ? options.threads : ThreadPool::defaultThreads());
-    auto objects = modelObjects(infer, train, options, **tm, std::max(parts, 1u), times_);
+    // The JIT compiles on as many threads as the model will run on, at
+    // most one per core.
+    int cores = ThreadPool::defaultThreads();
+    int parts = std::clamp(options.threads > 0 ? options.threads : cores, 1, cores);
+    auto objects = modelObjects(infer, train, options, **tm, static_cast<unsigned>(parts), times_);
     if (!objects)
       return Status(objects.takeDiags());
     auto start = Clock::now();

@@ -46,7 +46,9 @@ void storeCachedObjects(const std::string &key, const std::vector<std::string> &
     return;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  for (size_t part = 0; part < objects.size() && !ec; ++part)
+  if (ec)
+    return;
+  for (size_t part = 0; part < objects.size(); ++part)
     if (!writeFileAtomically(entryPath(dir, key, part), objects[part]))
       return;
 }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
 #include <thread>
 
 namespace nnc {
@@ -64,12 +65,27 @@ PartitionResult compileBitcode(const std::string &bitcode, const std::string &cp
   return compileModule(**module, **tm);
 }
 
+/// SplitModule makes internal symbols that another partition uses external
+/// and hidden, which the code generator then reaches PC-relative. The JIT
+/// places each partition's object in memory of its own, not always within
+/// the +-2 GiB such a reference spans, so they are made default-visibility
+/// (reached through the GOT, which the JIT's linker lays out); one access per
+/// parallel loop or kernel call, none in inner loops.
+void reachableFromAnywhere(llvm::Module &part) {
+  for (llvm::GlobalValue &gv : part.global_values())
+    if (!gv.hasLocalLinkage() && gv.hasHiddenVisibility()) {
+      gv.setVisibility(llvm::GlobalValue::DefaultVisibility);
+      gv.setDSOLocal(false);
+    }
+}
+
 /// The partitions of `module` as bitcode.
 std::vector<std::string> split(llvm::Module &module, unsigned parts) {
   std::vector<std::string> bitcode;
   llvm::SplitModule(
       module, parts,
       [&](std::unique_ptr<llvm::Module> part) {
+        reachableFromAnywhere(*part);
         std::string bytes;
         llvm::raw_string_ostream os(bytes);
         llvm::WriteBitcodeToFile(*part, os);
@@ -105,10 +121,19 @@ Result<std::vector<std::string>> compilePartitions(std::unique_ptr<llvm::Module>
     std::vector<std::string> bitcode = split(*module, parts);
     module.reset();
     results.resize(bitcode.size());
+    // Partitions 1.. on threads of their own (those a thread cannot be
+    // started for, on this one), partition 0 here.
     std::vector<std::thread> threads;
-    for (size_t i = 1; i < bitcode.size(); ++i)
-      threads.emplace_back([&, i] { results[i] = compileBitcode(bitcode[i], cpu); });
-    results[0] = compileBitcode(bitcode[0], cpu);
+    std::vector<size_t> here = {0};
+    for (size_t i = 1; i < bitcode.size(); ++i) {
+      try {
+        threads.emplace_back([&, i] { results[i] = compileBitcode(bitcode[i], cpu); });
+      } catch (const std::system_error &) {
+        here.push_back(i);
+      }
+    }
+    for (size_t i : here)
+      results[i] = compileBitcode(bitcode[i], cpu);
     for (std::thread &t : threads)
       t.join();
   }

@@ -101,6 +101,10 @@ public:
   Value &value(ValueId id) { return values[static_cast<size_t>(id)]; }
   const Value &value(ValueId id) const { return values[static_cast<size_t>(id)]; }
   const Type &type(ValueId id) const { return value(id).type; }
+  /// An immediate or a rank-0 tensor: one number for every element.
+  bool isScalar(ValueId id) const {
+    return value(id).kind == ValueKind::Immediate || type(id).rank() == 0;
+  }
   Node &node(NodeId id) { return nodes[static_cast<size_t>(id)]; }
   const Node &node(NodeId id) const { return nodes[static_cast<size_t>(id)]; }
 

@@ -169,16 +169,15 @@ void lowerElementwise(Lowering &l, const Node &n) {
   const Shape &outShape = l.type(out).shape;
   // Flat: every operand is read at the result's index, or is a scalar
   // (an immediate, or a rank-0 tensor such as the learning rate).
-  auto isScalar = [&](ValueId v) { return l.isImmediate(v) || l.type(v).rank() == 0; };
   bool flat = true;
   for (ValueId v : n.operands)
-    flat = flat && (isScalar(v) || l.type(v).shape == outShape);
+    flat = flat && (l.graph.isScalar(v) || l.type(v).shape == outShape);
   // Scalars are loaded before the loop: the store to the result could
   // alias them as far as LLVM knows, which would keep the loop scalar.
   auto loadScalars = [&] {
     std::vector<V> scalars;
     for (ValueId v : n.operands)
-      scalars.push_back(isScalar(v) ? l.load(v, l.constI64(0)) : nullptr);
+      scalars.push_back(l.graph.isScalar(v) ? l.load(v, l.constI64(0)) : nullptr);
     return scalars;
   };
   auto body = [&](const std::vector<V> &scalars, V i) {

@@ -4,6 +4,7 @@
 ///   for each task (row block x column chunk of C, from M and N alone)
 ///     for pc < K step kc (kc <= KC)         depth in blocks, balanced
 ///       pack B[pc:pc+kc, chunk]             into KC x NR panels, zero-padded
+///                                           (unless B is read in place)
 ///       for rows of the block, MR at a time (then one at a time)
 ///         for each panel of NR columns
 ///           micro-kernel: an MR x NR tile of C in vector registers,
@@ -18,13 +19,14 @@
 /// packing area is one alloca of KC x NC floats (192 KiB) in the entry block
 /// of the task's function, so tasks never share it. On AVX-512, a B stored
 /// [k, n] with nothing to apply as it is read and n <= 1024 is not packed:
-/// the micro-kernel reads its rows in place with masked loads (readsBInPlace). Column chunks are at
-/// most NC wide; row blocks are cut only when N is narrow. Every
-/// element of C is computed by one task, in the same order whatever the
-/// split and the thread count. Edge tiles: rows are never computed past
-/// the block (one-row tiles take the remainder); columns past N
-/// (chunks are whole panels, so only N cuts one) are zero in the packed
-/// panel and masked at the store.
+/// the micro-kernel reads its rows in place with masked loads
+/// (readsBInPlace). Column chunks are at most NC wide; row blocks are cut
+/// only when N is narrow. Every element of C is computed by one task, in
+/// the same order whatever the split and the thread count. Edge tiles: rows
+/// are never computed past the block (one-row tiles take the remainder);
+/// columns past N (chunks are whole panels, so only N cuts one) are zero in
+/// the packed panel, or masked off as B is read in place, and masked at
+/// the store.
 ///
 /// The epilogue hook receives the tile's accumulators (one <VW x float> per
 /// row and column vector) with its row/column origin and lane masks, so a

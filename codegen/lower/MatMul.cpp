@@ -74,7 +74,7 @@ void finishTile(Lowering &l, const Node &n, const GemmOperands &g, const GemmTil
   auto *vec = llvm::FixedVectorType::get(l.f32, t.vw);
   std::vector<V> scalars; // splatted once per tile
   for (ValueId v : guest->operands)
-    scalars.push_back(v != n.result && (l.isImmediate(v) || l.type(v).rank() == 0)
+    scalars.push_back(v != n.result && l.graph.isScalar(v)
                           ? b.CreateVectorSplat(t.vw, l.load(v, l.constI64(0)))
                           : nullptr);
   for (unsigned r = 0; r < t.rows; ++r) {

@@ -54,13 +54,14 @@ NodeId hostFor(const Graph &g, const Node &e, const Uses &uses, const GuestSched
   }
   if (host == kNoNode)
     return kNoNode;
-  // Everything else is there when the host runs: scalars and same-shape
-  // values computed before it.
+  // Everything else is there when the host runs: scalars or same-shape
+  // values, computed before it when they are op results.
   for (ValueId v : e.operands) {
     const Value &value = g.value(v);
-    if (v == g.node(host).result || g.type(v).rank() == 0 || value.kind == ValueKind::Immediate)
+    if (v == g.node(host).result)
       continue;
-    if (g.type(v).shape != out.shape || (value.kind == ValueKind::Op && value.def >= host))
+    if ((!g.isScalar(v) && g.type(v).shape != out.shape) ||
+        (value.kind == ValueKind::Op && value.def >= host))
       return kNoNode;
   }
   return host;

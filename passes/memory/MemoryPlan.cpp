@@ -161,11 +161,15 @@ struct Planner {
       if (v != kNoValue && isOpResult(v))
         plan.lifetimes[static_cast<size_t>(v)].last = end;
     };
-    // A guest computed inside its host's kernel lives from the host on.
+    // A guest computed inside its host's kernel lives from the host on; a
+    // GEMM's result that only its epilogue reads is dead after the GEMM.
     for (size_t i = 0; i < g.nodes.size(); ++i)
       if (guests.isGuest(static_cast<NodeId>(i))) {
+        NodeId host = guests.hostOf[i];
         Lifetime &life = plan.lifetimes[static_cast<size_t>(g.nodes[i].result)];
-        life.first = std::min(life.first, guests.hostOf[i]);
+        life.first = std::min(life.first, host);
+        if (g.nodes[i].op == OpKind::FusedElementwise)
+          plan.lifetimes[static_cast<size_t>(g.node(host).result)].last = host;
       }
     for (const OutputRef &o : g.outputs)
       keep(o.value);

@@ -263,6 +263,21 @@ TEST(Fusion, EpiloguesNeedTheGemmResultToThemselvesAndOperandsReadyBeforeIt) {
   std::stringstream text;
   text << resnet.rdbuf();
   EXPECT_TRUE(epilogueGuests(text.str()).empty());
+  // A scalar computed after the GEMM is not there when the GEMM runs.
+  auto guests = [](const std::string &body) {
+    Result<Graph> g = parseModel("model m {\n  dim B\n  input x: f32[B, 8]\n"
+                                 "  param w: f32[8, 4] = ones()\n" +
+                                     body + "  output out\n}\n",
+                                 "m.ir");
+    EXPECT_TRUE(g.ok()) << g.errorText();
+    return g.ok() ? g->nodes.size() - scheduleGuests(*g).kernels() : 0;
+  };
+  EXPECT_EQ(guests("  y = matmul(x, w)\n  s = sum(x)\n"
+                   "  out = fused_elementwise(y, s, program=[[mul, 0, 1]])\n"),
+            0u);
+  EXPECT_EQ(guests("  s = sum(x)\n  y = matmul(x, w)\n"
+                   "  out = fused_elementwise(y, s, program=[[mul, 0, 1]])\n"),
+            1u);
 }
 
 TEST(Fusion, PrintedFusedGraphsAreFixedPoints) {

@@ -146,12 +146,16 @@ std::vector<Lifetime> lifetimesOf(const Graph &g) {
       life[static_cast<size_t>(u.value)].last = end;
   if (g.minimize && g.value(g.minimize->loss).kind == ValueKind::Op)
     life[static_cast<size_t>(g.minimize->loss)].last = end;
-  // A row sum that another kernel computes is written when that kernel runs.
+  // A guest (a row sum, a GEMM epilogue) is written when its host runs; the
+  // GEMM's result, read by its epilogue only, is not read after the GEMM.
   GuestSchedule guests = scheduleGuests(g);
   for (int32_t i = 0; i < end; ++i)
     if (guests.isGuest(i)) {
+      NodeId host = guests.hostOf[static_cast<size_t>(i)];
       int32_t &first = life[static_cast<size_t>(g.node(i).result)].first;
-      first = std::min(first, guests.hostOf[static_cast<size_t>(i)]);
+      first = std::min(first, host);
+      if (g.node(i).op == OpKind::FusedElementwise)
+        life[static_cast<size_t>(g.node(host).result)].last = host;
     }
   return life;
 }

@@ -3,6 +3,7 @@
 // partition or another partition count compiles again; cached code
 // computes what freshly compiled code does.
 #include "nnc/Host.h"
+#include "runtime/ThreadPool.h"
 
 #include <gtest/gtest.h>
 
@@ -70,20 +71,27 @@ float firstLoss(const CompiledModel &model) {
   return loss;
 }
 
+/// Partitions of a JIT compile on two threads: one per core, at most two.
+size_t twoThreadParts() { return static_cast<size_t>(std::min(2, ThreadPool::defaultThreads())); }
+
 TEST(ObjectCache, SecondLoadComesFromTheCacheOneFilePerPartition) {
   CacheDirectory cache;
   CompiledModel first = load(2);
   EXPECT_FALSE(first.times().fromCache);
   std::vector<fs::path> files = cache.files();
-  ASSERT_EQ(files.size(), 2u);
-  EXPECT_EQ(files[0].filename().string().substr(files[0].filename().string().size() - 4), "-0.o");
-  EXPECT_EQ(files[1].filename().string().substr(files[1].filename().string().size() - 4), "-1.o");
+  ASSERT_EQ(files.size(), twoThreadParts());
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string name = files[i].filename().string();
+    EXPECT_EQ(name.substr(name.size() - 4), "-" + std::to_string(i) + ".o");
+  }
   CompiledModel second = load(2);
   EXPECT_TRUE(second.times().fromCache);
   EXPECT_EQ(firstLoss(first), firstLoss(second));
 }
 
 TEST(ObjectCache, AMissingPartitionOrAnotherCountCompilesAgain) {
+  if (twoThreadParts() < 2)
+    GTEST_SKIP() << "one core: the JIT compiles in one partition";
   CacheDirectory cache;
   load(2);
   ASSERT_EQ(cache.files().size(), 2u);

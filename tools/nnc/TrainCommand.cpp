@@ -339,6 +339,10 @@ int trainCommand(const Args &args) {
   // The optimizer reads its rate from a state: set it before every step
   // (also after --params, whose checkpoint holds the rate it ended with).
   ValueId rateState = (*engine)->stateGraph().findValue(learningRateName(*model));
+  if (rateState == kNoValue)
+    return fail(fmt::format("internal error: the training step of '{}' has no learning-rate "
+                            "state '{}'",
+                            model->name, learningRateName(*model)));
   double baseRate = model->minimize->args[0].number;
   int64_t totalSteps = settings->epochs * batcher->batchCount();
   double rate = baseRate;
