@@ -74,7 +74,7 @@ std::string errorText(llvm::Error e) {
 /// Identifies this build of nnc (its code generator included): the size
 /// and modification time of the running executable, which links nnc.
 std::string buildIdentity() {
-  struct stat st{};
+  struct stat st = {};
   if (::stat("/proc/self/exe", &st) != 0)
     return NNC_VERSION;
   return fmt::format("{}:{}:{}", NNC_VERSION, st.st_size, st.st_mtim.tv_sec);

@@ -115,7 +115,8 @@ void dispatch(Lowering &l, llvm::Function *task, V context, V tasks, V worthIt) 
                {b.CreateLoad(l.ptr, poolGlobal(l.module), "pool"), tasks, task, context});
   b.CreateBr(done);
   b.SetInsertPoint(serial);
-  l.forRange(tasks, [&](V t) { b.CreateCall(task, {context, t}); }, false);
+  auto callTask = [&](V t) { b.CreateCall(task, {context, t}); };
+  l.forRange(tasks, callTask, false);
   b.CreateBr(done);
   b.SetInsertPoint(done);
 }

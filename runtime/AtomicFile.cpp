@@ -59,7 +59,7 @@ Result<std::string> readWholeFile(const std::string &path, uint64_t maxBytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return Result<std::string>::fail("{}: cannot open: {}", path, std::strerror(errno));
-  struct stat st{};
+  struct stat st = {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return Result<std::string>::fail("{}: not a regular file", path);

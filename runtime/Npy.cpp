@@ -460,7 +460,7 @@ Result<Tensor> readNpy(const std::string &path) {
   if (fd < 0)
     return Result<Tensor>::fail("{}: cannot open: {}", path, errnoText(errno));
   FdCloser closer{fd};
-  struct stat st{};
+  struct stat st = {};
   bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   if (!regular && S_ISDIR(st.st_mode))
     return Result<Tensor>::fail("{}: cannot open: {}", path, errnoText(EISDIR));

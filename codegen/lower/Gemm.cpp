@@ -454,7 +454,8 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
     V fullRows =
         b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
     loop(l, r.row0, fullRows, mr, [&](V row0) { rowOfTiles(s.mr, row0); });
-    loop(l, fullRows, r.row1, one, [&](V row0) { rowOfTiles(1, row0); }, 1);
+    auto oneRow = [&](V row0) { rowOfTiles(1, row0); };
+    loop(l, fullRows, r.row1, one, oneRow, 1);
   };
   // Full blocks of kcStep, then the last block of (0, kcStep] (0 when k = 0).
   V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);

@@ -60,8 +60,10 @@ Gradients binaryGradients(GradContext &c) {
     break;
   case OpKind::Div: // d/db = -dy * (a / b) / b, as PyTorch
     give(0, [&] { return c.op(OpKind::Div, {dy, b}); });
-    give(1,
-         [&] { return c.op(OpKind::Neg, {c.op(OpKind::Mul, {dy, c.op(OpKind::Div, {y, b})})}); });
+    give(1, [&] {
+      ValueId scaled = c.op(OpKind::Mul, {dy, c.op(OpKind::Div, {y, b})});
+      return c.op(OpKind::Neg, {scaled});
+    });
     break;
   case OpKind::Maximum:
   case OpKind::Minimum: {

@@ -139,7 +139,7 @@ TEST(Training, FailedCheckpointWriteLeavesThePreviousOne) {
 
   // The disk "fills up" half-way through the write: files may not grow past
   // 128 bytes (SIGXFSZ ignored, so write() fails with EFBIG).
-  struct rlimit old{};
+  struct rlimit old = {};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
   struct rlimit small = old;
   small.rlim_cur = 128;
