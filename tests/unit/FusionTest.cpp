@@ -11,23 +11,14 @@
 #include "passes/fusion/Guests.h"
 
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 namespace nnc {
 namespace {
 
 const std::vector<std::string> kFusion = {"fuse-matmul", "fuse-add-layernorm", "fuse-elementwise"};
 
-Graph loadExample(const std::string &name) {
-  std::ifstream in(std::string(NNC_SOURCE_DIR) + "/examples/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  Result<Graph> g = parseModel(text.str(), name);
-  EXPECT_TRUE(g.ok()) << g.errorText();
-  return std::move(g).value();
-}
+using jittest::loadExample;
 
 Graph runPasses(const Graph &g, std::vector<std::string> passes, PassContext *ctxOut = nullptr) {
   Graph out = g;
@@ -259,10 +250,7 @@ TEST(Fusion, EpiloguesNeedTheGemmResultToThemselvesAndOperandsReadyBeforeIt) {
   EXPECT_EQ(epilogueGuests(std::string(layer) + "sgd(lr=0.1)\n}\n").size(), 1u);
   // Adam reads the gradient twice (m and v): no epilogue.
   EXPECT_TRUE(epilogueGuests(std::string(layer) + "adam(lr=0.1)\n}\n").empty());
-  std::ifstream resnet(NNC_SOURCE_DIR "/examples/resnet_s.ir");
-  std::stringstream text;
-  text << resnet.rdbuf();
-  EXPECT_TRUE(epilogueGuests(text.str()).empty());
+  EXPECT_TRUE(epilogueGuests(jittest::exampleText("resnet_s.ir")).empty());
   // A scalar computed after the GEMM is not there when the GEMM runs.
   auto guests = [](const std::string &body) {
     Result<Graph> g = parseModel("model m {\n  dim B\n  input x: f32[B, 8]\n"

@@ -14,11 +14,28 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 namespace nnc::jittest {
+
+/// The text of examples/NAME.
+inline std::string exampleText(const std::string &name) {
+  std::ifstream in(std::string(NNC_SOURCE_DIR) + "/examples/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// examples/NAME, parsed (a failure is a test failure).
+inline Graph loadExample(const std::string &name) {
+  Result<Graph> g = parseModel(exampleText(name), name);
+  EXPECT_TRUE(g.ok()) << g.errorText();
+  return std::move(g).value();
+}
 
 /// A 64-byte-aligned buffer (the C ABI's state and workspace).
 struct AlignedBuffer {

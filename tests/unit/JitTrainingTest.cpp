@@ -1,5 +1,6 @@
 /// The compiled training step against the interpreter: the worked
 /// backpropagation example and XOR train to the interpreter's numbers.
+#include "JitTestUtil.h"
 #include "codegen/Session.h"
 #include "ir/Parser.h"
 #include "passes/Pass.h"
@@ -7,20 +8,10 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 namespace nnc {
 namespace {
 
-Graph loadExample(const std::string &name) {
-  std::ifstream in(std::string(NNC_SOURCE_DIR) + "/examples/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  Result<Graph> g = parseModel(text.str(), name);
-  EXPECT_TRUE(g.ok()) << g.errorText();
-  return std::move(g).value();
-}
+using jittest::loadExample;
 
 /// Trains `steps` steps with both engines on the same inputs and checks
 /// every param and state after each step, within IR.md's tolerance.

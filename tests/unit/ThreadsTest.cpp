@@ -11,9 +11,7 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace nnc {
 namespace {
@@ -110,14 +108,7 @@ TEST(ThreadPool, SharedPoolsAreKeptBySize) {
 
 // ---- compiled models ---------------------------------------------------------------
 
-Graph loadExample(const std::string &name) {
-  std::ifstream in(std::string(NNC_SOURCE_DIR) + "/examples/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  Result<Graph> g = parseModel(text.str(), name);
-  EXPECT_TRUE(g.ok()) << g.errorText();
-  return std::move(g).value();
-}
+using jittest::loadExample;
 
 /// Two convolutions with both pools, big enough at batch 32 that every conv
 /// op, max pooling and the matmuls run as parallel tasks.
