@@ -59,10 +59,10 @@ GemmBlocking blockingFor(const llvm::Function &fn) {
   return GemmBlocking{vw, mr, 2 * vw, 256, 192};
 }
 
-/// The packing area of the function (a GEMM task): one 64-byte aligned
-/// alloca in the entry block, found again by its metadata.
-V packingArea(Lowering &l, int64_t floats) {
-  unsigned kind = l.ctx.getMDKindID("nnc.gemm.pack");
+/// A packing area of the function (a GEMM task): one 64-byte aligned
+/// alloca in the entry block, found again by its metadata `kindName`.
+V packingArea(Lowering &l, const char *kindName, int64_t floats) {
+  unsigned kind = l.ctx.getMDKindID(kindName);
   llvm::BasicBlock &entry = l.fn->getEntryBlock();
   for (llvm::Instruction &inst : entry)
     if (auto *a = llvm::dyn_cast<llvm::AllocaInst>(&inst); a && a->getMetadata(kind))
@@ -207,10 +207,16 @@ struct ColumnSums {
     if (!sums)
       return;
     auto *vec = llvm::FixedVectorType::get(l.f32, s.vw);
-    V read = l.b.CreateVectorSplat(s.vw, readFirst);
-    for (unsigned v = 0; v < s.nr / s.vw; ++v)
-      start.push_back(l.b.CreateMaskedLoad(vec, at(v), llvm::Align(4), l.b.CreateAnd(mask(v), read),
-                                           llvm::ConstantAggregateZero::get(vec)));
+    V zero = llvm::ConstantAggregateZero::get(vec);
+    // A branch rather than an empty mask, as for the tiles of C (emitGemmBlock).
+    auto load = [&] {
+      std::vector<V> partial;
+      for (unsigned v = 0; v < s.nr / s.vw; ++v)
+        partial.push_back(l.b.CreateMaskedLoad(vec, at(v), llvm::Align(4), mask(v), zero));
+      return partial;
+    };
+    auto zeros = [&] { return std::vector<V>(s.nr / s.vw, zero); };
+    start = branch(l, readFirst, load, zeros);
   }
   V at(unsigned v) { return l.at(sums, l.b.CreateAdd(col0, l.constI64(v * s.vw)), l.f32); }
   V mask(unsigned v) { return laneMask(l, s.vw, v * s.vw, cols); }
@@ -252,7 +258,7 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
   llvm::Type *vec = llvm::FixedVectorType::get(l.f32, s.vw);
   V zeroVec = llvm::ConstantAggregateZero::get(vec);
   const bool bInPlace = readsBInPlace(s, g);
-  V pack = bInPlace ? nullptr : packingArea(l, s.kc * s.nc);
+  V pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
   V one = l.constI64(1);
   V nr = l.constI64(s.nr), kcMax = l.constI64(s.kc);
   V panelFloats = l.constI64(s.kc * s.nr);
@@ -272,9 +278,34 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
   // Column sums of B belong to the task of the first row block of a chunk
   // (the others pack the same part of B again).
   V ownsSums = b.CreateICmpEQ(r.row0, l.constI64(0));
+  // Rows [row0, row0 + rows) x depth [pc, pc + kc) of A with its element map
+  // applied, into an area of MR x KC: once per row of tiles rather than once
+  // per panel in the micro-kernel, where the map's compare and select would
+  // compete with the multiply-adds for the vector ports.
+  auto mapRowsOfA = [&](unsigned rows, V row0, V pc, V kc) {
+    V area = packingArea(l, "nnc.gemm.pack.a", s.mr * s.kc);
+    std::vector<V> mapped;
+    for (unsigned r = 0; r < rows; ++r) {
+      V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
+      V src = l.at(g.a, offset, l.f32), srcZ = l.at(g.aZ, offset, l.f32);
+      V dst = l.at(area, l.constI64(r * s.kc), l.f32);
+      loop(
+          l, l.constI64(0), kc, l.constI64(s.vw),
+          [&](V k) {
+            V lanes = laneMask(l, s.vw, 0, b.CreateSub(kc, k));
+            auto read = [&](V base) {
+              return b.CreateMaskedLoad(vec, l.at(base, k, l.f32), llvm::Align(4), lanes, zeroVec);
+            };
+            b.CreateAlignedStore(g.aMap(read(src), read(srcZ)), l.at(dst, k, l.f32),
+                                 llvm::Align(64));
+          },
+          1);
+      mapped.push_back(dst);
+    }
+    return mapped;
+  };
   auto depthBlock = [&](V pc, V kc, bool last) {
     V notFirstBlock = b.CreateICmpNE(pc, l.constI64(0));
-    V notFirst = b.CreateVectorSplat(s.vw, notFirstBlock);
 
     // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
     if (!bInPlace)
@@ -372,6 +403,19 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
 
     // ---- one row of tiles: `rows` rows of C from row0, every panel.
     auto rowOfTiles = [&](unsigned rows, V row0) {
+      // A(i, k): row pointers when A is [m, k] (mapped rows when A has an
+      // element map); a column pointer when [k, m].
+      std::vector<V> aRows;
+      V aCol = nullptr;
+      if (g.aMap)
+        aRows = mapRowsOfA(rows, row0, pc, kc);
+      else if (!g.ta)
+        for (unsigned r = 0; r < rows; ++r) {
+          V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
+          aRows.push_back(l.at(g.a, offset, l.f32));
+        }
+      else
+        aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
       loop(
           l, l.constI64(0), panels, one,
           [&](V p) {
@@ -384,31 +428,26 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
                                : l.at(pack, b.CreateMul(p, panelFloats), l.f32);
             V bStride = bInPlace ? g.n : nr;
 
-            // The accumulators start at 0 in the first depth block, else from C
-            // (a masked load whose mask is empty in the first block).
-            std::vector<V> init;
-            for (unsigned r = 0; r < rows; ++r) {
-              V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
-              for (unsigned v = 0; v < nv; ++v) {
-                V at =
-                    l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
-                init.push_back(b.CreateMaskedLoad(vec, at, llvm::Align(4),
-                                                  b.CreateAnd(t.masks[v], notFirst), zeroVec));
-              }
-            }
-
-            // A(i, k): row pointers when A is [m, k]; a column pointer when [k, m].
-            std::vector<V> aRows, aZRows;
-            V aCol = nullptr;
-            if (!g.ta)
+            // The accumulators start at 0 in the first depth block, else from C.
+            // A branch, not a masked load with an empty mask: C may lie in pages
+            // nothing ever touched (a GEMM only its epilogue reads), and there
+            // each masked-off load costs a microcode assist (~37% of a K = 64
+            // weight-gradient GEMM in perf).
+            auto loadC = [&] {
+              std::vector<V> partial;
               for (unsigned r = 0; r < rows; ++r) {
-                V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
-                aRows.push_back(l.at(g.a, offset, l.f32));
-                if (g.aMap)
-                  aZRows.push_back(l.at(g.aZ, offset, l.f32));
+                V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
+                for (unsigned v = 0; v < nv; ++v) {
+                  V at = l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))),
+                              l.f32);
+                  partial.push_back(
+                      b.CreateMaskedLoad(vec, at, llvm::Align(4), t.masks[v], zeroVec));
+                }
               }
-            else
-              aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
+              return partial;
+            };
+            auto zeros = [&] { return std::vector<V>(rows * nv, zeroVec); };
+            std::vector<V> init = branch(l, notFirstBlock, loadC, zeros);
 
             // The micro-kernel.
             std::vector<V> acc = loop(
@@ -426,8 +465,6 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
                   std::vector<V> out(in.size());
                   for (unsigned r = 0; r < rows; ++r) {
                     V x = g.ta ? l.loadF32(aK, l.constI64(r)) : l.loadF32(aRows[r], k);
-                    if (g.aMap)
-                      x = g.aMap(x, l.loadF32(aZRows[r], k));
                     V splat = b.CreateVectorSplat(s.vw, x);
                     for (unsigned v = 0; v < nv; ++v)
                       out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},

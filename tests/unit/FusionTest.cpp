@@ -428,6 +428,19 @@ TEST(FusionJit, FusedMatMulGradients) {
   }
 }
 
+// K = 600: three depth blocks of 200, so the mapped rows of A (packed once
+// per row of tiles) start at depth 0, 200 and 400; N = 70 gives three panels.
+TEST(FusionJit, FusedMatMulGradInputOverSeveralDepthBlocks) {
+  const std::string decls = "  input dy: f32[B, 600]\n  input z: f32[B, 600]\n"
+                            "  param w: f32[70, 600] = uniform(-1, 1, seed=1)\n";
+  for (const char *act : {"relu", "tanh"}) {
+    SCOPED_TRACE(act);
+    jittest::expectJitMatchesInterpreter(model(
+        decls, std::string("fused_matmul_grad_input(dy, z, w, transpose_b=true, activation=") +
+                   act + ")"));
+  }
+}
+
 TEST(FusionJit, FusedAddLayerNorm) {
   const std::string decls = "  input x: f32[B, 33]\n  input r: f32[B, 33]\n  input dy: f32[B, 33]\n"
                             "  param g: f32[33] = uniform(0.5, 1.5, seed=1)\n"
