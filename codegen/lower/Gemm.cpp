@@ -438,8 +438,8 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
               for (unsigned r = 0; r < rows; ++r) {
                 V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
                 for (unsigned v = 0; v < nv; ++v) {
-                  V at = l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))),
-                              l.f32);
+                  V at =
+                      l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
                   partial.push_back(
                       b.CreateMaskedLoad(vec, at, llvm::Align(4), t.masks[v], zeroVec));
                 }
