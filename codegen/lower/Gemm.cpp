@@ -272,9 +272,10 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
   V jc = r.col0;
   V ncHere = b.CreateSub(r.col1, jc);
   V panels = b.CreateUDiv(b.CreateAdd(ncHere, l.constI64(s.nr - 1)), nr);
-  // One depth block [pc, pc + kc); the last one (peeled, so that no branch
-  // on it sits in the loops, which LLVM would unswitch into copies) ends in
-  // the epilogue.
+  // One depth block [pc, pc + kc); the last one ends in the epilogue. A
+  // branch after the micro-kernel, not a peeled copy of the block: each
+  // copy of the micro-kernel is compile time (12% of the MLP's), and the
+  // branch runs once per tile.
   // Column sums of B belong to the task of the first row block of a chunk
   // (the others pack the same part of B again).
   V ownsSums = b.CreateICmpEQ(r.row0, l.constI64(0));
@@ -304,7 +305,7 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
     }
     return mapped;
   };
-  auto depthBlock = [&](V pc, V kc, bool last) {
+  auto depthBlock = [&](V pc, V kc, V last) {
     V notFirstBlock = b.CreateICmpNE(pc, l.constI64(0));
 
     // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
@@ -476,10 +477,15 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
 
             for (unsigned r = 0; r < rows; ++r)
               t.acc.emplace_back(acc.begin() + r * nv, acc.begin() + (r + 1) * nv);
-            if (last)
+            auto finish = [&] {
               epilogue(t);
-            else
+              return std::vector<V>{};
+            };
+            auto keep = [&] {
               storeTile(l, g.c, g.n, t);
+              return std::vector<V>{};
+            };
+            branch(l, last, finish, keep);
           },
           1);
     };
@@ -494,10 +500,13 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
     auto oneRow = [&](V row0) { rowOfTiles(1, row0); };
     loop(l, fullRows, r.row1, one, oneRow, 1);
   };
-  // Full blocks of kcStep, then the last block of (0, kcStep] (0 when k = 0).
+  // Full blocks of kcStep, the last one of (0, kcStep] (0 when k = 0).
   V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
-  loop(l, l.constI64(0), lastPc, kcStep, [&](V pc) { depthBlock(pc, kcStep, false); });
-  depthBlock(lastPc, b.CreateSub(g.k, lastPc), true);
+  auto block = [&](V pc) {
+    V last = b.CreateICmpEQ(pc, lastPc);
+    depthBlock(pc, b.CreateSelect(last, b.CreateSub(g.k, lastPc), kcStep), last);
+  };
+  loop(l, l.constI64(0), b.CreateAdd(lastPc, one), kcStep, block);
 }
 
 /// Column chunks a GEMM aims at (then at most NC, at least two panels wide).
