@@ -208,7 +208,7 @@ struct ColumnSums {
       return;
     auto *vec = llvm::FixedVectorType::get(l.f32, s.vw);
     V zero = llvm::ConstantAggregateZero::get(vec);
-    // A branch rather than an empty mask, as for the tiles of C (emitGemmBlock).
+    // A branch rather than an empty mask, as for the tiles of C (startingAccumulators).
     auto load = [&] {
       std::vector<V> partial;
       for (unsigned v = 0; v < s.nr / s.vw; ++v)
@@ -248,266 +248,304 @@ struct GemmRange {
   V row0, row1, col0, col1;
 };
 
-/// Emits the block `r` of C = op(A) op(B) with the blocking `s`, packing B
-/// into a packing area of its own; every finished tile goes through
-/// `epilogue`.
-void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
-                   const GemmEpilogue &epilogue, const GemmRange &r) {
-  auto &b = l.b;
-  const unsigned nv = s.nr / s.vw;
-  llvm::Type *vec = llvm::FixedVectorType::get(l.f32, s.vw);
-  V zeroVec = llvm::ConstantAggregateZero::get(vec);
-  const bool bInPlace = readsBInPlace(s, g);
-  V pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
-  V one = l.constI64(1);
-  V nr = l.constI64(s.nr), kcMax = l.constI64(s.kc);
-  V panelFloats = l.constI64(s.kc * s.nr);
+/// One depth block [pc, pc + kc) of a task.
+struct DepthBlock {
+  V pc, kc;
+  V first; ///< pc == 0: the accumulators start at 0, not from C
+  V last;  ///< the finished tiles go to the epilogue, not back to C
+};
 
-  // Depth blocks of equal size (784 = 4 x 196, not 3 x 256 + 16); at least one
-  // block, so K = 0 still hands zero tiles to the epilogue.
-  V kAtLeast1 = b.CreateSelect(b.CreateICmpSLT(g.k, one), one, g.k);
-  V blocks = b.CreateUDiv(b.CreateAdd(kAtLeast1, l.constI64(s.kc - 1)), kcMax);
-  V kcStep = b.CreateUDiv(b.CreateAdd(kAtLeast1, b.CreateSub(blocks, one)), blocks);
+/// A's rows of a row of tiles: one pointer per row when A is [m, k] (to
+/// mapped rows when A has an element map), or the column pointer of the
+/// tile's first row when A is [k, m].
+struct RowsOfA {
+  std::vector<V> rows;
+  V column = nullptr;
+};
 
-  V jc = r.col0;
-  V ncHere = b.CreateSub(r.col1, jc);
-  V panels = b.CreateUDiv(b.CreateAdd(ncHere, l.constI64(s.nr - 1)), nr);
-  // One depth block [pc, pc + kc); the last one ends in the epilogue. A
-  // branch after the micro-kernel, not a peeled copy of the block: each
-  // copy of the micro-kernel is compile time (12% of the MLP's), and the
-  // branch runs once per tile.
-  // Column sums of B belong to the task of the first row block of a chunk
-  // (the others pack the same part of B again).
-  V ownsSums = b.CreateICmpEQ(r.row0, l.constI64(0));
-  // Rows [row0, row0 + rows) x depth [pc, pc + kc) of A with its element map
-  // applied, into an area of MR x KC: once per row of tiles rather than once
-  // per panel in the micro-kernel, where the map's compare and select would
-  // compete with the multiply-adds for the vector ports.
-  auto mapRowsOfA = [&](unsigned rows, V row0, V pc, V kc) {
-    V area = packingArea(l, "nnc.gemm.pack.a", s.mr * s.kc);
-    std::vector<V> mapped;
-    for (unsigned r = 0; r < rows; ++r) {
-      V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
-      V src = l.at(g.a, offset, l.f32), srcZ = l.at(g.aZ, offset, l.f32);
-      V dst = l.at(area, l.constI64(r * s.kc), l.f32);
-      loop(
-          l, l.constI64(0), kc, l.constI64(s.vw),
-          [&](V k) {
-            V lanes = laneMask(l, s.vw, 0, b.CreateSub(kc, k));
-            auto read = [&](V base) {
-              return b.CreateMaskedLoad(vec, l.at(base, k, l.f32), llvm::Align(4), lanes, zeroVec);
-            };
-            b.CreateAlignedStore(g.aMap(read(src), read(srcZ)), l.at(dst, k, l.f32),
-                                 llvm::Align(64));
-          },
-          1);
-      mapped.push_back(dst);
-    }
-    return mapped;
-  };
-  auto depthBlock = [&](V pc, V kc, V last) {
-    V notFirstBlock = b.CreateICmpNE(pc, l.constI64(0));
+/// Emits one task's block of C = op(A) op(B) (GemmRange) with the blocking
+/// `s`, packing B into a packing area of its own; every finished tile goes
+/// through `epilogue`.
+class GemmBlockEmitter {
+public:
+  GemmBlockEmitter(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
+                   const GemmEpilogue &epilogue, const GemmRange &r)
+      : l(l), b(l.b), s(s), g(g), epilogue(epilogue), r(r), nv(s.nr / s.vw),
+        vec(llvm::FixedVectorType::get(l.f32, s.vw)),
+        zeroVec(llvm::ConstantAggregateZero::get(vec)), bInPlace(readsBInPlace(s, g)),
+        one(l.constI64(1)), nr(l.constI64(s.nr)), panelFloats(l.constI64(s.kc * s.nr)) {
+    pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
+    panels = b.CreateUDiv(b.CreateAdd(b.CreateSub(r.col1, r.col0), l.constI64(s.nr - 1)), nr);
+    // Column sums of B belong to the task of the first row block of a chunk
+    // (the others pack the same part of B again).
+    ownsSums = b.CreateICmpEQ(r.row0, l.constI64(0));
+  }
 
-    // ---- pack B[pc:pc+kc, jc:jc+nc] into panels of kc x nr, zero-padded.
+  /// The depth blocks, of equal size (784 = 4 x 196, not 3 x 256 + 16): full
+  /// blocks of kcStep, the last one of (0, kcStep]. At least one block, so
+  /// K = 0 still hands zero tiles to the epilogue. The last block is a
+  /// branch after the micro-kernel, not a peeled copy of the block: each
+  /// copy of the micro-kernel is compile time (12% of the MLP's), and the
+  /// branch runs once per tile.
+  void emit() {
+    V kAtLeast1 = b.CreateSelect(b.CreateICmpSLT(g.k, one), one, g.k);
+    V blocks = b.CreateUDiv(b.CreateAdd(kAtLeast1, l.constI64(s.kc - 1)), l.constI64(s.kc));
+    V kcStep = b.CreateUDiv(b.CreateAdd(kAtLeast1, b.CreateSub(blocks, one)), blocks);
+    V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
+    auto block = [&](V pc) {
+      V last = b.CreateICmpEQ(pc, lastPc);
+      DepthBlock d{pc, b.CreateSelect(last, b.CreateSub(g.k, lastPc), kcStep),
+                   b.CreateICmpEQ(pc, l.constI64(0)), last};
+      depthBlock(d);
+    };
+    loop(l, l.constI64(0), b.CreateAdd(lastPc, one), kcStep, block);
+  }
+
+private:
+  /// Packs B's part of the block (unless it is read in place), then full
+  /// rows of MR tiles, then the remaining rows one at a time: a remainder
+  /// is rare in training (batch and widths are multiples of 8 here), and
+  /// each tile height is a micro-kernel of its own to compile.
+  void depthBlock(const DepthBlock &d) {
     if (!bInPlace)
       loop(
-          l, l.constI64(0), panels, one,
-          [&](V p) {
-            V col0 = b.CreateAdd(jc, b.CreateMul(p, nr));
-            V cols = minI64(l, nr, b.CreateSub(g.n, col0));
-            V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
-            if (!g.tb) { // B(k, j) = b[k * n + j]: rows of the panel are contiguous
-              V src = l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32);
-              V srcZ =
-                  g.bMap ? l.at(g.bZ, b.CreateAdd(b.CreateMul(pc, g.n), col0), l.f32) : nullptr;
-              auto copyRows = [&](bool masked) {
-                std::vector<V> masks;
-                for (unsigned v = 0; v < nv && masked; ++v)
-                  masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
-                ColumnSums sums(l, s, g.bSums, col0, cols, b.CreateAnd(ownsSums, notFirstBlock));
-                std::vector<V> total = loop(
-                    l, l.constI64(0), kc, one, sums.start, [&](V k, const std::vector<V> &partial) {
-                      V from = l.at(src, b.CreateMul(k, g.n), l.f32);
-                      V to = l.at(dst, b.CreateMul(k, nr), l.f32);
-                      std::vector<V> next;
-                      for (unsigned v = 0; v < nv; ++v) {
-                        V fp = l.at(from, l.constI64(v * s.vw), l.f32);
-                        auto read = [&](V p) {
-                          return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v],
-                                                               zeroVec))
-                                        : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
-                        };
-                        V x = read(fp);
-                        if (g.bMap) {
-                          V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
-                          x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32)));
-                        }
-                        b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32),
-                                             llvm::Align(64));
-                        if (!partial.empty())
-                          next.push_back(b.CreateFAdd(partial[v], x));
-                      }
-                      return next;
-                    });
-                sums.finish(total, ownsSums);
-                return std::vector<V>{};
-              };
-              // AVX-512 masked loads cost what plain ones do: there one copy
-              // serves full and edge panels alike (less code to compile).
-              if (s.vw == 16)
-                copyRows(true);
-              else
-                branch(
-                    l, b.CreateICmpEQ(cols, nr), [&] { return copyRows(false); },
-                    [&] { return copyRows(true); });
-            } else { // B(k, j) = b[j * k_extent + k]: columns of the panel are contiguous
-              // Blocks of vw x vw transposed in registers, then the depth remainder.
-              V kcVec = b.CreateAnd(kc, l.constI64(~int64_t(s.vw - 1)));
-              for (unsigned v = 0; v < nv; ++v) {
-                std::vector<V> src, valid;
-                for (unsigned j = 0; j < s.vw; ++j) {
-                  V jj = l.constI64(v * s.vw + j);
-                  valid.push_back(b.CreateICmpSLT(jj, cols));
-                  V col =
-                      b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
-                  src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32));
-                }
-                loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
-                  std::vector<V> rows;
-                  for (unsigned j = 0; j < s.vw; ++j) {
-                    V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
-                    rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
-                  }
-                  rows = transposeSquare(l, rows);
-                  for (unsigned i = 0; i < s.vw; ++i) {
-                    V to = l.at(dst,
-                                b.CreateAdd(b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr),
-                                            l.constI64(v * s.vw)),
-                                l.f32);
-                    b.CreateAlignedStore(rows[i], to, llvm::Align(64));
-                  }
-                });
-              }
-              loop(l, l.constI64(0), nr, one, [&](V j) {
-                V valid = b.CreateICmpSLT(j, cols);
-                V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
-                V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), pc), l.f32);
-                V to = l.at(dst, j, l.f32);
-                loop(l, kcVec, kc, one, [&](V k) {
-                  V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
-                  l.storeF32(to, b.CreateMul(k, nr), x);
-                });
-              });
-            }
-          },
-          1);
-
-    // ---- one row of tiles: `rows` rows of C from row0, every panel.
-    auto rowOfTiles = [&](unsigned rows, V row0) {
-      // A(i, k): row pointers when A is [m, k] (mapped rows when A has an
-      // element map); a column pointer when [k, m].
-      std::vector<V> aRows;
-      V aCol = nullptr;
-      if (g.aMap)
-        aRows = mapRowsOfA(rows, row0, pc, kc);
-      else if (!g.ta)
-        for (unsigned r = 0; r < rows; ++r) {
-          V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.k), pc);
-          aRows.push_back(l.at(g.a, offset, l.f32));
-        }
-      else
-        aCol = l.at(g.a, b.CreateAdd(b.CreateMul(pc, g.m), row0), l.f32);
-      loop(
-          l, l.constI64(0), panels, one,
-          [&](V p) {
-            GemmTile t{rows, s.vw, row0, b.CreateAdd(jc, b.CreateMul(p, nr)), nullptr, {}, {}};
-            t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
-            for (unsigned v = 0; v < nv; ++v)
-              t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
-            // B's rows for this tile: the packed panel, or B itself.
-            V panel = bInPlace ? l.at(g.b, b.CreateAdd(b.CreateMul(pc, g.n), t.col0), l.f32)
-                               : l.at(pack, b.CreateMul(p, panelFloats), l.f32);
-            V bStride = bInPlace ? g.n : nr;
-
-            // The accumulators start at 0 in the first depth block, else from C.
-            // A branch, not a masked load with an empty mask: C may lie in pages
-            // nothing ever touched (a GEMM only its epilogue reads), and there
-            // each masked-off load costs a microcode assist (~37% of a K = 64
-            // weight-gradient GEMM in perf).
-            auto loadC = [&] {
-              std::vector<V> partial;
-              for (unsigned r = 0; r < rows; ++r) {
-                V row = b.CreateMul(b.CreateAdd(row0, l.constI64(r)), g.n);
-                for (unsigned v = 0; v < nv; ++v) {
-                  V at =
-                      l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
-                  partial.push_back(
-                      b.CreateMaskedLoad(vec, at, llvm::Align(4), t.masks[v], zeroVec));
-                }
-              }
-              return partial;
-            };
-            auto zeros = [&] { return std::vector<V>(rows * nv, zeroVec); };
-            std::vector<V> init = branch(l, notFirstBlock, loadC, zeros);
-
-            // The micro-kernel.
-            std::vector<V> acc = loop(
-                l, l.constI64(0), kc, one, init,
-                [&](V k, const std::vector<V> &in) {
-                  V bRow = l.at(panel, b.CreateMul(k, bStride), l.f32);
-                  std::vector<V> bv;
-                  for (unsigned v = 0; v < nv; ++v) {
-                    V at = l.at(bRow, l.constI64(v * s.vw), l.f32);
-                    bv.push_back(bInPlace ? V(b.CreateMaskedLoad(vec, at, llvm::Align(4),
-                                                                 t.masks[v], zeroVec))
-                                          : V(b.CreateAlignedLoad(vec, at, llvm::Align(64))));
-                  }
-                  V aK = g.ta ? l.at(aCol, b.CreateMul(k, g.m), l.f32) : nullptr;
-                  std::vector<V> out(in.size());
-                  for (unsigned r = 0; r < rows; ++r) {
-                    V x = g.ta ? l.loadF32(aK, l.constI64(r)) : l.loadF32(aRows[r], k);
-                    V splat = b.CreateVectorSplat(s.vw, x);
-                    for (unsigned v = 0; v < nv; ++v)
-                      out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},
-                                                          {splat, bv[v], in[r * nv + v]});
-                  }
-                  return out;
-                },
-                rows == s.mr ? 4 : 0); // the remainder tiles stay small (compile time)
-
-            for (unsigned r = 0; r < rows; ++r)
-              t.acc.emplace_back(acc.begin() + r * nv, acc.begin() + (r + 1) * nv);
-            auto finish = [&] {
-              epilogue(t);
-              return std::vector<V>{};
-            };
-            auto keep = [&] {
-              storeTile(l, g.c, g.n, t);
-              return std::vector<V>{};
-            };
-            branch(l, last, finish, keep);
-          },
-          1);
-    };
-
-    // Full rows of MR, then the remaining rows one at a time: a remainder is
-    // rare in training (batch and widths are multiples of 8 here), and each
-    // tile height is a micro-kernel of its own to compile.
+          l, l.constI64(0), panels, one, [&](V p) { packPanel(d, p); }, 1);
     V mr = l.constI64(s.mr);
     V fullRows =
         b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
-    loop(l, r.row0, fullRows, mr, [&](V row0) { rowOfTiles(s.mr, row0); });
-    auto oneRow = [&](V row0) { rowOfTiles(1, row0); };
+    loop(l, r.row0, fullRows, mr, [&](V row0) { rowOfTiles(s.mr, row0, d); });
+    auto oneRow = [&](V row0) { rowOfTiles(1, row0, d); };
     loop(l, fullRows, r.row1, one, oneRow, 1);
-  };
-  // Full blocks of kcStep, the last one of (0, kcStep] (0 when k = 0).
-  V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
-  auto block = [&](V pc) {
-    V last = b.CreateICmpEQ(pc, lastPc);
-    depthBlock(pc, b.CreateSelect(last, b.CreateSub(g.k, lastPc), kcStep), last);
-  };
-  loop(l, l.constI64(0), b.CreateAdd(lastPc, one), kcStep, block);
-}
+  }
+
+  /// Packs B[pc:pc+kc, panel p] into kc x NR floats, zero-padded.
+  void packPanel(const DepthBlock &d, V p) {
+    V col0 = b.CreateAdd(r.col0, b.CreateMul(p, nr));
+    V cols = minI64(l, nr, b.CreateSub(g.n, col0));
+    V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+    if (g.tb)
+      return packColumnsOfB(d, col0, cols, dst);
+    // AVX-512 masked loads cost what plain ones do: there one copy serves
+    // full and edge panels alike (less code to compile).
+    if (s.vw == 16)
+      return packRowsOfB(d, col0, cols, dst, true);
+    branch(
+        l, b.CreateICmpEQ(cols, nr),
+        [&] {
+          packRowsOfB(d, col0, cols, dst, false);
+          return std::vector<V>{};
+        },
+        [&] {
+          packRowsOfB(d, col0, cols, dst, true);
+          return std::vector<V>{};
+        });
+  }
+
+  /// B stored [k, n] (B(k, j) = b[k * n + j]): the panel's rows are
+  /// contiguous in B; applies B's element map and adds up its column sums
+  /// on the way.
+  void packRowsOfB(const DepthBlock &d, V col0, V cols, V dst, bool masked) {
+    V first = b.CreateAdd(b.CreateMul(d.pc, g.n), col0);
+    V src = l.at(g.b, first, l.f32);
+    V srcZ = g.bMap ? l.at(g.bZ, first, l.f32) : nullptr;
+    std::vector<V> masks;
+    for (unsigned v = 0; v < nv && masked; ++v)
+      masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
+    auto read = [&](V p, unsigned v) {
+      return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v], zeroVec))
+                    : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+    };
+    ColumnSums sums(l, s, g.bSums, col0, cols, b.CreateAnd(ownsSums, b.CreateNot(d.first)));
+    auto copyRow = [&](V k, const std::vector<V> &partial) {
+      V from = l.at(src, b.CreateMul(k, g.n), l.f32);
+      V to = l.at(dst, b.CreateMul(k, nr), l.f32);
+      std::vector<V> next;
+      for (unsigned v = 0; v < nv; ++v) {
+        V x = read(l.at(from, l.constI64(v * s.vw), l.f32), v);
+        if (g.bMap) {
+          V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
+          x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32), v));
+        }
+        b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), llvm::Align(64));
+        if (!partial.empty())
+          next.push_back(b.CreateFAdd(partial[v], x));
+      }
+      return next;
+    };
+    std::vector<V> total = loop(l, l.constI64(0), d.kc, one, sums.start, copyRow);
+    sums.finish(total, ownsSums);
+  }
+
+  /// B stored [n, k] (B(k, j) = b[j * k_extent + k]): the panel's columns
+  /// are contiguous in B. Blocks of vw x vw are transposed in registers,
+  /// then the depth remainder is copied element by element.
+  void packColumnsOfB(const DepthBlock &d, V col0, V cols, V dst) {
+    V kcVec = b.CreateAnd(d.kc, l.constI64(~int64_t(s.vw - 1)));
+    for (unsigned v = 0; v < nv; ++v) {
+      std::vector<V> src, valid;
+      for (unsigned j = 0; j < s.vw; ++j) {
+        V jj = l.constI64(v * s.vw + j);
+        valid.push_back(b.CreateICmpSLT(jj, cols));
+        V col = b.CreateSelect(valid.back(), b.CreateAdd(col0, jj), col0); // stays inside B
+        src.push_back(l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), d.pc), l.f32));
+      }
+      loop(l, l.constI64(0), kcVec, l.constI64(s.vw), [&](V k0) {
+        std::vector<V> rows;
+        for (unsigned j = 0; j < s.vw; ++j) {
+          V x = b.CreateAlignedLoad(vec, l.at(src[j], k0, l.f32), llvm::Align(4));
+          rows.push_back(b.CreateSelect(valid[j], x, zeroVec));
+        }
+        rows = transposeSquare(l, rows);
+        for (unsigned i = 0; i < s.vw; ++i) {
+          V row = b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr);
+          V to = l.at(dst, b.CreateAdd(row, l.constI64(v * s.vw)), l.f32);
+          b.CreateAlignedStore(rows[i], to, llvm::Align(64));
+        }
+      });
+    }
+    loop(l, l.constI64(0), nr, one, [&](V j) {
+      V valid = b.CreateICmpSLT(j, cols);
+      V col = b.CreateSelect(valid, b.CreateAdd(col0, j), col0);
+      V src = l.at(g.b, b.CreateAdd(b.CreateMul(col, g.k), d.pc), l.f32);
+      V to = l.at(dst, j, l.f32);
+      loop(l, kcVec, d.kc, one, [&](V k) {
+        V x = b.CreateSelect(valid, l.loadF32(src, k), l.constF32(0));
+        l.storeF32(to, b.CreateMul(k, nr), x);
+      });
+    });
+  }
+
+  RowsOfA rowsOfA(unsigned rows, V row0, const DepthBlock &d) {
+    RowsOfA a;
+    if (g.aMap)
+      a.rows = mapRowsOfA(rows, row0, d);
+    else if (!g.ta)
+      for (unsigned i = 0; i < rows; ++i) {
+        V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(i)), g.k), d.pc);
+        a.rows.push_back(l.at(g.a, offset, l.f32));
+      }
+    else
+      a.column = l.at(g.a, b.CreateAdd(b.CreateMul(d.pc, g.m), row0), l.f32);
+    return a;
+  }
+
+  /// Rows [row0, row0 + rows) x depth [pc, pc + kc) of A with its element
+  /// map applied, into an area of MR x KC: once per row of tiles rather than
+  /// once per panel in the micro-kernel, where the map's compare and select
+  /// would compete with the multiply-adds for the vector ports.
+  std::vector<V> mapRowsOfA(unsigned rows, V row0, const DepthBlock &d) {
+    V area = packingArea(l, "nnc.gemm.pack.a", s.mr * s.kc);
+    std::vector<V> mapped;
+    for (unsigned i = 0; i < rows; ++i) {
+      V offset = b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(i)), g.k), d.pc);
+      V src = l.at(g.a, offset, l.f32), srcZ = l.at(g.aZ, offset, l.f32);
+      V dst = l.at(area, l.constI64(i * s.kc), l.f32);
+      auto mapVector = [&](V k) {
+        V lanes = laneMask(l, s.vw, 0, b.CreateSub(d.kc, k));
+        auto read = [&](V base) {
+          return b.CreateMaskedLoad(vec, l.at(base, k, l.f32), llvm::Align(4), lanes, zeroVec);
+        };
+        b.CreateAlignedStore(g.aMap(read(src), read(srcZ)), l.at(dst, k, l.f32), llvm::Align(64));
+      };
+      loop(l, l.constI64(0), d.kc, l.constI64(s.vw), mapVector, 1);
+      mapped.push_back(dst);
+    }
+    return mapped;
+  }
+
+  /// `rows` rows of C from row0, every panel of the block.
+  void rowOfTiles(unsigned rows, V row0, const DepthBlock &d) {
+    RowsOfA a = rowsOfA(rows, row0, d);
+    loop(
+        l, l.constI64(0), panels, one, [&](V p) { tile(rows, row0, p, a, d); }, 1);
+  }
+
+  /// One MR x NR (or 1 x NR) tile of C at row0 and panel p: its
+  /// accumulators through the depth block, then to the epilogue or to C.
+  void tile(unsigned rows, V row0, V p, const RowsOfA &a, const DepthBlock &d) {
+    GemmTile t{rows, s.vw, row0, b.CreateAdd(r.col0, b.CreateMul(p, nr)), nullptr, {}, {}};
+    t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
+    for (unsigned v = 0; v < nv; ++v)
+      t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
+    // B's rows for this tile: the packed panel, or B itself.
+    V panel = bInPlace ? l.at(g.b, b.CreateAdd(b.CreateMul(d.pc, g.n), t.col0), l.f32)
+                       : l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+    std::vector<V> acc =
+        microKernel(t, panel, bInPlace ? g.n : nr, a, d.kc, startingAccumulators(t, d.first));
+    for (unsigned i = 0; i < rows; ++i)
+      t.acc.emplace_back(acc.begin() + i * nv, acc.begin() + (i + 1) * nv);
+    auto finish = [&] {
+      epilogue(t);
+      return std::vector<V>{};
+    };
+    auto keep = [&] {
+      storeTile(l, g.c, g.n, t);
+      return std::vector<V>{};
+    };
+    branch(l, d.last, finish, keep);
+  }
+
+  /// The accumulators start at 0 in the first depth block, else from C. A
+  /// branch, not a masked load with an empty mask: C may lie in pages
+  /// nothing ever touched (a GEMM only its epilogue reads), and there each
+  /// masked-off load costs a microcode assist (~37% of a K = 64
+  /// weight-gradient GEMM in perf).
+  std::vector<V> startingAccumulators(const GemmTile &t, V first) {
+    auto loadC = [&] {
+      std::vector<V> partial;
+      for (unsigned i = 0; i < t.rows; ++i) {
+        V row = b.CreateMul(b.CreateAdd(t.row0, l.constI64(i)), g.n);
+        for (unsigned v = 0; v < nv; ++v) {
+          V at = l.at(g.c, b.CreateAdd(row, b.CreateAdd(t.col0, l.constI64(v * s.vw))), l.f32);
+          partial.push_back(b.CreateMaskedLoad(vec, at, llvm::Align(4), t.masks[v], zeroVec));
+        }
+      }
+      return partial;
+    };
+    auto zeros = [&] { return std::vector<V>(t.rows * nv, zeroVec); };
+    return branch(l, first, zeros, loadC);
+  }
+
+  /// The micro-kernel: kc steps of acc[i][v] += A(row0 + i, k) * B(k, panel
+  /// vector v), B's rows `bStride` floats apart from `panel`.
+  std::vector<V> microKernel(const GemmTile &t, V panel, V bStride, const RowsOfA &a, V kc,
+                             const std::vector<V> &init) {
+    auto step = [&](V k, const std::vector<V> &in) {
+      V bRow = l.at(panel, b.CreateMul(k, bStride), l.f32);
+      std::vector<V> bv;
+      for (unsigned v = 0; v < nv; ++v) {
+        V at = l.at(bRow, l.constI64(v * s.vw), l.f32);
+        bv.push_back(bInPlace ? V(b.CreateMaskedLoad(vec, at, llvm::Align(4), t.masks[v], zeroVec))
+                              : V(b.CreateAlignedLoad(vec, at, llvm::Align(64))));
+      }
+      V aK = a.column ? l.at(a.column, b.CreateMul(k, g.m), l.f32) : nullptr;
+      std::vector<V> out(in.size());
+      for (unsigned i = 0; i < t.rows; ++i) {
+        V x = aK ? l.loadF32(aK, l.constI64(i)) : l.loadF32(a.rows[i], k);
+        V splat = b.CreateVectorSplat(s.vw, x);
+        for (unsigned v = 0; v < nv; ++v)
+          out[i * nv + v] =
+              b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec}, {splat, bv[v], in[i * nv + v]});
+      }
+      return out;
+    };
+    // The remainder tiles stay small (compile time).
+    return loop(l, l.constI64(0), kc, one, init, step, t.rows == s.mr ? 4 : 0);
+  }
+
+  Lowering &l;
+  llvm::IRBuilder<> &b;
+  const GemmBlocking &s;
+  const GemmOperands &g;
+  const GemmEpilogue &epilogue;
+  const GemmRange &r;
+  const unsigned nv; ///< vectors per row of a tile
+  llvm::Type *vec;
+  V zeroVec;
+  const bool bInPlace;
+  V one, nr, panelFloats;
+  V pack = nullptr, panels = nullptr, ownsSums = nullptr;
+};
 
 /// Column chunks a GEMM aims at (then at most NC, at least two panels wide).
 constexpr int64_t kGemmColumnTasks = 16;
@@ -580,7 +618,7 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
     V col0 = b.CreateMul(b.CreateURem(t, split.colChunks), split.chunkCols);
     GemmRange r{row0, minI64(l, g.m, b.CreateAdd(row0, split.blockRows)), col0,
                 minI64(l, g.n, b.CreateAdd(col0, split.chunkCols))};
-    emitGemmBlock(l, s, g, epilogue, r);
+    GemmBlockEmitter(l, s, g, epilogue, r).emit();
   });
 }
 
