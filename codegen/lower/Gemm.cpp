@@ -307,9 +307,9 @@ private:
   /// is rare in training (batch and widths are multiples of 8 here), and
   /// each tile height is a micro-kernel of its own to compile.
   void depthBlock(const DepthBlock &d) {
+    auto packAt = [&](V p) { packPanel(d, p); };
     if (!bInPlace)
-      loop(
-          l, l.constI64(0), panels, one, [&](V p) { packPanel(d, p); }, 1);
+      loop(l, l.constI64(0), panels, one, packAt, 1);
     V mr = l.constI64(s.mr);
     V fullRows =
         b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
@@ -456,8 +456,8 @@ private:
   /// `rows` rows of C from row0, every panel of the block.
   void rowOfTiles(unsigned rows, V row0, const DepthBlock &d) {
     RowsOfA a = rowsOfA(rows, row0, d);
-    loop(
-        l, l.constI64(0), panels, one, [&](V p) { tile(rows, row0, p, a, d); }, 1);
+    auto tileAt = [&](V p) { tile(rows, row0, p, a, d); };
+    loop(l, l.constI64(0), panels, one, tileAt, 1);
   }
 
   /// One MR x NR (or 1 x NR) tile of C at row0 and panel p: its
