@@ -1,6 +1,8 @@
 /// The runtime's thread pool: persistent workers that run the tasks of one
-/// parallel loop at a time, the calling thread included. Tasks are handed
-/// out by an atomic counter; idle workers spin briefly, then sleep on a
+/// parallel loop at a time, the calling thread included. Each thread first
+/// claims tasks from its own contiguous share of the loop, then helps with
+/// the others' (atomic counters, one per share); idle workers spin briefly,
+/// then sleep on a
 /// condition variable (they burn no CPU between jobs). A call allocates
 /// nothing. Compiled code reaches a pool through `run`, the runner of the
 /// C ABI's `P_set_parallel_runner` (DESIGN.md, "Threads").
@@ -47,11 +49,20 @@ public:
   static std::shared_ptr<ThreadPool> shared(int threads);
 
 private:
-  void workerLoop();
+  /// One thread's share of a job: tasks [next, end), claimed one at a time
+  /// (by its owner, then by any thread that ran out of its own). A cache
+  /// line each, so claims of different shares do not contend.
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+
+  void workerLoop(int self);
   /// Waits until the job generation differs from `seen`; returns it.
   uint64_t waitForJob(uint64_t seen);
-  /// Claims and runs tasks of the current job until none are left.
-  void runTasks();
+  /// Claims and runs tasks of the current job until none are left: those of
+  /// thread `self`'s share first (0 is the caller).
+  void runTasks(int self);
   void waitForWorkers();
 
   std::vector<std::thread> workers_;
@@ -59,12 +70,11 @@ private:
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0}; ///< bumped once per job (and to stop)
   std::atomic<bool> stop_{false};
-  std::atomic<bool> busy_{false}; ///< a job is running
-  std::atomic<int> working_{0};   ///< workers not yet done with the job
-  std::atomic<int64_t> next_{0};  ///< the next task to claim
-  Task task_ = nullptr;           ///< the job (written before generation_)
+  std::atomic<bool> busy_{false};   ///< a job is running
+  std::atomic<int> working_{0};     ///< workers not yet done with the job
+  std::unique_ptr<Share[]> shares_; ///< one per thread (written before generation_)
+  Task task_ = nullptr;             ///< the job (written before generation_)
   void *ctx_ = nullptr;
-  int64_t tasks_ = 0;
 };
 
 } // namespace nnc
