@@ -64,6 +64,34 @@ TEST(ThreadPool, SpreadsTasksOverItsThreads) {
   EXPECT_EQ(seen.ids.size(), 2u);
 }
 
+/// Tasks 1..4 belong to the caller's share of 10 tasks on 2 threads; task 0
+/// (the caller's first) waits until another thread has run one of them.
+struct StolenWork {
+  std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> stolen{0};
+  Counts counts = Counts(10);
+};
+
+TEST(ThreadPool, AThreadDoneWithItsShareRunsTheOthers) {
+  ThreadPool pool(2);
+  StolenWork work;
+  pool.parallelFor(
+      10,
+      [](void *ctx, int64_t i) {
+        auto *w = static_cast<StolenWork *>(ctx);
+        w->counts[static_cast<size_t>(i)]++;
+        if (i >= 1 && i <= 4 && std::this_thread::get_id() != w->caller)
+          w->stolen++;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (i == 0 && w->stolen.load() == 0 && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::yield();
+      },
+      &work);
+  EXPECT_GT(work.stolen.load(), 0);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(work.counts[static_cast<size_t>(i)].load(), 1) << "task " << i;
+}
+
 /// A task that runs a whole parallel loop on the same pool (inline).
 struct Nested {
   ThreadPool *pool;
