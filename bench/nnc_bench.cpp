@@ -268,8 +268,10 @@ Output runNnc(const Args &a) {
     o.extra["first_us"] = buf;
     std::snprintf(
         buf, sizeof buf,
-        "{\"lower_ms\": %.3f, \"optimize_ms\": %.3f, \"codegen_ms\": %.3f, \"link_ms\": %.3f}",
-        lastTimes.lowerMs, lastTimes.optimizeMs, lastTimes.codegenMs, lastTimes.linkMs);
+        "{\"lower_ms\": %.3f, \"split_ms\": %.3f, \"optimize_ms\": %.3f, \"codegen_ms\": %.3f, "
+        "\"link_ms\": %.3f}",
+        lastTimes.lowerMs, lastTimes.splitMs, lastTimes.optimizeMs, lastTimes.codegenMs,
+        lastTimes.linkMs);
     o.extra["phases_last"] = buf;
   } else {
     die("unknown workload for engine nnc: " + a.workload);

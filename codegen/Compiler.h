@@ -28,6 +28,9 @@ struct CompileOptions {
 /// What each phase of a compilation took, in milliseconds.
 struct CompileTimes {
   double lowerMs = 0, optimizeMs = 0, codegenMs = 0, linkMs = 0;
+  /// Compiling on threads: splitting the module into partitions and their
+  /// bitcode round trip into contexts of their own (0 on one thread).
+  double splitMs = 0;
   bool fromCache = false;
 };
 

@@ -113,8 +113,7 @@ Result<std::vector<std::string>> modelObjects(const Graph &infer, const Graph *t
   auto module = buildModule(ctx, tm, infer, train, options, times);
   if (!module)
     return R(module.takeDiags());
-  auto objects = compilePartitions(std::move(module).value(), options.cpu, parts, times.optimizeMs,
-                                   times.codegenMs);
+  auto objects = compilePartitions(std::move(module).value(), options.cpu, parts, times);
   if (objects && options.useCache)
     storeCachedObjects(key, *objects);
   return objects;

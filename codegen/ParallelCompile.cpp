@@ -28,6 +28,7 @@ double msSince(Clock::time_point start) {
 /// One partition's way from IR to object code, with its times.
 struct PartitionResult {
   Result<std::string> object = Result<std::string>::fail("partition not compiled");
+  double setupMs = 0; ///< reading the bitcode, creating the target machine
   double optimizeMs = 0, codegenMs = 0;
 };
 
@@ -47,6 +48,7 @@ PartitionResult compileModule(llvm::Module &module, llvm::TargetMachine &tm) {
 /// machine of its own (LLVM contexts and target machines are not shared
 /// between threads).
 PartitionResult compileBitcode(const std::string &bitcode, const std::string &cpu) {
+  auto start = Clock::now();
   PartitionResult r;
   llvm::LLVMContext ctx;
   reportOnlyErrors(ctx);
@@ -62,7 +64,10 @@ PartitionResult compileBitcode(const std::string &bitcode, const std::string &cp
     r.object = Result<std::string>(tm.takeDiags());
     return r;
   }
-  return compileModule(**module, **tm);
+  double setupMs = msSince(start);
+  r = compileModule(**module, **tm);
+  r.setupMs = setupMs;
+  return r;
 }
 
 /// SplitModule makes internal symbols that another partition uses external
@@ -109,7 +114,7 @@ Result<std::string> objectCode(llvm::Module &module, llvm::TargetMachine &tm) {
 
 Result<std::vector<std::string>> compilePartitions(std::unique_ptr<llvm::Module> module,
                                                    const std::string &cpu, unsigned parts,
-                                                   double &optimizeMs, double &codegenMs) {
+                                                   CompileTimes &times) {
   using R = Result<std::vector<std::string>>;
   std::vector<PartitionResult> results;
   if (parts <= 1) {
@@ -118,8 +123,10 @@ Result<std::vector<std::string>> compilePartitions(std::unique_ptr<llvm::Module>
       return R(tm.takeDiags());
     results.push_back(compileModule(*module, **tm));
   } else {
+    auto start = Clock::now();
     std::vector<std::string> bitcode = split(*module, parts);
     module.reset();
+    times.splitMs += msSince(start);
     results.resize(bitcode.size());
     // Partitions 1.. on threads of their own (those a thread cannot be
     // started for, on this one), partition 0 here.
@@ -139,16 +146,18 @@ Result<std::vector<std::string>> compilePartitions(std::unique_ptr<llvm::Module>
   }
   // The partitions ran side by side: the longest of each phase is its time.
   std::vector<std::string> objects;
-  double optimize = 0, codegen = 0;
+  double setup = 0, optimize = 0, codegen = 0;
   for (PartitionResult &r : results) {
     if (!r.object)
       return R(r.object.takeDiags());
     objects.push_back(std::move(r.object).value());
+    setup = std::max(setup, r.setupMs);
     optimize = std::max(optimize, r.optimizeMs);
     codegen = std::max(codegen, r.codegenMs);
   }
-  optimizeMs += optimize;
-  codegenMs += codegen;
+  times.splitMs += setup;
+  times.optimizeMs += optimize;
+  times.codegenMs += codegen;
   return objects;
 }
 

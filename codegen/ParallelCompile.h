@@ -5,6 +5,7 @@
 /// link together like the whole module's one object would.
 #pragma once
 
+#include "codegen/Compiler.h"
 #include "ir/Result.h"
 
 #include <llvm/IR/Module.h>
@@ -19,11 +20,11 @@ namespace nnc {
 /// Objects of `module` (verified, identical functions already merged) for
 /// `cpu` (empty: the host), in `parts` partitions compiled on as many
 /// threads; `parts` == 1 compiles the module as it is on this thread.
-/// Adds the time of each phase to `optimizeMs` and `codegenMs` (with
-/// threads, the longest partition's).
+/// Adds the time of each phase to `times` (of the phases partitions run
+/// side by side, the longest partition's).
 Result<std::vector<std::string>> compilePartitions(std::unique_ptr<llvm::Module> module,
                                                    const std::string &cpu, unsigned parts,
-                                                   double &optimizeMs, double &codegenMs);
+                                                   CompileTimes &times);
 
 /// The object code of an optimized module.
 Result<std::string> objectCode(llvm::Module &module, llvm::TargetMachine &tm);
