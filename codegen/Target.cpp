@@ -13,6 +13,7 @@
 #include <llvm/TargetParser/Triple.h>
 #include <llvm/TargetParser/X86TargetParser.h>
 
+#include <cassert>
 #include <mutex>
 
 namespace nnc {
@@ -27,8 +28,10 @@ namespace {
 /// the MLP, residual block and both matmul benchmarks).
 void disableLoopStrengthReduction() {
   llvm::StringMap<llvm::cl::Option *> &options = llvm::cl::getRegisteredOptions();
-  if (auto it = options.find("disable-lsr"); it != options.end())
-    it->second->addOccurrence(0, "disable-lsr", "true");
+  auto it = options.find("disable-lsr");
+  bool set = it != options.end() && !it->second->addOccurrence(0, "disable-lsr", "true");
+  assert(set && "LLVM's -disable-lsr option is gone: compile times will grow");
+  (void)set;
 }
 
 } // namespace

@@ -111,9 +111,11 @@ void ThreadPool::parallelFor(int64_t tasks, Task task, void *ctx) {
   task_ = task;
   ctx_ = ctx;
   const int64_t shares = threads();
+  // Share j: tasks [start(j), start(j + 1)), sizes differing by at most one.
+  auto start = [&](int64_t j) { return j * (tasks / shares) + std::min(j, tasks % shares); };
   for (int64_t j = 0; j < shares; ++j) {
-    shares_[j].next.store(tasks * j / shares, std::memory_order_relaxed);
-    shares_[j].end = tasks * (j + 1) / shares;
+    shares_[j].next.store(start(j), std::memory_order_relaxed);
+    shares_[j].end = start(j + 1);
   }
   working_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {

@@ -2,9 +2,8 @@
 /// parallel loop at a time, the calling thread included. Each thread first
 /// claims tasks from its own contiguous share of the loop, then helps with
 /// the others' (atomic counters, one per share); idle workers spin briefly,
-/// then sleep on a
-/// condition variable (they burn no CPU between jobs). A call allocates
-/// nothing. Compiled code reaches a pool through `run`, the runner of the
+/// then sleep on a condition variable (they burn no CPU between jobs). A
+/// call allocates nothing. Compiled code reaches a pool through `run`, the runner of the
 /// C ABI's `P_set_parallel_runner` (DESIGN.md, "Threads").
 #pragma once
 

@@ -17,7 +17,9 @@
 /// packed once per (task, pc) block, through its transposed index when
 /// `transpose_b` holds, so no transposed matrix is ever materialized. The
 /// packing area is one alloca of KC x NC floats (192 KiB) in the entry block
-/// of the task's function, so tasks never share it. On AVX-512, a B stored
+/// of the task's function, so tasks never share it; an A with an element
+/// map is mapped into a second one of MR x KC floats, once per row of
+/// tiles (mapRowsOfA). On AVX-512, a B stored
 /// [k, n] with nothing to apply as it is read and n <= 1024 is not packed:
 /// the micro-kernel reads its rows in place with masked loads
 /// (readsBInPlace). Column chunks are at most NC wide; row blocks are cut
@@ -31,7 +33,8 @@
 /// The epilogue hook receives the tile's accumulators (one <VW x float> per
 /// row and column vector) with its row/column origin and lane masks, so a
 /// fused op (bias, activation) can finish the tile in registers. The fused
-/// backward ops map A or B element-wise as they are read (GemmOperands).
+/// backward ops map A or B element-wise (GemmOperands): B as it is packed,
+/// A into its own area before the micro-kernels of a row of tiles.
 #include "codegen/lower/Gemm.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -272,8 +275,10 @@ public:
                    const GemmEpilogue &epilogue, const GemmRange &r)
       : l(l), b(l.b), s(s), g(g), epilogue(epilogue), r(r), nv(s.nr / s.vw),
         vec(llvm::FixedVectorType::get(l.f32, s.vw)),
-        zeroVec(llvm::ConstantAggregateZero::get(vec)), bInPlace(readsBInPlace(s, g)),
-        one(l.constI64(1)), nr(l.constI64(s.nr)), panelFloats(l.constI64(s.kc * s.nr)) {
+        zeroVec(llvm::ConstantAggregateZero::get(vec)), vectorAlign(s.vw * 4),
+        bInPlace(readsBInPlace(s, g)), one(l.constI64(1)), nr(l.constI64(s.nr)),
+        panelFloats(l.constI64(s.kc * s.nr)) {
+    assert(s.kc % s.vw == 0 && s.nr % s.vw == 0 && "packed rows are whole vectors");
     pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
     panels = b.CreateUDiv(b.CreateAdd(b.CreateSub(r.col1, r.col0), l.constI64(s.nr - 1)), nr);
     // Column sums of B belong to the task of the first row block of a chunk
@@ -282,8 +287,8 @@ public:
   }
 
   /// The depth blocks, of equal size (784 = 4 x 196, not 3 x 256 + 16): full
-  /// blocks of kcStep, the last one of (0, kcStep]. At least one block, so
-  /// K = 0 still hands zero tiles to the epilogue. The last block is a
+  /// blocks of kcStep, the last one of (0, kcStep] (0 when K = 0: there is
+  /// always one block, so K = 0 still hands zero tiles to the epilogue). The last block is a
   /// branch after the micro-kernel, not a peeled copy of the block: each
   /// copy of the micro-kernel is compile time (12% of the MLP's), and the
   /// branch runs once per tile.
@@ -366,7 +371,7 @@ private:
           V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
           x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32), v));
         }
-        b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), llvm::Align(64));
+        b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), vectorAlign);
         if (!partial.empty())
           next.push_back(b.CreateFAdd(partial[v], x));
       }
@@ -399,7 +404,7 @@ private:
         for (unsigned i = 0; i < s.vw; ++i) {
           V row = b.CreateMul(b.CreateAdd(k0, l.constI64(i)), nr);
           V to = l.at(dst, b.CreateAdd(row, l.constI64(v * s.vw)), l.f32);
-          b.CreateAlignedStore(rows[i], to, llvm::Align(64));
+          b.CreateAlignedStore(rows[i], to, vectorAlign);
         }
       });
     }
@@ -445,7 +450,7 @@ private:
         auto read = [&](V base) {
           return b.CreateMaskedLoad(vec, l.at(base, k, l.f32), llvm::Align(4), lanes, zeroVec);
         };
-        b.CreateAlignedStore(g.aMap(read(src), read(srcZ)), l.at(dst, k, l.f32), llvm::Align(64));
+        b.CreateAlignedStore(g.aMap(read(src), read(srcZ)), l.at(dst, k, l.f32), vectorAlign);
       };
       loop(l, l.constI64(0), d.kc, l.constI64(s.vw), mapVector, 1);
       mapped.push_back(dst);
@@ -516,7 +521,7 @@ private:
       for (unsigned v = 0; v < nv; ++v) {
         V at = l.at(bRow, l.constI64(v * s.vw), l.f32);
         bv.push_back(bInPlace ? V(b.CreateMaskedLoad(vec, at, llvm::Align(4), t.masks[v], zeroVec))
-                              : V(b.CreateAlignedLoad(vec, at, llvm::Align(64))));
+                              : V(b.CreateAlignedLoad(vec, at, vectorAlign)));
       }
       V aK = a.column ? l.at(a.column, b.CreateMul(k, g.m), l.f32) : nullptr;
       std::vector<V> out(in.size());
@@ -542,6 +547,9 @@ private:
   const unsigned nv; ///< vectors per row of a tile
   llvm::Type *vec;
   V zeroVec;
+  /// Vectors in the packing areas lie at multiples of their own size (the
+  /// areas are 64-byte aligned, their rows whole vectors long).
+  const llvm::Align vectorAlign;
   const bool bInPlace;
   V one, nr, panelFloats;
   V pack = nullptr, panels = nullptr, ownsSums = nullptr;

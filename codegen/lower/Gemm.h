@@ -24,9 +24,9 @@ struct GemmOperands {
   V m, n, k;   ///< extents of C (m x n) and of the depth (i64)
   bool ta, tb; ///< A is stored [k, m], B is stored [n, k]
   /// Optional: A(i, k) = aMap(a(i, k), aZ(i, k)) (A not transposed), and
-  /// B(k, j) = bMap(b(k, j), bZ(k, j)) (B not transposed), computed as the
-  /// micro-kernel reads A and as B is packed: the fused backward ops apply
-  /// the activation's gradient there.
+  /// B(k, j) = bMap(b(k, j), bZ(k, j)) (B not transposed), computed once
+  /// per row of tiles into an area of A's own and as B is packed: the fused
+  /// backward ops apply the activation's gradient there.
   V aZ = nullptr, bZ = nullptr;
   ElementMap aMap = nullptr, bMap = nullptr;
   /// Optional (B not transposed): bSums[j] = sum over k of B(k, j), added up

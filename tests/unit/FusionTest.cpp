@@ -362,6 +362,38 @@ TEST(FusionJit, GemmEpilogueUpdatesTrainLikeTheInterpreter) {
   }
 }
 
+// Bias gradients ride along the weight-gradient GEMMs as column sums of B.
+// At batch 300 the GEMMs' depth (the batch) takes two blocks, so the sums
+// of the second block start from those of the first.
+TEST(FusionJit, BiasGradientsOverSeveralDepthBlocksTrainLikeTheInterpreter) {
+  const std::string text =
+      "model m {\n  dim B\n  input x: f32[B, 37]\n  input t: f32[B, 10]\n"
+      "  param w1: f32[37, 45] = uniform(-1, 1, seed=1)\n  param b1: f32[45] = zeros()\n"
+      "  param w2: f32[45, 10] = uniform(-1, 1, seed=2)\n  param b2: f32[10] = zeros()\n"
+      "  y = matmul(relu(matmul(x, w1) + b1), w2) + b2\n  loss = mse(y, t)\n  output y\n"
+      "  minimize loss with sgd(lr=0.1)\n}\n";
+  Result<Graph> model = parseModel(text, "m.ir");
+  ASSERT_TRUE(model.ok()) << model.errorText();
+  Graph step = runPasses(*model, trainPipeline());
+  ASSERT_LT(scheduleGuests(step).kernels(), step.nodes.size()); // something rides along
+  std::vector<Tensor> inputs = jittest::randomInputs(step, {300}, 1);
+  for (int threads : {1, 3}) {
+    CompileOptions options;
+    options.threads = threads;
+    auto jit = JitSession::create(*model, &step, options);
+    ASSERT_TRUE(jit.ok()) << jit.errorText();
+    Interpreter interp(step);
+    for (int s = 0; s < 2; ++s) {
+      ASSERT_TRUE(interp.run(inputs).ok());
+      interp.applyUpdates();
+      ASSERT_TRUE((*jit)->trainStep(inputs).ok());
+      for (const char *name : {"w1", "b1", "w2", "b2"})
+        jittest::expectClose((*jit)->read(name), interp.value(step.findValue(name)),
+                             std::string(name) + " after step " + std::to_string(s + 1));
+    }
+  }
+}
+
 // An element-wise node reading a GEMM's result only runs in the GEMM's
 // epilogue, here an output (written into the caller's buffer): immediates,
 // a scalar param and a same-shape input as its other operands; every
@@ -428,16 +460,21 @@ TEST(FusionJit, FusedMatMulGradients) {
   }
 }
 
-// K = 600: three depth blocks of 200, so the mapped rows of A (packed once
-// per row of tiles) start at depth 0, 200 and 400; N = 70 gives three panels.
+// K = 601: depth blocks of 201, 201 and 199 (no multiple of any vector
+// width), so A's mapped rows, packed once per row of tiles, start at depth
+// 0, 201 and 402 and end in a partial vector; N = 70 leaves an edge panel.
+// W stored [N, K] is packed through its transpose; stored [K, N] it is read
+// in place on AVX-512.
 TEST(FusionJit, FusedMatMulGradInputOverSeveralDepthBlocks) {
-  const std::string decls = "  input dy: f32[B, 600]\n  input z: f32[B, 600]\n"
-                            "  param w: f32[70, 600] = uniform(-1, 1, seed=1)\n";
+  const std::string decls = "  input dy: f32[B, 601]\n  input z: f32[B, 601]\n"
+                            "  param w: f32[70, 601] = uniform(-1, 1, seed=1)\n"
+                            "  param wt: f32[601, 70] = uniform(-1, 1, seed=2)\n";
   for (const char *act : {"relu", "tanh"}) {
     SCOPED_TRACE(act);
-    jittest::expectJitMatchesInterpreter(model(
-        decls, std::string("fused_matmul_grad_input(dy, z, w, transpose_b=true, activation=") +
-                   act + ")"));
+    std::string a = std::string(", activation=") + act + ")";
+    jittest::expectJitMatchesInterpreter(
+        model(decls, "fused_matmul_grad_input(dy, z, w, transpose_b=true" + a));
+    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_input(dy, z, wt" + a));
   }
 }
 

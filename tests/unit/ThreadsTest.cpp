@@ -64,29 +64,31 @@ TEST(ThreadPool, SpreadsTasksOverItsThreads) {
   EXPECT_EQ(seen.ids.size(), 2u);
 }
 
-/// Tasks 1..4 belong to the caller's share of 10 tasks on 2 threads; task 0
-/// (the caller's first) waits until another thread has run one of them.
+/// Tasks 0..4 are the caller's share of 10 tasks on 2 threads. When the
+/// caller runs task 0, it waits there until another thread has run one of
+/// the others (if the caller was slow to start, the worker may even take
+/// task 0 itself, which counts as well).
 struct StolenWork {
   std::thread::id caller = std::this_thread::get_id();
   std::atomic<int> stolen{0};
   Counts counts = Counts(10);
 };
 
+void runOrWaitForAThief(void *ctx, int64_t i) {
+  auto *w = static_cast<StolenWork *>(ctx);
+  w->counts[static_cast<size_t>(i)]++;
+  bool byCaller = std::this_thread::get_id() == w->caller;
+  if (i < 5 && !byCaller)
+    w->stolen++;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (i == 0 && byCaller && w->stolen.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+}
+
 TEST(ThreadPool, AThreadDoneWithItsShareRunsTheOthers) {
   ThreadPool pool(2);
   StolenWork work;
-  pool.parallelFor(
-      10,
-      [](void *ctx, int64_t i) {
-        auto *w = static_cast<StolenWork *>(ctx);
-        w->counts[static_cast<size_t>(i)]++;
-        if (i >= 1 && i <= 4 && std::this_thread::get_id() != w->caller)
-          w->stolen++;
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (i == 0 && w->stolen.load() == 0 && std::chrono::steady_clock::now() < deadline)
-          std::this_thread::yield();
-      },
-      &work);
+  pool.parallelFor(10, runOrWaitForAThief, &work);
   EXPECT_GT(work.stolen.load(), 0);
   for (int i = 0; i < 10; ++i)
     EXPECT_EQ(work.counts[static_cast<size_t>(i)].load(), 1) << "task " << i;
@@ -241,8 +243,9 @@ public:
     EXPECT_TRUE(outputs.ok()) << outputs.errorText();
     if (outputs.ok())
       out.outputs = std::move(outputs).value();
-    if (threads == 0)
+    if (threads == 0) {
       EXPECT_GT(reverse.loops, 0) << "no parallel loop ran";
+    }
     session_->setThreads(1); // never leave the reverse runner installed
     return out;
   }

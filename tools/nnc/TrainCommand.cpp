@@ -299,9 +299,12 @@ Result<Datasets> readDatasets(const CommandLine &cl, const Binding &binding) {
 }
 
 /// One `nnc train` run once its model, data and engine are set up. The
-/// engine refers to `step` and `optimizedEval`: a run is never moved.
+/// engine refers to `step` and `optimizedEval`, so a run is neither copied
+/// nor moved.
 struct TrainingRun {
   TrainingRun(const CommandLine &cl, const Settings &settings) : cl(cl), settings(settings) {}
+  TrainingRun(const TrainingRun &) = delete;
+  TrainingRun &operator=(const TrainingRun &) = delete;
 
   const CommandLine &cl;
   Settings settings;
@@ -316,16 +319,12 @@ struct TrainingRun {
   bool checkingNumerics = false;
   int64_t stepNumber = 0; ///< steps taken, over all epochs
   double rate = 0;        ///< the learning rate of the last step
+  Batch batch;            ///< refilled in place step after step
 };
 
-/// --check-numerics inspects every node's value after each step, which
-/// only the interpreter keeps; otherwise --engine (JIT by default).
+/// The interpreter with --check-numerics, else --engine (JIT by default).
 Status startEngine(TrainingRun &run, int threads) {
   const CommandLine &cl = run.cl;
-  if (run.checkingNumerics && cl.has("engine") && cl.get("engine") != "interp")
-    return Status::fail("--check-numerics runs the reference interpreter; it cannot be used with "
-                        "--engine={}",
-                        cl.get("engine"));
   auto engine = createEngine(run.checkingNumerics ? "interp" : cl.get("engine", kDefaultEngine),
                              run.optimizedEval, &run.step, !cl.has("no-cache"), threads);
   if (!engine)
@@ -366,7 +365,13 @@ Status prepareRun(TrainingRun &run, int threads) {
   if (!data)
     return Status(data.takeDiags());
   run.data = std::move(data).value();
+  // --check-numerics inspects every node's value after each step, which
+  // only the interpreter keeps.
   run.checkingNumerics = cl.has("check-numerics");
+  if (run.checkingNumerics && cl.has("engine") && cl.get("engine") != "interp")
+    return Status::fail("--check-numerics runs the reference interpreter; it cannot be used with "
+                        "--engine={}",
+                        cl.get("engine"));
   // `eval` keeps the model's value ids (the binding refers to them); the
   // engine runs its optimized twin, whose outputs are the same.
   run.eval = evaluationGraph(run.model, run.binding);
@@ -393,7 +398,7 @@ Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch
                     batcher.batchCount());
   double lossSum = 0;
   int64_t seen = 0;
-  Batch bt; // refilled in place step after step
+  Batch &bt = run.batch;
   for (int64_t i = 0; i < batcher.batchCount(); ++i) {
     batcher.batchInto(i, bt);
     if (run.stepNumber == 0 || run.settings.schedule != LearningRateSchedule::Constant) {
