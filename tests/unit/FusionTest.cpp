@@ -3,6 +3,7 @@
 /// JIT), the fused ops do appear, each fused op runs the same in the JIT as
 /// in the interpreter, and the printed fused graph is a fixed point.
 #include "JitTestUtil.h"
+#include "codegen/HostInfo.h"
 
 #include "codegen/Session.h"
 #include "ir/Printer.h"
@@ -464,18 +465,27 @@ TEST(FusionJit, FusedMatMulGradients) {
 // width), so A's mapped rows, packed once per row of tiles, start at depth
 // 0, 201 and 402 and end in a partial vector; N = 70 leaves an edge panel.
 // W stored [N, K] is packed through its transpose; stored [K, N] it is read
-// in place on AVX-512.
+// in place on AVX-512. The host's tiles, then AVX2's and SSE2's (when the
+// host runs them).
 TEST(FusionJit, FusedMatMulGradInputOverSeveralDepthBlocks) {
   const std::string decls = "  input dy: f32[B, 601]\n  input z: f32[B, 601]\n"
                             "  param w: f32[70, 601] = uniform(-1, 1, seed=1)\n"
                             "  param wt: f32[601, 70] = uniform(-1, 1, seed=2)\n";
-  for (const char *act : {"relu", "tanh"}) {
-    SCOPED_TRACE(act);
-    std::string a = std::string(", activation=") + act + ")";
-    jittest::expectJitMatchesInterpreter(
-        model(decls, "fused_matmul_grad_input(dy, z, w, transpose_b=true" + a));
-    jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_input(dy, z, wt" + a));
-  }
+  std::vector<std::string> cpus = {""};
+  if (hostInfo().vectorBits >= 256)
+    cpus.insert(cpus.end(), {"haswell", "x86-64"});
+  for (const std::string &cpu : cpus)
+    for (const char *act : {"relu", "tanh"}) {
+      SCOPED_TRACE(std::string(act) + " on " + (cpu.empty() ? "the host" : cpu));
+      CompileOptions options;
+      options.cpu = cpu;
+      std::string a = std::string(", activation=") + act + ")";
+      jittest::expectJitMatchesInterpreter(
+          model(decls, "fused_matmul_grad_input(dy, z, w, transpose_b=true" + a), {1, 3, 64}, 1,
+          nullptr, options);
+      jittest::expectJitMatchesInterpreter(model(decls, "fused_matmul_grad_input(dy, z, wt" + a),
+                                           {1, 3, 64}, 1, nullptr, options);
+    }
 }
 
 TEST(FusionJit, FusedAddLayerNorm) {
