@@ -1,0 +1,136 @@
+/* The paired A/B driver of bench/pair.py: two compilations of one model
+ * (entry points prefixed a_ and b_, each an AOT object of nnc compile) run
+ * alternately in one process on the same inputs, one thread, so that both
+ * see the same spells of a shared machine. Prints each side's median and
+ * minimum per call and the median over pairs of (b time / a time).
+ *
+ *   pair_driver REPS TRAIN DIMS... -- INPUT... -- OUTPUT...
+ *
+ * TRAIN is 1 to time train_step, 0 for infer; DIMS are the model's dims;
+ * each INPUT is DTYPE:BYTES (f32 or i32), each OUTPUT its BYTES. Inputs are
+ * filled with values in [-1, 1) (f32) or 0 and 1 (i32, labels): valid for
+ * every model of bench/ and examples/. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ENTRY_POINTS(P)                                                                            \
+  uint64_t P##_state_size(void);                                                                   \
+  uint64_t P##_workspace_size(const int64_t *dims);                                                \
+  int P##_init(void *state);                                                                       \
+  int P##_infer(void *state, void *ws, const int64_t *dims, const void *const *in,                 \
+                void *const *out);                                                                 \
+  __attribute__((weak)) int P##_train_step(void *state, void *ws, const int64_t *dims,             \
+                                           const void *const *in, float *loss);
+ENTRY_POINTS(a)
+ENTRY_POINTS(b)
+
+enum { kMaxBuffers = 16, kWarmUp = 5 };
+
+static double nowUs(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static void *buffer(uint64_t bytes) {
+  void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  if (!p) {
+    fprintf(stderr, "pair_driver: out of memory\n");
+    exit(1);
+  }
+  return p;
+}
+
+static int byValue(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return (a > b) - (a < b);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, byValue);
+  return v[n / 2];
+}
+
+/* Reads [DTYPE:]BYTES... up to "--" or the end; returns how many.
+ * integer[i] tells an i32 buffer. */
+static int readSizes(int *arg, int argc, char **argv, uint64_t *sizes, int *integer) {
+  int n = 0;
+  for (; *arg < argc && strcmp(argv[*arg], "--") != 0 && n < kMaxBuffers; ++*arg) {
+    const char *text = argv[*arg];
+    integer[n] = strncmp(text, "i32:", 4) == 0;
+    const char *colon = strchr(text, ':');
+    sizes[n++] = strtoull(colon ? colon + 1 : text, NULL, 10);
+  }
+  if (*arg < argc)
+    ++*arg; /* the "--" */
+  return n;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: pair_driver REPS TRAIN DIMS... -- SIZE... -- SIZE...\n");
+    return 1;
+  }
+  int reps = atoi(argv[1]), train = atoi(argv[2]), arg = 3, dimCount = 0;
+  int64_t dims[kMaxBuffers];
+  for (; arg < argc && strcmp(argv[arg], "--") != 0 && dimCount < kMaxBuffers; ++arg)
+    dims[dimCount++] = strtoll(argv[arg], NULL, 10);
+  ++arg;
+  uint64_t inSizes[kMaxBuffers], outSizes[kMaxBuffers];
+  int inInteger[kMaxBuffers], outInteger[kMaxBuffers];
+  int inputs = readSizes(&arg, argc, argv, inSizes, inInteger);
+  int outputs = readSizes(&arg, argc, argv, outSizes, outInteger);
+  if (train && (!a_train_step || !b_train_step)) {
+    fprintf(stderr, "pair_driver: the model has no training step\n");
+    return 1;
+  }
+  const void *in[kMaxBuffers];
+  void *out[kMaxBuffers];
+  for (int i = 0; i < inputs; ++i) {
+    void *p = buffer(inSizes[i]);
+    for (uint64_t e = 0; e < inSizes[i] / 4; ++e)
+      if (inInteger[i])
+        ((int32_t *)p)[e] = (int32_t)(e % 2);
+      else
+        ((float *)p)[e] = (float)((e * 2654435761u) % 2000) / 1000.0f - 1.0f;
+    in[i] = p;
+  }
+  for (int i = 0; i < outputs; ++i)
+    out[i] = buffer(outSizes[i]);
+  void *stateA = buffer(a_state_size()), *stateB = buffer(b_state_size());
+  void *wsA = buffer(a_workspace_size(dims)), *wsB = buffer(b_workspace_size(dims));
+  if (a_init(stateA) || b_init(stateB)) {
+    fprintf(stderr, "pair_driver: init failed\n");
+    return 1;
+  }
+  double *ta = malloc(sizeof(double) * (size_t)reps), *tb = malloc(sizeof(double) * (size_t)reps);
+  double *ratio = malloc(sizeof(double) * (size_t)reps);
+  float loss;
+  for (int r = -kWarmUp; r < reps; ++r) {
+    double s = nowUs();
+    int failed = train ? a_train_step(stateA, wsA, dims, in, &loss) : a_infer(stateA, wsA, dims, in, out);
+    double t1 = nowUs() - s;
+    s = nowUs();
+    failed |= train ? b_train_step(stateB, wsB, dims, in, &loss) : b_infer(stateB, wsB, dims, in, out);
+    double t2 = nowUs() - s;
+    if (failed) {
+      fprintf(stderr, "pair_driver: a call failed\n");
+      return 1;
+    }
+    if (r >= 0) {
+      ta[r] = t1;
+      tb[r] = t2;
+      ratio[r] = t2 / t1;
+    }
+  }
+  double ratioMedian = median(ratio, reps);
+  double medianA = median(ta, reps), minA = ta[0];
+  double medianB = median(tb, reps), minB = tb[0];
+  printf("{\"a_median_us\": %.2f, \"a_min_us\": %.2f, \"b_median_us\": %.2f, \"b_min_us\": %.2f, "
+         "\"median_b_over_a\": %.4f, \"pairs\": %d}\n",
+         medianA, minA, medianB, minB, ratioMedian, reps);
+  return 0;
+}
