@@ -1,7 +1,9 @@
 // The JIT's disk cache (codegen/ObjectCache.h): a second load of the same
 // model is served from it, one file per compiled partition; a missing
 // partition or another partition count compiles again; cached code
-// computes what freshly compiled code does.
+// computes what freshly compiled code does; the cache keeps to its size
+// limit, dropping the least recently used objects.
+#include "codegen/ObjectCache.h"
 #include "nnc/Host.h"
 #include "runtime/ThreadPool.h"
 
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -40,6 +43,7 @@ public:
     std::sort(out.begin(), out.end());
     return out;
   }
+  fs::path path() const { return dir_; }
 
 private:
   fs::path dir_;
@@ -101,6 +105,42 @@ TEST(ObjectCache, AMissingPartitionOrAnotherCountCompilesAgain) {
   EXPECT_FALSE(load(1).times().fromCache); // one partition: another key
   EXPECT_EQ(cache.files().size(), 3u);
   EXPECT_TRUE(load(1).times().fromCache);
+}
+
+/// Makes `path` look last used `seconds` ago.
+void lastUsed(const fs::path &path, int seconds) {
+  fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::seconds(seconds));
+}
+
+TEST(ObjectCache, KeepsToItsSizeLimitDroppingTheLeastRecentlyUsed) {
+  CacheDirectory cache;
+  ::setenv("NNC_CACHE_MAX_MB", "0.003", 1); // 3145 bytes: three 1000-byte objects fit
+  EXPECT_EQ(objectCacheLimitBytes(), 3145u);
+  const std::string object(1000, 'x');
+  for (const char *key : {"a", "b", "c"})
+    storeCachedObjects(key, {object});
+  ASSERT_EQ(cache.files().size(), 3u);
+  lastUsed(cache.path() / "a-0.o", 300);
+  lastUsed(cache.path() / "b-0.o", 200);
+  lastUsed(cache.path() / "c-0.o", 100);
+  ASSERT_TRUE(readCachedObjects("a", 1).has_value()); // now the most recently used
+  // 4000 bytes: the oldest go (b, then c) until at most 90% of the limit is left.
+  storeCachedObjects("d", {object});
+  std::vector<fs::path> left = cache.files();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].filename(), "a-0.o");
+  EXPECT_EQ(left[1].filename(), "d-0.o");
+  ::unsetenv("NNC_CACHE_MAX_MB");
+}
+
+TEST(ObjectCache, SizeLimitDefaultsTo512MiB) {
+  ::unsetenv("NNC_CACHE_MAX_MB");
+  EXPECT_EQ(objectCacheLimitBytes(), uint64_t{512} << 20);
+  ::setenv("NNC_CACHE_MAX_MB", "lots", 1);
+  EXPECT_EQ(objectCacheLimitBytes(), uint64_t{512} << 20);
+  ::setenv("NNC_CACHE_MAX_MB", "-1", 1);
+  EXPECT_EQ(objectCacheLimitBytes(), uint64_t{512} << 20);
+  ::unsetenv("NNC_CACHE_MAX_MB");
 }
 
 } // namespace
