@@ -1,6 +1,9 @@
 // nnc_bench: one benchmark workload per invocation, one JSON line on stdout.
 //
-//   nnc_bench --workload NAME --engine nnc|onednn|cpu --threads N --reps R
+//   nnc_bench --workload NAME --engine nnc|nnc-inline|onednn|cpu --threads N --reps R
+//
+// nnc-inline is nnc with every GEMM compiled into the model instead of
+// calling the GEMM library (codegen/GemmLibrary.h), as `nnc compile` does.
 //
 // Workloads (see bench/README.md):
 //   mm_784x256   relu(x W + b), x 64x784, W 784x256        (nnc, onednn)
@@ -103,6 +106,7 @@ Measurement measure(const std::function<void()> &fn, int reps) {
 struct Args {
   std::string workload, engine = "nnc";
   int threads = 1, reps = 15;
+  bool gemmLibrary = true; ///< false for engine nnc-inline
 };
 
 [[noreturn]] void die(const std::string &msg) {
@@ -113,9 +117,10 @@ struct Args {
 std::string modelPath(const std::string &file) { return std::string(NNC_SOURCE_DIR) + "/" + file; }
 
 /// A model compiled for `threads` threads (nnc's runtime pool).
-nnc::CompiledModel loadModel(const std::string &file, int threads) {
+nnc::CompiledModel loadModel(const std::string &file, const Args &a) {
   nnc::CompileOptions options;
-  options.threads = threads;
+  options.threads = a.threads;
+  options.gemmLibrary = a.gemmLibrary;
   auto m = nnc::CompiledModel::load(modelPath(file), options);
   if (!m)
     die(file + ": " + m.errorText());
@@ -174,7 +179,7 @@ MatmulShape matmulShape(const std::string &w) {
 /// Forward (infer) of a model with one input [B, ...] and one output.
 Measurement nncInfer(const std::string &file, int64_t batch, size_t inElems, size_t outElems,
                      const Args &a) {
-  nnc::CompiledModel model = loadModel(file, a.threads);
+  nnc::CompiledModel model = loadModel(file, a);
   int64_t dims[1] = {batch};
   Aligned state(model.stateSize()), ws(model.workspaceSize(dims));
   Aligned x(inElems * 4), y(outElems * 4);
@@ -199,7 +204,7 @@ Output runNnc(const Args &a) {
     o.m = nncInfer("bench/models/conv.ir", 64, 64 * 28 * 28, 64 * 16 * 28 * 28, a);
     o.flops = 2.0 * 64 * 16 * 28 * 28 * 9;
   } else if (a.workload == "mlp_train") {
-    nnc::CompiledModel model = loadModel("examples/mlp.ir", a.threads);
+    nnc::CompiledModel model = loadModel("examples/mlp.ir", a);
     const int64_t b = 64;
     int64_t dims[1] = {b};
     Aligned state(model.stateSize()), ws(model.workspaceSize(dims));
@@ -214,7 +219,7 @@ Output runNnc(const Args &a) {
                   a.reps);
     o.flops = 3 * 2.0 * b * (784 * 256 + 256 * 256 + 256 * 10);
   } else if (a.workload == "xor_train") {
-    nnc::CompiledModel model = loadModel("bench/models/xor241.ir", a.threads);
+    nnc::CompiledModel model = loadModel("bench/models/xor241.ir", a);
     int64_t dims[1] = {4};
     Aligned state(model.stateSize()), ws(model.workspaceSize(dims));
     Aligned x(8 * 4), y(4 * 4);
@@ -227,7 +232,7 @@ Output runNnc(const Args &a) {
     o.m = measure([&] { check(model.trainStep(state.p, ws.p, dims, inputs, &loss), "trainStep"); },
                   a.reps);
   } else if (a.workload == "resln_train") {
-    nnc::CompiledModel model = loadModel("bench/models/resln_train.ir", a.threads);
+    nnc::CompiledModel model = loadModel("bench/models/resln_train.ir", a);
     int64_t dims[1] = {64};
     Aligned state(model.stateSize()), ws(model.workspaceSize(dims));
     Aligned x(64 * 512 * 4), t(64 * 512 * 4);
@@ -246,6 +251,7 @@ Output runNnc(const Args &a) {
     nnc::CompileOptions opts;
     opts.useCache = false;
     opts.threads = a.threads; // the JIT compiles on as many threads as it runs on
+    opts.gemmLibrary = a.gemmLibrary;
     double first = -1;
     nnc::CompileTimes lastTimes;
     for (int r = 0; r < a.reps; ++r) {
@@ -435,12 +441,14 @@ int main(int argc, char **argv) {
     else if (k == "--reps")
       a.reps = std::max(1, std::atoi(next().c_str()));
     else
-      die("usage: nnc_bench --workload NAME --engine nnc|onednn|cpu --threads N --reps R");
+      die("usage: nnc_bench --workload NAME --engine nnc|nnc-inline|onednn|cpu --threads N "
+          "--reps R");
   }
   if (a.workload.empty())
     die("--workload is required");
   Output o;
-  if (a.engine == "nnc")
+  a.gemmLibrary = a.engine != "nnc-inline";
+  if (a.engine == "nnc" || a.engine == "nnc-inline")
     o = runNnc(a);
   else if (a.engine == "onednn")
     o = runOnednn(a);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace nnc {
 
@@ -23,6 +24,10 @@ struct CompileOptions {
   /// kernel computes in the same order, without fast-math); the disk cache
   /// keeps one entry per partition count.
   int threads = 0;
+  /// JIT only: GEMMs call nnc's precompiled GEMM kernels (codegen/GemmLibrary.h)
+  /// rather than being compiled into the model, which is most of the
+  /// compile time; the results are the same. `nnc compile` objects never do.
+  bool gemmLibrary = true;
 };
 
 /// What each phase of a compilation took, in milliseconds.
@@ -32,6 +37,9 @@ struct CompileTimes {
   /// bitcode round trip into contexts of their own (0 on one thread).
   double splitMs = 0;
   bool fromCache = false;
+  /// GEMMs that call the GEMM library's kernels (codegen/GemmLibrary.h)
+  /// rather than being compiled into the model (0 for objects from the cache).
+  int gemmLibraryCalls = 0;
 };
 
 /// The entry points of a compiled model: exactly the C ABI of IR.md section 6.
@@ -72,6 +80,14 @@ protected:
   std::shared_ptr<ThreadPool> pool_;
   int threads_ = 1;
 };
+
+/// Compiles nnc's GEMM library (codegen/GemmLibrary.h) into an object file:
+/// a build step (tools/gemm-library).
+Status writeGemmLibrary(const std::string &objectPath);
+
+/// The GEMM library's kernels this program links, by symbol (none when it
+/// was linked without the library).
+std::vector<std::string> linkedGemmKernels();
 
 /// JIT-compiles `infer` (the forward graph) and, when given, `train` (the
 /// training step that autodiff and the optimizer wrote) for the host CPU.

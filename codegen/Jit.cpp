@@ -2,6 +2,7 @@
 /// for the target, then either linked in memory or written as an object.
 #include "codegen/Compiler.h"
 
+#include "codegen/GemmLibrary.h"
 #include "codegen/ModuleEmitter.h"
 #include "codegen/ObjectCache.h"
 #include "codegen/ParallelCompile.h"
@@ -44,6 +45,17 @@ std::string prefixOf(const Graph &infer, const CompileOptions &options) {
   return options.prefix.empty() ? infer.name : options.prefix;
 }
 
+/// The GEMM library CPU a module compiled with `options` calls, or empty.
+std::string gemmLibraryCpu(const CompileOptions &options, const llvm::TargetMachine &tm) {
+  return options.gemmLibrary ? gemmLibraryCpuFor(tm) : "";
+}
+
+/// Options for code that must not call into nnc: objects and their text.
+CompileOptions selfContained(CompileOptions options) {
+  options.gemmLibrary = false;
+  return options;
+}
+
 /// Builds the module and merges its identical functions; reports a
 /// verifier failure as an internal error (a bug in a lowering).
 Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
@@ -54,11 +66,14 @@ Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::
   reportOnlyErrors(ctx);
   auto start = Clock::now();
   std::unique_ptr<llvm::Module> module =
-      emitModelModule(ctx, tm, prefixOf(infer, options), infer, train);
+      emitModelModule(ctx, tm, prefixOf(infer, options), infer, train, gemmLibraryCpu(options, tm));
   std::string problems;
   llvm::raw_string_ostream os(problems);
   if (llvm::verifyModule(*module, &os))
     return R::fail("internal error: invalid LLVM IR for model '{}': {}", infer.name, os.str());
+  for (const llvm::Function &f : *module)
+    if (f.isDeclaration() && f.getName().starts_with("nnc_gemm_"))
+      times.gemmLibraryCalls += static_cast<int>(f.getNumUses());
   mergeIdenticalFunctions(*module);
   times.lowerMs = msSince(start);
   return R(std::move(module));
@@ -81,13 +96,13 @@ std::string buildIdentity() {
 }
 
 /// The cache key: everything the object depends on.
-std::string cacheKey(const Graph &infer, const Graph *train, const std::string &prefix,
+std::string cacheKey(const Graph &infer, const Graph *train, const CompileOptions &options,
                      llvm::TargetMachine &tm, unsigned parts) {
   llvm::SHA256 hash;
   for (const std::string &part :
-       {printGraph(infer), train ? printGraph(*train) : std::string("-"), prefix,
-        tm.getTargetCPU().str(), tm.getTargetFeatureString().str(), buildIdentity(),
-        std::string(LLVM_VERSION_STRING), std::to_string(parts)}) {
+       {printGraph(infer), train ? printGraph(*train) : std::string("-"), prefixOf(infer, options),
+        gemmLibraryCpu(options, tm), tm.getTargetCPU().str(), tm.getTargetFeatureString().str(),
+        buildIdentity(), std::string(LLVM_VERSION_STRING), std::to_string(parts)}) {
     hash.update(part);
     hash.update(llvm::StringRef("\0", 1));
   }
@@ -103,7 +118,7 @@ Result<std::vector<std::string>> modelObjects(const Graph &infer, const Graph *t
   using R = Result<std::vector<std::string>>;
   std::string key;
   if (options.useCache) {
-    key = cacheKey(infer, train, prefixOf(infer, options), tm, parts);
+    key = cacheKey(infer, train, options, tm, parts);
     if (auto cached = readCachedObjects(key, parts)) {
       times.fromCache = true;
       return std::move(*cached);
@@ -147,6 +162,8 @@ public:
     if (!generator)
       return Status::fail("JIT: {}", errorText(generator.takeError()));
     jit_->getMainJITDylib().addGenerator(std::move(*generator));
+    if (Status defined = defineGemmLibrary(); !defined)
+      return defined;
     for (const std::string &object : *objects)
       if (auto e = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, infer.name)))
         return Status::fail("JIT: {}", errorText(std::move(e)));
@@ -158,6 +175,20 @@ public:
   }
 
 private:
+  /// The GEMM library's kernels, which the modules may call.
+  Status defineGemmLibrary() {
+    llvm::orc::SymbolMap symbols;
+    for (const auto &[name, address] : gemmLibrarySymbols())
+      symbols[jit_->mangleAndIntern(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                              llvm::JITSymbolFlags::Exported |
+                                                  llvm::JITSymbolFlags::Callable};
+    if (symbols.empty())
+      return Ok{};
+    if (auto e = jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
+      return Status::fail("JIT: {}", errorText(std::move(e)));
+    return Ok{};
+  }
+
   template <typename F> Status lookup(const std::string &name, F &slot) {
     auto symbol = jit_->lookup(name);
     if (!symbol)
@@ -207,7 +238,7 @@ Status compileToObject(const Graph &infer, const Graph *train, const CompileOpti
   auto tm = createTargetMachine(options.cpu);
   if (!tm)
     return Status(tm.takeDiags());
-  auto objects = modelObjects(infer, train, options, **tm, 1, times);
+  auto objects = modelObjects(infer, train, selfContained(options), **tm, 1, times);
   if (!objects)
     return Status(objects.takeDiags());
   if (timesOut)
@@ -222,7 +253,7 @@ Result<std::string> emitText(const Graph &infer, const Graph *train, const Compi
   if (!tm)
     return Result<std::string>(tm.takeDiags());
   llvm::LLVMContext ctx;
-  auto module = buildModule(ctx, **tm, infer, train, options, times);
+  auto module = buildModule(ctx, **tm, infer, train, selfContained(options), times);
   if (!module)
     return Result<std::string>(module.takeDiags());
   optimizeModule(**module, **tm);

@@ -15,6 +15,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace nnc {
@@ -31,6 +32,9 @@ public:
   const Graph &graph;
   llvm::IRBuilder<> b;
   llvm::Type *f32, *f64, *i32, *i64, *ptr;
+  /// The CPU of the GEMM library kernels (codegen/GemmLibrary.h) this
+  /// module may call instead of compiling its own GEMMs; empty: none.
+  std::string gemmLibraryCpu;
   /// Nodes computed inside other nodes' kernels (passes/fusion/Guests.h),
   /// scheduled on first use (the ABI helper functions never ask).
   const GuestSchedule &guests() const;
@@ -129,6 +133,19 @@ void lowerLoss(Lowering &l, const Node &node);
 /// must not fail (no failIf). Nested inside a task, a plain loop.
 void parallelFor(Lowering &l, llvm::Value *tasks, llvm::Value *worthIt,
                  const std::function<void(llvm::Value *)> &body);
+
+/// A function of its own, `void NAME.SUFFIX(ptr context, args...)`, whose
+/// body uses values of the function being lowered: `body` emits it (its
+/// entry-block allocas are its own), and the values it uses from outside
+/// arrive through a context struct, which is filled on the caller's stack
+/// at the builder's position. A task (parallelFor's body) runs its own
+/// parallel loops as plain loops.
+struct Outlined {
+  llvm::Function *fn;
+  llvm::Value *context;
+};
+Outlined outline(Lowering &l, const std::string &suffix, const std::vector<llvm::Type *> &args,
+                 const std::function<void(llvm::Function *)> &body, bool task = false);
 
 /// One unary element-wise op (relu, sigmoid, ...) on an f32 scalar, as its
 /// kernel computes it (codegen/lower/Elementwise.cpp); for fused epilogues.

@@ -23,8 +23,9 @@ constexpr int64_t kCopyChunkBytes = int64_t{1} << 16;
 class ModuleEmitter {
 public:
   ModuleEmitter(llvm::Module &m, llvm::TargetMachine &machine, std::string prefix,
-                const Graph &infer, const Graph *train)
-      : m_(m), machine_(machine), prefix_(std::move(prefix)), infer_(infer), train_(train),
+                const Graph &infer, const Graph *train, std::string gemmLibraryCpu)
+      : m_(m), machine_(machine), prefix_(std::move(prefix)),
+        gemmLibraryCpu_(std::move(gemmLibraryCpu)), infer_(infer), train_(train),
         layout_(layoutState(infer, train)), inferPlan_(planMemory(infer)),
         trainPlan_(train ? planMemory(*train) : MemoryPlan{}), b_(m.getContext()) {}
 
@@ -210,6 +211,7 @@ private:
       f->addParamAttr(i, llvm::Attribute::NoAlias);
     b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
     Lowering l(m_, f, g, f->getArg(2));
+    l.gemmLibraryCpu = gemmLibraryCpu_;
     l.b.SetInsertPoint(b_.GetInsertBlock());
     llvm::Value *state = f->getArg(0), *workspace = f->getArg(1), *inputs = f->getArg(3);
     checkBuffer(l, state);
@@ -369,6 +371,7 @@ private:
   llvm::Module &m_;
   llvm::TargetMachine &machine_;
   std::string prefix_;
+  std::string gemmLibraryCpu_;
   const Graph &infer_;
   const Graph *train_;
   StateLayout layout_;
@@ -380,11 +383,12 @@ private:
 
 std::unique_ptr<llvm::Module> emitModelModule(llvm::LLVMContext &ctx, llvm::TargetMachine &machine,
                                               const std::string &prefix, const Graph &infer,
-                                              const Graph *train) {
+                                              const Graph *train,
+                                              const std::string &gemmLibraryCpu) {
   auto module = std::make_unique<llvm::Module>(prefix, ctx);
   module->setTargetTriple(machine.getTargetTriple().str());
   module->setDataLayout(machine.createDataLayout());
-  ModuleEmitter(*module, machine, prefix, infer, train).emit();
+  ModuleEmitter(*module, machine, prefix, infer, train, gemmLibraryCpu).emit();
   return module;
 }
 

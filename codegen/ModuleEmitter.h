@@ -16,9 +16,11 @@
 namespace nnc {
 
 /// A fresh module for `machine` holding PREFIX_* functions for `infer` and,
-/// when given, `train`.
+/// when given, `train`; its GEMMs call the GEMM library's kernels for
+/// `gemmLibraryCpu` where it has them (codegen/GemmLibrary.h; empty: never).
 std::unique_ptr<llvm::Module> emitModelModule(llvm::LLVMContext &ctx, llvm::TargetMachine &machine,
                                               const std::string &prefix, const Graph &infer,
-                                              const Graph *train);
+                                              const Graph *train,
+                                              const std::string &gemmLibraryCpu = "");
 
 } // namespace nnc

@@ -34,22 +34,22 @@ llvm::GlobalVariable *runnerGlobal(llvm::Module &m) {
 }
 llvm::GlobalVariable *poolGlobal(llvm::Module &m) { return pointerGlobal(m, "nnc.parallel.pool"); }
 
-/// An empty `void task(ptr ctx, i64 t)` with the target attributes of
-/// `parent`; kept out of line (the serial loop and the runner share it).
-llvm::Function *createTask(llvm::Function *parent) {
+/// An empty `void NAME(ptr ctx, args...)` with the target attributes of
+/// `parent`; kept out of line (a task: the serial loop and the runner share it).
+llvm::Function *createOutlined(llvm::Function *parent, const std::string &suffix,
+                               const std::vector<llvm::Type *> &args) {
   llvm::LLVMContext &ctx = parent->getContext();
-  auto *type =
-      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx),
-                              {llvm::PointerType::get(ctx, 0), llvm::Type::getInt64Ty(ctx)}, false);
-  auto *task = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
-                                      parent->getName() + ".task", parent->getParent());
-  task->addFnAttrs(llvm::AttrBuilder(ctx, parent->getAttributes().getFnAttrs()));
-  task->addFnAttr(llvm::Attribute::NoInline);
-  task->addFnAttr(kTaskAttribute);
-  task->addParamAttr(0, llvm::Attribute::NoAlias);
-  task->addParamAttr(0, llvm::Attribute::NoCapture);
-  task->addParamAttr(0, llvm::Attribute::ReadOnly);
-  return task;
+  std::vector<llvm::Type *> params{llvm::PointerType::get(ctx, 0)};
+  params.insert(params.end(), args.begin(), args.end());
+  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params, false);
+  auto *fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
+                                    parent->getName() + suffix, parent->getParent());
+  fn->addFnAttrs(llvm::AttrBuilder(ctx, parent->getAttributes().getFnAttrs()));
+  fn->addFnAttr(llvm::Attribute::NoInline);
+  fn->addParamAttr(0, llvm::Attribute::NoAlias);
+  fn->addParamAttr(0, llvm::Attribute::NoCapture);
+  fn->addParamAttr(0, llvm::Attribute::ReadOnly);
+  return fn;
 }
 
 /// The values of other functions (instructions, arguments) that `task` uses.
@@ -123,27 +123,36 @@ void dispatch(Lowering &l, llvm::Function *task, V context, V tasks, V worthIt) 
 
 } // namespace
 
+Outlined outline(Lowering &l, const std::string &suffix, const std::vector<llvm::Type *> &args,
+                 const std::function<void(llvm::Function *)> &body, bool task) {
+  if (!l.graph.dims.empty())
+    l.dim(Dim::sym(0)); // dims load in the caller, never lazily inside the function
+  llvm::Function *parent = l.fn;
+  llvm::Function *fn = createOutlined(parent, suffix, args);
+  if (task)
+    fn->addFnAttr(kTaskAttribute);
+  llvm::IRBuilderBase::InsertPoint callSite = l.b.saveIP();
+  l.fn = fn; // the body's blocks and entry-block allocas go to the function
+  l.b.SetInsertPoint(llvm::BasicBlock::Create(l.ctx, "entry", fn));
+  body(fn);
+  l.b.CreateRetVoid();
+  l.fn = parent;
+  l.b.restoreIP(callSite);
+
+  std::vector<V> captures = capturesOf(fn);
+  llvm::StructType *type = contextType(l.ctx, captures);
+  unpackCaptures(fn, type, captures);
+  return {fn, packCaptures(l, type, captures)};
+}
+
 void parallelFor(Lowering &l, V tasks, V worthIt, const std::function<void(V)> &body) {
   if (l.fn->hasFnAttribute(kTaskAttribute)) { // nested: the enclosing loop is parallel
     l.forRange(tasks, body, false);
     return;
   }
-  if (!l.graph.dims.empty())
-    l.dim(Dim::sym(0)); // dims load in the caller, never lazily inside a task
-  llvm::Function *parent = l.fn;
-  llvm::Function *task = createTask(parent);
-  llvm::IRBuilderBase::InsertPoint callSite = l.b.saveIP();
-  l.fn = task; // the body's blocks and entry-block allocas go to the task
-  l.b.SetInsertPoint(llvm::BasicBlock::Create(l.ctx, "entry", task));
-  body(task->getArg(1));
-  l.b.CreateRetVoid();
-  l.fn = parent;
-  l.b.restoreIP(callSite);
-
-  std::vector<V> captures = capturesOf(task);
-  llvm::StructType *type = contextType(l.ctx, captures);
-  unpackCaptures(task, type, captures);
-  dispatch(l, task, packCaptures(l, type, captures), tasks, worthIt);
+  auto taskBody = [&](llvm::Function *task) { body(task->getArg(1)); };
+  Outlined task = outline(l, ".task", {l.i64}, taskBody, true);
+  dispatch(l, task.fn, task.context, tasks, worthIt);
 }
 
 void emitSetParallelRunner(llvm::Function *setter) {

@@ -35,7 +35,15 @@
 /// fused op (bias, activation) can finish the tile in registers. The fused
 /// backward ops map A or B element-wise (GemmOperands): B as it is packed,
 /// A into its own area before the micro-kernels of a row of tiles.
+///
+/// A JIT-compiled module calls the GEMM library's kernel (codegen/
+/// GemmLibrary.h: this same emitter, compiled at build time with the
+/// extents as arguments) for each task of a large enough GEMM, and keeps
+/// the epilogue as a function the kernel calls with each finished tile.
 #include "codegen/lower/Gemm.h"
+
+#include "codegen/GemmLibrary.h"
+#include "codegen/lower/GemmIr.h"
 
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/TargetParser/Triple.h>
@@ -43,158 +51,9 @@
 
 namespace nnc {
 
+using namespace gemm;
+
 namespace {
-
-/// Register and cache blocking for one target.
-struct GemmBlocking {
-  unsigned vw; ///< f32 lanes per vector register
-  unsigned mr; ///< rows of the register tile
-  unsigned nr; ///< columns of the register tile (nr / vw vectors per row)
-  int64_t kc;  ///< largest depth of a packed block
-  int64_t nc;  ///< columns of a packed block of B (a multiple of nr)
-};
-
-/// AVX-512 (32 registers): 8 x 32 (16 accumulators); AVX2 (16 registers):
-/// 6 x 16 (12 accumulators); SSE/NEON: 4 x 8.
-GemmBlocking blockingFor(const llvm::Function &fn) {
-  unsigned vw = vectorLanes(fn);
-  unsigned mr = vw == 16 ? 8 : vw == 8 ? 6 : 4;
-  return GemmBlocking{vw, mr, 2 * vw, 256, 192};
-}
-
-/// A packing area of the function (a GEMM task): one 64-byte aligned
-/// alloca in the entry block, found again by its metadata `kindName`.
-V packingArea(Lowering &l, const char *kindName, int64_t floats) {
-  unsigned kind = l.ctx.getMDKindID(kindName);
-  llvm::BasicBlock &entry = l.fn->getEntryBlock();
-  for (llvm::Instruction &inst : entry)
-    if (auto *a = llvm::dyn_cast<llvm::AllocaInst>(&inst); a && a->getMetadata(kind))
-      return a;
-  llvm::IRBuilder<> eb(&entry, entry.getFirstInsertionPt());
-  llvm::AllocaInst *a = eb.CreateAlloca(llvm::ArrayType::get(l.f32, static_cast<uint64_t>(floats)),
-                                        nullptr, "gemm.pack");
-  a->setAlignment(llvm::Align(64));
-  a->setMetadata(kind, llvm::MDNode::get(l.ctx, {}));
-  return a;
-}
-
-/// for (i = begin; i < end; i += step), carrying `init` through the body,
-/// which returns the next values; gives the values after the loop. With
-/// `unroll` > 1 the loop asks LLVM to unroll it that many times; 1 forbids
-/// unrolling (loops over panels: copies of a large body only cost compile time).
-std::vector<V> loop(Lowering &l, V begin, V end, V step, const std::vector<V> &init,
-                    const std::function<std::vector<V>(V, const std::vector<V> &)> &body,
-                    unsigned unroll = 0) {
-  auto &b = l.b;
-  llvm::BasicBlock *pre = b.GetInsertBlock();
-  llvm::BasicBlock *header = llvm::BasicBlock::Create(l.ctx, "gemm.loop", l.fn);
-  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(l.ctx, "gemm.body", l.fn);
-  llvm::BasicBlock *exit = llvm::BasicBlock::Create(l.ctx, "gemm.after", l.fn);
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode *i = b.CreatePHI(l.i64, 2, "i");
-  i->addIncoming(begin, pre);
-  std::vector<llvm::PHINode *> phis;
-  std::vector<V> carried;
-  for (V v : init) {
-    phis.push_back(b.CreatePHI(v->getType(), 2));
-    phis.back()->addIncoming(v, pre);
-    carried.push_back(phis.back());
-  }
-  b.CreateCondBr(b.CreateICmpSLT(i, end), bodyBlock, exit);
-  b.SetInsertPoint(bodyBlock);
-  std::vector<V> next = body(i, carried);
-  assert(next.size() == phis.size());
-  V nextI = b.CreateAdd(i, step, "", true, true);
-  llvm::BranchInst *latch = b.CreateBr(header);
-  i->addIncoming(nextI, b.GetInsertBlock());
-  for (size_t k = 0; k < phis.size(); ++k)
-    phis[k]->addIncoming(next[k], b.GetInsertBlock());
-  if (unroll) {
-    llvm::MDNode *count =
-        unroll == 1
-            ? llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.disable")})
-            : llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.count"),
-                                        llvm::ConstantAsMetadata::get(b.getInt32(unroll))});
-    llvm::MDNode *loopId = llvm::MDNode::getDistinct(l.ctx, {nullptr, count});
-    loopId->replaceOperandWith(0, loopId);
-    latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
-  }
-  b.SetInsertPoint(exit);
-  return carried;
-}
-
-/// A loop without carried values.
-void loop(Lowering &l, V begin, V end, V step, const std::function<void(V)> &body,
-          unsigned unroll = 0) {
-  loop(
-      l, begin, end, step, {},
-      [&](V i, const std::vector<V> &) {
-        body(i);
-        return std::vector<V>{};
-      },
-      unroll);
-}
-
-/// if (cond) then() else otherwise(), each giving `n` values; gives the
-/// merged values.
-std::vector<V> branch(Lowering &l, V cond, const std::function<std::vector<V>()> &then,
-                      const std::function<std::vector<V>()> &otherwise) {
-  auto &b = l.b;
-  llvm::BasicBlock *thenBlock = llvm::BasicBlock::Create(l.ctx, "gemm.then", l.fn);
-  llvm::BasicBlock *elseBlock = llvm::BasicBlock::Create(l.ctx, "gemm.else", l.fn);
-  llvm::BasicBlock *join = llvm::BasicBlock::Create(l.ctx, "gemm.join", l.fn);
-  b.CreateCondBr(cond, thenBlock, elseBlock);
-  b.SetInsertPoint(thenBlock);
-  std::vector<V> a = then();
-  llvm::BasicBlock *thenEnd = b.GetInsertBlock();
-  b.CreateBr(join);
-  b.SetInsertPoint(elseBlock);
-  std::vector<V> c = otherwise();
-  llvm::BasicBlock *elseEnd = b.GetInsertBlock();
-  b.CreateBr(join);
-  b.SetInsertPoint(join);
-  assert(a.size() == c.size());
-  std::vector<V> merged;
-  for (size_t k = 0; k < a.size(); ++k) {
-    llvm::PHINode *phi = b.CreatePHI(a[k]->getType(), 2);
-    phi->addIncoming(a[k], thenEnd);
-    phi->addIncoming(c[k], elseEnd);
-    merged.push_back(phi);
-  }
-  return merged;
-}
-
-V minI64(Lowering &l, V a, V c) { return l.b.CreateSelect(l.b.CreateICmpSLT(a, c), a, c); }
-
-/// Lanes [first, first + vw) that lie below `count`, as a <vw x i1> mask.
-V laneMask(Lowering &l, unsigned vw, unsigned first, V count) {
-  std::vector<llvm::Constant *> lanes;
-  for (unsigned k = 0; k < vw; ++k)
-    lanes.push_back(l.b.getInt32(first + k));
-  V limit = l.b.CreateVectorSplat(vw, l.b.CreateTrunc(count, l.i32));
-  return l.b.CreateICmpSLT(llvm::ConstantVector::get(lanes), limit);
-}
-
-/// Transposes n vectors of n lanes (n a power of two): log2(n) rounds of
-/// interleaving row i with row i + n/2 (lows, then highs).
-std::vector<V> transposeSquare(Lowering &l, std::vector<V> rows) {
-  const unsigned n = static_cast<unsigned>(rows.size());
-  std::vector<int> lo, hi;
-  for (unsigned t = 0; t < n / 2; ++t) {
-    lo.insert(lo.end(), {int(t), int(n + t)});
-    hi.insert(hi.end(), {int(n / 2 + t), int(n + n / 2 + t)});
-  }
-  for (unsigned round = 1; round < n; round *= 2) {
-    std::vector<V> next;
-    for (unsigned i = 0; i < n / 2; ++i) {
-      next.push_back(l.b.CreateShuffleVector(rows[i], rows[i + n / 2], lo));
-      next.push_back(l.b.CreateShuffleVector(rows[i], rows[i + n / 2], hi));
-    }
-    rows = std::move(next);
-  }
-  return rows;
-}
 
 /// The column sums of one packed panel (GemmOperands::bSums), carried in
 /// registers through the depth loop: they start from memory unless this is
@@ -239,17 +98,14 @@ struct ColumnSums {
 /// a sizeable share of the multiply-adds when M is small (64x784x256:
 /// 800 KB read and written for 64 multiply-adds per element).
 constexpr int64_t kGemmInPlaceMaxCols = 1024;
+bool mayReadBInPlace(const GemmBlocking &s, const GemmOperands &g) {
+  return s.vw == 16 && !g.tb && !g.bMap && !g.bSums;
+}
+/// With N known when the module is compiled (a library kernel decides at run time).
 bool readsBInPlace(const GemmBlocking &s, const GemmOperands &g) {
   auto *n = llvm::dyn_cast<llvm::ConstantInt>(g.n);
-  return s.vw == 16 && !g.tb && !g.bMap && !g.bSums && n &&
-         n->getSExtValue() <= kGemmInPlaceMaxCols;
+  return mayReadBInPlace(s, g) && n && n->getSExtValue() <= kGemmInPlaceMaxCols;
 }
-
-/// The part of C one task computes: rows [row0, row1), columns [col0, col1)
-/// with col1 - col0 <= NC.
-struct GemmRange {
-  V row0, row1, col0, col1;
-};
 
 /// One depth block [pc, pc + kc) of a task.
 struct DepthBlock {
@@ -272,11 +128,12 @@ struct RowsOfA {
 class GemmBlockEmitter {
 public:
   GemmBlockEmitter(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
-                   const GemmEpilogue &epilogue, const GemmRange &r)
+                   const GemmEpilogue &epilogue, const GemmRange &r, bool bInPlace,
+                   bool fullPanelsUnmasked = false)
       : l(l), b(l.b), s(s), g(g), epilogue(epilogue), r(r), nv(s.nr / s.vw),
         vec(llvm::FixedVectorType::get(l.f32, s.vw)),
-        zeroVec(llvm::ConstantAggregateZero::get(vec)), vectorAlign(s.vw * 4),
-        bInPlace(readsBInPlace(s, g)), one(l.constI64(1)), nr(l.constI64(s.nr)),
+        zeroVec(llvm::ConstantAggregateZero::get(vec)), vectorAlign(s.vw * 4), bInPlace(bInPlace),
+        fullPanelsUnmasked(fullPanelsUnmasked), one(l.constI64(1)), nr(l.constI64(s.nr)),
         panelFloats(l.constI64(s.kc * s.nr)) {
     assert(s.kc % s.vw == 0 && s.nr % s.vw == 0 && "packed rows are whole vectors");
     pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
@@ -475,8 +332,20 @@ private:
     // B's rows for this tile: the packed panel, or B itself.
     V panel = bInPlace ? l.at(g.b, b.CreateAdd(b.CreateMul(d.pc, g.n), t.col0), l.f32)
                        : l.at(pack, b.CreateMul(p, panelFloats), l.f32);
-    std::vector<V> acc =
-        microKernel(t, panel, bInPlace ? g.n : nr, a, d.kc, startingAccumulators(t, d.first));
+    std::vector<V> start = startingAccumulators(t, d.first);
+    auto kernel = [&](bool maskedB) {
+      return [&, maskedB] {
+        return microKernel(t, panel, bInPlace ? g.n : nr, a, d.kc, start, maskedB);
+      };
+    };
+    // B read in place: masked loads only for the edge panel. A masked load
+    // is a second micro-op on the ports the FMAs use (12% of a library
+    // kernel's time on 64x784x256); with N a constant, LLVM drops the masks
+    // of full panels itself, so only a library kernel has both copies.
+    std::vector<V> acc = !bInPlace ? kernel(false)()
+                         : !fullPanelsUnmasked
+                             ? kernel(true)()
+                             : branch(l, b.CreateICmpEQ(t.cols, nr), kernel(false), kernel(true));
     for (unsigned i = 0; i < rows; ++i)
       t.acc.emplace_back(acc.begin() + i * nv, acc.begin() + (i + 1) * nv);
     auto finish = [&] {
@@ -512,19 +381,23 @@ private:
   }
 
   /// The micro-kernel: kc steps of acc[i][v] += A(row0 + i, k) * B(k, panel
-  /// vector v), B's rows `bStride` floats apart from `panel`.
+  /// vector v), B's rows `bStride` floats apart from `panel`. B's row (and
+  /// A's column when A is [k, m]) is a pointer carried from step to step:
+  /// with LSR off (codegen/Target.cpp), an index times a run-time stride
+  /// would stay a multiply per step (a library kernel's N is not a constant).
   std::vector<V> microKernel(const GemmTile &t, V panel, V bStride, const RowsOfA &a, V kc,
-                             const std::vector<V> &init) {
+                             const std::vector<V> &init, bool maskedB) {
+    const size_t accs = init.size();
     auto step = [&](V k, const std::vector<V> &in) {
-      V bRow = l.at(panel, b.CreateMul(k, bStride), l.f32);
+      V bRow = in[accs], aK = a.column ? in[accs + 1] : nullptr;
       std::vector<V> bv;
       for (unsigned v = 0; v < nv; ++v) {
         V at = l.at(bRow, l.constI64(v * s.vw), l.f32);
-        bv.push_back(bInPlace ? V(b.CreateMaskedLoad(vec, at, llvm::Align(4), t.masks[v], zeroVec))
-                              : V(b.CreateAlignedLoad(vec, at, vectorAlign)));
+        bv.push_back(maskedB ? V(b.CreateMaskedLoad(vec, at, llvm::Align(4), t.masks[v], zeroVec))
+                     : bInPlace ? V(b.CreateAlignedLoad(vec, at, llvm::Align(4)))
+                                : V(b.CreateAlignedLoad(vec, at, vectorAlign)));
       }
-      V aK = a.column ? l.at(a.column, b.CreateMul(k, g.m), l.f32) : nullptr;
-      std::vector<V> out(in.size());
+      std::vector<V> out(accs);
       for (unsigned i = 0; i < t.rows; ++i) {
         V x = aK ? l.loadF32(aK, l.constI64(i)) : l.loadF32(a.rows[i], k);
         V splat = b.CreateVectorSplat(s.vw, x);
@@ -532,10 +405,19 @@ private:
           out[i * nv + v] =
               b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec}, {splat, bv[v], in[i * nv + v]});
       }
+      out.push_back(l.at(bRow, bStride, l.f32));
+      if (aK)
+        out.push_back(l.at(aK, g.m, l.f32));
       return out;
     };
+    std::vector<V> carried = init;
+    carried.push_back(panel);
+    if (a.column)
+      carried.push_back(a.column);
     // The remainder tiles stay small (compile time).
-    return loop(l, l.constI64(0), kc, one, init, step, t.rows == s.mr ? 4 : 0);
+    carried = loop(l, l.constI64(0), kc, one, carried, step, t.rows == s.mr ? 4 : 0);
+    carried.resize(accs);
+    return carried;
   }
 
   Lowering &l;
@@ -551,6 +433,7 @@ private:
   /// areas are 64-byte aligned, their rows whole vectors long).
   const llvm::Align vectorAlign;
   const bool bInPlace;
+  const bool fullPanelsUnmasked; ///< a library kernel: see tile()
   V one, nr, panelFloats;
   V pack = nullptr, panels = nullptr, ownsSums = nullptr;
 };
@@ -565,11 +448,6 @@ constexpr int64_t kGemmMinTasks = 4;
 constexpr int64_t kGemmMinTileRows = 4;
 /// Multiply-adds below which a GEMM stays on the calling thread.
 constexpr int64_t kGemmParallelWork = int64_t{1} << 19;
-
-V ceilDiv(Lowering &l, V a, V c) {
-  return l.b.CreateUDiv(l.b.CreateAdd(a, l.b.CreateSub(c, l.constI64(1))), c);
-}
-V maxI64(Lowering &l, V a, V c) { return l.b.CreateSelect(l.b.CreateICmpSGT(a, c), a, c); }
 
 /// How a GEMM splits into tasks, from M and N alone (never from the thread
 /// count): column chunks of whole NR panels (each packs its own part of B),
@@ -615,19 +493,129 @@ void storeTile(Lowering &l, V c, V ldc, const GemmTile &t) {
   }
 }
 
+namespace {
+
+/// GEMMs of fewer multiply-adds stay in the module: a library call's fixed
+/// costs (the call, blocking computed at run time, each tile's trip through
+/// memory to the epilogue) would be most of their time (the XOR step took
+/// 3x as long), and LLVM folds their constant loops into little code. An
+/// extent known only at run time (a batch) counts as kGemmAssumedExtent.
+constexpr int64_t kGemmLibraryMinWork = int64_t{1} << 15;
+constexpr int64_t kGemmAssumedExtent = 64;
+
+int64_t expectedWork(const GemmOperands &g) {
+  int64_t work = 1;
+  for (V extent : {g.m, g.n, g.k}) {
+    auto *known = llvm::dyn_cast<llvm::ConstantInt>(extent);
+    work *= known ? known->getSExtValue() : kGemmAssumedExtent;
+  }
+  return work;
+}
+
+/// The GEMM library's kernel for `g` when the module may call the library,
+/// the GEMM is large enough, and the library has the variant (both element
+/// maps among its activations); else null.
+llvm::Function *libraryKernel(Lowering &l, const GemmOperands &g) {
+  if (l.gemmLibraryCpu.empty() || (g.aMap && !g.aMapActivation) || (g.bMap && !g.bMapActivation) ||
+      expectedWork(g) < kGemmLibraryMinWork)
+    return nullptr;
+  GemmKernelKey key{g.ta, g.tb, g.bSums != nullptr, g.aMap ? g.aMapActivation : "",
+                    g.bMap ? g.bMapActivation : ""};
+  return declareGemmKernel(l.module, l.gemmLibraryCpu, key);
+}
+
+/// The epilogue as a function of its own, which a library kernel calls
+/// with each finished tile:
+///   void (ptr context, ptr tile, i64 row0, i64 col0, i64 rows, i64 cols)
+/// the tile's rows NR floats apart. It finishes the tile row by row: one
+/// copy of the epilogue's code, one row high (compile time).
+Outlined outlineEpilogue(Lowering &l, const GemmBlocking &s, const GemmEpilogue &epilogue) {
+  auto *vec = llvm::FixedVectorType::get(l.f32, s.vw);
+  auto body = [&](llvm::Function *fn) {
+    auto &b = l.b;
+    V tile = fn->getArg(1), row0 = fn->getArg(2), col0 = fn->getArg(3), rows = fn->getArg(4);
+    V cols = fn->getArg(5);
+    std::vector<V> masks;
+    for (unsigned v = 0; v < s.nr / s.vw; ++v)
+      masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
+    auto finishRow = [&](V i) {
+      GemmTile t{1, s.vw, b.CreateAdd(row0, i), col0, cols, {{}}, masks};
+      V first = l.at(tile, b.CreateMul(i, l.constI64(s.nr)), l.f32);
+      for (unsigned v = 0; v < s.nr / s.vw; ++v)
+        t.acc[0].push_back(b.CreateAlignedLoad(vec, l.at(first, l.constI64(v * s.vw), l.f32),
+                                               llvm::Align(s.vw * 4)));
+      epilogue(t);
+    };
+    loop(l, l.constI64(0), rows, l.constI64(1), finishRow, 1);
+  };
+  return outline(l, ".epilogue", {l.ptr, l.i64, l.i64, l.i64, l.i64}, body);
+}
+
+/// In a library kernel: a finished tile to C, or through the epilogue
+/// function `epilogue` (when not null) by way of a tile area on the stack.
+void handOverTile(Lowering &l, const GemmBlocking &s, const GemmOperands &g, V epilogue, V context,
+                  const GemmTile &t) {
+  auto &b = l.b;
+  auto store = [&] {
+    storeTile(l, g.c, g.n, t);
+    return std::vector<V>{};
+  };
+  auto call = [&] {
+    V tile = packingArea(l, "nnc.gemm.tile", s.mr * s.nr);
+    for (unsigned i = 0; i < t.rows; ++i)
+      for (size_t v = 0; v < t.acc[i].size(); ++v)
+        b.CreateAlignedStore(t.acc[i][v], l.at(tile, l.constI64(i * s.nr + v * s.vw), l.f32),
+                             llvm::Align(s.vw * 4));
+    auto *type =
+        llvm::FunctionType::get(b.getVoidTy(), {l.ptr, l.ptr, l.i64, l.i64, l.i64, l.i64}, false);
+    b.CreateCall(type, epilogue, {context, tile, t.row0, t.col0, l.constI64(t.rows), t.cols});
+    return std::vector<V>{};
+  };
+  branch(l, b.CreateIsNull(epilogue), store, call);
+}
+
+V orNull(Lowering &l, V p) { return p ? p : llvm::ConstantPointerNull::get(l.b.getPtrTy()); }
+
+} // namespace
+
 /// Emits C = op(A) op(B) with the blocking of the module's target, as
 /// parallel tasks (splitGemm); every finished tile goes through `epilogue`.
 void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) {
   const GemmBlocking s = blockingFor(*l.fn);
   GemmSplit split = splitGemm(l, s, g);
+  llvm::Function *kernel = libraryKernel(l, g);
+  GemmEpilogue store = [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); };
+  Outlined finish{nullptr, orNull(l, nullptr)};
+  if (kernel && epilogue)
+    finish = outlineEpilogue(l, s, epilogue);
+  V finishFn = finish.fn ? V(finish.fn) : orNull(l, nullptr);
   parallelFor(l, split.tasks, split.worthIt, [&](V t) {
     auto &b = l.b;
     V row0 = b.CreateMul(b.CreateUDiv(t, split.colChunks), split.blockRows);
     V col0 = b.CreateMul(b.CreateURem(t, split.colChunks), split.chunkCols);
     GemmRange r{row0, minI64(l, g.m, b.CreateAdd(row0, split.blockRows)), col0,
                 minI64(l, g.n, b.CreateAdd(col0, split.chunkCols))};
-    GemmBlockEmitter(l, s, g, epilogue, r).emit();
+    if (!kernel)
+      return GemmBlockEmitter(l, s, g, epilogue ? epilogue : store, r, readsBInPlace(s, g)).emit();
+    b.CreateCall(kernel, {g.a, g.b, g.c, orNull(l, g.aZ), orNull(l, g.bZ), orNull(l, g.bSums), g.m,
+                          g.n, g.k, r.row0, r.row1, r.col0, r.col1, finishFn, finish.context});
   });
+}
+
+void emitGemmKernelBody(Lowering &l, const GemmOperands &g, const GemmRange &r, V epilogue,
+                        V context) {
+  const GemmBlocking s = blockingFor(*l.fn);
+  GemmEpilogue store = [&](const GemmTile &t) { handOverTile(l, s, g, epilogue, context, t); };
+  auto blockReading = [&](bool bInPlace) {
+    return [&, bInPlace] {
+      GemmBlockEmitter(l, s, g, store, r, bInPlace, true).emit();
+      return std::vector<V>{};
+    };
+  };
+  if (!mayReadBInPlace(s, g))
+    return GemmBlockEmitter(l, s, g, store, r, false).emit();
+  branch(l, l.b.CreateICmpSLE(g.n, l.constI64(kGemmInPlaceMaxCols)), blockReading(true),
+         blockReading(false));
 }
 
 } // namespace nnc

@@ -8,6 +8,7 @@
 #include "codegen/Lowering.h"
 
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace nnc {
@@ -32,6 +33,9 @@ struct GemmOperands {
   /// Optional (B not transposed): bSums[j] = sum over k of B(k, j), added up
   /// while B is packed (a bias gradient riding along, passes/fusion/RowSums.h).
   V bSums = nullptr;
+  /// The activation whose gradient aMap (bMap) applies, by name, when the
+  /// GEMM library (codegen/GemmLibrary.h) may have it; null otherwise.
+  const char *aMapActivation = nullptr, *bMapActivation = nullptr;
 };
 
 /// One register tile of C, as the micro-kernel leaves it.
@@ -52,7 +56,27 @@ using GemmEpilogue = std::function<void(const GemmTile &)>;
 void storeTile(Lowering &l, V c, V ldc, const GemmTile &t);
 
 /// Emits C = op(A) op(B) with the blocking of the module's target, as
-/// parallel tasks; every finished tile goes through `epilogue`.
+/// parallel tasks; every finished tile goes through `epilogue` (empty: it
+/// is stored into C). When the module may call the GEMM library and it has
+/// the variant, each task calls the library's kernel for its block of C,
+/// then runs the epilogue over that block, row by row, while it is cached.
 void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue);
+
+/// The part of C one task computes: rows [row0, row1), columns [col0, col1)
+/// (with col1 - col0 <= NC in emitGemm's tasks).
+struct GemmRange {
+  V row0, row1, col0, col1;
+};
+
+/// The body of a GEMM library kernel (codegen/GemmLibrary.cpp): block `r`
+/// of C = op(A) op(B). Each finished tile is stored into C when
+/// `epilogue` is null, else handed to it (a pointer to the function emitGemm
+/// outlines) with `context`: (context, tile, row0, col0, rows, cols).
+void emitGemmKernelBody(Lowering &l, const GemmOperands &g, const GemmRange &r, V epilogue,
+                        V context);
+
+/// The gradient of an activation as an element map (dy, z) -> dy * f'(z),
+/// as its element-wise kernel computes it (codegen/lower/MatMul.cpp).
+ElementMap activationGradientMap(Lowering &l, const std::string &activation, double alpha);
 
 } // namespace nnc

@@ -41,11 +41,29 @@ V applyActivation(Lowering &l, const Activation &act, double alpha, V x) {
                  [&](V xi, V) { return lowerUnaryScalar(l, act.forward, alpha, xi); });
 }
 
-/// The activation's gradient op on (z, dy), as an ElementMap (dy, z) -> g.
-ElementMap gradientMap(Lowering &l, const Node &n) {
-  Activation act =
-      activationNamed(n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident);
+/// The activations whose gradient maps the GEMM library has (GemmLibrary.h).
+const char *libraryActivation(const std::string &name) { return name == "relu" ? "relu" : nullptr; }
+
+/// A fused backward node's activation gradient, as the element map of A
+/// (`onA`) or of B; none for the identity.
+void setGradientMap(Lowering &l, const Node &n, GemmOperands &g, bool onA, V z) {
+  const std::string &name = n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident;
+  if (activationNamed(name).none)
+    return;
   double alpha = n.attrs[static_cast<size_t>(n.info().attrIndex("alpha"))].number;
+  (onA ? g.aZ : g.bZ) = z;
+  (onA ? g.aMap : g.bMap) = activationGradientMap(l, name, alpha);
+  (onA ? g.aMapActivation : g.bMapActivation) = libraryActivation(name);
+}
+
+/// Stores the tile, unless node `n` has an element-wise guest (finishTile):
+/// an empty epilogue (emitGemm stores the tile itself).
+GemmEpilogue guestEpilogue(Lowering &l, const Node &n, const GemmOperands &g);
+
+} // namespace
+
+ElementMap activationGradientMap(Lowering &l, const std::string &activation, double alpha) {
+  Activation act = activationNamed(activation);
   return [&l, act, alpha](V dy, V z) -> V {
     auto &b = l.b;
     if (act.none)
@@ -59,6 +77,8 @@ ElementMap gradientMap(Lowering &l, const Node &n) {
                    [&](V d, V zi) { return lowerUnaryGradScalar(l, act.grad, alpha, zi, d); });
   };
 }
+
+namespace {
 
 /// Stores a finished tile of GEMM node `n`'s result; or, when the node has
 /// an element-wise guest (passes/fusion/GemmEpilogues.h), which is then the
@@ -108,6 +128,9 @@ void lowerFusedMatMul(Lowering &l, const Node &n) {
   GemmOperands g{
       l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),
       ta,        tb};
+  const Node *guest = l.guestNode(n, {OpKind::FusedElementwise});
+  if (!bias && act.none && !guest)
+    return emitGemm(l, g, {});
   emitGemm(l, g, [&](const GemmTile &t) {
     GemmTile done = t;
     std::vector<V> biasVec;
@@ -129,7 +152,9 @@ void lowerFusedMatMul(Lowering &l, const Node &n) {
 void lowerFusedBiasGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId dy = n.operands[0], z = n.operands[1], out = n.result;
-  ElementMap g = gradientMap(l, n);
+  ElementMap g =
+      activationGradientMap(l, n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident,
+                            n.attrs[static_cast<size_t>(n.info().attrIndex("alpha"))].number);
   std::vector<V> shape = l.shape(dy);
   l.zero(l.data(out), shape[1]);
   l.forRange(
@@ -142,6 +167,12 @@ void lowerFusedBiasGrad(Lowering &l, const Node &n) {
         });
       },
       false);
+}
+
+GemmEpilogue guestEpilogue(Lowering &l, const Node &n, const GemmOperands &g) {
+  if (!l.guestNode(n, {OpKind::FusedElementwise}))
+    return {};
+  return [&l, &n, &g](const GemmTile &t) { finishTile(l, n, g, t); };
 }
 
 } // namespace
@@ -158,9 +189,8 @@ void lowerMatMul(Lowering &l, const Node &n) {
     ValueId dy = n.operands[0];
     GemmOperands g{l.data(dy),   l.data(n.operands[2]),      l.data(c), l.dim(cs[0]),
                    l.dim(cs[1]), l.dim(l.type(dy).shape[1]), false,     n.attrs[0].boolean};
-    g.aZ = l.data(n.operands[1]);
-    g.aMap = gradientMap(l, n);
-    emitGemm(l, g, [&](const GemmTile &t) { finishTile(l, n, g, t); });
+    setGradientMap(l, n, g, true, l.data(n.operands[1]));
+    emitGemm(l, g, guestEpilogue(l, n, g));
     return;
   }
   case OpKind::FusedMatMulGradWeight: { // (x, dy, z): op(x) g
@@ -169,11 +199,10 @@ void lowerMatMul(Lowering &l, const Node &n) {
     const Shape &xs = l.type(x).shape;
     GemmOperands g{l.data(x),    l.data(n.operands[1]),     l.data(c), l.dim(cs[0]),
                    l.dim(cs[1]), l.dim(ta ? xs[0] : xs[1]), ta,        false};
-    g.bZ = l.data(n.operands[2]);
-    g.bMap = gradientMap(l, n);
+    setGradientMap(l, n, g, false, l.data(n.operands[2]));
     if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
-    emitGemm(l, g, [&](const GemmTile &t) { finishTile(l, n, g, t); });
+    emitGemm(l, g, guestEpilogue(l, n, g));
     return;
   }
   default: {
@@ -185,7 +214,7 @@ void lowerMatMul(Lowering &l, const Node &n) {
         ta,        tb};
     if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
-    emitGemm(l, g, [&](const GemmTile &t) { finishTile(l, n, g, t); });
+    emitGemm(l, g, guestEpilogue(l, n, g));
   }
   }
 }
