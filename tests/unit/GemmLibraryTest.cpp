@@ -103,9 +103,13 @@ TEST(GemmLibrary, MlpStepsComputeTheBitsOfTheGemmsCompiledIn) {
 
 // Matmuls in every transpose, momentum's velocity in an epilogue, a
 // sigmoid whose gradient the library lacks (that GEMM stays in the
-// module), and a 4 x 3 layer too small for the library.
+// module), a 4 x 3 layer too small for the library, and a layer 1030
+// wide, which a library kernel packs (too wide to read B in place).
 TEST(GemmLibrary, TransposesFallbacksAndTinyGemmsComputeTheSameBits) {
-  const std::string text = "model m {\n  dim B\n  input x: f32[B, 96]\n  input t: f32[B, 3]\n"
+  const std::string text = "model m {\n  dim B\n  input x0: f32[B, 40]\n  input t: f32[B, 3]\n"
+                           "  param w0: f32[40, 1030] = uniform(-0.3, 0.3, seed=5)\n"
+                           "  param w01: f32[1030, 96] = uniform(-0.05, 0.05, seed=6)\n"
+                           "  x = matmul(relu(matmul(x0, w0)), w01)\n"
                            "  param w1: f32[96, 80] = uniform(-0.3, 0.3, seed=1)\n"
                            "  param w2: f32[50, 80] = uniform(-0.3, 0.3, seed=2)\n"
                            "  param w3: f32[50, 4] = uniform(-0.3, 0.3, seed=3)\n"
@@ -118,11 +122,12 @@ TEST(GemmLibrary, TransposesFallbacksAndTinyGemmsComputeTheSameBits) {
                            "  minimize loss with sgd(lr=0.05, momentum=0.9)\n}\n";
   for (const std::string &cpu : runnableCpus()) {
     SCOPED_TRACE("cpu '" + cpu + "'");
-    // Calling the library: the first two forward GEMMs, in inference and in
-    // the step; the weight gradient of w1 (relu's gradient on B); and the
-    // gradients of the sigmoid layer, plain GEMMs after sigmoid_grad. The
-    // others (tanh's gradient, the layers of 4 and 3) are compiled in.
-    EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(text, cpu, 67, 3), 7);
+    // Calling the library: the first four forward GEMMs, in inference and
+    // in the step (8); the wide layers' three gradients and x's (relu's
+    // gradient on A or B where it applies, 4); the weight gradient of w1;
+    // the gradients of the sigmoid layer, plain GEMMs after sigmoid_grad (2).
+    // The others (tanh's gradient, the layers of 4 and 3) are compiled in.
+    EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(text, cpu, 67, 3), 15);
   }
 }
 
