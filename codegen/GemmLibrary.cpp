@@ -47,8 +47,9 @@ const std::vector<std::string> kLibraryCpus = {"skylake-avx512", "haswell", "x86
 
 /// The instruction set extensions that decide whether a kernel runs.
 const std::vector<llvm::StringRef> kIsaFeatures = {
-    "sse2", "sse4.1", "sse4.2", "popcnt",  "avx",      "avx2",     "fma",      "f16c",    "bmi",
-    "bmi2", "lzcnt",  "movbe",  "avx512f", "avx512vl", "avx512bw", "avx512dq", "avx512cd"};
+    "sse2",    "sse4.1",   "sse4.2",   "popcnt",   "avx",      "avx2",
+    "fma",     "f16c",     "bmi",      "bmi2",     "lzcnt",    "movbe",
+    "avx512f", "avx512vl", "avx512bw", "avx512dq", "avx512cd", "evex512"};
 
 std::set<std::string> featuresOfCpu(llvm::StringRef cpu) {
   llvm::SmallVector<llvm::StringRef, 64> features;
@@ -75,16 +76,16 @@ unsigned lanesOf(const std::set<std::string> &features) {
   return features.count("avx512f") ? 16 : features.count("avx") ? 8 : 4;
 }
 
-std::vector<GemmLibraryEntry> linkedEntries() {
+/// The linked table (empty without the library).
+llvm::ArrayRef<GemmLibraryEntry> linkedEntries() {
   if (&nnc_gemm_library_size == nullptr || &nnc_gemm_library_table == nullptr)
     return {};
-  return {nnc_gemm_library_table, nnc_gemm_library_table + nnc_gemm_library_size};
+  return {nnc_gemm_library_table, static_cast<size_t>(nnc_gemm_library_size)};
 }
 
 bool linked(const std::string &name) {
-  std::vector<GemmLibraryEntry> entries = linkedEntries();
   auto same = [&](const GemmLibraryEntry &e) { return name == e.name; };
-  return std::any_of(entries.begin(), entries.end(), same);
+  return llvm::any_of(linkedEntries(), same);
 }
 
 llvm::FunctionType *kernelType(llvm::LLVMContext &ctx) {
@@ -110,7 +111,8 @@ void defineKernel(llvm::Module &m, const std::string &cpu, const GemmKernelKey &
   fn->addFnAttr("target-features", llvm::join(plus, ","));
   if (features.count("avx512f"))
     fn->addFnAttr("prefer-vector-width", "512");
-  for (unsigned i = 0; i < 6; ++i)
+  // Not C (argument 2): the epilogue may write C through a pointer of its own.
+  for (unsigned i : {0, 1, 3, 4, 5})
     fn->addParamAttr(i, llvm::Attribute::NoAlias);
   Lowering l(m, fn, noGraph, nullptr);
   l.b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
@@ -170,6 +172,8 @@ std::vector<GemmKernelKey> gemmLibraryKeys() {
     }
   return keys;
 }
+
+unsigned gemmLibraryLanes(const std::string &cpu) { return lanesOf(featuresOfCpu(cpu)); }
 
 std::string gemmKernelName(const std::string &cpu, const GemmKernelKey &key) {
   std::string name = "nnc_gemm_" + cpu + "_a" + (key.ta ? "T" : "N") + "_b" + (key.tb ? "T" : "N");

@@ -29,7 +29,7 @@ namespace nnc {
 
 /// What a library kernel computes beyond the extents: C = op(A) op(B)
 /// with A's rows (B's rows) mapped by an activation's gradient as they are
-/// read, and B's column sums added into a buffer (GemmOperands).
+/// read, and B's column sums stored into a buffer (GemmOperands).
 struct GemmKernelKey {
   bool ta = false, tb = false, bSums = false;
   std::string aMap, bMap; ///< an activation's name ("relu"), or empty
@@ -45,6 +45,9 @@ std::string gemmKernelName(const std::string &cpu, const GemmKernelKey &key);
 /// vector width, and every feature of it present; empty when there is none
 /// or no library is linked.
 std::string gemmLibraryCpuFor(const llvm::TargetMachine &machine);
+
+/// f32 lanes of the library CPU's vectors (its kernels' blocking).
+unsigned gemmLibraryLanes(const std::string &cpu);
 
 /// Declares the kernel in `module`:
 ///   void (ptr a, ptr b, ptr c, ptr aZ, ptr bZ, ptr bSums,

@@ -340,8 +340,9 @@ private:
     };
     // B read in place: masked loads only for the edge panel. A masked load
     // is a second micro-op on the ports the FMAs use (12% of a library
-    // kernel's time on 64x784x256); with N a constant, LLVM drops the masks
-    // of full panels itself, so only a library kernel has both copies.
+    // kernel's time on 64x784x256). In a module N is a constant, and where
+    // LLVM can prove a panel full (64x784x256: every one) it drops the mask
+    // itself; only a library kernel has both copies (compile time).
     std::vector<V> acc = !bInPlace ? kernel(false)()
                          : !fullPanelsUnmasked
                              ? kernel(true)()
@@ -507,7 +508,8 @@ int64_t expectedWork(const GemmOperands &g) {
   int64_t work = 1;
   for (V extent : {g.m, g.n, g.k}) {
     auto *known = llvm::dyn_cast<llvm::ConstantInt>(extent);
-    work *= known ? known->getSExtValue() : kGemmAssumedExtent;
+    int64_t e = known ? known->getSExtValue() : kGemmAssumedExtent;
+    work = e > 0 && work > kGemmLibraryMinWork / e ? kGemmLibraryMinWork : work * e;
   }
   return work;
 }
@@ -521,6 +523,8 @@ llvm::Function *libraryKernel(Lowering &l, const GemmOperands &g) {
     return nullptr;
   GemmKernelKey key{g.ta, g.tb, g.bSums != nullptr, g.aMap ? g.aMapActivation : "",
                     g.bMap ? g.bMapActivation : ""};
+  // The kernel's blocking is the module's (emitGemm splits for both).
+  assert(gemmLibraryLanes(l.gemmLibraryCpu) == vectorLanes(*l.fn));
   return declareGemmKernel(l.module, l.gemmLibraryCpu, key);
 }
 
@@ -548,7 +552,8 @@ Outlined outlineEpilogue(Lowering &l, const GemmBlocking &s, const GemmEpilogue 
     };
     loop(l, l.constI64(0), rows, l.constI64(1), finishRow, 1);
   };
-  return outline(l, ".epilogue", {l.ptr, l.i64, l.i64, l.i64, l.i64}, body);
+  // A task: it runs inside the kernel's task, so any parallel loop in it is a plain loop.
+  return outline(l, ".epilogue", {l.ptr, l.i64, l.i64, l.i64, l.i64}, body, true);
 }
 
 /// In a library kernel: a finished tile to C, or through the epilogue
@@ -585,10 +590,13 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
   GemmSplit split = splitGemm(l, s, g);
   llvm::Function *kernel = libraryKernel(l, g);
   GemmEpilogue store = [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); };
-  Outlined finish{nullptr, orNull(l, nullptr)};
-  if (kernel && epilogue)
-    finish = outlineEpilogue(l, s, epilogue);
-  V finishFn = finish.fn ? V(finish.fn) : orNull(l, nullptr);
+  // With the library: the epilogue as a function, or null pointers (store).
+  V epilogueFn = orNull(l, nullptr), epilogueContext = orNull(l, nullptr);
+  if (kernel && epilogue) {
+    Outlined outlined = outlineEpilogue(l, s, epilogue);
+    epilogueFn = outlined.fn;
+    epilogueContext = outlined.context;
+  }
   parallelFor(l, split.tasks, split.worthIt, [&](V t) {
     auto &b = l.b;
     V row0 = b.CreateMul(b.CreateUDiv(t, split.colChunks), split.blockRows);
@@ -598,22 +606,22 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
     if (!kernel)
       return GemmBlockEmitter(l, s, g, epilogue ? epilogue : store, r, readsBInPlace(s, g)).emit();
     b.CreateCall(kernel, {g.a, g.b, g.c, orNull(l, g.aZ), orNull(l, g.bZ), orNull(l, g.bSums), g.m,
-                          g.n, g.k, r.row0, r.row1, r.col0, r.col1, finishFn, finish.context});
+                          g.n, g.k, r.row0, r.row1, r.col0, r.col1, epilogueFn, epilogueContext});
   });
 }
 
 void emitGemmKernelBody(Lowering &l, const GemmOperands &g, const GemmRange &r, V epilogue,
                         V context) {
   const GemmBlocking s = blockingFor(*l.fn);
-  GemmEpilogue store = [&](const GemmTile &t) { handOverTile(l, s, g, epilogue, context, t); };
+  GemmEpilogue handOver = [&](const GemmTile &t) { handOverTile(l, s, g, epilogue, context, t); };
   auto blockReading = [&](bool bInPlace) {
     return [&, bInPlace] {
-      GemmBlockEmitter(l, s, g, store, r, bInPlace, true).emit();
+      GemmBlockEmitter(l, s, g, handOver, r, bInPlace, true).emit();
       return std::vector<V>{};
     };
   };
   if (!mayReadBInPlace(s, g))
-    return GemmBlockEmitter(l, s, g, store, r, false).emit();
+    return GemmBlockEmitter(l, s, g, handOver, r, false).emit();
   branch(l, l.b.CreateICmpSLE(g.n, l.constI64(kGemmInPlaceMaxCols)), blockReading(true),
          blockReading(false));
 }

@@ -59,7 +59,8 @@ void storeTile(Lowering &l, V c, V ldc, const GemmTile &t);
 /// parallel tasks; every finished tile goes through `epilogue` (empty: it
 /// is stored into C). When the module may call the GEMM library and it has
 /// the variant, each task calls the library's kernel for its block of C,
-/// then runs the epilogue over that block, row by row, while it is cached.
+/// and the epilogue becomes a function of its own, which the kernel calls
+/// with each finished tile (from a tile area on its stack).
 void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue);
 
 /// The part of C one task computes: rows [row0, row1), columns [col0, col1)
@@ -71,7 +72,10 @@ struct GemmRange {
 /// The body of a GEMM library kernel (codegen/GemmLibrary.cpp): block `r`
 /// of C = op(A) op(B). Each finished tile is stored into C when
 /// `epilogue` is null, else handed to it (a pointer to the function emitGemm
-/// outlines) with `context`: (context, tile, row0, col0, rows, cols).
+/// outlines) with `context`: (context, tile, row0, col0, rows, cols), the
+/// tile's rows NR floats apart. `r` must be one of emitGemm's tasks for the
+/// same blocking: at most NC columns, starting at a multiple of NR, rows
+/// starting at a multiple of MR.
 void emitGemmKernelBody(Lowering &l, const GemmOperands &g, const GemmRange &r, V epilogue,
                         V context);
 

@@ -75,7 +75,10 @@ int expectSameStepsWithAndWithoutTheLibrary(const std::string &text, const std::
   for (int s = 0; s < steps; ++s) {
     Result<float> withLibrary = sessions[0]->trainStep(inputs);
     Result<float> without = sessions[1]->trainStep(inputs);
-    EXPECT_TRUE(withLibrary.ok() && without.ok());
+    if (!withLibrary.ok() || !without.ok()) {
+      ADD_FAILURE() << "step " << s + 1 << " failed";
+      return 0;
+    }
     EXPECT_EQ(*withLibrary, *without) << "loss of step " << s + 1;
     for (ValueId p : model->valuesOfKind(ValueKind::Param)) {
       const std::string &name = model->value(p).name;
