@@ -251,7 +251,7 @@ Status writeGemmLibrary(const std::string &objectPath) {
   llvm::raw_string_ostream os(problems);
   if (llvm::verifyModule(m, &os))
     return Status::fail("internal error: invalid GEMM library IR: {}", os.str());
-  optimizeModule(m, **tm, Unrolling::Full);
+  optimizeModule(m, **tm, Pipeline::Library);
   auto object = objectCode(m, **tm);
   if (!object)
     return Status(object.takeDiags());

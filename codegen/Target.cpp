@@ -167,12 +167,13 @@ void mergeIdenticalFunctions(llvm::Module &module) {
   merge.run(module, analyses.mam);
 }
 
-void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine, Unrolling unrolling) {
+void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine, Pipeline pipeline) {
+  const bool library = pipeline == Pipeline::Library;
   llvm::PipelineTuningOptions tuning;
   tuning.LoopVectorization = true;
   tuning.SLPVectorization = true;
-  tuning.LoopUnrolling = unrolling == Unrolling::Full;
-  tuning.LoopInterleaving = unrolling == Unrolling::Full;
+  tuning.LoopUnrolling = library;
+  tuning.LoopInterleaving = library;
   llvm::PassBuilder builder(&machine, tuning);
   llvm::Triple triple(module.getTargetTriple());
   llvm::TargetLibraryInfoImpl libraryInfo(triple);
@@ -181,9 +182,9 @@ void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine, Unrollin
   Analyses analyses;
   analyses.fam.registerPass([&] { return llvm::TargetLibraryAnalysis(libraryInfo); });
   analyses.registerWith(builder);
-  llvm::ModulePassManager pipeline =
-      builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
-  pipeline.run(module, analyses.mam);
+  llvm::ModulePassManager passes = builder.buildPerModuleDefaultPipeline(
+      library ? llvm::OptimizationLevel::O3 : llvm::OptimizationLevel::O1);
+  passes.run(module, analyses.mam);
 }
 
 } // namespace nnc

@@ -38,21 +38,25 @@ std::vector<llvm::VecDesc> extraVectorFunctions(const llvm::TargetMachine &machi
 /// each kernel once. Runs on the whole module, before any split.
 void mergeIdenticalFunctions(llvm::Module &module);
 
-/// How much the pipeline unrolls loops.
-enum class Unrolling {
-  /// Only loops that ask for it (llvm.loop.unroll metadata: the GEMM
-  /// micro-kernel), and no interleaving in the loop vectorizer: a model's
-  /// module. LLVM's own unrolling made a quarter of the MLP step's code
-  /// (and of its compile time); paired step times with and without it were
-  /// within 1.2% (MLP, residual block, 64x784x256 matmul, XOR).
-  Requested,
-  /// LLVM's own choices as well: the GEMM library, compiled once at build time.
-  Full,
+/// Which optimization pipeline a module gets. Both vectorize loops and
+/// straight-line code, with glibc's libmvec as the vector math library so
+/// loops over exp and log stay vectorized.
+enum class Pipeline {
+  /// A model's module (JIT or object file): O1, with the loop and SLP
+  /// vectorizers, and loops unrolled only where they ask for it
+  /// (llvm.loop.unroll metadata: the GEMM micro-kernel), without
+  /// interleaving. Its big kernels are explicitly vectorized already (or in
+  /// the GEMM library), and against O3 with LLVM's own unrolling this
+  /// compiles the MLP step in about 60% of the time for step times within
+  /// 1.2% (paired: MLP, residual block, 64x784x256 matmul, conv, XOR; with
+  /// and without the GEMM library).
+  Model,
+  /// O3 with LLVM's own unrolling and interleaving: the GEMM library,
+  /// compiled once at build time.
+  Library,
 };
 
-/// Runs LLVM's O3 pipeline for the target, with glibc's libmvec as the
-/// vector math library so loops over exp and log stay vectorized.
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine,
-                    Unrolling unrolling = Unrolling::Requested);
+                    Pipeline pipeline = Pipeline::Model);
 
 } // namespace nnc
