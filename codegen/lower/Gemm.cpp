@@ -496,30 +496,30 @@ void storeTile(Lowering &l, V c, V ldc, const GemmTile &t) {
 
 namespace {
 
-/// GEMMs of fewer multiply-adds stay in the module: a library call's fixed
-/// costs (the call, blocking computed at run time, each tile's trip through
-/// memory to the epilogue) would be most of their time (the XOR step took
-/// 3x as long), and LLVM folds their constant loops into little code. An
-/// extent known only at run time (a batch) counts as kGemmAssumedExtent.
-constexpr int64_t kGemmLibraryMinWork = int64_t{1} << 15;
+/// GEMMs of fewer multiply-adds are a plain loop nest (emitSmallGemm):
+/// blocking, tasks or a library call would cost them more than they save
+/// (a library call made the XOR step 3x as long), and the blocked GEMM's
+/// code costs as much compile time for them as for a large one. An extent
+/// known only at run time (a batch) counts as kGemmAssumedExtent.
+constexpr int64_t kGemmSmallWork = int64_t{1} << 15;
 constexpr int64_t kGemmAssumedExtent = 64;
 
-int64_t expectedWork(const GemmOperands &g) {
+bool isSmall(const GemmOperands &g) {
   int64_t work = 1;
   for (V extent : {g.m, g.n, g.k}) {
     auto *known = llvm::dyn_cast<llvm::ConstantInt>(extent);
     int64_t e = known ? known->getSExtValue() : kGemmAssumedExtent;
-    work = e > 0 && work > kGemmLibraryMinWork / e ? kGemmLibraryMinWork : work * e;
+    if (e > 0 && work > kGemmSmallWork / e)
+      return false;
+    work *= e;
   }
-  return work;
+  return work < kGemmSmallWork;
 }
 
-/// The GEMM library's kernel for `g` when the module may call the library,
-/// the GEMM is large enough, and the library has the variant (both element
-/// maps among its activations); else null.
+/// The GEMM library's kernel for `g` when the module may call the library
+/// and it has the variant (both element maps among its activations); else null.
 llvm::Function *libraryKernel(Lowering &l, const GemmOperands &g) {
-  if (l.gemmLibraryCpu.empty() || (g.aMap && !g.aMapActivation) || (g.bMap && !g.bMapActivation) ||
-      expectedWork(g) < kGemmLibraryMinWork)
+  if (l.gemmLibraryCpu.empty() || (g.aMap && !g.aMapActivation) || (g.bMap && !g.bMapActivation))
     return nullptr;
   GemmKernelKey key{g.ta, g.tb, g.bSums != nullptr, g.aMap ? g.aMapActivation : "",
                     g.bMap ? g.bMapActivation : ""};
@@ -586,6 +586,8 @@ V orNull(Lowering &l, V p) { return p ? p : llvm::ConstantPointerNull::get(l.b.g
 /// Emits C = op(A) op(B) with the blocking of the module's target, as
 /// parallel tasks (splitGemm); every finished tile goes through `epilogue`.
 void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) {
+  if (isSmall(g))
+    return emitSmallGemm(l, g, epilogue);
   const GemmBlocking s = blockingFor(*l.fn);
   GemmSplit split = splitGemm(l, s, g);
   llvm::Function *kernel = libraryKernel(l, g);

@@ -69,6 +69,11 @@ struct GemmRange {
   V row0, row1, col0, col1;
 };
 
+/// C = op(A) op(B) as one loop nest on the calling thread, one row of C
+/// and one vector of its columns at a time (codegen/lower/GemmSmall.cpp):
+/// emitGemm's choice for small GEMMs, the same bits as the blocked GEMM.
+void emitSmallGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue);
+
 /// The body of a GEMM library kernel (codegen/GemmLibrary.cpp): block `r`
 /// of C = op(A) op(B). Each finished tile is stored into C when
 /// `epilogue` is null, else handed to it (a pointer to the function emitGemm
