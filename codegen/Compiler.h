@@ -18,11 +18,11 @@ struct CompileOptions {
   std::string cpu;       ///< LLVM CPU name; empty for the host
   bool useCache = false; ///< reuse and store compiled code on disk (ObjectCache.h)
   /// Threads a JIT-compiled model runs on (0: one per core; JitModel::setThreads),
-  /// and compiles on (at most one per core): the JIT splits its module into
-  /// that many partitions, optimized and compiled side by side
+  /// and compiles on (at most one per core): the JIT splits a large enough
+  /// module into that many partitions, optimized and compiled side by side
   /// (codegen/ParallelCompile.h). Results are the same for any count (every
   /// kernel computes in the same order, without fast-math); the disk cache
-  /// keeps one entry per partition count.
+  /// keeps one entry per thread count.
   int threads = 0;
   /// JIT only: GEMMs call nnc's precompiled GEMM kernels (codegen/GemmLibrary.h)
   /// rather than being compiled into the model, which is most of the

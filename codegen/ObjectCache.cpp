@@ -35,8 +35,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string entryPath(const std::string &dir, const std::string &key, size_t part) {
-  return dir + "/" + key + "-" + std::to_string(part) + ".o";
+std::string entryPath(const std::string &dir, const std::string &key, size_t part, size_t count) {
+  return dir + "/" + key + "-" + std::to_string(part) + "of" + std::to_string(count) + ".o";
+}
+
+/// The `count` objects of `key`'s entry of that many parts, if all are there.
+std::optional<std::vector<std::string>> readEntry(const std::string &dir, const std::string &key,
+                                                  unsigned count) {
+  std::vector<std::string> objects;
+  for (unsigned part = 0; part < count; ++part) {
+    auto bytes = readWholeFile(entryPath(dir, key, part, count), uint64_t{1} << 30);
+    if (!bytes)
+      return std::nullopt;
+    objects.push_back(std::move(bytes).value());
+  }
+  // A hit makes the entry the most recently used (eviction goes by time).
+  std::error_code ec;
+  for (unsigned part = 0; part < count; ++part)
+    fs::last_write_time(entryPath(dir, key, part, count), fs::file_time_type::clock::now(), ec);
+  return objects;
 }
 
 /// One object file of the cache.
@@ -79,22 +96,15 @@ void evictLeastRecentlyUsed(const std::string &dir, uint64_t limit) {
 
 } // namespace
 
-std::optional<std::vector<std::string>> readCachedObjects(const std::string &key, unsigned count) {
+std::optional<std::vector<std::string>> readCachedObjects(const std::string &key,
+                                                          unsigned maxCount) {
   std::string dir = objectCacheDirectory();
   if (dir.empty())
     return std::nullopt;
-  std::vector<std::string> objects;
-  for (unsigned part = 0; part < count; ++part) {
-    auto bytes = readWholeFile(entryPath(dir, key, part), uint64_t{1} << 30);
-    if (!bytes)
-      return std::nullopt;
-    objects.push_back(std::move(bytes).value());
-  }
-  // A hit makes the entry the most recently used (eviction goes by time).
-  std::error_code ec;
-  for (unsigned part = 0; part < count; ++part)
-    fs::last_write_time(entryPath(dir, key, part), fs::file_time_type::clock::now(), ec);
-  return objects;
+  for (unsigned count = maxCount; count >= 1; --count)
+    if (auto objects = readEntry(dir, key, count))
+      return objects;
+  return std::nullopt;
 }
 
 void storeCachedObjects(const std::string &key, const std::vector<std::string> &objects) {
@@ -106,7 +116,7 @@ void storeCachedObjects(const std::string &key, const std::vector<std::string> &
   if (ec)
     return;
   for (size_t part = 0; part < objects.size(); ++part)
-    if (!writeFileAtomically(entryPath(dir, key, part), objects[part]))
+    if (!writeFileAtomically(entryPath(dir, key, part, objects.size()), objects[part]))
       return;
   evictLeastRecentlyUsed(dir, objectCacheLimitBytes());
 }

@@ -22,12 +22,15 @@ std::string objectCacheDirectory();
 /// else 512 MiB.
 uint64_t objectCacheLimitBytes();
 
-/// The `count` cached objects of `key` (files KEY-0.o, KEY-1.o, ...), if
-/// all are there.
-std::optional<std::vector<std::string>> readCachedObjects(const std::string &key, unsigned count);
+/// The cached objects of `key`: an entry of at most `maxCount` objects
+/// (files KEY-0ofN.o ... KEY-{N-1}ofN.o), if one is whole. The compiler
+/// may split a module into fewer partitions than it was given threads
+/// (compilePartitions), so the count is part of the entry, not of the key.
+std::optional<std::vector<std::string>> readCachedObjects(const std::string &key,
+                                                          unsigned maxCount);
 
-/// Stores objects under `key`; failures (read-only home, full disk) only
-/// mean the next run compiles again.
+/// Stores objects under `key`, as an entry of objects.size() parts;
+/// failures (read-only home, full disk) only mean the next run compiles again.
 void storeCachedObjects(const std::string &key, const std::vector<std::string> &objects);
 
 } // namespace nnc

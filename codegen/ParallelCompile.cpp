@@ -70,6 +70,13 @@ PartitionResult compileBitcode(const std::string &bitcode, const std::string &cp
   return r;
 }
 
+/// Instructions (before optimization) a partition gets at least: the split
+/// and each partition's bitcode round trip and target machine cost about
+/// 30 ms, which a module pays back only when half of its compile is more.
+/// The MLP step's module is 1627 instructions (one partition: 120-130 ms
+/// alone, about as much split in two), the CNN's 3415 (two: 195 -> 140 ms).
+constexpr size_t kMinPartitionInstructions = 1500;
+
 /// SplitModule makes internal symbols that another partition uses external
 /// and hidden, which the code generator then reaches PC-relative. The JIT
 /// places each partition's object in memory of its own, not always within
@@ -116,6 +123,8 @@ Result<std::vector<std::string>> compilePartitions(std::unique_ptr<llvm::Module>
                                                    const std::string &cpu, unsigned parts,
                                                    CompileTimes &times) {
   using R = Result<std::vector<std::string>>;
+  parts = std::min<unsigned>(
+      parts, std::max<size_t>(1, module->getInstructionCount() / kMinPartitionInstructions));
   std::vector<PartitionResult> results;
   if (parts <= 1) {
     auto tm = createTargetMachine(cpu);

@@ -49,15 +49,18 @@ private:
   fs::path dir_;
 };
 
-/// Loads examples/xor.ir with the cache on, compiled on `threads` threads.
-CompiledModel load(int threads) {
+/// Loads examples/MODEL with the cache on, compiled on `threads` threads.
+CompiledModel load(int threads, const std::string &model = "xor.ir") {
   CompileOptions options;
   options.useCache = true;
   options.threads = threads;
-  auto model = CompiledModel::load(NNC_SOURCE_DIR "/examples/xor.ir", options);
-  EXPECT_TRUE(model.ok()) << model.errorText();
-  return std::move(model).value();
+  auto compiled = CompiledModel::load(NNC_SOURCE_DIR "/examples/" + model, options);
+  EXPECT_TRUE(compiled.ok()) << compiled.errorText();
+  return std::move(compiled).value();
 }
+
+/// examples/cnn.ir: large enough to compile in two partitions on two threads.
+CompiledModel loadCnn(int threads) { return load(threads, "cnn.ir"); }
 
 /// The loss of one training step of XOR from its initial state.
 float firstLoss(const CompiledModel &model) {
@@ -78,33 +81,56 @@ float firstLoss(const CompiledModel &model) {
 /// Partitions of a JIT compile on two threads: one per core, at most two.
 size_t twoThreadParts() { return static_cast<size_t>(std::min(2, ThreadPool::defaultThreads())); }
 
-TEST(ObjectCache, SecondLoadComesFromTheCacheOneFilePerPartition) {
+// XOR's module is too small to split (ParallelCompile.cpp): one object
+// even on two threads, read back as such.
+TEST(ObjectCache, SecondLoadComesFromTheCache) {
   CacheDirectory cache;
   CompiledModel first = load(2);
   EXPECT_FALSE(first.times().fromCache);
   std::vector<fs::path> files = cache.files();
-  ASSERT_EQ(files.size(), twoThreadParts());
-  for (size_t i = 0; i < files.size(); ++i) {
-    std::string name = files[i].filename().string();
-    EXPECT_EQ(name.substr(name.size() - 4), "-" + std::to_string(i) + ".o");
-  }
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].filename().string().substr(64), "-0of1.o"); // after the 64-digit key
   CompiledModel second = load(2);
   EXPECT_TRUE(second.times().fromCache);
   EXPECT_EQ(firstLoss(first), firstLoss(second));
+}
+
+TEST(ObjectCache, OneFilePerPartition) {
+  CacheDirectory cache;
+  EXPECT_FALSE(loadCnn(2).times().fromCache);
+  std::vector<fs::path> files = cache.files();
+  ASSERT_EQ(files.size(), twoThreadParts());
+  for (size_t i = 0; i < files.size(); ++i)
+    EXPECT_EQ(files[i].filename().string().substr(64),
+              "-" + std::to_string(i) + "of" + std::to_string(files.size()) + ".o");
+  EXPECT_TRUE(loadCnn(2).times().fromCache);
 }
 
 TEST(ObjectCache, AMissingPartitionOrAnotherCountCompilesAgain) {
   if (twoThreadParts() < 2)
     GTEST_SKIP() << "one core: the JIT compiles in one partition";
   CacheDirectory cache;
-  load(2);
+  loadCnn(2);
   ASSERT_EQ(cache.files().size(), 2u);
   fs::remove(cache.files()[1]);
-  EXPECT_FALSE(load(2).times().fromCache);
-  EXPECT_TRUE(load(2).times().fromCache);
-  EXPECT_FALSE(load(1).times().fromCache); // one partition: another key
+  EXPECT_FALSE(loadCnn(2).times().fromCache);
+  EXPECT_TRUE(loadCnn(2).times().fromCache);
+  EXPECT_FALSE(loadCnn(1).times().fromCache); // one thread: another key
   EXPECT_EQ(cache.files().size(), 3u);
-  EXPECT_TRUE(load(1).times().fromCache);
+  EXPECT_TRUE(loadCnn(1).times().fromCache);
+}
+
+// An entry holds as many objects as the compiler made, up to the count asked for.
+TEST(ObjectCache, AnEntryOfFewerPartsIsFound) {
+  CacheDirectory cache;
+  storeCachedObjects("k", {"one"});
+  auto found = readCachedObjects("k", 2);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(*found, std::vector<std::string>{"one"});
+  storeCachedObjects("k", {"first", "second"});
+  EXPECT_EQ(readCachedObjects("k", 2)->size(), 2u);
+  EXPECT_EQ(readCachedObjects("k", 1)->size(), 1u);
+  EXPECT_FALSE(readCachedObjects("other", 2).has_value());
 }
 
 /// Makes `path` look last used `seconds` ago.
@@ -120,16 +146,16 @@ TEST(ObjectCache, KeepsToItsSizeLimitDroppingTheLeastRecentlyUsed) {
   for (const char *key : {"a", "b", "c"})
     storeCachedObjects(key, {object});
   ASSERT_EQ(cache.files().size(), 3u);
-  lastUsed(cache.path() / "a-0.o", 300);
-  lastUsed(cache.path() / "b-0.o", 200);
-  lastUsed(cache.path() / "c-0.o", 100);
+  lastUsed(cache.path() / "a-0of1.o", 300);
+  lastUsed(cache.path() / "b-0of1.o", 200);
+  lastUsed(cache.path() / "c-0of1.o", 100);
   ASSERT_TRUE(readCachedObjects("a", 1).has_value()); // now the most recently used
   // 4000 bytes: the oldest go (b, then c) until at most 90% of the limit is left.
   storeCachedObjects("d", {object});
   std::vector<fs::path> left = cache.files();
   ASSERT_EQ(left.size(), 2u);
-  EXPECT_EQ(left[0].filename(), "a-0.o");
-  EXPECT_EQ(left[1].filename(), "d-0.o");
+  EXPECT_EQ(left[0].filename(), "a-0of1.o");
+  EXPECT_EQ(left[1].filename(), "d-0of1.o");
   ::unsetenv("NNC_CACHE_MAX_MB");
 }
 
