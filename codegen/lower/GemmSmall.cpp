@@ -30,9 +30,9 @@ public:
 
   void emit(const GemmEpilogue &epilogue) {
     V chunks = ceilDiv(l, g.n, l.constI64(vw));
+    auto sumsAt = [&](V c) { columnSums(c); };
     if (g.bSums)
-      loop(
-          l, l.constI64(0), chunks, one, [&](V c) { columnSums(c); }, 1);
+      loop(l, l.constI64(0), chunks, one, sumsAt, 1);
     auto tile = [&](V i, V c) {
       V j0 = b.CreateMul(c, l.constI64(vw));
       V cols = minI64(l, l.constI64(vw), b.CreateSub(g.n, j0));
@@ -51,8 +51,8 @@ public:
         storeTile(l, g.c, g.n, t);
     };
     auto row = [&](V i) {
-      loop(
-          l, l.constI64(0), chunks, one, [&](V c) { tile(i, c); }, 1);
+      auto tileAt = [&](V c) { tile(i, c); };
+      loop(l, l.constI64(0), chunks, one, tileAt, 1);
     };
     loop(l, l.constI64(0), g.m, one, row, 1);
   }
