@@ -1,6 +1,9 @@
 /// Host CPU and LLVM version, from LLVM's TargetParser.
 #include "codegen/HostInfo.h"
 
+#include "codegen/GemmLibrary.h"
+#include "codegen/Target.h"
+
 #include <llvm/Config/llvm-config.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/ADT/StringMap.h>
@@ -17,6 +20,9 @@ HostInfo hostInfo() {
     info.vectorBits = 512;
   else if (features.lookup("avx2"))
     info.vectorBits = 256;
+  info.gemmLibraryKernels = static_cast<int>(linkedGemmKernels().size());
+  if (auto machine = createTargetMachine(""))
+    info.gemmLibraryCpu = gemmLibraryCpuFor(**machine);
   return info;
 }
 

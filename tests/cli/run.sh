@@ -86,6 +86,7 @@ expect_status 1 "unknown command" -- "$nnc" frobnicate
 expect_status 1 "unknown option" -- "$nnc" run "$src/examples/xor.ir" --bogus -o "$work/o"
 expect_status 0 "version" -- "$nnc" --version
 expect_in "$work/out" "LLVM 19" "version names LLVM"
+expect_in "$work/out" "GEMM library: " "version describes the GEMM library"
 
 # Binary garbage never crashes the parser.
 head -c 4096 /dev/urandom >"$work/garbage.ir"

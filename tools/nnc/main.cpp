@@ -32,7 +32,7 @@ commands:
                         ahead-of-time object file and C header
   dot M.ir [--passes=a,b] [--pipeline=train|infer] [-o OUT.dot]
                         Graphviz DOT of the graph after those passes
-  --version             nnc, LLVM and host CPU
+  --version             nnc, LLVM, host CPU and GEMM library
   --help                this text
 )";
 
@@ -40,6 +40,13 @@ int version() {
   nnc::HostInfo host = nnc::hostInfo();
   std::printf("nnc %s\nLLVM %s, target %s, host CPU %s (%d-bit vectors)\n", NNC_VERSION,
               host.llvmVersion.c_str(), host.triple.c_str(), host.cpuName.c_str(), host.vectorBits);
+  if (host.gemmLibraryKernels == 0)
+    std::printf("GEMM library: not linked (every GEMM is compiled into its model)\n");
+  else if (host.gemmLibraryCpu.empty())
+    std::printf("GEMM library: %d kernels, none for this CPU\n", host.gemmLibraryKernels);
+  else
+    std::printf("GEMM library: %d kernels; this host calls the %s ones\n", host.gemmLibraryKernels,
+                host.gemmLibraryCpu.c_str());
   return 0;
 }
 
