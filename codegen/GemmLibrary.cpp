@@ -45,6 +45,9 @@ namespace {
 /// for every CPU with its vector width and at least its features.
 const std::vector<std::string> kLibraryCpus = {"skylake-avx512", "haswell", "x86-64"};
 
+/// The activations whose gradients the kernels apply to A or B.
+const char *const kLibraryActivations[] = {"relu"};
+
 /// The instruction set extensions that decide whether a kernel runs.
 const std::vector<llvm::StringRef> kIsaFeatures = {
     "sse2",    "sse4.1",   "sse4.2",   "popcnt",   "avx",      "avx2",
@@ -70,10 +73,6 @@ std::set<std::string> featuresOf(const llvm::TargetMachine &machine) {
     if (item.consume_front("+"))
       features.insert(item.str());
   return features;
-}
-
-unsigned lanesOf(const std::set<std::string> &features) {
-  return features.count("avx512f") ? 16 : features.count("avx") ? 8 : 4;
 }
 
 /// The linked table (empty without the library).
@@ -162,18 +161,29 @@ std::vector<GemmKernelKey> gemmLibraryKeys() {
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {
       keys.push_back({ta, tb, false, "", ""});
-      if (!ta) // fused grad-input: the activation's gradient on A
-        keys.push_back({ta, tb, false, "relu", ""});
+      for (const char *activation : kLibraryActivations)
+        if (!ta) // fused grad-input: the activation's gradient on A
+          keys.push_back({ta, tb, false, activation, ""});
       if (tb)
         continue;
       keys.push_back({ta, tb, true, "", ""}); // bias gradient riding along
-      for (bool sums : {false, true})         // fused grad-weight
-        keys.push_back({ta, tb, sums, "", "relu"});
+      for (const char *activation : kLibraryActivations)
+        for (bool sums : {false, true}) // fused grad-weight
+          keys.push_back({ta, tb, sums, "", activation});
     }
   return keys;
 }
 
-unsigned gemmLibraryLanes(const std::string &cpu) { return lanesOf(featuresOfCpu(cpu)); }
+unsigned gemmLibraryLanes(const std::string &cpu) {
+  return vectorLanes("", cpu, llvm::Triple(llvm::sys::getProcessTriple()));
+}
+
+const char *gemmLibraryActivation(const std::string &name) {
+  for (const char *activation : kLibraryActivations)
+    if (name == activation)
+      return activation;
+  return nullptr;
+}
 
 std::string gemmKernelName(const std::string &cpu, const GemmKernelKey &key) {
   std::string name = "nnc_gemm_" + cpu + "_a" + (key.ta ? "T" : "N") + "_b" + (key.tb ? "T" : "N");
@@ -191,12 +201,14 @@ std::string gemmLibraryCpuFor(const llvm::TargetMachine &machine) {
   if (!machine.getTargetTriple().isX86() || linkedEntries().empty())
     return "";
   std::set<std::string> target = featuresOf(machine);
+  unsigned targetLanes = vectorLanes(machine.getTargetFeatureString(), machine.getTargetCPU(),
+                                     machine.getTargetTriple());
   for (const std::string &cpu : kLibraryCpus) {
     std::set<std::string> needed = featuresOfCpu(cpu);
     auto present = [&](llvm::StringRef f) {
       return !needed.count(f.str()) || target.count(f.str());
     };
-    if (lanesOf(needed) == lanesOf(target) &&
+    if (gemmLibraryLanes(cpu) == targetLanes &&
         std::all_of(kIsaFeatures.begin(), kIsaFeatures.end(), present))
       return cpu;
   }

@@ -46,6 +46,10 @@ std::string gemmKernelName(const std::string &cpu, const GemmKernelKey &key);
 /// or no library is linked.
 std::string gemmLibraryCpuFor(const llvm::TargetMachine &machine);
 
+/// The library's own spelling of `name` when its kernels apply that
+/// activation's gradient (GemmOperands::aMapActivation), else null.
+const char *gemmLibraryActivation(const std::string &name);
+
 /// f32 lanes of the library CPU's vectors (its kernels' blocking).
 unsigned gemmLibraryLanes(const std::string &cpu);
 

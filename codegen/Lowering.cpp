@@ -228,19 +228,22 @@ llvm::Value *Lowering::broadcastOffset(ValueId v, const std::vector<llvm::Value 
 }
 
 unsigned vectorLanes(const llvm::Function &fn) {
+  return vectorLanes(fn.getFnAttribute("target-features").getValueAsString(),
+                     fn.getFnAttribute("target-cpu").getValueAsString(),
+                     llvm::Triple(fn.getParent()->getTargetTriple()));
+}
+
+unsigned vectorLanes(llvm::StringRef features, llvm::StringRef cpu, const llvm::Triple &triple) {
   auto has = [](llvm::StringRef list, llvm::StringRef feature) {
     llvm::SmallVector<llvm::StringRef, 64> items;
     list.split(items, ',');
     return llvm::is_contained(items, feature);
   };
-  llvm::StringRef features = fn.getFnAttribute("target-features").getValueAsString();
   if (!features.empty()) {
     if (has(features, "+avx512f"))
       return 16;
     return has(features, "+avx2") || has(features, "+avx") ? 8 : 4;
   }
-  llvm::StringRef cpu = fn.getFnAttribute("target-cpu").getValueAsString();
-  llvm::Triple triple(fn.getParent()->getTargetTriple());
   if (cpu.empty() || !triple.isX86())
     return 4;
   llvm::SmallVector<llvm::StringRef, 64> cpuFeatures;

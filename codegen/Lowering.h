@@ -10,6 +10,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
+#include <llvm/TargetParser/Triple.h>
 
 #include <functional>
 #include <initializer_list>
@@ -114,6 +115,9 @@ private:
 /// its "target-features" (the host), else from its "target-cpu" (x86); 4
 /// when neither says more. The GEMM and conv kernels size their tiles by it.
 unsigned vectorLanes(const llvm::Function &fn);
+/// The same for a target given by its feature string (may be empty), CPU
+/// and triple (a target machine's, or a GEMM library CPU's).
+unsigned vectorLanes(llvm::StringRef features, llvm::StringRef cpu, const llvm::Triple &triple);
 
 /// Lowers one node; each family's lowering is in codegen/lower/<Family>.cpp.
 void lowerNode(Lowering &l, const Node &node);

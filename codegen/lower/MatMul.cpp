@@ -3,6 +3,7 @@
 /// applied to each finished tile in registers; the fused backward ops with
 /// the activation's gradient applied as A or B is read, and a bias gradient
 /// riding along as column sums of B (passes/fusion/RowSums.h).
+#include "codegen/GemmLibrary.h"
 #include "codegen/lower/Gemm.h"
 #include "ir/Activation.h"
 
@@ -41,9 +42,6 @@ V applyActivation(Lowering &l, const Activation &act, double alpha, V x) {
                  [&](V xi, V) { return lowerUnaryScalar(l, act.forward, alpha, xi); });
 }
 
-/// The activations whose gradient maps the GEMM library has (GemmLibrary.h).
-const char *libraryActivation(const std::string &name) { return name == "relu" ? "relu" : nullptr; }
-
 /// A fused backward node's activation gradient, as the element map of A
 /// (`onA`) or of B; none for the identity.
 void setGradientMap(Lowering &l, const Node &n, GemmOperands &g, bool onA, V z) {
@@ -53,7 +51,7 @@ void setGradientMap(Lowering &l, const Node &n, GemmOperands &g, bool onA, V z) 
   double alpha = n.attrs[static_cast<size_t>(n.info().attrIndex("alpha"))].number;
   (onA ? g.aZ : g.bZ) = z;
   (onA ? g.aMap : g.bMap) = activationGradientMap(l, name, alpha);
-  (onA ? g.aMapActivation : g.bMapActivation) = libraryActivation(name);
+  (onA ? g.aMapActivation : g.bMapActivation) = gemmLibraryActivation(name);
 }
 
 /// Stores the tile, unless node `n` has an element-wise guest (finishTile):
