@@ -376,22 +376,37 @@ TEST(FusionJit, GemmEpilogueUpdatesTrainLikeTheInterpreter) {
   }
 }
 
-// Bias gradients ride along the weight-gradient GEMMs as column sums of B.
-// At batch 300 the GEMMs' depth (the batch) takes two blocks, so the sums
-// of the second block start from those of the first.
-TEST(FusionJit, BiasGradientsOverSeveralDepthBlocksTrainLikeTheInterpreter) {
-  const std::string text =
-      "model m {\n  dim B\n  input x: f32[B, 37]\n  input t: f32[B, 10]\n"
-      "  param w1: f32[37, 45] = uniform(-1, 1, seed=1)\n  param b1: f32[45] = zeros()\n"
-      "  param w2: f32[45, 10] = uniform(-1, 1, seed=2)\n  param b2: f32[10] = zeros()\n"
-      "  y = matmul(relu(matmul(x, w1) + b1), w2) + b2\n  loss = mse(y, t)\n  output y\n"
-      "  minimize loss with sgd(lr=0.1)\n}\n";
+/// y = relu(x w1 + b1) w2 + b2 with x: [B, in], w1: [in, hidden],
+/// w2: [hidden, out], mse against t, trained with `optimizer`.
+std::string twoLayerModel(int in, int hidden, int out, const std::string &optimizer) {
+  auto n = [](int v) { return std::to_string(v); };
+  return "model m {\n  dim B\n  input x: f32[B, " + n(in) + "]\n  input t: f32[B, " + n(out) +
+         "]\n  param w1: f32[" + n(in) + ", " + n(hidden) +
+         "] = uniform(-1, 1, seed=1)\n  param b1: f32[" + n(hidden) + "] = zeros()\n" +
+         "  param w2: f32[" + n(hidden) + ", " + n(out) + "] = uniform(-1, 1, seed=2)\n" +
+         "  param b2: f32[" + n(out) + "] = zeros()\n" +
+         "  y = matmul(relu(matmul(x, w1) + b1), w2) + b2\n  loss = mse(y, t)\n  output y\n" +
+         "  minimize loss with " + optimizer + "\n}\n";
+}
+
+/// twoLayerModel's steps at `batch`, something riding along a GEMM, like
+/// the interpreter's (expectStepsLikeTheInterpreter).
+void expectTwoLayerStepsLikeTheInterpreter(const std::string &text, int64_t batch, int steps,
+                                           const std::vector<std::string> &names) {
   Result<Graph> model = parseModel(text, "m.ir");
   ASSERT_TRUE(model.ok()) << model.errorText();
   Graph step = runPasses(*model, trainPipeline());
   ASSERT_LT(scheduleGuests(step).kernels(), step.nodes.size()); // something rides along
-  expectStepsLikeTheInterpreter(*model, step, jittest::randomInputs(step, {300}, 1), 2,
-                                {"w1", "b1", "w2", "b2"});
+  expectStepsLikeTheInterpreter(*model, step, jittest::randomInputs(step, {batch}, 1), steps,
+                                names);
+}
+
+// Bias gradients ride along the weight-gradient GEMMs as column sums of B.
+// At batch 300 the GEMMs' depth (the batch) takes two blocks, so the sums
+// of the second block start from those of the first.
+TEST(FusionJit, BiasGradientsOverSeveralDepthBlocksTrainLikeTheInterpreter) {
+  expectTwoLayerStepsLikeTheInterpreter(twoLayerModel(37, 45, 10, "sgd(lr=0.1)"), 300, 2,
+                                        {"w1", "b1", "w2", "b2"});
 }
 
 // An element-wise node reading a GEMM's result only runs in the GEMM's
@@ -482,18 +497,8 @@ TEST(FusionJit, SmallGemmsInEveryVariant) {
           "fused_matmul_grad_weight(xt, dy, z" + a + ")"})
       jittest::expectJitMatchesInterpreter(model(decls, call));
   }
-  const std::string text =
-      "model m {\n  dim B\n  input x: f32[B, 6]\n  input t: f32[B, 3]\n"
-      "  param w1: f32[6, 5] = uniform(-1, 1, seed=1)\n  param b1: f32[5] = zeros()\n"
-      "  param w2: f32[5, 3] = uniform(-1, 1, seed=2)\n  param b2: f32[3] = zeros()\n"
-      "  y = matmul(relu(matmul(x, w1) + b1), w2) + b2\n  loss = mse(y, t)\n  output y\n"
-      "  minimize loss with sgd(lr=0.1, momentum=0.9)\n}\n";
-  Result<Graph> m = parseModel(text, "m.ir");
-  ASSERT_TRUE(m.ok()) << m.errorText();
-  Graph step = runPasses(*m, trainPipeline());
-  ASSERT_LT(scheduleGuests(step).kernels(), step.nodes.size()); // something rides along
-  expectStepsLikeTheInterpreter(*m, step, jittest::randomInputs(step, {37}, 1), 3,
-                                {"w1", "b1", "w2", "b2", "w1.velocity", "b1.velocity"});
+  expectTwoLayerStepsLikeTheInterpreter(twoLayerModel(6, 5, 3, "sgd(lr=0.1, momentum=0.9)"), 37, 3,
+                                        {"w1", "b1", "w2", "b2", "w1.velocity", "b1.velocity"});
 }
 
 // K = 601: depth blocks of 201, 201 and 199 (no multiple of any vector
@@ -506,10 +511,7 @@ TEST(FusionJit, FusedMatMulGradInputOverSeveralDepthBlocks) {
   const std::string decls = "  input dy: f32[B, 601]\n  input z: f32[B, 601]\n"
                             "  param w: f32[70, 601] = uniform(-1, 1, seed=1)\n"
                             "  param wt: f32[601, 70] = uniform(-1, 1, seed=2)\n";
-  std::vector<std::string> cpus = {""};
-  if (hostInfo().vectorBits >= 256)
-    cpus.insert(cpus.end(), {"haswell", "x86-64"});
-  for (const std::string &cpu : cpus)
+  for (const std::string &cpu : jittest::runnableCpus())
     for (const char *act : {"relu", "tanh"}) {
       SCOPED_TRACE(std::string(act) + " on " + (cpu.empty() ? "the host" : cpu));
       CompileOptions options;

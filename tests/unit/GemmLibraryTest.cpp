@@ -40,16 +40,6 @@ TEST(GemmLibrary, ProgramsLinkItsKernelsForThreeCpus) {
     EXPECT_TRUE(linked(name)) << name;
 }
 
-/// The CPUs this host can run code for, from the widest vectors down.
-std::vector<std::string> runnableCpus() {
-  std::vector<std::string> cpus = {""}; // the host
-  int bits = hostInfo().vectorBits;
-  if (bits >= 256)
-    cpus.push_back("haswell");
-  cpus.push_back("x86-64");
-  return cpus;
-}
-
 /// `steps` training steps of `text` compiled for `cpu` with the GEMM library
 /// and without it: the same loss and the same bits in every param after
 /// each step. Returns the GEMMs that called the library.
@@ -97,7 +87,7 @@ int expectSameStepsWithAndWithoutTheLibrary(const std::string &text, const std::
 // and an edge panel. Every GEMM of the forward and of the step calls the
 // library, on the host's tiles, AVX2's and SSE2's.
 TEST(GemmLibrary, MlpStepsComputeTheBitsOfTheGemmsCompiledIn) {
-  for (const std::string &cpu : runnableCpus()) {
+  for (const std::string &cpu : jittest::runnableCpus()) {
     SCOPED_TRACE("cpu '" + cpu + "'");
     EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(jittest::exampleText("mlp.ir"), cpu, 70, 3),
               11);
@@ -123,7 +113,7 @@ TEST(GemmLibrary, TransposesFallbacksAndTinyGemmsComputeTheSameBits) {
                            "  y = matmul(h3, w4)\n"
                            "  loss = mse(y, t)\n  output y\n"
                            "  minimize loss with sgd(lr=0.05, momentum=0.9)\n}\n";
-  for (const std::string &cpu : runnableCpus()) {
+  for (const std::string &cpu : jittest::runnableCpus()) {
     SCOPED_TRACE("cpu '" + cpu + "'");
     // Calling the library: the first four forward GEMMs, in inference and
     // in the step (8); the wide layers' three gradients and x's (relu's

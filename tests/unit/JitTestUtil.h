@@ -5,6 +5,7 @@
 #pragma once
 
 #include "codegen/Compiler.h"
+#include "codegen/HostInfo.h"
 #include "ir/Parser.h"
 #include "runtime/Initializers.h"
 #include "runtime/Interpreter.h"
@@ -35,6 +36,16 @@ inline Graph loadExample(const std::string &name) {
   Result<Graph> g = parseModel(exampleText(name), name);
   EXPECT_TRUE(g.ok()) << g.errorText();
   return std::move(g).value();
+}
+
+/// The CPUs this host runs code for, widest vectors first: "" (the host
+/// itself), then haswell (AVX2) when the host has it, then x86-64 (SSE2).
+inline std::vector<std::string> runnableCpus() {
+  std::vector<std::string> cpus = {""};
+  if (hostInfo().vectorBits >= 256)
+    cpus.push_back("haswell");
+  cpus.push_back("x86-64");
+  return cpus;
 }
 
 /// A 64-byte-aligned buffer (the C ABI's state and workspace).
