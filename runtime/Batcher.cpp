@@ -70,7 +70,8 @@ std::vector<int64_t> permutation(int64_t n, uint64_t state) {
 Dataset takeRows(const Dataset &d, std::span<const int64_t> rows, std::string source) {
   std::vector<int64_t> exampleShape(d.features.shape().begin() + 1, d.features.shape().end());
   Batch b = gatherBatch(d, rows, exampleShape);
-  return Dataset{std::move(b.features), std::move(b.labels), std::move(source), d.imagePixels};
+  return Dataset{std::move(b.features), std::move(b.labels), std::move(source), d.imagePixels,
+                 d.labelSource};
 }
 
 } // namespace
@@ -83,20 +84,25 @@ std::vector<int64_t> shuffledOrder(int64_t n, uint64_t seed, uint64_t epoch) {
 
 namespace {
 
-/// Copies `rows` of `data` into `b`, whose tensors have their shapes.
-void fillBatch(const Dataset &data, std::span<const int64_t> rows, Batch &b) {
-  int64_t e = data.exampleElements();
-  const float *src = data.features.f32();
-  float *dst = b.features.f32();
-  for (size_t k = 0; k < rows.size(); ++k) {
-    if (e > 0)
-      std::memcpy(dst + static_cast<int64_t>(k) * e, src + rows[k] * e,
-                  static_cast<size_t>(e) * sizeof(float));
-    b.labels.i32()[k] = data.labels.i32()[rows[k]];
-  }
+/// Copies rows of `src` (each `elements` 4-byte values) to `dst` in order.
+void copyRows(const Tensor &src, std::span<const int64_t> rows, int64_t elements, Tensor &dst) {
+  if (elements <= 0)
+    return;
+  const auto *from = static_cast<const char *>(src.data());
+  auto *to = static_cast<char *>(dst.data());
+  size_t rowBytes = static_cast<size_t>(elements) * 4;
+  for (size_t k = 0; k < rows.size(); ++k)
+    std::memcpy(to + k * rowBytes, from + static_cast<size_t>(rows[k]) * rowBytes, rowBytes);
 }
 
-std::vector<int64_t> batchShape(size_t rows, const std::vector<int64_t> &exampleShape) {
+/// Copies `rows` of `data` into `b`, whose tensors have their shapes.
+void fillBatch(const Dataset &data, std::span<const int64_t> rows, Batch &b) {
+  copyRows(data.features, rows, data.exampleElements(), b.features);
+  if (!data.labels.empty())
+    copyRows(data.labels, rows, data.labelElements(), b.labels);
+}
+
+std::vector<int64_t> batchShape(size_t rows, std::span<const int64_t> exampleShape) {
   std::vector<int64_t> shape{static_cast<int64_t>(rows)};
   shape.insert(shape.end(), exampleShape.begin(), exampleShape.end());
   return shape;
@@ -106,8 +112,10 @@ std::vector<int64_t> batchShape(size_t rows, const std::vector<int64_t> &example
 
 Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
                   const std::vector<int64_t> &exampleShape) {
-  Batch b{Tensor(DType::F32, batchShape(rows.size(), exampleShape)),
-          Tensor(DType::I32, {static_cast<int64_t>(rows.size())})};
+  Batch b{Tensor(DType::F32, batchShape(rows.size(), exampleShape)), Tensor()};
+  if (!data.labels.empty())
+    b.labels = Tensor(data.labels.dtype(),
+                      batchShape(rows.size(), std::span(data.labels.shape()).subspan(1)));
   fillBatch(data, rows, b);
   return b;
 }
@@ -168,7 +176,8 @@ Batch Batcher::batch(int64_t i) const { return gatherBatch(*data_, rowsOf(i), ex
 void Batcher::batchInto(int64_t i, Batch &out) const {
   std::span<const int64_t> rows = rowsOf(i);
   std::vector<int64_t> shape = batchShape(rows.size(), exampleShape_);
-  if (out.features.shape() != shape || !out.features.unshared() || !out.labels.unshared()) {
+  bool labelsReusable = data_->labels.empty() || out.labels.unshared();
+  if (out.features.shape() != shape || !out.features.unshared() || !labelsReusable) {
     out = gatherBatch(*data_, rows, exampleShape_);
     return;
   }

@@ -15,21 +15,50 @@
 
 namespace nnc {
 
-/// N labelled examples in memory.
+/// N examples in memory: features, and labels unless the model takes none.
 struct Dataset {
   /// f32 [N, ...]: each example's features in the shape they were stored in
   /// (e.g. [N, 28, 28] for IDX images, [N, 64] for a CSV of 64 features).
   Tensor features;
-  /// i32 [N], each label non-negative.
+  /// i32 [N] class labels (each non-negative), f32 [N, ...] targets (a
+  /// regression's values), or empty when the model has no label input.
   Tensor labels;
   /// Where the data came from, for messages.
   std::string source;
   /// True for IDX images (pixels already scaled to [0, 1]).
   bool imagePixels = false;
+  /// The file the labels came from, for messages (an IDX set's labels file);
+  /// `source` when they share one.
+  std::string labelSource;
 
-  int64_t size() const { return labels.empty() ? 0 : labels.dim(0); }
+  int64_t size() const { return features.rank() == 0 ? 0 : features.dim(0); }
   /// Elements per example: the product of the features' dims after the first.
   int64_t exampleElements() const;
+  /// Label elements per example (1 for class labels, 0 without labels).
+  int64_t labelElements() const;
+  /// Where the labels came from.
+  const std::string &labelsFrom() const { return labelSource.empty() ? source : labelSource; }
+};
+
+/// What a model's label input asks of a data set's labels.
+struct LabelSpec {
+  enum class Kind {
+    None,    ///< the model has no label input: features only (an autoencoder)
+    Classes, ///< an i32 input: one non-negative integer class per example
+    /// An f32 input: `targetShape` values per example (a regression's
+    /// targets); class labels also feed it, as numbers (one element) or
+    /// one-hot rows (more).
+    Targets,
+  };
+  Kind kind = Kind::Classes;
+  std::vector<int64_t> targetShape; ///< Targets: the input's dims after the batch dim
+  /// Features per example (the features input's dims after the batch dim,
+  /// multiplied): tells a CSV's K target columns from a class column. 0 when
+  /// not known, and then a CSV has one label column.
+  int64_t featureElements = 0;
+
+  /// Elements of `targetShape` (1 for Classes, 0 for None).
+  int64_t targetElements() const;
 };
 
 /// Reads a Fashion-MNIST / MNIST IDX directory (as Debian's
@@ -49,26 +78,34 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test);
 Result<Dataset> parseIdxPair(std::string_view images, std::string_view labels,
                              const std::string &imagesName, const std::string &labelsName);
 
-/// Reads a CSV of numbers without a header, gzipped when the name ends in
-/// `.gz`: each row the features, then a label column holding a non-negative
-/// integer. All rows have the same number of columns (at least 2); blank lines
-/// are skipped. Errors name the line and column, e.g.
+/// Reads a CSV of numbers, gzipped when the name ends in `.gz`: each row the
+/// features, then the label columns `labels` asks for: one column holding a
+/// non-negative integer class (Classes), K columns of f32 targets or one
+/// class column (Targets; told apart by the count of feature columns), or
+/// none. All rows have the same number of columns; blank lines are skipped;
+/// a UTF-8 byte-order mark is skipped; a first row without a single number
+/// is a header and skipped. Errors name the line and column, e.g.
 /// `digits.csv:17: column 5: 'abc' is not a number`.
-Result<Dataset> readCsv(const std::string &path);
+Result<Dataset> readCsv(const std::string &path, const LabelSpec &labels = {});
 
 /// Parses the bytes of a whole CSV file as readCsv() does; `name` starts
 /// every message, and a name ending in `.gz` means gzip data.
-Result<Dataset> parseCsv(std::string_view bytes, const std::string &name);
+Result<Dataset> parseCsv(std::string_view bytes, const std::string &name,
+                         const LabelSpec &labels = {});
 
-/// Reads features (f32, rank >= 1) and labels (i32 [N], non-negative) from
-/// two .npy files whose first dimensions agree.
-Result<Dataset> readNpyPair(const std::string &features, const std::string &labels);
+/// Reads features (f32, rank >= 1) and labels from two .npy files whose first
+/// dimensions agree: i32 [N] non-negative classes, or for Targets also f32
+/// [N, ...] holding targetElements() values per example.
+Result<Dataset> readNpyPair(const std::string &features, const std::string &labels,
+                            const LabelSpec &spec = {});
 
 /// The `--data` spec: a directory is an IDX directory, `A.npy,B.npy` a .npy
-/// pair, anything else a CSV file. With `test`, the held-out split, which only
-/// an IDX directory with t10k files has; for anything else the error says
-/// there is no test split (see hasTestSplit()).
-Result<Dataset> loadDataset(const std::string &spec, bool test);
+/// pair (`A.npy` alone when the model takes no labels), anything else a CSV
+/// file. With `test`, the held-out split, which only an IDX directory with
+/// t10k files has; for anything else the error says there is no test split
+/// (see hasTestSplit()). IDX labels are classes; without a label input they
+/// are dropped.
+Result<Dataset> loadDataset(const std::string &spec, bool test, const LabelSpec &labels = {});
 
 /// Whether loadDataset(spec, true) would find a test split (an IDX directory
 /// holding a t10k image file), so that callers can treat it as optional
@@ -80,7 +117,8 @@ bool hasTestSplit(const std::string &spec);
 /// distributions.
 std::vector<int64_t> shuffledOrder(int64_t n, uint64_t seed, uint64_t epoch);
 
-/// One batch: features f32 [B, ...exampleShape] and labels i32 [B].
+/// One batch: features f32 [B, ...exampleShape] and the labels of its rows
+/// (i32 [B], f32 [B, ...], or empty), as the dataset holds them.
 struct Batch {
   Tensor features;
   Tensor labels;

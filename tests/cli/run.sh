@@ -147,7 +147,7 @@ import numpy as np, sys
 w = sys.argv[1]
 np.save(f"{w}/xor_x.npy", np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32))
 np.save(f"{w}/xor_y.npy", np.array([0, 1, 1, 0], dtype=np.int32))
-np.save(f"{w}/bad_y.npy", np.array([0, 1, 1, 0.5], dtype=np.float32))
+np.save(f"{w}/bad_y.npy", np.zeros((4, 2), dtype=np.float32))  # xor takes one target per example
 np.save(f"{w}/xor_t.npy", np.array([[0], [1], [1], [0]], dtype=np.float32))
 PY
   expect_status 0 "train xor" -- "$nnc" train "$src/examples/xor.ir" --data "$work/xor_x.npy,$work/xor_y.npy" \

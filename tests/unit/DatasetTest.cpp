@@ -77,7 +77,7 @@ template <typename T> std::string message(const Result<T> &r) {
 Dataset synthetic(int64_t n, std::vector<int64_t> example) {
   std::vector<int64_t> shape{n};
   shape.insert(shape.end(), example.begin(), example.end());
-  Dataset d{Tensor(DType::F32, shape), Tensor(DType::I32, {n}), "synthetic", false};
+  Dataset d{Tensor(DType::F32, shape), Tensor(DType::I32, {n}), "synthetic", false, ""};
   int64_t e = d.exampleElements();
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t k = 0; k < e; ++k)
@@ -369,8 +369,9 @@ TEST_F(DatasetTest, CsvErrorsNameTheRowAndColumn) {
   EXPECT_EQ(csvError("1,2,3000000000\n"),
             p + ":1: column 3: label '3000000000' is not a non-negative "
                 "integer");
-  EXPECT_EQ(csvError("1,2,x\n"), p + ":1: column 3: 'x' is not a number");
-  EXPECT_EQ(csvError("a,b,label\n1,2,3\n"), p + ":1: column 1: 'a' is not a number");
+  EXPECT_EQ(csvError("1,2,x\n"),
+            p + ":1: column 3: 'x' is not a number (a header row must have no numbers)");
+  EXPECT_EQ(csvError("1,2,3\n1,2,x\n"), p + ":2: column 3: 'x' is not a number");
   EXPECT_EQ(csvError("1,,3\n"), p + ":1: column 2: '' is not a number");
   EXPECT_EQ(csvError("1,nan,3\n"), p + ":1: column 2: 'nan' is not a finite number");
   EXPECT_EQ(csvError("1,1e999,3\n"), p + ":1: column 2: '1e999' is out of range");
@@ -441,9 +442,9 @@ TEST_F(DatasetTest, NpyPair) {
 }
 
 TEST_F(DatasetTest, SpecDispatch) {
-  EXPECT_EQ(message(loadDataset(path("x.npy"), false)), path("x.npy") +
-                                                            ": a .npy dataset is two files: "
-                                                            "FEATURES.npy,LABELS.npy");
+  EXPECT_EQ(message(loadDataset(path("x.npy"), false)),
+            path("x.npy") + ": a .npy dataset is two files: FEATURES.npy,LABELS.npy (one file only "
+                            "for a model without a label input)");
   EXPECT_EQ(message(loadDataset("a.npy,", false)), "a.npy,: expected FEATURES.npy,LABELS.npy");
   EXPECT_EQ(message(loadDataset("a.npy,b.npy", true)),
             "a.npy,b.npy: no test split (only an IDX directory with t10k "
@@ -617,3 +618,116 @@ TEST_F(DatasetTest, DigitsHoldout) {
 }
 
 } // namespace
+
+// ---- labels as the model's label input takes them ---------------------------
+
+namespace {
+
+LabelSpec targets(std::vector<int64_t> shape, int64_t featureElements) {
+  LabelSpec spec;
+  spec.kind = LabelSpec::Kind::Targets;
+  spec.targetShape = std::move(shape);
+  spec.featureElements = featureElements;
+  return spec;
+}
+
+LabelSpec noLabels() {
+  LabelSpec spec;
+  spec.kind = LabelSpec::Kind::None;
+  return spec;
+}
+
+} // namespace
+
+TEST_F(DatasetTest, CsvRegressionTargetsAreTheLastKColumns) {
+  // The worked example's target t = 1.296224 is not a class.
+  Result<Dataset> one = readCsv(writeFile("r.csv", "0.1,0.2,1.296224\n0.3,0.4,-2.5\n"),
+                                targets({1}, 2));
+  ASSERT_TRUE(one.ok()) << one.errorText();
+  EXPECT_EQ(one->features.shape(), (std::vector<int64_t>{2, 2}));
+  ASSERT_EQ(one->labels.dtype(), DType::F32);
+  EXPECT_EQ(one->labels.shape(), (std::vector<int64_t>{2, 1}));
+  EXPECT_FLOAT_EQ(one->labels.f32()[0], 1.296224f);
+  EXPECT_FLOAT_EQ(one->labels.f32()[1], -2.5f);
+
+  // f32[B, 2] targets after 3 features: the last two columns.
+  Result<Dataset> two = readCsv(writeFile("r2.csv", "1,2,3,0.5,0.25\n"), targets({2}, 3));
+  ASSERT_TRUE(two.ok()) << two.errorText();
+  EXPECT_EQ(two->labels.shape(), (std::vector<int64_t>{1, 2}));
+  EXPECT_FLOAT_EQ(two->labels.f32()[1], 0.25f);
+  // The same input fed by a class column instead (one-hot later).
+  Result<Dataset> cls = readCsv(writeFile("r3.csv", "1,2,3,1\n"), targets({2}, 3));
+  ASSERT_TRUE(cls.ok()) << cls.errorText();
+  EXPECT_EQ(cls->labels.dtype(), DType::I32);
+  EXPECT_EQ(message(readCsv(writeFile("r4.csv", "1,2\n"), targets({2}, 3))),
+            path("r4.csv") + ":1: 2 columns, but the model takes 3 features and 2 targets (5 "
+                             "columns) or 3 features and a class label (4 columns)");
+}
+
+TEST_F(DatasetTest, FeaturesOnlyForAModelWithoutLabels) {
+  Result<Dataset> csv = readCsv(writeFile("a.csv", "1,2,3\n4,5,6\n"), noLabels());
+  ASSERT_TRUE(csv.ok()) << csv.errorText();
+  EXPECT_EQ(csv->features.shape(), (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(csv->labels.empty());
+  EXPECT_EQ(csv->size(), 2);
+  Dataset s = synthetic(5, {4});
+  ASSERT_TRUE(writeNpy(path("x.npy"), s.features).ok());
+  Result<Dataset> npy = loadDataset(path("x.npy"), false, noLabels());
+  ASSERT_TRUE(npy.ok()) << npy.errorText();
+  EXPECT_TRUE(npy->labels.empty());
+  Result<Batcher> b = Batcher::create(*npy, {4}, 2, 1);
+  ASSERT_TRUE(b.ok());
+  Batch bt = b->batch(2);
+  EXPECT_EQ(bt.features.dim(0), 1);
+  EXPECT_TRUE(bt.labels.empty());
+}
+
+TEST_F(DatasetTest, NpyTargetsKeepTheirValuesAndTakeTheInputShape) {
+  Tensor x = Tensor::f32({3, 2}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  Tensor t = Tensor::f32({3, 4}, std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  ASSERT_TRUE(writeNpy(path("x.npy"), x).ok());
+  ASSERT_TRUE(writeNpy(path("t.npy"), t).ok());
+  Result<Dataset> d = readNpyPair(path("x.npy"), path("t.npy"), targets({2, 2}, 2));
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  EXPECT_EQ(d->labels.shape(), (std::vector<int64_t>{3, 2, 2}));
+  Result<Batcher> b = Batcher::create(*d, {2}, 2, 1);
+  ASSERT_TRUE(b.ok());
+  b->inOrder();
+  Batch last = b->batch(1);
+  EXPECT_EQ(last.labels.shape(), (std::vector<int64_t>{1, 2, 2}));
+  EXPECT_EQ(last.labels.f32()[3], 11.0f);
+  EXPECT_EQ(message(readNpyPair(path("x.npy"), path("t.npy"), targets({3}, 2))),
+            path("t.npy") + ": targets must be f32 [N, ...] with 3 values per example (the "
+                            "model's label input), found f32[3, 4]");
+  // f32 data for an i32 class input is still refused.
+  EXPECT_EQ(message(readNpyPair(path("x.npy"), path("t.npy"))),
+            path("t.npy") + ": labels must be i32 (<i4), found f32[3, 4]; convert with "
+                            ".astype(numpy.int32)");
+}
+
+TEST_F(DatasetTest, CsvHeaderRowAndByteOrderMark) {
+  Result<Dataset> d =
+      readCsv(writeFile("h.csv", "\xEF\xBB\xBFx1, x2 ,label\n1,2,0\n3,4,1\n"));
+  ASSERT_TRUE(d.ok()) << d.errorText();
+  EXPECT_EQ(d->size(), 2);
+  EXPECT_EQ(d->labels.i32()[1], 1);
+  // A first row with some numbers is not a header: the error says so.
+  EXPECT_EQ(message(readCsv(writeFile("h2.csv", "x1,2,label\n1,2,0\n"))),
+            path("h2.csv") + ":1: column 1: 'x1' is not a number (a header row must have no "
+                             "numbers)");
+  // A later non-numeric row is an ordinary error.
+  EXPECT_EQ(message(readCsv(writeFile("h3.csv", "1,2,0\nx,y,z\n"))),
+            path("h3.csv") + ":2: column 1: 'x' is not a number");
+}
+
+TEST_F(DatasetTest, IdxLabelsKnowTheirFile) {
+  writeFile("train-images-idx3-ubyte", kImages);
+  writeFile("train-labels-idx1-ubyte", kLabels);
+  Result<Dataset> d = readIdxDirectory(dir(), false);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->labelsFrom(), path("train-labels-idx1-ubyte"));
+  Result<Dataset> none = loadDataset(dir(), false, noLabels());
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->labels.empty());
+  EXPECT_EQ(none->size(), 3);
+}

@@ -12,6 +12,7 @@
 #include "runtime/LearningRateSchedule.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
+#include "tools/nnc/DataBinding.h"
 #include "tools/nnc/Engine.h"
 #include "tools/nnc/Progress.h"
 
@@ -35,161 +36,6 @@ const std::vector<OptionSpec> kTrainOptions = {
     {"no-cache", false},   {"check-numerics", false},
     {"lr-schedule", true},
 };
-
-/// How labels enter the model, and how predictions are scored.
-struct Binding {
-  ValueId features = kNoValue;
-  ValueId labels = kNoValue;
-  ValueId logits = kNoValue;     ///< softmax_cross_entropy's logits, for accuracy
-  ValueId prediction = kNoValue; ///< a [B, 1] prediction scored at 0.5
-  int64_t classes = 0;           ///< labels must lie in [0, classes) when > 0
-};
-
-Result<Binding> bindInputs(const Graph &g, const std::string &spec) {
-  std::vector<ValueId> inputs = g.valuesOfKind(ValueKind::Input);
-  Binding b;
-  if (!spec.empty()) {
-    for (std::string part :
-         {spec.substr(0, spec.find(',')),
-          spec.find(',') == std::string::npos ? "" : spec.substr(spec.find(',') + 1)}) {
-      if (part.empty())
-        continue;
-      size_t eq = part.find('=');
-      std::string role = part.substr(0, eq),
-                  name = eq == std::string::npos ? "" : part.substr(eq + 1);
-      ValueId v = g.findValue(name);
-      if ((role != "features" && role != "labels") || v == kNoValue ||
-          g.value(v).kind != ValueKind::Input)
-        return Result<Binding>::fail("--bind takes features=INPUT,labels=INPUT; '{}' is not that",
-                                     part);
-      (role == "features" ? b.features : b.labels) = v;
-    }
-  }
-  if (b.features == kNoValue && !inputs.empty())
-    b.features = inputs[0];
-  if (b.labels == kNoValue && inputs.size() > 1)
-    b.labels = inputs[inputs[0] == b.features ? 1 : 0];
-  if (b.features == kNoValue || b.labels == kNoValue || inputs.size() != 2)
-    return Result<Binding>::fail("model '{}' needs exactly two inputs (features and labels) to "
-                                 "train on a dataset; it has {}",
-                                 g.name, inputs.size());
-  for (const Node &n : g.nodes) {
-    if (n.op == OpKind::SoftmaxCrossEntropy && n.operands[1] == b.labels) {
-      b.logits = n.operands[0];
-      b.classes = g.type(b.logits).shape[1].size;
-    } else if (n.info().has(kLoss) && n.operands[1] == b.labels &&
-               g.type(n.operands[0]).shape.size() == 2 && g.type(n.operands[0]).shape[1].isOne()) {
-      b.prediction = n.operands[0];
-    }
-  }
-  const Type &lt = g.type(b.labels);
-  if (lt.dtype == DType::F32 && lt.rank() == 2 && !lt.shape[1].isOne())
-    b.classes = lt.shape[1].size; // one-hot targets
-  return b;
-}
-
-/// Converts dataset labels (i32 [B]) to the label input's type: i32 [B],
-/// f32 [B] or [B, 1] numbers, or f32 [B, K] one-hot rows.
-Tensor labelTensor(const Graph &g, ValueId input, const Tensor &labels) {
-  const Type &t = g.type(input);
-  int64_t n = labels.dim(0);
-  if (t.dtype == DType::I32)
-    return labels;
-  int64_t k = t.rank() == 2 ? t.shape[1].size : 1;
-  std::vector<int64_t> shape = t.rank() == 1 ? std::vector<int64_t>{n} : std::vector<int64_t>{n, k};
-  Tensor out(DType::F32, shape);
-  for (int64_t i = 0; i < n; ++i) {
-    if (k == 1)
-      out.f32()[i] = static_cast<float>(labels.i32()[i]);
-    else
-      out.f32()[i * k + labels.i32()[i]] = 1.0f;
-  }
-  return out;
-}
-
-Status checkLabels(const Dataset &d, const Binding &b) {
-  if (b.classes <= 0)
-    return Ok{};
-  for (int64_t i = 0; i < d.size(); ++i) {
-    int32_t label = d.labels.i32()[i];
-    if (label < 0 || label >= b.classes)
-      return Status::fail("{}: label {} in row {} is outside [0, {}) (the model has {} classes)",
-                          d.source, label, i + 1, b.classes, b.classes);
-  }
-  return Ok{};
-}
-
-std::vector<int64_t> exampleShape(const Graph &g, ValueId features) {
-  std::vector<int64_t> shape;
-  const Shape &s = g.type(features).shape;
-  for (size_t i = 1; i < s.size(); ++i)
-    shape.push_back(s[i].size);
-  return shape;
-}
-
-struct Evaluation {
-  double loss = 0;
-  double accuracy = -1; ///< -1 when the model has no scorable prediction
-};
-
-/// The graph evaluation runs: the model with its loss and the scored
-/// prediction (logits or a [B, 1] probability) as outputs.
-Graph evaluationGraph(const Graph &model, const Binding &b) {
-  Graph g = model;
-  g.outputs = {OutputRef{model.minimize->loss, model.loc}};
-  if (b.logits != kNoValue)
-    g.outputs.push_back(OutputRef{b.logits, model.loc});
-  else if (b.prediction != kNoValue)
-    g.outputs.push_back(OutputRef{b.prediction, model.loc});
-  g.minimize.reset();
-  return g;
-}
-
-/// The two inputs of a batch, in the model's input order.
-std::vector<Tensor> batchInputs(const Graph &g, const Binding &b, const Batch &bt) {
-  std::vector<Tensor> inputs(2);
-  bool featuresFirst = g.valuesOfKind(ValueKind::Input)[0] == b.features;
-  inputs[featuresFirst ? 0 : 1] = bt.features;
-  inputs[featuresFirst ? 1 : 0] = labelTensor(g, b.labels, bt.labels);
-  return inputs;
-}
-
-/// Mean loss (and accuracy) over a dataset, through the engine's inference.
-Result<Evaluation> evaluate(Engine &engine, const Graph &g, const Dataset &data, const Binding &b,
-                            int64_t batch) {
-  auto batcher = Batcher::create(data, exampleShape(g, b.features), batch, 0);
-  if (!batcher)
-    return Result<Evaluation>(batcher.takeDiags());
-  batcher->inOrder();
-  double lossSum = 0, correct = 0;
-  Batch bt;
-  for (int64_t i = 0; i < batcher->batchCount(); ++i) {
-    batcher->batchInto(i, bt);
-    auto outs = engine.infer(batchInputs(g, b, bt));
-    if (!outs)
-      return Result<Evaluation>(outs.takeDiags());
-    int64_t n = bt.labels.dim(0);
-    lossSum += (*outs)[0].at(0) * static_cast<double>(n);
-    for (int64_t r = 0; r < n && outs->size() > 1; ++r) {
-      const Tensor &scored = (*outs)[1];
-      int32_t label = bt.labels.i32()[r];
-      if (b.logits != kNoValue) {
-        int64_t k = scored.dim(1), best = 0;
-        for (int64_t c = 1; c < k; ++c)
-          if (scored.f32()[r * k + c] > scored.f32()[r * k + best])
-            best = c;
-        correct += best == label;
-      } else {
-        correct += (scored.f32()[r] >= 0.5f) == (label != 0);
-      }
-    }
-  }
-  Evaluation e;
-  e.loss = lossSum / static_cast<double>(data.size());
-  if (b.logits != kNoValue || b.prediction != kNoValue)
-    e.accuracy = correct / static_cast<double>(data.size());
-  return e;
-}
 
 /// --check-numerics: the first node of the last training step, in node
 /// order, whose f32 result holds a NaN or an infinity, as an error at the
@@ -279,14 +125,15 @@ struct Datasets {
   std::optional<Dataset> heldOut;
 };
 
-Result<Datasets> readDatasets(const CommandLine &cl, const Binding &binding) {
-  auto train = loadDataset(cl.get("data"), false);
+Result<Datasets> readDatasets(const CommandLine &cl, const Graph &model, Binding &binding) {
+  LabelSpec labels = labelSpecOf(model, binding);
+  auto train = loadDataset(cl.get("data"), false, labels);
   if (!train)
     return Result<Datasets>(train.takeDiags());
   Datasets d{std::move(train).value(), std::nullopt};
   if (hasTestSplit(cl.get("data")) || cl.has("holdout")) {
-    auto test = cl.has("holdout") ? loadDataset(cl.get("holdout"), false)
-                                  : loadDataset(cl.get("data"), true);
+    auto test = cl.has("holdout") ? loadDataset(cl.get("holdout"), false, labels)
+                                  : loadDataset(cl.get("data"), true, labels);
     if (!test)
       return Result<Datasets>(test.takeDiags());
     d.heldOut = std::move(test).value();
@@ -361,7 +208,7 @@ Status prepareRun(TrainingRun &run, int threads) {
   if (Status s = runPipeline(run.step, trainPipeline(), ctx); !s)
     return s;
   report(ctx.diags);
-  auto data = readDatasets(cl, run.binding);
+  auto data = readDatasets(cl, run.model, run.binding);
   if (!data)
     return Status(data.takeDiags());
   run.data = std::move(data).value();
@@ -415,7 +262,7 @@ Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch
         report(s.diags());
         return EpochResult{0, true};
       }
-    int64_t n = bt.labels.dim(0);
+    int64_t n = bt.features.dim(0);
     lossSum += static_cast<double>(*loss) * static_cast<double>(n);
     seen += n;
     progress.update(i + 1, seen, lossSum / static_cast<double>(seen));
