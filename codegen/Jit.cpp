@@ -110,20 +110,25 @@ std::string cacheKey(const Graph &infer, const Graph *train, const CompileOption
 }
 
 /// The objects of a model, in `parts` partitions compiled side by side
-/// (codegen/ParallelCompile.h): from the cache, or compiled (and then cached).
+/// (codegen/ParallelCompile.h): from the cache, or compiled (and then
+/// cached). `key` gets the cache key ("" without the cache); `readCache`
+/// false compiles even when the cache holds an entry (and replaces it).
 Result<std::vector<std::string>> modelObjects(const Graph &infer, const Graph *train,
                                               const CompileOptions &options,
                                               llvm::TargetMachine &tm, unsigned parts,
-                                              CompileTimes &times) {
+                                              CompileTimes &times, std::string &key,
+                                              bool readCache = true) {
   using R = Result<std::vector<std::string>>;
-  std::string key;
+  key.clear();
   if (options.useCache) {
     key = cacheKey(infer, train, options, tm, parts);
-    if (auto cached = readCachedObjects(key, parts)) {
-      times.fromCache = true;
-      return std::move(*cached);
-    }
+    if (readCache)
+      if (auto cached = readCachedObjects(key, parts)) {
+        times.fromCache = true;
+        return std::move(*cached);
+      }
   }
+  times.fromCache = false;
   llvm::LLVMContext ctx;
   auto module = buildModule(ctx, tm, infer, train, options, times);
   if (!module)
@@ -143,10 +148,30 @@ public:
     // The JIT compiles on as many threads as the model will run on, at
     // most one per core.
     int cores = ThreadPool::defaultThreads();
-    int parts = std::clamp(options.threads > 0 ? options.threads : cores, 1, cores);
-    auto objects = modelObjects(infer, train, options, **tm, static_cast<unsigned>(parts), times_);
+    auto parts = static_cast<unsigned>(
+        std::clamp(options.threads > 0 ? options.threads : cores, 1, cores));
+    std::string key;
+    auto objects = modelObjects(infer, train, options, **tm, parts, times_, key);
     if (!objects)
       return Status(objects.takeDiags());
+    Status linked = link(*objects, infer, train, options);
+    if (!linked && times_.fromCache) {
+      // Cached code that checks out but does not load: replace it.
+      discardCachedObjects(key, static_cast<unsigned>(objects->size()), linked.errorText());
+      objects = modelObjects(infer, train, options, **tm, parts, times_, key, false);
+      if (!objects)
+        return Status(objects.takeDiags());
+      linked = link(*objects, infer, train, options);
+    }
+    if (linked)
+      setThreads(options.threads);
+    return linked;
+  }
+
+private:
+  /// Links the objects into a new JIT and finds the model's functions.
+  Status link(const std::vector<std::string> &objects, const Graph &infer, const Graph *train,
+              const CompileOptions &options) {
     auto start = Clock::now();
     // glibc's vector math (libmvec) serves the vectorized exp, log, tanh, erf.
     llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
@@ -164,17 +189,14 @@ public:
     jit_->getMainJITDylib().addGenerator(std::move(*generator));
     if (Status defined = defineGemmLibrary(); !defined)
       return defined;
-    for (const std::string &object : *objects)
+    for (const std::string &object : objects)
       if (auto e = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, infer.name)))
         return Status::fail("JIT: {}", errorText(std::move(e)));
     Status found = lookupAll(prefixOf(infer, options), train != nullptr);
     times_.linkMs = msSince(start);
-    if (found)
-      setThreads(options.threads);
     return found;
   }
 
-private:
   /// The GEMM library's kernels, which the modules may call.
   Status defineGemmLibrary() {
     llvm::orc::SymbolMap symbols;
@@ -238,7 +260,8 @@ Status compileToObject(const Graph &infer, const Graph *train, const CompileOpti
   auto tm = createTargetMachine(options.cpu);
   if (!tm)
     return Status(tm.takeDiags());
-  auto objects = modelObjects(infer, train, selfContained(options), **tm, 1, times);
+  std::string key;
+  auto objects = modelObjects(infer, train, selfContained(options), **tm, 1, times, key);
   if (!objects)
     return Status(objects.takeDiags());
   if (timesOut)

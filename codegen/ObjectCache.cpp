@@ -1,13 +1,29 @@
-/// The on-disk object cache.
+/// The on-disk object cache: a folder checked like ~/.ssh, entries that
+/// carry their key and checksum, least-recently-used eviction.
 #include "codegen/ObjectCache.h"
 
 #include "runtime/AtomicFile.h"
 
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Support/SHA256.h>
+
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
+#include <mutex>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace nnc {
+
+namespace fs = std::filesystem;
 
 std::string objectCacheDirectory() {
   if (const char *dir = std::getenv("NNC_CACHE_DIR"); dir && *dir)
@@ -33,21 +49,129 @@ uint64_t objectCacheLimitBytes() {
 
 namespace {
 
-namespace fs = std::filesystem;
+/// Prints `nnc: warning: MESSAGE` on stderr, once per message and process.
+void warnOnce(const std::string &message) {
+  static std::mutex mutex;
+  static std::set<std::string> said;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (said.insert(message).second)
+    std::fprintf(stderr, "nnc: warning: %s\n", message.c_str());
+}
+
+/// Why a folder others could replace or write into may not hold the cache:
+/// an ancestor must be owned by root or the user, and writable by others
+/// only with the sticky bit (as /tmp).
+std::string ancestorProblem(const fs::path &dir) {
+  fs::path absolute = fs::absolute(dir).lexically_normal();
+  for (fs::path p = absolute.parent_path();; p = p.parent_path()) {
+    struct stat st = {};
+    if (::stat(p.c_str(), &st) == 0) {
+      if (st.st_uid != 0 && st.st_uid != ::geteuid())
+        return fmt::format("its parent folder {} belongs to another user (uid {})", p.string(),
+                           st.st_uid);
+      if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+        return fmt::format("its parent folder {} is writable by others (mode {:04o})", p.string(),
+                           st.st_mode & 07777);
+    }
+    if (p == p.parent_path())
+      return "";
+  }
+}
+
+/// Creates `dir` and any missing folders above it, each 0700.
+bool createPrivateFolders(const fs::path &dir) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec))
+    return true;
+  if (dir.has_parent_path() && dir.parent_path() != dir &&
+      !createPrivateFolders(dir.parent_path()))
+    return false;
+  return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
+}
+
+/// The cache folder, created if missing, or "" (with a warning) when it
+/// may not be used.
+std::string usableCacheFolder() {
+  std::string dir = objectCacheDirectory();
+  if (dir.empty())
+    return "";
+  if (std::string problem = objectCacheFolderProblem(dir); !problem.empty()) {
+    warnOnce(fmt::format("not using the compile cache {}: {}; compiling without it", dir, problem));
+    return "";
+  }
+  if (!createPrivateFolders(dir))
+    return "";
+  // It exists now: check what was made (a race may have put something else there).
+  if (std::string problem = objectCacheFolderProblem(dir); !problem.empty()) {
+    warnOnce(fmt::format("not using the compile cache {}: {}; compiling without it", dir, problem));
+    return "";
+  }
+  return dir;
+}
 
 std::string entryPath(const std::string &dir, const std::string &key, size_t part, size_t count) {
   return dir + "/" + key + "-" + std::to_string(part) + "of" + std::to_string(count) + ".o";
 }
 
-/// The `count` objects of `key`'s entry of that many parts, if all are there.
+constexpr const char *kEntryMagic = "nnc-cache-entry 1\n";
+constexpr uint64_t kMaxEntryBytes = uint64_t{1} << 30;
+
+std::string sha256Hex(const std::string &bytes) {
+  llvm::SHA256 hash;
+  hash.update(llvm::StringRef(bytes));
+  return llvm::toHex(hash.final(), true);
+}
+
+/// Reads an entry file without following a symlink, if it is a regular
+/// file of this user; "" and a reason otherwise. A missing file is
+/// reported by `missing`.
+std::optional<std::string> readEntryFile(const std::string &path, bool &missing,
+                                         std::string &problem) {
+  missing = false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    missing = errno == ENOENT;
+    problem = errno == ELOOP ? "it is a symlink" : std::strerror(errno);
+    return std::nullopt;
+  }
+  struct stat st = {};
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+            static_cast<uint64_t>(st.st_size) <= kMaxEntryBytes;
+  ::close(fd);
+  if (!ok) {
+    problem = "not a regular file of this user within the size limit";
+    return std::nullopt;
+  }
+  // Opened again through readWholeFile's checks; a swap in between is
+  // caught by the checksum and key inside the entry.
+  auto bytes = readWholeFile(path, kMaxEntryBytes);
+  if (!bytes) {
+    problem = bytes.errorText();
+    return std::nullopt;
+  }
+  return std::move(bytes).value();
+}
+
+/// The `count` objects of `key`'s entry of that many parts: nullopt when
+/// the entry is not there; a damaged entry is removed, with a warning.
 std::optional<std::vector<std::string>> readEntry(const std::string &dir, const std::string &key,
                                                   unsigned count) {
   std::vector<std::string> objects;
   for (unsigned part = 0; part < count; ++part) {
-    auto bytes = readWholeFile(entryPath(dir, key, part, count), uint64_t{1} << 30);
-    if (!bytes)
+    std::string path = entryPath(dir, key, part, count), problem;
+    bool missing = false;
+    std::optional<std::string> bytes = readEntryFile(path, missing, problem);
+    std::optional<std::string> object;
+    if (bytes)
+      object = decodeCacheEntry(*bytes, key, part, count, problem);
+    if (!object) {
+      if (missing && part == 0)
+        return std::nullopt;
+      discardCachedObjects(key, count,
+                           missing ? "part " + std::to_string(part) + " is missing" : problem);
       return std::nullopt;
-    objects.push_back(std::move(bytes).value());
+    }
+    objects.push_back(std::move(*object));
   }
   // A hit makes the entry the most recently used (eviction goes by time).
   std::error_code ec;
@@ -56,49 +180,102 @@ std::optional<std::vector<std::string>> readEntry(const std::string &dir, const 
   return objects;
 }
 
-/// One object file of the cache.
-struct Entry {
+/// One file of the cache folder.
+struct CacheFile {
   fs::file_time_type used; ///< last written or read (a hit touches its files)
   uint64_t bytes;
   fs::path path;
+  bool removable; ///< an entry (a temp file of a running process is not)
 };
 
-/// Removes the least recently used objects of `dir` while they exceed
-/// `limit` bytes, down to 90% of it (so that the next stores do not scan
-/// again at once). Files another process removes or holds open meanwhile
-/// are only a cache miss for someone.
+/// Removes the least recently used objects of `dir` while the folder holds
+/// more than `limit` bytes, down to 90% of it (so that the next stores do
+/// not scan again at once). Temp files count too; those of processes that
+/// no longer run are removed first. Files another process removes or holds
+/// open meanwhile are only a cache miss for someone.
 void evictLeastRecentlyUsed(const std::string &dir, uint64_t limit) {
   std::error_code ec;
-  std::vector<Entry> entries;
+  std::vector<CacheFile> files;
   uint64_t total = 0;
   for (const fs::directory_entry &e : fs::directory_iterator(dir, ec)) {
     std::error_code statError;
-    if (!e.is_regular_file(statError) || e.path().extension() != ".o")
+    if (!e.is_regular_file(statError))
       continue;
+    std::string name = e.path().filename().string();
+    if (isStaleTempFile(name)) {
+      fs::remove(e.path(), statError);
+      continue;
+    }
     uint64_t bytes = e.file_size(statError);
     fs::file_time_type used = e.last_write_time(statError);
     if (statError)
       continue;
-    entries.push_back({used, bytes, e.path()});
+    files.push_back({used, bytes, e.path(), e.path().extension() == ".o"});
     total += bytes;
   }
   if (ec || total <= limit)
     return;
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry &a, const Entry &b) { return a.used < b.used; });
-  for (const Entry &e : entries) {
+  std::sort(files.begin(), files.end(),
+            [](const CacheFile &a, const CacheFile &b) { return a.used < b.used; });
+  for (const CacheFile &f : files) {
     if (total <= limit / 10 * 9)
       break;
-    if (fs::remove(e.path, ec))
-      total -= e.bytes;
+    if (f.removable && fs::remove(f.path, ec))
+      total -= f.bytes;
   }
 }
 
 } // namespace
 
+std::string objectCacheFolderProblem(const std::string &dir) {
+  struct stat st = {};
+  if (::lstat(dir.c_str(), &st) != 0)
+    return errno == ENOENT ? ancestorProblem(dir) : std::string(std::strerror(errno));
+  if (S_ISLNK(st.st_mode))
+    return "it is a symlink";
+  if (!S_ISDIR(st.st_mode))
+    return "it is not a folder";
+  if (st.st_uid != ::geteuid())
+    return fmt::format("it belongs to another user (uid {}, not {})", st.st_uid, ::geteuid());
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return fmt::format("it is writable by others (mode {:04o}; chmod 700 it)", st.st_mode & 07777);
+  return ancestorProblem(dir);
+}
+
+std::string encodeCacheEntry(const std::string &key, unsigned part, unsigned count,
+                             const std::string &object) {
+  return fmt::format("{}key {}\npart {} of {}\nbytes {}\nsha256 {}\n\n", kEntryMagic, key, part,
+                     count, object.size(), sha256Hex(object)) +
+         object;
+}
+
+std::optional<std::string> decodeCacheEntry(const std::string &bytes, const std::string &key,
+                                            unsigned part, unsigned count, std::string &problem) {
+  size_t end = bytes.find("\n\n");
+  if (bytes.rfind(kEntryMagic, 0) != 0 || end == std::string::npos || end > 512) {
+    problem = "it is not a cache entry of this nnc";
+    return std::nullopt;
+  }
+  std::string header = bytes.substr(0, end + 1);
+  std::string object = bytes.substr(end + 2);
+  std::string expected = sha256Hex(object);
+  if (header.find("\nkey " + key + "\n") == std::string::npos) {
+    problem = "it holds another model's code (its key differs)";
+  } else if (header.find(fmt::format("\npart {} of {}\n", part, count)) == std::string::npos) {
+    problem = "it holds another part of the entry";
+  } else if (header.find(fmt::format("\nbytes {}\n", object.size())) == std::string::npos) {
+    problem = "it is truncated";
+  } else if (header.find("\nsha256 " + expected + "\n") == std::string::npos) {
+    problem = "its checksum does not match its bytes";
+  } else {
+    return object;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::vector<std::string>> readCachedObjects(const std::string &key,
                                                           unsigned maxCount) {
-  std::string dir = objectCacheDirectory();
+  std::string dir = usableCacheFolder();
   if (dir.empty())
     return std::nullopt;
   for (unsigned count = maxCount; count >= 1; --count)
@@ -108,17 +285,27 @@ std::optional<std::vector<std::string>> readCachedObjects(const std::string &key
 }
 
 void storeCachedObjects(const std::string &key, const std::vector<std::string> &objects) {
+  std::string dir = usableCacheFolder();
+  if (dir.empty())
+    return;
+  auto count = static_cast<unsigned>(objects.size());
+  for (unsigned part = 0; part < count; ++part)
+    if (!writeFileAtomically(entryPath(dir, key, part, count),
+                             encodeCacheEntry(key, part, count, objects[part]), 0600))
+      return;
+  evictLeastRecentlyUsed(dir, objectCacheLimitBytes());
+}
+
+void discardCachedObjects(const std::string &key, unsigned count, const std::string &why) {
   std::string dir = objectCacheDirectory();
   if (dir.empty())
     return;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return;
-  for (size_t part = 0; part < objects.size(); ++part)
-    if (!writeFileAtomically(entryPath(dir, key, part, objects.size()), objects[part]))
-      return;
-  evictLeastRecentlyUsed(dir, objectCacheLimitBytes());
+  for (unsigned part = 0; part < count; ++part)
+    fs::remove(entryPath(dir, key, part, count), ec);
+  warnOnce(fmt::format("compile cache entry {}... in {} was damaged ({}): removed; compiling "
+                       "again",
+                       key.substr(0, 12), dir, why));
 }
 
 } // namespace nnc

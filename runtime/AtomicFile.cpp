@@ -1,7 +1,12 @@
 /// Atomic writes (temp file, fsync, rename) and bounded whole-file reads.
 #include "runtime/AtomicFile.h"
 
+#include "runtime/Interrupts.h"
+
+#include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <charconv>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -35,11 +40,40 @@ void syncDirectoryOf(const std::string &path) {
 
 } // namespace
 
-Status writeFileAtomically(const std::string &path, std::string_view bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+bool isStaleTempFile(std::string_view name) {
+  size_t at = name.rfind(".tmp.");
+  if (at == std::string_view::npos)
+    return false;
+  std::string_view rest = name.substr(at + 5);
+  long pid = 0;
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+  if (ec != std::errc() || pid <= 0 || (end != rest.data() + rest.size() && *end != '.'))
+    return false;
+  return pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+void removeStaleTempFiles(const std::string &path) {
+  std::filesystem::path p(path);
+  std::string prefix = p.filename().string() + ".tmp.";
+  std::filesystem::path dir = p.parent_path().empty() ? "." : p.parent_path();
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && isStaleTempFile(name))
+      std::filesystem::remove(entry.path(), ec);
+  }
+}
+
+Status writeFileAtomically(const std::string &path, std::string_view bytes, unsigned mode) {
+  static std::atomic<uint64_t> serial{0};
+  installInterruptHandlers();
+  removeStaleTempFiles(path);
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(serial++);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  static_cast<mode_t>(mode));
   if (fd < 0)
     return Status::fail("{}: cannot write: {}", path, std::strerror(errno));
+  TempFileRegistration registered(tmp);
   int err = writeAll(fd, bytes);
   if (err == 0 && ::fsync(fd) != 0)
     err = errno;
@@ -52,6 +86,25 @@ Status writeFileAtomically(const std::string &path, std::string_view bytes) {
     return Status::fail("{}: cannot write: {}", path, std::strerror(err));
   }
   syncDirectoryOf(path);
+  return Ok{};
+}
+
+Status checkOutputPath(const std::string &path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty())
+    return Status::fail("an output path is empty");
+  if (fs::is_directory(path, ec))
+    return Status::fail("{}: cannot write: it is a directory", path);
+  fs::path dir = fs::path(path).parent_path();
+  std::string folder = dir.empty() ? "." : dir.string();
+  if (!fs::exists(folder, ec))
+    return Status::fail("{}: cannot write: the folder '{}' does not exist", path, folder);
+  if (!fs::is_directory(folder, ec))
+    return Status::fail("{}: cannot write: '{}' is not a folder", path, folder);
+  if (::access(folder.c_str(), W_OK | X_OK) != 0)
+    return Status::fail("{}: cannot write: the folder '{}' is not writable: {}", path, folder,
+                        std::strerror(errno));
   return Ok{};
 }
 

@@ -9,10 +9,26 @@
 
 namespace nnc {
 
-/// Writes `bytes` to a temporary file beside `path`, fsyncs it, renames it
-/// over `path` and syncs the folder. On failure the temporary is removed,
-/// `path` is untouched, and the error names `path` and the reason.
-Status writeFileAtomically(const std::string &path, std::string_view bytes);
+/// Writes `bytes` to a new temporary file beside `path` (`PATH.tmp.PID.N`,
+/// created exclusively with permissions `mode` less the umask), fsyncs it,
+/// renames it over `path` and syncs the folder. On failure the temporary is
+/// removed, `path` is untouched, and the error names `path` and the reason.
+/// A signal during the write removes the temporary (runtime/Interrupts.h).
+/// Temporaries of `path` that processes no longer running left behind
+/// (killed during a write) are removed first.
+Status writeFileAtomically(const std::string &path, std::string_view bytes, unsigned mode = 0666);
+
+/// Removes `PATH.tmp.PID...` files beside `path` whose process is gone.
+void removeStaleTempFiles(const std::string &path);
+
+/// Whether `name` is a temporary of writeFileAtomically() whose process
+/// no longer runs (its PID is parsed from the name).
+bool isStaleTempFile(std::string_view name);
+
+/// Checks, before any work, that `path` can be written as an output: not a
+/// directory, in a folder that exists and that this process may write. The
+/// error names the path and what is wrong.
+Status checkOutputPath(const std::string &path);
 
 /// Reads a whole file; the error names the file and the reason. Files
 /// larger than `maxBytes` are refused.

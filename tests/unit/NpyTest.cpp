@@ -3,6 +3,9 @@
 #include "runtime/Npy.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -340,16 +343,24 @@ TEST_F(NpyTest, WriteIntoMissingDirectoryFailsCleanly) {
 TEST_F(NpyTest, FailedWriteKeepsTheOldFile) {
   Tensor old = iota(DType::F32, {4});
   ASSERT_TRUE(writeNpy(path("a.npy"), old).ok());
-  // Make the temporary file impossible to create: a directory holds its name.
-  std::string tmp = path("a.npy") + ".tmp." + std::to_string(::getpid());
-  fs::create_directory(tmp);
-  Status s = writeNpy(path("a.npy"), iota(DType::F32, {100}));
+  // A write that fails half-way, as on a full disk: a file size limit
+  // (which holds for root too) stops it after 1000 bytes.
+  struct rlimit before = {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &before), 0);
+  auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = before;
+  small.rlim_cur = 1000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  Status s = writeNpy(path("a.npy"), iota(DType::F32, {1000}));
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  std::signal(SIGXFSZ, oldHandler);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.errorText().find(path("a.npy") + ": cannot write: "), std::string::npos);
+  EXPECT_NE(s.errorText().find(path("a.npy") + ": cannot write: File too large"),
+            std::string::npos)
+      << s.errorText();
   Result<Tensor> back = readNpy(path("a.npy"));
   ASSERT_TRUE(back.ok()) << back.errorText();
   expectSameTensor(*back, old);
-  fs::remove(tmp);
   EXPECT_EQ(listing(), std::vector<std::string>{"a.npy"});
 }
 
