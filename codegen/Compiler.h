@@ -94,10 +94,10 @@ std::vector<std::string> linkedGemmKernels();
 Result<std::unique_ptr<JitModel>> jitCompile(const Graph &infer, const Graph *train,
                                              const CompileOptions &options);
 
-/// Writes an object file with the same functions, named PREFIX_*, for
-/// `options.cpu` (the host when empty). It needs only libc and libm.
-Status compileToObject(const Graph &infer, const Graph *train, const CompileOptions &options,
-                       const std::string &objectPath, CompileTimes *times = nullptr);
+/// The bytes of an object file with the same functions, named PREFIX_*,
+/// for `options.cpu` (the host when empty). It needs only libc and libm.
+Result<std::string> compileObject(const Graph &infer, const Graph *train,
+                                  const CompileOptions &options, CompileTimes *times = nullptr);
 
 /// The C header of IR.md section 6 for the object above.
 std::string cHeader(const Graph &infer, const Graph *train, const CompileOptions &options);

@@ -22,7 +22,7 @@ Result<CompiledModel> CompiledModel::compile(const Graph &model, const CompileOp
     return R(std::move(problems));
   PassContext ctx;
   std::unique_ptr<Graph> train;
-  if (model.minimize) {
+  if (hasTrainingStep(model)) {
     auto step = optimizedTrainingStep(model, ctx);
     if (!step)
       return R(step.takeDiags());

@@ -254,19 +254,20 @@ Result<std::unique_ptr<JitModel>> jitCompile(const Graph &infer, const Graph *tr
   return Result<std::unique_ptr<JitModel>>(std::unique_ptr<JitModel>(std::move(model)));
 }
 
-Status compileToObject(const Graph &infer, const Graph *train, const CompileOptions &options,
-                       const std::string &objectPath, CompileTimes *timesOut) {
+Result<std::string> compileObject(const Graph &infer, const Graph *train,
+                                  const CompileOptions &options, CompileTimes *timesOut) {
+  using R = Result<std::string>;
   CompileTimes times;
   auto tm = createTargetMachine(options.cpu);
   if (!tm)
-    return Status(tm.takeDiags());
+    return R(tm.takeDiags());
   std::string key;
   auto objects = modelObjects(infer, train, selfContained(options), **tm, 1, times, key);
   if (!objects)
-    return Status(objects.takeDiags());
+    return R(objects.takeDiags());
   if (timesOut)
     *timesOut = times;
-  return writeFileAtomically(objectPath, objects->front());
+  return std::move(objects->front());
 }
 
 Result<std::string> emitText(const Graph &infer, const Graph *train, const CompileOptions &options,

@@ -258,9 +258,13 @@ private:
 
   void bindDeclarations(Lowering &l, const Graph &g, llvm::Value *state, llvm::Value *inputs) {
     std::vector<ValueId> ins = g.valuesOfKind(ValueKind::Input);
+    std::vector<int> uses = g.useCounts();
     if (!ins.empty())
       l.failIf(l.b.CreateIsNull(inputs), kAbiBadBuffer);
     for (size_t i = 0; i < ins.size(); ++i) {
+      // An input nothing reads may be null (IR.md section 6).
+      if (uses[static_cast<size_t>(ins[i])] == 0)
+        continue;
       llvm::Value *p = l.b.CreateLoad(l.ptr, l.b.CreateConstGEP1_64(l.ptr, inputs, i));
       l.failIf(l.b.CreateIsNull(p), kAbiBadBuffer);
       l.setBuffer(ins[i], p);

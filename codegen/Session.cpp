@@ -54,9 +54,12 @@ Result<std::vector<int64_t>> JitSession::bindDims(const Graph &g,
     return R::fail("model '{}' has {} inputs, got {}", g.name, ins.size(), inputs.size());
   std::vector<int64_t> dims(g.dims.size(), -1);
   Diagnostics diags;
+  std::vector<int> uses = g.useCounts();
   for (size_t i = 0; i < ins.size(); ++i) {
     const Value &v = g.value(ins[i]);
     const Tensor &t = inputs[i];
+    if (t.empty() && uses[static_cast<size_t>(ins[i])] == 0)
+      continue; // no output depends on it: passed as null
     bool ok = !t.empty() && t.dtype() == v.type.dtype && t.rank() == v.type.rank();
     for (size_t k = 0; ok && k < v.type.rank(); ++k) {
       const Dim &d = v.type.shape[k];

@@ -20,7 +20,8 @@ public:
                                                     const CompileOptions &options = {});
 
   /// Runs inference: one tensor per input of the inference graph, in
-  /// declaration order; returns one tensor per `output`.
+  /// declaration order (an empty one for an input no output depends on);
+  /// returns one tensor per `output`.
   Result<std::vector<Tensor>> infer(const std::vector<Tensor> &inputs);
   /// One training step (forward, backward, update); returns the loss.
   Result<float> trainStep(const std::vector<Tensor> &inputs);

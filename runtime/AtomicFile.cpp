@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <memory>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,28 +65,76 @@ void removeStaleTempFiles(const std::string &path) {
   }
 }
 
-Status writeFileAtomically(const std::string &path, std::string_view bytes, unsigned mode) {
-  static std::atomic<uint64_t> serial{0};
-  installInterruptHandlers();
-  removeStaleTempFiles(path);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(serial++);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                  static_cast<mode_t>(mode));
-  if (fd < 0)
-    return Status::fail("{}: cannot write: {}", path, std::strerror(errno));
-  TempFileRegistration registered(tmp);
-  int err = writeAll(fd, bytes);
-  if (err == 0 && ::fsync(fd) != 0)
-    err = errno;
-  if (::close(fd) != 0 && err == 0)
-    err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0)
-    err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    return Status::fail("{}: cannot write: {}", path, std::strerror(err));
+namespace {
+
+/// A temporary written and synced beside its target, removed unless
+/// committed (and on a signal meanwhile).
+class PendingFile {
+public:
+  explicit PendingFile(const std::string &path) : path_(path) {
+    static std::atomic<uint64_t> serial{0};
+    tmp_ = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(serial++);
   }
-  syncDirectoryOf(path);
+  ~PendingFile() {
+    if (!tmp_.empty() && written_)
+      ::unlink(tmp_.c_str());
+  }
+  PendingFile(const PendingFile &) = delete;
+  PendingFile &operator=(const PendingFile &) = delete;
+
+  Status write(std::string_view bytes, unsigned mode) {
+    installInterruptHandlers();
+    removeStaleTempFiles(path_);
+    int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                    static_cast<mode_t>(mode));
+    if (fd < 0)
+      return Status::fail("{}: cannot write: {}", path_, std::strerror(errno));
+    written_ = true;
+    registration_ = std::make_unique<TempFileRegistration>(tmp_);
+    int err = writeAll(fd, bytes);
+    if (err == 0 && ::fsync(fd) != 0)
+      err = errno;
+    if (::close(fd) != 0 && err == 0)
+      err = errno;
+    if (err != 0)
+      return Status::fail("{}: cannot write: {}", path_, std::strerror(err));
+    return Ok{};
+  }
+
+  Status commit() {
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+      return Status::fail("{}: cannot write: {}", path_, std::strerror(errno));
+    written_ = false;
+    syncDirectoryOf(path_);
+    return Ok{};
+  }
+
+private:
+  std::string path_, tmp_;
+  bool written_ = false;
+  std::unique_ptr<TempFileRegistration> registration_;
+};
+
+} // namespace
+
+Status writeFileAtomically(const std::string &path, std::string_view bytes, unsigned mode) {
+  PendingFile file(path);
+  if (Status s = file.write(bytes, mode); !s)
+    return s;
+  return file.commit();
+}
+
+Status writeFilesAtomically(const std::vector<std::pair<std::string, std::string>> &files,
+                            unsigned mode) {
+  std::vector<std::unique_ptr<PendingFile>> pending;
+  for (const auto &[path, bytes] : files) {
+    pending.push_back(std::make_unique<PendingFile>(path));
+    if (Status s = pending.back()->write(bytes, mode); !s)
+      return s;
+  }
+  for (auto &file : pending)
+    if (Status s = file->commit(); !s)
+      return s;
   return Ok{};
 }
 

@@ -6,6 +6,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace nnc {
 
@@ -17,6 +19,13 @@ namespace nnc {
 /// Temporaries of `path` that processes no longer running left behind
 /// (killed during a write) are removed first.
 Status writeFileAtomically(const std::string &path, std::string_view bytes, unsigned mode = 0666);
+
+/// Writes several files as one: every file's temporary is written and
+/// synced first, and only when all succeeded are they renamed into place,
+/// so a failure (a full disk, a missing folder) leaves every target as it
+/// was. The renames themselves fail only if a folder changes meanwhile.
+Status writeFilesAtomically(const std::vector<std::pair<std::string, std::string>> &files,
+                            unsigned mode = 0666);
 
 /// Removes `PATH.tmp.PID...` files beside `path` whose process is gone.
 void removeStaleTempFiles(const std::string &path);

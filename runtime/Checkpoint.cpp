@@ -4,6 +4,7 @@
 #include "runtime/Interpreter.h"
 #include "runtime/Safetensors.h"
 
+#include <cmath>
 #include <map>
 
 namespace nnc {
@@ -19,15 +20,37 @@ std::vector<ValueId> savedValues(const Graph &g) {
 
 } // namespace
 
-Status saveCheckpoint(const Graph &g, const StateAccess &state, const std::string &path) {
+Status saveCheckpoint(const Graph &g, const StateAccess &state, const std::string &path,
+                      const CheckpointMetadata &extra) {
   std::vector<std::pair<std::string, Tensor>> tensors;
-  for (ValueId id : savedValues(g))
-    tensors.emplace_back(g.value(id).name, state.read(id));
-  return writeSafetensors(path, tensors, {{"format", "nnc"}, {"model", g.name}});
+  for (ValueId id : savedValues(g)) {
+    Tensor t = state.read(id);
+    if (t.dtype() == DType::F32)
+      for (int64_t i = 0; i < t.numel(); ++i)
+        if (!std::isfinite(t.f32()[i]))
+          return Status::fail("{}: not saved: '{}' holds a non-finite value (element {} is {})",
+                              path, g.value(id).name, i, t.f32()[i]);
+    tensors.emplace_back(g.value(id).name, std::move(t));
+  }
+  CheckpointMetadata metadata = extra;
+  metadata["format"] = "nnc";
+  metadata["model"] = g.name;
+  return writeSafetensors(path, tensors, metadata);
 }
 
-Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::string &path) {
-  auto read = readSafetensors(path);
+std::string checkpointModelMismatch(const CheckpointMetadata &metadata, const Graph &g,
+                                    const std::string &path) {
+  auto it = metadata.find("model");
+  if (it == metadata.end() || it->second == g.name)
+    return "";
+  return fmt::format("{}: written for model '{}', loaded into model '{}' (their params match by "
+                     "name and shape)",
+                     path, it->second, g.name);
+}
+
+Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::string &path,
+                      CheckpointMetadata *metadata) {
+  auto read = readSafetensors(path, metadata);
   if (!read)
     return Status(read.takeDiags());
   std::map<std::string, Tensor> byName;

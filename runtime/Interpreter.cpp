@@ -159,8 +159,11 @@ Status Interpreter::bindInputs(const std::vector<Tensor> &inputs) {
   DimBinding binding{graph_, std::vector<int64_t>(graph_.dims.size(), -1),
                      std::vector<ValueId>(graph_.dims.size(), kNoValue)};
   Diagnostics diags;
+  std::vector<int> uses = graph_.useCounts();
   for (size_t i = 0; i < ids.size(); ++i) {
     const Value &v = graph_.value(ids[i]);
+    if (inputs[i].empty() && uses[static_cast<size_t>(ids[i])] == 0)
+      continue; // no output depends on it: it may be left out
     if (!matchesStatically(inputs[i], v.type))
       diags.error(v.loc, "input '{}' expects {} but got {}", v.name, graph_.typeString(ids[i]),
                   describe(inputs[i]));

@@ -30,7 +30,8 @@ public:
   /// a run, e.g. from a checkpoint).
   Tensor &stateTensor(ValueId id) { return values_[static_cast<size_t>(id)]; }
 
-  /// Binds `inputs` (one per graph input, in declaration order), checks
+  /// Binds `inputs` (one per graph input, in declaration order; an empty
+  /// tensor for an input nothing uses), checks
   /// their dtypes and shapes (binding symbolic dims), checks every value's
   /// size (checkValueSizes), and evaluates every node. Errors (wrong input type, a label out of
   /// range) are located at the input's declaration or the failing node.

@@ -102,4 +102,116 @@ for a, b in zip(jit, interp):
     assert abs(a["train_loss"] - b["train_loss"]) <= 1e-5 * max(1, abs(b["train_loss"])), (a, b)
 PY
 
+# ---- a run that goes wrong loses nothing -----------------------------------
+digits="$src/examples/data/digits.csv.gz"
+dmlp="$src/examples/digits_mlp.ir"
+expect_status 0 "a good checkpoint" -- "$nnc" train "$dmlp" --data "$digits" --save "$work/good.st"
+cp "$work/good.st" "$work/good-before.st"
+expect_status 1 "a diverging run" -- "$nnc" train "$dmlp" --data "$digits" --lr 1e8 --epochs 2 \
+  --save "$work/good.st" --log "$work/div.jsonl"
+expect_in "$work/err" "the loss is NaN: training diverged; stopped without saving ($work/good.st is unchanged)" \
+  "divergence is located and says what happened"
+expect_in "$work/err" "error: epoch 1, step " "divergence names the epoch and step"
+if cmp -s "$work/good.st" "$work/good-before.st"; then pass; else failure "divergence kept the good checkpoint"; fi
+check_py "the log of a diverged run is valid JSON Lines" "$work/div.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    json.loads(line)
+PY
+expect_status 1 "a log on a full disk" -- "$nnc" train "$dmlp" --data "$digits" --log /dev/full
+expect_in "$work/err" "/dev/full: cannot write: No space left on device" "the write error names the file"
+for bad in "$work/nodir/x.st" "$work"; do
+  expect_status 1 "--save $bad is refused before training" -- "$nnc" train "$dmlp" --data "$digits" --save "$bad"
+  expect_not_in "$work/err" "epoch 1" "no epoch ran before the output check"
+done
+expect_in "$work/err" "cannot write: it is a directory" "a directory as --save"
+for lr in -1 1e39 nan; do
+  expect_status 1 "--lr $lr" -- "$nnc" train "$dmlp" --data "$digits" --lr "$lr"
+  expect_in "$work/err" "--lr needs a " "bad rate $lr is refused"
+done
+
+# A temp file of a process killed during a save is removed by the next save.
+touch "$work/good.st.tmp.4194305.0"
+expect_status 0 "a save after a killed one" -- "$nnc" train "$dmlp" --data "$digits" --save "$work/good.st"
+if [ ! -e "$work/good.st.tmp.4194305.0" ]; then pass; else failure "the stale temp file is gone"; fi
+
+# ---- resume: 1 + 1 epochs are 2 epochs, bit for bit --------------------------
+expect_status 0 "two epochs straight" -- "$nnc" train "$dmlp" --data "$digits" --epochs 2 --seed 3 \
+  --save "$work/two.st" --log "$work/two.jsonl"
+expect_status 0 "one epoch" -- "$nnc" train "$dmlp" --data "$digits" --epochs 1 --seed 3 \
+  --save "$work/one.st" --log "$work/resumed.jsonl"
+expect_status 0 "and one more, resumed" -- "$nnc" train "$dmlp" --data "$digits" --epochs 2 \
+  --resume "$work/one.st" --save "$work/resumed.st" --log "$work/resumed.jsonl"
+if cmp -s "$work/two.st" "$work/resumed.st"; then pass; else failure "resumed params equal the straight run's bits"; fi
+check_py "the resumed log is appended and continues the epochs" "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+straight = [json.loads(l) for l in open(w + "/two.jsonl")]
+resumed = [json.loads(l) for l in open(w + "/resumed.jsonl")]
+assert [l["epoch"] for l in resumed] == [1, 2], resumed
+assert [l["train_loss"] for l in resumed] == [l["train_loss"] for l in straight], (resumed, straight)
+PY
+expect_status 1 "resume with another batch" -- "$nnc" train "$dmlp" --data "$digits" --epochs 3 \
+  --resume "$work/one.st" --batch 32
+expect_in "$work/err" "cannot resume with --batch 32: the run was trained with --batch 64" "conflicting options"
+expect_status 1 "resume past the total" -- "$nnc" train "$dmlp" --data "$digits" --epochs 2 --resume "$work/two.st"
+expect_in "$work/err" "already holds 2 epochs of training" "nothing left to train"
+
+# --save-every: epochs 2 and 3 (the last), not 1.
+expect_status 0 "--save-every 2" -- "$nnc" train "$dmlp" --data "$digits" --epochs 3 --save-every 2 \
+  --save "$work/every.st" --log-every 10 --log "$work/every.jsonl"
+check_py "per-step log lines and the saved epoch" "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+lines = [json.loads(l) for l in open(w + "/every.jsonl")]
+steps = [l for l in lines if "loss" in l]
+epochs = [l for l in lines if "train_loss" in l]
+assert len(epochs) == 3, epochs
+assert [l["step"] for l in steps] == list(range(10, 3 * 29 + 1, 10)), steps
+assert all(l["examples_per_second"] > 0 and "lr" in l for l in steps), steps
+head = open(w + "/every.st", "rb").read(600).decode("latin-1")
+assert '"nnc.train.epochs":"3"' in head, head
+PY
+
+# ---- Ctrl-C: a message, exit 130, the checkpoint intact ---------------------
+"$nnc" train "$dmlp" --data "$digits" --epochs 100000 --save "$work/int.st" >/dev/null 2>"$work/int.err" &
+pid=$!
+for _ in $(seq 100); do [ -e "$work/int.st" ] && break; sleep 0.1; done
+sleep 0.3
+kill -INT "$pid"
+wait "$pid"
+status=$?
+if [ "$status" = 130 ]; then pass; else failure "an interrupted run exits 130, got $status"; cat "$work/int.err"; fi
+expect_in "$work/int.err" "nnc: interrupted at epoch " "the interrupt is reported"
+expect_in "$work/int.err" "; last checkpoint: $work/int.st (epoch " "it names the last checkpoint"
+if tail -c 1 "$work/int.err" | od -c | grep -q '\\n'; then pass; else failure "stderr ends with a whole line"; fi
+expect_status 0 "the interrupted run's checkpoint loads" -- "$nnc" train "$dmlp" --data "$digits" \
+  --params "$work/int.st"
+if ls "$work"/int.st.tmp.* >/dev/null 2>&1; then failure "no temp file is left"; else pass; fi
+
+# ---- hand-written updates (no minimize): trained, never applied by inference --
+"$py" -c "import numpy as np; np.save('$work/and_x.npy', np.array([[0,0],[0,1],[1,0],[1,1]], np.float32)); np.save('$work/and_y.npy', np.array([[0],[0],[0],[1]], np.float32))"
+for engine in jit interp; do
+  expect_status 0 "train the perceptron rule ($engine)" -- "$nnc" train "$src/examples/perceptron_rule.ir" \
+    --data "$work/and_x.npy,$work/and_y.npy" --epochs 10 --batch 1 --engine "$engine" --save "$work/pr-$engine.st"
+done
+if cmp -s "$work/pr-jit.st" "$work/pr-interp.st"; then pass; else failure "the rule trains alike in both engines"; fi
+expect_status 0 "run the learned rule" -- "$nnc" run "$src/examples/perceptron_rule.ir" --params "$work/pr-jit.st" \
+  --in x="$work/and_x.npy" --in y="$work/and_y.npy" -o "$work/pr"
+check_py "the perceptron rule learned AND" "$work/pr" <<'PY'
+import numpy as np, sys
+assert (np.load(sys.argv[1] + "/yhat.npy").ravel() == [0, 0, 0, 1]).all()
+assert float(np.load(sys.argv[1] + "/errors.npy")) == 0
+PY
+expect_status 1 "--lr for hand-written updates" -- "$nnc" train "$src/examples/perceptron_rule.ir" \
+  --data "$work/and_x.npy,$work/and_y.npy" --lr 1
+expect_in "$work/err" "writes its updates by hand (no 'minimize'): --lr and --lr-schedule do not apply" "--lr refused"
+
+# A checkpoint of another model whose params match: loaded, with a warning.
+sed 's/model perceptron_rule/model other_rule/' "$src/examples/perceptron_rule.ir" >"$work/other.ir"
+expect_status 0 "another model's checkpoint" -- "$nnc" run "$work/other.ir" --params "$work/pr-jit.st" \
+  --in x="$work/and_x.npy" -o "$work/pr2"
+expect_in "$work/err" "warning: $work/pr-jit.st: written for model 'perceptron_rule', loaded into model 'other_rule'" \
+  "the mismatch is named"
+
 finish

@@ -11,15 +11,21 @@ namespace nnc::cli {
 
 namespace {
 
-/// Parses the one model path of `args`; reports and returns nullopt on error.
-std::optional<Graph> loadSingleModel(const Args &args, const char *command) {
-  auto cl = CommandLine::parse(args, {});
+/// Parses the one model path of `args`; reports and returns nullopt on error
+/// (or after --help, with `status` 0).
+std::optional<Graph> loadSingleModel(const Args &args, const CommandSpec &spec, int &status) {
+  status = 1;
+  auto cl = CommandLine::parse(args, spec.options);
   if (!cl) {
     report(cl.diags());
     return std::nullopt;
   }
+  if (cl->has("help")) {
+    status = printHelp(spec);
+    return std::nullopt;
+  }
   if (cl->positional.size() != 1) {
-    fail(fmt::format("usage: nnc {} M.ir", command));
+    usageError(spec);
     return std::nullopt;
   }
   Result<Graph> g = loadModelFile(cl->positional[0]);
@@ -37,12 +43,37 @@ std::optional<Graph> loadSingleModel(const Args &args, const char *command) {
 
 } // namespace
 
-int checkCommand(const Args &args) { return loadSingleModel(args, "check") ? 0 : 1; }
+const CommandSpec &checkCommandSpec() {
+  static const CommandSpec spec{
+      "check", "M.ir", "parse and verify a model; silent when it is valid",
+      "Parses and verifies a model file (IR.md sections 1 and 3). Prints nothing and\n"
+      "exits 0 when it is valid; otherwise prints every error, located, in source order,\n"
+      "and exits 1.",
+      {},
+      {"nnc check examples/xor.ir"}};
+  return spec;
+}
+
+const CommandSpec &printCommandSpec() {
+  static const CommandSpec spec{
+      "print", "M.ir", "print the model in canonical form ('-' reads stdin)",
+      "Prints the model in the canonical form of IR.md section 2, which parses back to\n"
+      "the same text. 'nnc print -' reads the model from standard input.",
+      {},
+      {"nnc print examples/xor.ir"}};
+  return spec;
+}
+
+int checkCommand(const Args &args) {
+  int status = 0;
+  return loadSingleModel(args, checkCommandSpec(), status) ? 0 : status;
+}
 
 int printCommand(const Args &args) {
-  std::optional<Graph> g = loadSingleModel(args, "print");
+  int status = 0;
+  std::optional<Graph> g = loadSingleModel(args, printCommandSpec(), status);
   if (!g)
-    return 1;
+    return status;
   std::string text = printGraph(*g);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return std::fflush(stdout) == 0 ? 0 : fail("cannot write to standard output");

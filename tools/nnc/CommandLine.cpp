@@ -1,10 +1,109 @@
 /// Command-line option parsing for the nnc tool.
 #include "tools/nnc/CommandLine.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 
 namespace nnc::cli {
+
+OptionSpec flag(const char *name, const char *help) { return {name, false, false, "", help}; }
+
+OptionSpec option(const char *name, const char *valueName, const char *help) {
+  return {name, true, false, valueName, help};
+}
+
+OptionSpec repeated(const char *name, const char *valueName, const char *help) {
+  return {name, true, true, valueName, help};
+}
+
+namespace {
+
+std::string optionText(const OptionSpec &o) {
+  std::string text = std::string(o.name).size() == 1 ? "-" : "--";
+  text += o.name;
+  if (o.takesValue)
+    text += std::string(" ") + o.valueName;
+  return text;
+}
+
+/// `text` wrapped at word boundaries into lines of at most `width` characters.
+std::vector<std::string> wrapped(const std::string &text, size_t width) {
+  std::vector<std::string> lines(1);
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    std::string word = text.substr(start, end == std::string::npos ? end : end - start);
+    start = end == std::string::npos ? text.size() : end + 1;
+    if (!lines.back().empty() && lines.back().size() + 1 + word.size() > width)
+      lines.emplace_back();
+    lines.back() += (lines.back().empty() ? "" : " ") + word;
+  }
+  return lines;
+}
+
+} // namespace
+
+int printHelp(const CommandSpec &spec) {
+  std::printf("usage: nnc %s %s\n\n%s\n", spec.name, spec.usage, spec.details);
+  std::printf("\noptions:\n");
+  for (const OptionSpec &o : spec.options) {
+    std::string text = optionText(o);
+    std::vector<std::string> help = wrapped(o.help, 52);
+    if (text.size() > 24) {
+      std::printf("  %s\n", text.c_str());
+      text.clear();
+    }
+    for (const std::string &line : help) {
+      std::printf("  %-24s %s\n", text.c_str(), line.c_str());
+      text.clear();
+    }
+  }
+  std::printf("  %-24s %s\n", "-h, --help", "this text");
+  if (!spec.examples.empty()) {
+    std::printf("\nexample%s:\n", spec.examples.size() > 1 ? "s" : "");
+    for (const char *e : spec.examples)
+      std::printf("  %s\n", e);
+  }
+  return 0;
+}
+
+int usageError(const CommandSpec &spec) {
+  std::fprintf(stderr, "nnc: error: usage: nnc %s %s (see 'nnc %s --help')\n", spec.name,
+               spec.usage, spec.name);
+  return 1;
+}
+
+std::string closestName(const std::string &word, const std::vector<std::string> &candidates) {
+  auto distance = [](const std::string &a, const std::string &b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j)
+      row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+        diagonal = above;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string best;
+  size_t bestDistance = std::numeric_limits<size_t>::max();
+  for (const std::string &c : candidates) {
+    size_t d = distance(word, c);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  size_t allowed = std::max<size_t>(2, word.size() / 3);
+  return bestDistance <= allowed && bestDistance < word.size() ? best : "";
+}
 
 std::string CommandLine::get(const std::string &name, const std::string &fallback) const {
   auto range = values_.equal_range(name);
@@ -38,12 +137,21 @@ Result<CommandLine> CommandLine::parse(const std::vector<std::string> &args,
       body = body.substr(0, eq);
       hasValue = true;
     }
-    const OptionSpec *spec = nullptr;
+    static const OptionSpec kHelp = flag("help", "this text");
+    const OptionSpec *spec = body == "help" || body == "h" ? &kHelp : nullptr;
     for (const OptionSpec &s : specs)
       if (body == s.name)
         spec = &s;
-    if (!spec)
+    if (!spec) {
+      std::vector<std::string> names;
+      for (const OptionSpec &s : specs)
+        names.push_back(s.name);
+      std::string near = closestName(body, names);
+      if (!near.empty())
+        return Result<CommandLine>::fail("unknown option '{}' (did you mean '{}{}'?)", arg,
+                                         near.size() == 1 ? "-" : "--", near);
       return Result<CommandLine>::fail("unknown option '{}'", arg);
+    }
     if (spec->takesValue && !hasValue) {
       if (i + 1 >= args.size())
         return Result<CommandLine>::fail("option '{}' needs a value", arg);
@@ -51,9 +159,9 @@ Result<CommandLine> CommandLine::parse(const std::vector<std::string> &args,
     } else if (!spec->takesValue && hasValue) {
       return Result<CommandLine>::fail("option '--{}' takes no value", body);
     }
-    if (!spec->repeatable && cl.has(body))
-      return Result<CommandLine>::fail("option '--{}' is given twice", body);
-    cl.values_.emplace(body, value);
+    if (!spec->repeatable && cl.has(spec->name))
+      return Result<CommandLine>::fail("option '--{}' is given twice", spec->name);
+    cl.values_.emplace(spec->name, value);
   }
   return cl;
 }
@@ -75,6 +183,15 @@ Result<int> parseThreads(const CommandLine &cl) {
   if (*v > 1024)
     return Result<int>::fail("--threads takes at most 1024, got {}", *v);
   return static_cast<int>(*v);
+}
+
+Result<double> parseLearningRate(const std::string &text) {
+  auto v = parseNumber("lr", text);
+  if (!v)
+    return v;
+  if (*v < 0 || *v > std::numeric_limits<float>::max())
+    return Result<double>::fail("--lr needs a finite, non-negative rate, got '{}'", text);
+  return v;
 }
 
 Result<double> parseNumber(const std::string &option, const std::string &text) {

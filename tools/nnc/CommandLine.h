@@ -1,4 +1,6 @@
-/// Parsing `nnc COMMAND [args] [--flag] [--key=value | --key value]`.
+/// Parsing `nnc COMMAND [args] [--flag] [--key=value | --key value]`, and
+/// each command's description: its options with their help text, from which
+/// `nnc COMMAND --help` and the usage errors are printed.
 #pragma once
 
 #include "ir/Result.h"
@@ -11,10 +13,34 @@ namespace nnc::cli {
 
 /// An option a command accepts.
 struct OptionSpec {
-  const char *name; ///< without dashes: "engine", or "o" for -o
-  bool takesValue;  ///< `--name=value` / `--name value`
+  const char *name;        ///< without dashes: "engine", or "o" for -o
+  bool takesValue = false; ///< `--name=value` / `--name value`
   bool repeatable = false;
+  const char *valueName = ""; ///< `N`, `FILE`: how help shows the value
+  const char *help = "";      ///< one line, with the default where there is one
 };
+
+/// `--name`: a flag without a value.
+OptionSpec flag(const char *name, const char *help);
+/// `--name VALUE`.
+OptionSpec option(const char *name, const char *valueName, const char *help);
+/// `--name VALUE`, which may be given several times.
+OptionSpec repeated(const char *name, const char *valueName, const char *help);
+
+/// A command of `nnc`: what `nnc COMMAND --help` prints.
+struct CommandSpec {
+  const char *name;     ///< "train"
+  const char *usage;    ///< after the name: "M.ir --data D [options]"
+  const char *summary;  ///< one line, for `nnc --help`
+  const char *details;  ///< a paragraph or two
+  std::vector<OptionSpec> options;
+  std::vector<const char *> examples;
+};
+
+/// Prints `spec`'s help on stdout; returns exit status 0.
+int printHelp(const CommandSpec &spec);
+/// `nnc: error: usage: nnc NAME USAGE (see 'nnc NAME --help')`; returns 1.
+int usageError(const CommandSpec &spec);
 
 /// The parsed arguments of one command.
 class CommandLine {
@@ -27,8 +53,9 @@ public:
   /// Every value of a repeatable option, in order.
   std::vector<std::string> getAll(const std::string &name) const;
 
-  /// Parses `args` against `specs`; unknown options and missing values are
-  /// errors.
+  /// Parses `args` against `specs` (`--help` and `-h` are always accepted,
+  /// as "help"); unknown options (with the closest known name, "did you
+  /// mean --epochs?") and missing values are errors.
   static Result<CommandLine> parse(const std::vector<std::string> &args,
                                    const std::vector<OptionSpec> &specs);
 
@@ -36,11 +63,17 @@ private:
   std::multimap<std::string, std::string> values_;
 };
 
+/// The candidate closest to `word` by edit distance, if it is close enough
+/// to be a likely typo; else "".
+std::string closestName(const std::string &word, const std::vector<std::string> &candidates);
+
 /// Parses a positive integer option value, naming the option in the error.
 Result<int64_t> parsePositiveInt(const std::string &option, const std::string &text);
 /// `--threads N` (1 to 1024), or 0 (one thread per core) without it.
 Result<int> parseThreads(const CommandLine &cl);
 /// Parses a finite number option value.
 Result<double> parseNumber(const std::string &option, const std::string &text);
+/// `--lr X`: a finite, non-negative rate that fits an f32.
+Result<double> parseLearningRate(const std::string &text);
 
 } // namespace nnc::cli

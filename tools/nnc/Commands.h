@@ -1,8 +1,10 @@
 /// The subcommands of `nnc`. Each takes its arguments (after the command
-/// name) and returns the process exit status: 0 success, 1 user error.
+/// name) and returns the process exit status: 0 success, 1 user error; each
+/// describes itself (options, help, examples) in a CommandSpec.
 #pragma once
 
 #include "ir/Diagnostics.h"
+#include "tools/nnc/CommandLine.h"
 
 #include <string>
 #include <vector>
@@ -10,6 +12,24 @@
 namespace nnc::cli {
 
 using Args = std::vector<std::string>;
+
+/// A subcommand: its description and its entry point.
+struct Command {
+  const CommandSpec &(*spec)();
+  int (*run)(const Args &args);
+};
+
+/// Every subcommand, in the order `nnc --help` lists them.
+const std::vector<Command> &allCommands();
+
+const CommandSpec &checkCommandSpec();
+const CommandSpec &printCommandSpec();
+const CommandSpec &optCommandSpec();
+const CommandSpec &runCommandSpec();
+const CommandSpec &trainCommandSpec();
+const CommandSpec &gradcheckCommandSpec();
+const CommandSpec &compileCommandSpec();
+const CommandSpec &dotCommandSpec();
 
 int checkCommand(const Args &args);
 int printCommand(const Args &args);

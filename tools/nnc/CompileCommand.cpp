@@ -8,6 +8,7 @@
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
 #include "passes/memory/MemoryReport.h"
+#include "runtime/AtomicFile.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/OutputFile.h"
@@ -50,24 +51,62 @@ int printMemoryReport(const CommandLine &cl, const Graph &infer, const Graph *tr
   return 0;
 }
 
+/// -o, --header: checked before any work, written together or not at all.
+Status checkOutputs(const CommandLine &cl) {
+  for (const char *option : {"o", "header"})
+    if (cl.has(option) && cl.get(option) != "-")
+      if (Status s = checkOutputPath(cl.get(option)); !s)
+        return s;
+  if (cl.has("o") && cl.has("header") && cl.get("o") == cl.get("header"))
+    return Status::fail("-o and --header name the same file '{}'", cl.get("o"));
+  return Ok{};
+}
+
 } // namespace
 
+const CommandSpec &compileCommandSpec() {
+  static const CommandSpec spec{
+      "compile",
+      "M.ir -o OUT.o [options]",
+      "ahead-of-time object file and C header",
+      "Compiles the model's inference graph (and its training step, when it has one)\n"
+      "into an object file with the C ABI of IR.md section 6, and with --header the C\n"
+      "header that declares it. The object needs only libc and libm. By default it is\n"
+      "compiled for this machine's CPU (its features, e.g. AVX-512, included);\n"
+      "--target-cpu x86-64 gives an object that runs on any x86-64 CPU, and\n"
+      "P_cpu_supported() tells a program whether the CPU it runs on can run the code.\n"
+      "-o and --header are written together or not at all.",
+      {
+          option("o", "OUT.o", "the object file (with --emit: the text, '-' for stdout)"),
+          option("header", "OUT.h", "also write the C header"),
+          option("name", "PREFIX", "the C symbol prefix (default: the model's name)"),
+          option("target-cpu", "CPU", "an LLVM CPU name (default: this host's); x86-64 is portable"),
+          flag("time", "print how long each phase took"),
+          option("emit", "llvm|asm", "write the optimized LLVM IR or the assembly instead"),
+          flag("memory-report", "print the memory plans (kernels, buffers, lifetimes)"),
+          repeated("dim", "NAME=N", "with --memory-report: a dim's value (default 64)"),
+          flag("no-cache", "compile without the disk cache of compiled code"),
+      },
+      {"nnc compile examples/xor.ir -o xor.o --header xor.h",
+       "nnc compile examples/mlp.ir -o mlp.o --target-cpu x86-64 --name mlp"}};
+  return spec;
+}
+
 int compileCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, {{"o", true},
-                                      {"header", true},
-                                      {"name", true},
-                                      {"target-cpu", true},
-                                      {"time", false},
-                                      {"emit", true},
-                                      {"no-cache", false},
-                                      {"memory-report", false},
-                                      {"dim", true, true}});
+  auto cl = CommandLine::parse(args, compileCommandSpec().options);
   if (!cl)
     return report(cl.diags());
+  if (cl->has("help"))
+    return printHelp(compileCommandSpec());
   if (cl->positional.size() != 1 ||
       (!cl->has("o") && !cl->has("emit") && !cl->has("memory-report")))
-    return fail("usage: nnc compile M.ir -o OUT.o [--header OUT.h] [--name PREFIX] "
-                "[--target-cpu CPU] [--time] [--emit=llvm|asm] [--memory-report [--dim B=64]]");
+    return usageError(compileCommandSpec());
+  if ((cl->has("memory-report") || cl->has("emit")) && cl->has("header") && !cl->has("o"))
+    return fail("--header needs -o OUT.o (the object it declares)");
+  if (cl->has("emit") && cl->has("header"))
+    return fail("--emit writes text, not an object: it takes no --header");
+  if (Status s = checkOutputs(*cl); !s)
+    return report(s.diags());
   auto start = std::chrono::steady_clock::now();
   Result<Graph> model = loadModelFile(cl->positional[0]);
   if (!model)
@@ -83,7 +122,7 @@ int compileCommand(const Args &args) {
 
   PassContext ctx;
   std::unique_ptr<Graph> train;
-  if (model->minimize) {
+  if (hasTrainingStep(*model)) {
     auto step = optimizedTrainingStep(*model, ctx);
     if (!step)
       return report(step.diags());
@@ -94,8 +133,10 @@ int compileCommand(const Args &args) {
     return report(infer.diags());
   report(ctx.diags);
   *model = std::move(infer).value();
-  if (cl->has("memory-report"))
-    return printMemoryReport(*cl, *model, train.get());
+  if (cl->has("memory-report")) {
+    if (int status = printMemoryReport(*cl, *model, train.get()); status != 0 || !cl->has("o"))
+      return status;
+  }
   double passesMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (cl->has("emit")) {
@@ -105,11 +146,14 @@ int compileCommand(const Args &args) {
     return writeOutput(cl->get("o", "-"), *text);
   }
   CompileTimes times;
-  if (Status s = compileToObject(*model, train.get(), options, cl->get("o"), &times); !s)
-    return report(s.diags());
+  auto object = compileObject(*model, train.get(), options, &times);
+  if (!object)
+    return report(object.diags());
+  std::vector<std::pair<std::string, std::string>> files = {{cl->get("o"), std::move(*object)}};
   if (cl->has("header"))
-    if (int status = writeOutput(cl->get("header"), cHeader(*model, train.get(), options)))
-      return status;
+    files.emplace_back(cl->get("header"), cHeader(*model, train.get(), options));
+  if (Status s = writeFilesAtomically(files); !s)
+    return report(s.diags());
   if (cl->has("time"))
     std::fprintf(stderr,
                  "parse+passes %.1f ms, lower %.1f ms, optimize %.1f ms, codegen %.1f ms%s\n",

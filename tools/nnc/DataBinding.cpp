@@ -1,6 +1,8 @@
 /// Binding data sets to a model's inputs, and scoring its predictions.
 #include "tools/nnc/DataBinding.h"
 
+#include "passes/Pipelines.h"
+
 #include <cmath>
 
 namespace nnc::cli {
@@ -167,7 +169,9 @@ std::vector<Tensor> batchInputs(const Graph &g, const Binding &b, const Batch &b
 
 Graph evaluationGraph(const Graph &model, const Binding &b) {
   Graph g = model;
-  g.outputs = {OutputRef{model.minimize->loss, model.loc}};
+  g.outputs.clear();
+  if (ValueId loss = reportedLoss(model); loss != kNoValue)
+    g.outputs.push_back(OutputRef{loss, model.loc});
   if (b.logits != kNoValue)
     g.outputs.push_back(OutputRef{b.logits, model.loc});
   else if (b.prediction != kNoValue)
@@ -208,6 +212,8 @@ Result<Evaluation> evaluate(Engine &engine, const Graph &g, const Dataset &data,
     e.classCorrect.assign(static_cast<size_t>(classes), 0);
     e.classExamples.assign(static_cast<size_t>(classes), 0);
   }
+  bool hasLoss = reportedLoss(g) != kNoValue;
+  size_t scoredOutput = hasLoss ? 1 : 0;
   double lossSum = 0, correct = 0;
   Batch bt;
   for (int64_t i = 0; i < batcher->batchCount(); ++i) {
@@ -216,15 +222,16 @@ Result<Evaluation> evaluate(Engine &engine, const Graph &g, const Dataset &data,
     if (!outs)
       return Result<Evaluation>(outs.takeDiags());
     int64_t n = bt.features.dim(0);
-    lossSum += (*outs)[0].at(0) * static_cast<double>(n);
+    if (hasLoss)
+      lossSum += (*outs)[0].at(0) * static_cast<double>(n);
     for (int64_t r = 0; r < n && scored; ++r) {
-      auto [predicted, truth] = predictedAndTrue(b, (*outs)[1], bt.labels, r);
+      auto [predicted, truth] = predictedAndTrue(b, (*outs)[scoredOutput], bt.labels, r);
       correct += predicted == truth;
       e.classExamples[static_cast<size_t>(truth)] += 1;
       e.classCorrect[static_cast<size_t>(truth)] += predicted == truth;
     }
   }
-  e.loss = lossSum / static_cast<double>(data.size());
+  e.loss = hasLoss ? lossSum / static_cast<double>(data.size()) : std::nan("");
   if (scored)
     e.accuracy = correct / static_cast<double>(data.size());
   return e;

@@ -43,13 +43,14 @@ Status checkLabels(const Dataset &d, Binding &b);
 /// rows when it has more than one element per example).
 std::vector<Tensor> batchInputs(const Graph &g, const Binding &b, const Batch &bt);
 
-/// The graph evaluation runs: the model with its loss and the scored
-/// prediction (logits or a [B, 1] probability) as outputs.
+/// The graph evaluation runs: the model with its loss (reportedLoss(), when
+/// it has one) and the scored prediction (logits or a [B, 1] probability) as
+/// outputs, without updates.
 Graph evaluationGraph(const Graph &model, const Binding &b);
 
 /// Scores of a model on a data set.
 struct Evaluation {
-  double loss = 0;
+  double loss = 0;        ///< NaN for a model without a loss
   double accuracy = -1;                ///< -1 when the model has no scorable prediction
   std::vector<int64_t> classCorrect;   ///< per class (softmax_cross_entropy models)
   std::vector<int64_t> classExamples;  ///< per class

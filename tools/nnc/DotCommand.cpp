@@ -242,12 +242,30 @@ private:
 
 } // namespace
 
+const CommandSpec &dotCommandSpec() {
+  static const CommandSpec spec{
+      "dot",
+      "M.ir [options]",
+      "Graphviz DOT of the graph after some passes",
+      "Writes the model's graph (after --passes, or a default pipeline) as Graphviz DOT:\n"
+      "fused ops as clusters of the ops they stand for.",
+      {
+          option("passes", "P1,P2", "run these passes first"),
+          option("pipeline", "train|infer", "run this default pipeline first"),
+          option("o", "OUT.dot", "write to OUT.dot instead of stdout"),
+      },
+      {"nnc dot examples/resnet_s.ir --pipeline=train -o resnet.dot"}};
+  return spec;
+}
+
 int dotCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, {{"passes", true}, {"pipeline", true}, {"o", true}});
+  auto cl = CommandLine::parse(args, dotCommandSpec().options);
   if (!cl)
     return report(cl.diags());
+  if (cl->has("help"))
+    return printHelp(dotCommandSpec());
   if (cl->positional.size() != 1)
-    return fail("usage: nnc dot M.ir [--passes=p1,p2,...] [--pipeline=train|infer] [-o OUT.dot]");
+    return usageError(dotCommandSpec());
   Result<Graph> g = loadModelFile(cl->positional[0]);
   if (!g)
     return report(g.diags());

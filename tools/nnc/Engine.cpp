@@ -4,6 +4,8 @@
 #include "codegen/Session.h"
 #include "runtime/Interpreter.h"
 
+#include <cstdio>
+
 namespace nnc::cli {
 
 namespace {
@@ -73,6 +75,18 @@ private:
 };
 
 } // namespace
+
+Status loadParams(Engine &engine, const std::string &path, CheckpointMetadata *metadata) {
+  CheckpointMetadata read;
+  if (Status s = loadCheckpoint(engine.stateGraph(), engine.state(), path, &read); !s)
+    return s;
+  if (std::string warning = checkpointModelMismatch(read, engine.stateGraph(), path);
+      !warning.empty())
+    std::fprintf(stderr, "nnc: warning: %s\n", warning.c_str());
+  if (metadata)
+    *metadata = std::move(read);
+  return Ok{};
+}
 
 Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
                                              const Graph *train, bool useCache, int threads) {

@@ -37,6 +37,11 @@ public:
   virtual const Interpreter *trainingInterpreter() const { return nullptr; }
 };
 
+/// Loads params and state from a checkpoint into the engine (`--params`),
+/// warning on stderr when it was written for a model of another name; its
+/// metadata goes to `*metadata` when given.
+Status loadParams(Engine &engine, const std::string &path, CheckpointMetadata *metadata = nullptr);
+
 /// `engine` is "jit" or "interp". `train` may be null (inference only).
 /// With `useCache`, the JIT reuses compiled code from the disk cache; it
 /// runs on `threads` threads (0: one per core; the interpreter uses one).

@@ -23,19 +23,36 @@ int listPasses() {
 
 } // namespace
 
+const CommandSpec &optCommandSpec() {
+  static const CommandSpec spec{
+      "opt",
+      "M.ir [options]",
+      "run passes (default: the whole pipeline) and print the result",
+      "Runs passes over the model and prints the result in canonical form. Without\n"
+      "--passes: the whole default pipeline, the optimized training step when the model\n"
+      "has a training step, else (or with --pipeline=infer) the optimized inference graph.",
+      {
+          option("passes", "P1,P2", "run these passes, in this order (see --list-passes)"),
+          option("pipeline", "train|infer", "which default pipeline to run"),
+          flag("list-passes", "name every pass with what it does"),
+          flag("print-after-all", "print the graph after each pass on stderr (as comments)"),
+          flag("remarks", "say on stderr what each fusion did or did not do, and why"),
+          option("o", "OUT.ir", "write the result to OUT.ir instead of stdout"),
+      },
+      {"nnc opt examples/mlp.ir --remarks", "nnc opt examples/xor.ir --passes=autodiff,cse"}};
+  return spec;
+}
+
 int optCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, {{"passes", true},
-                                      {"pipeline", true},
-                                      {"list-passes", false},
-                                      {"print-after-all", false},
-                                      {"remarks", false},
-                                      {"o", true}});
+  auto cl = CommandLine::parse(args, optCommandSpec().options);
   if (!cl)
     return report(cl.diags());
+  if (cl->has("help"))
+    return printHelp(optCommandSpec());
   if (cl->has("list-passes"))
     return listPasses();
   if (cl->positional.size() != 1)
-    return fail("usage: nnc opt M.ir [--passes=p1,p2,...] [--pipeline=train|infer] [-o OUT.ir]");
+    return usageError(optCommandSpec());
   std::string pipeline = cl->get("pipeline");
   if (!pipeline.empty() && pipeline != "train" && pipeline != "infer")
     return fail("--pipeline must be 'train' or 'infer', got '" + pipeline + "'");

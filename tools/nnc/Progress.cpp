@@ -6,9 +6,17 @@
 
 namespace nnc::cli {
 
-Progress::Progress(std::string label, int64_t total)
+Progress::Progress(std::string label, int64_t total, bool withLoss)
     : label_(std::move(label)), total_(total > 0 ? total : 1), terminal_(::isatty(2) != 0),
-      start_(std::chrono::steady_clock::now()) {}
+      withLoss_(withLoss), start_(std::chrono::steady_clock::now()) {}
+
+std::string Progress::lossText(double loss) const {
+  if (!withLoss_)
+    return "";
+  char text[32];
+  std::snprintf(text, sizeof text, " loss %.4f", loss);
+  return text;
+}
 
 void Progress::update(int64_t done, int64_t examples, double loss) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -25,17 +33,18 @@ void Progress::update(int64_t done, int64_t examples, double loss) {
     int filled = static_cast<int>(kWidth * done / total_);
     std::string bar(static_cast<size_t>(filled), '=');
     bar.resize(kWidth, ' ');
-    std::fprintf(stderr, "\r%s [%s] %lld/%lld loss %.4f %.0f ex/s ETA %.0fs ", label_.c_str(),
-                 bar.c_str(), static_cast<long long>(done), static_cast<long long>(total_), loss,
-                 rate, eta);
+    std::fprintf(stderr, "\r%s [%s] %lld/%lld%s %.0f ex/s ETA %.0fs ", label_.c_str(),
+                 bar.c_str(), static_cast<long long>(done), static_cast<long long>(total_),
+                 lossText(loss).c_str(), rate, eta);
     return;
   }
   int decile = static_cast<int>(10 * done / total_);
   if (decile == lastDecile_)
     return;
   lastDecile_ = decile;
-  std::fprintf(stderr, "%s %lld/%lld loss %.4f %.0f ex/s ETA %.0fs\n", label_.c_str(),
-               static_cast<long long>(done), static_cast<long long>(total_), loss, rate, eta);
+  std::fprintf(stderr, "%s %lld/%lld%s %.0f ex/s ETA %.0fs\n", label_.c_str(),
+               static_cast<long long>(done), static_cast<long long>(total_),
+               lossText(loss).c_str(), rate, eta);
 }
 
 void Progress::finish() {

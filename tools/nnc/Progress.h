@@ -10,16 +10,20 @@ namespace nnc::cli {
 
 class Progress {
 public:
-  Progress(std::string label, int64_t total);
+  /// `withLoss` false: the lines show no loss (a model without one).
+  Progress(std::string label, int64_t total, bool withLoss = true);
   /// Reports `done` units finished, with the running mean loss.
   void update(int64_t done, int64_t examples, double loss);
   /// Ends the line.
   void finish();
 
 private:
+  std::string lossText(double loss) const;
+
   std::string label_;
   int64_t total_;
   bool terminal_;
+  bool withLoss_;
   int lastDecile_ = -1;
   double lastPrint_ = -1; ///< seconds of the last terminal line
   std::chrono::steady_clock::time_point start_;

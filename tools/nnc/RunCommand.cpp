@@ -4,6 +4,7 @@
 #include "ir/Verifier.h"
 #include "passes/Pipelines.h"
 #include "passes/autodiff/Autodiff.h"
+#include "runtime/AtomicFile.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Interpreter.h"
 #include "tools/nnc/Engine.h"
@@ -12,6 +13,9 @@
 #include "tools/nnc/Commands.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
 #include <filesystem>
 #include <map>
 
@@ -19,12 +23,8 @@ namespace nnc::cli {
 
 namespace {
 
-const std::vector<OptionSpec> kRunOptions = {
-    {"in", true, true}, {"o", true},         {"engine", true},  {"params", true},
-    {"grads", false},   {"no-cache", false}, {"threads", true},
-};
-
-/// Reads one tensor per graph input from the `--in NAME=FILE` options.
+/// Reads a tensor for each graph input given by `--in NAME=FILE`; the
+/// inputs not given stay empty (runGraph() decides whether that matters).
 Result<std::vector<Tensor>> readInputs(const Graph &g, const CommandLine &cl,
                                        std::map<std::string, std::string> &fileOf) {
   std::vector<ValueId> inputs = g.valuesOfKind(ValueKind::Input);
@@ -46,11 +46,11 @@ Result<std::vector<Tensor>> readInputs(const Graph &g, const CommandLine &cl,
   }
   std::vector<Tensor> tensors;
   for (ValueId id : inputs) {
-    const Value &v = g.value(id);
-    auto it = fileOf.find(v.name);
-    if (it == fileOf.end())
-      return Result<std::vector<Tensor>>::fail("missing --in {}=FILE.npy for input '{}: {}'",
-                                               v.name, v.name, g.typeString(id));
+    auto it = fileOf.find(g.value(id).name);
+    if (it == fileOf.end()) {
+      tensors.emplace_back();
+      continue;
+    }
     Result<Tensor> t = readNpy(it->second);
     if (!t)
       return Result<std::vector<Tensor>>(t.takeDiags());
@@ -59,41 +59,108 @@ Result<std::vector<Tensor>> readInputs(const Graph &g, const CommandLine &cl,
   return tensors;
 }
 
+/// The inputs each value depends on (a bit per input, in declaration order).
+std::vector<std::vector<bool>> inputDependencies(const Graph &g) {
+  std::vector<ValueId> inputs = g.valuesOfKind(ValueKind::Input);
+  std::vector<std::vector<bool>> deps(g.values.size(), std::vector<bool>(inputs.size(), false));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    deps[static_cast<size_t>(inputs[i])][i] = true;
+  for (const Node &n : g.nodes)
+    for (ValueId v : n.operands)
+      for (size_t i = 0; i < inputs.size(); ++i)
+        if (deps[static_cast<size_t>(v)][i])
+          deps[static_cast<size_t>(n.result)][i] = true;
+  return deps;
+}
+
 /// The graph `run` evaluates: the model's outputs, then the minimized loss,
-/// then (with --grads) each param's gradient; and the file name of each.
+/// then (with --grads) each param's gradient, each only when every input it
+/// depends on is given; and the file name of each.
 struct RunGraph {
   Graph graph;
   std::vector<std::string> files;
 };
 
-Result<RunGraph> runGraph(Graph g, bool withGrads) {
-  std::vector<std::string> files;
-  std::vector<OutputRef> outputs;
-  auto add = [&](ValueId v, const std::string &file) {
-    for (const OutputRef &o : outputs)
-      if (o.value == v)
+/// A result: the value, its file, and what it is (for messages).
+struct RunResult {
+  ValueId value;
+  std::string file;
+  std::string what;
+};
+
+Result<std::vector<RunResult>> runResults(Graph &g, bool withGrads) {
+  using R = Result<std::vector<RunResult>>;
+  std::vector<RunResult> results;
+  auto add = [&](ValueId v, const std::string &what) {
+    for (const RunResult &r : results)
+      if (r.value == v)
         return;
-    outputs.push_back(OutputRef{v, g.loc});
-    files.push_back(file);
+    results.push_back({v, g.value(v).name + ".npy", what});
   };
   for (const OutputRef &o : g.outputs)
-    add(o.value, g.value(o.value).name + ".npy");
+    add(o.value, fmt::format("output '{}'", g.value(o.value).name));
   if (g.minimize)
-    add(g.minimize->loss, g.value(g.minimize->loss).name + ".npy");
+    add(g.minimize->loss, fmt::format("the loss '{}'", g.value(g.minimize->loss).name));
   if (withGrads) {
     PassContext ctx;
     auto grads = differentiate(g, ctx);
     report(ctx.diags);
     if (!grads)
-      return Result<RunGraph>(grads.takeDiags());
-    for (const auto &[param, grad] : *grads) {
-      outputs.push_back(OutputRef{grad, g.loc});
-      files.push_back("grad_" + g.value(param).name + ".npy");
-    }
+      return R(grads.takeDiags());
+    for (const auto &[param, grad] : *grads)
+      results.push_back({grad, "grad_" + g.value(param).name + ".npy",
+                         fmt::format("the gradient of param '{}'", g.value(param).name)});
   }
+  for (size_t i = 0; i < results.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (results[i].file == results[j].file)
+        return R::fail("{} and {} would both be written to {}: rename the output",
+                       results[j].what, results[i].what, results[i].file);
+  return results;
+}
+
+Result<RunGraph> runGraph(Graph g, bool withGrads, const std::vector<Tensor> &inputs) {
+  auto results = runResults(g, withGrads);
+  if (!results)
+    return Result<RunGraph>(results.takeDiags());
+  std::vector<ValueId> inputIds = g.valuesOfKind(ValueKind::Input);
+  std::vector<std::vector<bool>> deps = inputDependencies(g);
+  std::vector<OutputRef> outputs;
+  std::vector<std::string> files;
+  std::string firstMissing;
+  for (const RunResult &r : *results) {
+    std::string missing;
+    for (size_t i = 0; i < inputIds.size(); ++i)
+      if (deps[static_cast<size_t>(r.value)][i] && inputs[i].empty())
+        missing += (missing.empty() ? "" : ", ") + g.value(inputIds[i]).name;
+    if (!missing.empty()) {
+      std::fprintf(stderr, "nnc: note: %s is not computed: it needs --in for %s\n",
+                   r.what.c_str(), missing.c_str());
+      if (firstMissing.empty())
+        firstMissing = missing;
+      continue;
+    }
+    outputs.push_back(OutputRef{r.value, g.loc});
+    files.push_back(r.file);
+  }
+  if (outputs.empty())
+    return Result<RunGraph>::fail("nothing to compute: every output needs an input not given "
+                                  "(missing --in for {})",
+                                  firstMissing);
   g.outputs = std::move(outputs);
   g.minimize.reset();
   return RunGraph{std::move(g), std::move(files)};
+}
+
+/// `-o DIR`: a folder, or a name a folder can be made at.
+Status checkOutputFolder(const std::string &dir) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) {
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+      return Status::fail("{}: cannot write into the folder: {}", dir, std::strerror(errno));
+    return Ok{};
+  }
+  return checkOutputPath(dir);
 }
 
 /// Writes each result atomically as DIR/FILE.
@@ -112,16 +179,42 @@ int writeResults(const RunGraph &rg, const std::vector<Tensor> &values, const st
 
 } // namespace
 
+const CommandSpec &runCommandSpec() {
+  static const CommandSpec spec{
+      "run",
+      "M.ir --in NAME=FILE.npy ... -o DIR [options]",
+      "evaluate the outputs (and loss, gradients) on .npy inputs",
+      "Evaluates every output of the model and the minimized loss on the given inputs\n"
+      "and writes each as DIR/NAME.npy (creating DIR). An output whose inputs are not\n"
+      "all given is left out with a note (inference needs no labels). Inference never\n"
+      "applies the model's updates.",
+      {
+          repeated("in", "NAME=FILE.npy", "an input's values (.npy, <f4 or <i4, C order)"),
+          option("o", "DIR", "the folder to write the results to"),
+          option("params", "P", "params and state from a checkpoint (default: initializers)"),
+          flag("grads", "also write DIR/grad_PARAM.npy, the loss's gradient for each param"),
+          option("engine", "E", "jit (default) or interp, the reference interpreter"),
+          option("threads", "N", "threads of the compiled code (default: one per core)"),
+          flag("no-cache", "compile without the disk cache of compiled code"),
+      },
+      {"nnc run examples/backprop_example.ir --in x=x.npy --in t=t.npy --grads -o out/",
+       "nnc run examples/cnn.ir --in x=images.npy --params cnn.safetensors -o out/"}};
+  return spec;
+}
+
 int runCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, kRunOptions);
+  auto cl = CommandLine::parse(args, runCommandSpec().options);
   if (!cl)
     return report(cl.diags());
+  if (cl->has("help"))
+    return printHelp(runCommandSpec());
   if (cl->positional.size() != 1 || !cl->has("o"))
-    return fail("usage: nnc run M.ir --in NAME=FILE.npy ... -o DIR [--params P] [--grads] "
-                "[--engine=jit|interp] [--threads N]");
+    return usageError(runCommandSpec());
   auto threads = parseThreads(*cl);
   if (!threads)
     return report(threads.diags());
+  if (Status s = checkOutputFolder(cl->get("o")); !s)
+    return report(s.diags());
   Result<Graph> g = loadModelFile(cl->positional[0]);
   if (!g)
     return report(g.diags());
@@ -131,7 +224,7 @@ int runCommand(const Args &args) {
   auto inputs = readInputs(*g, *cl, fileOf);
   if (!inputs)
     return report(inputs.diags());
-  auto rg = runGraph(std::move(g).value(), cl->has("grads"));
+  auto rg = runGraph(std::move(g).value(), cl->has("grads"), *inputs);
   if (!rg)
     return report(rg.diags());
   PassContext ctx;
@@ -144,7 +237,7 @@ int runCommand(const Args &args) {
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))
-    if (Status loaded = loadCheckpoint(rg->graph, (*engine)->state(), cl->get("params")); !loaded)
+    if (Status loaded = loadParams(**engine, cl->get("params")); !loaded)
       return report(loaded.diags());
   auto values = (*engine)->infer(*inputs);
   if (!values) {

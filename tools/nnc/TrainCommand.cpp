@@ -1,41 +1,35 @@
-/// `nnc train M.ir --data D ...`: trains a model with its optimizer on a
-/// dataset (IR.md section 4), reporting per epoch on stderr and, with
-/// --log, as JSON lines; --save writes a checkpoint after every epoch.
+/// `nnc train M.ir --data D ...`: trains a model with its optimizer (or its
+/// hand-written updates) on a data set (IR.md section 4), reporting per
+/// epoch on stderr and, with --log, as JSON lines; --save writes a
+/// checkpoint that --resume continues from. A non-finite loss, a failed
+/// write or an interrupt stops the run with a message, and the last good
+/// checkpoint stays as it was.
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
 #include "passes/autodiff/Autodiff.h"
+#include "runtime/AtomicFile.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Dataset.h"
 #include "runtime/Interpreter.h"
+#include "runtime/Interrupts.h"
 #include "runtime/LearningRateSchedule.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/DataBinding.h"
 #include "tools/nnc/Engine.h"
 #include "tools/nnc/Progress.h"
+#include "tools/nnc/TrainingLog.h"
+#include "tools/nnc/TrainingPosition.h"
 
-#include <cerrno>
-#include <cstdio>
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstdio>
 
 namespace nnc::cli {
 
 namespace {
-
-const std::vector<OptionSpec> kTrainOptions = {
-    {"data", true},        {"epochs", true},
-    {"batch", true},       {"lr", true},
-    {"save", true},        {"params", true},
-    {"log", true},         {"threads", true},
-    {"seed", true},        {"bind", true},
-    {"holdout", true},     {"engine", true},
-    {"no-cache", false},   {"check-numerics", false},
-    {"lr-schedule", true},
-};
 
 /// --check-numerics: the first node of the last training step, in node
 /// order, whose f32 result holds a NaN or an infinity, as an error at the
@@ -62,43 +56,6 @@ Status checkNumerics(const Interpreter &interp, int64_t step) {
   return Ok{};
 }
 
-struct Settings {
-  int64_t epochs = 1, batch = 64;
-  uint64_t seed = 0;
-  LearningRateSchedule schedule = LearningRateSchedule::Constant;
-};
-
-Result<Settings> readSettings(const CommandLine &cl) {
-  Settings s;
-  if (cl.has("epochs")) {
-    auto v = parsePositiveInt("epochs", cl.get("epochs"));
-    if (!v)
-      return Result<Settings>(v.takeDiags());
-    s.epochs = *v;
-  }
-  if (cl.has("batch")) {
-    auto v = parsePositiveInt("batch", cl.get("batch"));
-    if (!v)
-      return Result<Settings>(v.takeDiags());
-    s.batch = *v;
-  }
-  if (cl.has("seed")) {
-    auto v = parseNumber("seed", cl.get("seed"));
-    if (!v || *v < 0 || *v != std::floor(*v))
-      return Result<Settings>::fail("--seed needs a non-negative integer, got '{}'",
-                                    cl.get("seed"));
-    s.seed = static_cast<uint64_t>(*v);
-  }
-  if (cl.has("lr-schedule")) {
-    auto schedule = parseLearningRateSchedule(cl.get("lr-schedule"));
-    if (!schedule)
-      return Result<Settings>::fail("--lr-schedule takes constant, cosine or linear, got '{}'",
-                                    cl.get("lr-schedule"));
-    s.schedule = *schedule;
-  }
-  return s;
-}
-
 /// Reads, verifies and prepares the model of `nnc train` (with --lr).
 Result<Graph> readTrainableModel(const CommandLine &cl) {
   Result<Graph> model = loadModelFile(cl.positional[0]);
@@ -106,11 +63,16 @@ Result<Graph> readTrainableModel(const CommandLine &cl) {
     return model;
   if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
     return Result<Graph>(std::move(problems));
-  if (!model->minimize)
-    return Result<Graph>::fail("model '{}' has no 'minimize' statement: nothing to train",
+  if (!hasTrainingStep(*model))
+    return Result<Graph>::fail("model '{}' has no 'minimize' statement and no '<-' updates: "
+                               "nothing to train",
+                               model->name);
+  if (!model->minimize && (cl.has("lr") || cl.has("lr-schedule")))
+    return Result<Graph>::fail("model '{}' writes its updates by hand (no 'minimize'): --lr and "
+                               "--lr-schedule do not apply",
                                model->name);
   if (cl.has("lr")) {
-    auto lr = parseNumber("lr", cl.get("lr"));
+    auto lr = parseLearningRate(cl.get("lr"));
     if (!lr)
       return Result<Graph>(lr.takeDiags());
     model->minimize->args[0] = AttrValue::num(*lr);
@@ -149,27 +111,50 @@ Result<Datasets> readDatasets(const CommandLine &cl, const Graph &model, Binding
 /// engine refers to `step` and `optimizedEval`, so a run is neither copied
 /// nor moved.
 struct TrainingRun {
-  TrainingRun(const CommandLine &cl, const Settings &settings) : cl(cl), settings(settings) {}
+  TrainingRun(const CommandLine &cl, const TrainingPosition &settings)
+      : cl(cl), settings(settings) {}
   TrainingRun(const TrainingRun &) = delete;
   TrainingRun &operator=(const TrainingRun &) = delete;
 
   const CommandLine &cl;
-  Settings settings;
-  Graph model; ///< as written, with --lr
+  TrainingPosition settings; ///< the run's settings; epochs and steps advance as it trains
+  Graph model;               ///< as written, with --lr
   Binding binding;
   Graph step;          ///< the training step
   Graph eval;          ///< `model`'s evaluation graph (the binding's value ids)
   Graph optimizedEval; ///< what the engine runs for `eval`
   Datasets data;
   std::unique_ptr<Engine> engine;
-  ValueId rateState = kNoValue; ///< the optimizer's learning-rate state
+  bool hasLoss = true;          ///< false for hand-written updates without a scalar output
+  ValueId rateState = kNoValue; ///< the optimizer's learning-rate state (none: hand-written)
   bool checkingNumerics = false;
-  int64_t stepNumber = 0; ///< steps taken, over all epochs
-  double rate = 0;        ///< the learning rate of the last step
-  Batch batch;            ///< refilled in place step after step
+  double rate = 0;          ///< the learning rate of the last step
+  bool rateWritten = false; ///< the rate was written for this process's first step
+  Batch batch;     ///< refilled in place step after step
+  std::optional<TrainingLog> log;
+  int64_t savedEpochs = -1; ///< epochs in the last checkpoint written (-1: none this run)
 };
 
-/// The interpreter with --check-numerics, else --engine (JIT by default).
+/// --params (a warm start) or --resume (the run goes on where it stopped).
+Status loadStartingPoint(TrainingRun &run) {
+  const CommandLine &cl = run.cl;
+  std::string path = cl.has("resume") ? cl.get("resume") : cl.get("params");
+  if (path.empty())
+    return Ok{};
+  CheckpointMetadata metadata;
+  if (Status s = loadParams(*run.engine, path, &metadata); !s)
+    return s;
+  if (!cl.has("resume"))
+    return Ok{};
+  auto resumed = resumePosition(metadata, path, run.settings, cl);
+  if (!resumed)
+    return Status(resumed.takeDiags());
+  run.settings = *resumed;
+  return Ok{};
+}
+
+/// The interpreter with --check-numerics, else --engine (JIT by default);
+/// then the starting point and the learning-rate state.
 Status startEngine(TrainingRun &run, int threads) {
   const CommandLine &cl = run.cl;
   auto engine = createEngine(run.checkingNumerics ? "interp" : cl.get("engine", kDefaultEngine),
@@ -177,10 +162,10 @@ Status startEngine(TrainingRun &run, int threads) {
   if (!engine)
     return Status(engine.takeDiags());
   run.engine = std::move(engine).value();
-  if (cl.has("params"))
-    if (Status s = loadCheckpoint(run.engine->stateGraph(), run.engine->state(), cl.get("params"));
-        !s)
-      return s;
+  if (Status s = loadStartingPoint(run); !s)
+    return s;
+  if (!run.model.minimize)
+    return Ok{};
   // The optimizer reads its rate from a state: set before every step (also
   // after --params, whose checkpoint holds the rate it ended with).
   run.rateState = run.engine->stateGraph().findValue(learningRateName(run.model));
@@ -191,22 +176,37 @@ Status startEngine(TrainingRun &run, int threads) {
   return Ok{};
 }
 
+/// --save and --log must be writable before any work is done.
+Status checkOutputs(const CommandLine &cl) {
+  for (const char *option : {"save", "log"})
+    if (cl.has(option))
+      if (Status s = checkOutputPath(cl.get(option)); !s)
+        return s;
+  return Ok{};
+}
+
 /// Sets up everything but the data's batches: model, binding, training
-/// step, evaluation graph, data, engine.
+/// step, evaluation graph, data, engine, log.
 Status prepareRun(TrainingRun &run, int threads) {
   const CommandLine &cl = run.cl;
+  if (Status s = checkOutputs(cl); !s)
+    return s;
   auto model = readTrainableModel(cl);
   if (!model)
     return Status(model.takeDiags());
   run.model = std::move(model).value();
+  run.hasLoss = reportedLoss(run.model) != kNoValue;
+  if (run.model.minimize)
+    run.settings.baseRate = run.model.minimize->args[0].number;
   auto binding = bindInputs(run.model, cl.get("bind"));
   if (!binding)
     return Status(binding.takeDiags());
   run.binding = *binding;
-  run.step = run.model;
   PassContext ctx;
-  if (Status s = runPipeline(run.step, trainPipeline(), ctx); !s)
-    return s;
+  auto step = optimizedTrainingStep(run.model, ctx);
+  if (!step)
+    return Status(step.takeDiags());
+  run.step = std::move(step).value();
   report(ctx.diags);
   auto data = readDatasets(cl, run.model, run.binding);
   if (!data)
@@ -226,90 +226,263 @@ Status prepareRun(TrainingRun &run, int threads) {
   if (!optimizedEval)
     return Status(optimizedEval.takeDiags());
   run.optimizedEval = std::move(optimizedEval).value();
-  return startEngine(run, threads);
+  if (Status s = startEngine(run, threads); !s)
+    return s;
+  if (cl.has("log")) {
+    auto log = TrainingLog::open(cl.get("log"), cl.has("resume"));
+    if (!log)
+      return Status(log.takeDiags());
+    run.log = std::move(log).value();
+  }
+  return Ok{};
 }
 
-/// The training loss of one epoch, averaged over its examples.
+/// How an epoch ended.
 struct EpochResult {
   double trainLoss = 0;
+  int64_t steps = 0;           ///< steps taken in the epoch
   bool stoppedOnNumerics = false; ///< --check-numerics found a NaN or an infinity
+  int interruptedBy = 0;          ///< the signal that stopped it, or 0
 };
+
+/// Writes the learning rate of the schedule before step `run.settings.steps`:
+/// each step under a schedule, and once under a constant rate.
+void scheduleRate(TrainingRun &run, int64_t totalSteps, bool &written) {
+  const TrainingPosition &s = run.settings;
+  if (run.rateState == kNoValue || (written && s.schedule == LearningRateSchedule::Constant))
+    return;
+  run.rate = scheduledLearningRate(s.schedule, s.baseRate, s.steps, totalSteps);
+  run.engine->state().write(run.rateState, Tensor::scalar(static_cast<float>(run.rate)));
+  written = true;
+}
+
+/// A non-finite loss: where it happened, and what to try.
+Status divergence(const TrainingRun &run, int64_t epoch, int64_t stepInEpoch, float loss) {
+  return Status::fail("epoch {}, step {} (step {} of the run): the loss is {}: training diverged; "
+                      "stopped without saving{} (try a smaller --lr, or --check-numerics to find "
+                      "the op)",
+                      epoch + 1, stepInEpoch, run.settings.steps, std::isnan(loss) ? "NaN" : "infinite",
+                      run.cl.has("save") ? fmt::format(" ({} is unchanged)", run.cl.get("save"))
+                                         : "");
+}
+
+/// --log-every N: a JSON line for the step just taken.
+Status logStep(TrainingRun &run, int64_t epoch, float loss, double examplesPerSecond) {
+  if (!run.log || !run.cl.has("log-every"))
+    return Ok{};
+  int64_t every = std::stoll(run.cl.get("log-every"));
+  if (run.settings.steps % every != 0)
+    return Ok{};
+  JsonLine line;
+  line.add("epoch", epoch + 1).add("step", run.settings.steps);
+  if (run.hasLoss)
+    line.add("loss", static_cast<double>(loss));
+  if (run.rateState != kNoValue)
+    line.add("lr", run.rate);
+  line.add("examples_per_second", examplesPerSecond, "{:.1f}");
+  return run.log->write(line);
+}
 
 /// One pass over the shuffled training data, a step per batch, with the
 /// learning rate of the schedule written before each step.
 Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch) {
-  const int64_t totalSteps = run.settings.epochs * batcher.batchCount();
-  const double baseRate = run.model.minimize->args[0].number;
+  using R = Result<EpochResult>;
+  const int64_t totalSteps = run.settings.totalEpochs * batcher.batchCount();
   batcher.shuffle(static_cast<uint64_t>(epoch));
-  Progress progress(fmt::format("epoch {}/{}", epoch + 1, run.settings.epochs),
-                    batcher.batchCount());
+  Progress progress(fmt::format("epoch {}/{}", epoch + 1, run.settings.totalEpochs),
+                    batcher.batchCount(), run.hasLoss);
+  auto start = std::chrono::steady_clock::now();
   double lossSum = 0;
   int64_t seen = 0;
+  EpochResult result;
   Batch &bt = run.batch;
   for (int64_t i = 0; i < batcher.batchCount(); ++i) {
-    batcher.batchInto(i, bt);
-    if (run.stepNumber == 0 || run.settings.schedule != LearningRateSchedule::Constant) {
-      run.rate = scheduledLearningRate(run.settings.schedule, baseRate, run.stepNumber, totalSteps);
-      run.engine->state().write(run.rateState, Tensor::scalar(static_cast<float>(run.rate)));
+    if (int signal = StopRequests::requested()) {
+      progress.finish();
+      result.interruptedBy = signal;
+      return result;
     }
+    batcher.batchInto(i, bt);
+    scheduleRate(run, totalSteps, run.rateWritten);
     auto loss = run.engine->trainStep(batchInputs(run.model, run.binding, bt));
     if (!loss)
-      return Result<EpochResult>(loss.takeDiags());
-    ++run.stepNumber;
+      return R(loss.takeDiags());
+    ++run.settings.steps;
+    ++result.steps;
     if (run.checkingNumerics)
-      if (Status s = checkNumerics(*run.engine->trainingInterpreter(), run.stepNumber); !s) {
+      if (Status s = checkNumerics(*run.engine->trainingInterpreter(), run.settings.steps); !s) {
         progress.finish();
         report(s.diags());
-        return EpochResult{0, true};
+        result.stoppedOnNumerics = true;
+        return result;
       }
+    if (!std::isfinite(*loss)) {
+      progress.finish();
+      return R(divergence(run, epoch, i + 1, *loss).takeDiags());
+    }
     int64_t n = bt.features.dim(0);
     lossSum += static_cast<double>(*loss) * static_cast<double>(n);
     seen += n;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (Status s = logStep(run, epoch, *loss, seconds > 0 ? static_cast<double>(seen) / seconds : 0);
+        !s)
+      return R(s.takeDiags());
     progress.update(i + 1, seen, lossSum / static_cast<double>(seen));
   }
   progress.finish();
-  return EpochResult{lossSum / static_cast<double>(seen), false};
+  result.trainLoss = lossSum / static_cast<double>(seen);
+  return result;
 }
 
 /// Reports an epoch: a line on stderr and, with --log, a JSON line (the
 /// held-out data's loss and accuracy when there is some).
-Status reportEpoch(TrainingRun &run, int64_t epoch, double trainLoss, double seconds,
-                   std::FILE *log) {
-  std::string line =
-      fmt::format("{{\"epoch\": {}, \"train_loss\": {:.6f}, \"seconds\": {:.3f}, \"lr\": {:.6g}",
-                  epoch + 1, trainLoss, seconds, run.rate);
-  std::string human = fmt::format("epoch {}: train_loss {:.4f}", epoch + 1, trainLoss);
+Status reportEpoch(TrainingRun &run, int64_t epoch, double trainLoss, double seconds) {
+  JsonLine line;
+  line.add("epoch", epoch + 1).add("step", run.settings.steps);
+  std::string human = fmt::format("epoch {}:", epoch + 1);
+  if (run.hasLoss) {
+    line.add("train_loss", trainLoss, "{:.6f}");
+    human += fmt::format(" train_loss {:.4f}", trainLoss);
+  }
+  line.add("seconds", seconds, "{:.3f}");
+  if (run.rateState != kNoValue)
+    line.add("lr", run.rate);
   if (run.data.heldOut) {
     auto scores =
         evaluate(*run.engine, run.eval, *run.data.heldOut, run.binding, run.settings.batch);
     if (!scores)
       return Status(scores.takeDiags());
-    line += fmt::format(", \"test_loss\": {:.6f}", scores->loss);
-    human += fmt::format("  test_loss {:.4f}", scores->loss);
+    if (run.hasLoss) {
+      line.add("test_loss", scores->loss, "{:.6f}");
+      human += fmt::format("  test_loss {:.4f}", scores->loss);
+    }
     if (scores->accuracy >= 0) {
-      line += fmt::format(", \"test_accuracy\": {:.4f}", scores->accuracy);
+      line.add("test_accuracy", scores->accuracy, "{:.4f}");
       human += fmt::format("  test_accuracy {:.4f}", scores->accuracy);
     }
   }
   std::fprintf(stderr, "%s  (%.1f s)\n", human.c_str(), seconds);
-  if (log) {
-    std::fprintf(log, "%s}\n", line.c_str());
-    std::fflush(log);
-  }
+  return run.log ? run.log->write(line) : Status(Ok{});
+}
+
+/// --save after this epoch: every --save-every epochs, and after the last.
+Status saveIfDue(TrainingRun &run, int64_t epoch) {
+  if (!run.cl.has("save"))
+    return Ok{};
+  int64_t every = run.cl.has("save-every") ? std::stoll(run.cl.get("save-every")) : 1;
+  bool last = epoch + 1 == run.settings.totalEpochs;
+  if (!last && (epoch + 1) % every != 0)
+    return Ok{};
+  run.settings.epochs = epoch + 1;
+  if (Status s = saveCheckpoint(run.engine->stateGraph(), run.engine->state(), run.cl.get("save"),
+                                positionMetadata(run.settings));
+      !s)
+    return s;
+  run.savedEpochs = epoch + 1;
   return Ok{};
+}
+
+/// Ctrl-C (or SIGTERM, SIGHUP) between steps: where the run stopped and
+/// which checkpoint holds its last saved state.
+int reportInterrupt(const TrainingRun &run, int64_t epoch, int64_t stepInEpoch, int signal) {
+  std::string saved = "no checkpoint was written";
+  if (run.savedEpochs >= 0)
+    saved = fmt::format("last checkpoint: {} (epoch {})", run.cl.get("save"), run.savedEpochs);
+  else if (run.cl.has("resume"))
+    saved = fmt::format("last checkpoint: {} (epoch {})", run.cl.get("resume"),
+                        run.settings.epochs);
+  std::fprintf(stderr, "nnc: interrupted at epoch %lld, step %lld; %s\n",
+               static_cast<long long>(epoch + 1), static_cast<long long>(stepInEpoch),
+               saved.c_str());
+  return StopRequests::exitStatus(signal);
+}
+
+/// The epochs from where the run starts (0, or the resumed checkpoint's)
+/// to the total.
+int trainEpochs(TrainingRun &run, Batcher &batcher) {
+  StopRequests stops;
+  for (int64_t epoch = run.settings.epochs; epoch < run.settings.totalEpochs; ++epoch) {
+    auto start = std::chrono::steady_clock::now();
+    auto result = trainEpoch(run, batcher, epoch);
+    if (!result)
+      return report(result.diags());
+    if (result->interruptedBy)
+      return reportInterrupt(run, epoch, result->steps, result->interruptedBy);
+    if (result->stoppedOnNumerics) {
+      std::fprintf(stderr, "nnc: stopped at the first non-finite value; nothing was saved%s\n",
+                   run.cl.has("save") ? " (the last checkpoint is unchanged)" : "");
+      return 1;
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (Status s = reportEpoch(run, epoch, result->trainLoss, seconds); !s)
+      return report(s.diags());
+    if (Status s = saveIfDue(run, epoch); !s)
+      return report(s.diags());
+  }
+  if (run.log)
+    if (Status s = run.log->close(); !s)
+      return report(s.diags());
+  return 0;
 }
 
 } // namespace
 
+const CommandSpec &trainCommandSpec() {
+  static const CommandSpec spec{
+      "train",
+      "M.ir --data D [options]",
+      "train a model with its optimizer on IDX, CSV or .npy data",
+      "Trains the model with its optimizer (or its hand-written '<-' updates) on a data\n"
+      "set, reporting each epoch on stderr (and with --log as a JSON line). Features\n"
+      "bind to the first input, labels to the second; a model with one input trains on\n"
+      "features alone. A non-finite loss stops the run (exit 1) and saves nothing;\n"
+      "Ctrl-C stops it between steps (exit 130) and names the last checkpoint.",
+      {
+          option("data", "D",
+                 "training data: an IDX directory, a CSV file, FEATURES.npy,LABELS.npy, or "
+                 "FEATURES.npy alone"),
+          option("epochs", "N", "epochs in all, also when resuming (default 1)"),
+          option("batch", "N", "examples per step (default 64)"),
+          option("lr", "X", "the learning rate (default: the optimizer's lr)"),
+          option("lr-schedule", "S", "constant (default), cosine or linear, stepped per batch"),
+          option("seed", "S", "the shuffling seed (default 0)"),
+          option("save", "P",
+                 "write a checkpoint (safetensors, atomically) after every epoch, or as "
+                 "--save-every says"),
+          option("save-every", "N",
+                 "with --save: after every N epochs (default 1), and always after the last"),
+          option("params", "P", "start from a checkpoint's params and state (a warm start)"),
+          option("resume", "P",
+                 "continue the run that wrote checkpoint P: epoch, step, shuffling and schedule"),
+          option("log", "F", "a JSON line per epoch to F (appended with --resume)"),
+          option("log-every", "N", "with --log: also a JSON line every N steps"),
+          option("holdout", "D", "held-out data to score after each epoch (default: IDX test files)"),
+          option("bind", "SPEC", "features=INPUT,labels=INPUT: which inputs take the data"),
+          option("engine", "E", "jit (default) or interp, the reference interpreter"),
+          option("threads", "N", "threads of the compiled code (default: one per core)"),
+          flag("no-cache", "compile without the disk cache of compiled code"),
+          flag("check-numerics",
+               "run the interpreter and stop at the first op that makes a NaN or infinity"),
+      },
+      {"nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 5 "
+       "--save mlp.safetensors",
+       "nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 10 "
+       "--resume mlp.safetensors --save mlp.safetensors"},
+  };
+  return spec;
+}
+
 int trainCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, kTrainOptions);
+  auto cl = CommandLine::parse(args, trainCommandSpec().options);
   if (!cl)
     return report(cl.diags());
+  if (cl->has("help"))
+    return printHelp(trainCommandSpec());
   if (cl->positional.size() != 1 || !cl->has("data"))
-    return fail("usage: nnc train M.ir --data D [--epochs N] [--batch N] [--lr X] [--save P] "
-                "[--params P] [--log F] [--threads N] [--seed S] [--bind features=X,labels=Y] "
-                "[--holdout D] [--lr-schedule constant|cosine|linear] [--check-numerics]");
-  auto settings = readSettings(*cl);
+    return usageError(trainCommandSpec());
+  auto settings = readTrainingSettings(*cl);
   if (!settings)
     return report(settings.diags());
   auto threads = parseThreads(*cl);
@@ -322,33 +495,11 @@ int trainCommand(const Args &args) {
                                  run.settings.batch, run.settings.seed);
   if (!batcher)
     return report(batcher.diags());
-  // The log gets one JSON line per epoch as it ends.
-  std::unique_ptr<std::FILE, int (*)(std::FILE *)> log(nullptr, std::fclose);
-  if (cl->has("log")) {
-    log.reset(std::fopen(cl->get("log").c_str(), "w"));
-    if (!log)
-      return fail(fmt::format("{}: cannot write: {}", cl->get("log"), std::strerror(errno)));
-  }
-  for (int64_t epoch = 0; epoch < run.settings.epochs; ++epoch) {
-    auto start = std::chrono::steady_clock::now();
-    auto result = trainEpoch(run, *batcher, epoch);
-    if (!result)
-      return report(result.diags());
-    if (result->stoppedOnNumerics) {
-      std::fprintf(stderr, "nnc: stopped at the first non-finite value; nothing was saved%s\n",
-                   cl->has("save") ? " (the last checkpoint is unchanged)" : "");
-      return 1;
-    }
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (Status s = reportEpoch(run, epoch, result->trainLoss, seconds, log.get()); !s)
-      return report(s.diags());
-    if (cl->has("save"))
-      if (Status s = saveCheckpoint(run.engine->stateGraph(), run.engine->state(), cl->get("save"));
-          !s)
-        return report(s.diags());
-  }
-  return 0;
+  if (run.settings.epochs >= run.settings.totalEpochs)
+    return fail(fmt::format("{} already holds {} epochs of training: ask for more (--epochs is "
+                            "the total)",
+                            cl->get("resume"), run.settings.epochs));
+  return trainEpochs(run, *batcher);
 }
 
 } // namespace nnc::cli

@@ -1,5 +1,6 @@
 /// The `nnc` command: dispatches to its subcommands (IR.md section 4).
 #include "codegen/HostInfo.h"
+#include "runtime/Interrupts.h"
 #include "tools/nnc/Commands.h"
 
 #include <cstdio>
@@ -8,33 +9,23 @@
 #include <new>
 #include <stdexcept>
 
+namespace nnc::cli {
+
+const std::vector<Command> &allCommands() {
+  static const std::vector<Command> commands = {
+      {checkCommandSpec, checkCommand},         {printCommandSpec, printCommand},
+      {optCommandSpec, optCommand},             {runCommandSpec, runCommand},
+      {trainCommandSpec, trainCommand},         {gradcheckCommandSpec, gradcheckCommand},
+      {compileCommandSpec, compileCommand},     {dotCommandSpec, dotCommand},
+  };
+  return commands;
+}
+
+} // namespace nnc::cli
+
 namespace {
 
-const char *kUsage = R"(usage: nnc COMMAND [ARGS]
-
-commands:
-  check M.ir            parse and verify a model; silent when it is valid
-  print M.ir            print the model in canonical form ('-' reads stdin)
-  opt M.ir [--passes=a,b] [--pipeline=train|infer] [--list-passes]
-        [--print-after-all] [-o OUT.ir]
-                        run passes (default: the whole pipeline) and print
-  run M.ir --in NAME=FILE.npy ... -o DIR [--engine=interp]
-                        evaluate every output and the minimized loss,
-                        writing DIR/NAME.npy for each
-  train M.ir --data D [--epochs N] [--batch N] [--lr X] [--save P]
-        [--params P] [--log F] [--seed S] [--holdout D]
-                        train with the model's optimizer on IDX, CSV or
-                        FEATURES.npy,LABELS.npy data
-  gradcheck M.ir [--in NAME=FILE.npy ...]
-                        compare autodiff's gradients with central differences
-  compile M.ir -o OUT.o [--header OUT.h] [--name PREFIX] [--target-cpu CPU]
-        [--time] [--emit=llvm|asm]
-                        ahead-of-time object file and C header
-  dot M.ir [--passes=a,b] [--pipeline=train|infer] [-o OUT.dot]
-                        Graphviz DOT of the graph after those passes
-  --version             nnc, LLVM, host CPU and GEMM library
-  --help                this text
-)";
+using namespace nnc::cli;
 
 int version() {
   nnc::HostInfo host = nnc::hostInfo();
@@ -50,42 +41,60 @@ int version() {
   return 0;
 }
 
+/// `nnc --help`: every command with its summary, and where to read more.
+int usage(std::FILE *out) {
+  std::fprintf(out, "usage: nnc COMMAND [ARGS]   (nnc COMMAND --help: its options)\n\n"
+                    "nnc compiles neural networks written as .ir models (IR.md) to native code.\n\n"
+                    "commands:\n");
+  for (const Command &c : allCommands())
+    std::fprintf(out, "  %-11s %s\n", c.spec().name, c.spec().summary);
+  std::fprintf(out, "\n  --version   nnc, LLVM, host CPU and GEMM library\n"
+                    "  --help      this text\n\n"
+                    "environment:\n"
+                    "  NNC_CACHE_DIR       the compile cache (default $XDG_CACHE_HOME/nnc or "
+                    "~/.cache/nnc)\n"
+                    "  NNC_CACHE_MAX_MB    its size limit in MiB (default 512)\n"
+                    "  NNC_MAX_TENSOR_BYTES  the largest tensor nnc allocates\n");
+  return out == stdout ? 0 : 1;
+}
+
+const Command *findCommand(const std::string &name) {
+  for (const Command &c : allCommands())
+    if (name == c.spec().name)
+      return &c;
+  return nullptr;
+}
+
 int dispatch(int argc, char **argv) {
-  using namespace nnc::cli;
-  if (argc < 2) {
-    std::fputs(kUsage, stderr);
-    return 1;
-  }
+  if (argc < 2)
+    return usage(stderr);
   std::string command = argv[1];
   Args args(argv + 2, argv + argc);
   if (command == "--version" || command == "version")
     return version();
-  if (command == "--help" || command == "-h" || command == "help") {
-    std::fputs(kUsage, stdout);
-    return 0;
+  if (command == "--help" || command == "-h")
+    return usage(stdout);
+  if (command == "help") {
+    if (args.empty())
+      return usage(stdout);
+    const Command *c = findCommand(args[0]);
+    return c ? printHelp(c->spec()) : fail("unknown command '" + args[0] + "' (see 'nnc --help')");
   }
-  if (command == "check")
-    return checkCommand(args);
-  if (command == "print")
-    return printCommand(args);
-  if (command == "run")
-    return runCommand(args);
-  if (command == "opt")
-    return optCommand(args);
-  if (command == "train")
-    return trainCommand(args);
-  if (command == "gradcheck")
-    return gradcheckCommand(args);
-  if (command == "compile")
-    return compileCommand(args);
-  if (command == "dot")
-    return dotCommand(args);
-  return fail("unknown command '" + command + "' (see 'nnc --help')");
+  if (const Command *c = findCommand(command))
+    return c->run(args);
+  std::vector<std::string> names;
+  for (const Command &c : allCommands())
+    names.push_back(c.spec().name);
+  std::string near = closestName(command, names);
+  return fail("unknown command '" + command + "'" +
+              (near.empty() ? "" : " (did you mean '" + near + "'?)") + " (see 'nnc --help')");
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
+  // Ctrl-C and friends remove half-written files, and stop training cleanly.
+  nnc::installInterruptHandlers();
   try {
     return dispatch(argc, argv);
   } catch (const std::bad_alloc &) {

@@ -1,0 +1,48 @@
+/// The `--log` file of `nnc train`: JSON Lines, one object per line, every
+/// write checked. Non-finite numbers are written as `null` (JSON has no NaN
+/// or infinity), so every line stays valid JSON.
+#pragma once
+
+#include "ir/Result.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nnc::cli {
+
+/// One JSON object built key by key, in order.
+class JsonLine {
+public:
+  JsonLine &add(const std::string &key, double value, const char *format = "{:.6g}");
+  JsonLine &add(const std::string &key, int64_t value);
+  JsonLine &add(const std::string &key, const std::string &value);
+  std::string text() const { return "{" + body_ + "}"; }
+
+private:
+  void key(const std::string &k);
+  std::string body_;
+};
+
+/// A number as JSON: `null` when it is NaN or infinite.
+std::string jsonNumber(double v, const char *format = "{:.6g}");
+
+class TrainingLog {
+public:
+  /// Opens `path` for writing (truncating it), or for appending with
+  /// `append` (a resumed run). The error names the file.
+  static Result<TrainingLog> open(const std::string &path, bool append);
+  /// Writes one line and flushes it; a failed write (a full disk) is an
+  /// error naming the file.
+  Status write(const JsonLine &line);
+  /// Closes the file, reporting a write error that only the close shows.
+  Status close();
+
+private:
+  std::string path_;
+  std::unique_ptr<std::FILE, int (*)(std::FILE *)> file_{nullptr, std::fclose};
+};
+
+} // namespace nnc::cli
