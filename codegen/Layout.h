@@ -32,6 +32,7 @@ enum AbiStatus : int {
   kAbiBadBuffer = 2, ///< null or misaligned
   kAbiBadDim = 3,    ///< negative or too large
   kAbiBadLabel = 4,  ///< a label outside [0, classes)
+  kAbiEmptyReduction = 5, ///< max or argmax over an axis of extent 0 (a dim bound to 0)
 };
 
 } // namespace nnc

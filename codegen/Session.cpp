@@ -3,9 +3,12 @@
 
 #include "codegen/Layout.h"
 #include "ir/Limits.h"
+#include "runtime/InputBinding.h"
 #include "runtime/Interpreter.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <cstring>
 
 namespace nnc {
@@ -49,31 +52,10 @@ Result<std::vector<int64_t>> JitSession::bindDims(const Graph &g,
                                                   const std::vector<Tensor> &inputs) const {
   // The same checks and messages as the interpreter's.
   using R = Result<std::vector<int64_t>>;
-  std::vector<ValueId> ins = g.valuesOfKind(ValueKind::Input);
-  if (inputs.size() != ins.size())
-    return R::fail("model '{}' has {} inputs, got {}", g.name, ins.size(), inputs.size());
-  std::vector<int64_t> dims(g.dims.size(), -1);
-  Diagnostics diags;
-  std::vector<int> uses = g.useCounts();
-  for (size_t i = 0; i < ins.size(); ++i) {
-    const Value &v = g.value(ins[i]);
-    const Tensor &t = inputs[i];
-    if (t.empty() && uses[static_cast<size_t>(ins[i])] == 0)
-      continue; // no output depends on it: passed as null
-    bool ok = !t.empty() && t.dtype() == v.type.dtype && t.rank() == v.type.rank();
-    for (size_t k = 0; ok && k < v.type.rank(); ++k) {
-      const Dim &d = v.type.shape[k];
-      int64_t want = d.isStatic() ? d.size : dims[static_cast<size_t>(d.symbol)];
-      if (want < 0)
-        want = dims[static_cast<size_t>(d.symbol)] = t.dim(k);
-      ok = want == t.dim(k);
-    }
-    if (!ok)
-      diags.error(v.loc, "input '{}' expects {} but got {}", v.name, g.typeString(ins[i]),
-                  t.empty() ? "no tensor" : t.typeString());
-  }
-  if (diags.hasErrors())
-    return R(std::move(diags));
+  auto bound = bindInputs(g, inputs);
+  if (!bound)
+    return R(bound.takeDiags());
+  std::vector<int64_t> dims = std::move(bound).value();
   for (int64_t &d : dims)
     d = std::max<int64_t>(d, 0);
   // Sizes before the compiled code computes its workspace from the dims:
@@ -98,10 +80,66 @@ void *JitSession::workspaceFor(const std::vector<int64_t> &dims) {
   return workspace_.get();
 }
 
-Status JitSession::statusError(int status, const char *what) const {
+namespace {
+
+/// The error of a label outside [0, K) at the softmax_cross_entropy that
+/// reads it, as the interpreter words it, when its labels are an input.
+std::optional<Status> badLabelAt(const Graph &g, const Node &n, const std::vector<Tensor> &inputs,
+                                 const std::vector<int64_t> &dims) {
+  std::vector<ValueId> ins = g.valuesOfKind(ValueKind::Input);
+  auto it = std::find(ins.begin(), ins.end(), n.operands[1]);
+  if (it == ins.end())
+    return std::nullopt;
+  const Tensor &labels = inputs[static_cast<size_t>(it - ins.begin())];
+  int64_t classes = concreteShape(g.type(n.operands[0]), dims).back();
+  for (int64_t r = 0; r < labels.numel(); ++r)
+    if (int32_t label = labels.i32()[r]; label < 0 || label >= classes)
+      return Status::failAt(n.loc, "softmax_cross_entropy: label {} in row {} is outside [0, {})",
+                            label, r, classes);
+  return std::nullopt;
+}
+
+/// Elements a max or argmax node reduces over, with these dims.
+int64_t reducedElements(const Graph &g, const Node &n, const std::vector<int64_t> &dims) {
+  std::vector<int64_t> shape = concreteShape(g.type(n.operands[0]), dims);
+  const AttrValue &axes = n.attrs[static_cast<size_t>(
+      n.info().attrIndex(n.op == OpKind::ArgMax ? "axis" : "axes"))];
+  int64_t count = 1;
+  auto rank = static_cast<int64_t>(shape.size());
+  std::vector<int64_t> reduced = axes.isNone() ? std::vector<int64_t>() : axes.asInts();
+  if (n.op == OpKind::ArgMax)
+    reduced = {axes.asInt()};
+  if (axes.isNone())
+    for (int64_t a = 0; a < rank; ++a)
+      reduced.push_back(a);
+  for (int64_t a : reduced)
+    count *= shape[static_cast<size_t>(a < 0 ? a + rank : a)];
+  return count;
+}
+
+} // namespace
+
+Status JitSession::statusError(const Graph &g, int status, const char *what,
+                               const std::vector<Tensor> &inputs,
+                               const std::vector<int64_t> &dims) const {
+  // Compiled code returns a status; the same error as the interpreter's,
+  // located at the op, is found from the graph and the call's inputs.
+  for (const Node &n : g.nodes) {
+    if (status == kAbiBadLabel && n.op == OpKind::SoftmaxCrossEntropy)
+      if (auto located = badLabelAt(g, n, inputs, dims))
+        return std::move(*located);
+    if (status == kAbiEmptyReduction && (n.op == OpKind::Max || n.op == OpKind::ArgMax) &&
+        reducedElements(g, n, dims) == 0) {
+      Tensor x(DType::F32, concreteShape(g.type(n.operands[0]), dims));
+      return Status::failAt(n.loc, "{}: cannot reduce over an empty axis of {}", n.info().name,
+                            x.typeString());
+    }
+  }
   switch (status) {
   case kAbiBadLabel:
     return Status::fail("{}: a label is outside the range of classes", what);
+  case kAbiEmptyReduction:
+    return Status::fail("{}: a max over an empty axis", what);
   case kAbiBadDim:
     return Status::fail("{}: a dim value is out of range", what);
   case kAbiBadBuffer:
@@ -128,7 +166,7 @@ Result<std::vector<Tensor>> JitSession::infer(const std::vector<Tensor> &inputs)
   int status = model_->functions().infer(state_.get(), workspaceFor(*dims), dims->data(), in.data(),
                                          outPtrs.data());
   if (status != kAbiOk)
-    return R(statusError(status, "infer").takeDiags());
+    return R(statusError(infer_, status, "infer", inputs, *dims).takeDiags());
   return outs;
 }
 
@@ -145,7 +183,7 @@ Result<float> JitSession::trainStep(const std::vector<Tensor> &inputs) {
   int status = model_->functions().trainStep(state_.get(), workspaceFor(*dims), dims->data(),
                                              in.data(), &loss);
   if (status != kAbiOk)
-    return Result<float>(statusError(status, "train step").takeDiags());
+    return Result<float>(statusError(*train_, status, "train step", inputs, *dims).takeDiags());
   return loss;
 }
 

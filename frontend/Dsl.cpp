@@ -430,10 +430,7 @@ void ModelImpl::checkLiteral(const Literal &lit, const Type &type, SourceLoc loc
       }
   if (lit.shape().empty())
     return; // a bare number: GraphBuilder checks the element count
-  bool same = lit.shape().size() == type.rank();
-  for (size_t i = 0; same && i < type.rank(); ++i)
-    same = type.shape[i].isStatic() && type.shape[i].size == lit.shape()[i];
-  if (!same) {
+  if (!literalFills(lit.shape(), type)) {
     Shape s;
     for (int64_t n : lit.shape())
       s.push_back(Dim::fixed(n));

@@ -1,6 +1,8 @@
 /// Statement-by-statement graph construction with checking.
 #include "ir/GraphBuilder.h"
 
+#include "ir/Spelling.h"
+
 #include "ir/ShapeRules.h"
 
 #include <cmath>
@@ -121,7 +123,10 @@ Attrs resolveAttrs(const std::vector<AttrSpec> &specs, const std::vector<GivenAt
         if (g.key == specs[i].name)
           index = static_cast<int>(i);
       if (index < 0) {
-        diags.error(g.loc, "{}: unknown attribute '{}'", what, g.key);
+        std::vector<std::string> names;
+        for (const AttrSpec &spec : specs)
+          names.push_back(spec.name);
+        diags.error(g.loc, "{}: unknown attribute '{}'{}", what, g.key, didYouMean(g.key, names));
         continue;
       }
     }

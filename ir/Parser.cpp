@@ -542,6 +542,28 @@ Result<Graph> parseModel(std::string_view text, const std::string &fileName) {
   return g;
 }
 
+namespace {
+
+/// Why `bytes` are not the UTF-8 text of a model (a NUL byte or a malformed
+/// UTF-8 sequence, with its offset), or nullopt when they are.
+std::optional<std::string> notText(std::string_view bytes) {
+  for (size_t i = 0; i < bytes.size();) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    if (c == 0)
+      return fmt::format("a NUL byte at offset {}", i);
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = length > 0 && i + length <= bytes.size();
+    for (size_t k = 1; ok && k < length; ++k)
+      ok = (static_cast<unsigned char>(bytes[i + k]) & 0xc0) == 0x80;
+    if (!ok)
+      return fmt::format("byte 0x{:02x} at offset {} is not UTF-8", c, i);
+    i += length;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 Result<Graph> loadModelFile(const std::string &path) {
   std::string text;
   std::string name = path;
@@ -575,6 +597,10 @@ Result<Graph> loadModelFile(const std::string &path) {
                                  "NNC_MAX_MODEL_BYTES to change the limit)",
                                  path, maxModelFileBytes());
   }
+  if (std::optional<std::string> why = notText(text))
+    return Result<Graph>::fail("{}: not a text file: {} (a model file is UTF-8 text, IR.md section "
+                               "1)",
+                               name, *why);
   return parseModel(text, name);
 }
 

@@ -1,5 +1,6 @@
 /// Semantic analysis: resolves the names of a ModelSyntax and builds the
 /// checked Graph through GraphBuilder (which infers and checks types).
+#include "ir/Spelling.h"
 #include "ir/Syntax.h"
 
 #include <cmath>
@@ -9,6 +10,19 @@
 namespace nnc {
 
 namespace {
+
+/// The names of the ops users write (not gradient or fused ops), for
+/// "did you mean" suggestions.
+const std::vector<std::string> &opNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const OpInfo &op : allOps())
+      if (!op.has(kGradientOp) && !op.has(kFused))
+        out.push_back(op.name);
+    return out;
+  }();
+  return names;
+}
 
 class Sema {
 public:
@@ -164,9 +178,7 @@ private:
   bool checkLiteralShape(const ExprSyntax &e, const Type &t) {
     if (e.kind != ExprSyntax::Kind::Literal)
       return true;
-    bool same = e.literalShape.size() == t.rank();
-    for (size_t i = 0; same && i < t.rank(); ++i)
-      same = t.shape[i].isStatic() && t.shape[i].size == e.literalShape[i];
+    bool same = literalFills(e.literalShape, t);
     if (!same) {
       DimNames none;
       Shape s;
@@ -238,7 +250,7 @@ private:
         diags().error(e.loc, "'{}' is an optimizer; use it in 'minimize LOSS with {}(...)'", e.name,
                       e.name);
       else
-        diags().error(e.loc, "unknown op '{}'", e.name);
+        diags().error(e.loc, "unknown op '{}'{}", e.name, didYouMean(e.name, opNames()));
       for (const ExprSyntax &arg : e.args)
         if (arg.kind != ExprSyntax::Kind::Number)
           lowerExpr(arg, DType::F32); // still report errors inside

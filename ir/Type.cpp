@@ -70,4 +70,21 @@ bool broadcastShapes(const Shape &a, const Shape &b, Shape &out) {
   return true;
 }
 
+bool literalFills(const std::vector<int64_t> &literal, const Type &t) {
+  if (literal.size() > t.rank())
+    return false;
+  for (size_t i = 0; i < literal.size(); ++i)
+    if (!t.shape[i].isStatic() || t.shape[i].size != literal[i])
+      return false;
+  if (literal.size() == t.rank())
+    return true;
+  // A shorter literal ends where a dim is 0; the dims after it must be static.
+  if (literal.empty() || literal.back() != 0)
+    return false;
+  for (size_t i = literal.size(); i < t.rank(); ++i)
+    if (!t.shape[i].isStatic())
+      return false;
+  return true;
+}
+
 } // namespace nnc

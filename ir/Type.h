@@ -58,6 +58,11 @@ std::string typeToString(const Type &t, const DimNames &names);
 /// `[B, 2]`.
 std::string shapeToString(const Shape &s, const DimNames &names);
 
+/// Whether a nested-list literal of shape `literal` fills type `t`: the same
+/// static shape, or (a zero-size dim has no elements to nest) a prefix of it
+/// that ends in a 0: `[]` fills `f32[0, 3]`, `[[], []]` fills `f32[2, 0, 5]`.
+bool literalFills(const std::vector<int64_t> &literal, const Type &t);
+
 /// NumPy broadcasting of two shapes (aligned from the right; equal dims or a
 /// static 1 match). Returns false when they do not broadcast.
 bool broadcastShapes(const Shape &a, const Shape &b, Shape &out);

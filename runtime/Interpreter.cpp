@@ -2,6 +2,7 @@
 #include "runtime/Interpreter.h"
 
 #include "runtime/Initializers.h"
+#include "runtime/InputBinding.h"
 
 #include "ir/Limits.h"
 
@@ -77,49 +78,6 @@ Interpreter::Interpreter(const Graph &graph)
 
 namespace {
 
-/// `f32[4, 3]`, or a note that no tensor was given.
-std::string describe(const Tensor &t) {
-  return t.empty() ? std::string("no tensor") : t.typeString();
-}
-
-/// Whether `t` has `type`'s dtype, rank and static extents.
-bool matchesStatically(const Tensor &t, const Type &type) {
-  if (t.empty() || t.dtype() != type.dtype || t.rank() != type.rank())
-    return false;
-  for (size_t i = 0; i < type.rank(); ++i)
-    if (type.shape[i].isStatic() && type.shape[i].size != t.dim(i))
-      return false;
-  return true;
-}
-
-/// Values of the symbolic dims as inputs bind them, and which input bound
-/// each (for messages).
-struct DimBinding {
-  const Graph &graph;
-  std::vector<int64_t> dims;
-  std::vector<ValueId> boundBy;
-
-  /// Binds the symbolic dims of input `id` from `t`, or reports a conflict
-  /// with the input that bound them first.
-  void bind(ValueId id, const Tensor &t, Diagnostics &diags) {
-    const Value &v = graph.value(id);
-    for (size_t axis = 0; axis < v.type.rank(); ++axis) {
-      const Dim &d = v.type.shape[axis];
-      if (d.isStatic())
-        continue;
-      size_t sym = static_cast<size_t>(d.symbol);
-      if (boundBy[sym] == kNoValue) {
-        dims[sym] = t.dim(axis);
-        boundBy[sym] = id;
-      } else if (dims[sym] != t.dim(axis)) {
-        const std::string &dimName = graph.dims[sym].name;
-        diags.error(v.loc, "input '{}' has {} for dim {} but input '{}' set {} = {}", v.name,
-                    t.dim(axis), dimName, graph.value(boundBy[sym]).name, dimName, dims[sym]);
-      }
-    }
-  }
-};
-
 /// The first symbolic dim of `t` that has no value, or -1.
 int32_t unboundDim(const Type &t, const std::vector<int64_t> &dims) {
   for (const Dim &d : t.shape)
@@ -151,29 +109,13 @@ Status evalNode(KernelCall &call) {
 } // namespace
 
 Status Interpreter::bindInputs(const std::vector<Tensor> &inputs) {
+  auto dims = nnc::bindInputs(graph_, inputs);
+  if (!dims)
+    return Status(dims.takeDiags());
+  dims_ = std::move(dims).value();
   std::vector<ValueId> ids = graph_.valuesOfKind(ValueKind::Input);
-  if (inputs.size() != ids.size())
-    return Status::failAt(graph_.loc, "model '{}' has {} input{} but {} tensor{} given",
-                          graph_.name, ids.size(), ids.size() == 1 ? "" : "s", inputs.size(),
-                          inputs.size() == 1 ? " was" : "s were");
-  DimBinding binding{graph_, std::vector<int64_t>(graph_.dims.size(), -1),
-                     std::vector<ValueId>(graph_.dims.size(), kNoValue)};
-  Diagnostics diags;
-  std::vector<int> uses = graph_.useCounts();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const Value &v = graph_.value(ids[i]);
-    if (inputs[i].empty() && uses[static_cast<size_t>(ids[i])] == 0)
-      continue; // no output depends on it: it may be left out
-    if (!matchesStatically(inputs[i], v.type))
-      diags.error(v.loc, "input '{}' expects {} but got {}", v.name, graph_.typeString(ids[i]),
-                  describe(inputs[i]));
-    else
-      binding.bind(ids[i], inputs[i], diags);
+  for (size_t i = 0; i < ids.size(); ++i)
     values_[static_cast<size_t>(ids[i])] = inputs[i];
-  }
-  dims_ = std::move(binding.dims);
-  if (diags.hasErrors())
-    return Status(std::move(diags));
   return Ok{};
 }
 

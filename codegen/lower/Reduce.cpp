@@ -238,7 +238,10 @@ void lowerReduction(Lowering &l, const Node &n) {
   ValueId x = n.operands[0], out = n.result;
   std::vector<Group> groups = groupsOf(l, x, reducedAxes(n.attrs[0], l.type(x).rank()));
   bool isMax = n.op == OpKind::Max;
-  V countF = b.CreateSIToFP(reducedCount(l, groups), l.f64);
+  V count = reducedCount(l, groups);
+  if (isMax) // no identity: an error over no elements, as in the interpreter
+    l.failIf(b.CreateICmpEQ(count, l.constI64(0)), kAbiEmptyReduction);
+  V countF = b.CreateSIToFP(count, l.f64);
   auto finish = [&](V acc) { // f64 sum or f32 max -> f32 result
     if (isMax)
       return acc;
@@ -396,6 +399,7 @@ void lowerArgMax(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId x = n.operands[0], out = n.result;
   View v = axisView(l, x, n.attrs[0].asInt());
+  l.failIf(b.CreateICmpEQ(v.n, l.constI64(0)), kAbiEmptyReduction);
   // Element k matches the max m when equal to it, or when both are NaN (a
   // NaN max means some element is NaN; otherwise no element is).
   auto matches = [&](V e, V m) { return b.CreateOr(b.CreateFCmpUNO(e, e), b.CreateFCmpOEQ(e, m)); };

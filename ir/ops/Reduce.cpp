@@ -62,6 +62,8 @@ TypeOrNone inferReduceType(ShapeQuery &q) {
       return std::nullopt;
     if (op != OpKind::ArgMax)
       return x;
+    if (x.shape[static_cast<size_t>(axis)].isStatic() && x.shape[static_cast<size_t>(axis)].size == 0)
+      return q.error("cannot reduce over an empty axis of {}", q.str(x));
     Type out{DType::I32, x.shape};
     out.shape.erase(out.shape.begin() + axis);
     return out;
@@ -69,6 +71,11 @@ TypeOrNone inferReduceType(ShapeQuery &q) {
   std::vector<bool> reduced;
   if (!reductionAxes(q, x.rank(), reduced))
     return std::nullopt;
+  // A max has no identity: over no elements it is an error, at check time
+  // when the axis is static, at run time (in every engine) when it is not.
+  for (size_t i = 0; i < x.rank() && op == OpKind::Max; ++i)
+    if (reduced[i] && x.shape[i].isStatic() && x.shape[i].size == 0)
+      return q.error("cannot reduce over an empty axis of {}", q.str(x));
   bool keep = q.attr("keepdims").boolean;
   Type out{DType::F32, {}};
   for (size_t i = 0; i < x.rank(); ++i) {

@@ -1,6 +1,7 @@
 /// The JIT against the reference interpreter, for the Reduce, Norm and Loss
 /// families (forward and gradient ops), and the run-time label check.
 #include "tests/unit/JitTestUtil.h"
+#include "codegen/Session.h"
 #include "codegen/Compiler.h"
 #include "codegen/Layout.h"
 #include "ir/Parser.h"
@@ -255,6 +256,32 @@ TEST(JitReduce, OutOfRangeLabelReturnsBadLabel) {
         for (float v : out)
           ASSERT_EQ(v, 12345.0f) << "output written despite a bad label";
       }
+}
+
+/// The JIT's run-time errors are the interpreter's, with its location: a
+/// label out of range, a max over an axis bound to 0 (status 5 in the ABI).
+TEST(JitReduce, RunTimeErrorsAreLocatedLikeTheInterpreters) {
+  const char *text = "model m {\n dim B\n dim K\n input x: f32[B, K]\n input labels: i32[B]\n"
+                     " w = max(x, axes=[1])\n"
+                     " loss = softmax_cross_entropy(x, labels)\n output w, loss\n}\n";
+  Result<Graph> g = parseModel(text, "m.ir");
+  ASSERT_TRUE(g.ok()) << g.errorText();
+  auto session = JitSession::create(*g, nullptr);
+  ASSERT_TRUE(session.ok()) << session.errorText();
+  auto expectSameError = [&](const std::vector<Tensor> &inputs, const std::string &message) {
+    Interpreter interp(*g);
+    Status fromInterp = interp.run(inputs);
+    auto fromJit = (*session)->infer(inputs);
+    ASSERT_FALSE(fromInterp.ok());
+    ASSERT_FALSE(fromJit.ok());
+    EXPECT_EQ(fromJit.errorText(), fromInterp.errorText());
+    EXPECT_EQ(fromJit.diags().list()[0].message, message);
+  };
+  Tensor labels = Tensor::i32({2}, std::vector<int32_t>{1, 7});
+  expectSameError({Tensor(DType::F32, {2, 4}), labels},
+                  "softmax_cross_entropy: label 7 in row 1 is outside [0, 4)");
+  expectSameError({Tensor(DType::F32, {2, 0}), Tensor::i32({2}, std::vector<int32_t>{0, 0})},
+                  "max: cannot reduce over an empty axis of f32[2, 0]");
 }
 
 } // namespace

@@ -44,6 +44,9 @@ TEST(ParserErrors, UnknownName) { expectFirst("  y = relu(z)\n", {5, 12, "unknow
 
 TEST(ParserErrors, UnknownOp) {
   expectFirst("  y = frobnicate(x)\n", {5, 7, "unknown op 'frobnicate'"});
+  expectFirst("  y = sigmiod(x)\n", {5, 7, "unknown op 'sigmiod' (did you mean 'sigmoid'?)"});
+  expectFirst("  y = softmax_crossentropy(x, label)\n",
+              {5, 7, "unknown op 'softmax_crossentropy' (did you mean 'softmax_cross_entropy'?)"});
 }
 
 TEST(ParserErrors, Arity) {
@@ -55,6 +58,8 @@ TEST(ParserErrors, Attribute) {
   expectFirst("  y = leaky_relu(x, alpha=true)\n",
               {5, 21, "leaky_relu: attribute 'alpha' must be a number"});
   expectFirst("  y = relu(x, alpha=0.1)\n", {5, 15, "relu: unknown attribute 'alpha'"});
+  expectFirst("  y = leaky_relu(x, alhpa=0.1)\n",
+              {5, 21, "leaky_relu: unknown attribute 'alhpa' (did you mean 'alpha'?)"});
   expectFirst("  y = reshape(x)\n", {5, 7, "reshape: missing attribute 'shape'"});
 }
 
@@ -138,6 +143,17 @@ TEST(ParserErrors, LiteralShapeMustMatch) {
               {5, 24, "literal has shape [2, 3] but the declared type is f32[2, 2]"});
   expectFirst("  const k: f32[2, 2] = [[1, 2], [3]]\n",
               {5, 33, "ragged literal: this list has 1 items, others at its level have 2"});
+}
+
+// IR.md: `[]` is the literal of a zero-size dim, also with dims after it.
+TEST(Parser, EmptyLiteralsFillZeroSizeTypes) {
+  for (const char *decl : {"param p: f32[0] = []", "param p: f32[0, 3] = []",
+                           "const c: f32[2, 0, 5] = [[], []]"}) {
+    Result<Graph> g = parseModel(wrap(std::string("  ") + decl + "\n"), "m.ir");
+    EXPECT_TRUE(g.ok()) << decl << "\n" << g.errorText();
+  }
+  expectFirst("  param p: f32[1, 3] = []\n",
+              {5, 24, "literal has shape [0] but the declared type is f32[1, 3]"});
 }
 
 TEST(Parser, NegativeNumbersFollowTheLexicalRule) {

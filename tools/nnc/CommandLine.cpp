@@ -1,6 +1,8 @@
 /// Command-line option parsing for the nnc tool.
 #include "tools/nnc/CommandLine.h"
 
+#include "ir/Spelling.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -76,34 +78,6 @@ int usageError(const CommandSpec &spec) {
   return 1;
 }
 
-std::string closestName(const std::string &word, const std::vector<std::string> &candidates) {
-  auto distance = [](const std::string &a, const std::string &b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j)
-      row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-      size_t diagonal = row[0];
-      row[0] = i;
-      for (size_t j = 1; j <= b.size(); ++j) {
-        size_t above = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-        diagonal = above;
-      }
-    }
-    return row[b.size()];
-  };
-  std::string best;
-  size_t bestDistance = std::numeric_limits<size_t>::max();
-  for (const std::string &c : candidates) {
-    size_t d = distance(word, c);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = c;
-    }
-  }
-  size_t allowed = std::max<size_t>(2, word.size() / 3);
-  return bestDistance <= allowed && bestDistance < word.size() ? best : "";
-}
 
 std::string CommandLine::get(const std::string &name, const std::string &fallback) const {
   auto range = values_.equal_range(name);
@@ -147,10 +121,8 @@ Result<CommandLine> CommandLine::parse(const std::vector<std::string> &args,
       for (const OptionSpec &s : specs)
         names.push_back(s.name);
       std::string near = closestName(body, names);
-      if (!near.empty())
-        return Result<CommandLine>::fail("unknown option '{}' (did you mean '{}{}'?)", arg,
-                                         near.size() == 1 ? "-" : "--", near);
-      return Result<CommandLine>::fail("unknown option '{}'", arg);
+      return Result<CommandLine>::fail("unknown option '{}'{}", arg,
+                                       didYouMean(body, names, near.size() == 1 ? "-" : "--"));
     }
     if (spec->takesValue && !hasValue) {
       if (i + 1 >= args.size())

@@ -63,10 +63,6 @@ private:
   std::multimap<std::string, std::string> values_;
 };
 
-/// The candidate closest to `word` by edit distance, if it is close enough
-/// to be a likely typo; else "".
-std::string closestName(const std::string &word, const std::vector<std::string> &candidates);
-
 /// Parses a positive integer option value, naming the option in the error.
 Result<int64_t> parsePositiveInt(const std::string &option, const std::string &text);
 /// `--threads N` (1 to 1024), or 0 (one thread per core) without it.

@@ -1,5 +1,6 @@
 /// The `nnc` command: dispatches to its subcommands (IR.md section 4).
 #include "codegen/HostInfo.h"
+#include "ir/Spelling.h"
 #include "runtime/Interrupts.h"
 #include "tools/nnc/Commands.h"
 
@@ -85,9 +86,8 @@ int dispatch(int argc, char **argv) {
   std::vector<std::string> names;
   for (const Command &c : allCommands())
     names.push_back(c.spec().name);
-  std::string near = closestName(command, names);
-  return fail("unknown command '" + command + "'" +
-              (near.empty() ? "" : " (did you mean '" + near + "'?)") + " (see 'nnc --help')");
+  return fail("unknown command '" + command + "'" + nnc::didYouMean(command, names) +
+              " (see 'nnc --help')");
 }
 
 } // namespace
