@@ -25,6 +25,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-19 libclang-rt-19-dev
   python3 python3-numpy
+  librsvg2-bin
   dataset-fashion-mnist
 )
 if [ "$want_bench" = 1 ]; then

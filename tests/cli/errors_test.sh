@@ -46,13 +46,13 @@ for engine in jit interp; do
 done
 
 # Help for every command; typos get a suggestion.
-for command in check print opt run train gradcheck compile dot; do
+for command in check print opt run train eval gradcheck compile dot summary plot; do
   expect_status 0 "nnc $command --help" -- "$nnc" "$command" --help
   expect_in "$work/out" "usage: nnc $command " "$command --help starts with its usage"
   expect_in "$work/out" "-h, --help" "$command --help lists its options"
 done
 expect_status 0 "nnc --help" -- "$nnc" --help
-for command in check print opt run train gradcheck compile dot; do
+for command in check print opt run train eval gradcheck compile dot summary plot; do
   expect_in "$work/out" "  $command " "nnc --help lists $command"
 done
 expect_status 1 "a misspelt option" -- "$nnc" train "$src/examples/xor.ir" --data x --epoch 3

@@ -102,6 +102,73 @@ for a, b in zip(jit, interp):
     assert abs(a["train_loss"] - b["train_loss"]) <= 1e-5 * max(1, abs(b["train_loss"])), (a, b)
 PY
 
+# ---- eval, summary and plot ---------------------------------------------------
+expect_status 0 "train the digits MLP for eval" -- "$nnc" train "$src/examples/digits_mlp.ir" \
+  --data "$src/examples/data/digits.csv.gz" --epochs 3 --save "$work/digits.st" --log-every 5 \
+  --log "$work/digits.jsonl" --holdout "$src/examples/data/digits.csv.gz"
+expect_status 0 "eval --json" -- "$nnc" eval "$src/examples/digits_mlp.ir" --params "$work/digits.st" \
+  --data "$src/examples/data/digits.csv.gz" --json
+cp "$work/out" "$work/eval.json"
+expect_status 0 "eval with the interpreter and another batch" -- "$nnc" eval "$src/examples/digits_mlp.ir" \
+  --params "$work/digits.st" --data "$src/examples/data/digits.csv.gz" --engine interp --batch 100
+expect_in "$work/out" "class  examples  accuracy" "eval prints per-class accuracy"
+check_py "eval's scores agree across engines and with the data" "$work" <<'PY'
+import json, re, sys
+w = sys.argv[1]
+j = json.load(open(w + "/eval.json"))
+assert j["examples"] == 1797, j
+text = open(w + "/out").read()
+acc = float(re.search(r"^accuracy (\S+)", text, re.M).group(1))
+loss = float(re.search(r"^loss (\S+)", text, re.M).group(1))
+assert abs(acc - j["accuracy"]) < 1e-4 and abs(loss - j["loss"]) < 1e-5 * max(1, loss), (acc, loss, j)
+assert 0.5 < j["accuracy"] <= 1, j
+per = [j[f"accuracy_class_{c}"] for c in range(10)]
+assert all(0 <= a <= 1 for a in per), per
+PY
+expect_status 0 "summary" -- "$nnc" summary "$src/examples/mlp.ir" --dim B=1
+expect_in "$work/out" "  w1                       f32[784, 256]              200704" "summary lists params"
+expect_in "$work/out" "total: 269322 params (1.03 MiB)" "summary totals"
+# 784*256 + 256*256 + 256*10 multiply-adds = 537.6 k FLOPs, plus the element-wise ops.
+expect_in "$work/out" "FLOPs at B = 1: forward 540.2 k" "summary counts the forward FLOPs"
+if command -v rsvg-convert >/dev/null; then
+  expect_status 0 "plot" -- "$nnc" plot "$work/digits.jsonl" -o "$work/curves.svg"
+  expect_true "the picture renders" -- rsvg-convert "$work/curves.svg" -o "$work/curves.png"
+  check_py "the rendered curves show the training and held-out colors" "$work/curves.png" <<'PY'
+import struct, sys, zlib
+png = open(sys.argv[1], "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n"
+pos, idat, width = 8, b"", 0
+while pos < len(png):
+    n, kind = struct.unpack(">I4s", png[pos:pos + 8])
+    body = png[pos + 8:pos + 8 + n]
+    if kind == b"IHDR":
+        width, height, depth, color = struct.unpack(">IIBB", body[:10])
+        assert depth == 8 and color in (2, 6), (depth, color)  # RGB or RGBA
+        bpp = 3 if color == 2 else 4
+    if kind == b"IDAT":
+        idat += body
+    pos += 12 + n
+raw, stride, rows = zlib.decompress(idat), width * bpp, []
+prev = bytearray(stride)
+for y in range(height):
+    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        p = a + b - c
+        pred = [0, a, b, (a + b) // 2, a if abs(p - a) <= min(abs(p - b), abs(p - c)) else (b if abs(p - b) <= abs(p - c) else c)][f]
+        line[i] = (line[i] + pred) & 255
+    rows.append(line)
+    prev = line
+colors = {tuple(r[i:i + 3]) for r in rows for i in range(0, stride, bpp)}
+for want in [(0x1f, 0x77, 0xb4), (0xff, 0x7f, 0x0e), (0xae, 0xc7, 0xe8)]:
+    assert want in colors, ("missing", want)
+assert width == 960, width  # the loss chart and the accuracy chart
+PY
+  expect_status 1 "plot a file that is not a log" -- "$nnc" plot "$src/examples/xor.ir" -o "$work/x.svg"
+  expect_in "$work/err" "xor.ir:1: not a log line: not a JSON object" "plot names the bad line"
+fi
+
 # ---- a run that goes wrong loses nothing -----------------------------------
 digits="$src/examples/data/digits.csv.gz"
 dmlp="$src/examples/digits_mlp.ir"

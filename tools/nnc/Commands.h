@@ -30,6 +30,9 @@ const CommandSpec &trainCommandSpec();
 const CommandSpec &gradcheckCommandSpec();
 const CommandSpec &compileCommandSpec();
 const CommandSpec &dotCommandSpec();
+const CommandSpec &evalCommandSpec();
+const CommandSpec &summaryCommandSpec();
+const CommandSpec &plotCommandSpec();
 
 int checkCommand(const Args &args);
 int printCommand(const Args &args);
@@ -39,6 +42,9 @@ int trainCommand(const Args &args);
 int gradcheckCommand(const Args &args);
 int compileCommand(const Args &args);
 int dotCommand(const Args &args);
+int evalCommand(const Args &args);
+int summaryCommand(const Args &args);
+int plotCommand(const Args &args);
 
 /// Prints diagnostics to stderr (in source order) and returns 1 when any is
 /// an error, else 0.

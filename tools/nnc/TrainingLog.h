@@ -6,7 +6,10 @@
 #include "ir/Result.h"
 
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +31,22 @@ private:
 
 /// A number as JSON: `null` when it is NaN or infinite.
 std::string jsonNumber(double v, const char *format = "{:.6g}");
+
+/// One line of a log read back: its numbers by key (null, a non-finite
+/// number, is absent), and its string values.
+struct LogRecord {
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> strings;
+  bool has(const std::string &key) const { return numbers.count(key) > 0; }
+};
+
+/// Reads a JSON Lines log (what `--log` writes: flat objects of numbers,
+/// strings, booleans and nulls). An error names the file, line and what is
+/// wrong; blank lines are skipped.
+Result<std::vector<LogRecord>> readTrainingLog(const std::string &path);
+
+/// Parses one flat JSON object; the reason when it is not one.
+std::optional<std::string> parseLogLine(std::string_view line, LogRecord &out);
 
 class TrainingLog {
 public:

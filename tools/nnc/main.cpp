@@ -16,8 +16,10 @@ const std::vector<Command> &allCommands() {
   static const std::vector<Command> commands = {
       {checkCommandSpec, checkCommand},         {printCommandSpec, printCommand},
       {optCommandSpec, optCommand},             {runCommandSpec, runCommand},
-      {trainCommandSpec, trainCommand},         {gradcheckCommandSpec, gradcheckCommand},
-      {compileCommandSpec, compileCommand},     {dotCommandSpec, dotCommand},
+      {trainCommandSpec, trainCommand},         {evalCommandSpec, evalCommand},
+      {gradcheckCommandSpec, gradcheckCommand}, {compileCommandSpec, compileCommand},
+      {dotCommandSpec, dotCommand},             {summaryCommandSpec, summaryCommand},
+      {plotCommandSpec, plotCommand},
   };
   return commands;
 }
