@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 #include <map>
 
 namespace nnc {
@@ -70,6 +71,7 @@ private:
     auto inGroup = [&](NodeId n) {
       return std::find(group.begin(), group.end(), n) != group.end();
     };
+    std::set<std::pair<NodeId, NodeId>> remarked; // (producer, member): said once
     for (bool grew = true; grew;) {
       grew = false;
       for (size_t m = 0; m < group.size(); ++m)
@@ -83,13 +85,16 @@ private:
           const std::vector<NodeId> &readers = uses.users[static_cast<size_t>(v)];
           std::string why;
           if (value.type != rootType)
-            why = "its result is " + g.typeString(v) + ", the chain's " + g.typeString(rootType);
+            why = fmt::format("it gives {}, the chain {}: a fused loop computes every value at "
+                              "the chain's shape, and would repeat it per element",
+                              g.typeString(v), g.typeString(rootType));
           else if (uses.pinned[static_cast<size_t>(v)])
-            why = "its result is an output, an update or the loss";
+            why = "its result must be kept (an output, an update or the loss), and a fused loop "
+                  "keeps only its last value";
           else if (!std::all_of(readers.begin(), readers.end(), inGroup))
-            why = fmt::format("its result has {} users", readers.size());
+            why = fmt::format("{} ops read its result, not all of them in the chain", readers.size());
           if (!why.empty()) {
-            if (ctx.remarks)
+            if (ctx.remarks && remarked.insert({value.def, group[m]}).second)
               ctx.diags.remark(producer.loc, "{} not fused with {}: {}", producer.info().name,
                                g.node(group[m]).info().name, why);
             continue;

@@ -103,8 +103,10 @@ private:
         continue;
       ValueId gv = grad.result, z = grad.operands[0], dy = grad.operands[1];
       if (g.type(gv).rank() != 2 || g.type(z) != g.type(gv) || g.type(dy) != g.type(gv)) {
-        remark(grad.loc, "{} not fused into matmuls: its operands are not matrices of its type",
-               grad.info().name);
+        remark(grad.loc,
+               "{} not fused into the matmuls that read it: they take only a 2-D gradient whose "
+               "operands have its shape, and here z is {}, dy {}",
+               grad.info().name, g.typeString(z), g.typeString(dy));
         continue;
       }
       if (uses.pinned[static_cast<size_t>(gv)]) {

@@ -78,7 +78,8 @@ int optCommand(const Args &args) {
   ctx.remarks = cl->has("remarks"); // fusion decisions, as remarks on stderr
   if (cl->has("print-after-all"))
     ctx.afterPass = [](const std::string &name, const Graph &after) {
-      std::fprintf(stderr, "// ----- after %s -----\n%s", name.c_str(), printGraph(after).c_str());
+      // A comment line (IR.md section 1): every section parses as a model.
+      std::fprintf(stderr, "# ----- after %s -----\n%s", name.c_str(), printGraph(after).c_str());
     };
   Status ran = runPipeline(*g, passes, ctx);
   report(ctx.diags);

@@ -1,16 +1,62 @@
 /// How the nnc tool reports diagnostics and failures.
 #include "tools/nnc/Commands.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
 
 namespace nnc::cli {
+
+namespace {
+
+void print(const Diagnostic &d) {
+  std::string text = d.loc.known() ? d.render() : "nnc: " + d.render();
+  std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+/// " (also at lines 48, 51 and 54)", at most `shown` of them.
+std::string otherLines(const std::vector<uint32_t> &lines, size_t shown = 8) {
+  std::string text;
+  for (size_t i = 1; i < lines.size() && i <= shown; ++i)
+    text += (i == 1 ? "" : i + 1 == lines.size() ? " and " : ", ") + std::to_string(lines[i]);
+  if (lines.size() > shown + 1)
+    text += fmt::format(" and {} more", lines.size() - shown - 1);
+  return " (also at line" + std::string(lines.size() > 2 ? "s " : " ") + text + ")";
+}
+
+} // namespace
 
 int report(const Diagnostics &diags) {
   Diagnostics sorted = diags;
   sorted.sortBySource();
+  // Remarks repeat: a pass decides the same way at many ops (an optimizer's
+  // ops all sit on the `minimize` line). Each message is printed once, at its
+  // first place, as "N x MESSAGE (also at lines ...)".
+  std::map<std::string, int> remarkCount;
+  std::map<std::string, std::vector<uint32_t>> remarkLines;
   for (const Diagnostic &d : sorted.list()) {
-    std::string text = d.loc.known() ? d.render() : "nnc: " + d.render();
-    std::fprintf(stderr, "%s\n", text.c_str());
+    if (d.severity != Severity::Remark)
+      continue;
+    ++remarkCount[d.message];
+    std::vector<uint32_t> &lines = remarkLines[d.message];
+    if (std::find(lines.begin(), lines.end(), d.loc.line) == lines.end())
+      lines.push_back(d.loc.line);
+  }
+  std::set<std::string> printed;
+  for (const Diagnostic &d : sorted.list()) {
+    if (d.severity != Severity::Remark) {
+      print(d);
+      continue;
+    }
+    if (!printed.insert(d.message).second)
+      continue;
+    const std::vector<uint32_t> &lines = remarkLines[d.message];
+    Diagnostic grouped = d;
+    if (remarkCount[d.message] > 1)
+      grouped.message = fmt::format("{} x {}{}", remarkCount[d.message], d.message,
+                                    lines.size() > 1 ? otherLines(lines) : "");
+    print(grouped);
   }
   return diags.hasErrors() ? 1 : 0;
 }
