@@ -1,6 +1,7 @@
 /// The module emitter: ABI functions around the lowered graphs.
 #include "codegen/ModuleEmitter.h"
 
+#include "codegen/InitializerCode.h"
 #include "codegen/Lowering.h"
 #include "codegen/Parallel.h"
 #include "passes/memory/MemoryPlan.h"
@@ -147,27 +148,28 @@ private:
     l.b.CreateRet(size);
   }
 
-  /// The first values of every param and state, computed now (the same
-  /// numbers the interpreter starts from) and embedded in the object.
+  /// The first values of every param and state: P_init zeroes the state,
+  /// copies the literals (and baked checkpoints) from data, and computes the
+  /// rest from their initializers (codegen/InitializerCode.h), so an object
+  /// does not carry its random weights.
   void emitInit() {
     const Graph &g = train_ ? *train_ : infer_;
-    std::vector<uint8_t> bytes(layout_.size, 0);
-    for (const auto &[name, offset] : layout_.entries) {
-      Tensor t = initialTensor(g, g.findValue(name));
-      std::memcpy(bytes.data() + offset, t.data(), static_cast<size_t>(t.bytes()));
-    }
-    auto *data = llvm::ConstantDataArray::get(m_.getContext(), llvm::ArrayRef<uint8_t>(bytes));
-    auto *global =
-        new llvm::GlobalVariable(m_, data->getType(), true, llvm::GlobalValue::PrivateLinkage, data,
-                                 prefix_ + ".initial_state");
-    global->setAlignment(llvm::Align(64));
     llvm::Function *f = declare(prefix_ + "_init", i32(), {ptr()});
     b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
     Lowering l(m_, f, g, nullptr);
     l.b.SetInsertPoint(b_.GetInsertBlock());
-    checkBuffer(l, f->getArg(0));
+    llvm::Value *state = f->getArg(0);
+    checkBuffer(l, state);
     if (layout_.size)
-      l.b.CreateMemCpy(f->getArg(0), llvm::Align(64), global, llvm::Align(64), layout_.size);
+      l.b.CreateMemSet(state, l.b.getInt8(0), layout_.size, llvm::Align(64));
+    for (const auto &[name, offset] : layout_.entries) {
+      ValueId id = g.findValue(name);
+      llvm::Value *dest = l.b.CreateConstInBoundsGEP1_64(l.b.getInt8Ty(), state, offset);
+      if (initializedByCode(g, id))
+        emitInitializerCode(l, g, id, dest);
+      else if (int64_t bytes = initialTensor(g, id).bytes(); bytes > 0)
+        l.b.CreateMemCpy(dest, llvm::Align(64), constant(g, id), llvm::Align(64), bytes);
+    }
     l.b.CreateRet(l.b.getInt32(kAbiOk));
   }
 

@@ -74,6 +74,18 @@ Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::strin
   return Ok{};
 }
 
+Status bakeCheckpoint(Graph &g, const std::string &path, CheckpointMetadata *metadata) {
+  StateAccess asLiterals{[](ValueId) { return Tensor(); },
+                         [&g](ValueId id, const Tensor &t) {
+                           Value &v = g.value(id);
+                           v.init = Initializer{"literal", {}, v.init.loc};
+                           v.data.resize(static_cast<size_t>(t.numel()));
+                           for (int64_t i = 0; i < t.numel(); ++i)
+                             v.data[static_cast<size_t>(i)] = t.at(i);
+                         }};
+  return loadCheckpoint(g, asLiterals, path, metadata);
+}
+
 StateAccess interpreterState(Interpreter &interp) {
   return StateAccess{
       [&interp](ValueId id) { return interp.value(id); },

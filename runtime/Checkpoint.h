@@ -40,6 +40,12 @@ Status saveCheckpoint(const Graph &g, const StateAccess &state, const std::strin
 Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::string &path,
                       CheckpointMetadata *metadata = nullptr);
 
+/// Makes the checkpoint's values the initial values of `g`'s params and
+/// state (literal initializers), with loadCheckpoint()'s rules: every param
+/// required, missing state keeps its initializer. For `nnc compile --params`,
+/// which bakes trained weights into an object.
+Status bakeCheckpoint(Graph &g, const std::string &path, CheckpointMetadata *metadata = nullptr);
+
 /// A warning when a checkpoint was written for a model of another name
 /// (whose params happen to match), else "".
 std::string checkpointModelMismatch(const CheckpointMetadata &metadata, const Graph &g,

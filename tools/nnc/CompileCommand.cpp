@@ -9,6 +9,7 @@
 #include "passes/Pipelines.h"
 #include "passes/memory/MemoryReport.h"
 #include "runtime/AtomicFile.h"
+#include "runtime/Checkpoint.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/OutputFile.h"
@@ -81,6 +82,8 @@ const CommandSpec &compileCommandSpec() {
           option("header", "OUT.h", "also write the C header"),
           option("name", "PREFIX", "the C symbol prefix (default: the model's name)"),
           option("target-cpu", "CPU", "an LLVM CPU name (default: this host's); x86-64 is portable"),
+          option("params", "P",
+                 "bake a checkpoint's params and state into the object as its initial values"),
           flag("time", "print how long each phase took"),
           option("emit", "llvm|asm", "write the optimized LLVM IR or the assembly instead"),
           flag("memory-report", "print the memory plans (kernels, buffers, lifetimes)"),
@@ -133,6 +136,11 @@ int compileCommand(const Args &args) {
     return report(infer.diags());
   report(ctx.diags);
   *model = std::move(infer).value();
+  if (cl->has("params"))
+    for (Graph *g : {model.operator->(), train.get()})
+      if (g)
+        if (Status s = bakeCheckpoint(*g, cl->get("params")); !s)
+          return report(s.diags());
   if (cl->has("memory-report")) {
     if (int status = printMemoryReport(*cl, *model, train.get()); status != 0 || !cl->has("o"))
       return status;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `nnc compile`: outputs written together or not at all, checked before any
+# work; --memory-report beside -o; weights computed by P_init (not carried)
+# or baked from a checkpoint (--params); a C program links the result.
+# Usage: compile_test.sh NNC SOURCE_DIR
+nnc=${1:?path to nnc}
+src=${2:?source dir}
+source "$src/tests/cli/lib.sh"
+xor="$src/examples/xor.ir"
+
+# -o and --header together or not at all.
+echo "old header" >"$work/m.h"
+expect_status 1 "compile with an unwritable header" -- "$nnc" compile "$xor" -o "$work/m.o" --header "$work/nodir/m.h"
+expect_in "$work/err" "$work/nodir/m.h: cannot write: the folder '$work/nodir' does not exist" "the header path is named"
+if [ ! -e "$work/m.o" ]; then pass; else failure "no object beside a failed header"; fi
+expect_status 1 "compile over a directory" -- "$nnc" compile "$xor" -o "$work" --header "$work/m.h"
+if [ "$(cat "$work/m.h")" = "old header" ]; then pass; else failure "the old header is untouched"; fi
+expect_status 1 "-o and --header the same file" -- "$nnc" compile "$xor" -o "$work/same" --header "$work/same"
+# --memory-report with -o writes the object and header too.
+expect_status 0 "--memory-report with outputs" -- "$nnc" compile "$xor" --memory-report -o "$work/r.o" --header "$work/r.h"
+expect_in "$work/out" "xor train_step" "the report is printed"
+if [ -s "$work/r.o" ] && [ -s "$work/r.h" ]; then pass; else failure "--memory-report also wrote -o and --header"; fi
+
+# Weights as code: a 2048 x 2048 param does not make a 16 MiB object.
+cat >"$work/big.ir" <<'IR'
+model big {
+  dim B
+  input x: f32[B, 2048]
+  param w: f32[2048, 2048] = he_normal(seed=1)
+  y = matmul(x, w)
+  output y
+}
+IR
+expect_status 0 "compile a big model" -- "$nnc" compile "$work/big.ir" -o "$work/big.o"
+size=$(stat -c %s "$work/big.o")
+if [ "$size" -lt 262144 ]; then pass; else failure "the object of a 16 MiB param is $size bytes"; fi
+
+# --params bakes trained weights: a C program's predictions equal nnc run's.
+"$py" - "$work" <<'PY'
+import numpy as np, sys
+w = sys.argv[1]
+np.save(f"{w}/x.npy", np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32))
+np.save(f"{w}/y.npy", np.array([[0], [1], [1], [0]], np.float32))
+PY
+expect_status 0 "train xor" -- "$nnc" train "$xor" --data "$work/x.npy,$work/y.npy" --batch 4 --epochs 3000 \
+  --save "$work/xor.st" --save-every 3000
+expect_status 0 "compile --params" -- "$nnc" compile "$xor" --params "$work/xor.st" -o "$work/xor.o" \
+  --header "$work/xor.h" --name trained
+cat >"$work/main.c" <<'C'
+#include "xor.h"
+#include <stdio.h>
+#include <stdlib.h>
+int main(void) {
+  int64_t dims[1] = {4};
+  void *state = aligned_alloc(64, (trained_state_size() + 127) / 64 * 64);
+  void *ws = aligned_alloc(64, (trained_workspace_size(dims) + 127) / 64 * 64);
+  float x[4][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}}, yhat[4];
+  const void *in[2] = {x, NULL}; /* y feeds only the loss: inference takes NULL */
+  void *out[1] = {yhat};
+  if (trained_init(state) || trained_infer(state, ws, dims, in, out))
+    return 1;
+  for (int i = 0; i < 4; ++i)
+    printf("%.9g\n", yhat[i]);
+  return 0;
+}
+C
+expect_true "the C program builds" -- cc -O2 -I"$work" "$work/main.c" "$work/xor.o" -lm -o "$work/main"
+expect_true "the C program runs" -- sh -c "'$work/main' > '$work/c.txt'"
+expect_status 0 "nnc run with the checkpoint" -- "$nnc" run "$xor" --params "$work/xor.st" --in x="$work/x.npy" -o "$work/run"
+check_py "baked weights predict what the checkpoint predicts" "$work" <<'PY'
+import numpy as np, sys
+w = sys.argv[1]
+c = np.array([float(v) for v in open(w + "/c.txt")], np.float32)
+n = np.load(w + "/run/yhat.npy").ravel()
+assert np.abs(c - n).max() <= 1e-6, (c, n)
+assert ((c >= 0.5) == np.array([0, 1, 1, 0], bool)).all(), c
+PY
+
+finish
