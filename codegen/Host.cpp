@@ -2,6 +2,7 @@
 /// pipeline for a host program: load, check, differentiate, JIT-compile.
 #include "nnc/Host.h"
 
+#include "frontend/ModelFile.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
@@ -10,7 +11,7 @@
 namespace nnc {
 
 Result<CompiledModel> CompiledModel::load(const std::string &path, const CompileOptions &options) {
-  Result<Graph> g = loadModelFile(path);
+  Result<Graph> g = loadModel(path);
   if (!g)
     return Result<CompiledModel>(g.takeDiags());
   return compile(*g, options);

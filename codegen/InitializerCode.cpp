@@ -17,18 +17,6 @@ using V = llvm::Value *;
 
 constexpr double kTwoPi = 6.283185307179586;
 
-uint64_t seedArg(const Initializer &init, size_t index) {
-  if (index >= init.args.size() || init.args[index].isNone())
-    return 0;
-  return static_cast<uint64_t>(init.args[index].asInt());
-}
-
-double numberArg(const Initializer &init, size_t index, double fallback) {
-  if (index >= init.args.size() || init.args[index].isNone())
-    return fallback;
-  return init.args[index].number;
-}
-
 /// Draw k of SplitMix64 from `seed` (runtime/Initializers.h, step 1).
 V randomBits(Lowering &l, uint64_t seed, V k) {
   auto &b = l.b;
@@ -118,7 +106,7 @@ void emitInitializerCode(Lowering &l, const Graph &g, ValueId id, V dest) {
                                       : l.constF32(c);
   };
   if (init.name == "ones" || init.name == "fill") {
-    double c = init.name == "ones" ? 1.0 : numberArg(init, 0, 0.0);
+    double c = init.name == "ones" ? 1.0 : initializerNumber(init, 0, 0.0);
     return fill(l, dest, n, elem, [&](V) { return constant(c); });
   }
   std::vector<int64_t> shape;
@@ -126,22 +114,22 @@ void emitInitializerCode(Lowering &l, const Graph &g, ValueId id, V dest) {
     shape.push_back(d.size);
   Fans fans = fansOf(shape);
   if (init.name == "uniform" || init.name == "glorot_uniform") {
-    double lo = numberArg(init, 0, 0.0), hi = numberArg(init, 1, 1.0);
-    uint64_t seed = seedArg(init, 2);
+    double lo = initializerNumber(init, 0, 0.0), hi = initializerNumber(init, 1, 1.0);
+    uint64_t seed = initializerSeed(init, 2);
     if (init.name == "glorot_uniform") {
       hi = std::sqrt(6.0 / static_cast<double>(fans.in + fans.out));
       lo = -hi;
-      seed = seedArg(init, 0);
+      seed = initializerSeed(init, 0);
     }
     return fill(l, dest, n, l.f32, [&](V i) { return uniformValue(l, randomBits(l, seed, i), lo, hi); });
   }
   // normal or he_normal (initializedByCode() admits nothing else).
-  double mean = numberArg(init, 0, 0.0), std = numberArg(init, 1, 1.0);
-  uint64_t seed = seedArg(init, 2);
+  double mean = initializerNumber(init, 0, 0.0), std = initializerNumber(init, 1, 1.0);
+  uint64_t seed = initializerSeed(init, 2);
   if (init.name == "he_normal") {
     mean = 0;
     std = std::sqrt(2.0 / static_cast<double>(fans.in));
-    seed = seedArg(init, 0);
+    seed = initializerSeed(init, 0);
   }
   fill(l, dest, n, l.f32, [&](V i) { return normalValue(l, seed, i, mean, std); });
 }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sys/stat.h>
@@ -42,7 +43,7 @@ uint64_t objectCacheLimitBytes() {
     char *end = nullptr;
     double v = std::strtod(text, &end);
     if (end != text && *end == '\0' && v >= 0)
-      mb = v;
+      mb = std::min(v, 1e12); // a petabyte is "no limit" (and fits the conversion)
   }
   return static_cast<uint64_t>(mb * 1024 * 1024);
 }
@@ -64,7 +65,13 @@ void warnOnce(const std::string &message) {
 std::string ancestorProblem(const fs::path &dir) {
   fs::path absolute = fs::absolute(dir).lexically_normal();
   for (fs::path p = absolute.parent_path();; p = p.parent_path()) {
-    struct stat st = {};
+    struct stat link = {}, st = {};
+    // A symlink on the way is as good as its owner (who could repoint it),
+    // and leads to a folder that must pass the same checks.
+    if (::lstat(p.c_str(), &link) == 0 && S_ISLNK(link.st_mode) && link.st_uid != 0 &&
+        link.st_uid != ::geteuid())
+      return fmt::format("its parent {} is a symlink of another user (uid {})", p.string(),
+                         link.st_uid);
     if (::stat(p.c_str(), &st) == 0) {
       if (st.st_uid != 0 && st.st_uid != ::geteuid())
         return fmt::format("its parent folder {} belongs to another user (uid {})", p.string(),
@@ -123,8 +130,9 @@ std::string sha256Hex(const std::string &bytes) {
 }
 
 /// Reads an entry file without following a symlink, if it is a regular
-/// file of this user; "" and a reason otherwise. A missing file is
-/// reported by `missing`.
+/// file of this user: the checks and the read go through one descriptor,
+/// so what is checked is what is read. nullopt and a reason otherwise; a
+/// missing file is reported by `missing`.
 std::optional<std::string> readEntryFile(const std::string &path, bool &missing,
                                          std::string &problem) {
   missing = false;
@@ -137,19 +145,23 @@ std::optional<std::string> readEntryFile(const std::string &path, bool &missing,
   struct stat st = {};
   bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
             static_cast<uint64_t>(st.st_size) <= kMaxEntryBytes;
+  std::string bytes(ok ? static_cast<size_t>(st.st_size) : 0, '\0');
+  size_t got = 0;
+  while (ok && got < bytes.size()) {
+    ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += static_cast<size_t>(n);
+  }
   ::close(fd);
   if (!ok) {
     problem = "not a regular file of this user within the size limit";
     return std::nullopt;
   }
-  // Opened again through readWholeFile's checks; a swap in between is
-  // caught by the checksum and key inside the entry.
-  auto bytes = readWholeFile(path, kMaxEntryBytes);
-  if (!bytes) {
-    problem = bytes.errorText();
-    return std::nullopt;
-  }
-  return std::move(bytes).value();
+  bytes.resize(got); // a file that shrank reads as truncated
+  return bytes;
 }
 
 /// The `count` objects of `key`'s entry of that many parts: nullopt when
@@ -165,10 +177,10 @@ std::optional<std::vector<std::string>> readEntry(const std::string &dir, const 
     if (bytes)
       object = decodeCacheEntry(*bytes, key, part, count, problem);
     if (!object) {
-      if (missing && part == 0)
-        return std::nullopt;
-      discardCachedObjects(key, count,
-                           missing ? "part " + std::to_string(part) + " is missing" : problem);
+      // A missing part is a miss, not damage: another process may be storing
+      // the entry (part 0 comes last) or have evicted it.
+      if (!missing)
+        discardCachedObjects(key, count, problem);
       return std::nullopt;
     }
     objects.push_back(std::move(*object));
@@ -180,29 +192,41 @@ std::optional<std::vector<std::string>> readEntry(const std::string &dir, const 
   return objects;
 }
 
-/// One file of the cache folder.
-struct CacheFile {
-  fs::file_time_type used; ///< last written or read (a hit touches its files)
-  uint64_t bytes;
-  fs::path path;
-  bool removable; ///< an entry (a temp file of a running process is not)
+/// One entry of the cache folder (all parts of a key's object set), or one
+/// temp file.
+struct CacheItem {
+  fs::file_time_type used; ///< the latest write or read of its files (a hit touches them)
+  uint64_t bytes = 0;
+  std::vector<fs::path> files;
+  bool removable = true; ///< false for a temp file of a process still writing it
 };
 
-/// Removes the least recently used objects of `dir` while the folder holds
-/// more than `limit` bytes, down to 90% of it (so that the next stores do
-/// not scan again at once). Temp files count too; those of processes that
-/// no longer run are removed first. Files another process removes or holds
-/// open meanwhile are only a cache miss for someone.
+/// The entry a file of the cache belongs to: its name without the part,
+/// `KEY-` and `ofN.o` (parts of one entry go together), or the file's own
+/// name for anything else.
+std::string itemOf(const std::string &name) {
+  size_t dash = name.rfind('-'), of = name.rfind("of");
+  if (name.size() > 2 && name.ends_with(".o") && dash != std::string::npos && of > dash)
+    return name.substr(0, dash + 1) + name.substr(of);
+  return name;
+}
+
+/// Removes the least recently used entries of `dir`, whole (every part),
+/// while the folder holds more than `limit` bytes, down to 90% of it (so that
+/// the next stores do not scan again at once). Temp files count too; those
+/// of processes that no longer write them are removed first. Files another
+/// process removes or holds open meanwhile are only a cache miss for someone.
 void evictLeastRecentlyUsed(const std::string &dir, uint64_t limit) {
   std::error_code ec;
-  std::vector<CacheFile> files;
+  std::map<std::string, CacheItem> items;
   uint64_t total = 0;
   for (const fs::directory_entry &e : fs::directory_iterator(dir, ec)) {
     std::error_code statError;
     if (!e.is_regular_file(statError))
       continue;
     std::string name = e.path().filename().string();
-    if (isStaleTempFile(name)) {
+    bool temp = name.find(".tmp.") != std::string::npos;
+    if (temp && isStaleTempFile(e.path().string())) {
       fs::remove(e.path(), statError);
       continue;
     }
@@ -210,18 +234,28 @@ void evictLeastRecentlyUsed(const std::string &dir, uint64_t limit) {
     fs::file_time_type used = e.last_write_time(statError);
     if (statError)
       continue;
-    files.push_back({used, bytes, e.path(), e.path().extension() == ".o"});
+    CacheItem &item = items[temp ? name : itemOf(name)];
+    item.used = item.files.empty() ? used : std::max(item.used, used);
+    item.bytes += bytes;
+    item.files.push_back(e.path());
+    item.removable = !temp;
     total += bytes;
   }
   if (ec || total <= limit)
     return;
-  std::sort(files.begin(), files.end(),
-            [](const CacheFile &a, const CacheFile &b) { return a.used < b.used; });
-  for (const CacheFile &f : files) {
+  std::vector<const CacheItem *> byAge;
+  for (const auto &[name, item] : items)
+    byAge.push_back(&item);
+  std::sort(byAge.begin(), byAge.end(),
+            [](const CacheItem *a, const CacheItem *b) { return a->used < b->used; });
+  for (const CacheItem *item : byAge) {
     if (total <= limit / 10 * 9)
       break;
-    if (f.removable && fs::remove(f.path, ec))
-      total -= f.bytes;
+    if (!item->removable)
+      continue;
+    for (const fs::path &f : item->files)
+      fs::remove(f, ec);
+    total -= item->bytes;
   }
 }
 
@@ -289,7 +323,8 @@ void storeCachedObjects(const std::string &key, const std::vector<std::string> &
   if (dir.empty())
     return;
   auto count = static_cast<unsigned>(objects.size());
-  for (unsigned part = 0; part < count; ++part)
+  // Part 0 last: a reader that finds it finds the others (readers start there).
+  for (unsigned part = count; part-- > 0;)
     if (!writeFileAtomically(entryPath(dir, key, part, count),
                              encodeCacheEntry(key, part, count, objects[part]), 0600))
       return;

@@ -26,6 +26,13 @@ AttrValue AttrValue::name(std::string s) {
   return a;
 }
 
+AttrValue AttrValue::text(std::string s) {
+  AttrValue a;
+  a.kind = Kind::Text;
+  a.ident = std::move(s);
+  return a;
+}
+
 AttrValue AttrValue::ints(const std::vector<int64_t> &v) {
   AttrValue a;
   a.kind = Kind::List;
@@ -65,6 +72,7 @@ bool operator==(const AttrValue &a, const AttrValue &b) {
   case AttrValue::Kind::Bool:
     return a.boolean == b.boolean;
   case AttrValue::Kind::Ident:
+  case AttrValue::Kind::Text:
     return a.ident == b.ident;
   case AttrValue::Kind::List:
     return a.list == b.list;

@@ -8,21 +8,23 @@
 
 namespace nnc {
 
-/// An attribute value as written: a number, a boolean, an identifier, or a
-/// list of values. `None` means "absent" (for attributes whose absence has a
-/// meaning, such as `axes` of a reduction).
+/// An attribute value as written: a number, a boolean, an identifier, a
+/// string (`"weights.safetensors"`), or a list of values. `None` means
+/// "absent" (for attributes whose absence has a meaning, such as `axes` of a
+/// reduction).
 struct AttrValue {
-  enum class Kind : uint8_t { None, Number, Bool, Ident, List };
+  enum class Kind : uint8_t { None, Number, Bool, Ident, Text, List };
   Kind kind = Kind::None;
   double number = 0;
   bool boolean = false;
-  std::string ident;
+  std::string ident; ///< an Ident's name, or a Text's characters
   std::vector<AttrValue> list;
 
   static AttrValue none() { return {}; }
   static AttrValue num(double v);
   static AttrValue flag(bool b);
   static AttrValue name(std::string s);
+  static AttrValue text(std::string s);
   static AttrValue ints(const std::vector<int64_t> &v);
   static AttrValue values(std::vector<AttrValue> v);
 
@@ -46,6 +48,7 @@ enum class AttrType : uint8_t {
   IntPair, ///< an integer or `[h, w]`; stored as a two-element list
   Shape,   ///< a list of integers and `dim` names (`reshape`'s `shape`)
   Name,    ///< an identifier
+  Text,    ///< a string: `"FILE"`
   Program, ///< fused_elementwise's instructions: a list of [op, operands..., attributes...]
 };
 

@@ -29,6 +29,8 @@ const char *attrTypeWord(AttrType t) {
     return "a list of integers and dim names";
   case AttrType::Name:
     return "a name";
+  case AttrType::Text:
+    return "a string in double quotes";
   case AttrType::Program:
     return "a list of instructions [op, operands..., attributes...]";
   }
@@ -76,6 +78,8 @@ bool coerceAttr(AttrType type, AttrValue &v) {
     return v.kind == K::Bool;
   case AttrType::Name:
     return v.kind == K::Ident;
+  case AttrType::Text:
+    return v.kind == K::Text;
   case AttrType::Ints:
     return v.kind == K::List && allIntegers(v);
   case AttrType::Axes:

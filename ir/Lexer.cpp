@@ -12,6 +12,8 @@ const char *tokenDescription(Tok t) {
     return "a name";
   case Tok::Number:
     return "a number";
+  case Tok::String:
+    return "a string";
   case Tok::LParen:
     return "'('";
   case Tok::RParen:
@@ -191,6 +193,8 @@ private:
     }
     if (isDigit(c))
       return lexNumber(loc, start);
+    if (c == '"')
+      return lexString(loc, start);
     if (c == '-' && isDigit(peek(1)) && expectsOperand(previous)) {
       advance();
       return lexNumber(loc, start); // the text, and so the value, has the '-'
@@ -250,6 +254,35 @@ private:
     }
     advance();
     return make(kind, loc, start);
+  }
+
+  /// string ::= '"' (character | '\\"' | '\\\\')* '"', on one line.
+  Token lexString(SourceLoc loc, size_t start) {
+    advance(); // the opening quote
+    std::string text;
+    while (pos_ < text_.size() && peek() != '"' && peek() != '\n') {
+      char c = peek();
+      advance();
+      if (c == '\\') {
+        char e = peek();
+        if (e != '"' && e != '\\') {
+          diags_.error(here(), "unknown escape '\\{}' in a string (only \\\" and \\\\ are)",
+                       e == '\n' ? ' ' : e);
+          continue;
+        }
+        advance();
+        c = e;
+      }
+      text += c;
+    }
+    if (pos_ >= text_.size() || peek() != '"') {
+      diags_.error(loc, "unclosed string: a string ends with '\"' on its line");
+    } else {
+      advance(); // the closing quote
+    }
+    Token t = make(Tok::String, loc, start);
+    t.text = std::move(text);
+    return t;
   }
 
   void reportBadCharacter(SourceLoc loc) {

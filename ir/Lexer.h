@@ -13,6 +13,7 @@ namespace nnc {
 enum class Tok : uint8_t {
   Ident,
   Number,
+  String, ///< `"text"`; Token::text holds the characters, escapes resolved
   LParen,
   RParen,
   LBracket,

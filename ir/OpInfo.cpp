@@ -49,6 +49,11 @@ std::vector<CallableInfo> buildInitializers() {
       {"normal", {pos("mean"), pos("std"), seed()}},
       {"glorot_uniform", {seed()}},
       {"he_normal", {seed()}},
+      // Values from a safetensors file (a checkpoint, pretrained weights):
+      // FILE relative to the model's folder; key defaults to the param's name.
+      {"safetensors",
+       {AttrSpec{"file", AttrType::Text, AttrValue::none(), true, true},
+        AttrSpec{"key", AttrType::Text, AttrValue::none(), false, false}}},
   };
 }
 

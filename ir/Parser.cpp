@@ -372,6 +372,12 @@ private:
       expect(Tok::RParen, "')'");
       return e;
     }
+    if (at(Tok::String)) { // an initializer's file name; Sema says where it may be
+      e.kind = ExprSyntax::Kind::String;
+      e.name = cur().text;
+      advance();
+      return e;
+    }
     if (at(Tok::LBracket))
       fail(cur().loc, "a list literal may only initialize a const, param or state");
     if (!at(Tok::Ident))
@@ -411,9 +417,14 @@ private:
     callExpr.args.push_back(parseExpr());
   }
 
-  /// attribute ::= NUMBER | 'true' | 'false' | NAME | '[' (attribute (',' attribute)*)? ']'
+  /// attribute ::= NUMBER | STRING | 'true' | 'false' | NAME | '[' (attribute (',' attribute)*)? ']'
   AttrValue parseAttrValue() {
     NestingGuard guard(*this);
+    if (at(Tok::String)) {
+      std::string text = cur().text;
+      advance();
+      return AttrValue::text(std::move(text));
+    }
     if (at(Tok::Number)) {
       double v = cur().number;
       advance();

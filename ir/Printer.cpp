@@ -54,6 +54,12 @@ std::string formatAttrValue(const AttrValue &v) {
     return v.boolean ? "true" : "false";
   case AttrValue::Kind::Ident:
     return v.ident;
+  case AttrValue::Kind::Text: {
+    std::string out = "\"";
+    for (char c : v.ident)
+      out += c == '"' || c == '\\' ? std::string{'\\', c} : std::string{c};
+    return out + "\"";
+  }
   case AttrValue::Kind::List: {
     std::string out = "[";
     for (size_t i = 0; i < v.list.size(); ++i)

@@ -153,8 +153,13 @@ private:
     init.name = info->name;
     std::vector<GivenAttr> given;
     for (const ExprSyntax &arg : e.args) {
+      if (arg.kind == ExprSyntax::Kind::String) {
+        given.push_back(GivenAttr{"", AttrValue::text(arg.name), arg.loc});
+        continue;
+      }
       if (arg.kind != ExprSyntax::Kind::Number) {
-        diags().error(arg.loc, "{}: arguments must be numbers", info->name);
+        diags().error(arg.loc, "{}: arguments must be numbers, or a file name in double quotes",
+                      info->name);
         continue;
       }
       given.push_back(GivenAttr{"", AttrValue::num(arg.number), arg.loc});
@@ -237,6 +242,10 @@ private:
       return kNoValue;
     case ExprSyntax::Kind::Call:
       return lowerCall(e);
+    case ExprSyntax::Kind::String:
+      diags().error(e.loc, "a string may only name a file, in an initializer: "
+                           "param p: f32[2, 3] = safetensors(\"weights.safetensors\")");
+      return kNoValue;
     }
     return kNoValue;
   }

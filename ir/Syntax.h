@@ -15,11 +15,11 @@ namespace nnc {
 /// `op(args..., key=value...)`, a name, or a number. Infix operators are
 /// already calls (`a + b` is `add(a, b)`, `-a` is `neg(a)`).
 struct ExprSyntax {
-  enum class Kind : uint8_t { Number, Name, Call, Literal };
+  enum class Kind : uint8_t { Number, Name, Call, Literal, String };
   Kind kind = Kind::Number;
   SourceLoc loc;
   double number = 0;
-  std::string name; ///< the name, or the callee
+  std::string name; ///< the name, the callee, or a String's characters
   std::vector<ExprSyntax> args;
   std::vector<GivenAttr> attrs;
   // For Kind::Literal: nested lists, flattened row-major.

@@ -41,16 +41,19 @@ void syncDirectoryOf(const std::string &path) {
 
 } // namespace
 
-bool isStaleTempFile(std::string_view name) {
+bool isStaleTempFile(const std::string &path) {
+  std::string name = std::filesystem::path(path).filename().string();
   size_t at = name.rfind(".tmp.");
-  if (at == std::string_view::npos)
+  if (at == std::string::npos)
     return false;
-  std::string_view rest = name.substr(at + 5);
+  std::string_view rest = std::string_view(name).substr(at + 5);
   long pid = 0;
   auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
   if (ec != std::errc() || pid <= 0 || (end != rest.data() + rest.size() && *end != '.'))
     return false;
-  return pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+  if (pid == ::getpid())
+    return !isOwnTempFile(path);
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 void removeStaleTempFiles(const std::string &path) {
@@ -60,7 +63,7 @@ void removeStaleTempFiles(const std::string &path) {
   std::error_code ec;
   for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) == 0 && isStaleTempFile(name))
+    if (name.rfind(prefix, 0) == 0 && isStaleTempFile(entry.path().string()))
       std::filesystem::remove(entry.path(), ec);
   }
 }
@@ -85,8 +88,13 @@ public:
   Status write(std::string_view bytes, unsigned mode) {
     installInterruptHandlers();
     removeStaleTempFiles(path_);
-    int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                    static_cast<mode_t>(mode));
+    int fd = open(mode);
+    if (fd < 0 && errno == EEXIST) {
+      // Not ours (the serial is new in this process): a leftover of a killed
+      // process that had our PID. Remove it and create ours.
+      ::unlink(tmp_.c_str());
+      fd = open(mode);
+    }
     if (fd < 0)
       return Status::fail("{}: cannot write: {}", path_, std::strerror(errno));
     written_ = true;
@@ -110,6 +118,12 @@ public:
   }
 
 private:
+  /// Creates the temporary, exclusively and without following a symlink.
+  int open(unsigned mode) const {
+    return ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  static_cast<mode_t>(mode));
+  }
+
   std::string path_, tmp_;
   bool written_ = false;
   std::unique_ptr<TempFileRegistration> registration_;
@@ -138,7 +152,7 @@ Status writeFilesAtomically(const std::vector<std::pair<std::string, std::string
   return Ok{};
 }
 
-Status checkOutputPath(const std::string &path) {
+Status checkOutputPath(const std::string &path, OutputKind kind) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (path.empty())
@@ -151,6 +165,11 @@ Status checkOutputPath(const std::string &path) {
     return Status::fail("{}: cannot write: the folder '{}' does not exist", path, folder);
   if (!fs::is_directory(folder, ec))
     return Status::fail("{}: cannot write: '{}' is not a folder", path, folder);
+  if (kind == OutputKind::InPlace && fs::exists(path, ec)) {
+    if (::access(path.c_str(), W_OK) != 0)
+      return Status::fail("{}: cannot write: {}", path, std::strerror(errno));
+    return Ok{};
+  }
   if (::access(folder.c_str(), W_OK | X_OK) != 0)
     return Status::fail("{}: cannot write: the folder '{}' is not writable: {}", path, folder,
                         std::strerror(errno));

@@ -30,14 +30,21 @@ Status writeFilesAtomically(const std::vector<std::pair<std::string, std::string
 /// Removes `PATH.tmp.PID...` files beside `path` whose process is gone.
 void removeStaleTempFiles(const std::string &path);
 
-/// Whether `name` is a temporary of writeFileAtomically() whose process
-/// no longer runs (its PID is parsed from the name).
-bool isStaleTempFile(std::string_view name);
+/// Whether `path` is a temporary of writeFileAtomically() left by a process
+/// that no longer writes it: its PID (parsed from the name) no longer runs,
+/// or is this process's but the file is not one this process is writing (a
+/// process of an earlier container start had the same PID).
+bool isStaleTempFile(const std::string &path);
+
+/// How an output is written: atomically (a temporary in its folder, then a
+/// rename: the folder must be writable), or in place (a log appended to:
+/// the file itself must be writable when it exists).
+enum class OutputKind { Atomic, InPlace };
 
 /// Checks, before any work, that `path` can be written as an output: not a
-/// directory, in a folder that exists and that this process may write. The
-/// error names the path and what is wrong.
-Status checkOutputPath(const std::string &path);
+/// directory, in a folder that exists, writable as `kind` needs. The error
+/// names the path and what is wrong.
+Status checkOutputPath(const std::string &path, OutputKind kind = OutputKind::Atomic);
 
 /// Reads a whole file; the error names the file and the reason. Files
 /// larger than `maxBytes` are refused.

@@ -636,11 +636,13 @@ Result<Dataset> readCsvStream(ByteStream &stream, const LabelSpec &spec) {
   if (labelColumns.isClass) {
     d.labels = Tensor::i32({n}, classes);
   } else if (labelColumns.columns > 0) {
+    // The label input's per-example shape (none for f32[B]), when it is
+    // what the columns hold; else the columns as they are.
     std::vector<int64_t> shape{n};
-    if (spec.targetShape.empty() || spec.targetElements() != static_cast<int64_t>(labelColumns.columns))
-      shape.push_back(static_cast<int64_t>(labelColumns.columns));
-    else
+    if (spec.targetElements() == static_cast<int64_t>(labelColumns.columns))
       shape.insert(shape.end(), spec.targetShape.begin(), spec.targetShape.end());
+    else
+      shape.push_back(static_cast<int64_t>(labelColumns.columns));
     d.labels = Tensor::f32(shape, targets);
   }
   return d;

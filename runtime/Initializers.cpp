@@ -35,18 +35,6 @@ double gaussianFrom(uint64_t bits1, uint64_t bits2) {
   return radius * std::cos(angle);
 }
 
-uint64_t seedOf(const Initializer &init, size_t index) {
-  if (index >= init.args.size() || init.args[index].isNone())
-    return 0;
-  return static_cast<uint64_t>(init.args[index].asInt());
-}
-
-double numberOf(const Initializer &init, size_t index, double fallback) {
-  if (index >= init.args.size() || init.args[index].isNone())
-    return fallback;
-  return init.args[index].number;
-}
-
 void fillConstant(Tensor &t, double v) {
   for (int64_t i = 0; i < t.numel(); ++i)
     t.set(i, v);
@@ -60,26 +48,26 @@ void applyInitializer(Tensor &t, const Initializer &init) {
   if (name == "ones")
     return fillConstant(t, 1.0);
   if (name == "fill")
-    return fillConstant(t, numberOf(init, 0, 0.0));
+    return fillConstant(t, initializerNumber(init, 0, 0.0));
   assert(t.dtype() == DType::F32 && "random initializers fill f32 tensors");
   if (t.dtype() != DType::F32)
     return;
   Fans fans = fansOf(t.shape());
   if (name == "uniform")
-    return fillUniform(t.f32(), t.numel(), numberOf(init, 0, 0.0), numberOf(init, 1, 1.0),
-                       seedOf(init, 2));
+    return fillUniform(t.f32(), t.numel(), initializerNumber(init, 0, 0.0), initializerNumber(init, 1, 1.0),
+                       initializerSeed(init, 2));
   if (name == "normal")
-    return fillNormal(t.f32(), t.numel(), numberOf(init, 0, 0.0), numberOf(init, 1, 1.0),
-                      seedOf(init, 2));
+    return fillNormal(t.f32(), t.numel(), initializerNumber(init, 0, 0.0), initializerNumber(init, 1, 1.0),
+                      initializerSeed(init, 2));
   if (t.numel() == 0) // fans may be 0: nothing to fill, nothing to divide
     return;
   if (name == "glorot_uniform") {
     double a = std::sqrt(6.0 / static_cast<double>(fans.in + fans.out));
-    return fillUniform(t.f32(), t.numel(), -a, a, seedOf(init, 0));
+    return fillUniform(t.f32(), t.numel(), -a, a, initializerSeed(init, 0));
   }
   if (name == "he_normal")
     return fillNormal(t.f32(), t.numel(), 0.0, std::sqrt(2.0 / static_cast<double>(fans.in)),
-                      seedOf(init, 0));
+                      initializerSeed(init, 0));
   assert(false && "unknown initializer (the graph builder checks names)");
 }
 
@@ -93,6 +81,18 @@ std::vector<int64_t> staticShape(const Type &type) {
 }
 
 } // namespace
+
+uint64_t initializerSeed(const Initializer &init, size_t index) {
+  if (index >= init.args.size() || init.args[index].isNone())
+    return 0;
+  return static_cast<uint64_t>(init.args[index].asInt());
+}
+
+double initializerNumber(const Initializer &init, size_t index, double fallback) {
+  if (index >= init.args.size() || init.args[index].isNone())
+    return fallback;
+  return init.args[index].number;
+}
 
 uint64_t randomBits(uint64_t seed, uint64_t k) {
   uint64_t z = seed + (k + 1) * 0x9E3779B97F4A7C15ull;
@@ -131,8 +131,9 @@ Fans fansOf(const std::vector<int64_t> &shape) {
 Tensor initialTensor(const Graph &g, ValueId id) {
   const Value &v = g.value(id);
   Tensor t(v.type.dtype, staticShape(v.type));
-  bool literal =
-      v.kind == ValueKind::Const || v.kind == ValueKind::Immediate || v.init.name == "literal";
+  // Literals, and safetensors files once loadExternalWeights() read them.
+  bool literal = v.kind == ValueKind::Const || v.kind == ValueKind::Immediate ||
+                 v.init.name == "literal" || v.init.name == "safetensors";
   if (!literal) {
     applyInitializer(t, v.init);
     return t;

@@ -58,6 +58,11 @@ struct Fans {
 /// builder rejects for glorot/he): both are the element count.
 Fans fansOf(const std::vector<int64_t> &shape);
 
+/// Argument `index` of an initializer as a seed (0 when absent; a negative
+/// one taken mod 2^64) or as a number (`fallback` when absent).
+uint64_t initializerSeed(const Initializer &init, size_t index);
+double initializerNumber(const Initializer &init, size_t index, double fallback);
+
 /// The first value of a param or state (from its initializer or literal), a
 /// const (its literal) or an immediate. The value's type must be static; the
 /// initializer must have passed the graph builder's checks (name known, args

@@ -51,6 +51,9 @@ void installInterruptHandlers() {
   std::call_once(once, [] {
     struct sigaction action = {};
     action.sa_handler = onInterrupt;
+    // Restart interrupted reads and writes: a training run stops at its next
+    // step, not with EINTR from a write to a pipe or a terminal.
+    action.sa_flags = SA_RESTART;
     sigemptyset(&action.sa_mask);
     for (int signal : {SIGINT, SIGTERM, SIGHUP})
       sigaction(signal, &action, nullptr);
@@ -65,6 +68,13 @@ StopRequests::StopRequests() {
 StopRequests::~StopRequests() { stopScopes.fetch_sub(1); }
 
 int StopRequests::requested() { return stopSignal.load(); }
+
+bool isOwnTempFile(const std::string &path) {
+  for (int i = 0; i < kSlots; ++i)
+    if (slotState[i].load() == 2 && path == slotPath[i])
+      return true;
+  return false;
+}
 
 TempFileRegistration::TempFileRegistration(const std::string &path) {
   if (path.size() >= kPathBytes)

@@ -33,6 +33,10 @@ public:
 /// Registers a temporary file for removal if the process is interrupted
 /// while it exists; unregisters on destruction. At most 32 at once (more
 /// are simply not removed on a signal).
+/// Whether `path` is a temporary file this process registered and is still
+/// writing (so not a leftover of another process that had the same PID).
+bool isOwnTempFile(const std::string &path);
+
 class TempFileRegistration {
 public:
   explicit TempFileRegistration(const std::string &path);

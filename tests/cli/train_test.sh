@@ -256,6 +256,27 @@ expect_status 0 "the interrupted run's checkpoint loads" -- "$nnc" train "$dmlp"
   --params "$work/int.st"
 if ls "$work"/int.st.tmp.* >/dev/null 2>&1; then failure "no temp file is left"; else pass; fi
 
+# Resuming after an interrupt: the log loses the lines of steps after the
+# checkpoint, so its steps go up without repeats.
+"$nnc" train "$dmlp" --data "$digits" --epochs 100000 --save "$work/r.st" --save-every 3 \
+  --log "$work/r.jsonl" --log-every 7 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -e "$work/r.st" ] && break; sleep 0.1; done
+sleep 0.2
+kill -INT "$pid"
+wait "$pid"
+saved=$("$py" -c "import re; print(re.search(rb'\"nnc.train.epochs\":\"(\\d+)\"', open('$work/r.st', 'rb').read(4096)).group(1).decode())")
+expect_status 0 "resume after the interrupt" -- "$nnc" train "$dmlp" --data "$digits" --epochs $((saved + 2)) \
+  --resume "$work/r.st" --save "$work/r.st" --log "$work/r.jsonl" --log-every 7
+check_py "the resumed log's steps go up without repeats" "$work/r.jsonl" "$((saved + 2))" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+epochs = [l["epoch"] for l in lines if "train_loss" in l]
+steps = [l["step"] for l in lines if "loss" in l]
+assert steps == sorted(set(steps)), steps
+assert epochs == list(range(1, int(sys.argv[2]) + 1)), epochs
+PY
+
 # ---- hand-written updates (no minimize): trained, never applied by inference --
 "$py" -c "import numpy as np; np.save('$work/and_x.npy', np.array([[0,0],[0,1],[1,0],[1,1]], np.float32)); np.save('$work/and_y.npy', np.array([[0],[0],[0],[1]], np.float32))"
 for engine in jit interp; do

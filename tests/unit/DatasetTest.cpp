@@ -650,6 +650,11 @@ TEST_F(DatasetTest, CsvRegressionTargetsAreTheLastKColumns) {
   EXPECT_FLOAT_EQ(one->labels.f32()[0], 1.296224f);
   EXPECT_FLOAT_EQ(one->labels.f32()[1], -2.5f);
 
+  // An f32[B] label input: one target per example, shaped [N].
+  Result<Dataset> flat = readCsv(writeFile("r1.csv", "0.1,0.2,1.5\n"), targets({}, 2));
+  ASSERT_TRUE(flat.ok()) << flat.errorText();
+  EXPECT_EQ(flat->labels.shape(), (std::vector<int64_t>{1}));
+
   // f32[B, 2] targets after 3 features: the last two columns.
   Result<Dataset> two = readCsv(writeFile("r2.csv", "1,2,3,0.5,0.25\n"), targets({2}, 3));
   ASSERT_TRUE(two.ok()) << two.errorText();

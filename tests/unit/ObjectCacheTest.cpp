@@ -243,7 +243,7 @@ TEST(ObjectCache, ATruncatedEntryIsReplaced) {
 
 TEST(ObjectCache, FlippedBytesInCodeOrDataAreCaught) {
   CacheDirectory cache;
-  for (double where : {0.3, 0.6, 0.9}) // code, and the initial weights' data near the end
+  for (double where : {0.3, 0.6, 0.9}) // anywhere in the object: code, tables, symbols
     expectRecompiledAfter(
         cache,
         [where](const fs::path &p) {

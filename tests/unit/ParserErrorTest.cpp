@@ -1,6 +1,7 @@
 /// One test per error class of IR.md section 5: each asserts the exact
 /// message, line and column, and the caret rendering for one of them.
 #include "ir/Parser.h"
+#include "ir/Printer.h"
 
 #include <gtest/gtest.h>
 
@@ -143,6 +144,38 @@ TEST(ParserErrors, LiteralShapeMustMatch) {
               {5, 24, "literal has shape [2, 3] but the declared type is f32[2, 2]"});
   expectFirst("  const k: f32[2, 2] = [[1, 2], [3]]\n",
               {5, 33, "ragged literal: this list has 1 items, others at its level have 2"});
+}
+
+TEST(ParserErrors, Strings) {
+  expectFirst("  param p: f32[2] = safetensors(\"a\\q\")\n",
+              {5, 36, "unknown escape '\\q' in a string (only \\\" and \\\\ are)"});
+  auto diags = errorsOf(wrap("  param p: f32[2] = safetensors(\"abc\n"));
+  bool unclosed = false;
+  for (const Diagnostic &d : diags)
+    unclosed = unclosed || d.message == "unclosed string: a string ends with '\"' on its line";
+  EXPECT_TRUE(unclosed);
+  expectFirst("  y = relu(\"x\")\n",
+              {5, 12, "a string may only name a file, in an initializer: param p: f32[2, 3] = "
+                      "safetensors(\"weights.safetensors\")"});
+  expectFirst("  param p: f32[2] = safetensors(w)\n",
+              {5, 21, "safetensors: missing attribute 'file'"});
+}
+
+TEST(Parser, StringsPrintQuotedAndReadBack) {
+  // No file is read by the parser itself (frontend/ModelFile.h does that).
+  Result<Graph> g = parseModel(
+      wrap("  param p: f32[2] = safetensors(\"dir/we \\\"ird\\\\.st\", key=\"k\")\n"), "m.ir");
+  ASSERT_TRUE(g.ok()) << g.errorText();
+  const Value &p = g->value(g->findValue("p"));
+  EXPECT_EQ(p.init.name, "safetensors");
+  EXPECT_EQ(p.init.args[0].ident, "dir/we \"ird\\.st");
+  EXPECT_EQ(p.init.args[1].ident, "k");
+  std::string printed = printGraph(*g);
+  EXPECT_NE(printed.find("safetensors(\"dir/we \\\"ird\\\\.st\", key=\"k\")"), std::string::npos)
+      << printed;
+  Result<Graph> again = parseModel(printed, "p.ir");
+  ASSERT_TRUE(again.ok()) << again.errorText();
+  EXPECT_EQ(printGraph(*again), printed);
 }
 
 // IR.md: `[]` is the literal of a zero-size dim, also with dims after it.

@@ -96,9 +96,12 @@ TEST(TrainingStepKinds, InferenceTakesNoTensorForAnUnusedInput) {
   const Tensor &want = interp.value(infer->outputs[0].value);
   for (int64_t k = 0; k < want.numel(); ++k)
     EXPECT_NEAR((*fromJit)[0].at(k), want.at(k), 1e-6);
-  // A used input stays required.
-  auto missing = (*jit)->infer({Tensor(), inputs[0]});
-  EXPECT_FALSE(missing.ok());
+  // A used input stays required, and the error names it.
+  auto missing = (*jit)->infer({Tensor(), Tensor()});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.errorText().find("input 'x' expects f32[B, 2] but got no tensor"),
+            std::string::npos)
+      << missing.errorText();
 }
 
 } // namespace

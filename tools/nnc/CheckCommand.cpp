@@ -28,7 +28,7 @@ std::optional<Graph> loadSingleModel(const Args &args, const CommandSpec &spec, 
     usageError(spec);
     return std::nullopt;
   }
-  Result<Graph> g = loadModelFile(cl->positional[0]);
+  Result<Graph> g = loadModelArgument(*cl);
   if (!g) {
     report(g.diags());
     return std::nullopt;
@@ -49,7 +49,7 @@ const CommandSpec &checkCommandSpec() {
       "Parses and verifies a model file (IR.md sections 1 and 3). Prints nothing and\n"
       "exits 0 when it is valid; otherwise prints every error, located, in source order,\n"
       "and exits 1.",
-      {},
+      {allowExternalPathsOption()},
       {"nnc check examples/xor.ir"}};
   return spec;
 }
@@ -59,7 +59,7 @@ const CommandSpec &printCommandSpec() {
       "print", "M.ir", "print the model in canonical form ('-' reads stdin)",
       "Prints the model in the canonical form of IR.md section 2, which parses back to\n"
       "the same text. 'nnc print -' reads the model from standard input.",
-      {},
+      {allowExternalPathsOption()},
       {"nnc print examples/xor.ir"}};
   return spec;
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include "ir/Diagnostics.h"
+#include "ir/Graph.h"
+#include "ir/Result.h"
 #include "tools/nnc/CommandLine.h"
 
 #include <string>
@@ -45,6 +47,12 @@ int dotCommand(const Args &args);
 int evalCommand(const Args &args);
 int summaryCommand(const Args &args);
 int plotCommand(const Args &args);
+
+/// `--allow-external-paths`: every command that reads a model takes it.
+OptionSpec allowExternalPathsOption();
+/// The model file named by the command's one positional argument, with the
+/// weight files its initializers name (frontend/ModelFile.h).
+Result<Graph> loadModelArgument(const CommandLine &cl);
 
 /// Prints diagnostics to stderr (in source order) and returns 1 when any is
 /// an error, else 0.

@@ -88,6 +88,7 @@ const CommandSpec &compileCommandSpec() {
           option("emit", "llvm|asm", "write the optimized LLVM IR or the assembly instead"),
           flag("memory-report", "print the memory plans (kernels, buffers, lifetimes)"),
           repeated("dim", "NAME=N", "with --memory-report: a dim's value (default 64)"),
+          allowExternalPathsOption(),
           flag("no-cache", "compile without the disk cache of compiled code"),
       },
       {"nnc compile examples/xor.ir -o xor.o --header xor.h",
@@ -111,7 +112,7 @@ int compileCommand(const Args &args) {
   if (Status s = checkOutputs(*cl); !s)
     return report(s.diags());
   auto start = std::chrono::steady_clock::now();
-  Result<Graph> model = loadModelFile(cl->positional[0]);
+  Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
   if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())

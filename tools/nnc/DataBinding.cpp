@@ -29,6 +29,13 @@ Status parseBindSpec(const Graph &g, const std::string &spec, Binding &b) {
   return Ok{};
 }
 
+int64_t product(const std::vector<int64_t> &dims) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
+}
+
 /// The scored prediction: softmax_cross_entropy's logits, or a [B, 1]
 /// prediction compared with the labels by a loss.
 void findScoring(const Graph &g, Binding &b) {
@@ -43,30 +50,30 @@ void findScoring(const Graph &g, Binding &b) {
       b.prediction = n.operands[0];
     }
   }
+  // Class labels feed an f32 input of K > 1 elements per example as one-hot
+  // rows: they must lie in [0, K).
   const Type &lt = g.type(b.labels);
-  if (lt.dtype == DType::F32 && lt.rank() == 2 && !lt.shape[1].isOne())
-    b.classes = lt.shape[1].size; // one-hot targets, when the data has classes
+  if (lt.dtype == DType::F32 && b.logits == kNoValue) {
+    int64_t k = product(exampleShape(g, b.labels));
+    if (k > 1)
+      b.classes = k;
+  }
 }
 
-int64_t product(const std::vector<int64_t> &dims) {
-  int64_t n = 1;
-  for (int64_t d : dims)
-    n *= d;
-  return n;
-}
 
-/// Class labels (i32 [n]) as the f32 label input takes them: numbers, or
-/// one-hot rows of `shape`'s elements.
+/// Class labels (i32 [n], each in [0, k): checkLabels()) as the f32 label
+/// input takes them: numbers, or one-hot rows of `shape`'s k elements.
 Tensor classesAsF32(const Tensor &labels, const std::vector<int64_t> &shape) {
   int64_t n = labels.dim(0), k = product(shape);
   std::vector<int64_t> full{n};
   full.insert(full.end(), shape.begin(), shape.end());
   Tensor out(DType::F32, full);
   for (int64_t i = 0; i < n; ++i) {
+    int32_t label = labels.i32()[i];
     if (k == 1)
-      out.f32()[i] = static_cast<float>(labels.i32()[i]);
-    else
-      out.f32()[i * k + labels.i32()[i]] = 1.0f;
+      out.f32()[i] = static_cast<float>(label);
+    else if (label >= 0 && label < k) // checked before training; never written out of bounds
+      out.f32()[i * k + label] = 1.0f;
   }
   return out;
 }

@@ -252,6 +252,7 @@ const CommandSpec &dotCommandSpec() {
       {
           option("passes", "P1,P2", "run these passes first"),
           option("pipeline", "train|infer", "run this default pipeline first"),
+          allowExternalPathsOption(),
           option("o", "OUT.dot", "write to OUT.dot instead of stdout"),
       },
       {"nnc dot examples/resnet_s.ir --pipeline=train -o resnet.dot"}};
@@ -266,7 +267,7 @@ int dotCommand(const Args &args) {
     return printHelp(dotCommandSpec());
   if (cl->positional.size() != 1)
     return usageError(dotCommandSpec());
-  Result<Graph> g = loadModelFile(cl->positional[0]);
+  Result<Graph> g = loadModelArgument(*cl);
   if (!g)
     return report(g.diags());
   if (Diagnostics problems = verifyGraph(*g); problems.hasErrors())

@@ -84,6 +84,7 @@ const CommandSpec &evalCommandSpec() {
           flag("json", "print one JSON object instead of text"),
           option("engine", "E", "jit (default) or interp, the reference interpreter"),
           option("threads", "N", "threads of the compiled code (default: one per core)"),
+          allowExternalPathsOption(),
           flag("no-cache", "compile without the disk cache of compiled code"),
       },
       {"nnc eval examples/mlp.ir --params mlp.safetensors --data "
@@ -110,7 +111,7 @@ int evalCommand(const Args &args) {
   auto threads = parseThreads(*cl);
   if (!threads)
     return report(threads.diags());
-  Result<Graph> model = loadModelFile(cl->positional[0]);
+  Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
   if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())

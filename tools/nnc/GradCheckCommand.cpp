@@ -104,6 +104,7 @@ const CommandSpec &gradcheckCommandSpec() {
       "Exit 1 when a param is out of tolerance.",
       {
           repeated("in", "NAME=FILE.npy", "an input's values (default: seeded random)"),
+          allowExternalPathsOption(),
           option("tolerance", "X", "the largest relative error that passes (default 2e-3)"),
           option("max-elements", "N", "check at most N elements of each param (default 256)"),
       },
@@ -133,7 +134,7 @@ int gradcheckCommand(const Args &args) {
       return report(m.diags());
     maxElements = *m;
   }
-  Result<Graph> model = loadModelFile(cl->positional[0]);
+  Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
   if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())

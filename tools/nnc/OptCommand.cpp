@@ -34,6 +34,7 @@ const CommandSpec &optCommandSpec() {
       {
           option("passes", "P1,P2", "run these passes, in this order (see --list-passes)"),
           option("pipeline", "train|infer", "which default pipeline to run"),
+          allowExternalPathsOption(),
           flag("list-passes", "name every pass with what it does"),
           flag("print-after-all", "print the graph after each pass on stderr (as comments)"),
           flag("remarks", "say on stderr what each fusion did or did not do, and why"),
@@ -56,7 +57,7 @@ int optCommand(const Args &args) {
   std::string pipeline = cl->get("pipeline");
   if (!pipeline.empty() && pipeline != "train" && pipeline != "infer")
     return fail("--pipeline must be 'train' or 'infer', got '" + pipeline + "'");
-  Result<Graph> g = loadModelFile(cl->positional[0]);
+  Result<Graph> g = loadModelArgument(*cl);
   if (!g)
     return report(g.diags());
   if (Diagnostics problems = verifyGraph(*g); problems.hasErrors())

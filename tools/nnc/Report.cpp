@@ -1,6 +1,8 @@
 /// How the nnc tool reports diagnostics and failures.
 #include "tools/nnc/Commands.h"
 
+#include "frontend/ModelFile.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -59,6 +61,18 @@ int report(const Diagnostics &diags) {
     print(grouped);
   }
   return diags.hasErrors() ? 1 : 0;
+}
+
+OptionSpec allowExternalPathsOption() {
+  return flag("allow-external-paths",
+              "let initializers read files outside the model's folder (absolute paths, '..', "
+              "symlinks out of it)");
+}
+
+Result<Graph> loadModelArgument(const CommandLine &cl) {
+  ModelLoadOptions options;
+  options.allowExternalPaths = cl.has("allow-external-paths");
+  return loadModel(cl.positional[0], options);
 }
 
 int fail(const std::string &message) {

@@ -195,6 +195,7 @@ const CommandSpec &runCommandSpec() {
           flag("grads", "also write DIR/grad_PARAM.npy, the loss's gradient for each param"),
           option("engine", "E", "jit (default) or interp, the reference interpreter"),
           option("threads", "N", "threads of the compiled code (default: one per core)"),
+          allowExternalPathsOption(),
           flag("no-cache", "compile without the disk cache of compiled code"),
       },
       {"nnc run examples/backprop_example.ir --in x=x.npy --in t=t.npy --grads -o out/",
@@ -215,7 +216,7 @@ int runCommand(const Args &args) {
     return report(threads.diags());
   if (Status s = checkOutputFolder(cl->get("o")); !s)
     return report(s.diags());
-  Result<Graph> g = loadModelFile(cl->positional[0]);
+  Result<Graph> g = loadModelArgument(*cl);
   if (!g)
     return report(g.diags());
   if (Diagnostics problems = verifyGraph(*g); problems.hasErrors())

@@ -94,7 +94,8 @@ const CommandSpec &summaryCommandSpec() {
       "count, the totals, the FLOPs of the forward pass and of the training step at the\n"
       "given dims (a multiply-add counts 2) and per example, and the bytes of the\n"
       "compiled inference graph's and training step's memory plans.",
-      {repeated("dim", "NAME=N", "a dim's value (default 64 for every dim)")},
+      {repeated("dim", "NAME=N", "a dim's value (default 64 for every dim)"),
+       allowExternalPathsOption()},
       {"nnc summary examples/mlp.ir", "nnc summary examples/cnn.ir --dim B=256"}};
   return spec;
 }
@@ -108,7 +109,7 @@ int summaryCommand(const Args &args) {
     return printHelp(spec);
   if (cl->positional.size() != 1)
     return usageError(spec);
-  Result<Graph> model = loadModelFile(cl->positional[0]);
+  Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
   if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())

@@ -126,11 +126,16 @@ std::vector<double> niceTicks(double lo, double hi, int count) {
       step = m * power;
       break;
     }
+  // Ticks as first + i * step (never an accumulating sum, which stalls when
+  // step is below the spacing of doubles near lo), at most a few dozen.
+  double first = std::floor(lo / step) * step;
   std::vector<double> ticks;
-  for (double t = std::floor(lo / step) * step; t <= hi + step * 1e-9; t += step)
+  for (int i = 0; i < 64; ++i) {
+    double t = first + i * step;
     ticks.push_back(t);
-  if (ticks.empty() || ticks.back() < hi)
-    ticks.push_back(ticks.empty() ? lo : ticks.back() + step);
+    if (t >= hi)
+      break;
+  }
   return ticks;
 }
 

@@ -58,7 +58,7 @@ Status checkNumerics(const Interpreter &interp, int64_t step) {
 
 /// Reads, verifies and prepares the model of `nnc train` (with --lr).
 Result<Graph> readTrainableModel(const CommandLine &cl) {
-  Result<Graph> model = loadModelFile(cl.positional[0]);
+  Result<Graph> model = loadModelArgument(cl);
   if (!model)
     return model;
   if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
@@ -178,10 +178,12 @@ Status startEngine(TrainingRun &run, int threads) {
 
 /// --save and --log must be writable before any work is done.
 Status checkOutputs(const CommandLine &cl) {
-  for (const char *option : {"save", "log"})
-    if (cl.has(option))
-      if (Status s = checkOutputPath(cl.get(option)); !s)
-        return s;
+  if (cl.has("save"))
+    if (Status s = checkOutputPath(cl.get("save")); !s)
+      return s;
+  if (cl.has("log")) // appended to in place
+    if (Status s = checkOutputPath(cl.get("log"), OutputKind::InPlace); !s)
+      return s;
   return Ok{};
 }
 
@@ -226,14 +228,19 @@ Status prepareRun(TrainingRun &run, int threads) {
   if (!optimizedEval)
     return Status(optimizedEval.takeDiags());
   run.optimizedEval = std::move(optimizedEval).value();
-  if (Status s = startEngine(run, threads); !s)
-    return s;
-  if (cl.has("log")) {
-    auto log = TrainingLog::open(cl.get("log"), cl.has("resume"));
-    if (!log)
-      return Status(log.takeDiags());
-    run.log = std::move(log).value();
-  }
+  return startEngine(run, threads);
+}
+
+/// Opens --log once nothing else can fail: a fresh log, or a resumed run's,
+/// without the lines of steps after its checkpoint.
+Status openLog(TrainingRun &run) {
+  if (!run.cl.has("log"))
+    return Ok{};
+  auto log = run.cl.has("resume") ? TrainingLog::openForResume(run.cl.get("log"), run.settings.steps)
+                                  : TrainingLog::open(run.cl.get("log"), false);
+  if (!log)
+    return Status(log.takeDiags());
+  run.log = std::move(log).value();
   return Ok{};
 }
 
@@ -463,6 +470,7 @@ const CommandSpec &trainCommandSpec() {
           option("engine", "E", "jit (default) or interp, the reference interpreter"),
           option("threads", "N", "threads of the compiled code (default: one per core)"),
           flag("no-cache", "compile without the disk cache of compiled code"),
+          allowExternalPathsOption(),
           flag("check-numerics",
                "run the interpreter and stop at the first op that makes a NaN or infinity"),
       },
@@ -499,6 +507,8 @@ int trainCommand(const Args &args) {
     return fail(fmt::format("{} already holds {} epochs of training: ask for more (--epochs is "
                             "the total)",
                             cl->get("resume"), run.settings.epochs));
+  if (Status s = openLog(run); !s)
+    return report(s.diags());
   return trainEpochs(run, *batcher);
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
+#include <filesystem>
 
 #include "runtime/AtomicFile.h"
 
@@ -185,6 +186,31 @@ Result<TrainingLog> TrainingLog::open(const std::string &path, bool append) {
   if (!log.file_)
     return Result<TrainingLog>::fail("{}: cannot write: {}", path, std::strerror(errno));
   return log;
+}
+
+Result<TrainingLog> TrainingLog::openForResume(const std::string &path, int64_t steps) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    auto text = readWholeFile(path, uint64_t{1} << 30);
+    if (!text)
+      return Result<TrainingLog>(text.takeDiags());
+    std::string kept;
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      LogRecord record;
+      bool later = !parseLogLine(line, record) && record.has("step") &&
+                   record.numbers.at("step") > static_cast<double>(steps);
+      if (!later && !line.empty())
+        kept += std::string(line) + "\n";
+    }
+    if (kept.size() != text->size())
+      if (Status s = writeFileAtomically(path, kept); !s)
+        return Result<TrainingLog>(s.takeDiags());
+  }
+  return open(path, true);
 }
 
 Status TrainingLog::write(const JsonLine &line) {

@@ -53,6 +53,10 @@ public:
   /// Opens `path` for writing (truncating it), or for appending with
   /// `append` (a resumed run). The error names the file.
   static Result<TrainingLog> open(const std::string &path, bool append);
+  /// Opens the log of a resumed run: lines of steps after `steps` (written
+  /// after the checkpoint it resumes, by a run that went on and was stopped)
+  /// are dropped first, so the steps of the log go up without repeats.
+  static Result<TrainingLog> openForResume(const std::string &path, int64_t steps);
   /// Writes one line and flushes it; a failed write (a full disk) is an
   /// error naming the file.
   Status write(const JsonLine &line);

@@ -89,6 +89,10 @@ Result<TrainingPosition> resumePosition(const CheckpointMetadata &metadata, cons
                    "(written by an older nnc, or not by nnc train --save); start from it with "
                    "--params instead",
                    path);
+  if (p.epochs < 0 || p.steps < 0 || p.batch <= 0 || !std::isfinite(p.baseRate) || p.baseRate < 0)
+    return R::fail("{}: cannot resume: its training position is damaged (epochs {}, steps {}, "
+                   "batch {}, rate {})",
+                   path, p.epochs, p.steps, p.batch, p.baseRate);
   p.schedule = *parseLearningRateSchedule(it->second);
   p.totalEpochs = requested.totalEpochs;
   auto differs = [&](const char *option, const std::string &recorded) -> Status {

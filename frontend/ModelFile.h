@@ -1,0 +1,23 @@
+/// The front door for model files: parse and check a `.ir` file, then read
+/// the files its initializers name (`safetensors(...)`), confined to the
+/// model's folder unless the caller allows otherwise.
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/Result.h"
+
+#include <string>
+
+namespace nnc {
+
+struct ModelLoadOptions {
+  /// Lets initializers name files outside the model's folder (absolute
+  /// paths, `..`, symlinks out): `--allow-external-paths`.
+  bool allowExternalPaths = false;
+};
+
+/// Reads, parses and checks `path` (`-`: standard input) and loads the
+/// weights its initializers name (runtime/ExternalWeights.h).
+Result<Graph> loadModel(const std::string &path, const ModelLoadOptions &options = {});
+
+} // namespace nnc
