@@ -1,28 +1,9 @@
 #!/usr/bin/env bash
 # Command-line tests: drive the nnc binary ($NNC) on small models and check
 # outputs, exit codes and error messages. Usage: run.sh SOURCE_DIR
-set -uo pipefail
 src=${1:?source dir}
 nnc=${NNC:?path to nnc}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); }
-failure() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect_status CODE DESCRIPTION -- COMMAND...
-expect_status() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [ "$got" = "$want" ]; then pass; else failure "$what: exit $got, wanted $want"; cat "$work/err"; fi
-}
-# expect_in FILE TEXT DESCRIPTION
-expect_in() {
-  if grep -qF -- "$2" "$1"; then pass; else failure "$3: '$2' not in $1:"; cat "$1"; fi
-}
+source "$src/tests/cli/lib.sh"
 
 for f in "$src"/examples/*.ir; do
   expect_status 0 "check $(basename "$f")" -- "$nnc" check "$f"
@@ -244,5 +225,4 @@ expect_status 0 "train --check-numerics on a finite model" -- "$nnc" train "$src
 expect_status 1 "check-numerics with the jit" -- "$nnc" train "$src/examples/xor.ir" --data "$work/xor.csv" \
   --check-numerics --engine jit
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -21,32 +21,24 @@ np.savetxt(f"{w}/reg2.csv", np.hstack([x, t2]), delimiter=",", fmt="%.7g")
 np.save(f"{w}/ae_x.npy", rng.uniform(0, 1, (32, 4)).astype(np.float32))
 PY
 
-cat >"$work/linreg.ir" <<'IR'
-model linreg {
+# A linear regression onto K f32 targets per example.
+linreg() {
+  cat <<IR
+model linreg$1 {
   dim B
   input x: f32[B, 2]
-  input t: f32[B, 1]
-  param w: f32[2, 1] = zeros()
-  param b: f32[1] = zeros()
+  input t: f32[B, $1]
+  param w: f32[2, $1] = zeros()
+  param b: f32[$1] = zeros()
   y = matmul(x, w) + b
   loss = mse(y, t)
   output y
   minimize loss with sgd(lr=0.5)
 }
 IR
-cat >"$work/linreg2.ir" <<'IR'
-model linreg2 {
-  dim B
-  input x: f32[B, 2]
-  input t: f32[B, 2]
-  param w: f32[2, 2] = zeros()
-  param b: f32[2] = zeros()
-  y = matmul(x, w) + b
-  loss = mse(y, t)
-  output y
-  minimize loss with sgd(lr=0.5)
 }
-IR
+linreg 1 >"$work/linreg.ir"
+linreg 2 >"$work/linreg2.ir"
 cat >"$work/ae.ir" <<'IR'
 model ae {
   dim B

@@ -14,28 +14,13 @@ namespace {
 /// Parses the one model path of `args`; reports and returns nullopt on error
 /// (or after --help, with `status` 0).
 std::optional<Graph> loadSingleModel(const Args &args, const CommandSpec &spec, int &status) {
+  auto cl = parseCommandLine(args, spec, status);
+  if (!cl)
+    return std::nullopt;
   status = 1;
-  auto cl = CommandLine::parse(args, spec.options);
-  if (!cl) {
-    report(cl.diags());
-    return std::nullopt;
-  }
-  if (cl->has("help")) {
-    status = printHelp(spec);
-    return std::nullopt;
-  }
-  if (cl->positional.size() != 1) {
-    usageError(spec);
-    return std::nullopt;
-  }
   Result<Graph> g = loadModelArgument(*cl);
   if (!g) {
     report(g.diags());
-    return std::nullopt;
-  }
-  Diagnostics problems = verifyGraph(*g);
-  if (problems.hasErrors()) {
-    report(problems);
     return std::nullopt;
   }
   return std::move(g).value();

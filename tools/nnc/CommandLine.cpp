@@ -2,6 +2,7 @@
 #include "tools/nnc/CommandLine.h"
 
 #include "ir/Spelling.h"
+#include "tools/nnc/Commands.h"
 
 #include <algorithm>
 #include <charconv>
@@ -19,6 +20,38 @@ OptionSpec option(const char *name, const char *valueName, const char *help) {
 
 OptionSpec repeated(const char *name, const char *valueName, const char *help) {
   return {name, true, true, valueName, help};
+}
+
+OptionSpec required(OptionSpec option) {
+  option.required = true;
+  return option;
+}
+
+std::optional<CommandLine> parseCommandLine(const std::vector<std::string> &args,
+                                            const CommandSpec &spec, int &status) {
+  status = 1;
+  auto cl = CommandLine::parse(args, spec.options);
+  if (!cl) {
+    report(cl.diags());
+    return std::nullopt;
+  }
+  if (cl->has("help")) {
+    status = printHelp(spec);
+    return std::nullopt;
+  }
+  size_t n = cl->positional.size();
+  bool countOk = spec.positionals == Positionals::One         ? n == 1
+                 : spec.positionals == Positionals::OneOrMore ? n >= 1
+                                                              : n <= 1;
+  bool requiredOk = true;
+  for (const OptionSpec &o : spec.options)
+    requiredOk = requiredOk && (!o.required || cl->has(o.name));
+  if (!countOk || !requiredOk) {
+    status = usageError(spec);
+    return std::nullopt;
+  }
+  status = 0;
+  return std::move(cl).value();
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include "ir/Result.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct OptionSpec {
   bool repeatable = false;
   const char *valueName = ""; ///< `N`, `FILE`: how help shows the value
   const char *help = "";      ///< one line, with the default where there is one
+  bool required = false;      ///< the command cannot run without it (`train --data`)
 };
 
 /// `--name`: a flag without a value.
@@ -26,6 +28,11 @@ OptionSpec flag(const char *name, const char *help);
 OptionSpec option(const char *name, const char *valueName, const char *help);
 /// `--name VALUE`, which may be given several times.
 OptionSpec repeated(const char *name, const char *valueName, const char *help);
+/// The same option, required.
+OptionSpec required(OptionSpec option);
+
+/// How many positional arguments (model or log files) a command takes.
+enum class Positionals { One, OneOrMore, AtMostOne };
 
 /// A command of `nnc`: what `nnc COMMAND --help` prints.
 struct CommandSpec {
@@ -35,6 +42,7 @@ struct CommandSpec {
   const char *details;  ///< a paragraph or two
   std::vector<OptionSpec> options;
   std::vector<const char *> examples;
+  Positionals positionals = Positionals::One;
 };
 
 /// Prints `spec`'s help on stdout; returns exit status 0.
@@ -60,8 +68,17 @@ public:
                                    const std::vector<OptionSpec> &specs);
 
 private:
+  friend std::optional<CommandLine> parseCommandLine(const std::vector<std::string> &args,
+                                                     const CommandSpec &spec, int &status);
   std::multimap<std::string, std::string> values_;
 };
+
+/// Parses a command's arguments against its spec. nullopt when the command
+/// is done, with its exit status in `status`: an error reported, `--help`
+/// printed (0), or a usage error (a missing positional argument or
+/// required option).
+std::optional<CommandLine> parseCommandLine(const std::vector<std::string> &args,
+                                            const CommandSpec &spec, int &status);
 
 /// Parses a positive integer option value, naming the option in the error.
 Result<int64_t> parsePositiveInt(const std::string &option, const std::string &text);

@@ -50,8 +50,11 @@ int plotCommand(const Args &args);
 
 /// `--allow-external-paths`: every command that reads a model takes it.
 OptionSpec allowExternalPathsOption();
+/// A command's own options, then those of the commands that run a model:
+/// --engine, --threads, --no-cache, --allow-external-paths.
+std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own);
 /// The model file named by the command's one positional argument, with the
-/// weight files its initializers name (frontend/ModelFile.h).
+/// weight files its initializers name (frontend/ModelFile.h), verified.
 Result<Graph> loadModelArgument(const CommandLine &cl);
 
 /// Prints diagnostics to stderr (in source order) and returns 1 when any is

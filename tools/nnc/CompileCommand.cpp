@@ -97,13 +97,11 @@ const CommandSpec &compileCommandSpec() {
 }
 
 int compileCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, compileCommandSpec().options);
+  int status = 0;
+  auto cl = parseCommandLine(args, compileCommandSpec(), status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(compileCommandSpec());
-  if (cl->positional.size() != 1 ||
-      (!cl->has("o") && !cl->has("emit") && !cl->has("memory-report")))
+    return status;
+  if (!cl->has("o") && !cl->has("emit") && !cl->has("memory-report"))
     return usageError(compileCommandSpec());
   if ((cl->has("memory-report") || cl->has("emit")) && cl->has("header") && !cl->has("o"))
     return fail("--header needs -o OUT.o (the object it declares)");
@@ -115,8 +113,6 @@ int compileCommand(const Args &args) {
   Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
-  if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
-    return report(problems);
   CompileOptions options;
   options.prefix = cl->get("name", model->name);
   options.cpu = cl->get("target-cpu");

@@ -260,18 +260,13 @@ const CommandSpec &dotCommandSpec() {
 }
 
 int dotCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, dotCommandSpec().options);
+  int status = 0;
+  auto cl = parseCommandLine(args, dotCommandSpec(), status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(dotCommandSpec());
-  if (cl->positional.size() != 1)
-    return usageError(dotCommandSpec());
+    return status;
   Result<Graph> g = loadModelArgument(*cl);
   if (!g)
     return report(g.diags());
-  if (Diagnostics problems = verifyGraph(*g); problems.hasErrors())
-    return report(problems);
 
   std::vector<std::string> passes;
   std::string pipeline = cl->get("pipeline");

@@ -75,18 +75,14 @@ const CommandSpec &evalCommandSpec() {
       "Scores the model on a data set without training it: the mean loss and, for a\n"
       "classifier, the accuracy overall and per class. The data options are train's;\n"
       "an IDX directory is scored on its test files unless --split train says otherwise.",
-      {
-          option("data", "D", "the data: an IDX directory, a CSV file or FEATURES.npy,LABELS.npy"),
+      withEngineOptions({
+          required(option("data", "D", "the data: an IDX directory, a CSV file or FEATURES.npy,LABELS.npy")),
           option("params", "P", "params and state from a checkpoint (default: initializers)"),
           option("split", "test|train", "which part of an IDX directory (default test)"),
           option("batch", "N", "examples per call (default 64); the scores do not depend on it"),
           option("bind", "SPEC", "features=INPUT,labels=INPUT: which inputs take the data"),
           flag("json", "print one JSON object instead of text"),
-          option("engine", "E", "jit (default) or interp, the reference interpreter"),
-          option("threads", "N", "threads of the compiled code (default: one per core)"),
-          allowExternalPathsOption(),
-          flag("no-cache", "compile without the disk cache of compiled code"),
-      },
+      }),
       {"nnc eval examples/mlp.ir --params mlp.safetensors --data "
        "/usr/share/datasets/fashion-mnist"}};
   return spec;
@@ -94,13 +90,10 @@ const CommandSpec &evalCommandSpec() {
 
 int evalCommand(const Args &args) {
   const CommandSpec &spec = evalCommandSpec();
-  auto cl = CommandLine::parse(args, spec.options);
+  int status = 0;
+  auto cl = parseCommandLine(args, spec, status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(spec);
-  if (cl->positional.size() != 1 || !cl->has("data"))
-    return usageError(spec);
+    return status;
   int64_t batch = 64;
   if (cl->has("batch")) {
     auto b = parsePositiveInt("batch", cl->get("batch"));
@@ -114,8 +107,6 @@ int evalCommand(const Args &args) {
   Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
-  if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
-    return report(problems);
   auto binding = bindInputs(*model, cl->get("bind"));
   if (!binding)
     return report(binding.diags());

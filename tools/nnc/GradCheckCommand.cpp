@@ -113,13 +113,10 @@ const CommandSpec &gradcheckCommandSpec() {
 }
 
 int gradcheckCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, gradcheckCommandSpec().options);
+  int status = 0;
+  auto cl = parseCommandLine(args, gradcheckCommandSpec(), status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(gradcheckCommandSpec());
-  if (cl->positional.size() != 1)
-    return usageError(gradcheckCommandSpec());
+    return status;
   double tolerance = 2e-3;
   int64_t maxElements = 256;
   if (cl->has("tolerance")) {
@@ -137,8 +134,6 @@ int gradcheckCommand(const Args &args) {
   Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
-  if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
-    return report(problems);
   auto inputs = gradcheckInputs(*model, *cl);
   if (!inputs)
     return report(inputs.diags());

@@ -40,19 +40,19 @@ const CommandSpec &optCommandSpec() {
           flag("remarks", "say on stderr what each fusion did or did not do, and why"),
           option("o", "OUT.ir", "write the result to OUT.ir instead of stdout"),
       },
-      {"nnc opt examples/mlp.ir --remarks", "nnc opt examples/xor.ir --passes=autodiff,cse"}};
+      {"nnc opt examples/mlp.ir --remarks", "nnc opt examples/xor.ir --passes=autodiff,cse"},
+      Positionals::AtMostOne}; // none with --list-passes
   return spec;
 }
 
 int optCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, optCommandSpec().options);
+  int status = 0;
+  auto cl = parseCommandLine(args, optCommandSpec(), status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(optCommandSpec());
+    return status;
   if (cl->has("list-passes"))
     return listPasses();
-  if (cl->positional.size() != 1)
+  if (cl->positional.empty())
     return usageError(optCommandSpec());
   std::string pipeline = cl->get("pipeline");
   if (!pipeline.empty() && pipeline != "train" && pipeline != "infer")
@@ -60,8 +60,6 @@ int optCommand(const Args &args) {
   Result<Graph> g = loadModelArgument(*cl);
   if (!g)
     return report(g.diags());
-  if (Diagnostics problems = verifyGraph(*g); problems.hasErrors())
-    return report(problems);
 
   // The default pipeline (IR.md section 4): the training step when the
   // model minimizes a loss, else the inference graph (outputs only).

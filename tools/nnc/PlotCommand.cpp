@@ -47,21 +47,19 @@ const CommandSpec &plotCommandSpec() {
       "step with --log-every, and per epoch) and the held-out loss in one chart, the\n"
       "held-out accuracy in another, against the step (or the epoch for older logs).\n"
       "Several logs are drawn in several colors, named after their files.",
-      {option("o", "CURVES.svg", "the picture to write ('-' for stdout)")},
+      {required(option("o", "CURVES.svg", "the picture to write ('-' for stdout)"))},
       {"nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 5 "
-       "--log-every 50 --log mlp.jsonl && nnc plot mlp.jsonl -o mlp.svg"}};
+       "--log-every 50 --log mlp.jsonl && nnc plot mlp.jsonl -o mlp.svg"},
+      Positionals::OneOrMore};
   return spec;
 }
 
 int plotCommand(const Args &args) {
   const CommandSpec &spec = plotCommandSpec();
-  auto cl = CommandLine::parse(args, spec.options);
+  int status = 0;
+  auto cl = parseCommandLine(args, spec, status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(spec);
-  if (cl->positional.empty() || !cl->has("o"))
-    return usageError(spec);
+    return status;
   std::vector<std::vector<LogRecord>> logs;
   for (const std::string &path : cl->positional) {
     auto log = readTrainingLog(path);

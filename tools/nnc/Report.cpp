@@ -2,6 +2,7 @@
 #include "tools/nnc/Commands.h"
 
 #include "frontend/ModelFile.h"
+#include "ir/Verifier.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -69,10 +70,23 @@ OptionSpec allowExternalPathsOption() {
               "symlinks out of it)");
 }
 
+std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own) {
+  own.push_back(option("engine", "E", "jit (default) or interp, the reference interpreter"));
+  own.push_back(option("threads", "N", "threads of the compiled code (default: one per core)"));
+  own.push_back(flag("no-cache", "compile without the disk cache of compiled code"));
+  own.push_back(allowExternalPathsOption());
+  return own;
+}
+
 Result<Graph> loadModelArgument(const CommandLine &cl) {
   ModelLoadOptions options;
   options.allowExternalPaths = cl.has("allow-external-paths");
-  return loadModel(cl.positional[0], options);
+  Result<Graph> g = loadModel(cl.positional[0], options);
+  if (!g)
+    return g;
+  if (Diagnostics problems = verifyGraph(*g); problems.hasErrors())
+    return Result<Graph>(std::move(problems));
+  return g;
 }
 
 int fail(const std::string &message) {

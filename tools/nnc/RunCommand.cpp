@@ -188,29 +188,22 @@ const CommandSpec &runCommandSpec() {
       "and writes each as DIR/NAME.npy (creating DIR). An output whose inputs are not\n"
       "all given is left out with a note (inference needs no labels). Inference never\n"
       "applies the model's updates.",
-      {
+      withEngineOptions({
           repeated("in", "NAME=FILE.npy", "an input's values (.npy, <f4 or <i4, C order)"),
-          option("o", "DIR", "the folder to write the results to"),
+          required(option("o", "DIR", "the folder to write the results to")),
           option("params", "P", "params and state from a checkpoint (default: initializers)"),
           flag("grads", "also write DIR/grad_PARAM.npy, the loss's gradient for each param"),
-          option("engine", "E", "jit (default) or interp, the reference interpreter"),
-          option("threads", "N", "threads of the compiled code (default: one per core)"),
-          allowExternalPathsOption(),
-          flag("no-cache", "compile without the disk cache of compiled code"),
-      },
+      }),
       {"nnc run examples/backprop_example.ir --in x=x.npy --in t=t.npy --grads -o out/",
        "nnc run examples/cnn.ir --in x=images.npy --params cnn.safetensors -o out/"}};
   return spec;
 }
 
 int runCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, runCommandSpec().options);
+  int status = 0;
+  auto cl = parseCommandLine(args, runCommandSpec(), status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(runCommandSpec());
-  if (cl->positional.size() != 1 || !cl->has("o"))
-    return usageError(runCommandSpec());
+    return status;
   auto threads = parseThreads(*cl);
   if (!threads)
     return report(threads.diags());
@@ -219,8 +212,6 @@ int runCommand(const Args &args) {
   Result<Graph> g = loadModelArgument(*cl);
   if (!g)
     return report(g.diags());
-  if (Diagnostics problems = verifyGraph(*g); problems.hasErrors())
-    return report(problems);
   std::map<std::string, std::string> fileOf;
   auto inputs = readInputs(*g, *cl, fileOf);
   if (!inputs)

@@ -102,18 +102,13 @@ const CommandSpec &summaryCommandSpec() {
 
 int summaryCommand(const Args &args) {
   const CommandSpec &spec = summaryCommandSpec();
-  auto cl = CommandLine::parse(args, spec.options);
+  int status = 0;
+  auto cl = parseCommandLine(args, spec, status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(spec);
-  if (cl->positional.size() != 1)
-    return usageError(spec);
+    return status;
   Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
-  if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
-    return report(problems);
   auto dims = readDims(*cl, *model);
   if (!dims)
     return report(dims.diags());

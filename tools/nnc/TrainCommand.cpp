@@ -61,8 +61,6 @@ Result<Graph> readTrainableModel(const CommandLine &cl) {
   Result<Graph> model = loadModelArgument(cl);
   if (!model)
     return model;
-  if (Diagnostics problems = verifyGraph(*model); problems.hasErrors())
-    return Result<Graph>(std::move(problems));
   if (!hasTrainingStep(*model))
     return Result<Graph>::fail("model '{}' has no 'minimize' statement and no '<-' updates: "
                                "nothing to train",
@@ -446,10 +444,10 @@ const CommandSpec &trainCommandSpec() {
       "bind to the first input, labels to the second; a model with one input trains on\n"
       "features alone. A non-finite loss stops the run (exit 1) and saves nothing;\n"
       "Ctrl-C stops it between steps (exit 130) and names the last checkpoint.",
-      {
-          option("data", "D",
-                 "training data: an IDX directory, a CSV file, FEATURES.npy,LABELS.npy, or "
-                 "FEATURES.npy alone"),
+      withEngineOptions({
+          required(option("data", "D",
+                          "training data: an IDX directory, a CSV file, FEATURES.npy,LABELS.npy, "
+                          "or FEATURES.npy alone")),
           option("epochs", "N", "epochs in all, also when resuming (default 1)"),
           option("batch", "N", "examples per step (default 64)"),
           option("lr", "X", "the learning rate (default: the optimizer's lr)"),
@@ -467,13 +465,9 @@ const CommandSpec &trainCommandSpec() {
           option("log-every", "N", "with --log: also a JSON line every N steps"),
           option("holdout", "D", "held-out data to score after each epoch (default: IDX test files)"),
           option("bind", "SPEC", "features=INPUT,labels=INPUT: which inputs take the data"),
-          option("engine", "E", "jit (default) or interp, the reference interpreter"),
-          option("threads", "N", "threads of the compiled code (default: one per core)"),
-          flag("no-cache", "compile without the disk cache of compiled code"),
-          allowExternalPathsOption(),
           flag("check-numerics",
                "run the interpreter and stop at the first op that makes a NaN or infinity"),
-      },
+      }),
       {"nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 5 "
        "--save mlp.safetensors",
        "nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 10 "
@@ -483,13 +477,10 @@ const CommandSpec &trainCommandSpec() {
 }
 
 int trainCommand(const Args &args) {
-  auto cl = CommandLine::parse(args, trainCommandSpec().options);
+  int status = 0;
+  auto cl = parseCommandLine(args, trainCommandSpec(), status);
   if (!cl)
-    return report(cl.diags());
-  if (cl->has("help"))
-    return printHelp(trainCommandSpec());
-  if (cl->positional.size() != 1 || !cl->has("data"))
-    return usageError(trainCommandSpec());
+    return status;
   auto settings = readTrainingSettings(*cl);
   if (!settings)
     return report(settings.diags());
