@@ -1,7 +1,5 @@
 /// `nnc check M.ir` and `nnc print M.ir`.
-#include "ir/Parser.h"
 #include "ir/Printer.h"
-#include "ir/Verifier.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 

@@ -3,8 +3,6 @@
 /// file and C header (IR.md section 6). `--memory-report [--dim B=64]`
 /// prints the memory plans instead (symbolic dims default to 64).
 #include "codegen/Compiler.h"
-#include "ir/Parser.h"
-#include "ir/Verifier.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
 #include "passes/memory/MemoryReport.h"

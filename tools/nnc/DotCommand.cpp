@@ -9,9 +9,7 @@
 /// edges enter at the first part that reads them, its result leaves from the
 /// last. Declarations are ellipses (params green); outputs have a double
 /// border; a dashed edge leads from an update's value to its param or state.
-#include "ir/Parser.h"
 #include "ir/Printer.h"
-#include "ir/Verifier.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
 #include "tools/nnc/CommandLine.h"

@@ -1,7 +1,5 @@
 /// `nnc eval M.ir --params P --data D`: a trained model's loss and accuracy
 /// (per class too, for classification) on a data set, without training.
-#include "ir/Parser.h"
-#include "ir/Verifier.h"
 #include "passes/Pipelines.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"

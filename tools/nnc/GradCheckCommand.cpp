@@ -11,8 +11,6 @@
 /// loss passes through `step`, whose gradient is straight-through by
 /// definition. Large params are checked on a deterministic sample of their
 /// elements (--max-elements).
-#include "ir/Parser.h"
-#include "ir/Verifier.h"
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/Initializers.h"
 #include "runtime/Interpreter.h"

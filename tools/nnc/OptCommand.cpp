@@ -1,8 +1,6 @@
 /// `nnc opt M.ir [--passes=a,b] [--list-passes] [--print-after-all] [-o OUT.ir]`:
 /// run passes and print the result in canonical form.
-#include "ir/Parser.h"
 #include "ir/Printer.h"
-#include "ir/Verifier.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
 #include "tools/nnc/CommandLine.h"

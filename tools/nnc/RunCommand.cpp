@@ -1,7 +1,5 @@
 /// `nnc run M.ir --in NAME=FILE.npy ... -o DIR`: evaluate a model on NumPy
 /// tensors and write every output and the minimized loss as .npy files.
-#include "ir/Parser.h"
-#include "ir/Verifier.h"
 #include "passes/Pipelines.h"
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/AtomicFile.h"

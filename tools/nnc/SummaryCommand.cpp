@@ -2,8 +2,6 @@
 /// with its shape and element count, the totals, the FLOPs of the forward
 /// pass and of the training step, and the memory plans' bytes at a batch.
 #include "ir/Flops.h"
-#include "ir/Parser.h"
-#include "ir/Verifier.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
 #include "passes/memory/MemoryPlan.h"

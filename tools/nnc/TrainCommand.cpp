@@ -4,8 +4,6 @@
 /// checkpoint that --resume continues from. A non-finite loss, a failed
 /// write or an interrupt stops the run with a message, and the last good
 /// checkpoint stays as it was.
-#include "ir/Parser.h"
-#include "ir/Verifier.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"
 #include "passes/autodiff/Autodiff.h"
