@@ -6,7 +6,7 @@
 #include "codegen/ParallelCompile.h"
 #include "codegen/Target.h"
 #include "codegen/lower/Gemm.h"
-#include "runtime/AtomicFile.h"
+#include "runtime/io/AtomicFile.h"
 
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/IR/Verifier.h>

@@ -3,7 +3,7 @@
 #include "nnc/Host.h"
 
 #include "frontend/ModelFile.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
 #include "passes/Pipelines.h"

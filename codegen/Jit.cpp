@@ -24,7 +24,7 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/TargetParser/Host.h>
 
-#include "runtime/AtomicFile.h"
+#include "runtime/io/AtomicFile.h"
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>

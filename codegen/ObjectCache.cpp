@@ -2,7 +2,7 @@
 /// carry their key and checksum, least-recently-used eviction.
 #include "codegen/ObjectCache.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/io/AtomicFile.h"
 
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/SHA256.h>

@@ -3,7 +3,7 @@
 #include <nnc/Dsl.h>
 
 #include "ir/GraphBuilder.h"
-#include "ir/Lexer.h"
+#include "frontend/Lexer.h"
 
 #include <atomic>
 #include <cmath>

@@ -1,8 +1,8 @@
 /// Loading a model file with the weight files it names.
 #include "frontend/ModelFile.h"
 
-#include "ir/Parser.h"
-#include "runtime/ExternalWeights.h"
+#include "frontend/Parser.h"
+#include "runtime/io/ExternalWeights.h"
 
 #include <filesystem>
 

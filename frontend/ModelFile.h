@@ -17,7 +17,7 @@ struct ModelLoadOptions {
 };
 
 /// Reads, parses and checks `path` (`-`: standard input) and loads the
-/// weights its initializers name (runtime/ExternalWeights.h).
+/// weights its initializers name (runtime/io/ExternalWeights.h).
 Result<Graph> loadModel(const std::string &path, const ModelLoadOptions &options = {});
 
 } // namespace nnc

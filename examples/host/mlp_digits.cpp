@@ -1,7 +1,7 @@
 // mlp_digits.cpp: a host program that builds the digits MLP with nnc's C++
 // DSL, JIT-compiles it with the host API, trains it on the UCI digits set
 // and prints the held-out accuracy. Usage: mlp_digits [digits.csv.gz]
-#include "runtime/Dataset.h"
+#include "runtime/io/Dataset.h"
 
 #include <nnc/Dsl.h>
 #include <nnc/Host.h>

@@ -5,12 +5,12 @@
 /// bounded allocation), and returns "" or the broken promise.
 #pragma once
 
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
-#include "runtime/Dataset.h"
-#include "runtime/Npy.h"
-#include "runtime/Safetensors.h"
+#include "runtime/io/Dataset.h"
+#include "runtime/io/Npy.h"
+#include "runtime/io/Safetensors.h"
 
 #include <cstdint>
 #include <cstring>

@@ -4,7 +4,7 @@
 /// returns its status and leaves the state (and the loss) as they were.
 #include "codegen/Compiler.h"
 #include "codegen/Layout.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "passes/Pass.h"
 #include "runtime/Tensor.h"
 

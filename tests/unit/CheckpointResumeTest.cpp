@@ -5,8 +5,8 @@
 #include "InterpTestUtil.h"
 #include "TrainingTestUtil.h"
 
-#include "runtime/AtomicFile.h"
-#include "runtime/Checkpoint.h"
+#include "runtime/io/AtomicFile.h"
+#include "runtime/io/Checkpoint.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,9 +1,9 @@
 /// Tests of the training-data readers (IDX plain and gzipped, CSV, .npy
 /// pairs), every class of malformed file, the real Fashion-MNIST and digits
 /// data, and deterministic shuffling, batching and hold-out splits.
-#include "runtime/Dataset.h"
+#include "runtime/io/Dataset.h"
 
-#include "runtime/Npy.h"
+#include "runtime/io/Npy.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

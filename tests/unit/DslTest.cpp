@@ -2,7 +2,7 @@
 /// twins; errors are located diagnostics, never exceptions.
 #include <nnc/Dsl.h>
 
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Printer.h"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 /// Every examples/*.ir model parses and checks, and printing it is a fixed
 /// point: print(parse(print(m))) == print(m).
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Printer.h"
 
 #include <gtest/gtest.h>

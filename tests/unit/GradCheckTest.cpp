@@ -12,7 +12,7 @@
 #include "InterpTestUtil.h"
 
 #include "ir/OpInfo.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "passes/Pass.h"
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/Interpreter.h"

@@ -4,7 +4,7 @@
 #include "tests/unit/JitTestUtil.h"
 #include "codegen/Compiler.h"
 #include "codegen/Layout.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "passes/Pipelines.h"
 #include "runtime/Initializers.h"
 

@@ -2,7 +2,7 @@
 // interpreter and the JIT give the same located errors, and a mismatch says
 // where each dim got its value.
 #include "codegen/Session.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "runtime/InputBinding.h"
 #include "runtime/Interpreter.h"
 

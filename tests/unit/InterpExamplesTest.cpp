@@ -2,7 +2,7 @@
 // numbers from the parsed text, and every example's forward pass.
 #include "InterpTestUtil.h"
 
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 
 #include <filesystem>
 #include <fstream>

@@ -1,7 +1,7 @@
 // Interpreter kernels, op by op: hand-computed values for every op of
 // ir/Ops.def and every attribute default.
 #include "InterpTestUtil.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 
 #include <cmath>
 #include <limits>

@@ -1,8 +1,8 @@
-// Signals and half-written files (runtime/Interrupts.h, runtime/AtomicFile.h):
+// Signals and half-written files (runtime/Interrupts.h, runtime/io/AtomicFile.h):
 // a signal during a write removes the temporary and ends the process as the
 // signal would; inside a StopRequests scope it is only recorded; a temporary
 // left by a killed process with this process's PID does not block writes.
-#include "runtime/AtomicFile.h"
+#include "runtime/io/AtomicFile.h"
 #include "runtime/Interrupts.h"
 
 #include <gtest/gtest.h>

@@ -4,7 +4,7 @@
 
 #include "tests/unit/JitTestUtil.h"
 #include "codegen/Compiler.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "runtime/Initializers.h"
 #include "runtime/Interpreter.h"
 

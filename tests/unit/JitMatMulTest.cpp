@@ -3,7 +3,7 @@
 #include "tests/unit/JitTestUtil.h"
 #include "codegen/Compiler.h"
 #include "codegen/HostInfo.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "runtime/Initializers.h"
 #include "runtime/Interpreter.h"
 

@@ -4,7 +4,7 @@
 #include "codegen/Session.h"
 #include "codegen/Compiler.h"
 #include "codegen/Layout.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "runtime/Initializers.h"
 #include "runtime/Interpreter.h"
 

@@ -6,7 +6,7 @@
 
 #include "codegen/Compiler.h"
 #include "codegen/HostInfo.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "runtime/Initializers.h"
 #include "runtime/Interpreter.h"
 

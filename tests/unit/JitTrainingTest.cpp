@@ -2,7 +2,7 @@
 /// backpropagation example and XOR train to the interpreter's numbers.
 #include "JitTestUtil.h"
 #include "codegen/Session.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "passes/Pass.h"
 #include "runtime/Interpreter.h"
 

@@ -1,7 +1,7 @@
 /// Resource limits: sizes over the limit, or whose arithmetic overflows,
 /// are clear located errors, never an overflow or an out-of-memory kill.
 #include "ir/Limits.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Verifier.h"
 #include "runtime/Interpreter.h"
 #include "runtime/Tensor.h"

@@ -1,6 +1,6 @@
 /// Tests of the .npy reader and writer: round trips, every class of malformed
 /// file, atomic writes, and interchange with numpy itself.
-#include "runtime/Npy.h"
+#include "runtime/io/Npy.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>

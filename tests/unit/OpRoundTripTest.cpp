@@ -13,7 +13,7 @@
 // An op with attributes needs all three kinds, an explicit default for each
 // attribute that has one, and a non-default value for each attribute.
 #include "ir/OpInfo.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Printer.h"
 
 #include <gtest/gtest.h>

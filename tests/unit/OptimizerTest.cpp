@@ -4,7 +4,7 @@
 // error and warning for params the loss cannot or does not use.
 #include "InterpTestUtil.h"
 
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "passes/Pass.h"
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/LearningRateSchedule.h"

@@ -1,6 +1,6 @@
 /// One test per error class of IR.md section 5: each asserts the exact
 /// message, line and column, and the caret rendering for one of them.
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Printer.h"
 
 #include <gtest/gtest.h>

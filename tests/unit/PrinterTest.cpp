@@ -1,6 +1,6 @@
 /// The canonical printer: number formatting against numpy's repr, and
 /// printing as a fixed point.
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Printer.h"
 
 #include <gtest/gtest.h>

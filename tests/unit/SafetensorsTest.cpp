@@ -2,9 +2,9 @@
 /// layout, every class of malformed file, mutations, and interchange with
 /// Python (the `safetensors` package when installed, else json + numpy
 /// reading the format by its specification).
-#include "runtime/Safetensors.h"
+#include "runtime/io/Safetensors.h"
 
-#include "runtime/Npy.h"
+#include "runtime/io/Npy.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

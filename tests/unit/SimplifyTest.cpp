@@ -4,7 +4,7 @@
 #include "InterpTestUtil.h"
 
 #include "ir/GraphRewrite.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"

@@ -3,7 +3,7 @@
 // as in the interpreter, and inference never applies updates. Inference
 // takes no tensor for an input that no output depends on (labels).
 #include "codegen/Session.h"
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "nnc/Host.h"
 #include "passes/Pipelines.h"
 #include "runtime/Interpreter.h"

@@ -14,11 +14,11 @@
 #include "InterpTestUtil.h"
 #include "TrainingTestUtil.h"
 
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "passes/Pass.h"
-#include "runtime/AtomicFile.h"
-#include "runtime/Checkpoint.h"
-#include "runtime/Dataset.h"
+#include "runtime/io/AtomicFile.h"
+#include "runtime/io/Checkpoint.h"
+#include "runtime/io/Dataset.h"
 #include "runtime/Interpreter.h"
 
 #include <algorithm>

@@ -3,9 +3,9 @@
 /// builds it, reading params out of an interpreter, the UCI digits.
 #pragma once
 
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
 #include "passes/Pass.h"
-#include "runtime/Dataset.h"
+#include "runtime/io/Dataset.h"
 #include "runtime/Interpreter.h"
 
 #include <gtest/gtest.h>

@@ -5,7 +5,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Result.h"
-#include "runtime/Dataset.h"
+#include "runtime/io/Dataset.h"
 #include "tools/nnc/Engine.h"
 
 #include <string>

@@ -4,7 +4,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Result.h"
-#include "runtime/Checkpoint.h"
+#include "runtime/io/Checkpoint.h"
 #include "runtime/Tensor.h"
 
 #include <memory>

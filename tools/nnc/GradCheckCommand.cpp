@@ -14,7 +14,7 @@
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/Initializers.h"
 #include "runtime/Interpreter.h"
-#include "runtime/Npy.h"
+#include "runtime/io/Npy.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 

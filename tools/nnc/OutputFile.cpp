@@ -1,7 +1,7 @@
 /// Atomic text output for the nnc tool.
 #include "tools/nnc/OutputFile.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/io/AtomicFile.h"
 #include "tools/nnc/Commands.h"
 
 #include <cstdio>

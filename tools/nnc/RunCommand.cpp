@@ -2,11 +2,11 @@
 /// tensors and write every output and the minimized loss as .npy files.
 #include "passes/Pipelines.h"
 #include "passes/autodiff/Autodiff.h"
-#include "runtime/AtomicFile.h"
-#include "runtime/Checkpoint.h"
+#include "runtime/io/AtomicFile.h"
+#include "runtime/io/Checkpoint.h"
 #include "runtime/Interpreter.h"
 #include "tools/nnc/Engine.h"
-#include "runtime/Npy.h"
+#include "runtime/io/Npy.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 

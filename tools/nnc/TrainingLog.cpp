@@ -9,34 +9,17 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "runtime/AtomicFile.h"
+#include "runtime/io/AtomicFile.h"
+#include "runtime/io/Json.h"
 
 namespace nnc::cli {
-
-namespace {
-
-/// A JSON string literal.
-std::string quoted(const std::string &s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += {'\\', c};
-    else if (static_cast<unsigned char>(c) < 0x20)
-      out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    else
-      out += c;
-  }
-  return out + "\"";
-}
-
-} // namespace
 
 std::string jsonNumber(double v, const char *format) {
   return std::isfinite(v) ? fmt::format(fmt::runtime(format), v) : "null";
 }
 
 void JsonLine::key(const std::string &k) {
-  body_ += (body_.empty() ? "" : ", ") + quoted(k) + ": ";
+  body_ += (body_.empty() ? "" : ", ") + jsonString(k) + ": ";
 }
 
 JsonLine &JsonLine::add(const std::string &k, double value, const char *format) {
@@ -53,106 +36,38 @@ JsonLine &JsonLine::add(const std::string &k, int64_t value) {
 
 JsonLine &JsonLine::add(const std::string &k, const std::string &value) {
   key(k);
-  body_ += quoted(value);
+  body_ += jsonString(value);
   return *this;
 }
 
-namespace {
-
-/// A cursor over one line of JSON.
-class LineParser {
-public:
-  explicit LineParser(std::string_view text) : text_(text) {}
-
-  void skipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-  bool eat(char c) {
-    skipSpace();
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  bool atEnd() {
-    skipSpace();
-    return pos_ == text_.size();
-  }
-  bool word(std::string_view w) {
-    skipSpace();
-    if (text_.substr(pos_, w.size()) != w)
-      return false;
-    pos_ += w.size();
-    return true;
-  }
-  /// A string literal (escapes kept simple: \" \\ \/ \n \t \uXXXX as '?').
-  std::optional<std::string> string() {
-    if (!eat('"'))
-      return std::nullopt;
-    std::string out;
-    while (pos_ < text_.size() && text_[pos_] != '"') {
-      char c = text_[pos_++];
-      if (c == '\\' && pos_ < text_.size()) {
-        char e = text_[pos_++];
-        if (e == 'u') {
-          pos_ = std::min(text_.size(), pos_ + 4);
-          c = '?';
-        } else {
-          c = e == 'n' ? '\n' : e == 't' ? '\t' : e;
-        }
-      }
-      out += c;
-    }
-    if (pos_ >= text_.size())
-      return std::nullopt;
-    ++pos_;
-    return out;
-  }
-  std::optional<double> number() {
-    skipSpace();
-    size_t end = pos_;
-    while (end < text_.size() && std::strchr("+-0123456789.eE", text_[end]))
-      ++end;
-    std::string digits(text_.substr(pos_, end - pos_));
-    char *stop = nullptr;
-    double v = std::strtod(digits.c_str(), &stop);
-    if (digits.empty() || stop != digits.c_str() + digits.size())
-      return std::nullopt;
-    pos_ = end;
-    return v;
-  }
-  size_t position() const { return pos_; }
-
-private:
-  std::string_view text_;
-  size_t pos_ = 0;
-};
-
-} // namespace
-
 std::optional<std::string> parseLogLine(std::string_view line, LogRecord &out) {
-  LineParser p(line);
+  JsonScanner p(line, "line");
+  auto expected = [&](std::string_view what) {
+    p.expected(what);
+    return std::optional<std::string>(p.error());
+  };
   if (!p.eat('{'))
     return "not a JSON object";
-  if (p.eat('}'))
-    return p.atEnd() ? std::nullopt : std::optional<std::string>("text after the object");
-  do {
-    std::optional<std::string> key = p.string();
-    if (!key || !p.eat(':'))
-      return fmt::format("expected \"key\": at column {}", p.position() + 1);
-    if (std::optional<std::string> s = p.string())
-      out.strings[*key] = *s;
-    else if (p.word("null") || p.word("true") || p.word("false"))
-      continue;
-    else if (std::optional<double> v = p.number())
-      out.numbers[*key] = *v;
-    else
-      return fmt::format("expected a value for '{}' at column {}", *key, p.position() + 1);
-  } while (p.eat(','));
-  if (!p.eat('}'))
-    return fmt::format("expected ',' or '}}' at column {}", p.position() + 1);
+  if (!p.eat('}')) {
+    do {
+      std::string key, text;
+      double number = 0;
+      if (!p.string(key, "a quoted key"))
+        return p.error();
+      if (!p.eat(':'))
+        return expected("':'");
+      if (p.word("null") || p.word("true") || p.word("false"))
+        continue;
+      if (p.string(text, "a value"))
+        out.strings[key] = text;
+      else if (p.number(number))
+        out.numbers[key] = number;
+      else
+        return expected("a value for '" + key + "'");
+    } while (p.eat(','));
+    if (!p.eat('}'))
+      return expected("',' or '}'");
+  }
   if (!p.atEnd())
     return "text after the object";
   return std::nullopt;

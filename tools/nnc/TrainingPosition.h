@@ -5,7 +5,7 @@
 #pragma once
 
 #include "ir/Result.h"
-#include "runtime/Checkpoint.h"
+#include "runtime/io/Checkpoint.h"
 #include "runtime/LearningRateSchedule.h"
 #include "tools/nnc/CommandLine.h"
 

@@ -1,9 +1,10 @@
 /// Training data readers (IDX, CSV, .npy pairs), all bounded and strict.
-/// Shuffling, batching and hold-out splits are in runtime/Batcher.cpp.
-#include "runtime/Dataset.h"
+/// Shuffling, batching and hold-out splits are in runtime/io/Batcher.cpp.
+#include "runtime/io/Dataset.h"
 
-#include "runtime/AtomicFile.h"
-#include "runtime/Npy.h"
+#include "runtime/io/AtomicFile.h"
+#include "runtime/io/Text.h"
+#include "runtime/io/Npy.h"
 
 #include <zlib.h>
 
@@ -36,23 +37,7 @@ constexpr size_t kChunkBytes = size_t(1) << 20;
 constexpr uint32_t kIdxImageMagic = 0x00000803;
 constexpr uint32_t kIdxLabelMagic = 0x00000801;
 
-/// Text from a file, made safe to quote: printable ASCII as is, other bytes
-/// as \xNN, at most 40 characters.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < 40; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\')
-      out += static_cast<char>(c);
-    else
-      out += fmt::format("\\x{:02x}", c);
-  }
-  return s.size() > 40 ? out + "..." : out;
-}
 
-bool endsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 // ---- byte streams: plain or gzipped files ----------------------------------
 
@@ -411,11 +396,11 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
 Result<Dataset> parseIdxPair(std::string_view images, std::string_view labels,
                              const std::string &imagesName, const std::string &labelsName) {
   Result<ByteStream> is =
-      ByteStream::fromBytes(imagesName, std::string(images), endsWith(imagesName, ".gz"));
+      ByteStream::fromBytes(imagesName, std::string(images), std::string_view(imagesName).ends_with(".gz"));
   if (!is)
     return is.takeDiags();
   Result<ByteStream> ls =
-      ByteStream::fromBytes(labelsName, std::string(labels), endsWith(labelsName, ".gz"));
+      ByteStream::fromBytes(labelsName, std::string(labels), std::string_view(labelsName).ends_with(".gz"));
   if (!ls)
     return ls.takeDiags();
   return readIdxStreams(*is, *ls);
@@ -473,7 +458,7 @@ Result<Dataset> readIdxStreams(ByteStream &is, ByteStream &ls) {
 // ---- CSV -------------------------------------------------------------------
 
 Result<Dataset> readCsv(const std::string &path, const LabelSpec &labels) {
-  Result<ByteStream> s = ByteStream::open(path, endsWith(path, ".gz"));
+  Result<ByteStream> s = ByteStream::open(path, std::string_view(path).ends_with(".gz"));
   if (!s)
     return s.takeDiags();
   return readCsvStream(*s, labels);
@@ -481,7 +466,7 @@ Result<Dataset> readCsv(const std::string &path, const LabelSpec &labels) {
 
 Result<Dataset> parseCsv(std::string_view bytes, const std::string &name,
                          const LabelSpec &labels) {
-  Result<ByteStream> s = ByteStream::fromBytes(name, std::string(bytes), endsWith(name, ".gz"));
+  Result<ByteStream> s = ByteStream::fromBytes(name, std::string(bytes), std::string_view(name).ends_with(".gz"));
   if (!s)
     return s.takeDiags();
   return readCsvStream(*s, labels);
@@ -747,7 +732,7 @@ Result<Dataset> loadDataset(const std::string &spec, bool test, const LabelSpec 
       return Result<Dataset>::fail("{}: expected FEATURES.npy,LABELS.npy", spec);
     return readNpyPair(a, b, labels);
   }
-  if (endsWith(spec, ".npy")) {
+  if (std::string_view(spec).ends_with(".npy")) {
     if (withLabels)
       return Result<Dataset>::fail("{}: a .npy dataset is two files: FEATURES.npy,LABELS.npy "
                                    "(one file only for a model without a label input)",

@@ -1,8 +1,8 @@
 /// Saving and restoring params and state as safetensors.
-#include "runtime/Checkpoint.h"
+#include "runtime/io/Checkpoint.h"
 
 #include "runtime/Interpreter.h"
-#include "runtime/Safetensors.h"
+#include "runtime/io/Safetensors.h"
 
 #include <cmath>
 #include <map>

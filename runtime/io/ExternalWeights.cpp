@@ -1,8 +1,8 @@
 /// Initial values from safetensors files, confined to the model's folder.
-#include "runtime/ExternalWeights.h"
+#include "runtime/io/ExternalWeights.h"
 
 #include "runtime/Interpreter.h"
-#include "runtime/Safetensors.h"
+#include "runtime/io/Safetensors.h"
 
 #include <filesystem>
 #include <map>

@@ -1,8 +1,11 @@
 /// safetensors reader and writer: a small, strict, bounded JSON parser for
 /// exactly the header the format allows, and atomic writes.
-#include "runtime/Safetensors.h"
+#include "runtime/io/Safetensors.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/io/Json.h"
+#include "runtime/io/Text.h"
+
+#include "runtime/io/AtomicFile.h"
 
 #include <algorithm>
 #include <bit>
@@ -23,102 +26,6 @@ constexpr size_t kMaxRank = 64;
 constexpr uint64_t kMaxDim = uint64_t(1) << 40;
 constexpr uint64_t kMaxInteger = uint64_t(1) << 62;
 constexpr std::string_view kMetadataKey = "__metadata__";
-
-/// Text from a file, made safe to quote: printable ASCII as is, other bytes
-/// as \xNN, at most 40 characters.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < 40; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\')
-      out += static_cast<char>(c);
-    else
-      out += fmt::format("\\x{:02x}", c);
-  }
-  return s.size() > 40 ? out + "..." : out;
-}
-
-/// The byte offset of the first invalid UTF-8 sequence in `s`, if any
-/// (overlong forms, surrogates and code points past U+10FFFF are invalid).
-std::optional<size_t> invalidUtf8At(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xe  ? 3
-                 : (c >> 3) == 0x1e ? 4
-                                    : 0;
-    if (len == 0 || i + len > s.size())
-      return i;
-    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-    for (size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 0x2)
-        return i;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return i;
-    i += len;
-  }
-  return std::nullopt;
-}
-
-void appendUtf8(std::string &out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
-
-/// A JSON string literal for `s` (valid UTF-8), escaped as serde_json does.
-std::string jsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    switch (ch) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\b':
-      out += "\\b";
-      break;
-    case '\f':
-      out += "\\f";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (static_cast<unsigned char>(ch) < 0x20)
-        out += fmt::format("\\u{:04x}", static_cast<unsigned char>(ch));
-      else
-        out += ch;
-    }
-  }
-  return out + "\"";
-}
 
 // ---- the header ------------------------------------------------------------
 
@@ -145,73 +52,41 @@ struct Entry {
 /// the reason, ready to follow `file: `.
 class HeaderParser {
 public:
-  explicit HeaderParser(std::string_view text) : text_(text) {}
+  explicit HeaderParser(std::string_view text) : s_(text, "header") {}
 
   bool parse(std::vector<Entry> &entries, std::map<std::string, std::string> &metadata);
-  const std::string &error() const { return error_; }
+  const std::string &error() const { return error_.empty() ? s_.error() : error_; }
 
 private:
+  /// An error that is not about JSON syntax (stated as is).
   bool fail(std::string reason) {
     error_ = std::move(reason);
     return false;
   }
-  bool malformed(std::string_view what) {
-    return fail(fmt::format("malformed header: expected {} at header byte {}, "
-                            "found {}",
-                            what, pos_, found()));
-  }
-  std::string found() const;
-  bool atEnd() const { return pos_ >= text_.size(); }
-  char peek() const { return atEnd() ? '\0' : text_[pos_]; }
-  void skipSpace();
-  bool eat(char c);
   bool parseMetadata(std::map<std::string, std::string> &metadata);
   bool parseTensor(Entry &entry);
-  bool parseString(std::string &out, std::string_view what);
-  bool parseHex4(uint32_t &out);
   bool parseInts(std::vector<uint64_t> &out, std::string_view what, size_t maxCount);
-  bool parseInteger(uint64_t &out);
 
-  std::string_view text_;
-  size_t pos_ = 0;
+  JsonScanner s_;
   std::string error_;
 };
 
-std::string HeaderParser::found() const {
-  if (atEnd())
-    return "the end of the header";
-  return "'" + printable(text_.substr(pos_, 1)) + "'";
-}
-
-void HeaderParser::skipSpace() {
-  while (!atEnd() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
-    ++pos_;
-}
-
-bool HeaderParser::eat(char c) {
-  skipSpace();
-  if (atEnd() || text_[pos_] != c)
-    return false;
-  ++pos_;
-  return true;
-}
-
 bool HeaderParser::parse(std::vector<Entry> &entries,
                          std::map<std::string, std::string> &metadata) {
-  if (!eat('{'))
-    return malformed("'{'");
+  if (!s_.eat('{'))
+    return s_.expected("'{'");
   std::set<std::string, std::less<>> names;
   bool sawMetadata = false;
-  if (!eat('}')) {
+  if (!s_.eat('}')) {
     for (;;) {
       std::string key;
-      if (!parseString(key, "a quoted tensor name"))
+      if (!s_.string(key, "a quoted tensor name"))
         return false;
-      if (!eat(':'))
-        return malformed("':' after '" + printable(key) + "'");
+      if (!s_.eat(':'))
+        return s_.expected("':' after '" + printable(key) + "'");
       if (key == kMetadataKey) {
         if (sawMetadata)
-          return fail("malformed header: duplicate key '__metadata__'");
+          return s_.fail("duplicate key '__metadata__'");
         sawMetadata = true;
         if (!parseMetadata(metadata))
           return false;
@@ -222,59 +97,56 @@ bool HeaderParser::parse(std::vector<Entry> &entries,
         if (!parseTensor(entries.back()))
           return false;
       }
-      if (eat('}'))
+      if (s_.eat('}'))
         break;
-      if (!eat(','))
-        return malformed("',' or '}'");
+      if (!s_.eat(','))
+        return s_.expected("',' or '}'");
     }
   }
-  skipSpace();
-  if (!atEnd())
-    return malformed("only spaces after the header object");
+  if (!s_.atEnd())
+    return s_.expected("only spaces after the header object");
   return true;
 }
 
 /// metadata ::= '{' (string ':' string (',' string ':' string)*)? '}'
 bool HeaderParser::parseMetadata(std::map<std::string, std::string> &metadata) {
-  if (!eat('{'))
-    return malformed("'{' (the __metadata__ object)");
-  if (eat('}'))
+  if (!s_.eat('{'))
+    return s_.expected("'{' (the __metadata__ object)");
+  if (s_.eat('}'))
     return true;
   for (;;) {
     std::string key, value;
-    if (!parseString(key, "a quoted metadata key"))
+    if (!s_.string(key, "a quoted metadata key"))
       return false;
-    if (!eat(':'))
-      return malformed("':' after metadata key '" + printable(key) + "'");
-    if (!parseString(value, "a string value for metadata key '" + printable(key) + "'"))
+    if (!s_.eat(':'))
+      return s_.expected("':' after metadata key '" + printable(key) + "'");
+    if (!s_.string(value, "a string value for metadata key '" + printable(key) + "'"))
       return false;
     if (!metadata.emplace(key, std::move(value)).second)
-      return fail(fmt::format("malformed header: duplicate metadata key '{}'", printable(key)));
-    if (eat('}'))
+      return s_.fail(fmt::format("duplicate metadata key '{}'", printable(key)));
+    if (s_.eat('}'))
       return true;
-    if (!eat(','))
-      return malformed("',' or '}' in __metadata__");
+    if (!s_.eat(','))
+      return s_.expected("',' or '}' in __metadata__");
   }
 }
 
 /// tensor ::= '{' field (',' field)* '}'
 bool HeaderParser::parseTensor(Entry &entry) {
   std::string who = "tensor '" + printable(entry.name) + "'";
-  if (!eat('{'))
-    return malformed("'{' (the entry of " + who + ")");
+  if (!s_.eat('{'))
+    return s_.expected("'{' (the entry of " + who + ")");
   for (;;) {
     std::string key;
-    if (!parseString(key, "a quoted key in the entry of " + who))
+    if (!s_.string(key, "a quoted key in the entry of " + who))
       return false;
-    if (!eat(':'))
-      return malformed("':' after '" + printable(key) + "'");
-    auto duplicate = [&] {
-      return fail(fmt::format("malformed header: {}: duplicate key '{}'", who, key));
-    };
+    if (!s_.eat(':'))
+      return s_.expected("':' after '" + printable(key) + "'");
+    auto duplicate = [&] { return s_.fail(fmt::format("{}: duplicate key '{}'", who, key)); };
     if (key == "dtype") {
       if (entry.dtype)
         return duplicate();
-      if (!parseString(entry.dtype.emplace(), "a quoted dtype for " + who))
+      if (!s_.string(entry.dtype.emplace(), "a quoted dtype for " + who))
         return false;
     } else if (key == "shape") {
       if (entry.shape)
@@ -287,173 +159,40 @@ bool HeaderParser::parseTensor(Entry &entry) {
       if (!parseInts(entry.offsets.emplace(), "the data_offsets of " + who, 2))
         return false;
     } else {
-      return fail(fmt::format("malformed header: {}: unexpected key '{}'", who, printable(key)));
+      return s_.fail(fmt::format("{}: unexpected key '{}'", who, printable(key)));
     }
-    if (eat('}'))
+    if (s_.eat('}'))
       break;
-    if (!eat(','))
-      return malformed("',' or '}' in the entry of " + who);
+    if (!s_.eat(','))
+      return s_.expected("',' or '}' in the entry of " + who);
   }
   const char *missing = !entry.dtype     ? "dtype"
                         : !entry.shape   ? "shape"
                         : !entry.offsets ? "data_offsets"
                                          : nullptr;
   if (missing)
-    return fail(fmt::format("malformed header: {} has no '{}'", who, missing));
+    return s_.fail(fmt::format("{} has no '{}'", who, missing));
   if (entry.offsets->size() != 2)
-    return fail(fmt::format("malformed header: {}: data_offsets must be "
-                            "[begin, end]",
-                            who));
-  return true;
-}
-
-/// string ::= '"' (char | '\' escape)* '"', no raw control characters.
-bool HeaderParser::parseString(std::string &out, std::string_view what) {
-  skipSpace();
-  if (peek() != '"')
-    return malformed(what);
-  ++pos_;
-  for (;;) {
-    if (atEnd())
-      return fail("malformed header: unterminated string");
-    char c = text_[pos_];
-    if (c == '"') {
-      ++pos_;
-      return true;
-    }
-    if (static_cast<unsigned char>(c) < 0x20)
-      return fail(fmt::format("malformed header: control character \\x{:02x} "
-                              "in a string at header byte {}",
-                              static_cast<unsigned char>(c), pos_));
-    if (c != '\\') {
-      out += c;
-      ++pos_;
-      continue;
-    }
-    size_t escape = pos_++;
-    char e = peek();
-    ++pos_;
-    switch (e) {
-    case '"':
-      out += '"';
-      break;
-    case '\\':
-      out += '\\';
-      break;
-    case '/':
-      out += '/';
-      break;
-    case 'b':
-      out += '\b';
-      break;
-    case 'f':
-      out += '\f';
-      break;
-    case 'n':
-      out += '\n';
-      break;
-    case 'r':
-      out += '\r';
-      break;
-    case 't':
-      out += '\t';
-      break;
-    case 'u': {
-      uint32_t cp = 0;
-      if (!parseHex4(cp))
-        return false;
-      if (cp >= 0xdc00 && cp <= 0xdfff)
-        return fail(fmt::format("malformed header: lone surrogate \\u{:04x} "
-                                "at header byte {}",
-                                cp, escape));
-      if (cp >= 0xd800 && cp <= 0xdbff) {
-        uint32_t low = 0;
-        if (text_.substr(pos_, 2) != "\\u" || (pos_ += 2, !parseHex4(low)) || low < 0xdc00 ||
-            low > 0xdfff)
-          return fail(fmt::format("malformed header: lone surrogate "
-                                  "\\u{:04x} at header byte {}",
-                                  cp, escape));
-        cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-      }
-      appendUtf8(out, cp);
-      break;
-    }
-    default:
-      pos_ = escape;
-      return fail(fmt::format("malformed header: bad escape '\\{}' at header "
-                              "byte {}",
-                              printable(std::string_view(&e, atEnd() ? 0 : 1)), escape));
-    }
-  }
-}
-
-bool HeaderParser::parseHex4(uint32_t &out) {
-  out = 0;
-  for (int i = 0; i < 4; ++i, ++pos_) {
-    char c = peek();
-    int v = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (v < 0)
-      return malformed("four hex digits after '\\u'");
-    out = out * 16 + static_cast<uint32_t>(v);
-  }
+    return s_.fail(fmt::format("{}: data_offsets must be [begin, end]", who));
   return true;
 }
 
 /// ints ::= '[' (integer (',' integer)*)? ']'
 bool HeaderParser::parseInts(std::vector<uint64_t> &out, std::string_view what, size_t maxCount) {
-  if (!eat('['))
-    return malformed(fmt::format("'[' ({})", what));
-  if (eat(']'))
+  if (!s_.eat('['))
+    return s_.expected(fmt::format("'[' ({})", what));
+  if (s_.eat(']'))
     return true;
   for (;;) {
     if (out.size() == maxCount)
-      return fail(fmt::format("malformed header: {} has more than {} "
-                              "entries",
-                              what, maxCount));
-    if (!parseInteger(out.emplace_back()))
+      return s_.fail(fmt::format("{} has more than {} entries", what, maxCount));
+    if (!s_.integer(out.emplace_back(), kMaxInteger))
       return false;
-    if (eat(']'))
+    if (s_.eat(']'))
       return true;
-    if (!eat(','))
-      return malformed(fmt::format("',' or ']' in {}", what));
+    if (!s_.eat(','))
+      return s_.expected(fmt::format("',' or ']' in {}", what));
   }
-}
-
-/// integer ::= '0' | [1-9][0-9]*  (JSON's, without sign, fraction or exponent)
-bool HeaderParser::parseInteger(uint64_t &out) {
-  skipSpace();
-  size_t start = pos_;
-  if (peek() == '-')
-    return fail(fmt::format("malformed header: negative number at header "
-                            "byte {}",
-                            start));
-  if (peek() < '0' || peek() > '9')
-    return malformed("a non-negative integer");
-  out = 0;
-  while (peek() >= '0' && peek() <= '9') {
-    if (out > kMaxInteger)
-      return fail(fmt::format("malformed header: integer at header byte {} "
-                              "is too large",
-                              start));
-    out = out * 10 + static_cast<uint64_t>(peek() - '0');
-    ++pos_;
-  }
-  if (pos_ - start > 1 && text_[start] == '0')
-    return fail(fmt::format("malformed header: leading zero in the number at "
-                            "header byte {}",
-                            start));
-  if (peek() == '.' || peek() == 'e' || peek() == 'E')
-    return fail(fmt::format("malformed header: expected an integer at header "
-                            "byte {}",
-                            start));
-  if (out > kMaxInteger)
-    return fail(fmt::format("malformed header: integer at header byte {} is "
-                            "too large",
-                            start));
-  return true;
 }
 
 // ---- checking the entries against the data ---------------------------------

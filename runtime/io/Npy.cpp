@@ -1,7 +1,8 @@
 /// NumPy .npy reader and writer: a bounded header parser and atomic writes.
-#include "runtime/Npy.h"
+#include "runtime/io/Npy.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/io/AtomicFile.h"
+#include "runtime/io/Text.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -30,19 +31,6 @@ constexpr const char *kDtypes = "nnc reads <f4 and <i4";
 
 std::string errnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
-/// Text from a file, made safe to quote: printable ASCII as is, other bytes
-/// as \xNN, at most 40 characters.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < 40; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\')
-      out += static_cast<char>(c);
-    else
-      out += fmt::format("\\x{:02x}", c);
-  }
-  return s.size() > 40 ? out + "..." : out;
-}
 
 /// `()`, `(3,)`, `(2, 3)`: a shape as Python prints a tuple.
 std::string shapeText(const std::vector<int64_t> &shape) {

@@ -1,12 +1,14 @@
 /// The recursive-descent parser: tokens -> ModelSyntax (IR.md section 1).
 /// Each parse function carries its grammar rule. Errors are recovered at
 /// statement ends, so one run reports every broken statement.
-#include "ir/Parser.h"
+#include "frontend/Parser.h"
+
+#include "runtime/io/Text.h"
 
 #include "ir/Limits.h"
 
-#include "ir/Lexer.h"
-#include "ir/Syntax.h"
+#include "frontend/Lexer.h"
+#include "frontend/Syntax.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -558,18 +560,11 @@ namespace {
 /// Why `bytes` are not the UTF-8 text of a model (a NUL byte or a malformed
 /// UTF-8 sequence, with its offset), or nullopt when they are.
 std::optional<std::string> notText(std::string_view bytes) {
-  for (size_t i = 0; i < bytes.size();) {
-    auto c = static_cast<unsigned char>(bytes[i]);
-    if (c == 0)
-      return fmt::format("a NUL byte at offset {}", i);
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = length > 0 && i + length <= bytes.size();
-    for (size_t k = 1; ok && k < length; ++k)
-      ok = (static_cast<unsigned char>(bytes[i + k]) & 0xc0) == 0x80;
-    if (!ok)
-      return fmt::format("byte 0x{:02x} at offset {} is not UTF-8", c, i);
-    i += length;
-  }
+  if (size_t nul = bytes.find('\0'); nul != std::string_view::npos)
+    return fmt::format("a NUL byte at offset {}", nul);
+  if (std::optional<size_t> at = invalidUtf8At(bytes))
+    return fmt::format("byte 0x{:02x} at offset {} is not UTF-8",
+                       static_cast<unsigned char>(bytes[*at]), *at);
   return std::nullopt;
 }
 

@@ -1,5 +1,5 @@
 /// The lexer: characters to tokens, negative numbers, bracket matching.
-#include "ir/Lexer.h"
+#include "frontend/Lexer.h"
 
 #include <cmath>
 #include <cstdlib>

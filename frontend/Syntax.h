@@ -1,5 +1,5 @@
 /// The syntax tree of a model file, as the parser reads it and before names
-/// are resolved (ir/Sema.cpp turns it into a Graph).
+/// are resolved (frontend/Sema.cpp turns it into a Graph).
 #pragma once
 
 #include "ir/GraphBuilder.h"
@@ -59,7 +59,7 @@ struct ModelSyntax {
 /// Parses tokens into syntax; errors go to `diags`.
 std::optional<ModelSyntax> parseSyntax(const SourceFile &file, Diagnostics &diags);
 
-/// Resolves names and builds the checked graph (ir/Sema.cpp).
+/// Resolves names and builds the checked graph (frontend/Sema.cpp).
 Result<Graph> buildGraph(const ModelSyntax &model, Diagnostics diags);
 
 } // namespace nnc

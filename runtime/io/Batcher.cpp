@@ -1,6 +1,6 @@
 /// Deterministic shuffling (SplitMix64 and Fisher-Yates, the same on every
 /// machine), batching into a model input's shape, and hold-out splits.
-#include "runtime/Dataset.h"
+#include "runtime/io/Dataset.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,7 +1,7 @@
 /// Semantic analysis: resolves the names of a ModelSyntax and builds the
 /// checked Graph through GraphBuilder (which infers and checks types).
 #include "ir/Spelling.h"
-#include "ir/Syntax.h"
+#include "frontend/Syntax.h"
 
 #include <cmath>
 #include <map>

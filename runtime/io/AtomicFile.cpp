@@ -1,5 +1,5 @@
 /// Atomic writes (temp file, fsync, rename) and bounded whole-file reads.
-#include "runtime/AtomicFile.h"
+#include "runtime/io/AtomicFile.h"
 
 #include "runtime/Interrupts.h"
 
