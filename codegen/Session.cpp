@@ -3,6 +3,7 @@
 
 #include "codegen/Layout.h"
 #include "ir/Limits.h"
+#include "runtime/AlignedMemory.h"
 #include "runtime/InputBinding.h"
 #include "runtime/Interpreter.h"
 
@@ -12,19 +13,6 @@
 #include <cstring>
 
 namespace nnc {
-
-namespace {
-
-std::shared_ptr<void> alignedZeroed(uint64_t bytes) {
-  uint64_t size = std::max<uint64_t>(64, (bytes + 63) / 64 * 64);
-  void *p = std::aligned_alloc(64, size);
-  if (!p)
-    throw std::bad_alloc();
-  std::memset(p, 0, size);
-  return std::shared_ptr<void>(p, [](void *q) { std::free(q); });
-}
-
-} // namespace
 
 Result<std::unique_ptr<JitSession>> JitSession::create(const Graph &infer, const Graph *train,
                                                        const CompileOptions &options) {
@@ -42,7 +30,7 @@ Result<std::unique_ptr<JitSession>> JitSession::create(const Graph &infer, const
     return R::fail("model '{}': its params and state need {} bytes, more than the limit of {} "
                    "(set NNC_MAX_TENSOR_BYTES to change it)",
                    infer.name, f.stateSize(), maxTensorBytes());
-  s->state_ = alignedZeroed(f.stateSize());
+  s->state_ = allocateAlignedZeroed(f.stateSize());
   if (int status = f.init(s->state_.get()); status != kAbiOk)
     return R::fail("model init failed with status {}", status);
   return R(std::move(s));
@@ -74,7 +62,7 @@ Result<std::vector<int64_t>> JitSession::bindDims(const Graph &g,
 void *JitSession::workspaceFor(const std::vector<int64_t> &dims) {
   uint64_t need = model_->functions().workspaceSize(dims.data());
   if (need > workspaceBytes_ || !workspace_) {
-    workspace_ = alignedZeroed(need);
+    workspace_ = allocateAlignedZeroed(need);
     workspaceBytes_ = need;
   }
   return workspace_.get();

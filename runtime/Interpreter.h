@@ -2,6 +2,7 @@
 /// loops. It is the oracle every compiled kernel is tested against.
 #pragma once
 
+#include "ir/ConcreteShape.h"
 #include "ir/Graph.h"
 #include "ir/Result.h"
 #include "runtime/Tensor.h"
@@ -10,14 +11,6 @@
 
 namespace nnc {
 
-/// The concrete shape of a type once symbolic dims have values.
-std::vector<int64_t> concreteShape(const Type &t, const std::vector<int64_t> &dims);
-
-/// Checks that with these dim values (every one bound, e.g. by the inputs)
-/// each value of `g` has an element count that fits int64 and at most
-/// maxTensorBytes() bytes. The error is located at the first value that does
-/// not and names its type, the dim values and the limit.
-Status checkValueSizes(const Graph &g, const std::vector<int64_t> &dims);
 
 class Interpreter {
 public:
@@ -62,6 +55,10 @@ struct KernelCall {
   Tensor &output;
   const AttrValue &attr(std::string_view name) const;
 };
+
+/// Runs the interpreter kernel of `call.node`'s op family (also what
+/// constant folding evaluates with).
+Status evalNode(KernelCall &call);
 
 // One kernel entry per op family (runtime/interp/<Family>.cpp). Each fills
 // `output`, already allocated with the node's concrete shape.

@@ -2,6 +2,7 @@
 #include "runtime/Tensor.h"
 
 #include "ir/Limits.h"
+#include "runtime/AlignedMemory.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -11,23 +12,6 @@
 
 namespace nnc {
 
-namespace {
-constexpr size_t kAlignment = 64;
-
-std::shared_ptr<void> allocateAligned(int64_t bytes) {
-  // Round up so aligned_alloc's size is a multiple of the alignment; never
-  // zero bytes, so an empty tensor still has a distinct, valid pointer.
-  size_t size = static_cast<size_t>(bytes);
-  size = (size + kAlignment - 1) / kAlignment * kAlignment;
-  if (size == 0)
-    size = kAlignment;
-  void *p = std::aligned_alloc(kAlignment, size);
-  if (!p)
-    throw std::bad_alloc();
-  std::memset(p, 0, size);
-  return std::shared_ptr<void>(p, [](void *q) { std::free(q); });
-}
-} // namespace
 
 Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
   // The last line of defence: callers check sizes against the limit first
@@ -35,7 +19,7 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(
   if (std::optional<std::string> problem = tensorSizeProblem(dtype_, shape_))
     throw std::length_error("nnc: cannot allocate a tensor: " + *problem);
   numel_ = *checkedElements(shape_);
-  storage_ = allocateAligned(numel_ * 4);
+  storage_ = allocateAlignedZeroed(static_cast<uint64_t>(numel_) * 4);
 }
 
 Tensor Tensor::scalar(float v) {

@@ -31,26 +31,6 @@ bool isConstant(const Value &v) {
   return v.kind == ValueKind::Const || v.kind == ValueKind::Immediate;
 }
 
-Status evaluate(KernelCall &call) {
-  switch (call.node.info().family) {
-  case OpFamily::Elementwise:
-    return evalElementwise(call);
-  case OpFamily::MatMul:
-    return evalMatMul(call);
-  case OpFamily::Shape:
-    return evalShapeOp(call);
-  case OpFamily::Reduce:
-    return evalReduce(call);
-  case OpFamily::Norm:
-    return evalNorm(call);
-  case OpFamily::Conv:
-    return evalConv(call);
-  case OpFamily::Loss:
-    return evalLoss(call);
-  }
-  return Status::fail("no kernel");
-}
-
 class FoldPass : public Pass {
 public:
   const char *name() const override { return "fold"; }
@@ -76,7 +56,7 @@ public:
       KernelCall call{g, n, {}, out};
       for (const Tensor &t : inputs)
         call.inputs.push_back(&t);
-      if (!evaluate(call))
+      if (!evalNode(call))
         continue;
       std::vector<double> data(static_cast<size_t>(out.numel()));
       bool finite = true;
