@@ -5,6 +5,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Result.h"
+#include "passes/Pipeline.h"
 
 #include <cstdint>
 #include <memory>
@@ -89,22 +90,37 @@ Status writeGemmLibrary(const std::string &objectPath);
 /// was linked without the library).
 std::vector<std::string> linkedGemmKernels();
 
-/// JIT-compiles `infer` (the forward graph) and, when given, `train` (the
-/// training step that autodiff and the optimizer wrote) for the host CPU.
+// The code half of the compile pipeline (the graph half is
+// passes/Pipeline.h), one straight line:
+//   7. LLVM module     the C ABI functions, each graph lowered node by node as
+//                      its kernel schedule and memory plan say (ModuleEmitter.h)
+//   8. optimize        LLVM's O1 with the vectorizers (Target.h)
+//   9. machine code    on the model's threads, through the disk cache
+//                      (ParallelCompile.h, ObjectCache.h); then linked in memory
+//                      (JitLinker.h) or returned as an object file
+// CompileTimes records each step.
+
+/// JIT-compiles a planned model for the host CPU.
+Result<std::unique_ptr<JitModel>> jitCompile(const PlannedModel &model,
+                                             const CompileOptions &options);
+
+/// JIT-compiles graphs that are optimized already: `infer` (the forward
+/// graph) and, when given, `train` (the training step), planned first
+/// (passes/Pipeline.h, planOptimized).
 Result<std::unique_ptr<JitModel>> jitCompile(const Graph &infer, const Graph *train,
                                              const CompileOptions &options);
 
 /// The bytes of an object file with the same functions, named PREFIX_*,
 /// for `options.cpu` (the host when empty). It needs only libc and libm.
-Result<std::string> compileObject(const Graph &infer, const Graph *train,
-                                  const CompileOptions &options, CompileTimes *times = nullptr);
+Result<std::string> compileObject(const PlannedModel &model, const CompileOptions &options,
+                                  CompileTimes *times = nullptr);
 
 /// The C header of IR.md section 6 for the object above.
 std::string cHeader(const Graph &infer, const Graph *train, const CompileOptions &options);
 
 /// The optimized LLVM IR or the host assembly of a model (for tests and
 /// `nnc compile --emit`): what = "llvm" or "asm".
-Result<std::string> emitText(const Graph &infer, const Graph *train, const CompileOptions &options,
+Result<std::string> emitText(const PlannedModel &model, const CompileOptions &options,
                              const std::string &what);
 
 } // namespace nnc

@@ -6,7 +6,7 @@
 #include "frontend/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 
 namespace nnc {
 
@@ -19,20 +19,11 @@ Result<CompiledModel> CompiledModel::load(const std::string &path, const Compile
 
 Result<CompiledModel> CompiledModel::compile(const Graph &model, const CompileOptions &options) {
   using R = Result<CompiledModel>;
-  if (Diagnostics problems = verifyGraph(model); problems.hasErrors())
-    return R(std::move(problems));
   PassContext ctx;
-  std::unique_ptr<Graph> train;
-  if (hasTrainingStep(model)) {
-    auto step = optimizedTrainingStep(model, ctx);
-    if (!step)
-      return R(step.takeDiags());
-    train = std::make_unique<Graph>(std::move(step).value());
-  }
-  auto infer = optimizedInference(model, ctx);
-  if (!infer)
-    return R(infer.takeDiags());
-  auto jit = jitCompile(*infer, train.get(), options);
+  auto planned = planModel(model, ctx); // verify, training step, passes, schedule, plan
+  if (!planned)
+    return R(planned.takeDiags());
+  auto jit = jitCompile(*planned, options); // LLVM module, optimize, machine code
   if (!jit)
     return R(jit.takeDiags());
   CompiledModel m;

@@ -1,6 +1,6 @@
 /// Where each value of a compiled model lives: params and state at static
 /// offsets in the caller's state buffer, op results in the workspace (in the
-/// buffers of the memory plan, passes/memory/MemoryPlan.h, sized from the
+/// buffers of the memory plan, passes/schedule/MemoryPlan.h, sized from the
 /// symbolic dims at run time).
 #pragma once
 

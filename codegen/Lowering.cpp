@@ -1,6 +1,8 @@
 /// The lowering context: buffers, dims, loops, math, failures.
 #include "codegen/Lowering.h"
 
+#include "ir/InternalError.h"
+
 #include <llvm/ADT/STLExtras.h>
 #include <llvm/TargetParser/Triple.h>
 #include <llvm/TargetParser/X86TargetParser.h>
@@ -253,10 +255,9 @@ unsigned vectorLanes(llvm::StringRef features, llvm::StringRef cpu, const llvm::
   return avx512 ? 16 : avx ? 8 : 4;
 }
 
-const GuestSchedule &Lowering::guests() const {
-  if (!guests_)
-    guests_ = scheduleGuests(graph);
-  return *guests_;
+const KernelSchedule &Lowering::guests() const {
+  NNC_CHECK(schedule != nullptr, "lowering graph '{}' without its kernel schedule", graph.name);
+  return *schedule;
 }
 
 const Node *Lowering::guestNode(const Node &n, std::initializer_list<OpKind> ops) const {

@@ -6,7 +6,7 @@
 
 #include "codegen/Layout.h"
 #include "ir/Graph.h"
-#include "passes/fusion/Guests.h"
+#include "passes/schedule/KernelSchedule.h"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
@@ -36,9 +36,11 @@ public:
   /// The CPU of the GEMM library kernels (codegen/GemmLibrary.h) this
   /// module may call instead of compiling its own GEMMs; empty: none.
   std::string gemmLibraryCpu;
-  /// Nodes computed inside other nodes' kernels (passes/fusion/Guests.h),
-  /// scheduled on first use (the ABI helper functions never ask).
-  const GuestSchedule &guests() const;
+  /// The kernel schedule of `graph` (passes/schedule/KernelSchedule.h): which
+  /// nodes are computed inside other nodes' kernels. Set by the module emitter
+  /// for the graph functions (the ABI helper functions never ask).
+  const KernelSchedule *schedule = nullptr;
+  const KernelSchedule &guests() const;
   /// The guest of node `n` whose op is one of `ops`, or nullptr.
   const Node *guestNode(const Node &n, std::initializer_list<OpKind> ops) const;
   /// Its result, or kNoValue.
@@ -108,7 +110,6 @@ private:
   llvm::Value *dims_;
   std::vector<llvm::Value *> dimValues_;
   std::map<ValueId, llvm::Value *> buffers_;
-  mutable std::optional<GuestSchedule> guests_;
 };
 
 /// f32 lanes of the widest vector the function's target runs natively: from

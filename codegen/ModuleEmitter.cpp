@@ -4,7 +4,7 @@
 #include "codegen/InitializerCode.h"
 #include "codegen/Lowering.h"
 #include "codegen/Parallel.h"
-#include "passes/memory/MemoryPlan.h"
+#include "passes/schedule/MemoryPlan.h"
 #include "runtime/Initializers.h"
 
 #include <llvm/IR/InlineAsm.h>
@@ -24,11 +24,12 @@ constexpr int64_t kCopyChunkBytes = int64_t{1} << 16;
 class ModuleEmitter {
 public:
   ModuleEmitter(llvm::Module &m, llvm::TargetMachine &machine, std::string prefix,
-                const Graph &infer, const Graph *train, std::string gemmLibraryCpu)
+                const PlannedModel &model, std::string gemmLibraryCpu)
       : m_(m), machine_(machine), prefix_(std::move(prefix)),
-        gemmLibraryCpu_(std::move(gemmLibraryCpu)), infer_(infer), train_(train),
-        layout_(layoutState(infer, train)), inferPlan_(planMemory(infer)),
-        trainPlan_(train ? planMemory(*train) : MemoryPlan{}), b_(m.getContext()) {}
+        gemmLibraryCpu_(std::move(gemmLibraryCpu)), infer_(model.infer.graph),
+        train_(model.trainGraph()), layout_(layoutState(infer_, train_)),
+        inferPlan_(model.infer.plan), trainPlan_(model.train ? &model.train->plan : nullptr),
+        b_(m.getContext()) {}
 
   void emit() {
     emitCpuSupported();
@@ -40,7 +41,7 @@ public:
         declare(prefix_ + "_set_parallel_runner", b_.getVoidTy(), {ptr(), ptr()}));
     emitGraphFunction(prefix_ + "_infer", infer_, inferPlan_, false);
     if (train_)
-      emitGraphFunction(prefix_ + "_train_step", *train_, trainPlan_, true);
+      emitGraphFunction(prefix_ + "_train_step", *train_, *trainPlan_, true);
   }
 
 private:
@@ -140,7 +141,7 @@ private:
       lt.b.SetInsertPoint(l.b.GetInsertBlock());
       if (!train_->dims.empty())
         lt.loadDims();
-      llvm::Value *t = workspaceBytes(lt, trainPlan_);
+      llvm::Value *t = workspaceBytes(lt, *trainPlan_);
       size = lt.b.CreateSelect(lt.b.CreateICmpUGT(t, size), t, size);
       lt.b.CreateRet(size);
       return;
@@ -214,6 +215,7 @@ private:
     b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
     Lowering l(m_, f, g, f->getArg(2));
     l.gemmLibraryCpu = gemmLibraryCpu_;
+    l.schedule = &plan.schedule;
     l.b.SetInsertPoint(b_.GetInsertBlock());
     llvm::Value *state = f->getArg(0), *workspace = f->getArg(1), *inputs = f->getArg(3);
     checkBuffer(l, state);
@@ -381,20 +383,20 @@ private:
   const Graph &infer_;
   const Graph *train_;
   StateLayout layout_;
-  MemoryPlan inferPlan_, trainPlan_;
+  const MemoryPlan &inferPlan_;
+  const MemoryPlan *trainPlan_; ///< null without a training step
   llvm::IRBuilder<> b_;
 };
 
 } // namespace
 
 std::unique_ptr<llvm::Module> emitModelModule(llvm::LLVMContext &ctx, llvm::TargetMachine &machine,
-                                              const std::string &prefix, const Graph &infer,
-                                              const Graph *train,
+                                              const std::string &prefix, const PlannedModel &model,
                                               const std::string &gemmLibraryCpu) {
   auto module = std::make_unique<llvm::Module>(prefix, ctx);
   module->setTargetTriple(machine.getTargetTriple().str());
   module->setDataLayout(machine.createDataLayout());
-  ModuleEmitter(*module, machine, prefix, infer, train, gemmLibraryCpu).emit();
+  ModuleEmitter(*module, machine, prefix, model, gemmLibraryCpu).emit();
   return module;
 }
 

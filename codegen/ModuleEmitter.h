@@ -6,6 +6,7 @@
 
 #include "codegen/Layout.h"
 #include "ir/Graph.h"
+#include "passes/Pipeline.h"
 
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
@@ -15,12 +16,13 @@
 
 namespace nnc {
 
-/// A fresh module for `machine` holding PREFIX_* functions for `infer` and,
-/// when given, `train`; its GEMMs call the GEMM library's kernels for
-/// `gemmLibraryCpu` where it has them (codegen/GemmLibrary.h; empty: never).
+/// A fresh module for `machine` holding PREFIX_* functions for the planned
+/// inference graph and, when it has one, training step, each lowered as its
+/// kernel schedule and memory plan say; its GEMMs call the GEMM library's
+/// kernels for `gemmLibraryCpu` where it has them (codegen/GemmLibrary.h;
+/// empty: never).
 std::unique_ptr<llvm::Module> emitModelModule(llvm::LLVMContext &ctx, llvm::TargetMachine &machine,
-                                              const std::string &prefix, const Graph &infer,
-                                              const Graph *train,
+                                              const std::string &prefix, const PlannedModel &model,
                                               const std::string &gemmLibraryCpu = "");
 
 } // namespace nnc

@@ -14,14 +14,14 @@
 
 namespace nnc {
 
-Result<std::unique_ptr<JitSession>> JitSession::create(const Graph &infer, const Graph *train,
+Result<std::unique_ptr<JitSession>> JitSession::create(const PlannedModel &planned,
                                                        const CompileOptions &options) {
   using R = Result<std::unique_ptr<JitSession>>;
   std::unique_ptr<JitSession> s(new JitSession());
-  s->infer_ = infer;
-  if (train)
-    s->train_ = std::make_unique<Graph>(*train);
-  auto model = jitCompile(s->infer_, s->train_.get(), options);
+  s->infer_ = planned.infer.graph;
+  if (planned.train)
+    s->train_ = std::make_unique<Graph>(planned.train->graph);
+  auto model = jitCompile(planned, options);
   if (!model)
     return R(model.takeDiags());
   s->model_ = std::move(model).value();
@@ -29,11 +29,17 @@ Result<std::unique_ptr<JitSession>> JitSession::create(const Graph &infer, const
   if (f.stateSize() > static_cast<uint64_t>(maxTensorBytes()))
     return R::fail("model '{}': its params and state need {} bytes, more than the limit of {} "
                    "(set NNC_MAX_TENSOR_BYTES to change it)",
-                   infer.name, f.stateSize(), maxTensorBytes());
+                   s->infer_.name, f.stateSize(), maxTensorBytes());
   s->state_ = allocateAlignedZeroed(f.stateSize());
   if (int status = f.init(s->state_.get()); status != kAbiOk)
     return R::fail("model init failed with status {}", status);
   return R(std::move(s));
+}
+
+Result<std::unique_ptr<JitSession>> JitSession::create(const Graph &infer, const Graph *train,
+                                                       const CompileOptions &options) {
+  PassContext ctx;
+  return create(planOptimized(infer, train, ctx), options);
 }
 
 Result<std::vector<int64_t>> JitSession::bindDims(const Graph &g,

@@ -16,6 +16,9 @@ class JitSession {
 public:
   /// Compiles `infer` (and `train`, the training step, when given) for the
   /// host; params and state take their initializers.
+  static Result<std::unique_ptr<JitSession>> create(const PlannedModel &model,
+                                                    const CompileOptions &options = {});
+  /// The same for graphs that are optimized already (planned first).
   static Result<std::unique_ptr<JitSession>> create(const Graph &infer, const Graph *train,
                                                     const CompileOptions &options = {});
 

@@ -108,6 +108,8 @@ class Printer {
 public:
   explicit Printer(const Graph &g) : g_(g), dimNames_(g.dimNames()) { assignNames(); }
 
+  const std::vector<std::string> &names() const { return names_; }
+
   std::string print() {
     out_ = "model " + g_.name + " {\n";
     for (const DimDecl &d : g_.dims)
@@ -203,5 +205,7 @@ private:
 } // namespace
 
 std::string printGraph(const Graph &g) { return Printer(g).print(); }
+
+std::vector<std::string> printedNames(const Graph &g) { return Printer(g).names(); }
 
 } // namespace nnc

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nnc {
@@ -21,6 +22,9 @@ struct PassContext {
   bool remarks = false;
   /// Called after each pass with its name and the graph (--print-after-all).
   std::function<void(const std::string &, const Graph &)> afterPass;
+  /// The pipeline's steps as they ran, each with its milliseconds (--time;
+  /// passes/Pipeline.h).
+  std::vector<std::pair<std::string, double>> stepMs;
 };
 
 /// A graph rewrite. run() returns whether it changed the graph.

@@ -31,7 +31,7 @@ struct GemmOperands {
   V aZ = nullptr, bZ = nullptr;
   ElementMap aMap = nullptr, bMap = nullptr;
   /// Optional (B not transposed): bSums[j] = sum over k of B(k, j), added up
-  /// while B is packed (a bias gradient riding along, passes/fusion/RowSums.h).
+  /// while B is packed (a bias gradient riding along, passes/schedule/RowSums.h).
   V bSums = nullptr;
   /// The activation whose gradient aMap (bMap) applies, by name, when the
   /// GEMM library (codegen/GemmLibrary.h) may have it; null otherwise.

@@ -2,7 +2,7 @@
 /// matmul in every transpose variant; fused_matmul with bias and activation
 /// applied to each finished tile in registers; the fused backward ops with
 /// the activation's gradient applied as A or B is read, and a bias gradient
-/// riding along as column sums of B (passes/fusion/RowSums.h).
+/// riding along as column sums of B (passes/schedule/RowSums.h).
 #include "codegen/GemmLibrary.h"
 #include "codegen/lower/Gemm.h"
 #include "ir/Activation.h"
@@ -79,7 +79,7 @@ ElementMap activationGradientMap(Lowering &l, const std::string &activation, dou
 namespace {
 
 /// Stores a finished tile of GEMM node `n`'s result; or, when the node has
-/// an element-wise guest (passes/fusion/GemmEpilogues.h), which is then the
+/// an element-wise guest (passes/schedule/GemmEpilogues.h), which is then the
 /// result's only reader, applies the guest to the tile's registers and
 /// stores the guest's result instead.
 void finishTile(Lowering &l, const Node &n, const GemmOperands &g, const GemmTile &t) {

@@ -133,7 +133,7 @@ void lowerLayerNorm(Lowering &l, const Node &n) {
 void lowerLayerNormGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId gamma = operandAfterInput(n, 1), dy = operandAfterInput(n, 2), out = n.result;
-  // The gamma and beta gradients may ride along (passes/fusion/RowSums.h):
+  // The gamma and beta gradients may ride along (passes/schedule/RowSums.h):
   // then this one pass over the rows gives all three.
   ParamGradSums sums{l.guestOf(n, {OpKind::LayerNormGammaGrad, OpKind::FusedAddLayerNormGammaGrad}),
                      l.guestOf(n, {OpKind::Sum})};
@@ -171,7 +171,7 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
 
 /// layernorm_gamma_grad (x, dy) -> [D]: the sum over rows of dy xhat,
 /// accumulated across rows with the feature loop vectorized. When the beta
-/// gradient (the sum over rows of dy) rides along (passes/fusion/RowSums.h),
+/// gradient (the sum over rows of dy) rides along (passes/schedule/RowSums.h),
 /// it accumulates in the same loop.
 void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
   auto &b = l.b;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Golden IR tests: for each tests/golden/*.ir, run `nnc opt FILE --passes=P`
-# (P from its `# PASSES:` line) and check the printed graph against the
-# file's `# CHECK:` lines with FileCheck. Usage: run.sh SOURCE_DIR
+# (P from its `# PASSES:` line; `default` runs the default pipeline) with the
+# options of its `# OPTIONS:` line, and check the output against the file's
+# `# CHECK:` lines with FileCheck. Usage: run.sh SOURCE_DIR
 set -uo pipefail
 src=${1:?source dir}
 nnc=${NNC:?path to nnc}
@@ -19,7 +20,11 @@ for f in "$src"/tests/golden/*.ir; do
     failed=$((failed + 1))
     continue
   fi
-  if "$nnc" opt "$f" --passes="$passes" | "$filecheck" --match-full-lines=false \
+  options=$(sed -n 's/^# OPTIONS: *//p' "$f" | head -n 1)
+  pass_option=--passes="$passes"
+  [ "$passes" = default ] && pass_option=
+  # shellcheck disable=SC2086 # the options are words
+  if "$nnc" opt "$f" $pass_option $options | "$filecheck" --match-full-lines=false \
       --comment-prefixes=NOTE --check-prefix=CHECK "$f"; then
     passed=$((passed + 1))
   else

@@ -8,8 +8,8 @@
 #include "codegen/Session.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
-#include "passes/fusion/Guests.h"
+#include "passes/Pipeline.h"
+#include "passes/schedule/KernelSchedule.h"
 
 #include <filesystem>
 #include <map>
@@ -179,12 +179,12 @@ TEST(Fusion, ResNetElementwiseChainsInTheDefaultPipeline) {
   EXPECT_LT(fused.nodes.size(), before.nodes.size() * 2 / 3);
 }
 
-// Row reductions ride along (passes/fusion/RowSums.h): the layernorm
+// Row reductions ride along (passes/schedule/RowSums.h): the layernorm
 // backward is one pass giving the residual, gamma and beta gradients, and
 // each bias gradient is summed while its weight gradient's GEMM packs dy.
 TEST(Fusion, ResNetRowReductionsRideAlong) {
   Graph step = runPasses(loadExample("resnet_s.ir"), trainPipeline());
-  GuestSchedule s = scheduleGuests(step);
+  KernelSchedule s = scheduleKernels(step);
   int gammas = 0, betas = 0, biases = 0;
   for (size_t i = 0; i < step.nodes.size(); ++i) {
     const Node &n = step.nodes[i];
@@ -208,11 +208,11 @@ TEST(Fusion, ResNetRowReductionsRideAlong) {
   EXPECT_EQ(s.kernels(), step.nodes.size() - 14);
 }
 
-// GEMM epilogues (passes/fusion/GemmEpilogues.h): sgd's update of each
+// GEMM epilogues (passes/schedule/GemmEpilogues.h): sgd's update of each
 // weight runs on the tiles of the GEMM that computes its gradient.
 TEST(Fusion, MlpWeightUpdatesRunInTheirGradientGemm) {
   Graph step = runPasses(loadExample("mlp.ir"), trainPipeline());
-  GuestSchedule s = scheduleGuests(step);
+  KernelSchedule s = scheduleKernels(step);
   for (const char *weight : {"w1", "w2", "w3"}) {
     ValueId w = step.findValue(weight);
     auto update = std::find_if(step.updates.begin(), step.updates.end(),
@@ -232,7 +232,7 @@ std::vector<std::string> epilogueGuests(const std::string &text) {
   Result<Graph> model = parseModel(text, "model.ir");
   EXPECT_TRUE(model.ok()) << model.errorText();
   Graph step = runPasses(*model, trainPipeline());
-  GuestSchedule s = scheduleGuests(step);
+  KernelSchedule s = scheduleKernels(step);
   std::vector<std::string> names;
   for (size_t i = 0; i < step.nodes.size(); ++i)
     if (s.isGuest(static_cast<NodeId>(i)) && step.nodes[i].op == OpKind::FusedElementwise)
@@ -259,7 +259,7 @@ TEST(Fusion, EpiloguesNeedTheGemmResultToThemselvesAndOperandsReadyBeforeIt) {
                                      body + "  output out\n}\n",
                                  "m.ir");
     EXPECT_TRUE(g.ok()) << g.errorText();
-    return g.ok() ? g->nodes.size() - scheduleGuests(*g).kernels() : 0;
+    return g.ok() ? g->nodes.size() - scheduleKernels(*g).kernels() : 0;
   };
   EXPECT_EQ(guests("  y = matmul(x, w)\n  s = sum(x)\n"
                    "  out = fused_elementwise(y, s, program=[[mul, 0, 1]])\n"),
@@ -368,7 +368,7 @@ TEST(FusionJit, GemmEpilogueUpdatesTrainLikeTheInterpreter) {
     Result<Graph> model = parseModel(text, "m.ir");
     ASSERT_TRUE(model.ok()) << model.errorText();
     Graph step = runPasses(*model, trainPipeline());
-    ASSERT_GE(scheduleGuests(step).kernels() + 2, step.nodes.size()); // two epilogues at least
+    ASSERT_GE(scheduleKernels(step).kernels() + 2, step.nodes.size()); // two epilogues at least
     std::vector<std::string> names = {"w1", "w2"};
     if (std::string(optimizer).find("momentum") != std::string::npos)
       names.insert(names.end(), {"w1.velocity", "w2.velocity"});
@@ -396,7 +396,7 @@ void expectTwoLayerStepsLikeTheInterpreter(const std::string &text, int64_t batc
   Result<Graph> model = parseModel(text, "m.ir");
   ASSERT_TRUE(model.ok()) << model.errorText();
   Graph step = runPasses(*model, trainPipeline());
-  ASSERT_LT(scheduleGuests(step).kernels(), step.nodes.size()); // something rides along
+  ASSERT_LT(scheduleKernels(step).kernels(), step.nodes.size()); // something rides along
   expectStepsLikeTheInterpreter(*model, step, jittest::randomInputs(step, {batch}, 1), steps,
                                 names);
 }
@@ -430,7 +430,7 @@ TEST(FusionJit, GemmEpiloguesOfInferenceOutputs) {
       std::string text = model(decls, call);
       Result<Graph> parsed = parseModel(text, "m.ir");
       ASSERT_TRUE(parsed.ok()) << parsed.errorText();
-      EXPECT_EQ(scheduleGuests(*parsed).kernels(), 1u) << text; // the GEMM and its guest
+      EXPECT_EQ(scheduleKernels(*parsed).kernels(), 1u) << text; // the GEMM and its guest
       jittest::expectJitMatchesInterpreter(text, {1, 9, 64});
     }
   }

@@ -8,7 +8,7 @@
 #include "codegen/HostInfo.h"
 #include "codegen/Session.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 #include "codegen/Compiler.h"
 #include "codegen/Layout.h"
 #include "frontend/Parser.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 #include "runtime/Initializers.h"
 
 #include <gtest/gtest.h>
@@ -88,7 +88,7 @@ TEST(InitializerCode, AnObjectDoesNotCarryItsRandomWeights) {
   PassContext ctx;
   auto infer = optimizedInference(*g, ctx);
   ASSERT_TRUE(infer.ok());
-  auto object = compileObject(*infer, nullptr, {});
+  auto object = compileObject(jittest::planned(*infer), {});
   ASSERT_TRUE(object.ok()) << object.errorText();
   EXPECT_LT(object->size(), 256u * 1024) << "the object holds " << object->size() << " bytes";
 }

@@ -77,7 +77,7 @@ TEST(JitElementwise, AddSigmoidAndTanhLoopsUseTheHostVectorWidth) {
         "model m {\n dim B\n input x: f32[B, 64]\n y = " + std::string(expr) + "\n output y\n}\n",
         "m.ir");
     ASSERT_TRUE(g.ok());
-    auto text = emitText(*g, nullptr, {}, "asm");
+    auto text = emitText(planned(*g), {}, "asm");
     ASSERT_TRUE(text.ok()) << text.errorText();
     EXPECT_NE(text->find("%" + reg), std::string::npos) << expr << " has no " << reg << " code";
     if (std::string(expr) != "add(x, x)" && reg != "xmm") {

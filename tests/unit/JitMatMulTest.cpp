@@ -147,7 +147,7 @@ TEST(JitMatMul, AssemblyUsesTheHostVectorWidth) {
     GTEST_SKIP() << "host has no AVX";
   Result<Graph> g = parseModel(matmulModel(false, false, "B", {{64, 64}}), "m.ir");
   ASSERT_TRUE(g.ok()) << g.errorText();
-  Result<std::string> text = emitText(*g, nullptr, {}, "asm");
+  Result<std::string> text = emitText(planned(*g), {}, "asm");
   ASSERT_TRUE(text.ok()) << text.errorText();
   std::string reg = bits >= 512 ? "zmm" : "ymm";
   EXPECT_NE(text->find("vfmadd"), std::string::npos);

@@ -38,6 +38,13 @@ inline Graph loadExample(const std::string &name) {
   return std::move(g).value();
 }
 
+/// Graphs that are optimized already, planned (kernel schedule, memory
+/// plan) for codegen.
+inline PlannedModel planned(const Graph &infer, const Graph *train = nullptr) {
+  PassContext ctx;
+  return planOptimized(infer, train, ctx);
+}
+
 /// The CPUs this host runs code for, widest vectors first: "" (the host
 /// itself), then haswell (AVX2) when the host has it, then x86-64 (SSE2).
 inline std::vector<std::string> runnableCpus() {

@@ -4,10 +4,10 @@
 /// needs less than the sum of all tensors for the MLP and ResNet-S steps.
 #include "codegen/Session.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
-#include "passes/fusion/Guests.h"
-#include "passes/memory/MemoryPlan.h"
-#include "passes/memory/MemoryReport.h"
+#include "passes/Pipeline.h"
+#include "passes/schedule/KernelSchedule.h"
+#include "passes/schedule/MemoryPlan.h"
+#include "passes/schedule/MemoryReport.h"
 #include "tests/unit/InterpTestUtil.h"
 #include "tests/unit/JitTestUtil.h"
 
@@ -148,7 +148,7 @@ std::vector<Lifetime> lifetimesOf(const Graph &g) {
     life[static_cast<size_t>(g.minimize->loss)].last = end;
   // A guest (a row sum, a GEMM epilogue) is written when its host runs; the
   // GEMM's result, read by its epilogue only, is not read after the GEMM.
-  GuestSchedule guests = scheduleGuests(g);
+  KernelSchedule guests = scheduleKernels(g);
   for (int32_t i = 0; i < end; ++i)
     if (guests.isGuest(i)) {
       NodeId host = guests.hostOf[static_cast<size_t>(i)];
@@ -218,7 +218,7 @@ TEST(MemoryPlan, RandomGraphsNeverShareBytesBetweenLiveValues) {
   int inPlace = 0, reused = 0;
   for (uint32_t seed = 1; seed <= 60; ++seed) {
     Graph g = randomGraph(seed, 10 + static_cast<int>(seed % 30));
-    MemoryPlan plan = planMemory(g);
+    MemoryPlan plan = planMemory(g, scheduleKernels(g));
     for (ValueId v : plan.inPlaceOf)
       inPlace += v != kNoValue;
     reused += static_cast<int>(g.nodes.size() - plan.buffers.size());
@@ -261,7 +261,7 @@ TEST(MemoryPlan, ElementwiseChainsRunInPlaceButMatmulDoesNot) {
   ValueId t5 = m.op(OpKind::Mul, {t4, t4});   // over t4
   m.output(t5);
   Graph g = m.finish();
-  MemoryPlan plan = planMemory(g);
+  MemoryPlan plan = planMemory(g, scheduleKernels(g));
   auto inPlaceOf = [&](ValueId v) { return plan.inPlaceOf[static_cast<size_t>(v)]; };
   EXPECT_EQ(inPlaceOf(t0), kNoValue);
   EXPECT_EQ(inPlaceOf(t1), t0);
@@ -326,9 +326,9 @@ TEST(MemoryPlan, ExamplePlansNeverShareBytesBetweenLiveValues) {
     Graph model = loadExample(path);
     std::unique_ptr<Graph> step = trainingStep(model);
     for (int64_t batch : {1, 3, 64}) {
-      expectNoLiveOverlap(model, planMemory(model), {batch}, path.filename().string());
+      expectNoLiveOverlap(model, planMemory(model, scheduleKernels(model)), {batch}, path.filename().string());
       if (step)
-        expectNoLiveOverlap(*step, planMemory(*step), {batch}, path.filename().string() + " step");
+        expectNoLiveOverlap(*step, planMemory(*step, scheduleKernels(*step)), {batch}, path.filename().string() + " step");
     }
   }
 }
@@ -373,7 +373,7 @@ TEST(MemoryPlan, EveryExampleCompiledWithThePlanMatchesTheInterpreter) {
     for (int64_t batch : {1, 64}) {
       std::vector<int64_t> at(model.dims.size(), batch);
       uint64_t planned =
-          std::max(planMemory(model).workspaceBytes(at), planMemory(*step).workspaceBytes(at));
+          std::max(planMemory(model, scheduleKernels(model)).workspaceBytes(at), planMemory(*step, scheduleKernels(*step)).workspaceBytes(at));
       EXPECT_EQ((*jit)->model().functions().workspaceSize(at.data()), planned);
     }
   }
@@ -384,7 +384,7 @@ TEST(MemoryPlan, MlpAndResNetStepsNeedLessThanTheSumOfTheirTensors) {
     Graph model = loadExample(std::filesystem::path(NNC_SOURCE_DIR "/examples") / name);
     std::unique_ptr<Graph> step = trainingStep(model);
     ASSERT_TRUE(step);
-    MemoryPlan plan = planMemory(*step);
+    MemoryPlan plan = planMemory(*step, scheduleKernels(*step));
     std::vector<int64_t> dims = {64};
     uint64_t planned = plan.workspaceBytes(dims), sum = unplannedBytes(*step, dims);
     std::cout << name << " training step at B=64: planned workspace " << planned << " bytes in "
@@ -421,7 +421,7 @@ TEST(MemoryPlan, UpdatesComputedInTheirState) {
                      "}\n";
   Result<Graph> g = parseModel(text, "m.ir");
   ASSERT_TRUE(g.ok()) << g.errorText();
-  MemoryPlan plan = planMemory(*g);
+  MemoryPlan plan = planMemory(*g, scheduleKernels(*g));
   std::map<std::string, ValueId> stateOf;
   for (const Update &u : g->updates)
     stateOf[g->value(u.target).name] = plan.stateOf[static_cast<size_t>(u.value)];
@@ -441,7 +441,7 @@ TEST(MemoryPlan, MlpUpdatesNeedNoCopies) {
   PassContext ctx;
   Result<Graph> step = optimizedTrainingStep(*model, ctx);
   ASSERT_TRUE(step.ok()) << step.errorText();
-  MemoryPlan plan = planMemory(*step);
+  MemoryPlan plan = planMemory(*step, scheduleKernels(*step));
   for (const Update &u : step->updates)
     EXPECT_EQ(plan.stateOf[static_cast<size_t>(u.value)], u.target) << step->value(u.target).name;
 }

@@ -8,7 +8,7 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 
 #include <filesystem>
 #include <fstream>

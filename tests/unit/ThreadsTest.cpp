@@ -3,7 +3,7 @@
 /// and 3 threads (and with the tasks run in reverse order), and match the
 /// reference interpreter.
 #include "codegen/Session.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 #include "runtime/ThreadPool.h"
 #include "tests/unit/JitTestUtil.h"
 

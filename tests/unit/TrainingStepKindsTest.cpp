@@ -5,7 +5,7 @@
 #include "codegen/Session.h"
 #include "frontend/Parser.h"
 #include "nnc/Host.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 #include "runtime/Interpreter.h"
 
 #include <gtest/gtest.h>

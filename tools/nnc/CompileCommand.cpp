@@ -4,8 +4,8 @@
 /// prints the memory plans instead (symbolic dims default to 64).
 #include "codegen/Compiler.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
-#include "passes/memory/MemoryReport.h"
+#include "passes/Pipeline.h"
+#include "passes/schedule/MemoryReport.h"
 #include "runtime/io/AtomicFile.h"
 #include "runtime/io/Checkpoint.h"
 #include "tools/nnc/CommandLine.h"
@@ -31,7 +31,8 @@ bool isCIdentifier(const std::string &s) {
 
 /// `--memory-report`: the plans of the inference graph and the training step
 /// for the dims given as `--dim NAME=N`.
-int printMemoryReport(const CommandLine &cl, const Graph &infer, const Graph *train) {
+int printMemoryReport(const CommandLine &cl, const PlannedModel &model) {
+  const Graph &infer = model.infer.graph;
   std::vector<int64_t> dims(infer.dims.size(), 64);
   for (const std::string &given : cl.getAll("dim")) {
     size_t eq = given.find('=');
@@ -43,9 +44,10 @@ int printMemoryReport(const CommandLine &cl, const Graph &infer, const Graph *tr
       return report(n.diags());
     dims[static_cast<size_t>(index)] = *n;
   }
-  std::string text = memoryReport(infer, planMemory(infer), dims, infer.name + " infer", false);
-  if (train)
-    text += "\n" + memoryReport(*train, planMemory(*train), dims, infer.name + " train_step", true);
+  std::string text = memoryReport(infer, model.infer.plan, dims, infer.name + " infer", false);
+  if (model.train)
+    text += "\n" + memoryReport(model.train->graph, model.train->plan, dims,
+                                 infer.name + " train_step", true);
   std::fputs(text.c_str(), stdout);
   return 0;
 }
@@ -119,49 +121,46 @@ int compileCommand(const Args &args) {
     return fail(fmt::format("--name '{}' is not a C identifier", options.prefix));
 
   PassContext ctx;
-  std::unique_ptr<Graph> train;
-  if (hasTrainingStep(*model)) {
-    auto step = optimizedTrainingStep(*model, ctx);
-    if (!step)
-      return report(step.diags());
-    train = std::make_unique<Graph>(std::move(step).value());
-  }
-  auto infer = optimizedInference(*model, ctx);
-  if (!infer)
-    return report(infer.diags());
+  auto planned = planModel(*model, ctx);
+  if (!planned)
+    return report(planned.diags());
   report(ctx.diags);
-  *model = std::move(infer).value();
   if (cl->has("params"))
-    for (Graph *g : {model.operator->(), train.get()})
+    for (PlannedGraph *g : {&planned->infer, planned->train ? &*planned->train : nullptr})
       if (g)
-        if (Status s = bakeCheckpoint(*g, cl->get("params")); !s)
+        if (Status s = bakeCheckpoint(g->graph, cl->get("params")); !s)
           return report(s.diags());
   if (cl->has("memory-report")) {
-    if (int status = printMemoryReport(*cl, *model, train.get()); status != 0 || !cl->has("o"))
+    if (int status = printMemoryReport(*cl, *planned); status != 0 || !cl->has("o"))
       return status;
   }
   double passesMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (cl->has("emit")) {
-    auto text = emitText(*model, train.get(), options, cl->get("emit"));
+    auto text = emitText(*planned, options, cl->get("emit"));
     if (!text)
       return report(text.diags());
     return writeOutput(cl->get("o", "-"), *text);
   }
   CompileTimes times;
-  auto object = compileObject(*model, train.get(), options, &times);
+  auto object = compileObject(*planned, options, &times);
   if (!object)
     return report(object.diags());
   std::vector<std::pair<std::string, std::string>> files = {{cl->get("o"), std::move(*object)}};
   if (cl->has("header"))
-    files.emplace_back(cl->get("header"), cHeader(*model, train.get(), options));
+    files.emplace_back(cl->get("header"),
+                       cHeader(planned->infer.graph, planned->trainGraph(), options));
   if (Status s = writeFilesAtomically(files); !s)
     return report(s.diags());
-  if (cl->has("time"))
+  if (cl->has("time")) {
+    for (const auto &[step, ms] : ctx.stepMs)
+      std::fprintf(stderr, "%s %.1f ms, ", step.c_str(), ms);
     std::fprintf(stderr,
-                 "parse+passes %.1f ms, lower %.1f ms, optimize %.1f ms, codegen %.1f ms%s\n",
+                 "(parse to memory plan %.1f ms), lower %.1f ms, optimize %.1f ms, codegen %.1f "
+                 "ms%s\n",
                  passesMs, times.lowerMs, times.optimizeMs, times.codegenMs,
                  times.fromCache ? " (object from the cache)" : "");
+  }
   return 0;
 }
 

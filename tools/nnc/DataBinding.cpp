@@ -1,7 +1,7 @@
 /// Binding data sets to a model's inputs, and scoring its predictions.
 #include "tools/nnc/DataBinding.h"
 
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 
 #include <cmath>
 

@@ -11,7 +11,7 @@
 /// border; a dashed edge leads from an update's value to its param or state.
 #include "ir/Printer.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/FusedParts.h"

@@ -88,9 +88,11 @@ Status loadParams(Engine &engine, const std::string &path, CheckpointMetadata *m
   return Ok{};
 }
 
-Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
-                                             const Graph *train, bool useCache, int threads) {
+Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const PlannedModel &model,
+                                             bool useCache, int threads) {
   using R = Result<std::unique_ptr<Engine>>;
+  const Graph &infer = model.infer.graph;
+  const Graph *train = model.trainGraph();
   if (engine == "interp")
     return R(std::make_unique<InterpreterEngine>(infer, train));
   if (engine != "jit")
@@ -98,7 +100,7 @@ Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Gr
   CompileOptions options;
   options.useCache = useCache;
   options.threads = threads;
-  auto session = JitSession::create(infer, train, options);
+  auto session = JitSession::create(model, options);
   if (!session)
     return R(session.takeDiags());
   return R(std::make_unique<JitEngine>(std::move(session).value(), train ? *train : infer));

@@ -4,6 +4,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Result.h"
+#include "passes/Pipeline.h"
 #include "runtime/io/Checkpoint.h"
 #include "runtime/Tensor.h"
 
@@ -42,11 +43,11 @@ public:
 /// metadata goes to `*metadata` when given.
 Status loadParams(Engine &engine, const std::string &path, CheckpointMetadata *metadata = nullptr);
 
-/// `engine` is "jit" or "interp". `train` may be null (inference only).
-/// With `useCache`, the JIT reuses compiled code from the disk cache; it
-/// runs on `threads` threads (0: one per core; the interpreter uses one).
-Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Graph &infer,
-                                             const Graph *train, bool useCache = true,
-                                             int threads = 0);
+/// `engine` is "jit" or "interp", for a planned model (passes/Pipeline.h;
+/// its training step, when planned, is what trainStep() runs). With
+/// `useCache`, the JIT reuses compiled code from the disk cache; it runs on
+/// `threads` threads (0: one per core; the interpreter uses one).
+Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const PlannedModel &model,
+                                             bool useCache = true, int threads = 0);
 
 } // namespace nnc::cli

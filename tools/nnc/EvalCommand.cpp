@@ -1,6 +1,6 @@
 /// `nnc eval M.ir --params P --data D`: a trained model's loss and accuracy
 /// (per class too, for classification) on a data set, without training.
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/DataBinding.h"
@@ -116,11 +116,13 @@ int evalCommand(const Args &args) {
     return report(data.diags());
   Graph eval = evaluationGraph(*model, *binding);
   PassContext ctx;
-  auto optimized = optimizedInference(eval, ctx);
-  if (!optimized)
-    return report(optimized.diags());
-  auto engine = createEngine(cl->get("engine", kDefaultEngine), *optimized, nullptr,
-                             !cl->has("no-cache"), *threads);
+  PlanRequest inferenceOnly;
+  inferenceOnly.training = false;
+  auto planned = planModel(eval, ctx, inferenceOnly);
+  if (!planned)
+    return report(planned.diags());
+  auto engine = createEngine(cl->get("engine", kDefaultEngine), *planned, !cl->has("no-cache"),
+                             *threads);
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))

@@ -2,7 +2,8 @@
 /// run passes and print the result in canonical form.
 #include "ir/Printer.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
+#include "passes/schedule/KernelSchedule.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/OutputFile.h"
@@ -17,6 +18,35 @@ int listPasses() {
   for (const PassInfo &p : allPasses())
     std::printf("  %-14s %s\n", p.name, p.description);
   return 0;
+}
+
+/// `text` with each line turned into a `#` comment.
+std::string commented(const std::string &text) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    out += "# " + text.substr(start, end - start) + "\n";
+    start = end == std::string::npos ? text.size() : end + 1;
+  }
+  return out;
+}
+
+/// --passes, else the default pipeline (IR.md section 4, passes/Pipeline.h):
+/// the training step when the model has one, else (or with
+/// --pipeline=infer) the inference graph.
+Result<Graph> runPasses(const CommandLine &cl, Graph g, PassContext &ctx) {
+  if (cl.has("passes")) {
+    auto parsed = parsePipeline(cl.get("passes"));
+    if (!parsed)
+      return Result<Graph>(parsed.takeDiags());
+    if (Status s = runPipeline(g, *parsed, ctx); !s)
+      return Result<Graph>(s.takeDiags());
+    return g;
+  }
+  std::string pipeline = cl.get("pipeline");
+  bool train = pipeline == "train" || (pipeline.empty() && hasTrainingStep(g));
+  return train ? optimizedTrainingStep(std::move(g), ctx) : optimizedInference(std::move(g), ctx);
 }
 
 } // namespace
@@ -36,6 +66,9 @@ const CommandSpec &optCommandSpec() {
           flag("list-passes", "name every pass with what it does"),
           flag("print-after-all", "print the graph after each pass on stderr (as comments)"),
           flag("remarks", "say on stderr what each fusion did or did not do, and why"),
+          flag("print-schedule",
+               "after the graph, the kernel schedule (which kernel computes which node) as "
+               "comments"),
           option("o", "OUT.ir", "write the result to OUT.ir instead of stdout"),
       },
       {"nnc opt examples/mlp.ir --remarks", "nnc opt examples/xor.ir --passes=autodiff,cse"},
@@ -59,18 +92,6 @@ int optCommand(const Args &args) {
   if (!g)
     return report(g.diags());
 
-  // The default pipeline (IR.md section 4): the training step when the
-  // model minimizes a loss, else the inference graph (outputs only).
-  bool train = pipeline == "train" || (pipeline.empty() && g->minimize);
-  std::vector<std::string> passes = train ? trainPipeline() : inferPipeline();
-  if (!train && !cl->has("passes"))
-    g->minimize.reset();
-  if (cl->has("passes")) {
-    auto parsed = parsePipeline(cl->get("passes"));
-    if (!parsed)
-      return report(parsed.diags());
-    passes = *parsed;
-  }
   PassContext ctx;
   ctx.remarks = cl->has("remarks"); // fusion decisions, as remarks on stderr
   if (cl->has("print-after-all"))
@@ -78,11 +99,14 @@ int optCommand(const Args &args) {
       // A comment line (IR.md section 1): every section parses as a model.
       std::fprintf(stderr, "# ----- after %s -----\n%s", name.c_str(), printGraph(after).c_str());
     };
-  Status ran = runPipeline(*g, passes, ctx);
+  Result<Graph> optimized = runPasses(*cl, std::move(g).value(), ctx);
   report(ctx.diags);
-  if (!ran)
-    return report(ran.diags());
-  return writeOutput(cl->get("o", "-"), printGraph(*g));
+  if (!optimized)
+    return report(optimized.diags());
+  std::string text = printGraph(*optimized);
+  if (cl->has("print-schedule")) // as comments: the output still parses
+    text += commented(printSchedule(*optimized, scheduleKernels(*optimized)));
+  return writeOutput(cl->get("o", "-"), text);
 }
 
 } // namespace nnc::cli

@@ -1,6 +1,6 @@
 /// `nnc run M.ir --in NAME=FILE.npy ... -o DIR`: evaluate a model on NumPy
 /// tensors and write every output and the minimized loss as .npy files.
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/io/AtomicFile.h"
 #include "runtime/io/Checkpoint.h"
@@ -218,12 +218,13 @@ int runCommand(const Args &args) {
   if (!rg)
     return report(rg.diags());
   PassContext ctx;
-  auto optimized = optimizedInference(rg->graph, ctx);
-  if (!optimized)
-    return report(optimized.diags());
-  rg->graph = std::move(optimized).value();
-  auto engine = createEngine(cl->get("engine", kDefaultEngine), rg->graph, nullptr,
-                             !cl->has("no-cache"), *threads);
+  PlanRequest inferenceOnly;
+  inferenceOnly.training = false;
+  auto planned = planModel(rg->graph, ctx, inferenceOnly);
+  if (!planned)
+    return report(planned.diags());
+  auto engine = createEngine(cl->get("engine", kDefaultEngine), *planned, !cl->has("no-cache"),
+                             *threads);
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))

@@ -3,8 +3,8 @@
 /// pass and of the training step, and the memory plans' bytes at a batch.
 #include "ir/Flops.h"
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
-#include "passes/memory/MemoryPlan.h"
+#include "passes/Pipeline.h"
+#include "passes/schedule/MemoryPlan.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 
@@ -149,18 +149,15 @@ int summaryCommand(const Args &args) {
       std::printf(", training step %s",
                   scaled(graphFlops(*step, *dims) / static_cast<double>(batch)).c_str());
   }
-  auto infer = optimizedInference(*model, ctx);
-  if (!infer)
-    return report(infer.diags());
+  auto planned = planModel(*model, ctx);
+  if (!planned)
+    return report(planned.diags());
   std::printf("\n\nmemory%s: inference workspace %s", at.c_str(),
-              bytesText(static_cast<double>(planMemory(*infer).workspaceBytes(*dims))).c_str());
-  if (step) {
-    auto train = optimizedTrainingStep(*model, ctx);
-    if (!train)
-      return report(train.diags());
-    std::printf(", training step workspace %s",
-                bytesText(static_cast<double>(planMemory(*train).workspaceBytes(*dims))).c_str());
-  }
+              bytesText(static_cast<double>(planned->infer.plan.workspaceBytes(*dims))).c_str());
+  if (planned->train)
+    std::printf(
+        ", training step workspace %s",
+        bytesText(static_cast<double>(planned->train->plan.workspaceBytes(*dims))).c_str());
   std::printf(", params and state %s\n",
               bytesText(4.0 * static_cast<double>(params + state)).c_str());
   return std::fflush(stdout) == 0 ? 0 : fail("cannot write to standard output");

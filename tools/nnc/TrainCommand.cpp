@@ -5,7 +5,7 @@
 /// write or an interrupt stops the run with a message, and the last good
 /// checkpoint stays as it was.
 #include "passes/Pass.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipeline.h"
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/io/AtomicFile.h"
 #include "runtime/io/Checkpoint.h"
@@ -103,9 +103,8 @@ Result<Datasets> readDatasets(const CommandLine &cl, const Graph &model, Binding
   return d;
 }
 
-/// One `nnc train` run once its model, data and engine are set up. The
-/// engine refers to `step` and `optimizedEval`, so a run is neither copied
-/// nor moved.
+/// One `nnc train` run once its model, data and engine are set up. It holds
+/// the command line by reference, so a run is neither copied nor moved.
 struct TrainingRun {
   TrainingRun(const CommandLine &cl, const TrainingPosition &settings)
       : cl(cl), settings(settings) {}
@@ -116,9 +115,8 @@ struct TrainingRun {
   TrainingPosition settings; ///< the run's settings; epochs and steps advance as it trains
   Graph model;               ///< as written, with --lr
   Binding binding;
-  Graph step;          ///< the training step
-  Graph eval;          ///< `model`'s evaluation graph (the binding's value ids)
-  Graph optimizedEval; ///< what the engine runs for `eval`
+  Graph eval;           ///< `model`'s evaluation graph (the binding's value ids)
+  PlannedModel planned; ///< the training step, and what inference runs for `eval`
   Datasets data;
   std::unique_ptr<Engine> engine;
   bool hasLoss = true;          ///< false for hand-written updates without a scalar output
@@ -154,7 +152,7 @@ Status loadStartingPoint(TrainingRun &run) {
 Status startEngine(TrainingRun &run, int threads) {
   const CommandLine &cl = run.cl;
   auto engine = createEngine(run.checkingNumerics ? "interp" : cl.get("engine", kDefaultEngine),
-                             run.optimizedEval, &run.step, !cl.has("no-cache"), threads);
+                             run.planned, !cl.has("no-cache"), threads);
   if (!engine)
     return Status(engine.takeDiags());
   run.engine = std::move(engine).value();
@@ -200,12 +198,6 @@ Status prepareRun(TrainingRun &run, int threads) {
   if (!binding)
     return Status(binding.takeDiags());
   run.binding = *binding;
-  PassContext ctx;
-  auto step = optimizedTrainingStep(run.model, ctx);
-  if (!step)
-    return Status(step.takeDiags());
-  run.step = std::move(step).value();
-  report(ctx.diags);
   auto data = readDatasets(cl, run.model, run.binding);
   if (!data)
     return Status(data.takeDiags());
@@ -218,12 +210,19 @@ Status prepareRun(TrainingRun &run, int threads) {
                         "--engine={}",
                         cl.get("engine"));
   // `eval` keeps the model's value ids (the binding refers to them); the
-  // engine runs its optimized twin, whose outputs are the same.
+  // engine's inference is its optimized twin, whose outputs are the same:
+  // the loss and the scored prediction.
   run.eval = evaluationGraph(run.model, run.binding);
-  auto optimizedEval = optimizedInference(run.eval, ctx);
-  if (!optimizedEval)
-    return Status(optimizedEval.takeDiags());
-  run.optimizedEval = std::move(optimizedEval).value();
+  PlanRequest request;
+  request.inferenceOutputs.emplace();
+  for (const OutputRef &o : run.eval.outputs)
+    request.inferenceOutputs->push_back(o.value);
+  PassContext ctx;
+  auto planned = planModel(run.model, ctx, request);
+  if (!planned)
+    return Status(planned.takeDiags());
+  report(ctx.diags);
+  run.planned = std::move(planned).value();
   return startEngine(run, threads);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ir/Graph.h"
+#include "passes/schedule/KernelSchedule.h"
 
 #include <cstdint>
 #include <string>
@@ -54,6 +55,8 @@ struct MemoryPlan {
   /// straight into (no workspace buffer, no copy after the step), or kNoValue.
   std::vector<ValueId> stateOf;
   std::vector<PlannedBuffer> buffers;
+  /// The kernel schedule the plan was made for (which the code follows).
+  KernelSchedule schedule;
 
   /// Byte offset of each buffer for concrete dims: the buffers one after
   /// another, each rounded up to 64 bytes.
@@ -83,7 +86,9 @@ bool canRunInPlace(const Graph &g, const Node &n, ValueId operand);
 ///  4. within a group, the interference graph (classes whose lifetimes
 ///     overlap) is colored greedily, largest class first; a color is a
 ///     buffer, as large as its first (largest) class.
-MemoryPlan planMemory(const Graph &g);
+/// Plans with the kernel schedule the code will follow (a guest's result is
+/// written when its host runs); the plan keeps it.
+MemoryPlan planMemory(const Graph &g, KernelSchedule schedule);
 
 /// The workspace bytes without reuse: every op result in its own 64-byte
 /// aligned slot (what codegen used before planning).

@@ -2,7 +2,7 @@
 /// words, for concrete dims.
 #pragma once
 
-#include "passes/memory/MemoryPlan.h"
+#include "passes/schedule/MemoryPlan.h"
 
 #include <string>
 #include <vector>

@@ -1,8 +1,11 @@
-/// The JIT (ORC LLJIT) and object-file emission: a model's module, optimized
-/// for the target, then either linked in memory or written as an object.
+/// The code half of the compile pipeline (codegen/Compiler.h): a planned
+/// model's LLVM module, optimized for the target, compiled to machine code
+/// (through the disk cache), then linked in memory (codegen/JitLinker.h) or
+/// returned as an object file.
 #include "codegen/Compiler.h"
 
 #include "codegen/GemmLibrary.h"
+#include "codegen/JitLinker.h"
 #include "codegen/ModuleEmitter.h"
 #include "codegen/ObjectCache.h"
 #include "codegen/ParallelCompile.h"
@@ -59,14 +62,15 @@ CompileOptions selfContained(CompileOptions options) {
 /// Builds the module and merges its identical functions; reports a
 /// verifier failure as an internal error (a bug in a lowering).
 Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
-                                                  const Graph &infer, const Graph *train,
+                                                  const PlannedModel &model,
                                                   const CompileOptions &options,
                                                   CompileTimes &times) {
+  const Graph &infer = model.infer.graph;
   using R = Result<std::unique_ptr<llvm::Module>>;
   reportOnlyErrors(ctx);
   auto start = Clock::now();
   std::unique_ptr<llvm::Module> module =
-      emitModelModule(ctx, tm, prefixOf(infer, options), infer, train, gemmLibraryCpu(options, tm));
+      emitModelModule(ctx, tm, prefixOf(infer, options), model, gemmLibraryCpu(options, tm));
   std::string problems;
   llvm::raw_string_ostream os(problems);
   if (llvm::verifyModule(*module, &os))
@@ -79,12 +83,6 @@ Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::
   return R(std::move(module));
 }
 
-std::string errorText(llvm::Error e) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << e;
-  return os.str();
-}
 
 /// Identifies this build of nnc (its code generator included): the size
 /// and modification time of the running executable, which links nnc.
@@ -96,8 +94,10 @@ std::string buildIdentity() {
 }
 
 /// The cache key: everything the object depends on.
-std::string cacheKey(const Graph &infer, const Graph *train, const CompileOptions &options,
+std::string cacheKey(const PlannedModel &model, const CompileOptions &options,
                      llvm::TargetMachine &tm, unsigned parts) {
+  const Graph &infer = model.infer.graph;
+  const Graph *train = model.trainGraph();
   llvm::SHA256 hash;
   for (const std::string &part :
        {printGraph(infer), train ? printGraph(*train) : std::string("-"), prefixOf(infer, options),
@@ -113,7 +113,7 @@ std::string cacheKey(const Graph &infer, const Graph *train, const CompileOption
 /// (codegen/ParallelCompile.h): from the cache, or compiled (and then
 /// cached). `key` gets the cache key ("" without the cache); `readCache`
 /// false compiles even when the cache holds an entry (and replaces it).
-Result<std::vector<std::string>> modelObjects(const Graph &infer, const Graph *train,
+Result<std::vector<std::string>> modelObjects(const PlannedModel &model,
                                               const CompileOptions &options,
                                               llvm::TargetMachine &tm, unsigned parts,
                                               CompileTimes &times, std::string &key,
@@ -121,7 +121,7 @@ Result<std::vector<std::string>> modelObjects(const Graph &infer, const Graph *t
   using R = Result<std::vector<std::string>>;
   key.clear();
   if (options.useCache) {
-    key = cacheKey(infer, train, options, tm, parts);
+    key = cacheKey(model, options, tm, parts);
     if (readCache)
       if (auto cached = readCachedObjects(key, parts)) {
         times.fromCache = true;
@@ -130,7 +130,7 @@ Result<std::vector<std::string>> modelObjects(const Graph &infer, const Graph *t
   }
   times.fromCache = false;
   llvm::LLVMContext ctx;
-  auto module = buildModule(ctx, tm, infer, train, options, times);
+  auto module = buildModule(ctx, tm, model, options, times);
   if (!module)
     return R(module.takeDiags());
   auto objects = compilePartitions(std::move(module).value(), options.cpu, parts, times);
@@ -139,130 +139,54 @@ Result<std::vector<std::string>> modelObjects(const Graph &infer, const Graph *t
   return objects;
 }
 
-class LlJitModel : public JitModel {
-public:
-  Status load(const Graph &infer, const Graph *train, const CompileOptions &options) {
-    auto tm = createTargetMachine(options.cpu);
-    if (!tm)
-      return Status(tm.takeDiags());
-    // The JIT compiles on as many threads as the model will run on, at
-    // most one per core.
-    int cores = ThreadPool::defaultThreads();
-    auto parts = static_cast<unsigned>(
-        std::clamp(options.threads > 0 ? options.threads : cores, 1, cores));
-    std::string key;
-    auto objects = modelObjects(infer, train, options, **tm, parts, times_, key);
-    if (!objects)
-      return Status(objects.takeDiags());
-    Status linked = link(*objects, infer, train, options);
-    if (!linked && times_.fromCache) {
-      // Cached code that checks out but does not load: replace it.
-      discardCachedObjects(key, static_cast<unsigned>(objects->size()), linked.errorText());
-      objects = modelObjects(infer, train, options, **tm, parts, times_, key, false);
-      if (!objects)
-        return Status(objects.takeDiags());
-      linked = link(*objects, infer, train, options);
-    }
-    if (linked)
-      setThreads(options.threads);
-    return linked;
-  }
-
-private:
-  /// Links the objects into a new JIT and finds the model's functions.
-  Status link(const std::vector<std::string> &objects, const Graph &infer, const Graph *train,
-              const CompileOptions &options) {
-    auto start = Clock::now();
-    // glibc's vector math (libmvec) serves the vectorized exp, log, tanh, erf.
-    llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
-    auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
-    if (!builder)
-      return Status::fail("JIT: {}", errorText(builder.takeError()));
-    auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*builder)).create();
-    if (!jit)
-      return Status::fail("JIT: {}", errorText(jit.takeError()));
-    jit_ = std::move(*jit);
-    auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-        jit_->getDataLayout().getGlobalPrefix());
-    if (!generator)
-      return Status::fail("JIT: {}", errorText(generator.takeError()));
-    jit_->getMainJITDylib().addGenerator(std::move(*generator));
-    if (Status defined = defineGemmLibrary(); !defined)
-      return defined;
-    for (const std::string &object : objects)
-      if (auto e = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, infer.name)))
-        return Status::fail("JIT: {}", errorText(std::move(e)));
-    Status found = lookupAll(prefixOf(infer, options), train != nullptr);
-    times_.linkMs = msSince(start);
-    return found;
-  }
-
-  /// The GEMM library's kernels, which the modules may call.
-  Status defineGemmLibrary() {
-    llvm::orc::SymbolMap symbols;
-    for (const auto &[name, address] : gemmLibrarySymbols())
-      symbols[jit_->mangleAndIntern(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
-                                              llvm::JITSymbolFlags::Exported |
-                                                  llvm::JITSymbolFlags::Callable};
-    if (symbols.empty())
-      return Ok{};
-    if (auto e = jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
-      return Status::fail("JIT: {}", errorText(std::move(e)));
-    return Ok{};
-  }
-
-  template <typename F> Status lookup(const std::string &name, F &slot) {
-    auto symbol = jit_->lookup(name);
-    if (!symbol)
-      return Status::fail("JIT: {}", errorText(symbol.takeError()));
-    slot = symbol->toPtr<F>();
-    return Ok{};
-  }
-
-  Status lookupAll(const std::string &p, bool training) {
-    ModelFunctions &f = functions_;
-    for (Status s :
-         {lookup(p + "_cpu_supported", f.cpuSupported), lookup(p + "_state_size", f.stateSize),
-          lookup(p + "_workspace_size", f.workspaceSize), lookup(p + "_init", f.init),
-          lookup(p + "_infer", f.infer), lookup(p + "_param_offset", f.paramOffset),
-          lookup(p + "_set_parallel_runner", f.setParallelRunner)})
-      if (!s)
-        return s;
-    if (training)
-      return lookup(p + "_train_step", f.trainStep);
-    return Ok{};
-  }
-
-  std::unique_ptr<llvm::orc::LLJIT> jit_;
-};
-
 } // namespace
 
-void JitModel::setThreads(int threads) {
-  threads = threads > 0 ? threads : ThreadPool::defaultThreads();
-  pool_ = threads > 1 ? ThreadPool::shared(threads) : nullptr;
-  functions_.setParallelRunner(pool_ ? &ThreadPool::run : nullptr, pool_.get());
-  threads_ = threads;
+Result<std::unique_ptr<JitModel>> jitCompile(const PlannedModel &model,
+                                             const CompileOptions &options) {
+  using R = Result<std::unique_ptr<JitModel>>;
+  auto tm = createTargetMachine(options.cpu);
+  if (!tm)
+    return R(tm.takeDiags());
+  // The JIT compiles on as many threads as the model will run on, at most
+  // one per core.
+  int cores = ThreadPool::defaultThreads();
+  auto parts =
+      static_cast<unsigned>(std::clamp(options.threads > 0 ? options.threads : cores, 1, cores));
+  CompileTimes times;
+  std::string key;
+  auto objects = modelObjects(model, options, **tm, parts, times, key);
+  if (!objects)
+    return R(objects.takeDiags());
+  const Graph &infer = model.infer.graph;
+  auto linked = linkJitModel(*objects, prefixOf(infer, options), model.train.has_value(), times);
+  if (!linked && times.fromCache) {
+    // Cached code that checks out but does not load: replace it.
+    discardCachedObjects(key, static_cast<unsigned>(objects->size()), linked.errorText());
+    objects = modelObjects(model, options, **tm, parts, times, key, false);
+    if (!objects)
+      return R(objects.takeDiags());
+    linked = linkJitModel(*objects, prefixOf(infer, options), model.train.has_value(), times);
+  }
+  if (linked)
+    (*linked)->setThreads(options.threads);
+  return linked;
 }
 
 Result<std::unique_ptr<JitModel>> jitCompile(const Graph &infer, const Graph *train,
                                              const CompileOptions &options) {
-  auto model = std::make_unique<LlJitModel>();
-  Status loaded = model->load(infer, train, options);
-  if (!loaded)
-    return Result<std::unique_ptr<JitModel>>(loaded.takeDiags());
-  return Result<std::unique_ptr<JitModel>>(std::unique_ptr<JitModel>(std::move(model)));
+  PassContext ctx;
+  return jitCompile(planOptimized(infer, train, ctx), options);
 }
 
-Result<std::string> compileObject(const Graph &infer, const Graph *train,
-                                  const CompileOptions &options, CompileTimes *timesOut) {
+Result<std::string> compileObject(const PlannedModel &model, const CompileOptions &options,
+                                  CompileTimes *timesOut) {
   using R = Result<std::string>;
   CompileTimes times;
   auto tm = createTargetMachine(options.cpu);
   if (!tm)
     return R(tm.takeDiags());
   std::string key;
-  auto objects = modelObjects(infer, train, selfContained(options), **tm, 1, times, key);
+  auto objects = modelObjects(model, selfContained(options), **tm, 1, times, key);
   if (!objects)
     return R(objects.takeDiags());
   if (timesOut)
@@ -270,14 +194,14 @@ Result<std::string> compileObject(const Graph &infer, const Graph *train,
   return std::move(objects->front());
 }
 
-Result<std::string> emitText(const Graph &infer, const Graph *train, const CompileOptions &options,
+Result<std::string> emitText(const PlannedModel &model, const CompileOptions &options,
                              const std::string &what) {
   CompileTimes times;
   auto tm = createTargetMachine(options.cpu);
   if (!tm)
     return Result<std::string>(tm.takeDiags());
   llvm::LLVMContext ctx;
-  auto module = buildModule(ctx, **tm, infer, train, selfContained(options), times);
+  auto module = buildModule(ctx, **tm, model, selfContained(options), times);
   if (!module)
     return Result<std::string>(module.takeDiags());
   optimizeModule(**module, **tm);

@@ -1,5 +1,5 @@
-/// Which row sums ride along in another kernel (passes/fusion/RowSums.h).
-#include "passes/fusion/RowSums.h"
+/// Which row sums ride along in another kernel (passes/schedule/RowSums.h).
+#include "passes/schedule/RowSums.h"
 
 #include <algorithm>
 
@@ -81,7 +81,7 @@ bool canHost(const Node &host, const Node &guest, ValueId d) {
 
 } // namespace
 
-void scheduleRowSums(const Graph &g, GuestSchedule &s) {
+void scheduleRowSums(const Graph &g, KernelSchedule &s) {
   size_t n = g.nodes.size();
   std::vector<NodeId> firstReader(g.values.size(), static_cast<NodeId>(n));
   for (size_t i = n; i-- > 0;)

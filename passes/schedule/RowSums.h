@@ -12,16 +12,16 @@
 ///
 /// So the layernorm backward is one pass giving the input (and residual),
 /// gamma and beta gradients. The reductions are guests of their host
-/// (passes/fusion/Guests.h). A guest is hosted only when every reader of its
+/// (passes/schedule/KernelSchedule.h). A guest is hosted only when every reader of its
 /// result comes after the host; a host takes at most one sum and one gamma
 /// gradient.
 #pragma once
 
-#include "passes/fusion/Guests.h"
+#include "passes/schedule/KernelSchedule.h"
 
 namespace nnc {
 
 /// Adds the row-sum guests of `g` to `s`.
-void scheduleRowSums(const Graph &g, GuestSchedule &s);
+void scheduleRowSums(const Graph &g, KernelSchedule &s);
 
 } // namespace nnc

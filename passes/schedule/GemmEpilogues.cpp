@@ -1,5 +1,5 @@
-/// Which element-wise nodes run in a GEMM's epilogue (passes/fusion/GemmEpilogues.h).
-#include "passes/fusion/GemmEpilogues.h"
+/// Which element-wise nodes run in a GEMM's epilogue (passes/schedule/GemmEpilogues.h).
+#include "passes/schedule/GemmEpilogues.h"
 
 #include "ir/ElementwiseProgram.h"
 #include "passes/fusion/Fusion.h"
@@ -30,7 +30,7 @@ bool isArithmetic(const Node &e) {
 }
 
 /// Whether `host` already runs an element-wise guest.
-bool hasEpilogue(const Graph &g, const GuestSchedule &s, NodeId host) {
+bool hasEpilogue(const Graph &g, const KernelSchedule &s, NodeId host) {
   for (NodeId guest : s.guestsOf[static_cast<size_t>(host)])
     if (g.node(guest).op == OpKind::FusedElementwise)
       return true;
@@ -38,7 +38,7 @@ bool hasEpilogue(const Graph &g, const GuestSchedule &s, NodeId host) {
 }
 
 /// The GEMM node whose result `e` can take as its epilogue, or kNoNode.
-NodeId hostFor(const Graph &g, const Node &e, const Uses &uses, const GuestSchedule &s) {
+NodeId hostFor(const Graph &g, const Node &e, const Uses &uses, const KernelSchedule &s) {
   const Type &out = g.type(e.result);
   NodeId host = kNoNode;
   for (ValueId v : e.operands) {
@@ -69,7 +69,7 @@ NodeId hostFor(const Graph &g, const Node &e, const Uses &uses, const GuestSched
 
 } // namespace
 
-void scheduleGemmEpilogues(const Graph &g, GuestSchedule &s) {
+void scheduleGemmEpilogues(const Graph &g, KernelSchedule &s) {
   Uses uses(g);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node &e = g.nodes[i];

@@ -8,7 +8,7 @@
 ///   t = fused_elementwise(grad.w, sgd.lr, w, program=[[mul, 0, 1], [sub, 2, 3]])
 ///   w <- t
 ///
-/// so the update of w is written (straight into w, passes/memory) as the
+/// so the update of w is written (straight into w: the memory plan) as the
 /// gradient's tiles are finished, and the gradient is never read back.
 /// The node is applied to the tile's registers, and the GEMM's own result
 /// is not stored in the last depth block (with one depth block, never).
@@ -20,11 +20,11 @@
 /// one.
 #pragma once
 
-#include "passes/fusion/Guests.h"
+#include "passes/schedule/KernelSchedule.h"
 
 namespace nnc {
 
 /// Adds the GEMM epilogue guests of `g` to `s`.
-void scheduleGemmEpilogues(const Graph &g, GuestSchedule &s);
+void scheduleGemmEpilogues(const Graph &g, KernelSchedule &s);
 
 } // namespace nnc

@@ -1,7 +1,7 @@
 /// The memory report: a plan printed for people.
-#include "passes/memory/MemoryReport.h"
+#include "passes/schedule/MemoryReport.h"
 
-#include "passes/fusion/Guests.h"
+#include "passes/schedule/KernelSchedule.h"
 
 #include <fmt/format.h>
 
@@ -54,7 +54,7 @@ std::string memoryReport(const Graph &g, const MemoryPlan &plan, const std::vect
       fmt::format("memory plan of {}{}\n", title, dimText.empty() ? "" : " (" + dimText + ")");
   out += fmt::format("  peak workspace: {} bytes in {} buffers for {} op results\n", planned,
                      plan.buffers.size(), g.nodes.size());
-  GuestSchedule guests = scheduleGuests(g);
+  const KernelSchedule &guests = plan.schedule;
   out += fmt::format("  kernels per run: {} ({} nodes; {} computed inside another kernel: "
                      "row sums, GEMM epilogues)\n",
                      guests.kernels(), g.nodes.size(), g.nodes.size() - guests.kernels());

@@ -1,9 +1,9 @@
 /// Memory planning: liveness, in-place element-wise ops, and buffer reuse
 /// by coloring the interference graph (see MemoryPlan.h for the steps).
-#include "passes/memory/MemoryPlan.h"
+#include "passes/schedule/MemoryPlan.h"
 
-#include "passes/fusion/Guests.h"
-#include "passes/memory/InterferenceGraph.h"
+#include "passes/schedule/KernelSchedule.h"
+#include "passes/schedule/InterferenceGraph.h"
 
 #include <algorithm>
 #include <map>
@@ -89,9 +89,9 @@ struct Planner {
   };
   std::vector<Class> classes;
 
-  GuestSchedule guests;
+  const KernelSchedule &guests;
 
-  explicit Planner(const Graph &graph) : g(graph), guests(scheduleGuests(graph)) {
+  Planner(const Graph &graph, const KernelSchedule &schedule) : g(graph), guests(schedule) {
     size_t n = g.values.size();
     plan.bufferOf.assign(n, -1);
     plan.lifetimes.assign(n, Lifetime{});
@@ -264,12 +264,13 @@ struct Planner {
 
 } // namespace
 
-MemoryPlan planMemory(const Graph &g) {
-  Planner p(g);
+MemoryPlan planMemory(const Graph &g, KernelSchedule schedule) {
+  Planner p(g, schedule);
   p.placeUpdatesInState();
   p.computeLifetimes();
   p.formClasses();
   p.assignBuffers();
+  p.plan.schedule = std::move(schedule);
   return std::move(p.plan);
 }
 
