@@ -8,7 +8,6 @@
 #include <llvm/TargetParser/X86TargetParser.h>
 
 #include <algorithm>
-#include <cassert>
 
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/MDBuilder.h>
@@ -27,7 +26,7 @@ Lowering::Lowering(llvm::Module &module, llvm::Function *fn, const Graph &graph,
 
 llvm::Value *Lowering::data(ValueId v) const {
   auto it = buffers_.find(v);
-  assert(it != buffers_.end() && "value has no buffer");
+  NNC_CHECK(it != buffers_.end(), "value has no buffer");
   return it->second;
 }
 
@@ -39,7 +38,7 @@ llvm::Value *Lowering::immediate(ValueId v) {
 }
 
 void Lowering::loadDims() {
-  assert(dimValues_.empty() && "dims already loaded");
+  NNC_CHECK(dimValues_.empty(), "dims already loaded");
   for (size_t i = 0; i < graph.dims.size(); ++i)
     dimValues_.push_back(
         b.CreateLoad(i64, b.CreateConstGEP1_64(i64, dims_, i), "dim." + graph.dims[i].name));
@@ -291,6 +290,7 @@ void lowerNode(Lowering &l, const Node &node) {
   case OpFamily::Loss:
     return lowerLoss(l, node);
   }
+  NNC_UNHANDLED_OP(node, "lowering");
 }
 
 } // namespace nnc

@@ -1,5 +1,6 @@
 /// Target machines and the optimization pipeline.
 #include "codegen/Target.h"
+#include "ir/InternalError.h"
 
 #include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/IR/DiagnosticInfo.h>
@@ -13,7 +14,6 @@
 #include <llvm/TargetParser/Triple.h>
 #include <llvm/TargetParser/X86TargetParser.h>
 
-#include <cassert>
 #include <mutex>
 
 namespace nnc {
@@ -30,7 +30,7 @@ void disableLoopStrengthReduction() {
   llvm::StringMap<llvm::cl::Option *> &options = llvm::cl::getRegisteredOptions();
   auto it = options.find("disable-lsr");
   bool set = it != options.end() && !it->second->addOccurrence(0, "disable-lsr", "true");
-  assert(set && "LLVM's -disable-lsr option is gone: compile times will grow");
+  NNC_CHECK(set, "LLVM's -disable-lsr option is gone: compile times will grow");
   (void)set;
 }
 
@@ -45,7 +45,7 @@ void disableEpilogueVectorization() {
   auto it = options.find("enable-epilogue-vectorization");
   bool set = it != options.end() &&
              !it->second->addOccurrence(0, "enable-epilogue-vectorization", "false");
-  assert(set && "LLVM's -enable-epilogue-vectorization option is gone");
+  NNC_CHECK(set, "LLVM's -enable-epilogue-vectorization option is gone");
   (void)set;
 }
 

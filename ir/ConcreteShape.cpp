@@ -1,9 +1,9 @@
 /// Concrete shapes and value size checks.
 #include "ir/ConcreteShape.h"
+#include "ir/InternalError.h"
 
 #include "ir/Limits.h"
 
-#include <cassert>
 
 namespace nnc {
 
@@ -14,8 +14,7 @@ std::vector<int64_t> concreteShape(const Type &t, const std::vector<int64_t> &di
     if (d.isStatic()) {
       shape.push_back(d.size);
     } else {
-      assert(static_cast<size_t>(d.symbol) < dims.size() && dims[d.symbol] >= 0 &&
-             "symbolic dim has no value");
+      NNC_CHECK(static_cast<size_t>(d.symbol) < dims.size() && dims[d.symbol] >= 0, "symbolic dim has no value");
       shape.push_back(dims[static_cast<size_t>(d.symbol)]);
     }
   }

@@ -1,10 +1,10 @@
 /// Replace-all-uses, constants, re-typing and compaction for passes that
 /// edit a graph in place.
 #include "ir/GraphRewrite.h"
+#include "ir/InternalError.h"
 
 #include "ir/ShapeRules.h"
 
-#include <cassert>
 #include <set>
 
 namespace nnc {
@@ -50,7 +50,7 @@ bool compactGraph(Graph &g, const std::vector<bool> &keepNode, bool dropUnusedCo
   }
   bool changed = values.size() != g.values.size();
   auto map = [&](ValueId v) {
-    assert(newId[static_cast<size_t>(v)] != kNoValue && "a kept use of a removed value");
+    NNC_CHECK(newId[static_cast<size_t>(v)] != kNoValue, "a kept use of a removed value");
     return newId[static_cast<size_t>(v)];
   };
   std::vector<Node> nodes;
@@ -156,7 +156,7 @@ bool GraphRewriter::replace(ValueId from, ValueId to) {
 }
 
 void GraphRewriter::replaceImmediate(ValueId from, ValueId to) {
-  assert(g_.value(from).kind == ValueKind::Immediate && g_.type(from) == g_.type(to));
+  NNC_CHECK(g_.value(from).kind == ValueKind::Immediate && g_.type(from) == g_.type(to), "");
   replacement_[static_cast<size_t>(from)] = resolve(to);
 }
 
@@ -203,7 +203,7 @@ bool GraphRewriter::replaceWithConstant(ValueId like, std::vector<double> data,
     c = addConst(name.empty() ? freshName(base) : name, type, std::move(data), loc);
   }
   bool replaced = replace(like, c);
-  assert(replaced && "a constant of the same type always replaces an op result");
+  NNC_CHECK(replaced, "a constant of the same type always replaces an op result");
   return replaced;
 }
 

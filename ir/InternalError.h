@@ -7,6 +7,7 @@
 #pragma once
 
 #include "ir/Graph.h"
+#include "ir/InternalError.h"
 
 #include <fmt/format.h>
 
@@ -35,3 +36,8 @@ namespace nnc {
 
 /// The `default:` of a switch over ops: `node` has no case in this layer.
 #define NNC_UNHANDLED_OP(node, layer) ::nnc::unhandledOp(__FILE__, __LINE__, node, layer)
+
+/// The same for a switch over an OpKind, without its node.
+#define NNC_UNHANDLED_OPKIND(kind, layer)                                                          \
+  ::nnc::internalError(__FILE__, __LINE__,                                                         \
+                       fmt::format("no {} for op '{}'", layer, ::nnc::opInfo(kind).name))

@@ -1,8 +1,8 @@
 /// Expands the op table into OpInfo entries; also the tables of
 /// initializers and optimizers.
 #include "ir/OpInfo.h"
+#include "ir/InternalError.h"
 
-#include <cassert>
 
 namespace nnc {
 
@@ -92,7 +92,7 @@ const std::vector<OpInfo> &allOps() {
 
 const OpInfo &opInfo(OpKind kind) {
   const OpInfo &info = allOps()[static_cast<size_t>(kind)];
-  assert(info.kind == kind);
+  NNC_CHECK(info.kind == kind, "");
   return info;
 }
 

@@ -1,14 +1,14 @@
 /// Dispatch from the op table to the family shape rules, and the helpers
 /// they share.
 #include "ir/ShapeRules.h"
+#include "ir/InternalError.h"
 
-#include <cassert>
 
 namespace nnc {
 
 const AttrValue &ShapeQuery::attr(std::string_view name) const {
   int i = info.attrIndex(name);
-  assert(i >= 0 && "op has no such attribute");
+  NNC_CHECK(i >= 0, "op has no such attribute");
   return attrs[static_cast<size_t>(i)];
 }
 

@@ -1,8 +1,8 @@
 /// Initializers: SplitMix64 bits, uniform and Box-Muller normal floats, fans.
 #include "runtime/Initializers.h"
+#include "ir/InternalError.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -49,7 +49,7 @@ void applyInitializer(Tensor &t, const Initializer &init) {
     return fillConstant(t, 1.0);
   if (name == "fill")
     return fillConstant(t, initializerNumber(init, 0, 0.0));
-  assert(t.dtype() == DType::F32 && "random initializers fill f32 tensors");
+  NNC_CHECK(t.dtype() == DType::F32, "random initializers fill f32 tensors");
   if (t.dtype() != DType::F32)
     return;
   Fans fans = fansOf(t.shape());
@@ -68,13 +68,13 @@ void applyInitializer(Tensor &t, const Initializer &init) {
   if (name == "he_normal")
     return fillNormal(t.f32(), t.numel(), 0.0, std::sqrt(2.0 / static_cast<double>(fans.in)),
                       initializerSeed(init, 0));
-  assert(false && "unknown initializer (the graph builder checks names)");
+  NNC_UNREACHABLE("unknown initializer (the graph builder checks names)");
 }
 
 std::vector<int64_t> staticShape(const Type &type) {
   std::vector<int64_t> shape;
   for (const Dim &d : type.shape) {
-    assert(d.isStatic() && "params, states and consts have static types");
+    NNC_CHECK(d.isStatic(), "params, states and consts have static types");
     shape.push_back(d.isStatic() ? d.size : 0);
   }
   return shape;
@@ -138,8 +138,7 @@ Tensor initialTensor(const Graph &g, ValueId id) {
     applyInitializer(t, v.init);
     return t;
   }
-  assert((v.kind == ValueKind::Immediate || static_cast<int64_t>(v.data.size()) == t.numel()) &&
-         "a literal has one number per element");
+  NNC_CHECK((v.kind == ValueKind::Immediate || static_cast<int64_t>(v.data.size()) == t.numel()), "a literal has one number per element");
   int64_t n = std::min(t.numel(), static_cast<int64_t>(v.data.size()));
   for (int64_t i = 0; i < n; ++i)
     t.set(i, v.data[static_cast<size_t>(i)]);

@@ -1,18 +1,18 @@
 /// The reference interpreter: binds inputs, then runs one kernel per node.
 #include "runtime/Interpreter.h"
+#include "ir/InternalError.h"
 
 #include "runtime/Initializers.h"
 #include "runtime/InputBinding.h"
 
 #include "ir/Limits.h"
 
-#include <cassert>
 
 namespace nnc {
 
 const AttrValue &KernelCall::attr(std::string_view name) const {
   int i = node.info().attrIndex(name);
-  assert(i >= 0 && "op has no such attribute");
+  NNC_CHECK(i >= 0, "op has no such attribute");
   return node.attrs[static_cast<size_t>(i)];
 }
 
@@ -68,7 +68,7 @@ Status evalNode(KernelCall &call) {
   case OpFamily::Loss:
     return evalLoss(call);
   }
-  return Status::failAt(call.node.loc, "{}: no interpreter kernel", call.node.info().name);
+  NNC_UNHANDLED_OP(call.node, "interpreter kernel");
 }
 
 Status Interpreter::bindInputs(const std::vector<Tensor> &inputs) {

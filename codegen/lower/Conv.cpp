@@ -26,6 +26,7 @@
 /// input planes (n, c) for the pools; every output is computed by one task
 /// in the same order on any number of threads.
 #include "codegen/lower/ConvKernels.h"
+#include "ir/InternalError.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -496,7 +497,7 @@ void lowerConv(Lowering &l, const Node &node) {
   case OpKind::AvgPool2dGrad:
     return lowerAvgPoolGrad(l, node);
   default:
-    assert(false && "not a Conv op");
+    NNC_UNHANDLED_OP(node, "lowering");
   }
 }
 

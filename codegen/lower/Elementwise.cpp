@@ -2,6 +2,7 @@
 /// the result, flat when no operand broadcasts, else a loop nest whose
 /// innermost loop the vectorizer takes.
 #include "codegen/Lowering.h"
+#include "ir/InternalError.h"
 #include "ir/ElementwiseProgram.h"
 
 #include <cmath>
@@ -49,8 +50,7 @@ V unary(Lowering &l, const Node &n, V x) {
   case OpKind::Step:
     return b.CreateSelect(b.CreateFCmpOGE(x, zero), one, zero);
   default:
-    assert(false && "not a unary op");
-    return x;
+    NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 
@@ -79,8 +79,7 @@ V unaryGrad(Lowering &l, const Node &n, V x, V dy) {
     return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy,
                           b.CreateSelect(b.CreateFCmpOLT(x, zero), b.CreateFNeg(dy), zero));
   default:
-    assert(false && "not a unary gradient op");
-    return dy;
+    NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 
@@ -103,8 +102,7 @@ V binary(Lowering &l, const Node &n, V a, V c) {
   case OpKind::Eq:
     return b.CreateUIToFP(integer ? b.CreateICmpEQ(a, c) : b.CreateFCmpOEQ(a, c), l.f32);
   default:
-    assert(false && "not a binary op");
-    return a;
+    NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 
@@ -149,7 +147,7 @@ std::optional<ElementwiseProgram> programOf(const Node &n) {
     return std::nullopt;
   std::string why;
   std::optional<ElementwiseProgram> program = decodeProgram(n.attrs[0], n.operands.size(), why);
-  assert(program && "the verifier checks programs");
+  NNC_CHECK(program, "the verifier checks programs");
   return program;
 }
 

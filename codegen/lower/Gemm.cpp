@@ -41,6 +41,7 @@
 /// extents as arguments) for each task of a large enough GEMM, and keeps
 /// the epilogue as a function the kernel calls with each finished tile.
 #include "codegen/lower/Gemm.h"
+#include "ir/InternalError.h"
 
 #include "codegen/GemmLibrary.h"
 #include "codegen/lower/GemmIr.h"
@@ -135,7 +136,7 @@ public:
         zeroVec(llvm::ConstantAggregateZero::get(vec)), vectorAlign(s.vw * 4), bInPlace(bInPlace),
         fullPanelsUnmasked(fullPanelsUnmasked), one(l.constI64(1)), nr(l.constI64(s.nr)),
         panelFloats(l.constI64(s.kc * s.nr)) {
-    assert(s.kc % s.vw == 0 && s.nr % s.vw == 0 && "packed rows are whole vectors");
+    NNC_CHECK(s.kc % s.vw == 0 && s.nr % s.vw == 0, "packed rows are whole vectors");
     pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
     panels = b.CreateUDiv(b.CreateAdd(b.CreateSub(r.col1, r.col0), l.constI64(s.nr - 1)), nr);
     // Column sums of B belong to the task of the first row block of a chunk
@@ -524,7 +525,7 @@ llvm::Function *libraryKernel(Lowering &l, const GemmOperands &g) {
   GemmKernelKey key{g.ta, g.tb, g.bSums != nullptr, g.aMap ? g.aMapActivation : "",
                     g.bMap ? g.bMapActivation : ""};
   // The kernel's blocking is the module's (emitGemm splits for both).
-  assert(gemmLibraryLanes(l.gemmLibraryCpu) == vectorLanes(*l.fn));
+  NNC_CHECK(gemmLibraryLanes(l.gemmLibraryCpu) == vectorLanes(*l.fn), "");
   return declareGemmKernel(l.module, l.gemmLibraryCpu, key);
 }
 

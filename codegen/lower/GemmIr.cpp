@@ -1,5 +1,6 @@
 /// IR building blocks of the GEMM emitter (codegen/lower/GemmIr.h).
 #include "codegen/lower/GemmIr.h"
+#include "ir/InternalError.h"
 
 namespace nnc::gemm {
 
@@ -53,7 +54,7 @@ std::vector<V> loop(Lowering &l, V begin, V end, V step, const std::vector<V> &i
   b.CreateCondBr(b.CreateICmpSLT(i, end), bodyBlock, exit);
   b.SetInsertPoint(bodyBlock);
   std::vector<V> next = body(i, carried);
-  assert(next.size() == phis.size());
+  NNC_CHECK(next.size() == phis.size(), "");
   V nextI = b.CreateAdd(i, step, "", true, true);
   llvm::BranchInst *latch = b.CreateBr(header);
   i->addIncoming(nextI, b.GetInsertBlock());
@@ -103,7 +104,7 @@ std::vector<V> branch(Lowering &l, V cond, const std::function<std::vector<V>()>
   llvm::BasicBlock *elseEnd = b.GetInsertBlock();
   b.CreateBr(join);
   b.SetInsertPoint(join);
-  assert(a.size() == c.size());
+  NNC_CHECK(a.size() == c.size(), "");
   std::vector<V> merged;
   for (size_t k = 0; k < a.size(); ++k) {
     llvm::PHINode *phi = b.CreatePHI(a[k]->getType(), 2);

@@ -4,6 +4,7 @@
 /// label before it reads any logit, and returns kAbiBadLabel from the
 /// generated function for a label outside [0, K).
 #include "codegen/Lowering.h"
+#include "ir/InternalError.h"
 
 #include <limits>
 
@@ -170,7 +171,7 @@ void lowerLoss(Lowering &l, const Node &n) {
   case OpKind::SoftmaxCrossEntropyGrad:
     return lowerSoftmaxCrossEntropyGrad(l, n);
   default:
-    assert(false && "not a Loss-family op");
+    NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 

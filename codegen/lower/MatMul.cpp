@@ -4,6 +4,7 @@
 /// the activation's gradient applied as A or B is read, and a bias gradient
 /// riding along as column sums of B (passes/schedule/RowSums.h).
 #include "codegen/GemmLibrary.h"
+#include "ir/InternalError.h"
 #include "codegen/lower/Gemm.h"
 #include "ir/Activation.h"
 
@@ -203,7 +204,7 @@ void lowerMatMul(Lowering &l, const Node &n) {
     emitGemm(l, g, guestEpilogue(l, n, g));
     return;
   }
-  default: {
+  case OpKind::MatMul: {
     ValueId a = n.operands[0], bv = n.operands[1];
     bool ta = n.attrs[0].boolean, tb = n.attrs[1].boolean;
     const Shape &as = l.type(a).shape;
@@ -213,7 +214,10 @@ void lowerMatMul(Lowering &l, const Node &n) {
     if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
     emitGemm(l, g, guestEpilogue(l, n, g));
+    return;
   }
+  default:
+    NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 

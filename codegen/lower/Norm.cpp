@@ -5,6 +5,7 @@
 /// and its gradients) read x + r wherever the plain ones read x. The f64 mean is split into two f32
 /// halves so that x - mean keeps its precision when x is far from 0.
 #include "codegen/Lowering.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -202,7 +203,7 @@ void lowerNorm(Lowering &l, const Node &n) {
   case OpKind::FusedAddLayerNormGammaGrad:
     return lowerLayerNormGammaGrad(l, n);
   default:
-    assert(false && "not a Norm-family op");
+    NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 

@@ -9,6 +9,7 @@
 /// innermost loop running over the block's columns. Other axes sets fall
 /// back to one scalar nest per output element.
 #include "codegen/Lowering.h"
+#include "ir/InternalError.h"
 
 #include <limits>
 #include <optional>
@@ -598,7 +599,7 @@ void lowerReduce(Lowering &l, const Node &n) {
   case OpKind::LogSoftmaxGrad:
     return lowerSoftmaxGrad(l, n);
   default:
-    assert(false && "not a Reduce-family op");
+    NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 

@@ -3,6 +3,7 @@
 /// contiguously and reads through the permuted strides of the input).
 /// Both move 4-byte elements of either dtype.
 #include "codegen/Lowering.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -107,7 +108,7 @@ void lowerShapeOp(Lowering &l, const Node &n) {
   case OpKind::Transpose:
     return lowerTranspose(l, n);
   default:
-    assert(false && "not a shape op");
+    NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 

@@ -1,5 +1,6 @@
 /// conv2d, maxpool2d and avgpool2d over NCHW tensors with static H and W.
 #include "ir/ShapeRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -83,10 +84,12 @@ TypeOrNone inferConvGrad(ShapeQuery &q) {
     if (!q.checkIncomingGradient(OpKind::MaxPool2d, {q.operand(0)}, 1))
       return std::nullopt;
     return q.operand(0);
-  default:
+  case OpKind::AvgPool2dGrad:
     if (!q.checkIncomingGradient(OpKind::AvgPool2d, {q.operand(0)}, 1))
       return std::nullopt;
     return q.operand(0);
+  default:
+    NNC_UNHANDLED_OPKIND(q.info.kind, "shape rule");
   }
 }
 

@@ -1,5 +1,6 @@
 /// Losses: a f32[] scalar of a prediction and a target.
 #include "ir/ShapeRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -12,8 +13,10 @@ static OpKind forwardOf(OpKind grad) {
     return OpKind::Mse;
   case OpKind::BceGrad:
     return OpKind::Bce;
-  default:
+  case OpKind::SoftmaxCrossEntropyGrad:
     return OpKind::SoftmaxCrossEntropy;
+  default:
+    NNC_UNHANDLED_OPKIND(grad, "forward loss");
   }
 }
 

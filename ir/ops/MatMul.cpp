@@ -2,6 +2,7 @@
 /// and the fused matmul ops (forward with bias and activation, backward with
 /// the activation's gradient applied on the way in).
 #include "ir/Activation.h"
+#include "ir/InternalError.h"
 #include "ir/ShapeRules.h"
 
 namespace nnc {
@@ -77,7 +78,7 @@ TypeOrNone inferFused(ShapeQuery &q) {
       return std::nullopt;
     return Type{DType::F32, {q.operand(0).shape[1]}};
   default:
-    return q.error("not a matmul op");
+    NNC_UNHANDLED_OPKIND(q.info.kind, "shape rule");
   }
 }
 

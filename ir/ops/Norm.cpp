@@ -1,5 +1,6 @@
 /// layernorm over the last axis, with gamma and beta of that axis' size.
 #include "ir/ShapeRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -38,8 +39,10 @@ static TypeOrNone inferFusedAddNorm(ShapeQuery &q) {
     return q.forwardType(OpKind::LayerNorm, rest);
   case OpKind::FusedAddLayerNormGrad:
     return q.forwardType(OpKind::LayerNormGrad, rest);
-  default:
+  case OpKind::FusedAddLayerNormGammaGrad:
     return q.forwardType(OpKind::LayerNormGammaGrad, rest);
+  default:
+    NNC_UNHANDLED_OPKIND(q.info.kind, "shape rule");
   }
 }
 

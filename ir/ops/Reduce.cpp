@@ -1,5 +1,6 @@
 /// Reductions (sum, mean, max over axes), argmax, softmax and log_softmax.
 #include "ir/ShapeRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -35,8 +36,10 @@ static OpKind forwardOf(OpKind grad) {
     return OpKind::Max;
   case OpKind::SoftmaxGrad:
     return OpKind::Softmax;
-  default:
+  case OpKind::LogSoftmaxGrad:
     return OpKind::LogSoftmax;
+  default:
+    NNC_UNHANDLED_OPKIND(grad, "forward reduction");
   }
 }
 

@@ -9,6 +9,7 @@
 /// 4. Check every param: a param the loss reaches only through an op
 ///    without a gradient is an error; one the loss does not reach, a warning.
 #include "passes/autodiff/Autodiff.h"
+#include "ir/InternalError.h"
 
 #include "ir/ShapeRules.h"
 #include "passes/autodiff/GradientRules.h"
@@ -30,13 +31,13 @@ ValueId GradContext::op(OpKind kind, std::vector<ValueId> operands,
   for (const auto &[name, value] : attrs)
     values[static_cast<size_t>(info.attrIndex(name))] = value;
   ValueId v = b_.addOp(kind, std::move(operands), std::move(values), node.loc);
-  assert(v != kNoValue && "a gradient rule built an ill-typed node");
+  NNC_CHECK(v != kNoValue, "a gradient rule built an ill-typed node");
   return v;
 }
 
 ValueId GradContext::opWithForwardAttrs(OpKind kind, std::vector<ValueId> operands) {
   ValueId v = b_.addOp(kind, std::move(operands), node.attrs, node.loc);
-  assert(v != kNoValue && "a gradient rule built an ill-typed node");
+  NNC_CHECK(v != kNoValue, "a gradient rule built an ill-typed node");
   return v;
 }
 
@@ -93,7 +94,7 @@ Gradients gradientsOf(GradContext &c) {
   case OpFamily::Loss:
     return lossGradients(c);
   }
-  return {};
+  NNC_UNHANDLED_OP(c.node, "gradient rule");
 }
 
 /// Which values depend on `sources`, propagating through nodes for which
@@ -178,9 +179,15 @@ Result<ParamGradients> differentiate(Graph &g, PassContext &ctx) {
       continue;
     GradContext c(b, node, dy->second, wanted);
     Gradients contributions = gradientsOf(c);
-    for (size_t k = 0; k < node.operands.size(); ++k)
-      if (wanted[k] && k < contributions.size() && contributions[k] != kNoValue)
-        accumulate(node.operands[k], contributions[k], node.loc);
+    for (size_t k = 0; k < node.operands.size(); ++k) {
+      if (!wanted[k])
+        continue;
+      // A rule that gives a wanted f32 operand no gradient would leave a
+      // param untrained without a word: a bug in the rule.
+      NNC_CHECK(k < contributions.size() && contributions[k] != kNoValue,
+                "the gradient rule of {} gave operand {} no gradient", node.info().name, k);
+      accumulate(node.operands[k], contributions[k], node.loc);
+    }
   }
 
   ParamGradients out;

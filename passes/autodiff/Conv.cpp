@@ -1,5 +1,6 @@
 /// Gradient rules of conv2d (input, filter, bias) and the pools.
 #include "passes/autodiff/GradientRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -22,7 +23,7 @@ Gradients convGradients(GradContext &c) {
   case OpKind::AvgPool2d:
     return {c.opWithForwardAttrs(OpKind::AvgPool2dGrad, {x, dy})};
   default:
-    return {kNoValue};
+    NNC_UNHANDLED_OP(c.node, "gradient rule");
   }
 }
 

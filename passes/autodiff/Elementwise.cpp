@@ -1,6 +1,7 @@
 /// Gradient rules of the element-wise ops. Broadcast operands get their
 /// gradient summed back to their own shape.
 #include "passes/autodiff/GradientRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -34,7 +35,7 @@ ValueId unaryGradient(GradContext &c) {
   case OpKind::Step: // straight-through: Rosenblatt's rule under sse
     return dy;
   default:
-    return kNoValue;
+    NNC_UNHANDLED_OP(c.node, "gradient rule");
   }
 }
 
@@ -73,7 +74,7 @@ Gradients binaryGradients(GradContext &c) {
     break;
   }
   default:
-    break;
+    NNC_UNHANDLED_OP(c.node, "gradient rule");
   }
   return g;
 }

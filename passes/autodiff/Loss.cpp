@@ -1,6 +1,7 @@
 /// Gradient rules of the losses, for the prediction and (when it depends on
 /// a param) the target.
 #include "passes/autodiff/GradientRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -31,7 +32,7 @@ Gradients lossGradients(GradContext &c) {
       g[0] = c.op(OpKind::SoftmaxCrossEntropyGrad, {p, t, dl});
     return g;
   default:
-    return g;
+    NNC_UNHANDLED_OP(c.node, "gradient rule");
   }
 }
 

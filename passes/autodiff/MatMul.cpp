@@ -1,10 +1,13 @@
 /// Gradient rules of matmul: two more matmuls, transposes folded into the
 /// transpose flags (never materialized).
 #include "passes/autodiff/GradientRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
 Gradients matMulGradients(GradContext &c) {
+  if (c.node.op != OpKind::MatMul)
+    NNC_UNHANDLED_OP(c.node, "gradient rule");
   ValueId a = c.x(0), b = c.x(1), dy = c.dy;
   bool ta = c.attr("transpose_a").boolean, tb = c.attr("transpose_b").boolean;
   auto mm = [&](ValueId l, ValueId r, bool tl, bool tr) {

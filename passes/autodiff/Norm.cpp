@@ -1,9 +1,12 @@
 /// Gradient rules of layernorm: input, gamma and beta.
 #include "passes/autodiff/GradientRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
 Gradients normGradients(GradContext &c) {
+  if (c.node.op != OpKind::LayerNorm)
+    NNC_UNHANDLED_OP(c.node, "gradient rule");
   ValueId x = c.x(0), gamma = c.x(1), dy = c.dy;
   AttrValue eps = c.attr("eps");
   Gradients g(3, kNoValue);

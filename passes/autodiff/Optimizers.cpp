@@ -14,6 +14,7 @@
 /// the `lr` argument) rather than a constant, so a training loop can
 /// schedule it between steps without recompiling (`nnc train --lr-schedule`).
 #include "passes/autodiff/Autodiff.h"
+#include "ir/InternalError.h"
 
 #include "ir/GraphBuilder.h"
 
@@ -57,7 +58,7 @@ private:
     for (const AttrSpec &s : opInfo(k).attrs)
       defaults.push_back(s.defaultValue);
     ValueId v = b_.addOp(k, std::move(operands), std::move(defaults), loc_);
-    assert(v != kNoValue);
+    NNC_CHECK(v != kNoValue, "");
     return v;
   }
   ValueId state(const std::string &base, const Type &type) {
@@ -124,7 +125,7 @@ private:
 } // namespace
 
 std::string learningRateName(const Graph &model) {
-  assert(model.minimize);
+  NNC_CHECK(model.minimize, "");
   return GraphBuilder(model).freshName(model.minimize->optimizer + ".lr");
 }
 

@@ -1,5 +1,6 @@
 /// Gradient rules of the reductions, softmax and log_softmax.
 #include "passes/autodiff/GradientRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -17,7 +18,7 @@ Gradients reduceGradients(GradContext &c) {
   case OpKind::LogSoftmax:
     return {c.opWithForwardAttrs(OpKind::LogSoftmaxGrad, {y, dy})};
   default:
-    return {kNoValue};
+    NNC_UNHANDLED_OP(c.node, "gradient rule");
   }
 }
 

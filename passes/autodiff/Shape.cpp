@@ -1,5 +1,6 @@
 /// Gradient rules of reshape (reshape back) and transpose (inverse perm).
 #include "passes/autodiff/GradientRules.h"
+#include "ir/InternalError.h"
 
 namespace nnc {
 
@@ -13,6 +14,8 @@ Gradients shapeOpGradients(GradContext &c) {
                                      : AttrValue::num(static_cast<double>(d.size)));
     return {c.op(OpKind::Reshape, {c.dy}, {{"shape", AttrValue::values(shape)}})};
   }
+  if (c.node.op != OpKind::Transpose)
+    NNC_UNHANDLED_OP(c.node, "gradient rule");
   const AttrValue &perm = c.attr("perm");
   if (perm.isNone()) // reversed axes are their own inverse
     return {c.op(OpKind::Transpose, {c.dy})};

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "runtime/Interpreter.h"
+#include "ir/InternalError.h"
 
-#include <cassert>
 #include <cstdint>
 #include <vector>
 
@@ -36,11 +36,11 @@ class BroadcastIndex {
 public:
   BroadcastIndex(const std::vector<int64_t> &operandShape, const std::vector<int64_t> &outShape)
       : outShape_(outShape), strides_(outShape.size(), 0) {
-    assert(operandShape.size() <= outShape.size());
+    NNC_CHECK(operandShape.size() <= outShape.size(), "");
     size_t lead = outShape.size() - operandShape.size();
     int64_t stride = 1;
     for (size_t i = operandShape.size(); i-- > 0;) {
-      assert(operandShape[i] == outShape[lead + i] || operandShape[i] == 1);
+      NNC_CHECK(operandShape[i] == outShape[lead + i] || operandShape[i] == 1, "");
       strides_[lead + i] = operandShape[i] == 1 ? 0 : stride;
       stride *= operandShape[i];
     }
@@ -67,10 +67,5 @@ float unaryScalar(OpKind op, float x, double alpha);
 /// One (forward value, dy) gradient op (relu_grad, ...) on one element.
 float unaryGradScalar(OpKind op, float v, float dy, double alpha);
 
-/// The error for an op of a family whose kernel does not handle it (yet).
-inline Status noKernel(const KernelCall &call) {
-  return Status::failAt(call.node.loc, "{}: the interpreter has no kernel for this op",
-                        call.node.info().name);
-}
 
 } // namespace nnc

@@ -2,6 +2,7 @@
 /// correlation with stride and zero padding) and of max and average pooling,
 /// and of their gradient ops.
 #include "runtime/Interpreter.h"
+#include "ir/InternalError.h"
 #include "runtime/interp/Common.h"
 
 #include <cmath>
@@ -189,7 +190,7 @@ Status evalConv(KernelCall &call) {
     break;
   }
   if (op != OpKind::Conv2d && op != OpKind::MaxPool2d && op != OpKind::AvgPool2d)
-    return noKernel(call);
+    NNC_UNHANDLED_OP(call.node, "interpreter kernel");
   Window win = windowOf(call);
   bool isConv = op == OpKind::Conv2d;
   Tensor &out = call.output;

@@ -2,6 +2,7 @@
 /// broadcasting binary arithmetic (f32, and i32 for add, sub, mul, eq), and
 /// their gradient ops.
 #include "ir/ElementwiseProgram.h"
+#include "ir/InternalError.h"
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
@@ -45,8 +46,7 @@ double unaryOp(OpKind op, double x, double alpha) {
   default:
     break;
   }
-  assert(false && "not a unary element-wise op");
-  return 0;
+  NNC_UNREACHABLE("{}: not a unary element-wise op", opInfo(op).name);
 }
 
 /// One f32 binary op on one pair of elements, in double (exact for the
@@ -70,8 +70,7 @@ double binaryOpF32(OpKind op, double a, double b) {
   default:
     break;
   }
-  assert(false && "not a binary element-wise op");
-  return 0;
+  NNC_UNREACHABLE("{}: not a binary element-wise op", opInfo(op).name);
 }
 
 /// One i32 binary op; add, sub and mul wrap around as two's complement.
@@ -89,8 +88,7 @@ double binaryOpI32(OpKind op, int32_t a, int32_t b) {
   default:
     break;
   }
-  assert(false && "op does not take i32 operands");
-  return 0;
+  NNC_UNREACHABLE("{}: op does not take i32 operands", opInfo(op).name);
 }
 
 void evalUnary(KernelCall &call) {
@@ -143,8 +141,7 @@ double unaryGradOp(OpKind op, double v, double dy, double alpha) {
   default:
     break;
   }
-  assert(false && "not a unary gradient op");
-  return 0;
+  NNC_UNREACHABLE("{}: not a unary gradient op", opInfo(op).name);
 }
 
 /// sigmoid_grad ... abs_grad: (forward value, dy), one shape.
@@ -262,7 +259,7 @@ Status evalElementwise(KernelCall &call) {
   else if (info.has(kBinary))
     evalBinary(call);
   else
-    return noKernel(call);
+    NNC_UNHANDLED_OP(call.node, "interpreter kernel");
   return Ok{};
 }
 

@@ -1,6 +1,7 @@
 /// Reference kernels of the losses (sse, mse, bce, softmax_cross_entropy):
 /// f32[] scalars accumulated in double; and their gradient ops.
 #include "runtime/Interpreter.h"
+#include "ir/InternalError.h"
 #include "runtime/interp/Common.h"
 
 #include <algorithm>
@@ -24,9 +25,8 @@ double lossTerm(OpKind op, double p, double t) {
     // std::max keeps a NaN log (first operand), as PyTorch does.
     return -(t * std::max(std::log(p), kLogClamp) + (1 - t) * std::max(std::log1p(-p), kLogClamp));
   default:
-    break;
+    NNC_UNREACHABLE("{} is not an element-wise loss", opInfo(op).name);
   }
-  return 0;
 }
 
 /// sse = 1/2 sum, mse and bce = mean, of the element terms.
@@ -146,7 +146,7 @@ Status evalLoss(KernelCall &call) {
   case OpKind::SoftmaxCrossEntropy:
     return softmaxCrossEntropy(call);
   default:
-    return noKernel(call);
+    NNC_UNHANDLED_OP(call.node, "interpreter kernel");
   }
 }
 

@@ -2,6 +2,7 @@
 /// optionally transposed, accumulated in double; and of the fused matmul ops,
 /// which compute exactly what the ops they replace compute one after another.
 #include "ir/Activation.h"
+#include "ir/InternalError.h"
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
@@ -103,7 +104,7 @@ Status evalMatMul(KernelCall &call) {
     return Ok{};
   }
   default:
-    return noKernel(call);
+    NNC_UNHANDLED_OP(call.node, "interpreter kernel");
   }
 }
 

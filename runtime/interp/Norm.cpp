@@ -1,6 +1,7 @@
 /// Reference kernels of layernorm over the last axis (biased variance, eps
 /// inside the square root, then gamma and beta) and of its gradient ops.
 #include "runtime/Interpreter.h"
+#include "ir/InternalError.h"
 #include "runtime/interp/Common.h"
 
 #include <cmath>
@@ -130,7 +131,7 @@ Status evalNorm(KernelCall &call) {
   case OpKind::LayerNormGammaGrad:
     return evalLayerNormGammaGrad(call);
   default:
-    return noKernel(call);
+    NNC_UNHANDLED_OP(call.node, "interpreter kernel");
   }
 }
 

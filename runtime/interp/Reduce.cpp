@@ -1,6 +1,7 @@
 /// Reference kernels of the reductions (sum, mean, max over axes), argmax,
 /// softmax and log_softmax, accumulated in double; and their gradient ops.
 #include "runtime/Interpreter.h"
+#include "ir/InternalError.h"
 #include "runtime/interp/Common.h"
 
 #include <cmath>
@@ -224,7 +225,7 @@ Status evalReduce(KernelCall &call) {
   case OpKind::Max:
     return evalReduction(call);
   default:
-    return noKernel(call);
+    NNC_UNHANDLED_OP(call.node, "interpreter kernel");
   }
 }
 

@@ -1,9 +1,9 @@
 /// Reference kernels of reshape (a C-order copy) and transpose (a permuted
 /// copy); both move 4-byte elements of either dtype.
 #include "runtime/Interpreter.h"
+#include "ir/InternalError.h"
 #include "runtime/interp/Common.h"
 
-#include <cassert>
 #include <cstring>
 
 namespace nnc {
@@ -29,7 +29,7 @@ std::vector<int64_t> permutation(const KernelCall &call, size_t rank) {
 
 void evalReshape(KernelCall &call) {
   const Tensor &x = *call.inputs[0];
-  assert(x.numel() == call.output.numel());
+  NNC_CHECK(x.numel() == call.output.numel(), "");
   for (int64_t i = 0; i < x.numel(); ++i)
     copyElement(x, i, call.output, i);
 }
@@ -59,7 +59,7 @@ Status evalShapeOp(KernelCall &call) {
     evalTranspose(call);
     return Ok{};
   default:
-    return noKernel(call);
+    NNC_UNHANDLED_OP(call.node, "interpreter kernel");
   }
 }
 
