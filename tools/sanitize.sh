@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the whole tree with AddressSanitizer + UndefinedBehaviorSanitizer
-# (LeakSanitizer on) in its own directory and runs the test suite under it.
-# JIT-compiled code is not instrumented; the code that compiles it is.
+# (LeakSanitizer on) and with assertions enabled (no -DNDEBUG: the C++
+# library's and nnc's remaining asserts run too) in its own directory, and
+# runs the test suite under it. JIT-compiled code is not instrumented; the
+# code that compiles it is.
 #
 #   tools/sanitize.sh              build build-asan/ and run ctest
 #   NNC_ASAN_DIR=DIR               another build directory
@@ -18,7 +20,7 @@ start=$(date +%s)
 
 if [ ! -f "$build_dir/build.ninja" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNC_SANITIZE=ON \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" >/dev/null
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 fi
 flock "$lock" cmake --build "$build_dir" -j2
 built=$(date +%s)
