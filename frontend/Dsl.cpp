@@ -275,35 +275,26 @@ Optimizer adam(double lr, double beta1, double beta2, double eps, Loc loc) {
 
 // ---- ops ----------------------------------------------------------------------------
 
-#define NNC_DSL_UNARY(fn, kind)                                                                    \
-  Expr fn(const Expr &x, Loc loc) { return call(OpKind::kind, {&x}, loc); }
-NNC_DSL_UNARY(neg, Neg)
-NNC_DSL_UNARY(abs, Abs)
-NNC_DSL_UNARY(exp, Exp)
-NNC_DSL_UNARY(log, Log)
-NNC_DSL_UNARY(sqrt, Sqrt)
-NNC_DSL_UNARY(sigmoid, Sigmoid)
-NNC_DSL_UNARY(tanh, Tanh)
-NNC_DSL_UNARY(relu, Relu)
-NNC_DSL_UNARY(gelu, Gelu)
-NNC_DSL_UNARY(softplus, Softplus)
-NNC_DSL_UNARY(step, Step)
-#undef NNC_DSL_UNARY
-
-#define NNC_DSL_BINARY(fn, kind)                                                                   \
-  Expr fn(const Expr &a, const Expr &b, Loc loc) { return call(OpKind::kind, {&a, &b}, loc); }
-NNC_DSL_BINARY(add, Add)
-NNC_DSL_BINARY(sub, Sub)
-NNC_DSL_BINARY(mul, Mul)
-NNC_DSL_BINARY(div, Div)
-NNC_DSL_BINARY(maximum, Maximum)
-NNC_DSL_BINARY(minimum, Minimum)
-NNC_DSL_BINARY(eq, Eq)
-NNC_DSL_BINARY(sse, Sse)
-NNC_DSL_BINARY(mse, Mse)
-NNC_DSL_BINARY(bce, Bce)
-NNC_DSL_BINARY(softmax_cross_entropy, SoftmaxCrossEntropy)
-#undef NNC_DSL_BINARY
+// The functions of the ops of the common shapes, from the op table.
+#define NNC_OP(...)
+#define NNC_UNARY_OP(id, name)                                                                     \
+  Expr name(const Expr &x, Loc loc) { return call(OpKind::id, {&x}, loc); }
+#define NNC_BINARY_OP(id, name, traits)                                                            \
+  Expr name(const Expr &a, const Expr &b, Loc loc) { return call(OpKind::id, {&a, &b}, loc); }
+#define NNC_REDUCTION_OP(id, name)                                                                 \
+  Expr name(const Expr &x, Axes axes, bool keepdims, Loc loc) {                                    \
+    return reduction(OpKind::id, x, axes, keepdims, loc);                                          \
+  }
+#define NNC_LOSS_OP(id, name)                                                                      \
+  Expr name(const Expr &prediction, const Expr &target, Loc loc) {                                 \
+    return call(OpKind::id, {&prediction, &target}, loc);                                          \
+  }
+#include "ir/Ops.def"
+#undef NNC_OP
+#undef NNC_UNARY_OP
+#undef NNC_BINARY_OP
+#undef NNC_REDUCTION_OP
+#undef NNC_LOSS_OP
 
 Expr leaky_relu(const Expr &x, double alpha, Loc loc) {
   SourceLoc l = at(loc);
@@ -334,15 +325,6 @@ Expr transpose(const Expr &x, std::vector<int64_t> perm, Loc loc) {
   return call(OpKind::Transpose, {&x}, std::move(attrs), l);
 }
 
-Expr sum(const Expr &x, Axes axes, bool keepdims, Loc loc) {
-  return reduction(OpKind::Sum, x, axes, keepdims, loc);
-}
-Expr mean(const Expr &x, Axes axes, bool keepdims, Loc loc) {
-  return reduction(OpKind::Mean, x, axes, keepdims, loc);
-}
-Expr max(const Expr &x, Axes axes, bool keepdims, Loc loc) {
-  return reduction(OpKind::Max, x, axes, keepdims, loc);
-}
 Expr argmax(const Expr &x, int64_t axis, Loc loc) { return axisOp(OpKind::ArgMax, x, axis, loc); }
 Expr softmax(const Expr &x, int64_t axis, Loc loc) { return axisOp(OpKind::Softmax, x, axis, loc); }
 Expr log_softmax(const Expr &x, int64_t axis, Loc loc) {

@@ -2,6 +2,7 @@
 /// initializers and optimizers.
 #include "ir/OpInfo.h"
 #include "ir/InternalError.h"
+#include "ir/NodeAttrs.h"
 
 
 namespace nnc {
@@ -27,7 +28,7 @@ AttrSpec spec(const char *name, AttrType type, AttrValue def, bool required = fa
 std::vector<OpInfo> buildOpTable() {
   return {
 #define NNC_OP(id, name, family, minIn, maxIn, traits, ...)                                        \
-  OpInfo{OpKind::id,   name, OpFamily::family, minIn, maxIn, static_cast<uint32_t>(traits),        \
+  OpInfo{OpKind::id,   #name, OpFamily::family, minIn, maxIn, static_cast<uint32_t>(traits),       \
          {__VA_ARGS__}},
 #include "ir/Ops.def"
 #undef NNC_OP
@@ -94,6 +95,32 @@ const OpInfo &opInfo(OpKind kind) {
   const OpInfo &info = allOps()[static_cast<size_t>(kind)];
   NNC_CHECK(info.kind == kind, "");
   return info;
+}
+
+const AttrValue &attrNamed(OpKind op, const Attrs &attrs, const char *name) {
+  const OpInfo &info = opInfo(op);
+  int i = info.attrIndex(name);
+  NNC_CHECK(i >= 0 && static_cast<size_t>(i) < attrs.size(), "op '{}' has no attribute '{}'",
+            info.name, name);
+  return attrs[static_cast<size_t>(i)];
+}
+
+Attrs defaultAttrs(OpKind op) {
+  Attrs attrs;
+  for (const AttrSpec &s : opInfo(op).attrs)
+    attrs.push_back(s.defaultValue);
+  return attrs;
+}
+
+Attrs attrsWith(OpKind op, std::initializer_list<std::pair<const char *, AttrValue>> named) {
+  const OpInfo &info = opInfo(op);
+  Attrs attrs = defaultAttrs(op);
+  for (const auto &[name, value] : named) {
+    int i = info.attrIndex(name);
+    NNC_CHECK(i >= 0, "op '{}' has no attribute '{}'", info.name, name);
+    attrs[static_cast<size_t>(i)] = value;
+  }
+  return attrs;
 }
 
 const OpInfo *findOp(std::string_view name) { return findByName(allOps(), name); }

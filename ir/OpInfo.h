@@ -5,6 +5,8 @@
 #include "ir/Attr.h"
 
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -45,7 +47,14 @@ enum OpTrait : uint32_t {
   kLoss = 1u << 6,                       ///< a scalar loss of (prediction, target)
   kGradientOp = kNoGradient | (1u << 7), ///< written by autodiff (not itself differentiated)
   kFused = kNoGradient | (1u << 8),      ///< written by the fusion passes (after autodiff)
+  /// A pooling window: `stride` defaults to `kernel` (absent when equal,
+  /// and so printed).
+  kWindow = 1u << 9,
 };
+
+/// The slope of leaky_relu below 0, the default of every op with an `alpha`
+/// (leaky_relu, its gradient, the fused matmuls' leaky_relu).
+inline constexpr double kLeakyReluSlope = 0.01;
 
 /// Everything the table says about one op.
 struct OpInfo {
@@ -63,6 +72,12 @@ struct OpInfo {
 };
 
 const OpInfo &opInfo(OpKind kind);
+
+/// The attributes of `op` at their defaults, in its AttrSpec order.
+Attrs defaultAttrs(OpKind op);
+/// The same, with the named attributes set (a name `op` lacks is an
+/// internal error).
+Attrs attrsWith(OpKind op, std::initializer_list<std::pair<const char *, AttrValue>> named);
 /// The op called `name`, or nullptr.
 const OpInfo *findOp(std::string_view name);
 const std::vector<OpInfo> &allOps();

@@ -85,9 +85,8 @@ TypeOrNone inferType(ShapeQuery &q) {
 }
 
 void canonicalizeAttrs(OpKind op, Attrs &attrs) {
-  if (op == OpKind::MaxPool2d || op == OpKind::AvgPool2d || op == OpKind::MaxPool2dGrad ||
-      op == OpKind::AvgPool2dGrad) {
-    const OpInfo &info = opInfo(op);
+  const OpInfo &info = opInfo(op);
+  if (info.has(kWindow)) {
     AttrValue &stride = attrs[static_cast<size_t>(info.attrIndex("stride"))];
     const AttrValue &kernel = attrs[static_cast<size_t>(info.attrIndex("kernel"))];
     if (stride == kernel)

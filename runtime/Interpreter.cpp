@@ -1,5 +1,6 @@
 /// The reference interpreter: binds inputs, then runs one kernel per node.
 #include "runtime/Interpreter.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 
 #include "runtime/Initializers.h"
@@ -11,9 +12,7 @@
 namespace nnc {
 
 const AttrValue &KernelCall::attr(std::string_view name) const {
-  int i = node.info().attrIndex(name);
-  NNC_CHECK(i >= 0, "op has no such attribute");
-  return node.attrs[static_cast<size_t>(i)];
+  return attrNamed(node.op, node.attrs, std::string(name).c_str());
 }
 
 Interpreter::Interpreter(const Graph &graph)

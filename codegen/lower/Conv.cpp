@@ -26,6 +26,7 @@
 /// input planes (n, c) for the pools; every output is computed by one task
 /// in the same order on any number of threads.
 #include "codegen/lower/ConvKernels.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -42,7 +43,7 @@ namespace conv {
 /// filter w and output (or dy) y.
 Geometry convGeometry(const Lowering &l, const Node &n, ValueId x, ValueId w, ValueId y) {
   const Shape &xs = l.type(x).shape, &ws = l.type(w).shape, &ys = l.type(y).shape;
-  std::vector<int64_t> stride = n.attrs[0].asInts(), pad = n.attrs[1].asInts();
+  std::vector<int64_t> stride = attr::stride(n).asInts(), pad = attr::padding(n).asInts();
   return Geometry{xs[2].size, xs[3].size, ys[2].size, ys[3].size, ws[2].size,
                   ws[3].size, stride[0],  stride[1],  pad[0],     pad[1]};
 }
@@ -50,8 +51,8 @@ Geometry convGeometry(const Lowering &l, const Node &n, ValueId x, ValueId w, Va
 /// The window of a pool (or its gradient); an absent stride is the kernel.
 Geometry poolGeometry(const Lowering &l, const Node &n, ValueId x, ValueId y) {
   const Shape &xs = l.type(x).shape, &ys = l.type(y).shape;
-  std::vector<int64_t> kernel = n.attrs[0].asInts();
-  std::vector<int64_t> stride = n.attrs[1].isNone() ? kernel : n.attrs[1].asInts();
+  std::vector<int64_t> kernel = attr::kernel(n).asInts();
+  std::vector<int64_t> stride = attr::stride(n).isNone() ? kernel : attr::stride(n).asInts();
   return Geometry{xs[2].size, xs[3].size, ys[2].size, ys[3].size, kernel[0],
                   kernel[1],  stride[0],  stride[1],  0,          0};
 }

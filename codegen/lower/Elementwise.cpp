@@ -2,6 +2,7 @@
 /// the result, flat when no operand broadcasts, else a loop nest whose
 /// innermost loop the vectorizer takes.
 #include "codegen/Lowering.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 #include "ir/ElementwiseProgram.h"
 
@@ -40,7 +41,7 @@ V unary(Lowering &l, const Node &n, V x) {
     return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, x);
   case OpKind::LeakyRelu:
     return b.CreateSelect(b.CreateFCmpOGT(x, zero), x,
-                          b.CreateFMul(x, l.constF32(n.attrs[0].number)));
+                          b.CreateFMul(x, l.constF32(attr::alpha(n))));
   case OpKind::Gelu:
     return b.CreateFMul(b.CreateFMul(l.constF32(0.5), x),
                         b.CreateFAdd(one, l.erf(b.CreateFMul(x, l.constF32(M_SQRT1_2)))));
@@ -67,7 +68,7 @@ V unaryGrad(Lowering &l, const Node &n, V x, V dy) {
     return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy, zero);
   case OpKind::LeakyReluGrad:
     return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy,
-                          b.CreateFMul(dy, l.constF32(n.attrs[0].number)));
+                          b.CreateFMul(dy, l.constF32(attr::alpha(n))));
   case OpKind::GeluGrad: {
     V cdf = b.CreateFMul(l.constF32(0.5),
                          b.CreateFAdd(one, l.erf(b.CreateFMul(x, l.constF32(M_SQRT1_2)))));
@@ -146,7 +147,7 @@ std::optional<ElementwiseProgram> programOf(const Node &n) {
   if (n.op != OpKind::FusedElementwise)
     return std::nullopt;
   std::string why;
-  std::optional<ElementwiseProgram> program = decodeProgram(n.attrs[0], n.operands.size(), why);
+  std::optional<ElementwiseProgram> program = decodeProgram(attr::program(n), n.operands.size(), why);
   NNC_CHECK(program, "the verifier checks programs");
   return program;
 }

@@ -4,6 +4,7 @@
 /// the activation's gradient applied as A or B is read, and a bias gradient
 /// riding along as column sums of B (passes/schedule/RowSums.h).
 #include "codegen/GemmLibrary.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 #include "codegen/lower/Gemm.h"
 #include "ir/Activation.h"
@@ -46,10 +47,10 @@ V applyActivation(Lowering &l, const Activation &act, double alpha, V x) {
 /// A fused backward node's activation gradient, as the element map of A
 /// (`onA`) or of B; none for the identity.
 void setGradientMap(Lowering &l, const Node &n, GemmOperands &g, bool onA, V z) {
-  const std::string &name = n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident;
+  const std::string &name = attr::activation(n);
   if (activationNamed(name).none)
     return;
-  double alpha = n.attrs[static_cast<size_t>(n.info().attrIndex("alpha"))].number;
+  double alpha = attr::alpha(n);
   (onA ? g.aZ : g.bZ) = z;
   (onA ? g.aMap : g.bMap) = activationGradientMap(l, name, alpha);
   (onA ? g.aMapActivation : g.bMapActivation) = gemmLibraryActivation(name);
@@ -118,9 +119,9 @@ void finishTile(Lowering &l, const Node &n, const GemmOperands &g, const GemmTil
 /// fused_matmul: the GEMM, then bias and activation on each tile in registers.
 void lowerFusedMatMul(Lowering &l, const Node &n) {
   ValueId a = n.operands[0], bv = n.operands[1], c = n.result;
-  bool ta = n.attrs[0].boolean, tb = n.attrs[1].boolean;
-  Activation act = activationNamed(n.attrs[2].ident);
-  double alpha = n.attrs[3].number;
+  bool ta = attr::transposeA(n), tb = attr::transposeB(n);
+  Activation act = activationNamed(attr::activation(n));
+  double alpha = attr::alpha(n);
   V bias = n.operands.size() > 2 ? l.data(n.operands[2]) : nullptr;
   const Shape &as = l.type(a).shape;
   const Shape &cs = l.type(c).shape;
@@ -152,8 +153,7 @@ void lowerFusedBiasGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId dy = n.operands[0], z = n.operands[1], out = n.result;
   ElementMap g =
-      activationGradientMap(l, n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident,
-                            n.attrs[static_cast<size_t>(n.info().attrIndex("alpha"))].number);
+      activationGradientMap(l, attr::activation(n), attr::alpha(n));
   std::vector<V> shape = l.shape(dy);
   l.zero(l.data(out), shape[1]);
   l.forRange(
@@ -187,14 +187,14 @@ void lowerMatMul(Lowering &l, const Node &n) {
   case OpKind::FusedMatMulGradInput: { // (dy, z, w): g op(w)
     ValueId dy = n.operands[0];
     GemmOperands g{l.data(dy),   l.data(n.operands[2]),      l.data(c), l.dim(cs[0]),
-                   l.dim(cs[1]), l.dim(l.type(dy).shape[1]), false,     n.attrs[0].boolean};
+                   l.dim(cs[1]), l.dim(l.type(dy).shape[1]), false,     attr::transposeB(n)};
     setGradientMap(l, n, g, true, l.data(n.operands[1]));
     emitGemm(l, g, guestEpilogue(l, n, g));
     return;
   }
   case OpKind::FusedMatMulGradWeight: { // (x, dy, z): op(x) g
     ValueId x = n.operands[0];
-    bool ta = n.attrs[0].boolean;
+    bool ta = attr::transposeA(n);
     const Shape &xs = l.type(x).shape;
     GemmOperands g{l.data(x),    l.data(n.operands[1]),     l.data(c), l.dim(cs[0]),
                    l.dim(cs[1]), l.dim(ta ? xs[0] : xs[1]), ta,        false};
@@ -206,7 +206,7 @@ void lowerMatMul(Lowering &l, const Node &n) {
   }
   case OpKind::MatMul: {
     ValueId a = n.operands[0], bv = n.operands[1];
-    bool ta = n.attrs[0].boolean, tb = n.attrs[1].boolean;
+    bool ta = attr::transposeA(n), tb = attr::transposeB(n);
     const Shape &as = l.type(a).shape;
     GemmOperands g{
         l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),

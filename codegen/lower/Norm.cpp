@@ -5,6 +5,7 @@
 /// and its gradients) read x + r wherever the plain ones read x. The f64 mean is split into two f32
 /// halves so that x - mean keeps its precision when x is far from 0.
 #include "codegen/Lowering.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 
 namespace nnc {
@@ -90,7 +91,7 @@ void forEachRow(Lowering &l, const Node &n, const Load &x, const Rows &r,
       r.rows,
       [&](V row) {
         V base = l.b.CreateMul(row, r.width);
-        body(base, rowStats(l, x, base, r.width, n.attrs[0].number));
+        body(base, rowStats(l, x, base, r.width, attr::eps(n)));
       },
       false);
 }

@@ -9,6 +9,7 @@
 /// innermost loop running over the block's columns. Other axes sets fall
 /// back to one scalar nest per output element.
 #include "codegen/Lowering.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 
 #include <limits>
@@ -237,7 +238,7 @@ void reducedVisit(Lowering &l, const std::vector<Group> &groups, V base,
 void lowerReduction(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId x = n.operands[0], out = n.result;
-  std::vector<Group> groups = groupsOf(l, x, reducedAxes(n.attrs[0], l.type(x).rank()));
+  std::vector<Group> groups = groupsOf(l, x, reducedAxes(attr::axes(n), l.type(x).rank()));
   bool isMax = n.op == OpKind::Max;
   V count = reducedCount(l, groups);
   if (isMax) // no identity: an error over no elements, as in the interpreter
@@ -300,7 +301,7 @@ void lowerReduction(Lowering &l, const Node &n) {
 void lowerSumMeanGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId x = n.operands[0], dy = n.operands[1], out = n.result;
-  std::vector<Group> groups = groupsOf(l, x, reducedAxes(n.attrs[0], l.type(x).rank()));
+  std::vector<Group> groups = groupsOf(l, x, reducedAxes(attr::axes(n), l.type(x).rank()));
   V countF = b.CreateSIToFP(reducedCount(l, groups), l.f32);
   bool mean = n.op == OpKind::MeanGrad;
   if (groups.empty())
@@ -325,7 +326,7 @@ void lowerSumMeanGrad(Lowering &l, const Node &n) {
 void lowerMaxGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId x = n.operands[0], dy = n.operands[1], out = n.result;
-  std::vector<Group> groups = groupsOf(l, x, reducedAxes(n.attrs[0], l.type(x).rank()));
+  std::vector<Group> groups = groupsOf(l, x, reducedAxes(attr::axes(n), l.type(x).rank()));
   V zero = l.constF32(0);
   std::optional<View> view = viewOf(l, groups);
   if (!view) {
@@ -399,7 +400,7 @@ void lowerMaxGrad(Lowering &l, const Node &n) {
 void lowerArgMax(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId x = n.operands[0], out = n.result;
-  View v = axisView(l, x, n.attrs[0].asInt());
+  View v = axisView(l, x, attr::axis(n));
   l.failIf(b.CreateICmpEQ(v.n, l.constI64(0)), kAbiEmptyReduction);
   // Element k matches the max m when equal to it, or when both are NaN (a
   // NaN max means some element is NaN; otherwise no element is).
@@ -454,7 +455,7 @@ void lowerArgMax(Lowering &l, const Node &n) {
 void lowerSoftmax(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId x = n.operands[0], out = n.result;
-  View v = axisView(l, x, n.attrs[0].asInt());
+  View v = axisView(l, x, attr::axis(n));
   bool logForm = n.op == OpKind::LogSoftmax;
   if (v.rows) {
     loop(l, v.outer, [&](V o) {
@@ -528,7 +529,7 @@ void lowerSoftmax(Lowering &l, const Node &n) {
 void lowerSoftmaxGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId y = n.operands[0], dy = n.operands[1], out = n.result;
-  View v = axisView(l, y, n.attrs[0].asInt());
+  View v = axisView(l, y, attr::axis(n));
   bool logForm = n.op == OpKind::LogSoftmaxGrad;
   auto term = [&](V yi, V gi) { // f64 term of the dot
     V g = b.CreateFPExt(gi, l.f64);

@@ -3,6 +3,7 @@
 /// contiguously and reads through the permuted strides of the input).
 /// Both move 4-byte elements of either dtype.
 #include "codegen/Lowering.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 
 namespace nnc {
@@ -15,12 +16,12 @@ using V = llvm::Value *;
 /// end), or the reversed axes when absent.
 std::vector<size_t> permutation(const Node &n, size_t rank) {
   std::vector<size_t> perm;
-  if (n.attrs.empty() || n.attrs[0].isNone()) {
+  if (attr::perm(n).isNone()) {
     for (size_t i = rank; i-- > 0;)
       perm.push_back(i);
     return perm;
   }
-  for (int64_t axis : n.attrs[0].asInts())
+  for (int64_t axis : attr::perm(n).asInts())
     perm.push_back(static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis));
   return perm;
 }

@@ -279,30 +279,31 @@ private:
 
 // ---- ops (IR.md section 3) ---------------------------------------------------
 
-/// Element-wise unary ops, f32 -> f32.
-Expr neg(const Expr &x, Loc loc = Loc::current());
-Expr abs(const Expr &x, Loc loc = Loc::current());
-Expr exp(const Expr &x, Loc loc = Loc::current());
-Expr log(const Expr &x, Loc loc = Loc::current());
-Expr sqrt(const Expr &x, Loc loc = Loc::current());
-Expr sigmoid(const Expr &x, Loc loc = Loc::current());
-Expr tanh(const Expr &x, Loc loc = Loc::current());
-Expr relu(const Expr &x, Loc loc = Loc::current());
-Expr leaky_relu(const Expr &x, double alpha = 0.01, Loc loc = Loc::current());
-Expr gelu(const Expr &x, Loc loc = Loc::current());
-Expr softplus(const Expr &x, Loc loc = Loc::current());
-/// 1 where x >= 0 else 0; straight-through gradient.
-Expr step(const Expr &x, Loc loc = Loc::current());
+// The ops of the common shapes, one function each, written from the op
+// table (ir/Ops.def): element-wise unary ops, f32 -> f32 (`neg(x)`,
+// `relu(x)`, `step(x)`: 1 where x >= 0 else 0, with a straight-through
+// gradient, ...); binary ops with NumPy broadcasting (`add(a, b)`, ...,
+// `eq(a, b)`: f32 1.0 where a == b, else 0.0); reductions over `axes` (all
+// axes by default: `sum(x)`, `mean(x, {1})`, `max(x, {0}, true)`); and the
+// losses of (prediction, target) (`sse`, `mse`, `bce`,
+// `softmax_cross_entropy(logits, labels)`).
+#define NNC_OP(...)
+#define NNC_UNARY_OP(id, name) Expr name(const Expr &x, Loc loc = Loc::current());
+#define NNC_BINARY_OP(id, name, traits)                                                            \
+  Expr name(const Expr &a, const Expr &b, Loc loc = Loc::current());
+#define NNC_REDUCTION_OP(id, name)                                                                 \
+  Expr name(const Expr &x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
+#define NNC_LOSS_OP(id, name)                                                                      \
+  Expr name(const Expr &prediction, const Expr &target, Loc loc = Loc::current());
+#include "ir/Ops.def"
+#undef NNC_OP
+#undef NNC_UNARY_OP
+#undef NNC_BINARY_OP
+#undef NNC_REDUCTION_OP
+#undef NNC_LOSS_OP
 
-/// Binary ops with NumPy broadcasting.
-Expr add(const Expr &a, const Expr &b, Loc loc = Loc::current());
-Expr sub(const Expr &a, const Expr &b, Loc loc = Loc::current());
-Expr mul(const Expr &a, const Expr &b, Loc loc = Loc::current());
-Expr div(const Expr &a, const Expr &b, Loc loc = Loc::current());
-Expr maximum(const Expr &a, const Expr &b, Loc loc = Loc::current());
-Expr minimum(const Expr &a, const Expr &b, Loc loc = Loc::current());
-/// f32 1.0 where a == b, else 0.0.
-Expr eq(const Expr &a, const Expr &b, Loc loc = Loc::current());
+/// leaky_relu(x) = x for x > 0, alpha x below.
+Expr leaky_relu(const Expr &x, double alpha = kLeakyReluSlope, Loc loc = Loc::current());
 
 /// [M, K] x [K, N] -> [M, N].
 Expr matmul(const Expr &a, const Expr &b, bool transpose_a = false, bool transpose_b = false,
@@ -312,10 +313,6 @@ Expr reshape(const Expr &x, std::vector<DimArg> shape, Loc loc = Loc::current())
 /// `transpose(x, perm=[...])`; an empty perm (the default) reverses the axes.
 Expr transpose(const Expr &x, std::vector<int64_t> perm = {}, Loc loc = Loc::current());
 
-/// Reductions over `axes` (all axes by default).
-Expr sum(const Expr &x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
-Expr mean(const Expr &x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
-Expr max(const Expr &x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
 /// Index of the largest element along `axis`, as i32; removes the axis.
 Expr argmax(const Expr &x, int64_t axis = -1, Loc loc = Loc::current());
 Expr softmax(const Expr &x, int64_t axis = -1, Loc loc = Loc::current());
@@ -332,12 +329,6 @@ Expr conv2d(const Expr &x, const Expr &w, const Expr &b, Pair stride = 1, Pair p
 /// Pools; the stride defaults to the kernel.
 Expr maxpool2d(const Expr &x, Pair kernel = 2, Pair stride = {}, Loc loc = Loc::current());
 Expr avgpool2d(const Expr &x, Pair kernel = 2, Pair stride = {}, Loc loc = Loc::current());
-
-/// Losses, each an f32[] scalar.
-Expr sse(const Expr &pred, const Expr &target, Loc loc = Loc::current());
-Expr mse(const Expr &pred, const Expr &target, Loc loc = Loc::current());
-Expr bce(const Expr &prob, const Expr &target, Loc loc = Loc::current());
-Expr softmax_cross_entropy(const Expr &logits, const Expr &labels, Loc loc = Loc::current());
 
 // ---- the model -----------------------------------------------------------------
 

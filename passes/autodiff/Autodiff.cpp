@@ -9,6 +9,7 @@
 /// 4. Check every param: a param the loss reaches only through an op
 ///    without a gradient is an error; one the loss does not reach, a warning.
 #include "passes/autodiff/Autodiff.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 
 #include "ir/ShapeRules.h"
@@ -19,18 +20,12 @@ namespace nnc {
 // ---- GradContext ---------------------------------------------------------------
 
 const AttrValue &GradContext::attr(std::string_view name) const {
-  return node.attrs[static_cast<size_t>(node.info().attrIndex(name))];
+  return attrNamed(node.op, node.attrs, std::string(name).c_str());
 }
 
 ValueId GradContext::op(OpKind kind, std::vector<ValueId> operands,
                         std::initializer_list<std::pair<const char *, AttrValue>> attrs) {
-  const OpInfo &info = opInfo(kind);
-  Attrs values;
-  for (const AttrSpec &s : info.attrs)
-    values.push_back(s.defaultValue);
-  for (const auto &[name, value] : attrs)
-    values[static_cast<size_t>(info.attrIndex(name))] = value;
-  ValueId v = b_.addOp(kind, std::move(operands), std::move(values), node.loc);
+  ValueId v = b_.addOp(kind, std::move(operands), attrsWith(kind, attrs), node.loc);
   NNC_CHECK(v != kNoValue, "a gradient rule built an ill-typed node");
   return v;
 }

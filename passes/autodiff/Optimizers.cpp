@@ -54,10 +54,7 @@ public:
 private:
   ValueId num(double v) { return b_.addImmediate(v, DType::F32, loc_); }
   ValueId op(OpKind k, std::vector<ValueId> operands) {
-    Attrs defaults;
-    for (const AttrSpec &s : opInfo(k).attrs)
-      defaults.push_back(s.defaultValue);
-    ValueId v = b_.addOp(k, std::move(operands), std::move(defaults), loc_);
+    ValueId v = b_.addOp(k, std::move(operands), defaultAttrs(k), loc_);
     NNC_CHECK(v != kNoValue, "");
     return v;
   }

@@ -11,6 +11,7 @@
 ///    the layernorm becomes fused_add_layernorm(x, r, gamma, beta); the add goes.
 /// With ctx.remarks, every candidate is reported, fused or not and why.
 #include "passes/fusion/Fusion.h"
+#include "ir/NodeAttrs.h"
 
 namespace nnc {
 
@@ -56,7 +57,7 @@ public:
         if (u == static_cast<NodeId>(i))
           continue;
         bool ok = (n.op == OpKind::LayerNormGrad || n.op == OpKind::LayerNormGammaGrad) &&
-                  n.operands[0] == s && n.attrs[0] == ln.attrs[0];
+                  n.operands[0] == s && attr::eps(n) == attr::eps(ln);
         for (size_t k = 1; ok && k < n.operands.size(); ++k)
           ok = n.operands[k] != s;
         if (!ok) {
@@ -70,7 +71,7 @@ public:
                            (blocker ? blocker->info().name : "layernorm"));
         continue;
       }
-      AttrValue eps = ln.attrs[0];
+      AttrValue eps = AttrValue::num(attr::eps(ln));
       for (NodeId u : grads) {
         Node &n = g.node(u);
         if (n.op == OpKind::LayerNormGrad)

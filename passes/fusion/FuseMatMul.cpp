@@ -13,6 +13,7 @@
 ///    becomes one fused_matmul in place of the last node of the chain.
 /// With ctx.remarks, every candidate is reported, fused or not and why.
 #include "ir/Activation.h"
+#include "ir/NodeAttrs.h"
 #include "passes/fusion/Fusion.h"
 
 #include <map>
@@ -21,32 +22,9 @@ namespace nnc {
 
 namespace {
 
-bool isActivation(OpKind op) {
-  return op == OpKind::Relu || op == OpKind::LeakyRelu || op == OpKind::Sigmoid ||
-         op == OpKind::Tanh || op == OpKind::Gelu;
-}
-
-/// The activation whose gradient op is `op`, or nullptr.
-const char *activationOfGradient(OpKind op) {
-  switch (op) {
-  case OpKind::ReluGrad:
-    return "relu";
-  case OpKind::LeakyReluGrad:
-    return "leaky_relu";
-  case OpKind::SigmoidGrad:
-    return "sigmoid";
-  case OpKind::TanhGrad:
-    return "tanh";
-  case OpKind::GeluGrad:
-    return "gelu";
-  default:
-    return nullptr;
-  }
-}
-
+/// The slope of a node's activation: its alpha where it has one.
 double alphaOf(const Node &n) {
-  int i = n.info().attrIndex("alpha");
-  return i < 0 ? 0.01 : n.attrs[static_cast<size_t>(i)].number;
+  return n.info().attrIndex("alpha") < 0 ? kLeakyReluSlope : attr::alpha(n);
 }
 
 class FuseMatMulPass : public Pass {
@@ -98,9 +76,10 @@ private:
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       Uses uses(g);
       Node &grad = g.nodes[i];
-      const char *act = activationOfGradient(grad.op);
-      if (!act || dead_[i])
+      std::optional<Activation> activation = activationOfGradient(grad.op);
+      if (!activation || dead_[i])
         continue;
+      const char *act = opInfo(activation->forward).name;
       ValueId gv = grad.result, z = grad.operands[0], dy = grad.operands[1];
       if (g.type(gv).rank() != 2 || g.type(z) != g.type(gv) || g.type(dy) != g.type(gv)) {
         remark(grad.loc,
@@ -133,18 +112,20 @@ private:
         Node &u = g.node(r);
         if (u.op == OpKind::Sum) {
           rewriteNode(u, OpKind::FusedMatMulGradBias, {dy, z},
-                      attrsOf(OpKind::FusedMatMulGradBias,
-                              {{"activation", common[0]}, {"alpha", common[1]}}));
+                      attrsWith(OpKind::FusedMatMulGradBias,
+                                {{"activation", common[0]}, {"alpha", common[1]}}));
         } else if (u.operands[0] == gv) {
           rewriteNode(u, OpKind::FusedMatMulGradInput, {dy, z, u.operands[1]},
-                      attrsOf(OpKind::FusedMatMulGradInput, {{"transpose_b", u.attrs[1]},
-                                                             {"activation", common[0]},
-                                                             {"alpha", common[1]}}));
+                      attrsWith(OpKind::FusedMatMulGradInput,
+                                {{"transpose_b", AttrValue::flag(attr::transposeB(u))},
+                                 {"activation", common[0]},
+                                 {"alpha", common[1]}}));
         } else {
           rewriteNode(u, OpKind::FusedMatMulGradWeight, {u.operands[0], dy, z},
-                      attrsOf(OpKind::FusedMatMulGradWeight, {{"transpose_a", u.attrs[0]},
-                                                              {"activation", common[0]},
-                                                              {"alpha", common[1]}}));
+                      attrsWith(OpKind::FusedMatMulGradWeight,
+                                {{"transpose_a", AttrValue::flag(attr::transposeA(u))},
+                                 {"activation", common[0]},
+                                 {"alpha", common[1]}}));
         }
       }
       remark(grad.loc, "{} fused into the {} matmul and bias gradient op(s) that read it",
@@ -162,11 +143,11 @@ private:
       bool left = u.operands[0] == gv, right = u.operands[1] == gv;
       if (left == right)
         return false;
-      return left ? !u.attrs[0].boolean : !u.attrs[1].boolean;
+      return left ? !attr::transposeA(u) : !attr::transposeB(u);
     }
     if (u.op == OpKind::Sum) {
-      const AttrValue &axes = u.attrs[0];
-      return !u.attrs[1].boolean && !axes.isNone() && axes.asInts() == std::vector<int64_t>{0} &&
+      const AttrValue &axes = attr::axes(u);
+      return !attr::keepdims(u) && !axes.isNone() && axes.asInts() == std::vector<int64_t>{0} &&
              g.type(u.result).rank() == 1;
     }
     return false;
@@ -209,7 +190,7 @@ private:
         }
       }
       // The activation.
-      if (const Node *u = single(cur); u && isActivation(u->op)) {
+      if (const Node *u = single(cur); u && activationOf(u->op)) {
         std::string why = uses.whyKept(cur);
         if (!why.empty()) {
           remark(mm.loc, "{} not fused with {}: {}", curName, u->info().name, why);
@@ -223,11 +204,11 @@ private:
       std::vector<ValueId> operands = {mm.operands[0], mm.operands[1]};
       if (bias != kNoValue)
         operands.push_back(bias);
-      Attrs attrs = attrsOf(OpKind::FusedMatMul,
-                            {{"transpose_a", mm.attrs[0]},
-                             {"transpose_b", mm.attrs[1]},
-                             {"activation", AttrValue::name(act ? act->info().name : "none")},
-                             {"alpha", AttrValue::num(act ? alphaOf(*act) : 0.01)}});
+      Attrs attrs = attrsWith(OpKind::FusedMatMul,
+                              {{"transpose_a", AttrValue::flag(attr::transposeA(mm))},
+                               {"transpose_b", AttrValue::flag(attr::transposeB(mm))},
+                               {"activation", AttrValue::name(act ? act->info().name : "none")},
+                               {"alpha", AttrValue::num(act ? alphaOf(*act) : kLeakyReluSlope)}});
       std::string with = bias != kNoValue ? "add" : "";
       if (act)
         with += (with.empty() ? "" : " and ") + std::string(act->info().name);

@@ -41,14 +41,5 @@ void rewriteNode(Node &n, OpKind op, std::vector<ValueId> operands, Attrs attrs)
   n.attrs = std::move(attrs);
 }
 
-Attrs attrsOf(OpKind op, std::initializer_list<std::pair<const char *, AttrValue>> named) {
-  const OpInfo &info = opInfo(op);
-  Attrs attrs;
-  for (const AttrSpec &s : info.attrs)
-    attrs.push_back(s.defaultValue);
-  for (const auto &[name, value] : named)
-    attrs[static_cast<size_t>(info.attrIndex(name))] = value;
-  return attrs;
-}
 
 } // namespace nnc

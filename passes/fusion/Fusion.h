@@ -27,9 +27,6 @@ void removeNodes(Graph &g, const std::vector<bool> &dead);
 /// Turns node `n` into `op(operands, attrs)`, keeping its result and location.
 void rewriteNode(Node &n, OpKind op, std::vector<ValueId> operands, Attrs attrs);
 
-/// The attributes of `op`: defaults, then the named ones.
-Attrs attrsOf(OpKind op, std::initializer_list<std::pair<const char *, AttrValue>> named);
-
 std::unique_ptr<Pass> createFuseMatMulPass();
 std::unique_ptr<Pass> createFuseAddLayerNormPass();
 std::unique_ptr<Pass> createFuseElementwisePass();

@@ -1,5 +1,6 @@
 /// Which element-wise nodes run in a GEMM's epilogue (passes/schedule/GemmEpilogues.h).
 #include "passes/schedule/GemmEpilogues.h"
+#include "ir/NodeAttrs.h"
 
 #include "ir/ElementwiseProgram.h"
 #include "passes/fusion/Fusion.h"
@@ -19,7 +20,7 @@ bool isGemm(OpKind op) {
 /// the tile's vector registers as they are.
 bool isArithmetic(const Node &e) {
   std::string why;
-  std::optional<ElementwiseProgram> program = decodeProgram(e.attrs[0], e.operands.size(), why);
+  std::optional<ElementwiseProgram> program = decodeProgram(attr::program(e), e.operands.size(), why);
   if (!program)
     return false;
   for (const ElementwiseInstruction &inst : *program)

@@ -1,5 +1,6 @@
 /// Which row sums ride along in another kernel (passes/schedule/RowSums.h).
 #include "passes/schedule/RowSums.h"
+#include "ir/NodeAttrs.h"
 
 #include <algorithm>
 
@@ -23,11 +24,11 @@ ValueId rowSumOperand(const Graph &g, const Node &n) {
   default:
     return kNoValue;
   }
-  if (n.attrs[1].boolean || n.attrs[0].isNone())
+  if (attr::keepdims(n) || attr::axes(n).isNone())
     return kNoValue;
   ValueId d = n.operands[0];
   size_t rank = g.type(d).rank();
-  std::vector<int64_t> axes = n.attrs[0].asInts();
+  std::vector<int64_t> axes = attr::axes(n).asInts();
   std::sort(axes.begin(), axes.end());
   if (rank < 2 || axes.size() != rank - 1)
     return kNoValue;
@@ -51,7 +52,7 @@ bool layerNormHosts(const Node &host, const Node &guest, ValueId d, size_t dyAt)
   bool fused = host.op == OpKind::FusedAddLayerNormGrad;
   return guest.op == (fused ? OpKind::FusedAddLayerNormGammaGrad : OpKind::LayerNormGammaGrad) &&
          guest.operands[0] == host.operands[0] &&
-         (!fused || guest.operands[1] == host.operands[1]) && guest.attrs[0] == host.attrs[0];
+         (!fused || guest.operands[1] == host.operands[1]) && attr::eps(guest) == attr::eps(host);
 }
 
 /// Whether `host` reads `d` in a pass that can reduce its rows for `guest`.
@@ -69,11 +70,12 @@ bool canHost(const Node &host, const Node &guest, ValueId d) {
     if (host.operands[1] != d)
       return false;
     if (guest.op == OpKind::FusedMatMulGradBias) // (dy, z) [activation, alpha]
-      return guest.operands[1] == host.operands[2] && guest.attrs[0] == host.attrs[1] &&
-             guest.attrs[1] == host.attrs[2];
-    return guest.op == OpKind::Sum && host.attrs[1].ident == "none";
+      return guest.operands[1] == host.operands[2] &&
+             attr::activation(guest) == attr::activation(host) &&
+             attr::alpha(guest) == attr::alpha(host);
+    return guest.op == OpKind::Sum && attr::activation(host) == "none";
   case OpKind::MatMul: // B = d, not transposed: its column sums
-    return guest.op == OpKind::Sum && host.operands[1] == d && !host.attrs[1].boolean;
+    return guest.op == OpKind::Sum && host.operands[1] == d && !attr::transposeB(host);
   default:
     return false;
   }

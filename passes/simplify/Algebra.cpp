@@ -29,6 +29,7 @@
 ///    x*0 is not folded: it is NaN where x is inf or NaN.
 /// 3. Nodes whose results are no longer used are removed at the end.
 #include "passes/simplify/Simplify.h"
+#include "ir/NodeAttrs.h"
 
 #include "ir/GraphRewrite.h"
 
@@ -88,25 +89,18 @@ private:
     return true;
   }
 
-  Attrs defaults(OpKind op) const {
-    Attrs a;
-    for (const AttrSpec &s : opInfo(op).attrs)
-      a.push_back(s.defaultValue);
-    return a;
-  }
-
   bool toReshape(NodeId id, ValueId x) {
     if (rw_.replace(g_.node(id).result, x))
       return true;
-    Attrs attrs = defaults(OpKind::Reshape);
-    attrs[0] = shapeAttr(g_, g_.type(g_.node(id).result).shape);
+    Attrs attrs =
+        attrsWith(OpKind::Reshape, {{"shape", shapeAttr(g_, g_.type(g_.node(id).result).shape)}});
     return rewrite(id, OpKind::Reshape, {x}, std::move(attrs));
   }
 
   /// The axes a reduction-like node (attributes `axes`, `keepdims`) reduces
   /// of a value of rank `rank`.
   std::vector<int64_t> reducedAxes(const Node &n, size_t rank) const {
-    const AttrValue &axes = n.attrs[static_cast<size_t>(n.info().attrIndex("axes"))];
+    const AttrValue &axes = attr::axes(n);
     std::vector<int64_t> out;
     if (axes.isNone()) {
       out.resize(rank);
@@ -217,7 +211,7 @@ private:
   void transposeChain(NodeId id) {
     const Node n = g_.node(id);
     auto permOf = [&](const Node &t) {
-      const AttrValue &p = t.attrs[0];
+      const AttrValue &p = attr::perm(t);
       size_t rank = g_.type(t.operands[0]).rank();
       std::vector<int64_t> perm(rank);
       if (p.isNone()) // reversed axes

@@ -2,6 +2,7 @@
 /// broadcasting binary arithmetic (f32, and i32 for add, sub, mul, eq), and
 /// their gradient ops.
 #include "ir/ElementwiseProgram.h"
+#include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
@@ -182,7 +183,7 @@ void evalMinMaxGrad(KernelCall &call) {
 /// One element-wise op of any kind on scalars, rounded to f32 as its own
 /// kernel stores it (for fused_elementwise programs).
 float applyScalar(OpKind op, const Attrs &attrs, const std::vector<float> &args) {
-  double alpha = attrs.empty() ? 0.0 : attrs[0].number;
+  double alpha = opInfo(op).attrIndex("alpha") >= 0 ? attr::alpha(op, attrs) : 0.0;
   const OpInfo &info = opInfo(op);
   if (op == OpKind::MaximumGrad || op == OpKind::MinimumGrad) {
     double x = args[0], y = args[1], g = args[2];

@@ -1,5 +1,6 @@
 /// The constituents of each fused op, as ir/Ops.def describes them.
 #include "tools/nnc/FusedParts.h"
+#include "ir/NodeAttrs.h"
 
 #include "ir/Activation.h"
 #include "ir/ElementwiseProgram.h"
@@ -166,7 +167,7 @@ Parts fusedParts(const Graph &g, const Node &n) {
     parts = fusedAddLayerNorm(n, "layernorm_gamma_grad");
     break;
   case OpKind::FusedElementwise:
-    parts = programParts(g, n, n.attrs[0]);
+    parts = programParts(g, n, attr::program(n));
     break;
   default:
     break;
