@@ -48,6 +48,8 @@ V unary(Lowering &l, const Node &n, V x) {
   case OpKind::Softplus:
     return b.CreateSelect(b.CreateFCmpOGT(x, l.constF32(20)), x,
                           l.log(b.CreateFAdd(one, l.exp(x))));
+  case OpKind::Erf:
+    return l.erf(x);
   case OpKind::Step:
     return b.CreateSelect(b.CreateFCmpOGE(x, zero), one, zero);
   default:

@@ -34,6 +34,9 @@ ValueId unaryGradient(GradContext &c) {
     return c.op(OpKind::Mul, {dy, c.op(OpKind::Sigmoid, {x})});
   case OpKind::Step: // straight-through: Rosenblatt's rule under sse
     return dy;
+  case OpKind::Erf: // dy * 2 / sqrt(pi) * exp(-x^2)
+    return c.op(OpKind::Mul, {c.op(OpKind::Mul, {dy, c.number(M_2_SQRTPI)}),
+                              c.op(OpKind::Exp, {c.op(OpKind::Neg, {c.op(OpKind::Mul, {x, x})})})});
   default:
     NNC_UNHANDLED_OP(c.node, "gradient rule");
   }

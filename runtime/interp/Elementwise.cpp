@@ -44,6 +44,8 @@ double unaryOp(OpKind op, double x, double alpha) {
     return x > kSoftplusThreshold ? x : std::log1p(std::exp(x));
   case OpKind::Step:
     return x >= 0 ? 1.0 : 0.0; // as (x >= 0).float(): NaN gives 0
+  case OpKind::Erf:
+    return std::erf(x);
   default:
     break;
   }

@@ -144,14 +144,13 @@ Recipe poolOp(const std::string &op, bool grad) {
 
 std::map<std::string, Recipe> recipes() {
   std::map<std::string, Recipe> r;
-  for (const char *op :
-       {"neg", "abs", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "gelu", "softplus", "step"})
-    r[op] = unary(op);
+  // Element-wise ops without attributes: one recipe, by trait.
+  for (const OpInfo &info : allOps())
+    if (info.family == OpFamily::Elementwise && info.attrs.empty() && !info.has(kGradientOp))
+      r[info.name] = info.has(kUnary) ? unary(info.name) : binary(info.name);
   r["neg"].push_back(sugar(kX, "-x", "neg(x)"));
   r["leaky_relu"] = alphaOp("leaky_relu", "x", kX);
 
-  for (const char *op : {"add", "sub", "mul", "div", "maximum", "minimum", "eq"})
-    r[op] = binary(op);
   r["add"].push_back(sugar(kTwo, "a + c", "add(a, c)"));
   r["sub"].push_back(sugar(kTwo, "a - c", "sub(a, c)"));
   r["sub"].push_back(sugar("input a: f32[B, 3]", "a - 1", "sub(a, 1)"));
