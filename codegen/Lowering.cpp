@@ -1,5 +1,6 @@
 /// The lowering context: buffers, dims, loops, math, failures.
 #include "codegen/Lowering.h"
+#include "codegen/Loop.h"
 
 #include "ir/InternalError.h"
 
@@ -73,29 +74,8 @@ llvm::Value *Lowering::numel(ValueId v) {
 
 void Lowering::forRange(llvm::Value *n, const std::function<void(llvm::Value *)> &body,
                         bool vectorize) {
-  llvm::BasicBlock *pre = b.GetInsertBlock();
-  llvm::BasicBlock *header = llvm::BasicBlock::Create(ctx, "loop", fn);
-  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(ctx, "body", fn);
-  llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, "after", fn);
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode *i = b.CreatePHI(i64, 2, "i");
-  i->addIncoming(constI64(0), pre);
-  b.CreateCondBr(b.CreateICmpSLT(i, n), bodyBlock, exit);
-  b.SetInsertPoint(bodyBlock);
-  body(i);
-  llvm::Value *next = b.CreateAdd(i, constI64(1), "", true, true);
-  llvm::BranchInst *latch = b.CreateBr(header);
-  i->addIncoming(next, b.GetInsertBlock());
-  if (vectorize) {
-    llvm::MDNode *enable =
-        llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"),
-                                llvm::ConstantAsMetadata::get(b.getTrue())});
-    llvm::MDNode *loopId = llvm::MDNode::getDistinct(ctx, {nullptr, enable});
-    loopId->replaceOperandWith(0, loopId);
-    latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
-  }
-  b.SetInsertPoint(exit);
+  buildLoop(*this, constI64(0), n, body,
+            vectorize ? LoopHints::vectorized() : LoopHints{});
 }
 
 void Lowering::forNest(const std::vector<llvm::Value *> &extents,
@@ -121,25 +101,10 @@ void Lowering::forNest(const std::vector<llvm::Value *> &extents,
 llvm::Value *
 Lowering::reduceRange(llvm::Value *n, llvm::Value *init,
                       const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &body) {
-  llvm::BasicBlock *pre = b.GetInsertBlock();
-  llvm::BasicBlock *header = llvm::BasicBlock::Create(ctx, "rloop", fn);
-  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(ctx, "rbody", fn);
-  llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, "rafter", fn);
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode *i = b.CreatePHI(i64, 2, "k");
-  llvm::PHINode *acc = b.CreatePHI(init->getType(), 2, "acc");
-  i->addIncoming(constI64(0), pre);
-  acc->addIncoming(init, pre);
-  b.CreateCondBr(b.CreateICmpSLT(i, n), bodyBlock, exit);
-  b.SetInsertPoint(bodyBlock);
-  llvm::Value *nextAcc = body(i, acc);
-  llvm::Value *next = b.CreateAdd(i, constI64(1), "", true, true);
-  b.CreateBr(header);
-  i->addIncoming(next, b.GetInsertBlock());
-  acc->addIncoming(nextAcc, b.GetInsertBlock());
-  b.SetInsertPoint(exit);
-  return acc;
+  return buildLoop(*this, constI64(0), n, constI64(1), {init},
+                   [&](llvm::Value *i, const std::vector<llvm::Value *> &acc) {
+                     return std::vector<llvm::Value *>{body(i, acc[0])};
+                   })[0];
 }
 
 llvm::Value *Lowering::at(llvm::Value *base, llvm::Value *index, llvm::Type *elem) {

@@ -26,6 +26,7 @@
 /// input planes (n, c) for the pools; every output is computed by one task
 /// in the same order on any number of threads.
 #include "codegen/lower/ConvKernels.h"
+#include "codegen/Loop.h"
 #include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 
@@ -88,36 +89,9 @@ std::pair<V, V> validRange(Lowering &l, V k, int64_t stride, int64_t pad, int64_
 /// the outer ones are not (they are innermost only where an inner loop got
 /// unrolled, and would vectorize with gathers).
 void loop(Lowering &l, std::pair<V, V> range, const std::function<void(V)> &body, bool inner) {
-  auto &b = l.b;
-  llvm::LLVMContext &ctx = l.ctx;
-  llvm::BasicBlock *pre = b.GetInsertBlock();
-  llvm::BasicBlock *header = llvm::BasicBlock::Create(ctx, "loop", l.fn);
-  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(ctx, "body", l.fn);
-  llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, "after", l.fn);
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode *i = b.CreatePHI(l.i64, 2, "i");
-  i->addIncoming(range.first, pre);
-  b.CreateCondBr(b.CreateICmpSLT(i, range.second), bodyBlock, exit);
-  b.SetInsertPoint(bodyBlock);
-  body(i);
-  llvm::Value *next = b.CreateAdd(i, l.constI64(1), "", true, true);
-  llvm::BranchInst *latch = b.CreateBr(header);
-  i->addIncoming(next, b.GetInsertBlock());
-  auto hint = [&](const char *name, llvm::Constant *value) -> llvm::Metadata * {
-    std::vector<llvm::Metadata *> ops{llvm::MDString::get(ctx, name)};
-    if (value)
-      ops.push_back(llvm::ConstantAsMetadata::get(value));
-    return llvm::MDNode::get(ctx, ops);
-  };
-  std::vector<llvm::Metadata *> ops{nullptr, hint("llvm.loop.unroll.disable", nullptr)};
-  ops.push_back(hint("llvm.loop.vectorize.enable", b.getInt1(inner)));
-  if (inner)
-    ops.push_back(hint("llvm.loop.interleave.count", b.getInt32(1)));
-  llvm::MDNode *loopId = llvm::MDNode::getDistinct(ctx, ops);
-  loopId->replaceOperandWith(0, loopId);
-  latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
-  b.SetInsertPoint(exit);
+  LoopHints hints{inner ? LoopHints::Vectorize::Enable : LoopHints::Vectorize::Disable, 1,
+                  inner ? 1u : 0u};
+  buildLoop(l, range.first, range.second, body, hints);
 }
 
 /// The innermost loop over [lo, hi) (vectorized).

@@ -1,5 +1,6 @@
 /// IR building blocks of the GEMM emitter (codegen/lower/GemmIr.h).
 #include "codegen/lower/GemmIr.h"
+#include "codegen/Loop.h"
 #include "ir/InternalError.h"
 
 namespace nnc::gemm {
@@ -28,53 +29,12 @@ V packingArea(Lowering &l, const char *kindName, int64_t floats) {
   return a;
 }
 
-/// for (i = begin; i < end; i += step), carrying `init` through the body,
-/// which returns the next values; gives the values after the loop. With
-/// `unroll` > 1 the loop asks LLVM to unroll it that many times; 1 forbids
-/// unrolling (loops over panels: copies of a large body only cost compile time).
 std::vector<V> loop(Lowering &l, V begin, V end, V step, const std::vector<V> &init,
                     const std::function<std::vector<V>(V, const std::vector<V> &)> &body,
                     unsigned unroll) {
-  auto &b = l.b;
-  llvm::BasicBlock *pre = b.GetInsertBlock();
-  llvm::BasicBlock *header = llvm::BasicBlock::Create(l.ctx, "gemm.loop", l.fn);
-  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(l.ctx, "gemm.body", l.fn);
-  llvm::BasicBlock *exit = llvm::BasicBlock::Create(l.ctx, "gemm.after", l.fn);
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode *i = b.CreatePHI(l.i64, 2, "i");
-  i->addIncoming(begin, pre);
-  std::vector<llvm::PHINode *> phis;
-  std::vector<V> carried;
-  for (V v : init) {
-    phis.push_back(b.CreatePHI(v->getType(), 2));
-    phis.back()->addIncoming(v, pre);
-    carried.push_back(phis.back());
-  }
-  b.CreateCondBr(b.CreateICmpSLT(i, end), bodyBlock, exit);
-  b.SetInsertPoint(bodyBlock);
-  std::vector<V> next = body(i, carried);
-  NNC_CHECK(next.size() == phis.size(), "");
-  V nextI = b.CreateAdd(i, step, "", true, true);
-  llvm::BranchInst *latch = b.CreateBr(header);
-  i->addIncoming(nextI, b.GetInsertBlock());
-  for (size_t k = 0; k < phis.size(); ++k)
-    phis[k]->addIncoming(next[k], b.GetInsertBlock());
-  if (unroll) {
-    llvm::MDNode *count =
-        unroll == 1
-            ? llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.disable")})
-            : llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.unroll.count"),
-                                        llvm::ConstantAsMetadata::get(b.getInt32(unroll))});
-    llvm::MDNode *loopId = llvm::MDNode::getDistinct(l.ctx, {nullptr, count});
-    loopId->replaceOperandWith(0, loopId);
-    latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
-  }
-  b.SetInsertPoint(exit);
-  return carried;
+  return buildLoop(l, begin, end, step, init, body, LoopHints::unrolled(unroll));
 }
 
-/// A loop without carried values.
 void loop(Lowering &l, V begin, V end, V step, const std::function<void(V)> &body,
           unsigned unroll) {
   loop(

@@ -2,6 +2,7 @@
 /// transpose is a loop nest over the output (the innermost loop writes
 /// contiguously and reads through the permuted strides of the input).
 /// Both move 4-byte elements of either dtype.
+#include "codegen/Loop.h"
 #include "codegen/Lowering.h"
 #include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
@@ -29,30 +30,8 @@ std::vector<size_t> permutation(const Node &n, size_t rank) {
 /// for (i = 0; i < n; ++i) body(i), where LLVM may vectorize only when
 /// `vectorize` holds.
 void loopOver(Lowering &l, V n, bool vectorize, const std::function<void(V)> &body) {
-  if (vectorize)
-    return l.forRange(n, body);
-  auto &b = l.b;
-  llvm::BasicBlock *pre = b.GetInsertBlock();
-  llvm::BasicBlock *header = llvm::BasicBlock::Create(l.ctx, "tr.loop", l.fn);
-  llvm::BasicBlock *bodyBlock = llvm::BasicBlock::Create(l.ctx, "tr.body", l.fn);
-  llvm::BasicBlock *exit = llvm::BasicBlock::Create(l.ctx, "tr.after", l.fn);
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode *i = b.CreatePHI(l.i64, 2, "i");
-  i->addIncoming(l.constI64(0), pre);
-  b.CreateCondBr(b.CreateICmpSLT(i, n), bodyBlock, exit);
-  b.SetInsertPoint(bodyBlock);
-  body(i);
-  V next = b.CreateAdd(i, l.constI64(1), "", true, true);
-  llvm::BranchInst *latch = b.CreateBr(header);
-  i->addIncoming(next, b.GetInsertBlock());
-  llvm::MDNode *off =
-      llvm::MDNode::get(l.ctx, {llvm::MDString::get(l.ctx, "llvm.loop.vectorize.enable"),
-                                llvm::ConstantAsMetadata::get(b.getFalse())});
-  llvm::MDNode *loopId = llvm::MDNode::getDistinct(l.ctx, {nullptr, off});
-  loopId->replaceOperandWith(0, loopId);
-  latch->setMetadata(llvm::LLVMContext::MD_loop, loopId);
-  b.SetInsertPoint(exit);
+  buildLoop(l, l.constI64(0), n, body,
+            vectorize ? LoopHints::vectorized() : LoopHints::scalar());
 }
 
 void copyAll(Lowering &l, ValueId from, ValueId to) {
