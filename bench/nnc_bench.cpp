@@ -352,7 +352,14 @@ template <int Acc> __attribute__((target("avx512f"))) float fmaLoop512(long iter
   __m512 s = acc[0];
   for (int i = 1; i < Acc; ++i)
     s = _mm512_add_ps(s, acc[i]);
-  return _mm512_reduce_add_ps(s);
+  // Summed through memory: GCC 12's _mm512_reduce_add_ps trips its own
+  // -Wuninitialized (the __Y = __Y idiom in avx512fintrin.h).
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, s);
+  float sum = 0;
+  for (float lane : lanes)
+    sum += lane;
+  return sum;
 }
 
 template <int Acc> __attribute__((target("avx2,fma"))) float fmaLoop256(long iters) {

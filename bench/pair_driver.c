@@ -111,10 +111,12 @@ int main(int argc, char **argv) {
   float loss;
   for (int r = -kWarmUp; r < reps; ++r) {
     double s = nowUs();
-    int failed = train ? a_train_step(stateA, wsA, dims, in, &loss) : a_infer(stateA, wsA, dims, in, out);
+    int failed =
+        train ? a_train_step(stateA, wsA, dims, in, &loss) : a_infer(stateA, wsA, dims, in, out);
     double t1 = nowUs() - s;
     s = nowUs();
-    failed |= train ? b_train_step(stateB, wsB, dims, in, &loss) : b_infer(stateB, wsB, dims, in, out);
+    failed |=
+        train ? b_train_step(stateB, wsB, dims, in, &loss) : b_infer(stateB, wsB, dims, in, out);
     double t2 = nowUs() - s;
     if (failed) {
       fprintf(stderr, "pair_driver: a call failed\n");

@@ -83,7 +83,6 @@ Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::
   return R(std::move(module));
 }
 
-
 /// Identifies this build of nnc (its code generator included): the size
 /// and modification time of the running executable, which links nnc.
 std::string buildIdentity() {
@@ -113,11 +112,9 @@ std::string cacheKey(const PlannedModel &model, const CompileOptions &options,
 /// (codegen/ParallelCompile.h): from the cache, or compiled (and then
 /// cached). `key` gets the cache key ("" without the cache); `readCache`
 /// false compiles even when the cache holds an entry (and replaces it).
-Result<std::vector<std::string>> modelObjects(const PlannedModel &model,
-                                              const CompileOptions &options,
-                                              llvm::TargetMachine &tm, unsigned parts,
-                                              CompileTimes &times, std::string &key,
-                                              bool readCache = true) {
+Result<std::vector<std::string>>
+modelObjects(const PlannedModel &model, const CompileOptions &options, llvm::TargetMachine &tm,
+             unsigned parts, CompileTimes &times, std::string &key, bool readCache = true) {
   using R = Result<std::vector<std::string>>;
   key.clear();
   if (options.useCache) {

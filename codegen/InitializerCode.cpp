@@ -62,15 +62,15 @@ V normalValue(Lowering &l, uint64_t seed, V i, double mean, double std) {
   V u1 = b.CreateFMul(b.CreateUIToFP(b.CreateAdd(b.CreateLShr(b1, 11), l.constI64(1)), l.f64),
                       f64(l, 0x1p-53));
   V u2 = b.CreateFMul(b.CreateUIToFP(b.CreateLShr(b2, 11), l.f64), f64(l, 0x1p-53));
-  V radius = l.intrinsic(llvm::Intrinsic::sqrt, {b.CreateFMul(f64(l, -2.0), libmCall(l, "log", u1))});
+  V radius =
+      l.intrinsic(llvm::Intrinsic::sqrt, {b.CreateFMul(f64(l, -2.0), libmCall(l, "log", u1))});
   V z = b.CreateFMul(radius, libmCall(l, "cos", b.CreateFMul(f64(l, kTwoPi), u2)));
   return b.CreateFPTrunc(b.CreateFAdd(f64(l, mean), b.CreateFMul(f64(l, std), z)), l.f32);
 }
 
 /// for i < n: dest[i] = value(i), in a loop the vectorizer leaves alone.
 void fill(Lowering &l, V dest, int64_t n, llvm::Type *elem, const std::function<V(V)> &value) {
-  l.forRange(
-      l.constI64(n), [&](V i) { l.b.CreateStore(value(i), l.at(dest, i, elem)); }, false);
+  l.forRange(l.constI64(n), [&](V i) { l.b.CreateStore(value(i), l.at(dest, i, elem)); }, false);
 }
 
 int64_t elementsOf(const Type &t) {
@@ -102,8 +102,9 @@ void emitInitializerCode(Lowering &l, const Graph &g, ValueId id, V dest) {
     return; // the state is zeroed first
   llvm::Type *elem = v.type.dtype == DType::I32 ? l.i32 : l.f32;
   auto constant = [&](double c) -> V {
-    return v.type.dtype == DType::I32 ? static_cast<V>(llvm::ConstantInt::get(l.i32, static_cast<int64_t>(c)))
-                                      : l.constF32(c);
+    return v.type.dtype == DType::I32
+               ? static_cast<V>(llvm::ConstantInt::get(l.i32, static_cast<int64_t>(c)))
+               : l.constF32(c);
   };
   if (init.name == "ones" || init.name == "fill") {
     double c = init.name == "ones" ? 1.0 : initializerNumber(init, 0, 0.0);
@@ -121,7 +122,8 @@ void emitInitializerCode(Lowering &l, const Graph &g, ValueId id, V dest) {
       lo = -hi;
       seed = initializerSeed(init, 0);
     }
-    return fill(l, dest, n, l.f32, [&](V i) { return uniformValue(l, randomBits(l, seed, i), lo, hi); });
+    return fill(l, dest, n, l.f32,
+                [&](V i) { return uniformValue(l, randomBits(l, seed, i), lo, hi); });
   }
   // normal or he_normal (initializedByCode() admits nothing else).
   double mean = initializerNumber(init, 0, 0.0), std = initializerNumber(init, 1, 1.0);

@@ -29,9 +29,9 @@ uint64_t alignedBytes(const Type &t, const std::vector<int64_t> &dims);
 enum AbiStatus : int {
   kAbiOk = 0,
   kAbiUnsupportedCpu = 1,
-  kAbiBadBuffer = 2, ///< null or misaligned
-  kAbiBadDim = 3,    ///< negative or too large
-  kAbiBadLabel = 4,  ///< a label outside [0, classes)
+  kAbiBadBuffer = 2,      ///< null or misaligned
+  kAbiBadDim = 3,         ///< negative or too large
+  kAbiBadLabel = 4,       ///< a label outside [0, classes)
   kAbiEmptyReduction = 5, ///< max or argmax over an axis of extent 0 (a dim bound to 0)
 };
 

@@ -29,8 +29,8 @@ struct LoopHints {
 /// The body of a loop: given the induction variable and the carried values
 /// at the top of the iteration, emits the iteration and gives the carried
 /// values for the next one.
-using LoopBody = std::function<std::vector<llvm::Value *>(llvm::Value *,
-                                                          const std::vector<llvm::Value *> &)>;
+using LoopBody =
+    std::function<std::vector<llvm::Value *>(llvm::Value *, const std::vector<llvm::Value *> &)>;
 
 /// for (i = begin; i < end; i += step) with the values `carried` threaded
 /// through the body; leaves the builder after the loop and gives the

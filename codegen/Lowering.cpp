@@ -74,8 +74,7 @@ llvm::Value *Lowering::numel(ValueId v) {
 
 void Lowering::forRange(llvm::Value *n, const std::function<void(llvm::Value *)> &body,
                         bool vectorize) {
-  buildLoop(*this, constI64(0), n, body,
-            vectorize ? LoopHints::vectorized() : LoopHints{});
+  buildLoop(*this, constI64(0), n, body, vectorize ? LoopHints::vectorized() : LoopHints{});
 }
 
 void Lowering::forNest(const std::vector<llvm::Value *> &extents,

@@ -90,8 +90,7 @@ bool createPrivateFolders(const fs::path &dir) {
   std::error_code ec;
   if (fs::is_directory(dir, ec))
     return true;
-  if (dir.has_parent_path() && dir.parent_path() != dir &&
-      !createPrivateFolders(dir.parent_path()))
+  if (dir.has_parent_path() && dir.parent_path() != dir && !createPrivateFolders(dir.parent_path()))
     return false;
   return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
 }

@@ -96,8 +96,8 @@ std::optional<Status> badLabelAt(const Graph &g, const Node &n, const std::vecto
 /// Elements a max or argmax node reduces over, with these dims.
 int64_t reducedElements(const Graph &g, const Node &n, const std::vector<int64_t> &dims) {
   std::vector<int64_t> shape = concreteShape(g.type(n.operands[0]), dims);
-  const AttrValue &axes = n.attrs[static_cast<size_t>(
-      n.info().attrIndex(n.op == OpKind::ArgMax ? "axis" : "axes"))];
+  const AttrValue &axes =
+      n.attrs[static_cast<size_t>(n.info().attrIndex(n.op == OpKind::ArgMax ? "axis" : "axes"))];
   int64_t count = 1;
   auto rank = static_cast<int64_t>(shape.size());
   std::vector<int64_t> reduced = axes.isNone() ? std::vector<int64_t>() : axes.asInts();

@@ -47,8 +47,8 @@ private:
   void *workspaceFor(const std::vector<int64_t> &dims);
   /// The error a non-zero status of `g`'s compiled code stands for, located
   /// at the op and worded as the interpreter words it where it can be found.
-  Status statusError(const Graph &g, int status, const char *what, const std::vector<Tensor> &inputs,
-                     const std::vector<int64_t> &dims) const;
+  Status statusError(const Graph &g, int status, const char *what,
+                     const std::vector<Tensor> &inputs, const std::vector<int64_t> &dims) const;
 
   Graph infer_;
   std::unique_ptr<Graph> train_;

@@ -419,7 +419,8 @@ private:
     callExpr.args.push_back(parseExpr());
   }
 
-  /// attribute ::= NUMBER | STRING | 'true' | 'false' | NAME | '[' (attribute (',' attribute)*)? ']'
+  /// attribute ::= NUMBER | STRING | 'true' | 'false' | NAME | '[' (attribute (',' attribute)*)?
+  /// ']'
   AttrValue parseAttrValue() {
     NestingGuard guard(*this);
     if (at(Tok::String)) {

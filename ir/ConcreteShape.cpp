@@ -4,7 +4,6 @@
 
 #include "ir/Limits.h"
 
-
 namespace nnc {
 
 std::vector<int64_t> concreteShape(const Type &t, const std::vector<int64_t> &dims) {
@@ -14,7 +13,8 @@ std::vector<int64_t> concreteShape(const Type &t, const std::vector<int64_t> &di
     if (d.isStatic()) {
       shape.push_back(d.size);
     } else {
-      NNC_CHECK(static_cast<size_t>(d.symbol) < dims.size() && dims[d.symbol] >= 0, "symbolic dim has no value");
+      NNC_CHECK(static_cast<size_t>(d.symbol) < dims.size() && dims[d.symbol] >= 0,
+                "symbolic dim has no value");
       shape.push_back(dims[static_cast<size_t>(d.symbol)]);
     }
   }

@@ -7,8 +7,9 @@
 namespace nnc {
 
 void internalError(const char *file, int line, const std::string &what) {
-  std::fprintf(stderr, "nnc: internal error: %s:%d: %s\n(this is a bug in nnc, not in your model)\n",
-               file, line, what.c_str());
+  std::fprintf(stderr,
+               "nnc: internal error: %s:%d: %s\n(this is a bug in nnc, not in your model)\n", file,
+               line, what.c_str());
   std::fflush(stderr);
   std::abort();
 }

@@ -4,7 +4,6 @@
 #include "ir/InternalError.h"
 #include "ir/NodeAttrs.h"
 
-
 namespace nnc {
 
 namespace {

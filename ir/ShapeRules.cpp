@@ -3,7 +3,6 @@
 #include "ir/ShapeRules.h"
 #include "ir/InternalError.h"
 
-
 namespace nnc {
 
 const AttrValue &ShapeQuery::attr(std::string_view name) const {

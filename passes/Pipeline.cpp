@@ -112,7 +112,8 @@ Result<PlannedModel> planModel(const Graph &model, PassContext &ctx, const PlanR
   // 2-4. the training step (autodiff or the hand-written updates, simplify, fusion)
   std::optional<Graph> train;
   if (request.training && hasTrainingStep(model)) {
-    auto step = timed(ctx, "training step passes", [&] { return optimizedTrainingStep(model, ctx); });
+    auto step =
+        timed(ctx, "training step passes", [&] { return optimizedTrainingStep(model, ctx); });
     if (!step)
       return R(step.takeDiags());
     train = std::move(step).value();

@@ -90,7 +90,8 @@ struct PlanRequest {
 };
 
 /// Steps 1 to 6 for `model`: the whole graph half, in order.
-Result<PlannedModel> planModel(const Graph &model, PassContext &ctx, const PlanRequest &request = {});
+Result<PlannedModel> planModel(const Graph &model, PassContext &ctx,
+                               const PlanRequest &request = {});
 
 /// Steps 5 and 6 for graphs that are optimized already (a host program's or
 /// a test's own).

@@ -54,11 +54,11 @@ void applyInitializer(Tensor &t, const Initializer &init) {
     return;
   Fans fans = fansOf(t.shape());
   if (name == "uniform")
-    return fillUniform(t.f32(), t.numel(), initializerNumber(init, 0, 0.0), initializerNumber(init, 1, 1.0),
-                       initializerSeed(init, 2));
+    return fillUniform(t.f32(), t.numel(), initializerNumber(init, 0, 0.0),
+                       initializerNumber(init, 1, 1.0), initializerSeed(init, 2));
   if (name == "normal")
-    return fillNormal(t.f32(), t.numel(), initializerNumber(init, 0, 0.0), initializerNumber(init, 1, 1.0),
-                      initializerSeed(init, 2));
+    return fillNormal(t.f32(), t.numel(), initializerNumber(init, 0, 0.0),
+                      initializerNumber(init, 1, 1.0), initializerSeed(init, 2));
   if (t.numel() == 0) // fans may be 0: nothing to fill, nothing to divide
     return;
   if (name == "glorot_uniform") {
@@ -138,7 +138,8 @@ Tensor initialTensor(const Graph &g, ValueId id) {
     applyInitializer(t, v.init);
     return t;
   }
-  NNC_CHECK((v.kind == ValueKind::Immediate || static_cast<int64_t>(v.data.size()) == t.numel()), "a literal has one number per element");
+  NNC_CHECK((v.kind == ValueKind::Immediate || static_cast<int64_t>(v.data.size()) == t.numel()),
+            "a literal has one number per element");
   int64_t n = std::min(t.numel(), static_cast<int64_t>(v.data.size()));
   for (int64_t i = 0; i < n; ++i)
     t.set(i, v.data[static_cast<size_t>(i)]);

@@ -8,7 +8,6 @@
 
 #include "ir/Limits.h"
 
-
 namespace nnc {
 
 const AttrValue &KernelCall::attr(std::string_view name) const {
@@ -46,7 +45,6 @@ int32_t unboundDim(const Type &t, const std::vector<int64_t> &dims) {
       return d.symbol;
   return -1;
 }
-
 
 } // namespace
 

@@ -11,7 +11,6 @@
 
 namespace nnc {
 
-
 class Interpreter {
 public:
   /// Params and states take their initializers; consts their literals.

@@ -12,7 +12,6 @@
 
 namespace nnc {
 
-
 Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
   // The last line of defence: callers check sizes against the limit first
   // and report a located error (checkValueSizes, the verifier, the readers).

@@ -5,6 +5,7 @@
 #   tools/setup.sh            packages for building, testing and the main job
 #   tools/setup.sh --bench    also the benchmark comparators (PyTorch, oneDNN)
 #   tools/setup.sh --no-build only install packages
+#   NNC_WERROR=ON             configure with warnings as errors (CI does)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   llvm-19-dev llvm-19-tools libfmt-dev libboost-graph-dev zlib1g-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  clang-19 libclang-rt-19-dev
+  clang-19 libclang-rt-19-dev clang-format-19
   python3 python3-numpy
   librsvg2-bin
   dataset-fashion-mnist
@@ -47,7 +48,10 @@ fi
 
 if [ "$want_build" = 1 ]; then
   if [ ! -f "$build_dir/build.ninja" ]; then
-    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=${NNC_BUILD_TYPE:-RelWithDebInfo}
+    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=${NNC_BUILD_TYPE:-RelWithDebInfo} \
+      -DNNC_WARNINGS_AS_ERRORS=${NNC_WERROR:-OFF}
+  elif [ -n "${NNC_WERROR:-}" ]; then
+    cmake -S . -B "$build_dir" -DNNC_WARNINGS_AS_ERRORS="$NNC_WERROR" >/dev/null
   fi
   cmake --build "$build_dir"
 fi

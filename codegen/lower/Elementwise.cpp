@@ -40,8 +40,7 @@ V unary(Lowering &l, const Node &n, V x) {
   case OpKind::Relu: // NaN stays NaN, as in PyTorch
     return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, x);
   case OpKind::LeakyRelu:
-    return b.CreateSelect(b.CreateFCmpOGT(x, zero), x,
-                          b.CreateFMul(x, l.constF32(attr::alpha(n))));
+    return b.CreateSelect(b.CreateFCmpOGT(x, zero), x, b.CreateFMul(x, l.constF32(attr::alpha(n))));
   case OpKind::Gelu:
     return b.CreateFMul(b.CreateFMul(l.constF32(0.5), x),
                         b.CreateFAdd(one, l.erf(b.CreateFMul(x, l.constF32(M_SQRT1_2)))));
@@ -149,7 +148,8 @@ std::optional<ElementwiseProgram> programOf(const Node &n) {
   if (n.op != OpKind::FusedElementwise)
     return std::nullopt;
   std::string why;
-  std::optional<ElementwiseProgram> program = decodeProgram(attr::program(n), n.operands.size(), why);
+  std::optional<ElementwiseProgram> program =
+      decodeProgram(attr::program(n), n.operands.size(), why);
   NNC_CHECK(program, "the verifier checks programs");
   return program;
 }

@@ -152,8 +152,7 @@ void lowerFusedMatMul(Lowering &l, const Node &n) {
 void lowerFusedBiasGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId dy = n.operands[0], z = n.operands[1], out = n.result;
-  ElementMap g =
-      activationGradientMap(l, attr::activation(n), attr::alpha(n));
+  ElementMap g = activationGradientMap(l, attr::activation(n), attr::alpha(n));
   std::vector<V> shape = l.shape(dy);
   l.zero(l.data(out), shape[1]);
   l.forRange(

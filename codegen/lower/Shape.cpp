@@ -30,8 +30,7 @@ std::vector<size_t> permutation(const Node &n, size_t rank) {
 /// for (i = 0; i < n; ++i) body(i), where LLVM may vectorize only when
 /// `vectorize` holds.
 void loopOver(Lowering &l, V n, bool vectorize, const std::function<void(V)> &body) {
-  buildLoop(l, l.constI64(0), n, body,
-            vectorize ? LoopHints::vectorized() : LoopHints::scalar());
+  buildLoop(l, l.constI64(0), n, body, vectorize ? LoopHints::vectorized() : LoopHints::scalar());
 }
 
 void copyAll(Lowering &l, ValueId from, ValueId to) {

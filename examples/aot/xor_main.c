@@ -8,9 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void *aligned(uint64_t bytes) {
-  return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
-}
+static void *aligned(uint64_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64); }
 
 int main(void) {
   if (!xor_cpu_supported()) {

@@ -151,8 +151,8 @@ public:
   Operand(const Expr &e, Loc loc = Loc::current()) : expr_(e), loc_(loc) {}
   Operand(const Value &v, Loc loc = Loc::current()) : expr_(v), loc_(loc) {}
   template <typename N>
-  requires(std::is_arithmetic_v<N> && !std::is_same_v<N, bool>)
-      Operand(N number, Loc loc = Loc::current())
+    requires(std::is_arithmetic_v<N> && !std::is_same_v<N, bool>)
+  Operand(N number, Loc loc = Loc::current())
       : expr_(static_cast<double>(number), loc), loc_(loc) {}
 
 private:

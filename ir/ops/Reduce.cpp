@@ -65,7 +65,8 @@ TypeOrNone inferReduceType(ShapeQuery &q) {
       return std::nullopt;
     if (op != OpKind::ArgMax)
       return x;
-    if (x.shape[static_cast<size_t>(axis)].isStatic() && x.shape[static_cast<size_t>(axis)].size == 0)
+    if (x.shape[static_cast<size_t>(axis)].isStatic() &&
+        x.shape[static_cast<size_t>(axis)].size == 0)
       return q.error("cannot reduce over an empty axis of {}", q.str(x));
     Type out{DType::I32, x.shape};
     out.shape.erase(out.shape.begin() + axis);

@@ -92,7 +92,8 @@ private:
             why = "its result must be kept (an output, an update or the loss), and a fused loop "
                   "keeps only its last value";
           else if (!std::all_of(readers.begin(), readers.end(), inGroup))
-            why = fmt::format("{} ops read its result, not all of them in the chain", readers.size());
+            why =
+                fmt::format("{} ops read its result, not all of them in the chain", readers.size());
           if (!why.empty()) {
             if (ctx.remarks && remarked.insert({value.def, group[m]}).second)
               ctx.diags.remark(producer.loc, "{} not fused with {}: {}", producer.info().name,

@@ -41,5 +41,4 @@ void rewriteNode(Node &n, OpKind op, std::vector<ValueId> operands, Attrs attrs)
   n.attrs = std::move(attrs);
 }
 
-
 } // namespace nnc

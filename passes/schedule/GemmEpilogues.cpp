@@ -20,7 +20,8 @@ bool isGemm(OpKind op) {
 /// the tile's vector registers as they are.
 bool isArithmetic(const Node &e) {
   std::string why;
-  std::optional<ElementwiseProgram> program = decodeProgram(attr::program(e), e.operands.size(), why);
+  std::optional<ElementwiseProgram> program =
+      decodeProgram(attr::program(e), e.operands.size(), why);
   if (!program)
     return false;
   for (const ElementwiseInstruction &inst : *program)

@@ -21,8 +21,8 @@ std::string printSchedule(const Graph &g, const KernelSchedule &s) {
     const Node &node = g.node(n);
     return names[static_cast<size_t>(node.result)] + " = " + node.info().name;
   };
-  std::string out = fmt::format("schedule of {}: {} kernels for {} nodes\n", g.name, s.kernels(),
-                                g.nodes.size());
+  std::string out =
+      fmt::format("schedule of {}: {} kernels for {} nodes\n", g.name, s.kernels(), g.nodes.size());
   for (size_t n = 0; n < s.guestsOf.size(); ++n) {
     if (s.guestsOf[n].empty())
       continue;

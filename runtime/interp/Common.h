@@ -67,5 +67,4 @@ float unaryScalar(OpKind op, float x, double alpha);
 /// One (forward value, dy) gradient op (relu_grad, ...) on one element.
 float unaryGradScalar(OpKind op, float v, float dy, double alpha);
 
-
 } // namespace nnc

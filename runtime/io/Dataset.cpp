@@ -37,8 +37,6 @@ constexpr size_t kChunkBytes = size_t(1) << 20;
 constexpr uint32_t kIdxImageMagic = 0x00000803;
 constexpr uint32_t kIdxLabelMagic = 0x00000801;
 
-
-
 // ---- byte streams: plain or gzipped files ----------------------------------
 
 /// The bytes of a file, inflated when it is gzip data, read front to back.
@@ -395,12 +393,12 @@ Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
 
 Result<Dataset> parseIdxPair(std::string_view images, std::string_view labels,
                              const std::string &imagesName, const std::string &labelsName) {
-  Result<ByteStream> is =
-      ByteStream::fromBytes(imagesName, std::string(images), std::string_view(imagesName).ends_with(".gz"));
+  Result<ByteStream> is = ByteStream::fromBytes(imagesName, std::string(images),
+                                                std::string_view(imagesName).ends_with(".gz"));
   if (!is)
     return is.takeDiags();
-  Result<ByteStream> ls =
-      ByteStream::fromBytes(labelsName, std::string(labels), std::string_view(labelsName).ends_with(".gz"));
+  Result<ByteStream> ls = ByteStream::fromBytes(labelsName, std::string(labels),
+                                                std::string_view(labelsName).ends_with(".gz"));
   if (!ls)
     return ls.takeDiags();
   return readIdxStreams(*is, *ls);
@@ -464,9 +462,9 @@ Result<Dataset> readCsv(const std::string &path, const LabelSpec &labels) {
   return readCsvStream(*s, labels);
 }
 
-Result<Dataset> parseCsv(std::string_view bytes, const std::string &name,
-                         const LabelSpec &labels) {
-  Result<ByteStream> s = ByteStream::fromBytes(name, std::string(bytes), std::string_view(name).ends_with(".gz"));
+Result<Dataset> parseCsv(std::string_view bytes, const std::string &name, const LabelSpec &labels) {
+  Result<ByteStream> s =
+      ByteStream::fromBytes(name, std::string(bytes), std::string_view(name).ends_with(".gz"));
   if (!s)
     return s.takeDiags();
   return readCsvStream(*s, labels);
@@ -488,8 +486,7 @@ Result<CsvLabels> csvLabelColumns(const LabelSpec &spec, size_t columns, const s
     return CsvLabels{0, false};
   case LabelSpec::Kind::Classes:
     if (columns < 2)
-      return R::fail("{}: {} column; a row needs at least one feature and a label", where,
-                     columns);
+      return R::fail("{}: {} column; a row needs at least one feature and a label", where, columns);
     return CsvLabels{1, true};
   case LabelSpec::Kind::Targets:
     break;
@@ -535,7 +532,8 @@ bool isHeaderRow(const std::vector<std::string_view> &fields) {
 /// (not even `nan` or `inf`).
 bool looksLikeName(std::string_view field) {
   double v = 0;
-  return !field.empty() && (std::isalpha(static_cast<unsigned char>(field[0])) || field[0] == '_') &&
+  return !field.empty() &&
+         (std::isalpha(static_cast<unsigned char>(field[0])) || field[0] == '_') &&
          std::from_chars(field.data(), field.data() + field.size(), v).ec != std::errc();
 }
 

@@ -30,7 +30,8 @@ Result<std::string> resolveExternalPath(const std::string &file, const ExternalP
   fs::path realFile = fs::weakly_canonical(full, ec);
   if (ec)
     return R::fail("'{}': cannot resolve the path: {}", file, ec.message());
-  auto [end, _] = std::mismatch(realFolder.begin(), realFolder.end(), realFile.begin(), realFile.end());
+  auto [end, _] =
+      std::mismatch(realFolder.begin(), realFolder.end(), realFile.begin(), realFile.end());
   if (end != realFolder.end())
     return R::fail("'{}' leads outside the model's folder (to {}) through a symlink{}", file,
                    realFile.string(), hint);
@@ -44,7 +45,8 @@ Status loadExternalWeights(Graph &g, const ExternalPathPolicy &policy) {
     if (v.init.name != "safetensors" || v.init.args.empty())
       continue;
     const std::string &file = v.init.args[0].ident;
-    std::string key = v.init.args.size() > 1 && !v.init.args[1].isNone() ? v.init.args[1].ident : v.name;
+    std::string key =
+        v.init.args.size() > 1 && !v.init.args[1].isNone() ? v.init.args[1].ident : v.name;
     auto path = resolveExternalPath(file, policy);
     if (!path) {
       diags.error(v.init.loc, "safetensors: {}", path.diags().list()[0].message);

@@ -10,7 +10,8 @@
 namespace nnc {
 
 void JsonScanner::skipSpace() {
-  while (pos_ < text_.size() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
+  while (pos_ < text_.size() &&
+         (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
     ++pos_;
 }
 
@@ -115,8 +116,7 @@ bool JsonScanner::string(std::string &out, std::string_view what) {
     }
     default:
       pos_ = escape;
-      return fail(fmt::format("bad escape '\\{}' at {} byte {}",
-                              printable(std::string_view(&e, 1)),
+      return fail(fmt::format("bad escape '\\{}' at {} byte {}", printable(std::string_view(&e, 1)),
                               noun_, escape));
     }
   }
@@ -164,7 +164,8 @@ bool JsonScanner::integer(uint64_t &out, uint64_t max) {
 bool JsonScanner::number(double &out) {
   skipSpace();
   size_t end = pos_;
-  while (end < text_.size() && std::string_view("+-0123456789.eE").find(text_[end]) != std::string_view::npos)
+  while (end < text_.size() &&
+         std::string_view("+-0123456789.eE").find(text_[end]) != std::string_view::npos)
     ++end;
   std::string digits(text_.substr(pos_, end - pos_));
   char *stop = nullptr;

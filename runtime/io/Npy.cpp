@@ -31,7 +31,6 @@ constexpr const char *kDtypes = "nnc reads <f4 and <i4";
 
 std::string errnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
-
 /// `()`, `(3,)`, `(2, 3)`: a shape as Python prints a tuple.
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string s = "(";

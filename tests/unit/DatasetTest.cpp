@@ -641,8 +641,8 @@ LabelSpec noLabels() {
 
 TEST_F(DatasetTest, CsvRegressionTargetsAreTheLastKColumns) {
   // The worked example's target t = 1.296224 is not a class.
-  Result<Dataset> one = readCsv(writeFile("r.csv", "0.1,0.2,1.296224\n0.3,0.4,-2.5\n"),
-                                targets({1}, 2));
+  Result<Dataset> one =
+      readCsv(writeFile("r.csv", "0.1,0.2,1.296224\n0.3,0.4,-2.5\n"), targets({1}, 2));
   ASSERT_TRUE(one.ok()) << one.errorText();
   EXPECT_EQ(one->features.shape(), (std::vector<int64_t>{2, 2}));
   ASSERT_EQ(one->labels.dtype(), DType::F32);
@@ -711,8 +711,7 @@ TEST_F(DatasetTest, NpyTargetsKeepTheirValuesAndTakeTheInputShape) {
 }
 
 TEST_F(DatasetTest, CsvHeaderRowAndByteOrderMark) {
-  Result<Dataset> d =
-      readCsv(writeFile("h.csv", "\xEF\xBB\xBFx1, x2 ,label\n1,2,0\n3,4,1\n"));
+  Result<Dataset> d = readCsv(writeFile("h.csv", "\xEF\xBB\xBFx1, x2 ,label\n1,2,0\n3,4,1\n"));
   ASSERT_TRUE(d.ok()) << d.errorText();
   EXPECT_EQ(d->size(), 2);
   EXPECT_EQ(d->labels.i32()[1], 1);

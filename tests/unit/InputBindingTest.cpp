@@ -47,7 +47,8 @@ TEST(InputBinding, TwoInputsThatDisagreeOnADim) {
 
 TEST(InputBinding, WrongDtypeOrRankOrNoTensor) {
   std::string dtype = errorOf({Tensor(DType::I32, {4, 2}), Tensor(DType::F32, {4, 1})});
-  EXPECT_NE(dtype.find("input 'x' expects f32[B, 2] but got i32[4, 2]"), std::string::npos) << dtype;
+  EXPECT_NE(dtype.find("input 'x' expects f32[B, 2] but got i32[4, 2]"), std::string::npos)
+      << dtype;
   std::string none = errorOf({Tensor(DType::F32, {4, 2}), Tensor()});
   EXPECT_NE(none.find("input 't' expects f32[B, 1] but got no tensor"), std::string::npos) << none;
 }

@@ -19,7 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path freshDir(const std::string &name) {
-  fs::path dir = fs::temp_directory_path() / ("nnc-interrupts-" + std::to_string(::getpid()) + name);
+  fs::path dir =
+      fs::temp_directory_path() / ("nnc-interrupts-" + std::to_string(::getpid()) + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -326,9 +326,11 @@ TEST(MemoryPlan, ExamplePlansNeverShareBytesBetweenLiveValues) {
     Graph model = loadExample(path);
     std::unique_ptr<Graph> step = trainingStep(model);
     for (int64_t batch : {1, 3, 64}) {
-      expectNoLiveOverlap(model, planMemory(model, scheduleKernels(model)), {batch}, path.filename().string());
+      expectNoLiveOverlap(model, planMemory(model, scheduleKernels(model)), {batch},
+                          path.filename().string());
       if (step)
-        expectNoLiveOverlap(*step, planMemory(*step, scheduleKernels(*step)), {batch}, path.filename().string() + " step");
+        expectNoLiveOverlap(*step, planMemory(*step, scheduleKernels(*step)), {batch},
+                            path.filename().string() + " step");
     }
   }
 }
@@ -372,8 +374,8 @@ TEST(MemoryPlan, EveryExampleCompiledWithThePlanMatchesTheInterpreter) {
     // The workspace the compiled code asks for is the larger plan.
     for (int64_t batch : {1, 64}) {
       std::vector<int64_t> at(model.dims.size(), batch);
-      uint64_t planned =
-          std::max(planMemory(model, scheduleKernels(model)).workspaceBytes(at), planMemory(*step, scheduleKernels(*step)).workspaceBytes(at));
+      uint64_t planned = std::max(planMemory(model, scheduleKernels(model)).workspaceBytes(at),
+                                  planMemory(*step, scheduleKernels(*step)).workspaceBytes(at));
       EXPECT_EQ((*jit)->model().functions().workspaceSize(at.data()), planned);
     }
   }

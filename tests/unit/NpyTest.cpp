@@ -355,8 +355,7 @@ TEST_F(NpyTest, FailedWriteKeepsTheOldFile) {
   ::setrlimit(RLIMIT_FSIZE, &before);
   std::signal(SIGXFSZ, oldHandler);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.errorText().find(path("a.npy") + ": cannot write: File too large"),
-            std::string::npos)
+  EXPECT_NE(s.errorText().find(path("a.npy") + ": cannot write: File too large"), std::string::npos)
       << s.errorText();
   Result<Tensor> back = readNpy(path("a.npy"));
   ASSERT_TRUE(back.ok()) << back.errorText();

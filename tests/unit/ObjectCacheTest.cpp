@@ -196,7 +196,8 @@ template <typename F> std::string stderrOf(F body) {
 TEST(ObjectCache, EntriesCarryTheirKeyPartAndChecksum) {
   std::string entry = encodeCacheEntry("k1", 0, 2, "object bytes");
   std::string problem;
-  EXPECT_EQ(decodeCacheEntry(entry, "k1", 0, 2, problem), std::optional<std::string>("object bytes"));
+  EXPECT_EQ(decodeCacheEntry(entry, "k1", 0, 2, problem),
+            std::optional<std::string>("object bytes"));
   EXPECT_FALSE(decodeCacheEntry(entry, "k2", 0, 2, problem));
   EXPECT_EQ(problem, "it holds another model's code (its key differs)");
   EXPECT_FALSE(decodeCacheEntry(entry, "k1", 1, 2, problem));
@@ -285,7 +286,8 @@ TEST(ObjectCache, FoldersAndEntriesArePrivate) {
 void expectFolderRefused(const fs::path &dir, const std::string &reason) {
   ::setenv("NNC_CACHE_DIR", dir.c_str(), 1);
   CompileOptions fresh;
-  float want = firstLoss(std::move(CompiledModel::load(NNC_SOURCE_DIR "/examples/xor.ir", fresh)).value());
+  float want =
+      firstLoss(std::move(CompiledModel::load(NNC_SOURCE_DIR "/examples/xor.ir", fresh)).value());
   std::optional<CompiledModel> model;
   std::string warning = stderrOf([&] { model = load(1); });
   EXPECT_NE(warning.find("not using the compile cache " + dir.string() + ": " + reason),

@@ -79,8 +79,8 @@ inline std::string typeText(const std::string &dtype, const std::vector<int64_t>
 }
 
 /// A nested list literal of `shape` (a bare number for a scalar).
-inline std::string literal(const std::vector<int64_t> &shape, const std::vector<double> &v, size_t axis,
-                    size_t &at) {
+inline std::string literal(const std::vector<int64_t> &shape, const std::vector<double> &v,
+                           size_t axis, size_t &at) {
   std::ostringstream os;
   os.precision(9);
   if (axis == shape.size()) {

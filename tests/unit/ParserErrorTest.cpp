@@ -155,8 +155,9 @@ TEST(ParserErrors, Strings) {
     unclosed = unclosed || d.message == "unclosed string: a string ends with '\"' on its line";
   EXPECT_TRUE(unclosed);
   expectFirst("  y = relu(\"x\")\n",
-              {5, 12, "a string may only name a file, in an initializer: param p: f32[2, 3] = "
-                      "safetensors(\"weights.safetensors\")"});
+              {5, 12,
+               "a string may only name a file, in an initializer: param p: f32[2, 3] = "
+               "safetensors(\"weights.safetensors\")"});
   expectFirst("  param p: f32[2] = safetensors(w)\n",
               {5, 21, "safetensors: missing attribute 'file'"});
 }
@@ -180,8 +181,8 @@ TEST(Parser, StringsPrintQuotedAndReadBack) {
 
 // IR.md: `[]` is the literal of a zero-size dim, also with dims after it.
 TEST(Parser, EmptyLiteralsFillZeroSizeTypes) {
-  for (const char *decl : {"param p: f32[0] = []", "param p: f32[0, 3] = []",
-                           "const c: f32[2, 0, 5] = [[], []]"}) {
+  for (const char *decl :
+       {"param p: f32[0] = []", "param p: f32[0, 3] = []", "const c: f32[2, 0, 5] = [[], []]"}) {
     Result<Graph> g = parseModel(wrap(std::string("  ") + decl + "\n"), "m.ir");
     EXPECT_TRUE(g.ok()) << decl << "\n" << g.errorText();
   }

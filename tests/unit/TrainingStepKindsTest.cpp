@@ -62,11 +62,13 @@ TEST(TrainingStepKinds, InferenceNeverAppliesUpdates) {
   ASSERT_TRUE(model.ok()) << model.errorText();
   ASSERT_TRUE(model->canTrain());
   std::vector<float> state(model->stateSize() / 4 + 16);
-  auto *aligned = reinterpret_cast<float *>((reinterpret_cast<uintptr_t>(state.data()) + 63) / 64 * 64);
+  auto *aligned =
+      reinterpret_cast<float *>((reinterpret_cast<uintptr_t>(state.data()) + 63) / 64 * 64);
   ASSERT_EQ(model->init(aligned), 0);
   int64_t dims[1] = {1};
   std::vector<float> workspace(model->workspaceSize(dims) / 4 + 32);
-  auto *ws = reinterpret_cast<float *>((reinterpret_cast<uintptr_t>(workspace.data()) + 63) / 64 * 64);
+  auto *ws =
+      reinterpret_cast<float *>((reinterpret_cast<uintptr_t>(workspace.data()) + 63) / 64 * 64);
   const float x[2] = {1, 1}, y[1] = {1};
   float errors = -1, yhat = -1;
   const void *inputs[2] = {x, y};

@@ -28,7 +28,9 @@ std::optional<Graph> loadSingleModel(const Args &args, const CommandSpec &spec, 
 
 const CommandSpec &checkCommandSpec() {
   static const CommandSpec spec{
-      "check", "M.ir", "parse and verify a model; silent when it is valid",
+      "check",
+      "M.ir",
+      "parse and verify a model; silent when it is valid",
       "Parses and verifies a model file (IR.md sections 1 and 3). Prints nothing and\n"
       "exits 0 when it is valid; otherwise prints every error, located, in source order,\n"
       "and exits 1.",
@@ -39,7 +41,9 @@ const CommandSpec &checkCommandSpec() {
 
 const CommandSpec &printCommandSpec() {
   static const CommandSpec spec{
-      "print", "M.ir", "print the model in canonical form ('-' reads stdin)",
+      "print",
+      "M.ir",
+      "print the model in canonical form ('-' reads stdin)",
       "Prints the model in the canonical form of IR.md section 2, which parses back to\n"
       "the same text. 'nnc print -' reads the model from standard input.",
       {allowExternalPathsOption()},

@@ -111,7 +111,6 @@ int usageError(const CommandSpec &spec) {
   return 1;
 }
 
-
 std::string CommandLine::get(const std::string &name, const std::string &fallback) const {
   auto range = values_.equal_range(name);
   if (range.first == range.second)

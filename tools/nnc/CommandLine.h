@@ -36,10 +36,10 @@ enum class Positionals { One, OneOrMore, AtMostOne };
 
 /// A command of `nnc`: what `nnc COMMAND --help` prints.
 struct CommandSpec {
-  const char *name;     ///< "train"
-  const char *usage;    ///< after the name: "M.ir --data D [options]"
-  const char *summary;  ///< one line, for `nnc --help`
-  const char *details;  ///< a paragraph or two
+  const char *name;    ///< "train"
+  const char *usage;   ///< after the name: "M.ir --data D [options]"
+  const char *summary; ///< one line, for `nnc --help`
+  const char *details; ///< a paragraph or two
   std::vector<OptionSpec> options;
   std::vector<const char *> examples;
   Positionals positionals = Positionals::One;

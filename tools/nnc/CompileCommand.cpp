@@ -47,7 +47,7 @@ int printMemoryReport(const CommandLine &cl, const PlannedModel &model) {
   std::string text = memoryReport(infer, model.infer.plan, dims, infer.name + " infer", false);
   if (model.train)
     text += "\n" + memoryReport(model.train->graph, model.train->plan, dims,
-                                 infer.name + " train_step", true);
+                                infer.name + " train_step", true);
   std::fputs(text.c_str(), stdout);
   return 0;
 }
@@ -81,7 +81,8 @@ const CommandSpec &compileCommandSpec() {
           option("o", "OUT.o", "the object file (with --emit: the text, '-' for stdout)"),
           option("header", "OUT.h", "also write the C header"),
           option("name", "PREFIX", "the C symbol prefix (default: the model's name)"),
-          option("target-cpu", "CPU", "an LLVM CPU name (default: this host's); x86-64 is portable"),
+          option("target-cpu", "CPU",
+                 "an LLVM CPU name (default: this host's); x86-64 is portable"),
           option("params", "P",
                  "bake a checkpoint's params and state into the object as its initial values"),
           flag("time", "print how long each phase took"),

@@ -19,7 +19,8 @@ Status parseBindSpec(const Graph &g, const std::string &spec, Binding &b) {
     if (part.empty())
       continue;
     size_t eq = part.find('=');
-    std::string role = part.substr(0, eq), name = eq == std::string::npos ? "" : part.substr(eq + 1);
+    std::string role = part.substr(0, eq),
+                name = eq == std::string::npos ? "" : part.substr(eq + 1);
     ValueId v = g.findValue(name);
     if ((role != "features" && role != "labels") || v == kNoValue ||
         g.value(v).kind != ValueKind::Input)
@@ -59,7 +60,6 @@ void findScoring(const Graph &g, Binding &b) {
       b.classes = k;
   }
 }
-
 
 /// Class labels (i32 [n], each in [0, k): checkLabels()) as the f32 label
 /// input takes them: numbers, or one-hot rows of `shape`'s k elements.

@@ -50,10 +50,10 @@ Graph evaluationGraph(const Graph &model, const Binding &b);
 
 /// Scores of a model on a data set.
 struct Evaluation {
-  double loss = 0;        ///< NaN for a model without a loss
-  double accuracy = -1;                ///< -1 when the model has no scorable prediction
-  std::vector<int64_t> classCorrect;   ///< per class (softmax_cross_entropy models)
-  std::vector<int64_t> classExamples;  ///< per class
+  double loss = 0;                    ///< NaN for a model without a loss
+  double accuracy = -1;               ///< -1 when the model has no scorable prediction
+  std::vector<int64_t> classCorrect;  ///< per class (softmax_cross_entropy models)
+  std::vector<int64_t> classExamples; ///< per class
 };
 
 /// Mean loss (and accuracy) over a data set, through the engine's inference

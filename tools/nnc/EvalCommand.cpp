@@ -74,7 +74,8 @@ const CommandSpec &evalCommandSpec() {
       "classifier, the accuracy overall and per class. The data options are train's;\n"
       "an IDX directory is scored on its test files unless --split train says otherwise.",
       withEngineOptions({
-          required(option("data", "D", "the data: an IDX directory, a CSV file or FEATURES.npy,LABELS.npy")),
+          required(option("data", "D",
+                          "the data: an IDX directory, a CSV file or FEATURES.npy,LABELS.npy")),
           option("params", "P", "params and state from a checkpoint (default: initializers)"),
           option("split", "test|train", "which part of an IDX directory (default test)"),
           option("batch", "N", "examples per call (default 64); the scores do not depend on it"),
@@ -121,8 +122,8 @@ int evalCommand(const Args &args) {
   auto planned = planModel(eval, ctx, inferenceOnly);
   if (!planned)
     return report(planned.diags());
-  auto engine = createEngine(cl->get("engine", kDefaultEngine), *planned, !cl->has("no-cache"),
-                             *threads);
+  auto engine =
+      createEngine(cl->get("engine", kDefaultEngine), *planned, !cl->has("no-cache"), *threads);
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))

@@ -19,7 +19,7 @@ const char *kLightColors[] = {"#aec7e8", "#ff9896", "#98df8a", "#c5b0d5", "#ffbb
 
 /// The points (x, record[key]) of the records that have `key`.
 std::vector<std::pair<double, double>> pointsOf(const std::vector<LogRecord> &log,
-                                               const std::string &xKey, const std::string &key) {
+                                                const std::string &xKey, const std::string &key) {
   std::vector<std::pair<double, double>> points;
   for (const LogRecord &r : log)
     if (r.has(key) && r.has(xKey))
@@ -70,17 +70,15 @@ int plotCommand(const Args &args) {
   std::string xKey = xKeyOf(logs);
   Chart loss{"loss", xKey, {}}, accuracy{"held-out accuracy", xKey, {}};
   for (size_t i = 0; i < logs.size(); ++i) {
-    std::string run = logs.size() > 1
-                          ? std::filesystem::path(cl->positional[i]).stem().string() + ": "
-                          : "";
+    std::string run =
+        logs.size() > 1 ? std::filesystem::path(cl->positional[i]).stem().string() + ": " : "";
     const char *color = kColors[i % std::size(kColors)];
     const char *light = kLightColors[i % std::size(kLightColors)];
     loss.series.push_back({run + "train (steps)", light, pointsOf(logs[i], xKey, "loss"), true});
     loss.series.push_back(
         {run + "train", color, pointsOf(logs[i], xKey, "train_loss"), false, true});
-    loss.series.push_back(
-        {run + "held-out", i == 0 ? "#ff7f0e" : light, pointsOf(logs[i], xKey, "test_loss"), false,
-         true});
+    loss.series.push_back({run + "held-out", i == 0 ? "#ff7f0e" : light,
+                           pointsOf(logs[i], xKey, "test_loss"), false, true});
     accuracy.series.push_back(
         {run + "held-out", color, pointsOf(logs[i], xKey, "test_accuracy"), false, true});
   }

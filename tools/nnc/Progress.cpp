@@ -33,8 +33,8 @@ void Progress::update(int64_t done, int64_t examples, double loss) {
     int filled = static_cast<int>(kWidth * done / total_);
     std::string bar(static_cast<size_t>(filled), '=');
     bar.resize(kWidth, ' ');
-    std::fprintf(stderr, "\r%s [%s] %lld/%lld%s %.0f ex/s ETA %.0fs ", label_.c_str(),
-                 bar.c_str(), static_cast<long long>(done), static_cast<long long>(total_),
+    std::fprintf(stderr, "\r%s [%s] %lld/%lld%s %.0f ex/s ETA %.0fs ", label_.c_str(), bar.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total_),
                  lossText(loss).c_str(), rate, eta);
     return;
   }
@@ -43,8 +43,8 @@ void Progress::update(int64_t done, int64_t examples, double loss) {
     return;
   lastDecile_ = decile;
   std::fprintf(stderr, "%s %lld/%lld%s %.0f ex/s ETA %.0fs\n", label_.c_str(),
-               static_cast<long long>(done), static_cast<long long>(total_),
-               lossText(loss).c_str(), rate, eta);
+               static_cast<long long>(done), static_cast<long long>(total_), lossText(loss).c_str(),
+               rate, eta);
 }
 
 void Progress::finish() {

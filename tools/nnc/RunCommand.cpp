@@ -112,8 +112,8 @@ Result<std::vector<RunResult>> runResults(Graph &g, bool withGrads) {
   for (size_t i = 0; i < results.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (results[i].file == results[j].file)
-        return R::fail("{} and {} would both be written to {}: rename the output",
-                       results[j].what, results[i].what, results[i].file);
+        return R::fail("{} and {} would both be written to {}: rename the output", results[j].what,
+                       results[i].what, results[i].file);
   return results;
 }
 
@@ -132,8 +132,8 @@ Result<RunGraph> runGraph(Graph g, bool withGrads, const std::vector<Tensor> &in
       if (deps[static_cast<size_t>(r.value)][i] && inputs[i].empty())
         missing += (missing.empty() ? "" : ", ") + g.value(inputIds[i]).name;
     if (!missing.empty()) {
-      std::fprintf(stderr, "nnc: note: %s is not computed: it needs --in for %s\n",
-                   r.what.c_str(), missing.c_str());
+      std::fprintf(stderr, "nnc: note: %s is not computed: it needs --in for %s\n", r.what.c_str(),
+                   missing.c_str());
       if (firstMissing.empty())
         firstMissing = missing;
       continue;
@@ -223,8 +223,8 @@ int runCommand(const Args &args) {
   auto planned = planModel(rg->graph, ctx, inferenceOnly);
   if (!planned)
     return report(planned.diags());
-  auto engine = createEngine(cl->get("engine", kDefaultEngine), *planned, !cl->has("no-cache"),
-                             *threads);
+  auto engine =
+      createEngine(cl->get("engine", kDefaultEngine), *planned, !cl->has("no-cache"), *threads);
   if (!engine)
     return report(engine.diags());
   if (cl->has("params"))

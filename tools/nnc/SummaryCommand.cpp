@@ -122,8 +122,7 @@ int summaryCommand(const Args &args) {
   }
   const Graph &stateGraph = step ? *step : *model;
 
-  std::printf("model %s\n\n%-26s %-20s %12s\n", model->name.c_str(), "params", "type",
-              "elements");
+  std::printf("model %s\n\n%-26s %-20s %12s\n", model->name.c_str(), "params", "type", "elements");
   int64_t params = printDeclarations(stateGraph, ValueKind::Param, *model);
   std::printf("\nstate\n");
   int64_t state = printDeclarations(stateGraph, ValueKind::State, *model);
@@ -155,9 +154,8 @@ int summaryCommand(const Args &args) {
   std::printf("\n\nmemory%s: inference workspace %s", at.c_str(),
               bytesText(static_cast<double>(planned->infer.plan.workspaceBytes(*dims))).c_str());
   if (planned->train)
-    std::printf(
-        ", training step workspace %s",
-        bytesText(static_cast<double>(planned->train->plan.workspaceBytes(*dims))).c_str());
+    std::printf(", training step workspace %s",
+                bytesText(static_cast<double>(planned->train->plan.workspaceBytes(*dims))).c_str());
   std::printf(", params and state %s\n",
               bytesText(4.0 * static_cast<double>(params + state)).c_str());
   return std::fflush(stdout) == 0 ? 0 : fail("cannot write to standard output");

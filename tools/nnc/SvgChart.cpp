@@ -61,9 +61,10 @@ std::string chartSvg(const Chart &chart, double x0, double width, double height)
       xs.add(x);
       ys.add(y);
     }
-  std::string svg = fmt::format(R"svg(<g transform="translate({},0)">)svg"
-                                R"(<text x="{}" y="18" text-anchor="middle" font-size="14">{}</text>)",
-                                x0, width / 2, escaped(chart.title));
+  std::string svg =
+      fmt::format(R"svg(<g transform="translate({},0)">)svg"
+                  R"(<text x="{}" y="18" text-anchor="middle" font-size="14">{}</text>)",
+                  x0, width / 2, escaped(chart.title));
   if (xs.empty()) {
     svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle" fill="#666">no data</text></g>)",
                        width / 2, height / 2);
@@ -71,17 +72,20 @@ std::string chartSvg(const Chart &chart, double x0, double width, double height)
   }
   std::vector<double> xTicks = niceTicks(xs.padded().lo, xs.padded().hi);
   std::vector<double> yTicks = niceTicks(ys.padded().lo, ys.padded().hi);
-  double xLo = std::min(xs.padded().lo, xTicks.front()), xHi = std::max(xs.padded().hi, xTicks.back());
-  double yLo = std::min(ys.padded().lo, yTicks.front()), yHi = std::max(ys.padded().hi, yTicks.back());
+  double xLo = std::min(xs.padded().lo, xTicks.front()),
+         xHi = std::max(xs.padded().hi, xTicks.back());
+  double yLo = std::min(ys.padded().lo, yTicks.front()),
+         yHi = std::max(ys.padded().hi, yTicks.back());
   double plotW = width - kLeft - kRight, plotH = height - kTop - kBottom;
   auto px = [&](double x) { return kLeft + (x - xLo) / (xHi - xLo) * plotW; };
   auto py = [&](double y) { return kTop + (yHi - y) / (yHi - yLo) * plotH; };
   svg += fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#888"/>)",
                      kLeft, kTop, plotW, plotH);
   for (double t : xTicks)
-    svg += fmt::format(R"(<line x1="{0:.1f}" y1="{1}" x2="{0:.1f}" y2="{2}" stroke="#eee"/>)"
-                       R"(<text x="{0:.1f}" y="{3}" text-anchor="middle" font-size="11">{4}</text>)",
-                       px(t), kTop, kTop + plotH, kTop + plotH + 15, tickLabel(t));
+    svg +=
+        fmt::format(R"(<line x1="{0:.1f}" y1="{1}" x2="{0:.1f}" y2="{2}" stroke="#eee"/>)"
+                    R"(<text x="{0:.1f}" y="{3}" text-anchor="middle" font-size="11">{4}</text>)",
+                    px(t), kTop, kTop + plotH, kTop + plotH + 15, tickLabel(t));
   for (double t : yTicks)
     svg += fmt::format(R"(<line x1="{1}" y1="{0:.1f}" x2="{2}" y2="{0:.1f}" stroke="#eee"/>)"
                        R"(<text x="{3}" y="{4:.1f}" text-anchor="end" font-size="11">{5}</text>)",

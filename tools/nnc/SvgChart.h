@@ -10,10 +10,10 @@ namespace nnc::cli {
 
 struct Series {
   std::string name;
-  std::string color;                            ///< any SVG color: "#1f77b4"
+  std::string color;                             ///< any SVG color: "#1f77b4"
   std::vector<std::pair<double, double>> points; ///< (x, y), in order of x
-  bool thin = false;                            ///< a light line (many noisy points)
-  bool markers = false;                         ///< a dot at each point
+  bool thin = false;                             ///< a light line (many noisy points)
+  bool markers = false;                          ///< a dot at each point
 };
 
 struct Chart {

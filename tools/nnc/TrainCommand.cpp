@@ -124,7 +124,7 @@ struct TrainingRun {
   bool checkingNumerics = false;
   double rate = 0;          ///< the learning rate of the last step
   bool rateWritten = false; ///< the rate was written for this process's first step
-  Batch batch;     ///< refilled in place step after step
+  Batch batch;              ///< refilled in place step after step
   std::optional<TrainingLog> log;
   int64_t savedEpochs = -1; ///< epochs in the last checkpoint written (-1: none this run)
 };
@@ -231,8 +231,9 @@ Status prepareRun(TrainingRun &run, int threads) {
 Status openLog(TrainingRun &run) {
   if (!run.cl.has("log"))
     return Ok{};
-  auto log = run.cl.has("resume") ? TrainingLog::openForResume(run.cl.get("log"), run.settings.steps)
-                                  : TrainingLog::open(run.cl.get("log"), false);
+  auto log = run.cl.has("resume")
+                 ? TrainingLog::openForResume(run.cl.get("log"), run.settings.steps)
+                 : TrainingLog::open(run.cl.get("log"), false);
   if (!log)
     return Status(log.takeDiags());
   run.log = std::move(log).value();
@@ -242,7 +243,7 @@ Status openLog(TrainingRun &run) {
 /// How an epoch ended.
 struct EpochResult {
   double trainLoss = 0;
-  int64_t steps = 0;           ///< steps taken in the epoch
+  int64_t steps = 0;              ///< steps taken in the epoch
   bool stoppedOnNumerics = false; ///< --check-numerics found a NaN or an infinity
   int interruptedBy = 0;          ///< the signal that stopped it, or 0
 };
@@ -260,12 +261,12 @@ void scheduleRate(TrainingRun &run, int64_t totalSteps, bool &written) {
 
 /// A non-finite loss: where it happened, and what to try.
 Status divergence(const TrainingRun &run, int64_t epoch, int64_t stepInEpoch, float loss) {
-  return Status::fail("epoch {}, step {} (step {} of the run): the loss is {}: training diverged; "
-                      "stopped without saving{} (try a smaller --lr, or --check-numerics to find "
-                      "the op)",
-                      epoch + 1, stepInEpoch, run.settings.steps, std::isnan(loss) ? "NaN" : "infinite",
-                      run.cl.has("save") ? fmt::format(" ({} is unchanged)", run.cl.get("save"))
-                                         : "");
+  return Status::fail(
+      "epoch {}, step {} (step {} of the run): the loss is {}: training diverged; "
+      "stopped without saving{} (try a smaller --lr, or --check-numerics to find "
+      "the op)",
+      epoch + 1, stepInEpoch, run.settings.steps, std::isnan(loss) ? "NaN" : "infinite",
+      run.cl.has("save") ? fmt::format(" ({} is unchanged)", run.cl.get("save")) : "");
 }
 
 /// --log-every N: a JSON line for the step just taken.
@@ -327,7 +328,8 @@ Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch
     seen += n;
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (Status s = logStep(run, epoch, *loss, seconds > 0 ? static_cast<double>(seen) / seconds : 0);
+    if (Status s =
+            logStep(run, epoch, *loss, seconds > 0 ? static_cast<double>(seen) / seconds : 0);
         !s)
       return R(s.takeDiags());
     progress.update(i + 1, seen, lossSum / static_cast<double>(seen));
@@ -392,8 +394,8 @@ int reportInterrupt(const TrainingRun &run, int64_t epoch, int64_t stepInEpoch, 
   if (run.savedEpochs >= 0)
     saved = fmt::format("last checkpoint: {} (epoch {})", run.cl.get("save"), run.savedEpochs);
   else if (run.cl.has("resume"))
-    saved = fmt::format("last checkpoint: {} (epoch {})", run.cl.get("resume"),
-                        run.settings.epochs);
+    saved =
+        fmt::format("last checkpoint: {} (epoch {})", run.cl.get("resume"), run.settings.epochs);
   std::fprintf(stderr, "nnc: interrupted at epoch %lld, step %lld; %s\n",
                static_cast<long long>(epoch + 1), static_cast<long long>(stepInEpoch),
                saved.c_str());
@@ -460,7 +462,8 @@ const CommandSpec &trainCommandSpec() {
                  "continue the run that wrote checkpoint P: epoch, step, shuffling and schedule"),
           option("log", "F", "a JSON line per epoch to F (appended with --resume)"),
           option("log-every", "N", "with --log: also a JSON line every N steps"),
-          option("holdout", "D", "held-out data to score after each epoch (default: IDX test files)"),
+          option("holdout", "D",
+                 "held-out data to score after each epoch (default: IDX test files)"),
           option("bind", "SPEC", "features=INPUT,labels=INPUT: which inputs take the data"),
           flag("check-numerics",
                "run the interpreter and stop at the first op that makes a NaN or infinity"),

@@ -27,8 +27,7 @@ template <typename T> bool parseWhole(const std::string &text, T &out) {
 }
 
 /// A value of the metadata, parsed; false when missing or malformed.
-template <typename T>
-bool field(const CheckpointMetadata &m, const std::string &key, T &out) {
+template <typename T> bool field(const CheckpointMetadata &m, const std::string &key, T &out) {
   auto it = m.find("nnc.train." + key);
   return it != m.end() && parseWhole(it->second, out);
 }
@@ -102,16 +101,16 @@ Result<TrainingPosition> resumePosition(const CheckpointMetadata &metadata, cons
                           path, option, cl.get(option), option, recorded);
     return Ok{};
   };
-  for (Status s : {differs("batch", std::to_string(p.batch)), differs("seed", std::to_string(p.seed)),
-                   differs("lr-schedule", it->second)})
+  for (Status s : {differs("batch", std::to_string(p.batch)),
+                   differs("seed", std::to_string(p.seed)), differs("lr-schedule", it->second)})
     if (!s)
       return R(s.takeDiags());
   if (cl.has("lr") && requested.baseRate != p.baseRate)
     return R::fail("{}: cannot resume with --lr {}: the run was trained with a rate of {:g}", path,
                    cl.get("lr"), p.baseRate);
   int64_t plannedEpochs = 0;
-  if (p.schedule != LearningRateSchedule::Constant && field(metadata, "total_epochs", plannedEpochs) &&
-      plannedEpochs != p.totalEpochs)
+  if (p.schedule != LearningRateSchedule::Constant &&
+      field(metadata, "total_epochs", plannedEpochs) && plannedEpochs != p.totalEpochs)
     std::fprintf(stderr,
                  "nnc: warning: %s: the %s schedule was planned over %lld epochs; it goes on over "
                  "%lld (the result differs from an uninterrupted run of either)\n",

@@ -14,11 +14,16 @@ namespace nnc::cli {
 
 const std::vector<Command> &allCommands() {
   static const std::vector<Command> commands = {
-      {checkCommandSpec, checkCommand},         {printCommandSpec, printCommand},
-      {optCommandSpec, optCommand},             {runCommandSpec, runCommand},
-      {trainCommandSpec, trainCommand},         {evalCommandSpec, evalCommand},
-      {gradcheckCommandSpec, gradcheckCommand}, {compileCommandSpec, compileCommand},
-      {dotCommandSpec, dotCommand},             {summaryCommandSpec, summaryCommand},
+      {checkCommandSpec, checkCommand},
+      {printCommandSpec, printCommand},
+      {optCommandSpec, optCommand},
+      {runCommandSpec, runCommand},
+      {trainCommandSpec, trainCommand},
+      {evalCommandSpec, evalCommand},
+      {gradcheckCommandSpec, gradcheckCommand},
+      {compileCommandSpec, compileCommand},
+      {dotCommandSpec, dotCommand},
+      {summaryCommandSpec, summaryCommand},
       {plotCommandSpec, plotCommand},
   };
   return commands;
