@@ -178,6 +178,15 @@ Result<int64_t> parsePositiveInt(const std::string &option, const std::string &t
   return v;
 }
 
+Result<int64_t> positiveIntOption(const CommandLine &cl, const std::string &name,
+                                  int64_t fallback) {
+  return cl.has(name) ? parsePositiveInt(name, cl.get(name)) : Result<int64_t>(fallback);
+}
+
+Result<double> numberOption(const CommandLine &cl, const std::string &name, double fallback) {
+  return cl.has(name) ? parseNumber(name, cl.get(name)) : Result<double>(fallback);
+}
+
 Result<int> parseThreads(const CommandLine &cl) {
   if (!cl.has("threads"))
     return 0;

@@ -82,6 +82,10 @@ std::optional<CommandLine> parseCommandLine(const std::vector<std::string> &args
 
 /// Parses a positive integer option value, naming the option in the error.
 Result<int64_t> parsePositiveInt(const std::string &option, const std::string &text);
+/// `--NAME N`, a positive integer, or `fallback` without it.
+Result<int64_t> positiveIntOption(const CommandLine &cl, const std::string &name, int64_t fallback);
+/// `--NAME X`, a finite number, or `fallback` without it.
+Result<double> numberOption(const CommandLine &cl, const std::string &name, double fallback);
 /// `--threads N` (1 to 1024), or 0 (one thread per core) without it.
 Result<int> parseThreads(const CommandLine &cl);
 /// Parses a finite number option value.

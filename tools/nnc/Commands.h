@@ -57,6 +57,10 @@ std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own);
 /// weight files its initializers name (frontend/ModelFile.h), verified.
 Result<Graph> loadModelArgument(const CommandLine &cl);
 
+/// The values of the dims of `g` for reports that need numbers: those given
+/// as `--dim NAME=N`, 64 for the others.
+Result<std::vector<int64_t>> readDims(const CommandLine &cl, const Graph &g);
+
 /// Prints diagnostics to stderr (in source order) and returns 1 when any is
 /// an error, else 0.
 int report(const Diagnostics &diags);

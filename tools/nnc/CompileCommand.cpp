@@ -33,20 +33,12 @@ bool isCIdentifier(const std::string &s) {
 /// for the dims given as `--dim NAME=N`.
 int printMemoryReport(const CommandLine &cl, const PlannedModel &model) {
   const Graph &infer = model.infer.graph;
-  std::vector<int64_t> dims(infer.dims.size(), 64);
-  for (const std::string &given : cl.getAll("dim")) {
-    size_t eq = given.find('=');
-    int32_t index = eq == std::string::npos ? -1 : infer.findDim(given.substr(0, eq));
-    if (index < 0)
-      return fail(fmt::format("--dim '{}': expected NAME=N with NAME a dim of the model", given));
-    auto n = parsePositiveInt("dim", given.substr(eq + 1));
-    if (!n)
-      return report(n.diags());
-    dims[static_cast<size_t>(index)] = *n;
-  }
-  std::string text = memoryReport(infer, model.infer.plan, dims, infer.name + " infer", false);
+  auto dims = readDims(cl, infer);
+  if (!dims)
+    return report(dims.diags());
+  std::string text = memoryReport(infer, model.infer.plan, *dims, infer.name + " infer", false);
   if (model.train)
-    text += "\n" + memoryReport(model.train->graph, model.train->plan, dims,
+    text += "\n" + memoryReport(model.train->graph, model.train->plan, *dims,
                                 infer.name + " train_step", true);
   std::fputs(text.c_str(), stdout);
   return 0;

@@ -106,4 +106,25 @@ Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const Pl
   return R(std::make_unique<JitEngine>(std::move(session).value(), train ? *train : infer));
 }
 
+Result<InferenceEngine> createInferenceEngine(const Graph &model, const CommandLine &cl,
+                                              int threads) {
+  using R = Result<InferenceEngine>;
+  PassContext ctx;
+  PlanRequest inferenceOnly;
+  inferenceOnly.training = false;
+  auto planned = planModel(model, ctx, inferenceOnly);
+  if (!planned)
+    return R(planned.takeDiags());
+  InferenceEngine result{std::make_unique<PlannedModel>(std::move(planned).value()), nullptr};
+  auto engine =
+      createEngine(cl.get("engine", kDefaultEngine), *result.plan, !cl.has("no-cache"), threads);
+  if (!engine)
+    return R(engine.takeDiags());
+  result.engine = std::move(engine).value();
+  if (cl.has("params"))
+    if (Status loaded = loadParams(*result.engine, cl.get("params")); !loaded)
+      return R(loaded.takeDiags());
+  return R(std::move(result));
+}
+
 } // namespace nnc::cli

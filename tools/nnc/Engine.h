@@ -7,6 +7,7 @@
 #include "passes/Pipeline.h"
 #include "runtime/io/Checkpoint.h"
 #include "runtime/Tensor.h"
+#include "tools/nnc/CommandLine.h"
 
 #include <memory>
 #include <string>
@@ -49,5 +50,18 @@ Status loadParams(Engine &engine, const std::string &path, CheckpointMetadata *m
 /// `threads` threads (0: one per core; the interpreter uses one).
 Result<std::unique_ptr<Engine>> createEngine(const std::string &engine, const PlannedModel &model,
                                              bool useCache = true, int threads = 0);
+
+/// A model planned for inference only and the engine that runs it, which
+/// refers to the plan: they live together (the plan stays put when this moves).
+struct InferenceEngine {
+  std::unique_ptr<PlannedModel> plan;
+  std::unique_ptr<Engine> engine;
+};
+
+/// What `nnc run` and `nnc eval` run on: `model` planned without a training
+/// step, on the engine --engine names (--no-cache honoured), with the
+/// params of --params when given.
+Result<InferenceEngine> createInferenceEngine(const Graph &model, const CommandLine &cl,
+                                              int threads);
 
 } // namespace nnc::cli

@@ -93,13 +93,9 @@ int evalCommand(const Args &args) {
   auto cl = parseCommandLine(args, spec, status);
   if (!cl)
     return status;
-  int64_t batch = 64;
-  if (cl->has("batch")) {
-    auto b = parsePositiveInt("batch", cl->get("batch"));
-    if (!b)
-      return report(b.diags());
-    batch = *b;
-  }
+  auto batch = positiveIntOption(*cl, "batch", 64);
+  if (!batch)
+    return report(batch.diags());
   auto threads = parseThreads(*cl);
   if (!threads)
     return report(threads.diags());
@@ -116,20 +112,10 @@ int evalCommand(const Args &args) {
   if (!data)
     return report(data.diags());
   Graph eval = evaluationGraph(*model, *binding);
-  PassContext ctx;
-  PlanRequest inferenceOnly;
-  inferenceOnly.training = false;
-  auto planned = planModel(eval, ctx, inferenceOnly);
-  if (!planned)
-    return report(planned.diags());
-  auto engine =
-      createEngine(cl->get("engine", kDefaultEngine), *planned, !cl->has("no-cache"), *threads);
+  auto engine = createInferenceEngine(eval, *cl, *threads);
   if (!engine)
     return report(engine.diags());
-  if (cl->has("params"))
-    if (Status s = loadParams(**engine, cl->get("params")); !s)
-      return report(s.diags());
-  auto scores = evaluate(**engine, eval, *data, *binding, batch);
+  auto scores = evaluate(*engine->engine, eval, *data, *binding, *batch);
   if (!scores)
     return report(scores.diags());
   std::string text =

@@ -115,20 +115,12 @@ int gradcheckCommand(const Args &args) {
   auto cl = parseCommandLine(args, gradcheckCommandSpec(), status);
   if (!cl)
     return status;
-  double tolerance = 2e-3;
-  int64_t maxElements = 256;
-  if (cl->has("tolerance")) {
-    auto t = parseNumber("tolerance", cl->get("tolerance"));
-    if (!t)
-      return report(t.diags());
-    tolerance = *t;
-  }
-  if (cl->has("max-elements")) {
-    auto m = parsePositiveInt("max-elements", cl->get("max-elements"));
-    if (!m)
-      return report(m.diags());
-    maxElements = *m;
-  }
+  auto tolerance = numberOption(*cl, "tolerance", 2e-3);
+  if (!tolerance)
+    return report(tolerance.diags());
+  auto maxElements = positiveIntOption(*cl, "max-elements", 256);
+  if (!maxElements)
+    return report(maxElements.diags());
   Result<Graph> model = loadModelArgument(*cl);
   if (!model)
     return report(model.diags());
@@ -154,7 +146,7 @@ int gradcheckCommand(const Args &args) {
   bool allOk = true;
   double base = lossAt();
   std::printf("tolerance %g: |autodiff - fd| <= %g x max(1, |fd|) at every element checked\n",
-              tolerance, tolerance);
+              *tolerance, *tolerance);
   std::printf("%-20s %12s %12s %8s %s\n", "param", "max |err|", "max err/scale", "checked", "");
   for (const auto &[param, grad] : *grads) {
     const std::string &name = model->value(param).name;
@@ -167,7 +159,7 @@ int gradcheckCommand(const Args &args) {
     Tensor &w = fd.stateTensor(param);
     const Tensor &g = ad.value(grad);
     ParamError e;
-    int64_t n = w.numel(), stride = std::max<int64_t>(1, n / maxElements);
+    int64_t n = w.numel(), stride = std::max<int64_t>(1, n / *maxElements);
     for (int64_t i = 0; i < n; i += stride) {
       float original = w.f32()[i];
       double h = 1e-3 * std::max(1.0, std::fabs(static_cast<double>(original)));
@@ -178,7 +170,7 @@ int gradcheckCommand(const Args &args) {
       w.f32()[i] = original;
       double forward = (up - base) / stepUp, backward = (base - down) / stepDown;
       double numeric = (up - down) / (stepUp + stepDown);
-      if (std::fabs(forward - backward) > tolerance * std::max(1.0, std::fabs(numeric))) {
+      if (std::fabs(forward - backward) > *tolerance * std::max(1.0, std::fabs(numeric))) {
         ++e.kinks; // not differentiable here: the two sides disagree
         continue;
       }
@@ -187,7 +179,7 @@ int gradcheckCommand(const Args &args) {
       e.worstAbs = std::max(e.worstAbs, err);
       double scaled = err / std::max(1.0, std::fabs(numeric)); // what the tolerance bounds
       e.worstRel = std::max(e.worstRel, scaled);
-      if (!(scaled <= tolerance))
+      if (!(scaled <= *tolerance))
         e.ok = false;
     }
     allOk = allOk && e.ok;
@@ -197,7 +189,7 @@ int gradcheckCommand(const Args &args) {
   }
   if (!allOk)
     return fail(fmt::format(
-        "gradients differ from central differences by more than {} x max(1, |fd|)", tolerance));
+        "gradients differ from central differences by more than {} x max(1, |fd|)", *tolerance));
   return 0;
 }
 

@@ -1,4 +1,5 @@
-/// How the nnc tool reports diagnostics and failures.
+/// What the nnc commands share: reporting diagnostics and failures, and
+/// reading the model argument and --dim values.
 #include "tools/nnc/Commands.h"
 
 #include "frontend/ModelFile.h"
@@ -92,6 +93,22 @@ Result<Graph> loadModelArgument(const CommandLine &cl) {
 int fail(const std::string &message) {
   std::fprintf(stderr, "nnc: error: %s\n", message.c_str());
   return 1;
+}
+
+Result<std::vector<int64_t>> readDims(const CommandLine &cl, const Graph &g) {
+  std::vector<int64_t> dims(g.dims.size(), 64);
+  for (const std::string &given : cl.getAll("dim")) {
+    size_t eq = given.find('=');
+    int32_t index = eq == std::string::npos ? -1 : g.findDim(given.substr(0, eq));
+    if (index < 0)
+      return Result<std::vector<int64_t>>::fail(
+          "--dim '{}': expected NAME=N with NAME a dim of the model", given);
+    auto n = parsePositiveInt("dim", given.substr(eq + 1));
+    if (!n)
+      return Result<std::vector<int64_t>>(n.takeDiags());
+    dims[static_cast<size_t>(index)] = *n;
+  }
+  return dims;
 }
 
 } // namespace nnc::cli

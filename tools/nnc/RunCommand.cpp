@@ -217,20 +217,10 @@ int runCommand(const Args &args) {
   auto rg = runGraph(std::move(g).value(), cl->has("grads"), *inputs);
   if (!rg)
     return report(rg.diags());
-  PassContext ctx;
-  PlanRequest inferenceOnly;
-  inferenceOnly.training = false;
-  auto planned = planModel(rg->graph, ctx, inferenceOnly);
-  if (!planned)
-    return report(planned.diags());
-  auto engine =
-      createEngine(cl->get("engine", kDefaultEngine), *planned, !cl->has("no-cache"), *threads);
+  auto engine = createInferenceEngine(rg->graph, *cl, *threads);
   if (!engine)
     return report(engine.diags());
-  if (cl->has("params"))
-    if (Status loaded = loadParams(**engine, cl->get("params")); !loaded)
-      return report(loaded.diags());
-  auto values = (*engine)->infer(*inputs);
+  auto values = engine->engine->infer(*inputs);
   if (!values) {
     report(values.diags());
     std::string files;

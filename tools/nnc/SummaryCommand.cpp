@@ -54,23 +54,6 @@ int64_t printDeclarations(const Graph &g, ValueKind kind, const Graph &model) {
   return total;
 }
 
-/// The dims' values: --dim NAME=N, else 64.
-Result<std::vector<int64_t>> readDims(const CommandLine &cl, const Graph &g) {
-  std::vector<int64_t> dims(g.dims.size(), 64);
-  for (const std::string &given : cl.getAll("dim")) {
-    size_t eq = given.find('=');
-    int32_t index = eq == std::string::npos ? -1 : g.findDim(given.substr(0, eq));
-    if (index < 0)
-      return Result<std::vector<int64_t>>::fail(
-          "--dim '{}': expected NAME=N with NAME a dim of the model", given);
-    auto n = parsePositiveInt("dim", given.substr(eq + 1));
-    if (!n)
-      return Result<std::vector<int64_t>>(n.takeDiags());
-    dims[static_cast<size_t>(index)] = *n;
-  }
-  return dims;
-}
-
 /// The batch: the value of the first input's first dim when it is a `dim`.
 int64_t batchOf(const Graph &g, const std::vector<int64_t> &dims, std::string &name) {
   std::vector<ValueId> inputs = g.valuesOfKind(ValueKind::Input);
