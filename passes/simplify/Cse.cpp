@@ -39,6 +39,9 @@ void appendAttr(std::string &key, const AttrValue &a) {
   case AttrValue::Kind::Ident:
     key += 'i' + std::to_string(a.ident.size()) + ':' + a.ident;
     break;
+  case AttrValue::Kind::Text:
+    key += 's' + std::to_string(a.ident.size()) + ':' + a.ident;
+    break;
   case AttrValue::Kind::List:
     key += '[';
     for (const AttrValue &v : a.list)
