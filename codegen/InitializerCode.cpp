@@ -87,10 +87,10 @@ bool initializedByCode(const Graph &g, ValueId id) {
   if (v.kind != ValueKind::Param && v.kind != ValueKind::State)
     return false;
   for (const char *name :
-       {"", "zeros", "ones", "fill", "uniform", "normal", "glorot_uniform", "he_normal"})
+       {"", "zeros", "ones", "fill", "arange", "uniform", "normal", "glorot_uniform", "he_normal"})
     if (v.init.name == name)
       return v.type.dtype == DType::F32 || v.init.name == "" || v.init.name == "zeros" ||
-             v.init.name == "ones" || v.init.name == "fill";
+             v.init.name == "ones" || v.init.name == "fill" || v.init.name == "arange";
   return false; // literals, and anything else, are data
 }
 
@@ -110,6 +110,10 @@ void emitInitializerCode(Lowering &l, const Graph &g, ValueId id, V dest) {
     double c = init.name == "ones" ? 1.0 : initializerNumber(init, 0, 0.0);
     return fill(l, dest, n, elem, [&](V) { return constant(c); });
   }
+  if (init.name == "arange") // i < 2^31 for i32; f32 rounds above 2^24, as the interpreter
+    return fill(l, dest, n, elem, [&](V i) {
+      return v.type.dtype == DType::I32 ? l.b.CreateTrunc(i, l.i32) : l.b.CreateSIToFP(i, l.f32);
+    });
   std::vector<int64_t> shape;
   for (const Dim &d : v.type.shape)
     shape.push_back(d.size);

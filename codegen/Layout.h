@@ -33,6 +33,7 @@ enum AbiStatus : int {
   kAbiBadDim = 3,         ///< negative or too large
   kAbiBadLabel = 4,       ///< a label outside [0, classes)
   kAbiEmptyReduction = 5, ///< max or argmax over an axis of extent 0 (a dim bound to 0)
+  kAbiBadIndex = 6,       ///< a gather index outside [0, extent)
 };
 
 } // namespace nnc

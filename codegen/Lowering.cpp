@@ -152,24 +152,25 @@ llvm::Value *Lowering::sigmoid(llvm::Value *x) {
   return b.CreateFDiv(b.CreateSelect(positive, constF32(1), e), denominator);
 }
 
-llvm::Value *Lowering::mathCall(const char *name, llvm::Value *x) {
+llvm::Value *Lowering::mathCall(const char *name, std::vector<llvm::Value *> args) {
+  std::vector<llvm::Type *> params(args.size(), f32);
   llvm::FunctionCallee f =
-      module.getOrInsertFunction(name, llvm::FunctionType::get(f32, {f32}, false));
+      module.getOrInsertFunction(name, llvm::FunctionType::get(f32, params, false));
   auto *decl = llvm::cast<llvm::Function>(f.getCallee());
   // A pure function: the vectorizer may replace it with libmvec's vector form.
   decl->setDoesNotAccessMemory();
   decl->setDoesNotThrow();
   decl->addFnAttr(llvm::Attribute::WillReturn);
-  auto *call = b.CreateCall(f, {x});
+  auto *call = b.CreateCall(f, args);
   call->setDoesNotAccessMemory();
   return call;
 }
 
 /// glibc's tanhf (libmvec vectorizes it for AVX2 and AVX-512).
-llvm::Value *Lowering::tanh(llvm::Value *x) { return mathCall("tanhf", x); }
+llvm::Value *Lowering::tanh(llvm::Value *x) { return mathCall("tanhf", {x}); }
 
 /// glibc's erff (libmvec vectorizes it for AVX2 and AVX-512).
-llvm::Value *Lowering::erf(llvm::Value *x) { return mathCall("erff", x); }
+llvm::Value *Lowering::erf(llvm::Value *x) { return mathCall("erff", {x}); }
 
 void Lowering::failIf(llvm::Value *failed, int status) {
   llvm::BasicBlock *fail = llvm::BasicBlock::Create(ctx, "fail", fn);

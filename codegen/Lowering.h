@@ -95,8 +95,8 @@ public:
   llvm::Value *tanh(llvm::Value *x);
   llvm::Value *erf(llvm::Value *x);
   llvm::Value *sigmoid(llvm::Value *x);
-  /// A call of a pure libm function of one float (tanhf, erff, ...).
-  llvm::Value *mathCall(const char *name, llvm::Value *x);
+  /// A call of a pure libm function of floats (tanhf, erff, powf, ...).
+  llvm::Value *mathCall(const char *name, std::vector<llvm::Value *> args);
 
   // ---- failures --------------------------------------------------------------------
   /// Returns `status` from the function when `failed` holds.

@@ -3,6 +3,7 @@
 
 #include "codegen/Layout.h"
 #include "ir/Limits.h"
+#include "ir/NodeAttrs.h"
 #include "runtime/AlignedMemory.h"
 #include "runtime/InputBinding.h"
 #include "runtime/Interpreter.h"
@@ -93,6 +94,35 @@ std::optional<Status> badLabelAt(const Graph &g, const Node &n, const std::vecto
   return std::nullopt;
 }
 
+/// The error of a gather index outside [0, extent) at the gather (or
+/// gather_grad) that reads it, as the interpreter words it, when its
+/// indices are an input or a const.
+std::optional<Status> badIndexAt(const Graph &g, const Node &n, const std::vector<Tensor> &inputs,
+                                 const std::vector<int64_t> &dims) {
+  ValueId indices = n.operands[1];
+  std::vector<double> values;
+  std::vector<ValueId> ins = g.valuesOfKind(ValueKind::Input);
+  if (auto it = std::find(ins.begin(), ins.end(), indices); it != ins.end()) {
+    const Tensor &t = inputs[static_cast<size_t>(it - ins.begin())];
+    values.assign(t.i32(), t.i32() + t.numel());
+  } else if (g.value(indices).kind == ValueKind::Const) {
+    values = g.value(indices).data;
+  } else {
+    return std::nullopt;
+  }
+  std::vector<int64_t> shape = concreteShape(g.type(n.operands[0]), dims);
+  if (n.op == OpKind::GatherGrad)
+    shape = concreteShape(g.type(n.result), dims);
+  int64_t axis = attr::axis(n);
+  int64_t extent =
+      shape[static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(shape.size()) : axis)];
+  for (size_t j = 0; j < values.size(); ++j)
+    if (values[j] < 0 || values[j] >= static_cast<double>(extent))
+      return Status::failAt(n.loc, "{}: index {} (element {} of the indices) is outside [0, {})",
+                            n.info().name, values[j], j, extent);
+  return std::nullopt;
+}
+
 /// Elements a max or argmax node reduces over, with these dims.
 int64_t reducedElements(const Graph &g, const Node &n, const std::vector<int64_t> &dims) {
   std::vector<int64_t> shape = concreteShape(g.type(n.operands[0]), dims);
@@ -122,6 +152,9 @@ Status JitSession::statusError(const Graph &g, int status, const char *what,
     if (status == kAbiBadLabel && n.op == OpKind::SoftmaxCrossEntropy)
       if (auto located = badLabelAt(g, n, inputs, dims))
         return std::move(*located);
+    if (status == kAbiBadIndex && (n.op == OpKind::Gather || n.op == OpKind::GatherGrad))
+      if (auto located = badIndexAt(g, n, inputs, dims))
+        return std::move(*located);
     if (status == kAbiEmptyReduction && (n.op == OpKind::Max || n.op == OpKind::ArgMax) &&
         reducedElements(g, n, dims) == 0) {
       Tensor x(DType::F32, concreteShape(g.type(n.operands[0]), dims));
@@ -134,6 +167,8 @@ Status JitSession::statusError(const Graph &g, int status, const char *what,
     return Status::fail("{}: a label is outside the range of classes", what);
   case kAbiEmptyReduction:
     return Status::fail("{}: a max over an empty axis", what);
+  case kAbiBadIndex:
+    return Status::fail("{}: a gather index is outside the range of its axis", what);
   case kAbiBadDim:
     return Status::fail("{}: a dim value is out of range", what);
   case kAbiBadBuffer:

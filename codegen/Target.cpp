@@ -107,33 +107,49 @@ Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::stri
 
 std::vector<llvm::VecDesc> extraVectorFunctions(const llvm::TargetMachine &machine) {
   // glibc 2.35+ libmvec has AVX2 ('d', 8 lanes) and AVX-512 ('e', 16 lanes)
-  // versions of these; LLVM 19's table lists only exp, log, sin, cos, pow
-  // and no AVX-512 variants.
-  static const char *const functions[] = {"expf", "logf", "tanhf", "erff", "expm1f", "log1pf"};
+  // versions of these; LLVM 19's table lists only the AVX2 ones of exp,
+  // log, sin, cos and pow (`llvmHasAvx2`), and no AVX-512 variants.
+  struct MathFunction {
+    const char *scalar;
+    const char *params;    ///< one 'v' per vector argument
+    const char *intrinsic; ///< the LLVM intrinsic it also serves, or ""
+    bool llvmHasAvx2;
+  };
+  static const MathFunction functions[] = {
+      {"expf", "v", "llvm.exp.f32", true},
+      {"logf", "v", "llvm.log.f32", true},
+      {"sinf", "v", "llvm.sin.f32", true},
+      {"cosf", "v", "llvm.cos.f32", true},
+      {"powf", "vv", "llvm.pow.f32", true},
+      {"tanhf", "v", "", false},
+      {"erff", "v", "", false},
+      {"expm1f", "v", "", false},
+      {"log1pf", "v", "", false},
+  };
   std::vector<llvm::VecDesc> out;
   llvm::StringRef features = machine.getTargetFeatureString();
   bool avx2 = features.contains("+avx2"), avx512 = features.contains("+avx512f");
   static std::vector<std::string> names; // VecDesc keeps StringRefs: own the text
   static std::once_flag once;
   std::call_once(once, [] {
-    for (const char *f : functions)
-      for (const char *variant : {"_ZGVdN8v_", "_ZGVeN16v_"})
-        names.push_back(std::string(variant) + f);
+    for (const MathFunction &f : functions) {
+      names.push_back(std::string("_ZGVdN8") + f.params + "_" + f.scalar);
+      names.push_back(std::string("_ZGVeN16") + f.params + "_" + f.scalar);
+      names.push_back(std::string("_ZGV_LLVM_N8") + f.params);
+      names.push_back(std::string("_ZGV_LLVM_N16") + f.params);
+    }
   });
   for (size_t i = 0; i < std::size(functions); ++i) {
-    llvm::StringRef scalar = functions[i];
-    llvm::StringRef intrinsic = scalar == "expf"   ? "llvm.exp.f32"
-                                : scalar == "logf" ? "llvm.log.f32"
-                                                   : "";
+    const MathFunction &f = functions[i];
     auto add = [&](llvm::StringRef vectorName, unsigned lanes, llvm::StringRef abi) {
-      out.emplace_back(scalar, vectorName, llvm::ElementCount::getFixed(lanes), false, abi);
-      if (!intrinsic.empty())
-        out.emplace_back(intrinsic, vectorName, llvm::ElementCount::getFixed(lanes), false, abi);
+      out.emplace_back(f.scalar, vectorName, llvm::ElementCount::getFixed(lanes), false, abi);
+      if (*f.intrinsic)
+        out.emplace_back(f.intrinsic, vectorName, llvm::ElementCount::getFixed(lanes), false, abi);
     };
-    if (avx2 && scalar != "expf" && scalar != "logf") // those two LLVM already maps
-      add(names[2 * i], 8, "_ZGV_LLVM_N8v");
+    if (avx2 && !f.llvmHasAvx2)
+      add(names[4 * i], 8, names[4 * i + 2]);
     if (avx512)
-      add(names[2 * i + 1], 16, "_ZGV_LLVM_N16v");
+      add(names[4 * i + 1], 16, names[4 * i + 3]);
   }
   return out;
 }

@@ -41,7 +41,7 @@ public:
   void checkName(const std::string &name, SourceLoc loc);
   std::optional<Type> resolveType(const TypeSpec &spec, SourceLoc loc);
   ValueId declare(ValueKind kind, const std::string &name, const TypeSpec &spec, const Init *init,
-                  const Literal *literal, SourceLoc loc);
+                  SourceLoc loc);
   ValueId lowerOperand(const ExprNode &n, DType hint, SourceLoc user);
   ValueId lowerCall(const ExprNode &n);
   ValueId lowerStatementValue(const ExprNode &n, const char *what, SourceLoc loc);
@@ -152,7 +152,7 @@ GivenAttr numAttr(const char *key, double v, SourceLoc loc) {
 }
 
 /// An op applied to `args` with the given attributes, not yet lowered.
-Expr call(OpKind op, std::initializer_list<const Expr *> args, std::vector<GivenAttr> attrs,
+Expr call(OpKind op, const std::vector<const Expr *> &args, std::vector<GivenAttr> attrs,
           SourceLoc loc) {
   auto n = std::make_shared<ExprNode>();
   n->kind = ExprNode::Kind::Call;
@@ -162,6 +162,11 @@ Expr call(OpKind op, std::initializer_list<const Expr *> args, std::vector<Given
     n->args.push_back(Access::ptr(*a));
   n->attrs = std::move(attrs);
   return Access::expr(std::move(n));
+}
+
+Expr call(OpKind op, std::initializer_list<const Expr *> args, std::vector<GivenAttr> attrs,
+          SourceLoc loc) {
+  return call(op, std::vector<const Expr *>(args), std::move(attrs), loc);
 }
 
 Expr call(OpKind op, std::initializer_list<const Expr *> args, const Loc &loc) {
@@ -249,6 +254,7 @@ Expr operator-(const Operand &a) { return call(OpKind::Neg, {&Access::expr(a)}, 
 Init zeros(Loc loc) { return Access::init("zeros", {}, std::nullopt, loc); }
 Init ones(Loc loc) { return Access::init("ones", {}, std::nullopt, loc); }
 Init fill(double value, Loc loc) { return Access::init("fill", {value}, std::nullopt, loc); }
+Init arange(Loc loc) { return Access::init("arange", {}, std::nullopt, loc); }
 Init uniform(double lo, double hi, int64_t seed, Loc loc) {
   return Access::init("uniform", {lo, hi}, seed, loc);
 }
@@ -301,6 +307,20 @@ Expr leaky_relu(const Expr &x, double alpha, Loc loc) {
   return call(OpKind::LeakyRelu, {&x}, {numAttr("alpha", alpha, l)}, l);
 }
 
+Expr clip(const Expr &x, std::optional<double> min, std::optional<double> max, Loc loc) {
+  SourceLoc l = at(loc);
+  std::vector<GivenAttr> attrs;
+  if (min)
+    attrs.push_back(numAttr("min", *min, l));
+  if (max)
+    attrs.push_back(numAttr("max", *max, l));
+  return call(OpKind::Clip, {&x}, std::move(attrs), l);
+}
+
+Expr where(const Expr &cond, const Expr &a, const Expr &b, Loc loc) {
+  return call(OpKind::Where, {&cond, &a, &b}, loc);
+}
+
 Expr matmul(const Expr &a, const Expr &b, bool transpose_a, bool transpose_b, Loc loc) {
   SourceLoc l = at(loc);
   return call(OpKind::MatMul, {&a, &b},
@@ -323,6 +343,40 @@ Expr transpose(const Expr &x, std::vector<int64_t> perm, Loc loc) {
   if (!perm.empty())
     attrs.push_back(given("perm", AttrValue::ints(perm), l));
   return call(OpKind::Transpose, {&x}, std::move(attrs), l);
+}
+
+Expr concat(const std::vector<Expr> &parts, int64_t axis, Loc loc) {
+  SourceLoc l = at(loc);
+  std::vector<const Expr *> args;
+  for (const Expr &p : parts)
+    args.push_back(&p);
+  return call(OpKind::Concat, args, {numAttr("axis", static_cast<double>(axis), l)}, l);
+}
+
+Expr slice(const Expr &x, int64_t axis, int64_t start, std::optional<int64_t> end, int64_t step,
+           Loc loc) {
+  SourceLoc l = at(loc);
+  std::vector<GivenAttr> attrs{numAttr("axis", static_cast<double>(axis), l),
+                               numAttr("start", static_cast<double>(start), l)};
+  if (end)
+    attrs.push_back(numAttr("end", static_cast<double>(*end), l));
+  attrs.push_back(numAttr("step", static_cast<double>(step), l));
+  return call(OpKind::Slice, {&x}, std::move(attrs), l);
+}
+
+Expr tril(const Expr &x, int64_t k, Loc loc) {
+  SourceLoc l = at(loc);
+  return call(OpKind::Tril, {&x}, {numAttr("k", static_cast<double>(k), l)}, l);
+}
+
+Expr triu(const Expr &x, int64_t k, Loc loc) {
+  SourceLoc l = at(loc);
+  return call(OpKind::Triu, {&x}, {numAttr("k", static_cast<double>(k), l)}, l);
+}
+
+Expr gather(const Expr &x, const Expr &indices, int64_t axis, Loc loc) {
+  SourceLoc l = at(loc);
+  return call(OpKind::Gather, {&x, &indices}, {numAttr("axis", static_cast<double>(axis), l)}, l);
 }
 
 Expr argmax(const Expr &x, int64_t axis, Loc loc) { return axisOp(OpKind::ArgMax, x, axis, loc); }
@@ -440,7 +494,7 @@ Initializer ModelImpl::lowerInit(const Init &init, const Type &type, std::vector
 }
 
 ValueId ModelImpl::declare(ValueKind kind, const std::string &name, const TypeSpec &spec,
-                           const Init *init, const Literal *literal, SourceLoc loc) {
+                           const Init *init, SourceLoc loc) {
   checkName(name, loc);
   std::optional<Type> type = resolveType(spec, loc);
   if (!type) {
@@ -449,12 +503,10 @@ ValueId ModelImpl::declare(ValueKind kind, const std::string &name, const TypeSp
   }
   if (kind == ValueKind::Input)
     return builder.addInput(name, *type, loc);
-  if (kind == ValueKind::Const) {
-    checkLiteral(*literal, *type, loc);
-    return builder.addConst(name, *type, literal->data(), loc);
-  }
   std::vector<double> data;
   Initializer i = lowerInit(*init, *type, data, loc);
+  if (kind == ValueKind::Const)
+    return builder.addConst(name, *type, std::move(i), std::move(data), loc);
   if (kind == ValueKind::Param)
     return builder.addParam(name, *type, std::move(i), std::move(data), loc);
   return builder.addState(name, *type, std::move(i), std::move(data), loc);
@@ -563,23 +615,22 @@ SymDim Model::dim(const std::string &name, Loc loc) {
 }
 
 Value Model::input(const std::string &name, const TypeSpec &type, Loc loc) {
-  ValueId v = impl_->declare(ValueKind::Input, name, type, nullptr, nullptr, at(loc));
+  ValueId v = impl_->declare(ValueKind::Input, name, type, nullptr, at(loc));
   return Access::value(impl_.get(), v);
 }
 
 Value Model::param(const std::string &name, const TypeSpec &type, const Init &init, Loc loc) {
-  ValueId v = impl_->declare(ValueKind::Param, name, type, &init, nullptr, at(loc));
+  ValueId v = impl_->declare(ValueKind::Param, name, type, &init, at(loc));
   return Access::value(impl_.get(), v);
 }
 
 Value Model::state(const std::string &name, const TypeSpec &type, const Init &init, Loc loc) {
-  ValueId v = impl_->declare(ValueKind::State, name, type, &init, nullptr, at(loc));
+  ValueId v = impl_->declare(ValueKind::State, name, type, &init, at(loc));
   return Access::value(impl_.get(), v);
 }
 
-Value Model::constant(const std::string &name, const TypeSpec &type, const Literal &literal,
-                      Loc loc) {
-  ValueId v = impl_->declare(ValueKind::Const, name, type, nullptr, &literal, at(loc));
+Value Model::constant(const std::string &name, const TypeSpec &type, const Init &value, Loc loc) {
+  ValueId v = impl_->declare(ValueKind::Const, name, type, &value, at(loc));
   return Access::value(impl_.get(), v);
 }
 

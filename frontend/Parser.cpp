@@ -207,8 +207,7 @@ private:
     s.type = parseType();
     if (kind == StmtSyntax::Kind::Input)
       return s;
-    const char *what =
-        kind == StmtSyntax::Kind::Const ? "'=' and a literal" : "'=' and an initializer";
+    const char *what = "'=' and an initializer or a literal";
     expect(Tok::Equal, what);
     if (at(Tok::LBracket)) {
       s.expr = parseLiteral();
@@ -219,12 +218,12 @@ private:
       e.number = cur().number;
       advance();
       s.expr = e;
-    } else if (kind != StmtSyntax::Kind::Const && at(Tok::Ident)) {
+    } else if (at(Tok::Ident)) {
       s.expr = parsePrimary();
       if (s.expr->kind != ExprSyntax::Kind::Call)
         fail(s.expr->loc, "expected an initializer such as zeros() or a literal");
     } else {
-      fail(cur().loc, "expected {}, got {}", what + 4, describe(cur()));
+      fail(cur().loc, "expected {}, got {}", what + 8, describe(cur()));
     }
     return s;
   }

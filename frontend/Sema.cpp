@@ -145,8 +145,8 @@ private:
     const CallableInfo *info = findInitializer(e.name);
     if (!info) {
       diags().error(e.loc,
-                    "unknown initializer '{}' (nnc has zeros, ones, fill, uniform, "
-                    "normal, glorot_uniform, he_normal)",
+                    "unknown initializer '{}' (nnc has zeros, ones, fill, arange, uniform, "
+                    "normal, glorot_uniform, he_normal, safetensors)",
                     e.name);
       return Initializer{"zeros", {}, e.loc};
     }
@@ -220,14 +220,13 @@ private:
       return;
     }
     const ExprSyntax &e = *s.expr;
-    std::vector<double> data =
-        e.kind == ExprSyntax::Kind::Number ? std::vector<double>{e.number} : e.literal;
-    checkLiteralDtype(data, t->dtype, e.loc);
-    if (!checkLiteralShape(e, *t)) {
+    std::vector<double> literal;
+    Initializer init = lowerInitializer(e, t->dtype, literal);
+    if (init.name == "literal" && !checkLiteralShape(e, *t)) {
       builder_.checkFresh(s.name, s.nameLoc);
       return;
     }
-    builder_.addConst(s.name, *t, std::move(data), s.nameLoc);
+    builder_.addConst(s.name, *t, std::move(init), std::move(literal), s.nameLoc);
   }
 
   /// Lowers an operand expression; numbers take `hint` as their dtype.

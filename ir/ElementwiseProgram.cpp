@@ -49,6 +49,11 @@ std::optional<ElementwiseInstruction> decodeInstruction(const AttrValue &item, s
       continue;
     }
     const AttrValue &v = item.list[at];
+    if (v.kind == AttrValue::Kind::Ident && v.ident == kAbsentAttr &&
+        info->attrs[k].defaultValue.isNone()) {
+      inst.attrs.push_back(AttrValue::none());
+      continue;
+    }
     if (v.kind != AttrValue::Kind::Number || !std::isfinite(static_cast<float>(v.number))) {
       why = fmt::format("{}: attribute '{}' must be a finite number", info->name,
                         info->attrs[k].name);
@@ -98,7 +103,7 @@ AttrValue encodeProgram(const ElementwiseProgram &program) {
     for (int k : inst.operands)
       item.push_back(AttrValue::num(k));
     for (const AttrValue &a : inst.attrs)
-      item.push_back(a);
+      item.push_back(a.isNone() ? AttrValue::name(kAbsentAttr) : a);
     items.push_back(AttrValue::values(std::move(item)));
   }
   return AttrValue::values(std::move(items));

@@ -31,6 +31,10 @@ struct ElementwiseInstruction {
 
 using ElementwiseProgram = std::vector<ElementwiseInstruction>;
 
+/// An optional attribute left out (clip's `min` or `max`), as a program
+/// writes it where its place must be held: `[clip, 0, none, 6]`.
+inline constexpr const char *kAbsentAttr = "none";
+
 /// Whether `op` may appear in a program: an element-wise op (or gradient
 /// op) of the table other than fused_elementwise itself.
 bool isProgramOp(OpKind op);

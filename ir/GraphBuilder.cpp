@@ -1,5 +1,6 @@
 /// Statement-by-statement graph construction with checking.
 #include "ir/GraphBuilder.h"
+#include "ir/ElementwiseProgram.h"
 
 #include "ir/Spelling.h"
 
@@ -53,7 +54,8 @@ bool coerceProgram(AttrValue &v) {
     size_t full = 1 + arity + info->attrs.size();
     size_t attrsGiven = item.list.size() - 1 - arity;
     for (size_t k = attrsGiven; item.list.size() < full && k < info->attrs.size(); ++k)
-      item.list.push_back(info->attrs[k].defaultValue);
+      item.list.push_back(info->attrs[k].defaultValue.isNone() ? AttrValue::name(kAbsentAttr)
+                                                               : info->attrs[k].defaultValue);
   }
   return true;
 }
@@ -283,10 +285,49 @@ ValueId GraphBuilder::addState(const std::string &name, Type type, Initializer i
 
 ValueId GraphBuilder::addConst(const std::string &name, Type type, std::vector<double> data,
                                SourceLoc loc) {
+  return addConst(name, std::move(type), Initializer{"literal", {}, loc}, std::move(data), loc);
+}
+
+namespace {
+
+/// The values of the initializers a const may take (those without
+/// randomness): zeros(), ones(), fill(v), arange().
+std::optional<std::vector<double>> constantValues(const Initializer &init, int64_t count) {
+  std::vector<double> data(static_cast<size_t>(count), 0.0);
+  if (init.name == "zeros")
+    return data;
+  if (init.name == "ones" || init.name == "fill") {
+    double v = init.name == "ones" ? 1.0 : init.args.at(0).number;
+    std::fill(data.begin(), data.end(), v);
+    return data;
+  }
+  if (init.name == "arange") {
+    for (size_t i = 0; i < data.size(); ++i)
+      data[i] = static_cast<double>(i);
+    return data;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+ValueId GraphBuilder::addConst(const std::string &name, Type type, Initializer init,
+                               std::vector<double> literal, SourceLoc loc) {
   ValueId id = addDeclaration(ValueKind::Const, name, std::move(type), loc);
   Value &v = graph_.value(id);
-  v.data = std::move(data);
-  v.init = Initializer{"literal", {}, loc};
+  v.init = std::move(init);
+  if (v.init.name == "literal") {
+    v.data = std::move(literal);
+  } else if (auto values =
+                 constantValues(v.init, v.type.isStatic() ? v.type.staticElements() : 0)) {
+    v.data = std::move(*values);
+  } else {
+    diags_.error(v.init.loc,
+                 "a const takes a literal, zeros(), ones(), fill(v) or arange(), not {}()",
+                 v.init.name);
+    v.init = Initializer{"literal", {}, loc};
+    v.data.assign(v.type.isStatic() ? static_cast<size_t>(v.type.staticElements()) : 0, 0.0);
+  }
   checkInitializer(v);
   return id;
 }

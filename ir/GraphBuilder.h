@@ -44,6 +44,11 @@ public:
   ValueId addState(const std::string &name, Type type, Initializer init,
                    std::vector<double> literal, SourceLoc loc);
   ValueId addConst(const std::string &name, Type type, std::vector<double> data, SourceLoc loc);
+  /// A const given by `init`: "literal" (the numbers in `literal`), or one of
+  /// zeros(), ones(), fill(v), arange(), whose values it computes (and which
+  /// it prints as written).
+  ValueId addConst(const std::string &name, Type type, Initializer init,
+                   std::vector<double> literal, SourceLoc loc);
   /// A scalar number written inline as an operand.
   ValueId addImmediate(double v, DType dtype, SourceLoc loc);
 

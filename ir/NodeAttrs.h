@@ -10,6 +10,7 @@
 
 #include "ir/Graph.h"
 
+#include <optional>
 #include <string>
 
 namespace nnc {
@@ -21,11 +22,15 @@ const AttrValue &attrNamed(OpKind op, const Attrs &attrs, const char *name);
 namespace attr {
 
 #define NNC_ATTR_TYPE_Float double
+#define NNC_ATTR_TYPE_OptFloat std::optional<double>
+#define NNC_ATTR_TYPE_OptInt std::optional<int64_t>
 #define NNC_ATTR_TYPE_Bool bool
 #define NNC_ATTR_TYPE_Int int64_t
 #define NNC_ATTR_TYPE_Name const std::string &
 #define NNC_ATTR_TYPE_Value const AttrValue &
 #define NNC_ATTR_GET_Float(v) (v).number
+#define NNC_ATTR_GET_OptFloat(v) ((v).isNone() ? std::nullopt : std::optional<double>((v).number))
+#define NNC_ATTR_GET_OptInt(v) ((v).isNone() ? std::nullopt : std::optional<int64_t>((v).asInt()))
 #define NNC_ATTR_GET_Bool(v) (v).boolean
 #define NNC_ATTR_GET_Int(v) (v).asInt()
 #define NNC_ATTR_GET_Name(v) (v).ident

@@ -14,7 +14,10 @@ AttrSpec spec(const char *name, AttrType type, AttrValue def, bool required = fa
 }
 
 #define NNC_F(n, d) spec(#n, AttrType::Float, AttrValue::num(d))
+#define NNC_F_OPT(n) spec(#n, AttrType::Float, AttrValue::none())
 #define NNC_I(n, d) spec(#n, AttrType::Int, AttrValue::num(d))
+#define NNC_I_REQ(n) spec(#n, AttrType::Int, AttrValue::none(), true)
+#define NNC_I_OPT(n) spec(#n, AttrType::Int, AttrValue::none())
 #define NNC_B(n, d) spec(#n, AttrType::Bool, AttrValue::flag(d))
 #define NNC_AXES(n) spec(#n, AttrType::Axes, AttrValue::none())
 #define NNC_PAIR(n, d) spec(#n, AttrType::IntPair, AttrValue::ints({d, d}))
@@ -45,6 +48,7 @@ std::vector<CallableInfo> buildInitializers() {
       {"zeros", {}},
       {"ones", {}},
       {"fill", {pos("value")}},
+      {"arange", {}}, // 0, 1, 2, ... in C order
       {"uniform", {pos("lo"), pos("hi"), seed()}},
       {"normal", {pos("mean"), pos("std"), seed()}},
       {"glorot_uniform", {seed()}},

@@ -50,6 +50,9 @@ enum OpTrait : uint32_t {
   /// A pooling window: `stride` defaults to `kernel` (absent when equal,
   /// and so printed).
   kWindow = 1u << 9,
+  /// Operand 0 selects (where's condition, gather's indices): no gradient
+  /// flows to it, even when it is an f32 computed from params.
+  kSelector = 1u << 10,
 };
 
 /// The slope of leaky_relu below 0, the default of every op with an `alpha`

@@ -187,7 +187,7 @@ private:
     std::string head = std::string(valueKindName(v.kind)) + " " + v.name + ": " + typeOf(id);
     if (v.kind == ValueKind::Input)
       return head;
-    if (v.kind == ValueKind::Const || v.init.name == "literal") {
+    if (v.init.name == "literal" || v.init.name.empty()) {
       size_t next = 0;
       return head + " = " + formatLiteral(v.data, v.type.shape, 0, next);
     }

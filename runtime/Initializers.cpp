@@ -49,6 +49,11 @@ void applyInitializer(Tensor &t, const Initializer &init) {
     return fillConstant(t, 1.0);
   if (name == "fill")
     return fillConstant(t, initializerNumber(init, 0, 0.0));
+  if (name == "arange") {
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t.set(i, static_cast<double>(i));
+    return;
+  }
   NNC_CHECK(t.dtype() == DType::F32, "random initializers fill f32 tensors");
   if (t.dtype() != DType::F32)
     return;

@@ -49,6 +49,16 @@ V unary(Lowering &l, const Node &n, V x) {
                           l.log(b.CreateFAdd(one, l.exp(x))));
   case OpKind::Erf:
     return l.erf(x);
+  case OpKind::Sin:
+    return l.mathCall("sinf", {x});
+  case OpKind::Cos:
+    return l.mathCall("cosf", {x});
+  case OpKind::Clip: // as torch.clamp; a NaN fails both tests and stays
+    if (std::optional<double> lo = attr::clipMin(n))
+      x = b.CreateSelect(b.CreateFCmpOLT(x, l.constF32(*lo)), l.constF32(*lo), x);
+    if (std::optional<double> hi = attr::clipMax(n))
+      x = b.CreateSelect(b.CreateFCmpOGT(x, l.constF32(*hi)), l.constF32(*hi), x);
+    return x;
   case OpKind::Step:
     return b.CreateSelect(b.CreateFCmpOGE(x, zero), one, zero);
   default:
@@ -80,6 +90,14 @@ V unaryGrad(Lowering &l, const Node &n, V x, V dy) {
   case OpKind::AbsGrad:
     return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy,
                           b.CreateSelect(b.CreateFCmpOLT(x, zero), b.CreateFNeg(dy), zero));
+  case OpKind::ClipGrad: { // dy where min <= x <= max (ordered: NaN gives 0)
+    V inside = b.CreateFCmpORD(x, x);
+    if (std::optional<double> lo = attr::clipMin(n))
+      inside = b.CreateAnd(inside, b.CreateFCmpOGE(x, l.constF32(*lo)));
+    if (std::optional<double> hi = attr::clipMax(n))
+      inside = b.CreateAnd(inside, b.CreateFCmpOLE(x, l.constF32(*hi)));
+    return b.CreateSelect(inside, dy, zero);
+  }
   default:
     NNC_UNHANDLED_OP(n, "lowering");
   }
@@ -103,24 +121,53 @@ V binary(Lowering &l, const Node &n, V a, V c) {
     return l.intrinsic(llvm::Intrinsic::minimum, {a, c});
   case OpKind::Eq:
     return b.CreateUIToFP(integer ? b.CreateICmpEQ(a, c) : b.CreateFCmpOEQ(a, c), l.f32);
+  case OpKind::Pow:
+    return l.mathCall("powf", {a, c});
   default:
     NNC_UNHANDLED_OP(n, "lowering");
   }
 }
 
-/// maximum_grad / minimum_grad (a, b, dy): dy where a wins, half on ties.
-V minMaxGrad(Lowering &l, const Node &n, V a, V c, V dy) {
+/// The gradient ops of (a, b, dy).
+V ternaryGrad(Lowering &l, const Node &n, V a, V c, V dy) {
   auto &b = l.b;
-  V wins = n.op == OpKind::MaximumGrad ? b.CreateFCmpOGT(a, c) : b.CreateFCmpOLT(a, c);
-  V tie = b.CreateFCmpOEQ(a, c);
-  return b.CreateSelect(wins, dy,
-                        b.CreateSelect(tie, b.CreateFMul(dy, l.constF32(0.5)), l.constF32(0)));
+  V zero = l.constF32(0);
+  switch (n.op) {
+  case OpKind::MaximumGrad: // dy where a wins, half on ties
+  case OpKind::MinimumGrad: {
+    V wins = n.op == OpKind::MaximumGrad ? b.CreateFCmpOGT(a, c) : b.CreateFCmpOLT(a, c);
+    V tie = b.CreateFCmpOEQ(a, c);
+    return b.CreateSelect(wins, dy, b.CreateSelect(tie, b.CreateFMul(dy, l.constF32(0.5)), zero));
+  }
+  case OpKind::PowBaseGrad: { // dy * b * a^(b-1), 0 where b == 0
+    V d =
+        b.CreateFMul(dy, b.CreateFMul(c, l.mathCall("powf", {a, b.CreateFSub(c, l.constF32(1))})));
+    return b.CreateSelect(b.CreateFCmpOEQ(c, zero), zero, d);
+  }
+  case OpKind::PowExponentGrad: { // dy * a^b * log(a), 0 where a == 0 <= b
+    V d = b.CreateFMul(dy, b.CreateFMul(l.mathCall("powf", {a, c}), l.log(a)));
+    V masked = b.CreateAnd(b.CreateFCmpOEQ(a, zero), b.CreateFCmpOGE(c, zero));
+    return b.CreateSelect(masked, zero, d);
+  }
+  default:
+    NNC_UNHANDLED_OP(n, "lowering");
+  }
+}
+
+/// where(cond, a, b): cond is non-zero (an f32 NaN is non-zero).
+V where(Lowering &l, V cond, V a, V c) {
+  auto &b = l.b;
+  V holds = cond->getType()->isIntegerTy() ? b.CreateICmpNE(cond, b.getInt32(0))
+                                           : b.CreateFCmpUNE(cond, l.constF32(0));
+  return b.CreateSelect(holds, a, c);
 }
 
 V apply(Lowering &l, const Node &n, const std::vector<V> &args) {
   const OpInfo &info = n.info();
-  if (n.op == OpKind::MaximumGrad || n.op == OpKind::MinimumGrad)
-    return minMaxGrad(l, n, args[0], args[1], args[2]);
+  if (n.op == OpKind::Where)
+    return where(l, args[0], args[1], args[2]);
+  if (info.has(kGradientOp) && args.size() == 3)
+    return ternaryGrad(l, n, args[0], args[1], args[2]);
   if (info.has(kGradientOp))
     return unaryGrad(l, n, args[0], args[1]);
   if (info.has(kUnary))

@@ -98,13 +98,12 @@ void checkLabels(Lowering &l, ValueId labels, V rows, V classes) {
   l.failIf(bad, kAbiBadLabel);
 }
 
-/// softmax_cross_entropy (logits [N, K], labels [N]): the mean over rows of
+/// softmax_cross_entropy (logits [..., K], labels [...]): the mean over rows of
 /// -log softmax(row)[label].
 void lowerSoftmaxCrossEntropy(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId logits = n.operands[0], labels = n.operands[1], out = n.result;
-  std::vector<V> shape = l.shape(logits);
-  V rows = shape[0], classes = shape[1];
+  V rows = l.numel(labels), classes = l.shape(logits).back(); // rows: the leading dims
   checkLabels(l, labels, rows, classes);
   V total = l.reduceRange(rows, llvm::ConstantFP::get(l.f64, 0.0), [&](V r, V acc) {
     V base = b.CreateMul(r, classes);
@@ -124,8 +123,7 @@ void lowerSoftmaxCrossEntropy(Lowering &l, const Node &n) {
 void lowerSoftmaxCrossEntropyGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId logits = n.operands[0], labels = n.operands[1], out = n.result;
-  std::vector<V> shape = l.shape(logits);
-  V rows = shape[0], classes = shape[1];
+  V rows = l.numel(labels), classes = l.shape(logits).back(); // rows: the leading dims
   checkLabels(l, labels, rows, classes);
   V dl = l.load(n.operands[2], l.constI64(0));
   V scale = b.CreateFDiv(dl, b.CreateSIToFP(rows, l.f32));

@@ -211,6 +211,8 @@ private:
 Init zeros(Loc loc = Loc::current());
 Init ones(Loc loc = Loc::current());
 Init fill(double value, Loc loc = Loc::current());
+/// 0, 1, 2, ... in C order (positions: `const pos: i32[T] = arange()`).
+Init arange(Loc loc = Loc::current());
 Init uniform(double lo, double hi, int64_t seed = 0, Loc loc = Loc::current());
 Init normal(double mean, double std, int64_t seed = 0, Loc loc = Loc::current());
 Init glorot_uniform(int64_t seed = 0, Loc loc = Loc::current());
@@ -305,6 +307,12 @@ private:
 /// leaky_relu(x) = x for x > 0, alpha x below.
 Expr leaky_relu(const Expr &x, double alpha = kLeakyReluSlope, Loc loc = Loc::current());
 
+/// clip(x, min=, max=), as torch.clamp; nullopt leaves that side unbounded.
+Expr clip(const Expr &x, std::optional<double> min, std::optional<double> max,
+          Loc loc = Loc::current());
+/// where(cond, a, b): a where cond is non-zero, else b; all three broadcast.
+Expr where(const Expr &cond, const Expr &a, const Expr &b, Loc loc = Loc::current());
+
 /// [M, K] x [K, N] -> [M, N].
 Expr matmul(const Expr &a, const Expr &b, bool transpose_a = false, bool transpose_b = false,
             Loc loc = Loc::current());
@@ -312,6 +320,18 @@ Expr matmul(const Expr &a, const Expr &b, bool transpose_a = false, bool transpo
 Expr reshape(const Expr &x, std::vector<DimArg> shape, Loc loc = Loc::current());
 /// `transpose(x, perm=[...])`; an empty perm (the default) reverses the axes.
 Expr transpose(const Expr &x, std::vector<int64_t> perm = {}, Loc loc = Loc::current());
+
+/// `concat(a, b, ..., axis=)`: two or more parts along a static axis.
+Expr concat(const std::vector<Expr> &parts, int64_t axis, Loc loc = Loc::current());
+/// `slice(x, axis=, start=, end=, step=)`: Python's x[start:end:step] along
+/// `axis`; nullopt `end` is the extent.
+Expr slice(const Expr &x, int64_t axis, int64_t start = 0, std::optional<int64_t> end = {},
+           int64_t step = 1, Loc loc = Loc::current());
+/// The lower (upper) triangle of the last two axes from diagonal k on.
+Expr tril(const Expr &x, int64_t k = 0, Loc loc = Loc::current());
+Expr triu(const Expr &x, int64_t k = 0, Loc loc = Loc::current());
+/// `gather(x, indices, axis=)`: an embedding is gather(table, ids).
+Expr gather(const Expr &x, const Expr &indices, int64_t axis = 0, Loc loc = Loc::current());
 
 /// Index of the largest element along `axis`, as i32; removes the axis.
 Expr argmax(const Expr &x, int64_t axis = -1, Loc loc = Loc::current());
@@ -354,8 +374,8 @@ public:
   /// `state NAME: TYPE = INIT`.
   Value state(const std::string &name, const TypeSpec &type, const Init &init,
               Loc loc = Loc::current());
-  /// `const NAME: TYPE = LITERAL`.
-  Value constant(const std::string &name, const TypeSpec &type, const Literal &literal,
+  /// `const NAME: TYPE = LITERAL`, or zeros(), ones(), fill(v), arange().
+  Value constant(const std::string &name, const TypeSpec &type, const Init &value,
                  Loc loc = Loc::current());
 
   /// `NAME = EXPR`: lowers `e` (which must apply an op) and names its result.

@@ -5,8 +5,9 @@
 
 namespace nnc {
 
-/// maximum_grad / minimum_grad (a, b, dy): dy has the broadcast shape.
-static TypeOrNone inferMinMaxGrad(ShapeQuery &q) {
+/// Gradient ops of (a, b, dy) (maximum_grad, pow_base_grad, ...): dy has
+/// the broadcast shape of a and b.
+static TypeOrNone inferBroadcastGrad(ShapeQuery &q) {
   for (size_t i = 0; i < 3; ++i)
     if (!q.requireF32(i))
       return std::nullopt;
@@ -17,6 +18,21 @@ static TypeOrNone inferMinMaxGrad(ShapeQuery &q) {
     return q.error("the incoming gradient is {} but the operands broadcast to {}",
                    q.str(q.operand(2)), q.str(shape));
   return q.operand(2);
+}
+
+/// where(cond, a, b): cond f32 or i32; a and b of one dtype, which is the
+/// result's; the three shapes broadcast.
+static TypeOrNone inferWhere(ShapeQuery &q) {
+  const Type &a = q.operand(1);
+  const Type &b = q.operand(2);
+  if (a.dtype != b.dtype)
+    return q.error("the values have different dtypes: {} and {}", q.str(a), q.str(b));
+  Type out{a.dtype, {}};
+  Shape ab;
+  if (!broadcastShapes(a.shape, b.shape, ab) || !broadcastShapes(q.operand(0).shape, ab, out.shape))
+    return q.error("shapes do not broadcast: {}, {} and {}", q.str(q.operand(0)), q.str(a),
+                   q.str(b));
+  return out;
 }
 
 /// fused_elementwise: f32 inputs; each instruction's shape is the
@@ -54,8 +70,10 @@ static TypeOrNone inferFusedElementwise(ShapeQuery &q) {
 TypeOrNone inferElementwiseType(ShapeQuery &q) {
   if (q.info.kind == OpKind::FusedElementwise)
     return inferFusedElementwise(q);
-  if (q.info.kind == OpKind::MaximumGrad || q.info.kind == OpKind::MinimumGrad)
-    return inferMinMaxGrad(q);
+  if (q.info.kind == OpKind::Where)
+    return inferWhere(q);
+  if (q.info.has(kGradientOp) && q.info.maxInputs == 3)
+    return inferBroadcastGrad(q);
   if (q.info.has(kGradientOp))
     return q.gradientLike(0, 1); // (x or y, dy)
   if (q.info.has(kUnary)) {

@@ -34,13 +34,16 @@ TypeOrNone inferLossType(ShapeQuery &q) {
   const Type &target = q.operand(1);
   Type scalar{DType::F32, {}};
   if (q.info.kind == OpKind::SoftmaxCrossEntropy) {
-    if (pred.dtype != DType::F32 || pred.rank() != 2)
-      return q.error("logits must be f32[N, K], got {}", q.str(pred));
-    if (target.dtype != DType::I32 || target.rank() != 1)
-      return q.error("labels must be i32[N], got {}", q.str(target));
-    if (target.shape[0] != pred.shape[0])
-      return q.error("logits {} and labels {} have different batch sizes", q.str(pred),
-                     q.str(target));
+    // logits [..., K] and labels [...]: the leading dims are rows.
+    if (pred.dtype != DType::F32 || pred.rank() < 2)
+      return q.error("logits must be f32[..., K] (rank 2 or more), got {}", q.str(pred));
+    if (target.dtype != DType::I32 || target.rank() != pred.rank() - 1)
+      return q.error("labels must be i32 of the logits' leading dims ({} has {}), got {}",
+                     q.str(pred), pred.rank() - 1, q.str(target));
+    for (size_t a = 0; a < target.rank(); ++a)
+      if (target.shape[a] != pred.shape[a])
+        return q.error("logits {} and labels {} have different leading dims", q.str(pred),
+                       q.str(target));
     return scalar;
   }
   if (!q.requireF32(0) || !q.requireF32(1))

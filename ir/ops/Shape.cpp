@@ -1,5 +1,8 @@
-/// reshape and transpose.
+/// Shape rules of the data-movement ops: reshape, transpose, concat, slice,
+/// tril/triu, gather, and the gradients of slice and gather.
 #include "ir/ShapeRules.h"
+#include "ir/InternalError.h"
+#include "ir/SliceRange.h"
 
 #include <algorithm>
 
@@ -85,12 +88,128 @@ TypeOrNone inferTranspose(ShapeQuery &q) {
   return out;
 }
 
+/// The `axis` attribute resolved against `rank` (nullopt after an error).
+std::optional<size_t> axisOf(ShapeQuery &q, size_t rank) {
+  if (q.attr("axis").isNone())
+    return std::nullopt; // a missing required attribute: reported where it was read
+  int64_t axis = q.attr("axis").asInt();
+  if (!q.normalizeAxis(axis, rank, "axis"))
+    return std::nullopt;
+  return static_cast<size_t>(axis);
+}
+
+/// concat(a, b, ..., axis=): one dtype and rank; static extents along the
+/// axis, which add up; the other dims equal.
+TypeOrNone inferConcat(ShapeQuery &q) {
+  const Type &first = q.operand(0);
+  std::optional<size_t> axis = axisOf(q, first.rank());
+  if (!axis)
+    return std::nullopt;
+  Type out = first;
+  int64_t total = 0;
+  for (size_t i = 0; i < q.operands.size(); ++i) {
+    const Type &t = q.operand(i);
+    if (t.dtype != first.dtype || t.rank() != first.rank())
+      return q.error("operand {} is {} but operand 0 is {}: one dtype and rank", i, q.str(t),
+                     q.str(first));
+    for (size_t a = 0; a < t.rank(); ++a)
+      if (a != *axis && t.shape[a] != first.shape[a])
+        return q.error("operand {} is {} but operand 0 is {}: dims other than axis {} must match",
+                       i, q.str(t), q.str(first), *axis);
+    if (!t.shape[*axis].isStatic())
+      return q.error("operand {} is {}: the concatenated axis must be static", i, q.str(t));
+    total += t.shape[*axis].size;
+  }
+  out.shape[*axis] = Dim::fixed(total);
+  return out;
+}
+
+/// slice(x, axis=, start=, end=, step=): x with the axis (static) cut to
+/// Python's x[start:end:step].
+TypeOrNone inferSlice(ShapeQuery &q, const Type &x) {
+  std::optional<size_t> axis = axisOf(q, x.rank());
+  if (!axis)
+    return std::nullopt;
+  if (!x.shape[*axis].isStatic())
+    return q.error("{}: the sliced axis {} must be static", q.str(x), *axis);
+  int64_t step = q.attr("step").asInt();
+  if (step < 1)
+    return q.error("step must be at least 1, got {}", step);
+  const AttrValue &end = q.attr("end");
+  SliceRange r =
+      sliceRange(x.shape[*axis].size, q.attr("start").asInt(),
+                 end.isNone() ? std::nullopt : std::optional<int64_t>(end.asInt()), step);
+  Type out = x;
+  out.shape[*axis] = Dim::fixed(r.count);
+  return out;
+}
+
+/// tril/triu: rank 2 or more; the type is kept.
+TypeOrNone inferTriangle(ShapeQuery &q) {
+  const Type &x = q.operand(0);
+  if (x.rank() < 2)
+    return q.error("{} has rank {}: it needs two axes (the last two) or more", q.str(x), x.rank());
+  return x;
+}
+
+/// gather(x, indices, axis=): indices i32; x.shape[:axis] + indices.shape +
+/// x.shape[axis+1:].
+TypeOrNone inferGather(ShapeQuery &q, const Type &x, const Type &indices) {
+  if (indices.dtype != DType::I32)
+    return q.error("indices must be i32, got {}", q.str(indices));
+  if (x.rank() == 0)
+    return q.error("{} has no axis to gather from", q.str(x));
+  std::optional<size_t> axis = axisOf(q, x.rank());
+  if (!axis)
+    return std::nullopt;
+  Type out{x.dtype, {}};
+  out.shape.assign(x.shape.begin(), x.shape.begin() + static_cast<std::ptrdiff_t>(*axis));
+  out.shape.insert(out.shape.end(), indices.shape.begin(), indices.shape.end());
+  out.shape.insert(out.shape.end(), x.shape.begin() + static_cast<std::ptrdiff_t>(*axis) + 1,
+                   x.shape.end());
+  return out;
+}
+
+/// slice_grad (x, dy) and gather_grad (x, indices, dy): x's type, with dy
+/// the type the forward op gives.
+TypeOrNone inferScatterGrad(ShapeQuery &q) {
+  const Type &x = q.operand(0);
+  const Type &dy = q.operands.back();
+  TypeOrNone forward =
+      q.info.kind == OpKind::SliceGrad ? inferSlice(q, x) : inferGather(q, x, q.operand(1));
+  if (!forward)
+    return std::nullopt;
+  if (x.dtype != DType::F32)
+    return q.error("x must be f32, got {}", q.str(x));
+  if (dy != *forward)
+    return q.error("the incoming gradient is {} but the forward result is {}", q.str(dy),
+                   q.str(*forward));
+  return x;
+}
+
 } // namespace
 
 TypeOrNone inferShapeOpType(ShapeQuery &q) {
-  if (q.info.kind == OpKind::Reshape)
+  switch (q.info.kind) {
+  case OpKind::Reshape:
     return inferReshape(q);
-  return inferTranspose(q);
+  case OpKind::Transpose:
+    return inferTranspose(q);
+  case OpKind::Concat:
+    return inferConcat(q);
+  case OpKind::Slice:
+    return inferSlice(q, q.operand(0));
+  case OpKind::Tril:
+  case OpKind::Triu:
+    return inferTriangle(q);
+  case OpKind::Gather:
+    return inferGather(q, q.operand(0), q.operand(1));
+  case OpKind::SliceGrad:
+  case OpKind::GatherGrad:
+    return inferScatterGrad(q);
+  default:
+    NNC_UNHANDLED_OPKIND(q.info.kind, "shape rule");
+  }
 }
 
 } // namespace nnc

@@ -165,8 +165,11 @@ Result<ParamGradients> differentiate(Graph &g, PassContext &ctx) {
       continue;
     std::vector<bool> wanted;
     bool any = false;
-    for (ValueId v : node.operands) {
-      bool w = needsGrad[static_cast<size_t>(v)] && b.graph().value(v).kind != ValueKind::Immediate;
+    for (size_t k = 0; k < node.operands.size(); ++k) {
+      ValueId v = node.operands[k];
+      bool w = needsGrad[static_cast<size_t>(v)] &&
+               b.graph().value(v).kind != ValueKind::Immediate &&
+               !(k == 0 && node.info().has(kSelector));
       wanted.push_back(w);
       any = any || w;
     }

@@ -37,6 +37,12 @@ ValueId unaryGradient(GradContext &c) {
   case OpKind::Erf: // dy * 2 / sqrt(pi) * exp(-x^2)
     return c.op(OpKind::Mul, {c.op(OpKind::Mul, {dy, c.number(M_2_SQRTPI)}),
                               c.op(OpKind::Exp, {c.op(OpKind::Neg, {c.op(OpKind::Mul, {x, x})})})});
+  case OpKind::Sin:
+    return c.op(OpKind::Mul, {dy, c.op(OpKind::Cos, {x})});
+  case OpKind::Cos:
+    return c.op(OpKind::Neg, {c.op(OpKind::Mul, {dy, c.op(OpKind::Sin, {x})})});
+  case OpKind::Clip:
+    return c.op(OpKind::ClipGrad, {x, dy}, {{"min", c.attr("min")}, {"max", c.attr("max")}});
   default:
     NNC_UNHANDLED_OP(c.node, "gradient rule");
   }
@@ -69,6 +75,10 @@ Gradients binaryGradients(GradContext &c) {
       return c.op(OpKind::Neg, {scaled});
     });
     break;
+  case OpKind::Pow:
+    give(0, [&] { return c.op(OpKind::PowBaseGrad, {a, b, dy}); });
+    give(1, [&] { return c.op(OpKind::PowExponentGrad, {a, b, dy}); });
+    break;
   case OpKind::Maximum:
   case OpKind::Minimum: {
     OpKind grad = c.node.op == OpKind::Maximum ? OpKind::MaximumGrad : OpKind::MinimumGrad;
@@ -82,9 +92,22 @@ Gradients binaryGradients(GradContext &c) {
   return g;
 }
 
+/// where(cond, a, b): dy flows to a where cond holds, to b elsewhere.
+Gradients whereGradients(GradContext &c) {
+  Gradients g(3, kNoValue);
+  ValueId zero = c.number(0);
+  if (c.wanted[1])
+    g[1] = c.unbroadcast(c.op(OpKind::Where, {c.x(0), c.dy, zero}), c.x(1));
+  if (c.wanted[2])
+    g[2] = c.unbroadcast(c.op(OpKind::Where, {c.x(0), zero, c.dy}), c.x(2));
+  return g;
+}
+
 } // namespace
 
 Gradients elementwiseGradients(GradContext &c) {
+  if (c.node.op == OpKind::Where)
+    return whereGradients(c);
   if (c.node.info().has(kUnary))
     return {unaryGradient(c)};
   return binaryGradients(c);

@@ -1,13 +1,14 @@
-/// Reference kernels of the element-wise ops: unary activations and
-/// broadcasting binary arithmetic (f32, and i32 for add, sub, mul, eq), and
-/// their gradient ops.
+/// Reference kernels of the element-wise ops: unary activations, broadcasting
+/// binary arithmetic (f32, and i32 for add, sub, mul, eq), where, and their
+/// gradient ops. Every op is one scalar function of its operands' elements
+/// (scalarOp), evaluated in double and rounded to f32 as its kernel stores
+/// it; one loop broadcasts the operands for all of them.
 #include "ir/ElementwiseProgram.h"
 #include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
-#include <cassert>
 #include <cmath>
 
 namespace nnc {
@@ -17,8 +18,19 @@ namespace {
 /// PyTorch's softplus threshold (beta = 1): above it, softplus(x) = x.
 constexpr double kSoftplusThreshold = 20.0;
 
+/// clip's bounds, as torch.clamp: min(max(x, lo), hi), NaN kept.
+double clipValue(double x, std::optional<double> lo, std::optional<double> hi) {
+  if (std::isnan(x))
+    return x;
+  if (lo && x < *lo)
+    x = *lo;
+  if (hi && x > *hi)
+    x = *hi;
+  return x;
+}
+
 /// One unary op on one element, in double.
-double unaryOp(OpKind op, double x, double alpha) {
+double unaryOp(OpKind op, const Attrs &attrs, double x) {
   switch (op) {
   case OpKind::Neg:
     return -x;
@@ -37,7 +49,7 @@ double unaryOp(OpKind op, double x, double alpha) {
   case OpKind::Relu:
     return std::isnan(x) ? x : (x > 0 ? x : 0.0);
   case OpKind::LeakyRelu:
-    return x > 0 ? x : alpha * x; // NaN: alpha * NaN is NaN
+    return x > 0 ? x : attr::alpha(op, attrs) * x; // NaN: alpha * NaN is NaN
   case OpKind::Gelu:
     return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
   case OpKind::Softplus:
@@ -46,6 +58,12 @@ double unaryOp(OpKind op, double x, double alpha) {
     return x >= 0 ? 1.0 : 0.0; // as (x >= 0).float(): NaN gives 0
   case OpKind::Erf:
     return std::erf(x);
+  case OpKind::Sin:
+    return std::sin(x);
+  case OpKind::Cos:
+    return std::cos(x);
+  case OpKind::Clip:
+    return clipValue(x, attr::clipMin(op, attrs), attr::clipMax(op, attrs));
   default:
     break;
   }
@@ -70,6 +88,8 @@ double binaryOpF32(OpKind op, double a, double b) {
     return std::isnan(a) || std::isnan(b) ? NAN : (a < b ? a : b);
   case OpKind::Eq:
     return a == b ? 1.0 : 0.0;
+  case OpKind::Pow:
+    return std::pow(a, b);
   default:
     break;
   }
@@ -94,28 +114,6 @@ double binaryOpI32(OpKind op, int32_t a, int32_t b) {
   NNC_UNREACHABLE("{}: op does not take i32 operands", opInfo(op).name);
 }
 
-void evalUnary(KernelCall &call) {
-  const Tensor &x = *call.inputs[0];
-  double alpha = call.node.op == OpKind::LeakyRelu ? call.attr("alpha").number : 0.0;
-  float *out = call.output.f32();
-  for (int64_t i = 0; i < x.numel(); ++i)
-    out[i] = static_cast<float>(unaryOp(call.node.op, x.f32()[i], alpha));
-}
-
-void evalBinary(KernelCall &call) {
-  const Tensor &a = *call.inputs[0];
-  const Tensor &b = *call.inputs[1];
-  Tensor &out = call.output;
-  BroadcastIndex ia(a.shape(), out.shape());
-  BroadcastIndex ib(b.shape(), out.shape());
-  for (int64_t i = 0; i < out.numel(); ++i) {
-    int64_t ja = ia(i), jb = ib(i);
-    double r = a.dtype() == DType::I32 ? binaryOpI32(call.node.op, a.i32()[ja], b.i32()[jb])
-                                       : binaryOpF32(call.node.op, a.f32()[ja], b.f32()[jb]);
-    out.set(i, r);
-  }
-}
-
 /// sign(x) with sign(0) = 0 (and NaN kept).
 double signOf(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : x); }
 
@@ -127,7 +125,7 @@ double geluDerivative(double x) {
 }
 
 /// One (forward value, dy) gradient op on one element, in double.
-double unaryGradOp(OpKind op, double v, double dy, double alpha) {
+double unaryGradOp(OpKind op, const Attrs &attrs, double v, double dy) {
   switch (op) {
   case OpKind::SigmoidGrad: // v = y
     return dy * v * (1.0 - v);
@@ -136,67 +134,83 @@ double unaryGradOp(OpKind op, double v, double dy, double alpha) {
   case OpKind::ReluGrad: // v = x
     return std::isnan(v) ? v : (v > 0 ? dy : 0.0);
   case OpKind::LeakyReluGrad:
-    return std::isnan(v) ? v : (v > 0 ? dy : dy * alpha);
+    return std::isnan(v) ? v : (v > 0 ? dy : dy * attr::alpha(op, attrs));
   case OpKind::GeluGrad:
     return dy * geluDerivative(v);
   case OpKind::AbsGrad:
     return dy * signOf(v);
+  case OpKind::ClipGrad: { // as torch.clamp: 1 where min <= x <= max (NaN x: 0)
+    std::optional<double> lo = attr::clipMin(op, attrs), hi = attr::clipMax(op, attrs);
+    bool inside = !std::isnan(v) && (!lo || v >= *lo) && (!hi || v <= *hi);
+    return inside ? dy : 0.0;
+  }
   default:
     break;
   }
   NNC_UNREACHABLE("{}: not a unary gradient op", opInfo(op).name);
 }
 
-/// sigmoid_grad ... abs_grad: (forward value, dy), one shape.
-void evalUnaryGrad(KernelCall &call) {
-  const Tensor &v = *call.inputs[0];
-  const Tensor &dy = *call.inputs[1];
-  double alpha = call.node.op == OpKind::LeakyReluGrad ? call.attr("alpha").number : 0.0;
-  Tensor &out = call.output;
-  BroadcastIndex iv(v.shape(), out.shape());
-  BroadcastIndex id(dy.shape(), out.shape());
-  for (int64_t i = 0; i < out.numel(); ++i)
-    out.f32()[i] =
-        static_cast<float>(unaryGradOp(call.node.op, v.f32()[iv(i)], dy.f32()[id(i)], alpha));
-}
-
-/// maximum_grad / minimum_grad (a, b, dy): d/da at dy's (the broadcast)
-/// shape; where a == b the gradient is split in half, as PyTorch does.
-void evalMinMaxGrad(KernelCall &call) {
-  const Tensor &a = *call.inputs[0];
-  const Tensor &b = *call.inputs[1];
-  const Tensor &dy = *call.inputs[2];
-  bool isMax = call.node.op == OpKind::MaximumGrad;
-  Tensor &out = call.output;
-  BroadcastIndex ia(a.shape(), out.shape());
-  BroadcastIndex ib(b.shape(), out.shape());
-  BroadcastIndex id(dy.shape(), out.shape());
-  for (int64_t i = 0; i < out.numel(); ++i) {
-    double x = a.f32()[ia(i)], y = b.f32()[ib(i)], g = dy.f32()[id(i)];
-    double r;
-    if (x == y)
-      r = g / 2;
-    else
-      r = (isMax ? x > y : x < y) ? g : 0.0;
-    out.f32()[i] = static_cast<float>(r);
+/// The gradient ops of three operands (a, b, dy).
+double ternaryGradOp(OpKind op, double a, double b, double dy) {
+  switch (op) {
+  case OpKind::MaximumGrad: // d/da; ties split in half, as PyTorch
+  case OpKind::MinimumGrad:
+    if (a == b)
+      return dy / 2;
+    return (op == OpKind::MaximumGrad ? a > b : a < b) ? dy : 0.0;
+  case OpKind::PowBaseGrad: // as PyTorch: 0 where the exponent is 0
+    return b == 0 ? 0.0 : dy * b * std::pow(a, b - 1);
+  case OpKind::PowExponentGrad: // as PyTorch: 0 where a == 0 and b >= 0
+    return a == 0 && b >= 0 ? 0.0 : dy * std::pow(a, b) * std::log(a);
+  default:
+    break;
   }
+  NNC_UNREACHABLE("{}: not a gradient op of three operands", opInfo(op).name);
 }
 
-/// One element-wise op of any kind on scalars, rounded to f32 as its own
-/// kernel stores it (for fused_elementwise programs).
-float applyScalar(OpKind op, const Attrs &attrs, const std::vector<float> &args) {
-  double alpha = opInfo(op).attrIndex("alpha") >= 0 ? attr::alpha(op, attrs) : 0.0;
+/// Any element-wise op but fused_elementwise on one element of f32 (or
+/// where's mixed) operands, in double.
+double scalarOp(OpKind op, const Attrs &attrs, const double *args) {
   const OpInfo &info = opInfo(op);
-  if (op == OpKind::MaximumGrad || op == OpKind::MinimumGrad) {
-    double x = args[0], y = args[1], g = args[2];
-    bool wins = op == OpKind::MaximumGrad ? x > y : x < y;
-    return static_cast<float>(x == y ? g / 2 : (wins ? g : 0.0));
-  }
+  if (op == OpKind::Where)
+    return args[0] != 0 ? args[1] : args[2];
   if (info.has(kGradientOp))
-    return static_cast<float>(unaryGradOp(op, args[0], args[1], alpha));
+    return info.maxInputs == 3 ? ternaryGradOp(op, args[0], args[1], args[2])
+                               : unaryGradOp(op, attrs, args[0], args[1]);
   if (info.has(kUnary))
-    return static_cast<float>(unaryOp(op, args[0], alpha));
-  return static_cast<float>(binaryOpF32(op, args[0], args[1]));
+    return unaryOp(op, attrs, args[0]);
+  return binaryOpF32(op, args[0], args[1]);
+}
+
+/// One element-wise op, rounded to f32 as its own kernel stores it (for
+/// fused_elementwise programs).
+float applyScalar(OpKind op, const Attrs &attrs, const std::vector<float> &args) {
+  double in[3] = {0, 0, 0};
+  for (size_t k = 0; k < args.size(); ++k)
+    in[k] = args[k];
+  return static_cast<float>(scalarOp(op, attrs, in));
+}
+
+/// Every element-wise op but fused_elementwise: each element of the result
+/// from the operands' elements it reads (NumPy broadcasting).
+void evalPlain(KernelCall &call) {
+  Tensor &out = call.output;
+  std::vector<BroadcastIndex> index;
+  for (const Tensor *t : call.inputs)
+    index.emplace_back(t->shape(), out.shape());
+  // i32 arithmetic wraps: it is done in integers, not in double.
+  bool integer = call.node.info().has(kBinary) && call.inputs[0]->dtype() == DType::I32;
+  double args[3];
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    if (integer) {
+      out.set(i, binaryOpI32(call.node.op, call.inputs[0]->i32()[index[0](i)],
+                             call.inputs[1]->i32()[index[1](i)]));
+      continue;
+    }
+    for (size_t k = 0; k < call.inputs.size(); ++k)
+      args[k] = call.inputs[k]->at(index[k](i));
+    out.set(i, scalarOp(call.node.op, call.node.attrs, args));
+  }
 }
 
 /// fused_elementwise: the program, element by element of the result.
@@ -227,42 +241,28 @@ Status evalFusedElementwise(KernelCall &call) {
   return Ok{};
 }
 
+/// leaky_relu's attributes with slope `alpha` (or none for other ops): what
+/// the fused matmuls pass for their activation.
+Attrs activationAttrs(OpKind op, double alpha) {
+  return opInfo(op).attrIndex("alpha") >= 0 ? Attrs{AttrValue::num(alpha)} : Attrs{};
+}
+
 } // namespace
 
 float unaryScalar(OpKind op, float x, double alpha) {
-  return static_cast<float>(unaryOp(op, x, alpha));
+  return static_cast<float>(unaryOp(op, activationAttrs(op, alpha), x));
 }
 
 float unaryGradScalar(OpKind op, float v, float dy, double alpha) {
-  return static_cast<float>(unaryGradOp(op, v, dy, alpha));
+  return static_cast<float>(unaryGradOp(op, activationAttrs(op, alpha), v, dy));
 }
 
 Status evalElementwise(KernelCall &call) {
-  const OpInfo &info = call.node.info();
-  switch (call.node.op) {
-  case OpKind::SigmoidGrad:
-  case OpKind::TanhGrad:
-  case OpKind::ReluGrad:
-  case OpKind::LeakyReluGrad:
-  case OpKind::GeluGrad:
-  case OpKind::AbsGrad:
-    evalUnaryGrad(call);
-    return Ok{};
-  case OpKind::MaximumGrad:
-  case OpKind::MinimumGrad:
-    evalMinMaxGrad(call);
-    return Ok{};
-  case OpKind::FusedElementwise:
+  if (call.node.op == OpKind::FusedElementwise)
     return evalFusedElementwise(call);
-  default:
-    break;
-  }
-  if (info.has(kUnary))
-    evalUnary(call);
-  else if (info.has(kBinary))
-    evalBinary(call);
-  else
-    NNC_UNHANDLED_OP(call.node, "interpreter kernel");
+  NNC_CHECK(call.node.info().family == OpFamily::Elementwise, "{} is not element-wise",
+            call.node.info().name);
+  evalPlain(call);
   return Ok{};
 }
 

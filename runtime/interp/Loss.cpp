@@ -58,7 +58,7 @@ double crossEntropyRow(const float *row, int64_t classes, int32_t label) {
 Status softmaxCrossEntropy(KernelCall &call) {
   const Tensor &logits = *call.inputs[0];
   const Tensor &labels = *call.inputs[1];
-  int64_t rows = logits.dim(0), classes = logits.dim(1);
+  int64_t classes = logits.dim(logits.rank() - 1), rows = labels.numel();
   double sum = 0;
   for (int64_t r = 0; r < rows; ++r) {
     int32_t label = labels.i32()[r];
@@ -105,7 +105,7 @@ Status softmaxCrossEntropyGrad(KernelCall &call) {
   const Tensor &logits = *call.inputs[0];
   const Tensor &labels = *call.inputs[1];
   double dl = call.inputs[2]->f32()[0];
-  int64_t rows = logits.dim(0), classes = logits.dim(1);
+  int64_t classes = logits.dim(logits.rank() - 1), rows = labels.numel();
   for (int64_t r = 0; r < rows; ++r) {
     int32_t label = labels.i32()[r];
     if (label < 0 || label >= classes)

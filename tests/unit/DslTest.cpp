@@ -312,7 +312,8 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
 #undef NNC_LOSS_OP
   for (Expr e : {leaky_relu(x), matmul(x, w), reshape(x, {B, 2, 2}), transpose(x), argmax(x),
                  softmax(x), log_softmax(x), layernorm(x, g, g), conv2d(img, filt, bias),
-                 maxpool2d(img), avgpool2d(img)})
+                 maxpool2d(img), avgpool2d(img), clip(x, 0.0, 6.0), where(y, x, g),
+                 concat({x, y}, 1), slice(x, 1, 1, 3), tril(x), triu(x, 1), gather(w, lbl)})
     all.push_back(e);
   for (size_t i = 0; i < all.size(); ++i)
     m.name("v" + std::to_string(i), all[i]);

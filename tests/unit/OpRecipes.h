@@ -174,12 +174,24 @@ inline std::vector<Case> unaryCases(const OpInfo &info) {
     a.body = call(op, "x, alpha=0.2");
     cases.push_back(a);
   }
+  if (info.kind == OpKind::Clip) {
+    // Distinct values are +-(0.11 + 0.06 k): the bounds lie 0.03 from any.
+    for (const char *bounds : {"min=-0.2, max=0.26", "min=-0.2", "max=0.26"}) {
+      Case a = c;
+      a.label = std::string("clip ") + bounds;
+      a.params = {{"x", {3, 4}}};
+      a.outShape = {3, 4};
+      a.body = call(op, std::string("x, ") + bounds);
+      cases.push_back(a);
+    }
+  }
   return cases;
 }
 
 inline std::vector<Case> binaryCases(const OpInfo &info) {
   std::string op = info.name;
-  Domain d = info.kind == OpKind::Div ? Domain::Positive : Domain::Distinct;
+  Domain d =
+      info.kind == OpKind::Div || info.kind == OpKind::Pow ? Domain::Positive : Domain::Distinct;
   std::vector<Case> cases{
       {"same shape", {{"a", {2, 3}}, {"b", {2, 3}}}, call(op, "a, b"), {2, 3}, d},
       {"[3] with [2, 3]", {{"a", {3}}, {"b", {2, 3}}}, call(op, "a, b"), {2, 3}, d},
@@ -220,6 +232,57 @@ inline std::vector<Case> shapeCases(const OpInfo &info) {
         {"no perm", {{"x", {2, 3}}}, call("transpose", "x"), {3, 2}},
         {"no perm rank 3", {{"x", {2, 3, 4}}}, call("transpose", "x"), {4, 3, 2}},
         {"perm [1, 2, 0]", {{"x", {2, 3, 4}}}, call("transpose", "x, perm=[1, 2, 0]"), {3, 4, 2}},
+    };
+  if (info.kind == OpKind::Concat)
+    return {
+        {"axis 1", {{"a", {2, 3}}, {"b", {2, 2}}}, call("concat", "a, b, axis=1"), {2, 5}},
+        {"axis 0, three",
+         {{"a", {2, 3}}, {"b", {1, 3}}, {"c", {2, 3}}},
+         call("concat", "a, b, c, axis=0"),
+         {5, 3}},
+        {"axis -2 of rank 3",
+         {{"a", {2, 1, 2}}, {"b", {2, 2, 2}}},
+         call("concat", "a, b, axis=-2"),
+         {2, 3, 2}},
+    };
+  if (info.kind == OpKind::Slice)
+    return {
+        {"1:4 of axis 1", {{"x", {3, 5}}}, call("slice", "x, axis=1, start=1, end=4"), {3, 3}},
+        {"::2 of axis 1", {{"x", {3, 5}}}, call("slice", "x, axis=1, step=2"), {3, 3}},
+        {"-2: of axis 0", {{"x", {4, 2}}}, call("slice", "x, axis=0, start=-2"), {2, 2}},
+        {"1:100:2 of axis -1",
+         {{"x", {2, 2, 5}}},
+         call("slice", "x, axis=-1, start=1, end=100, step=2"),
+         {2, 2, 2}},
+    };
+  if (info.kind == OpKind::Tril || info.kind == OpKind::Triu) {
+    std::string op = info.name;
+    return {
+        {"k 0", {{"x", {2, 3, 4}}}, call(op, "x"), {2, 3, 4}},
+        {"k 1", {{"x", {3, 3}}}, call(op, "x, k=1"), {3, 3}},
+        {"k -1", {{"x", {4, 3}}}, call(op, "x, k=-1"), {4, 3}},
+    };
+  }
+  if (info.kind == OpKind::Gather)
+    return {
+        {"rows, repeated",
+         {{"x", {4, 3}}},
+         call("gather", "x, idx"),
+         {2, 2, 3},
+         Domain::Distinct,
+         "  const idx: i32[2, 2] = [[0, 3], [3, 1]]\n"},
+        {"axis 1",
+         {{"x", {2, 4}}},
+         call("gather", "x, idx, axis=1"),
+         {2, 3},
+         Domain::Distinct,
+         "  const idx: i32[3] = [3, 0, 3]\n"},
+        {"axis -1 of rank 3",
+         {{"x", {2, 2, 3}}},
+         call("gather", "x, idx, axis=-1"),
+         {2, 2, 2},
+         Domain::Distinct,
+         "  const idx: i32[2] = [2, 2]\n"},
     };
   return {};
 }
@@ -345,10 +408,41 @@ inline std::vector<Case> lossCases(const OpInfo &info) {
              call(op, "logits, labels"),
              {},
              Domain::Distinct,
-             "  const labels: i32[3] = [2, 0, 3]\n"}};
+             "  const labels: i32[3] = [2, 0, 3]\n"},
+            {"leading dims [2, 3]",
+             {{"logits", {2, 3, 4}}},
+             call(op, "logits, labels"),
+             {},
+             Domain::Uniform,
+             "  const labels: i32[2, 3] = [[2, 0, 3], [1, 1, 0]]\n"}};
   default:
     return {};
   }
+}
+
+/// where(cond, a, b) with an f32 and an i32 condition, broadcasting each way.
+inline std::vector<Case> whereCases() {
+  const char *f32Cond = "  const c: f32[2, 3] = [[1, 0, 1], [0, 0, -2]]\n";
+  const char *i32Cond = "  const c: i32[3] = [0, 7, 1]\n";
+  return {
+      {"f32 cond, one shape",
+       {{"a", {2, 3}}, {"b", {2, 3}}},
+       call("where", "c, a, b"),
+       {2, 3},
+       Domain::Uniform,
+       f32Cond},
+      {"i32 cond [3], a [2, 1], b [3]",
+       {{"a", {2, 1}}, {"b", {3}}},
+       call("where", "c, a, b"),
+       {2, 3},
+       Domain::Uniform,
+       i32Cond},
+      {"cond from a param (no gradient to it)",
+       {{"a", {2, 3}}, {"b", {2, 3}}},
+       "  m = relu(a)\n" + call("where", "m, a, b"),
+       {2, 3},
+       Domain::Distinct},
+  };
 }
 
 /// The recipe for an op: by family, then traits inside the family's function.
@@ -359,6 +453,8 @@ inline std::vector<Case> casesFor(const OpInfo &info) {
       return unaryCases(info);
     if (info.has(kBinary))
       return binaryCases(info);
+    if (info.kind == OpKind::Where)
+      return whereCases();
     return {};
   case OpFamily::MatMul:
     return matMulCases(info);

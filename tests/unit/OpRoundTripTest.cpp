@@ -146,8 +146,20 @@ std::map<std::string, Recipe> recipes() {
   std::map<std::string, Recipe> r;
   // Element-wise ops without attributes: one recipe, by trait.
   for (const OpInfo &info : allOps())
-    if (info.family == OpFamily::Elementwise && info.attrs.empty() && !info.has(kGradientOp))
+    if (info.family == OpFamily::Elementwise && info.attrs.empty() &&
+        (info.has(kUnary) || info.has(kBinary)) && !info.has(kGradientOp))
       r[info.name] = info.has(kUnary) ? unary(info.name) : binary(info.name);
+  r["where"] = {plain("input m: f32[B, 3]\ninput a: f32[B, 3]\ninput c: f32[3]", "where(m, a, c)"),
+                plain("input m: i32[3]\ninput a: i32[B, 3]\ninput c: i32[]", "where(m, a, c)")};
+  const std::string clipRange = "input x: f32[B, 3]";
+  r["clip"] = {plain(clipRange, "clip(x)"), nonDefault(clipRange, "clip(x, min=-1)"),
+               nonDefault(clipRange, "clip(x, max=6)"),
+               nonDefault(clipRange, "clip(x, min=0, max=6)"),
+               nonDefault(clipRange, "clip(x, max=6, min=0)", "clip(x, min=0, max=6)")};
+  const std::string clipGrad = "input x: f32[B, 3]\ninput dy: f32[B, 3]";
+  r["clip_grad"] = {plain(clipGrad, "clip_grad(x, dy)"),
+                    nonDefault(clipGrad, "clip_grad(x, dy, min=0, max=6)"),
+                    nonDefault(clipGrad, "clip_grad(x, dy, max=6)")};
   r["neg"].push_back(sugar(kX, "-x", "neg(x)"));
   r["leaky_relu"] = alphaOp("leaky_relu", "x", kX);
 
@@ -182,6 +194,36 @@ std::map<std::string, Recipe> recipes() {
       nonDefault(kX3, "transpose(x, perm=[0, 2, 1])"),
       nonDefault("input i: i32[2, 3]", "transpose(i, perm=[1, 0])"),
   };
+  const std::string c2 = "input a: f32[B, 3]\ninput c: f32[B, 2]";
+  r["concat"] = {plain(c2, "concat(a, c, axis=1)"), nonDefault(c2, "concat(a, c, a, axis=-1)"),
+                 nonDefault("input i: i32[2]\ninput j: i32[3]", "concat(i, j, axis=0)")};
+  // slice and slice_grad share their attributes; x: f32[B, 3].
+  auto sliceOp = [&](const std::string &op, const std::string &operands, const std::string &decls,
+                     const std::string &halfDecls) {
+    std::string f = op + "(" + operands;
+    return Recipe{plain(decls, f + ", axis=1)"),
+                  explicitDefault(decls, f + ", axis=1, start=0, step=1)", f + ", axis=1)"),
+                  nonDefault(halfDecls, f + ", axis=1, start=1)"),
+                  nonDefault(halfDecls, f + ", axis=-1, start=-3, end=3, step=2)"),
+                  nonDefault(halfDecls, f + ", axis=1, end=2)")};
+  };
+  r["slice"] = sliceOp("slice", "x", kX, kX);
+  r["slice"].push_back(nonDefault("input i: i32[5]", "slice(i, axis=0, end=2)"));
+  for (const char *op : {"tril", "triu"})
+    r[op] = {plain(kX3, std::string(op) + "(x)"),
+             explicitDefault(kX3, std::string(op) + "(x, k=0)", std::string(op) + "(x)"),
+             nonDefault(kX3, std::string(op) + "(x, k=-1)")};
+  const std::string gx = "input x: f32[10, 4]\ninput ids: i32[B, 3]";
+  r["gather"] = {plain(gx, "gather(x, ids)"),
+                 explicitDefault(gx, "gather(x, ids, axis=0)", "gather(x, ids)"),
+                 nonDefault(gx, "gather(x, ids, axis=1)")};
+  r["slice_grad"] = sliceOp("slice_grad", "x, dy", "input x: f32[B, 3]\ninput dy: f32[B, 3]",
+                            "input x: f32[B, 3]\ninput dy: f32[B, 2]");
+  const std::string gg = gx + "\ninput dy: f32[B, 3, 4]";
+  r["gather_grad"] = {
+      plain(gg, "gather_grad(x, ids, dy)"),
+      explicitDefault(gg, "gather_grad(x, ids, dy, axis=0)", "gather_grad(x, ids, dy)"),
+      nonDefault(gx + "\ninput dy: f32[10, B, 3]", "gather_grad(x, ids, dy, axis=1)")};
   for (const char *op : {"sum", "mean", "max"})
     r[op] = reduction(op, false);
   r["argmax"] = axisOp("argmax", "x", "input x: f32[2, 3]");
@@ -202,7 +244,7 @@ std::map<std::string, Recipe> recipes() {
     r[op] = {plain("input y: f32[B, 3]\ninput dy: f32[B, 3]", std::string(op) + "(y, dy)")};
   r["leaky_relu_grad"] =
       alphaOp("leaky_relu_grad", "x, dy", "input x: f32[B, 3]\ninput dy: f32[B, 3]");
-  for (const char *op : {"maximum_grad", "minimum_grad"})
+  for (const char *op : {"maximum_grad", "minimum_grad", "pow_base_grad", "pow_exponent_grad"})
     r[op] = {plain("input a: f32[B, 3]\ninput c: f32[B, 3]\ninput dy: f32[B, 3]",
                    std::string(op) + "(a, c, dy)")};
   for (const char *op : {"sum_grad", "mean_grad", "max_grad"})
@@ -278,6 +320,11 @@ std::map<std::string, Recipe> recipes() {
       plain(kTwo, "fused_elementwise(a, c, 0.5, program=[[mul, 0, 2], [maximum_grad, 3, 1, 0]])"),
       sugar(kTwo, "fused_elementwise(a, c, program=[[sub, 0, 1], [leaky_relu, 2]])",
             "fused_elementwise(a, c, program=[[sub, 0, 1], [leaky_relu, 2, 0.01]])"),
+      // An absent optional attribute holds its place as `none`.
+      sugar(kTwo, "fused_elementwise(a, c, program=[[sub, 0, 1], [clip, 2, none, 6]])",
+            "fused_elementwise(a, c, program=[[sub, 0, 1], [clip, 2, none, 6]])"),
+      sugar(kTwo, "fused_elementwise(a, c, program=[[add, 0, 1], [clip, 2]])",
+            "fused_elementwise(a, c, program=[[add, 0, 1], [clip, 2, none, none]])"),
       nonDefault(kTwo, "fused_elementwise(a, c, program=[[sub, 0, 1], [leaky_relu, 2, 0.2]])"),
   };
   return r;
