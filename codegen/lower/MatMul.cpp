@@ -1,5 +1,6 @@
 /// Lowering of the MatMul family on the GEMM emitter (codegen/lower/Gemm.h):
-/// matmul in every transpose variant; fused_matmul with bias and activation
+/// matmul in every transpose variant, as one GEMM over rows or as one per
+/// batch index (in parallel tasks); fused_matmul with bias and activation
 /// applied to each finished tile in registers; the fused backward ops with
 /// the activation's gradient applied as A or B is read, and a bias gradient
 /// riding along as column sums of B (passes/schedule/RowSums.h).
@@ -8,6 +9,7 @@
 #include "ir/InternalError.h"
 #include "codegen/lower/Gemm.h"
 #include "ir/Activation.h"
+#include "ir/MatMulForm.h"
 
 namespace nnc {
 
@@ -55,6 +57,18 @@ void setGradientMap(Lowering &l, const Node &n, GemmOperands &g, bool onA, V z) 
   (onA ? g.aMap : g.bMap) = activationGradientMap(l, name, alpha);
   (onA ? g.aMapActivation : g.bMapActivation) = gemmLibraryActivation(name);
 }
+
+/// The rows of a value seen as one matrix: the product of every dim but the
+/// last (an operand's leading dims are more rows, ir/MatMulForm.h).
+V rowsOf(Lowering &l, ValueId v) {
+  std::vector<V> extents = l.shape(v);
+  V rows = l.constI64(1);
+  for (size_t a = 0; a + 1 < extents.size(); ++a)
+    rows = l.b.CreateMul(rows, extents[a]);
+  return rows;
+}
+
+V lastDim(Lowering &l, ValueId v) { return l.dim(l.type(v).shape.back()); }
 
 /// Stores the tile, unless node `n` has an element-wise guest (finishTile):
 /// an empty epilogue (emitGemm stores the tile itself).
@@ -124,9 +138,8 @@ void lowerFusedMatMul(Lowering &l, const Node &n) {
   double alpha = attr::alpha(n);
   V bias = n.operands.size() > 2 ? l.data(n.operands[2]) : nullptr;
   const Shape &as = l.type(a).shape;
-  const Shape &cs = l.type(c).shape;
   GemmOperands g{
-      l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),
+      l.data(a), l.data(bv), l.data(c), rowsOf(l, c), lastDim(l, c), l.dim(ta ? as[0] : as.back()),
       ta,        tb};
   const Node *guest = l.guestNode(n, {OpKind::FusedElementwise});
   if (!bias && act.none && !guest)
@@ -153,13 +166,13 @@ void lowerFusedBiasGrad(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId dy = n.operands[0], z = n.operands[1], out = n.result;
   ElementMap g = activationGradientMap(l, attr::activation(n), attr::alpha(n));
-  std::vector<V> shape = l.shape(dy);
-  l.zero(l.data(out), shape[1]);
+  V rows = rowsOf(l, dy), cols = lastDim(l, dy);
+  l.zero(l.data(out), cols);
   l.forRange(
-      shape[0],
+      rows,
       [&](V row) {
-        V base = b.CreateMul(row, shape[1]);
-        l.forRange(shape[1], [&](V j) {
+        V base = b.CreateMul(row, cols);
+        l.forRange(cols, [&](V j) {
           V at = b.CreateAdd(base, j);
           l.store(out, j, b.CreateFAdd(l.load(out, j), g(l.load(dy, at), l.load(z, at))));
         });
@@ -173,11 +186,41 @@ GemmEpilogue guestEpilogue(Lowering &l, const Node &n, const GemmOperands &g) {
   return [&l, &n, &g](const GemmTile &t) { finishTile(l, n, g, t); };
 }
 
+/// A matmul that is not one GEMM ([B, H, T, D] x [B, H, D, T]): one GEMM per
+/// batch index of the result, each operand's batch index broadcast, the
+/// batches as parallel tasks (each GEMM then runs on its task's thread).
+void lowerBatchedMatMul(Lowering &l, const Node &n) {
+  auto &b = l.b;
+  ValueId a = n.operands[0], bv = n.operands[1], c = n.result;
+  bool ta = attr::transposeA(n), tb = attr::transposeB(n);
+  const Shape &as = l.type(a).shape, &cs = l.type(c).shape;
+  size_t rank = cs.size();
+  std::vector<V> extents = l.shape(c);
+  V batches = l.constI64(1);
+  for (size_t k = 0; k + 2 < rank; ++k)
+    batches = b.CreateMul(batches, extents[k]);
+  V m = extents[rank - 2], cols = extents[rank - 1], depth = l.dim(as[as.size() - (ta ? 2 : 1)]);
+  V work = b.CreateMul(b.CreateMul(batches, m), b.CreateMul(cols, depth));
+  V worthIt = b.CreateAnd(b.CreateICmpUGT(batches, l.constI64(1)),
+                          b.CreateICmpUGE(work, l.constI64(int64_t{1} << 16)));
+  parallelFor(l, batches, worthIt, [&](V t) {
+    // The batch index of task t, and where each operand's matrix starts.
+    std::vector<V> index(rank, l.constI64(0));
+    V rest = t;
+    for (size_t k = rank - 2; k-- > 0;) {
+      index[k] = b.CreateURem(rest, extents[k]);
+      rest = b.CreateUDiv(rest, extents[k]);
+    }
+    auto matrix = [&](ValueId v) { return l.at(l.data(v), l.broadcastOffset(v, index), l.f32); };
+    GemmOperands g{matrix(a), matrix(bv), matrix(c), m, cols, depth, ta, tb};
+    emitGemm(l, g, {});
+  });
+}
+
 } // namespace
 
 void lowerMatMul(Lowering &l, const Node &n) {
   ValueId c = n.result;
-  const Shape &cs = l.type(c).shape;
   switch (n.op) {
   case OpKind::FusedMatMul:
     return lowerFusedMatMul(l, n);
@@ -185,31 +228,41 @@ void lowerMatMul(Lowering &l, const Node &n) {
     return lowerFusedBiasGrad(l, n);
   case OpKind::FusedMatMulGradInput: { // (dy, z, w): g op(w)
     ValueId dy = n.operands[0];
-    GemmOperands g{l.data(dy),   l.data(n.operands[2]),      l.data(c), l.dim(cs[0]),
-                   l.dim(cs[1]), l.dim(l.type(dy).shape[1]), false,     attr::transposeB(n)};
+    GemmOperands g{l.data(dy),    l.data(n.operands[2]), l.data(c), rowsOf(l, c),
+                   lastDim(l, c), lastDim(l, dy),        false,     attr::transposeB(n)};
     setGradientMap(l, n, g, true, l.data(n.operands[1]));
     emitGemm(l, g, guestEpilogue(l, n, g));
     return;
   }
-  case OpKind::FusedMatMulGradWeight: { // (x, dy, z): op(x) g
+  case OpKind::FusedMatMulGradWeight: { // (x, dy[, z]): op(x) g over every row
     ValueId x = n.operands[0];
     bool ta = attr::transposeA(n);
-    const Shape &xs = l.type(x).shape;
-    GemmOperands g{l.data(x),    l.data(n.operands[1]),     l.data(c), l.dim(cs[0]),
-                   l.dim(cs[1]), l.dim(ta ? xs[0] : xs[1]), ta,        false};
-    setGradientMap(l, n, g, false, l.data(n.operands[2]));
+    const Shape &cs = l.type(c).shape;
+    GemmOperands g{l.data(x),    l.data(n.operands[1]),
+                   l.data(c),    l.dim(cs[0]),
+                   l.dim(cs[1]), ta ? rowsOf(l, x) : l.dim(l.type(x).shape[1]),
+                   ta,           false};
+    if (n.operands.size() > 2)
+      setGradientMap(l, n, g, false, l.data(n.operands[2]));
     if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
     emitGemm(l, g, guestEpilogue(l, n, g));
     return;
   }
   case OpKind::MatMul: {
+    if (!isSingleGemm(l.graph, n))
+      return lowerBatchedMatMul(l, n);
     ValueId a = n.operands[0], bv = n.operands[1];
     bool ta = attr::transposeA(n), tb = attr::transposeB(n);
     const Shape &as = l.type(a).shape;
-    GemmOperands g{
-        l.data(a), l.data(bv), l.data(c), l.dim(cs[0]), l.dim(cs[1]), l.dim(ta ? as[0] : as[1]),
-        ta,        tb};
+    GemmOperands g{l.data(a),
+                   l.data(bv),
+                   l.data(c),
+                   rowsOf(l, c),
+                   lastDim(l, c),
+                   l.dim(ta ? as[0] : as.back()),
+                   ta,
+                   tb};
     if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
     emitGemm(l, g, guestEpilogue(l, n, g));

@@ -5,24 +5,49 @@
 #include "ir/InternalError.h"
 #include "ir/ShapeRules.h"
 
+#include <algorithm>
+
 namespace nnc {
 
 namespace {
 
-/// op(a) op(b) for rank-2 f32 operands i and j with the given flags.
+/// op(a) op(b) for f32 operands i and j of rank 2 or more with the given
+/// flags: [..., M, K] x [..., K, N] -> [..., M, N], the leading (batch) dims
+/// broadcast as NumPy's matmul does.
 TypeOrNone product(ShapeQuery &q, size_t i, size_t j, bool ta, bool tb) {
   const Type &a = q.operand(i);
   const Type &b = q.operand(j);
   if (!q.requireF32(i) || !q.requireF32(j))
     return std::nullopt;
-  if (a.rank() != 2 || b.rank() != 2)
-    return q.error("operands must have rank 2: {} x {}", q.str(a), q.str(b));
-  Dim m = a.shape[ta ? 1 : 0], ka = a.shape[ta ? 0 : 1];
-  Dim kb = b.shape[tb ? 1 : 0], n = b.shape[tb ? 0 : 1];
+  if (a.rank() < 2 || b.rank() < 2)
+    return q.error("operands must have rank 2 or more: {} x {}", q.str(a), q.str(b));
+  size_t ra = a.rank(), rb = b.rank();
+  Dim m = a.shape[ta ? ra - 1 : ra - 2], ka = a.shape[ta ? ra - 2 : ra - 1];
+  Dim kb = b.shape[tb ? rb - 1 : rb - 2], n = b.shape[tb ? rb - 2 : rb - 1];
   if (ka != kb)
     return q.error("inner dimensions differ: {}{} x {}{}", q.str(a), ta ? " (transposed)" : "",
                    q.str(b), tb ? " (transposed)" : "");
-  return Type{DType::F32, {m, n}};
+  Shape batch;
+  if (!broadcastShapes(Shape(a.shape.begin(), a.shape.end() - 2),
+                       Shape(b.shape.begin(), b.shape.end() - 2), batch))
+    return q.error("batch dims do not broadcast: {} x {}", q.str(a), q.str(b));
+  batch.push_back(m);
+  batch.push_back(n);
+  return Type{DType::F32, batch};
+}
+
+/// The fused ops take rows: a (or dy) [..., K] whose leading dims are all
+/// rows of one matrix, times a rank-2 b; a transposed operand is rank 2.
+bool checkRows(ShapeQuery &q, size_t rows, size_t matrix, bool rowsTransposed) {
+  if (q.operand(matrix).rank() != 2) {
+    q.error("{} must have rank 2, got {}", matrix == 1 ? "b" : "w", q.str(q.operand(matrix)));
+    return false;
+  }
+  if (rowsTransposed && q.operand(rows).rank() != 2) {
+    q.error("a transposed operand must have rank 2, got {}", q.str(q.operand(rows)));
+    return false;
+  }
+  return true;
 }
 
 bool checkActivation(ShapeQuery &q) {
@@ -33,14 +58,23 @@ bool checkActivation(ShapeQuery &q) {
   return false;
 }
 
-/// dy and z of a fused backward op: one f32 type of rank 2.
+/// dy and z of a fused backward op: one f32 type of rank 2 or more (rows);
+/// z may be absent (`z` past the operands) where the activation is none.
 bool checkGradientPair(ShapeQuery &q, size_t dy, size_t z) {
-  if (!q.requireF32(dy) || !q.requireF32(z))
+  if (!q.requireF32(dy))
     return false;
-  if (q.operand(dy).rank() != 2) {
-    q.error("the gradient must have rank 2, got {}", q.str(q.operand(dy)));
+  if (q.operand(dy).rank() < 2) {
+    q.error("the gradient must have rank 2 or more, got {}", q.str(q.operand(dy)));
     return false;
   }
+  if (z >= q.operands.size()) {
+    if (activationNamed(q.attr("activation").ident).none)
+      return true;
+    q.error("the activation {} needs its value z", q.attr("activation").ident);
+    return false;
+  }
+  if (!q.requireF32(z))
+    return false;
   if (q.operand(z) != q.operand(dy)) {
     q.error("the activation value {} must have the type of the gradient {}", q.str(q.operand(z)),
             q.str(q.operand(dy)));
@@ -49,34 +83,54 @@ bool checkGradientPair(ShapeQuery &q, size_t dy, size_t z) {
   return true;
 }
 
+/// fused_matmul_grad_weight (x, dy[, z]): op(x) g contracted over rows.
+/// Transposed, x [..., K] and dy [..., N] share their leading dims, every
+/// one of them rows: [K, N] (the weight gradient of a matmul of rows).
+TypeOrNone weightGradient(ShapeQuery &q) {
+  bool ta = q.attr("transpose_a").boolean;
+  const Type &x = q.operand(0), &dy = q.operand(1);
+  if (!q.requireF32(0))
+    return std::nullopt;
+  if (!ta || (x.rank() == 2 && dy.rank() == 2))
+    return x.rank() == 2 && dy.rank() == 2
+               ? product(q, 0, 1, ta, false)
+               : q.error("x and dy must have rank 2 unless x is transposed: {} and {}", q.str(x),
+                         q.str(dy));
+  if (x.rank() != dy.rank() || !std::equal(x.shape.begin(), x.shape.end() - 1, dy.shape.begin()))
+    return q.error("x {} and dy {} must share their leading dims (the rows)", q.str(x), q.str(dy));
+  return Type{DType::F32, {x.shape.back(), dy.shape.back()}};
+}
+
 TypeOrNone inferFused(ShapeQuery &q) {
   if (!checkActivation(q))
     return std::nullopt;
   switch (q.info.kind) {
   case OpKind::FusedMatMul: {
+    if (!checkRows(q, 0, 1, q.attr("transpose_a").boolean))
+      return std::nullopt;
     TypeOrNone y = product(q, 0, 1, q.attr("transpose_a").boolean, q.attr("transpose_b").boolean);
     if (!y || q.operands.size() < 3)
       return y;
     if (!q.requireF32(2))
       return std::nullopt;
-    Shape bias{y->shape[1]};
+    Shape bias{y->shape.back()};
     if (q.operand(2).shape != bias)
       return q.error("bias must have shape {} (the columns of the product {}), got {}", q.str(bias),
                      q.str(*y), q.str(q.operand(2)));
     return y;
   }
   case OpKind::FusedMatMulGradInput:
-    if (!checkGradientPair(q, 0, 1))
+    if (!checkGradientPair(q, 0, 1) || !checkRows(q, 0, 2, false))
       return std::nullopt;
     return product(q, 0, 2, false, q.attr("transpose_b").boolean);
   case OpKind::FusedMatMulGradWeight:
     if (!checkGradientPair(q, 1, 2))
       return std::nullopt;
-    return product(q, 0, 1, q.attr("transpose_a").boolean, false);
+    return weightGradient(q);
   case OpKind::FusedMatMulGradBias:
     if (!checkGradientPair(q, 0, 1))
       return std::nullopt;
-    return Type{DType::F32, {q.operand(0).shape[1]}};
+    return Type{DType::F32, {q.operand(0).shape.back()}};
   default:
     NNC_UNHANDLED_OPKIND(q.info.kind, "shape rule");
   }

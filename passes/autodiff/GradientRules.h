@@ -25,6 +25,7 @@ public:
   ValueId x(size_t i) const { return node.operands[i]; }
   ValueId y() const { return node.result; }
   const Type &type(ValueId v) const { return b_.graph().type(v); }
+  const Graph &graph() const { return b_.graph(); }
   const AttrValue &attr(std::string_view name) const;
   const std::string &dimName(int32_t symbol) const {
     return b_.graph().dims[static_cast<size_t>(symbol)].name;

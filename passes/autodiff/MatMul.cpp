@@ -1,7 +1,11 @@
 /// Gradient rules of matmul: two more matmuls, transposes folded into the
-/// transpose flags (never materialized).
+/// transpose flags (never materialized), summed back over broadcast batch
+/// dims; for a matmul of rows ([B, T, K] x [K, N]) the weight gradient
+/// contracts over every row at once (fused_matmul_grad_weight without an
+/// activation).
 #include "passes/autodiff/GradientRules.h"
 #include "ir/InternalError.h"
+#include "ir/MatMulForm.h"
 
 namespace nnc {
 
@@ -18,9 +22,18 @@ Gradients matMulGradients(GradContext &c) {
   // With op(A) = ta ? A^T : A, and Y = op(A) op(B):
   //   dA = ta ? op(B) dY^T : dY op(B)^T,   dB = tb ? dY^T op(A) : op(A)^T dY.
   if (c.wanted[0])
-    g[0] = ta ? mm(b, dy, tb, true) : mm(dy, b, false, !tb);
-  if (c.wanted[1])
-    g[1] = tb ? mm(dy, a, true, ta) : mm(a, dy, !ta, false);
+    g[0] = c.unbroadcast(ta ? mm(b, dy, tb, true) : mm(dy, b, false, !tb), a);
+  if (!c.wanted[1])
+    return g;
+  if (c.type(a).rank() > 2 && isSingleGemm(c.graph(), c.node)) {
+    // dB = op(A)^T dY over every row of A: [K, N] (or dY^T A: [N, K]).
+    auto rowsProduct = [&](ValueId x, ValueId d) {
+      return c.op(OpKind::FusedMatMulGradWeight, {x, d}, {{"transpose_a", AttrValue::flag(true)}});
+    };
+    g[1] = tb ? rowsProduct(dy, a) : rowsProduct(a, dy);
+    return g;
+  }
+  g[1] = c.unbroadcast(tb ? mm(dy, a, true, ta) : mm(a, dy, !ta, false), b);
   return g;
 }
 

@@ -6,13 +6,17 @@
 ///    (y > 0 exactly where x > 0), so backward no longer keeps x alive.
 /// 2. Backward: an activation gradient g = act_grad(z, dy) all of whose
 ///    readers are matmul(g, w) (g not transposed), matmul(x, g) (g not
-///    transposed) or sum(g, axes=[0]) is applied inside each of them:
-///    fused_matmul_grad_input, fused_matmul_grad_weight, fused_matmul_grad_bias.
+///    transposed), fused_matmul_grad_weight(x, g) (the weight gradient of a
+///    matmul of rows, which autodiff writes) or sum(g) over its rows is
+///    applied inside each of them: fused_matmul_grad_input,
+///    fused_matmul_grad_weight, fused_matmul_grad_bias. Only matmuls that are
+///    one GEMM take part (ir/MatMulForm.h); g may have leading dims (rows).
 /// 3. Forward: matmul(a, b) [+ bias f32[N]] [-> activation], each
 ///    intermediate with one reader and not an output, update or loss,
 ///    becomes one fused_matmul in place of the last node of the chain.
 /// With ctx.remarks, every candidate is reported, fused or not and why.
 #include "ir/Activation.h"
+#include "ir/MatMulForm.h"
 #include "ir/NodeAttrs.h"
 #include "passes/fusion/Fusion.h"
 
@@ -81,10 +85,10 @@ private:
         continue;
       const char *act = opInfo(activation->forward).name;
       ValueId gv = grad.result, z = grad.operands[0], dy = grad.operands[1];
-      if (g.type(gv).rank() != 2 || g.type(z) != g.type(gv) || g.type(dy) != g.type(gv)) {
+      if (g.type(gv).rank() < 2 || g.type(z) != g.type(gv) || g.type(dy) != g.type(gv)) {
         remark(grad.loc,
-               "{} not fused into the matmuls that read it: they take only a 2-D gradient whose "
-               "operands have its shape, and here z is {}, dy {}",
+               "{} not fused into the matmuls that read it: they take a gradient of rank 2 or "
+               "more whose operands have its shape, and here z is {}, dy {}",
                grad.info().name, g.typeString(z), g.typeString(dy));
         continue;
       }
@@ -114,6 +118,12 @@ private:
           rewriteNode(u, OpKind::FusedMatMulGradBias, {dy, z},
                       attrsWith(OpKind::FusedMatMulGradBias,
                                 {{"activation", common[0]}, {"alpha", common[1]}}));
+        } else if (u.op == OpKind::FusedMatMulGradWeight) { // (x, g), no z yet
+          rewriteNode(u, OpKind::FusedMatMulGradWeight, {u.operands[0], dy, z},
+                      attrsWith(OpKind::FusedMatMulGradWeight,
+                                {{"transpose_a", AttrValue::flag(attr::transposeA(u))},
+                                 {"activation", common[0]},
+                                 {"alpha", common[1]}}));
         } else if (u.operands[0] == gv) {
           rewriteNode(u, OpKind::FusedMatMulGradInput, {dy, z, u.operands[1]},
                       attrsWith(OpKind::FusedMatMulGradInput,
@@ -141,13 +151,19 @@ private:
   static bool absorbable(const Graph &g, const Node &u, ValueId gv) {
     if (u.op == OpKind::MatMul) {
       bool left = u.operands[0] == gv, right = u.operands[1] == gv;
-      if (left == right)
+      if (left == right || !isSingleGemm(g, u))
         return false;
       return left ? !attr::transposeA(u) : !attr::transposeB(u);
     }
-    if (u.op == OpKind::Sum) {
+    if (u.op == OpKind::FusedMatMulGradWeight)
+      return u.operands.size() == 2 && u.operands[1] == gv && u.operands[0] != gv;
+    if (u.op == OpKind::Sum) { // over every axis but the last: the rows
       const AttrValue &axes = attr::axes(u);
-      return !attr::keepdims(u) && !axes.isNone() && axes.asInts() == std::vector<int64_t>{0} &&
+      size_t rank = g.type(gv).rank();
+      std::vector<int64_t> rows;
+      for (size_t k = 0; k + 1 < rank; ++k)
+        rows.push_back(static_cast<int64_t>(k));
+      return !attr::keepdims(u) && !axes.isNone() && axes.asInts() == rows &&
              g.type(u.result).rank() == 1;
     }
     return false;
@@ -161,6 +177,10 @@ private:
         continue;
       Uses uses(g);
       const Node &mm = g.nodes[i];
+      if (!isSingleGemm(g, mm)) {
+        remark(mm.loc, "matmul not fused: a batched matmul is one GEMM per batch index");
+        continue;
+      }
       ValueId cur = mm.result;
       std::vector<NodeId> chain = {static_cast<NodeId>(i)};
       ValueId bias = kNoValue;
@@ -174,7 +194,7 @@ private:
       if (const Node *u = single(cur); u && u->op == OpKind::Add) {
         std::string why = uses.whyKept(cur);
         ValueId other = u->operands[0] == cur ? u->operands[1] : u->operands[0];
-        Shape want{g.type(cur).shape[1]};
+        Shape want{g.type(cur).shape.back()};
         if (!why.empty()) {
           remark(mm.loc, "matmul not fused with add: {}", why);
         } else if (other == cur || g.type(other).dtype != DType::F32 ||

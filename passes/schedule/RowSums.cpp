@@ -1,5 +1,6 @@
 /// Which row sums ride along in another kernel (passes/schedule/RowSums.h).
 #include "passes/schedule/RowSums.h"
+#include "ir/MatMulForm.h"
 #include "ir/NodeAttrs.h"
 
 #include <algorithm>
@@ -56,7 +57,7 @@ bool layerNormHosts(const Node &host, const Node &guest, ValueId d, size_t dyAt)
 }
 
 /// Whether `host` reads `d` in a pass that can reduce its rows for `guest`.
-bool canHost(const Node &host, const Node &guest, ValueId d) {
+bool canHost(const Graph &g, const Node &host, const Node &guest, ValueId d) {
   switch (host.op) {
   case OpKind::LayerNormGrad: // (x, gamma, dy)
     return layerNormHosts(host, guest, d, 2);
@@ -70,12 +71,13 @@ bool canHost(const Node &host, const Node &guest, ValueId d) {
     if (host.operands[1] != d)
       return false;
     if (guest.op == OpKind::FusedMatMulGradBias) // (dy, z) [activation, alpha]
-      return guest.operands[1] == host.operands[2] &&
+      return host.operands.size() > 2 && guest.operands[1] == host.operands[2] &&
              attr::activation(guest) == attr::activation(host) &&
              attr::alpha(guest) == attr::alpha(host);
     return guest.op == OpKind::Sum && attr::activation(host) == "none";
-  case OpKind::MatMul: // B = d, not transposed: its column sums
-    return guest.op == OpKind::Sum && host.operands[1] == d && !attr::transposeB(host);
+  case OpKind::MatMul: // B = d, a matrix, not transposed: its column sums
+    return guest.op == OpKind::Sum && host.operands[1] == d && !attr::transposeB(host) &&
+           isSingleGemm(g, host);
   default:
     return false;
   }
@@ -106,7 +108,7 @@ void scheduleRowSums(const Graph &g, KernelSchedule &s) {
       NodeId readBy = firstReader[static_cast<size_t>(guest.result)];
       for (size_t hi = 0; hi < n; ++hi) {
         if (hi == gi || s.hostOf[hi] != kNoNode || static_cast<NodeId>(hi) >= readBy ||
-            hasGuestLike(hi, guest) || !canHost(g.nodes[hi], guest, d))
+            hasGuestLike(hi, guest) || !canHost(g, g.nodes[hi], guest, d))
           continue;
         s.host(static_cast<NodeId>(gi), static_cast<NodeId>(hi));
         break;

@@ -1,6 +1,8 @@
-/// Reference kernels of matmul: [M, K] x [K, N] -> [M, N], either operand
-/// optionally transposed, accumulated in double; and of the fused matmul ops,
-/// which compute exactly what the ops they replace compute one after another.
+/// Reference kernels of matmul: [..., M, K] x [..., K, N] -> [..., M, N],
+/// either operand optionally transposed, batch dims broadcast, accumulated
+/// in double; and of the fused matmul ops, which compute exactly what the
+/// ops they replace compute one after another (their operands' leading dims
+/// are rows of one matrix).
 #include "ir/Activation.h"
 #include "ir/InternalError.h"
 #include "runtime/Interpreter.h"
@@ -20,7 +22,16 @@ struct Matrix {
   }
 };
 
-Matrix matrixOf(const Tensor &t, bool transposed) { return {t.f32(), t.dim(1), transposed}; }
+/// The tensor's last two axes as a matrix (its leading dims are more rows).
+Matrix matrixOf(const Tensor &t, bool transposed) {
+  return {t.f32(), t.dim(t.rank() - 1), transposed};
+}
+
+/// The rows of a tensor seen as one matrix: every element but the last axis.
+int64_t rowsOf(const Tensor &t) {
+  int64_t last = t.dim(t.rank() - 1);
+  return last == 0 ? 0 : t.numel() / last;
+}
 
 /// out[m, n] = a b, accumulated in double.
 void multiply(const Matrix &a, const Matrix &b, int64_t m, int64_t n, int64_t k, float *out) {
@@ -34,22 +45,44 @@ void multiply(const Matrix &a, const Matrix &b, int64_t m, int64_t n, int64_t k,
 }
 
 /// g = the activation's gradient op on (z, dy), element by element.
-std::vector<float> activationGradient(const KernelCall &call, const Tensor &dy, const Tensor &z) {
+/// z is null where the activation is none.
+std::vector<float> activationGradient(const KernelCall &call, const Tensor &dy, const Tensor *z) {
   Activation act = activationNamed(call.attr("activation").ident);
   double alpha = call.attr("alpha").number;
   std::vector<float> g(static_cast<size_t>(dy.numel()));
   for (int64_t i = 0; i < dy.numel(); ++i)
     g[static_cast<size_t>(i)] =
-        act.none ? dy.f32()[i] : unaryGradScalar(act.grad, z.f32()[i], dy.f32()[i], alpha);
+        act.none ? dy.f32()[i] : unaryGradScalar(act.grad, z->f32()[i], dy.f32()[i], alpha);
   return g;
+}
+
+/// matmul: one product per batch index of the result, each operand's
+/// batch index broadcast (NumPy's matmul).
+void batchedMatMul(KernelCall &call) {
+  const Tensor &a = *call.inputs[0], &b = *call.inputs[1];
+  Tensor &out = call.output;
+  bool ta = call.attr("transpose_a").boolean, tb = call.attr("transpose_b").boolean;
+  size_t r = out.rank();
+  int64_t m = out.dim(r - 2), n = out.dim(r - 1), k = a.dim(a.rank() - (ta ? 2 : 1));
+  std::vector<int64_t> batch(out.shape().begin(), out.shape().end() - 2);
+  BroadcastIndex ia(std::vector<int64_t>(a.shape().begin(), a.shape().end() - 2), batch);
+  BroadcastIndex ib(std::vector<int64_t>(b.shape().begin(), b.shape().end() - 2), batch);
+  int64_t aSize = a.dim(a.rank() - 2) * a.dim(a.rank() - 1);
+  int64_t bSize = b.dim(b.rank() - 2) * b.dim(b.rank() - 1);
+  for (int64_t i = 0; i < elementCount(batch); ++i) {
+    Matrix ma = matrixOf(a, ta), mb = matrixOf(b, tb);
+    ma.data += ia(i) * aSize;
+    mb.data += ib(i) * bSize;
+    multiply(ma, mb, m, n, k, out.f32() + i * m * n);
+  }
 }
 
 Status evalFusedMatMul(KernelCall &call) {
   const Tensor &a = *call.inputs[0];
   bool ta = call.attr("transpose_a").boolean;
-  int64_t m = call.output.dim(0), n = call.output.dim(1);
+  int64_t m = rowsOf(call.output), n = call.output.dim(call.output.rank() - 1);
   multiply(matrixOf(a, ta), matrixOf(*call.inputs[1], call.attr("transpose_b").boolean), m, n,
-           ta ? a.dim(0) : a.dim(1), call.output.f32());
+           ta ? a.dim(0) : a.dim(a.rank() - 1), call.output.f32());
   Activation act = activationNamed(call.attr("activation").ident);
   double alpha = call.attr("alpha").number;
   const float *bias = call.inputs.size() > 2 ? call.inputs[2]->f32() : nullptr;
@@ -66,35 +99,32 @@ Status evalFusedMatMul(KernelCall &call) {
 Status evalMatMul(KernelCall &call) {
   const Tensor &out = call.output;
   switch (call.node.op) {
-  case OpKind::MatMul: {
-    const Tensor &a = *call.inputs[0];
-    bool ta = call.attr("transpose_a").boolean;
-    multiply(matrixOf(a, ta), matrixOf(*call.inputs[1], call.attr("transpose_b").boolean),
-             out.dim(0), out.dim(1), ta ? a.dim(0) : a.dim(1), call.output.f32());
+  case OpKind::MatMul:
+    batchedMatMul(call);
     return Ok{};
-  }
   case OpKind::FusedMatMul:
     return evalFusedMatMul(call);
   case OpKind::FusedMatMulGradInput: { // (dy, z, w): g op(w)
     const Tensor &dy = *call.inputs[0];
-    std::vector<float> g = activationGradient(call, dy, *call.inputs[1]);
-    multiply({g.data(), dy.dim(1), false},
-             matrixOf(*call.inputs[2], call.attr("transpose_b").boolean), out.dim(0), out.dim(1),
-             dy.dim(1), call.output.f32());
+    int64_t n = dy.dim(dy.rank() - 1);
+    std::vector<float> g = activationGradient(call, dy, call.inputs[1]);
+    multiply({g.data(), n, false}, matrixOf(*call.inputs[2], call.attr("transpose_b").boolean),
+             rowsOf(out), out.dim(out.rank() - 1), n, call.output.f32());
     return Ok{};
   }
-  case OpKind::FusedMatMulGradWeight: { // (x, dy, z): op(x) g
+  case OpKind::FusedMatMulGradWeight: { // (x, dy[, z]): op(x) g over every row
     const Tensor &x = *call.inputs[0], &dy = *call.inputs[1];
     bool ta = call.attr("transpose_a").boolean;
-    std::vector<float> g = activationGradient(call, dy, *call.inputs[2]);
-    multiply(matrixOf(x, ta), {g.data(), dy.dim(1), false}, out.dim(0), out.dim(1),
-             ta ? x.dim(0) : x.dim(1), call.output.f32());
+    std::vector<float> g =
+        activationGradient(call, dy, call.inputs.size() > 2 ? call.inputs[2] : nullptr);
+    multiply(matrixOf(x, ta), {g.data(), dy.dim(dy.rank() - 1), false}, out.dim(0), out.dim(1),
+             ta ? rowsOf(x) : x.dim(1), call.output.f32());
     return Ok{};
   }
   case OpKind::FusedMatMulGradBias: { // (dy, z): column sums of g
     const Tensor &dy = *call.inputs[0];
-    std::vector<float> g = activationGradient(call, dy, *call.inputs[1]);
-    int64_t rows = dy.dim(0), n = dy.dim(1);
+    std::vector<float> g = activationGradient(call, dy, call.inputs[1]);
+    int64_t rows = rowsOf(dy), n = dy.dim(dy.rank() - 1);
     for (int64_t j = 0; j < n; ++j) {
       double acc = 0;
       for (int64_t i = 0; i < rows; ++i)

@@ -118,9 +118,9 @@ TEST(ModernOps, WhereTakesNonZeroAsTrueAndBroadcasts) {
 TEST(ModernOps, ConcatAndSliceFollowPython) {
   auto out = runBoth("model m {\n input x: f32[2, 5]\n input y: f32[2, 1]\n"
                      " c = concat(x, y, axis=1)\n"
-                     " a = slice(x, axis=1, start=-3)\n"  // x[:, -3:]
-                     " b = slice(x, axis=1, start=1, end=100, step=3)\n"  // x[:, 1:100:3]
-                     " e = slice(x, axis=0, start=5)\n"  // x[5:] is empty
+                     " a = slice(x, axis=1, start=-3)\n"                 // x[:, -3:]
+                     " b = slice(x, axis=1, start=1, end=100, step=3)\n" // x[:, 1:100:3]
+                     " e = slice(x, axis=0, start=5)\n"                  // x[5:] is empty
                      " r = concat(y, y, axis=-2)\n output c, a, b, e, r\n}\n",
                      {Tensor::f32({2, 5}, std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}),
                       Tensor::f32({2, 1}, std::vector<float>{-1, -2})});
@@ -175,10 +175,10 @@ TEST(ModernOps, GatherIndexOutOfRangeIsLocatedInBothEngines) {
     EXPECT_NE(fromJit.errorText().find(where), std::string::npos) << fromJit.errorText();
     EXPECT_NE(fromJit.errorText().find(what), std::string::npos) << fromJit.errorText();
   };
-  expectError(Tensor::i32({3}, std::vector<int32_t>{0, 4, 1}), "m.ir:5:",
-              "gather: index 4 (element 1 of the indices) is outside [0, 4)");
-  expectError(Tensor::i32({3}, std::vector<int32_t>{0, 1, 2}), "m.ir:6:",
-              "gather: index -1 (element 1 of the indices) is outside [0, 4)");
+  expectError(Tensor::i32({3}, std::vector<int32_t>{0, 4, 1}),
+              "m.ir:5:", "gather: index 4 (element 1 of the indices) is outside [0, 4)");
+  expectError(Tensor::i32({3}, std::vector<int32_t>{0, 1, 2}),
+              "m.ir:6:", "gather: index -1 (element 1 of the indices) is outside [0, 4)");
 }
 
 TEST(ModernOps, ConstsTakeDeterministicInitializersAndPrintThem) {
@@ -228,8 +228,7 @@ TEST(ModernOps, ShapeErrorsAreLocated) {
       {"y = concat(a, a, axis=0)",
        "error: concat: operand 0 is f32[B, 3]: the concatenated axis must be static"},
       {"y = concat(a, a)", "error: concat: missing attribute 'axis'"},
-      {"y = slice(a, axis=0, end=1)",
-       "error: slice: f32[B, 3]: the sliced axis 0 must be static"},
+      {"y = slice(a, axis=0, end=1)", "error: slice: f32[B, 3]: the sliced axis 0 must be static"},
       {"y = slice(a, axis=1, step=0)", "error: slice: step must be at least 1, got 0"},
       {"y = gather(a, a)", "error: gather: indices must be i32, got f32[B, 3]"},
       {"y = gather(a, i, axis=2)", "error: gather: axis 2 is out of range for rank 2"},

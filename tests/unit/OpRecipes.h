@@ -218,6 +218,37 @@ inline std::vector<Case> matMulCases(const OpInfo &info) {
       cases.push_back(Case{
           flags, {{"a", a}, {"b", b}}, call(info.name, "a, b, " + flags), {2, 4}, Domain::Uniform});
     }
+  // Batch dims: one GEMM per batch index, broadcast; and rows of one GEMM.
+  std::vector<Case> batched = {
+      {"batched [2, 2, 3] x [2, 3, 4]",
+       {{"a", {2, 2, 3}}, {"b", {2, 3, 4}}},
+       call("matmul", "a, b"),
+       {2, 2, 4}},
+      {"broadcast [2, 1, 2, 3] x [3, 3, 2]",
+       {{"a", {2, 1, 2, 3}}, {"b", {3, 3, 2}}},
+       call("matmul", "a, b"),
+       {2, 3, 2, 2}},
+      {"batched transposed [2, 3, 2]^T x [2, 4, 3]^T",
+       {{"a", {2, 3, 2}}, {"b", {2, 4, 3}}},
+       call("matmul", "a, b, transpose_a=true, transpose_b=true"),
+       {2, 2, 4}},
+      {"rows [2, 2, 3] x [3, 4]",
+       {{"a", {2, 2, 3}}, {"b", {3, 4}}},
+       call("matmul", "a, b"),
+       {2, 2, 4}},
+      {"rows [2, 2, 3] x [4, 3]^T",
+       {{"a", {2, 2, 3}}, {"b", {4, 3}}},
+       call("matmul", "a, b, transpose_b=true"),
+       {2, 2, 4}},
+      {"[2, 3] x batched [2, 3, 4]",
+       {{"a", {2, 3}}, {"b", {2, 3, 4}}},
+       call("matmul", "a, b"),
+       {2, 2, 4}},
+  };
+  for (Case &c : batched) {
+    c.domain = Domain::Uniform;
+    cases.push_back(c);
+  }
   return cases;
 }
 

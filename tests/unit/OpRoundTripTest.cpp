@@ -182,6 +182,9 @@ std::map<std::string, Recipe> recipes() {
       nonDefault("input p: f32[3, 2]\ninput w: f32[3, 4]",
                  "matmul(p, w, transpose_a=true, transpose_b=false)",
                  "matmul(p, w, transpose_a=true)"),
+      plain("input q: f32[B, 4, 3, 2]\ninput k: f32[4, 2, 3]", "matmul(q, k)"),
+      nonDefault("input q: f32[B, 4, 3, 2]\ninput k: f32[B, 1, 3, 2]",
+                 "matmul(q, k, transpose_b=true)"),
   };
   // `shape` is required: there is no default to leave out.
   r["reshape"] = {
@@ -300,6 +303,8 @@ std::map<std::string, Recipe> recipes() {
                       "fused_matmul_grad_weight(x, dy, z)"),
       nonDefault(gw, "fused_matmul_grad_weight(x, dy, z, transpose_a=true, activation=leaky_relu, "
                      "alpha=0.3)"),
+      nonDefault("input x: f32[B, 5, 2]\ninput dy: f32[B, 5, 4]",
+                 "fused_matmul_grad_weight(x, dy, transpose_a=true)"),
   };
   const std::string gb = "input dy: f32[B, 4]\ninput z: f32[B, 4]";
   r["fused_matmul_grad_bias"] = {

@@ -138,8 +138,9 @@ Parts programParts(const Graph &g, const Node &n, const AttrValue &program) {
         notes += (notes.empty() ? "" : ", ") + formatNumber(v.immediate());
     }
     for (size_t a = 0; a < inst.attrs.size(); ++a)
-      notes += (notes.empty() ? "" : ", ") + std::string(opInfo(inst.op).attrs[a].name) + "=" +
-               formatNumber(inst.attrs[a].number);
+      notes +=
+          (notes.empty() ? "" : ", ") + std::string(opInfo(inst.op).attrs[a].name) + "=" +
+          (inst.attrs[a].isNone() ? std::string(kAbsentAttr) : formatNumber(inst.attrs[a].number));
     part.label = withNote(part.label, notes);
     parts.push_back(std::move(part));
   }
