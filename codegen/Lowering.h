@@ -127,6 +127,7 @@ void lowerMatMul(Lowering &l, const Node &node);
 void lowerShapeOp(Lowering &l, const Node &node);
 void lowerReduce(Lowering &l, const Node &node);
 void lowerNorm(Lowering &l, const Node &node);
+void lowerBatchNorm(Lowering &l, const Node &node); // codegen/lower/BatchNorm.cpp
 void lowerConv(Lowering &l, const Node &node);
 void lowerLoss(Lowering &l, const Node &node);
 

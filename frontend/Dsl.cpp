@@ -390,6 +390,19 @@ Expr layernorm(const Expr &x, const Expr &gamma, const Expr &beta, double eps, L
   return call(OpKind::LayerNorm, {&x, &gamma, &beta}, {numAttr("eps", eps, l)}, l);
 }
 
+Expr batchnorm(const Expr &x, const Expr &gamma, const Expr &beta, const Expr &running_mean,
+               const Expr &running_var, double momentum, double eps, Loc loc) {
+  SourceLoc l = at(loc);
+  return call(OpKind::BatchNorm, {&x, &gamma, &beta, &running_mean, &running_var},
+              {numAttr("momentum", momentum, l), numAttr("eps", eps, l)}, l);
+}
+
+Expr dropout(const Expr &x, double p, int64_t seed, Loc loc) {
+  SourceLoc l = at(loc);
+  return call(OpKind::Dropout, {&x},
+              {numAttr("p", p, l), numAttr("seed", static_cast<double>(seed), l)}, l);
+}
+
 Expr conv2d(const Expr &x, const Expr &w, Pair stride, Pair padding, Loc loc) {
   SourceLoc l = at(loc);
   return call(OpKind::Conv2d, {&x, &w}, convAttrs(stride, padding, l), l);

@@ -11,13 +11,13 @@ namespace nnc {
 
 namespace {
 
-/// The names of the ops users write (not gradient or fused ops), for
+/// The names of the ops users write (not gradient, fused or training-form ops), for
 /// "did you mean" suggestions.
 const std::vector<std::string> &opNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
     for (const OpInfo &op : allOps())
-      if (!op.has(kGradientOp) && !op.has(kFused))
+      if (!op.has(kGradientOp) && !op.has(kFused) && !op.has(kTrainingForm))
         out.push_back(op.name);
     return out;
   }();

@@ -53,6 +53,9 @@ enum OpTrait : uint32_t {
   /// Operand 0 selects (where's condition, gather's indices): no gradient
   /// flows to it, even when it is an f32 computed from params.
   kSelector = 1u << 10,
+  /// Written by the training-mode rewrite (passes/TrainingMode.h) for an op
+  /// that trains differently (batchnorm, dropout); users write the op itself.
+  kTrainingForm = 1u << 11,
 };
 
 /// The slope of leaky_relu below 0, the default of every op with an `alpha`

@@ -4,12 +4,17 @@
 #include "ir/Verifier.h"
 #include "passes/autodiff/Autodiff.h"
 #include "passes/fusion/Fusion.h"
+#include "passes/TrainingMode.h"
 #include "passes/simplify/Simplify.h"
 
 namespace nnc {
 
 const std::vector<PassInfo> &allPasses() {
   static const std::vector<PassInfo> passes = {
+      {"training-mode",
+       "batchnorm and dropout as the training step runs them: the batch's statistics with "
+       "running-statistics updates, dropout masks keyed by a step counter",
+       createTrainingModePass},
       {"autodiff",
        "derive the gradients of the minimized loss and append the optimizer's update "
        "(the training step)",

@@ -56,7 +56,7 @@ std::vector<std::string> inferPipeline() {
 }
 
 std::vector<std::string> trainPipeline() {
-  std::vector<std::string> names = {"autodiff"};
+  std::vector<std::string> names = {"training-mode", "autodiff"};
   for (std::string &n : inferPipeline())
     names.push_back(std::move(n));
   return names;
@@ -86,7 +86,9 @@ Result<Graph> optimizedInference(Graph g, PassContext &ctx) {
 Result<Graph> optimizedTrainingStep(Graph model, PassContext &ctx) {
   if (!model.minimize) {
     Graph step = handWrittenTrainingStep(std::move(model));
-    if (Status s = runPipeline(step, inferPipeline(), ctx); !s)
+    std::vector<std::string> passes = inferPipeline();
+    passes.insert(passes.begin(), "training-mode");
+    if (Status s = runPipeline(step, passes, ctx); !s)
       return Result<Graph>(s.takeDiags());
     return step;
   }

@@ -4,6 +4,7 @@
 #include "codegen/Lowering.h"
 #include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
+#include "ir/DropoutMask.h"
 #include "ir/ElementwiseProgram.h"
 
 #include <cmath>
@@ -61,6 +62,8 @@ V unary(Lowering &l, const Node &n, V x) {
     return x;
   case OpKind::Step:
     return b.CreateSelect(b.CreateFCmpOGE(x, zero), one, zero);
+  case OpKind::Dropout: // inference mode
+    return x;
   default:
     NNC_UNHANDLED_OP(n, "lowering");
   }
@@ -201,6 +204,36 @@ std::optional<ElementwiseProgram> programOf(const Node &n) {
   return program;
 }
 
+/// mixBits of ir/DropoutMask.h on i32 values.
+V mixBits(Lowering &l, V x) {
+  auto &b = l.b;
+  x = b.CreateXor(x, b.CreateLShr(x, 16));
+  x = b.CreateMul(x, b.getInt32(0x7feb352dU));
+  x = b.CreateXor(x, b.CreateLShr(x, 15));
+  x = b.CreateMul(x, b.getInt32(0x846ca68bU));
+  return b.CreateXor(x, b.CreateLShr(x, 16));
+}
+
+/// dropout_train (x, step): x / (1 - p) where ir/DropoutMask.h keeps the
+/// element, else 0; the same bits as the interpreter's.
+void lowerDropoutTrain(Lowering &l, const Node &n) {
+  auto &b = l.b;
+  ValueId x = n.operands[0];
+  float p = static_cast<float>(attr::dropP(n));
+  uint32_t seedBits = dropoutSeedBits(attr::seed(n));
+  V step = l.load(n.operands[1], l.constI64(0));
+  V key = mixBits(l, b.CreateAdd(b.getInt32(seedBits * 0x9e3779b9U), mixBits(l, step)));
+  V scale = l.constF32(p < 1 ? 1.0f / (1.0f - p) : 0.0f);
+  l.forRange(l.numel(x), [&](V i) {
+    V low = b.CreateTrunc(i, l.i32), high = b.CreateTrunc(b.CreateLShr(i, 32), l.i32);
+    V index = b.CreateXor(low, mixBits(l, high));
+    V bits = mixBits(l, b.CreateAdd(mixBits(l, b.CreateXor(index, key)), key));
+    V u = b.CreateFMul(b.CreateUIToFP(b.CreateLShr(bits, 8), l.f32), l.constF32(0x1p-24));
+    V kept = b.CreateFCmpOGE(u, l.constF32(p));
+    l.store(n.result, i, b.CreateSelect(kept, b.CreateFMul(l.load(x, i), scale), l.constF32(0)));
+  });
+}
+
 } // namespace
 
 V elementwiseValue(Lowering &l, const Node &n, const std::vector<V> &args) {
@@ -209,6 +242,8 @@ V elementwiseValue(Lowering &l, const Node &n, const std::vector<V> &args) {
 }
 
 void lowerElementwise(Lowering &l, const Node &n) {
+  if (n.op == OpKind::DropoutTrain)
+    return lowerDropoutTrain(l, n);
   std::optional<ElementwiseProgram> program = programOf(n);
   auto compute = [&](const std::vector<V> &args) {
     return program ? applyProgram(l, *program, args) : apply(l, n, args);

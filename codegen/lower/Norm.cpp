@@ -203,6 +203,13 @@ void lowerNorm(Lowering &l, const Node &n) {
   case OpKind::LayerNormGammaGrad:
   case OpKind::FusedAddLayerNormGammaGrad:
     return lowerLayerNormGammaGrad(l, n);
+  case OpKind::BatchNorm:
+  case OpKind::BatchNormTrain:
+  case OpKind::BatchNormRunningMean:
+  case OpKind::BatchNormRunningVar:
+  case OpKind::BatchNormGrad:
+  case OpKind::BatchNormGammaGrad:
+    return lowerBatchNorm(l, n);
   default:
     NNC_UNHANDLED_OP(n, "lowering");
   }

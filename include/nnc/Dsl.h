@@ -341,6 +341,15 @@ Expr log_softmax(const Expr &x, int64_t axis = -1, Loc loc = Loc::current());
 /// Layer normalization over the last axis.
 Expr layernorm(const Expr &x, const Expr &gamma, const Expr &beta, double eps = 1e-5,
                Loc loc = Loc::current());
+/// Batch normalization over every axis but 1 (the channels) of x [N, C, ...]:
+/// the batch's statistics in training mode (updating the running ones, which
+/// are states), the running statistics in inference mode.
+Expr batchnorm(const Expr &x, const Expr &gamma, const Expr &beta, const Expr &running_mean,
+               const Expr &running_var, double momentum = 0.1, double eps = 1e-5,
+               Loc loc = Loc::current());
+/// Training mode zeroes each element with probability p and scales the rest
+/// by 1/(1-p) (a mask keyed by seed, step and element); inference passes x.
+Expr dropout(const Expr &x, double p = 0.5, int64_t seed = 0, Loc loc = Loc::current());
 /// NCHW convolution with [F, C, KH, KW] filters, without and with a bias [F].
 Expr conv2d(const Expr &x, const Expr &w, Pair stride = 1, Pair padding = 0,
             Loc loc = Loc::current());

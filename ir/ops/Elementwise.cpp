@@ -67,7 +67,21 @@ static TypeOrNone inferFusedElementwise(ShapeQuery &q) {
   return Type{DType::F32, shapes.back()};
 }
 
+/// dropout (x) and dropout_train (x, step i32[]): x's type; p in [0, 1].
+static TypeOrNone inferDropout(ShapeQuery &q) {
+  if (!q.requireF32(0))
+    return std::nullopt;
+  double p = q.attr("p").number;
+  if (!(p >= 0 && p <= 1))
+    return q.error("p must be in [0, 1], got {}", p);
+  if (q.operands.size() > 1 && q.operand(1) != Type{DType::I32, {}})
+    return q.error("the step must be i32[], got {}", q.str(q.operand(1)));
+  return q.operand(0);
+}
+
 TypeOrNone inferElementwiseType(ShapeQuery &q) {
+  if (q.info.kind == OpKind::Dropout || q.info.kind == OpKind::DropoutTrain)
+    return inferDropout(q);
   if (q.info.kind == OpKind::FusedElementwise)
     return inferFusedElementwise(q);
   if (q.info.kind == OpKind::Where)

@@ -1,8 +1,40 @@
-/// layernorm over the last axis, with gamma and beta of that axis' size.
+/// layernorm over the last axis, with gamma and beta of that axis' size;
+/// batchnorm over every axis but 1 (the channels), with per-channel
+/// parameters and running statistics.
 #include "ir/ShapeRules.h"
 #include "ir/InternalError.h"
 
 namespace nnc {
+
+/// The batchnorm ops: x [N, C, ...] (f32, rank 2 or more) and operands of
+/// one channel each ([C]) at `channelOperands`; gives the result type.
+static TypeOrNone inferBatchNorm(ShapeQuery &q) {
+  for (size_t i = 0; i < q.operands.size(); ++i)
+    if (!q.requireF32(i))
+      return std::nullopt;
+  const Type &x = q.operand(0);
+  if (x.rank() < 2)
+    return q.error("x must be [N, C, ...] (rank 2 or more), got {}", q.str(x));
+  Type channel{DType::F32, {x.shape[1]}};
+  OpKind op = q.info.kind;
+  bool gradient = op == OpKind::BatchNormGrad || op == OpKind::BatchNormGammaGrad;
+  size_t params = gradient ? (op == OpKind::BatchNormGrad ? 2 : 1) : q.operands.size();
+  for (size_t i = 1; i < params; ++i)
+    if (q.operand(i) != channel)
+      return q.error("operand {} must be {} (one per channel of {}), got {}", i, q.str(channel),
+                     q.str(x), q.str(q.operand(i)));
+  if (gradient && q.operands.back() != x)
+    return q.error("the incoming gradient {} must have the type of {}", q.str(q.operands.back()),
+                   q.str(x));
+  if (q.info.attrIndex("eps") >= 0 && !(q.attr("eps").number > 0))
+    return q.error("eps must be positive");
+  if (q.info.attrIndex("momentum") >= 0 &&
+      !(q.attr("momentum").number >= 0 && q.attr("momentum").number <= 1))
+    return q.error("momentum must be in [0, 1], got {}", q.attr("momentum").number);
+  bool perChannel = op == OpKind::BatchNormRunningMean || op == OpKind::BatchNormRunningVar ||
+                    op == OpKind::BatchNormGammaGrad;
+  return perChannel ? channel : x;
+}
 
 /// layernorm_grad (x, gamma, dy) -> dx; layernorm_gamma_grad (x, dy) -> dgamma.
 static TypeOrNone inferNormGrad(ShapeQuery &q) {
@@ -47,6 +79,17 @@ static TypeOrNone inferFusedAddNorm(ShapeQuery &q) {
 }
 
 TypeOrNone inferNormType(ShapeQuery &q) {
+  switch (q.info.kind) {
+  case OpKind::BatchNorm:
+  case OpKind::BatchNormTrain:
+  case OpKind::BatchNormRunningMean:
+  case OpKind::BatchNormRunningVar:
+  case OpKind::BatchNormGrad:
+  case OpKind::BatchNormGammaGrad:
+    return inferBatchNorm(q);
+  default:
+    break;
+  }
   if (q.info.has(kFused))
     return inferFusedAddNorm(q);
   if (q.info.has(kGradientOp))

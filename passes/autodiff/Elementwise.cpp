@@ -43,6 +43,8 @@ ValueId unaryGradient(GradContext &c) {
     return c.op(OpKind::Neg, {c.op(OpKind::Mul, {dy, c.op(OpKind::Sin, {x})})});
   case OpKind::Clip:
     return c.op(OpKind::ClipGrad, {x, dy}, {{"min", c.attr("min")}, {"max", c.attr("max")}});
+  case OpKind::Dropout: // inference mode: the identity
+    return dy;
   default:
     NNC_UNHANDLED_OP(c.node, "gradient rule");
   }
@@ -108,6 +110,8 @@ Gradients whereGradients(GradContext &c) {
 Gradients elementwiseGradients(GradContext &c) {
   if (c.node.op == OpKind::Where)
     return whereGradients(c);
+  if (c.node.op == OpKind::DropoutTrain) // the same mask on dy; the step gets none
+    return {c.opWithForwardAttrs(OpKind::DropoutTrain, {c.dy, c.x(1)}), kNoValue};
   if (c.node.info().has(kUnary))
     return {unaryGradient(c)};
   return binaryGradients(c);

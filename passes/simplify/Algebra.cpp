@@ -162,6 +162,9 @@ private:
       if (const Node *inner = defOf(n.operands[0], OpKind::Neg))
         use(inner->operands[0]);
       break;
+    case OpKind::Dropout: // inference mode: the identity
+      use(n.operands[0]);
+      break;
     case OpKind::Transpose:
       transposeChain(id);
       break;

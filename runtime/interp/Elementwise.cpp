@@ -3,6 +3,7 @@
 /// gradient ops. Every op is one scalar function of its operands' elements
 /// (scalarOp), evaluated in double and rounded to f32 as its kernel stores
 /// it; one loop broadcasts the operands for all of them.
+#include "ir/DropoutMask.h"
 #include "ir/ElementwiseProgram.h"
 #include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
@@ -64,6 +65,8 @@ double unaryOp(OpKind op, const Attrs &attrs, double x) {
     return std::cos(x);
   case OpKind::Clip:
     return clipValue(x, attr::clipMin(op, attrs), attr::clipMax(op, attrs));
+  case OpKind::Dropout: // inference mode
+    return x;
   default:
     break;
   }
@@ -213,6 +216,18 @@ void evalPlain(KernelCall &call) {
   }
 }
 
+/// dropout_train (x, step): x / (1 - p) where the mask keeps the element,
+/// else 0 (ir/DropoutMask.h).
+void evalDropoutTrain(KernelCall &call) {
+  const Tensor &x = *call.inputs[0];
+  int32_t step = call.inputs[1]->i32()[0];
+  float p = static_cast<float>(attr::dropP(call.node));
+  uint32_t key = dropoutKey(attr::seed(call.node), step);
+  float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
+  for (int64_t i = 0; i < x.numel(); ++i)
+    call.output.f32()[i] = dropoutKeeps(key, i, p) ? x.f32()[i] * scale : 0.0f;
+}
+
 /// fused_elementwise: the program, element by element of the result.
 Status evalFusedElementwise(KernelCall &call) {
   std::string why;
@@ -260,6 +275,10 @@ float unaryGradScalar(OpKind op, float v, float dy, double alpha) {
 Status evalElementwise(KernelCall &call) {
   if (call.node.op == OpKind::FusedElementwise)
     return evalFusedElementwise(call);
+  if (call.node.op == OpKind::DropoutTrain) {
+    evalDropoutTrain(call);
+    return Ok{};
+  }
   NNC_CHECK(call.node.info().family == OpFamily::Elementwise, "{} is not element-wise",
             call.node.info().name);
   evalPlain(call);

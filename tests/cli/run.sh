@@ -126,6 +126,21 @@ want = np.array([[0.1 - 0.0990709, 0.4 - 0.3971399], [0.8 - 0.7976110, 0.6 - 0.5
 assert np.abs(w1 - want).max() < 1e-6, w1
 PY
 
+  # --mode: dropout is the identity in inference, a scaled mask in training.
+  printf 'model d {\n  input x: f32[64]\n  y = dropout(x, p=0.5, seed=1)\n  output y\n}\n' >"$work/drop.ir"
+  /usr/bin/python3 -c "import numpy as np; np.save('$work/ones.npy', np.ones(64, np.float32))"
+  expect_status 0 "run in inference mode (the default)" -- "$nnc" run "$work/drop.ir" --in x="$work/ones.npy" -o "$work/di"
+  expect_status 0 "run --mode=train" -- "$nnc" run "$work/drop.ir" --in x="$work/ones.npy" --mode=train -o "$work/dt"
+  /usr/bin/python3 - "$work" <<'PY' && pass || failure "dropout modes"
+import numpy as np, sys
+w = sys.argv[1]
+assert (np.load(w + "/di/y.npy") == 1).all()
+t = np.load(w + "/dt/y.npy")
+assert set(np.unique(t)) == {0.0, 2.0} and 16 < (t == 2).sum() < 48, t
+PY
+  expect_status 1 "run --mode=bogus" -- "$nnc" run "$work/drop.ir" --in x="$work/ones.npy" --mode=bogus -o "$work/db"
+  expect_in "$work/err" "--mode must be 'train' or 'infer'" "mode error"
+
   # train: XOR from a FEATURES.npy,LABELS.npy pair, logging JSON lines
   /usr/bin/python3 - "$work" <<'PY'
 import numpy as np, sys

@@ -295,6 +295,8 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
   auto filt = m.param("filt", f32(2, 1, 3, 3), zeros());
   auto bias = m.param("bias", f32(2), zeros());
   auto g = m.param("g", f32(4), ones());
+  auto g1 = m.param("g1", f32(1), ones());
+  auto rs = m.state("rs", f32(1), ones());
   // The ops of the common shapes have their functions written from the table
   // (ir/Ops.def), and are called here the same way.
   std::vector<Expr> all;
@@ -310,10 +312,26 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
 #undef NNC_BINARY_OP
 #undef NNC_REDUCTION_OP
 #undef NNC_LOSS_OP
-  for (Expr e : {leaky_relu(x), matmul(x, w), reshape(x, {B, 2, 2}), transpose(x), argmax(x),
-                 softmax(x), log_softmax(x), layernorm(x, g, g), conv2d(img, filt, bias),
-                 maxpool2d(img), avgpool2d(img), clip(x, 0.0, 6.0), where(y, x, g),
-                 concat({x, y}, 1), slice(x, 1, 1, 3), tril(x), triu(x, 1), gather(w, lbl)})
+  for (Expr e : {leaky_relu(x),
+                 matmul(x, w),
+                 reshape(x, {B, 2, 2}),
+                 transpose(x),
+                 argmax(x),
+                 softmax(x),
+                 log_softmax(x),
+                 layernorm(x, g, g),
+                 conv2d(img, filt, bias),
+                 maxpool2d(img),
+                 avgpool2d(img),
+                 clip(x, 0.0, 6.0),
+                 where(y, x, g),
+                 concat({x, y}, 1),
+                 slice(x, 1, 1, 3),
+                 tril(x),
+                 triu(x, 1),
+                 gather(w, lbl),
+                 dropout(x, 0.1),
+                 batchnorm(img, g1, g1, rs, rs)})
     all.push_back(e);
   for (size_t i = 0; i < all.size(); ++i)
     m.name("v" + std::to_string(i), all[i]);
@@ -327,6 +345,8 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
       continue; // written by autodiff, not by users
     if ((op.traits & nnc::kFused) == nnc::kFused)
       continue; // written by the fusion passes
+    if (op.traits & nnc::kTrainingForm)
+      continue; // written by the training-mode rewrite
     EXPECT_TRUE(made.count(op.name)) << "no DSL function made '" << op.name << "'";
   }
 }

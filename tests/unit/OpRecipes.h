@@ -356,9 +356,51 @@ inline std::vector<Case> reduceCases(const OpInfo &info) {
   return {};
 }
 
+/// The running statistics of the batchnorm recipes: states of 3 channels.
+inline const char *kRunningStats = "  state rm: f32[3] = [0.1, -0.2, 0.05]\n"
+                                   "  state rv: f32[3] = [0.5, 1.5, 0.8]\n";
+
+/// batchnorm as written (inference: the running statistics), its training
+/// form (the batch's statistics) and the running statistics' updates.
+inline std::vector<Case> batchNormCases(const OpInfo &info) {
+  std::vector<Case> cases;
+  auto add = [&](const std::string &label, const std::vector<int64_t> &x, const std::string &args,
+                 bool perChannel) {
+    std::vector<Param> params = {{"x", x}};
+    if (!perChannel)
+      params.insert(params.end(), {{"gamma", {3}}, {"beta", {3}}});
+    Case c{label,
+           params,
+           call(info.name, args),
+           perChannel ? std::vector<int64_t>{3} : x,
+           Domain::Uniform,
+           kRunningStats};
+    c.forwardOnly = info.has(kNoGradient);
+    cases.push_back(c);
+  };
+  switch (info.kind) {
+  case OpKind::BatchNorm:
+    add("[4, 3]", {4, 3}, "x, gamma, beta, rm, rv", false);
+    add("[2, 3, 2, 2] eps=0.1", {2, 3, 2, 2}, "x, gamma, beta, rm, rv, eps=0.1", false);
+    break;
+  case OpKind::BatchNormTrain:
+    add("[4, 3]", {4, 3}, "x, gamma, beta", false);
+    add("[2, 3, 2, 2] eps=0.1", {2, 3, 2, 2}, "x, gamma, beta, eps=0.1", false);
+    break;
+  case OpKind::BatchNormRunningMean:
+  case OpKind::BatchNormRunningVar:
+    add("[4, 3]", {4, 3}, "x, rm", true);
+    add("[2, 3, 2, 2] momentum=0.3", {2, 3, 2, 2}, "x, rv, momentum=0.3", true);
+    break;
+  default:
+    break;
+  }
+  return cases;
+}
+
 inline std::vector<Case> normCases(const OpInfo &info) {
   if (info.kind != OpKind::LayerNorm)
-    return {};
+    return batchNormCases(info);
   return {
       {"[3, 4]",
        {{"x", {3, 4}}, {"gamma", {4}}, {"beta", {4}}},
@@ -476,6 +518,25 @@ inline std::vector<Case> whereCases() {
   };
 }
 
+/// dropout_train at a fixed step: the mask is a constant of the model.
+inline std::vector<Case> dropoutTrainCases() {
+  const char *step = "  const step: i32[] = 3\n";
+  return {
+      {"p 0.5 [4, 5]",
+       {{"x", {4, 5}}},
+       call("dropout_train", "x, step"),
+       {4, 5},
+       Domain::Uniform,
+       step},
+      {"p 0.2 seed 9 [2, 3, 4]",
+       {{"x", {2, 3, 4}}},
+       call("dropout_train", "x, step, p=0.2, seed=9"),
+       {2, 3, 4},
+       Domain::Uniform,
+       step},
+  };
+}
+
 /// The recipe for an op: by family, then traits inside the family's function.
 inline std::vector<Case> casesFor(const OpInfo &info) {
   switch (info.family) {
@@ -486,6 +547,8 @@ inline std::vector<Case> casesFor(const OpInfo &info) {
       return binaryCases(info);
     if (info.kind == OpKind::Where)
       return whereCases();
+    if (info.kind == OpKind::DropoutTrain)
+      return dropoutTrainCases();
     return {};
   case OpFamily::MatMul:
     return matMulCases(info);

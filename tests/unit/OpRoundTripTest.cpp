@@ -59,6 +59,8 @@ const char *kX = "input x: f32[B, 3]";
 const char *kTwo = "input a: f32[B, 3]\ninput c: f32[3]";
 const char *kX3 = "input x: f32[2, 3, 4]";
 const char *kLn = "input x: f32[B, 4]\ninput g: f32[4]\ninput be: f32[4]";
+const char *kBn = "input x: f32[B, 3, 2, 2]\ninput g: f32[3]\ninput be: f32[3]\n"
+                  "input rm: f32[3]\ninput rv: f32[3]";
 const char *kConv = "input x: f32[B, 2, 5, 5]\ninput w: f32[3, 2, 3, 3]\ninput bias: f32[3]";
 const char *kConvGrad = "input x: f32[B, 2, 5, 5]\ninput w: f32[3, 2, 3, 3]\n"
                         "input dy: f32[B, 3, 3, 3]";
@@ -233,6 +235,24 @@ std::map<std::string, Recipe> recipes() {
   r["softmax"] = axisOp("softmax", "x", "input x: f32[2, 3]");
   r["log_softmax"] = axisOp("log_softmax", "x", "input x: f32[2, 3]");
   r["layernorm"] = epsOp("layernorm", "x, g, be", kLn);
+  r["dropout"] = {plain(kX, "dropout(x)"),
+                  explicitDefault(kX, "dropout(x, p=0.5, seed=0)", "dropout(x)"),
+                  nonDefault(kX, "dropout(x, p=0.1, seed=7)")};
+  const std::string dt = std::string(kX) + "\ninput step: i32[]";
+  r["dropout_train"] = {
+      plain(dt, "dropout_train(x, step)"),
+      explicitDefault(dt, "dropout_train(x, step, p=0.5, seed=0)", "dropout_train(x, step)"),
+      nonDefault(dt, "dropout_train(x, step, p=0.25, seed=-3)")};
+  r["batchnorm"] = {plain(kBn, "batchnorm(x, g, be, rm, rv)"),
+                    explicitDefault(kBn, "batchnorm(x, g, be, rm, rv, momentum=0.1, eps=1e-5)",
+                                    "batchnorm(x, g, be, rm, rv)"),
+                    nonDefault(kBn, "batchnorm(x, g, be, rm, rv, momentum=0.01, eps=0.001)")};
+  r["batchnorm_train"] = epsOp("batchnorm_train", "x, g, be", kBn);
+  for (const char *op : {"batchnorm_running_mean", "batchnorm_running_var"}) {
+    std::string f = std::string(op) + "(x, rm";
+    r[op] = {plain(kBn, f + ")"), explicitDefault(kBn, f + ", momentum=0.1)", f + ")"),
+             nonDefault(kBn, f + ", momentum=0.9)")};
+  }
   r["conv2d"] = convOp("conv2d", "x, w, bias", kConv);
   r["conv2d"].push_back(plain(kConv, "conv2d(x, w)"));
   r["conv2d"].push_back(nonDefault(kConv, "conv2d(x, w, padding=1)"));
@@ -259,6 +279,9 @@ std::map<std::string, Recipe> recipes() {
                               "input x: f32[B, 4]\ninput g: f32[4]\ninput dy: f32[B, 4]");
   r["layernorm_gamma_grad"] =
       epsOp("layernorm_gamma_grad", "x, dy", "input x: f32[B, 4]\ninput dy: f32[B, 4]");
+  const std::string bng = std::string(kBn) + "\ninput dy: f32[B, 3, 2, 2]";
+  r["batchnorm_grad"] = epsOp("batchnorm_grad", "x, g, dy", bng);
+  r["batchnorm_gamma_grad"] = epsOp("batchnorm_gamma_grad", "x, dy", bng);
   r["conv2d_grad_input"] = convOp("conv2d_grad_input", "dy, w, x", kConvGrad);
   r["conv2d_grad_filter"] = convOp("conv2d_grad_filter", "x, dy, w", kConvGrad);
   r["maxpool2d_grad"] = poolOp("maxpool2d_grad", true);

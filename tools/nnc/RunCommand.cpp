@@ -1,6 +1,7 @@
 /// `nnc run M.ir --in NAME=FILE.npy ... -o DIR`: evaluate a model on NumPy
 /// tensors and write every output and the minimized loss as .npy files.
 #include "passes/Pipeline.h"
+#include "passes/TrainingMode.h"
 #include "passes/autodiff/Autodiff.h"
 #include "runtime/io/AtomicFile.h"
 #include "runtime/io/Checkpoint.h"
@@ -185,12 +186,15 @@ const CommandSpec &runCommandSpec() {
       "Evaluates every output of the model and the minimized loss on the given inputs\n"
       "and writes each as DIR/NAME.npy (creating DIR). An output whose inputs are not\n"
       "all given is left out with a note (inference needs no labels). Inference never\n"
-      "applies the model's updates.",
+      "applies the model's updates (batchnorm's running statistics are read, not updated).",
       withEngineOptions({
           repeated("in", "NAME=FILE.npy", "an input's values (.npy, <f4 or <i4, C order)"),
           required(option("o", "DIR", "the folder to write the results to")),
           option("params", "P", "params and state from a checkpoint (default: initializers)"),
           flag("grads", "also write DIR/grad_PARAM.npy, the loss's gradient for each param"),
+          option("mode", "train|infer",
+                 "batchnorm and dropout as in training or in inference (default: train with "
+                 "--grads, else infer)"),
       }),
       {"nnc run examples/backprop_example.ir --in x=x.npy --in t=t.npy --grads -o out/",
        "nnc run examples/cnn.ir --in x=images.npy --params cnn.safetensors -o out/"}};
@@ -214,6 +218,11 @@ int runCommand(const Args &args) {
   auto inputs = readInputs(*g, *cl, fileOf);
   if (!inputs)
     return report(inputs.diags());
+  std::string mode = cl->has("mode") ? cl->get("mode") : cl->has("grads") ? "train" : "infer";
+  if (mode != "train" && mode != "infer")
+    return fail(fmt::format("--mode must be 'train' or 'infer', got '{}'", mode));
+  if (mode == "train")
+    applyTrainingMode(*g);
   auto rg = runGraph(std::move(g).value(), cl->has("grads"), *inputs);
   if (!rg)
     return report(rg.diags());

@@ -1,0 +1,199 @@
+/// Lowering of batchnorm (x [N, C, ...], statistics per channel over every
+/// other axis) in inference and training mode, of the running statistics'
+/// updates and of the gradients. The channels are parallel tasks (each
+/// channel's result is its own, so any thread count gives the same bits);
+/// a channel's sums are taken in f64 by reassociable adds over each
+/// sample's contiguous run of S elements, which the vectorizer takes.
+#include "codegen/Lowering.h"
+#include "ir/InternalError.h"
+#include "ir/NodeAttrs.h"
+
+namespace nnc {
+
+namespace {
+
+using V = llvm::Value *;
+
+/// Elements per channel below which the channels run on one thread.
+constexpr int64_t kParallelMinElements = 1 << 15;
+
+/// x [N, C, ...] as (n, c, s): element s of sample n of channel c is at
+/// (n C + c) S + s.
+struct Channels {
+  V n, c, s;
+};
+
+Channels channelsOf(Lowering &l, ValueId x) {
+  std::vector<V> extents = l.shape(x);
+  V s = l.constI64(1);
+  for (size_t a = 2; a < extents.size(); ++a)
+    s = l.b.CreateMul(s, extents[a]);
+  return {extents[0], extents[1], s};
+}
+
+/// The f64 sum of f(index) over channel c's elements.
+V channelSum(Lowering &l, const Channels &ch, V c, const std::function<V(V)> &f) {
+  auto &b = l.b;
+  V zero = llvm::ConstantFP::get(l.f64, 0.0);
+  return l.reduceRange(ch.n, zero, [&](V sample, V total) {
+    V base = b.CreateMul(b.CreateAdd(b.CreateMul(sample, ch.c), c), ch.s);
+    V run = l.reduceRange(ch.s, zero, [&](V k, V acc) {
+      V sum = b.CreateFAdd(acc, f(b.CreateAdd(base, k)));
+      llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);
+      return sum;
+    });
+    return b.CreateFAdd(total, run);
+  });
+}
+
+/// f(index) for each of channel c's elements (the inner loop vectorized).
+void forChannel(Lowering &l, const Channels &ch, V c, const std::function<void(V)> &f) {
+  auto &b = l.b;
+  l.forRange(
+      ch.n,
+      [&](V sample) {
+        V base = b.CreateMul(b.CreateAdd(b.CreateMul(sample, ch.c), c), ch.s);
+        l.forRange(ch.s, [&](V k) { f(b.CreateAdd(base, k)); });
+      },
+      false);
+}
+
+/// One task per channel.
+void forEachChannel(Lowering &l, const Channels &ch, const std::function<void(V)> &body) {
+  V elements = l.b.CreateMul(ch.n, ch.s);
+  V worthIt = l.b.CreateICmpUGE(l.b.CreateMul(elements, ch.c), l.constI64(kParallelMinElements));
+  parallelFor(l, ch.c, worthIt, body);
+}
+
+/// A channel's mean and biased variance (f64).
+struct Stats {
+  V mean, var, count;
+};
+
+Stats statsOf(Lowering &l, ValueId x, const Channels &ch, V c) {
+  auto &b = l.b;
+  auto elem = [&](V i) { return b.CreateFPExt(l.load(x, i), l.f64); };
+  V count = b.CreateSIToFP(b.CreateMul(ch.n, ch.s), l.f64);
+  V mean = b.CreateFDiv(channelSum(l, ch, c, elem), count);
+  V var = b.CreateFDiv(channelSum(l, ch, c,
+                                  [&](V i) {
+                                    V d = b.CreateFSub(elem(i), mean);
+                                    return b.CreateFMul(d, d);
+                                  }),
+                       count);
+  return {mean, var, count};
+}
+
+V rstdOf(Lowering &l, V var, double eps) {
+  V one = llvm::ConstantFP::get(l.f64, 1.0);
+  return l.b.CreateFDiv(one, l.sqrt(l.b.CreateFAdd(var, llvm::ConstantFP::get(l.f64, eps))));
+}
+
+V toF32(Lowering &l, V x) { return l.b.CreateFPTrunc(x, l.f32); }
+V toF64(Lowering &l, V x) { return l.b.CreateFPExt(x, l.f64); }
+
+/// y = (x - shift) scale + beta over channel c, scale and shift f32.
+void normalize(Lowering &l, const Node &n, const Channels &ch, V c, V shift, V scale) {
+  auto &b = l.b;
+  V beta = l.load(n.operands[2], c);
+  forChannel(l, ch, c, [&](V i) {
+    V y = b.CreateFAdd(b.CreateFMul(b.CreateFSub(l.load(n.operands[0], i), shift), scale), beta);
+    l.store(n.result, i, y);
+  });
+}
+
+/// batchnorm (x, gamma, beta, running_mean, running_var): inference mode.
+void lowerInference(Lowering &l, const Node &n) {
+  Channels ch = channelsOf(l, n.operands[0]);
+  double eps = attr::eps(n);
+  forEachChannel(l, ch, [&](V c) {
+    V rstd = rstdOf(l, toF64(l, l.load(n.operands[4], c)), eps);
+    V scale = toF32(l, l.b.CreateFMul(rstd, toF64(l, l.load(n.operands[1], c))));
+    normalize(l, n, ch, c, l.load(n.operands[3], c), scale);
+  });
+}
+
+/// batchnorm_train (x, gamma, beta): the batch's statistics.
+void lowerTraining(Lowering &l, const Node &n) {
+  ValueId x = n.operands[0];
+  Channels ch = channelsOf(l, x);
+  double eps = attr::eps(n);
+  forEachChannel(l, ch, [&](V c) {
+    Stats st = statsOf(l, x, ch, c);
+    V scale = toF32(l, l.b.CreateFMul(rstdOf(l, st.var, eps), toF64(l, l.load(n.operands[1], c))));
+    normalize(l, n, ch, c, toF32(l, st.mean), scale);
+  });
+}
+
+/// batchnorm_running_mean / _var (x, running): (1 - m) running + m stat,
+/// the variance unbiased (biased for one element per channel).
+void lowerRunning(Lowering &l, const Node &n) {
+  auto &b = l.b;
+  ValueId x = n.operands[0];
+  Channels ch = channelsOf(l, x);
+  double momentum = attr::momentum(n);
+  bool mean = n.op == OpKind::BatchNormRunningMean;
+  forEachChannel(l, ch, [&](V c) {
+    Stats st = statsOf(l, x, ch, c);
+    V one = llvm::ConstantFP::get(l.f64, 1.0);
+    V unbiased = b.CreateFDiv(b.CreateFMul(st.var, st.count), b.CreateFSub(st.count, one));
+    V stat = mean ? st.mean : b.CreateSelect(b.CreateFCmpOGT(st.count, one), unbiased, st.var);
+    V old = toF64(l, l.load(n.operands[1], c));
+    V blended = b.CreateFAdd(b.CreateFMul(llvm::ConstantFP::get(l.f64, 1 - momentum), old),
+                             b.CreateFMul(llvm::ConstantFP::get(l.f64, momentum), stat));
+    l.store(n.result, c, toF32(l, blended));
+  });
+}
+
+/// batchnorm_grad (x, gamma, dy) -> dx = rstd (g - mean(g) - xhat mean(g xhat))
+/// with g = dy gamma; batchnorm_gamma_grad (x, dy) -> sum(dy xhat).
+void lowerGradients(Lowering &l, const Node &n) {
+  auto &b = l.b;
+  ValueId x = n.operands[0], dy = n.operands.back();
+  bool dx = n.op == OpKind::BatchNormGrad;
+  Channels ch = channelsOf(l, x);
+  double eps = attr::eps(n);
+  forEachChannel(l, ch, [&](V c) {
+    Stats st = statsOf(l, x, ch, c);
+    V rstd = rstdOf(l, st.var, eps);
+    auto xhat = [&](V i) { return b.CreateFMul(b.CreateFSub(toF64(l, l.load(x, i)), st.mean), rstd); };
+    V sumDyXhat =
+        channelSum(l, ch, c, [&](V i) { return b.CreateFMul(toF64(l, l.load(dy, i)), xhat(i)); });
+    if (!dx) {
+      l.store(n.result, c, toF32(l, sumDyXhat));
+      return;
+    }
+    V sumDy = channelSum(l, ch, c, [&](V i) { return toF64(l, l.load(dy, i)); });
+    V gamma = toF64(l, l.load(n.operands[1], c));
+    V meanG = toF32(l, b.CreateFDiv(b.CreateFMul(gamma, sumDy), st.count));
+    V meanGXhat = toF32(l, b.CreateFDiv(b.CreateFMul(gamma, sumDyXhat), st.count));
+    V meanF = toF32(l, st.mean), rstdF = toF32(l, rstd), gammaF = toF32(l, gamma);
+    forChannel(l, ch, c, [&](V i) {
+      V xh = b.CreateFMul(b.CreateFSub(l.load(x, i), meanF), rstdF);
+      V g = b.CreateFMul(l.load(dy, i), gammaF);
+      V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xh, meanGXhat));
+      l.store(n.result, i, b.CreateFMul(rstdF, d));
+    });
+  });
+}
+
+} // namespace
+
+void lowerBatchNorm(Lowering &l, const Node &n) {
+  switch (n.op) {
+  case OpKind::BatchNorm:
+    return lowerInference(l, n);
+  case OpKind::BatchNormTrain:
+    return lowerTraining(l, n);
+  case OpKind::BatchNormRunningMean:
+  case OpKind::BatchNormRunningVar:
+    return lowerRunning(l, n);
+  case OpKind::BatchNormGrad:
+  case OpKind::BatchNormGammaGrad:
+    return lowerGradients(l, n);
+  default:
+    NNC_UNHANDLED_OP(n, "lowering");
+  }
+}
+
+} // namespace nnc
