@@ -32,6 +32,9 @@ const std::vector<PassInfo> &allPasses() {
       {"fuse-add-layernorm",
        "residual add + layernorm (and its gradients) into fused_add_layernorm ops",
        createFuseAddLayerNormPass},
+      {"fold-batchnorm",
+       "inference: batchnorm after conv2d into the convolution's filters and bias",
+       createFoldBatchNormPass},
       {"fuse-elementwise",
        "chains of element-wise and broadcast ops into one fused_elementwise loop (after the "
        "other fusions)",

@@ -47,7 +47,10 @@ std::vector<std::string> fusionPasses() {
   return {"fuse-matmul", "fuse-add-layernorm", "fuse-elementwise"};
 }
 
-std::vector<std::string> inferPipeline() {
+namespace {
+
+/// Steps 3 and 4 of any graph: simplify, fusion, simplify.
+std::vector<std::string> simplifyAndFuse() {
   std::vector<std::string> names = {"simplify"};
   for (std::string &fusion : fusionPasses())
     names.push_back(std::move(fusion));
@@ -55,9 +58,18 @@ std::vector<std::string> inferPipeline() {
   return names;
 }
 
+} // namespace
+
+std::vector<std::string> inferPipeline() {
+  std::vector<std::string> names = {"fold-batchnorm"};
+  for (std::string &n : simplifyAndFuse())
+    names.push_back(std::move(n));
+  return names;
+}
+
 std::vector<std::string> trainPipeline() {
   std::vector<std::string> names = {"training-mode", "autodiff"};
-  for (std::string &n : inferPipeline())
+  for (std::string &n : simplifyAndFuse())
     names.push_back(std::move(n));
   return names;
 }
@@ -86,7 +98,7 @@ Result<Graph> optimizedInference(Graph g, PassContext &ctx) {
 Result<Graph> optimizedTrainingStep(Graph model, PassContext &ctx) {
   if (!model.minimize) {
     Graph step = handWrittenTrainingStep(std::move(model));
-    std::vector<std::string> passes = inferPipeline();
+    std::vector<std::string> passes = simplifyAndFuse();
     passes.insert(passes.begin(), "training-mode");
     if (Status s = runPipeline(step, passes, ctx); !s)
       return Result<Graph>(s.takeDiags());

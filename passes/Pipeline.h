@@ -3,8 +3,9 @@
 /// code (codegen/Compiler.h takes it from there). One straight line:
 ///
 ///   1. verify           the model is well formed (ir/Verifier.h)
-///   2. training step    autodiff and the optimizer (a model with `minimize`),
-///                       or the updates written by hand
+///   2. training step    training-mode, autodiff and the optimizer (a model
+///                       with `minimize`), or the updates written by hand;
+///                       inference folds batchnorm into conv2d instead
 ///   3. simplify         cse, fold, algebra, dce, to a fixed point
 ///   4. fusion           fuse-matmul, fuse-add-layernorm, fuse-elementwise
 ///                       (in this order: element-wise chains take what the
@@ -33,11 +34,12 @@ namespace nnc {
 /// The fusion passes, in the order the pipeline runs them.
 std::vector<std::string> fusionPasses();
 
-/// Steps 3 and 4 of the inference graph: simplify, fusion, simplify.
+/// Steps 3 and 4 of the inference graph: fold-batchnorm (inference mode
+/// only), simplify, fusion, simplify.
 std::vector<std::string> inferPipeline();
 
-/// Steps 2 to 4 of a training step with `minimize`: autodiff, then
-/// inferPipeline().
+/// Steps 2 to 4 of a training step with `minimize`: training-mode,
+/// autodiff, then simplify, fusion, simplify.
 std::vector<std::string> trainPipeline();
 
 /// Whether a model has a training step: it minimizes a loss, or it writes

@@ -27,7 +27,7 @@ packages=(
   clang-19 libclang-rt-19-dev clang-format-19
   python3 python3-numpy
   librsvg2-bin
-  dataset-fashion-mnist
+  dataset-fashion-mnist fortunes
 )
 if [ "$want_bench" = 1 ]; then
   packages+=(python3-torch libdnnl-dev)

@@ -156,7 +156,9 @@ void lowerGradients(Lowering &l, const Node &n) {
   forEachChannel(l, ch, [&](V c) {
     Stats st = statsOf(l, x, ch, c);
     V rstd = rstdOf(l, st.var, eps);
-    auto xhat = [&](V i) { return b.CreateFMul(b.CreateFSub(toF64(l, l.load(x, i)), st.mean), rstd); };
+    auto xhat = [&](V i) {
+      return b.CreateFMul(b.CreateFSub(toF64(l, l.load(x, i)), st.mean), rstd);
+    };
     V sumDyXhat =
         channelSum(l, ch, c, [&](V i) { return b.CreateFMul(toF64(l, l.load(dy, i)), xhat(i)); });
     if (!dx) {

@@ -30,5 +30,6 @@ void rewriteNode(Node &n, OpKind op, std::vector<ValueId> operands, Attrs attrs)
 std::unique_ptr<Pass> createFuseMatMulPass();
 std::unique_ptr<Pass> createFuseAddLayerNormPass();
 std::unique_ptr<Pass> createFuseElementwisePass();
+std::unique_ptr<Pass> createFoldBatchNormPass();
 
 } // namespace nnc

@@ -112,7 +112,7 @@ std::vector<int64_t> batchShape(size_t rows, std::span<const int64_t> exampleSha
 
 Batch gatherBatch(const Dataset &data, std::span<const int64_t> rows,
                   const std::vector<int64_t> &exampleShape) {
-  Batch b{Tensor(DType::F32, batchShape(rows.size(), exampleShape)), Tensor()};
+  Batch b{Tensor(data.features.dtype(), batchShape(rows.size(), exampleShape)), Tensor()};
   if (!data.labels.empty())
     b.labels = Tensor(data.labels.dtype(),
                       batchShape(rows.size(), std::span(data.labels.shape()).subspan(1)));

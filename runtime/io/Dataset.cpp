@@ -325,7 +325,7 @@ template <typename T> std::optional<std::string> parseNumber(std::string_view fi
 
 Result<Dataset> noTestSplit(const std::string &spec) {
   return Result<Dataset>::fail("{}: no test split (only an IDX directory with "
-                               "t10k files has one)",
+                               "t10k files and text: have one)",
                                spec);
 }
 
@@ -715,6 +715,8 @@ Result<Dataset> readNpyPair(const std::string &featuresPath, const std::string &
 Result<Dataset> loadDataset(const std::string &spec, bool test, const LabelSpec &labels) {
   std::error_code ec;
   bool withLabels = labels.kind != LabelSpec::Kind::None;
+  if (std::string_view(spec).starts_with("text:"))
+    return readTextWindows(spec.substr(5), labels.featureElements, test);
   if (fs::is_directory(spec, ec)) {
     Result<Dataset> d = readIdxDirectory(spec, test);
     if (d && !withLabels)
@@ -745,6 +747,8 @@ Result<Dataset> loadDataset(const std::string &spec, bool test, const LabelSpec 
 
 bool hasTestSplit(const std::string &spec) {
   std::error_code ec;
+  if (std::string_view(spec).starts_with("text:"))
+    return true;
   return fs::is_directory(spec, ec) && findIdxFile(spec, "t10k-images-idx3-ubyte").has_value();
 }
 

@@ -18,10 +18,12 @@ namespace nnc {
 /// N examples in memory: features, and labels unless the model takes none.
 struct Dataset {
   /// f32 [N, ...]: each example's features in the shape they were stored in
-  /// (e.g. [N, 28, 28] for IDX images, [N, 64] for a CSV of 64 features).
+  /// (e.g. [N, 28, 28] for IDX images, [N, 64] for a CSV of 64 features);
+  /// i32 [N, T] for text (bytes).
   Tensor features;
-  /// i32 [N] class labels (each non-negative), f32 [N, ...] targets (a
-  /// regression's values), or empty when the model has no label input.
+  /// i32 [N] class labels (each non-negative; i32 [N, T] for text, the next
+  /// bytes), f32 [N, ...] targets (a regression's values), or empty when the
+  /// model has no label input.
   Tensor labels;
   /// Where the data came from, for messages.
   std::string source;
@@ -30,6 +32,8 @@ struct Dataset {
   /// The file the labels came from, for messages (an IDX set's labels file);
   /// `source` when they share one.
   std::string labelSource;
+  /// True for text (readTextWindows): losses are also reported per bit.
+  bool textBytes = false;
 
   int64_t size() const { return features.rank() == 0 ? 0 : features.dim(0); }
   /// Elements per example: the product of the features' dims after the first.
@@ -99,10 +103,20 @@ Result<Dataset> parseCsv(std::string_view bytes, const std::string &name,
 Result<Dataset> readNpyPair(const std::string &features, const std::string &labels,
                             const LabelSpec &spec = {});
 
+/// `--data text:PATH`: a byte-level language-model data set from a text file
+/// (or a folder's text files, by name, one after another: its regular files
+/// that are not symlinks or `.dat` indexes, as Debian's fortunes). Examples
+/// are the text's non-overlapping windows of `context` + 1 bytes: features
+/// the first `context` bytes, labels the `context` bytes after the first
+/// (i32 in [0, 256)). The last 5% of the bytes are the test split (`test`),
+/// the rest the training split.
+Result<Dataset> readTextWindows(const std::string &path, int64_t context, bool test);
+
 /// The `--data` spec: a directory is an IDX directory, `A.npy,B.npy` a .npy
 /// pair (`A.npy` alone when the model takes no labels), anything else a CSV
-/// file. With `test`, the held-out split, which only an IDX directory with
-/// t10k files has; for anything else the error says there is no test split
+/// file, `text:PATH` text (readTextWindows(), T from `labels.featureElements`).
+/// With `test`, the held-out split, which an IDX directory with t10k files
+/// and text have; for anything else the error says there is no test split
 /// (see hasTestSplit()). IDX labels are classes; without a label input they
 /// are dropped.
 Result<Dataset> loadDataset(const std::string &spec, bool test, const LabelSpec &labels = {});

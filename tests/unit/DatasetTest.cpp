@@ -336,8 +336,7 @@ TEST_F(DatasetTest, DigitsCsv) {
   EXPECT_EQ(d->labels.i32()[1], 1);
   EXPECT_EQ(message(loadDataset(NNC_SOURCE_DIR "/examples/data/digits.csv.gz", true)),
             std::string(NNC_SOURCE_DIR "/examples/data/digits.csv.gz") +
-                ": no test split (only an IDX directory with t10k files has "
-                "one)");
+                ": no test split (only an IDX directory with t10k files and text: have one)");
 }
 
 TEST_F(DatasetTest, CsvPlainAndGzipped) {
@@ -448,7 +447,7 @@ TEST_F(DatasetTest, SpecDispatch) {
   EXPECT_EQ(message(loadDataset("a.npy,", false)), "a.npy,: expected FEATURES.npy,LABELS.npy");
   EXPECT_EQ(message(loadDataset("a.npy,b.npy", true)),
             "a.npy,b.npy: no test split (only an IDX directory with t10k "
-            "files has one)");
+            "files and text: have one)");
   EXPECT_EQ(message(loadDataset(path("a.npy") + "," + path("b.npy"), false)),
             path("a.npy") + ": cannot open: No such file or directory");
   // A CSV whose name has a comma is still a CSV.
@@ -735,3 +734,39 @@ TEST_F(DatasetTest, IdxLabelsKnowTheirFile) {
   EXPECT_TRUE(none->labels.empty());
   EXPECT_EQ(none->size(), 3);
 }
+
+namespace {
+
+/// text:PATH: 100 bytes, T = 4: the last 5 bytes are held out; the training
+/// split's 95 bytes make 19 windows of 5, features bytes 0..3 of each and
+/// labels bytes 1..4; the held-out 5 bytes make one window.
+TEST_F(DatasetTest, TextWindowsAndTheHeldOutTail) {
+  std::string text;
+  for (int i = 0; i < 100; ++i)
+    text += static_cast<char>(i < 95 ? 'a' + i % 26 : 200 + i % 50);
+  writeFile("t.txt", text);
+  LabelSpec spec;
+  spec.featureElements = 4;
+  auto train = loadDataset("text:" + path("t.txt"), false, spec);
+  ASSERT_TRUE(train.ok()) << train.errorText();
+  ASSERT_EQ(train->features.shape(), (std::vector<int64_t>{19, 4}));
+  ASSERT_EQ(train->labels.shape(), (std::vector<int64_t>{19, 4}));
+  EXPECT_EQ(train->features.dtype(), DType::I32);
+  EXPECT_TRUE(train->textBytes);
+  for (int64_t w = 0; w < 19; ++w)
+    for (int64_t t = 0; t < 4; ++t) {
+      EXPECT_EQ(train->features.i32()[w * 4 + t], 'a' + (w * 5 + t) % 26);
+      EXPECT_EQ(train->labels.i32()[w * 4 + t], 'a' + (w * 5 + t + 1) % 26);
+    }
+  EXPECT_TRUE(hasTestSplit("text:" + path("t.txt")));
+  auto test = loadDataset("text:" + path("t.txt"), true, spec);
+  ASSERT_TRUE(test.ok()) << test.errorText();
+  ASSERT_EQ(test->features.shape(), (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(test->features.i32()[0], 200 + 95 % 50); // bytes above 127 stay in [0, 256)
+  EXPECT_EQ(test->labels.i32()[3], 200 + 99 % 50);
+  spec.featureElements = 40;
+  EXPECT_NE(message(loadDataset("text:" + path("t.txt"), true, spec)).find("hold no window"),
+            std::string::npos);
+}
+
+} // namespace

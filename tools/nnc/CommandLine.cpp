@@ -183,6 +183,17 @@ Result<int64_t> positiveIntOption(const CommandLine &cl, const std::string &name
   return cl.has(name) ? parsePositiveInt(name, cl.get(name)) : Result<int64_t>(fallback);
 }
 
+Result<uint64_t> seedOption(const CommandLine &cl, uint64_t fallback) {
+  if (!cl.has("seed"))
+    return fallback;
+  const std::string &text = cl.get("seed");
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size())
+    return Result<uint64_t>::fail("--seed needs a non-negative integer, got '{}'", text);
+  return v;
+}
+
 Result<double> numberOption(const CommandLine &cl, const std::string &name, double fallback) {
   return cl.has(name) ? parseNumber(name, cl.get(name)) : Result<double>(fallback);
 }

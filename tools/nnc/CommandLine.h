@@ -84,6 +84,8 @@ std::optional<CommandLine> parseCommandLine(const std::vector<std::string> &args
 Result<int64_t> parsePositiveInt(const std::string &option, const std::string &text);
 /// `--NAME N`, a positive integer, or `fallback` without it.
 Result<int64_t> positiveIntOption(const CommandLine &cl, const std::string &name, int64_t fallback);
+/// `--seed S`, a non-negative integer, or `fallback` without it.
+Result<uint64_t> seedOption(const CommandLine &cl, uint64_t fallback);
 /// `--NAME X`, a finite number, or `fallback` without it.
 Result<double> numberOption(const CommandLine &cl, const std::string &name, double fallback);
 /// `--threads N` (1 to 1024), or 0 (one thread per core) without it.

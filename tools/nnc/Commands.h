@@ -35,6 +35,7 @@ const CommandSpec &dotCommandSpec();
 const CommandSpec &evalCommandSpec();
 const CommandSpec &summaryCommandSpec();
 const CommandSpec &plotCommandSpec();
+const CommandSpec &sampleCommandSpec();
 
 int checkCommand(const Args &args);
 int printCommand(const Args &args);
@@ -47,6 +48,7 @@ int dotCommand(const Args &args);
 int evalCommand(const Args &args);
 int summaryCommand(const Args &args);
 int plotCommand(const Args &args);
+int sampleCommand(const Args &args);
 
 /// `--allow-external-paths`: every command that reads a model takes it.
 OptionSpec allowExternalPathsOption();

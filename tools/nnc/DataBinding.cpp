@@ -97,8 +97,8 @@ Result<Binding> bindInputs(const Graph &g, const std::string &spec) {
     return Result<Binding>::fail("--bind: features and labels are both '{}'",
                                  g.value(b.features).name);
   const Type &ft = g.type(b.features);
-  if (ft.dtype != DType::F32 || ft.rank() == 0)
-    return Result<Binding>::fail("features input '{}' must be f32 with a batch dim, got {}",
+  if (ft.rank() == 0)
+    return Result<Binding>::fail("features input '{}' must have a batch dim, got {}",
                                  g.value(b.features).name, g.typeString(b.features));
   for (ValueId v : {b.features, b.labels})
     if (v != kNoValue)
@@ -109,10 +109,12 @@ Result<Binding> bindInputs(const Graph &g, const std::string &spec) {
                                        g.value(v).name, g.typeString(v));
   if (b.labels != kNoValue) {
     const Type &lt = g.type(b.labels);
-    if (lt.rank() == 0 || (lt.dtype == DType::I32 && lt.rank() != 1))
-      return Result<Binding>::fail("labels input '{}' must be i32[B] (classes) or f32[B, ...] "
-                                   "(targets), got {}",
+    if (lt.rank() == 0)
+      return Result<Binding>::fail("labels input '{}' must be i32[B, ...] (classes) or "
+                                   "f32[B, ...] (targets), got {}",
                                    g.value(b.labels).name, g.typeString(b.labels));
+    if (lt.dtype == DType::I32)
+      b.labelsPerExample = product(exampleShape(g, b.labels));
     findScoring(g, b);
   }
   return b;
@@ -149,13 +151,16 @@ Status checkLabels(const Dataset &d, Binding &b) {
         b.prediction = kNoValue; // a regression: no accuracy
     return Ok{};
   }
+  if (d.labelElements() != b.labelsPerExample)
+    return Status::fail("{}: {} class label(s) per example, but the model's labels input takes {}",
+                        d.labelsFrom(), d.labelElements(), b.labelsPerExample);
   if (b.classes <= 0)
     return Ok{};
-  for (int64_t i = 0; i < d.size(); ++i) {
+  for (int64_t i = 0; i < d.labels.numel(); ++i) {
     int32_t label = d.labels.i32()[i];
     if (label < 0 || label >= b.classes)
       return Status::fail("{}: label {} in row {} is outside [0, {}) (the model has {} classes)",
-                          d.labelsFrom(), label, i + 1, b.classes, b.classes);
+                          d.labelsFrom(), label, i / b.labelsPerExample + 1, b.classes, b.classes);
   }
   return Ok{};
 }
@@ -221,7 +226,7 @@ Result<Evaluation> evaluate(Engine &engine, const Graph &g, const Dataset &data,
   }
   bool hasLoss = reportedLoss(g) != kNoValue;
   size_t scoredOutput = hasLoss ? 1 : 0;
-  double lossSum = 0, correct = 0;
+  double lossSum = 0, correct = 0, predictions = 0;
   Batch bt;
   for (int64_t i = 0; i < batcher->batchCount(); ++i) {
     batcher->batchInto(i, bt);
@@ -231,16 +236,19 @@ Result<Evaluation> evaluate(Engine &engine, const Graph &g, const Dataset &data,
     int64_t n = bt.features.dim(0);
     if (hasLoss)
       lossSum += (*outs)[0].at(0) * static_cast<double>(n);
-    for (int64_t r = 0; r < n && scored; ++r) {
+    // A row per label: a language model predicts each of its T labels.
+    int64_t rows = b.logits != kNoValue ? bt.labels.numel() : n;
+    for (int64_t r = 0; r < rows && scored; ++r) {
       auto [predicted, truth] = predictedAndTrue(b, (*outs)[scoredOutput], bt.labels, r);
       correct += predicted == truth;
+      predictions += 1;
       e.classExamples[static_cast<size_t>(truth)] += 1;
       e.classCorrect[static_cast<size_t>(truth)] += predicted == truth;
     }
   }
   e.loss = hasLoss ? lossSum / static_cast<double>(data.size()) : std::nan("");
   if (scored)
-    e.accuracy = correct / static_cast<double>(data.size());
+    e.accuracy = correct / predictions;
   return e;
 }
 

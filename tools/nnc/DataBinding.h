@@ -20,6 +20,7 @@ struct Binding {
   ValueId logits = kNoValue;     ///< softmax_cross_entropy's logits, for accuracy
   ValueId prediction = kNoValue; ///< a [B, 1] prediction scored at 0.5
   int64_t classes = 0;           ///< class labels must lie in [0, classes) when > 0
+  int64_t labelsPerExample = 1;  ///< class labels per example (T for a language model's [B, T])
 };
 
 /// Binds the model's inputs: features to the first, labels to the second

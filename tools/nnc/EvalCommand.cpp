@@ -75,9 +75,10 @@ const CommandSpec &evalCommandSpec() {
       "an IDX directory is scored on its test files unless --split train says otherwise.",
       withEngineOptions({
           required(option("data", "D",
-                          "the data: an IDX directory, a CSV file or FEATURES.npy,LABELS.npy")),
+                          "the data: an IDX directory, a CSV file, FEATURES.npy,LABELS.npy or "
+                          "text:PATH")),
           option("params", "P", "params and state from a checkpoint (default: initializers)"),
-          option("split", "test|train", "which part of an IDX directory (default test)"),
+          option("split", "test|train", "which part of an IDX directory or text (default test)"),
           option("batch", "N", "examples per call (default 64); the scores do not depend on it"),
           option("bind", "SPEC", "features=INPUT,labels=INPUT: which inputs take the data"),
           flag("json", "print one JSON object instead of text"),

@@ -360,6 +360,11 @@ Status reportEpoch(TrainingRun &run, int64_t epoch, double trainLoss, double sec
     if (run.hasLoss) {
       line.add("test_loss", scores->loss, "{:.6f}");
       human += fmt::format("  test_loss {:.4f}", scores->loss);
+      if (run.data.heldOut->textBytes) { // nats per byte to bits per byte
+        double bits = scores->loss / std::log(2.0);
+        line.add("test_bits_per_byte", bits, "{:.4f}");
+        human += fmt::format(" ({:.3f} bits/byte)", bits);
+      }
     }
     if (scores->accuracy >= 0) {
       line.add("test_accuracy", scores->accuracy, "{:.4f}");
@@ -446,7 +451,7 @@ const CommandSpec &trainCommandSpec() {
       withEngineOptions({
           required(option("data", "D",
                           "training data: an IDX directory, a CSV file, FEATURES.npy,LABELS.npy, "
-                          "or FEATURES.npy alone")),
+                          "FEATURES.npy alone, or text:PATH (bytes for a language model)")),
           option("epochs", "N", "epochs in all, also when resuming (default 1)"),
           option("batch", "N", "examples per step (default 64)"),
           option("lr", "X", "the learning rate (default: the optimizer's lr)"),
@@ -468,7 +473,9 @@ const CommandSpec &trainCommandSpec() {
           flag("check-numerics",
                "run the interpreter and stop at the first op that makes a NaN or infinity"),
       }),
-      {"nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 5 "
+      {"nnc train examples/transformer_lm.ir --data text:/usr/share/games/fortunes --epochs 3 "
+       "--save lm.safetensors",
+       "nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 5 "
        "--save mlp.safetensors",
        "nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 10 "
        "--resume mlp.safetensors --save mlp.safetensors"},

@@ -14,17 +14,12 @@ namespace nnc::cli {
 
 const std::vector<Command> &allCommands() {
   static const std::vector<Command> commands = {
-      {checkCommandSpec, checkCommand},
-      {printCommandSpec, printCommand},
-      {optCommandSpec, optCommand},
-      {runCommandSpec, runCommand},
-      {trainCommandSpec, trainCommand},
-      {evalCommandSpec, evalCommand},
-      {gradcheckCommandSpec, gradcheckCommand},
-      {compileCommandSpec, compileCommand},
-      {dotCommandSpec, dotCommand},
-      {summaryCommandSpec, summaryCommand},
-      {plotCommandSpec, plotCommand},
+      {checkCommandSpec, checkCommand},     {printCommandSpec, printCommand},
+      {optCommandSpec, optCommand},         {runCommandSpec, runCommand},
+      {trainCommandSpec, trainCommand},     {evalCommandSpec, evalCommand},
+      {sampleCommandSpec, sampleCommand},   {gradcheckCommandSpec, gradcheckCommand},
+      {compileCommandSpec, compileCommand}, {dotCommandSpec, dotCommand},
+      {summaryCommandSpec, summaryCommand}, {plotCommandSpec, plotCommand},
   };
   return commands;
 }
