@@ -53,8 +53,9 @@ public:
       std::string why = whyNotFoldable(b.graph(), b.graph().nodes[i]);
       const Node &bn = b.graph().nodes[i];
       if (ctx.remarks)
-        ctx.diags.remark(bn.loc, "{}", why.empty() ? "batchnorm folded into the conv2d before it"
-                                                   : "batchnorm not folded: " + why);
+        ctx.diags.remark(bn.loc, "{}",
+                         why.empty() ? "batchnorm folded into the conv2d before it"
+                                     : "batchnorm not folded: " + why);
       if (!why.empty())
         continue;
       NodeId conv = b.graph().value(bn.operands[0]).def;
@@ -105,9 +106,9 @@ private:
     int64_t filters = b.graph().type(w).shape[0].size;
     ValueId eps = b.addImmediate(attr::eps(bn), DType::F32, loc);
     ValueId scale = op(OpKind::Div, {gamma, op(OpKind::Sqrt, {op(OpKind::Add, {var, eps})})});
-    ValueId column = op(OpKind::Reshape, {scale},
-                        attrsWith(OpKind::Reshape,
-                                  {{"shape", AttrValue::ints({filters, 1, 1, 1})}}));
+    ValueId column =
+        op(OpKind::Reshape, {scale},
+           attrsWith(OpKind::Reshape, {{"shape", AttrValue::ints({filters, 1, 1, 1})}}));
     ValueId filtersScaled = op(OpKind::Mul, {w, column});
     ValueId centered = conv.operands.size() > 2 ? op(OpKind::Sub, {conv.operands[2], mean})
                                                 : op(OpKind::Neg, {mean});

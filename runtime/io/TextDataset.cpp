@@ -66,7 +66,8 @@ Result<Dataset> readTextWindows(const std::string &path, int64_t context, bool t
   if (!text)
     return text.takeDiags();
   auto size = static_cast<int64_t>(text->size());
-  int64_t heldOut = size / 20, begin = test ? size - heldOut : 0, end = test ? size : size - heldOut;
+  int64_t heldOut = size / 20, begin = test ? size - heldOut : 0,
+          end = test ? size : size - heldOut;
   int64_t window = context + 1, windows = (end - begin) / window;
   if (windows == 0)
     return R::fail("text:{}: {} {} bytes hold no window of T + 1 = {} bytes (the last 5% of the "
