@@ -25,6 +25,10 @@ const std::vector<PassInfo> &allPasses() {
        createAlgebraPass},
       {"dce", "remove what no output, update or loss needs", createDcePass},
       {"simplify", "cse, fold, algebra and dce until nothing changes", createSimplifyPass},
+      {"fuse-attention",
+       "softmax(q k^T * scale [+ mask]) v into fused_attention, whose kernel never stores the "
+       "scores (inference: a training step's backward reads the probabilities)",
+       createFuseAttentionPass},
       {"fuse-matmul",
        "matmul + bias add + activation into fused_matmul; activation gradients into the "
        "matmuls and bias sums that read them",

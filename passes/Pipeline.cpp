@@ -44,7 +44,7 @@ Graph handWrittenTrainingStep(Graph model) {
 } // namespace
 
 std::vector<std::string> fusionPasses() {
-  return {"fuse-matmul", "fuse-add-layernorm", "fuse-elementwise"};
+  return {"fuse-attention", "fuse-matmul", "fuse-add-layernorm", "fuse-elementwise"};
 }
 
 namespace {

@@ -7,7 +7,8 @@
 ///                       with `minimize`), or the updates written by hand;
 ///                       inference folds batchnorm into conv2d instead
 ///   3. simplify         cse, fold, algebra, dce, to a fixed point
-///   4. fusion           fuse-matmul, fuse-add-layernorm, fuse-elementwise
+///   4. fusion           fuse-attention, fuse-matmul, fuse-add-layernorm,
+///                       fuse-elementwise
 ///                       (in this order: element-wise chains take what the
 ///                       others leave), then simplify again
 ///   5. kernel schedule  which kernel computes which node

@@ -222,6 +222,8 @@ void lowerBatchedMatMul(Lowering &l, const Node &n) {
 void lowerMatMul(Lowering &l, const Node &n) {
   ValueId c = n.result;
   switch (n.op) {
+  case OpKind::FusedAttention:
+    return lowerAttention(l, n);
   case OpKind::FusedMatMul:
     return lowerFusedMatMul(l, n);
   case OpKind::FusedMatMulGradBias:

@@ -101,7 +101,40 @@ TypeOrNone weightGradient(ShapeQuery &q) {
   return Type{DType::F32, {x.shape.back(), dy.shape.back()}};
 }
 
+/// fused_attention (q, k, v[, mask]): [..., Tq, Dv].
+TypeOrNone inferAttention(ShapeQuery &q) {
+  for (size_t i = 0; i < q.operands.size(); ++i)
+    if (!q.requireF32(i))
+      return std::nullopt;
+  const Type &qt = q.operand(0), &kt = q.operand(1), &vt = q.operand(2);
+  size_t rank = qt.rank();
+  if (rank < 2 || kt.rank() != rank || vt.rank() != rank)
+    return q.error("q {}, k {} and v {} must have one rank, 2 or more", q.str(qt), q.str(kt),
+                   q.str(vt));
+  if (!std::equal(qt.shape.begin(), qt.shape.end() - 2, kt.shape.begin()) ||
+      !std::equal(qt.shape.begin(), qt.shape.end() - 2, vt.shape.begin()))
+    return q.error("q {}, k {} and v {} must have one batch shape", q.str(qt), q.str(kt),
+                   q.str(vt));
+  if (qt.shape.back() != kt.shape.back() || kt.shape[rank - 2] != vt.shape[rank - 2])
+    return q.error("q {} and k {} must share D, k and v {} the keys", q.str(qt), q.str(kt),
+                   q.str(vt));
+  Shape scores = qt.shape;
+  scores.back() = kt.shape[rank - 2];
+  if (q.operands.size() > 3) {
+    const Shape &mask = q.operand(3).shape;
+    Shape square(scores.end() - 2, scores.end());
+    if (mask != scores && mask != square)
+      return q.error("the mask must be {} or {}, got {}", q.str(square), q.str(scores),
+                     q.str(mask));
+  }
+  Shape out = qt.shape;
+  out.back() = vt.shape.back();
+  return Type{DType::F32, out};
+}
+
 TypeOrNone inferFused(ShapeQuery &q) {
+  if (q.info.kind == OpKind::FusedAttention)
+    return inferAttention(q);
   if (!checkActivation(q))
     return std::nullopt;
   switch (q.info.kind) {

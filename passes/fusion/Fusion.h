@@ -31,5 +31,6 @@ std::unique_ptr<Pass> createFuseMatMulPass();
 std::unique_ptr<Pass> createFuseAddLayerNormPass();
 std::unique_ptr<Pass> createFuseElementwisePass();
 std::unique_ptr<Pass> createFoldBatchNormPass();
+std::unique_ptr<Pass> createFuseAttentionPass();
 
 } // namespace nnc

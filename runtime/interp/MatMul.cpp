@@ -8,6 +8,9 @@
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace nnc {
 
 namespace {
@@ -94,6 +97,46 @@ Status evalFusedMatMul(KernelCall &call) {
   return Ok{};
 }
 
+/// fused_attention: per batch and query row, the scores in double, the
+/// softmax and the weighted sum of v, as the unfused ops compute them.
+Status evalFusedAttention(KernelCall &call) {
+  const Tensor &q = *call.inputs[0], &k = *call.inputs[1], &v = *call.inputs[2];
+  const Tensor *mask = call.inputs.size() > 3 ? call.inputs[3] : nullptr;
+  int64_t r = q.rank(), tq = q.dim(r - 2), d = q.dim(r - 1), tk = k.dim(r - 2), dv = v.dim(r - 1);
+  int64_t batches = q.numel() / (tq * d);
+  bool maskPerBatch = mask && mask->numel() != tq * tk;
+  double scale = call.attr("scale").number;
+  std::vector<double> p(static_cast<size_t>(tk));
+  for (int64_t b = 0; b < batches; ++b)
+    for (int64_t i = 0; i < tq; ++i) {
+      const float *qi = q.f32() + (b * tq + i) * d;
+      double top = -INFINITY;
+      for (int64_t j = 0; j < tk; ++j) {
+        const float *kj = k.f32() + (b * tk + j) * d;
+        double dot = 0;
+        for (int64_t c = 0; c < d; ++c)
+          dot += static_cast<double>(qi[c]) * kj[c];
+        float s = static_cast<float>(static_cast<float>(dot) * scale);
+        if (mask)
+          s += mask->f32()[(maskPerBatch ? b * tq * tk : 0) + i * tk + j];
+        p[static_cast<size_t>(j)] = s;
+        top = std::max(top, static_cast<double>(s));
+      }
+      double total = 0;
+      for (double &e : p)
+        total += e = std::exp(e - top);
+      float *out = call.output.f32() + (b * tq + i) * dv;
+      for (int64_t c = 0; c < dv; ++c) {
+        double acc = 0;
+        for (int64_t j = 0; j < tk; ++j)
+          acc += static_cast<double>(static_cast<float>(p[static_cast<size_t>(j)] / total)) *
+                 v.f32()[(b * tk + j) * dv + c];
+        out[c] = static_cast<float>(acc);
+      }
+    }
+  return Ok{};
+}
+
 } // namespace
 
 Status evalMatMul(KernelCall &call) {
@@ -104,6 +147,8 @@ Status evalMatMul(KernelCall &call) {
     return Ok{};
   case OpKind::FusedMatMul:
     return evalFusedMatMul(call);
+  case OpKind::FusedAttention:
+    return evalFusedAttention(call);
   case OpKind::FusedMatMulGradInput: { // (dy, z, w): g op(w)
     const Tensor &dy = *call.inputs[0];
     int64_t n = dy.dim(dy.rank() - 1);

@@ -305,6 +305,13 @@ std::map<std::string, Recipe> recipes() {
                  "activation=leaky_relu, alpha=0.2)"),
       nonDefault(mm, "fused_matmul(a, w, bias, activation=gelu)"),
   };
+  const std::string att = "input q: f32[B, 2, 5, 4]\ninput k: f32[B, 2, 7, 4]\n"
+                          "input v: f32[B, 2, 7, 3]\ninput m: f32[5, 7]";
+  r["fused_attention"] = {
+      plain(att, "fused_attention(q, k, v)"),
+      explicitDefault(att, "fused_attention(q, k, v, scale=1)", "fused_attention(q, k, v)"),
+      nonDefault(att, "fused_attention(q, k, v, m, scale=0.125)"),
+  };
   const std::string gi = "input dy: f32[B, 4]\ninput z: f32[B, 4]\ninput w: f32[2, 4]";
   r["fused_matmul_grad_input"] = {
       plain("input dy: f32[B, 4]\ninput z: f32[B, 4]\ninput w: f32[4, 2]",
