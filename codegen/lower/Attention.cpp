@@ -36,15 +36,19 @@ V minI64(Lowering &l, V a, V b) { return l.b.CreateSelect(l.b.CreateICmpULT(a, b
 
 /// The dims of an attention node, and where a row of each operand starts.
 struct Attention {
-  ValueId q, k, v, mask, out;
-  V tq, tk, d, dv, batches;
+  ValueId q = kNoValue, k = kNoValue, v = kNoValue, mask = kNoValue, out = kNoValue;
+  V tq = nullptr, tk = nullptr, d = nullptr, dv = nullptr, batches = nullptr;
   bool maskPerBatch = false;
   double scale = 1;
 };
 
 Attention attentionOf(Lowering &l, const Node &n) {
-  Attention a{n.operands[0], n.operands[1], n.operands[2],
-              n.operands.size() > 3 ? n.operands[3] : kNoValue, n.result};
+  Attention a;
+  a.q = n.operands[0];
+  a.k = n.operands[1];
+  a.v = n.operands[2];
+  a.mask = n.operands.size() > 3 ? n.operands[3] : kNoValue;
+  a.out = n.result;
   std::vector<V> qs = l.shape(a.q), ks = l.shape(a.k), vs = l.shape(a.v);
   size_t r = qs.size();
   a.tq = qs[r - 2];
