@@ -50,45 +50,51 @@ TEST(DslModules, ResNetBnPrintsLikeItsIrTwin) {
   auto label = m.input("label", i32(B));
   auto stemW = m.param("stem_w", f32(16, 1, 3, 3), he_normal(1));
   Norm stem = declareNorm(m, "stem_g", "stem_b", "stem_rm", "stem_rv", 16);
-  // Each block: two 3x3 convs with their norms; block 2 also a shortcut.
+  // Each block: two 3x3 convs with their norms; blocks 2 and 3 halve the
+  // image and have a strided 1x1 shortcut with its norm.
   struct Block {
     Value w1;
     Norm n1;
     Value w2;
     Norm n2;
+    Value ws;
+    Norm ns;
   };
   std::vector<Block> blocks;
-  Value shortcutW;
-  Norm shortcut;
+  const int64_t channels[] = {16, 16, 32, 64};
   for (int k = 1; k <= 3; ++k) {
     std::string p = "b" + std::to_string(k) + "_";
-    int64_t in = k == 1 ? 16 : (k == 2 ? 16 : 32), out = k == 1 ? 16 : 32;
+    int64_t in = channels[k - 1], out = channels[k];
     Block blk;
     blk.w1 = m.param(p + "w1", f32(out, in, 3, 3), he_normal(10 * k + 1));
     blk.n1 = declareNorm(m, p + "g1", p + "b1", p + "rm1", p + "rv1", out);
     blk.w2 = m.param(p + "w2", f32(out, out, 3, 3), he_normal(10 * k + 2));
     blk.n2 = declareNorm(m, p + "g2", p + "b2", p + "rm2", p + "rv2", out);
-    if (k == 2) {
-      shortcutW = m.param(p + "ws", f32(32, 16, 1, 1), he_normal(23));
-      shortcut = declareNorm(m, p + "gs", p + "bs", p + "rms", p + "rvs", 32);
+    if (k > 1) {
+      blk.ws = m.param(p + "ws", f32(out, in, 1, 1), he_normal(10 * k + 3));
+      blk.ns = declareNorm(m, p + "gs", p + "bs", p + "rms", p + "rvs", out);
     }
     blocks.push_back(blk);
   }
-  auto wOut = m.param("w_out", f32(32, 10), glorot_uniform(2));
+  auto wOut = m.param("w_out", f32(64, 10), glorot_uniform(2));
   auto bOut = m.param("b_out", f32(10), zeros());
 
   auto h0 = m.name("h0", relu(bn(conv2d(x, stemW, 1, 1), stem)));
   auto a1 = m.name("a1", relu(bn(conv2d(h0, blocks[0].w1, 1, 1), blocks[0].n1)));
   auto h1 = m.name("h1", relu(bn(conv2d(a1, blocks[0].w2, 1, 1), blocks[0].n2) + h0));
-  auto a2 = m.name("a2", relu(bn(conv2d(h1, blocks[1].w1, 2, 1), blocks[1].n1)));
-  auto s2 = m.name("s2", bn(conv2d(h1, shortcutW, 2), shortcut));
-  auto h2 = m.name("h2", relu(bn(conv2d(a2, blocks[1].w2, 1, 1), blocks[1].n2) + s2));
-  auto a3 = m.name("a3", relu(bn(conv2d(h2, blocks[2].w1, 1, 1), blocks[2].n1)));
-  auto h3 = m.name("h3", relu(bn(conv2d(a3, blocks[2].w2, 1, 1), blocks[2].n2) + h2));
+  Value h = h1;
+  for (int k = 2; k <= 3; ++k) {
+    const Block &blk = blocks[static_cast<size_t>(k - 1)];
+    std::string n = std::to_string(k);
+    auto a = m.name("a" + n, relu(bn(conv2d(h, blk.w1, 2, 1), blk.n1)));
+    auto s = m.name("s" + n, bn(conv2d(h, blk.ws, 2), blk.ns));
+    h = m.name("h" + n, relu(bn(conv2d(a, blk.w2, 1, 1), blk.n2) + s));
+  }
+  auto h3 = h;
   auto logits = m.name("logits", matmul(mean(h3, {2, 3}), wOut) + bOut);
   auto loss = m.name("loss", softmax_cross_entropy(logits, label));
   m.output(logits);
-  m.minimize(loss, sgd({.lr = 0.05, .momentum = 0.9}));
+  m.minimize(loss, sgd({.lr = 0.1, .momentum = 0.9}));
   EXPECT_EQ(printed(m.build()), printExample("resnet_bn.ir"));
 }
 
