@@ -204,6 +204,21 @@ std::optional<ElementwiseProgram> programOf(const Node &n) {
   return program;
 }
 
+/// body(begin, end) for chunks [begin, end) of [0, count) of a fixed size
+/// (never a function of the thread count), on threads when there are
+/// enough of them to pay for waking the pool.
+void forChunks(Lowering &l, V count, const std::function<void(V, V)> &body) {
+  auto &b = l.b;
+  V chunk = l.constI64(kParallelChunk);
+  V tasks = b.CreateUDiv(b.CreateAdd(count, l.constI64(kParallelChunk - 1)), chunk);
+  V worthIt = b.CreateICmpUGE(count, l.constI64(kParallelMinElements));
+  parallelFor(l, tasks, worthIt, [&](V t) {
+    V begin = b.CreateMul(t, chunk);
+    V end = b.CreateAdd(begin, chunk);
+    body(begin, b.CreateSelect(b.CreateICmpULT(end, count), end, count));
+  });
+}
+
 /// mixBits of ir/DropoutMask.h on i32 values.
 V mixBits(Lowering &l, V x) {
   auto &b = l.b;
@@ -221,16 +236,19 @@ void lowerDropoutTrain(Lowering &l, const Node &n) {
   ValueId x = n.operands[0];
   float p = static_cast<float>(attr::dropP(n));
   uint32_t seedBits = dropoutSeedBits(attr::seed(n));
-  V step = l.load(n.operands[1], l.constI64(0));
-  V key = mixBits(l, b.CreateAdd(b.getInt32(seedBits * 0x9e3779b9U), mixBits(l, step)));
   V scale = l.constF32(p < 1 ? 1.0f / (1.0f - p) : 0.0f);
-  l.forRange(l.numel(x), [&](V i) {
-    V low = b.CreateTrunc(i, l.i32), high = b.CreateTrunc(b.CreateLShr(i, 32), l.i32);
-    V index = b.CreateXor(low, mixBits(l, high));
-    V bits = mixBits(l, b.CreateAdd(mixBits(l, b.CreateXor(index, key)), key));
-    V u = b.CreateFMul(b.CreateUIToFP(b.CreateLShr(bits, 8), l.f32), l.constF32(0x1p-24));
-    V kept = b.CreateFCmpOGE(u, l.constF32(p));
-    l.store(n.result, i, b.CreateSelect(kept, b.CreateFMul(l.load(x, i), scale), l.constF32(0)));
+  forChunks(l, l.numel(x), [&](V begin, V end) {
+    V step = l.load(n.operands[1], l.constI64(0));
+    V key = mixBits(l, b.CreateAdd(b.getInt32(seedBits * 0x9e3779b9U), mixBits(l, step)));
+    l.forRange(b.CreateSub(end, begin), [&](V j) {
+      V i = b.CreateAdd(begin, j);
+      V low = b.CreateTrunc(i, l.i32), high = b.CreateTrunc(b.CreateLShr(i, 32), l.i32);
+      V index = b.CreateXor(low, mixBits(l, high));
+      V bits = mixBits(l, b.CreateAdd(mixBits(l, b.CreateXor(index, key)), key));
+      V u = b.CreateFMul(b.CreateUIToFP(b.CreateLShr(bits, 8), l.f32), l.constF32(0x1p-24));
+      V kept = b.CreateFCmpOGE(u, l.constF32(p));
+      l.store(n.result, i, b.CreateSelect(kept, b.CreateFMul(l.load(x, i), scale), l.constF32(0)));
+    });
   });
 }
 
@@ -276,15 +294,7 @@ void lowerElementwise(Lowering &l, const Node &n) {
     return;
   }
   if (flat) {
-    // Chunks of a fixed size (never a function of the thread count), on
-    // threads when there are enough of them to pay for waking the pool.
-    V count = l.numel(out), chunk = l.constI64(kParallelChunk);
-    V tasks = l.b.CreateUDiv(l.b.CreateAdd(count, l.constI64(kParallelChunk - 1)), chunk);
-    V worthIt = l.b.CreateICmpUGE(count, l.constI64(kParallelMinElements));
-    parallelFor(l, tasks, worthIt, [&](V t) {
-      V begin = l.b.CreateMul(t, chunk);
-      V end = l.b.CreateAdd(begin, chunk);
-      end = l.b.CreateSelect(l.b.CreateICmpULT(end, count), end, count);
+    forChunks(l, l.numel(out), [&](V begin, V end) {
       std::vector<V> scalars = loadScalars();
       l.forRange(l.b.CreateSub(end, begin), [&](V j) { body(scalars, l.b.CreateAdd(begin, j)); });
     });

@@ -93,10 +93,10 @@ TEST(JitTraining, ResNetBnAndTransformerStepsMatchTheInterpreter) {
       {Tensor::f32({2, 1, 28, 28}, pixels), Tensor::i32({2}, std::vector<int32_t>{1, 7})}, 1);
   std::string text = "The quick brown fox jumps over the lazy dog; the dog sleeps on. "
                      "A second line of text to learn from, for the second example..";
-  std::vector<int32_t> x, y;
+  std::vector<int32_t> x, y; // two windows of 64 bytes and the bytes after them
   for (size_t i = 0; i < 128; ++i) {
-    x.push_back(static_cast<unsigned char>(text[i]));
-    y.push_back(static_cast<unsigned char>(text[i + 1]));
+    x.push_back(static_cast<unsigned char>(text[i % text.size()]));
+    y.push_back(static_cast<unsigned char>(text[(i + 1) % text.size()]));
   }
   // With SGD: Adam's first step moves a param by lr g / (|g| + eps), which
   // turns the rounding noise of a gradient that is 0 in exact arithmetic

@@ -150,8 +150,8 @@ constexpr int kDropoutElements = 4096;
 /// loss = sum(y * y) with y = dropout(w): with the same mask m forward and
 /// backward, dloss/dw = 2 w m s^2 (s = 1 / (1 - p)), so a gradient is
 /// non-zero exactly where the forward pass kept the element.
-std::string dropoutModel(const std::string &lr) {
-  return "model d {\n  input x: f32[1]\n  param w: f32[" + std::to_string(kDropoutElements) +
+std::string dropoutModel(const std::string &lr, int64_t elements = kDropoutElements) {
+  return "model d {\n  input x: f32[1]\n  param w: f32[" + std::to_string(elements) +
          "] = ones()\n  y = dropout(w, p=0.25, seed=5)\n  output y\n"
          "  loss = sum(mul(y, y))\n  minimize loss with sgd(lr=" +
          lr + ")\n}\n";
@@ -189,8 +189,11 @@ TEST(TrainingMode, DropoutKeepsScalesAndReusesItsMaskInTheBackwardPass) {
 }
 
 /// Every param and state after `steps` steps on `threads` threads.
+/// Enough elements for the compiled mask to run as parallel chunks.
+constexpr int64_t kParallelDropoutElements = int64_t{1} << 18;
+
 std::vector<std::vector<float>> trainedDropout(int threads, int steps) {
-  Graph model = parsed(dropoutModel("0.01"));
+  Graph model = parsed(dropoutModel("0.01", kParallelDropoutElements));
   Graph step = trainingStep(model);
   auto jit = JitSession::create(model, &step);
   EXPECT_TRUE(jit.ok()) << jit.errorText();
@@ -216,7 +219,7 @@ TEST(TrainingMode, DropoutMasksAreTheSameBitsOnEveryThreadCountAndInBothEngines)
   EXPECT_EQ(one, two);
   EXPECT_EQ(one[1], std::vector<float>{3}) << "three steps counted";
 
-  Graph model = parsed(dropoutModel("0.01"));
+  Graph model = parsed(dropoutModel("0.01", kParallelDropoutElements));
   Graph step = trainingStep(model);
   Interpreter interp(step);
   for (int s = 0; s < 3; ++s) {
