@@ -130,6 +130,14 @@ void Lowering::storeF32(llvm::Value *base, llvm::Value *index, llvm::Value *x) {
   b.CreateStore(x, at(base, index, f32));
 }
 
+llvm::Value *stackArray(Lowering &l, llvm::Type *elem, int64_t n) {
+  llvm::BasicBlock &entry = l.fn->getEntryBlock();
+  llvm::IRBuilder<> b(&entry, entry.begin());
+  llvm::AllocaInst *a = b.CreateAlloca(elem, b.getInt64(static_cast<uint64_t>(n)));
+  a->setAlignment(llvm::Align(64));
+  return a;
+}
+
 void Lowering::zero(llvm::Value *base, llvm::Value *n) {
   b.CreateMemSet(base, b.getInt8(0), b.CreateMul(n, constI64(4)), llvm::MaybeAlign(4));
 }

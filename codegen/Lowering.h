@@ -132,6 +132,11 @@ void lowerBatchNorm(Lowering &l, const Node &node); // codegen/lower/BatchNorm.c
 void lowerConv(Lowering &l, const Node &node);
 void lowerLoss(Lowering &l, const Node &node);
 
+/// A stack array of `n` elements (64-byte aligned), allocated once in the
+/// entry block of the function being emitted: inside a parallel body, the
+/// task's own, never shared.
+llvm::Value *stackArray(Lowering &l, llvm::Type *elem, int64_t n);
+
 /// body(t) for every t in [0, tasks), each t a task that may run on its own
 /// thread (codegen/Parallel.cpp): through the module's runner when one is set
 /// and `worthIt` (i1) holds at run time, else in order on this thread; the

@@ -22,16 +22,6 @@ constexpr int64_t kKeyTile = 64;
 /// Query rows per task.
 constexpr int64_t kRowsPerTask = 8;
 
-/// A stack array of `n` elements in the current function's entry block (the
-/// task's own, inside a parallel body).
-V stackArray(Lowering &l, llvm::Type *elem, int64_t n) {
-  llvm::BasicBlock &entry = l.fn->getEntryBlock();
-  llvm::IRBuilder<> b(&entry, entry.begin());
-  llvm::AllocaInst *a = b.CreateAlloca(elem, b.getInt64(static_cast<uint64_t>(n)));
-  a->setAlignment(llvm::Align(64));
-  return a;
-}
-
 V minI64(Lowering &l, V a, V b) { return l.b.CreateSelect(l.b.CreateICmpULT(a, b), a, b); }
 
 /// The dims of an attention node, and where a row of each operand starts.

@@ -110,16 +110,6 @@ void forOuter(Lowering &l, V n, const std::function<void(V)> &body) {
   loop(l, {l.constI64(0), n}, body, false);
 }
 
-/// A stack array of `n` elements, allocated once in the entry block of the
-/// function (of the task, inside a parallel body: never shared).
-V stackArray(Lowering &l, llvm::Type *elem, int64_t n) {
-  llvm::BasicBlock &entry = l.fn->getEntryBlock();
-  llvm::IRBuilder<> b(&entry, entry.begin());
-  llvm::AllocaInst *a = b.CreateAlloca(elem, b.getInt64(static_cast<uint64_t>(n)));
-  a->setAlignment(llvm::Align(64));
-  return a;
-}
-
 /// Multiply-adds (or taps) a task gets at least, and a loop needs in all to
 /// run on several threads.
 constexpr int64_t kTaskWork = int64_t{1} << 16;

@@ -32,10 +32,6 @@ void forColumns(Lowering &l, V n, const std::function<void(V)> &body);
 void forBetween(Lowering &l, std::pair<V, V> range, const std::function<void(V)> &body);
 void forOuter(Lowering &l, V n, const std::function<void(V)> &body);
 
-/// A stack array of `n` elements, allocated once in the entry block of the
-/// function (of the task, inside a parallel body: never shared).
-V stackArray(Lowering &l, llvm::Type *elem, int64_t n);
-
 /// body(p) for every p in [0, count), where each p owns its outputs and
 /// costs `work`: parallel tasks of consecutive p's (a split of the sizes alone).
 void forPlanes(Lowering &l, V count, V work, const std::function<void(V)> &body);

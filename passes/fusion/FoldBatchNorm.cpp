@@ -45,12 +45,14 @@ public:
   Result<bool> run(Graph &g, PassContext &ctx) override {
     size_t original = g.nodes.size();
     std::vector<bool> dead(original, false);
+    // Folding one batch norm changes no reader of another's convolution.
+    Uses uses(g);
     GraphBuilder b(std::move(g));
     bool changed = false;
     for (size_t i = 0; i < original; ++i) {
       if (b.graph().nodes[i].op != OpKind::BatchNorm)
         continue;
-      std::string why = whyNotFoldable(b.graph(), b.graph().nodes[i]);
+      std::string why = whyNotFoldable(b.graph(), uses, b.graph().nodes[i]);
       const Node &bn = b.graph().nodes[i];
       if (ctx.remarks)
         ctx.diags.remark(bn.loc, "{}",
@@ -76,11 +78,10 @@ public:
 
 private:
   /// "" when batchnorm `bn` folds into the convolution it reads.
-  static std::string whyNotFoldable(const Graph &g, const Node &bn) {
+  static std::string whyNotFoldable(const Graph &g, const Uses &uses, const Node &bn) {
     const Value &c = g.value(bn.operands[0]);
     if (c.kind != ValueKind::Op || g.node(c.def).op != OpKind::Conv2d)
       return "its input is not a conv2d";
-    Uses uses(g);
     if (std::string kept = uses.whyKept(bn.operands[0]); !kept.empty())
       return "the conv2d's result is kept: " + kept;
     std::vector<ValueId> weights(bn.operands.begin() + 1, bn.operands.end());

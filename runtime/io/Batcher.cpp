@@ -1,6 +1,7 @@
 /// Deterministic shuffling (SplitMix64 and Fisher-Yates, the same on every
 /// machine), batching into a model input's shape, and hold-out splits.
 #include "runtime/io/Dataset.h"
+#include "runtime/SplitMix64.h"
 
 #include <algorithm>
 #include <cstring>
@@ -18,31 +19,6 @@ std::string dimsText(std::span<const int64_t> dims) {
 }
 
 // ---- shuffling ---------------------------------------------------------------
-
-/// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast, and the same
-/// everywhere.
-class SplitMix64 {
-public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, bound), without modulo bias (rejection sampling).
-  uint64_t below(uint64_t bound) {
-    uint64_t threshold = (0 - bound) % bound;
-    for (;;) {
-      uint64_t r = next();
-      if (r >= threshold)
-        return r % bound;
-    }
-  }
-
-private:
-  uint64_t state_;
-};
 
 /// The seed of stream `stream` of `seed`: distinct streams of one seed get
 /// distinct states.

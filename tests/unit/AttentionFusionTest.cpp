@@ -3,6 +3,7 @@
 /// with the unfused ops in both engines, for key counts that are and are
 /// not multiples of the kernel's tile, with a causal mask, a per-batch mask,
 /// `/ c` scales and no scale; what it does not fuse it says why.
+#include "JitTestUtil.h"
 #include "codegen/Session.h"
 #include "frontend/Parser.h"
 #include "passes/Pipeline.h"
@@ -17,11 +18,7 @@
 namespace nnc {
 namespace {
 
-Graph parsed(const std::string &text) {
-  Result<Graph> g = parseModel(text, "a.ir");
-  EXPECT_TRUE(g.ok()) << g.errorText();
-  return g.ok() ? std::move(g).value() : Graph{};
-}
+Graph parsed(const std::string &text) { return jittest::parsedOrFail(text, "a.ir"); }
 
 Tensor filled(const std::vector<int64_t> &shape, int salt) {
   int64_t n = 1;

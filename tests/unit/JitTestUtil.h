@@ -31,6 +31,14 @@ inline std::string exampleText(const std::string &name) {
   return text.str();
 }
 
+/// A model's text, parsed as `name` (a failure is a test failure, and gives
+/// an empty graph).
+inline Graph parsedOrFail(const std::string &text, const std::string &name = "m.ir") {
+  Result<Graph> g = parseModel(text, name);
+  EXPECT_TRUE(g.ok()) << g.errorText();
+  return g.ok() ? std::move(g).value() : Graph{};
+}
+
 /// examples/NAME, parsed (a failure is a test failure).
 inline Graph loadExample(const std::string &name) {
   Result<Graph> g = parseModel(exampleText(name), name);

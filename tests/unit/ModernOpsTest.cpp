@@ -6,6 +6,7 @@
 /// errors, located. The table-walking tests (GradCheckTest, OpCoverageTest,
 /// OpRoundTripTest) check gradients against finite differences and the JIT
 /// against the interpreter on random values.
+#include "JitTestUtil.h"
 #include "codegen/Session.h"
 #include "frontend/Parser.h"
 #include "ir/Printer.h"
@@ -20,11 +21,7 @@
 namespace nnc {
 namespace {
 
-Graph parsed(const std::string &text) {
-  Result<Graph> g = parseModel(text, "m.ir");
-  EXPECT_TRUE(g.ok()) << g.errorText();
-  return g.ok() ? std::move(g).value() : Graph{};
-}
+Graph parsed(const std::string &text) { return jittest::parsedOrFail(text, "m.ir"); }
 
 /// The model's outputs from the interpreter and from the JIT, which must
 /// agree to the last bit or within `tolerance` (transcendentals).

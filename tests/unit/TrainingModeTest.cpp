@@ -5,6 +5,7 @@
 /// dropout's mask (kept fraction, scaling, the same mask forward and
 /// backward, a new mask each step, the same bits in both engines and on 1
 /// and 2 threads) and its identity in inference.
+#include "JitTestUtil.h"
 #include "codegen/Session.h"
 #include "frontend/Parser.h"
 #include "passes/Pass.h"
@@ -21,11 +22,7 @@
 namespace nnc {
 namespace {
 
-Graph parsed(const std::string &text) {
-  Result<Graph> g = parseModel(text, "m.ir");
-  EXPECT_TRUE(g.ok()) << g.errorText();
-  return g.ok() ? std::move(g).value() : Graph{};
-}
+Graph parsed(const std::string &text) { return jittest::parsedOrFail(text, "m.ir"); }
 
 /// The training step as the pipeline's first two passes make it.
 Graph trainingStep(const Graph &model) {

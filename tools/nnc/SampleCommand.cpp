@@ -2,6 +2,7 @@
 /// byte-level language model (a model whose first input is i32[B, T] and
 /// whose output is the next byte's logits f32[B, T, 256]), one byte at a
 /// time through the compiled inference graph.
+#include "runtime/SplitMix64.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/Engine.h"
@@ -51,25 +52,9 @@ Result<LanguageModel> findLanguageModel(const Graph &g) {
   return lm;
 }
 
-/// SplitMix64: a stream of uniform numbers that depends on the seed alone.
-class Uniform {
-public:
-  explicit Uniform(uint64_t seed) : state_(seed) {}
-  /// In [0, 1).
-  double next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1p-53;
-  }
-
-private:
-  uint64_t state_;
-};
-
 /// A byte drawn from softmax(logits / temperature); the most likely one at
 /// temperature 0.
-int drawByte(const float *logits, int64_t v, double temperature, Uniform &rng) {
+int drawByte(const float *logits, int64_t v, double temperature, SplitMix64 &rng) {
   int64_t best = 0;
   for (int64_t c = 1; c < v; ++c)
     if (logits[c] > logits[best])
@@ -80,7 +65,7 @@ int drawByte(const float *logits, int64_t v, double temperature, Uniform &rng) {
   double total = 0;
   for (int64_t c = 0; c < v; ++c)
     total += p[static_cast<size_t>(c)] = std::exp((logits[c] - logits[best]) / temperature);
-  double u = rng.next() * total;
+  double u = rng.uniform() * total;
   for (int64_t c = 0; c < v; ++c) {
     u -= p[static_cast<size_t>(c)];
     if (u < 0)
@@ -161,7 +146,7 @@ int sampleCommand(const Args &args) {
   std::fputs(text.c_str(), stdout);
   std::vector<Tensor> inputs(g.valuesOfKind(ValueKind::Input).size());
   inputs[0] = Tensor(DType::I32, {1, lm->context});
-  Uniform rng(*seed);
+  SplitMix64 rng(*seed);
   for (int64_t i = 0; i < *length; ++i) {
     int64_t at = fillWindow(text, lm->context, inputs[0]);
     if (at < 0) // an empty prompt: start from a newline, as after a text's last line
