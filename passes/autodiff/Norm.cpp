@@ -47,43 +47,45 @@ Gradients batchNormInferenceGradients(GradContext &c) {
   return g;
 }
 
-/// batchnorm_train: the batch's statistics depend on x too.
-Gradients batchNormTrainGradients(GradContext &c) {
+/// layernorm and batchnorm_train, whose statistics depend on x: the
+/// gradient ops `inputGrad` (x, gamma, dy) and `gammaGrad` (x, dy), and
+/// beta's gradient dy summed over every axis gamma does not have.
+Gradients normalizedGradients(GradContext &c, OpKind inputGrad, OpKind gammaGrad,
+                              ValueId betaGrad(GradContext &, ValueId)) {
   ValueId x = c.x(0), gamma = c.x(1), dy = c.dy;
   AttrValue eps = c.attr("eps");
   Gradients g(3, kNoValue);
   if (c.wanted[0])
-    g[0] = c.op(OpKind::BatchNormGrad, {x, gamma, dy}, {{"eps", eps}});
+    g[0] = c.op(inputGrad, {x, gamma, dy}, {{"eps", eps}});
   if (c.wanted[1])
-    g[1] = c.op(OpKind::BatchNormGammaGrad, {x, dy}, {{"eps", eps}});
+    g[1] = c.op(gammaGrad, {x, dy}, {{"eps", eps}});
   if (c.wanted[2])
-    g[2] = sumOverChannels(c, dy);
+    g[2] = betaGrad(c, dy);
   return g;
+}
+
+/// sum(dy) over every axis but the last (layernorm's features).
+ValueId sumOverRows(GradContext &c, ValueId dy) {
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i + 1 < c.type(dy).rank(); ++i)
+    rows.push_back(static_cast<int64_t>(i));
+  return rows.empty() ? dy : c.op(OpKind::Sum, {dy}, {{"axes", AttrValue::ints(rows)}});
 }
 
 } // namespace
 
 Gradients normGradients(GradContext &c) {
-  if (c.node.op == OpKind::BatchNorm)
+  switch (c.node.op) {
+  case OpKind::BatchNorm:
     return batchNormInferenceGradients(c);
-  if (c.node.op == OpKind::BatchNormTrain)
-    return batchNormTrainGradients(c);
-  if (c.node.op != OpKind::LayerNorm)
+  case OpKind::BatchNormTrain:
+    return normalizedGradients(c, OpKind::BatchNormGrad, OpKind::BatchNormGammaGrad,
+                               sumOverChannels);
+  case OpKind::LayerNorm:
+    return normalizedGradients(c, OpKind::LayerNormGrad, OpKind::LayerNormGammaGrad, sumOverRows);
+  default:
     NNC_UNHANDLED_OP(c.node, "gradient rule");
-  ValueId x = c.x(0), gamma = c.x(1), dy = c.dy;
-  AttrValue eps = c.attr("eps");
-  Gradients g(3, kNoValue);
-  if (c.wanted[0])
-    g[0] = c.op(OpKind::LayerNormGrad, {x, gamma, dy}, {{"eps", eps}});
-  if (c.wanted[1])
-    g[1] = c.op(OpKind::LayerNormGammaGrad, {x, dy}, {{"eps", eps}});
-  if (c.wanted[2]) {
-    std::vector<int64_t> rows;
-    for (size_t i = 0; i + 1 < c.type(x).rank(); ++i)
-      rows.push_back(static_cast<int64_t>(i));
-    g[2] = rows.empty() ? dy : c.op(OpKind::Sum, {dy}, {{"axes", AttrValue::ints(rows)}});
   }
-  return g;
 }
 
 } // namespace nnc
