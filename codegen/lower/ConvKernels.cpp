@@ -16,16 +16,20 @@ namespace nnc::conv {
 
 namespace {
 
-/// A correlation with stride 1 along the width, the shape shared by conv2d
-/// and (stride 1) its input gradient:
+/// A correlation, the shape shared by conv2d and its input gradient:
 ///   out[n, o, r, col] = bias(o) + sum over i, kh, kw of
-///                       weight(o, i, kh, kw) * in[n, i, r * sh + kh - ph, col + kw - pw]
-/// with taps in the padding reading zero.
+///                       weight(o, i, kh, kw) * padded(n, i)[r * sh + kh, col * sw + kw]
+/// where padded(n, i) is the plane in[n, i] spread out (input element (y, x)
+/// at (ph + y * spreadH, pw + x * spreadW)) with zeros elsewhere: spread 1
+/// is conv2d's zero padding; spread s is the zero insertion that makes the
+/// input gradient of a stride-s conv2d a stride-1 correlation (XLA's
+/// lhs_dilation).
 struct Correlation {
   V in, out;                    ///< [N, ins, h, w] and [N, outs, oh, ow]
   int64_t ins, outs;            ///< channels of in and out
-  int64_t h, w, oh, ow, kh, kw; ///< spatial sizes (ow = w + 2 pw - kw + 1)
-  int64_t sh, ph, pw;           ///< row stride, padding
+  int64_t h, w, oh, ow, kh, kw; ///< spatial sizes
+  int64_t sh, sw, ph, pw;       ///< strides, padding
+  int64_t spreadH, spreadW;     ///< the spacing of input elements in the padded plane
   /// weight(o, i, kh, kw) is weightBase(o0, i)[weightOffset(o - o0, kh, kw)]
   /// within a block of output channels from o0: constant offsets from one
   /// pointer per block and input channel.
@@ -34,32 +38,59 @@ struct Correlation {
   std::function<V(V o)> bias; ///< null: start from zero
 };
 
-/// The padded copy of one input plane: rows of w + 2 pw floats, ph zero rows
-/// above and below, and a vector of slack after (the last chunk of a row
-/// reads whole vectors past the row's end; those lanes are never stored).
+/// The padded copy of one input plane: as many rows and columns as the
+/// spread input with its padding on both sides, or as the taps reach (the
+/// input gradient of a stride that does not divide the input reaches
+/// further), and slack after (the last chunk of a row reads whole vectors,
+/// sw of them with a width stride, past the row's end; those lanes are
+/// never stored).
 struct PaddedPlane {
-  int64_t stride, rows;
+  int64_t stride, rows, slack;
   int64_t plane() const { return stride * rows; }
-  int64_t floats(unsigned vw) const { return plane() + vw; }
+  int64_t floats() const { return plane() + slack; }
 };
 
-PaddedPlane paddedPlane(const Correlation &k) {
-  return PaddedPlane{k.w + 2 * k.pw, k.h + 2 * k.ph};
+PaddedPlane paddedPlane(const Correlation &k, unsigned vw) {
+  int64_t width = std::max(2 * k.pw + (k.w - 1) * k.spreadW + 1, (k.ow - 1) * k.sw + k.kw);
+  int64_t height = std::max(2 * k.ph + (k.h - 1) * k.spreadH + 1, (k.oh - 1) * k.sh + k.kh);
+  return PaddedPlane{width, height, static_cast<int64_t>(vw) * k.sw};
 }
+
+/// A vector of `lanes` elements of type `elem` from p, p + stride, p +
+/// 2 stride, ...: one wide load and a shuffle (vpermt2ps and kin), the
+/// lanes under `mask` only when one is given (a mask of lanes * stride).
+V stridedLoad(Lowering &l, llvm::Type *elem, unsigned lanes, int64_t stride, V p, V mask = nullptr) {
+  auto &b = l.b;
+  auto *wide = llvm::FixedVectorType::get(elem, lanes * static_cast<unsigned>(stride));
+  llvm::Align align(elem->getPrimitiveSizeInBits() / 8);
+  V all = mask ? V(b.CreateMaskedLoad(wide, p, align, mask, llvm::Constant::getNullValue(wide)))
+               : V(b.CreateAlignedLoad(wide, p, align));
+  if (stride == 1)
+    return all;
+  llvm::SmallVector<int, 16> picked;
+  for (unsigned v = 0; v < lanes; ++v)
+    picked.push_back(static_cast<int>(v * stride));
+  return b.CreateShuffleVector(all, picked);
+}
+
+/// Widest width stride the kernels take (a wider one loads and shuffles
+/// more than it computes; the plain nests take it).
+constexpr int64_t kMaxTiledStride = 4;
 
 /// Floats of the stack buffer of padded planes (64 KiB).
 constexpr int64_t kPaddedFloats = 16384;
 
 /// The correlation kernel applies when a padded plane fits the buffer.
 bool fitsBuffer(const Correlation &k, unsigned vw) {
-  return paddedPlane(k).floats(vw) <= kPaddedFloats;
+  return k.sw <= kMaxTiledStride && paddedPlane(k, vw).floats() <= kPaddedFloats;
 }
 
 /// Input channels whose padded planes share the buffer: a tile keeps its
 /// sums in registers over all of them (storing and reloading partial sums
 /// between channels costs loads, and the loads stall on those stores).
 int64_t channelGroup(const Correlation &k, unsigned vw) {
-  return std::clamp<int64_t>((kPaddedFloats - vw) / paddedPlane(k).plane(), 1, k.ins);
+  PaddedPlane pp = paddedPlane(k, vw);
+  return std::clamp<int64_t>((kPaddedFloats - pp.slack) / pp.plane(), 1, k.ins);
 }
 
 /// Register blocking of the correlation kernel: a tile is `rows` output rows by
@@ -110,14 +141,15 @@ void taps(Lowering &l, const Block &blk, const std::vector<Spot> &spots, V top, 
           std::vector<std::vector<V>> &acc) {
   auto &b = l.b;
   const Correlation &k = blk.k;
-  int64_t stride = paddedPlane(k).stride;
+  int64_t stride = paddedPlane(k, blk.t.vw).stride;
   for (int64_t kh = 0; kh < k.kh; ++kh)
     for (int64_t kw = 0; kw < k.kw; ++kw) {
       std::vector<V> xs;
       for (const Spot &s : spots) {
         int64_t offset = (s.dr * k.sh + kh) * stride + kw;
-        V at = b.CreateAdd(b.CreateAdd(top, s.col), l.constI64(offset));
-        xs.push_back(b.CreateAlignedLoad(blk.vec, l.at(pad, at, l.f32), llvm::Align(4)));
+        V at = b.CreateAdd(b.CreateAdd(top, b.CreateMul(s.col, l.constI64(k.sw))),
+                           l.constI64(offset));
+        xs.push_back(stridedLoad(l, l.f32, blk.t.vw, k.sw, l.at(pad, at, l.f32)));
       }
       for (int64_t j = 0; j < blk.count; ++j) {
         V weight =
@@ -135,7 +167,7 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0,
           const std::vector<Spot> &spots) {
   auto &b = l.b;
   const Correlation &k = blk.k;
-  PaddedPlane pp = paddedPlane(k);
+  PaddedPlane pp = paddedPlane(k, blk.t.vw);
   auto outAt = [&](int64_t j, const Spot &s) {
     V row = b.CreateAdd(r0, l.constI64(s.dr));
     return l.at(blk.outs[j], b.CreateAdd(b.CreateMul(row, l.constI64(k.ow)), s.col), l.f32);
@@ -220,7 +252,7 @@ void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, i
 void correlationBlock(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t count,
                       V pad) {
   auto &b = l.b;
-  PaddedPlane pp = paddedPlane(k);
+  PaddedPlane pp = paddedPlane(k, t.vw);
   std::vector<llvm::Constant *> lanes;
   for (unsigned v = 0; v < t.vw; ++v)
     lanes.push_back(b.getInt1(static_cast<int64_t>(v) < k.ow % t.vw));
@@ -247,11 +279,16 @@ void correlationBlock(Lowering &l, const Correlation &k, Tiling t, V n, V o0, in
                     k.h * k.w);
       V dst = l.at(pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
       forOuter(l, l.constI64(k.h), [&](V r) {
-        V row = b.CreateAdd(r, l.constI64(k.ph));
-        V to = b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw));
-        b.CreateMemCpy(l.at(dst, to, l.f32), llvm::MaybeAlign(4),
-                       l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32), llvm::MaybeAlign(4),
-                       k.w * 4);
+        V row = b.CreateAdd(b.CreateMul(r, l.constI64(k.spreadH)), l.constI64(k.ph));
+        V to = l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)),
+                    l.f32);
+        V from = l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32);
+        if (k.spreadW == 1)
+          b.CreateMemCpy(to, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), k.w * 4);
+        else
+          forColumns(l, l.constI64(k.w), [&](V c) {
+            l.storeF32(to, b.CreateMul(c, l.constI64(k.spreadW)), l.loadF32(from, c));
+          });
       });
     });
     if (k.oh >= t.rows)
@@ -262,7 +299,7 @@ void correlationBlock(Lowering &l, const Correlation &k, Tiling t, V n, V o0, in
       rowTiles(l, blk, g0, gCount, first, l.constI64(r), 1);
   };
   // The borders stay zero: every group writes the same interiors.
-  b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * pp.plane() + t.vw) * 4),
+  b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * pp.plane() + pp.slack) * 4),
                  llvm::MaybeAlign(64));
   channels(l.constI64(0), true);
   if (groups > 1)
@@ -302,7 +339,8 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
   int64_t last = k.outs - (blocks - 1) * t.channels;
   V work = l.constI64(t.channels * k.ins * k.oh * k.ow * k.kh * k.kw);
   forPlanes(l, b.CreateMul(batch, l.constI64(blocks)), work, [&](V p) {
-    V pad = stackArray(l, l.f32, channelGroup(k, t.vw) * paddedPlane(k).plane() + t.vw);
+    PaddedPlane pp = paddedPlane(k, t.vw);
+    V pad = stackArray(l, l.f32, channelGroup(k, t.vw) * pp.plane() + pp.slack);
     V n = b.CreateUDiv(p, l.constI64(blocks)), blk = b.CreateURem(p, l.constI64(blocks));
     V o0 = b.CreateMul(blk, l.constI64(t.channels));
     ifLastBlock(
@@ -314,16 +352,16 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
 
 } // namespace
 
-/// conv2d through the correlation kernel, when its width stride is 1 and a
-/// padded plane fits; false otherwise.
+/// conv2d through the correlation kernel, when a padded plane fits and the
+/// width stride is at most kMaxTiledStride; false otherwise.
 bool lowerConv2dTiled(Lowering &l, const Node &node) {
   ValueId x = node.operands[0], w = node.operands[1], out = node.result;
   Geometry g = convGeometry(l, node, x, w, out);
   const Shape &ws = l.type(w).shape;
   int64_t filters = ws[0].size, channels = ws[1].size, taps = g.kh * g.kw;
-  Correlation k{l.data(x), l.data(out), channels, filters, g.h,  g.w, g.oh, g.ow,
-                g.kh,      g.kw,        g.sh,     g.ph,    g.pw, {},  {},   {}};
-  if (g.sw != 1 || !fitsBuffer(k, vectorLanes(*l.fn)))
+  Correlation k{l.data(x), l.data(out), channels, filters, g.h,  g.w, g.oh, g.ow, g.kh, g.kw,
+                g.sh,      g.sw,        g.ph,     g.pw,    1,    1,   {},   {}, {}};
+  if (!fitsBuffer(k, vectorLanes(*l.fn)))
     return false;
   // w[f, c, kh, kw]: filter f0 + j is j * channels * taps further on.
   V wData = l.data(w);
@@ -340,22 +378,24 @@ bool lowerConv2dTiled(Lowering &l, const Node &node) {
   return true;
 }
 
-/// conv2d_grad_input through the correlation kernel, when both strides are 1
-/// and the padding is below the kernel: dx is dy correlated with the
-/// flipped filters, channels swapped, under padding k - 1 - p,
+/// conv2d_grad_input through the correlation kernel, when the padding is
+/// below the kernel: dx is dy spread out by the strides (zeros between its
+/// elements) correlated with stride 1 with the flipped filters, channels
+/// swapped, under padding k - 1 - p,
 ///   dx[n, c, h, w] = sum over f, kh, kw of
-///                    w[f, c, KH-1-kh, KW-1-kw] * dy[n, f, h + kh - (KH-1-ph), ...]
-/// (each dx element a gather, in place of the plain nest's scatter).
+///                    w[f, c, KH-1-kh, KW-1-kw] * spread(dy[n, f])[h + kh, w + kw]
+/// (each dx element a gather, in place of the plain nest's scatter). With
+/// stride s, all but 1 in s^2 of the products are with those zeros: the
+/// price of one kernel for every stride, still well ahead of the scatter.
 bool lowerConv2dGradInputTiled(Lowering &l, const Node &node) {
   ValueId dy = node.operands[0], w = node.operands[1], x = node.operands[2], dx = node.result;
   Geometry g = convGeometry(l, node, x, w, dy);
   const Shape &ws = l.type(w).shape;
   int64_t filters = ws[0].size, channels = ws[1].size, taps = g.kh * g.kw;
-  if (g.sh != 1 || g.sw != 1 || g.ph >= g.kh || g.pw >= g.kw)
+  if (g.ph >= g.kh || g.pw >= g.kw)
     return false;
-  Correlation k{
-      l.data(dy), l.data(dx), filters,         channels,        g.oh, g.ow, g.h, g.w, g.kh,
-      g.kw,       1,          g.kh - 1 - g.ph, g.kw - 1 - g.pw, {},   {},   {}};
+  Correlation k{l.data(dy), l.data(dx), filters, channels, g.oh, g.ow, g.h, g.w, g.kh, g.kw, 1, 1,
+                g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.sh, g.sw, {}, {}, {}};
   if (!fitsBuffer(k, vectorLanes(*l.fn)))
     return false;
   // w[f, c, kh, kw]: channel c0 + j is j * taps further on.
@@ -372,79 +412,83 @@ bool lowerConv2dGradInputTiled(Lowering &l, const Node &node) {
 
 namespace {
 
-/// The filter gradient's tiled kernel (conv2d_grad_filter with width stride
-/// 1): one task per block of filters of one channel c. Per image, x[n, c]
-/// is copied once into a zero-padded plane of doubles; then for each dy row
-/// and vector of columns (dy converted once), every (filter, tap) of a pass
-/// keeps a vector of double partial sums in a register, fed by one load of
-/// the padded x each. The products are exact and added in double, as in the
-/// plain nest; each sum's lanes are added in order at the end.
+/// The filter gradient's tiled kernel (conv2d_grad_filter): one task per
+/// block of filters of one channel c. Per image, x[n, c] is copied once into
+/// a zero-padded plane; then for each dy row and vector of columns, every
+/// (filter, tap) of a pass keeps a vector of partial sums in a register, fed
+/// by one load of the padded x each (a strided load when the width stride
+/// is above 1). The sums run in f32 within one image (each lane at most
+/// oh * ow / lanes products, 1024 for the largest plane the buffer takes)
+/// and are added into double totals once per image, so the error does not
+/// grow with the batch; each total's lanes are added in order at the end.
 struct FilterGrad {
   Lowering &l;
   Geometry g;
   int64_t filters, channels, taps;
-  unsigned vd;            ///< doubles per vector
-  int64_t stride, padded; ///< the padded plane's row stride and doubles
+  unsigned vw;            ///< floats per vector
+  int64_t stride, padded; ///< the padded plane's row stride and floats
   V xData, dyData, dwData, batch;
-  llvm::Type *vecD, *vecF;
-  V tailMask;
+  llvm::Type *vecF, *vecD; ///< vw floats, vw doubles
+  V tailMask;              ///< dy's valid lanes in the last vector of a row
+  V xTailMask;             ///< the same lanes of x's strided load (sw per dy lane)
 
-  /// Copies x[n, c] into the interior of the padded plane, as doubles.
+  /// Copies x[n, c] into the interior of the padded plane.
   void copyPlane(V pad, V n, V c) {
     auto &b = l.b;
     V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), g.h * g.w);
     forOuter(l, l.constI64(g.h), [&](V r) {
       V to = b.CreateAdd(b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)),
                          l.constI64(g.pw));
-      V from = b.CreateMul(r, l.constI64(g.w));
-      forColumns(l, l.constI64(g.w), [&](V i) {
-        V v = b.CreateFPExt(l.loadF32(xp, b.CreateAdd(from, i)), l.f64);
-        b.CreateStore(v, l.at(pad, b.CreateAdd(to, i), l.f64));
-      });
+      b.CreateMemCpy(l.at(pad, to, l.f32), llvm::MaybeAlign(4),
+                     l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32), llvm::MaybeAlign(4),
+                     g.w * 4);
     });
   }
 
-  V load(llvm::Type *vec, V p, bool masked, unsigned align) {
-    if (!masked)
-      return l.b.CreateAlignedLoad(vec, p, llvm::Align(align));
-    return l.b.CreateMaskedLoad(vec, p, llvm::Align(align), tailMask,
-                                llvm::Constant::getNullValue(vec));
-  }
-
-  /// The vector of dy columns [col, col + vd) of row oh against taps
-  /// [t0, t1): sums[j][t - t0] += x(tap) * dy[f0 + j] (masked lanes add 0).
+  /// The vector of dy columns [col, col + vw) of row oh against taps
+  /// [t0, t1): sums[j][t - t0] += x(tap) * dy[f0 + j]. In the masked tail
+  /// both loads read 0 past the row's end (not an x of the next row that
+  /// could be an infinity: times dy's 0, a NaN in the sum).
   void chunk(V pad, const std::vector<V> &dyPlanes, V oh, V col, bool masked, int64_t t0,
              int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
     auto &b = l.b;
     std::vector<V> dv;
     V at = b.CreateAdd(b.CreateMul(oh, l.constI64(g.ow)), col);
     for (V dyp : dyPlanes)
-      dv.push_back(b.CreateFPExt(load(vecF, l.at(dyp, at, l.f32), masked, 4), vecD));
-    V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(stride)), col);
+      dv.push_back(stridedLoad(l, l.f32, vw, 1, l.at(dyp, at, l.f32), masked ? tailMask : nullptr));
+    V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(stride)),
+                        b.CreateMul(col, l.constI64(g.sw)));
     for (int64_t t = t0; t < t1; ++t) {
-      V p = l.at(pad, b.CreateAdd(top, l.constI64(t / g.kw * stride + t % g.kw)), l.f64);
-      V xv = load(vecD, p, masked, 8);
+      V p = l.at(pad, b.CreateAdd(top, l.constI64(t / g.kw * stride + t % g.kw)), l.f32);
+      V xv = stridedLoad(l, l.f32, vw, g.sw, p, masked ? xTailMask : nullptr);
       for (size_t j = 0; j < dv.size(); ++j) {
         llvm::AllocaInst *s = sums[j][t - t0];
-        b.CreateStore(fmuladd(l, xv, dv[j], b.CreateLoad(vecD, s)), s);
+        b.CreateStore(fmuladd(l, xv, dv[j], b.CreateLoad(vecF, s)), s);
       }
     }
+  }
+
+  /// Allocas for count x (t1 - t0) vectors of `type`, zeroed here; mem2reg
+  /// makes them registers (phis) across the loops.
+  std::vector<std::vector<llvm::AllocaInst *>> zeroedSlots(llvm::Type *type, int64_t count,
+                                                          int64_t width) {
+    llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
+    std::vector<std::vector<llvm::AllocaInst *>> slots(count);
+    for (auto &row : slots)
+      for (int64_t t = 0; t < width; ++t) {
+        row.push_back(eb.CreateAlloca(type));
+        l.b.CreateStore(llvm::Constant::getNullValue(type), row.back());
+      }
+    return slots;
   }
 
   /// dw[f0 .. f0 + count - 1, c, t0 .. t1 - 1]: one pass over the batch.
   void pass(V pad, V f0, V c, int64_t count, int64_t t0, int64_t t1) {
     auto &b = l.b;
-    // The sums live in registers across the loops: allocas that mem2reg
-    // turns into phis.
-    llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
-    std::vector<std::vector<llvm::AllocaInst *>> sums(count);
-    for (auto &row : sums)
-      for (int64_t t = t0; t < t1; ++t) {
-        row.push_back(eb.CreateAlloca(vecD));
-        b.CreateStore(llvm::Constant::getNullValue(vecD), row.back());
-      }
-    int64_t full = g.ow / vd, tail = g.ow % vd;
+    auto totals = zeroedSlots(vecD, count, t1 - t0);
+    int64_t full = g.ow / vw, tail = g.ow % vw;
     forOuter(l, batch, [&](V n) {
+      auto sums = zeroedSlots(vecF, count, t1 - t0);
       copyPlane(pad, n, c);
       std::vector<V> dyPlanes;
       for (int64_t j = 0; j < count; ++j) {
@@ -455,17 +499,22 @@ struct FilterGrad {
       forOuter(l, l.constI64(g.oh), [&](V oh) {
         if (full > 0)
           forOuter(l, l.constI64(full), [&](V q) {
-            chunk(pad, dyPlanes, oh, b.CreateMul(q, l.constI64(vd)), false, t0, t1, sums);
+            chunk(pad, dyPlanes, oh, b.CreateMul(q, l.constI64(vw)), false, t0, t1, sums);
           });
         if (tail > 0)
-          chunk(pad, dyPlanes, oh, l.constI64(full * vd), true, t0, t1, sums);
+          chunk(pad, dyPlanes, oh, l.constI64(full * vw), true, t0, t1, sums);
       });
+      for (int64_t j = 0; j < count; ++j)
+        for (int64_t t = 0; t < t1 - t0; ++t) {
+          V image = b.CreateFPExt(b.CreateLoad(vecF, sums[j][t]), vecD);
+          b.CreateStore(b.CreateFAdd(b.CreateLoad(vecD, totals[j][t]), image), totals[j][t]);
+        }
     });
     for (int64_t j = 0; j < count; ++j)
       for (int64_t t = t0; t < t1; ++t) {
-        V v = b.CreateLoad(vecD, sums[j][t - t0]);
+        V v = b.CreateLoad(vecD, totals[j][t - t0]);
         V total = llvm::ConstantFP::get(l.f64, 0.0);
-        for (unsigned k = 0; k < vd; ++k)
+        for (unsigned k = 0; k < vw; ++k)
           total = b.CreateFAdd(total, b.CreateExtractElement(v, k));
         V slice = b.CreateAdd(b.CreateMul(b.CreateAdd(f0, l.constI64(j)), l.constI64(channels)), c);
         V index = b.CreateAdd(b.CreateMul(slice, l.constI64(taps)), l.constI64(t));
@@ -476,38 +525,42 @@ struct FilterGrad {
 
 } // namespace
 
-/// conv2d_grad_filter through FilterGrad, when the width stride is 1 and a
-/// padded plane of doubles fits its stack buffer (64 KiB); false otherwise.
+/// conv2d_grad_filter through FilterGrad, when the width stride is at most
+/// kMaxTiledStride and a padded plane fits its stack buffer (64 KiB);
+/// false otherwise.
 bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   auto &b = l.b;
   ValueId x = node.operands[0], dy = node.operands[1], w = node.operands[2], dw = node.result;
   Geometry g = convGeometry(l, node, x, w, dy);
   const Shape &ws = l.type(w).shape;
-  unsigned vd = vectorLanes(*l.fn) / 2;
-  int64_t stride = g.w + 2 * g.pw, padded = stride * (g.h + 2 * g.ph) + vd;
-  if (g.sw != 1 || vd < 2 || padded > 8192)
+  unsigned vw = vectorLanes(*l.fn);
+  int64_t stride = g.w + 2 * g.pw, padded = stride * (g.h + 2 * g.ph) + vw * g.sw;
+  if (g.sw > kMaxTiledStride || vw < 4 || padded > kPaddedFloats)
     return false;
-  std::vector<llvm::Constant *> lanes;
-  for (unsigned v = 0; v < vd; ++v)
-    lanes.push_back(b.getInt1(static_cast<int64_t>(v) < g.ow % vd));
+  std::vector<llvm::Constant *> lanes, xLanes;
+  for (unsigned v = 0; v < vw; ++v)
+    lanes.push_back(b.getInt1(static_cast<int64_t>(v) < g.ow % vw));
+  for (int64_t v = 0; v < vw * g.sw; ++v)
+    xLanes.push_back(b.getInt1(v / g.sw < g.ow % vw));
   FilterGrad k{l,
                g,
                ws[0].size,
                ws[1].size,
                g.kh * g.kw,
-               vd,
+               vw,
                stride,
                padded,
                l.data(x),
                l.data(dy),
                l.data(dw),
                l.dim(l.type(x).shape[0]),
-               llvm::FixedVectorType::get(l.f64, vd),
-               llvm::FixedVectorType::get(l.f32, vd),
-               llvm::ConstantVector::get(lanes)};
+               llvm::FixedVectorType::get(l.f32, vw),
+               llvm::FixedVectorType::get(l.f64, vw),
+               llvm::ConstantVector::get(lanes),
+               llvm::ConstantVector::get(xLanes)};
   // Sums per pass: about 24 of 32 registers (AVX-512), 12 of 16 otherwise;
   // a block of filters shares each x load, a pass covers a group of taps.
-  int64_t maxSums = vd == 8 ? 24 : 12;
+  int64_t maxSums = vw == 16 ? 24 : 12;
   int64_t block = std::clamp<int64_t>(maxSums / k.taps, 1, k.filters);
   int64_t group = std::max<int64_t>(1, maxSums / block);
   int64_t blocks = (k.filters + block - 1) / block, last = k.filters - (blocks - 1) * block;
@@ -517,8 +570,8 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   };
   V work = b.CreateMul(k.batch, l.constI64(block * g.oh * g.ow * k.taps));
   forPlanes(l, l.constI64(blocks * k.channels), work, [&](V p) {
-    V pad = stackArray(l, l.f64, padded);
-    b.CreateMemSet(pad, b.getInt8(0), l.constI64(padded * 8), llvm::MaybeAlign(64));
+    V pad = stackArray(l, l.f32, padded);
+    b.CreateMemSet(pad, b.getInt8(0), l.constI64(padded * 4), llvm::MaybeAlign(64));
     V blk = b.CreateUDiv(p, l.constI64(k.channels)), c = b.CreateURem(p, l.constI64(k.channels));
     V f0 = b.CreateMul(blk, l.constI64(block));
     ifLastBlock(

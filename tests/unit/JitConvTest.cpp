@@ -77,6 +77,16 @@ TEST(JitConv, Conv2dAndGradientsNonSquareKernel) {
   checkConv(1, 2, 2, 2, 1, 1, 3, 2);
 }
 
+/// Width strides up to the tiled kernels' widest (4, strided loads) and past
+/// it (5, the plain nests), a stride-4 "patchify" conv among them; planes
+/// wider than a vector, so a row has whole vectors and a tail.
+TEST(JitConv, Conv2dAndGradientsWideStrides) {
+  checkConv(2, 5, 3, 3, 3, 3, 1, 1, 13, 40);
+  checkConv(3, 4, 4, 4, 4, 4, 0, 0, 16, 72);
+  checkConv(2, 3, 3, 3, 1, 4, 1, 1, 9, 70);
+  checkConv(2, 3, 5, 5, 5, 5, 2, 2, 11, 90);
+}
+
 /// Rows so wide that conv2d_grad_filter sums one tap at a time (its partial
 /// sums of every tap would not fit its stack buffer).
 TEST(JitConv, Conv2dAndGradientsWideRows) { checkConv(1, 2, 7, 7, 1, 1, 0, 1, 8, 339); }
@@ -141,6 +151,31 @@ TEST(JitConv, MaxPoolGradientTiesAndNaN) {
   for (int64_t i = 84; i < 84 + 42; ++i)
     x.f32()[i] = -std::numeric_limits<float>::infinity(); // windows of -inf only
   expectJitMatchesOn(text, {x, dy});
+}
+
+/// An infinity in x reaches only the filter taps that read it: the lanes of
+/// a row's last vector past its end (which would read the next row's first
+/// x, here the infinity) must add nothing, not 0 * inf = NaN, at width
+/// strides 1 and 2.
+TEST(JitConv, FilterGradientTailIgnoresInfinityOfTheNextRow) {
+  for (int64_t sw : {1, 2}) {
+    int64_t ow = (21 - 3) / sw + 1;
+    std::string text = "model m {\n input x: f32[2, 1, 4, 21]\n input dy: f32[2, 2, 2, " +
+                       std::to_string(ow) + "]\n input w: f32[2, 1, 3, 3]\n" +
+                       " g = conv2d_grad_filter(x, dy, w, stride=[1, " + std::to_string(sw) +
+                       "])\n output g\n}\n";
+    Tensor x(DType::F32, {2, 1, 4, 21}), dy(DType::F32, {2, 2, 2, ow}), w(DType::F32, {2, 1, 3, 3});
+    fillUniform(x.f32(), x.numel(), -1, 1, 3);
+    fillUniform(dy.f32(), dy.numel(), -1, 1, 4);
+    fillUniform(w.f32(), w.numel(), -1, 1, 5);
+    x.f32()[2 * 21] = std::numeric_limits<float>::infinity(); // image 0, row 2, column 0
+    std::vector<Tensor> out = expectJitMatchesOn(text, {x, dy, w});
+    ASSERT_EQ(out.size(), 1u);
+    // Taps of column 2 never read column 0: finite.
+    for (int64_t slice = 0; slice < 2; ++slice)
+      for (int64_t kh = 0; kh < 3; ++kh)
+        EXPECT_TRUE(std::isfinite(out[0].f32()[slice * 9 + kh * 3 + 2])) << "sw " << sw;
+  }
 }
 
 /// The course's worked example: a 7x7 filter with 30 along a curve, over an
