@@ -246,9 +246,10 @@ def build_models():
             conv_bn("b2_w1", "b2_g1", "b2_b1", "b2_rm1", "b2_rv1", (32, 16, 3, 3), 21)
             conv_bn("b2_w2", "b2_g2", "b2_b2", "b2_rm2", "b2_rv2", (32, 32, 3, 3), 22)
             conv_bn("b2_ws", "b2_gs", "b2_bs", "b2_rms", "b2_rvs", (32, 16, 1, 1), 23)
-            conv_bn("b3_w1", "b3_g1", "b3_b1", "b3_rm1", "b3_rv1", (32, 32, 3, 3), 31)
-            conv_bn("b3_w2", "b3_g2", "b3_b2", "b3_rm2", "b3_rv2", (32, 32, 3, 3), 32)
-            self.w_out = P(glorot_uniform((32, 10), 2))
+            conv_bn("b3_w1", "b3_g1", "b3_b1", "b3_rm1", "b3_rv1", (64, 32, 3, 3), 31)
+            conv_bn("b3_w2", "b3_g2", "b3_b2", "b3_rm2", "b3_rv2", (64, 64, 3, 3), 32)
+            conv_bn("b3_ws", "b3_gs", "b3_bs", "b3_rms", "b3_rvs", (64, 32, 1, 1), 33)
+            self.w_out = P(glorot_uniform((64, 10), 2))
             self.b_out = nn.Parameter(torch.zeros(10))
 
         def bn(self, x, g, b, rm, rv):
@@ -263,8 +264,9 @@ def build_models():
             a2 = relu(bn(conv(h1, self.b2_w1, stride=2, padding=1), "b2_g1", "b2_b1", "b2_rm1", "b2_rv1"))
             s2 = bn(conv(h1, self.b2_ws, stride=2), "b2_gs", "b2_bs", "b2_rms", "b2_rvs")
             h2 = relu(bn(conv(a2, self.b2_w2, padding=1), "b2_g2", "b2_b2", "b2_rm2", "b2_rv2") + s2)
-            a3 = relu(bn(conv(h2, self.b3_w1, padding=1), "b3_g1", "b3_b1", "b3_rm1", "b3_rv1"))
-            h3 = relu(bn(conv(a3, self.b3_w2, padding=1), "b3_g2", "b3_b2", "b3_rm2", "b3_rv2") + h2)
+            a3 = relu(bn(conv(h2, self.b3_w1, stride=2, padding=1), "b3_g1", "b3_b1", "b3_rm1", "b3_rv1"))
+            s3 = bn(conv(h2, self.b3_ws, stride=2), "b3_gs", "b3_bs", "b3_rms", "b3_rvs")
+            h3 = relu(bn(conv(a3, self.b3_w2, padding=1), "b3_g2", "b3_b2", "b3_rm2", "b3_rv2") + s3)
             return torch.addmm(self.b_out, h3.mean(dim=(2, 3)), self.w_out)
 
     def lin(x, w, b):

@@ -59,7 +59,8 @@ PaddedPlane paddedPlane(const Correlation &k, unsigned vw) {
 /// A vector of `lanes` elements of type `elem` from p, p + stride, p +
 /// 2 stride, ...: one wide load and a shuffle (vpermt2ps and kin), the
 /// lanes under `mask` only when one is given (a mask of lanes * stride).
-V stridedLoad(Lowering &l, llvm::Type *elem, unsigned lanes, int64_t stride, V p, V mask = nullptr) {
+V stridedLoad(Lowering &l, llvm::Type *elem, unsigned lanes, int64_t stride, V p,
+              V mask = nullptr) {
   auto &b = l.b;
   auto *wide = llvm::FixedVectorType::get(elem, lanes * static_cast<unsigned>(stride));
   llvm::Align align(elem->getPrimitiveSizeInBits() / 8);
@@ -104,19 +105,43 @@ struct Tiling {
   int64_t channels; ///< output channels per block (and task)
 };
 
-/// AVX-512 (32 registers): 2 rows x 2 vectors x 4 channels, 16 accumulators;
-/// 16 registers (AVX2, SSE): 1 row x 2 vectors x 4 channels, 8 accumulators.
+/// Lanes for rows of `width` floats: the host's vector, or a narrower one
+/// (not below 4) where a row would leave more than half of it empty (a
+/// 7-wide row uses 7 of 16 lanes, 7 of 8): ymm FMAs reach the FLOP rate of
+/// zmm ones on Zen 4 and half of it on Intel, so the narrower vector wins
+/// or ties.
+unsigned lanesFor(const llvm::Function &fn, int64_t width) {
+  unsigned vw = vectorLanes(fn);
+  while (vw > 4 && width <= vw / 2)
+    vw /= 2;
+  return vw;
+}
+
+/// Half the vector registers hold accumulators: 16 with AVX-512's 32
+/// registers (2 rows x 2 vectors x 4 channels for a wide row, 4 rows x 1
+/// vector x 4 channels for a narrow one), 8 with 16 registers (AVX2, SSE).
 /// Fewer output channels take more rows, to keep as many independent sums
 /// (FMA latency) and reuse each input row for several output rows.
 Tiling tilingFor(const llvm::Function &fn, const Correlation &k) {
-  unsigned vw = vectorLanes(fn);
+  unsigned vw = lanesFor(fn, k.ow);
+  int64_t accumulators = vectorLanes(fn) == 16 ? 16 : 8;
   int64_t channels = std::min<int64_t>(k.outs, 4);
-  int64_t rows = std::max<int64_t>(vw == 16 ? 2 : 1, 4 / channels);
+  int64_t vectorsPerRow = std::min<int64_t>(2, (k.ow + vw - 1) / vw);
+  int64_t rows = std::clamp<int64_t>(accumulators / (channels * vectorsPerRow), 1, k.oh);
   return Tiling{vw, rows, channels};
 }
 
-/// One vector of a tile: output row r0 + dr, columns [col, col + vw), the
-/// tail (masked) when `masked`.
+/// The output rows of a tile: r0, r0 + step, r0 + 2 step, ..., all
+/// congruent to `phase` modulo step. Step 1 in general; the input
+/// gradient of a stride takes the rows of one phase at a time, so that the
+/// kernel rows that meet only the zeros between dy's rows drop out at
+/// compile time (half of them for stride 2).
+struct RowSet {
+  int64_t step = 1, phase = 0;
+};
+
+/// One vector of a tile: output row r0 + dr * step, columns [col, col +
+/// vw), the tail (masked) when `masked`.
 struct Spot {
   int64_t dr;
   V col;
@@ -137,18 +162,21 @@ struct Block {
 /// Every tap of one input channel (its padded plane at `pad`, its weights
 /// from `wBase`) into the tile's sums: per tap, one load of input per
 /// vector of the tile, one broadcast weight per output channel.
-void taps(Lowering &l, const Block &blk, const std::vector<Spot> &spots, V top, V pad, V wBase,
-          std::vector<std::vector<V>> &acc) {
+void taps(Lowering &l, const Block &blk, RowSet rs, const std::vector<Spot> &spots, V top, V pad,
+          V wBase, std::vector<std::vector<V>> &acc) {
   auto &b = l.b;
   const Correlation &k = blk.k;
   int64_t stride = paddedPlane(k, blk.t.vw).stride;
-  for (int64_t kh = 0; kh < k.kh; ++kh)
+  for (int64_t kh = 0; kh < k.kh; ++kh) {
+    // Padded row r * sh + kh holds input only when it is ph modulo spreadH.
+    if (rs.step > 1 && ((rs.phase + kh - k.ph) % rs.step + rs.step) % rs.step != 0)
+      continue;
     for (int64_t kw = 0; kw < k.kw; ++kw) {
       std::vector<V> xs;
       for (const Spot &s : spots) {
-        int64_t offset = (s.dr * k.sh + kh) * stride + kw;
-        V at = b.CreateAdd(b.CreateAdd(top, b.CreateMul(s.col, l.constI64(k.sw))),
-                           l.constI64(offset));
+        int64_t offset = (s.dr * rs.step * k.sh + kh) * stride + kw;
+        V at =
+            b.CreateAdd(b.CreateAdd(top, b.CreateMul(s.col, l.constI64(k.sw))), l.constI64(offset));
         xs.push_back(stridedLoad(l, l.f32, blk.t.vw, k.sw, l.at(pad, at, l.f32)));
       }
       for (int64_t j = 0; j < blk.count; ++j) {
@@ -158,18 +186,19 @@ void taps(Lowering &l, const Block &blk, const std::vector<Spot> &spots, V top, 
           acc[j][s] = fmuladd(l, weight, xs[s], acc[j][s]);
       }
     }
+  }
 }
 
 /// The tile at rows r0 + dr for the input channels g0 .. g0 + gCount - 1
 /// (padded planes 0 .. gCount - 1 of the buffer): start from the bias (the
 /// first group) or the partial sums, add every tap of every channel, store.
-void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0,
+void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, RowSet rs,
           const std::vector<Spot> &spots) {
   auto &b = l.b;
   const Correlation &k = blk.k;
   PaddedPlane pp = paddedPlane(k, blk.t.vw);
   auto outAt = [&](int64_t j, const Spot &s) {
-    V row = b.CreateAdd(r0, l.constI64(s.dr));
+    V row = b.CreateAdd(r0, l.constI64(s.dr * rs.step));
     return l.at(blk.outs[j], b.CreateAdd(b.CreateMul(row, l.constI64(k.ow)), s.col), l.f32);
   };
   // The sums cross the channel loop in allocas (mem2reg makes them phis).
@@ -201,7 +230,7 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0,
   forOuter(l, gCount, [&](V il) {
     std::vector<std::vector<V>> acc = loadAll();
     V pad = l.at(blk.pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
-    taps(l, blk, spots, top, pad, k.weightBase(blk.o0, b.CreateAdd(g0, il)), acc);
+    taps(l, blk, rs, spots, top, pad, k.weightBase(blk.o0, b.CreateAdd(g0, il)), acc);
     for (int64_t j = 0; j < blk.count; ++j)
       for (size_t s = 0; s < spots.size(); ++s)
         b.CreateStore(acc[j][s], slots[j][s]);
@@ -219,7 +248,8 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0,
 /// Output rows r0 .. r0 + rows - 1 for a group of input channels, across
 /// the width: pairs of whole vectors in a loop, then the rest (a whole
 /// vector and/or the masked tail) as one tile.
-void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, int64_t rows) {
+void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, RowSet rs,
+              int64_t rows) {
   auto &b = l.b;
   unsigned vw = blk.t.vw;
   int64_t full = blk.k.ow / vw, tail = blk.k.ow % vw;
@@ -233,7 +263,7 @@ void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, i
   if (full >= 2)
     forOuter(l, l.constI64(full / 2), [&](V q) {
       V col = b.CreateMul(q, l.constI64(2 * vw));
-      tile(l, blk, g0, gCount, first, r0,
+      tile(l, blk, g0, gCount, first, r0, rs,
            spotsAt({{col, false}, {b.CreateAdd(col, l.constI64(vw)), false}}));
     });
   std::vector<std::pair<V, bool>> rest;
@@ -242,7 +272,7 @@ void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, i
   if (tail)
     rest.push_back({l.constI64(full * vw), true});
   if (!rest.empty())
-    tile(l, blk, g0, gCount, first, r0, spotsAt(rest));
+    tile(l, blk, g0, gCount, first, r0, rs, spotsAt(rest));
 }
 
 /// One block of output channels o0 .. o0 + count - 1 of image n: per group
@@ -291,12 +321,21 @@ void correlationBlock(Lowering &l, const Correlation &k, Tiling t, V n, V o0, in
           });
       });
     });
-    if (k.oh >= t.rows)
-      forOuter(l, l.constI64(k.oh / t.rows), [&](V r) {
-        rowTiles(l, blk, g0, gCount, first, b.CreateMul(r, l.constI64(t.rows)), t.rows);
-      });
-    for (int64_t r = k.oh / t.rows * t.rows; r < k.oh; ++r)
-      rowTiles(l, blk, g0, gCount, first, l.constI64(r), 1);
+    // The rows of each phase (one phase of step 1 but for a spread input
+    // under stride 1), t.rows at a time.
+    int64_t step = k.spreadH > 1 && k.sh == 1 ? k.spreadH : 1;
+    for (int64_t phase = 0; phase < std::min(step, k.oh); ++phase) {
+      RowSet rs{step, phase};
+      int64_t rows = (k.oh - phase + step - 1) / step;
+      if (rows >= t.rows)
+        forOuter(l, l.constI64(rows / t.rows), [&](V i) {
+          V r0 = b.CreateAdd(l.constI64(phase), b.CreateMul(i, l.constI64(t.rows * step)));
+          rowTiles(l, blk, g0, gCount, first, r0, rs, t.rows);
+        });
+      if (rows % t.rows)
+        rowTiles(l, blk, g0, gCount, first, l.constI64(phase + rows / t.rows * t.rows * step), rs,
+                 rows % t.rows);
+    }
   };
   // The borders stay zero: every group writes the same interiors.
   b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * pp.plane() + pp.slack) * 4),
@@ -359,9 +398,9 @@ bool lowerConv2dTiled(Lowering &l, const Node &node) {
   Geometry g = convGeometry(l, node, x, w, out);
   const Shape &ws = l.type(w).shape;
   int64_t filters = ws[0].size, channels = ws[1].size, taps = g.kh * g.kw;
-  Correlation k{l.data(x), l.data(out), channels, filters, g.h,  g.w, g.oh, g.ow, g.kh, g.kw,
-                g.sh,      g.sw,        g.ph,     g.pw,    1,    1,   {},   {}, {}};
-  if (!fitsBuffer(k, vectorLanes(*l.fn)))
+  Correlation k{l.data(x), l.data(out), channels, filters, g.h, g.w, g.oh, g.ow, g.kh, g.kw,
+                g.sh,      g.sw,        g.ph,     g.pw,    1,   1,   {},   {},   {}};
+  if (!fitsBuffer(k, lanesFor(*l.fn, k.ow)))
     return false;
   // w[f, c, kh, kw]: filter f0 + j is j * channels * taps further on.
   V wData = l.data(w);
@@ -394,9 +433,10 @@ bool lowerConv2dGradInputTiled(Lowering &l, const Node &node) {
   int64_t filters = ws[0].size, channels = ws[1].size, taps = g.kh * g.kw;
   if (g.ph >= g.kh || g.pw >= g.kw)
     return false;
-  Correlation k{l.data(dy), l.data(dx), filters, channels, g.oh, g.ow, g.h, g.w, g.kh, g.kw, 1, 1,
-                g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.sh, g.sw, {}, {}, {}};
-  if (!fitsBuffer(k, vectorLanes(*l.fn)))
+  Correlation k{
+      l.data(dy), l.data(dx), filters,         channels,        g.oh, g.ow, g.h, g.w, g.kh, g.kw,
+      1,          1,          g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.sh, g.sw, {},  {},  {}};
+  if (!fitsBuffer(k, lanesFor(*l.fn, k.ow)))
     return false;
   // w[f, c, kh, kw]: channel c0 + j is j * taps further on.
   V wData = l.data(w);
@@ -413,35 +453,42 @@ bool lowerConv2dGradInputTiled(Lowering &l, const Node &node) {
 namespace {
 
 /// The filter gradient's tiled kernel (conv2d_grad_filter): one task per
-/// block of filters of one channel c. Per image, x[n, c] is copied once into
-/// a zero-padded plane; then for each dy row and vector of columns, every
-/// (filter, tap) of a pass keeps a vector of partial sums in a register, fed
-/// by one load of the padded x each (a strided load when the width stride
-/// is above 1). The sums run in f32 within one image (each lane at most
-/// oh * ow / lanes products, 1024 for the largest plane the buffer takes)
-/// and are added into double totals once per image, so the error does not
-/// grow with the batch; each total's lanes are added in order at the end.
+/// channel c and range of filters. The images go in groups: their x[n, c]
+/// planes are copied once into zero-padded planes of a stack buffer; then
+/// per block of filters and group of taps (a pass), every (filter, tap)
+/// keeps a vector of partial sums in a register over the group's dy rows
+/// and vectors of columns, fed by one load of the padded x each (a strided
+/// load when the width stride is above 1), and adds it into a vector of
+/// double totals in memory once per group. The sums run in f32 over at most
+/// about 64 products per lane (a group is that many, or one image), so the
+/// error does not grow with the batch; each total's lanes are added in
+/// order at the end.
 struct FilterGrad {
   Lowering &l;
   Geometry g;
   int64_t filters, channels, taps;
-  unsigned vw;            ///< floats per vector
-  int64_t stride, padded; ///< the padded plane's row stride and floats
+  unsigned vw;           ///< floats per vector
+  int64_t stride, plane; ///< a padded plane's row stride and floats
+  int64_t group;         ///< images per group
   V xData, dyData, dwData, batch;
   llvm::Type *vecF, *vecD; ///< vw floats, vw doubles
   V tailMask;              ///< dy's valid lanes in the last vector of a row
   V xTailMask;             ///< the same lanes of x's strided load (sw per dy lane)
 
-  /// Copies x[n, c] into the interior of the padded plane.
-  void copyPlane(V pad, V n, V c) {
+  /// Copies x[n0 + i, c] into the interior of padded plane i, i < count.
+  void copyPlanes(V pad, V n0, V count, V c) {
     auto &b = l.b;
-    V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), g.h * g.w);
-    forOuter(l, l.constI64(g.h), [&](V r) {
-      V to = b.CreateAdd(b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)),
-                         l.constI64(g.pw));
-      b.CreateMemCpy(l.at(pad, to, l.f32), llvm::MaybeAlign(4),
-                     l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32), llvm::MaybeAlign(4),
-                     g.w * 4);
+    forOuter(l, count, [&](V i) {
+      V image = b.CreateAdd(b.CreateMul(b.CreateAdd(n0, i), l.constI64(channels)), c);
+      V xp = conv::plane(l, xData, image, g.h * g.w);
+      V dst = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
+      forOuter(l, l.constI64(g.h), [&](V r) {
+        V to = b.CreateAdd(b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)),
+                           l.constI64(g.pw));
+        b.CreateMemCpy(l.at(dst, to, l.f32), llvm::MaybeAlign(4),
+                       l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32), llvm::MaybeAlign(4),
+                       g.w * 4);
+      });
     });
   }
 
@@ -468,51 +515,56 @@ struct FilterGrad {
     }
   }
 
-  /// Allocas for count x (t1 - t0) vectors of `type`, zeroed here; mem2reg
-  /// makes them registers (phis) across the loops.
-  std::vector<std::vector<llvm::AllocaInst *>> zeroedSlots(llvm::Type *type, int64_t count,
-                                                          int64_t width) {
-    llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
-    std::vector<std::vector<llvm::AllocaInst *>> slots(count);
-    for (auto &row : slots)
-      for (int64_t t = 0; t < width; ++t) {
-        row.push_back(eb.CreateAlloca(type));
-        l.b.CreateStore(llvm::Constant::getNullValue(type), row.back());
-      }
-    return slots;
+  /// The totals of filter f0 + j, tap t: vw doubles at `totals`.
+  V totalAt(V totals, int64_t j, int64_t t) {
+    return l.at(totals, l.constI64((j * taps + t) * vw), l.f64);
   }
 
-  /// dw[f0 .. f0 + count - 1, c, t0 .. t1 - 1]: one pass over the batch.
-  void pass(V pad, V f0, V c, int64_t count, int64_t t0, int64_t t1) {
+  /// Filters f0 .. f0 + count - 1, taps [t0, t1), over images n0 .. n0 +
+  /// images - 1 (padded planes 0 .. images - 1): f32 sums in registers
+  /// (allocas that mem2reg makes phis), then added to the totals.
+  void pass(V pad, V n0, V images, V f0, int64_t count, int64_t t0, int64_t t1, V totals) {
     auto &b = l.b;
-    auto totals = zeroedSlots(vecD, count, t1 - t0);
+    llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
+    std::vector<std::vector<llvm::AllocaInst *>> sums(count);
+    for (auto &row : sums)
+      for (int64_t t = t0; t < t1; ++t) {
+        row.push_back(eb.CreateAlloca(vecF));
+        b.CreateStore(llvm::Constant::getNullValue(vecF), row.back());
+      }
     int64_t full = g.ow / vw, tail = g.ow % vw;
-    forOuter(l, batch, [&](V n) {
-      auto sums = zeroedSlots(vecF, count, t1 - t0);
-      copyPlane(pad, n, c);
+    forOuter(l, images, [&](V i) {
+      V padI = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
       std::vector<V> dyPlanes;
       for (int64_t j = 0; j < count; ++j) {
         V f = b.CreateAdd(f0, l.constI64(j));
-        V p = b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f);
-        dyPlanes.push_back(plane(l, dyData, p, g.oh * g.ow));
+        V p = b.CreateAdd(b.CreateMul(b.CreateAdd(n0, i), l.constI64(filters)), f);
+        dyPlanes.push_back(conv::plane(l, dyData, p, g.oh * g.ow));
       }
       forOuter(l, l.constI64(g.oh), [&](V oh) {
         if (full > 0)
           forOuter(l, l.constI64(full), [&](V q) {
-            chunk(pad, dyPlanes, oh, b.CreateMul(q, l.constI64(vw)), false, t0, t1, sums);
+            chunk(padI, dyPlanes, oh, b.CreateMul(q, l.constI64(vw)), false, t0, t1, sums);
           });
         if (tail > 0)
-          chunk(pad, dyPlanes, oh, l.constI64(full * vw), true, t0, t1, sums);
+          chunk(padI, dyPlanes, oh, l.constI64(full * vw), true, t0, t1, sums);
       });
-      for (int64_t j = 0; j < count; ++j)
-        for (int64_t t = 0; t < t1 - t0; ++t) {
-          V image = b.CreateFPExt(b.CreateLoad(vecF, sums[j][t]), vecD);
-          b.CreateStore(b.CreateFAdd(b.CreateLoad(vecD, totals[j][t]), image), totals[j][t]);
-        }
     });
     for (int64_t j = 0; j < count; ++j)
       for (int64_t t = t0; t < t1; ++t) {
-        V v = b.CreateLoad(vecD, totals[j][t - t0]);
+        V at = totalAt(totals, j, t);
+        V add = b.CreateFPExt(b.CreateLoad(vecF, sums[j][t - t0]), vecD);
+        b.CreateAlignedStore(b.CreateFAdd(b.CreateAlignedLoad(vecD, at, llvm::Align(8)), add), at,
+                             llvm::Align(8));
+      }
+  }
+
+  /// dw[f0 + j, c, t] = the lanes of the totals added in order.
+  void finish(V totals, V f0, int64_t count, V c) {
+    auto &b = l.b;
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t t = 0; t < taps; ++t) {
+        V v = b.CreateAlignedLoad(vecD, totalAt(totals, j, t), llvm::Align(8));
         V total = llvm::ConstantFP::get(l.f64, 0.0);
         for (unsigned k = 0; k < vw; ++k)
           total = b.CreateFAdd(total, b.CreateExtractElement(v, k));
@@ -522,6 +574,9 @@ struct FilterGrad {
       }
   }
 };
+
+/// Doubles of a task's totals (64 KiB).
+constexpr int64_t kTotalDoubles = 8192;
 
 } // namespace
 
@@ -533,23 +588,30 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   ValueId x = node.operands[0], dy = node.operands[1], w = node.operands[2], dw = node.result;
   Geometry g = convGeometry(l, node, x, w, dy);
   const Shape &ws = l.type(w).shape;
-  unsigned vw = vectorLanes(*l.fn);
-  int64_t stride = g.w + 2 * g.pw, padded = stride * (g.h + 2 * g.ph) + vw * g.sw;
-  if (g.sw > kMaxTiledStride || vw < 4 || padded > kPaddedFloats)
+  unsigned vw = lanesFor(*l.fn, g.ow);
+  int64_t stride = g.w + 2 * g.pw, plane = stride * (g.h + 2 * g.ph), slack = vw * g.sw;
+  int64_t taps = g.kh * g.kw;
+  if (g.sw > kMaxTiledStride || vw < 4 || plane + slack > kPaddedFloats ||
+      taps * vw > kTotalDoubles)
     return false;
   std::vector<llvm::Constant *> lanes, xLanes;
   for (unsigned v = 0; v < vw; ++v)
     lanes.push_back(b.getInt1(static_cast<int64_t>(v) < g.ow % vw));
   for (int64_t v = 0; v < vw * g.sw; ++v)
     xLanes.push_back(b.getInt1(v / g.sw < g.ow % vw));
+  // Images per group: about 64 products per lane of a sum, as many planes
+  // as the buffer holds.
+  int64_t perImage = g.oh * ((g.ow + vw - 1) / vw);
+  int64_t group = std::clamp<int64_t>(64 / perImage, 1, (kPaddedFloats - slack) / plane);
   FilterGrad k{l,
                g,
                ws[0].size,
                ws[1].size,
-               g.kh * g.kw,
+               taps,
                vw,
                stride,
-               padded,
+               plane,
+               group,
                l.data(x),
                l.data(dy),
                l.data(dw),
@@ -560,23 +622,51 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
                llvm::ConstantVector::get(xLanes)};
   // Sums per pass: about 24 of 32 registers (AVX-512), 12 of 16 otherwise;
   // a block of filters shares each x load, a pass covers a group of taps.
-  int64_t maxSums = vw == 16 ? 24 : 12;
-  int64_t block = std::clamp<int64_t>(maxSums / k.taps, 1, k.filters);
-  int64_t group = std::max<int64_t>(1, maxSums / block);
+  int64_t maxSums = vectorLanes(*l.fn) == 16 ? 24 : 12;
+  int64_t block = std::clamp<int64_t>(maxSums / taps, 1, k.filters);
+  int64_t tapGroup = std::max<int64_t>(1, maxSums / block);
   int64_t blocks = (k.filters + block - 1) / block, last = k.filters - (blocks - 1) * block;
-  auto filterBlock = [&](V pad, V f0, V c, int64_t count) {
-    for (int64_t t0 = 0; t0 < k.taps; t0 += group)
-      k.pass(pad, f0, c, count, t0, std::min(k.taps, t0 + group));
+  // Blocks per task: as many as the totals hold (each copy of x serves them
+  // all), split further while there are fewer than 8 tasks.
+  int64_t fitting = std::max<int64_t>(1, kTotalDoubles / (block * taps * vw));
+  auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+  int64_t wanted = ceilDiv(blocks, ceilDiv(8, k.channels));
+  int64_t perTask = std::clamp<int64_t>(wanted, 1, fitting);
+  int64_t parts = ceilDiv(blocks, perTask);
+  auto blockPasses = [&](V pad, V n0, V images, V f0, int64_t count, V totals) {
+    for (int64_t t0 = 0; t0 < taps; t0 += tapGroup)
+      k.pass(pad, n0, images, f0, count, t0, std::min(taps, t0 + tapGroup), totals);
   };
-  V work = b.CreateMul(k.batch, l.constI64(block * g.oh * g.ow * k.taps));
-  forPlanes(l, l.constI64(blocks * k.channels), work, [&](V p) {
-    V pad = stackArray(l, l.f32, padded);
-    b.CreateMemSet(pad, b.getInt8(0), l.constI64(padded * 4), llvm::MaybeAlign(64));
-    V blk = b.CreateUDiv(p, l.constI64(k.channels)), c = b.CreateURem(p, l.constI64(k.channels));
-    V f0 = b.CreateMul(blk, l.constI64(block));
-    ifLastBlock(
-        l, blk, blocks, block != last, [&] { filterBlock(pad, f0, c, block); },
-        [&] { filterBlock(pad, f0, c, last); });
+  V work = b.CreateMul(k.batch, l.constI64(perTask * block * g.oh * g.ow * taps));
+  forPlanes(l, l.constI64(parts * k.channels), work, [&](V p) {
+    V pad = stackArray(l, l.f32, group * plane + slack);
+    b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * plane + slack) * 4),
+                   llvm::MaybeAlign(64));
+    V totals = stackArray(l, l.f64, perTask * block * taps * vw);
+    b.CreateMemSet(totals, b.getInt8(0), l.constI64(perTask * block * taps * vw * 8),
+                   llvm::MaybeAlign(64));
+    V part = b.CreateUDiv(p, l.constI64(k.channels)), c = b.CreateURem(p, l.constI64(k.channels));
+    V q0 = b.CreateMul(part, l.constI64(perTask));
+    V count = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(perTask),
+                                      b.CreateSub(l.constI64(blocks), q0));
+    // The block q0 + qi: its filters and totals.
+    auto eachBlock = [&](const std::function<void(V f0, int64_t count, V totals)> &body) {
+      forOuter(l, count, [&](V qi) {
+        V q = b.CreateAdd(q0, qi), f0 = b.CreateMul(q, l.constI64(block));
+        V at = l.at(totals, b.CreateMul(qi, l.constI64(block * taps * vw)), l.f64);
+        ifLastBlock(
+            l, q, blocks, block != last, [&] { body(f0, block, at); }, [&] { body(f0, last, at); });
+      });
+    };
+    V groups = b.CreateUDiv(b.CreateAdd(k.batch, l.constI64(group - 1)), l.constI64(group));
+    forOuter(l, groups, [&](V gi) {
+      V n0 = b.CreateMul(gi, l.constI64(group));
+      V images = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(group),
+                                         b.CreateSub(k.batch, n0));
+      k.copyPlanes(pad, n0, images, c);
+      eachBlock([&](V f0, int64_t n, V at) { blockPasses(pad, n0, images, f0, n, at); });
+    });
+    eachBlock([&](V f0, int64_t n, V at) { k.finish(at, f0, n, c); });
   });
   return true;
 }
