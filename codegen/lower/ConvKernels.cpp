@@ -275,77 +275,6 @@ void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, R
     tile(l, blk, g0, gCount, first, r0, rs, spotsAt(rest));
 }
 
-/// One block of output channels o0 .. o0 + count - 1 of image n: per group
-/// of input channels, their planes are copied into the padded buffer, then
-/// the output rows go tile by tile. Per output element the sum runs bias,
-/// then (i, kh, kw) in order, as in the plain nest.
-void correlationBlock(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t count,
-                      V pad) {
-  auto &b = l.b;
-  PaddedPlane pp = paddedPlane(k, t.vw);
-  std::vector<llvm::Constant *> lanes;
-  for (unsigned v = 0; v < t.vw; ++v)
-    lanes.push_back(b.getInt1(static_cast<int64_t>(v) < k.ow % t.vw));
-  Block blk{k,
-            t,
-            o0,
-            pad,
-            llvm::ConstantVector::get(lanes),
-            count,
-            {},
-            llvm::FixedVectorType::get(l.f32, t.vw)};
-  for (int64_t j = 0; j < count; ++j) {
-    V o = b.CreateAdd(b.CreateMul(n, l.constI64(k.outs)), b.CreateAdd(o0, l.constI64(j)));
-    blk.outs.push_back(plane(l, k.out, o, k.oh * k.ow));
-  }
-  // Input channels g0 .. g0 + gCount - 1: copy their planes, then every
-  // output row.
-  int64_t group = channelGroup(k, t.vw), groups = (k.ins + group - 1) / group;
-  auto channels = [&](V g0, bool first) {
-    V gCount = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(group),
-                                       b.CreateSub(l.constI64(k.ins), g0));
-    forOuter(l, gCount, [&](V il) {
-      V src = plane(l, k.in, b.CreateAdd(b.CreateMul(n, l.constI64(k.ins)), b.CreateAdd(g0, il)),
-                    k.h * k.w);
-      V dst = l.at(pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
-      forOuter(l, l.constI64(k.h), [&](V r) {
-        V row = b.CreateAdd(b.CreateMul(r, l.constI64(k.spreadH)), l.constI64(k.ph));
-        V to = l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)),
-                    l.f32);
-        V from = l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32);
-        if (k.spreadW == 1)
-          b.CreateMemCpy(to, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), k.w * 4);
-        else
-          forColumns(l, l.constI64(k.w), [&](V c) {
-            l.storeF32(to, b.CreateMul(c, l.constI64(k.spreadW)), l.loadF32(from, c));
-          });
-      });
-    });
-    // The rows of each phase (one phase of step 1 but for a spread input
-    // under stride 1), t.rows at a time.
-    int64_t step = k.spreadH > 1 && k.sh == 1 ? k.spreadH : 1;
-    for (int64_t phase = 0; phase < std::min(step, k.oh); ++phase) {
-      RowSet rs{step, phase};
-      int64_t rows = (k.oh - phase + step - 1) / step;
-      if (rows >= t.rows)
-        forOuter(l, l.constI64(rows / t.rows), [&](V i) {
-          V r0 = b.CreateAdd(l.constI64(phase), b.CreateMul(i, l.constI64(t.rows * step)));
-          rowTiles(l, blk, g0, gCount, first, r0, rs, t.rows);
-        });
-      if (rows % t.rows)
-        rowTiles(l, blk, g0, gCount, first, l.constI64(phase + rows / t.rows * t.rows * step), rs,
-                 rows % t.rows);
-    }
-  };
-  // The borders stay zero: every group writes the same interiors.
-  b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * pp.plane() + pp.slack) * 4),
-                 llvm::MaybeAlign(64));
-  channels(l.constI64(0), true);
-  if (groups > 1)
-    forBetween(l, {l.constI64(1), l.constI64(groups)},
-               [&](V g) { channels(b.CreateMul(g, l.constI64(group)), false); });
-}
-
 /// whole() for every block but the last, last() for the last, when the
 /// last block is smaller (`differs`); else whole() alone.
 void ifLastBlock(Lowering &l, V blk, int64_t blocks, bool differs,
@@ -368,24 +297,111 @@ void ifLastBlock(Lowering &l, V blk, int64_t blocks, bool differs,
   b.SetInsertPoint(done);
 }
 
-/// The whole correlation: parallel tasks over blocks of output channels of
-/// one image (a split of the sizes alone), the last block of a channel
-/// count that the block size does not divide being smaller.
+/// The rows of one block of output channels o0 .. o0 + count - 1 of image
+/// n, for the input channels g0 .. g0 + gCount - 1 (in the padded buffer):
+/// the rows of each phase (one phase of step 1 but for a spread input under
+/// stride 1), t.rows at a time.
+void blockRows(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t count, V pad, V g0,
+               V gCount, bool first) {
+  auto &b = l.b;
+  std::vector<llvm::Constant *> lanes;
+  for (unsigned v = 0; v < t.vw; ++v)
+    lanes.push_back(b.getInt1(static_cast<int64_t>(v) < k.ow % t.vw));
+  Block blk{k,
+            t,
+            o0,
+            pad,
+            llvm::ConstantVector::get(lanes),
+            count,
+            {},
+            llvm::FixedVectorType::get(l.f32, t.vw)};
+  for (int64_t j = 0; j < count; ++j) {
+    V o = b.CreateAdd(b.CreateMul(n, l.constI64(k.outs)), b.CreateAdd(o0, l.constI64(j)));
+    blk.outs.push_back(plane(l, k.out, o, k.oh * k.ow));
+  }
+  int64_t step = k.spreadH > 1 && k.sh == 1 ? k.spreadH : 1;
+  for (int64_t phase = 0; phase < std::min(step, k.oh); ++phase) {
+    RowSet rs{step, phase};
+    int64_t rows = (k.oh - phase + step - 1) / step;
+    if (rows >= t.rows)
+      forOuter(l, l.constI64(rows / t.rows), [&](V i) {
+        V r0 = b.CreateAdd(l.constI64(phase), b.CreateMul(i, l.constI64(t.rows * step)));
+        rowTiles(l, blk, g0, gCount, first, r0, rs, t.rows);
+      });
+    if (rows % t.rows)
+      rowTiles(l, blk, g0, gCount, first, l.constI64(phase + rows / t.rows * t.rows * step), rs,
+               rows % t.rows);
+  }
+}
+
+/// Copies the planes of input channels g0 .. g0 + gCount - 1 of image n
+/// into the padded buffer (spread out when the correlation spreads them).
+void copyPlanes(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V gCount) {
+  auto &b = l.b;
+  PaddedPlane pp = paddedPlane(k, t.vw);
+  forOuter(l, gCount, [&](V il) {
+    V src = plane(l, k.in, b.CreateAdd(b.CreateMul(n, l.constI64(k.ins)), b.CreateAdd(g0, il)),
+                  k.h * k.w);
+    V dst = l.at(pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
+    forOuter(l, l.constI64(k.h), [&](V r) {
+      V row = b.CreateAdd(b.CreateMul(r, l.constI64(k.spreadH)), l.constI64(k.ph));
+      V to = l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)),
+                  l.f32);
+      V from = l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32);
+      if (k.spreadW == 1)
+        b.CreateMemCpy(to, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), k.w * 4);
+      else
+        forColumns(l, l.constI64(k.w), [&](V c) {
+          l.storeF32(to, b.CreateMul(c, l.constI64(k.spreadW)), l.loadF32(from, c));
+        });
+    });
+  });
+}
+
+/// The whole correlation: parallel tasks over an image and a range of its
+/// blocks of output channels (all of them when the batch alone makes 8
+/// tasks or more; a split of the sizes alone), the last block of a channel
+/// count that the block size does not divide being smaller. Per group of
+/// input channels, a task copies their planes once for all its blocks. Per
+/// output element the sum runs bias, then (i, kh, kw) in order, as in the
+/// plain nest.
 void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
   auto &b = l.b;
   Tiling t = tilingFor(*l.fn, k);
+  PaddedPlane pp = paddedPlane(k, t.vw);
   int64_t blocks = (k.outs + t.channels - 1) / t.channels;
   int64_t last = k.outs - (blocks - 1) * t.channels;
-  V work = l.constI64(t.channels * k.ins * k.oh * k.ow * k.kh * k.kw);
-  forPlanes(l, b.CreateMul(batch, l.constI64(blocks)), work, [&](V p) {
-    PaddedPlane pp = paddedPlane(k, t.vw);
-    V pad = stackArray(l, l.f32, channelGroup(k, t.vw) * pp.plane() + pp.slack);
-    V n = b.CreateUDiv(p, l.constI64(blocks)), blk = b.CreateURem(p, l.constI64(blocks));
-    V o0 = b.CreateMul(blk, l.constI64(t.channels));
-    ifLastBlock(
-        l, blk, blocks, last != t.channels,
-        [&] { correlationBlock(l, k, t, n, o0, t.channels, pad); },
-        [&] { correlationBlock(l, k, t, n, o0, last, pad); });
+  int64_t group = channelGroup(k, t.vw), groups = (k.ins + group - 1) / group;
+  auto ceilDiv = [&](V a, V d) { return b.CreateUDiv(b.CreateAdd(a, b.CreateSub(d, l.constI64(1))), d); };
+  V parts = b.CreateBinaryIntrinsic(
+      llvm::Intrinsic::umin, l.constI64(blocks),
+      ceilDiv(l.constI64(8), b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, batch, l.constI64(1))));
+  V perTask = ceilDiv(l.constI64(blocks), parts);
+  V work = b.CreateMul(perTask, l.constI64(t.channels * k.ins * k.oh * k.ow * k.kh * k.kw));
+  forPlanes(l, b.CreateMul(batch, parts), work, [&](V p) {
+    V pad = stackArray(l, l.f32, group * pp.plane() + pp.slack);
+    V n = b.CreateUDiv(p, parts), q0 = b.CreateMul(b.CreateURem(p, parts), perTask);
+    V count = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, perTask,
+                                      b.CreateSub(l.constI64(blocks), q0));
+    auto channels = [&](V g0, bool first) {
+      V gCount = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(group),
+                                         b.CreateSub(l.constI64(k.ins), g0));
+      copyPlanes(l, k, t, n, pad, g0, gCount);
+      forOuter(l, count, [&](V qi) {
+        V q = b.CreateAdd(q0, qi), o0 = b.CreateMul(q, l.constI64(t.channels));
+        ifLastBlock(
+            l, q, blocks, last != t.channels,
+            [&] { blockRows(l, k, t, n, o0, t.channels, pad, g0, gCount, first); },
+            [&] { blockRows(l, k, t, n, o0, last, pad, g0, gCount, first); });
+      });
+    };
+    // The borders stay zero: every group writes the same interiors.
+    b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * pp.plane() + pp.slack) * 4),
+                   llvm::MaybeAlign(64));
+    channels(l.constI64(0), true);
+    if (groups > 1)
+      forBetween(l, {l.constI64(1), l.constI64(groups)},
+                 [&](V g) { channels(b.CreateMul(g, l.constI64(group)), false); });
   });
 }
 
