@@ -3,7 +3,11 @@
 /// updates and of the gradients. The channels are parallel tasks (each
 /// channel's result is its own, so any thread count gives the same bits);
 /// a channel's sums are taken in f64 by reassociable adds over each
-/// sample's contiguous run of S elements, which the vectorizer takes.
+/// sample's contiguous run of S elements, which the vectorizer takes. Every
+/// node reads its x (and dy) once for all its sums (ChannelMoments), then
+/// once more where it writes a tensor: 2 passes for batchnorm_train and
+/// batchnorm_grad, 1 for the running statistics and gamma's gradient.
+#include "codegen/Loop.h"
 #include "codegen/Lowering.h"
 #include "ir/InternalError.h"
 #include "ir/NodeAttrs.h"
@@ -31,19 +35,29 @@ Channels channelsOf(Lowering &l, ValueId x) {
   return {extents[0], extents[1], s};
 }
 
-/// The f64 sum of f(index) over channel c's elements.
-V channelSum(Lowering &l, const Channels &ch, V c, const std::function<V(V)> &f) {
+/// The f64 sums of each term(index) over channel c's elements, in one pass.
+std::vector<V> channelSums(Lowering &l, const Channels &ch, V c,
+                           const std::vector<std::function<V(V)>> &terms) {
   auto &b = l.b;
-  V zero = llvm::ConstantFP::get(l.f64, 0.0);
-  return l.reduceRange(ch.n, zero, [&](V sample, V total) {
-    V base = b.CreateMul(b.CreateAdd(b.CreateMul(sample, ch.c), c), ch.s);
-    V run = l.reduceRange(ch.s, zero, [&](V k, V acc) {
-      V sum = b.CreateFAdd(acc, f(b.CreateAdd(base, k)));
-      llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);
-      return sum;
-    });
-    return b.CreateFAdd(total, run);
-  });
+  std::vector<V> zeros(terms.size(), llvm::ConstantFP::get(l.f64, 0.0));
+  return buildLoop(
+      l, l.constI64(0), ch.n, l.constI64(1), zeros, [&](V sample, const std::vector<V> &totals) {
+        V base = b.CreateMul(b.CreateAdd(b.CreateMul(sample, ch.c), c), ch.s);
+        std::vector<V> runs = buildLoop(
+            l, l.constI64(0), ch.s, l.constI64(1), zeros, [&](V k, const std::vector<V> &acc) {
+              std::vector<V> next;
+              for (size_t t = 0; t < terms.size(); ++t) {
+                V sum = b.CreateFAdd(acc[t], terms[t](b.CreateAdd(base, k)));
+                llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);
+                next.push_back(sum);
+              }
+              return next;
+            });
+        std::vector<V> next;
+        for (size_t t = 0; t < terms.size(); ++t)
+          next.push_back(b.CreateFAdd(totals[t], runs[t]));
+        return next;
+      });
 }
 
 /// f(index) for each of channel c's elements (the inner loop vectorized).
@@ -65,32 +79,54 @@ void forEachChannel(Lowering &l, const Channels &ch, const std::function<void(V)
   parallelFor(l, ch.c, worthIt, body);
 }
 
-/// A channel's mean and biased variance (f64).
-struct Stats {
-  V mean, var, count;
+V toF32(Lowering &l, V x) { return l.b.CreateFPTrunc(x, l.f32); }
+V toF64(Lowering &l, V x) { return l.b.CreateFPExt(x, l.f64); }
+
+/// What one pass over a channel gives (f64): its mean and biased variance,
+/// and with dy also sum(dy) and sum(dy (x - mean)). The sums are of x less
+/// the channel's first element K (the shifted-data algorithm: var =
+/// E[(x - K)^2] - E[x - K]^2 loses nothing to cancellation when the mean is
+/// far from zero, as it would with K = 0; x's spread sets the error, as in
+/// the two-pass form).
+struct ChannelMoments {
+  V count, mean, var, sumDy, sumDyCentered;
 };
 
-Stats statsOf(Lowering &l, ValueId x, const Channels &ch, V c) {
+ChannelMoments momentsOf(Lowering &l, ValueId x, const ValueId *dy, const Channels &ch, V c) {
   auto &b = l.b;
-  auto elem = [&](V i) { return b.CreateFPExt(l.load(x, i), l.f64); };
-  V count = b.CreateSIToFP(b.CreateMul(ch.n, ch.s), l.f64);
-  V mean = b.CreateFDiv(channelSum(l, ch, c, elem), count);
-  V var = b.CreateFDiv(channelSum(l, ch, c,
-                                  [&](V i) {
-                                    V d = b.CreateFSub(elem(i), mean);
-                                    return b.CreateFMul(d, d);
-                                  }),
-                       count);
-  return {mean, var, count};
+  V zero = llvm::ConstantFP::get(l.f64, 0.0);
+  V elements = b.CreateMul(ch.n, ch.s);
+  // K = x[0, c, 0], read only when the channel has elements.
+  V first = b.CreateMul(c, ch.s);
+  V shift = l.reduceRange(b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, elements, l.constI64(1)),
+                          zero, [&](V, V) { return toF64(l, l.load(x, first)); });
+  auto shifted = [&](V i) { return b.CreateFSub(toF64(l, l.load(x, i)), shift); };
+  std::vector<std::function<V(V)>> terms = {shifted, [&](V i) {
+                                              V d = shifted(i);
+                                              return b.CreateFMul(d, d);
+                                            }};
+  if (dy) {
+    terms.push_back([&](V i) { return toF64(l, l.load(*dy, i)); });
+    terms.push_back([&](V i) { return b.CreateFMul(toF64(l, l.load(*dy, i)), shifted(i)); });
+  }
+  std::vector<V> sums = channelSums(l, ch, c, terms);
+  V count = b.CreateSIToFP(elements, l.f64);
+  V meanShifted = b.CreateFDiv(sums[0], count);
+  V var = b.CreateFSub(b.CreateFDiv(sums[1], count), b.CreateFMul(meanShifted, meanShifted));
+  var = b.CreateSelect(b.CreateFCmpOGT(var, zero), var, zero); // rounding below 0
+  ChannelMoments m{count, b.CreateFAdd(shift, meanShifted), var, nullptr, nullptr};
+  if (dy) {
+    // sum(dy (x - mean)) = sum(dy (x - K)) - (mean - K) sum(dy).
+    m.sumDy = sums[2];
+    m.sumDyCentered = b.CreateFSub(sums[3], b.CreateFMul(meanShifted, sums[2]));
+  }
+  return m;
 }
 
 V rstdOf(Lowering &l, V var, double eps) {
   V one = llvm::ConstantFP::get(l.f64, 1.0);
   return l.b.CreateFDiv(one, l.sqrt(l.b.CreateFAdd(var, llvm::ConstantFP::get(l.f64, eps))));
 }
-
-V toF32(Lowering &l, V x) { return l.b.CreateFPTrunc(x, l.f32); }
-V toF64(Lowering &l, V x) { return l.b.CreateFPExt(x, l.f64); }
 
 /// y = (x - shift) scale + beta over channel c, scale and shift f32.
 void normalize(Lowering &l, const Node &n, const Channels &ch, V c, V shift, V scale) {
@@ -119,7 +155,7 @@ void lowerTraining(Lowering &l, const Node &n) {
   Channels ch = channelsOf(l, x);
   double eps = attr::eps(n);
   forEachChannel(l, ch, [&](V c) {
-    Stats st = statsOf(l, x, ch, c);
+    ChannelMoments st = momentsOf(l, x, nullptr, ch, c);
     V scale = toF32(l, l.b.CreateFMul(rstdOf(l, st.var, eps), toF64(l, l.load(n.operands[1], c))));
     normalize(l, n, ch, c, toF32(l, st.mean), scale);
   });
@@ -134,7 +170,7 @@ void lowerRunning(Lowering &l, const Node &n) {
   double momentum = attr::momentum(n);
   bool mean = n.op == OpKind::BatchNormRunningMean;
   forEachChannel(l, ch, [&](V c) {
-    Stats st = statsOf(l, x, ch, c);
+    ChannelMoments st = momentsOf(l, x, nullptr, ch, c);
     V one = llvm::ConstantFP::get(l.f64, 1.0);
     V unbiased = b.CreateFDiv(b.CreateFMul(st.var, st.count), b.CreateFSub(st.count, one));
     V stat = mean ? st.mean : b.CreateSelect(b.CreateFCmpOGT(st.count, one), unbiased, st.var);
@@ -154,18 +190,14 @@ void lowerGradients(Lowering &l, const Node &n) {
   Channels ch = channelsOf(l, x);
   double eps = attr::eps(n);
   forEachChannel(l, ch, [&](V c) {
-    Stats st = statsOf(l, x, ch, c);
+    ChannelMoments st = momentsOf(l, x, &dy, ch, c);
     V rstd = rstdOf(l, st.var, eps);
-    auto xhat = [&](V i) {
-      return b.CreateFMul(b.CreateFSub(toF64(l, l.load(x, i)), st.mean), rstd);
-    };
-    V sumDyXhat =
-        channelSum(l, ch, c, [&](V i) { return b.CreateFMul(toF64(l, l.load(dy, i)), xhat(i)); });
+    V sumDyXhat = b.CreateFMul(st.sumDyCentered, rstd);
     if (!dx) {
       l.store(n.result, c, toF32(l, sumDyXhat));
       return;
     }
-    V sumDy = channelSum(l, ch, c, [&](V i) { return toF64(l, l.load(dy, i)); });
+    V sumDy = st.sumDy;
     V gamma = toF64(l, l.load(n.operands[1], c));
     V meanG = toF32(l, b.CreateFDiv(b.CreateFMul(gamma, sumDy), st.count));
     V meanGXhat = toF32(l, b.CreateFDiv(b.CreateFMul(gamma, sumDyXhat), st.count));

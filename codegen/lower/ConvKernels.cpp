@@ -345,8 +345,8 @@ void copyPlanes(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V
     V dst = l.at(pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
     forOuter(l, l.constI64(k.h), [&](V r) {
       V row = b.CreateAdd(b.CreateMul(r, l.constI64(k.spreadH)), l.constI64(k.ph));
-      V to = l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)),
-                  l.f32);
+      V to =
+          l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)), l.f32);
       V from = l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32);
       if (k.spreadW == 1)
         b.CreateMemCpy(to, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), k.w * 4);
@@ -372,7 +372,9 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
   int64_t blocks = (k.outs + t.channels - 1) / t.channels;
   int64_t last = k.outs - (blocks - 1) * t.channels;
   int64_t group = channelGroup(k, t.vw), groups = (k.ins + group - 1) / group;
-  auto ceilDiv = [&](V a, V d) { return b.CreateUDiv(b.CreateAdd(a, b.CreateSub(d, l.constI64(1))), d); };
+  auto ceilDiv = [&](V a, V d) {
+    return b.CreateUDiv(b.CreateAdd(a, b.CreateSub(d, l.constI64(1))), d);
+  };
   V parts = b.CreateBinaryIntrinsic(
       llvm::Intrinsic::umin, l.constI64(blocks),
       ceilDiv(l.constI64(8), b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, batch, l.constI64(1))));
