@@ -124,7 +124,8 @@ unsigned vectorLanes(llvm::StringRef features, llvm::StringRef cpu, const llvm::
 void lowerNode(Lowering &l, const Node &node);
 void lowerElementwise(Lowering &l, const Node &node);
 void lowerMatMul(Lowering &l, const Node &node);
-void lowerAttention(Lowering &l, const Node &node); // codegen/lower/Attention.cpp
+void lowerAttention(Lowering &l, const Node &node);     // codegen/lower/Attention.cpp
+void lowerAttentionGrad(Lowering &l, const Node &node); // codegen/lower/Attention.cpp
 void lowerShapeOp(Lowering &l, const Node &node);
 void lowerReduce(Lowering &l, const Node &node);
 void lowerNorm(Lowering &l, const Node &node);

@@ -17,7 +17,7 @@ const std::vector<std::string> &opNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
     for (const OpInfo &op : allOps())
-      if (!op.has(kGradientOp) && !op.has(kFused) && !op.has(kTrainingForm))
+      if (!op.has(kGradientOp) && !op.has(kFusedForm) && !op.has(kTrainingForm))
         out.push_back(op.name);
     return out;
   }();

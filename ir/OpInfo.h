@@ -46,7 +46,11 @@ enum OpTrait : uint32_t {
   kReduction = 1u << 5,                  ///< sum/mean/max over `axes`
   kLoss = 1u << 6,                       ///< a scalar loss of (prediction, target)
   kGradientOp = kNoGradient | (1u << 7), ///< written by autodiff (not itself differentiated)
-  kFused = kNoGradient | (1u << 8),      ///< written by the fusion passes (after autodiff)
+  /// Written by the fusion passes. fused_attention alone has a gradient
+  /// rule (training fuses it before autodiff); every other fused op is
+  /// written after autodiff (kFused).
+  kFusedForm = 1u << 8,
+  kFused = kNoGradient | kFusedForm, ///< written by the fusion passes after autodiff
   /// A pooling window: `stride` defaults to `kernel` (absent when equal,
   /// and so printed).
   kWindow = 1u << 9,

@@ -25,6 +25,12 @@ struct PassContext {
   /// The pipeline's steps as they ran, each with its milliseconds (--time;
   /// passes/Pipeline.h).
   std::vector<std::pair<std::string, double>> stepMs;
+  /// A training step fuses an attention (forward and backward) when its
+  /// scores take at least this many bytes per example (any symbolic dim
+  /// past the first counts as large): below, the unfused backward's GEMMs
+  /// are faster, and above, the fused one's memory (no [Tq, Tk] tensor)
+  /// matters more (DESIGN.md, "Attention"). 0 fuses every attention.
+  int64_t trainingAttentionMinBytes = int64_t{16} << 20;
 };
 
 /// A graph rewrite. run() returns whether it changed the graph.

@@ -68,7 +68,9 @@ std::vector<std::string> inferPipeline() {
 }
 
 std::vector<std::string> trainPipeline() {
-  std::vector<std::string> names = {"training-mode", "autodiff"};
+  // fuse-attention before autodiff: its gradient rule writes the fused
+  // backward (after autodiff, the backward reads the probabilities).
+  std::vector<std::string> names = {"training-mode", "fuse-attention", "autodiff"};
   for (std::string &n : simplifyAndFuse())
     names.push_back(std::move(n));
   return names;

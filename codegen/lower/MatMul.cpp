@@ -224,6 +224,8 @@ void lowerMatMul(Lowering &l, const Node &n) {
   switch (n.op) {
   case OpKind::FusedAttention:
     return lowerAttention(l, n);
+  case OpKind::FusedAttentionGrad:
+    return lowerAttentionGrad(l, n);
   case OpKind::FusedMatMul:
     return lowerFusedMatMul(l, n);
   case OpKind::FusedMatMulGradBias:

@@ -101,8 +101,9 @@ TypeOrNone weightGradient(ShapeQuery &q) {
   return Type{DType::F32, {x.shape.back(), dy.shape.back()}};
 }
 
-/// fused_attention (q, k, v[, mask]): [..., Tq, Dv].
-TypeOrNone inferAttention(ShapeQuery &q) {
+/// fused_attention (q, k, v[, mask]): [..., Tq, Dv]; the mask is operand
+/// `maskAt` when there is one.
+TypeOrNone attentionType(ShapeQuery &q, size_t maskAt) {
   for (size_t i = 0; i < q.operands.size(); ++i)
     if (!q.requireF32(i))
       return std::nullopt;
@@ -120,8 +121,8 @@ TypeOrNone inferAttention(ShapeQuery &q) {
                    q.str(vt));
   Shape scores = qt.shape;
   scores.back() = kt.shape[rank - 2];
-  if (q.operands.size() > 3) {
-    const Shape &mask = q.operand(3).shape;
+  if (q.operands.size() > maskAt) {
+    const Shape &mask = q.operand(maskAt).shape;
     Shape square(scores.end() - 2, scores.end());
     if (mask != scores && mask != square)
       return q.error("the mask must be {} or {}, got {}", q.str(square), q.str(scores),
@@ -132,9 +133,28 @@ TypeOrNone inferAttention(ShapeQuery &q) {
   return Type{DType::F32, out};
 }
 
+/// fused_attention_grad (q, k, v, o, do[, mask], wrt=): the type of q, k or v.
+TypeOrNone inferAttentionGrad(ShapeQuery &q) {
+  TypeOrNone o = attentionType(q, 5);
+  if (!o)
+    return std::nullopt;
+  for (size_t i : {size_t{3}, size_t{4}})
+    if (q.operand(i).shape != o->shape)
+      return q.error("{} must have the attention's shape {}, got {}", i == 3 ? "o" : "do",
+                     q.str(*o), q.str(q.operand(i)));
+  const std::string &wrt = q.attr("wrt").ident;
+  const char *names[] = {"q", "k", "v"};
+  for (size_t i = 0; i < 3; ++i)
+    if (wrt == names[i])
+      return q.operand(i);
+  return q.error("wrt must be q, k or v, got '{}'", wrt);
+}
+
 TypeOrNone inferFused(ShapeQuery &q) {
   if (q.info.kind == OpKind::FusedAttention)
-    return inferAttention(q);
+    return attentionType(q, 3);
+  if (q.info.kind == OpKind::FusedAttentionGrad)
+    return inferAttentionGrad(q);
   if (!checkActivation(q))
     return std::nullopt;
   switch (q.info.kind) {

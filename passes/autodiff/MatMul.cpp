@@ -9,7 +9,30 @@
 
 namespace nnc {
 
+namespace {
+
+/// fused_attention (q, k, v[, mask]): one fused_attention_grad per operand
+/// that needs a gradient (each recomputes the probabilities, a tile of
+/// keys at a time); the mask gets none (fuse-attention fuses a training
+/// step's attention only when its mask needs no gradient).
+Gradients attentionGradients(GradContext &c) {
+  Gradients g(c.node.operands.size(), kNoValue);
+  std::vector<ValueId> operands = {c.x(0), c.x(1), c.x(2), c.y(), c.dy};
+  if (c.node.operands.size() > 3)
+    operands.push_back(c.x(3));
+  const char *names[] = {"q", "k", "v"};
+  for (size_t i = 0; i < 3; ++i)
+    if (c.wanted[i])
+      g[i] = c.op(OpKind::FusedAttentionGrad, operands,
+                  {{"wrt", AttrValue::name(names[i])}, {"scale", c.attr("scale")}});
+  return g;
+}
+
+} // namespace
+
 Gradients matMulGradients(GradContext &c) {
+  if (c.node.op == OpKind::FusedAttention)
+    return attentionGradients(c);
   if (c.node.op != OpKind::MatMul)
     NNC_UNHANDLED_OP(c.node, "gradient rule");
   ValueId a = c.x(0), b = c.x(1), dy = c.dy;

@@ -5,10 +5,12 @@
 /// [..., Tq, Tk] scores (codegen/lower/Attention.cpp).
 ///
 /// Each intermediate (scores, scaled, masked, probabilities) must be read by
-/// the next op of the chain alone: in a training step the probabilities
-/// are also read by the backward pass (softmax_grad and the matmul that
-/// gives v's gradient), so the training step keeps attention unfused and
-/// inference fuses it. q, k and v share their batch dims (no broadcasting),
+/// the next op of the chain alone. A training step runs the pass before
+/// autodiff (passes/Pipeline.cpp), where that holds, and autodiff writes
+/// fused_attention_grad for q, k and v: the backward never stores the
+/// scores either; there the mask must need no gradient (it gets none).
+/// After autodiff the unfused backward reads the probabilities, so the
+/// pass leaves such a chain alone. q, k and v share their batch dims (no broadcasting),
 /// softmax is over the last axis, v's last dim is static, and the mask is
 /// [Tq, Tk] or of the scores' shape. With ctx.remarks, every candidate (a
 /// matmul of a softmax) is reported, fused or not and why.
@@ -28,7 +30,10 @@ struct Chain {
 
 class Matcher {
 public:
-  Matcher(const Graph &g, const Uses &uses) : g_(g), uses_(uses) {}
+  /// `minBytes`: in a training step (before autodiff), the smallest scores
+  /// per example worth fusing (PassContext::trainingAttentionMinBytes).
+  Matcher(const Graph &g, const Uses &uses, int64_t minBytes)
+      : g_(g), uses_(uses), minBytes_(minBytes) {}
 
   /// The chain ending in matmul node `o`, or "" in `why` when it is not
   /// one (then nothing is reported) or the reason it cannot fuse.
@@ -89,7 +94,7 @@ private:
     if (std::string kept = uses_.whyKept(v); !kept.empty()) {
       why = std::string(what) + " are kept: " + kept;
       if (producer(v, OpKind::Softmax) && uses_.users[static_cast<size_t>(v)].size() > 1)
-        why += " (the backward pass reads them: the training step keeps attention unfused)";
+        why += " (the backward pass reads them)";
       return false;
     }
     c.absorbed.push_back(g_.value(v).def);
@@ -112,9 +117,19 @@ private:
         !std::equal(q.shape.begin(), q.shape.end() - 2, k.shape.begin()) ||
         !std::equal(q.shape.begin(), q.shape.end() - 2, v.shape.begin()))
       return fail(why, "q, k and v do not share their batch dims (broadcasting)").has_value();
-    if (!v.shape.back().isStatic())
-      return fail(why, "v's last dim is not static").has_value();
+    if (!v.shape.back().isStatic() || !q.shape.back().isStatic())
+      return fail(why, "q's or v's last dim is not static").has_value();
+    if (g_.minimize) {
+      std::optional<int64_t> bytes = scoresBytesPerExample(q, k);
+      if (bytes && *bytes < minBytes_)
+        return fail(why, "in a training step, scores of " + std::to_string(*bytes) +
+                             " bytes per example are below " + std::to_string(minBytes_) +
+                             ", where the unfused backward is faster")
+            .has_value();
+    }
     if (c.mask != kNoValue) {
+      if (g_.minimize && dependsOnParam(c.mask))
+        return fail(why, "the mask is computed from params (it would need a gradient)").has_value();
       const Type &m = g_.type(c.mask);
       Shape square = {q.shape[q.rank() - 2], k.shape[k.rank() - 2]};
       Shape scores = q.shape;
@@ -125,6 +140,38 @@ private:
     }
     return true;
   }
+  /// Bytes of the scores [..., Tq, Tk] per example (every dim but the
+  /// first, of rank 3 or more); none when one of those dims is symbolic.
+  static std::optional<int64_t> scoresBytesPerExample(const Type &q, const Type &k) {
+    int64_t bytes = 4 * k.shape[k.rank() - 2].size;
+    if (!k.shape[k.rank() - 2].isStatic())
+      return std::nullopt;
+    for (size_t i = q.rank() > 2 ? 1 : 0; i + 1 < q.rank(); ++i) {
+      if (!q.shape[i].isStatic())
+        return std::nullopt;
+      bytes *= q.shape[i].size;
+    }
+    return bytes;
+  }
+  /// Whether v is a param or computed from one.
+  bool dependsOnParam(ValueId v) const {
+    std::vector<ValueId> todo = {v};
+    std::vector<bool> seen(g_.values.size(), false);
+    while (!todo.empty()) {
+      ValueId u = todo.back();
+      todo.pop_back();
+      if (seen[static_cast<size_t>(u)])
+        continue;
+      seen[static_cast<size_t>(u)] = true;
+      const Value &val = g_.value(u);
+      if (val.kind == ValueKind::Param)
+        return true;
+      if (val.kind == ValueKind::Op)
+        for (ValueId w : g_.node(val.def).operands)
+          todo.push_back(w);
+    }
+    return false;
+  }
   static std::optional<Chain> fail(std::string &why, const std::string &reason) {
     why = reason;
     return std::nullopt;
@@ -132,6 +179,7 @@ private:
 
   const Graph &g_;
   const Uses &uses_;
+  int64_t minBytes_;
 };
 
 class FuseAttentionPass : public Pass {
@@ -142,7 +190,7 @@ public:
     std::vector<bool> dead(g.nodes.size(), false);
     bool changed = false;
     Uses uses(g);
-    Matcher matcher(g, uses);
+    Matcher matcher(g, uses, ctx.trainingAttentionMinBytes);
     for (Node &o : g.nodes) {
       std::string why;
       std::optional<Chain> chain = matcher.match(o, why);

@@ -97,43 +97,118 @@ Status evalFusedMatMul(KernelCall &call) {
   return Ok{};
 }
 
-/// fused_attention: per batch and query row, the scores in double, the
-/// softmax and the weighted sum of v, as the unfused ops compute them.
-Status evalFusedAttention(KernelCall &call) {
+/// The dims of an attention (q [..., Tq, D], k [..., Tk, D], v [..., Tk,
+/// Dv], the mask [Tq, Tk] or per batch index).
+struct AttentionDims {
+  int64_t tq, d, tk, dv, batches;
+  const Tensor *mask;
+  bool maskPerBatch;
+  double scale;
+};
+
+AttentionDims attentionDims(const KernelCall &call, size_t maskAt) {
   const Tensor &q = *call.inputs[0], &k = *call.inputs[1], &v = *call.inputs[2];
-  const Tensor *mask = call.inputs.size() > 3 ? call.inputs[3] : nullptr;
-  int64_t r = q.rank(), tq = q.dim(r - 2), d = q.dim(r - 1), tk = k.dim(r - 2), dv = v.dim(r - 1);
-  int64_t batches = q.numel() / (tq * d);
-  bool maskPerBatch = mask && mask->numel() != tq * tk;
-  double scale = call.attr("scale").number;
-  std::vector<double> p(static_cast<size_t>(tk));
-  for (int64_t b = 0; b < batches; ++b)
-    for (int64_t i = 0; i < tq; ++i) {
-      const float *qi = q.f32() + (b * tq + i) * d;
-      double top = -INFINITY;
-      for (int64_t j = 0; j < tk; ++j) {
-        const float *kj = k.f32() + (b * tk + j) * d;
-        double dot = 0;
-        for (int64_t c = 0; c < d; ++c)
-          dot += static_cast<double>(qi[c]) * kj[c];
-        float s = static_cast<float>(static_cast<float>(dot) * scale);
-        if (mask)
-          s += mask->f32()[(maskPerBatch ? b * tq * tk : 0) + i * tk + j];
-        p[static_cast<size_t>(j)] = s;
-        top = std::max(top, static_cast<double>(s));
-      }
-      double total = 0;
-      for (double &e : p)
-        total += e = std::exp(e - top);
-      float *out = call.output.f32() + (b * tq + i) * dv;
-      for (int64_t c = 0; c < dv; ++c) {
+  int64_t r = q.rank();
+  AttentionDims a{q.dim(r - 2),
+                  q.dim(r - 1),
+                  k.dim(r - 2),
+                  v.dim(r - 1),
+                  0,
+                  nullptr,
+                  false,
+                  call.attr("scale").number};
+  a.batches = q.numel() / (a.tq * a.d);
+  a.mask = call.inputs.size() > maskAt ? call.inputs[maskAt] : nullptr;
+  a.maskPerBatch = a.mask && a.mask->numel() != a.tq * a.tk;
+  return a;
+}
+
+double dotProduct(const float *a, const float *b, int64_t n) {
+  double acc = 0;
+  for (int64_t c = 0; c < n; ++c)
+    acc += static_cast<double>(a[c]) * b[c];
+  return acc;
+}
+
+/// p[j] = softmax over the keys of row i of batch index b, in double: the
+/// scores as the unfused ops round them (the dot product to f32, times the
+/// scale, plus the mask).
+void rowProbabilities(const KernelCall &call, const AttentionDims &a, int64_t b, int64_t i,
+                      std::vector<double> &p) {
+  const float *qi = call.inputs[0]->f32() + (b * a.tq + i) * a.d;
+  double top = -INFINITY;
+  for (int64_t j = 0; j < a.tk; ++j) {
+    const float *kj = call.inputs[1]->f32() + (b * a.tk + j) * a.d;
+    float s = static_cast<float>(static_cast<float>(dotProduct(qi, kj, a.d)) * a.scale);
+    if (a.mask)
+      s += a.mask->f32()[(a.maskPerBatch ? b * a.tq * a.tk : 0) + i * a.tk + j];
+    p[static_cast<size_t>(j)] = s;
+    top = std::max(top, static_cast<double>(s));
+  }
+  double total = 0;
+  for (double &e : p)
+    total += e = std::exp(e - top);
+  for (double &e : p)
+    e /= total;
+}
+
+/// fused_attention: per batch and query row, the probabilities (rounded to
+/// f32, as softmax stores them) and the weighted sum of v.
+Status evalFusedAttention(KernelCall &call) {
+  AttentionDims a = attentionDims(call, 3);
+  const float *v = call.inputs[2]->f32();
+  std::vector<double> p(static_cast<size_t>(a.tk));
+  for (int64_t b = 0; b < a.batches; ++b)
+    for (int64_t i = 0; i < a.tq; ++i) {
+      rowProbabilities(call, a, b, i, p);
+      float *out = call.output.f32() + (b * a.tq + i) * a.dv;
+      for (int64_t c = 0; c < a.dv; ++c) {
         double acc = 0;
-        for (int64_t j = 0; j < tk; ++j)
-          acc += static_cast<double>(static_cast<float>(p[static_cast<size_t>(j)] / total)) *
-                 v.f32()[(b * tk + j) * dv + c];
+        for (int64_t j = 0; j < a.tk; ++j)
+          acc += static_cast<double>(static_cast<float>(p[static_cast<size_t>(j)])) *
+                 v[(b * a.tk + j) * a.dv + c];
         out[c] = static_cast<float>(acc);
       }
     }
+  return Ok{};
+}
+
+/// fused_attention_grad (q, k, v, o, do[, mask], wrt=): per batch index,
+/// every row's probabilities P, dP = do v^T and dS = P (dP - do . o) in
+/// double, then dq = dS k scale, dk = dS^T q scale or dv = P^T do.
+Status evalFusedAttentionGrad(KernelCall &call) {
+  AttentionDims a = attentionDims(call, 5);
+  const float *q = call.inputs[0]->f32(), *k = call.inputs[1]->f32(), *v = call.inputs[2]->f32();
+  const float *o = call.inputs[3]->f32(), *dout = call.inputs[4]->f32();
+  const std::string &wrt = call.attr("wrt").ident;
+  int64_t rows = wrt == "q" ? a.tq : a.tk, width = wrt == "v" ? a.dv : a.d;
+  std::vector<double> p(static_cast<size_t>(a.tk));
+  std::vector<double> acc(static_cast<size_t>(rows * width));
+  for (int64_t b = 0; b < a.batches; ++b) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int64_t i = 0; i < a.tq; ++i) {
+      const float *qi = q + (b * a.tq + i) * a.d, *doi = dout + (b * a.tq + i) * a.dv;
+      rowProbabilities(call, a, b, i, p);
+      double rowD = dotProduct(doi, o + (b * a.tq + i) * a.dv, a.dv);
+      for (int64_t j = 0; j < a.tk; ++j) {
+        double pj = p[static_cast<size_t>(j)];
+        double dp = dotProduct(doi, v + (b * a.tk + j) * a.dv, a.dv);
+        double dsj = pj * (dp - rowD) * a.scale;
+        const float *kj = k + (b * a.tk + j) * a.d;
+        for (int64_t c = 0; c < width; ++c) {
+          if (wrt == "q")
+            acc[static_cast<size_t>(i * width + c)] += dsj * kj[c];
+          else if (wrt == "k")
+            acc[static_cast<size_t>(j * width + c)] += dsj * qi[c];
+          else
+            acc[static_cast<size_t>(j * width + c)] += pj * doi[c];
+        }
+      }
+    }
+    float *out = call.output.f32() + b * rows * width;
+    for (size_t e = 0; e < acc.size(); ++e)
+      out[e] = static_cast<float>(acc[e]);
+  }
   return Ok{};
 }
 
@@ -149,6 +224,8 @@ Status evalMatMul(KernelCall &call) {
     return evalFusedMatMul(call);
   case OpKind::FusedAttention:
     return evalFusedAttention(call);
+  case OpKind::FusedAttentionGrad:
+    return evalFusedAttentionGrad(call);
   case OpKind::FusedMatMulGradInput: { // (dy, z, w): g op(w)
     const Tensor &dy = *call.inputs[0];
     int64_t n = dy.dim(dy.rank() - 1);

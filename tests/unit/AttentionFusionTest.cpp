@@ -2,7 +2,8 @@
 /// (passes/fusion/FuseAttention.cpp, codegen/lower/Attention.cpp) agrees
 /// with the unfused ops in both engines, for key counts that are and are
 /// not multiples of the kernel's tile, with a causal mask, a per-batch mask,
-/// `/ c` scales and no scale; what it does not fuse it says why.
+/// `/ c` scales and no scale, in inference and in a training step (forward
+/// and backward); what it does not fuse it says why.
 #include "JitTestUtil.h"
 #include "codegen/Session.h"
 #include "frontend/Parser.h"
@@ -100,21 +101,105 @@ TEST(AttentionFusion, ScalesMasksAndShapes) {
                     4, 9, 4, 2);
 }
 
-TEST(AttentionFusion, TheTrainingStepKeepsAttentionUnfusedAndSaysWhy) {
-  std::string text = "model a {\n  dim B\n  input q: f32[B, 2, 4, 4]\n"
-                     "  param k: f32[2, 4, 4] = uniform(-1, 1, seed=1)\n"
-                     "  param v: f32[2, 4, 3] = uniform(-1, 1, seed=2)\n"
-                     "  o = matmul(softmax(matmul(q, k, transpose_b=true) * 0.5), v)\n"
+/// A training step of attention over params q, k, v [2, 2, T, 8] (T = 70:
+/// two key tiles and a partial block of query rows), causal when `causal`.
+std::string trainingModel(bool causal) {
+  std::string text = "model a {\n"
+                     "  param q: f32[2, 2, 70, 8] = uniform(-1, 1, seed=1)\n"
+                     "  param k: f32[2, 2, 70, 8] = uniform(-1, 1, seed=2)\n"
+                     "  param v: f32[2, 2, 70, 5] = uniform(-1, 1, seed=3)\n"
+                     "  const ones: f32[70, 70] = ones()\n"
+                     "  state r: f32[2, 2, 70, 5] = uniform(-1, 1, seed=4)\n";
+  text += causal ? "  mask = (tril(ones) - 1) * 1e9\n"
+                   "  s = matmul(q, k, transpose_b=true) * 0.35355339 + mask\n"
+                 : "  s = matmul(q, k, transpose_b=true) / 3\n";
+  return text + "  o = matmul(softmax(s), v)\n  output o\n  loss = sum(o * r)\n"
+                "  minimize loss with sgd(lr=1)\n}\n";
+}
+
+/// The training step fuses attention before autodiff: one fused_attention
+/// and a fused_attention_grad for each of q, k and v, no softmax; one step
+/// of it (interpreter and JIT) moves every param as the unfused step does.
+void expectFusedTrainingAgrees(bool causal) {
+  SCOPED_TRACE(causal ? "causal" : "unmasked");
+  Graph model = parsed(trainingModel(causal));
+  PassContext ctx;
+  ctx.trainingAttentionMinBytes = 0; // scores of 39 KiB per example: fuse them anyway
+  auto fused = optimizedTrainingStep(model, ctx);
+  ASSERT_TRUE(fused.ok()) << fused.errorText();
+  int forward = 0, backward = 0;
+  for (const Node &n : fused->nodes) {
+    forward += n.op == OpKind::FusedAttention;
+    backward += n.op == OpKind::FusedAttentionGrad;
+    EXPECT_NE(n.op, OpKind::Softmax);
+    EXPECT_NE(n.op, OpKind::SoftmaxGrad);
+  }
+  EXPECT_EQ(forward, 1);
+  EXPECT_EQ(backward, 3);
+
+  Graph unfused = model;
+  ASSERT_TRUE(runPipeline(unfused, {"training-mode", "autodiff"}, ctx).ok());
+  Interpreter want(unfused), fusedInterp(*fused);
+  ASSERT_TRUE(want.run({}).ok());
+  ASSERT_TRUE(fusedInterp.run({}).ok());
+  want.applyUpdates();
+  fusedInterp.applyUpdates();
+  auto jit = JitSession::create(model, &*fused);
+  ASSERT_TRUE(jit.ok()) << jit.errorText();
+  ASSERT_TRUE((*jit)->trainStep({}).ok());
+  for (const char *name : {"q", "k", "v"}) {
+    const Tensor &w = want.value(unfused.findValue(name));
+    const Tensor &f = fusedInterp.value(fused->findValue(name));
+    Tensor j = (*jit)->read(name);
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      double tol = 1e-5 * std::max(1.0, std::fabs(w.at(i)));
+      ASSERT_NEAR(f.at(i), w.at(i), tol) << name << "[" << i << "] (interpreter)";
+      ASSERT_NEAR(j.at(i), w.at(i), tol) << name << "[" << i << "] (JIT)";
+    }
+  }
+}
+
+TEST(AttentionFusion, TheTrainingStepFusesForwardAndBackward) {
+  expectFusedTrainingAgrees(false);
+  expectFusedTrainingAgrees(true);
+}
+
+TEST(AttentionFusion, AMaskComputedFromParamsIsNotFusedInTraining) {
+  std::string text = "model a {\n  input q: f32[2, 4, 4]\n  input k: f32[2, 4, 4]\n"
+                     "  input v: f32[2, 4, 3]\n  param bias: f32[4, 4] = zeros()\n"
+                     "  o = matmul(softmax(matmul(q, k, transpose_b=true) + bias), v)\n"
                      "  loss = sum(o)\n  minimize loss with sgd(lr=0.1)\n}\n";
   PassContext ctx;
   ctx.remarks = true;
+  ctx.trainingAttentionMinBytes = 0;
   auto step = optimizedTrainingStep(parsed(text), ctx);
   ASSERT_TRUE(step.ok()) << step.errorText();
   for (const Node &n : step->nodes)
     EXPECT_NE(n.op, OpKind::FusedAttention);
-  EXPECT_NE(ctx.diags.render().find("attention not fused: the probabilities are kept"),
+  EXPECT_NE(ctx.diags.render().find("the mask is computed from params"), std::string::npos)
+      << ctx.diags.render();
+}
+
+/// Scores below PassContext::trainingAttentionMinBytes per example stay
+/// unfused in a training step (the unfused backward is faster there), and
+/// the remark says so; inference fuses them.
+TEST(AttentionFusion, SmallScoresStayUnfusedInTraining) {
+  PassContext ctx;
+  ctx.remarks = true;
+  Graph model = parsed(trainingModel(false));
+  auto step = optimizedTrainingStep(model, ctx);
+  ASSERT_TRUE(step.ok()) << step.errorText();
+  for (const Node &n : step->nodes)
+    EXPECT_NE(n.op, OpKind::FusedAttention);
+  EXPECT_NE(ctx.diags.render().find("scores of 39200 bytes per example are below"),
             std::string::npos)
       << ctx.diags.render();
+  auto inference = optimizedInference(model, ctx);
+  ASSERT_TRUE(inference.ok()) << inference.errorText();
+  int fused = 0;
+  for (const Node &n : inference->nodes)
+    fused += n.op == OpKind::FusedAttention;
+  EXPECT_EQ(fused, 1);
 }
 
 TEST(AttentionFusion, ABroadcastKeyIsNotFused) {

@@ -343,7 +343,7 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
   for (const nnc::OpInfo &op : nnc::allOps()) {
     if ((op.traits & nnc::kGradientOp) == nnc::kGradientOp)
       continue; // written by autodiff, not by users
-    if ((op.traits & nnc::kFused) == nnc::kFused)
+    if (op.traits & nnc::kFusedForm)
       continue; // written by the fusion passes
     if (op.traits & nnc::kTrainingForm)
       continue; // written by the training-mode rewrite

@@ -207,7 +207,52 @@ inline std::vector<Case> binaryCases(const OpInfo &info) {
   return cases;
 }
 
+/// fused_attention: without a mask, with a causal [Tq, Tk] mask, with a
+/// mask of the scores' shape, and with keys past one tile (64) of the
+/// kernel's schedule.
+inline std::vector<Case> attentionCases() {
+  auto causal = [](int64_t t, int64_t batches) {
+    std::string rows;
+    for (int64_t i = 0; i < t; ++i) {
+      rows += i ? ", [" : "[";
+      for (int64_t j = 0; j < t; ++j)
+        rows += std::string(j ? ", " : "") + (j <= i ? "0" : "-1e9");
+      rows += "]";
+    }
+    std::string one = "[" + rows + "]";
+    std::string all = one;
+    for (int64_t b = 1; b < batches; ++b)
+      all += ", " + one;
+    return batches ? "[" + all + "]" : one;
+  };
+  std::vector<Case> cases = {
+      {"q [2, 5, 3], k [2, 7, 3], v [2, 7, 4]",
+       {{"q", {2, 5, 3}}, {"k", {2, 7, 3}}, {"v", {2, 7, 4}}},
+       call("fused_attention", "q, k, v, scale=0.5"),
+       {2, 5, 4}},
+      {"causal [5, 5] mask",
+       {{"q", {2, 5, 3}}, {"k", {2, 5, 3}}, {"v", {2, 5, 2}}},
+       call("fused_attention", "q, k, v, mask, scale=0.7"),
+       {2, 5, 2}},
+      {"mask of the scores' shape [2, 4, 4]",
+       {{"q", {2, 4, 2}}, {"k", {2, 4, 2}}, {"v", {2, 4, 3}}},
+       call("fused_attention", "q, k, v, mask"),
+       {2, 4, 3}},
+      {"70 keys (two tiles)",
+       {{"q", {1, 3, 2}}, {"k", {1, 70, 2}}, {"v", {1, 70, 2}}},
+       call("fused_attention", "q, k, v, scale=2"),
+       {1, 3, 2}},
+  };
+  cases[1].decls = "  const mask: f32[5, 5] = " + causal(5, 0) + "\n";
+  cases[2].decls = "  const mask: f32[2, 4, 4] = " + causal(4, 2) + "\n";
+  for (Case &c : cases)
+    c.domain = Domain::Uniform;
+  return cases;
+}
+
 inline std::vector<Case> matMulCases(const OpInfo &info) {
+  if (info.kind == OpKind::FusedAttention)
+    return attentionCases();
   std::vector<Case> cases;
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {

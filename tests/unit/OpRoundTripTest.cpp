@@ -312,6 +312,14 @@ std::map<std::string, Recipe> recipes() {
       explicitDefault(att, "fused_attention(q, k, v, scale=1)", "fused_attention(q, k, v)"),
       nonDefault(att, "fused_attention(q, k, v, m, scale=0.125)"),
   };
+  const std::string attGrad = att + "\ninput o: f32[B, 2, 5, 3]\ninput d: f32[B, 2, 5, 3]";
+  r["fused_attention_grad"] = {
+      plain(attGrad, "fused_attention_grad(q, k, v, o, d)"),
+      explicitDefault(attGrad, "fused_attention_grad(q, k, v, o, d, wrt=q, scale=1)",
+                      "fused_attention_grad(q, k, v, o, d)"),
+      nonDefault(attGrad, "fused_attention_grad(q, k, v, o, d, m, wrt=k, scale=0.125)"),
+      nonDefault(attGrad, "fused_attention_grad(q, k, v, o, d, wrt=v)"),
+  };
   const std::string gi = "input dy: f32[B, 4]\ninput z: f32[B, 4]\ninput w: f32[2, 4]";
   r["fused_matmul_grad_input"] = {
       plain("input dy: f32[B, 4]\ninput z: f32[B, 4]\ninput w: f32[4, 2]",

@@ -103,7 +103,7 @@ public:
         addDeclaration(static_cast<ValueId>(i));
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
       const Node &n = g_.nodes[i];
-      if (n.info().has(kFused))
+      if (n.info().has(kFusedForm))
         addCluster(static_cast<NodeId>(i));
       else
         addOp(static_cast<NodeId>(i));
