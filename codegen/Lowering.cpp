@@ -247,6 +247,9 @@ ValueId Lowering::guestOf(const Node &n, std::initializer_list<OpKind> ops) cons
 void lowerNode(Lowering &l, const Node &node) {
   if (l.guests().isGuest(static_cast<NodeId>(&node - l.graph.nodes.data())))
     return; // its host's kernel computes it
+  const std::string &result = l.graph.value(node.result).name;
+  l.kernelName = std::string(node.info().name) + "." +
+                 (result.empty() ? "t" + std::to_string(node.result) : result);
   switch (node.info().family) {
   case OpFamily::Elementwise:
     return lowerElementwise(l, node);

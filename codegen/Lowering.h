@@ -40,6 +40,10 @@ public:
   /// nodes are computed inside other nodes' kernels. Set by the module emitter
   /// for the graph functions (the ABI helper functions never ask).
   const KernelSchedule *schedule = nullptr;
+  /// The node being lowered, as "op.result" ("conv2d_grad_filter.grad.w1"):
+  /// the suffix of the functions its kernel outlines, so a profiler names
+  /// the kernel (perf report shows "P_train_step.task.conv2d.h1").
+  std::string kernelName;
   const KernelSchedule &guests() const;
   /// The guest of node `n` whose op is one of `ops`, or nullptr.
   const Node *guestNode(const Node &n, std::initializer_list<OpKind> ops) const;

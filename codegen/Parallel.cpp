@@ -128,7 +128,8 @@ Outlined outline(Lowering &l, const std::string &suffix, const std::vector<llvm:
   if (!l.graph.dims.empty())
     l.dim(Dim::sym(0)); // dims load in the caller, never lazily inside the function
   llvm::Function *parent = l.fn;
-  llvm::Function *fn = createOutlined(parent, suffix, args);
+  llvm::Function *fn =
+      createOutlined(parent, l.kernelName.empty() ? suffix : suffix + "." + l.kernelName, args);
   if (task)
     fn->addFnAttr(kTaskAttribute);
   llvm::IRBuilderBase::InsertPoint callSite = l.b.saveIP();

@@ -149,50 +149,67 @@ void lowerInference(Lowering &l, const Node &n) {
   });
 }
 
-/// batchnorm_train (x, gamma, beta): the batch's statistics.
+/// batchnorm_running_mean / _var (x, running) of channel c: (1 - m) running
+/// + m stat, the variance unbiased (biased for one element per channel).
+void storeRunning(Lowering &l, const Node &n, const ChannelMoments &st, V c) {
+  auto &b = l.b;
+  bool mean = n.op == OpKind::BatchNormRunningMean;
+  double momentum = attr::momentum(n);
+  V one = llvm::ConstantFP::get(l.f64, 1.0);
+  V unbiased = b.CreateFDiv(b.CreateFMul(st.var, st.count), b.CreateFSub(st.count, one));
+  V stat = mean ? st.mean : b.CreateSelect(b.CreateFCmpOGT(st.count, one), unbiased, st.var);
+  V old = toF64(l, l.load(n.operands[1], c));
+  V blended = b.CreateFAdd(b.CreateFMul(llvm::ConstantFP::get(l.f64, 1 - momentum), old),
+                           b.CreateFMul(llvm::ConstantFP::get(l.f64, momentum), stat));
+  l.store(n.result, c, toF32(l, blended));
+}
+
+/// batchnorm_train (x, gamma, beta): the batch's statistics; the running
+/// statistics' updates it hosts (passes/schedule/BatchNormGuests.h) from
+/// the same moments.
 void lowerTraining(Lowering &l, const Node &n) {
   ValueId x = n.operands[0];
   Channels ch = channelsOf(l, x);
   double eps = attr::eps(n);
+  const Node *runningMean = l.guestNode(n, {OpKind::BatchNormRunningMean});
+  const Node *runningVar = l.guestNode(n, {OpKind::BatchNormRunningVar});
   forEachChannel(l, ch, [&](V c) {
     ChannelMoments st = momentsOf(l, x, nullptr, ch, c);
     V scale = toF32(l, l.b.CreateFMul(rstdOf(l, st.var, eps), toF64(l, l.load(n.operands[1], c))));
     normalize(l, n, ch, c, toF32(l, st.mean), scale);
+    for (const Node *guest : {runningMean, runningVar})
+      if (guest)
+        storeRunning(l, *guest, st, c);
   });
 }
 
-/// batchnorm_running_mean / _var (x, running): (1 - m) running + m stat,
-/// the variance unbiased (biased for one element per channel).
+/// batchnorm_running_mean / _var (x, running), in a kernel of its own.
 void lowerRunning(Lowering &l, const Node &n) {
-  auto &b = l.b;
   ValueId x = n.operands[0];
   Channels ch = channelsOf(l, x);
-  double momentum = attr::momentum(n);
-  bool mean = n.op == OpKind::BatchNormRunningMean;
-  forEachChannel(l, ch, [&](V c) {
-    ChannelMoments st = momentsOf(l, x, nullptr, ch, c);
-    V one = llvm::ConstantFP::get(l.f64, 1.0);
-    V unbiased = b.CreateFDiv(b.CreateFMul(st.var, st.count), b.CreateFSub(st.count, one));
-    V stat = mean ? st.mean : b.CreateSelect(b.CreateFCmpOGT(st.count, one), unbiased, st.var);
-    V old = toF64(l, l.load(n.operands[1], c));
-    V blended = b.CreateFAdd(b.CreateFMul(llvm::ConstantFP::get(l.f64, 1 - momentum), old),
-                             b.CreateFMul(llvm::ConstantFP::get(l.f64, momentum), stat));
-    l.store(n.result, c, toF32(l, blended));
-  });
+  forEachChannel(l, ch, [&](V c) { storeRunning(l, n, momentsOf(l, x, nullptr, ch, c), c); });
 }
 
 /// batchnorm_grad (x, gamma, dy) -> dx = rstd (g - mean(g) - xhat mean(g xhat))
-/// with g = dy gamma; batchnorm_gamma_grad (x, dy) -> sum(dy xhat).
+/// with g = dy gamma; batchnorm_gamma_grad (x, dy) -> sum(dy xhat); and the
+/// gamma gradient and dy's channel sum (beta's) that they host.
 void lowerGradients(Lowering &l, const Node &n) {
   auto &b = l.b;
   ValueId x = n.operands[0], dy = n.operands.back();
   bool dx = n.op == OpKind::BatchNormGrad;
   Channels ch = channelsOf(l, x);
   double eps = attr::eps(n);
+  const Node *gammaGuest = l.guestNode(n, {OpKind::BatchNormGammaGrad});
+  const Node *betaGuest = l.guestNode(n, {OpKind::Sum});
   forEachChannel(l, ch, [&](V c) {
     ChannelMoments st = momentsOf(l, x, &dy, ch, c);
     V rstd = rstdOf(l, st.var, eps);
     V sumDyXhat = b.CreateFMul(st.sumDyCentered, rstd);
+    // Guests (passes/schedule/BatchNormGuests.h): gamma's gradient, beta's.
+    if (gammaGuest)
+      l.store(gammaGuest->result, c, toF32(l, sumDyXhat));
+    if (betaGuest)
+      l.store(betaGuest->result, c, toF32(l, st.sumDy));
     if (!dx) {
       l.store(n.result, c, toF32(l, sumDyXhat));
       return;

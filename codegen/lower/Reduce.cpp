@@ -198,6 +198,31 @@ void keptNest(Lowering &l, const std::vector<Group> &groups,
   level(0, l.constI64(0), l.constI64(0));
 }
 
+/// The kept elements as parallel tasks (when the whole reduction is worth
+/// it): body(offset of the element's first input, its flat output index).
+/// Each output is one task's, so any thread count gives the same bits.
+void keptTasks(Lowering &l, const std::vector<Group> &groups, V reducedCount,
+               const std::function<void(V, V)> &body) {
+  auto &b = l.b;
+  std::vector<const Group *> kept;
+  V count = l.constI64(1);
+  for (const Group &g : groups)
+    if (!g.reduced) {
+      kept.push_back(&g);
+      count = b.CreateMul(count, g.extent);
+    }
+  V worthIt = b.CreateICmpUGE(b.CreateMul(count, reducedCount), l.constI64(int64_t{1} << 15));
+  parallelFor(l, count, worthIt, [&](V flat) {
+    V offset = l.constI64(0), rest = flat;
+    for (size_t k = kept.size(); k-- > 0;) {
+      V i = b.CreateURem(rest, kept[k]->extent);
+      rest = b.CreateUDiv(rest, kept[k]->extent);
+      offset = b.CreateAdd(offset, b.CreateMul(i, kept[k]->stride));
+    }
+    body(offset, flat);
+  });
+}
+
 /// Reduction over the reduced groups from `base`: acc = step(offset, acc).
 V reducedNest(Lowering &l, const std::vector<Group> &groups, V base, V init,
               const std::function<V(V, V)> &step) {
@@ -250,13 +275,17 @@ void lowerReduction(Lowering &l, const Node &n) {
     return toF32(l, n.op == OpKind::Mean ? b.CreateFDiv(acc, countF) : acc);
   };
   std::optional<View> view = viewOf(l, groups);
-  if (!view) { // scattered axes: one scalar reduction per output element
-    keptNest(l, groups, [&](V base, V flat) {
+  if (!view) { // scattered axes ([N, C, H, W] over N, H, W): a task per output element
+    keptTasks(l, groups, count, [&](V base, V flat) {
       V init = isMax ? negInf(l) : llvm::ConstantFP::get(l.f64, 0.0);
       V acc = reducedNest(l, groups, base, init, [&](V off, V a) {
         V v = l.load(x, off);
-        return isMax ? l.intrinsic(llvm::Intrinsic::maximum, {a, v})
-                     : b.CreateFAdd(a, b.CreateFPExt(v, l.f64));
+        if (isMax)
+          return l.intrinsic(llvm::Intrinsic::maximum, {a, v});
+        // Reassociable: the vectorizer takes the innermost (contiguous) axis.
+        V sum = b.CreateFAdd(a, b.CreateFPExt(v, l.f64));
+        llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);
+        return sum;
       });
       l.store(out, flat, finish(acc));
     });

@@ -1,6 +1,7 @@
 /// The guest schedule (passes/schedule/KernelSchedule.h).
 #include "passes/schedule/KernelSchedule.h"
 
+#include "passes/schedule/BatchNormGuests.h"
 #include "passes/schedule/GemmEpilogues.h"
 #include "passes/schedule/RowSums.h"
 #include "ir/Printer.h"
@@ -29,10 +30,14 @@ std::string printSchedule(const Graph &g, const KernelSchedule &s) {
     out += "  " + describe(static_cast<NodeId>(n)) + " hosts";
     for (size_t k = 0; k < s.guestsOf[n].size(); ++k) {
       NodeId guest = s.guestsOf[n][k];
-      // GEMM epilogues are element-wise; row sums are reductions.
-      bool epilogue = g.node(guest).info().family == OpFamily::Elementwise;
+      // GEMM epilogues are element-wise; row and channel sums reductions;
+      // batch-norm guests share their host's pass over x.
+      OpFamily family = g.node(guest).info().family;
+      bool normHost = g.node(static_cast<NodeId>(n)).info().family == OpFamily::Norm;
       out += fmt::format("{} {} ({})", k ? "," : "", describe(guest),
-                         epilogue ? "epilogue" : "row sum");
+                         family == OpFamily::Elementwise ? "epilogue"
+                         : normHost                      ? "same pass"
+                                                         : "row sum");
     }
     out += "\n";
   }
@@ -42,6 +47,7 @@ std::string printSchedule(const Graph &g, const KernelSchedule &s) {
 KernelSchedule scheduleKernels(const Graph &g) {
   KernelSchedule s(g.nodes.size());
   scheduleRowSums(g, s);
+  scheduleBatchNormGuests(g, s);
   scheduleGemmEpilogues(g, s);
   return s;
 }

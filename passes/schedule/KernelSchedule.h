@@ -7,6 +7,8 @@
 ///
 ///   row sums (passes/schedule/RowSums.h)   a bias, beta or gamma gradient,
 ///                                         summed by the kernel that reads d
+///   batch-norm guests                     running statistics, gamma's and beta's
+///     (passes/schedule/BatchNormGuests.h)   gradients, in the pass over the same x, dy
 ///   GEMM epilogues                        an element-wise node reading a GEMM's
 ///     (passes/schedule/GemmEpilogues.h)     result, run on each finished tile
 #pragma once
@@ -34,8 +36,8 @@ struct KernelSchedule {
   size_t kernels() const;
 };
 
-/// The schedule of a graph after fusion: row sums first, then GEMM
-/// epilogues. The compile pipeline computes it once (passes/Pipeline.h);
+/// The schedule of a graph after fusion: row sums first, then batch-norm
+/// guests, then GEMM epilogues. The compile pipeline computes it once (passes/Pipeline.h);
 /// the memory planner and the code generator follow it.
 KernelSchedule scheduleKernels(const Graph &g);
 

@@ -227,6 +227,35 @@ TEST(Fusion, MlpWeightUpdatesRunInTheirGradientGemm) {
   EXPECT_EQ(s.kernels(), step.nodes.size() - 6); // and three bias sums
 }
 
+// Every batch norm of resnet_bn's training step: the running statistics are
+// computed by batchnorm_train's kernel, gamma's and beta's gradients by
+// batchnorm_grad's (passes/schedule/BatchNormGuests.h); the JIT's step with
+// them agrees with the interpreter's (JitTraining).
+TEST(Fusion, BatchNormStatisticsShareTheirPass) {
+  Graph step = runPasses(loadExample("resnet_bn.ir"), trainPipeline());
+  KernelSchedule s = scheduleKernels(step);
+  int running = 0, gammas = 0, betas = 0;
+  for (size_t i = 0; i < step.nodes.size(); ++i) {
+    const Node &n = step.nodes[i];
+    const std::string &name = step.value(n.result).name;
+    NodeId host = s.hostOf[i];
+    OpKind hostOp = host == kNoNode ? n.op : step.node(host).op;
+    if (n.op == OpKind::BatchNormRunningMean || n.op == OpKind::BatchNormRunningVar) {
+      EXPECT_EQ(hostOp, OpKind::BatchNormTrain) << name;
+      ++running;
+    } else if (n.op == OpKind::BatchNormGammaGrad) {
+      EXPECT_EQ(hostOp, OpKind::BatchNormGrad) << name;
+      ++gammas;
+    } else if (n.op == OpKind::Sum && name.rfind("grad.", 0) == 0 && name != "grad.b_out") {
+      EXPECT_EQ(hostOp, OpKind::BatchNormGrad) << name;
+      ++betas;
+    }
+  }
+  EXPECT_EQ(running, 18); // 9 batch norms
+  EXPECT_EQ(gammas, 9);
+  EXPECT_EQ(betas, 7); // the shortcuts' betas are the sums of their block's (CSE)
+}
+
 /// The element-wise guests of `text`'s training step, by result name.
 std::vector<std::string> epilogueGuests(const std::string &text) {
   Result<Graph> model = parseModel(text, "model.ir");
