@@ -148,6 +148,12 @@ llvm::Value *Lowering::intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value
 }
 
 llvm::Value *Lowering::exp(llvm::Value *x) { return intrinsic(llvm::Intrinsic::exp, {x}); }
+
+llvm::Value *Lowering::expNonPositive(llvm::Value *x) {
+  llvm::Value *floor = constF32(-87.0), *below = b.CreateFCmpOLT(x, floor);
+  llvm::Value *e = exp(b.CreateSelect(below, floor, x));
+  return b.CreateSelect(below, constF32(0), e);
+}
 llvm::Value *Lowering::log(llvm::Value *x) { return intrinsic(llvm::Intrinsic::log, {x}); }
 llvm::Value *Lowering::sqrt(llvm::Value *x) { return intrinsic(llvm::Intrinsic::sqrt, {x}); }
 

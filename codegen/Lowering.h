@@ -94,6 +94,10 @@ public:
   // ---- math (f32 scalars; vectorized by LLVM) -------------------------------------
   llvm::Value *intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value *> args);
   llvm::Value *exp(llvm::Value *x);
+  /// exp(x) for x <= 0 (a softmax's x - max), flushed to 0 below -87, where
+  /// expf leaves the normal floats: libm's vector expf takes its slow scalar
+  /// path for every such lane, and a causal mask's -1e9 makes half of them so.
+  llvm::Value *expNonPositive(llvm::Value *x);
   llvm::Value *log(llvm::Value *x);
   llvm::Value *sqrt(llvm::Value *x);
   llvm::Value *tanh(llvm::Value *x);
@@ -150,6 +154,13 @@ llvm::Value *stackArray(Lowering &l, llvm::Type *elem, int64_t n);
 /// must not fail (no failIf). Nested inside a task, a plain loop.
 void parallelFor(Lowering &l, llvm::Value *tasks, llvm::Value *worthIt,
                  const std::function<void(llvm::Value *)> &body);
+
+/// body(row) for each of `rows` independent rows of `rowElements` elements:
+/// parallel tasks of a fixed number of rows once there are 2^15 elements
+/// (each row one task's, so any thread count gives the same bits), else a
+/// plain loop on this thread.
+void parallelRows(Lowering &l, llvm::Value *rows, llvm::Value *rowElements,
+                  const std::function<void(llvm::Value *)> &body);
 
 /// A function of its own, `void NAME.SUFFIX(ptr context, args...)`, whose
 /// body uses values of the function being lowered: `body` emits it (its

@@ -156,6 +156,21 @@ void parallelFor(Lowering &l, V tasks, V worthIt, const std::function<void(V)> &
   dispatch(l, task.fn, task.context, tasks, worthIt);
 }
 
+/// Rows per task of parallelRows.
+constexpr int64_t kRowsPerTask = 16;
+
+void parallelRows(Lowering &l, V rows, V rowElements, const std::function<void(V)> &body) {
+  auto &b = l.b;
+  V tasks = b.CreateUDiv(b.CreateAdd(rows, l.constI64(kRowsPerTask - 1)), l.constI64(kRowsPerTask));
+  V worthIt = b.CreateICmpUGE(b.CreateMul(rows, rowElements), l.constI64(int64_t{1} << 15));
+  parallelFor(l, tasks, worthIt, [&](V t) {
+    V first = b.CreateMul(t, l.constI64(kRowsPerTask));
+    V end = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, rows,
+                                    b.CreateAdd(first, l.constI64(kRowsPerTask)));
+    l.forRange(b.CreateSub(end, first), [&](V r) { body(b.CreateAdd(first, r)); }, false);
+  });
+}
+
 void emitSetParallelRunner(llvm::Function *setter) {
   llvm::Module &m = *setter->getParent();
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(m.getContext(), "entry", setter));

@@ -180,16 +180,6 @@ void scoresTile(Lowering &l, const Attention &a, const Buffers &s, const RowBloc
       false);
 }
 
-/// exp(x) for x <= 0, flushed to 0 below -87 (where expf leaves the normal
-/// floats: libm's vector expf takes its slow scalar path for every such
-/// lane, and a causal mask's -1e9 makes half the lanes such).
-V expNonPositive(Lowering &l, V x) {
-  auto &b = l.b;
-  V floor = l.constF32(-87.0);
-  V e = l.exp(b.CreateSelect(b.CreateFCmpOLT(x, floor), floor, x));
-  return b.CreateSelect(b.CreateFCmpOLT(x, floor), l.constF32(0), e);
-}
-
 /// The largest score of row r of the tile (a NaN wins, as in softmax).
 V rowMaximum(Lowering &l, const Buffers &s, V r, V width) {
   V tileRow = l.b.CreateMul(r, l.constI64(kKeyTile));
@@ -211,7 +201,7 @@ V onlineStep(Lowering &l, const Buffers &s, V r, V width) {
   V tileRow = b.CreateMul(r, l.constI64(kKeyTile));
   V sum = l.reduceRange(width, l.constF32(0), [&](V j, V total) {
     V at = b.CreateAdd(tileRow, j);
-    V e = expNonPositive(l, b.CreateFSub(l.loadF32(s.scores, at), next));
+    V e = l.expNonPositive(b.CreateFSub(l.loadF32(s.scores, at), next));
     l.storeF32(s.scores, at, e);
     V added = b.CreateFAdd(total, e);
     llvm::cast<llvm::Instruction>(added)->setHasAllowReassoc(true); // the vectorizer takes it
@@ -314,8 +304,7 @@ void backwardBlock(Lowering &l, const Attention &a, const Buffers &s, const RowB
           V tileRow = b.CreateMul(r, l.constI64(kKeyTile));
           l.forRange(t.width, [&](V j) {
             V at = b.CreateAdd(tileRow, j);
-            V p =
-                b.CreateFMul(expNonPositive(l, b.CreateFSub(l.loadF32(s.scores, at), m)), inverse);
+            V p = b.CreateFMul(l.expNonPositive(b.CreateFSub(l.loadF32(s.scores, at), m)), inverse);
             l.storeF32(s.scores, at, p);
             if (needDs) {
               V ds = b.CreateFMul(p, b.CreateFSub(l.loadF32(s.dp, at), rowD));

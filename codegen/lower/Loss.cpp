@@ -127,29 +127,25 @@ void lowerSoftmaxCrossEntropyGrad(Lowering &l, const Node &n) {
   checkLabels(l, labels, rows, classes);
   V dl = l.load(n.operands[2], l.constI64(0));
   V scale = b.CreateFDiv(dl, b.CreateSIToFP(rows, l.f32));
-  l.forRange(
-      rows,
-      [&](V r) {
-        V base = b.CreateMul(r, classes);
-        auto elem = [&](V k) { return l.load(logits, b.CreateAdd(base, k)); };
-        V m = maxF32(l, classes, elem);
-        V sum = b.CreateFPTrunc(sumF64(l, classes,
-                                       [&](V k) {
-                                         V e = l.exp(b.CreateFSub(elem(k), m));
-                                         l.store(out, b.CreateAdd(base, k), e);
-                                         return e;
-                                       }),
-                                l.f32);
-        V label = b.CreateSExt(l.load(labels, r), l.i64);
-        l.forRange(classes, [&](V k) {
-          V at = b.CreateAdd(base, k);
-          V p = b.CreateFDiv(l.load(out, at), sum);
-          p = b.CreateFSub(p,
-                           b.CreateSelect(b.CreateICmpEQ(k, label), l.constF32(1), l.constF32(0)));
-          l.store(out, at, b.CreateFMul(p, scale));
-        });
-      },
-      false);
+  parallelRows(l, rows, classes, [&](V r) {
+    V base = b.CreateMul(r, classes);
+    auto elem = [&](V k) { return l.load(logits, b.CreateAdd(base, k)); };
+    V m = maxF32(l, classes, elem);
+    V sum = b.CreateFPTrunc(sumF64(l, classes,
+                                   [&](V k) {
+                                     V e = l.exp(b.CreateFSub(elem(k), m));
+                                     l.store(out, b.CreateAdd(base, k), e);
+                                     return e;
+                                   }),
+                            l.f32);
+    V label = b.CreateSExt(l.load(labels, r), l.i64);
+    l.forRange(classes, [&](V k) {
+      V at = b.CreateAdd(base, k);
+      V p = b.CreateFDiv(l.load(out, at), sum);
+      p = b.CreateFSub(p, b.CreateSelect(b.CreateICmpEQ(k, label), l.constF32(1), l.constF32(0)));
+      l.store(out, at, b.CreateFMul(p, scale));
+    });
+  });
 }
 
 } // namespace

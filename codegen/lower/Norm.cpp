@@ -84,16 +84,20 @@ V xhat(Lowering &l, const RowStats &s, V x) {
   return l.b.CreateFMul(l.b.CreateFSub(l.b.CreateFSub(x, s.meanHi), s.meanLo), s.rstdF);
 }
 
-/// for each row of x: body(first element's index, the row's statistics).
+/// for each row of x: body(first element's index, the row's statistics),
+/// in row order (the gradients add the rows' gamma and beta terms in that
+/// order), or as parallel tasks of rows where each row writes its own
+/// output alone (`independent`: the forward).
 void forEachRow(Lowering &l, const Node &n, const Load &x, const Rows &r,
-                const std::function<void(V, const RowStats &)> &body) {
-  l.forRange(
-      r.rows,
-      [&](V row) {
-        V base = l.b.CreateMul(row, r.width);
-        body(base, rowStats(l, x, base, r.width, attr::eps(n)));
-      },
-      false);
+                const std::function<void(V, const RowStats &)> &body, bool independent = false) {
+  auto row = [&](V row) {
+    V base = l.b.CreateMul(row, r.width);
+    body(base, rowStats(l, x, base, r.width, attr::eps(n)));
+  };
+  if (independent)
+    parallelRows(l, r.rows, r.width, row);
+  else
+    l.forRange(r.rows, row, false);
 }
 
 /// The gamma (sum of dy xhat) and beta (sum of dy) gradients, summed over
@@ -121,13 +125,16 @@ void lowerLayerNorm(Lowering &l, const Node &n) {
   ValueId gamma = operandAfterInput(n, 1), beta = operandAfterInput(n, 2), out = n.result;
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
-  forEachRow(l, n, x, r, [&](V base, const RowStats &s) {
-    l.forRange(r.width, [&](V i) {
-      V at = b.CreateAdd(base, i);
-      V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, x(at)), l.load(gamma, i)), l.load(beta, i));
-      l.store(out, at, y);
-    });
-  });
+  forEachRow(
+      l, n, x, r,
+      [&](V base, const RowStats &s) {
+        l.forRange(r.width, [&](V i) {
+          V at = b.CreateAdd(base, i);
+          V y = b.CreateFAdd(b.CreateFMul(xhat(l, s, x(at)), l.load(gamma, i)), l.load(beta, i));
+          l.store(out, at, y);
+        });
+      },
+      true);
 }
 
 /// layernorm_grad (x, gamma, dy): with g = dy gamma,

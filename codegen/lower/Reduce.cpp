@@ -487,12 +487,12 @@ void lowerSoftmax(Lowering &l, const Node &n) {
   View v = axisView(l, x, attr::axis(n));
   bool logForm = n.op == OpKind::LogSoftmax;
   if (v.rows) {
-    loop(l, v.outer, [&](V o) {
+    parallelRows(l, v.outer, v.n, [&](V o) {
       V base = b.CreateMul(o, v.n);
       auto elem = [&](V k) { return l.load(x, b.CreateAdd(base, k)); };
       V m = maxF32(l, v.n, elem);
       V sum = sumF64(l, v.n, [&](V k) {
-        V e = l.exp(b.CreateFSub(elem(k), m));
+        V e = l.expNonPositive(b.CreateFSub(elem(k), m));
         if (!logForm)
           l.store(out, b.CreateAdd(base, k), e);
         return e;
@@ -531,7 +531,8 @@ void lowerSoftmax(Lowering &l, const Node &n) {
       loop(l, v.n, [&](V k) {
         V row = at3(l, v, o, k, first);
         l.forRange(width, [&](V j) {
-          V e = l.exp(b.CreateFSub(l.load(x, b.CreateAdd(row, j)), loadAt(l, l.f32, mx, j)));
+          V e = l.expNonPositive(
+              b.CreateFSub(l.load(x, b.CreateAdd(row, j)), loadAt(l, l.f32, mx, j)));
           storeAt(l, l.f64, acc, j,
                   b.CreateFAdd(loadAt(l, l.f64, acc, j), b.CreateFPExt(e, l.f64)));
         });
@@ -546,7 +547,7 @@ void lowerSoftmax(Lowering &l, const Node &n) {
           V shifted = b.CreateFSub(l.load(x, b.CreateAdd(row, j)), loadAt(l, l.f32, mx, j));
           V s = loadAt(l, l.f32, sums, j);
           l.store(out, b.CreateAdd(row, j),
-                  logForm ? b.CreateFSub(shifted, s) : b.CreateFDiv(l.exp(shifted), s));
+                  logForm ? b.CreateFSub(shifted, s) : b.CreateFDiv(l.expNonPositive(shifted), s));
         });
       });
     });
@@ -569,7 +570,7 @@ void lowerSoftmaxGrad(Lowering &l, const Node &n) {
                    : b.CreateFMul(yi, b.CreateFSub(gi, dot));
   };
   if (v.rows) {
-    loop(l, v.outer, [&](V o) {
+    parallelRows(l, v.outer, v.n, [&](V o) {
       V base = b.CreateMul(o, v.n);
       V dot = toF32(l, sumF64(l, v.n, [&](V k) {
                       V i = b.CreateAdd(base, k);

@@ -80,7 +80,14 @@ void lowerTranspose(Lowering &l, const Node &n) {
       index.pop_back();
     });
   };
-  level(0);
+  // The outermost output axis as parallel rows (rank >= 2 here).
+  V inner = l.b.CreateUDiv(
+      l.numel(out), l.b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, extents[0], l.constI64(1)));
+  parallelRows(l, extents[0], inner, [&](V i) {
+    index.push_back(i);
+    level(1);
+    index.pop_back();
+  });
 }
 
 /// A value seen as [outer, extent, inner] around an axis (i64 counts).

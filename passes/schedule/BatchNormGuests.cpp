@@ -30,7 +30,7 @@ bool canHost(const Graph &g, const Node &host, const Node &guest) {
   case OpKind::BatchNormTrain: // (x, gamma, beta)
     return (guest.op == OpKind::BatchNormRunningMean || guest.op == OpKind::BatchNormRunningVar) &&
            guest.operands[0] == host.operands[0];
-  case OpKind::BatchNormGrad: // (x, gamma, dy)
+  case OpKind::BatchNormGrad:                   // (x, gamma, dy)
     if (guest.op == OpKind::BatchNormGammaGrad) // (x, dy)
       return guest.operands[0] == host.operands[0] && guest.operands[1] == host.operands[2] &&
              attr::eps(guest) == attr::eps(host);
