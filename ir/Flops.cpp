@@ -27,10 +27,37 @@ double nodeFlops(const Graph &g, const Node &n, const std::vector<int64_t> &dims
   auto type = [&](size_t operand) -> const Type & { return g.type(n.operands[operand]); };
   double out = elements(g.type(n.result), dims);
   switch (n.op) {
-  case OpKind::MatMul: {
+  case OpKind::MatMul: { // [..., M, K] x [..., K, N]: K multiply-adds per output element
     bool transposeA = n.attrs[static_cast<size_t>(n.info().attrIndex("transpose_a"))].boolean;
     const Type &a = type(0);
-    return 2 * out * static_cast<double>(extent(a.shape[transposeA ? 0 : 1], dims));
+    size_t depth = a.rank() - (transposeA ? 2 : 1);
+    return 2 * out * static_cast<double>(extent(a.shape[depth], dims));
+  }
+  case OpKind::FusedMatMul: { // (a, b[, bias]): the product, the bias and activation per element
+    const Type &a = type(0);
+    size_t depth =
+        a.rank() -
+        (n.attrs[static_cast<size_t>(n.info().attrIndex("transpose_a"))].boolean ? 2 : 1);
+    return 2 * out * static_cast<double>(extent(a.shape[depth], dims)) + 2 * out;
+  }
+  case OpKind::FusedMatMulGradInput: // (dy, z, w): [rows, N] x [N, K]
+    return 2 * out * static_cast<double>(extent(type(0).shape.back(), dims));
+  case OpKind::FusedMatMulGradWeight: { // (x, dy[, z]): [K, rows] x [rows, N]
+    const Type &dy = type(1);
+    return 2 * out * elements(dy, dims) / static_cast<double>(extent(dy.shape.back(), dims));
+  }
+  case OpKind::FusedAttention: // 2 Tq Tk (D + Dv) per batch index
+  case OpKind::FusedAttentionGrad: {
+    const Type &q = type(0), &k = type(1), &v = type(2);
+    double d = static_cast<double>(extent(q.shape.back(), dims));
+    double dv = static_cast<double>(extent(v.shape.back(), dims));
+    double pairs = elements(q, dims) / d * static_cast<double>(extent(k.shape[k.rank() - 2], dims));
+    if (n.op == OpKind::FusedAttention)
+      return 2 * pairs * (d + dv);
+    // Per (row, key): the scores twice (normalizers, then P), and for q and
+    // k dP and the product into the result (codegen/lower/Attention.cpp).
+    bool isV = n.attrs[static_cast<size_t>(n.info().attrIndex("wrt"))].ident == "v";
+    return 2 * pairs * (isV ? 2 * d + dv : 3 * d + dv);
   }
   case OpKind::Conv2d: // (x, w[, b]) -> y
     return 2 * out * filterTaps(type(1), dims) + (n.operands.size() > 2 ? out : 0);
