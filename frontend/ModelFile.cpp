@@ -2,13 +2,34 @@
 #include "frontend/ModelFile.h"
 
 #include "frontend/Parser.h"
+#include "frontend/onnx/OnnxImport.h"
 #include "runtime/io/ExternalWeights.h"
 
 #include <filesystem>
 
 namespace nnc {
 
+bool isOnnxPath(const std::string &path) {
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
+}
+
+Result<Graph> loadOnnxModel(const std::string &path) {
+  OnnxImportOptions options;
+  options.weightsFile = "<" + std::filesystem::path(path).filename().string() + ">";
+  Result<OnnxImport> imported = importOnnx(path, options);
+  if (!imported)
+    return Result<Graph>(imported.takeDiags());
+  Result<Graph> g = parseModel(imported->text, path + " (imported)");
+  if (!g)
+    return g;
+  if (Status s = attachWeights(*g, imported->weights, options.weightsFile); !s)
+    return Result<Graph>(s.takeDiags());
+  return g;
+}
+
 Result<Graph> loadModel(const std::string &path, const ModelLoadOptions &options) {
+  if (isOnnxPath(path))
+    return loadOnnxModel(path);
   Result<Graph> g = loadModelFile(path);
   if (!g)
     return g;

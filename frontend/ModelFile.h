@@ -16,8 +16,16 @@ struct ModelLoadOptions {
   bool allowExternalPaths = false;
 };
 
+/// Whether `path` names an ONNX model (ends in .onnx).
+bool isOnnxPath(const std::string &path);
+
+/// An ONNX model imported in memory (frontend/onnx/OnnxImport.h) with its
+/// initializers' values, as a verified graph.
+Result<Graph> loadOnnxModel(const std::string &path);
+
 /// Reads, parses and checks `path` (`-`: standard input) and loads the
-/// weights its initializers name (runtime/io/ExternalWeights.h).
+/// weights its initializers name (runtime/io/ExternalWeights.h); an ONNX
+/// model (`.onnx`) is imported (loadOnnxModel).
 Result<Graph> loadModel(const std::string &path, const ModelLoadOptions &options = {});
 
 } // namespace nnc

@@ -38,6 +38,47 @@ Result<std::string> resolveExternalPath(const std::string &file, const ExternalP
   return full.string();
 }
 
+namespace {
+
+/// Value v's data from tensor `key` of `tensors` (read from `file`).
+void fillFrom(const Graph &g, Value &v, const NamedTensors &tensors, const std::string &file,
+              const std::string &key, Diagnostics &diags) {
+  const Tensor *found = nullptr;
+  for (const auto &[name, t] : tensors)
+    if (name == key)
+      found = &t;
+  if (!found) {
+    diags.error(v.init.loc, "safetensors: {} has no tensor '{}'", file, key);
+    return;
+  }
+  std::vector<int64_t> shape = concreteShape(v.type, {});
+  if (found->dtype() != v.type.dtype || found->shape() != shape) {
+    diags.error(v.init.loc, "safetensors: tensor '{}' in {} is {} but '{}' is {}", key, file,
+                found->typeString(), v.name, g.typeString(v.type));
+    return;
+  }
+  v.data.resize(static_cast<size_t>(found->numel()));
+  for (int64_t i = 0; i < found->numel(); ++i)
+    v.data[static_cast<size_t>(i)] = found->at(i);
+}
+
+/// The key of a `safetensors(FILE[, key=K])` initializer: K, else the value's name.
+std::string keyOf(const Value &v) {
+  return v.init.args.size() > 1 && !v.init.args[1].isNone() ? v.init.args[1].ident : v.name;
+}
+
+} // namespace
+
+Status attachWeights(Graph &g, const NamedTensors &tensors, const std::string &file) {
+  Diagnostics diags;
+  for (Value &v : g.values)
+    if (v.init.name == "safetensors" && !v.init.args.empty() && v.init.args[0].ident == file)
+      fillFrom(g, v, tensors, file, keyOf(v), diags);
+  if (diags.hasErrors())
+    return Status(std::move(diags));
+  return Ok{};
+}
+
 Status loadExternalWeights(Graph &g, const ExternalPathPolicy &policy) {
   std::map<std::string, NamedTensors> files; // read once each
   Diagnostics diags;
@@ -45,8 +86,7 @@ Status loadExternalWeights(Graph &g, const ExternalPathPolicy &policy) {
     if (v.init.name != "safetensors" || v.init.args.empty())
       continue;
     const std::string &file = v.init.args[0].ident;
-    std::string key =
-        v.init.args.size() > 1 && !v.init.args[1].isNone() ? v.init.args[1].ident : v.name;
+    std::string key = keyOf(v);
     auto path = resolveExternalPath(file, policy);
     if (!path) {
       diags.error(v.init.loc, "safetensors: {}", path.diags().list()[0].message);
@@ -61,23 +101,7 @@ Status loadExternalWeights(Graph &g, const ExternalPathPolicy &policy) {
       }
       it = files.emplace(*path, std::move(read).value()).first;
     }
-    const Tensor *found = nullptr;
-    for (const auto &[name, t] : it->second)
-      if (name == key)
-        found = &t;
-    if (!found) {
-      diags.error(v.init.loc, "safetensors: {} has no tensor '{}'", file, key);
-      continue;
-    }
-    std::vector<int64_t> shape = concreteShape(v.type, {});
-    if (found->dtype() != v.type.dtype || found->shape() != shape) {
-      diags.error(v.init.loc, "safetensors: tensor '{}' in {} is {} but '{}' is {}", key, file,
-                  found->typeString(), v.name, g.typeString(v.type));
-      continue;
-    }
-    v.data.resize(static_cast<size_t>(found->numel()));
-    for (int64_t i = 0; i < found->numel(); ++i)
-      v.data[static_cast<size_t>(i)] = found->at(i);
+    fillFrom(g, v, it->second, file, key, diags);
   }
   if (diags.hasErrors())
     return Status(std::move(diags));

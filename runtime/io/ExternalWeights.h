@@ -6,6 +6,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Result.h"
+#include "runtime/io/Safetensors.h"
 
 #include <string>
 
@@ -28,6 +29,11 @@ struct ExternalPathPolicy {
 /// or malformed file, a missing key, a wrong dtype or shape. A file shared by
 /// several values is read once.
 Status loadExternalWeights(Graph &g, const ExternalPathPolicy &policy);
+
+/// The values of the `safetensors("FILE", ...)` initializers of `g` that
+/// name `file`, from tensors already in memory (an imported ONNX model's
+/// initializers); the same checks as loadExternalWeights.
+Status attachWeights(Graph &g, const NamedTensors &tensors, const std::string &file);
 
 /// FILE resolved against the policy's folder, or the reason it may not be
 /// used (it leaves the folder).

@@ -36,6 +36,7 @@ const CommandSpec &evalCommandSpec();
 const CommandSpec &summaryCommandSpec();
 const CommandSpec &plotCommandSpec();
 const CommandSpec &sampleCommandSpec();
+const CommandSpec &importCommandSpec();
 
 int checkCommand(const Args &args);
 int printCommand(const Args &args);
@@ -49,6 +50,7 @@ int evalCommand(const Args &args);
 int summaryCommand(const Args &args);
 int plotCommand(const Args &args);
 int sampleCommand(const Args &args);
+int importCommand(const Args &args);
 
 /// `--allow-external-paths`: every command that reads a model takes it.
 OptionSpec allowExternalPathsOption();

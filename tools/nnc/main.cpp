@@ -20,6 +20,7 @@ const std::vector<Command> &allCommands() {
       {sampleCommandSpec, sampleCommand},   {gradcheckCommandSpec, gradcheckCommand},
       {compileCommandSpec, compileCommand}, {dotCommandSpec, dotCommand},
       {summaryCommandSpec, summaryCommand}, {plotCommandSpec, plotCommand},
+      {importCommandSpec, importCommand},
   };
   return commands;
 }

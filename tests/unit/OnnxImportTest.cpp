@@ -1,0 +1,300 @@
+/// The ONNX importer (frontend/onnx/OnnxImport.h) on models built here with
+/// ONNX's protobuf classes: an MLP and a CNN import to graphs that compute
+/// what the same networks written in nnc's language compute (the interpreter
+/// on both, the same weights); names map by the documented rule; what
+/// cannot be imported is an error per node; a malformed file is an error.
+#include "JitTestUtil.h"
+#include "frontend/ModelFile.h"
+#include "frontend/onnx/OnnxImport.h"
+#include "runtime/Interpreter.h"
+
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace nnc {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A small builder of ONNX graphs.
+struct OnnxModel {
+  onnx::ModelProto m;
+  onnx::GraphProto *g;
+
+  explicit OnnxModel(int64_t opset = 13) {
+    m.set_ir_version(8);
+    auto *op = m.add_opset_import();
+    op->set_domain("");
+    op->set_version(opset);
+    g = m.mutable_graph();
+    g->set_name("g");
+  }
+  /// dims: a number, or a name for dim_param.
+  void value(onnx::ValueInfoProto *v, const std::string &name,
+             const std::vector<std::string> &dims) {
+    v->set_name(name);
+    auto *t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (const std::string &d : dims) {
+      auto *dim = t->mutable_shape()->add_dim();
+      if (std::isdigit(static_cast<unsigned char>(d[0])))
+        dim->set_dim_value(std::stoll(d));
+      else
+        dim->set_dim_param(d);
+    }
+  }
+  void input(const std::string &name, const std::vector<std::string> &dims) {
+    value(g->add_input(), name, dims);
+  }
+  void output(const std::string &name) { value(g->add_output(), name, {}); }
+  /// An f32 initializer of `shape` filled with sin(k + salt) / 2.
+  std::vector<float> weight(const std::string &name, const std::vector<int64_t> &shape, int salt) {
+    auto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    int64_t n = 1;
+    for (int64_t d : shape) {
+      t->add_dims(d);
+      n *= d;
+    }
+    std::vector<float> v;
+    for (int64_t k = 0; k < n; ++k) {
+      v.push_back(0.5f * std::sin(static_cast<float>(k + salt)));
+      t->add_float_data(v.back());
+    }
+    return v;
+  }
+  void ints(const std::string &name, const std::vector<int64_t> &values) {
+    auto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<int64_t>(values.size()));
+    for (int64_t v : values)
+      t->add_int64_data(v);
+  }
+  onnx::NodeProto *node(const std::string &op, const std::vector<std::string> &in,
+                        const std::string &out, const std::string &name = "") {
+    auto *n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(name.empty() ? op + "_" + out : name);
+    for (const std::string &i : in)
+      n->add_input(i);
+    n->add_output(out);
+    return n;
+  }
+  static void attr(onnx::NodeProto *n, const std::string &name, int64_t v) {
+    auto *a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  static void attr(onnx::NodeProto *n, const std::string &name, std::vector<int64_t> v) {
+    auto *a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v)
+      a->add_ints(x);
+  }
+  std::string save(const std::string &file) const {
+    fs::path p =
+        fs::temp_directory_path() / ("nnc-onnx-" + std::to_string(::getpid()) + "-" + file);
+    std::ofstream(p, std::ios::binary) << m.SerializeAsString();
+    return p.string();
+  }
+};
+
+std::string literal(const std::vector<float> &v, const std::vector<int64_t> &shape) {
+  std::vector<double> d(v.begin(), v.end());
+  std::string s;
+  size_t at = 0;
+  std::function<std::string(size_t)> level = [&](size_t axis) -> std::string {
+    if (axis == shape.size())
+      return std::to_string(d[at++]);
+    std::string out = "[";
+    for (int64_t i = 0; i < shape[axis]; ++i)
+      out += (i ? ", " : "") + level(axis + 1);
+    return out + "]";
+  };
+  return level(0);
+}
+
+Tensor inputOf(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  std::vector<float> v;
+  for (int64_t k = 0; k < n; ++k)
+    v.push_back(std::cos(0.3f * static_cast<float>(k)));
+  return Tensor::f32(shape, v);
+}
+
+/// The imported model's first output against `reference`'s, both in the
+/// interpreter on `x`.
+void expectSameAs(const std::string &onnxPath, const std::string &reference, const Tensor &x) {
+  Result<Graph> imported = loadModel(onnxPath);
+  ASSERT_TRUE(imported.ok()) << imported.errorText();
+  Graph want = jittest::parsedOrFail(reference, "reference.ir");
+  Interpreter a(*imported), b(want);
+  ASSERT_TRUE(a.run({x}).ok());
+  ASSERT_TRUE(b.run({x}).ok());
+  const Tensor &got = a.value(imported->outputs[0].value);
+  const Tensor &exp = b.value(want.outputs[0].value);
+  ASSERT_EQ(got.shape(), exp.shape());
+  for (int64_t i = 0; i < exp.numel(); ++i)
+    EXPECT_NEAR(got.at(i), exp.at(i), 1e-5 * std::max(1.0, std::fabs(exp.at(i)))) << i;
+}
+
+TEST(OnnxImport, AnMlpComputesWhatItsNncTwinComputes) {
+  OnnxModel o;
+  o.input("input.1", {"batch", "4"});
+  std::vector<float> w1 = o.weight("fc1.weight", {3, 4}, 1), b1 = o.weight("fc1.bias", {3}, 2);
+  std::vector<float> w2 = o.weight("fc2.weight", {3, 2}, 3), b2 = o.weight("fc2.bias", {2}, 4);
+  auto *gemm = o.node("Gemm", {"input.1", "fc1.weight", "fc1.bias"}, "5");
+  OnnxModel::attr(gemm, "transB", 1);
+  o.node("Relu", {"5"}, "6");
+  o.node("MatMul", {"6", "fc2.weight"}, "7");
+  o.node("Add", {"7", "fc2.bias"}, "8");
+  o.node("Softmax", {"8"}, "probs");
+  o.output("probs");
+  std::string path = o.save("mlp.onnx");
+  std::string twin = "model t {\n  dim batch\n  input x: f32[batch, 4]\n"
+                     "  const w1: f32[3, 4] = " +
+                     literal(w1, {3, 4}) + "\n  const b1: f32[3] = " + literal(b1, {3}) +
+                     "\n  const w2: f32[3, 2] = " + literal(w2, {3, 2}) +
+                     "\n  const b2: f32[2] = " + literal(b2, {2}) +
+                     "\n  h = relu(matmul(x, w1, transpose_b=true) + b1)\n"
+                     "  y = softmax(matmul(h, w2) + b2)\n  output y\n}\n";
+  expectSameAs(path, twin, inputOf({5, 4}));
+  // The names: "input.1" -> input_1, "5" -> v5; the params read the weights.
+  Result<OnnxImport> text = importOnnx(path);
+  ASSERT_TRUE(text.ok()) << text.errorText();
+  EXPECT_NE(text->text.find("input input_1: f32[batch, 4]"), std::string::npos) << text->text;
+  EXPECT_NE(text->text.find("param fc1_weight: f32[3, 4] = safetensors("), std::string::npos)
+      << text->text;
+  EXPECT_NE(text->text.find("v5 = "), std::string::npos) << text->text;
+  EXPECT_EQ(text->weights.size(), 4u);
+  fs::remove(path);
+}
+
+TEST(OnnxImport, ACnnComputesWhatItsNncTwinComputes) {
+  OnnxModel o;
+  o.input("x", {"N", "1", "6", "6"});
+  std::vector<float> w = o.weight("w", {2, 1, 3, 3}, 5), b = o.weight("b", {2}, 6);
+  std::vector<float> fc = o.weight("fc", {18, 3}, 7);
+  auto *conv = o.node("Conv", {"x", "w", "b"}, "c");
+  OnnxModel::attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  OnnxModel::attr(conv, "kernel_shape", std::vector<int64_t>{3, 3});
+  o.node("Relu", {"c"}, "r");
+  auto *pool = o.node("MaxPool", {"r"}, "p");
+  OnnxModel::attr(pool, "kernel_shape", std::vector<int64_t>{2, 2});
+  OnnxModel::attr(pool, "strides", std::vector<int64_t>{2, 2});
+  o.node("Flatten", {"p"}, "f");
+  o.node("MatMul", {"f", "fc"}, "y");
+  o.output("y");
+  std::string path = o.save("cnn.onnx");
+  std::string twin = "model t {\n  dim N\n  input x: f32[N, 1, 6, 6]\n"
+                     "  const w: f32[2, 1, 3, 3] = " +
+                     literal(w, {2, 1, 3, 3}) + "\n  const b: f32[2] = " + literal(b, {2}) +
+                     "\n  const fc: f32[18, 3] = " + literal(fc, {18, 3}) +
+                     "\n  p = maxpool2d(relu(conv2d(x, w, b, padding=1)), kernel=2)\n"
+                     "  y = matmul(reshape(p, shape=[N, 18]), fc)\n  output y\n}\n";
+  expectSameAs(path, twin, inputOf({3, 1, 6, 6}));
+  fs::remove(path);
+}
+
+TEST(OnnxImport, ReshapeReadsItsConstantShape) {
+  OnnxModel o;
+  o.input("x", {"B", "2", "3"});
+  o.ints("shape", {0, -1});
+  o.node("Reshape", {"x", "shape"}, "y");
+  o.output("y");
+  std::string path = o.save("reshape.onnx");
+  expectSameAs(path,
+               "model t {\n  dim B\n  input x: f32[B, 2, 3]\n  y = reshape(x, shape=[B, 6])\n"
+               "  output y\n}\n",
+               inputOf({2, 2, 3}));
+  fs::remove(path);
+}
+
+TEST(OnnxImport, EveryUnsupportedNodeIsOneErrorAndNamesIt) {
+  OnnxModel o;
+  o.input("x", {"1", "2", "4", "4"});
+  o.weight("w", {2, 1, 3, 3}, 1);
+  o.node("LRN", {"x"}, "a", "norm1");
+  auto *conv = o.node("Conv", {"x", "w"}, "b", "grouped");
+  OnnxModel::attr(conv, "group", 2);
+  o.output("b");
+  std::string path = o.save("bad.onnx");
+  Result<OnnxImport> r = importOnnx(path);
+  ASSERT_FALSE(r.ok());
+  std::string text = r.errorText();
+  EXPECT_NE(text.find("node 'norm1' (LRN, opset 13): op type 'LRN' is not supported"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("node 'grouped' (Conv, opset 13): group=2 is not supported"),
+            std::string::npos)
+      << text;
+  fs::remove(path);
+}
+
+TEST(OnnxImport, AMalformedOrTruncatedFileIsAnError) {
+  OnnxModel o;
+  o.input("x", {"1", "2"});
+  o.node("Relu", {"x"}, "y");
+  o.output("y");
+  std::string bytes = o.m.SerializeAsString();
+  fs::path p = fs::temp_directory_path() / "nnc-onnx-truncated.onnx";
+  std::ofstream(p, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  Result<OnnxImport> r = importOnnx(p.string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.errorText().find("not an ONNX model"), std::string::npos) << r.errorText();
+  fs::remove(p);
+  EXPECT_FALSE(importOnnx("/nonexistent/model.onnx").ok());
+}
+
+/// `nnc import` writes the model and its weights together, and the model
+/// then runs like any other; a model it cannot import writes nothing.
+TEST(OnnxImport, TheImportCommandWritesBothFilesOrNeither) {
+  OnnxModel o;
+  o.input("x", {"B", "4"});
+  o.weight("w", {4, 2}, 3);
+  o.node("MatMul", {"x", "w"}, "y");
+  o.output("y");
+  fs::path dir = fs::temp_directory_path() / ("nnc-import-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string onnxPath = (dir / "m.onnx").string();
+  std::ofstream(onnxPath, std::ios::binary) << o.m.SerializeAsString();
+  std::string nnc = NNC_BINARY;
+  std::string imported = (dir / "m.ir").string();
+  ASSERT_EQ(std::system((nnc + " import " + onnxPath + " -o " + imported).c_str()), 0);
+  EXPECT_TRUE(fs::exists(dir / "m.safetensors"));
+  EXPECT_EQ(std::system((nnc + " check " + imported).c_str()), 0);
+  EXPECT_EQ(std::system((nnc + " check " + onnxPath + " 2>/dev/null").c_str()), 0);
+  // A node it cannot import: exit 1, nothing written.
+  o.node("LRN", {"y"}, "z");
+  std::ofstream((dir / "bad.onnx").string(), std::ios::binary) << o.m.SerializeAsString();
+  std::string bad = nnc + " import " + (dir / "bad.onnx").string() + " -o " +
+                    (dir / "bad.ir").string() + " 2>/dev/null";
+  EXPECT_NE(std::system(bad.c_str()), 0);
+  EXPECT_FALSE(fs::exists(dir / "bad.ir"));
+  EXPECT_FALSE(fs::exists(dir / "bad.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(OnnxImport, NamesMapByOneRule) {
+  EXPECT_EQ(onnxIdentifier("input.1"), "input_1");
+  EXPECT_EQ(onnxIdentifier("0"), "v0");
+  EXPECT_EQ(onnxIdentifier("model"), "vmodel"); // a keyword
+  EXPECT_EQ(onnxIdentifier("/layer/Relu_output_0"), "_layer_Relu_output_0");
+  EXPECT_EQ(onnxIdentifier(""), "v");
+}
+
+} // namespace
+} // namespace nnc
