@@ -13,8 +13,11 @@ bool isOnnxPath(const std::string &path) {
   return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
 }
 
-Result<Graph> loadOnnxModel(const std::string &path) {
+Result<Graph> loadOnnxModel(const std::string &path, const ModelLoadOptions &load) {
   OnnxImportOptions options;
+  options.loss = load.onnxLoss;
+  if (!load.onnxOptimizer.empty())
+    options.optimizer = load.onnxOptimizer;
   options.weightsFile = "<" + std::filesystem::path(path).filename().string() + ">";
   Result<OnnxImport> imported = importOnnx(path, options);
   if (!imported)
@@ -29,7 +32,11 @@ Result<Graph> loadOnnxModel(const std::string &path) {
 
 Result<Graph> loadModel(const std::string &path, const ModelLoadOptions &options) {
   if (isOnnxPath(path))
-    return loadOnnxModel(path);
+    return loadOnnxModel(path, options);
+  if (!options.onnxLoss.empty())
+    return Result<Graph>::fail("{}: --loss and --optimizer are for ONNX models (M.onnx); a .ir "
+                               "model says its loss with minimize",
+                               path);
   Result<Graph> g = loadModelFile(path);
   if (!g)
     return g;

@@ -14,6 +14,9 @@ struct ModelLoadOptions {
   /// Lets initializers name files outside the model's folder (absolute
   /// paths, `..`, symlinks out): `--allow-external-paths`.
   bool allowExternalPaths = false;
+  /// For an ONNX model: a loss and optimizer to train it with
+  /// (OnnxImportOptions::loss and ::optimizer; `nnc train --loss`).
+  std::string onnxLoss, onnxOptimizer;
 };
 
 /// Whether `path` names an ONNX model (ends in .onnx).
@@ -21,7 +24,7 @@ bool isOnnxPath(const std::string &path);
 
 /// An ONNX model imported in memory (frontend/onnx/OnnxImport.h) with its
 /// initializers' values, as a verified graph.
-Result<Graph> loadOnnxModel(const std::string &path);
+Result<Graph> loadOnnxModel(const std::string &path, const ModelLoadOptions &options = {});
 
 /// Reads, parses and checks `path` (`-`: standard input) and loads the
 /// weights its initializers name (runtime/io/ExternalWeights.h); an ONNX

@@ -17,7 +17,7 @@ build_dir=${NNC_FUZZ_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
 lock=${NNC_BUILD_LOCK:-/tmp/nnc-build.lock}
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(parser npy safetensors idx csv)
+[ "${#targets[@]}" -gt 0 ] || targets=(parser npy safetensors idx csv onnx)
 
 cc=${NNC_FUZZ_CC:-clang-19}
 cxx=${NNC_FUZZ_CXX:-clang++-19}

@@ -45,6 +45,7 @@ struct Known {
   /// Its values, when the importer knows them (i32 initializers and
   /// constants that shape ops read).
   std::optional<std::vector<int64_t>> ints;
+  bool immediate = false; ///< `name` is a number (a float scalar constant)
 };
 
 std::string dimsText(const Dims &d) {
@@ -88,6 +89,11 @@ public:
     const onnx::GraphProto &g = model_.graph();
     for (const onnx::TensorProto &t : g.initializer())
       initializers_[t.name()] = &t;
+    // A batch norm's running statistics are states, not params.
+    for (const onnx::NodeProto &n : g.node())
+      if (n.op_type() == "BatchNormalization")
+        for (int k = 3; k < std::min(n.input_size(), 5); ++k)
+          runningStatistics_.insert(n.input(k));
     for (const onnx::ValueInfoProto &v : g.input())
       if (!initializers_.count(v.name()))
         declareInput(v);
@@ -99,9 +105,15 @@ public:
       auto it = known_.find(v.name());
       if (it == known_.end())
         errors_.push_back(fmt::format("graph output '{}' is computed by no node", v.name()));
-      else
+      else if (it->second.immediate || it->second.ints)
+        errors_.push_back(fmt::format("graph output '{}' is a constant", v.name()));
+      else if (!std::count(outputs_.begin(), outputs_.end(), it->second.name))
         outputs_.push_back(it->second.name);
     }
+    if (outputs_.empty() && errors_.empty())
+      errors_.push_back("the graph has no outputs");
+    if (!options_.loss.empty() && errors_.empty())
+      addLoss(known_.at(g.output(0).name()));
     if (!errors_.empty()) {
       std::string all;
       for (const std::string &e : errors_)
@@ -116,11 +128,31 @@ public:
     std::string outs;
     for (const std::string &o : outputs_)
       outs += (outs.empty() ? "" : ", ") + o;
-    text += "  output " + outs + "\n}\n";
+    text += "  output " + outs + "\n" + minimize_ + "}\n";
     return OnnxImport{text, std::move(weights_)};
   }
 
 private:
+  /// The loss over `out` and a `labels` input, and the minimize statement.
+  void addLoss(const Known &out) {
+    static const std::set<std::string> losses = {"softmax_cross_entropy", "mse", "sse", "bce"};
+    if (!losses.count(options_.loss)) {
+      errors_.push_back("--loss must be softmax_cross_entropy, mse, sse or bce, not '" +
+                        options_.loss + "'");
+      return;
+    }
+    bool classes = options_.loss == "softmax_cross_entropy";
+    if (classes && out.shape.size() < 2) {
+      errors_.push_back("softmax_cross_entropy needs an output of rank 2 or more (logits)");
+      return;
+    }
+    Dims labelShape(out.shape.begin(), out.shape.end() - (classes ? 1 : 0));
+    std::string labels = fresh("labels"), loss = fresh("loss");
+    decls_ += "  input " + labels + ": " + (classes ? "i32" : "f32") + dimsText(labelShape) + "\n";
+    body_ += "  " + loss + " = " + options_.loss + "(" + out.name + ", " + labels + ")\n";
+    minimize_ = "  minimize " + loss + " with " + options_.optimizer + "\n";
+  }
+
   // ---- names and declarations ----------------------------------------------------
 
   std::string fresh(const std::string &onnxName) {
@@ -141,14 +173,18 @@ private:
         d.push_back(std::to_string(dim.dim_value()));
         continue;
       }
-      std::string name = dim.has_dim_param() && !dim.dim_param().empty()
-                             ? onnxIdentifier(dim.dim_param())
-                             : "d" + std::to_string(dims_.size());
-      if (!std::count(dims_.begin(), dims_.end(), name)) {
-        taken_.insert(name);
+      // A dim_param names one dim wherever it appears; an unknown dim is a new one.
+      std::string param = dim.has_dim_param() ? dim.dim_param() : "";
+      auto it = param.empty() ? dimNames_.end() : dimNames_.find(param);
+      if (it == dimNames_.end()) {
+        std::string name = fresh(param.empty() ? "d" + std::to_string(dims_.size()) : param);
         dims_.push_back(name);
+        if (!param.empty())
+          it = dimNames_.emplace(param, name).first;
+        d.push_back(name);
+        continue;
       }
-      d.push_back(name);
+      d.push_back(it->second);
     }
     return d;
   }
@@ -265,7 +301,8 @@ private:
       known_[t.name()] = k;
       return;
     }
-    decls_ += fmt::format("  param {}: f32{} = safetensors(\"{}\", key=\"{}\")\n", k.name,
+    decls_ += fmt::format("  {} {}: f32{} = safetensors(\"{}\", key=\"{}\")\n",
+                          runningStatistics_.count(t.name()) ? "state" : "param", k.name,
                           dimsText(d), options_.weightsFile, k.name);
     weights_.emplace_back(k.name, Tensor::f32(shape, f));
     known_[t.name()] = k;
@@ -322,6 +359,9 @@ private:
   /// An operand read as a tensor: an integer initializer becomes an i32 const.
   std::string tensorName(Known &k) {
     if (k.ints && k.name.size() && !declaredConsts_.count(k.name)) {
+      for (int64_t v : *k.ints)
+        if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+          errors_.push_back(fmt::format("integer tensor '{}': {} does not fit in i32", k.name, v));
       std::string list;
       for (size_t i = 0; i < k.ints->size(); ++i)
         list += (i ? ", " : "") + std::to_string((*k.ints)[i]);
@@ -387,6 +427,52 @@ private:
       conv(n);
     } else if (op == "MaxPool" || op == "AveragePool") {
       pool(n);
+    } else if (op == "LeakyRelu") {
+      if (operands(n, in, 1))
+        define(n,
+               fmt::format("leaky_relu({}, alpha={})", in[0].name,
+                           formatNumber(floatAttr(n, "alpha", 0.01f))),
+               in[0].shape);
+    } else if (op == "Max" || op == "Min") {
+      if (!operands(n, in, 1))
+        return;
+      std::string expr = tensorName(in[0]);
+      Dims shape = in[0].shape;
+      for (size_t i = 1; i < in.size(); ++i) {
+        std::optional<Dims> b2 = broadcast(shape, in[i].shape);
+        if (!b2)
+          return fail(n, "the operands' shapes do not broadcast");
+        shape = *b2;
+        expr = (op == "Max" ? "maximum(" : "minimum(") + expr + ", " + tensorName(in[i]) + ")";
+      }
+      define(n, expr, shape);
+    } else if (op == "Where") {
+      if (!operands(n, in, 3))
+        return;
+      std::optional<Dims> ab = broadcast(in[1].shape, in[2].shape);
+      std::optional<Dims> shape = ab ? broadcast(in[0].shape, *ab) : std::nullopt;
+      if (!shape)
+        return fail(n, "the operands' shapes do not broadcast");
+      define(n,
+             "where(" + tensorName(in[0]) + ", " + tensorName(in[1]) + ", " + tensorName(in[2]) +
+                 ")",
+             *shape);
+    } else if (op == "Clip") {
+      clip(n);
+    } else if (op == "Gather") {
+      gather(n);
+    } else if (op == "Concat") {
+      concat(n);
+    } else if (op == "Unsqueeze" || op == "Squeeze") {
+      squeeze(n);
+    } else if (op == "ReduceMean" || op == "ReduceSum" || op == "ReduceMax") {
+      reduce(n);
+    } else if (op == "Slice") {
+      slice(n);
+    } else if (op == "BatchNormalization") {
+      batchNorm(n);
+    } else if (op == "LayerNormalization") {
+      layerNorm(n);
     } else if (op == "GlobalAveragePool") {
       if (operands(n, in, 1)) {
         if (in[0].shape.size() != 4)
@@ -420,6 +506,7 @@ private:
       k.ints = ints;
     } else if (f.size() == 1 && d.empty()) {
       k.name = formatNumber(f[0]); // an immediate: mul(x, 0.5)
+      k.immediate = true;
     } else {
       std::string list;
       for (size_t i = 0; i < f.size(); ++i)
@@ -430,6 +517,269 @@ private:
                 (d.empty() ? list : "[" + list + "]") + "\n";
     }
     known_[n.output(0)] = k;
+  }
+
+  /// An axis attribute (or constant) in [0, rank), or nullopt (and an error).
+  std::optional<int64_t> axisIn(const onnx::NodeProto &n, int64_t axis, size_t rank) {
+    auto r = static_cast<int64_t>(rank);
+    if (axis < -r || axis >= r) {
+      fail(n, fmt::format("axis {} is outside a rank-{} input", axis, rank));
+      return std::nullopt;
+    }
+    return axis < 0 ? axis + r : axis;
+  }
+
+  /// A constant operand's integers (input k), or an attribute's before the
+  /// opset where it became an input.
+  std::optional<std::vector<int64_t>>
+  constantInts(const onnx::NodeProto &n, const std::vector<Known> &in, size_t k, const char *attr) {
+    if (in.size() > k && !in[k].name.empty()) {
+      if (!in[k].ints) {
+        fail(n, std::string("input ") + std::to_string(k) + " must be a constant");
+        return std::nullopt;
+      }
+      return in[k].ints;
+    }
+    if (attribute(n, attr))
+      return intsAttr(n, attr);
+    return std::vector<int64_t>{};
+  }
+
+  /// The single float of a constant operand, if it is one.
+  static std::optional<std::string> scalarOf(const Known &k) {
+    if (k.immediate)
+      return k.name;
+    if (k.ints && k.ints->size() == 1)
+      return std::to_string((*k.ints)[0]);
+    return std::nullopt;
+  }
+
+  void clip(const onnx::NodeProto &n) {
+    std::vector<Known> in;
+    if (!operands(n, in, 1))
+      return;
+    std::string bounds;
+    if (opset_ < 11) {
+      if (attribute(n, "min"))
+        bounds += ", min=" + formatNumber(floatAttr(n, "min", 0));
+      if (attribute(n, "max"))
+        bounds += ", max=" + formatNumber(floatAttr(n, "max", 0));
+    } else {
+      const char *names[] = {"min", "max"};
+      for (size_t k = 1; k < 3 && k < in.size(); ++k) {
+        if (in[k].name.empty())
+          continue;
+        std::optional<std::string> v = scalarOf(in[k]);
+        if (!v)
+          return fail(n, std::string(names[k - 1]) + " must be a constant scalar");
+        bounds += std::string(", ") + names[k - 1] + "=" + *v;
+      }
+    }
+    define(n, "clip(" + in[0].name + bounds + ")", in[0].shape);
+  }
+
+  void gather(const onnx::NodeProto &n) {
+    std::vector<Known> in;
+    if (!operands(n, in, 2))
+      return;
+    std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", 0), in[0].shape.size());
+    if (!axis)
+      return;
+    if (in[1].ints) {
+      std::optional<int64_t> extent = staticDim(in[0].shape[static_cast<size_t>(*axis)]);
+      for (int64_t i : *in[1].ints)
+        if (extent && (i < -*extent || i >= *extent))
+          return fail(n, fmt::format("index {} is outside the axis of size {}", i, *extent));
+    }
+    Dims out(in[0].shape.begin(), in[0].shape.begin() + *axis);
+    out.insert(out.end(), in[1].shape.begin(), in[1].shape.end());
+    out.insert(out.end(), in[0].shape.begin() + *axis + 1, in[0].shape.end());
+    define(n, fmt::format("gather({}, {}, axis={})", tensorName(in[0]), tensorName(in[1]), *axis),
+           out);
+  }
+
+  void concat(const onnx::NodeProto &n) {
+    std::vector<Known> in;
+    if (!operands(n, in, 1))
+      return;
+    std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", 0), in[0].shape.size());
+    if (!axis)
+      return;
+    if (in.size() == 1) {
+      known_[n.output(0)] = in[0];
+      return;
+    }
+    std::string list;
+    int64_t total = 0;
+    bool known = true;
+    for (Known &k : in) {
+      list += (list.empty() ? "" : ", ") + tensorName(k);
+      std::optional<int64_t> e = staticDim(k.shape[static_cast<size_t>(*axis)]);
+      known = known && e.has_value();
+      total += e.value_or(0);
+    }
+    if (!known)
+      return fail(n, "the concatenated axis must be static");
+    Dims out = in[0].shape;
+    out[static_cast<size_t>(*axis)] = std::to_string(total);
+    define(n, fmt::format("concat({}, axis={})", list, *axis), out);
+  }
+
+  /// Unsqueeze and Squeeze as a reshape to the new dims.
+  void squeeze(const onnx::NodeProto &n) {
+    std::vector<Known> in;
+    if (!operands(n, in, 1))
+      return;
+    std::optional<std::vector<int64_t>> axes = constantInts(n, in, 1, "axes");
+    if (!axes)
+      return;
+    Dims out = in[0].shape;
+    if (n.op_type() == "Unsqueeze") {
+      auto rank = out.size() + axes->size();
+      std::vector<int64_t> sorted;
+      for (int64_t a : *axes)
+        sorted.push_back(a < 0 ? a + static_cast<int64_t>(rank) : a);
+      std::sort(sorted.begin(), sorted.end());
+      for (int64_t a : sorted)
+        out.insert(out.begin() + std::min<int64_t>(a, static_cast<int64_t>(out.size())), "1");
+    } else {
+      std::vector<bool> drop(out.size(), false);
+      for (int64_t a : *axes) {
+        std::optional<int64_t> axis = axisIn(n, a, out.size());
+        if (!axis)
+          return;
+        drop[static_cast<size_t>(*axis)] = true;
+      }
+      Dims kept;
+      for (size_t i = 0; i < out.size(); ++i)
+        if (!(axes->empty() ? out[i] == "1" : drop[i]))
+          kept.push_back(out[i]);
+      out = kept;
+    }
+    if (in[0].ints) { // folded: a constant of new dims
+      Known k = in[0];
+      k.shape = out;
+      known_[n.output(0)] = k;
+      return;
+    }
+    define(n, "reshape(" + in[0].name + ", shape=" + dimsText(out) + ")", out);
+  }
+
+  void reduce(const onnx::NodeProto &n) {
+    std::vector<Known> in;
+    if (!operands(n, in, 1))
+      return;
+    std::optional<std::vector<int64_t>> axes = constantInts(n, in, 1, "axes");
+    if (!axes)
+      return;
+    bool keep = intAttr(n, "keepdims", 1) != 0;
+    size_t rank = in[0].shape.size();
+    std::vector<bool> reduced(rank, axes->empty());
+    for (int64_t a : *axes) {
+      std::optional<int64_t> axis = axisIn(n, a, rank);
+      if (!axis)
+        return;
+      reduced[static_cast<size_t>(*axis)] = true;
+    }
+    Dims out;
+    std::string list;
+    for (size_t i = 0; i < rank; ++i) {
+      if (reduced[i]) {
+        list += (list.empty() ? "" : ", ") + std::to_string(i);
+        if (keep)
+          out.push_back("1");
+      } else {
+        out.push_back(in[0].shape[i]);
+      }
+    }
+    static const std::map<std::string, std::string> names = {
+        {"ReduceMean", "mean"}, {"ReduceSum", "sum"}, {"ReduceMax", "max"}};
+    define(n,
+           fmt::format("{}({}, axes=[{}], keepdims={})", names.at(n.op_type()), in[0].name, list,
+                       keep),
+           out);
+  }
+
+  /// Slice with constant starts, ends, axes and steps: one nnc slice per axis.
+  void slice(const onnx::NodeProto &n) {
+    std::vector<Known> in;
+    if (!operands(n, in, 1))
+      return;
+    std::optional<std::vector<int64_t>> starts = constantInts(n, in, 1, "starts"),
+                                        ends = constantInts(n, in, 2, "ends"),
+                                        axes = constantInts(n, in, 3, "axes"),
+                                        steps = constantInts(n, in, 4, "steps");
+    if (!starts || !ends || !axes || !steps)
+      return;
+    if (starts->size() != ends->size())
+      return fail(n, "starts and ends differ in length");
+    std::string expr = in[0].name;
+    Dims shape = in[0].shape;
+    for (size_t k = 0; k < starts->size(); ++k) {
+      int64_t a = axes->empty() ? static_cast<int64_t>(k) : (*axes)[k];
+      std::optional<int64_t> axis = axisIn(n, a, shape.size());
+      if (!axis)
+        return;
+      int64_t step = steps->empty() ? 1 : (*steps)[k];
+      std::optional<int64_t> extent = staticDim(shape[static_cast<size_t>(*axis)]);
+      if (!extent || step == 0)
+        return fail(n, "slices of symbolic axes (or step 0) are not supported");
+      // Python's rules, as nnc's slice: clamp, then count.
+      auto clampIndex = [&](int64_t i) {
+        if (i < 0)
+          i += *extent;
+        int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? *extent : *extent - 1;
+        return std::clamp<int64_t>(i, lo, hi);
+      };
+      int64_t begin = clampIndex((*starts)[k]), end = clampIndex((*ends)[k]);
+      int64_t count = step > 0 ? std::max<int64_t>(0, (end - begin + step - 1) / step)
+                               : std::max<int64_t>(0, (begin - end - step - 1) / -step);
+      std::string endText = (*ends)[k] >= *extent || (*ends)[k] <= -(*extent) - 1
+                                ? ""
+                                : fmt::format(", end={}", (*ends)[k]);
+      expr = fmt::format("slice({}, axis={}, start={}{}, step={})", expr, *axis, (*starts)[k],
+                         endText, step);
+      shape[static_cast<size_t>(*axis)] = std::to_string(count);
+    }
+    define(n, expr, shape);
+  }
+
+  void batchNorm(const onnx::NodeProto &n) {
+    std::vector<Known> in;
+    if (!operands(n, in, 5))
+      return;
+    if (intAttr(n, "training_mode", 0) != 0 || n.output_size() > 1)
+      return fail(n, "training_mode=1 (or its extra outputs) is not supported");
+    for (size_t k = 3; k < 5; ++k)
+      if (!runningStatistics_.count(n.input(static_cast<int>(k))) ||
+          !initializers_.count(n.input(static_cast<int>(k))))
+        return fail(n, "the running statistics must be initializers");
+    // ONNX's momentum weighs the old statistic, torch's (and nnc's) the new.
+    define(n,
+           fmt::format("batchnorm({}, {}, {}, {}, {}, momentum={}, eps={})", in[0].name, in[1].name,
+                       in[2].name, in[3].name, in[4].name,
+                       formatNumber(1 - floatAttr(n, "momentum", 0.9f)),
+                       formatNumber(floatAttr(n, "epsilon", 1e-5f))),
+           in[0].shape);
+  }
+
+  void layerNorm(const onnx::NodeProto &n) {
+    std::vector<Known> in;
+    if (!operands(n, in, 2))
+      return;
+    if (n.output_size() > 1)
+      return fail(n, "the Mean and InvStdDev outputs are not supported yet");
+    std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", -1), in[0].shape.size());
+    if (!axis)
+      return;
+    if (*axis != static_cast<int64_t>(in[0].shape.size()) - 1)
+      return fail(n, "only the last axis is supported");
+    if (in.size() < 3 || in[2].name.empty())
+      return fail(n, "a bias (B) is required");
+    define(n,
+           fmt::format("layernorm({}, {}, {}, eps={})", in[0].name, in[1].name, in[2].name,
+                       formatNumber(floatAttr(n, "epsilon", 1e-5f))),
+           in[0].shape);
   }
 
   void matMul(const onnx::NodeProto &n) {
@@ -666,22 +1016,20 @@ private:
   int64_t opset_ = 1;
   std::map<std::string, const onnx::TensorProto *> initializers_;
   std::map<std::string, Known> known_;
-  std::set<std::string> taken_, declaredConsts_;
+  std::set<std::string> taken_, declaredConsts_, runningStatistics_;
+  std::map<std::string, std::string> dimNames_; ///< dim_param -> its dim's name
   std::vector<std::string> dims_, outputs_, errors_;
-  std::string decls_, body_;
+  std::string decls_, body_, minimize_;
   NamedTensors weights_;
 };
 
 } // namespace
 
-Result<OnnxImport> importOnnx(const std::string &path, const OnnxImportOptions &options) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file)
-    return Result<OnnxImport>::fail("{}: cannot open the file", path);
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
+Result<OnnxImport> importOnnxBytes(std::string_view bytes, const std::string &path,
+                                   const OnnxImportOptions &options) {
   onnx::ModelProto model;
-  if (!model.ParseFromString(bytes.str()))
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return Result<OnnxImport>::fail("{}: not an ONNX model (the protobuf does not parse: "
                                     "malformed or truncated)",
                                     path);
@@ -695,6 +1043,15 @@ Result<OnnxImport> importOnnx(const std::string &path, const OnnxImportOptions &
     return Result<OnnxImport>::fail("{}: cannot import:\n{}", path,
                                     imported.diags().list()[0].message);
   return imported;
+}
+
+Result<OnnxImport> importOnnx(const std::string &path, const OnnxImportOptions &options) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    return Result<OnnxImport>::fail("{}: cannot open the file", path);
+  std::ostringstream bytes;
+  bytes << file.rdbuf();
+  return importOnnxBytes(bytes.str(), path, options);
 }
 
 } // namespace nnc

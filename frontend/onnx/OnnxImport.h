@@ -19,6 +19,7 @@
 #include "runtime/io/Safetensors.h"
 
 #include <string>
+#include <string_view>
 
 namespace nnc {
 
@@ -32,10 +33,23 @@ struct OnnxImportOptions {
   std::string weightsFile = "weights.safetensors";
   /// The model's name (default: the file's stem, as an identifier).
   std::string modelName;
+  /// Training an inference graph: a loss over its first output and a new
+  /// `labels` input (`softmax_cross_entropy`: i32 of the output's shape
+  /// less its last dim; `mse`, `sse`, `bce`: f32 of the output's shape),
+  /// minimized with `optimizer` (IR.md's syntax, e.g. "adam(lr=1e-3)").
+  std::string loss;
+  std::string optimizer = "sgd(lr=0.01)";
 };
 
 /// Reads and converts the ONNX model at `path`.
 Result<OnnxImport> importOnnx(const std::string &path, const OnnxImportOptions &options = {});
+
+/// Converts the bytes of an ONNX model; `name` (a file name) starts every
+/// message and gives the default model name. Safe on arbitrary bytes: the
+/// text it returns always parses and takes its weights (the onnx fuzz
+/// target checks that).
+Result<OnnxImport> importOnnxBytes(std::string_view bytes, const std::string &name,
+                                   const OnnxImportOptions &options = {});
 
 /// The identifier an ONNX name maps to (before making it unique).
 std::string onnxIdentifier(const std::string &name);

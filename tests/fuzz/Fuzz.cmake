@@ -4,7 +4,7 @@
 if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   message(FATAL_ERROR "NNC_FUZZ needs clang (e.g. -DCMAKE_CXX_COMPILER=clang++-19)")
 endif()
-foreach(target Parser Npy Safetensors Idx Csv)
+foreach(target Parser Npy Safetensors Idx Csv Onnx)
   string(TOLOWER ${target} name)
   add_executable(fuzz_${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/${target}Fuzz.cpp)
   target_link_libraries(fuzz_${name} PRIVATE nnc_core)

@@ -6,9 +6,11 @@
 #pragma once
 
 #include "frontend/Parser.h"
+#include "frontend/onnx/OnnxImport.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "runtime/io/Dataset.h"
+#include "runtime/io/ExternalWeights.h"
 #include "runtime/io/Npy.h"
 #include "runtime/io/Safetensors.h"
 
@@ -141,6 +143,25 @@ inline std::string csvTarget(std::string_view bytes, std::string *error = nullpt
   return checkDataset(*d);
 }
 
+/// onnx: importOnnxBytes, then the ordinary parser and verifier on the text
+/// it writes (shapes that do not fit are their errors, located in that
+/// text); a model that parses takes its weights.
+inline std::string onnxTarget(std::string_view bytes, std::string *error = nullptr) {
+  OnnxImportOptions options;
+  options.weightsFile = "fuzz.safetensors";
+  Result<OnnxImport> imported = importOnnxBytes(bytes, "fuzz.onnx", options);
+  if (!imported)
+    return noteError(imported.errorText(), error);
+  Result<Graph> g = parseModel(imported->text, "fuzz-imported.ir");
+  if (!g)
+    return noteError(g.errorText(), error);
+  if (Diagnostics d = verifyGraph(*g); d.hasErrors())
+    return noteError(d.render(), error);
+  if (Status s = attachWeights(*g, imported->weights, options.weightsFile); !s)
+    return "the imported model does not take its weights: " + s.errorText();
+  return "";
+}
+
 /// The target called `name` (the directory names under tests/fuzz/corpus),
 /// or null.
 using Target = std::string (*)(std::string_view, std::string *);
@@ -156,6 +177,8 @@ inline Target targetNamed(std::string_view name) {
     return idxTarget;
   if (name == "csv")
     return csvTarget;
+  if (name == "onnx")
+    return onnxTarget;
   return nullptr;
 }
 

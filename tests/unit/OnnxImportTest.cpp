@@ -6,6 +6,7 @@
 #include "JitTestUtil.h"
 #include "frontend/ModelFile.h"
 #include "frontend/onnx/OnnxImport.h"
+#include "passes/Pipeline.h"
 #include "runtime/Interpreter.h"
 
 #include <gtest/gtest.h>
@@ -286,6 +287,116 @@ TEST(OnnxImport, TheImportCommandWritesBothFilesOrNeither) {
   EXPECT_FALSE(fs::exists(dir / "bad.ir"));
   EXPECT_FALSE(fs::exists(dir / "bad.safetensors"));
   fs::remove_all(dir);
+}
+
+/// A float attribute.
+void floatAttr(onnx::NodeProto *n, const std::string &name, float v) {
+  auto *a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
+TEST(OnnxImport, NormsReductionsAndShapeOpsComputeWhatTheirTwinComputes) {
+  OnnxModel o(17);
+  o.input("x", {"B", "3", "4"});
+  std::vector<float> g = o.weight("g", {4}, 1), b = o.weight("b", {4}, 2);
+  std::vector<float> table = o.weight("table", {5, 4}, 3);
+  o.ints("idx", {4, 0, 2});
+  o.ints("axes", {1});
+  o.ints("starts", {1});
+  o.ints("ends", {3});
+  o.ints("sliceAxes", {1});
+  auto *ln = o.node("LayerNormalization", {"x", "g", "b"}, "n");
+  floatAttr(ln, "epsilon", 1e-3f);
+  o.node("ReduceMean", {"n", "axes"}, "m");                   // [B, 1, 4] (keepdims)
+  o.node("Slice", {"n", "starts", "ends", "sliceAxes"}, "s"); // [B, 2, 4]
+  auto *cat = o.node("Concat", {"m", "s"}, "c");              // [B, 3, 4]
+  OnnxModel::attr(cat, "axis", 1);
+  o.node("Gather", {"table", "idx"}, "t"); // [3, 4]
+  o.node("Add", {"c", "t"}, "y");
+  o.output("y");
+  std::string path = o.save("norms.onnx");
+  std::string twin = "model t {\n  dim B\n  input x: f32[B, 3, 4]\n"
+                     "  const g: f32[4] = " +
+                     literal(g, {4}) + "\n  const b: f32[4] = " + literal(b, {4}) +
+                     "\n  const table: f32[5, 4] = " + literal(table, {5, 4}) +
+                     "\n  const idx: i32[3] = [4, 0, 2]\n"
+                     "  n = layernorm(x, g, b, eps=0.001)\n"
+                     "  c = concat(mean(n, axes=[1], keepdims=true), slice(n, axis=1, start=1, "
+                     "end=3), axis=1)\n"
+                     "  y = c + gather(table, idx)\n  output y\n}\n";
+  expectSameAs(path, twin, inputOf({2, 3, 4}));
+  fs::remove(path);
+}
+
+TEST(OnnxImport, BatchNormalizationRunsOnItsRunningStatisticsAsStates) {
+  OnnxModel o;
+  o.input("x", {"B", "2", "3", "3"});
+  std::vector<float> g = o.weight("g", {2}, 1), b = o.weight("b", {2}, 2);
+  std::vector<float> mean = o.weight("mean", {2}, 3), var = {0.5f, 2.0f};
+  auto *t = o.g->add_initializer();
+  t->set_name("var");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(2);
+  for (float v : var)
+    t->add_float_data(v);
+  auto *bn = o.node("BatchNormalization", {"x", "g", "b", "mean", "var"}, "y");
+  floatAttr(bn, "epsilon", 1e-3f);
+  o.output("y");
+  std::string path = o.save("bn.onnx");
+  Result<OnnxImport> text = importOnnx(path);
+  ASSERT_TRUE(text.ok()) << text.errorText();
+  EXPECT_NE(text->text.find("state mean: f32[2]"), std::string::npos) << text->text;
+  EXPECT_NE(text->text.find("momentum=0.1"), std::string::npos) << text->text;
+  std::string twin = "model t {\n  dim B\n  input x: f32[B, 2, 3, 3]\n"
+                     "  const g: f32[2] = " +
+                     literal(g, {2}) + "\n  const b: f32[2] = " + literal(b, {2}) +
+                     "\n  state m: f32[2] = " + literal(mean, {2}) +
+                     "\n  state v: f32[2] = " + literal(var, {2}) +
+                     "\n  y = batchnorm(x, g, b, m, v, eps=0.001)\n  output y\n}\n";
+  expectSameAs(path, twin, inputOf({2, 2, 3, 3}));
+  fs::remove(path);
+}
+
+/// `nnc train M.onnx --loss ... --optimizer ...`: the imported inference
+/// graph gains a labels input, the loss and its minimize, and trains.
+TEST(OnnxImport, AnImportedGraphTrainsWithTheLossItIsGiven) {
+  OnnxModel o;
+  o.input("x", {"B", "4"});
+  o.weight("w", {4, 3}, 1);
+  o.node("MatMul", {"x", "w"}, "logits");
+  o.output("logits");
+  std::string path = o.save("train.onnx");
+  ModelLoadOptions options;
+  options.onnxLoss = "softmax_cross_entropy";
+  options.onnxOptimizer = "sgd(lr=1)";
+  Result<Graph> g = loadModel(path, options);
+  ASSERT_TRUE(g.ok()) << g.errorText();
+  ASSERT_TRUE(g->minimize.has_value());
+  ValueId labels = g->findValue("labels");
+  ASSERT_NE(labels, kNoValue);
+  EXPECT_EQ(g->typeString(labels), "i32[B]");
+  PassContext ctx;
+  auto step = optimizedTrainingStep(*g, ctx);
+  ASSERT_TRUE(step.ok()) << step.errorText();
+  Interpreter interp(*step);
+  // Each class a direction of its own: separable.
+  Tensor x = Tensor::f32({6, 4}, std::vector<float>{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0,
+                                                    1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1});
+  Tensor y = Tensor::i32({6}, std::vector<int32_t>{0, 1, 2, 0, 1, 2});
+  double first = 0, last = 0;
+  for (int s = 0; s < 50; ++s) {
+    ASSERT_TRUE(interp.run({x, y}).ok());
+    last = interp.value(step->outputs.back().value).at(0);
+    if (s == 0)
+      first = last;
+    interp.applyUpdates();
+  }
+  EXPECT_LT(last, first * 0.5) << first << " -> " << last;
+  options.onnxLoss = "hinge";
+  EXPECT_FALSE(loadModel(path, options).ok());
+  fs::remove(path);
 }
 
 TEST(OnnxImport, NamesMapByOneRule) {

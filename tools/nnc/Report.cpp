@@ -82,6 +82,8 @@ std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own) {
 Result<Graph> loadModelArgument(const CommandLine &cl) {
   ModelLoadOptions options;
   options.allowExternalPaths = cl.has("allow-external-paths");
+  options.onnxLoss = cl.get("loss");
+  options.onnxOptimizer = cl.get("optimizer");
   Result<Graph> g = loadModel(cl.positional[0], options);
   if (!g)
     return g;
