@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -56,9 +57,27 @@ std::string dimsText(const Dims &d) {
 }
 
 std::optional<int64_t> staticDim(const std::string &d) {
-  if (d.empty() || !(std::isdigit(static_cast<unsigned char>(d[0])) || d[0] == '-'))
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+  if (ec != std::errc() || end != d.data() + d.size())
     return std::nullopt;
-  return std::stoll(d);
+  return v;
+}
+
+/// The largest dim and element count the importer takes (nnc's tensors
+/// are far smaller; this keeps every size computation inside int64).
+constexpr int64_t kMaxExtent = int64_t{1} << 40;
+
+/// The product of `dims`, or nullopt when one is negative or the product
+/// passes kMaxExtent.
+template <typename Range> std::optional<int64_t> elementCount(const Range &dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || d > kMaxExtent || (d && n > kMaxExtent / d))
+      return std::nullopt;
+    n *= d;
+  }
+  return n;
 }
 
 /// NumPy broadcasting of two shapes (dims as text).
@@ -170,6 +189,8 @@ private:
     Dims d;
     for (const auto &dim : t.tensor_type().shape().dim()) {
       if (dim.has_dim_value()) {
+        if (dim.dim_value() < 0 || dim.dim_value() > kMaxExtent)
+          return std::nullopt;
         d.push_back(std::to_string(dim.dim_value()));
         continue;
       }
@@ -220,9 +241,12 @@ private:
   /// An initializer's values, as doubles (f32) or int64 (integers).
   bool valuesOf(const onnx::TensorProto &t, std::vector<float> &f, std::vector<int64_t> &i,
                 std::string &why) {
-    int64_t n = 1;
-    for (int64_t d : t.dims())
-      n *= d;
+    std::optional<int64_t> count = elementCount(t.dims());
+    if (!count) {
+      why = "its dims are negative or too large";
+      return false;
+    }
+    int64_t n = *count;
     if (t.data_location() == onnx::TensorProto::EXTERNAL) {
       why = "external data is not supported";
       return false;
@@ -612,6 +636,9 @@ private:
     std::string list;
     int64_t total = 0;
     bool known = true;
+    for (const Known &k : in)
+      if (k.shape.size() != in[0].shape.size())
+        return fail(n, "the operands' ranks differ");
     for (Known &k : in) {
       list += (list.empty() ? "" : ", ") + tensorName(k);
       std::optional<int64_t> e = staticDim(k.shape[static_cast<size_t>(*axis)]);
@@ -637,8 +664,12 @@ private:
     if (n.op_type() == "Unsqueeze") {
       auto rank = out.size() + axes->size();
       std::vector<int64_t> sorted;
-      for (int64_t a : *axes)
-        sorted.push_back(a < 0 ? a + static_cast<int64_t>(rank) : a);
+      for (int64_t a : *axes) {
+        std::optional<int64_t> axis = axisIn(n, a, rank);
+        if (!axis)
+          return;
+        sorted.push_back(*axis);
+      }
       std::sort(sorted.begin(), sorted.end());
       for (int64_t a : sorted)
         out.insert(out.begin() + std::min<int64_t>(a, static_cast<int64_t>(out.size())), "1");
@@ -711,8 +742,9 @@ private:
                                         steps = constantInts(n, in, 4, "steps");
     if (!starts || !ends || !axes || !steps)
       return;
-    if (starts->size() != ends->size())
-      return fail(n, "starts and ends differ in length");
+    if (starts->size() != ends->size() || (!axes->empty() && axes->size() != starts->size()) ||
+        (!steps->empty() && steps->size() != starts->size()))
+      return fail(n, "starts, ends, axes and steps differ in length");
     std::string expr = in[0].name;
     Dims shape = in[0].shape;
     for (size_t k = 0; k < starts->size(); ++k) {
@@ -721,6 +753,8 @@ private:
       if (!axis)
         return;
       int64_t step = steps->empty() ? 1 : (*steps)[k];
+      if (step < -kMaxExtent || step > kMaxExtent)
+        return fail(n, "a step is out of range");
       std::optional<int64_t> extent = staticDim(shape[static_cast<size_t>(*axis)]);
       if (!extent || step == 0)
         return fail(n, "slices of symbolic axes (or step 0) are not supported");
@@ -841,14 +875,14 @@ private:
 
   /// The product of dims [from, to) when all are static.
   static std::optional<int64_t> product(const Dims &d, size_t from, size_t to) {
-    int64_t p = 1;
-    for (size_t i = from; i < to; ++i) {
+    std::vector<int64_t> sizes;
+    for (size_t i = from; i < to && i < d.size(); ++i) {
       std::optional<int64_t> s = staticDim(d[i]);
       if (!s)
         return std::nullopt;
-      p *= *s;
+      sizes.push_back(*s);
     }
-    return p;
+    return elementCount(sizes);
   }
 
   void flatten(const onnx::NodeProto &n) {
@@ -856,7 +890,10 @@ private:
     if (!operands(n, in, 1))
       return;
     const Dims &d = in[0].shape;
-    auto axis = static_cast<size_t>(intAttr(n, "axis", 1));
+    int64_t a = intAttr(n, "axis", 1), rank = static_cast<int64_t>(d.size());
+    if (a < -rank || a > rank || rank == 0)
+      return fail(n, fmt::format("axis {} is outside a rank-{} input", a, rank));
+    auto axis = static_cast<size_t>(a < 0 ? a + rank : a);
     std::optional<int64_t> outer = product(d, 0, axis), inner = product(d, axis, d.size());
     Dims out;
     if (axis == 1 && inner)
@@ -883,20 +920,15 @@ private:
       out.push_back(s == 0 && i < d.size() ? d[i] : std::to_string(s));
     }
     // -1 stays -1 in the op; its value for later shape reads when static.
-    Dims known = out;
+    Dims known = out, others;
+    for (const std::string &t : out)
+      if (t != "-1")
+        others.push_back(t);
+    std::optional<int64_t> total = product(d, 0, d.size()),
+                           rest = product(others, 0, others.size());
     for (std::string &s : known)
-      if (s == "-1") {
-        std::optional<int64_t> total = product(d, 0, d.size());
-        int64_t rest = 1;
-        bool ok = total.has_value();
-        for (const std::string &t : out)
-          if (t != "-1") {
-            std::optional<int64_t> v = staticDim(t);
-            ok = ok && v.has_value();
-            rest *= v.value_or(1);
-          }
-        s = ok && rest ? std::to_string(*total / rest) : "-1";
-      }
+      if (s == "-1")
+        s = total && rest && *rest ? std::to_string(*total / *rest) : "-1";
     define(n, "reshape(" + in[0].name + ", shape=" + dimsText(out) + ")", known);
   }
 
@@ -943,6 +975,16 @@ private:
       fail(n, "only 2-D windows with equal padding on both sides are supported");
       return false;
     }
+    for (int64_t v : stride)
+      if (v < 1 || v > kMaxExtent) {
+        fail(n, "strides must be positive");
+        return false;
+      }
+    for (int64_t v : pads)
+      if (v < 0 || v > kMaxExtent) {
+        fail(n, "pads must not be negative");
+        return false;
+      }
     if (intAttr(n, "ceil_mode", 0) != 0) {
       fail(n, "ceil_mode=1 is not supported");
       return false;
@@ -956,6 +998,11 @@ private:
     std::optional<int64_t> h = staticDim(x[2]), w = staticDim(x[3]);
     if (!h || !w) {
       fail(n, "symbolic image sizes are not supported");
+      return std::nullopt;
+    }
+    if (kernel[0] < 1 || kernel[1] < 1 || kernel[0] > *h + 2 * pads[0] ||
+        kernel[1] > *w + 2 * pads[1]) {
+      fail(n, "the window does not fit the padded image");
       return std::nullopt;
     }
     return Dims{x[0], std::move(channels),
