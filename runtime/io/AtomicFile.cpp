@@ -86,6 +86,13 @@ public:
   PendingFile &operator=(const PendingFile &) = delete;
 
   Status write(std::string_view bytes, unsigned mode) {
+    // The rename would replace whatever is there: refuse what is not a file
+    // (as root, `-o /dev/full` would otherwise swap the device for a file).
+    struct stat st;
+    if (::lstat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+      return Status::fail("{}: cannot write: not a regular file (a device, pipe or folder; "
+                          "nnc replaces its output files whole)",
+                          path_);
     installInterruptHandlers();
     removeStaleTempFiles(path_);
     int fd = open(mode);

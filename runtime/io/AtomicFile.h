@@ -18,6 +18,8 @@ namespace nnc {
 /// A signal during the write removes the temporary (runtime/Interrupts.h).
 /// Temporaries of `path` that processes no longer running left behind
 /// (killed during a write) are removed first.
+/// A `path` that exists and is not a regular file (or a symlink) is an
+/// error, left as it is.
 Status writeFileAtomically(const std::string &path, std::string_view bytes, unsigned mode = 0666);
 
 /// Writes several files as one: every file's temporary is written and

@@ -6,6 +6,7 @@
 #include "runtime/Interrupts.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,30 @@ TEST(Interrupts, ALeftoverWithThisProcesssPidDoesNotBlockWrites) {
   for (const auto &e : fs::directory_iterator(dir))
     files += e.is_regular_file();
   EXPECT_EQ(files, 1u);
+  fs::remove_all(dir);
+}
+
+} // namespace
+} // namespace nnc
+
+namespace nnc {
+namespace {
+
+/// An output that is not a regular file (here a pipe; `-o /dev/full` alike)
+/// is an error and stays what it was, for one file and for several.
+TEST(AtomicFile, AnOutputThatIsNotARegularFileIsAnErrorAndLeftAlone) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("nnc-atomic-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string pipe = (dir / "pipe").string();
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  Status one = writeFileAtomically(pipe, "bytes");
+  ASSERT_FALSE(one.ok());
+  EXPECT_NE(one.errorText().find("not a regular file"), std::string::npos) << one.errorText();
+  std::string other = (dir / "other").string();
+  EXPECT_FALSE(writeFilesAtomically({{other, "a"}, {pipe, "b"}}).ok());
+  EXPECT_FALSE(fs::exists(other)); // nothing written
+  EXPECT_TRUE(fs::is_fifo(pipe));
   fs::remove_all(dir);
 }
 

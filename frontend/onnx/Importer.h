@@ -1,0 +1,214 @@
+/// The ONNX importer's inside (frontend/onnx/, behind OnnxImport.h): what it
+/// knows of each ONNX value (its nnc name and shape as text dims), and the
+/// Importer, whose core (declarations, operands, the op dispatch) is in
+/// OnnxImport.cpp and whose per-op converters are in OnnxOps.cpp.
+#pragma once
+
+#include "frontend/onnx/OnnxImport.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace nnc::onnximport {
+
+using Dims = std::vector<std::string>; ///< a shape: numbers or dim names
+
+/// What the importer knows of one ONNX value.
+struct Known {
+  std::string name; ///< its nnc name, or an immediate number (a scalar constant)
+  Dims shape;
+  bool integer = false;
+  /// Its values, when the importer knows them (i32 initializers and
+  /// constants that shape ops read).
+  std::optional<std::vector<int64_t>> ints;
+  bool immediate = false; ///< `name` is a number (a float scalar constant)
+};
+
+inline std::string dimsText(const Dims &d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i)
+    s += (i ? ", " : "") + d[i];
+  return s + "]";
+}
+
+inline std::optional<int64_t> staticDim(const std::string &d) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+  if (ec != std::errc() || end != d.data() + d.size())
+    return std::nullopt;
+  return v;
+}
+
+/// The largest dim and element count the importer takes (nnc's tensors
+/// are far smaller; this keeps every size computation inside int64).
+constexpr int64_t kMaxExtent = int64_t{1} << 40;
+
+/// The product of `dims`, or nullopt when one is negative or the product
+/// passes kMaxExtent.
+template <typename Range> std::optional<int64_t> elementCount(const Range &dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || d > kMaxExtent || (d && n > kMaxExtent / d))
+      return std::nullopt;
+    n *= d;
+  }
+  return n;
+}
+
+/// NumPy broadcasting of two shapes (dims as text).
+inline std::optional<Dims> broadcast(const Dims &a, const Dims &b) {
+  Dims out(std::max(a.size(), b.size()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const std::string *x = i < out.size() - a.size() ? nullptr : &a[i - (out.size() - a.size())];
+    const std::string *y = i < out.size() - b.size() ? nullptr : &b[i - (out.size() - b.size())];
+    if (!x || *x == "1")
+      out[i] = y ? *y : "1";
+    else if (!y || *y == "1" || *x == *y)
+      out[i] = *x;
+    else
+      return std::nullopt;
+  }
+  return out;
+}
+
+class Importer {
+public:
+  Importer(const onnx::ModelProto &m, const OnnxImportOptions &o);
+
+  Result<OnnxImport> run(const std::string &name);
+
+private:
+  /// The loss over `out` and a `labels` input, and the minimize statement.
+  void addLoss(const Known &out);
+
+  // ---- names and declarations ----------------------------------------------------
+
+  std::string fresh(const std::string &onnxName);
+
+  /// The dims of an ONNX type: static sizes, named dims, fresh dims for unknown ones.
+  std::optional<Dims> dimsOf(const onnx::TypeProto &t);
+
+  static std::optional<std::string> dtypeOf(int32_t t);
+
+  void declareInput(const onnx::ValueInfoProto &v);
+
+  /// An initializer's values, as doubles (f32) or int64 (integers).
+  bool valuesOf(const onnx::TensorProto &t, std::vector<float> &f, std::vector<int64_t> &i,
+                std::string &why);
+
+  void declareInitializer(const onnx::TensorProto &t);
+
+  // ---- nodes -------------------------------------------------------------------------
+
+  const onnx::AttributeProto *attribute(const onnx::NodeProto &n, const char *name);
+
+  int64_t intAttr(const onnx::NodeProto &n, const char *name, int64_t otherwise);
+
+  float floatAttr(const onnx::NodeProto &n, const char *name, float otherwise);
+
+  std::vector<int64_t> intsAttr(const onnx::NodeProto &n, const char *name);
+
+  /// An error naming the node.
+  void fail(const onnx::NodeProto &n, const std::string &what);
+
+  /// The operands as known values; false (and an error) when one is not.
+  bool operands(const onnx::NodeProto &n, std::vector<Known> &out, size_t least);
+
+  /// An operand read as a tensor: an integer initializer becomes an i32 const.
+  std::string tensorName(Known &k);
+
+  /// Defines the node's first output as `expr` with `shape`.
+  void define(const onnx::NodeProto &n, const std::string &expr, Dims shape, bool integer = false);
+
+  void node(const onnx::NodeProto &n);
+
+  /// Constant: integers are kept for shape ops (and declared as an i32 const
+  /// if read as a tensor), a float scalar becomes an immediate number, other
+  /// floats a const with a literal.
+  void constant(const onnx::NodeProto &n);
+
+  /// An axis attribute (or constant) in [0, rank), or nullopt (and an error).
+  std::optional<int64_t> axisIn(const onnx::NodeProto &n, int64_t axis, size_t rank);
+
+  /// A constant operand's integers (input k), or an attribute's before the
+  /// opset where it became an input.
+  std::optional<std::vector<int64_t>>
+  constantInts(const onnx::NodeProto &n, const std::vector<Known> &in, size_t k, const char *attr);
+
+  /// The single float of a constant operand, if it is one.
+  static std::optional<std::string> scalarOf(const Known &k);
+
+  void clip(const onnx::NodeProto &n);
+
+  void gather(const onnx::NodeProto &n);
+
+  void concat(const onnx::NodeProto &n);
+
+  /// Unsqueeze and Squeeze as a reshape to the new dims.
+  void squeeze(const onnx::NodeProto &n);
+
+  void reduce(const onnx::NodeProto &n);
+
+  /// Slice with constant starts, ends, axes and steps: one nnc slice per axis.
+  void slice(const onnx::NodeProto &n);
+
+  void batchNorm(const onnx::NodeProto &n);
+
+  void layerNorm(const onnx::NodeProto &n);
+
+  void matMul(const onnx::NodeProto &n);
+
+  void gemm(const onnx::NodeProto &n);
+
+  void softmax(const onnx::NodeProto &n);
+
+  /// The product of dims [from, to) when all are static.
+  static std::optional<int64_t> product(const Dims &d, size_t from, size_t to);
+
+  void flatten(const onnx::NodeProto &n);
+
+  void reshape(const onnx::NodeProto &n);
+
+  void transpose(const onnx::NodeProto &n);
+
+  /// The window attributes of Conv and the pools, as nnc's (stride, padding);
+  /// false (and an error) for what nnc's ops do not take.
+  bool window(const onnx::NodeProto &n, std::vector<int64_t> &stride, std::vector<int64_t> &pads);
+
+  std::optional<Dims> windowOutput(const onnx::NodeProto &n, const Dims &x, std::string channels,
+                                   std::vector<int64_t> kernel, const std::vector<int64_t> &stride,
+                                   const std::vector<int64_t> &pads);
+
+  void conv(const onnx::NodeProto &n);
+
+  void pool(const onnx::NodeProto &n);
+
+  // ---- the converters of frontend/onnx/OnnxOps.cpp ----------------------------------
+
+  void identity(const onnx::NodeProto &n);
+  void leakyRelu(const onnx::NodeProto &n);
+  void extremum(const onnx::NodeProto &n);
+  void where(const onnx::NodeProto &n);
+  void globalAveragePool(const onnx::NodeProto &n);
+
+  const onnx::ModelProto &model_;
+  OnnxImportOptions options_;
+  int64_t opset_ = 1;
+  std::map<std::string, const onnx::TensorProto *> initializers_;
+  std::map<std::string, Known> known_;
+  std::set<std::string> taken_, declaredConsts_, runningStatistics_;
+  std::map<std::string, std::string> dimNames_; ///< dim_param -> its dim's name
+  std::vector<std::string> dims_, outputs_, errors_;
+  std::string decls_, body_, minimize_;
+  NamedTensors weights_;
+};
+
+} // namespace nnc::onnximport

@@ -1,0 +1,615 @@
+/// The ONNX importer's converters, one per op (or family of ops): each reads
+/// its node's operands, checks what nnc's op takes, and defines the node's
+/// output as an nnc expression with its shape (frontend/onnx/Importer.h).
+#include "frontend/onnx/Importer.h"
+#include "ir/Printer.h"
+
+#include <fmt/format.h>
+
+namespace nnc::onnximport {
+
+/// Identity, and Dropout in inference: the operand itself.
+void Importer::identity(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (operands(n, in, 1))
+    known_[n.output(0)] = in[0];
+}
+
+void Importer::leakyRelu(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (operands(n, in, 1))
+    define(n,
+           fmt::format("leaky_relu({}, alpha={})", tensorName(in[0]),
+                       formatNumber(floatAttr(n, "alpha", 0.01f))),
+           in[0].shape);
+}
+
+/// Max and Min of any number of operands: a chain of maximum (minimum).
+void Importer::extremum(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  std::string expr = tensorName(in[0]);
+  Dims shape = in[0].shape;
+  for (size_t i = 1; i < in.size(); ++i) {
+    std::optional<Dims> both = broadcast(shape, in[i].shape);
+    if (!both)
+      return fail(n, "the operands' shapes do not broadcast");
+    shape = *both;
+    expr = (n.op_type() == "Max" ? "maximum(" : "minimum(") + expr + ", " + tensorName(in[i]) + ")";
+  }
+  define(n, expr, shape);
+}
+
+void Importer::where(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 3))
+    return;
+  std::optional<Dims> ab = broadcast(in[1].shape, in[2].shape);
+  std::optional<Dims> shape = ab ? broadcast(in[0].shape, *ab) : std::nullopt;
+  if (!shape)
+    return fail(n, "the operands' shapes do not broadcast");
+  define(n,
+         "where(" + tensorName(in[0]) + ", " + tensorName(in[1]) + ", " + tensorName(in[2]) + ")",
+         *shape);
+}
+
+void Importer::globalAveragePool(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  if (in[0].shape.size() != 4)
+    return fail(n, "needs an input of rank 4");
+  define(n, "mean(" + in[0].name + ", axes=[2, 3], keepdims=true)",
+         {in[0].shape[0], in[0].shape[1], "1", "1"});
+}
+
+/// Constant: integers are kept for shape ops (and declared as an i32 const
+/// if read as a tensor), a float scalar becomes an immediate number, other
+/// floats a const with a literal.
+void Importer::constant(const onnx::NodeProto &n) {
+  const onnx::AttributeProto *value = attribute(n, "value");
+  if (!value || !value->has_t())
+    return fail(n, "only the 'value' attribute (a tensor) is supported");
+  const onnx::TensorProto &t = value->t();
+  std::vector<float> f;
+  std::vector<int64_t> ints;
+  std::string why;
+  if (!valuesOf(t, f, ints, why))
+    return fail(n, why);
+  Dims d;
+  for (int64_t s : t.dims())
+    d.push_back(std::to_string(s));
+  Known k{fresh(n.output(0)), d, t.data_type() != onnx::TensorProto::FLOAT, std::nullopt};
+  if (k.integer) {
+    k.ints = ints;
+  } else if (f.size() == 1 && d.empty()) {
+    k.name = formatNumber(f[0]); // an immediate: mul(x, 0.5)
+    k.immediate = true;
+  } else {
+    std::string list;
+    for (size_t i = 0; i < f.size(); ++i)
+      list += (i ? ", " : "") + formatNumber(f[i]);
+    if (d.size() > 1)
+      return fail(n, "float constants of rank above 1 are not supported");
+    decls_ += "  const " + k.name + ": f32" + dimsText(d) + " = " +
+              (d.empty() ? list : "[" + list + "]") + "\n";
+  }
+  known_[n.output(0)] = k;
+}
+
+/// An axis attribute (or constant) in [0, rank), or nullopt (and an error).
+std::optional<int64_t> Importer::axisIn(const onnx::NodeProto &n, int64_t axis, size_t rank) {
+  auto r = static_cast<int64_t>(rank);
+  if (axis < -r || axis >= r) {
+    fail(n, fmt::format("axis {} is outside a rank-{} input", axis, rank));
+    return std::nullopt;
+  }
+  return axis < 0 ? axis + r : axis;
+}
+
+/// A constant operand's integers (input k), or an attribute's before the
+/// opset where it became an input.
+std::optional<std::vector<int64_t>>
+Importer::constantInts(const onnx::NodeProto &n, const std::vector<Known> &in, size_t k, const char *attr) {
+  if (in.size() > k && !in[k].name.empty()) {
+    if (!in[k].ints) {
+      fail(n, std::string("input ") + std::to_string(k) + " must be a constant");
+      return std::nullopt;
+    }
+    return in[k].ints;
+  }
+  if (attribute(n, attr))
+    return intsAttr(n, attr);
+  return std::vector<int64_t>{};
+}
+
+/// The single float of a constant operand, if it is one.
+std::optional<std::string> Importer::scalarOf(const Known &k) {
+  if (k.immediate)
+    return k.name;
+  if (k.ints && k.ints->size() == 1)
+    return std::to_string((*k.ints)[0]);
+  return std::nullopt;
+}
+
+void Importer::clip(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  std::string bounds;
+  if (opset_ < 11) {
+    if (attribute(n, "min"))
+      bounds += ", min=" + formatNumber(floatAttr(n, "min", 0));
+    if (attribute(n, "max"))
+      bounds += ", max=" + formatNumber(floatAttr(n, "max", 0));
+  } else {
+    const char *names[] = {"min", "max"};
+    for (size_t k = 1; k < 3 && k < in.size(); ++k) {
+      if (in[k].name.empty())
+        continue;
+      std::optional<std::string> v = scalarOf(in[k]);
+      if (!v)
+        return fail(n, std::string(names[k - 1]) + " must be a constant scalar");
+      bounds += std::string(", ") + names[k - 1] + "=" + *v;
+    }
+  }
+  define(n, "clip(" + in[0].name + bounds + ")", in[0].shape);
+}
+
+void Importer::gather(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 2))
+    return;
+  std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", 0), in[0].shape.size());
+  if (!axis)
+    return;
+  if (in[1].ints) {
+    std::optional<int64_t> extent = staticDim(in[0].shape[static_cast<size_t>(*axis)]);
+    for (int64_t i : *in[1].ints)
+      if (extent && (i < -*extent || i >= *extent))
+        return fail(n, fmt::format("index {} is outside the axis of size {}", i, *extent));
+  }
+  Dims out(in[0].shape.begin(), in[0].shape.begin() + *axis);
+  out.insert(out.end(), in[1].shape.begin(), in[1].shape.end());
+  out.insert(out.end(), in[0].shape.begin() + *axis + 1, in[0].shape.end());
+  define(n, fmt::format("gather({}, {}, axis={})", tensorName(in[0]), tensorName(in[1]), *axis),
+         out);
+}
+
+void Importer::concat(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", 0), in[0].shape.size());
+  if (!axis)
+    return;
+  if (in.size() == 1) {
+    known_[n.output(0)] = in[0];
+    return;
+  }
+  std::string list;
+  int64_t total = 0;
+  bool known = true;
+  for (const Known &k : in)
+    if (k.shape.size() != in[0].shape.size())
+      return fail(n, "the operands' ranks differ");
+  for (Known &k : in) {
+    list += (list.empty() ? "" : ", ") + tensorName(k);
+    std::optional<int64_t> e = staticDim(k.shape[static_cast<size_t>(*axis)]);
+    known = known && e.has_value();
+    total += e.value_or(0);
+  }
+  if (!known)
+    return fail(n, "the concatenated axis must be static");
+  Dims out = in[0].shape;
+  out[static_cast<size_t>(*axis)] = std::to_string(total);
+  define(n, fmt::format("concat({}, axis={})", list, *axis), out);
+}
+
+/// Unsqueeze and Squeeze as a reshape to the new dims.
+void Importer::squeeze(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  std::optional<std::vector<int64_t>> axes = constantInts(n, in, 1, "axes");
+  if (!axes)
+    return;
+  Dims out = in[0].shape;
+  if (n.op_type() == "Unsqueeze") {
+    auto rank = out.size() + axes->size();
+    std::vector<int64_t> sorted;
+    for (int64_t a : *axes) {
+      std::optional<int64_t> axis = axisIn(n, a, rank);
+      if (!axis)
+        return;
+      sorted.push_back(*axis);
+    }
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t a : sorted)
+      out.insert(out.begin() + std::min<int64_t>(a, static_cast<int64_t>(out.size())), "1");
+  } else {
+    std::vector<bool> drop(out.size(), false);
+    for (int64_t a : *axes) {
+      std::optional<int64_t> axis = axisIn(n, a, out.size());
+      if (!axis)
+        return;
+      drop[static_cast<size_t>(*axis)] = true;
+    }
+    Dims kept;
+    for (size_t i = 0; i < out.size(); ++i)
+      if (!(axes->empty() ? out[i] == "1" : drop[i]))
+        kept.push_back(out[i]);
+    out = kept;
+  }
+  if (in[0].ints) { // folded: a constant of new dims
+    Known k = in[0];
+    k.shape = out;
+    known_[n.output(0)] = k;
+    return;
+  }
+  define(n, "reshape(" + in[0].name + ", shape=" + dimsText(out) + ")", out);
+}
+
+void Importer::reduce(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  std::optional<std::vector<int64_t>> axes = constantInts(n, in, 1, "axes");
+  if (!axes)
+    return;
+  bool keep = intAttr(n, "keepdims", 1) != 0;
+  size_t rank = in[0].shape.size();
+  std::vector<bool> reduced(rank, axes->empty());
+  for (int64_t a : *axes) {
+    std::optional<int64_t> axis = axisIn(n, a, rank);
+    if (!axis)
+      return;
+    reduced[static_cast<size_t>(*axis)] = true;
+  }
+  Dims out;
+  std::string list;
+  for (size_t i = 0; i < rank; ++i) {
+    if (reduced[i]) {
+      list += (list.empty() ? "" : ", ") + std::to_string(i);
+      if (keep)
+        out.push_back("1");
+    } else {
+      out.push_back(in[0].shape[i]);
+    }
+  }
+  static const std::map<std::string, std::string> names = {
+      {"ReduceMean", "mean"}, {"ReduceSum", "sum"}, {"ReduceMax", "max"}};
+  define(n,
+         fmt::format("{}({}, axes=[{}], keepdims={})", names.at(n.op_type()), in[0].name, list,
+                     keep),
+         out);
+}
+
+/// Slice with constant starts, ends, axes and steps: one nnc slice per axis.
+void Importer::slice(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  std::optional<std::vector<int64_t>> starts = constantInts(n, in, 1, "starts"),
+                                      ends = constantInts(n, in, 2, "ends"),
+                                      axes = constantInts(n, in, 3, "axes"),
+                                      steps = constantInts(n, in, 4, "steps");
+  if (!starts || !ends || !axes || !steps)
+    return;
+  if (starts->size() != ends->size() || (!axes->empty() && axes->size() != starts->size()) ||
+      (!steps->empty() && steps->size() != starts->size()))
+    return fail(n, "starts, ends, axes and steps differ in length");
+  std::string expr = in[0].name;
+  Dims shape = in[0].shape;
+  for (size_t k = 0; k < starts->size(); ++k) {
+    int64_t a = axes->empty() ? static_cast<int64_t>(k) : (*axes)[k];
+    std::optional<int64_t> axis = axisIn(n, a, shape.size());
+    if (!axis)
+      return;
+    int64_t step = steps->empty() ? 1 : (*steps)[k];
+    if (step < -kMaxExtent || step > kMaxExtent)
+      return fail(n, "a step is out of range");
+    std::optional<int64_t> extent = staticDim(shape[static_cast<size_t>(*axis)]);
+    if (!extent || step == 0)
+      return fail(n, "slices of symbolic axes (or step 0) are not supported");
+    // Python's rules, as nnc's slice: clamp, then count.
+    auto clampIndex = [&](int64_t i) {
+      if (i < 0)
+        i += *extent;
+      int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? *extent : *extent - 1;
+      return std::clamp<int64_t>(i, lo, hi);
+    };
+    int64_t begin = clampIndex((*starts)[k]), end = clampIndex((*ends)[k]);
+    int64_t count = step > 0 ? std::max<int64_t>(0, (end - begin + step - 1) / step)
+                             : std::max<int64_t>(0, (begin - end - step - 1) / -step);
+    std::string endText = (*ends)[k] >= *extent || (*ends)[k] <= -(*extent) - 1
+                              ? ""
+                              : fmt::format(", end={}", (*ends)[k]);
+    expr = fmt::format("slice({}, axis={}, start={}{}, step={})", expr, *axis, (*starts)[k],
+                       endText, step);
+    shape[static_cast<size_t>(*axis)] = std::to_string(count);
+  }
+  define(n, expr, shape);
+}
+
+void Importer::batchNorm(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 5))
+    return;
+  if (intAttr(n, "training_mode", 0) != 0 || n.output_size() > 1)
+    return fail(n, "training_mode=1 (or its extra outputs) is not supported");
+  for (size_t k = 3; k < 5; ++k)
+    if (!runningStatistics_.count(n.input(static_cast<int>(k))) ||
+        !initializers_.count(n.input(static_cast<int>(k))))
+      return fail(n, "the running statistics must be initializers");
+  // ONNX's momentum weighs the old statistic, torch's (and nnc's) the new.
+  define(n,
+         fmt::format("batchnorm({}, {}, {}, {}, {}, momentum={}, eps={})", in[0].name, in[1].name,
+                     in[2].name, in[3].name, in[4].name,
+                     formatNumber(1 - floatAttr(n, "momentum", 0.9f)),
+                     formatNumber(floatAttr(n, "epsilon", 1e-5f))),
+         in[0].shape);
+}
+
+void Importer::layerNorm(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 2))
+    return;
+  if (n.output_size() > 1)
+    return fail(n, "the Mean and InvStdDev outputs are not supported yet");
+  std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", -1), in[0].shape.size());
+  if (!axis)
+    return;
+  if (*axis != static_cast<int64_t>(in[0].shape.size()) - 1)
+    return fail(n, "only the last axis is supported");
+  if (in.size() < 3 || in[2].name.empty())
+    return fail(n, "a bias (B) is required");
+  define(n,
+         fmt::format("layernorm({}, {}, {}, eps={})", in[0].name, in[1].name, in[2].name,
+                     formatNumber(floatAttr(n, "epsilon", 1e-5f))),
+         in[0].shape);
+}
+
+void Importer::matMul(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 2))
+    return;
+  const Dims &a = in[0].shape, &b = in[1].shape;
+  if (a.size() < 2 || b.size() < 2)
+    return fail(n, "1-D operands are not supported");
+  Dims lead(a.begin(), a.end() - 2), leadB(b.begin(), b.end() - 2);
+  std::optional<Dims> batch = broadcast(lead, leadB);
+  if (!batch)
+    return fail(n, "the batch dims do not broadcast");
+  Dims out = *batch;
+  out.push_back(a[a.size() - 2]);
+  out.push_back(b.back());
+  define(n, "matmul(" + in[0].name + ", " + in[1].name + ")", out);
+}
+
+void Importer::gemm(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 2))
+    return;
+  bool ta = intAttr(n, "transA", 0) != 0, tb = intAttr(n, "transB", 0) != 0;
+  float alpha = floatAttr(n, "alpha", 1), beta = floatAttr(n, "beta", 1);
+  const Dims &a = in[0].shape, &b = in[1].shape;
+  if (a.size() != 2 || b.size() != 2)
+    return fail(n, "A and B must have rank 2");
+  Dims out = {ta ? a[1] : a[0], tb ? b[0] : b[1]};
+  std::string expr = fmt::format("matmul({}, {}, transpose_a={}, transpose_b={})", in[0].name,
+                                 in[1].name, ta, tb);
+  if (alpha != 1)
+    expr = fmt::format("mul({}, {})", expr, alpha);
+  if (in.size() > 2 && !in[2].name.empty()) {
+    std::string c = beta == 1 ? in[2].name : fmt::format("mul({}, {})", in[2].name, beta);
+    expr = fmt::format("add({}, {})", expr, c);
+  }
+  define(n, expr, out);
+}
+
+void Importer::softmax(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  auto rank = static_cast<int64_t>(in[0].shape.size());
+  int64_t axis = intAttr(n, "axis", opset_ >= 13 ? -1 : 1);
+  if (axis < 0)
+    axis += rank;
+  // Before opset 13 the op flattens from `axis` on: the same as nnc's
+  // softmax over one axis when that axis is the last.
+  if (axis != rank - 1 && opset_ < 13)
+    return fail(n, "axis " + std::to_string(axis) +
+                       " below the last flattens the input (opset < 13): not supported");
+  define(n,
+         fmt::format("{}({}, axis={})", n.op_type() == "Softmax" ? "softmax" : "log_softmax",
+                     in[0].name, axis),
+         in[0].shape);
+}
+
+/// The product of dims [from, to) when all are static.
+std::optional<int64_t> Importer::product(const Dims &d, size_t from, size_t to) {
+  std::vector<int64_t> sizes;
+  for (size_t i = from; i < to && i < d.size(); ++i) {
+    std::optional<int64_t> s = staticDim(d[i]);
+    if (!s)
+      return std::nullopt;
+    sizes.push_back(*s);
+  }
+  return elementCount(sizes);
+}
+
+void Importer::flatten(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  const Dims &d = in[0].shape;
+  int64_t a = intAttr(n, "axis", 1), rank = static_cast<int64_t>(d.size());
+  if (a < -rank || a > rank || rank == 0)
+    return fail(n, fmt::format("axis {} is outside a rank-{} input", a, rank));
+  auto axis = static_cast<size_t>(a < 0 ? a + rank : a);
+  std::optional<int64_t> outer = product(d, 0, axis), inner = product(d, axis, d.size());
+  Dims out;
+  if (axis == 1 && inner)
+    out = {d[0], std::to_string(*inner)};
+  else if (outer && inner)
+    out = {std::to_string(*outer), std::to_string(*inner)};
+  else
+    return fail(n, "axis " + std::to_string(axis) + " over symbolic dims is not supported");
+  define(n, "reshape(" + in[0].name + ", shape=" + dimsText(out) + ")", out);
+}
+
+void Importer::reshape(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 2))
+    return;
+  if (!in[1].ints)
+    return fail(n, "the shape is not a constant (an initializer or Constant)");
+  if (intAttr(n, "allowzero", 0) != 0)
+    return fail(n, "allowzero=1 is not supported");
+  const Dims &d = in[0].shape;
+  Dims out;
+  for (size_t i = 0; i < in[1].ints->size(); ++i) {
+    int64_t s = (*in[1].ints)[i];
+    out.push_back(s == 0 && i < d.size() ? d[i] : std::to_string(s));
+  }
+  // -1 stays -1 in the op; its value for later shape reads when static.
+  Dims known = out, others;
+  for (const std::string &t : out)
+    if (t != "-1")
+      others.push_back(t);
+  std::optional<int64_t> total = product(d, 0, d.size()),
+                         rest = product(others, 0, others.size());
+  for (std::string &s : known)
+    if (s == "-1")
+      s = total && rest && *rest ? std::to_string(*total / *rest) : "-1";
+  define(n, "reshape(" + in[0].name + ", shape=" + dimsText(out) + ")", known);
+}
+
+void Importer::transpose(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  std::vector<int64_t> perm = intsAttr(n, "perm");
+  const Dims &d = in[0].shape;
+  if (perm.empty())
+    for (size_t i = d.size(); i-- > 0;)
+      perm.push_back(static_cast<int64_t>(i));
+  Dims out;
+  std::string list;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(d.size()))
+      return fail(n, "perm is not a permutation of the axes");
+    out.push_back(d[static_cast<size_t>(p)]);
+    list += (list.empty() ? "" : ", ") + std::to_string(p);
+  }
+  define(n, "transpose(" + in[0].name + ", perm=[" + list + "])", out);
+}
+
+/// The window attributes of Conv and the pools, as nnc's (stride, padding);
+/// false (and an error) for what nnc's ops do not take.
+bool Importer::window(const onnx::NodeProto &n, std::vector<int64_t> &stride, std::vector<int64_t> &pads) {
+  stride = intsAttr(n, "strides");
+  if (stride.empty())
+    stride = {1, 1};
+  pads = intsAttr(n, "pads");
+  if (pads.empty())
+    pads = {0, 0, 0, 0};
+  const onnx::AttributeProto *autoPad = attribute(n, "auto_pad");
+  if (autoPad && autoPad->s() != "NOTSET" && autoPad->s() != "VALID") {
+    fail(n, "auto_pad=" + autoPad->s() + " is not supported");
+    return false;
+  }
+  for (int64_t d : intsAttr(n, "dilations"))
+    if (d != 1) {
+      fail(n, "dilations other than 1 are not supported");
+      return false;
+    }
+  if (pads.size() != 4 || stride.size() != 2 || pads[0] != pads[2] || pads[1] != pads[3]) {
+    fail(n, "only 2-D windows with equal padding on both sides are supported");
+    return false;
+  }
+  for (int64_t v : stride)
+    if (v < 1 || v > kMaxExtent) {
+      fail(n, "strides must be positive");
+      return false;
+    }
+  for (int64_t v : pads)
+    if (v < 0 || v > kMaxExtent) {
+      fail(n, "pads must not be negative");
+      return false;
+    }
+  if (intAttr(n, "ceil_mode", 0) != 0) {
+    fail(n, "ceil_mode=1 is not supported");
+    return false;
+  }
+  return true;
+}
+
+std::optional<Dims> Importer::windowOutput(const onnx::NodeProto &n, const Dims &x, std::string channels,
+                                 std::vector<int64_t> kernel, const std::vector<int64_t> &stride,
+                                 const std::vector<int64_t> &pads) {
+  std::optional<int64_t> h = staticDim(x[2]), w = staticDim(x[3]);
+  if (!h || !w) {
+    fail(n, "symbolic image sizes are not supported");
+    return std::nullopt;
+  }
+  if (kernel[0] < 1 || kernel[1] < 1 || kernel[0] > *h + 2 * pads[0] ||
+      kernel[1] > *w + 2 * pads[1]) {
+    fail(n, "the window does not fit the padded image");
+    return std::nullopt;
+  }
+  return Dims{x[0], std::move(channels),
+              std::to_string((*h + 2 * pads[0] - kernel[0]) / stride[0] + 1),
+              std::to_string((*w + 2 * pads[1] - kernel[1]) / stride[1] + 1)};
+}
+
+void Importer::conv(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 2))
+    return;
+  if (in[0].shape.size() != 4 || in[1].shape.size() != 4)
+    return fail(n, "only 2-D convolutions (rank-4 input and weight) are supported");
+  if (intAttr(n, "group", 1) != 1)
+    return fail(n, "group=" + std::to_string(intAttr(n, "group", 1)) + " is not supported");
+  std::vector<int64_t> stride, pads;
+  if (!window(n, stride, pads))
+    return;
+  std::optional<int64_t> kh = staticDim(in[1].shape[2]), kw = staticDim(in[1].shape[3]);
+  std::optional<Dims> out = windowOutput(n, in[0].shape, in[1].shape[0],
+                                         {kh.value_or(1), kw.value_or(1)}, stride, pads);
+  if (!out)
+    return;
+  std::string bias = in.size() > 2 && !in[2].name.empty() ? ", " + in[2].name : "";
+  define(n,
+         fmt::format("conv2d({}, {}{}, stride=[{}, {}], padding=[{}, {}])", in[0].name,
+                     in[1].name, bias, stride[0], stride[1], pads[0], pads[1]),
+         *out);
+}
+
+void Importer::pool(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  if (in[0].shape.size() != 4)
+    return fail(n, "only 2-D pooling (a rank-4 input) is supported");
+  std::vector<int64_t> kernel = intsAttr(n, "kernel_shape"), stride, pads;
+  if (kernel.size() != 2)
+    return fail(n, "kernel_shape must have 2 sizes");
+  if (!window(n, stride, pads))
+    return;
+  if (pads[0] || pads[1])
+    return fail(n, "padding is not supported for pooling");
+  if (n.op_type() == "AveragePool" && intAttr(n, "count_include_pad", 0) != 0)
+    return fail(n, "count_include_pad=1 is not supported");
+  std::optional<Dims> out = windowOutput(n, in[0].shape, in[0].shape[1], kernel, stride, pads);
+  if (!out)
+    return;
+  define(n,
+         fmt::format("{}({}, kernel=[{}, {}], stride=[{}, {}])",
+                     n.op_type() == "MaxPool" ? "maxpool2d" : "avgpool2d", in[0].name, kernel[0],
+                     kernel[1], stride[0], stride[1]),
+         *out);
+}
+} // namespace nnc::onnximport
