@@ -86,7 +86,7 @@ Buffers buffersFor(Lowering &l, const Attention &a, bool backward) {
   s.dp = backward ? stackArray(l, l.f32, kRowBlock * kKeyTile) : nullptr;
   s.m = stackArray(l, l.f32, kRowBlock);
   s.l = stackArray(l, l.f32, kRowBlock);
-  s.dr = stackArray(l, l.f32, kRowBlock);
+  s.dr = backward ? stackArray(l, l.f32, kRowBlock) : nullptr;
   return s;
 }
 

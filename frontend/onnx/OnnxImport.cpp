@@ -163,11 +163,11 @@ void Importer::declareInput(const onnx::ValueInfoProto &v) {
   std::optional<std::string> dtype = dtypeOf(v.type().tensor_type().elem_type());
   std::optional<Dims> d = dimsOf(v.type());
   if (!dtype || !d) {
-    errors_.push_back(fmt::format(
-        "graph input '{}': {}", v.name(),
-        !dtype ? "element type " + std::to_string(v.type().tensor_type().elem_type()) +
-                     " is not FLOAT, INT32 or INT64"
-               : "has no tensor shape"));
+    errors_.push_back(fmt::format("graph input '{}': {}", v.name(),
+                                  !dtype ? "element type " +
+                                               std::to_string(v.type().tensor_type().elem_type()) +
+                                               " is not FLOAT, INT32 or INT64"
+                                         : "has no tensor shape"));
     return;
   }
   Known k{fresh(v.name()), *d, *dtype == "i32", std::nullopt};
@@ -177,7 +177,7 @@ void Importer::declareInput(const onnx::ValueInfoProto &v) {
 
 /// An initializer's values, as doubles (f32) or int64 (integers).
 bool Importer::valuesOf(const onnx::TensorProto &t, std::vector<float> &f, std::vector<int64_t> &i,
-              std::string &why) {
+                        std::string &why) {
   std::optional<int64_t> count = elementCount(t.dims());
   if (!count) {
     why = "its dims are negative or too large";
@@ -263,8 +263,8 @@ void Importer::declareInitializer(const onnx::TensorProto &t) {
     return;
   }
   decls_ += fmt::format("  {} {}: f32{} = safetensors(\"{}\", key=\"{}\")\n",
-                        runningStatistics_.count(t.name()) ? "state" : "param", k.name,
-                        dimsText(d), options_.weightsFile, k.name);
+                        runningStatistics_.count(t.name()) ? "state" : "param", k.name, dimsText(d),
+                        options_.weightsFile, k.name);
   weights_.emplace_back(k.name, Tensor::f32(shape, f));
   known_[t.name()] = k;
 }

@@ -110,8 +110,9 @@ std::optional<int64_t> Importer::axisIn(const onnx::NodeProto &n, int64_t axis, 
 
 /// A constant operand's integers (input k), or an attribute's before the
 /// opset where it became an input.
-std::optional<std::vector<int64_t>>
-Importer::constantInts(const onnx::NodeProto &n, const std::vector<Known> &in, size_t k, const char *attr) {
+std::optional<std::vector<int64_t>> Importer::constantInts(const onnx::NodeProto &n,
+                                                           const std::vector<Known> &in, size_t k,
+                                                           const char *attr) {
   if (in.size() > k && !in[k].name.empty()) {
     if (!in[k].ints) {
       fail(n, std::string("input ") + std::to_string(k) + " must be a constant");
@@ -280,10 +281,10 @@ void Importer::reduce(const onnx::NodeProto &n) {
   }
   static const std::map<std::string, std::string> names = {
       {"ReduceMean", "mean"}, {"ReduceSum", "sum"}, {"ReduceMax", "max"}};
-  define(n,
-         fmt::format("{}({}, axes=[{}], keepdims={})", names.at(n.op_type()), in[0].name, list,
-                     keep),
-         out);
+  define(
+      n,
+      fmt::format("{}({}, axes=[{}], keepdims={})", names.at(n.op_type()), in[0].name, list, keep),
+      out);
 }
 
 /// Slice with constant starts, ends, axes and steps: one nnc slice per axis.
@@ -398,8 +399,8 @@ void Importer::gemm(const onnx::NodeProto &n) {
   if (a.size() != 2 || b.size() != 2)
     return fail(n, "A and B must have rank 2");
   Dims out = {ta ? a[1] : a[0], tb ? b[0] : b[1]};
-  std::string expr = fmt::format("matmul({}, {}, transpose_a={}, transpose_b={})", in[0].name,
-                                 in[1].name, ta, tb);
+  std::string expr =
+      fmt::format("matmul({}, {}, transpose_a={}, transpose_b={})", in[0].name, in[1].name, ta, tb);
   if (alpha != 1)
     expr = fmt::format("mul({}, {})", expr, alpha);
   if (in.size() > 2 && !in[2].name.empty()) {
@@ -479,8 +480,7 @@ void Importer::reshape(const onnx::NodeProto &n) {
   for (const std::string &t : out)
     if (t != "-1")
       others.push_back(t);
-  std::optional<int64_t> total = product(d, 0, d.size()),
-                         rest = product(others, 0, others.size());
+  std::optional<int64_t> total = product(d, 0, d.size()), rest = product(others, 0, others.size());
   for (std::string &s : known)
     if (s == "-1")
       s = total && rest && *rest ? std::to_string(*total / *rest) : "-1";
@@ -509,7 +509,8 @@ void Importer::transpose(const onnx::NodeProto &n) {
 
 /// The window attributes of Conv and the pools, as nnc's (stride, padding);
 /// false (and an error) for what nnc's ops do not take.
-bool Importer::window(const onnx::NodeProto &n, std::vector<int64_t> &stride, std::vector<int64_t> &pads) {
+bool Importer::window(const onnx::NodeProto &n, std::vector<int64_t> &stride,
+                      std::vector<int64_t> &pads) {
   stride = intsAttr(n, "strides");
   if (stride.empty())
     stride = {1, 1};
@@ -547,9 +548,10 @@ bool Importer::window(const onnx::NodeProto &n, std::vector<int64_t> &stride, st
   return true;
 }
 
-std::optional<Dims> Importer::windowOutput(const onnx::NodeProto &n, const Dims &x, std::string channels,
-                                 std::vector<int64_t> kernel, const std::vector<int64_t> &stride,
-                                 const std::vector<int64_t> &pads) {
+std::optional<Dims> Importer::windowOutput(const onnx::NodeProto &n, const Dims &x,
+                                           std::string channels, std::vector<int64_t> kernel,
+                                           const std::vector<int64_t> &stride,
+                                           const std::vector<int64_t> &pads) {
   std::optional<int64_t> h = staticDim(x[2]), w = staticDim(x[3]);
   if (!h || !w) {
     fail(n, "symbolic image sizes are not supported");
@@ -577,14 +579,14 @@ void Importer::conv(const onnx::NodeProto &n) {
   if (!window(n, stride, pads))
     return;
   std::optional<int64_t> kh = staticDim(in[1].shape[2]), kw = staticDim(in[1].shape[3]);
-  std::optional<Dims> out = windowOutput(n, in[0].shape, in[1].shape[0],
-                                         {kh.value_or(1), kw.value_or(1)}, stride, pads);
+  std::optional<Dims> out =
+      windowOutput(n, in[0].shape, in[1].shape[0], {kh.value_or(1), kw.value_or(1)}, stride, pads);
   if (!out)
     return;
   std::string bias = in.size() > 2 && !in[2].name.empty() ? ", " + in[2].name : "";
   define(n,
-         fmt::format("conv2d({}, {}{}, stride=[{}, {}], padding=[{}, {}])", in[0].name,
-                     in[1].name, bias, stride[0], stride[1], pads[0], pads[1]),
+         fmt::format("conv2d({}, {}{}, stride=[{}, {}], padding=[{}, {}])", in[0].name, in[1].name,
+                     bias, stride[0], stride[1], pads[0], pads[1]),
          *out);
 }
 

@@ -51,10 +51,7 @@ bool isCandidate(const Graph &g, const Node &n) {
 
 void scheduleBatchNormGuests(const Graph &g, KernelSchedule &s) {
   size_t n = g.nodes.size();
-  std::vector<NodeId> firstReader(g.values.size(), static_cast<NodeId>(n));
-  for (size_t i = n; i-- > 0;)
-    for (ValueId v : g.nodes[i].operands)
-      firstReader[static_cast<size_t>(v)] = static_cast<NodeId>(i);
+  std::vector<NodeId> firstReader = firstReaders(g);
   auto hasGuestOp = [&](size_t host, OpKind op) {
     for (NodeId other : s.guestsOf[host])
       if (g.node(other).op == op)

@@ -44,6 +44,14 @@ std::string printSchedule(const Graph &g, const KernelSchedule &s) {
   return out;
 }
 
+std::vector<NodeId> firstReaders(const Graph &g) {
+  std::vector<NodeId> first(g.values.size(), static_cast<NodeId>(g.nodes.size()));
+  for (size_t i = g.nodes.size(); i-- > 0;)
+    for (ValueId v : g.nodes[i].operands)
+      first[static_cast<size_t>(v)] = static_cast<NodeId>(i);
+  return first;
+}
+
 KernelSchedule scheduleKernels(const Graph &g) {
   KernelSchedule s(g.nodes.size());
   scheduleRowSums(g, s);

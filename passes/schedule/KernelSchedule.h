@@ -36,6 +36,10 @@ struct KernelSchedule {
   size_t kernels() const;
 };
 
+/// Per value: the first node that reads it as an operand (the node count
+/// when none does). A guest may be hosted only by a node before that.
+std::vector<NodeId> firstReaders(const Graph &g);
+
 /// The schedule of a graph after fusion: row sums first, then batch-norm
 /// guests, then GEMM epilogues. The compile pipeline computes it once (passes/Pipeline.h);
 /// the memory planner and the code generator follow it.

@@ -87,10 +87,7 @@ bool canHost(const Graph &g, const Node &host, const Node &guest, ValueId d) {
 
 void scheduleRowSums(const Graph &g, KernelSchedule &s) {
   size_t n = g.nodes.size();
-  std::vector<NodeId> firstReader(g.values.size(), static_cast<NodeId>(n));
-  for (size_t i = n; i-- > 0;)
-    for (ValueId v : g.nodes[i].operands)
-      firstReader[static_cast<size_t>(v)] = static_cast<NodeId>(i);
+  std::vector<NodeId> firstReader = firstReaders(g);
   // A host takes at most one guest of each kind; gamma gradients first, so
   // that a layernorm gradient hosts them and the beta sum alike.
   auto hasGuestLike = [&](size_t host, const Node &guest) {

@@ -55,21 +55,26 @@ struct OnnxModel {
     value(g->add_input(), name, dims);
   }
   void output(const std::string &name) { value(g->add_output(), name, {}); }
-  /// An f32 initializer of `shape` filled with sin(k + salt) / 2.
-  std::vector<float> weight(const std::string &name, const std::vector<int64_t> &shape, int salt) {
+  /// An f32 initializer of `shape` holding `values`.
+  void tensor(const std::string &name, const std::vector<int64_t> &shape,
+              const std::vector<float> &values) {
     auto *t = g->add_initializer();
     t->set_name(name);
     t->set_data_type(onnx::TensorProto::FLOAT);
-    int64_t n = 1;
-    for (int64_t d : shape) {
+    for (int64_t d : shape)
       t->add_dims(d);
+    for (float v : values)
+      t->add_float_data(v);
+  }
+  /// An f32 initializer of `shape` filled with sin(k + salt) / 2.
+  std::vector<float> weight(const std::string &name, const std::vector<int64_t> &shape, int salt) {
+    int64_t n = 1;
+    for (int64_t d : shape)
       n *= d;
-    }
     std::vector<float> v;
-    for (int64_t k = 0; k < n; ++k) {
+    for (int64_t k = 0; k < n; ++k)
       v.push_back(0.5f * std::sin(static_cast<float>(k + salt)));
-      t->add_float_data(v.back());
-    }
+    tensor(name, shape, v);
     return v;
   }
   void ints(const std::string &name, const std::vector<int64_t> &values) {
@@ -335,12 +340,7 @@ TEST(OnnxImport, BatchNormalizationRunsOnItsRunningStatisticsAsStates) {
   o.input("x", {"B", "2", "3", "3"});
   std::vector<float> g = o.weight("g", {2}, 1), b = o.weight("b", {2}, 2);
   std::vector<float> mean = o.weight("mean", {2}, 3), var = {0.5f, 2.0f};
-  auto *t = o.g->add_initializer();
-  t->set_name("var");
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  t->add_dims(2);
-  for (float v : var)
-    t->add_float_data(v);
+  o.tensor("var", {2}, var); // a variance must be positive
   auto *bn = o.node("BatchNormalization", {"x", "g", "b", "mean", "var"}, "y");
   floatAttr(bn, "epsilon", 1e-3f);
   o.output("y");

@@ -25,7 +25,7 @@ const CommandSpec &importCommandSpec() {
       "are not identifiers are mapped by one rule (IR.md section 4). What nnc cannot\n"
       "express is an error per node, all of them, and nothing is written. Every other\n"
       "command also takes M.onnx directly, importing it in memory.",
-      {option("o", "OUT.ir", "the model file to write (required)")},
+      {required(option("o", "OUT.ir", "the model file to write"))},
       {"nnc import model.onnx -o model.ir"}};
   return spec;
 }
@@ -35,8 +35,6 @@ int importCommand(const Args &args) {
   auto cl = parseCommandLine(args, importCommandSpec(), status);
   if (!cl)
     return status;
-  if (!cl->has("o"))
-    return fail("import: -o OUT.ir is required");
   std::filesystem::path out = cl->get("o");
   std::filesystem::path weights = out;
   weights.replace_extension(".safetensors");
