@@ -374,6 +374,12 @@ Expr triu(const Expr &x, int64_t k, Loc loc) {
   return call(OpKind::Triu, {&x}, {numAttr("k", static_cast<double>(k), l)}, l);
 }
 
+Expr cast(const Expr &x, DType to, Loc loc) {
+  SourceLoc l = at(loc);
+  return call(OpKind::Cast, {&x},
+              {given("to", AttrValue::name(to == DType::F32 ? "f32" : "i32"), l)}, l);
+}
+
 Expr gather(const Expr &x, const Expr &indices, int64_t axis, Loc loc) {
   SourceLoc l = at(loc);
   return call(OpKind::Gather, {&x, &indices}, {numAttr("axis", static_cast<double>(axis), l)}, l);

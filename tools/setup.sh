@@ -23,7 +23,7 @@ done
 packages=(
   g++ cmake ninja-build pkg-config
   llvm-19-dev llvm-19-tools libfmt-dev libboost-graph-dev zlib1g-dev
-  libonnx-dev libprotobuf-dev
+  libonnx-dev libprotobuf-dev libonnx-testdata
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-19 libclang-rt-19-dev clang-format-19
   python3 python3-numpy

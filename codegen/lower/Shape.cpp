@@ -32,6 +32,13 @@ std::vector<size_t> permutation(const Node &n, size_t rank) {
   return perm;
 }
 
+/// One element converted to `to` (the other dtype).
+V convert(Lowering &l, V v, DType to) {
+  if (to == DType::F32)
+    return l.b.CreateSIToFP(v, l.f32);
+  return l.b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {l.i32, l.f32}, {v});
+}
+
 /// for (i = 0; i < n; ++i) body(i), where LLVM may vectorize only when
 /// `vectorize` holds.
 void loopOver(Lowering &l, V n, bool vectorize, const std::function<void(V)> &body) {
@@ -188,6 +195,20 @@ void lowerTriangle(Lowering &l, const Node &n) {
   });
 }
 
+/// cast: sitofp, or llvm.fptosi.sat (toward zero, saturating, NaN 0), or a
+/// copy when the dtype stays.
+void lowerCast(Lowering &l, const Node &n) {
+  ValueId x = n.operands[0];
+  DType from = l.type(x).dtype, to = l.type(n.result).dtype;
+  if (from == to)
+    return copyAll(l, x, n.result);
+  if (l.isImmediate(x)) {
+    l.store(n.result, l.constI64(0), convert(l, l.immediate(x), to));
+    return;
+  }
+  loopOver(l, l.numel(x), true, [&](V i) { l.store(n.result, i, convert(l, l.load(x, i), to)); });
+}
+
 /// Returns kAbiBadIndex from the function when an index is outside
 /// [0, extent), before anything is read with it.
 void checkIndices(Lowering &l, ValueId indices, V extent) {
@@ -248,6 +269,8 @@ void lowerShapeOp(Lowering &l, const Node &n) {
   case OpKind::Gather:
   case OpKind::GatherGrad:
     return lowerGather(l, n);
+  case OpKind::Cast:
+    return lowerCast(l, n);
   default:
     NNC_UNHANDLED_OP(n, "lowering");
   }

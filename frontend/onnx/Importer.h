@@ -30,12 +30,41 @@ struct Known {
   /// constants that shape ops read).
   std::optional<std::vector<int64_t>> ints;
   bool immediate = false; ///< `name` is a number (a float scalar constant)
+  /// A small integer tensor's values when some are dim names (shape
+  /// arithmetic over a symbolic dim, frontend/onnx/ShapeArithmetic.cpp);
+  /// `ints` holds them when all are numbers.
+  std::optional<Dims> entries;
+
+  static Known of(std::string name, Dims shape, bool integer) {
+    Known k;
+    k.name = std::move(name);
+    k.shape = std::move(shape);
+    k.integer = integer;
+    return k;
+  }
 };
 
 inline std::string dimsText(const Dims &d) {
   std::string s = "[";
   for (size_t i = 0; i < d.size(); ++i)
     s += (i ? ", " : "") + d[i];
+  return s + "]";
+}
+
+/// A literal of `shape` (static dims) holding `items` in C order: nested
+/// lists, or the one item of a scalar.
+inline std::string nestedLiteral(const std::vector<std::string> &items,
+                                 const std::vector<int64_t> &shape, size_t axis = 0,
+                                 size_t at = 0) {
+  if (axis == shape.size())
+    return items.at(at);
+  size_t inner = 1;
+  for (size_t a = axis + 1; a < shape.size(); ++a)
+    inner *= static_cast<size_t>(shape[a]);
+  std::string s = "[";
+  for (int64_t i = 0; i < shape[axis]; ++i)
+    s += (i ? ", " : "") +
+         nestedLiteral(items, shape, axis + 1, at + static_cast<size_t>(i) * inner);
   return s + "]";
 }
 
@@ -86,6 +115,8 @@ public:
   Result<OnnxImport> run(const std::string &name);
 
 private:
+  std::string outputName(Known &k);
+
   /// The loss over `out` and a `labels` input, and the minimize statement.
   void addLoss(const Known &out);
 
@@ -99,10 +130,6 @@ private:
   static std::optional<std::string> dtypeOf(int32_t t);
 
   void declareInput(const onnx::ValueInfoProto &v);
-
-  /// An initializer's values, as doubles (f32) or int64 (integers).
-  bool valuesOf(const onnx::TensorProto &t, std::vector<float> &f, std::vector<int64_t> &i,
-                std::string &why);
 
   void declareInitializer(const onnx::TensorProto &t);
 
@@ -127,6 +154,9 @@ private:
 
   /// Defines the node's first output as `expr` with `shape`.
   void define(const onnx::NodeProto &n, const std::string &expr, Dims shape, bool integer = false);
+  /// Defines the node's output k.
+  void defineOutput(const onnx::NodeProto &n, int k, const std::string &expr, Dims shape,
+                    bool integer);
 
   void node(const onnx::NodeProto &n);
 
@@ -161,6 +191,8 @@ private:
   void slice(const onnx::NodeProto &n);
 
   void batchNorm(const onnx::NodeProto &n);
+  void batchNormFormula(const onnx::NodeProto &n, std::vector<Known> &in);
+  void batchNormTraining(const onnx::NodeProto &n, std::vector<Known> &in);
 
   void layerNorm(const onnx::NodeProto &n);
 
@@ -191,9 +223,34 @@ private:
 
   void pool(const onnx::NodeProto &n);
 
+  // ---- shape arithmetic, frontend/onnx/ShapeArithmetic.cpp ---------------------------
+
+  /// The values of an integer tensor the importer knows (numbers or dim names).
+  static std::optional<Dims> entriesOf(const Known &k);
+  /// Defines the node's first output as an integer tensor of known `entries`.
+  void defineEntries(const onnx::NodeProto &n, Dims entries, Dims shape);
+  std::optional<std::vector<int64_t>> staticShapeOperand(const onnx::NodeProto &n, const Known &k);
+  /// Integer Add/Sub/Mul/Div of known values, folded; false when not such a node.
+  bool foldIntegerArithmetic(const onnx::NodeProto &n, const std::vector<Known> &in);
+  void shapeOf(const onnx::NodeProto &n);
+  void sizeOf(const onnx::NodeProto &n);
+  void constantOfShape(const onnx::NodeProto &n);
+  void expand(const onnx::NodeProto &n);
+  void range(const onnx::NodeProto &n);
+  void cast(const onnx::NodeProto &n);
+
+  // ---- frontend/onnx/TensorOps.cpp ----------------------------------------------------
+
+  void trilu(const onnx::NodeProto &n);
+  void argMax(const onnx::NodeProto &n);
+  void split(const onnx::NodeProto &n);
+  void equal(const onnx::NodeProto &n);
+
   // ---- the converters of frontend/onnx/OnnxOps.cpp ----------------------------------
 
   void identity(const onnx::NodeProto &n);
+  /// Dropout in inference (training_mode absent or false): the identity.
+  void dropout(const onnx::NodeProto &n);
   void leakyRelu(const onnx::NodeProto &n);
   void extremum(const onnx::NodeProto &n);
   void where(const onnx::NodeProto &n);

@@ -4,6 +4,7 @@
 /// that shape-reading ops (Flatten, Reshape) and the convolution's output
 /// sizes are written with what nnc's types express.
 #include "frontend/onnx/Importer.h"
+#include "frontend/onnx/TensorProto.h"
 #include "frontend/Lexer.h"
 #include "ir/Printer.h"
 
@@ -62,10 +63,8 @@ Result<OnnxImport> Importer::run(const std::string &name) {
     auto it = known_.find(v.name());
     if (it == known_.end())
       errors_.push_back(fmt::format("graph output '{}' is computed by no node", v.name()));
-    else if (it->second.immediate || it->second.ints)
-      errors_.push_back(fmt::format("graph output '{}' is a constant", v.name()));
-    else if (!std::count(outputs_.begin(), outputs_.end(), it->second.name))
-      outputs_.push_back(it->second.name);
+    else if (!std::count(outputs_.begin(), outputs_.end(), outputName(it->second)))
+      outputs_.push_back(outputName(it->second));
   }
   if (outputs_.empty() && errors_.empty())
     errors_.push_back("the graph has no outputs");
@@ -87,6 +86,22 @@ Result<OnnxImport> Importer::run(const std::string &name) {
     outs += (outs.empty() ? "" : ", ") + o;
   text += "  output " + outs + "\n" + minimize_ + "}\n";
   return OnnxImport{text, std::move(weights_)};
+}
+
+/// The name a graph output is returned by: a value; a constant (folded
+/// shape arithmetic, a Constant) is declared and copied into one.
+std::string Importer::outputName(Known &k) {
+  if (!k.immediate && !k.ints && !k.entries)
+    return k.name;
+  std::string value = fresh(k.name + "_out");
+  if (k.immediate) {
+    std::string c = fresh(k.name + "_const");
+    decls_ += "  const " + c + ": f32[] = " + k.name + "\n";
+    body_ += "  " + value + " = reshape(" + c + ", shape=[])\n";
+  } else {
+    body_ += "  " + value + " = reshape(" + tensorName(k) + ", shape=" + dimsText(k.shape) + ")\n";
+  }
+  return value;
 }
 
 /// The loss over `out` and a `labels` input, and the minimize statement.
@@ -153,6 +168,7 @@ std::optional<std::string> Importer::dtypeOf(int32_t t) {
     return "f32";
   case onnx::TensorProto::INT64:
   case onnx::TensorProto::INT32:
+  case onnx::TensorProto::BOOL:
     return "i32";
   default:
     return std::nullopt;
@@ -166,86 +182,20 @@ void Importer::declareInput(const onnx::ValueInfoProto &v) {
     errors_.push_back(fmt::format("graph input '{}': {}", v.name(),
                                   !dtype ? "element type " +
                                                std::to_string(v.type().tensor_type().elem_type()) +
-                                               " is not FLOAT, INT32 or INT64"
+                                               " is not FLOAT, INT32, INT64 or BOOL"
                                          : "has no tensor shape"));
     return;
   }
-  Known k{fresh(v.name()), *d, *dtype == "i32", std::nullopt};
+  Known k = Known::of(fresh(v.name()), *d, *dtype == "i32");
   decls_ += "  input " + k.name + ": " + *dtype + dimsText(k.shape) + "\n";
   known_[v.name()] = k;
-}
-
-/// An initializer's values, as doubles (f32) or int64 (integers).
-bool Importer::valuesOf(const onnx::TensorProto &t, std::vector<float> &f, std::vector<int64_t> &i,
-                        std::string &why) {
-  std::optional<int64_t> count = elementCount(t.dims());
-  if (!count) {
-    why = "its dims are negative or too large";
-    return false;
-  }
-  int64_t n = *count;
-  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    why = "external data is not supported";
-    return false;
-  }
-  switch (t.data_type()) {
-  case onnx::TensorProto::FLOAT:
-    if (t.has_raw_data()) {
-      if (t.raw_data().size() != static_cast<size_t>(n) * 4) {
-        why = "raw data of the wrong size";
-        return false;
-      }
-      f.resize(static_cast<size_t>(n));
-      std::memcpy(f.data(), t.raw_data().data(), f.size() * 4);
-    } else {
-      f.assign(t.float_data().begin(), t.float_data().end());
-    }
-    if (f.size() != static_cast<size_t>(n)) {
-      why = "the data does not match the dims";
-      return false;
-    }
-    return true;
-  case onnx::TensorProto::INT64:
-  case onnx::TensorProto::INT32: {
-    size_t width = t.data_type() == onnx::TensorProto::INT64 ? 8 : 4;
-    if (t.has_raw_data()) {
-      if (t.raw_data().size() != static_cast<size_t>(n) * width) {
-        why = "raw data of the wrong size";
-        return false;
-      }
-      for (int64_t k = 0; k < n; ++k) {
-        int64_t v = 0;
-        if (width == 8)
-          std::memcpy(&v, t.raw_data().data() + k * 8, 8);
-        else {
-          int32_t v32;
-          std::memcpy(&v32, t.raw_data().data() + k * 4, 4);
-          v = v32;
-        }
-        i.push_back(v);
-      }
-    } else if (width == 8) {
-      i.assign(t.int64_data().begin(), t.int64_data().end());
-    } else {
-      i.assign(t.int32_data().begin(), t.int32_data().end());
-    }
-    if (i.size() != static_cast<size_t>(n)) {
-      why = "the data does not match the dims";
-      return false;
-    }
-    return true;
-  }
-  default:
-    why = "element type " + std::to_string(t.data_type()) + " is not FLOAT, INT32 or INT64";
-    return false;
-  }
 }
 
 void Importer::declareInitializer(const onnx::TensorProto &t) {
   std::vector<float> f;
   std::vector<int64_t> ints;
   std::string why;
-  if (!valuesOf(t, f, ints, why)) {
+  if (!decodeTensorProto(t, f, ints, why)) {
     errors_.push_back(fmt::format("initializer '{}': {}", t.name(), why));
     return;
   }
@@ -253,7 +203,7 @@ void Importer::declareInitializer(const onnx::TensorProto &t) {
   std::vector<int64_t> shape(t.dims().begin(), t.dims().end());
   for (int64_t s : shape)
     d.push_back(std::to_string(s));
-  Known k{fresh(t.name()), d, !ints.empty() || f.empty(), std::nullopt};
+  Known k = Known::of(fresh(t.name()), d, !ints.empty() || f.empty());
   if (t.data_type() != onnx::TensorProto::FLOAT) {
     // Integers: kept for the shape ops that read them; declared as an i32
     // const when an op reads them as a tensor (constTensor).
@@ -322,15 +272,24 @@ bool Importer::operands(const onnx::NodeProto &n, std::vector<Known> &out, size_
 
 /// An operand read as a tensor: an integer initializer becomes an i32 const.
 std::string Importer::tensorName(Known &k) {
+  if (k.entries && !declaredConsts_.count(k.name)) {
+    errors_.push_back(fmt::format("integer tensor '{}' holds symbolic dims {} and is read as a "
+                                  "tensor: nnc's consts are static",
+                                  k.name, dimsText(*k.entries)));
+    declaredConsts_.insert(k.name);
+  }
   if (k.ints && k.name.size() && !declaredConsts_.count(k.name)) {
     for (int64_t v : *k.ints)
       if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
         errors_.push_back(fmt::format("integer tensor '{}': {} does not fit in i32", k.name, v));
-    std::string list;
-    for (size_t i = 0; i < k.ints->size(); ++i)
-      list += (i ? ", " : "") + std::to_string((*k.ints)[i]);
+    std::vector<std::string> items;
+    std::vector<int64_t> shape;
+    for (int64_t v : *k.ints)
+      items.push_back(std::to_string(v));
+    for (const std::string &d : k.shape)
+      shape.push_back(staticDim(d).value_or(0));
     decls_ += "  const " + k.name + ": i32" + dimsText(k.shape) + " = " +
-              (k.shape.empty() ? list : "[" + list + "]") + "\n";
+              nestedLiteral(items, shape) + "\n";
     declaredConsts_.insert(k.name);
   }
   return k.name;
@@ -338,9 +297,14 @@ std::string Importer::tensorName(Known &k) {
 
 /// Defines the node's first output as `expr` with `shape`.
 void Importer::define(const onnx::NodeProto &n, const std::string &expr, Dims shape, bool integer) {
-  Known k{fresh(n.output(0)), std::move(shape), integer, std::nullopt};
-  body_ += "  " + k.name + " = " + expr + "\n";
-  known_[n.output(0)] = k;
+  defineOutput(n, 0, expr, std::move(shape), integer);
+}
+
+void Importer::defineOutput(const onnx::NodeProto &n, int k, const std::string &expr, Dims shape,
+                            bool integer) {
+  Known known = Known::of(fresh(n.output(k)), std::move(shape), integer);
+  body_ += "  " + known.name + " = " + expr + "\n";
+  known_[n.output(k)] = known;
 }
 
 void Importer::node(const onnx::NodeProto &n) {
@@ -358,7 +322,7 @@ void Importer::node(const onnx::NodeProto &n) {
   using Converter = void (Importer::*)(const onnx::NodeProto &);
   static const std::map<std::string, Converter> converters = {
       {"Identity", &Importer::identity},
-      {"Dropout", &Importer::identity},
+      {"Dropout", &Importer::dropout},
       {"Constant", &Importer::constant},
       {"MatMul", &Importer::matMul},
       {"Gemm", &Importer::gemm},
@@ -386,15 +350,63 @@ void Importer::node(const onnx::NodeProto &n) {
       {"Slice", &Importer::slice},
       {"BatchNormalization", &Importer::batchNorm},
       {"LayerNormalization", &Importer::layerNorm},
+      {"Shape", &Importer::shapeOf},
+      {"Size", &Importer::sizeOf},
+      {"ConstantOfShape", &Importer::constantOfShape},
+      {"Expand", &Importer::expand},
+      {"Range", &Importer::range},
+      {"Cast", &Importer::cast},
+      {"Trilu", &Importer::trilu},
+      {"ArgMax", &Importer::argMax},
+      {"Split", &Importer::split},
+      {"Equal", &Importer::equal},
   };
+  // Ops whose first operand may be integer (nnc's i32 has add, sub, mul
+  // and the ops that move data); every other op needs f32 data.
+  static const std::set<std::string> integerData = {"Identity", "Constant",  "Reshape",
+                                                    "Flatten",  "Transpose", "Gather",
+                                                    "Concat",   "Unsqueeze", "Squeeze",
+                                                    "Slice",    "Add",       "Sub",
+                                                    "Mul",      "Where",     "Max",
+                                                    "Min",      "Shape",     "Size",
+                                                    "Cast",     "Expand",    "Split",
+                                                    "Equal",    "Div",       "Neg",
+                                                    "Range",    "Trilu",     "ConstantOfShape"};
   const std::string &op = n.op_type();
   std::vector<Known> in;
-  if (auto u = unary.find(op); u != unary.end()) {
+  if (!unary.count(op) && !binary.count(op) && !converters.count(op) && op != "Reciprocal")
+    return fail(n, "op type '" + op + "' is not supported");
+  if (!integerData.count(op) && n.input_size() > 0) {
+    auto first = known_.find(n.input(0));
+    if (first != known_.end() && first->second.integer)
+      return fail(n, "integer operands are not supported (nnc's i32 has add, sub, mul and the "
+                     "data-movement ops)");
+  }
+  if (op == "Neg" && operands(n, in, 1) && in[0].ints) { // shape arithmetic: folded
+    Dims negated;
+    for (int64_t v : *in[0].ints)
+      negated.push_back(std::to_string(-v));
+    return defineEntries(n, negated, in[0].shape);
+  }
+  in.clear();
+  if (op == "Reciprocal") {
+    if (operands(n, in, 1))
+      define(n, "div(1, " + tensorName(in[0]) + ")", in[0].shape);
+  } else if (auto u = unary.find(op); u != unary.end()) {
     if (operands(n, in, 1))
       define(n, u->second + "(" + tensorName(in[0]) + ")", in[0].shape);
   } else if (auto b = binary.find(op); b != binary.end()) {
-    if (!operands(n, in, 2))
+    if (!operands(n, in, 2) || foldIntegerArithmetic(n, in))
       return;
+    if (op == "Pow" && !in[0].integer && in[1].integer) { // ONNX's exponent may be integer
+      in[1].name = "cast(" + tensorName(in[1]) + ", to=f32)";
+      in[1].ints.reset();
+      in[1].integer = false;
+    }
+    if (in[0].integer != in[1].integer || (in[0].integer && b->second == "div"))
+      return fail(n, in[0].integer == in[1].integer
+                         ? "integer division is not supported"
+                         : "operands of different element types are not supported");
     std::optional<Dims> shape = broadcast(in[0].shape, in[1].shape);
     if (!shape)
       return fail(n, "the operands' shapes do not broadcast");

@@ -2,6 +2,7 @@
 /// its node's operands, checks what nnc's op takes, and defines the node's
 /// output as an nnc expression with its shape (frontend/onnx/Importer.h).
 #include "frontend/onnx/Importer.h"
+#include "frontend/onnx/TensorProto.h"
 #include "ir/Printer.h"
 
 #include <fmt/format.h>
@@ -24,11 +25,32 @@ void Importer::leakyRelu(const onnx::NodeProto &n) {
            in[0].shape);
 }
 
+void Importer::dropout(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 1))
+    return;
+  bool training = intAttr(n, "is_test", 1) == 0 && opset_ < 7;
+  if (in.size() > 2 && !in[2].name.empty())
+    training = !in[2].ints || in[2].ints->empty() || (*in[2].ints)[0] != 0;
+  if (training)
+    return fail(n, "training_mode is not supported (nnc's dropout draws its own masks)");
+  if (n.output_size() > 1 && !n.output(1).empty())
+    return fail(n, "the mask output is not supported");
+  known_[n.output(0)] = in[0];
+}
+
 /// Max and Min of any number of operands: a chain of maximum (minimum).
 void Importer::extremum(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 1))
     return;
+  if (in.size() == 1) {
+    known_[n.output(0)] = in[0];
+    return;
+  }
+  for (const Known &k : in)
+    if (k.integer)
+      return fail(n, "integer operands are not supported (nnc's maximum and minimum take f32)");
   std::string expr = tensorName(in[0]);
   Dims shape = in[0].shape;
   for (size_t i = 1; i < in.size(); ++i) {
@@ -68,32 +90,47 @@ void Importer::globalAveragePool(const onnx::NodeProto &n) {
 /// if read as a tensor), a float scalar becomes an immediate number, other
 /// floats a const with a literal.
 void Importer::constant(const onnx::NodeProto &n) {
-  const onnx::AttributeProto *value = attribute(n, "value");
-  if (!value || !value->has_t())
-    return fail(n, "only the 'value' attribute (a tensor) is supported");
-  const onnx::TensorProto &t = value->t();
+  onnx::TensorProto t;
+  if (const onnx::AttributeProto *value = attribute(n, "value"); value && value->has_t()) {
+    t = value->t();
+  } else if (const onnx::AttributeProto *a = attribute(n, "value_float")) {
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    t.add_float_data(a->f());
+  } else if (const onnx::AttributeProto *a = attribute(n, "value_floats")) {
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    t.add_dims(a->floats_size());
+    *t.mutable_float_data() = a->floats();
+  } else if (const onnx::AttributeProto *a = attribute(n, "value_int")) {
+    t.set_data_type(onnx::TensorProto::INT64);
+    t.add_int64_data(a->i());
+  } else if (const onnx::AttributeProto *a = attribute(n, "value_ints")) {
+    t.set_data_type(onnx::TensorProto::INT64);
+    t.add_dims(a->ints_size());
+    *t.mutable_int64_data() = a->ints();
+  } else {
+    return fail(n, "only value, value_float(s) and value_int(s) are supported (not "
+                   "sparse_value or strings)");
+  }
   std::vector<float> f;
   std::vector<int64_t> ints;
   std::string why;
-  if (!valuesOf(t, f, ints, why))
+  if (!decodeTensorProto(t, f, ints, why))
     return fail(n, why);
   Dims d;
   for (int64_t s : t.dims())
     d.push_back(std::to_string(s));
-  Known k{fresh(n.output(0)), d, t.data_type() != onnx::TensorProto::FLOAT, std::nullopt};
+  Known k = Known::of(fresh(n.output(0)), d, t.data_type() != onnx::TensorProto::FLOAT);
   if (k.integer) {
     k.ints = ints;
   } else if (f.size() == 1 && d.empty()) {
     k.name = formatNumber(f[0]); // an immediate: mul(x, 0.5)
     k.immediate = true;
   } else {
-    std::string list;
-    for (size_t i = 0; i < f.size(); ++i)
-      list += (i ? ", " : "") + formatNumber(f[i]);
-    if (d.size() > 1)
-      return fail(n, "float constants of rank above 1 are not supported");
+    std::vector<std::string> items;
+    for (float v : f)
+      items.push_back(formatNumber(v));
     decls_ += "  const " + k.name + ": f32" + dimsText(d) + " = " +
-              (d.empty() ? list : "[" + list + "]") + "\n";
+              nestedLiteral(items, {t.dims().begin(), t.dims().end()}) + "\n";
   }
   known_[n.output(0)] = k;
 }
@@ -165,11 +202,33 @@ void Importer::gather(const onnx::NodeProto &n) {
   std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", 0), in[0].shape.size());
   if (!axis)
     return;
+  if (std::optional<Dims> e = entriesOf(in[0]); e && in[1].ints && in[0].shape.size() == 1) {
+    Dims picked; // shape arithmetic: folded
+    for (int64_t i : *in[1].ints) {
+      auto size = static_cast<int64_t>(e->size());
+      if (i < -size || i >= size)
+        return fail(n, fmt::format("index {} is outside the axis of size {}", i, size));
+      picked.push_back((*e)[static_cast<size_t>(i < 0 ? i + size : i)]);
+    }
+    return defineEntries(n, picked, in[1].shape);
+  }
   if (in[1].ints) {
+    // Constant indices: checked, and negative ones (ONNX counts them from
+    // the end) turned into nnc's [0, extent).
     std::optional<int64_t> extent = staticDim(in[0].shape[static_cast<size_t>(*axis)]);
-    for (int64_t i : *in[1].ints)
+    bool negative = false;
+    for (int64_t i : *in[1].ints) {
       if (extent && (i < -*extent || i >= *extent))
         return fail(n, fmt::format("index {} is outside the axis of size {}", i, *extent));
+      negative = negative || i < 0;
+    }
+    if (negative && !extent)
+      return fail(n, "negative indices into a symbolic axis are not supported");
+    if (negative) {
+      in[1].name = fresh(n.input(1) + "_wrapped");
+      for (int64_t &i : *in[1].ints)
+        i = i < 0 ? i + *extent : i;
+    }
   }
   Dims out(in[0].shape.begin(), in[0].shape.begin() + *axis);
   out.insert(out.end(), in[1].shape.begin(), in[1].shape.end());
@@ -188,6 +247,15 @@ void Importer::concat(const onnx::NodeProto &n) {
   if (in.size() == 1) {
     known_[n.output(0)] = in[0];
     return;
+  }
+  Dims joined; // shape arithmetic: folded when every operand's values are known
+  for (const Known &k : in) {
+    std::optional<Dims> e = entriesOf(k);
+    if (!e || k.shape.size() != 1 || !k.integer)
+      break;
+    joined.insert(joined.end(), e->begin(), e->end());
+    if (&k == &in.back())
+      return defineEntries(n, joined, {std::to_string(joined.size())});
   }
   std::string list;
   int64_t total = 0;
@@ -243,7 +311,7 @@ void Importer::squeeze(const onnx::NodeProto &n) {
         kept.push_back(out[i]);
     out = kept;
   }
-  if (in[0].ints) { // folded: a constant of new dims
+  if (in[0].ints || in[0].entries) { // folded: a constant of new dims
     Known k = in[0];
     k.shape = out;
     known_[n.output(0)] = k;
@@ -301,8 +369,9 @@ void Importer::slice(const onnx::NodeProto &n) {
   if (starts->size() != ends->size() || (!axes->empty() && axes->size() != starts->size()) ||
       (!steps->empty() && steps->size() != starts->size()))
     return fail(n, "starts, ends, axes and steps differ in length");
-  std::string expr = in[0].name;
+  std::string expr = tensorName(in[0]);
   Dims shape = in[0].shape;
+  std::optional<Dims> values = entriesOf(in[0]);
   for (size_t k = 0; k < starts->size(); ++k) {
     int64_t a = axes->empty() ? static_cast<int64_t>(k) : (*axes)[k];
     std::optional<int64_t> axis = axisIn(n, a, shape.size());
@@ -327,23 +396,35 @@ void Importer::slice(const onnx::NodeProto &n) {
     std::string endText = (*ends)[k] >= *extent || (*ends)[k] <= -(*extent) - 1
                               ? ""
                               : fmt::format(", end={}", (*ends)[k]);
+    if (values && shape.size() == 1) { // shape arithmetic: folded
+      Dims picked;
+      for (int64_t j = 0; j < count; ++j)
+        picked.push_back((*values)[static_cast<size_t>(begin + j * step)]);
+      values = picked;
+    }
     expr = fmt::format("slice({}, axis={}, start={}{}, step={})", expr, *axis, (*starts)[k],
                        endText, step);
     shape[static_cast<size_t>(*axis)] = std::to_string(count);
   }
-  define(n, expr, shape);
+  if (values && shape.size() == 1)
+    return defineEntries(n, *values, shape);
+  define(n, expr, shape, in[0].integer);
 }
 
 void Importer::batchNorm(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 5))
     return;
-  if (intAttr(n, "training_mode", 0) != 0 || n.output_size() > 1)
-    return fail(n, "training_mode=1 (or its extra outputs) is not supported");
-  for (size_t k = 3; k < 5; ++k)
-    if (!runningStatistics_.count(n.input(static_cast<int>(k))) ||
-        !initializers_.count(n.input(static_cast<int>(k))))
-      return fail(n, "the running statistics must be initializers");
+  if (intAttr(n, "training_mode", 0) != 0)
+    return batchNormTraining(n, in);
+  if (n.output_size() > 1)
+    return fail(n, "the extra outputs are for training_mode=1");
+  bool statesOk = true;
+  for (size_t k = 1; k < 5; ++k)
+    statesOk = statesOk && initializers_.count(n.input(static_cast<int>(k))) && !in[k].integer &&
+               in[k].shape.size() == 1;
+  if (!statesOk) // computed or given statistics: inference's formula, element-wise
+    return batchNormFormula(n, in);
   // ONNX's momentum weighs the old statistic, torch's (and nnc's) the new.
   define(n,
          fmt::format("batchnorm({}, {}, {}, {}, {}, momentum={}, eps={})", in[0].name, in[1].name,
@@ -353,23 +434,127 @@ void Importer::batchNorm(const onnx::NodeProto &n) {
          in[0].shape);
 }
 
+/// LayerNormalization(x, scale, bias, axis=-1): nnc's layernorm over the
+/// dims from `axis` on, flattened into one when there are several (they must
+/// be static); no bias is zeros. The optional Mean and InvStdDev outputs
+/// (the statistics per normalized row, keeping x's rank) are computed
+/// beside it with mean, sub, mul and sqrt.
+/// Inference batch norm as element-wise ops, for statistics, scale or bias
+/// that are not initializers: (x - mean) / sqrt(var + eps) * scale + bias,
+/// each [C] operand reshaped to [C, 1, ...] to broadcast along axis 1.
+void Importer::batchNormFormula(const onnx::NodeProto &n, std::vector<Known> &in) {
+  const Dims &shape = in[0].shape;
+  if (shape.size() < 2)
+    return fail(n, "needs an input of rank 2 or more");
+  Dims perChannel(shape.size() - 1, "1");
+  perChannel[0] = shape[1];
+  std::string v[5];
+  for (size_t k = 1; k < 5; ++k) {
+    if (in[k].integer || in[k].shape.size() != 1 || in[k].shape[0] != shape[1])
+      return fail(n, "scale, bias, mean and var must be f32 vectors of the channel count");
+    v[k] = "reshape(" + tensorName(in[k]) + ", shape=" + dimsText(perChannel) + ")";
+  }
+  define(n,
+         fmt::format("add(mul(div(sub({}, {}), sqrt(add({}, {}))), {}), {})", tensorName(in[0]),
+                     v[3], v[4], formatNumber(floatAttr(n, "epsilon", 1e-5f)), v[1], v[2]),
+         shape);
+}
+
+/// BatchNormalization in training mode: Y with the batch's statistics
+/// (nnc's batchnorm_train); the new running statistics, if asked for, by
+/// ONNX's rule: old * momentum + batch * (1 - momentum), the batch's
+/// variance biased (torch's, and nnc's batchnorm_running_var, unbiased).
+void Importer::batchNormTraining(const onnx::NodeProto &n, std::vector<Known> &in) {
+  const Dims &shape = in[0].shape;
+  if (shape.size() < 2)
+    return fail(n, "needs an input of rank 2 or more");
+  float eps = floatAttr(n, "epsilon", 1e-5f), momentum = floatAttr(n, "momentum", 0.9f);
+  std::string x = tensorName(in[0]);
+  define(n,
+         fmt::format("batchnorm_train({}, {}, {}, eps={})", x, tensorName(in[1]), tensorName(in[2]),
+                     formatNumber(eps)),
+         shape);
+  std::string axes;
+  for (size_t a = 0; a < shape.size(); ++a)
+    if (a != 1)
+      axes += (axes.empty() ? "" : ", ") + std::to_string(a);
+  Dims perChannel(shape.size() - 1, "1");
+  perChannel[0] = shape[1];
+  auto blend = [&](const std::string &old, const std::string &batch) {
+    return fmt::format("add(mul({}, {}), mul({}, {}))", old, formatNumber(momentum), batch,
+                       formatNumber(1 - momentum));
+  };
+  std::string mean = fmt::format("mean({}, axes=[{}])", x, axes);
+  if (n.output_size() > 1 && !n.output(1).empty())
+    defineOutput(n, 1, blend(tensorName(in[3]), mean), {shape[1]}, false);
+  if (n.output_size() > 2 && !n.output(2).empty()) {
+    std::string centered = fresh(n.output(2) + "_centered");
+    body_ += "  " + centered + " = sub(" + x + ", reshape(" + mean +
+             ", shape=" + dimsText(perChannel) + "))\n";
+    defineOutput(
+        n, 2,
+        blend(tensorName(in[4]), fmt::format("mean(mul({0}, {0}), axes=[{1}])", centered, axes)),
+        {shape[1]}, false);
+  }
+}
+
 void Importer::layerNorm(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 2))
     return;
-  if (n.output_size() > 1)
-    return fail(n, "the Mean and InvStdDev outputs are not supported yet");
-  std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", -1), in[0].shape.size());
+  const Dims &shape = in[0].shape;
+  std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", -1), shape.size());
   if (!axis)
     return;
-  if (*axis != static_cast<int64_t>(in[0].shape.size()) - 1)
-    return fail(n, "only the last axis is supported");
-  if (in.size() < 3 || in[2].name.empty())
-    return fail(n, "a bias (B) is required");
-  define(n,
-         fmt::format("layernorm({}, {}, {}, eps={})", in[0].name, in[1].name, in[2].name,
-                     formatNumber(floatAttr(n, "epsilon", 1e-5f))),
-         in[0].shape);
+  auto first = static_cast<size_t>(*axis);
+  std::optional<int64_t> width = product(shape, first, shape.size());
+  if (!width)
+    return fail(n, "the normalized dims " + dimsText(Dims(shape.begin() + *axis, shape.end())) +
+                       " must be static");
+  bool flatten = first + 1 != shape.size();
+  Dims rows(shape.begin(), shape.begin() + *axis), flat = rows, statistics = rows;
+  flat.push_back(std::to_string(*width));
+  statistics.insert(statistics.end(), shape.size() - first, "1");
+  std::string widthText = "[" + std::to_string(*width) + "]";
+  auto temp = [&](const std::string &suffix, const std::string &expr) {
+    std::string name = fresh(n.output(0) + suffix);
+    body_ += "  " + name + " = " + expr + "\n";
+    return name;
+  };
+  std::string x = tensorName(in[0]), gamma = tensorName(in[1]), beta;
+  if (flatten) {
+    x = temp("_rows", "reshape(" + x + ", shape=" + dimsText(flat) + ")");
+    gamma = "reshape(" + gamma + ", shape=" + widthText + ")";
+  }
+  if (in.size() > 2 && !in[2].name.empty()) {
+    beta = tensorName(in[2]);
+    if (flatten)
+      beta = "reshape(" + beta + ", shape=" + widthText + ")";
+  } else {
+    beta = fresh(n.output(0) + "_no_bias");
+    decls_ += "  const " + beta + ": f32" + widthText + " = zeros()\n";
+  }
+  float eps = floatAttr(n, "epsilon", 1e-5f);
+  std::string y = fmt::format("layernorm({}, {}, {}, eps={})", x, gamma, beta, formatNumber(eps));
+  if (flatten)
+    y = "reshape(" + y + ", shape=" + dimsText(shape) + ")";
+  define(n, y, shape);
+  bool wantMean = n.output_size() > 1 && !n.output(1).empty();
+  bool wantInvStd = n.output_size() > 2 && !n.output(2).empty();
+  if (!wantMean && !wantInvStd)
+    return;
+  std::string mean = temp("_mean", "mean(" + x + ", axes=[-1], keepdims=true)");
+  if (wantMean)
+    defineOutput(n, 1, "reshape(" + mean + ", shape=" + dimsText(statistics) + ")", statistics,
+                 false);
+  if (wantInvStd) {
+    std::string centered = temp("_centered", "sub(" + x + ", " + mean + ")");
+    defineOutput(n, 2,
+                 fmt::format("reshape(div(1, sqrt(add(mean(mul({0}, {0}), axes=[-1], "
+                             "keepdims=true), {1}))), shape={2})",
+                             centered, formatNumber(eps), dimsText(statistics)),
+                 statistics, false);
+  }
 }
 
 void Importer::matMul(const onnx::NodeProto &n) {
@@ -465,15 +650,23 @@ void Importer::reshape(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 2))
     return;
-  if (!in[1].ints)
-    return fail(n, "the shape is not a constant (an initializer or Constant)");
-  if (intAttr(n, "allowzero", 0) != 0)
-    return fail(n, "allowzero=1 is not supported");
+  std::optional<Dims> target = entriesOf(in[1]);
+  if (!target)
+    return fail(n, "the shape is neither a constant nor computed from shapes at import");
+  bool allowZero = intAttr(n, "allowzero", 0) != 0;
   const Dims &d = in[0].shape;
   Dims out;
-  for (size_t i = 0; i < in[1].ints->size(); ++i) {
-    int64_t s = (*in[1].ints)[i];
-    out.push_back(s == 0 && i < d.size() ? d[i] : std::to_string(s));
+  for (size_t i = 0; i < target->size(); ++i) {
+    const std::string &s = (*target)[i];
+    if (s == "0" && !allowZero && i >= d.size())
+      return fail(n, "a 0 in the shape copies a dim the input does not have");
+    out.push_back(s == "0" && !allowZero ? d[i] : s);
+  }
+  if (in[0].ints || in[0].entries) { // reshaping known values: still known
+    Known k = in[0];
+    k.shape = out;
+    known_[n.output(0)] = k;
+    return;
   }
   // -1 stays -1 in the op; its value for later shape reads when static.
   Dims known = out, others;
@@ -484,7 +677,8 @@ void Importer::reshape(const onnx::NodeProto &n) {
   for (std::string &s : known)
     if (s == "-1")
       s = total && rest && *rest ? std::to_string(*total / *rest) : "-1";
-  define(n, "reshape(" + in[0].name + ", shape=" + dimsText(out) + ")", known);
+  define(n, "reshape(" + tensorName(in[0]) + ", shape=" + dimsText(out) + ")", known,
+         in[0].integer);
 }
 
 void Importer::transpose(const onnx::NodeProto &n) {

@@ -333,6 +333,9 @@ Expr triu(const Expr &x, int64_t k = 0, Loc loc = Loc::current());
 /// `gather(x, indices, axis=)`: an embedding is gather(table, ids).
 Expr gather(const Expr &x, const Expr &indices, int64_t axis = 0, Loc loc = Loc::current());
 
+/// `cast(x, to=)`: x's values in dtype `to` (f32 -> i32 rounds toward zero).
+Expr cast(const Expr &x, DType to, Loc loc = Loc::current());
+
 /// Index of the largest element along `axis`, as i32; removes the axis.
 Expr argmax(const Expr &x, int64_t axis = -1, Loc loc = Loc::current());
 Expr softmax(const Expr &x, int64_t axis = -1, Loc loc = Loc::current());

@@ -152,6 +152,16 @@ TypeOrNone inferTriangle(ShapeQuery &q) {
   return x;
 }
 
+/// cast(x, to=): x's shape in the dtype `to` names.
+TypeOrNone inferCast(ShapeQuery &q) {
+  const std::string &to = q.attr("to").ident;
+  if (to != "f32" && to != "i32")
+    return q.error("to must be f32 or i32, got '{}'", to);
+  Type out = q.operand(0);
+  out.dtype = to == "f32" ? DType::F32 : DType::I32;
+  return out;
+}
+
 /// gather(x, indices, axis=): indices i32; x.shape[:axis] + indices.shape +
 /// x.shape[axis+1:].
 TypeOrNone inferGather(ShapeQuery &q, const Type &x, const Type &indices) {
@@ -204,6 +214,8 @@ TypeOrNone inferShapeOpType(ShapeQuery &q) {
     return inferTriangle(q);
   case OpKind::Gather:
     return inferGather(q, q.operand(0), q.operand(1));
+  case OpKind::Cast:
+    return inferCast(q);
   case OpKind::SliceGrad:
   case OpKind::GatherGrad:
     return inferScatterGrad(q);

@@ -64,6 +64,9 @@ Gradients shapeOpGradients(GradContext &c) {
   case OpKind::Tril:
   case OpKind::Triu:
     return {c.opWithForwardAttrs(c.node.op, {c.dy})};
+  case OpKind::Cast: // f32 -> f32 passes dy; an i32 side has no gradient
+    return {c.type(c.x(0)).dtype == DType::F32 && c.type(c.y()).dtype == DType::F32 ? c.dy
+                                                                                    : kNoValue};
   case OpKind::Gather: // the indices (i32) get none
     return {c.opWithForwardAttrs(OpKind::GatherGrad, {c.x(0), c.x(1), c.dy}), kNoValue};
   default:

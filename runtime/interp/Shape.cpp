@@ -10,7 +10,9 @@
 #include "ir/SliceRange.h"
 #include "runtime/interp/Common.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace nnc {
 
@@ -132,6 +134,31 @@ void evalTriangle(KernelCall &call) {
   }
 }
 
+/// f32 -> i32 as codegen's llvm.fptosi.sat: toward zero, saturating, NaN 0.
+int32_t saturatingInt(float v) {
+  if (std::isnan(v))
+    return 0;
+  if (v <= -2147483648.0f)
+    return std::numeric_limits<int32_t>::min();
+  if (v >= 2147483648.0f)
+    return std::numeric_limits<int32_t>::max();
+  return static_cast<int32_t>(v);
+}
+
+/// cast: each element converted (a copy when the dtype stays).
+void evalCast(KernelCall &call) {
+  const Tensor &x = *call.inputs[0];
+  Tensor &out = call.output;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    if (x.dtype() == out.dtype())
+      copyElement(x, i, out, i);
+    else if (out.dtype() == DType::I32)
+      out.i32()[i] = saturatingInt(x.f32()[i]);
+    else
+      out.f32()[i] = static_cast<float>(x.i32()[i]);
+  }
+}
+
 /// gather: out[i, j, k] = x[i, indices[j], k] over x viewed around the axis
 /// and the indices flattened; an index outside [0, extent) is an error.
 Status evalGather(KernelCall &call) {
@@ -203,6 +230,9 @@ Status evalShapeOp(KernelCall &call) {
     return Ok{};
   case OpKind::Gather:
     return evalGather(call);
+  case OpKind::Cast:
+    evalCast(call);
+    return Ok{};
   case OpKind::GatherGrad:
     return evalGatherGrad(call);
   default:

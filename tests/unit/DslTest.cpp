@@ -330,6 +330,7 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
                  tril(x),
                  triu(x, 1),
                  gather(w, lbl),
+                 cast(lbl, nnc::DType::F32),
                  dropout(x, 0.1),
                  batchnorm(img, g1, g1, rs, rs)})
     all.push_back(e);

@@ -127,7 +127,8 @@ TEST(GradCheck, EveryDifferentiableOp) {
       continue;
     }
     for (const Case &c : cases)
-      checkCase(info.name, c);
+      if (!c.forwardOnly) // a case whose result has no gradient (cast to i32)
+        checkCase(info.name, c);
     ++checked;
   }
   EXPECT_GT(checked, 30);

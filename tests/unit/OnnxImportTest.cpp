@@ -4,6 +4,7 @@
 /// on both, the same weights); names map by the documented rule; what
 /// cannot be imported is an error per node; a malformed file is an error.
 #include "JitTestUtil.h"
+#include "codegen/Session.h"
 #include "frontend/ModelFile.h"
 #include "frontend/onnx/OnnxImport.h"
 #include "passes/Pipeline.h"
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -405,6 +407,80 @@ TEST(OnnxImport, NamesMapByOneRule) {
   EXPECT_EQ(onnxIdentifier("model"), "vmodel"); // a keyword
   EXPECT_EQ(onnxIdentifier("/layer/Relu_output_0"), "_layer_Relu_output_0");
   EXPECT_EQ(onnxIdentifier(""), "v");
+}
+
+} // namespace
+} // namespace nnc
+
+namespace nnc {
+namespace {
+
+/// PyTorch's export of x.view(x.size(0), -1) with a dynamic batch:
+/// Shape -> Gather(0) -> Unsqueeze -> Concat([N], [-1]) -> Reshape, which
+/// folds at import into nnc's reshape(x, shape=[N, -1]).
+TEST(OnnxImport, DynamicBatchShapeArithmeticFoldsIntoNamedDims) {
+  OnnxModel o;
+  o.input("x", {"N", "3", "4"});
+  o.node("Shape", {"x"}, "shape");
+  o.ints("zero", {0});
+  o.g->mutable_initializer()->rbegin()->clear_dims(); // a scalar index
+  o.node("Gather", {"shape", "zero"}, "batch");
+  o.ints("axes0", {0});
+  o.node("Unsqueeze", {"batch", "axes0"}, "batch1");
+  o.ints("minus1", {-1});
+  OnnxModel::attr(o.node("Concat", {"batch1", "minus1"}, "target"), "axis", 0);
+  o.node("Reshape", {"x", "target"}, "flat");
+  o.node("Relu", {"flat"}, "y");
+  o.output("y");
+  std::string path = o.save("view.onnx");
+  Result<OnnxImport> text = importOnnx(path);
+  ASSERT_TRUE(text.ok()) << text.errorText();
+  EXPECT_NE(text->text.find("reshape(x, shape=[N, -1])"), std::string::npos) << text->text;
+  expectSameAs(path,
+               "model t {\n  dim N\n  input x: f32[N, 3, 4]\n"
+               "  y = relu(reshape(x, shape=[N, -1]))\n  output y\n}\n",
+               inputOf({5, 3, 4}));
+  fs::remove(path);
+}
+
+/// Arithmetic on a symbolic dim that nnc's types cannot hold is an error
+/// that says so (N * 3 as a new dim).
+TEST(OnnxImport, ShapeArithmeticBeyondNamedDimsIsAnError) {
+  OnnxModel o;
+  o.input("x", {"N", "3"});
+  o.node("Shape", {"x"}, "shape");
+  o.ints("three", {3});
+  o.node("Mul", {"shape", "three"}, "scaled");
+  o.node("Reshape", {"x", "scaled"}, "y");
+  o.output("y");
+  std::string path = o.save("mul.onnx");
+  Result<OnnxImport> text = importOnnx(path);
+  ASSERT_FALSE(text.ok());
+  EXPECT_NE(text.errorText().find("shape arithmetic on symbolic dims (N Mul 3)"), std::string::npos)
+      << text.errorText();
+  fs::remove(path);
+}
+
+/// Cast: f32 -> i32 rounds toward zero and saturates, NaN gives 0, in the
+/// interpreter and the JIT alike; i32 -> f32 back.
+TEST(OnnxImport, CastRoundsTowardZeroAndSaturatesInBothEngines) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> in = {2.7f, -2.7f, 0.5f, -0.5f, 3e9f, -3e9f, nan, 7.0f};
+  std::vector<int32_t> want = {2, -2, 0, 0, 2147483647, -2147483647 - 1, 0, 7};
+  std::string text = "model c {\n  input x: f32[8]\n  i = cast(x, to=i32)\n"
+                     "  f = cast(i, to=f32)\n  output i, f\n}\n";
+  Graph g = jittest::parsedOrFail(text);
+  Interpreter interp(g);
+  ASSERT_TRUE(interp.run({Tensor::f32({8}, in)}).ok());
+  auto jit = JitSession::create(g, nullptr);
+  ASSERT_TRUE(jit.ok()) << jit.errorText();
+  auto got = (*jit)->infer({Tensor::f32({8}, in)});
+  ASSERT_TRUE(got.ok()) << got.errorText();
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(interp.value(g.outputs[0].value).i32()[k], want[k]) << k;
+    EXPECT_EQ((*got)[0].i32()[k], want[k]) << k;
+    EXPECT_EQ((*got)[1].f32()[k], static_cast<float>(want[k])) << k;
+  }
 }
 
 } // namespace

@@ -331,6 +331,21 @@ inline std::vector<Case> shapeCases(const OpInfo &info) {
          call("slice", "x, axis=-1, start=1, end=100, step=2"),
          {2, 2, 2}},
     };
+  if (info.kind == OpKind::Cast) {
+    Case toInt{
+        "f32 to i32, toward zero", {{"x", {2, 3}}}, call("cast", "mul(x, 9), to=i32"), {2, 3}};
+    toInt.forwardOnly = true;
+    return {
+        {"f32 to f32", {{"x", {2, 3}}}, call("cast", "x, to=f32"), {2, 3}},
+        {"i32 to f32",
+         {{"x", {2, 2}}},
+         "  out = mul(x, cast(idx, to=f32))",
+         {2, 2},
+         Domain::Distinct,
+         "  const idx: i32[2, 2] = [[-3, 0], [7, 2]]\n"},
+        toInt,
+    };
+  }
   if (info.kind == OpKind::Tril || info.kind == OpKind::Triu) {
     std::string op = info.name;
     return {

@@ -222,6 +222,9 @@ std::map<std::string, Recipe> recipes() {
   r["gather"] = {plain(gx, "gather(x, ids)"),
                  explicitDefault(gx, "gather(x, ids, axis=0)", "gather(x, ids)"),
                  nonDefault(gx, "gather(x, ids, axis=1)")};
+  r["cast"] = {plain("input i: i32[B, 3]", "cast(i)"),
+               explicitDefault("input i: i32[B, 3]", "cast(i, to=f32)", "cast(i)"),
+               nonDefault(kX, "cast(x, to=i32)")};
   r["slice_grad"] = sliceOp("slice_grad", "x, dy", "input x: f32[B, 3]\ninput dy: f32[B, 3]",
                             "input x: f32[B, 3]\ninput dy: f32[B, 2]");
   const std::string gg = gx + "\ninput dy: f32[B, 3, 4]";
