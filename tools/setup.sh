@@ -26,12 +26,12 @@ packages=(
   libonnx-dev libprotobuf-dev libonnx-testdata
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-19 libclang-rt-19-dev clang-format-19
-  python3 python3-numpy
+  python3 python3-numpy python3-torch python3-onnx
   librsvg2-bin
   dataset-fashion-mnist fortunes
 )
 if [ "$want_bench" = 1 ]; then
-  packages+=(python3-torch libdnnl-dev)
+  packages+=(libdnnl-dev)
 fi
 
 missing=()

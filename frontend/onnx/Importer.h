@@ -44,7 +44,56 @@ struct Known {
   }
 };
 
-inline std::string dimsText(const Dims &d) {
+/// A dim that is a product of a symbolic dim and others (PyTorch's batch *
+/// heads), written "batch*2": nnc holds it as that many axes, [batch, 2],
+/// the same memory (see ShapeArithmetic.cpp).
+inline bool isProduct(const std::string &d) { return d.find('*') != std::string::npos; }
+
+inline bool hasProduct(const Dims &d) { return std::any_of(d.begin(), d.end(), isProduct); }
+
+/// The factors of a dim: "batch*2" -> {"batch", "2"}; any other dim itself.
+inline Dims factorsOf(const std::string &d) {
+  Dims f;
+  size_t start = 0;
+  for (size_t star; (star = d.find('*', start)) != std::string::npos; start = star + 1)
+    f.push_back(d.substr(start, star - start));
+  f.push_back(d.substr(start));
+  return f;
+}
+
+/// The dims as nnc holds them: every product spread into its factors.
+inline Dims nncDims(const Dims &d) {
+  Dims out;
+  for (const std::string &x : d) {
+    Dims f = factorsOf(x);
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
+/// The nnc axis where ONNX axis `axis` of `d` starts.
+inline size_t nncAxis(const Dims &d, size_t axis) {
+  size_t at = 0;
+  for (size_t i = 0; i < axis && i < d.size(); ++i)
+    at += factorsOf(d[i]).size();
+  return at;
+}
+
+/// Whether every product dim of `a` and `b` (aligned from the right, as
+/// broadcasting does) meets the same product or no dim: nnc broadcasts the
+/// factors' axes, which is ONNX's broadcast only then.
+inline bool productsAlign(const Dims &a, const Dims &b) {
+  for (size_t i = 1; i <= std::min(a.size(), b.size()); ++i) {
+    const std::string &x = a[a.size() - i], &y = b[b.size() - i];
+    if ((isProduct(x) || isProduct(y)) && x != y)
+      return false;
+  }
+  return true;
+}
+
+/// A shape in nnc's text: `[B, 3]` (products spread into their factors).
+inline std::string dimsText(const Dims &shape) {
+  Dims d = nncDims(shape);
   std::string s = "[";
   for (size_t i = 0; i < d.size(); ++i)
     s += (i ? ", " : "") + d[i];

@@ -91,6 +91,10 @@ Result<OnnxImport> Importer::run(const std::string &name) {
 /// The name a graph output is returned by: a value; a constant (folded
 /// shape arithmetic, a Constant) is declared and copied into one.
 std::string Importer::outputName(Known &k) {
+  if (hasProduct(k.shape))
+    errors_.push_back("graph output '" + k.name +
+                      "' has a dim that is a product of a symbolic dim " + dimsText(k.shape) +
+                      ": nnc's types cannot return it");
   if (!k.immediate && !k.ints && !k.entries)
     return k.name;
   std::string value = fresh(k.name + "_out");
@@ -382,6 +386,16 @@ void Importer::node(const onnx::NodeProto &n) {
       return fail(n, "integer operands are not supported (nnc's i32 has add, sub, mul and the "
                      "data-movement ops)");
   }
+  // Dims that are products of a symbolic dim (batch * heads) pass through
+  // the ops of attention's reshapes; any other op refuses them.
+  static const std::set<std::string> productAware = {
+      "Reshape", "Transpose", "MatMul", "Gemm",  "Softmax", "LogSoftmax", "Identity",
+      "Dropout", "Shape",     "Cast",   "Where", "Equal",   "Reciprocal"};
+  if (!productAware.count(op) && !unary.count(op) && !binary.count(op))
+    for (const std::string &input : n.input())
+      if (auto k = known_.find(input); k != known_.end() && hasProduct(k->second.shape))
+        return fail(n, "input '" + input + "' has a dim that is a product of a symbolic dim " +
+                           dimsText(k->second.shape) + ": not supported by this op");
   if (op == "Neg" && operands(n, in, 1) && in[0].ints) { // shape arithmetic: folded
     Dims negated;
     for (int64_t v : *in[0].ints)
@@ -410,6 +424,8 @@ void Importer::node(const onnx::NodeProto &n) {
     std::optional<Dims> shape = broadcast(in[0].shape, in[1].shape);
     if (!shape)
       return fail(n, "the operands' shapes do not broadcast");
+    if (!productsAlign(in[0].shape, in[1].shape))
+      return fail(n, "a dim that is a product of a symbolic dim meets another dim");
     define(n, b->second + "(" + tensorName(in[0]) + ", " + tensorName(in[1]) + ")", *shape);
   } else if (auto c = converters.find(op); c != converters.end()) {
     (this->*(c->second))(n);

@@ -564,7 +564,11 @@ void Importer::matMul(const onnx::NodeProto &n) {
   const Dims &a = in[0].shape, &b = in[1].shape;
   if (a.size() < 2 || b.size() < 2)
     return fail(n, "1-D operands are not supported");
+  if (hasProduct({a.end() - 2, a.end()}) || hasProduct({b.end() - 2, b.end()}))
+    return fail(n, "a matrix dim is a product of a symbolic dim");
   Dims lead(a.begin(), a.end() - 2), leadB(b.begin(), b.end() - 2);
+  if (!productsAlign(lead, leadB))
+    return fail(n, "a batch dim that is a product of a symbolic dim meets another dim");
   std::optional<Dims> batch = broadcast(lead, leadB);
   if (!batch)
     return fail(n, "the batch dims do not broadcast");
@@ -583,6 +587,8 @@ void Importer::gemm(const onnx::NodeProto &n) {
   const Dims &a = in[0].shape, &b = in[1].shape;
   if (a.size() != 2 || b.size() != 2)
     return fail(n, "A and B must have rank 2");
+  if ((ta && hasProduct(a)) || hasProduct(b))
+    return fail(n, "a transposed or B operand with a dim that is a product of a symbolic dim");
   Dims out = {ta ? a[1] : a[0], tb ? b[0] : b[1]};
   std::string expr =
       fmt::format("matmul({}, {}, transpose_a={}, transpose_b={})", in[0].name, in[1].name, ta, tb);
@@ -595,23 +601,34 @@ void Importer::gemm(const onnx::NodeProto &n) {
   define(n, expr, out);
 }
 
+/// Softmax and LogSoftmax along `axis` (from opset 13); before, the input
+/// flattened at `axis` into rows: a reshape to [rows..., width] around
+/// nnc's softmax when the dims from `axis` on are several (and static).
 void Importer::softmax(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 1))
     return;
-  auto rank = static_cast<int64_t>(in[0].shape.size());
-  int64_t axis = intAttr(n, "axis", opset_ >= 13 ? -1 : 1);
-  if (axis < 0)
-    axis += rank;
-  // Before opset 13 the op flattens from `axis` on: the same as nnc's
-  // softmax over one axis when that axis is the last.
-  if (axis != rank - 1 && opset_ < 13)
-    return fail(n, "axis " + std::to_string(axis) +
-                       " below the last flattens the input (opset < 13): not supported");
-  define(n,
-         fmt::format("{}({}, axis={})", n.op_type() == "Softmax" ? "softmax" : "log_softmax",
-                     in[0].name, axis),
-         in[0].shape);
+  const Dims &shape = in[0].shape;
+  std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", opset_ >= 13 ? -1 : 1), shape.size());
+  if (!axis)
+    return;
+  const char *op = n.op_type() == "Softmax" ? "softmax" : "log_softmax";
+  auto first = static_cast<size_t>(*axis);
+  if (opset_ < 13 && first + 1 < shape.size()) {
+    std::optional<int64_t> width = product(shape, first, shape.size());
+    if (!width)
+      return fail(n, "the flattened dims " + dimsText(Dims(shape.begin() + *axis, shape.end())) +
+                         " must be static (opset < 13)");
+    Dims rows(shape.begin(), shape.begin() + *axis);
+    rows.push_back(std::to_string(*width));
+    return define(n,
+                  fmt::format("reshape({}(reshape({}, shape={}), axis=-1), shape={})", op,
+                              tensorName(in[0]), dimsText(rows), dimsText(shape)),
+                  shape);
+  }
+  if (isProduct(shape[first]))
+    return fail(n, "the axis is a product of a symbolic dim");
+  define(n, fmt::format("{}({}, axis={})", op, tensorName(in[0]), nncAxis(shape, first)), shape);
 }
 
 /// The product of dims [from, to) when all are static.
@@ -673,10 +690,19 @@ void Importer::reshape(const onnx::NodeProto &n) {
   for (const std::string &t : out)
     if (t != "-1")
       others.push_back(t);
-  std::optional<int64_t> total = product(d, 0, d.size()), rest = product(others, 0, others.size());
+  // -1 is the static extent left when the symbolic dims match (nnc checks
+  // that they do): the static factors' products divided.
+  auto staticPart = [](const Dims &dims) {
+    std::vector<int64_t> sizes;
+    for (const std::string &f : nncDims(dims))
+      if (std::optional<int64_t> v = staticDim(f))
+        sizes.push_back(*v);
+    return elementCount(sizes);
+  };
+  std::optional<int64_t> total = staticPart(d), rest = staticPart(others);
   for (std::string &s : known)
     if (s == "-1")
-      s = total && rest && *rest ? std::to_string(*total / *rest) : "-1";
+      s = total && rest && *rest && *total % *rest == 0 ? std::to_string(*total / *rest) : "-1";
   define(n, "reshape(" + tensorName(in[0]) + ", shape=" + dimsText(out) + ")", known,
          in[0].integer);
 }
@@ -695,8 +721,12 @@ void Importer::transpose(const onnx::NodeProto &n) {
   for (int64_t p : perm) {
     if (p < 0 || p >= static_cast<int64_t>(d.size()))
       return fail(n, "perm is not a permutation of the axes");
-    out.push_back(d[static_cast<size_t>(p)]);
-    list += (list.empty() ? "" : ", ") + std::to_string(p);
+    const std::string &moved = d[static_cast<size_t>(p)];
+    out.push_back(moved);
+    // A product dim moves as its factors' axes, together.
+    size_t first = nncAxis(d, static_cast<size_t>(p));
+    for (size_t f = 0; f < factorsOf(moved).size(); ++f)
+      list += (list.empty() ? "" : ", ") + std::to_string(first + f);
   }
   define(n, "transpose(" + in[0].name + ", perm=[" + list + "])", out);
 }

@@ -14,6 +14,33 @@
 
 namespace nnc::onnximport {
 
+namespace {
+
+/// The symbolic factors of a dim, in order, and the product of its static ones.
+std::pair<Dims, int64_t> splitFactors(const std::string &d) {
+  Dims symbolic;
+  int64_t number = 1;
+  for (const std::string &f : factorsOf(d)) {
+    if (std::optional<int64_t> v = staticDim(f))
+      number *= *v;
+    else
+      symbolic.push_back(f);
+  }
+  return {symbolic, number};
+}
+
+/// A dim from symbolic factors and a static one (left out when 1).
+std::string joinFactors(const Dims &symbolic, int64_t number) {
+  std::string d;
+  for (const std::string &s : symbolic)
+    d += (d.empty() ? "" : "*") + s;
+  if (number != 1 || d.empty())
+    d += (d.empty() ? "" : "*") + std::to_string(number);
+  return d;
+}
+
+} // namespace
+
 std::optional<Dims> Importer::entriesOf(const Known &k) {
   if (k.entries)
     return k.entries;
@@ -252,12 +279,23 @@ bool Importer::foldIntegerArithmetic(const onnx::NodeProto &n, const std::vector
         return true;
       }
       out.push_back(std::to_string(static_cast<int64_t>(r)));
-    } else if (v && ((op == "Mul" || op == "Div") ? *v == 1 : *v == 0)) {
+    } else if (v && (op == "Add" || op == "Sub") && *v == 0) {
       out.push_back(x);
-    } else if (u && op == "Mul" && *u == 1) {
-      out.push_back(y);
     } else if (u && op == "Add" && *u == 0) {
       out.push_back(y);
+    } else if (op == "Mul") {
+      // A product of a symbolic dim: nnc holds it as its factors' axes.
+      auto [sa, na] = splitFactors(x);
+      auto [sb, nb] = splitFactors(y);
+      sa.insert(sa.end(), sb.begin(), sb.end());
+      if (na < 1 || nb < 1 || na > kMaxExtent / nb) {
+        fail(n, "the folded shape arithmetic overflows");
+        return true;
+      }
+      out.push_back(joinFactors(sa, na * nb));
+    } else if (op == "Div" && v && *v > 0 && splitFactors(x).second % *v == 0) {
+      auto [symbolic, number] = splitFactors(x);
+      out.push_back(joinFactors(symbolic, number / *v));
     } else {
       fail(n, fmt::format("shape arithmetic on symbolic dims ({} {} {}) cannot be expressed in "
                           "nnc's types",

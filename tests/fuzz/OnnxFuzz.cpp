@@ -1,5 +1,7 @@
 /// libFuzzer entry point for the onnx target (see FuzzTargets.h): a broken
-/// promise aborts with its description.
+/// promise aborts with its description. Seeds (tests/fuzz/corpus/onnx/):
+/// models built here, and backend_*.onnx, model.onnx files of the ONNX
+/// project's backend test suite (Debian's libonnx-testdata, Apache-2.0).
 #include "tests/fuzz/FuzzTargets.h"
 
 #include <cstdio>

@@ -17,6 +17,7 @@
 #include "runtime/io/Npy.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
+#include "tools/nnc/InputNames.h"
 
 #include <cmath>
 #include <map>
@@ -40,7 +41,12 @@ Result<std::vector<Tensor>> gradcheckInputs(const Graph &g, const CommandLine &c
     size_t eq = spec.find('=');
     if (eq == std::string::npos)
       return Result<std::vector<Tensor>>::fail("--in needs NAME=FILE.npy, got '{}'", spec);
-    files[spec.substr(0, eq)] = spec.substr(eq + 1);
+    ValueId input = inputNamed(g, spec.substr(0, eq));
+    if (input == kNoValue)
+      return Result<std::vector<Tensor>>::fail(
+          "--in {}: the model has no input '{}' (its inputs: {})", spec, spec.substr(0, eq),
+          inputList(g));
+    files[g.value(input).name] = spec.substr(eq + 1);
   }
   std::vector<Tensor> out;
   uint64_t seed = 12345;

@@ -10,6 +10,7 @@
 #include "runtime/io/Npy.h"
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
+#include "tools/nnc/InputNames.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -27,18 +28,16 @@ namespace {
 Result<std::vector<Tensor>> readInputs(const Graph &g, const CommandLine &cl,
                                        std::map<std::string, std::string> &fileOf) {
   std::vector<ValueId> inputs = g.valuesOfKind(ValueKind::Input);
-  std::string names;
-  for (ValueId id : inputs)
-    names += (names.empty() ? "" : ", ") + g.value(id).name;
   for (const std::string &spec : cl.getAll("in")) {
     size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
       return Result<std::vector<Tensor>>::fail("--in needs NAME=FILE.npy, got '{}'", spec);
-    std::string name = spec.substr(0, eq);
-    if (g.findValue(name) == kNoValue || g.value(g.findValue(name)).kind != ValueKind::Input)
+    ValueId input = inputNamed(g, spec.substr(0, eq));
+    if (input == kNoValue)
       return Result<std::vector<Tensor>>::fail(
-          "--in {}: the model has no input '{}' (its inputs: {})", spec, name,
-          names.empty() ? "none" : names);
+          "--in {}: the model has no input '{}' (its inputs: {})", spec, spec.substr(0, eq),
+          inputList(g));
+    std::string name = g.value(input).name;
     if (fileOf.count(name))
       return Result<std::vector<Tensor>>::fail("--in {}: input '{}' is given twice", spec, name);
     fileOf[name] = spec.substr(eq + 1);
