@@ -63,8 +63,9 @@ Result<OnnxImport> Importer::run(const std::string &name) {
     auto it = known_.find(v.name());
     if (it == known_.end())
       errors_.push_back(fmt::format("graph output '{}' is computed by no node", v.name()));
-    else if (!std::count(outputs_.begin(), outputs_.end(), outputName(it->second)))
-      outputs_.push_back(outputName(it->second));
+    else if (std::string name = outputName(it->second);
+             !std::count(outputs_.begin(), outputs_.end(), name))
+      outputs_.push_back(name);
   }
   if (outputs_.empty() && errors_.empty())
     errors_.push_back("the graph has no outputs");
