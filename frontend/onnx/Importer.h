@@ -294,6 +294,7 @@ private:
   void argMax(const onnx::NodeProto &n);
   void split(const onnx::NodeProto &n);
   void equal(const onnx::NodeProto &n);
+  void compare(const onnx::NodeProto &n);
 
   // ---- the converters of frontend/onnx/OnnxOps.cpp ----------------------------------
 

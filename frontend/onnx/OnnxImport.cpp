@@ -365,6 +365,10 @@ void Importer::node(const onnx::NodeProto &n) {
       {"ArgMax", &Importer::argMax},
       {"Split", &Importer::split},
       {"Equal", &Importer::equal},
+      {"Greater", &Importer::compare},
+      {"GreaterOrEqual", &Importer::compare},
+      {"Less", &Importer::compare},
+      {"LessOrEqual", &Importer::compare},
   };
   // Ops whose first operand may be integer (nnc's i32 has add, sub, mul
   // and the ops that move data); every other op needs f32 data.

@@ -209,7 +209,8 @@ void Importer::range(const onnx::NodeProto &n) {
 }
 
 /// Cast(x, to=): to FLOAT or an integer type (i32; INT64's values must fit,
-/// as the importer's other integers). Known integers stay known.
+/// as the importer's other integers), or to BOOL as 1.0 / 0.0 (the form of
+/// the importer's booleans). Known integers stay known.
 void Importer::cast(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 1))
@@ -227,8 +228,10 @@ void Importer::cast(const onnx::NodeProto &n) {
     known_[n.output(0)] = k;
     return;
   }
+  if (to == onnx::TensorProto::BOOL) // 1.0 where non-zero (Equal's booleans)
+    return define(n, "sub(1, eq(" + tensorName(in[0]) + ", 0))", in[0].shape);
   if (!toFloat && !toInt)
-    return fail(n, fmt::format("to={} is not supported (FLOAT, INT32 and INT64 are)", to));
+    return fail(n, fmt::format("to={} is not supported (FLOAT, INT32, INT64 and BOOL are)", to));
   if (toInt == in[0].integer) { // the same nnc dtype
     known_[n.output(0)] = in[0];
     return;

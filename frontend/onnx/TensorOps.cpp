@@ -106,3 +106,25 @@ void Importer::equal(const onnx::NodeProto &n) {
 }
 
 } // namespace nnc::onnximport
+
+namespace nnc::onnximport {
+
+/// Greater, GreaterOrEqual, Less, LessOrEqual as 1.0 / 0.0 (f32, as Equal):
+/// step(a - b) is a >= b, so a > b is 1 - step(b - a).
+void Importer::compare(const onnx::NodeProto &n) {
+  std::vector<Known> in;
+  if (!operands(n, in, 2))
+    return;
+  if (in[0].integer || in[1].integer)
+    return fail(n, "integer operands are not supported (nnc's step takes f32)");
+  std::optional<Dims> shape = broadcast(in[0].shape, in[1].shape);
+  if (!shape)
+    return fail(n, "the operands' shapes do not broadcast");
+  const std::string &op = n.op_type();
+  bool swapped = op == "Greater" || op == "LessOrEqual"; // compares b - a
+  std::string a = tensorName(in[swapped ? 1 : 0]), b = tensorName(in[swapped ? 0 : 1]);
+  std::string atLeast = "step(sub(" + a + ", " + b + "))";
+  define(n, op == "Greater" || op == "Less" ? "sub(1, " + atLeast + ")" : atLeast, *shape);
+}
+
+} // namespace nnc::onnximport

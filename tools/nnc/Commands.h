@@ -37,6 +37,7 @@ const CommandSpec &summaryCommandSpec();
 const CommandSpec &plotCommandSpec();
 const CommandSpec &sampleCommandSpec();
 const CommandSpec &importCommandSpec();
+const CommandSpec &exportCommandSpec();
 
 int checkCommand(const Args &args);
 int printCommand(const Args &args);
@@ -51,6 +52,7 @@ int summaryCommand(const Args &args);
 int plotCommand(const Args &args);
 int sampleCommand(const Args &args);
 int importCommand(const Args &args);
+int exportCommand(const Args &args);
 
 /// `--allow-external-paths`: every command that reads a model takes it.
 OptionSpec allowExternalPathsOption();

@@ -20,7 +20,7 @@ const std::vector<Command> &allCommands() {
       {sampleCommandSpec, sampleCommand},   {gradcheckCommandSpec, gradcheckCommand},
       {compileCommandSpec, compileCommand}, {dotCommandSpec, dotCommand},
       {summaryCommandSpec, summaryCommand}, {plotCommandSpec, plotCommand},
-      {importCommandSpec, importCommand},
+      {importCommandSpec, importCommand},   {exportCommandSpec, exportCommand},
   };
   return commands;
 }

@@ -1,10 +1,15 @@
-"""PyTorch -> ONNX -> nnc: models exported by Debian's python3-torch
+"""ONNX round trips with the outside world.
+
+PyTorch -> ONNX -> nnc: models exported by Debian's python3-torch
 (torch.onnx.export at opsets 13, 14 and 17, the batch axis dynamic) run in
 nnc's interpreter and JIT on a batch of another size and give torch's
 outputs to 1e-4; the exported MLP trains in nnc to the accuracy of the same
 MLP written in nnc's language (examples/digits_mlp.ir).
 
-usage: pytorch_roundtrip.py NNC SOURCE_DIR WORK_DIR
+nnc -> ONNX -> nnc: a trained checkpoint exported with `nnc export`, which
+the onnx package's checker accepts, computes what the .ir model computes.
+
+usage: roundtrip.py NNC SOURCE_DIR WORK_DIR
 """
 import json
 import os
@@ -145,9 +150,41 @@ def check_training():
         failures.append(f"the imported MLP reached {imported}, the .ir one {written}")
 
 
+def check_export():
+    model = os.path.join(SOURCE, "examples", "digits_mlp.ir")
+    data = os.path.join(SOURCE, "examples", "data", "digits.csv.gz")
+    params = os.path.join(WORK, "digits.safetensors")
+    exported = os.path.join(WORK, "digits_export.onnx")
+    steps = [nnc("train", model, "--data", data, "--epochs", "2", "--save", params),
+             nnc("export", model, "--params", params, "-o", exported)]
+    for r in steps:
+        if r.returncode != 0:
+            failures.append(f"nnc failed: {r.stderr.strip()}")
+            return
+    m = onnx.load(exported)
+    onnx.checker.check_model(m, full_check=True)
+    x = np.random.default_rng(0).uniform(0, 16, (7, 64)).astype(np.float32)
+    x_file = os.path.join(WORK, "digits_x.npy")
+    np.save(x_file, x)
+    outs = []
+    for args in (["run", model, "--params", params], ["run", exported]):
+        out = os.path.join(WORK, "export_" + str(len(outs)))
+        r = nnc(*args, "--in", f"x={x_file}", "-o", out)
+        if r.returncode != 0:
+            failures.append(f"nnc run failed: {r.stderr.strip()}")
+            return
+        outs.append(np.load(os.path.join(out, "logits.npy")))
+    error = float(np.abs(outs[0] - outs[1]).max())
+    print(f"digits MLP exported with trained params: opset {m.opset_import[0].version}, "
+          f"largest difference {error}")
+    if error > 1e-5:
+        failures.append(f"the exported digits MLP differs by {error}")
+
+
 check_outputs()
 check_training()
+check_export()
 if failures:
     print("\n".join(["FAILED:"] + failures))
     sys.exit(1)
-print("all PyTorch round trips agree")
+print("all ONNX round trips agree")
