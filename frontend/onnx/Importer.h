@@ -157,6 +157,16 @@ inline std::optional<Dims> broadcast(const Dims &a, const Dims &b) {
   return out;
 }
 
+/// A 2-D window: kernel, strides, padding before and after each spatial
+/// axis (what ONNX's pads, auto_pad and ceil_mode come to), output size.
+struct Window {
+  std::vector<int64_t> kernel, stride, before{0, 0}, after{0, 0}, extent{0, 0}, output{0, 0};
+  /// ceil_mode's extra rows and columns at the end (part of `after`).
+  std::vector<int64_t> ceilExtra{0, 0};
+  bool padded() const { return before != std::vector<int64_t>{0, 0} || after != before; }
+  bool symmetric() const { return before == after; }
+};
+
 class Importer {
 public:
   Importer(const onnx::ModelProto &m, const OnnxImportOptions &o);
@@ -260,16 +270,20 @@ private:
 
   void transpose(const onnx::NodeProto &n);
 
-  /// The window attributes of Conv and the pools, as nnc's (stride, padding);
-  /// false (and an error) for what nnc's ops do not take.
-  bool window(const onnx::NodeProto &n, std::vector<int64_t> &stride, std::vector<int64_t> &pads);
+  // ---- frontend/onnx/WindowOps.cpp: Conv and the pools ------------------------------
 
-  std::optional<Dims> windowOutput(const onnx::NodeProto &n, const Dims &x, std::string channels,
-                                   std::vector<int64_t> kernel, const std::vector<int64_t> &stride,
-                                   const std::vector<int64_t> &pads);
-
+  /// The window of Conv or a pool over x [N, C, H, W] (static H, W):
+  /// strides, the padding at each side (pads, auto_pad, and for ceil_mode
+  /// the extra rows and columns at the end), the output size; nullopt (and
+  /// an error) for what nnc cannot express (dilations).
+  std::optional<Window> window(const onnx::NodeProto &n, const Dims &x,
+                               const std::vector<int64_t> &kernel);
+  /// x [N, C, H, W] padded: rows and columns read through a gather of
+  /// clamped indices, and `fill` where a const mask says padding.
+  std::string padded(const onnx::NodeProto &n, const std::string &x, const Window &w,
+                     const std::string &fill, const std::string &mode = "constant");
+  void pad(const onnx::NodeProto &n);
   void conv(const onnx::NodeProto &n);
-
   void pool(const onnx::NodeProto &n);
 
   // ---- shape arithmetic, frontend/onnx/ShapeArithmetic.cpp ---------------------------
@@ -295,6 +309,14 @@ private:
   void split(const onnx::NodeProto &n);
   void equal(const onnx::NodeProto &n);
   void compare(const onnx::NodeProto &n);
+
+  // ---- frontend/onnx/ActivationOps.cpp ------------------------------------------------
+
+  /// Elu, Selu, HardSigmoid, HardSwish, Softsign.
+  void activation(const onnx::NodeProto &n);
+  void prelu(const onnx::NodeProto &n);
+  /// Sum and Mean (variadic).
+  void variadicSum(const onnx::NodeProto &n);
 
   // ---- the converters of frontend/onnx/OnnxOps.cpp ----------------------------------
 
