@@ -1,7 +1,9 @@
 /// The ONNX importer's inside (frontend/onnx/, behind OnnxImport.h): what it
 /// knows of each ONNX value (its nnc name and shape as text dims), and the
 /// Importer, whose core (declarations, operands, the op dispatch) is in
-/// OnnxImport.cpp and whose per-op converters are in OnnxOps.cpp.
+/// OnnxImport.cpp and whose converters are in one file per op family
+/// (ElementwiseOps, ActivationOps, ShapeOps, ShapeArithmetic, TensorOps,
+/// ReduceOps, MatMulOps, NormOps, WindowOps; Operands for their helpers).
 #pragma once
 
 #include "frontend/onnx/OnnxImport.h"
@@ -318,7 +320,7 @@ private:
   /// Sum and Mean (variadic).
   void variadicSum(const onnx::NodeProto &n);
 
-  // ---- the converters of frontend/onnx/OnnxOps.cpp ----------------------------------
+  // ---- element-wise converters, frontend/onnx/ElementwiseOps.cpp ----------------------
 
   void identity(const onnx::NodeProto &n);
   /// Dropout in inference (training_mode absent or false): the identity.

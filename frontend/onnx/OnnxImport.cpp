@@ -323,7 +323,7 @@ void Importer::node(const onnx::NodeProto &n) {
       {"Erf", "erf"},   {"Sin", "sin"},         {"Cos", "cos"},   {"Softplus", "softplus"}};
   static const std::map<std::string, std::string> binary = {
       {"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"}, {"Div", "div"}, {"Pow", "pow"}};
-  // Every other op: its converter (frontend/onnx/OnnxOps.cpp).
+  // Every other op: its converter (one file per op family, Importer.h).
   using Converter = void (Importer::*)(const onnx::NodeProto &);
   static const std::map<std::string, Converter> converters = {
       {"Identity", &Importer::identity},
@@ -392,7 +392,8 @@ void Importer::node(const onnx::NodeProto &n) {
                                                     "Range",    "Trilu",     "ConstantOfShape"};
   const std::string &op = n.op_type();
   std::vector<Known> in;
-  if (!unary.count(op) && !binary.count(op) && !converters.count(op) && op != "Reciprocal")
+  if (!unary.count(op) && !binary.count(op) && !converters.count(op) && op != "Reciprocal" &&
+      op != "Gelu")
     return fail(n, "op type '" + op + "' is not supported");
   if (!integerData.count(op) && n.input_size() > 0) {
     auto first = known_.find(n.input(0));
@@ -420,6 +421,12 @@ void Importer::node(const onnx::NodeProto &n) {
   if (op == "Reciprocal") {
     if (operands(n, in, 1))
       define(n, "div(1, " + tensorName(in[0]) + ")", in[0].shape);
+  } else if (op == "Gelu") { // opset 20; exporters may emit it earlier
+    const onnx::AttributeProto *approximate = attribute(n, "approximate");
+    if (approximate && approximate->s() != "none")
+      return fail(n, "approximate=" + approximate->s() + " is not supported (nnc's gelu is exact)");
+    if (operands(n, in, 1))
+      define(n, "gelu(" + tensorName(in[0]) + ")", in[0].shape);
   } else if (auto u = unary.find(op); u != unary.end()) {
     if (operands(n, in, 1))
       define(n, u->second + "(" + tensorName(in[0]) + ")", in[0].shape);

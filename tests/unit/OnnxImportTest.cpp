@@ -485,3 +485,23 @@ TEST(OnnxImport, CastRoundsTowardZeroAndSaturatesInBothEngines) {
 
 } // namespace
 } // namespace nnc
+
+namespace nnc {
+namespace {
+
+/// Gelu (opset 20, which exporters may emit earlier) is nnc's exact gelu;
+/// a reduction with no axes and noop_with_empty_axes is the identity.
+TEST(OnnxImport, GeluAndAnEmptyNoopReductionComputeWhatTheirTwinComputes) {
+  OnnxModel o;
+  o.input("x", {"N", "4"});
+  o.node("Gelu", {"x"}, "g");
+  OnnxModel::attr(o.node("ReduceSum", {"g"}, "y"), "noop_with_empty_axes", 1);
+  o.output("y");
+  std::string path = o.save("gelu.onnx");
+  expectSameAs(path, "model t {\n  dim N\n  input x: f32[N, 4]\n  y = gelu(x)\n  output y\n}\n",
+               inputOf({3, 4}));
+  fs::remove(path);
+}
+
+} // namespace
+} // namespace nnc

@@ -56,6 +56,9 @@ int exportCommand(const Args &args);
 
 /// `--allow-external-paths`: every command that reads a model takes it.
 OptionSpec allowExternalPathsOption();
+/// A command's own options, then --loss and --optimizer, which make an ONNX
+/// inference graph trainable (ModelLoadOptions).
+std::vector<OptionSpec> withOnnxTrainingOptions(std::vector<OptionSpec> own);
 /// A command's own options, then those of the commands that run a model:
 /// --engine, --threads, --no-cache, --allow-external-paths.
 std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own);

@@ -106,12 +106,12 @@ const CommandSpec &gradcheckCommandSpec() {
       "|autodiff - fd| and that error relative to max(1, |fd|), the quantity held to the\n"
       "tolerance; elements on a kink (the one-sided differences disagree) are skipped.\n"
       "Exit 1 when a param is out of tolerance.",
-      {
+      withOnnxTrainingOptions({
           repeated("in", "NAME=FILE.npy", "an input's values (default: seeded random)"),
           allowExternalPathsOption(),
           option("tolerance", "X", "the largest relative error that passes (default 2e-3)"),
           option("max-elements", "N", "check at most N elements of each param (default 256)"),
-      },
+      }),
       {"nnc gradcheck examples/resnet_s.ir --max-elements 32"}};
   return spec;
 }

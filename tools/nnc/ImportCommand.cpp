@@ -24,8 +24,10 @@ const CommandSpec &importCommandSpec() {
       "'.safetensors') through safetensors(\"M.safetensors\", key=NAME). ONNX names that\n"
       "are not identifiers are mapped by one rule (IR.md section 4). What nnc cannot\n"
       "express is an error per node, all of them, and nothing is written. Every other\n"
-      "command also takes M.onnx directly, importing it in memory.",
-      {required(option("o", "OUT.ir", "the model file to write"))},
+      "command also takes M.onnx directly, importing it in memory. With --loss (and\n"
+      "--optimizer) the model file trains: a loss over the first output, a new input\n"
+      "'labels', and the minimize statement are written into it.",
+      withOnnxTrainingOptions({required(option("o", "OUT.ir", "the model file to write"))}),
       {"nnc import model.onnx -o model.ir"}};
   return spec;
 }
@@ -40,6 +42,9 @@ int importCommand(const Args &args) {
   weights.replace_extension(".safetensors");
   OnnxImportOptions options;
   options.weightsFile = weights.filename().string();
+  options.loss = cl->get("loss");
+  if (cl->has("optimizer"))
+    options.optimizer = cl->get("optimizer");
   Result<OnnxImport> imported = importOnnx(cl->positional[0], options);
   if (!imported)
     return report(imported.diags());

@@ -71,6 +71,15 @@ OptionSpec allowExternalPathsOption() {
               "symlinks out of it)");
 }
 
+std::vector<OptionSpec> withOnnxTrainingOptions(std::vector<OptionSpec> own) {
+  own.push_back(option("loss", "L",
+                       "an ONNX model: softmax_cross_entropy, mse, sse or bce over its first "
+                       "output, with a new input 'labels'"));
+  own.push_back(
+      option("optimizer", "O", "an ONNX model: its optimizer (default \"sgd(lr=0.01)\")"));
+  return own;
+}
+
 std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own) {
   own.push_back(option("engine", "E", "jit (default) or interp, the reference interpreter"));
   own.push_back(option("threads", "N", "threads of the compiled code (default: one per core)"));

@@ -186,7 +186,7 @@ const CommandSpec &runCommandSpec() {
       "and writes each as DIR/NAME.npy (creating DIR). An output whose inputs are not\n"
       "all given is left out with a note (inference needs no labels). Inference never\n"
       "applies the model's updates (batchnorm's running statistics are read, not updated).",
-      withEngineOptions({
+      withEngineOptions(withOnnxTrainingOptions({
           repeated("in", "NAME=FILE.npy", "an input's values (.npy, <f4 or <i4, C order)"),
           required(option("o", "DIR", "the folder to write the results to")),
           option("params", "P", "params and state from a checkpoint (default: initializers)"),
@@ -194,7 +194,7 @@ const CommandSpec &runCommandSpec() {
           option("mode", "train|infer",
                  "batchnorm and dropout as in training or in inference (default: train with "
                  "--grads, else infer)"),
-      }),
+      })),
       {"nnc run examples/backprop_example.ir --in x=x.npy --in t=t.npy --grads -o out/",
        "nnc run examples/cnn.ir --in x=images.npy --params cnn.safetensors -o out/"}};
   return spec;

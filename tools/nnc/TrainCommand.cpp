@@ -448,7 +448,7 @@ const CommandSpec &trainCommandSpec() {
       "bind to the first input, labels to the second; a model with one input trains on\n"
       "features alone. A non-finite loss stops the run (exit 1) and saves nothing;\n"
       "Ctrl-C stops it between steps (exit 130) and names the last checkpoint.",
-      withEngineOptions({
+      withEngineOptions(withOnnxTrainingOptions({
           required(option("data", "D",
                           "training data: an IDX directory, a CSV file, FEATURES.npy,LABELS.npy, "
                           "FEATURES.npy alone, or text:PATH (bytes for a language model)")),
@@ -470,12 +470,9 @@ const CommandSpec &trainCommandSpec() {
           option("holdout", "D",
                  "held-out data to score after each epoch (default: IDX test files)"),
           option("bind", "SPEC", "features=INPUT,labels=INPUT: which inputs take the data"),
-          option("loss", "L",
-                 "an ONNX model: softmax_cross_entropy, mse, sse or bce over its first output"),
-          option("optimizer", "O", "an ONNX model: its optimizer (default \"sgd(lr=0.01)\")"),
           flag("check-numerics",
                "run the interpreter and stop at the first op that makes a NaN or infinity"),
-      }),
+      })),
       {"nnc train examples/transformer_lm.ir --data text:/usr/share/games/fortunes --epochs 3 "
        "--save lm.safetensors",
        "nnc train examples/mlp.ir --data /usr/share/datasets/fashion-mnist --epochs 5 "
