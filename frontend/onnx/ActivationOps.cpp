@@ -12,9 +12,8 @@ namespace {
 
 /// elu(x) for alpha > 0: x above 0, alpha (exp(x) - 1) below; the second
 /// part is negative exactly where x is, so minimum(..., 0) picks it.
-std::string eluOf(const std::string &x, float alpha) {
-  return fmt::format("add(relu({0}), minimum(mul(sub(exp({0}), 1), {1}), 0))", x,
-                     formatNumber(alpha));
+std::string eluOf(const std::string &x, const std::string &alpha) {
+  return fmt::format("add(relu({0}), minimum(mul(sub(exp({0}), 1), {1}), 0))", x, alpha);
 }
 
 } // namespace
@@ -30,14 +29,13 @@ void Importer::activation(const onnx::NodeProto &n) {
     float alpha = floatAttr(n, "alpha", op == "Elu" ? 1.0f : 1.67326319217681884765625f);
     if (!(alpha > 0))
       return fail(n, "alpha must be positive");
-    expr = eluOf(x, alpha);
+    expr = eluOf(x, number(alpha));
     if (op == "Selu")
       expr = fmt::format("mul({}, {})", expr,
-                         formatNumber(floatAttr(n, "gamma", 1.05070102214813232421875f)));
+                         number(floatAttr(n, "gamma", 1.05070102214813232421875f)));
   } else if (op == "HardSigmoid") {
     expr = fmt::format("clip(add(mul({}, {}), {}), min=0, max=1)", x,
-                       formatNumber(floatAttr(n, "alpha", 0.2f)),
-                       formatNumber(floatAttr(n, "beta", 0.5f)));
+                       number(floatAttr(n, "alpha", 0.2f)), number(floatAttr(n, "beta", 0.5f)));
   } else if (op == "HardSwish") {
     expr = fmt::format("mul({0}, clip(add(div({0}, 6), 0.5), min=0, max=1))", x);
   } else if (op == "Softsign") {

@@ -20,7 +20,7 @@ void Importer::dropout(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 1))
     return;
-  bool training = intAttr(n, "is_test", 1) == 0 && opset_ < 7;
+  bool training = opset_ < 7 && intAttr(n, "is_test", 0) == 0;
   if (in.size() > 2 && !in[2].name.empty())
     training = !in[2].ints || in[2].ints->empty() || (*in[2].ints)[0] != 0;
   if (training)
@@ -35,7 +35,7 @@ void Importer::leakyRelu(const onnx::NodeProto &n) {
   if (operands(n, in, 1))
     define(n,
            fmt::format("leaky_relu({}, alpha={})", tensorName(in[0]),
-                       formatNumber(floatAttr(n, "alpha", 0.01f))),
+                       number(floatAttr(n, "alpha", 0.01f))),
            in[0].shape);
 }
 
@@ -71,9 +71,11 @@ void Importer::where(const onnx::NodeProto &n) {
   std::optional<Dims> shape = ab ? broadcast(in[0].shape, *ab) : std::nullopt;
   if (!shape)
     return fail(n, "the operands' shapes do not broadcast");
+  if (!productsAlign(in[1].shape, in[2].shape) || !productsAlign(in[0].shape, *shape))
+    return fail(n, "a dim that is a product of a symbolic dim meets another dim");
   define(n,
          "where(" + tensorName(in[0]) + ", " + tensorName(in[1]) + ", " + tensorName(in[2]) + ")",
-         *shape);
+         *shape, in[1].integer);
 }
 
 void Importer::clip(const onnx::NodeProto &n) {
@@ -83,9 +85,9 @@ void Importer::clip(const onnx::NodeProto &n) {
   std::string bounds;
   if (opset_ < 11) {
     if (attribute(n, "min"))
-      bounds += ", min=" + formatNumber(floatAttr(n, "min", 0));
+      bounds += ", min=" + number(floatAttr(n, "min", 0));
     if (attribute(n, "max"))
-      bounds += ", max=" + formatNumber(floatAttr(n, "max", 0));
+      bounds += ", max=" + number(floatAttr(n, "max", 0));
   } else {
     const char *names[] = {"min", "max"};
     for (size_t k = 1; k < 3 && k < in.size(); ++k) {
@@ -97,7 +99,7 @@ void Importer::clip(const onnx::NodeProto &n) {
       bounds += std::string(", ") + names[k - 1] + "=" + *v;
     }
   }
-  define(n, "clip(" + in[0].name + bounds + ")", in[0].shape);
+  define(n, "clip(" + tensorName(in[0]) + bounds + ")", in[0].shape);
 }
 
 } // namespace nnc::onnximport

@@ -102,6 +102,23 @@ inline std::string dimsText(const Dims &shape) {
   return s + "]";
 }
 
+/// The most lists and numbers a literal the importer writes may have.
+constexpr int64_t kMaxLiteralParts = int64_t{1} << 24;
+
+/// Whether a literal of `shape` stays within kMaxLiteralParts (a zero-size
+/// dim after large ones is that many empty lists).
+inline bool literalFits(const std::vector<int64_t> &shape) {
+  int64_t parts = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d && parts > kMaxLiteralParts / d))
+      return false;
+    parts *= d;
+    if (d == 0)
+      break;
+  }
+  return true;
+}
+
 /// A literal of `shape` (static dims) holding `items` in C order: nested
 /// lists, or the one item of a scalar.
 inline std::string nestedLiteral(const std::vector<std::string> &items,
@@ -126,6 +143,10 @@ inline std::optional<int64_t> staticDim(const std::string &d) {
     return std::nullopt;
   return v;
 }
+
+/// The newest ONNX opset the importer knows the semantics of (older ones
+/// are read with their own rules where they differ).
+constexpr int64_t kNewestOpset = 17;
 
 /// The largest dim and element count the importer takes (nnc's tensors
 /// are far smaller; this keeps every size computation inside int64).
@@ -206,6 +227,11 @@ private:
 
   /// An error naming the node.
   void fail(const onnx::NodeProto &n, const std::string &what);
+
+  /// A float constant as nnc text: nnc's numbers are finite, so an infinity
+  /// becomes the largest finite f32 of its sign (a -inf mask masks the same
+  /// through a softmax); NaN is an error at the node being converted.
+  std::string number(double v);
 
   /// The operands as known values; false (and an error) when one is not.
   bool operands(const onnx::NodeProto &n, std::vector<Known> &out, size_t least);
@@ -294,6 +320,11 @@ private:
   static std::optional<Dims> entriesOf(const Known &k);
   /// Defines the node's first output as an integer tensor of known `entries`.
   void defineEntries(const onnx::NodeProto &n, Dims entries, Dims shape);
+  /// Defines the node's first output as known `values` in a new `shape`.
+  void defineFolded(const onnx::NodeProto &n, const Known &values, Dims shape);
+  /// `shape` (static numbers, one -1) for known values: -1 resolved;
+  /// nullopt when it does not hold exactly that many values.
+  static std::optional<Dims> staticReshape(const Dims &values, const Dims &shape);
   std::optional<std::vector<int64_t>> staticShapeOperand(const onnx::NodeProto &n, const Known &k);
   /// Integer Add/Sub/Mul/Div of known values, folded; false when not such a node.
   bool foldIntegerArithmetic(const onnx::NodeProto &n, const std::vector<Known> &in);
@@ -331,6 +362,7 @@ private:
   void globalAveragePool(const onnx::NodeProto &n);
 
   const onnx::ModelProto &model_;
+  const onnx::NodeProto *current_ = nullptr; ///< the node being converted
   OnnxImportOptions options_;
   int64_t opset_ = 1;
   std::map<std::string, const onnx::TensorProto *> initializers_;

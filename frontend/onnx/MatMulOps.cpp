@@ -25,7 +25,7 @@ void Importer::matMul(const onnx::NodeProto &n) {
   Dims out = *batch;
   out.push_back(a[a.size() - 2]);
   out.push_back(b.back());
-  define(n, "matmul(" + in[0].name + ", " + in[1].name + ")", out);
+  define(n, "matmul(" + tensorName(in[0]) + ", " + tensorName(in[1]) + ")", out);
 }
 
 void Importer::gemm(const onnx::NodeProto &n) {
@@ -40,12 +40,13 @@ void Importer::gemm(const onnx::NodeProto &n) {
   if ((ta && hasProduct(a)) || hasProduct(b))
     return fail(n, "a transposed or B operand with a dim that is a product of a symbolic dim");
   Dims out = {ta ? a[1] : a[0], tb ? b[0] : b[1]};
-  std::string expr =
-      fmt::format("matmul({}, {}, transpose_a={}, transpose_b={})", in[0].name, in[1].name, ta, tb);
+  std::string expr = fmt::format("matmul({}, {}, transpose_a={}, transpose_b={})",
+                                 tensorName(in[0]), tensorName(in[1]), ta, tb);
   if (alpha != 1)
-    expr = fmt::format("mul({}, {})", expr, alpha);
+    expr = fmt::format("mul({}, {})", expr, number(alpha));
   if (in.size() > 2 && !in[2].name.empty()) {
-    std::string c = beta == 1 ? in[2].name : fmt::format("mul({}, {})", in[2].name, beta);
+    std::string c =
+        beta == 1 ? tensorName(in[2]) : fmt::format("mul({}, {})", tensorName(in[2]), number(beta));
     expr = fmt::format("add({}, {})", expr, c);
   }
   define(n, expr, out);

@@ -14,8 +14,9 @@ void Importer::batchNorm(const onnx::NodeProto &n) {
     return;
   if (intAttr(n, "training_mode", 0) != 0)
     return batchNormTraining(n, in);
-  if (n.output_size() > 1)
-    return fail(n, "the extra outputs are for training_mode=1");
+  for (int k = 1; k < n.output_size(); ++k)
+    if (!n.output(k).empty())
+      return fail(n, "the extra outputs are for training_mode=1");
   bool statesOk = true;
   for (size_t k = 1; k < 5; ++k)
     statesOk = statesOk && initializers_.count(n.input(static_cast<int>(k))) && !in[k].integer &&
@@ -24,18 +25,13 @@ void Importer::batchNorm(const onnx::NodeProto &n) {
     return batchNormFormula(n, in);
   // ONNX's momentum weighs the old statistic, torch's (and nnc's) the new.
   define(n,
-         fmt::format("batchnorm({}, {}, {}, {}, {}, momentum={}, eps={})", in[0].name, in[1].name,
-                     in[2].name, in[3].name, in[4].name,
-                     formatNumber(1 - floatAttr(n, "momentum", 0.9f)),
-                     formatNumber(floatAttr(n, "epsilon", 1e-5f))),
+         fmt::format("batchnorm({}, {}, {}, {}, {}, momentum={}, eps={})", tensorName(in[0]),
+                     tensorName(in[1]), tensorName(in[2]), tensorName(in[3]), tensorName(in[4]),
+                     number(1 - floatAttr(n, "momentum", 0.9f)),
+                     number(floatAttr(n, "epsilon", 1e-5f))),
          in[0].shape);
 }
 
-/// LayerNormalization(x, scale, bias, axis=-1): nnc's layernorm over the
-/// dims from `axis` on, flattened into one when there are several (they must
-/// be static); no bias is zeros. The optional Mean and InvStdDev outputs
-/// (the statistics per normalized row, keeping x's rank) are computed
-/// beside it with mean, sub, mul and sqrt.
 /// Inference batch norm as element-wise ops, for statistics, scale or bias
 /// that are not initializers: (x - mean) / sqrt(var + eps) * scale + bias,
 /// each [C] operand reshaped to [C, 1, ...] to broadcast along axis 1.
@@ -53,7 +49,7 @@ void Importer::batchNormFormula(const onnx::NodeProto &n, std::vector<Known> &in
   }
   define(n,
          fmt::format("add(mul(div(sub({}, {}), sqrt(add({}, {}))), {}), {})", tensorName(in[0]),
-                     v[3], v[4], formatNumber(floatAttr(n, "epsilon", 1e-5f)), v[1], v[2]),
+                     v[3], v[4], number(floatAttr(n, "epsilon", 1e-5f)), v[1], v[2]),
          shape);
 }
 
@@ -69,7 +65,7 @@ void Importer::batchNormTraining(const onnx::NodeProto &n, std::vector<Known> &i
   std::string x = tensorName(in[0]);
   define(n,
          fmt::format("batchnorm_train({}, {}, {}, eps={})", x, tensorName(in[1]), tensorName(in[2]),
-                     formatNumber(eps)),
+                     number(eps)),
          shape);
   std::string axes;
   for (size_t a = 0; a < shape.size(); ++a)
@@ -78,8 +74,8 @@ void Importer::batchNormTraining(const onnx::NodeProto &n, std::vector<Known> &i
   Dims perChannel(shape.size() - 1, "1");
   perChannel[0] = shape[1];
   auto blend = [&](const std::string &old, const std::string &batch) {
-    return fmt::format("add(mul({}, {}), mul({}, {}))", old, formatNumber(momentum), batch,
-                       formatNumber(1 - momentum));
+    return fmt::format("add(mul({}, {}), mul({}, {}))", old, number(momentum), batch,
+                       number(1 - momentum));
   };
   std::string mean = fmt::format("mean({}, axes=[{}])", x, axes);
   if (n.output_size() > 1 && !n.output(1).empty())
@@ -95,6 +91,11 @@ void Importer::batchNormTraining(const onnx::NodeProto &n, std::vector<Known> &i
   }
 }
 
+/// LayerNormalization(x, scale, bias, axis=-1): nnc's layernorm over the
+/// dims from `axis` on, flattened into one when there are several (they must
+/// be static); no bias is zeros. The optional Mean and InvStdDev outputs
+/// (the statistics per normalized row, keeping x's rank) are computed
+/// beside it with mean, sub, mul and sqrt.
 void Importer::layerNorm(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 2))
@@ -132,7 +133,7 @@ void Importer::layerNorm(const onnx::NodeProto &n) {
     decls_ += "  const " + beta + ": f32" + widthText + " = zeros()\n";
   }
   float eps = floatAttr(n, "epsilon", 1e-5f);
-  std::string y = fmt::format("layernorm({}, {}, {}, eps={})", x, gamma, beta, formatNumber(eps));
+  std::string y = fmt::format("layernorm({}, {}, {}, eps={})", x, gamma, beta, number(eps));
   if (flatten)
     y = "reshape(" + y + ", shape=" + dimsText(shape) + ")";
   define(n, y, shape);
@@ -149,7 +150,7 @@ void Importer::layerNorm(const onnx::NodeProto &n) {
     defineOutput(n, 2,
                  fmt::format("reshape(div(1, sqrt(add(mean(mul({0}, {0}), axes=[-1], "
                              "keepdims=true), {1}))), shape={2})",
-                             centered, formatNumber(eps), dimsText(statistics)),
+                             centered, number(eps), dimsText(statistics)),
                  statistics, false);
   }
 }

@@ -44,6 +44,9 @@ public:
     if (g_.outputs.empty())
       return Result<std::string>::fail("{}: the model has no outputs to export", g_.loc.str());
     std::vector<bool> needed = neededValues();
+    for (ValueId id = 0; id < static_cast<ValueId>(g_.values.size()); ++id) // names first
+      if (needed[static_cast<size_t>(id)] && g_.value(id).kind != ValueKind::Immediate)
+        nameOf(id);
     for (ValueId id = 0; id < static_cast<ValueId>(g_.values.size()); ++id) {
       const Value &v = g_.value(id);
       if (!needed[static_cast<size_t>(id)])
@@ -171,6 +174,16 @@ private:
     p->add_dims(static_cast<int64_t>(values.size()));
     for (int64_t v : values)
       p->add_int64_data(v);
+    return name;
+  }
+
+  std::string int64Scalar(int64_t v) {
+    std::string name = fresh("k");
+    auto *a = add("Constant", {}, {name})->add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+    a->mutable_t()->add_int64_data(v);
     return name;
   }
 
@@ -457,7 +470,7 @@ private:
     }
     case OpKind::Tril:
     case OpKind::Triu:
-      attr(add("Trilu", {in[0], int64s({attr::diagonal(n)})}, {out}), "upper",
+      attr(add("Trilu", {in[0], int64Scalar(attr::diagonal(n))}, {out}), "upper",
            int64_t{n.op == OpKind::Triu});
       return;
     case OpKind::Gather:

@@ -45,6 +45,10 @@ Importer::Importer(const onnx::ModelProto &m, const OnnxImportOptions &o) : mode
 
 Result<OnnxImport> Importer::run(const std::string &name) {
   const onnx::GraphProto &g = model_.graph();
+  if (opset_ > kNewestOpset)
+    return Result<OnnxImport>::fail("the model's opset {} is newer than {}, the newest nnc's "
+                                    "importer knows",
+                                    opset_, kNewestOpset);
   for (const onnx::TensorProto &t : g.initializer())
     initializers_[t.name()] = &t;
   // A batch norm's running statistics are states, not params.
@@ -184,11 +188,11 @@ void Importer::declareInput(const onnx::ValueInfoProto &v) {
   std::optional<std::string> dtype = dtypeOf(v.type().tensor_type().elem_type());
   std::optional<Dims> d = dimsOf(v.type());
   if (!dtype || !d) {
-    errors_.push_back(fmt::format("graph input '{}': {}", v.name(),
-                                  !dtype ? "element type " +
-                                               std::to_string(v.type().tensor_type().elem_type()) +
-                                               " is not FLOAT, INT32, INT64 or BOOL"
-                                         : "has no tensor shape"));
+    errors_.push_back(
+        fmt::format("graph input '{}': {}", v.name(),
+                    !dtype ? "element type " + std::to_string(v.type().tensor_type().elem_type()) +
+                                 " is not FLOAT, INT32, INT64 or BOOL"
+                           : "has no tensor shape, or a dim that is negative or above 2^40"));
     return;
   }
   Known k = Known::of(fresh(v.name()), *d, *dtype == "i32");
@@ -254,6 +258,20 @@ void Importer::fail(const onnx::NodeProto &n, const std::string &what) {
       fmt::format("node '{}' ({}, opset {}): {}", n.name(), n.op_type(), opset_, what));
 }
 
+std::string Importer::number(double v) {
+  if (std::isnan(v)) {
+    if (current_)
+      fail(*current_, "a NaN constant is not supported");
+    else
+      errors_.push_back("a NaN constant is not supported");
+    return "0";
+  }
+  constexpr float largest = std::numeric_limits<float>::max();
+  if (std::isinf(static_cast<float>(v)))
+    v = v < 0 ? -largest : largest;
+  return formatNumber(v);
+}
+
 /// The operands as known values; false (and an error) when one is not.
 bool Importer::operands(const onnx::NodeProto &n, std::vector<Known> &out, size_t least) {
   if (static_cast<size_t>(n.input_size()) < least) {
@@ -293,9 +311,15 @@ std::string Importer::tensorName(Known &k) {
       items.push_back(std::to_string(v));
     for (const std::string &d : k.shape)
       shape.push_back(staticDim(d).value_or(0));
+    declaredConsts_.insert(k.name);
+    if (!literalFits(shape)) {
+      errors_.push_back(fmt::format("integer tensor '{}' of shape {} is too large to write as a "
+                                    "literal",
+                                    k.name, dimsText(k.shape)));
+      return k.name;
+    }
     decls_ += "  const " + k.name + ": i32" + dimsText(k.shape) + " = " +
               nestedLiteral(items, shape) + "\n";
-    declaredConsts_.insert(k.name);
   }
   return k.name;
 }
@@ -313,6 +337,7 @@ void Importer::defineOutput(const onnx::NodeProto &n, int k, const std::string &
 }
 
 void Importer::node(const onnx::NodeProto &n) {
+  current_ = &n;
   if (!n.domain().empty() && n.domain() != "ai.onnx")
     return fail(n, "domain '" + n.domain() + "' is not supported");
   if (n.output_size() < 1)
@@ -411,13 +436,22 @@ void Importer::node(const onnx::NodeProto &n) {
       if (auto k = known_.find(input); k != known_.end() && hasProduct(k->second.shape))
         return fail(n, "input '" + input + "' has a dim that is a product of a symbolic dim " +
                            dimsText(k->second.shape) + ": not supported by this op");
-  if (op == "Neg" && operands(n, in, 1) && in[0].ints) { // shape arithmetic: folded
-    Dims negated;
-    for (int64_t v : *in[0].ints)
-      negated.push_back(std::to_string(-v));
-    return defineEntries(n, negated, in[0].shape);
+  if (op == "Neg") {
+    if (!operands(n, in, 1))
+      return;
+    if (in[0].ints) { // shape arithmetic: folded
+      Dims negated;
+      for (int64_t v : *in[0].ints) {
+        if (v < -kMaxExtent || v > kMaxExtent)
+          return fail(n, "a folded value is out of range");
+        negated.push_back(std::to_string(-v));
+      }
+      return defineEntries(n, negated, in[0].shape);
+    }
+    // nnc's neg takes f32; an integer is subtracted from 0.
+    return define(n, (in[0].integer ? "sub(0, " : "neg(") + tensorName(in[0]) + ")", in[0].shape,
+                  in[0].integer);
   }
-  in.clear();
   if (op == "Reciprocal") {
     if (operands(n, in, 1))
       define(n, "div(1, " + tensorName(in[0]) + ")", in[0].shape);

@@ -45,12 +45,14 @@ void Importer::constant(const onnx::NodeProto &n) {
   if (k.integer) {
     k.ints = ints;
   } else if (f.size() == 1 && d.empty()) {
-    k.name = formatNumber(f[0]); // an immediate: mul(x, 0.5)
+    k.name = number(f[0]); // an immediate: mul(x, 0.5)
     k.immediate = true;
   } else {
+    if (!literalFits({t.dims().begin(), t.dims().end()}))
+      return fail(n, "the constant is too large to write as a literal");
     std::vector<std::string> items;
     for (float v : f)
-      items.push_back(formatNumber(v));
+      items.push_back(number(v));
     decls_ += "  const " + k.name + ": f32" + dimsText(d) + " = " +
               nestedLiteral(items, {t.dims().begin(), t.dims().end()}) + "\n";
   }

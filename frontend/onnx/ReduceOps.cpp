@@ -41,10 +41,10 @@ void Importer::reduce(const onnx::NodeProto &n) {
   }
   static const std::map<std::string, std::string> names = {
       {"ReduceMean", "mean"}, {"ReduceSum", "sum"}, {"ReduceMax", "max"}};
-  define(
-      n,
-      fmt::format("{}({}, axes=[{}], keepdims={})", names.at(n.op_type()), in[0].name, list, keep),
-      out);
+  define(n,
+         fmt::format("{}({}, axes=[{}], keepdims={})", names.at(n.op_type()), tensorName(in[0]),
+                     list, keep),
+         out);
 }
 
 /// Softmax and LogSoftmax along `axis` (from opset 13); before, the input
@@ -83,7 +83,7 @@ void Importer::globalAveragePool(const onnx::NodeProto &n) {
     return;
   if (in[0].shape.size() != 4)
     return fail(n, "needs an input of rank 4");
-  define(n, "mean(" + in[0].name + ", axes=[2, 3], keepdims=true)",
+  define(n, "mean(" + tensorName(in[0]) + ", axes=[2, 3], keepdims=true)",
          {in[0].shape[0], in[0].shape[1], "1", "1"});
 }
 

@@ -4,13 +4,16 @@
 /// here at import time. A small integer tensor whose values the importer
 /// knows carries them as entries: numbers, or the names of nnc dims (a
 /// dynamic batch axis); a Reshape reading such a tensor writes the dim names
-/// into nnc's `reshape(x, shape=[B, -1])`. Arithmetic on a dim name that
-/// nnc's types cannot express (B * T) is an error that says so.
+/// into nnc's `reshape(x, shape=[B, -1])`. A product with a dim name (B * 4,
+/// B * T) is a product dim, held by nnc as its factors' axes (Importer.h);
+/// other arithmetic on a dim name (B + 1) is an error that says so.
 #include "frontend/onnx/Importer.h"
 #include "frontend/onnx/TensorProto.h"
 #include "ir/Printer.h"
 
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace nnc::onnximport {
 
@@ -63,6 +66,39 @@ void Importer::defineEntries(const onnx::NodeProto &n, Dims entries, Dims shape)
   else
     k.entries = std::move(entries);
   known_[n.output(0)] = k;
+}
+
+void Importer::defineFolded(const onnx::NodeProto &n, const Known &values, Dims shape) {
+  Known k = values;
+  k.name = fresh(n.output(0)); // its own const, if it is ever read as a tensor
+  k.shape = std::move(shape);
+  known_[n.output(0)] = k;
+}
+
+std::optional<Dims> Importer::staticReshape(const Dims &values, const Dims &shape) {
+  Dims out = shape;
+  int64_t product = 1, unknown = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::optional<int64_t> d = staticDim(out[i]);
+    if (!d || *d < -1 || *d > kMaxExtent || (*d == -1 && unknown >= 0))
+      return std::nullopt;
+    if (*d == -1)
+      unknown = static_cast<int64_t>(i);
+    else if (product > kMaxExtent / std::max<int64_t>(*d, 1))
+      return std::nullopt;
+    else
+      product *= *d;
+  }
+  auto count = static_cast<int64_t>(values.size());
+  if (unknown >= 0) {
+    if (product == 0 || count % product != 0)
+      return std::nullopt;
+    out[static_cast<size_t>(unknown)] = std::to_string(count / product);
+    product = count;
+  }
+  if (product != count)
+    return std::nullopt;
+  return out;
 }
 
 /// Shape(x, start=, end=): x's dims, as entries.
@@ -141,8 +177,7 @@ void Importer::constantOfShape(const onnx::NodeProto &n) {
     return;
   }
   Known k = Known::of(fresh(n.output(0)), dims, false);
-  decls_ +=
-      "  const " + k.name + ": f32" + dimsText(dims) + " = fill(" + formatNumber(floats[0]) + ")\n";
+  decls_ += "  const " + k.name + ": f32" + dimsText(dims) + " = fill(" + number(floats[0]) + ")\n";
   known_[n.output(0)] = k;
 }
 
@@ -189,6 +224,9 @@ void Importer::range(const onnx::NodeProto &n) {
   }
   if (v[2] == 0)
     return fail(n, "delta is 0");
+  for (double x : v)
+    if (!(std::fabs(x) <= static_cast<double>(kMaxExtent)))
+      return fail(n, "start, limit and delta must lie within +-2^40");
   double count = std::max(0.0, std::ceil((v[1] - v[0]) / v[2]));
   if (count > 4096)
     return fail(n, "ranges of more than 4096 elements are not supported");
@@ -197,7 +235,7 @@ void Importer::range(const onnx::NodeProto &n) {
   for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) {
     double x = v[0] + static_cast<double>(i) * v[2];
     entries.push_back(std::to_string(static_cast<int64_t>(x)));
-    items.push_back(formatNumber(static_cast<float>(x)));
+    items.push_back(number(static_cast<float>(x)));
   }
   Dims shape = {std::to_string(entries.size())};
   if (integer)
@@ -237,11 +275,14 @@ void Importer::cast(const onnx::NodeProto &n) {
     return;
   }
   if (toInt && in[0].immediate) {
-    defineEntries(n, {std::to_string(static_cast<int64_t>(std::stod(in[0].name)))}, {});
+    double v = std::stod(in[0].name);
+    if (!(std::fabs(v) <= static_cast<double>(kMaxExtent)))
+      return fail(n, "the constant " + in[0].name + " is out of the range of the folded integers");
+    defineEntries(n, {std::to_string(static_cast<int64_t>(v))}, {});
     return;
   }
   if (toFloat && in[0].ints && in[0].shape.empty()) { // a scalar: an immediate
-    Known k = Known::of(formatNumber(static_cast<float>((*in[0].ints)[0])), {}, false);
+    Known k = Known::of(number(static_cast<float>((*in[0].ints)[0])), {}, false);
     k.immediate = true;
     known_[n.output(0)] = k;
     return;
@@ -292,7 +333,9 @@ bool Importer::foldIntegerArithmetic(const onnx::NodeProto &n, const std::vector
       auto [sb, nb] = splitFactors(y);
       sa.insert(sa.end(), sb.begin(), sb.end());
       if (na < 1 || nb < 1 || na > kMaxExtent / nb) {
-        fail(n, "the folded shape arithmetic overflows");
+        fail(n, na < 1 || nb < 1
+                    ? fmt::format("a symbolic dim times {} is not a dim", std::min(na, nb))
+                    : "the folded shape arithmetic overflows");
         return true;
       }
       out.push_back(joinFactors(sa, na * nb));

@@ -55,7 +55,8 @@ void Importer::gather(const onnx::NodeProto &n) {
     indices = fmt::format("add({0}, mul(cast(sub(1, step(cast({0}, to=f32))), to=i32), {1}))",
                           indices, *extent);
   }
-  define(n, fmt::format("gather({}, {}, axis={})", tensorName(in[0]), indices, *axis), out);
+  define(n, fmt::format("gather({}, {}, axis={})", tensorName(in[0]), indices, *axis), out,
+         in[0].integer);
 }
 
 void Importer::concat(const onnx::NodeProto &n) {
@@ -94,7 +95,7 @@ void Importer::concat(const onnx::NodeProto &n) {
     return fail(n, "the concatenated axis must be static");
   Dims out = in[0].shape;
   out[static_cast<size_t>(*axis)] = std::to_string(total);
-  define(n, fmt::format("concat({}, axis={})", list, *axis), out);
+  define(n, fmt::format("concat({}, axis={})", list, *axis), out, in[0].integer);
 }
 
 /// Unsqueeze and Squeeze as a reshape to the new dims.
@@ -124,6 +125,9 @@ void Importer::squeeze(const onnx::NodeProto &n) {
       std::optional<int64_t> axis = axisIn(n, a, out.size());
       if (!axis)
         return;
+      if (out[static_cast<size_t>(*axis)] != "1")
+        return fail(
+            n, fmt::format("axis {} has size {}, not 1", *axis, out[static_cast<size_t>(*axis)]));
       drop[static_cast<size_t>(*axis)] = true;
     }
     Dims kept;
@@ -132,13 +136,9 @@ void Importer::squeeze(const onnx::NodeProto &n) {
         kept.push_back(out[i]);
     out = kept;
   }
-  if (in[0].ints || in[0].entries) { // folded: a constant of new dims
-    Known k = in[0];
-    k.shape = out;
-    known_[n.output(0)] = k;
-    return;
-  }
-  define(n, "reshape(" + in[0].name + ", shape=" + dimsText(out) + ")", out);
+  if (in[0].ints || in[0].entries) // folded: the same values in new dims
+    return defineFolded(n, in[0], out);
+  define(n, "reshape(" + tensorName(in[0]) + ", shape=" + dimsText(out) + ")", out, in[0].integer);
 }
 
 /// Slice with constant starts, ends, axes and steps: one nnc slice per axis.
@@ -155,9 +155,9 @@ void Importer::slice(const onnx::NodeProto &n) {
   if (starts->size() != ends->size() || (!axes->empty() && axes->size() != starts->size()) ||
       (!steps->empty() && steps->size() != starts->size()))
     return fail(n, "starts, ends, axes and steps differ in length");
-  std::string expr = tensorName(in[0]);
   Dims shape = in[0].shape;
-  std::optional<Dims> values = entriesOf(in[0]);
+  std::optional<Dims> values = shape.size() == 1 ? entriesOf(in[0]) : std::nullopt;
+  std::string expr = values ? "" : tensorName(in[0]);
   for (size_t k = 0; k < starts->size(); ++k) {
     int64_t a = axes->empty() ? static_cast<int64_t>(k) : (*axes)[k];
     std::optional<int64_t> axis = axisIn(n, a, shape.size());
@@ -169,30 +169,29 @@ void Importer::slice(const onnx::NodeProto &n) {
     std::optional<int64_t> extent = staticDim(shape[static_cast<size_t>(*axis)]);
     if (!extent || step == 0)
       return fail(n, "slices of symbolic axes (or step 0) are not supported");
-    // Python's rules, as nnc's slice: clamp, then count.
+    if (step < 0)
+      return fail(n, "negative steps are not supported (nnc's slice steps forward)");
+    // Python's rules, as nnc's slice: clamp into [0, extent], then count;
+    // the op is written with the clamped bounds.
     auto clampIndex = [&](int64_t i) {
       if (i < 0)
-        i += *extent;
-      int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? *extent : *extent - 1;
-      return std::clamp<int64_t>(i, lo, hi);
+        i = std::max<int64_t>(i, -kMaxExtent) + *extent;
+      return std::clamp<int64_t>(i, 0, *extent);
     };
     int64_t begin = clampIndex((*starts)[k]), end = clampIndex((*ends)[k]);
-    int64_t count = step > 0 ? std::max<int64_t>(0, (end - begin + step - 1) / step)
-                             : std::max<int64_t>(0, (begin - end - step - 1) / -step);
-    std::string endText = (*ends)[k] >= *extent || (*ends)[k] <= -(*extent) - 1
-                              ? ""
-                              : fmt::format(", end={}", (*ends)[k]);
-    if (values && shape.size() == 1) { // shape arithmetic: folded
+    int64_t count = std::max<int64_t>(0, (end - begin + step - 1) / step);
+    if (values) { // shape arithmetic: folded
       Dims picked;
       for (int64_t j = 0; j < count; ++j)
         picked.push_back((*values)[static_cast<size_t>(begin + j * step)]);
       values = picked;
+    } else {
+      expr = fmt::format("slice({}, axis={}, start={}, end={}, step={})", expr, *axis, begin,
+                         std::max(begin, end), step);
     }
-    expr = fmt::format("slice({}, axis={}, start={}{}, step={})", expr, *axis, (*starts)[k],
-                       endText, step);
     shape[static_cast<size_t>(*axis)] = std::to_string(count);
   }
-  if (values && shape.size() == 1)
+  if (values)
     return defineEntries(n, *values, shape);
   define(n, expr, shape, in[0].integer);
 }
@@ -214,7 +213,7 @@ void Importer::flatten(const onnx::NodeProto &n) {
     out = {std::to_string(*outer), std::to_string(*inner)};
   else
     return fail(n, "axis " + std::to_string(axis) + " over symbolic dims is not supported");
-  define(n, "reshape(" + in[0].name + ", shape=" + dimsText(out) + ")", out);
+  define(n, "reshape(" + tensorName(in[0]) + ", shape=" + dimsText(out) + ")", out, in[0].integer);
 }
 
 void Importer::reshape(const onnx::NodeProto &n) {
@@ -234,10 +233,11 @@ void Importer::reshape(const onnx::NodeProto &n) {
     out.push_back(s == "0" && !allowZero ? d[i] : s);
   }
   if (in[0].ints || in[0].entries) { // reshaping known values: still known
-    Known k = in[0];
-    k.shape = out;
-    known_[n.output(0)] = k;
-    return;
+    std::optional<Dims> resolved = staticReshape(*entriesOf(in[0]), out);
+    if (!resolved)
+      return fail(n, "the shape " + dimsText(out) + " does not hold the " +
+                         std::to_string(entriesOf(in[0])->size()) + " known values");
+    return defineFolded(n, in[0], *resolved);
   }
   // -1 stays -1 in the op; its value for later shape reads when static.
   Dims known = out, others;
@@ -270,11 +270,15 @@ void Importer::transpose(const onnx::NodeProto &n) {
   if (perm.empty())
     for (size_t i = d.size(); i-- > 0;)
       perm.push_back(static_cast<int64_t>(i));
+  std::vector<int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i)
+    if (sorted.size() != d.size() || sorted[i] != static_cast<int64_t>(i))
+      return fail(n, fmt::format("perm [{}] is not a permutation of {} axes", fmt::join(perm, ", "),
+                                 d.size()));
   Dims out;
   std::string list;
   for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(d.size()))
-      return fail(n, "perm is not a permutation of the axes");
     const std::string &moved = d[static_cast<size_t>(p)];
     out.push_back(moved);
     // A product dim moves as its factors' axes, together.
@@ -282,7 +286,7 @@ void Importer::transpose(const onnx::NodeProto &n) {
     for (size_t f = 0; f < factorsOf(moved).size(); ++f)
       list += (list.empty() ? "" : ", ") + std::to_string(first + f);
   }
-  define(n, "transpose(" + in[0].name + ", perm=[" + list + "])", out);
+  define(n, "transpose(" + tensorName(in[0]) + ", perm=[" + list + "])", out, in[0].integer);
 }
 
 } // namespace nnc::onnximport

@@ -39,7 +39,7 @@ void Importer::argMax(const onnx::NodeProto &n) {
   Dims reduced = in[0].shape, kept = in[0].shape;
   reduced.erase(reduced.begin() + *axis);
   kept[static_cast<size_t>(*axis)] = "1";
-  std::string expr = fmt::format("argmax({}, axis={})", in[0].name, *axis);
+  std::string expr = fmt::format("argmax({}, axis={})", tensorName(in[0]), *axis);
   if (intAttr(n, "keepdims", 1))
     define(n, "reshape(" + expr + ", shape=" + dimsText(kept) + ")", kept, true);
   else
@@ -102,12 +102,10 @@ void Importer::equal(const onnx::NodeProto &n) {
   std::optional<Dims> shape = broadcast(in[0].shape, in[1].shape);
   if (!shape)
     return fail(n, "the operands' shapes do not broadcast");
+  if (!productsAlign(in[0].shape, in[1].shape))
+    return fail(n, "a dim that is a product of a symbolic dim meets another dim");
   define(n, "eq(" + tensorName(in[0]) + ", " + tensorName(in[1]) + ")", *shape);
 }
-
-} // namespace nnc::onnximport
-
-namespace nnc::onnximport {
 
 /// Greater, GreaterOrEqual, Less, LessOrEqual as 1.0 / 0.0 (f32, as Equal):
 /// step(a - b) is a >= b, so a > b is 1 - step(b - a).

@@ -16,6 +16,9 @@ namespace nnc::onnximport {
 
 namespace {
 
+/// The largest padded axis (its indices and mask are consts).
+constexpr int64_t kMaxPadded = int64_t{1} << 20;
+
 /// Before and after padding of auto_pad SAME_UPPER (the odd one after) or
 /// SAME_LOWER (before): the output is ceil(extent / stride).
 std::pair<int64_t, int64_t> samePadding(int64_t extent, int64_t kernel, int64_t stride,
@@ -103,6 +106,11 @@ std::string Importer::padded(const onnx::NodeProto &n, const std::string &x, con
     if (w.before[a] == 0 && w.after[a] == 0)
       continue;
     int64_t extent = w.extent[a], total = extent + w.before[a] + w.after[a];
+    if (total > kMaxPadded) {
+      fail(n,
+           fmt::format("padding an axis of {} is not supported (at most {})", total, kMaxPadded));
+      return x;
+    }
     std::vector<std::string> indices, mask;
     for (int64_t i = 0; i < total; ++i) {
       int64_t from = i - w.before[a], source = std::clamp<int64_t>(from, 0, extent - 1);
@@ -147,7 +155,7 @@ void Importer::pad(const onnx::NodeProto &n) {
     return fail(n, "only the last two axes of a rank-4 input may be padded");
   if (mode != "constant" && mode != "edge" && mode != "reflect")
     return fail(n, "mode=" + mode + " is not supported");
-  std::string fill = formatNumber(floatAttr(n, "value", 0));
+  std::string fill = number(floatAttr(n, "value", 0));
   if (in.size() > 2 && !in[2].name.empty()) {
     std::optional<std::string> v = scalarOf(in[2]);
     if (!v)
@@ -216,7 +224,7 @@ void Importer::pool(const onnx::NodeProto &n) {
   std::string x = tensorName(in[0]);
   // Max: padding never wins (every window holds an image element).
   if (w->padded())
-    x = padded(n, x, *w, max ? formatNumber(std::numeric_limits<float>::lowest()) : "0");
+    x = padded(n, x, *w, max ? number(std::numeric_limits<float>::lowest()) : "0");
   Dims out = {in[0].shape[0], in[0].shape[1], std::to_string(w->output[0]),
               std::to_string(w->output[1])};
   std::string expr =
@@ -227,6 +235,8 @@ void Importer::pool(const onnx::NodeProto &n) {
   // Average: nnc divides by the whole window; ONNX by the counted part (the
   // image, or with count_include_pad the image and its pads, never
   // ceil_mode's extra).
+  if (w->output[0] * w->output[1] > kMaxPadded)
+    return fail(n, "the averaged output is too large for its divisor const");
   bool countPads = intAttr(n, "count_include_pad", 0) != 0;
   std::vector<std::string> scale;
   auto counted = [&](size_t a, int64_t i) {
@@ -237,11 +247,10 @@ void Importer::pool(const onnx::NodeProto &n) {
   };
   for (int64_t i = 0; i < w->output[0]; ++i)
     for (int64_t j = 0; j < w->output[1]; ++j) {
-      int64_t count = counted(0, i) * counted(1, j);
-      scale.push_back(
-          formatNumber(count ? static_cast<float>(static_cast<double>(w->kernel[0] * w->kernel[1]) /
-                                                  static_cast<double>(count))
-                             : 0.0f));
+      double count = static_cast<double>(counted(0, i)) * static_cast<double>(counted(1, j));
+      scale.push_back(number(count ? static_cast<float>(static_cast<double>(w->kernel[0]) *
+                                                        static_cast<double>(w->kernel[1]) / count)
+                                   : 0.0f));
     }
   std::string factors = fresh(n.output(0) + "_counted");
   decls_ += "  const " + factors + ": f32[" + std::to_string(w->output[0]) + ", " +

@@ -233,6 +233,8 @@ int run(int argc, char **argv) {
   fs::path root = argv[1];
   std::string only, knownFile, tableFile;
   int timeout = 120;
+  if (argc % 2 != 0) // flags come in pairs after DATA
+    return usage();
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--only")
@@ -241,8 +243,8 @@ int run(int argc, char **argv) {
       knownFile = argv[i + 1];
     else if (flag == "--table")
       tableFile = argv[i + 1];
-    else if (flag == "--timeout")
-      timeout = std::stoi(argv[i + 1]);
+    else if (flag == "--timeout" && std::atoi(argv[i + 1]) > 0)
+      timeout = std::atoi(argv[i + 1]);
     else
       return usage();
   }

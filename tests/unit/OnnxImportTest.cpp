@@ -505,3 +505,84 @@ TEST(OnnxImport, GeluAndAnEmptyNoopReductionComputeWhatTheirTwinComputes) {
 
 } // namespace
 } // namespace nnc
+
+namespace nnc {
+namespace {
+
+/// PyTorch's x.view(*x.shape[:-1], 2, 2): a Slice of a shape with a
+/// symbolic batch folds like Gather does.
+TEST(OnnxImport, ASliceOfADynamicShapeFolds) {
+  OnnxModel o;
+  o.input("x", {"N", "3", "4"});
+  o.node("Shape", {"x"}, "shape");
+  o.ints("starts", {0});
+  o.ints("ends", {-1});
+  o.node("Slice", {"shape", "starts", "ends"}, "lead");
+  o.ints("tail", {2, 2});
+  OnnxModel::attr(o.node("Concat", {"lead", "tail"}, "target"), "axis", 0);
+  o.node("Reshape", {"x", "target"}, "y");
+  o.output("y");
+  std::string path = o.save("slice_shape.onnx");
+  expectSameAs(path,
+               "model t {\n  dim N\n  input x: f32[N, 3, 4]\n"
+               "  y = reshape(x, shape=[N, 3, 2, 2])\n  output y\n}\n",
+               inputOf({2, 3, 4}));
+  fs::remove(path);
+}
+
+/// nnc's numbers are finite: a -inf constant (a mask) becomes the lowest
+/// f32, and a NaN constant is an error naming its node.
+TEST(OnnxImport, InfiniteConstantsBecomeTheLargestFloatAndNanIsAnError) {
+  for (float v : {-std::numeric_limits<float>::infinity(), std::nanf("")}) {
+    OnnxModel o;
+    o.input("x", {"2"});
+    auto *c = o.node("Constant", {}, "mask", "the_mask");
+    auto *a = c->add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    a->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
+    a->mutable_t()->add_dims(2);
+    a->mutable_t()->add_float_data(0);
+    a->mutable_t()->add_float_data(v);
+    o.node("Add", {"x", "mask"}, "s");
+    o.node("Softmax", {"s"}, "y");
+    o.output("y");
+    std::string path = o.save("mask.onnx");
+    Result<OnnxImport> text = importOnnx(path);
+    if (std::isnan(v)) {
+      ASSERT_FALSE(text.ok());
+      EXPECT_NE(text.errorText().find("node 'the_mask' (Constant, opset 13): a NaN constant"),
+                std::string::npos)
+          << text.errorText();
+    } else {
+      ASSERT_TRUE(text.ok()) << text.errorText();
+      EXPECT_NE(text->text.find("[0, -3.4028235e38]"), std::string::npos) << text->text;
+      Result<Graph> g = loadModel(path);
+      ASSERT_TRUE(g.ok()) << g.errorText();
+      Interpreter interp(*g);
+      ASSERT_TRUE(interp.run({Tensor::f32({2}, std::vector<float>{1, 5})}).ok());
+      EXPECT_EQ(interp.value(g->outputs[0].value).at(0), 1.0); // the masked one gets 0
+    }
+    fs::remove(path);
+  }
+}
+
+/// Reshaping known values to a shape that does not hold them is an error.
+TEST(OnnxImport, AReshapeOfKnownValuesMustHoldThem) {
+  OnnxModel o;
+  o.input("x", {"2", "3"});
+  o.node("Shape", {"x"}, "shape");
+  o.ints("three", {3});
+  o.node("Reshape", {"shape", "three"}, "bad");
+  o.node("Reshape", {"x", "bad"}, "y");
+  o.output("y");
+  std::string path = o.save("bad_reshape.onnx");
+  Result<OnnxImport> text = importOnnx(path);
+  ASSERT_FALSE(text.ok());
+  EXPECT_NE(text.errorText().find("does not hold the 2 known values"), std::string::npos)
+      << text.errorText();
+  fs::remove(path);
+}
+
+} // namespace
+} // namespace nnc

@@ -19,9 +19,9 @@ const CommandSpec &exportCommandSpec() {
       "M.ir -o M.onnx [--params P]",
       "the inference graph and its params as an ONNX model",
       "Writes what the model's outputs compute, in inference mode (batchnorm with its\n"
-      "running statistics, dropout the identity), as an ONNX model of opset 17, with the\n"
-      "params, states and consts as initializers: their initial values, or those of a\n"
-      "checkpoint (--params). Each op becomes the ONNX ops it stands for (IR.md section\n"
+      "running statistics, dropout the identity), as an ONNX model of opset 17: params\n"
+      "and states as initializers (their initial values, or those of a checkpoint given\n"
+      "with --params), consts as Constant nodes. Each op becomes the ONNX ops it stands for (IR.md section\n"
       "7); fused ops are written as the ops they fuse. The model is checked with ONNX's\n"
       "checker and strict shape inference before it is written.",
       {required(option("o", "OUT.onnx", "the ONNX file to write")),
