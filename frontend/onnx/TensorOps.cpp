@@ -25,14 +25,14 @@ void Importer::trilu(const onnx::NodeProto &n) {
          in[0].shape, in[0].integer);
 }
 
-/// ArgMax(x, axis=0, keepdims=1): nnc's argmax (the first largest, as
-/// select_last_index=0), the axis put back as 1 for keepdims.
+/// ArgMax(x, axis=0, keepdims=1): nnc's argmax (the first largest), the
+/// axis put back as 1 for keepdims. select_last_index=1 takes the first
+/// largest of x reversed along a static axis (a gather of reversed
+/// indices), counted back from the end.
 void Importer::argMax(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 1))
     return;
-  if (intAttr(n, "select_last_index", 0) != 0)
-    return fail(n, "select_last_index=1 is not supported");
   std::optional<int64_t> axis = axisIn(n, intAttr(n, "axis", 0), in[0].shape.size());
   if (!axis)
     return;
@@ -40,6 +40,19 @@ void Importer::argMax(const onnx::NodeProto &n) {
   reduced.erase(reduced.begin() + *axis);
   kept[static_cast<size_t>(*axis)] = "1";
   std::string expr = fmt::format("argmax({}, axis={})", tensorName(in[0]), *axis);
+  if (intAttr(n, "select_last_index", 0) != 0) {
+    std::optional<int64_t> extent = staticDim(in[0].shape[static_cast<size_t>(*axis)]);
+    if (!extent || *extent > kMaxLiteralParts)
+      return fail(n, "select_last_index=1 needs a static axis");
+    std::vector<std::string> reversed;
+    for (int64_t i = *extent; i-- > 0;)
+      reversed.push_back(std::to_string(i));
+    std::string table = fresh(n.output(0) + "_reversed");
+    decls_ += "  const " + table + ": i32[" + std::to_string(*extent) + "] = " +
+              nestedLiteral(reversed, {*extent}) + "\n";
+    expr = fmt::format("sub({}, argmax(gather({}, {}, axis={}), axis={}))", *extent - 1,
+                       tensorName(in[0]), table, *axis, *axis);
+  }
   if (intAttr(n, "keepdims", 1))
     define(n, "reshape(" + expr + ", shape=" + dimsText(kept) + ")", kept, true);
   else
