@@ -48,8 +48,8 @@ void Importer::argMax(const onnx::NodeProto &n) {
     for (int64_t i = *extent; i-- > 0;)
       reversed.push_back(std::to_string(i));
     std::string table = fresh(n.output(0) + "_reversed");
-    decls_ += "  const " + table + ": i32[" + std::to_string(*extent) + "] = " +
-              nestedLiteral(reversed, {*extent}) + "\n";
+    decls_ += "  const " + table + ": i32[" + std::to_string(*extent) +
+              "] = " + nestedLiteral(reversed, {*extent}) + "\n";
     expr = fmt::format("sub({}, argmax(gather({}, {}, axis={}), axis={}))", *extent - 1,
                        tensorName(in[0]), table, *axis, *axis);
   }

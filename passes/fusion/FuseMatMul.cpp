@@ -85,6 +85,13 @@ private:
         continue;
       const char *act = opInfo(activation->forward).name;
       ValueId gv = grad.result, z = grad.operands[0], dy = grad.operands[1];
+      if (activation->forward == OpKind::Gelu) {
+        remark(grad.loc,
+               "{} not fused into matmuls: its erf and exp would be recomputed by "
+               "each matmul that reads it (and per tile); computed once instead",
+               grad.info().name);
+        continue;
+      }
       if (g.type(gv).rank() < 2 || g.type(z) != g.type(gv) || g.type(dy) != g.type(gv)) {
         remark(grad.loc,
                "{} not fused into the matmuls that read it: they take a gradient of rank 2 or "
