@@ -101,24 +101,106 @@ void forEachRow(Lowering &l, const Node &n, const Load &x, const Rows &r,
 }
 
 /// The gamma (sum of dy xhat) and beta (sum of dy) gradients, summed over
-/// the rows in row order inside another kernel's row loop; either may be
-/// absent (kNoValue).
+/// the rows inside another kernel's row loop; either may be absent
+/// (kNoValue). The rows are cut into kGradChunks chunks of consecutive rows,
+/// a number that does not depend on the thread count: each chunk adds its
+/// rows in order into its own partial sums (a stack buffer of the kernel),
+/// the chunks run as parallel tasks, and the partials are then added in
+/// chunk order, so every thread count gives the same bits.
+constexpr int64_t kGradChunks = 16;
+/// The largest width whose partial sums (2 x kGradChunks rows of it) live
+/// on the kernel's stack; wider layernorms sum their rows on one thread.
+constexpr int64_t kMaxChunkedWidth = 2048;
+
 struct ParamGradSums {
   ValueId gamma, beta;
+  V partials = nullptr;  ///< [kGradChunks][2][width] f32, when chunked
+  V chunkBase = nullptr; ///< this task's [2][width] in `partials`
 
+  bool any() const { return gamma != kNoValue || beta != kNoValue; }
   void zero(Lowering &l, V width) const {
     for (ValueId sum : {gamma, beta})
       if (sum != kNoValue)
         l.zero(l.data(sum), width);
   }
-  /// Adds element i of one row: dy and its xhat.
-  void add(Lowering &l, V i, V dy, V xh) const {
+  /// Adds element i of one row: dy and its xhat (into the task's partials
+  /// when chunked).
+  void add(Lowering &l, V i, V width, V dy, V xh) const {
+    auto &b = l.b;
+    if (chunkBase) {
+      V g = b.CreateGEP(l.f32, chunkBase, i),
+        be = b.CreateGEP(l.f32, chunkBase, b.CreateAdd(width, i));
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(l.f32, g), b.CreateFMul(dy, xh)), g);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(l.f32, be), dy), be);
+      return;
+    }
     if (gamma != kNoValue)
-      l.store(gamma, i, l.b.CreateFAdd(l.load(gamma, i), l.b.CreateFMul(dy, xh)));
+      l.store(gamma, i, b.CreateFAdd(l.load(gamma, i), b.CreateFMul(dy, xh)));
     if (beta != kNoValue)
-      l.store(beta, i, l.b.CreateFAdd(l.load(beta, i), dy));
+      l.store(beta, i, b.CreateFAdd(l.load(beta, i), dy));
+  }
+  /// The chunks' partials added, in chunk order, into gamma and beta.
+  void gather(Lowering &l, V width) const {
+    auto &b = l.b;
+    zero(l, width);
+    l.forRange(
+        l.constI64(kGradChunks),
+        [&](V c) {
+          V base = b.CreateGEP(l.f32, partials, b.CreateMul(c, b.CreateMul(width, l.constI64(2))));
+          l.forRange(width, [&](V i) {
+            if (gamma != kNoValue)
+              l.store(
+                  gamma, i,
+                  b.CreateFAdd(l.load(gamma, i), b.CreateLoad(l.f32, b.CreateGEP(l.f32, base, i))));
+            if (beta != kNoValue)
+              l.store(beta, i,
+                      b.CreateFAdd(
+                          l.load(beta, i),
+                          b.CreateLoad(l.f32, b.CreateGEP(l.f32, base, b.CreateAdd(width, i)))));
+          });
+        },
+        false);
   }
 };
+
+/// for each row of a gradient kernel: body(first element's index, the row's
+/// statistics, the sums to add the row's gamma and beta terms to). With
+/// sums to take and a static width, the rows run as kGradChunks parallel
+/// chunks with partial sums (ParamGradSums); without sums, as independent
+/// rows; else in row order on this thread.
+void forEachGradientRow(
+    Lowering &l, const Node &n, const Load &x, const Rows &r, ParamGradSums sums,
+    const std::function<void(V, const RowStats &, const ParamGradSums &)> &body) {
+  auto &b = l.b;
+  const Dim &last = l.type(n.operands[0]).shape.back();
+  if (!sums.any())
+    return forEachRow(l, n, x, r, [&](V base, const RowStats &s) { body(base, s, sums); }, true);
+  if (last.isSymbolic() || last.size > kMaxChunkedWidth) {
+    sums.zero(l, r.width);
+    return forEachRow(l, n, x, r, [&](V base, const RowStats &s) { body(base, s, sums); });
+  }
+  sums.partials = stackArray(l, l.f32, kGradChunks * 2 * last.size);
+  l.zero(sums.partials, l.constI64(kGradChunks * 2 * last.size));
+  V perChunk =
+      b.CreateUDiv(b.CreateAdd(r.rows, l.constI64(kGradChunks - 1)), l.constI64(kGradChunks));
+  V worthIt = b.CreateICmpUGE(b.CreateMul(r.rows, r.width), l.constI64(int64_t{1} << 15));
+  parallelFor(l, l.constI64(kGradChunks), worthIt, [&](V c) {
+    ParamGradSums mine = sums;
+    mine.chunkBase = b.CreateGEP(l.f32, sums.partials, b.CreateMul(c, l.constI64(2 * last.size)));
+    V first = b.CreateMul(c, perChunk);
+    V end = b.CreateAdd(first, perChunk);
+    end = b.CreateSelect(b.CreateICmpULT(end, r.rows), end, r.rows);
+    V count = b.CreateSelect(b.CreateICmpULT(first, end), b.CreateSub(end, first), l.constI64(0));
+    l.forRange(
+        count,
+        [&](V k) {
+          V base = b.CreateMul(b.CreateAdd(first, k), r.width);
+          body(base, rowStats(l, x, base, r.width, attr::eps(n)), mine);
+        },
+        false);
+  });
+  sums.gather(l, r.width);
+}
 
 void lowerLayerNorm(Lowering &l, const Node &n) {
   auto &b = l.b;
@@ -148,8 +230,7 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
                      l.guestOf(n, {OpKind::Sum})};
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
-  sums.zero(l, r.width);
-  forEachRow(l, n, x, r, [&](V base, const RowStats &s) {
+  forEachGradientRow(l, n, x, r, sums, [&](V base, const RowStats &s, const ParamGradSums &row) {
     auto g64 = [&](V k) {
       return b.CreateFMul(b.CreateFPExt(l.load(dy, b.CreateAdd(base, k)), l.f64),
                           b.CreateFPExt(l.load(gamma, k), l.f64));
@@ -173,7 +254,7 @@ void lowerLayerNormGrad(Lowering &l, const Node &n) {
       V g = b.CreateFMul(d0, l.load(gamma, i));
       V d = b.CreateFSub(b.CreateFSub(g, meanG), b.CreateFMul(xh, meanGXhat));
       l.store(out, at, b.CreateFMul(s.rstdF, d));
-      sums.add(l, i, d0, xh);
+      row.add(l, i, r.width, d0, xh);
     });
   });
 }
@@ -188,11 +269,10 @@ void lowerLayerNormGammaGrad(Lowering &l, const Node &n) {
   ParamGradSums sums{n.result, l.guestOf(n, {OpKind::Sum})};
   Load x = inputOf(l, n);
   Rows r = rowsOf(l, n.operands[0]);
-  sums.zero(l, r.width);
-  forEachRow(l, n, x, r, [&](V base, const RowStats &s) {
+  forEachGradientRow(l, n, x, r, sums, [&](V base, const RowStats &s, const ParamGradSums &row) {
     l.forRange(r.width, [&](V i) {
       V at = b.CreateAdd(base, i);
-      sums.add(l, i, l.load(dy, at), xhat(l, s, x(at)));
+      row.add(l, i, r.width, l.load(dy, at), xhat(l, s, x(at)));
     });
   });
 }

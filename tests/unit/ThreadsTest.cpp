@@ -377,3 +377,35 @@ TEST(Threads, TheHeaderDeclaresTheRunnerSetter) {
 
 } // namespace
 } // namespace nnc
+
+namespace nnc {
+namespace {
+
+/// Layer norms (plain and after a residual add, so fused_add_layernorm)
+/// whose gradients take their gamma and beta sums in parallel chunks of rows
+/// (codegen/lower/Norm.cpp): the same bits on any thread count.
+TEST(Threads, LayerNormGradientsAreBitIdenticalOnAnyThreadCount) {
+  const char *text = R"(model lnnet {
+  dim B
+  input x: f32[B, 8, 64]
+  input t: f32[B, 8, 64]
+  param w: f32[64, 64] = normal(0, 0.1, seed=1)
+  param g1: f32[64] = ones()
+  param b1: f32[64] = zeros()
+  param g2: f32[64] = ones()
+  param b2: f32[64] = zeros()
+  h = layernorm(x, g1, b1)
+  y = layernorm(matmul(h, w) + x, g2, b2)
+  loss = mse(y, t)
+  minimize loss with sgd(lr=0.1)
+}
+)";
+  Result<Graph> g = parseModel(text, "lnnet.ir");
+  ASSERT_TRUE(g.ok()) << g.errorText();
+  Runs net(*g);
+  expectDeterministic(net, 64, 3);
+  expectDeterministic(net, 97, 2); // 776 rows: the last chunk shorter
+}
+
+} // namespace
+} // namespace nnc
