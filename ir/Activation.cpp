@@ -10,7 +10,8 @@ namespace {
 const std::vector<Activation> &activations() {
   static const std::vector<Activation> table = {
 #define NNC_OP(...)
-#define NNC_ACTIVATION(op, gradOp) Activation{true, false, OpKind::op, OpKind::gradOp},
+#define NNC_ACTIVATION(op, gradOp, costly)                                                         \
+  Activation{true, false, OpKind::op, OpKind::gradOp, costly},
 #include "ir/Ops.def"
 #undef NNC_ACTIVATION
 #undef NNC_OP

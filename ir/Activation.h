@@ -17,6 +17,9 @@ struct Activation {
   bool none = true;   ///< `none`: identity, gradient dy
   OpKind forward = OpKind::Relu;
   OpKind grad = OpKind::ReluGrad;
+  /// The gradient is too costly to recompute in each matmul that reads it
+  /// (gelu's erf and exp): fuse-matmul computes it once instead.
+  bool costlyGradient = false;
 };
 
 /// The activation called `name` (known == false for an unknown name).

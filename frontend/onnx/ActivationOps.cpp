@@ -71,22 +71,31 @@ void Importer::variadicSum(const onnx::NodeProto &n) {
   std::vector<Known> in;
   if (!operands(n, in, 1))
     return;
-  std::string expr = tensorName(in[0]);
-  Dims shape = in[0].shape;
-  for (size_t i = 1; i < in.size(); ++i) {
-    std::optional<Dims> both = broadcast(shape, in[i].shape);
-    if (!both)
-      return fail(n, "the operands' shapes do not broadcast");
-    shape = *both;
-    expr = "add(" + expr + ", " + tensorName(in[i]) + ")";
-  }
-  if (n.op_type() == "Mean" && in.size() > 1)
-    expr = fmt::format("div({}, {})", expr, in.size());
   if (in.size() == 1) {
     known_[n.output(0)] = in[0];
     return;
   }
-  define(n, expr, shape);
+  auto sum = chain(n, in, "add");
+  if (!sum)
+    return;
+  auto [expr, shape] = *sum;
+  define(n, n.op_type() == "Mean" ? fmt::format("div({}, {})", expr, in.size()) : expr, shape);
+}
+
+std::optional<std::pair<std::string, Dims>>
+Importer::chain(const onnx::NodeProto &n, std::vector<Known> &in, const char *op) {
+  std::string expr = tensorName(in[0]);
+  Dims shape = in[0].shape;
+  for (size_t i = 1; i < in.size(); ++i) {
+    std::optional<Dims> both = broadcast(shape, in[i].shape);
+    if (!both) {
+      fail(n, "the operands' shapes do not broadcast");
+      return std::nullopt;
+    }
+    shape = *both;
+    expr = std::string(op) + "(" + expr + ", " + tensorName(in[i]) + ")";
+  }
+  return std::pair{expr, shape};
 }
 
 } // namespace nnc::onnximport

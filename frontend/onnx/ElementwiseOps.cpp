@@ -51,15 +51,10 @@ void Importer::extremum(const onnx::NodeProto &n) {
   for (const Known &k : in)
     if (k.integer)
       return fail(n, "integer operands are not supported (nnc's maximum and minimum take f32)");
-  std::string expr = tensorName(in[0]);
-  Dims shape = in[0].shape;
-  for (size_t i = 1; i < in.size(); ++i) {
-    std::optional<Dims> both = broadcast(shape, in[i].shape);
-    if (!both)
-      return fail(n, "the operands' shapes do not broadcast");
-    shape = *both;
-    expr = (n.op_type() == "Max" ? "maximum(" : "minimum(") + expr + ", " + tensorName(in[i]) + ")";
-  }
+  auto folded = chain(n, in, n.op_type() == "Max" ? "maximum" : "minimum");
+  if (!folded)
+    return;
+  auto [expr, shape] = *folded;
   define(n, expr, shape);
 }
 

@@ -350,6 +350,10 @@ private:
   void prelu(const onnx::NodeProto &n);
   /// Sum and Mean (variadic).
   void variadicSum(const onnx::NodeProto &n);
+  /// `op` folded left over the operands (broadcasting): the expression and
+  /// its shape; nullopt (and an error) when the shapes do not broadcast.
+  std::optional<std::pair<std::string, Dims>> chain(const onnx::NodeProto &n,
+                                                    std::vector<Known> &in, const char *op);
 
   // ---- element-wise converters, frontend/onnx/ElementwiseOps.cpp ----------------------
 

@@ -85,7 +85,7 @@ private:
         continue;
       const char *act = opInfo(activation->forward).name;
       ValueId gv = grad.result, z = grad.operands[0], dy = grad.operands[1];
-      if (activation->forward == OpKind::Gelu) {
+      if (activation->costlyGradient) {
         remark(grad.loc,
                "{} not fused into matmuls: its erf and exp would be recomputed by "
                "each matmul that reads it (and per tile); computed once instead",
