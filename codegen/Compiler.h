@@ -5,6 +5,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Result.h"
+#include "nnc/CompileOptions.h"
 #include "passes/Pipeline.h"
 
 #include <cstdint>
@@ -13,35 +14,6 @@
 #include <vector>
 
 namespace nnc {
-
-struct CompileOptions {
-  std::string prefix;    ///< C symbol prefix (default: the model's name)
-  std::string cpu;       ///< LLVM CPU name; empty for the host
-  bool useCache = false; ///< reuse and store compiled code on disk (ObjectCache.h)
-  /// Threads a JIT-compiled model runs on (0: one per core; JitModel::setThreads),
-  /// and compiles on (at most one per core): the JIT splits a large enough
-  /// module into that many partitions, optimized and compiled side by side
-  /// (codegen/ParallelCompile.h). Results are the same for any count (every
-  /// kernel computes in the same order, without fast-math); the disk cache
-  /// keeps one entry per thread count.
-  int threads = 0;
-  /// JIT only: GEMMs call nnc's precompiled GEMM kernels (codegen/GemmLibrary.h)
-  /// rather than being compiled into the model, which is most of the
-  /// compile time; the results are the same. `nnc compile` objects never do.
-  bool gemmLibrary = true;
-};
-
-/// What each phase of a compilation took, in milliseconds.
-struct CompileTimes {
-  double lowerMs = 0, optimizeMs = 0, codegenMs = 0, linkMs = 0;
-  /// Compiling on threads: splitting the module into partitions and their
-  /// bitcode round trip into contexts of their own (0 on one thread).
-  double splitMs = 0;
-  bool fromCache = false;
-  /// GEMMs that call the GEMM library's kernels (codegen/GemmLibrary.h)
-  /// rather than being compiled into the model (0 for objects from the cache).
-  int gemmLibraryCalls = 0;
-};
 
 /// The entry points of a compiled model: exactly the C ABI of IR.md section 6.
 struct ModelFunctions {

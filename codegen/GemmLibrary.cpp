@@ -95,12 +95,19 @@ llvm::FunctionType *kernelType(llvm::LLVMContext &ctx) {
       {ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64, i64, i64, i64, ptr, ptr}, false);
 }
 
+/// The library's symbols link into a program or libnnc.so but are not
+/// exported from libnnc.so: the JIT finds the kernels through the table.
+void hideFromDynamicSymbols(llvm::GlobalValue &symbol) {
+  symbol.setVisibility(llvm::GlobalValue::HiddenVisibility);
+}
+
 /// A library kernel for `cpu`: the emitter's block of C (emitGemmKernelBody).
 void defineKernel(llvm::Module &m, const std::string &cpu, const GemmKernelKey &key,
                   const Graph &noGraph) {
   llvm::LLVMContext &ctx = m.getContext();
   auto *fn = llvm::Function::Create(kernelType(ctx), llvm::GlobalValue::ExternalLinkage,
                                     gemmKernelName(cpu, key), m);
+  hideFromDynamicSymbols(*fn);
   std::set<std::string> features = featuresOfCpu(cpu);
   std::vector<std::string> plus;
   for (const std::string &f : features)
@@ -147,11 +154,13 @@ void defineTable(llvm::Module &m, const std::vector<std::pair<std::string, std::
     entries.push_back(llvm::ConstantStruct::get(
         entryType, {cString(m, name), m.getFunction(name), cString(m, cpu)}));
   auto *tableType = llvm::ArrayType::get(entryType, entries.size());
-  new llvm::GlobalVariable(m, tableType, true, llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantArray::get(tableType, entries), "nnc_gemm_library_table");
-  new llvm::GlobalVariable(m, llvm::Type::getInt64Ty(ctx), true, llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantInt::get(llvm::Type::getInt64Ty(ctx), entries.size()),
-                           "nnc_gemm_library_size");
+  hideFromDynamicSymbols(*new llvm::GlobalVariable(
+      m, tableType, true, llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantArray::get(tableType, entries), "nnc_gemm_library_table"));
+  hideFromDynamicSymbols(*new llvm::GlobalVariable(
+      m, llvm::Type::getInt64Ty(ctx), true, llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantInt::get(llvm::Type::getInt64Ty(ctx), entries.size()),
+      "nnc_gemm_library_size"));
 }
 
 } // namespace

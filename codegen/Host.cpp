@@ -2,34 +2,68 @@
 /// pipeline for a host program: load, check, differentiate, JIT-compile.
 #include "nnc/Host.h"
 
-#include "frontend/ModelFile.h"
-#include "frontend/Parser.h"
-#include "ir/Verifier.h"
+#include "codegen/Compiler.h"
 #include "passes/Pass.h"
 #include "passes/Pipeline.h"
 
 namespace nnc {
 
+namespace detail {
+struct CompiledModelImpl {
+  std::unique_ptr<JitModel> jit;
+  ModelGraph graph;
+  const ModelFunctions &fns() const { return jit->functions(); }
+};
+} // namespace detail
+
 Result<CompiledModel> CompiledModel::load(const std::string &path, const CompileOptions &options) {
-  Result<Graph> g = loadModel(path);
+  Result<ModelGraph> g = ModelGraph::load(path);
   if (!g)
     return Result<CompiledModel>(g.takeDiags());
   return compile(*g, options);
 }
 
-Result<CompiledModel> CompiledModel::compile(const Graph &model, const CompileOptions &options) {
+Result<CompiledModel> CompiledModel::compile(const ModelGraph &model,
+                                             const CompileOptions &options) {
   using R = Result<CompiledModel>;
   PassContext ctx;
-  auto planned = planModel(model, ctx); // verify, training step, passes, schedule, plan
+  auto planned = planModel(model.graph(), ctx); // verify, training step, passes, schedule, plan
   if (!planned)
     return R(planned.takeDiags());
   auto jit = jitCompile(*planned, options); // LLVM module, optimize, machine code
   if (!jit)
     return R(jit.takeDiags());
   CompiledModel m;
-  m.jit_ = std::move(jit).value();
-  m.graph_ = std::make_shared<Graph>(model);
+  m.impl_ = std::make_shared<detail::CompiledModelImpl>(
+      detail::CompiledModelImpl{std::move(jit).value(), model});
   return m;
 }
+
+bool CompiledModel::cpuSupported() const { return impl_->fns().cpuSupported() != 0; }
+uint64_t CompiledModel::stateSize() const { return impl_->fns().stateSize(); }
+uint64_t CompiledModel::workspaceSize(const int64_t *dims) const {
+  return impl_->fns().workspaceSize(dims);
+}
+int CompiledModel::init(void *state) const { return impl_->fns().init(state); }
+
+int CompiledModel::infer(void *state, void *workspace, const int64_t *dims,
+                         const void *const *inputs, void *const *outputs) const {
+  return impl_->fns().infer(state, workspace, dims, inputs, outputs);
+}
+
+int CompiledModel::trainStep(void *state, void *workspace, const int64_t *dims,
+                             const void *const *inputs, float *loss) const {
+  const ModelFunctions &f = impl_->fns();
+  return f.trainStep ? f.trainStep(state, workspace, dims, inputs, loss) : 2;
+}
+
+int64_t CompiledModel::paramOffset(const char *name) const {
+  return impl_->fns().paramOffset(name);
+}
+bool CompiledModel::canTrain() const { return impl_->fns().trainStep != nullptr; }
+void CompiledModel::setThreads(int threads) { impl_->jit->setThreads(threads); }
+int CompiledModel::threads() const { return impl_->jit->threads(); }
+const ModelGraph &CompiledModel::graph() const { return impl_->graph; }
+const CompileTimes &CompiledModel::times() const { return impl_->jit->times(); }
 
 } // namespace nnc

@@ -17,15 +17,21 @@ namespace nnc {
 
 Result<std::unique_ptr<JitSession>> JitSession::create(const PlannedModel &planned,
                                                        const CompileOptions &options) {
-  using R = Result<std::unique_ptr<JitSession>>;
-  std::unique_ptr<JitSession> s(new JitSession());
-  s->infer_ = planned.infer.graph;
-  if (planned.train)
-    s->train_ = std::make_unique<Graph>(planned.train->graph);
   auto model = jitCompile(planned, options);
   if (!model)
-    return R(model.takeDiags());
-  s->model_ = std::move(model).value();
+    return Result<std::unique_ptr<JitSession>>(model.takeDiags());
+  return create(std::shared_ptr<JitModel>(std::move(model).value()), planned.infer.graph,
+                planned.trainGraph());
+}
+
+Result<std::unique_ptr<JitSession>> JitSession::create(std::shared_ptr<JitModel> compiled,
+                                                       const Graph &infer, const Graph *train) {
+  using R = Result<std::unique_ptr<JitSession>>;
+  std::unique_ptr<JitSession> s(new JitSession());
+  s->infer_ = infer;
+  if (train)
+    s->train_ = std::make_unique<Graph>(*train);
+  s->model_ = std::move(compiled);
   const ModelFunctions &f = s->model_->functions();
   if (f.stateSize() > static_cast<uint64_t>(maxTensorBytes()))
     return R::fail("model '{}': its params and state need {} bytes, more than the limit of {} "
@@ -64,6 +70,15 @@ Result<std::vector<int64_t>> JitSession::bindDims(const Graph &g,
                      "the limit of {} (set NNC_MAX_TENSOR_BYTES to change it)",
                      g.name, need, maxTensorBytes());
   return dims;
+}
+
+Status JitSession::checkInputs(const std::vector<Tensor> &inputs, bool training) const {
+  if (training && !train_)
+    return Status::fail("model '{}' has no training step", infer_.name);
+  auto dims = bindDims(training ? *train_ : infer_, inputs);
+  if (!dims)
+    return Status(dims.takeDiags());
+  return Ok{};
 }
 
 void *JitSession::workspaceFor(const std::vector<int64_t> &dims) {

@@ -21,6 +21,15 @@ public:
   /// The same for graphs that are optimized already (planned first).
   static Result<std::unique_ptr<JitSession>> create(const Graph &infer, const Graph *train,
                                                     const CompileOptions &options = {});
+  /// A session of its own (params, state, workspace) around code compiled
+  /// already from `infer` and `train`: sessions may share one model.
+  static Result<std::unique_ptr<JitSession>> create(std::shared_ptr<JitModel> compiled,
+                                                    const Graph &infer, const Graph *train);
+
+  /// Checks inputs (one per input of the inference graph, or of the
+  /// training step when `training`, in declaration order) as infer and
+  /// trainStep do before they run: dtypes, shapes, dims, size limits.
+  Status checkInputs(const std::vector<Tensor> &inputs, bool training) const;
 
   /// Runs inference: one tensor per input of the inference graph, in
   /// declaration order (an empty one for an input no output depends on);
@@ -52,7 +61,7 @@ private:
 
   Graph infer_;
   std::unique_ptr<Graph> train_;
-  std::unique_ptr<JitModel> model_;
+  std::shared_ptr<JitModel> model_;
   std::shared_ptr<void> state_;
   std::shared_ptr<void> workspace_;
   uint64_t workspaceBytes_ = 0;

@@ -295,7 +295,7 @@ Optimizer adam(double lr, double beta1, double beta2, double eps, Loc loc) {
   Expr name(const Expr &prediction, const Expr &target, Loc loc) {                                 \
     return call(OpKind::id, {&prediction, &target}, loc);                                          \
   }
-#include "ir/Ops.def"
+#include "nnc/Ops.def"
 #undef NNC_OP
 #undef NNC_UNARY_OP
 #undef NNC_BINARY_OP
@@ -687,9 +687,12 @@ void Model::minimize(const Expr &loss, const Optimizer &optimizer, Loc loc) {
   impl_->builder.setMinimize(v, info->name, std::move(attrs), l);
 }
 
-Result<Graph> Model::build() const {
+Result<ModelGraph> Model::build() const {
   GraphBuilder copy = impl_->builder;
-  return copy.finish();
+  Result<Graph> g = copy.finish();
+  if (!g)
+    return Result<ModelGraph>(g.takeDiags());
+  return ModelGraph(std::move(g).value());
 }
 
 } // namespace nnc::dsl

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "ir/Diagnostics.h"
-#include "ir/SourceLoc.h"
+#include "nnc/SourceLoc.h"
 
 #include <string>
 #include <string_view>

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "ir/GraphBuilder.h"
-#include "ir/SourceLoc.h"
+#include "nnc/SourceLoc.h"
 #include "ir/Type.h"
 
 #include <optional>

@@ -12,7 +12,7 @@ const std::vector<Activation> &activations() {
 #define NNC_OP(...)
 #define NNC_ACTIVATION(op, gradOp, costly)                                                         \
   Activation{true, false, OpKind::op, OpKind::gradOp, costly},
-#include "ir/Ops.def"
+#include "nnc/Ops.def"
 #undef NNC_ACTIVATION
 #undef NNC_OP
   };

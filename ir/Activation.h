@@ -1,6 +1,6 @@
 /// The `activation` attribute of the fused matmul ops: `none` or the name of
 /// an element-wise op that a fused matmul may apply in its epilogue, with the
-/// gradient op that goes with it. The list is the op table's (ir/Ops.def,
+/// gradient op that goes with it. The list is the op table's (nnc/Ops.def,
 /// NNC_ACTIVATION).
 #pragma once
 

@@ -4,7 +4,7 @@
 
 #include "ir/Attr.h"
 #include "ir/OpInfo.h"
-#include "ir/SourceLoc.h"
+#include "nnc/SourceLoc.h"
 #include "ir/Type.h"
 
 #include <optional>
@@ -14,9 +14,7 @@
 
 namespace nnc {
 
-using ValueId = int32_t;
 using NodeId = int32_t;
-inline constexpr ValueId kNoValue = -1;
 
 enum class ValueKind : uint8_t {
   Input,     ///< supplied by the caller at every call

@@ -1,5 +1,5 @@
 /// Named, typed access to a node's attributes, generated from the op table's
-/// attribute list (ir/Ops.def, NNC_ATTR): `attr::alpha(node)`,
+/// attribute list (nnc/Ops.def, NNC_ATTR): `attr::alpha(node)`,
 /// `attr::transposeA(node)`, `attr::axes(node)`. Code outside ir/ reads
 /// attributes through these, never by position, so reordering or adding an
 /// attribute in the table cannot silently read the wrong one. Asking a node
@@ -42,7 +42,7 @@ namespace attr {
   }                                                                                                \
   inline NNC_ATTR_TYPE_##kind accessor(const Node &node) { return accessor(node.op, node.attrs); }
 #define NNC_OP(...)
-#include "ir/Ops.def"
+#include "nnc/Ops.def"
 #undef NNC_OP
 #undef NNC_ATTR
 

@@ -32,7 +32,7 @@ std::vector<OpInfo> buildOpTable() {
 #define NNC_OP(id, name, family, minIn, maxIn, traits, ...)                                        \
   OpInfo{OpKind::id,   #name, OpFamily::family, minIn, maxIn, static_cast<uint32_t>(traits),       \
          {__VA_ARGS__}},
-#include "ir/Ops.def"
+#include "nnc/Ops.def"
 #undef NNC_OP
   };
 }

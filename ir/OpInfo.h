@@ -1,8 +1,9 @@
-/// The op table (ir/Ops.def) as C++: the op enum, each op's name, arity,
+/// The op table (nnc/Ops.def) as C++: the op enum, each op's name, arity,
 /// attributes and traits, and lookup by name.
 #pragma once
 
 #include "ir/Attr.h"
+#include "nnc/Types.h"
 
 #include <cstdint>
 #include <initializer_list>
@@ -14,13 +15,13 @@ namespace nnc {
 
 enum class OpKind : uint16_t {
 #define NNC_OP(id, name, family, minIn, maxIn, traits, ...) id,
-#include "ir/Ops.def"
+#include "nnc/Ops.def"
 #undef NNC_OP
 };
 
 inline constexpr int kNumOps = 0
 #define NNC_OP(id, name, family, minIn, maxIn, traits, ...) +1
-#include "ir/Ops.def"
+#include "nnc/Ops.def"
 #undef NNC_OP
     ;
 
@@ -61,10 +62,6 @@ enum OpTrait : uint32_t {
   /// that trains differently (batchnorm, dropout); users write the op itself.
   kTrainingForm = 1u << 11,
 };
-
-/// The slope of leaky_relu below 0, the default of every op with an `alpha`
-/// (leaky_relu, its gradient, the fused matmuls' leaky_relu).
-inline constexpr double kLeakyReluSlope = 0.01;
 
 /// Everything the table says about one op.
 struct OpInfo {

@@ -1,5 +1,5 @@
 /// Source file registry and location formatting.
-#include "ir/SourceLoc.h"
+#include "nnc/SourceLoc.h"
 
 #include <deque>
 #include <mutex>

@@ -1,13 +1,13 @@
 /// Tensor types with symbolic dimensions: `f32[B, 784]`, `i32[B]`, `f32[]`.
 #pragma once
 
+#include "nnc/Types.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace nnc {
-
-enum class DType : uint8_t { F32, I32 };
 
 const char *dtypeName(DType t);
 /// Bytes per element.

@@ -21,6 +21,16 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(
   storage_ = allocateAlignedZeroed(static_cast<uint64_t>(numel_) * 4);
 }
 
+Tensor Tensor::borrow(DType dtype, std::vector<int64_t> shape, void *data) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = *checkedElements(t.shape_);
+  static float none; // a valid address for an empty view
+  t.storage_ = std::shared_ptr<void>(data ? data : &none, [](void *) {});
+  return t;
+}
+
 Tensor Tensor::scalar(float v) {
   Tensor t(DType::F32, {});
   t.f32()[0] = v;

@@ -24,6 +24,10 @@ public:
   static Tensor scalar(float v);
   static Tensor f32(std::vector<int64_t> shape, std::span<const float> values);
   static Tensor i32(std::vector<int64_t> shape, std::span<const int32_t> values);
+  /// A view of memory the caller owns, neither copied nor freed: it must
+  /// outlive every use of the tensor (the C API's inputs). The caller
+  /// checks the size (checkedElements); `data` may be null when it is 0.
+  static Tensor borrow(DType dtype, std::vector<int64_t> shape, void *data);
 
   DType dtype() const { return dtype_; }
   const std::vector<int64_t> &shape() const { return shape_; }

@@ -26,7 +26,8 @@ packages=(
   libonnx-dev libprotobuf-dev libonnx-testdata
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-19 libclang-rt-19-dev clang-format-19
-  python3 python3-numpy python3-torch python3-onnx
+  python3 python3-numpy python3-torch python3-onnx python3-pytest
+  dpkg-dev file
   librsvg2-bin
   dataset-fashion-mnist fortunes
 )

@@ -12,7 +12,7 @@
 ///   ...
 ///   m.output(yhat);
 ///   m.minimize(loss, sgd({.lr = 0.5}));
-///   nnc::Result<nnc::Graph> g = m.build();
+///   nnc::Result<nnc::ModelGraph> g = m.build();
 /// \endcode
 ///
 /// How it works. Declarations (`dim`, `input`, `param`, `state`, `constant`)
@@ -39,8 +39,9 @@
 /// `weight_decay`), so DSL code reads like its `.ir` twin.
 #pragma once
 
-#include "ir/Graph.h"
-#include "ir/Result.h"
+#include "nnc/ModelGraph.h"
+#include "nnc/Result.h"
+#include "nnc/Types.h"
 
 #include <concepts>
 #include <cstdint>
@@ -54,18 +55,21 @@
 #include <utility>
 #include <vector>
 
+// The DSL's internals (frontend/Dsl.cpp): not exported from libnnc.so.
+namespace nnc::dsl::detail {
+class ModelImpl;
+struct ExprNode;
+struct Access;
+} // namespace nnc::dsl::detail
+
+#pragma GCC visibility push(default)
+
 namespace nnc::dsl {
 
 /// Where in the user's C++ code a call is written.
 using Loc = std::source_location;
 
 class Model;
-
-namespace detail {
-class ModelImpl;
-struct ExprNode;
-struct Access;
-} // namespace detail
 
 /// A symbolic dimension declared with Model::dim (`dim B`).
 class SymDim {
@@ -282,7 +286,7 @@ private:
 // ---- ops (IR.md section 3) ---------------------------------------------------
 
 // The ops of the common shapes, one function each, written from the op
-// table (ir/Ops.def): element-wise unary ops, f32 -> f32 (`neg(x)`,
+// table (nnc/Ops.def): element-wise unary ops, f32 -> f32 (`neg(x)`,
 // `relu(x)`, `step(x)`: 1 where x >= 0 else 0, with a straight-through
 // gradient, ...); binary ops with NumPy broadcasting (`add(a, b)`, ...,
 // `eq(a, b)`: f32 1.0 where a == b, else 0.0); reductions over `axes` (all
@@ -297,7 +301,7 @@ private:
   Expr name(const Expr &x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
 #define NNC_LOSS_OP(id, name)                                                                      \
   Expr name(const Expr &prediction, const Expr &target, Loc loc = Loc::current());
-#include "ir/Ops.def"
+#include "nnc/Ops.def"
 #undef NNC_OP
 #undef NNC_UNARY_OP
 #undef NNC_BINARY_OP
@@ -404,10 +408,12 @@ public:
 
   /// The checked graph, or every error recorded so far in source order. The
   /// model stays usable: build() may be called again after more statements.
-  Result<Graph> build() const;
+  Result<ModelGraph> build() const;
 
 private:
   std::unique_ptr<detail::ModelImpl> impl_;
 };
 
 } // namespace nnc::dsl
+
+#pragma GCC visibility pop

@@ -6,59 +6,66 @@
 ///   if (!model) { std::cerr << model.errorText(); return 1; }
 ///   std::vector<std::byte> ... state(model->stateSize()) (64-byte aligned)
 ///   model->init(state); model->trainStep(state, workspace, dims, inputs, &loss);
+///
+/// For a session that owns its buffers and takes inputs by name, see the C
+/// API (nnc/nnc.h).
 #pragma once
 
-#include "codegen/Compiler.h"
-#include "ir/Graph.h"
-#include "ir/Result.h"
+#include "nnc/CompileOptions.h"
+#include "nnc/ModelGraph.h"
+#include "nnc/Result.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
+#pragma GCC visibility push(default)
+
 namespace nnc {
+
+namespace detail {
+struct CompiledModelImpl;
+}
 
 class CompiledModel {
 public:
-  /// Parses, checks and compiles a `.ir` file; a model with `minimize` also
-  /// gets its training step.
+  /// Parses, checks and compiles a model file (`.ir`, or `.onnx`); a model
+  /// with `minimize` also gets its training step.
   static Result<CompiledModel> load(const std::string &path, const CompileOptions &options = {});
   /// Compiles a graph (e.g. built with the C++ DSL: nnc::dsl::Model::build()).
-  static Result<CompiledModel> compile(const Graph &model, const CompileOptions &options = {});
+  static Result<CompiledModel> compile(const ModelGraph &model, const CompileOptions &options = {});
 
   /// The C ABI's calls. Return 0 on success, else a status (1 unsupported
   /// CPU, 2 null or misaligned buffer, 3 bad dim, 4 label out of range).
-  bool cpuSupported() const { return fns().cpuSupported() != 0; }
-  uint64_t stateSize() const { return fns().stateSize(); }
-  uint64_t workspaceSize(const int64_t *dims) const { return fns().workspaceSize(dims); }
-  int init(void *state) const { return fns().init(state); }
+  bool cpuSupported() const;
+  uint64_t stateSize() const;
+  uint64_t workspaceSize(const int64_t *dims) const;
+  int init(void *state) const;
   int infer(void *state, void *workspace, const int64_t *dims, const void *const *inputs,
-            void *const *outputs) const {
-    return fns().infer(state, workspace, dims, inputs, outputs);
-  }
+            void *const *outputs) const;
   /// Only for a model with `minimize` (see canTrain()); else returns 2.
   int trainStep(void *state, void *workspace, const int64_t *dims, const void *const *inputs,
-                float *loss) const {
-    return fns().trainStep ? fns().trainStep(state, workspace, dims, inputs, loss) : 2;
-  }
-  int64_t paramOffset(const char *name) const { return fns().paramOffset(name); }
-  bool canTrain() const { return fns().trainStep != nullptr; }
+                float *loss) const;
+  int64_t paramOffset(const char *name) const;
+  bool canTrain() const;
 
   /// The threads infer and trainStep run on: `threads` (0: one per core,
   /// the default, also CompileOptions::threads; 1: the calling thread) of
   /// a runtime pool shared with other models. Any count gives the same
   /// bits. Copies of this model share the setting; do not change it while
   /// a call is running.
-  void setThreads(int threads) { jit_->setThreads(threads); }
-  int threads() const { return jit_->threads(); }
+  void setThreads(int threads);
+  int threads() const;
 
-  /// The inference graph (inputs, outputs and dims in ABI order).
-  const Graph &graph() const { return *graph_; }
-  const CompileTimes &times() const { return jit_->times(); }
+  /// The model as given (inputs, outputs and dims in ABI order).
+  const ModelGraph &graph() const;
+  const CompileTimes &times() const;
 
 private:
-  const ModelFunctions &fns() const { return jit_->functions(); }
-  std::shared_ptr<JitModel> jit_;
-  std::shared_ptr<Graph> graph_;
+  CompiledModel() = default;
+  std::shared_ptr<detail::CompiledModelImpl> impl_;
 };
 
 } // namespace nnc
+
+#pragma GCC visibility pop

@@ -22,6 +22,10 @@ std::string printed(const nnc::Result<nnc::Graph> &g) {
   return g.ok() ? nnc::printGraph(*g) : "error:\n" + g.errorText();
 }
 
+std::string printed(const nnc::Result<nnc::ModelGraph> &g) {
+  return g.ok() ? g->print() : "error:\n" + g.errorText();
+}
+
 std::string printExample(const std::string &file) {
   std::ifstream in(NNC_SOURCE_DIR "/examples/" + file, std::ios::binary);
   std::ostringstream text;

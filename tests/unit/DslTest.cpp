@@ -23,7 +23,15 @@ std::string printed(const Result<Graph> &g) {
   return g.ok() ? nnc::printGraph(*g) : "error:\n" + g.errorText();
 }
 
-std::string printDsl(const Model &m) { return printed(m.build()); }
+/// The graph a model builds (or its errors).
+Result<Graph> built(const Model &m) {
+  Result<nnc::ModelGraph> g = m.build();
+  if (!g)
+    return Result<Graph>(g.takeDiags());
+  return g->graph();
+}
+
+std::string printDsl(const Model &m) { return printed(built(m)); }
 
 std::string printText(const std::string &text) {
   return printed(nnc::parseModel(text, "inline.ir"));
@@ -217,7 +225,7 @@ TEST(Dsl, ScalarsOnEitherSideBecomeImmediates) {
                    "a = x * 2\n b = 1 - x\n c = x / 4 + 0.5\n d = -x\n e = 2 * -x\n"
                    "f = x * -2\n g = maximum(x, 0)\n h = 1.5 * x - x / 3\n}\n";
   EXPECT_EQ(printDsl(s.m), printText(ir));
-  Result<Graph> g = s.m.build();
+  Result<Graph> g = built(s.m);
   ASSERT_TRUE(g.ok()) << g.errorText();
   EXPECT_EQ(g->node(0).op, nnc::OpKind::Mul);
   EXPECT_EQ(g->value(g->node(0).operands[1]).kind, nnc::ValueKind::Immediate);
@@ -298,7 +306,7 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
   auto g1 = m.param("g1", f32(1), ones());
   auto rs = m.state("rs", f32(1), ones());
   // The ops of the common shapes have their functions written from the table
-  // (ir/Ops.def), and are called here the same way.
+  // (nnc/Ops.def), and are called here the same way.
   std::vector<Expr> all;
 #define NNC_OP(...)
 #define NNC_UNARY_OP(id, name) all.push_back(name(x));
@@ -306,7 +314,7 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
 #define NNC_REDUCTION_OP(id, name) all.push_back(name(x));
 #define NNC_LOSS_OP(id, name)                                                                      \
   all.push_back(nnc::OpKind::id == nnc::OpKind::SoftmaxCrossEntropy ? name(x, lbl) : name(x, y));
-#include "ir/Ops.def"
+#include "nnc/Ops.def"
 #undef NNC_OP
 #undef NNC_UNARY_OP
 #undef NNC_BINARY_OP
@@ -336,7 +344,7 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
     all.push_back(e);
   for (size_t i = 0; i < all.size(); ++i)
     m.name("v" + std::to_string(i), all[i]);
-  Result<Graph> graph = m.build();
+  Result<Graph> graph = built(m);
   ASSERT_TRUE(graph.ok()) << graph.errorText();
   std::set<std::string> made;
   for (const nnc::Node &n : graph->nodes)
@@ -368,7 +376,7 @@ TEST(Dsl, TypedNameChecksTheType) {
   s.m.name("a", f32(s.B, 3), relu(s.x));
   EXPECT_TRUE(s.m.build().ok());
   s.m.name("b", f32(s.B, 4), relu(s.x));
-  Result<Graph> g = s.m.build();
+  Result<Graph> g = built(s.m);
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.errorText().find("'b' is declared f32[B, 4] but its value is f32[B, 3]"),
             std::string::npos)
@@ -389,7 +397,7 @@ TEST(Dsl, NodesCarryTheUsersSourceLocation) {
   Small s;
   uint32_t line = __LINE__ + 1;
   s.m.name("y", relu(s.x));
-  Result<Graph> g = s.m.build();
+  Result<Graph> g = built(s.m);
   ASSERT_TRUE(g.ok()) << g.errorText();
   const nnc::SourceLoc &loc = g->node(0).loc;
   ASSERT_NE(loc.file, nullptr);
@@ -406,7 +414,7 @@ TEST(Dsl, AShapeErrorIsAReturnedDiagnostic) {
   auto h = s.m.name("h", sigmoid(matmul(s.x, w)));
   EXPECT_FALSE(h.ok());
   s.m.output(h); // a failed value is used quietly: one error, not a cascade
-  Result<Graph> g = s.m.build();
+  Result<Graph> g = built(s.m);
   ASSERT_FALSE(g.ok());
   ASSERT_EQ(g.diags().errorCount(), 1u) << g.errorText();
   std::string text = g.errorText();
@@ -416,7 +424,7 @@ TEST(Dsl, AShapeErrorIsAReturnedDiagnostic) {
 
 /// The rendered errors of a model that must fail.
 std::string errorsOf(const Model &m) {
-  Result<Graph> g = m.build();
+  Result<Graph> g = built(m);
   return g.ok() ? "<built fine>" : g.errorText();
 }
 

@@ -1,5 +1,5 @@
 // Interpreter kernels, op by op: hand-computed values for every op of
-// ir/Ops.def and every attribute default.
+// nnc/Ops.def and every attribute default.
 #include "InterpTestUtil.h"
 #include "frontend/Parser.h"
 

@@ -2,7 +2,7 @@
 // errors, updates, and the course's worked examples as golden tests.
 #include "InterpTestUtil.h"
 
-#include "ir/SourceLoc.h"
+#include "nnc/SourceLoc.h"
 
 #include <cmath>
 

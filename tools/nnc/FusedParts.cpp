@@ -1,4 +1,4 @@
-/// The constituents of each fused op, as ir/Ops.def describes them.
+/// The constituents of each fused op, as nnc/Ops.def describes them.
 #include "tools/nnc/FusedParts.h"
 #include "ir/NodeAttrs.h"
 

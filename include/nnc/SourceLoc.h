@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#pragma GCC visibility push(default)
+
 namespace nnc {
 
 /// The text of one model file (or of stdin, or of a C++ DSL source). Source
@@ -47,3 +49,5 @@ struct SourceLoc {
 };
 
 } // namespace nnc
+
+#pragma GCC visibility pop
