@@ -7,7 +7,6 @@
 #include "codegen/Compiler.h"
 #include "codegen/Session.h"
 #include "frontend/ModelFile.h"
-#include "frontend/Parser.h"
 #include "ir/Limits.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
@@ -281,7 +280,7 @@ nnc_status nnc_compile_text(const char *text, const char *name, const nnc_option
     *model = nullptr;
     if (nnc_status s = checkOptions(options); s != NNC_OK)
       return s;
-    Result<Graph> g = nnc::parseModel(text, name ? name : "<text>");
+    Result<Graph> g = nnc::loadModelText(text, name ? name : "<text>");
     if (!g)
       return fail(NNC_MODEL_ERROR, g.diags());
     return compileGraph(std::move(g).value(), options, model);

@@ -48,4 +48,13 @@ Result<Graph> loadModel(const std::string &path, const ModelLoadOptions &options
   return g;
 }
 
+Result<Graph> loadModelText(const std::string &text, const std::string &name) {
+  Result<Graph> g = parseModel(text, name);
+  if (!g)
+    return g;
+  if (Status s = loadExternalWeights(*g, ExternalPathPolicy{}); !s)
+    return Result<Graph>(s.takeDiags());
+  return g;
+}
+
 } // namespace nnc

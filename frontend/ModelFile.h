@@ -31,4 +31,9 @@ Result<Graph> loadOnnxModel(const std::string &path, const ModelLoadOptions &opt
 /// model (`.onnx`) is imported (loadOnnxModel).
 Result<Graph> loadModel(const std::string &path, const ModelLoadOptions &options = {});
 
+/// Parses and checks model text (`name`: the file name diagnostics give) and
+/// loads the weights its initializers name, relative to the current folder
+/// (as for a model read from standard input).
+Result<Graph> loadModelText(const std::string &text, const std::string &name);
+
 } // namespace nnc

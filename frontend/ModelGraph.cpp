@@ -2,7 +2,6 @@
 #include "nnc/ModelGraph.h"
 
 #include "frontend/ModelFile.h"
-#include "frontend/Parser.h"
 #include "ir/Printer.h"
 
 namespace nnc {
@@ -10,7 +9,7 @@ namespace nnc {
 ModelGraph::ModelGraph(Graph graph) : graph_(std::make_shared<const Graph>(std::move(graph))) {}
 
 Result<ModelGraph> ModelGraph::parse(const std::string &text, const std::string &name) {
-  Result<Graph> g = parseModel(text, name);
+  Result<Graph> g = loadModelText(text, name);
   if (!g)
     return Result<ModelGraph>(g.takeDiags());
   return ModelGraph(std::move(g).value());

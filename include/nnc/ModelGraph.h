@@ -18,7 +18,8 @@ class Graph;
 class ModelGraph {
 public:
   /// Parses and verifies a model in the `.ir` language (IR.md sections 1-3);
-  /// `name` is the file name its diagnostics give.
+  /// `name` is the file name its diagnostics give. Weights its initializers
+  /// name (`safetensors("FILE")`) are read relative to the current folder.
   static Result<ModelGraph> parse(const std::string &text, const std::string &name = "<text>");
   /// Reads a model file: `.ir`, or `.onnx` (imported, IR.md section 7).
   static Result<ModelGraph> load(const std::string &path);

@@ -117,7 +117,8 @@ NNC_API const char *nnc_last_error(void);
 NNC_API nnc_status nnc_compile_file(const char *path, const nnc_options *options,
                                     nnc_model **model);
 /* The same for model text; `name` is the file name diagnostics give (NULL:
- * "<text>"). */
+ * "<text>"). Files its initializers name are read relative to the current
+ * folder. */
 NNC_API nnc_status nnc_compile_text(const char *text, const char *name, const nnc_options *options,
                                     nnc_model **model);
 /* Frees a model (NULL is fine). Its sessions must be freed first. */

@@ -107,6 +107,41 @@ def test_arrays_are_converted_once_when_needed(xor):
     assert np.array_equal(sess.infer(x=wide[:, ::2])["yhat"], reference)
 
 
+def test_text_reads_weights_relative_to_the_current_folder(xor, tmp_path, monkeypatch):
+    trained = xor.session()
+    trained.train_step(x=X, y=Y)
+    trained.save(str(tmp_path / "xor.safetensors"))
+    monkeypatch.chdir(tmp_path)
+    text = """model probe {
+  input x: f32[2, 2]
+  param w1: f32[2, 2] = safetensors("xor.safetensors")
+  y = matmul(x, w1)
+  output y
+}
+"""
+    out = nnc.compile(text=text).session().infer(x=np.eye(2, dtype=np.float32))["y"]
+    assert np.array_equal(out, trained.params["w1"])
+    with pytest.raises(nnc.Error, match="missing.safetensors"):
+        nnc.compile(text=text.replace("xor.safetensors", "missing.safetensors"))
+
+
+def test_contiguous_arrays_are_passed_without_a_copy():
+    a = np.zeros((4, 2), np.float32)
+    assert nnc._convert("x", a, np.dtype(np.float32)) is a
+    b = np.zeros(3, np.int32)
+    assert nnc._convert("label", b, np.dtype(np.int32)) is b
+    # Converted once: a new C-contiguous array of the model's dtype.
+    c = nnc._convert("x", a.T, np.dtype(np.float32))
+    assert c is not a and c.flags.c_contiguous and c.shape == (2, 4)
+
+
+def test_rank0_inputs_keep_their_rank():
+    model = nnc.compile(text="model s {\n  input t: f32[]\n  y = t * 2\n  output y\n}\n")
+    out = model.session().infer(t=np.float32(1.5))["y"]
+    assert out.shape == () and out == 3.0
+    assert model.session().infer(t=2)["y"] == 4.0
+
+
 def test_digits_mlp_trains_with_int_labels():
     model = nnc.compile(os.path.join(EXAMPLES, "digits_mlp.ir"), threads=1)
     sess = model.session()

@@ -263,7 +263,7 @@ def _convert(name, value, dtype):
         if array.dtype.kind not in "biuf" or not _np.can_cast(array.dtype, dtype, "same_kind"):
             raise Error(f"input '{name}' must be {dtype} (or convertible without changing "
                         f"the kind of number), got {array.dtype}")
-    return _np.ascontiguousarray(array, dtype=dtype)
+    return _np.asarray(array, dtype=dtype, order="C")  # itself when it is one (any rank)
 
 
 class Session:
