@@ -28,7 +28,9 @@ using nnc::Status;
 using nnc::Tensor;
 using nnc::ValueId;
 
-struct nnc_model {
+/// A compiled model: shared by its handle and its sessions, so that either
+/// may be freed first.
+struct ModelData {
   Graph declared; ///< the model as written: its inputs
   Graph infer;    ///< the planned inference graph
   std::unique_ptr<Graph> train;
@@ -39,8 +41,12 @@ struct nnc_model {
   const Graph &stateGraph() const { return train ? *train : infer; }
 };
 
+struct nnc_model {
+  std::shared_ptr<const ModelData> data;
+};
+
 struct nnc_session {
-  const nnc_model *model;
+  std::shared_ptr<const ModelData> model;
   std::unique_ptr<nnc::JitSession> jit;
   std::vector<Tensor> outputs; ///< of the last nnc_infer
 };
@@ -110,7 +116,7 @@ nnc_status compileGraph(Graph declared, const nnc_options *options, nnc_model **
   if (!(*jit)->functions().cpuSupported())
     return fail(NNC_UNSUPPORTED, "model '" + declared.name + "' was compiled for a CPU this one " +
                                      "is not (nnc_options.target_cpu)");
-  auto model = std::make_unique<nnc_model>();
+  auto model = std::make_shared<ModelData>();
   model->declared = std::move(declared);
   model->infer = planned->infer.graph;
   if (planned->train)
@@ -119,12 +125,12 @@ nnc_status compileGraph(Graph declared, const nnc_options *options, nnc_model **
   std::vector<std::string> printed = nnc::printedNames(model->infer);
   for (const nnc::OutputRef &o : model->infer.outputs)
     model->outputNames.push_back(printed[static_cast<size_t>(o.value)]);
-  *out = model.release();
+  *out = new nnc_model{std::move(model)};
   return NNC_OK;
 }
 
 /// The values of `kind` that nnc_model_count and nnc_model_info list.
-std::vector<ValueId> listed(const nnc_model &m, nnc_kind kind) {
+std::vector<ValueId> listed(const ModelData &m, nnc_kind kind) {
   switch (kind) {
   case NNC_INPUT:
     return m.declared.valuesOfKind(nnc::ValueKind::Input);
@@ -142,13 +148,13 @@ std::vector<ValueId> listed(const nnc_model &m, nnc_kind kind) {
   return {};
 }
 
-const Graph &graphOf(const nnc_model &m, nnc_kind kind) {
+const Graph &graphOf(const ModelData &m, nnc_kind kind) {
   if (kind == NNC_INPUT)
     return m.declared;
   return kind == NNC_OUTPUT ? m.infer : m.stateGraph();
 }
 
-nnc_status describe(const nnc_model &m, nnc_kind kind, size_t index, nnc_tensor_info *info) {
+nnc_status describe(const ModelData &m, nnc_kind kind, size_t index, nnc_tensor_info *info) {
   const Graph &g = graphOf(m, kind);
   ValueId id = listed(m, kind)[index];
   const nnc::Type &type = g.type(id);
@@ -172,7 +178,7 @@ nnc_status describe(const nnc_model &m, nnc_kind kind, size_t index, nnc_tensor_
 /// The tensors a call passes to `g` (one per input, in declaration order;
 /// empty for an input not given). Names `g` lacks are errors unless the
 /// model declares them (a label, given to inference).
-nnc_status bindByName(const nnc_model &m, const Graph &g, const nnc_tensor *inputs, size_t count,
+nnc_status bindByName(const ModelData &m, const Graph &g, const nnc_tensor *inputs, size_t count,
                       std::vector<Tensor> &bound) {
   std::vector<ValueId> ids = g.valuesOfKind(nnc::ValueKind::Input);
   bound.assign(ids.size(), Tensor());
@@ -290,15 +296,15 @@ nnc_status nnc_compile_text(const char *text, const char *name, const nnc_option
 void nnc_model_free(nnc_model *model) { delete model; }
 
 const char *nnc_model_name(const nnc_model *model) {
-  return model ? model->declared.name.c_str() : "";
+  return model ? model->data->declared.name.c_str() : "";
 }
 
-int nnc_model_can_train(const nnc_model *model) { return model && model->train ? 1 : 0; }
+int nnc_model_can_train(const nnc_model *model) { return model && model->data->train ? 1 : 0; }
 
 size_t nnc_model_count(const nnc_model *model, nnc_kind kind) {
   if (!model || kind < NNC_INPUT || kind > NNC_STATE)
     return 0;
-  return listed(*model, kind).size();
+  return listed(*model->data, kind).size();
 }
 
 nnc_status nnc_model_info(const nnc_model *model, nnc_kind kind, size_t index,
@@ -310,11 +316,11 @@ nnc_status nnc_model_info(const nnc_model *model, nnc_kind kind, size_t index,
       return nullArgument("nnc_model_info", "info");
     if (kind < NNC_INPUT || kind > NNC_STATE)
       return fail(NNC_INVALID_ARGUMENT, "nnc_model_info: unknown kind");
-    size_t count = listed(*model, kind).size();
+    size_t count = listed(*model->data, kind).size();
     if (index >= count)
       return fail(NNC_NOT_FOUND, "nnc_model_info: index " + std::to_string(index) +
                                      " is past the last of " + std::to_string(count));
-    return describe(*model, kind, index, info);
+    return describe(*model->data, kind, index, info);
   });
 }
 
@@ -327,14 +333,14 @@ nnc_status nnc_model_find(const nnc_model *model, const char *name, nnc_tensor_i
     if (!info)
       return nullArgument("nnc_model_find", "info");
     for (nnc_kind kind : {NNC_INPUT, NNC_OUTPUT, NNC_PARAM, NNC_STATE}) {
-      std::vector<ValueId> ids = listed(*model, kind);
+      std::vector<ValueId> ids = listed(*model->data, kind);
       for (size_t i = 0; i < ids.size(); ++i)
-        if ((kind == NNC_OUTPUT ? model->outputNames[i]
-                                : graphOf(*model, kind).value(ids[i]).name) == name)
-          return describe(*model, kind, i, info);
+        if ((kind == NNC_OUTPUT ? model->data->outputNames[i]
+                                : graphOf(*model->data, kind).value(ids[i]).name) == name)
+          return describe(*model->data, kind, i, info);
     }
-    return fail(NNC_NOT_FOUND,
-                "model '" + model->declared.name + "' has no value '" + std::string(name) + "'");
+    return fail(NNC_NOT_FOUND, "model '" + model->data->declared.name + "' has no value '" +
+                                   std::string(name) + "'");
   });
 }
 
@@ -345,10 +351,11 @@ nnc_status nnc_session_create(const nnc_model *model, nnc_session **session) {
     if (!session)
       return nullArgument("nnc_session_create", "session");
     *session = nullptr;
-    auto jit = nnc::JitSession::create(model->compiled, model->infer, model->train.get());
+    const ModelData &m = *model->data;
+    auto jit = nnc::JitSession::create(m.compiled, m.infer, m.train.get());
     if (!jit)
       return fail(NNC_RUNTIME_ERROR, jit.diags());
-    *session = new nnc_session{model, std::move(jit).value(), {}};
+    *session = new nnc_session{model->data, std::move(jit).value(), {}};
     return NNC_OK;
   });
 }
@@ -400,7 +407,7 @@ nnc_status nnc_train_step(nnc_session *session, const nnc_tensor *inputs, size_t
     if (!inputs && count > 0)
       return nullArgument("nnc_train_step", "inputs");
     session->outputs.clear();
-    const nnc_model &m = *session->model;
+    const ModelData &m = *session->model;
     if (!m.train)
       return fail(NNC_UNSUPPORTED,
                   "model '" + m.declared.name + "' has no training step (it declares no minimize)");

@@ -121,7 +121,8 @@ NNC_API nnc_status nnc_compile_file(const char *path, const nnc_options *options
  * folder. */
 NNC_API nnc_status nnc_compile_text(const char *text, const char *name, const nnc_options *options,
                                     nnc_model **model);
-/* Frees a model (NULL is fine). Its sessions must be freed first. */
+/* Frees a model (NULL is fine). Its sessions keep what they need and may
+ * outlive it; strings nnc_model_info gave go with it. */
 NNC_API void nnc_model_free(nnc_model *model);
 
 /* The model's name; 1 when it has a training step, else 0 (0 for NULL). */

@@ -203,9 +203,12 @@ int main(int argc, char **argv) {
   CHECK(predict(fresh, again));
   CHECK(memcmp(again, yhat, sizeof again) == 0);
 
-  nnc_session_free(fresh);
+  /* Sessions may outlive their model. */
   nnc_session_free(session);
   nnc_model_free(model);
+  CHECK(nnc_train_step(fresh, inputs, 2, &loss) == NNC_OK);
+  CHECK(predict(fresh, again));
+  nnc_session_free(fresh);
   nnc_session_free(NULL);
   nnc_model_free(NULL);
   if (failures) {
