@@ -7,6 +7,7 @@
 #include "codegen/Compiler.h"
 #include "codegen/Session.h"
 #include "frontend/ModelFile.h"
+#include "ir/Diagnostics.h"
 #include "ir/Limits.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
@@ -80,6 +81,25 @@ nnc_status nullArgument(const char *call, const char *argument) {
   return fail(NNC_INVALID_ARGUMENT, std::string(call) + ": " + argument + " is null");
 }
 
+/// More threads than this is a mistake, not a machine.
+constexpr int kMaxThreads = 4096;
+
+/// The C API describes values of rank at most NNC_MAX_RANK: a model with a
+/// larger input, output, param or state is refused where it declares it.
+nnc_status checkRanks(const Graph &declared) {
+  nnc::Diagnostics diags;
+  for (size_t i = 0; i < declared.values.size(); ++i) {
+    const nnc::Value &v = declared.values[i];
+    bool described = v.isDeclaration() && v.kind != nnc::ValueKind::Const;
+    for (const nnc::OutputRef &o : declared.outputs)
+      described = described || o.value == static_cast<ValueId>(i);
+    if (described && v.type.rank() > NNC_MAX_RANK)
+      diags.error(v.loc, "'{}' has rank {}; the C API handles ranks up to {} (NNC_MAX_RANK)",
+                  v.name, v.type.rank(), NNC_MAX_RANK);
+  }
+  return diags.hasErrors() ? fail(NNC_UNSUPPORTED, diags) : NNC_OK;
+}
+
 nnc::CompileOptions compileOptions(const nnc_options *options) {
   nnc::CompileOptions o;
   o.useCache = true;
@@ -98,14 +118,20 @@ nnc_status checkOptions(const nnc_options *options) {
     return NNC_OK;
   if (options->size < offsetof(nnc_options, use_cache) + sizeof(int))
     return fail(NNC_INVALID_ARGUMENT, "nnc_options.size is too small: start from NNC_OPTIONS_INIT");
-  if (options->threads < 0)
-    return fail(NNC_INVALID_ARGUMENT, "nnc_options.threads must be 0 (one per core) or more, got " +
-                                          std::to_string(options->threads));
+  if (options->threads < 0 || options->threads > kMaxThreads)
+    return fail(NNC_INVALID_ARGUMENT,
+                "nnc_options.threads must be in [0, " + std::to_string(kMaxThreads) +
+                    "] (0: one per core), got " + std::to_string(options->threads));
+  if (options->use_cache != 0 && options->use_cache != 1)
+    return fail(NNC_INVALID_ARGUMENT,
+                "nnc_options.use_cache must be 0 or 1, got " + std::to_string(options->use_cache));
   return NNC_OK;
 }
 
 /// Plans and JIT-compiles a checked graph into *out.
 nnc_status compileGraph(Graph declared, const nnc_options *options, nnc_model **out) {
+  if (nnc_status s = checkRanks(declared); s != NNC_OK)
+    return s;
   nnc::PassContext ctx;
   auto planned = nnc::planModel(declared, ctx);
   if (!planned)

@@ -477,6 +477,11 @@ void ModelImpl::checkLiteral(const Literal &lit, const Type &type, SourceLoc loc
     diags().error(loc, "ragged literal: lists of one level differ in shape");
     return;
   }
+  for (double v : lit.data())
+    if (!std::isfinite(static_cast<float>(v))) {
+      diags().error(loc, "literal holds {}, not a finite f32", v);
+      return;
+    }
   if (type.dtype == DType::I32)
     for (double v : lit.data())
       if (std::nearbyint(v) != v) {
@@ -536,6 +541,11 @@ ValueId ModelImpl::declare(ValueKind kind, const std::string &name, const TypeSp
 ValueId ModelImpl::lowerOperand(const ExprNode &n, DType hint, SourceLoc user) {
   switch (n.kind) {
   case ExprNode::Kind::Number:
+    // The parser's rule (a finite f32), so that the printed model parses.
+    if (!std::isfinite(static_cast<float>(n.number))) {
+      diags().error(n.loc, "number {} is not a finite f32", n.number);
+      return kNoValue;
+    }
     return builder.addImmediate(n.number, hint, n.loc);
   case ExprNode::Kind::Call:
     return lowerCall(n);

@@ -1,6 +1,10 @@
 /// Graph accessors.
 #include "ir/Graph.h"
 
+#include "ir/Printer.h"
+
+#include <fmt/format.h>
+
 namespace nnc {
 
 const char *valueKindName(ValueKind k) {
@@ -67,6 +71,24 @@ std::vector<int> Graph::useCounts() const {
   if (minimize)
     ++uses[static_cast<size_t>(minimize->loss)];
   return uses;
+}
+
+std::vector<std::string> optimizerArgProblems(const Minimize &m) {
+  std::vector<std::string> problems;
+  const CallableInfo *info = findOptimizer(m.optimizer);
+  if (!info)
+    return problems;
+  for (size_t i = 0; i < info->attrs.size() && i < m.args.size(); ++i) {
+    std::string name(info->attrs[i].name);
+    if (m.args[i].isNone())
+      continue;
+    double v = m.args[i].number;
+    bool beta = name == "beta1" || name == "beta2";
+    if (beta ? !(v >= 0 && v < 1) : !(v >= 0))
+      problems.push_back(fmt::format("{}: {} must be {}, got {}", m.optimizer, name,
+                                     beta ? "in [0, 1)" : "at least 0", formatNumber(v)));
+  }
+  return problems;
 }
 
 } // namespace nnc

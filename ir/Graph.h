@@ -80,6 +80,11 @@ struct Minimize {
   SourceLoc loc;
 };
 
+/// What is wrong with `minimize`'s optimizer arguments, outside the
+/// ranges PyTorch's optimizers accept (lr, momentum, weight_decay and eps
+/// at least 0; betas in [0, 1)): one message each.
+std::vector<std::string> optimizerArgProblems(const Minimize &m);
+
 struct DimDecl {
   std::string name;
   SourceLoc loc;

@@ -435,7 +435,10 @@ void GraphBuilder::setMinimize(ValueId loss, std::string optimizer, Attrs args, 
                  graph_.typeString(loss));
     return;
   }
-  graph_.minimize = Minimize{loss, std::move(optimizer), std::move(args), loc};
+  Minimize m{loss, std::move(optimizer), std::move(args), loc};
+  for (const std::string &problem : optimizerArgProblems(m))
+    diags_.error(loc, "{}", problem);
+  graph_.minimize = std::move(m);
 }
 
 ValueId GraphBuilder::lookup(const std::string &name) const {

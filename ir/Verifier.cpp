@@ -30,6 +30,8 @@ public:
       if (valid(g_.minimize->loss) && g_.type(g_.minimize->loss) != Type{DType::F32, {}})
         diags_.error(g_.minimize->loc, "minimize: the loss must be f32[], got {}",
                      g_.typeString(g_.minimize->loss));
+      for (const std::string &problem : optimizerArgProblems(*g_.minimize))
+        diags_.error(g_.minimize->loc, "{}", problem);
     }
     diags_.sortBySource();
     return std::move(diags_);

@@ -35,8 +35,9 @@ public:
   /// Compiles a graph (e.g. built with the C++ DSL: nnc::dsl::Model::build()).
   static Result<CompiledModel> compile(const ModelGraph &model, const CompileOptions &options = {});
 
-  /// The C ABI's calls. Return 0 on success, else a status (1 unsupported
-  /// CPU, 2 null or misaligned buffer, 3 bad dim, 4 label out of range).
+  /// The C ABI's calls. Return 0 on success, else a status (IR.md section
+  /// 6: 1 unsupported CPU, 2 null or misaligned buffer, 3 bad dim, 4 label
+  /// out of range, 5 max over an empty axis, 6 gather index out of range).
   bool cpuSupported() const;
   uint64_t stateSize() const;
   uint64_t workspaceSize(const int64_t *dims) const;

@@ -56,6 +56,9 @@ Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::strin
   std::map<std::string, Tensor> byName;
   for (auto &[name, t] : *read)
     byName[name] = t;
+  // Every tensor is checked before any is written: a file that does not
+  // fit changes nothing.
+  std::vector<std::pair<ValueId, const Tensor *>> writes;
   for (ValueId id : savedValues(g)) {
     const Value &v = g.value(id);
     auto it = byName.find(v.name);
@@ -69,8 +72,10 @@ Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::strin
     if (t.dtype() != v.type.dtype || t.shape() != concreteShape(v.type, {}))
       return Status::fail("{}: tensor '{}' is {} but the model declares {}", path, v.name,
                           t.typeString(), g.typeString(id));
-    state.write(id, t);
+    writes.emplace_back(id, &t);
   }
+  for (const auto &[id, t] : writes)
+    state.write(id, *t);
   return Ok{};
 }
 

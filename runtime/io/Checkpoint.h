@@ -35,7 +35,8 @@ Status saveCheckpoint(const Graph &g, const StateAccess &state, const std::strin
 /// with its declared dtype and shape; a state that is missing keeps its
 /// initial value (e.g. resuming with another optimizer), and tensors the
 /// model does not have (optimizer state, when evaluating) are ignored. A
-/// foreign file lacks the params and is refused. The file's metadata goes
+/// foreign file lacks the params and is refused. Nothing is written unless
+/// every tensor fits (a refused file changes nothing). The file's metadata goes
 /// to `*metadata` when given.
 Status loadCheckpoint(const Graph &g, const StateAccess &state, const std::string &path,
                       CheckpointMetadata *metadata = nullptr);

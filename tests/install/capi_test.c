@@ -57,6 +57,15 @@ static void badModels(const char *examples) {
   negative.threads = -1;
   CHECK_ERROR(nnc_compile_text("model m {}", NULL, &negative, &model), NNC_INVALID_ARGUMENT,
               "threads");
+  nnc_options cache = NNC_OPTIONS_INIT;
+  cache.use_cache = 7;
+  CHECK_ERROR(nnc_compile_text("model m {}", NULL, &cache, &model), NNC_INVALID_ARGUMENT,
+              "use_cache");
+  /* Rank 9: refused where it is declared. */
+  CHECK_ERROR(nnc_compile_text("model m {\n  input x: f32[1, 1, 1, 1, 1, 1, 1, 1, 2]\n"
+                               "  y = x * 2\n  output y\n}\n",
+                               "deep.ir", NULL, &model),
+              NNC_UNSUPPORTED, "deep.ir:2:");
   (void)examples;
 }
 

@@ -173,6 +173,11 @@ def test_a_model_error_is_located(tmp_path):
         nnc.compile()
     with pytest.raises(nnc.Error, match="threads"):
         nnc.compile(XOR, threads=-2)
+    with pytest.raises(nnc.Error, match="threads"):
+        nnc.compile(XOR, threads=True)
+    with pytest.raises(nnc.Error, match="text= must be a str"):
+        nnc.compile(text=5)
+    assert nnc.compile(text=b"model m {\n  input x: f32[2]\n  y = x * 2\n  output y\n}\n")
 
 
 def test_wrong_dtype_is_refused(xor):
@@ -200,13 +205,59 @@ def test_missing_unknown_and_misshapen_inputs(xor):
 
 def test_params_by_name_check_names_and_shapes(xor, tmp_path):
     sess = xor.session()
-    with pytest.raises(nnc.Error, match="no 'w9'"):
+    with pytest.raises(nnc.Error, match="no param 'w9'") as e:
         sess.params["w9"]
-    with pytest.raises(nnc.Error, match=r"shape \(2, 2\)"):
+    assert e.value.status == 3
+    with pytest.raises(nnc.Error, match=r"param 'w1' has shape \(2, 2\)") as e:
         sess.params["w1"] = np.zeros((3, 3))
+    assert e.value.status == 4
+    with pytest.raises(nnc.Error, match="param 'w1'"):
+        sess.params["w1"] = "abc"
     with pytest.raises(nnc.Error, match="missing.safetensors") as e:
         sess.load(str(tmp_path / "missing.safetensors"))
     assert e.value.status == 5
+
+
+def test_scalar_states_are_assignable(xor):
+    # The learning rate is a scalar state: a training loop may schedule it.
+    sess = xor.session()
+    sess.states["sgd.lr"] = 0.0
+    w1 = sess.params["w1"]
+    sess.train_step(x=X, y=Y)
+    assert np.array_equal(sess.params["w1"], w1)
+    sess.states["sgd.lr"] = np.float32(0.5)
+    assert sess.states["sgd.lr"] == np.float32(0.5)
+
+
+def test_integers_that_would_wrap_are_refused():
+    sess = nnc.compile(os.path.join(EXAMPLES, "digits_mlp.ir"), threads=1).session()
+    x = np.zeros((2, 64), np.float32)
+    with pytest.raises(nnc.Error, match="outside int32's range") as e:
+        sess.train_step(x=x, label=np.array([3, 2**32 + 3], np.int64))
+    assert e.value.status == 4
+    with pytest.raises(nnc.Error, match="outside int32's range"):
+        sess.train_step(x=x, label=np.array([2**63, 1], np.uint64))
+    sess.train_step(x=x, label=np.array([3, 4], np.int64))  # in range: converted
+
+
+def test_a_checkpoint_that_does_not_fit_changes_nothing(xor, tmp_path):
+    other = nnc.compile(text="""model xor {
+  input x: f32[4, 2]
+  param w1: f32[2, 2] = fill(9)
+  param b1: f32[2] = fill(9)
+  param w2: f32[2, 1] = fill(9)
+  param b2: f32[5] = fill(9)
+  y = sum(matmul(x, w1) + b1) + sum(w2) + sum(b2)
+  output y
+}
+""").session()
+    other.save(str(tmp_path / "misfit.safetensors"))
+    sess = xor.session()
+    before = {name: sess.params[name] for name in sess.params}
+    with pytest.raises(nnc.Error, match="b2"):
+        sess.load(str(tmp_path / "misfit.safetensors"))
+    for name, value in before.items():
+        assert np.array_equal(sess.params[name], value), name
 
 
 def test_a_label_out_of_range_is_a_located_runtime_error():

@@ -428,6 +428,17 @@ std::string errorsOf(const Model &m) {
   return g.ok() ? "<built fine>" : g.errorText();
 }
 
+TEST(Dsl, NumbersMustBeFiniteF32AsInTheLanguage) {
+  Small s;
+  s.m.name("a", s.x * 1e300);
+  EXPECT_NE(errorsOf(s.m).find("number 1e+300 is not a finite f32"), std::string::npos)
+      << errorsOf(s.m);
+  Model m("c");
+  m.constant("k", f32(2), {Literal(std::numeric_limits<double>::infinity()), Literal(1.0)});
+  EXPECT_NE(errorsOf(m).find("literal holds inf, not a finite f32"), std::string::npos)
+      << errorsOf(m);
+}
+
 TEST(Dsl, NamingMistakesAreReported) {
   Small s;
   s.m.name("x2", s.x);           // a value is not an op

@@ -115,6 +115,13 @@ TEST(ParserErrors, NumbersMustBeFiniteF32) {
   expectFirst("  y = x * 1e400\n", {5, 11, "number 1e400 is not a finite f32"});
 }
 
+TEST(ParserErrors, OptimizerArgumentsInPyTorchsRanges) {
+  std::string model = "  param w: f32[3] = zeros()\n  l = sum(w)\n  minimize l with ";
+  expectFirst(model + "adam(lr=1e-3, beta1=1)\n", {7, 3, "adam: beta1 must be in [0, 1), got 1"});
+  expectFirst(model + "sgd(lr=-0.1)\n", {7, 3, "sgd: lr must be at least 0, got -0.1"});
+  expectFirst(model + "adam(lr=1e-3, eps=-1)\n", {7, 3, "adam: eps must be at least 0, got -1"});
+}
+
 TEST(ParserErrors, BareNameOnTheRightOfEquals) {
   expectFirst("  y = x\n", {5, 7,
                             "the right side of '=' must apply an op, not a bare name "

@@ -37,6 +37,8 @@ import numpy as _np
 __all__ = ["Error", "Model", "Session", "compile", "version"]
 
 _MAX_RANK = 8
+# The C API's statuses that this module's own checks raise too.
+_INVALID_ARGUMENT, _NOT_FOUND, _SHAPE_ERROR = 1, 3, 4
 _F32, _I32 = 0, 1
 _INPUT, _OUTPUT, _PARAM, _STATE = 0, 1, 2, 3
 _DTYPES = {_F32: _np.dtype(_np.float32), _I32: _np.dtype(_np.int32)}
@@ -197,16 +199,21 @@ def compile(path=None, *, text=None, name=None, threads=0, cache=True, target_cp
     nnc's disk cache. target_cpu: an LLVM CPU name (default: this CPU).
     Raises nnc.Error with the located diagnostics when the model is wrong."""
     if (path is None) == (text is None):
-        raise Error("nnc.compile: give a path or text=, one of them")
-    if not isinstance(threads, int) or threads < 0:
-        raise Error("nnc.compile: threads must be an int >= 0")
+        raise Error("nnc.compile: give a path or text=, one of them", _INVALID_ARGUMENT)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise Error("nnc.compile: threads must be an int >= 0", _INVALID_ARGUMENT)
+    if text is not None and not isinstance(text, (str, bytes)):
+        raise Error("nnc.compile: text= must be a str (or bytes)", _INVALID_ARGUMENT)
+    if path is not None and not isinstance(path, (str, bytes, _os.PathLike)):
+        raise Error("nnc.compile: the path must be a str or os.PathLike", _INVALID_ARGUMENT)
     options = _Options(_c.sizeof(_Options), threads, 1 if cache else 0,
                        target_cpu.encode() if target_cpu else None)
     handle = _c.c_void_p()
     if path is not None:
         _check(_lib.nnc_compile_file(_os.fsencode(path), _c.byref(options), _c.byref(handle)))
     else:
-        _check(_lib.nnc_compile_text(text.encode(), name.encode() if name else None,
+        _check(_lib.nnc_compile_text(text.encode() if isinstance(text, str) else text,
+                                     name.encode() if name else None,
                                      _c.byref(options), _c.byref(handle)))
     return Model(handle)
 
@@ -216,9 +223,10 @@ class _Values:
     numpy array; assigning writes the values (same shape, converted to the
     dtype)."""
 
-    def __init__(self, session, infos):
+    def __init__(self, session, infos, what):
         self._session = session
         self._infos = {info.name: info for info in infos}
+        self._what = what
 
     def __getitem__(self, name):
         info = self._lookup(name)
@@ -229,15 +237,17 @@ class _Values:
 
     def __setitem__(self, name, value):
         info = self._lookup(name)
-        array = _convert(name, value, info.dtype)
+        array = _convert(name, value, info.dtype, self._what)
         if array.shape != info.shape:
-            raise Error(f"'{name}' has shape {info.shape}, got {array.shape}")
+            raise Error(f"{self._what} '{name}' has shape {info.shape}, got {array.shape}",
+                        _SHAPE_ERROR)
         _check(_lib.nnc_write(self._session._handle, name.encode(),
                               array.ctypes.data_as(_c.c_void_p), array.nbytes))
 
     def _lookup(self, name):
         if name not in self._infos:
-            raise Error(f"no '{name}' here; there are: {', '.join(self._infos)}")
+            raise Error(f"no {self._what} '{name}'; there are: {', '.join(self._infos)}",
+                        _NOT_FOUND)
         return self._infos[name]
 
     def __contains__(self, name):
@@ -256,13 +266,23 @@ class _Values:
         return [(name, self[name]) for name in self._infos]
 
 
-def _convert(name, value, dtype):
-    """`value` as a C-contiguous array of `dtype`: itself when it is one."""
-    array = _np.asarray(value)
+def _convert(name, value, dtype, what="input"):
+    """`value` as a C-contiguous array of `dtype`: itself when it is one.
+    Refused: another kind of number (floats for int32), and integers that
+    int32 cannot hold (they would wrap)."""
+    try:
+        array = _np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise Error(f"{what} '{name}': not an array ({e})", _SHAPE_ERROR) from None
     if array.dtype != dtype:
         if array.dtype.kind not in "biuf" or not _np.can_cast(array.dtype, dtype, "same_kind"):
-            raise Error(f"input '{name}' must be {dtype} (or convertible without changing "
-                        f"the kind of number), got {array.dtype}")
+            raise Error(f"{what} '{name}' must be {dtype} (or convertible without changing "
+                        f"the kind of number), got {array.dtype}", _SHAPE_ERROR)
+        if dtype.kind == "i" and array.dtype.kind in "iu" and array.size:
+            info = _np.iinfo(dtype)
+            if array.min() < info.min or array.max() > info.max:
+                raise Error(f"{what} '{name}' holds integers outside int32's range",
+                            _SHAPE_ERROR)
     return _np.asarray(array, dtype=dtype, order="C")  # itself when it is one (any rank)
 
 
@@ -277,8 +297,8 @@ class Session:
         self._handle = handle
         self._inputs = {info.name: info for info in model.inputs}
         self._outputs = model.outputs
-        self.params = _Values(self, model.params)
-        self.states = _Values(self, model.states)
+        self.params = _Values(self, model.params, "param")
+        self.states = _Values(self, model.states, "state")
 
     def __del__(self):
         if getattr(self, "_handle", None):
@@ -291,7 +311,7 @@ class Session:
             info = self._inputs.get(name)
             if info is None:
                 raise Error(f"model '{self.model.name}' has no input '{name}' "
-                            f"(its inputs: {', '.join(self._inputs)})")
+                            f"(its inputs: {', '.join(self._inputs)})", _NOT_FOUND)
             array = _convert(name, value, info.dtype)
             shape = (_c.c_int64 * max(1, array.ndim))(*array.shape)
             keep += [array, shape]
