@@ -10,6 +10,8 @@
 #include "codegen/ObjectCache.h"
 #include "codegen/ParallelCompile.h"
 #include "ir/Printer.h"
+
+#include <fmt/ranges.h>
 #include "codegen/Target.h"
 
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -92,16 +94,25 @@ std::string buildIdentity() {
   return fmt::format("{}:{}:{}", NNC_VERSION, st.st_size, st.st_mtim.tv_sec);
 }
 
+LinkedFunctions linkedFunctions(const PlannedModel &model) {
+  return LinkedFunctions{model.train.has_value(), model.split.has_value()};
+}
+
 /// The cache key: everything the object depends on.
 std::string cacheKey(const PlannedModel &model, const CompileOptions &options,
                      llvm::TargetMachine &tm, unsigned parts) {
   const Graph &infer = model.infer.graph;
   const Graph *train = model.trainGraph();
   llvm::SHA256 hash;
+  std::string split = "-";
+  if (model.split)
+    split = printGraph(model.split->gradients.graph) + printGraph(model.split->apply.graph) +
+            fmt::format("{}", fmt::join(model.split->params, ","));
   for (const std::string &part :
-       {printGraph(infer), train ? printGraph(*train) : std::string("-"), prefixOf(infer, options),
-        gemmLibraryCpu(options, tm), tm.getTargetCPU().str(), tm.getTargetFeatureString().str(),
-        buildIdentity(), std::string(LLVM_VERSION_STRING), std::to_string(parts)}) {
+       {printGraph(infer), train ? printGraph(*train) : std::string("-"), split,
+        prefixOf(infer, options), gemmLibraryCpu(options, tm), tm.getTargetCPU().str(),
+        tm.getTargetFeatureString().str(), buildIdentity(), std::string(LLVM_VERSION_STRING),
+        std::to_string(parts)}) {
     hash.update(part);
     hash.update(llvm::StringRef("\0", 1));
   }
@@ -155,14 +166,14 @@ Result<std::unique_ptr<JitModel>> jitCompile(const PlannedModel &model,
   if (!objects)
     return R(objects.takeDiags());
   const Graph &infer = model.infer.graph;
-  auto linked = linkJitModel(*objects, prefixOf(infer, options), model.train.has_value(), times);
+  auto linked = linkJitModel(*objects, prefixOf(infer, options), linkedFunctions(model), times);
   if (!linked && times.fromCache) {
     // Cached code that checks out but does not load: replace it.
     discardCachedObjects(key, static_cast<unsigned>(objects->size()), linked.errorText());
     objects = modelObjects(model, options, **tm, parts, times, key, false);
     if (!objects)
       return R(objects.takeDiags());
-    linked = linkJitModel(*objects, prefixOf(infer, options), model.train.has_value(), times);
+    linked = linkJitModel(*objects, prefixOf(infer, options), linkedFunctions(model), times);
   }
   if (linked)
     (*linked)->setThreads(options.threads);

@@ -26,6 +26,15 @@ struct ModelFunctions {
   int (*trainStep)(void *state, void *workspace, const int64_t *dims, const void *const *inputs,
                    float *loss) = nullptr; ///< null for a model without `minimize`
   int64_t (*paramOffset)(const char *name) = nullptr;
+  /// The training step cut at the gradients (null unless the model was
+  /// planned with PlanRequest::splitTrainingStep; IR.md section 6).
+  uint64_t (*gradientsSize)() = nullptr;
+  int64_t (*gradientOffset)(const char *name) = nullptr;
+  using GradientReady = void (*)(void *ctx, int64_t param);
+  int (*computeGradients)(void *state, void *workspace, const int64_t *dims,
+                          const void *const *inputs, float *gradients, float *loss,
+                          GradientReady ready, void *readyCtx) = nullptr;
+  int (*applyGradients)(void *state, void *workspace, const float *gradients) = nullptr;
   /// The runner of the model's parallel loops (null: the calling thread).
   using ParallelRunner = void (*)(void *pool, int64_t tasks, void (*task)(void *ctx, int64_t t),
                                   void *ctx);
@@ -88,7 +97,9 @@ Result<std::string> compileObject(const PlannedModel &model, const CompileOption
                                   CompileTimes *times = nullptr);
 
 /// The C header of IR.md section 6 for the object above.
-std::string cHeader(const Graph &infer, const Graph *train, const CompileOptions &options);
+/// `split`: the training step cut at the gradients, when compiled too.
+std::string cHeader(const Graph &infer, const Graph *train, const CompileOptions &options,
+                    const PlannedModel::Split *split = nullptr);
 
 /// The optimized LLVM IR or the host assembly of a model (for tests and
 /// `nnc compile --emit`): what = "llvm" or "asm".

@@ -27,7 +27,43 @@ std::string listOf(const Graph &g, const std::vector<ValueId> &ids) {
 
 } // namespace
 
-std::string cHeader(const Graph &infer, const Graph *train, const CompileOptions &options) {
+namespace {
+
+/// The declarations of PREFIX_compute_gradients and PREFIX_apply_gradients.
+std::string splitStepDeclarations(const std::string &p, const PlannedModel::Split &split) {
+  GradientLayout layout = layoutGradients(split.gradients.graph, split.params);
+  std::string offsets;
+  for (const auto &[name, offset] : layout.entries)
+    offsets += fmt::format(" *   {} at byte {}\n", name, offset);
+  return fmt::format(R"(
+/* The training step cut at the gradients (nnc compile --split-step), for
+ * data-parallel training (IR.md section 6). compute_gradients runs the
+ * forward and backward passes and writes the gradient of every trained
+ * param into `gradients` ({p}_GRADIENTS_SIZE bytes, 4-byte aligned):
+{offsets} * calling ready(ready_ctx, i) as soon as the i-th of them is final (ready
+ * may be NULL; it runs on the calling thread, between kernels). The caller
+ * may then combine them (sum across processes, scaled by each one's share
+ * of the batch); apply_gradients runs the optimizer's update from them.
+ * compute_gradients then apply_gradients on the same gradients computes
+ * what train_step computes. */
+#define {p}_NUM_GRADIENTS {count}
+#define {p}_GRADIENTS_SIZE {size}
+typedef void (*{p}_gradient_ready)(void *ctx, int64_t i);
+uint64_t {p}_gradients_size(void);
+int64_t  {p}_gradient_offset(const char *name);  /* byte offset in gradients, or -1 */
+int      {p}_compute_gradients(void *state, void *workspace, const int64_t *dims,
+                               const void *const *inputs, float *gradients, float *loss,
+                               {p}_gradient_ready ready, void *ready_ctx);
+int      {p}_apply_gradients(void *state, void *workspace, const float *gradients);
+)",
+                     fmt::arg("p", p), fmt::arg("offsets", offsets),
+                     fmt::arg("count", layout.entries.size()), fmt::arg("size", layout.size));
+}
+
+} // namespace
+
+std::string cHeader(const Graph &infer, const Graph *train, const CompileOptions &options,
+                    const PlannedModel::Split *split) {
   std::string p = options.prefix.empty() ? infer.name : options.prefix;
   std::vector<ValueId> outputs;
   for (const OutputRef &o : infer.outputs)
@@ -87,6 +123,8 @@ int      {p}_infer(void *state, void *workspace, const int64_t *dims,
                      "                        const void *const *inputs, float *loss);\n",
                      fmt::arg("p", p));
   h += fmt::format("int64_t  {}_param_offset(const char *name);\n", p);
+  if (split)
+    h += splitStepDeclarations(p, *split);
   h += fmt::format(R"(
 /* Optional threads (an nnc extension of the ABI). Without a runner every
  * call runs on the calling thread. With one, the big loops of infer and

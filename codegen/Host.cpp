@@ -27,7 +27,10 @@ Result<CompiledModel> CompiledModel::compile(const ModelGraph &model,
                                              const CompileOptions &options) {
   using R = Result<CompiledModel>;
   PassContext ctx;
-  auto planned = planModel(model.graph(), ctx); // verify, training step, passes, schedule, plan
+  PlanRequest request;
+  request.splitTrainingStep = options.splitTrainingStep && model.graph().minimize.has_value();
+  // verify, training step, passes, schedule, plan
+  auto planned = planModel(model.graph(), ctx, request);
   if (!planned)
     return R(planned.takeDiags());
   auto jit = jitCompile(*planned, options); // LLVM module, optimize, machine code
@@ -61,6 +64,30 @@ int64_t CompiledModel::paramOffset(const char *name) const {
   return impl_->fns().paramOffset(name);
 }
 bool CompiledModel::canTrain() const { return impl_->fns().trainStep != nullptr; }
+
+uint64_t CompiledModel::gradientsSize() const {
+  const ModelFunctions &f = impl_->fns();
+  return f.gradientsSize ? f.gradientsSize() : 0;
+}
+
+int64_t CompiledModel::gradientOffset(const char *name) const {
+  const ModelFunctions &f = impl_->fns();
+  return f.gradientOffset ? f.gradientOffset(name) : -1;
+}
+
+int CompiledModel::computeGradients(void *state, void *workspace, const int64_t *dims,
+                                    const void *const *inputs, float *gradients, float *loss,
+                                    GradientReady ready, void *readyCtx) const {
+  const ModelFunctions &f = impl_->fns();
+  if (!f.computeGradients)
+    return 2;
+  return f.computeGradients(state, workspace, dims, inputs, gradients, loss, ready, readyCtx);
+}
+
+int CompiledModel::applyGradients(void *state, void *workspace, const float *gradients) const {
+  const ModelFunctions &f = impl_->fns();
+  return f.applyGradients ? f.applyGradients(state, workspace, gradients) : 2;
+}
 void CompiledModel::setThreads(int threads) { impl_->jit->setThreads(threads); }
 int CompiledModel::threads() const { return impl_->jit->threads(); }
 const ModelGraph &CompiledModel::graph() const { return impl_->graph; }

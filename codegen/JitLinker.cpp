@@ -29,7 +29,8 @@ public:
   explicit LlJitModel(const CompileTimes &times) { times_ = times; }
 
   /// Links the objects into a new JIT and finds the model's functions.
-  Status link(const std::vector<std::string> &objects, const std::string &prefix, bool training) {
+  Status link(const std::vector<std::string> &objects, const std::string &prefix,
+              LinkedFunctions which) {
     auto start = std::chrono::steady_clock::now();
     // glibc's vector math (libmvec) serves the vectorized exp, log, tanh, erf.
     llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
@@ -50,7 +51,7 @@ public:
     for (const std::string &object : objects)
       if (auto e = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, prefix)))
         return Status::fail("JIT: {}", errorText(std::move(e)));
-    Status found = lookupAll(prefix, training);
+    Status found = lookupAll(prefix, which);
     times_.linkMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     return found;
@@ -79,7 +80,7 @@ private:
     return Ok{};
   }
 
-  Status lookupAll(const std::string &p, bool training) {
+  Status lookupAll(const std::string &p, LinkedFunctions which) {
     ModelFunctions &f = functions_;
     for (Status s :
          {lookup(p + "_cpu_supported", f.cpuSupported), lookup(p + "_state_size", f.stateSize),
@@ -88,8 +89,16 @@ private:
           lookup(p + "_set_parallel_runner", f.setParallelRunner)})
       if (!s)
         return s;
-    if (training)
-      return lookup(p + "_train_step", f.trainStep);
+    if (which.trainStep)
+      if (Status s = lookup(p + "_train_step", f.trainStep); !s)
+        return s;
+    if (which.splitStep)
+      for (Status s : {lookup(p + "_gradients_size", f.gradientsSize),
+                       lookup(p + "_gradient_offset", f.gradientOffset),
+                       lookup(p + "_compute_gradients", f.computeGradients),
+                       lookup(p + "_apply_gradients", f.applyGradients)})
+        if (!s)
+          return s;
     return Ok{};
   }
 
@@ -106,10 +115,10 @@ void JitModel::setThreads(int threads) {
 }
 
 Result<std::unique_ptr<JitModel>> linkJitModel(const std::vector<std::string> &objects,
-                                               const std::string &prefix, bool training,
+                                               const std::string &prefix, LinkedFunctions which,
                                                const CompileTimes &times) {
   auto model = std::make_unique<LlJitModel>(times);
-  if (Status linked = model->link(objects, prefix, training); !linked)
+  if (Status linked = model->link(objects, prefix, which); !linked)
     return Result<std::unique_ptr<JitModel>>(linked.takeDiags());
   return Result<std::unique_ptr<JitModel>>(std::unique_ptr<JitModel>(std::move(model)));
 }

@@ -11,11 +11,16 @@
 
 namespace nnc {
 
-/// Links `objects` and finds the C ABI functions named PREFIX_* (train_step
-/// only when `training`); records the link time in `times`, which the model
-/// keeps.
+/// Which of the optional C ABI functions a compiled model has.
+struct LinkedFunctions {
+  bool trainStep = false; ///< PREFIX_train_step
+  bool splitStep = false; ///< PREFIX_compute_gradients and PREFIX_apply_gradients
+};
+
+/// Links `objects` and finds the C ABI functions named PREFIX_*; records
+/// the link time in `times`, which the model keeps.
 Result<std::unique_ptr<JitModel>> linkJitModel(const std::vector<std::string> &objects,
-                                               const std::string &prefix, bool training,
+                                               const std::string &prefix, LinkedFunctions which,
                                                const CompileTimes &times);
 
 } // namespace nnc

@@ -27,4 +27,13 @@ StateLayout layoutState(const Graph &infer, const Graph *train) {
   return layout;
 }
 
+GradientLayout layoutGradients(const Graph &gradients, const std::vector<std::string> &params) {
+  GradientLayout layout;
+  for (size_t i = 0; i < params.size(); ++i) {
+    layout.entries.emplace_back(params[i], layout.size);
+    layout.size += alignedBytes(gradients.type(gradients.outputs[i].value), {});
+  }
+  return layout;
+}
+
 } // namespace nnc

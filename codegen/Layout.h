@@ -22,6 +22,18 @@ struct StateLayout {
 
 StateLayout layoutState(const Graph &infer, const Graph *train);
 
+/// The flat gradient buffer of a split training step (IR.md section 6,
+/// PREFIX_compute_gradients): the gradient of each trained param at a
+/// 64-byte aligned offset, in the order of `params`.
+struct GradientLayout {
+  std::vector<std::pair<std::string, uint64_t>> entries; ///< param name, byte offset
+  uint64_t size = 0;
+};
+
+/// `gradients` is the split step's gradients graph, whose outputs are the
+/// gradients of `params`, in that order (then the loss).
+GradientLayout layoutGradients(const Graph &gradients, const std::vector<std::string> &params);
+
 /// Bytes of a value, rounded up to 64, given the symbolic dims' values.
 uint64_t alignedBytes(const Type &t, const std::vector<int64_t> &dims);
 

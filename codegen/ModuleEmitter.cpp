@@ -4,6 +4,7 @@
 #include "codegen/InitializerCode.h"
 #include "codegen/Lowering.h"
 #include "codegen/Parallel.h"
+#include "ir/InternalError.h"
 #include "passes/schedule/MemoryPlan.h"
 #include "runtime/Initializers.h"
 
@@ -29,7 +30,10 @@ public:
         gemmLibraryCpu_(std::move(gemmLibraryCpu)), infer_(model.infer.graph),
         train_(model.trainGraph()), layout_(layoutState(infer_, train_)),
         inferPlan_(model.infer.plan), trainPlan_(model.train ? &model.train->plan : nullptr),
-        b_(m.getContext()) {}
+        split_(model.split ? &*model.split : nullptr), b_(m.getContext()) {
+    if (split_)
+      gradientLayout_ = layoutGradients(split_->gradients.graph, split_->params);
+  }
 
   void emit() {
     emitCpuSupported();
@@ -42,6 +46,12 @@ public:
     emitGraphFunction(prefix_ + "_infer", infer_, inferPlan_, false);
     if (train_)
       emitGraphFunction(prefix_ + "_train_step", *train_, *trainPlan_, true);
+    if (split_) {
+      emitGradientsSize();
+      emitGradientOffset();
+      emitComputeGradients();
+      emitApplyGradients();
+    }
   }
 
 private:
@@ -136,17 +146,26 @@ private:
       l.loadDims();
     }
     llvm::Value *size = workspaceBytes(l, inferPlan_);
-    if (train_) {
-      Lowering lt(m_, f, *train_, f->getArg(0));
-      lt.b.SetInsertPoint(l.b.GetInsertBlock());
-      if (!train_->dims.empty())
-        lt.loadDims();
-      llvm::Value *t = workspaceBytes(lt, *trainPlan_);
-      size = lt.b.CreateSelect(lt.b.CreateICmpUGT(t, size), t, size);
-      lt.b.CreateRet(size);
-      return;
+    // The largest of every function's workspace.
+    std::vector<std::pair<const Graph *, const MemoryPlan *>> others;
+    if (train_)
+      others.emplace_back(train_, trainPlan_);
+    if (split_) {
+      others.emplace_back(&split_->gradients.graph, &split_->gradients.plan);
+      others.emplace_back(&split_->apply.graph, &split_->apply.plan);
     }
-    l.b.CreateRet(size);
+    llvm::BasicBlock *block = l.b.GetInsertBlock();
+    for (const auto &[graph, plan] : others) {
+      Lowering lt(m_, f, *graph, f->getArg(0));
+      lt.b.SetInsertPoint(block);
+      if (!graph->dims.empty())
+        lt.loadDims();
+      llvm::Value *t = workspaceBytes(lt, *plan);
+      size = lt.b.CreateSelect(lt.b.CreateICmpUGT(t, size), t, size);
+      block = lt.b.GetInsertBlock();
+    }
+    b_.SetInsertPoint(block);
+    b_.CreateRet(size);
   }
 
   /// The first values of every param and state: P_init zeroes the state,
@@ -174,8 +193,12 @@ private:
     l.b.CreateRet(l.b.getInt32(kAbiOk));
   }
 
-  void emitParamOffset() {
-    llvm::Function *f = declare(prefix_ + "_param_offset", i64(), {ptr()});
+  void emitParamOffset() { emitNameLookup(prefix_ + "_param_offset", layout_.entries); }
+
+  /// int64_t NAME(const char *name): the offset of `name` in `entries`, or -1.
+  void emitNameLookup(const std::string &function,
+                      const std::vector<std::pair<std::string, uint64_t>> &entries) {
+    llvm::Function *f = declare(function, i64(), {ptr()});
     auto *strcmpType = llvm::FunctionType::get(i32(), {ptr(), ptr()}, false);
     llvm::FunctionCallee strcmpFn = m_.getOrInsertFunction("strcmp", strcmpType);
     b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
@@ -184,7 +207,7 @@ private:
     b_.CreateCondBr(b_.CreateIsNull(name), missing,
                     llvm::BasicBlock::Create(m_.getContext(), "lookup", f));
     b_.SetInsertPoint(&f->back());
-    for (const auto &[entryName, offset] : layout_.entries) {
+    for (const auto &[entryName, offset] : entries) {
       llvm::Value *same = b_.CreateICmpEQ(
           b_.CreateCall(strcmpFn, {name, b_.CreateGlobalStringPtr(entryName)}), b_.getInt32(0));
       llvm::BasicBlock *found = llvm::BasicBlock::Create(m_.getContext(), "found", f);
@@ -222,23 +245,9 @@ private:
     checkBuffer(l, workspace);
     checkDims(l, g, f->getArg(2));
     bindDeclarations(l, g, state, inputs);
-    // The planned buffers, laid out from the dims at entry. Values sharing a
-    // buffer get the same pointer, so an in-place loop has no alias check.
-    std::vector<llvm::Value *> buffers;
-    llvm::Value *offset = l.constI64(0);
-    for (const PlannedBuffer &buffer : plan.buffers) {
-      buffers.push_back(l.b.CreateInBoundsGEP(l.b.getInt8Ty(), workspace, offset));
-      offset = l.b.CreateAdd(offset, bufferBytes(l, buffer.size));
-    }
+    bindResults(l, g, plan, workspace);
     std::vector<llvm::Value *> outputs =
         training ? std::vector<llvm::Value *>{} : outputPointers(l, g, f->getArg(4));
-    for (const Node &n : g.nodes) {
-      // An update's value may be computed straight into its param or state.
-      ValueId target = plan.stateOf[static_cast<size_t>(n.result)];
-      int32_t buffer = plan.bufferOf[static_cast<size_t>(n.result)];
-      l.setBuffer(n.result,
-                  target != kNoValue ? l.data(target) : buffers[static_cast<size_t>(buffer)]);
-    }
     std::vector<bool> direct = training ? std::vector<bool>{} : outputsInPlace(l, g, outputs);
     for (const Node &n : g.nodes)
       lowerNode(l, n);
@@ -246,6 +255,150 @@ private:
       finishTrainStep(l, g, plan, f->getArg(4));
     else
       copyOutputs(l, g, outputs, direct);
+    l.b.CreateRet(l.b.getInt32(kAbiOk));
+  }
+
+  /// The planned buffers, laid out in the workspace from the dims at entry,
+  /// and each node's result in its buffer. Values sharing a buffer get the
+  /// same pointer, so an in-place loop has no alias check.
+  void bindResults(Lowering &l, const Graph &g, const MemoryPlan &plan, llvm::Value *workspace) {
+    std::vector<llvm::Value *> buffers;
+    llvm::Value *offset = l.constI64(0);
+    for (const PlannedBuffer &buffer : plan.buffers) {
+      buffers.push_back(l.b.CreateInBoundsGEP(l.b.getInt8Ty(), workspace, offset));
+      offset = l.b.CreateAdd(offset, bufferBytes(l, buffer.size));
+    }
+    for (const Node &n : g.nodes) {
+      // An update's value may be computed straight into its param or state.
+      ValueId target = plan.stateOf[static_cast<size_t>(n.result)];
+      int32_t buffer = plan.bufferOf[static_cast<size_t>(n.result)];
+      l.setBuffer(n.result,
+                  target != kNoValue ? l.data(target) : buffers[static_cast<size_t>(buffer)]);
+    }
+  }
+
+  // ---- the training step cut at the gradients (data parallelism) ----------
+
+  void emitGradientsSize() {
+    llvm::Function *f = declare(prefix_ + "_gradients_size", i64(), {});
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    b_.CreateRet(b_.getInt64(gradientLayout_.size));
+  }
+
+  void emitGradientOffset() {
+    emitNameLookup(prefix_ + "_gradient_offset", gradientLayout_.entries);
+  }
+
+  /// PREFIX_compute_gradients(state, workspace, dims, inputs, gradients,
+  /// loss, ready, ready_ctx): the forward and backward passes, each
+  /// gradient computed straight into its place in `gradients`; as soon as
+  /// one is final, ready(ready_ctx, i) for the i-th trained param (when
+  /// `ready` is not null), so that its reduction can start while the rest
+  /// of the backward pass runs.
+  void emitComputeGradients() {
+    const Graph &g = split_->gradients.graph;
+    const MemoryPlan &plan = split_->gradients.plan;
+    llvm::Function *f = declare(prefix_ + "_compute_gradients", i32(),
+                                {ptr(), ptr(), ptr(), ptr(), ptr(), ptr(), ptr(), ptr()});
+    for (unsigned i = 0; i < 2; ++i)
+      f->addParamAttr(i, llvm::Attribute::NoAlias);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    Lowering l(m_, f, g, f->getArg(2));
+    l.gemmLibraryCpu = gemmLibraryCpu_;
+    l.schedule = &plan.schedule;
+    l.b.SetInsertPoint(b_.GetInsertBlock());
+    llvm::Value *state = f->getArg(0), *workspace = f->getArg(1), *gradients = f->getArg(4);
+    checkBuffer(l, state);
+    checkBuffer(l, workspace);
+    l.failIf(l.b.CreateIsNull(gradients), kAbiBadBuffer);
+    checkDims(l, g, f->getArg(2));
+    bindDeclarations(l, g, state, f->getArg(3));
+    bindResults(l, g, plan, workspace);
+    // Gradients that nodes compute go straight into the caller's buffer.
+    size_t count = split_->params.size();
+    std::vector<llvm::Value *> places;
+    std::vector<bool> direct(count, false), placed(g.values.size(), false);
+    std::vector<std::vector<size_t>> readyAfter(g.nodes.size());
+    for (size_t i = 0; i < count; ++i) {
+      places.push_back(l.b.CreateConstInBoundsGEP1_64(l.b.getInt8Ty(), gradients,
+                                                      gradientLayout_.entries[i].second));
+      ValueId v = g.outputs[i].value;
+      if (g.value(v).kind != ValueKind::Op || placed[static_cast<size_t>(v)])
+        continue;
+      l.setBuffer(v, places[i]);
+      placed[static_cast<size_t>(v)] = direct[i] = true;
+      NodeId def = g.value(v).def;
+      NodeId host =
+          plan.schedule.isGuest(def) ? plan.schedule.hostOf[static_cast<size_t>(def)] : def;
+      readyAfter[static_cast<size_t>(host)].push_back(i);
+    }
+    llvm::Value *ready = f->getArg(6), *readyCtx = f->getArg(7);
+    for (const Node &n : g.nodes) {
+      lowerNode(l, n);
+      for (size_t i : readyAfter[static_cast<size_t>(&n - g.nodes.data())])
+        signalReady(l, ready, readyCtx, i);
+    }
+    for (size_t i = 0; i < count; ++i)
+      if (!direct[i]) {
+        copyValue(l, g.outputs[i].value, places[i]);
+        signalReady(l, ready, readyCtx, i);
+      }
+    finishTrainStep(l, g, plan, f->getArg(5));
+    l.b.CreateRet(l.b.getInt32(kAbiOk));
+  }
+
+  void signalReady(Lowering &l, llvm::Value *ready, llvm::Value *readyCtx, size_t param) {
+    llvm::BasicBlock *call = llvm::BasicBlock::Create(m_.getContext(), "ready", l.fn);
+    llvm::BasicBlock *next = llvm::BasicBlock::Create(m_.getContext(), "readydone", l.fn);
+    l.b.CreateCondBr(l.b.CreateIsNull(ready), next, call);
+    l.b.SetInsertPoint(call);
+    auto *type = llvm::FunctionType::get(b_.getVoidTy(), {ptr(), i64()}, false);
+    l.b.CreateCall(type, ready, {readyCtx, l.constI64(static_cast<int64_t>(param))});
+    l.b.CreateBr(next);
+    l.b.SetInsertPoint(next);
+  }
+
+  /// PREFIX_apply_gradients(state, workspace, gradients): the optimizer's
+  /// update from the gradients in `gradients` (laid out as
+  /// PREFIX_compute_gradients writes them).
+  void emitApplyGradients() {
+    const Graph &g = split_->apply.graph;
+    const MemoryPlan &plan = split_->apply.plan;
+    llvm::Function *f = declare(prefix_ + "_apply_gradients", i32(), {ptr(), ptr(), ptr()});
+    for (unsigned i = 0; i < 2; ++i)
+      f->addParamAttr(i, llvm::Attribute::NoAlias);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    // The update's values have the params' static shapes; the dims the
+    // graph still declares (for the model's inputs, unused here) are 0.
+    for (const Node &n : g.nodes)
+      NNC_CHECK(g.type(n.result).isStatic(), "apply gradients: '{}' has a symbolic shape",
+                g.value(n.result).name);
+    llvm::Value *dims = b_.CreateAlloca(i64(), b_.getInt64(std::max<size_t>(g.dims.size(), 1)));
+    for (size_t i = 0; i < g.dims.size(); ++i)
+      b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(i64(), dims, i));
+    Lowering l(m_, f, g, dims);
+    l.gemmLibraryCpu = gemmLibraryCpu_;
+    l.schedule = &plan.schedule;
+    l.b.SetInsertPoint(b_.GetInsertBlock());
+    if (!g.dims.empty())
+      l.loadDims();
+    llvm::Value *state = f->getArg(0), *workspace = f->getArg(1), *gradients = f->getArg(2);
+    checkBuffer(l, state);
+    checkBuffer(l, workspace);
+    l.failIf(l.b.CreateIsNull(gradients), kAbiBadBuffer);
+    bindStateAndConsts(l, g, state);
+    for (size_t i = 0; i < split_->gradientInputs.size(); ++i) {
+      ValueId input = g.findValue(split_->gradientInputs[i]);
+      if (input != kNoValue)
+        l.setBuffer(input, l.b.CreateConstInBoundsGEP1_64(l.b.getInt8Ty(), gradients,
+                                                          gradientLayout_.entries[i].second));
+    }
+    bindResults(l, g, plan, workspace);
+    for (const Node &n : g.nodes)
+      lowerNode(l, n);
+    for (const Update &u : g.updates)
+      if (plan.stateOf[static_cast<size_t>(u.value)] != u.target)
+        copyValue(l, u.value, l.data(u.target));
     l.b.CreateRet(l.b.getInt32(kAbiOk));
   }
 
@@ -261,6 +414,11 @@ private:
   }
 
   void bindDeclarations(Lowering &l, const Graph &g, llvm::Value *state, llvm::Value *inputs) {
+    bindInputs(l, g, inputs);
+    bindStateAndConsts(l, g, state);
+  }
+
+  void bindInputs(Lowering &l, const Graph &g, llvm::Value *inputs) {
     std::vector<ValueId> ins = g.valuesOfKind(ValueKind::Input);
     std::vector<int> uses = g.useCounts();
     if (!ins.empty())
@@ -273,14 +431,24 @@ private:
       l.failIf(l.b.CreateIsNull(p), kAbiBadBuffer);
       l.setBuffer(ins[i], p);
     }
+  }
+
+  void bindStateAndConsts(Lowering &l, const Graph &g, llvm::Value *state) {
+    std::vector<int> uses = g.useCounts();
     for (size_t i = 0; i < g.values.size(); ++i) {
       const Value &v = g.values[i];
       ValueId id = static_cast<ValueId>(i);
-      if (v.kind == ValueKind::Param || v.kind == ValueKind::State)
-        l.setBuffer(id, l.b.CreateConstInBoundsGEP1_64(l.b.getInt8Ty(), state,
-                                                       layout_.offsetOf.at(v.name)));
-      else if (v.kind == ValueKind::Const)
+      if (v.kind == ValueKind::Param || v.kind == ValueKind::State) {
+        // A half of a split step may declare what the training step's
+        // passes dropped as unused (and so has no place in the state).
+        auto at = layout_.offsetOf.find(v.name);
+        if (at == layout_.offsetOf.end() && uses[i] == 0)
+          continue;
+        NNC_CHECK(at != layout_.offsetOf.end(), "'{}' has no place in the state", v.name);
+        l.setBuffer(id, l.b.CreateConstInBoundsGEP1_64(l.b.getInt8Ty(), state, at->second));
+      } else if (v.kind == ValueKind::Const) {
         l.setBuffer(id, constant(g, id));
+      }
     }
   }
 
@@ -384,7 +552,9 @@ private:
   const Graph *train_;
   StateLayout layout_;
   const MemoryPlan &inferPlan_;
-  const MemoryPlan *trainPlan_; ///< null without a training step
+  const MemoryPlan *trainPlan_;      ///< null without a training step
+  const PlannedModel::Split *split_; ///< null unless the split step was asked for
+  GradientLayout gradientLayout_;
   llvm::IRBuilder<> b_;
 };
 

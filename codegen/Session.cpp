@@ -231,6 +231,46 @@ Result<float> JitSession::trainStep(const std::vector<Tensor> &inputs) {
   return loss;
 }
 
+uint64_t JitSession::gradientsSize() const {
+  const ModelFunctions &f = model_->functions();
+  return f.gradientsSize ? f.gradientsSize() : 0;
+}
+
+Result<float> JitSession::computeGradients(const std::vector<Tensor> &inputs, float *gradients,
+                                           ModelFunctions::GradientReady ready, void *readyCtx) {
+  const ModelFunctions &f = model_->functions();
+  if (!train_ || !f.computeGradients)
+    return Result<float>::fail("model '{}' was not compiled with its training step cut at the "
+                               "gradients",
+                               infer_.name);
+  auto dims = bindDims(*train_, inputs);
+  if (!dims)
+    return Result<float>(dims.takeDiags());
+  std::vector<const void *> in;
+  for (const Tensor &t : inputs)
+    in.push_back(t.data());
+  float loss = 0;
+  int status = f.computeGradients(state_.get(), workspaceFor(*dims), dims->data(), in.data(),
+                                  gradients, &loss, ready, readyCtx);
+  if (status != kAbiOk)
+    return Result<float>(
+        statusError(*train_, status, "compute gradients", inputs, *dims).takeDiags());
+  return loss;
+}
+
+Status JitSession::applyGradients(const float *gradients) {
+  const ModelFunctions &f = model_->functions();
+  if (!f.applyGradients)
+    return Status::fail("model '{}' was not compiled with its training step cut at the gradients",
+                        infer_.name);
+  // The update's workspace needs no dims: the largest call's is enough.
+  std::vector<int64_t> dims(train_->dims.size(), 0);
+  void *workspace = workspace_ ? workspace_.get() : workspaceFor(dims);
+  if (int status = f.applyGradients(state_.get(), workspace, gradients); status != kAbiOk)
+    return Status::fail("apply gradients: compiled code returned status {}", status);
+  return Ok{};
+}
+
 std::vector<std::string> JitSession::stateNames() const {
   std::vector<std::string> names;
   for (const auto &[name, offset] : layoutState(infer_, train_.get()).entries)

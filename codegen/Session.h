@@ -38,6 +38,24 @@ public:
   /// One training step (forward, backward, update); returns the loss.
   Result<float> trainStep(const std::vector<Tensor> &inputs);
 
+  /// The training step cut at the gradients, when the model was planned
+  /// with it (PlanRequest::splitTrainingStep): the flat gradient buffer's
+  /// bytes (0 without it).
+  uint64_t gradientsSize() const;
+  /// The forward and backward passes on `inputs` (as trainStep takes them):
+  /// the gradients into `gradients` (gradientsSize() bytes), ready(ctx, i)
+  /// as soon as the i-th is final; returns the loss. The model's own state
+  /// updates (batch norm's running statistics) are applied.
+  Result<float> computeGradients(const std::vector<Tensor> &inputs, float *gradients,
+                                 ModelFunctions::GradientReady ready = nullptr,
+                                 void *readyCtx = nullptr);
+  /// The optimizer's update from `gradients`.
+  Status applyGradients(const float *gradients);
+  /// The state buffer itself (params and state as the layout places them),
+  /// for copying it whole between processes.
+  void *stateData() { return state_.get(); }
+  uint64_t stateBytes() const { return model_->functions().stateSize(); }
+
   /// A param or state, by name (a copy).
   Tensor read(const std::string &name) const;
   /// Overwrites a param or state; its dtype and shape must match.

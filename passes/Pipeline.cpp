@@ -2,6 +2,7 @@
 #include "passes/Pipeline.h"
 
 #include "ir/Verifier.h"
+#include "passes/SplitTrainingStep.h"
 #include "passes/schedule/KernelSchedule.h"
 
 #include <chrono>
@@ -149,6 +150,15 @@ Result<PlannedModel> planModel(const Graph &model, PassContext &ctx, const PlanR
   PlannedModel planned{planGraph(std::move(infer).value(), ctx, "inference"), std::nullopt};
   if (train)
     planned.train = planGraph(std::move(*train), ctx, "training step");
+  if (request.training && request.splitTrainingStep && model.minimize) {
+    auto split =
+        timed(ctx, "split training step passes", [&] { return splitTrainingStep(model, ctx); });
+    if (!split)
+      return R(split.takeDiags());
+    planned.split = PlannedModel::Split{planGraph(std::move(split->gradients), ctx, "gradients"),
+                                        planGraph(std::move(split->apply), ctx, "apply gradients"),
+                                        std::move(split->params), std::move(split->gradientInputs)};
+  }
   return planned;
 }
 

@@ -79,6 +79,13 @@ PlannedGraph planGraph(Graph optimized, PassContext &ctx, const std::string &whi
 struct PlannedModel {
   PlannedGraph infer;
   std::optional<PlannedGraph> train;
+  /// The training step cut at the gradients (passes/SplitTrainingStep.h),
+  /// when asked for (PlanRequest::splitTrainingStep).
+  struct Split {
+    PlannedGraph gradients, apply;
+    std::vector<std::string> params, gradientInputs;
+  };
+  std::optional<Split> split;
 
   const Graph *trainGraph() const { return train ? &train->graph : nullptr; }
 };
@@ -90,6 +97,9 @@ struct PlanRequest {
   /// The values inference returns, when not the model's `output`s (nnc train
   /// scores the loss and the logits; nnc run adds the loss and gradients).
   std::optional<std::vector<ValueId>> inferenceOutputs;
+  /// Also the training step cut at the gradients, for data-parallel
+  /// training (a model with `minimize` only).
+  bool splitTrainingStep = false;
 };
 
 /// Steps 1 to 6 for `model`: the whole graph half, in order.

@@ -22,6 +22,9 @@ struct CompileOptions {
   /// rather than being compiled into the model, which is most of the
   /// compile time; the results are the same. `nnc compile` objects never do.
   bool gemmLibrary = true;
+  /// Also compile the training step cut at the gradients (computeGradients
+  /// and applyGradients; IR.md section 6), for data-parallel training.
+  bool splitTrainingStep = false;
 };
 
 /// What each phase of a compilation took, in milliseconds.

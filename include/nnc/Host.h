@@ -50,6 +50,21 @@ public:
   int64_t paramOffset(const char *name) const;
   bool canTrain() const;
 
+  /// The training step cut at the gradients, for data-parallel training
+  /// with your own communicator (compiled with
+  /// CompileOptions::splitTrainingStep; else these return 2 and 0):
+  /// computeGradients writes each trained param's gradient into the flat
+  /// buffer `gradients` (gradientsSize() bytes, at gradientOffset(name))
+  /// and calls ready(readyCtx, i) as soon as the i-th is final; after the
+  /// caller has combined them, applyGradients runs the optimizer's update.
+  using GradientReady = void (*)(void *ctx, int64_t param);
+  uint64_t gradientsSize() const;
+  int64_t gradientOffset(const char *name) const;
+  int computeGradients(void *state, void *workspace, const int64_t *dims, const void *const *inputs,
+                       float *gradients, float *loss, GradientReady ready = nullptr,
+                       void *readyCtx = nullptr) const;
+  int applyGradients(void *state, void *workspace, const float *gradients) const;
+
   /// The threads infer and trainStep run on: `threads` (0: one per core,
   /// the default, also CompileOptions::threads; 1: the calling thread) of
   /// a runtime pool shared with other models. Any count gives the same

@@ -77,6 +77,8 @@ const CommandSpec &compileCommandSpec() {
                  "an LLVM CPU name (default: this host's); x86-64 is portable"),
           option("params", "P",
                  "bake a checkpoint's params and state into the object as its initial values"),
+          flag("split-step", "also the training step cut at the gradients: "
+                             "P_compute_gradients and P_apply_gradients (data parallelism)"),
           flag("time", "print how long each phase took"),
           option("emit", "llvm|asm", "write the optimized LLVM IR or the assembly instead"),
           flag("memory-report", "print the memory plans (kernels, buffers, lifetimes)"),
@@ -113,8 +115,14 @@ int compileCommand(const Args &args) {
   if (!isCIdentifier(options.prefix))
     return fail(fmt::format("--name '{}' is not a C identifier", options.prefix));
 
+  if (cl->has("split-step") && !model->minimize)
+    return fail(fmt::format("--split-step: model '{}' has no 'minimize', so no gradients to split "
+                            "its training step at",
+                            model->name));
   PassContext ctx;
-  auto planned = planModel(*model, ctx);
+  PlanRequest request;
+  request.splitTrainingStep = cl->has("split-step");
+  auto planned = planModel(*model, ctx, request);
   if (!planned)
     return report(planned.diags());
   report(ctx.diags);
@@ -142,7 +150,8 @@ int compileCommand(const Args &args) {
   std::vector<std::pair<std::string, std::string>> files = {{cl->get("o"), std::move(*object)}};
   if (cl->has("header"))
     files.emplace_back(cl->get("header"),
-                       cHeader(planned->infer.graph, planned->trainGraph(), options));
+                       cHeader(planned->infer.graph, planned->trainGraph(), options,
+                               planned->split ? &*planned->split : nullptr));
   if (Status s = writeFilesAtomically(files); !s)
     return report(s.diags());
   if (cl->has("time")) {
