@@ -94,8 +94,7 @@ Result<SplitTrainingStep> splitTrainingStep(Graph model, PassContext &ctx) {
       gradients.push_back(it->second);
     }
   split.gradients = gradientsHalf(model, gradients, modelUpdates);
-  split.apply =
-      applyHalf(std::move(model), params, gradients, modelUpdates, split.gradientInputs);
+  split.apply = applyHalf(std::move(model), params, gradients, modelUpdates, split.gradientInputs);
   for (Graph *half : {&split.gradients, &split.apply})
     if (Status s = runPipeline(*half, halfPipeline(), ctx); !s)
       return R(s.takeDiags());

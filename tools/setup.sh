@@ -28,6 +28,7 @@ packages=(
   clang-19 libclang-rt-19-dev clang-format-19
   python3 python3-numpy python3-torch python3-onnx python3-pytest
   dpkg-dev file
+  openmpi-bin libopenmpi-dev
   librsvg2-bin
   dataset-fashion-mnist fortunes
 )

@@ -68,6 +68,7 @@ public:
                        }};
   }
   const Graph &stateGraph() const override { return stateGraph_; }
+  JitSession *jitSession() override { return session_.get(); }
 
 private:
   std::unique_ptr<JitSession> session_;

@@ -15,6 +15,7 @@
 
 namespace nnc {
 class Interpreter;
+class JitSession;
 } // namespace nnc
 
 namespace nnc::cli {
@@ -37,6 +38,8 @@ public:
   /// The interpreter that ran the last training step, with every node's
   /// value (for --check-numerics); null for compiled engines.
   virtual const Interpreter *trainingInterpreter() const { return nullptr; }
+  /// The JIT session behind a compiled engine (null for the interpreter).
+  virtual JitSession *jitSession() { return nullptr; }
 };
 
 /// Loads params and state from a checkpoint into the engine (`--params`),

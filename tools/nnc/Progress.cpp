@@ -6,9 +6,9 @@
 
 namespace nnc::cli {
 
-Progress::Progress(std::string label, int64_t total, bool withLoss)
+Progress::Progress(std::string label, int64_t total, bool withLoss, bool silent)
     : label_(std::move(label)), total_(total > 0 ? total : 1), terminal_(::isatty(2) != 0),
-      withLoss_(withLoss), start_(std::chrono::steady_clock::now()) {}
+      withLoss_(withLoss), silent_(silent), start_(std::chrono::steady_clock::now()) {}
 
 std::string Progress::lossText(double loss) const {
   if (!withLoss_)
@@ -19,6 +19,8 @@ std::string Progress::lossText(double loss) const {
 }
 
 void Progress::update(int64_t done, int64_t examples, double loss) {
+  if (silent_)
+    return;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   double rate = seconds > 0 ? static_cast<double>(examples) / seconds : 0;
   double eta =
@@ -48,7 +50,7 @@ void Progress::update(int64_t done, int64_t examples, double loss) {
 }
 
 void Progress::finish() {
-  if (terminal_)
+  if (terminal_ && !silent_)
     std::fputc('\n', stderr);
 }
 

@@ -11,7 +11,8 @@ namespace nnc::cli {
 class Progress {
 public:
   /// `withLoss` false: the lines show no loss (a model without one).
-  Progress(std::string label, int64_t total, bool withLoss = true);
+  /// `silent`: prints nothing (a data-parallel run's ranks but the first).
+  Progress(std::string label, int64_t total, bool withLoss = true, bool silent = false);
   /// Reports `done` units finished, with the running mean loss.
   void update(int64_t done, int64_t examples, double loss);
   /// Ends the line.
@@ -24,6 +25,7 @@ private:
   int64_t total_;
   bool terminal_;
   bool withLoss_;
+  bool silent_;
   int lastDecile_ = -1;
   double lastPrint_ = -1; ///< seconds of the last terminal line
   std::chrono::steady_clock::time_point start_;

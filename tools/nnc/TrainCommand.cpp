@@ -16,6 +16,7 @@
 #include "tools/nnc/CommandLine.h"
 #include "tools/nnc/Commands.h"
 #include "tools/nnc/DataBinding.h"
+#include "tools/nnc/DataParallel.h"
 #include "tools/nnc/Engine.h"
 #include "tools/nnc/Progress.h"
 #include "tools/nnc/TrainingLog.h"
@@ -127,6 +128,14 @@ struct TrainingRun {
   Batch batch;              ///< refilled in place step after step
   std::optional<TrainingLog> log;
   int64_t savedEpochs = -1; ///< epochs in the last checkpoint written (-1: none this run)
+  /// Under mpirun: the processes, and this one's part of each step.
+  std::unique_ptr<Communicator> comm;
+  std::unique_ptr<DataParallel> parallel;
+  /// Whether this process reports, logs and saves (rank 0; the only one
+  /// without mpirun).
+  bool leader() const { return !comm || comm->rank() == 0; }
+  /// Examples per step in all processes together.
+  int64_t globalBatch() const { return settings.batch * (comm ? comm->size() : 1); }
 };
 
 /// --params (a warm start) or --resume (the run goes on where it stopped).
@@ -213,7 +222,15 @@ Status prepareRun(TrainingRun &run, int threads) {
   // engine's inference is its optimized twin, whose outputs are the same:
   // the loss and the scored prediction.
   run.eval = evaluationGraph(run.model, run.binding);
+  if (run.comm && (run.checkingNumerics || cl.get("engine", kDefaultEngine) != "jit"))
+    return Status::fail("under mpirun, nnc train runs the JIT: --engine interp and "
+                        "--check-numerics run one process");
+  if (run.comm && !run.model.minimize)
+    return Status::fail("under mpirun, nnc train averages the gradients of a minimized loss; "
+                        "model '{}' writes its updates by hand",
+                        run.model.name);
   PlanRequest request;
+  request.splitTrainingStep = run.comm != nullptr;
   request.inferenceOutputs.emplace();
   for (const OutputRef &o : run.eval.outputs)
     request.inferenceOutputs->push_back(o.value);
@@ -226,10 +243,41 @@ Status prepareRun(TrainingRun &run, int threads) {
   return startEngine(run, threads);
 }
 
+/// Reports an error and returns 1. Under mpirun every rank meets the same
+/// errors (agree() gives them the failing rank's): rank 0 alone prints.
+int reportError(const TrainingRun &run, const Diagnostics &diags) {
+  return run.leader() ? report(diags) : 1;
+}
+
+/// Under mpirun, once every process has prepared its run: stops all of
+/// them when one failed (with its message), checks that they train the same
+/// model, and gives them rank 0's params and state.
+Status startDataParallel(TrainingRun &run, Status prepared) {
+  Communicator &comm = *run.comm;
+  if (Status s = agree(comm, prepared); !s)
+    return s;
+  if (Status s = DataParallel::checkSameModel(comm, run.model); !s)
+    return s;
+  int64_t bucketKb = run.cl.has("bucket-kb") ? std::stoll(run.cl.get("bucket-kb")) : 512;
+  auto parallel = DataParallel::create(
+      comm, *run.engine, run.planned, static_cast<uint64_t>(std::max<int64_t>(bucketKb, 1)) * 1024);
+  if (Status s = agree(comm, parallel ? Status(Ok{}) : Status(parallel.diags())); !s)
+    return s;
+  run.parallel = std::move(parallel).value();
+  run.parallel->broadcastState();
+  if (run.leader())
+    std::fprintf(stderr,
+                 "nnc: data-parallel on %d ranks: a global batch of %lld (%lld per rank), "
+                 "gradients summed in %zu buckets\n",
+                 comm.size(), static_cast<long long>(run.globalBatch()),
+                 static_cast<long long>(run.settings.batch), run.parallel->buckets());
+  return Ok{};
+}
+
 /// Opens --log once nothing else can fail: a fresh log, or a resumed run's,
 /// without the lines of steps after its checkpoint.
 Status openLog(TrainingRun &run) {
-  if (!run.cl.has("log"))
+  if (!run.cl.has("log") || !run.leader())
     return Ok{};
   auto log = run.cl.has("resume")
                  ? TrainingLog::openForResume(run.cl.get("log"), run.settings.steps)
@@ -293,7 +341,7 @@ Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch
   const int64_t totalSteps = run.settings.totalEpochs * batcher.batchCount();
   batcher.shuffle(static_cast<uint64_t>(epoch));
   Progress progress(fmt::format("epoch {}/{}", epoch + 1, run.settings.totalEpochs),
-                    batcher.batchCount(), run.hasLoss);
+                    batcher.batchCount(), run.hasLoss, !run.leader());
   auto start = std::chrono::steady_clock::now();
   double lossSum = 0;
   int64_t seen = 0;
@@ -307,7 +355,8 @@ Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch
     }
     batcher.batchInto(i, bt);
     scheduleRate(run, totalSteps, run.rateWritten);
-    auto loss = run.engine->trainStep(batchInputs(run.model, run.binding, bt));
+    std::vector<Tensor> inputs = batchInputs(run.model, run.binding, bt);
+    auto loss = run.parallel ? run.parallel->step(inputs) : run.engine->trainStep(inputs);
     if (!loss)
       return R(loss.takeDiags());
     ++run.settings.steps;
@@ -342,8 +391,15 @@ Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch
 /// Reports an epoch: a line on stderr and, with --log, a JSON line (the
 /// held-out data's loss and accuracy when there is some).
 Status reportEpoch(TrainingRun &run, int64_t epoch, double trainLoss, double seconds) {
+  if (!run.leader())
+    return Ok{};
   JsonLine line;
   line.add("epoch", epoch + 1).add("step", run.settings.steps);
+  if (run.comm)
+    line.add("ranks", static_cast<int64_t>(run.comm->size()))
+        .add("global_batch", run.globalBatch())
+        .add("allreduce_seconds", run.parallel->reduceSeconds(), "{:.3f}")
+        .add("allreduce_wait_seconds", run.parallel->waitSeconds(), "{:.3f}");
   std::string human = fmt::format("epoch {}:", epoch + 1);
   if (run.hasLoss) {
     line.add("train_loss", trainLoss, "{:.6f}");
@@ -377,7 +433,7 @@ Status reportEpoch(TrainingRun &run, int64_t epoch, double trainLoss, double sec
 
 /// --save after this epoch: every --save-every epochs, and after the last.
 Status saveIfDue(TrainingRun &run, int64_t epoch) {
-  if (!run.cl.has("save"))
+  if (!run.cl.has("save") || !run.leader())
     return Ok{};
   int64_t every = run.cl.has("save-every") ? std::stoll(run.cl.get("save-every")) : 1;
   bool last = epoch + 1 == run.settings.totalEpochs;
@@ -415,7 +471,7 @@ int trainEpochs(TrainingRun &run, Batcher &batcher) {
     auto start = std::chrono::steady_clock::now();
     auto result = trainEpoch(run, batcher, epoch);
     if (!result)
-      return report(result.diags());
+      return reportError(run, result.diags());
     if (result->interruptedBy)
       return reportInterrupt(run, epoch, result->steps, result->interruptedBy);
     if (result->stoppedOnNumerics) {
@@ -425,14 +481,17 @@ int trainEpochs(TrainingRun &run, Batcher &batcher) {
     }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (run.parallel) // every rank must hold the same params: checked each epoch
+      if (Status s = run.parallel->checkSameState(); !s)
+        return reportError(run, s.diags());
     if (Status s = reportEpoch(run, epoch, result->trainLoss, seconds); !s)
-      return report(s.diags());
+      return reportError(run, s.diags());
     if (Status s = saveIfDue(run, epoch); !s)
-      return report(s.diags());
+      return reportError(run, s.diags());
   }
   if (run.log)
     if (Status s = run.log->close(); !s)
-      return report(s.diags());
+      return reportError(run, s.diags());
   return 0;
 }
 
@@ -447,7 +506,11 @@ const CommandSpec &trainCommandSpec() {
       "set, reporting each epoch on stderr (and with --log as a JSON line). Features\n"
       "bind to the first input, labels to the second; a model with one input trains on\n"
       "features alone. A non-finite loss stops the run (exit 1) and saves nothing;\n"
-      "Ctrl-C stops it between steps (exit 130) and names the last checkpoint.",
+      "Ctrl-C stops it between steps (exit 130) and names the last checkpoint.\n"
+      "Under mpirun -np N, every rank trains the same model on its share of a global\n"
+      "batch of N x --batch examples (the batches of one process with --batch N x B);\n"
+      "gradients are summed across ranks before each update; rank 0 reports, logs and\n"
+      "saves.",
       withEngineOptions(withOnnxTrainingOptions({
           required(option("data", "D",
                           "training data: an IDX directory, a CSV file, FEATURES.npy,LABELS.npy, "
@@ -472,6 +535,9 @@ const CommandSpec &trainCommandSpec() {
           option("bind", "SPEC", "features=INPUT,labels=INPUT: which inputs take the data"),
           flag("check-numerics",
                "run the interpreter and stop at the first op that makes a NaN or infinity"),
+          option("bucket-kb", "N",
+                 "under mpirun: gradients are summed across ranks in buckets of at least N KiB "
+                 "(default 512), each as soon as the backward pass has made it"),
       })),
       {"nnc train examples/transformer_lm.ir --data text:/usr/share/games/fortunes --epochs 3 "
        "--save lm.safetensors",
@@ -495,18 +561,27 @@ int trainCommand(const Args &args) {
   if (!threads)
     return report(threads.diags());
   TrainingRun run(*cl, *settings);
-  if (Status s = prepareRun(run, *threads); !s)
-    return report(s.diags());
+  if (Communicator::launchedByMpi()) {
+    auto comm = Communicator::world();
+    if (!comm)
+      return report(comm.diags());
+    run.comm = std::move(comm).value();
+  }
+  Status prepared = prepareRun(run, *threads);
+  if (run.comm)
+    prepared = startDataParallel(run, std::move(prepared));
+  if (!prepared)
+    return reportError(run, prepared.diags());
   auto batcher = Batcher::create(run.data.train, exampleShape(run.model, run.binding.features),
-                                 run.settings.batch, run.settings.seed);
+                                 run.globalBatch(), run.settings.seed);
   if (!batcher)
-    return report(batcher.diags());
+    return reportError(run, batcher.diags());
   if (run.settings.epochs >= run.settings.totalEpochs)
     return fail(fmt::format("{} already holds {} epochs of training: ask for more (--epochs is "
                             "the total)",
                             cl->get("resume"), run.settings.epochs));
   if (Status s = openLog(run); !s)
-    return report(s.diags());
+    return reportError(run, s.diags());
   return trainEpochs(run, *batcher);
 }
 

@@ -44,7 +44,7 @@ Result<TrainingPosition> readTrainingSettings(const CommandLine &cl) {
         return R(v.takeDiags());
       *slot = *v;
     }
-  for (const char *option : {"save-every", "log-every"})
+  for (const char *option : {"save-every", "log-every", "bucket-kb"})
     if (cl.has(option))
       if (auto v = parsePositiveInt(option, cl.get(option)); !v)
         return R(v.takeDiags());
