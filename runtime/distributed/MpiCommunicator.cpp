@@ -46,7 +46,8 @@ public:
   }
   void broadcast(void *data, int64_t bytes, int root) override {
     auto *p = static_cast<char *>(data);
-    inChunks(bytes, [&](int64_t at, int n) { MPI_Bcast(p + at, n, MPI_BYTE, root, MPI_COMM_WORLD); });
+    inChunks(bytes,
+             [&](int64_t at, int n) { MPI_Bcast(p + at, n, MPI_BYTE, root, MPI_COMM_WORLD); });
   }
 
 private:

@@ -61,9 +61,8 @@ Result<std::unique_ptr<DataParallel>> DataParallel::create(Communicator &comm, E
 }
 
 DataParallel::DataParallel(Communicator &comm, JitSession &session,
-                           std::vector<std::pair<uint64_t, uint64_t>> params,
-                           uint64_t bucketBytes, uint64_t gradientBytes,
-                           std::vector<std::string> averaged)
+                           std::vector<std::pair<uint64_t, uint64_t>> params, uint64_t bucketBytes,
+                           uint64_t gradientBytes, std::vector<std::string> averaged)
     : comm_(comm), session_(session), gradients_(gradientBytes / 4, 0.0f),
       reducer_(comm, std::move(params), bucketBytes), averaged_(std::move(averaged)) {}
 
@@ -105,8 +104,8 @@ Result<float> DataParallel::step(const std::vector<Tensor> &inputs) {
     std::vector<Tensor> mine;
     for (const Tensor &t : inputs)
       mine.push_back(t.empty() || t.rank() == 0 ? t : rows(t, begin, end));
-    auto local = session_.computeGradients(mine, gradients_.data(), &GradientReducer::ready,
-                                           &reducer_);
+    auto local =
+        session_.computeGradients(mine, gradients_.data(), &GradientReducer::ready, &reducer_);
     if (local)
       loss = *local;
     else

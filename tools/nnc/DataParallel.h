@@ -22,9 +22,8 @@ class DataParallel {
 public:
   /// For a JIT engine whose model was planned with its training step cut at
   /// the gradients (PlanRequest::splitTrainingStep).
-  static Result<std::unique_ptr<DataParallel>> create(Communicator &comm, Engine &engine,
-                                                      const PlannedModel &planned,
-                                                      uint64_t bucketBytes);
+  static Result<std::unique_ptr<DataParallel>>
+  create(Communicator &comm, Engine &engine, const PlannedModel &planned, uint64_t bucketBytes);
 
   /// Every process must train the same model: its printed form's hash
   /// against rank 0's, before the first step.
