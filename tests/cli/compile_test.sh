@@ -76,4 +76,46 @@ assert np.abs(c - n).max() <= 1e-6, (c, n)
 assert ((c >= 0.5) == np.array([0, 1, 1, 0], bool)).all(), c
 PY
 
+# --split-step: a C program trains with compute_gradients then
+# apply_gradients and gets the bits of train_step (the ABI of IR.md
+# section 6); a model without minimize is refused.
+expect_status 1 "--split-step without minimize" -- "$nnc" compile "$src/examples/mcculloch_pitts.ir" --split-step -o "$work/mp.o"
+expect_in "$work/err" "has no 'minimize'" "the reason is given"
+expect_status 0 "compile --split-step" -- "$nnc" compile "$xor" --split-step -o "$work/split.o" --header "$work/split.h" --name split
+expect_in "$work/split.h" "int      split_compute_gradients(" "the header declares compute_gradients"
+expect_in "$work/split.h" "#define split_GRADIENTS_SIZE 256" "and the buffer's size"
+cat >"$work/split_main.c" <<'C'
+#include "split.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static int readies[split_NUM_GRADIENTS];
+static void ready(void *ctx, int64_t i) { (void)ctx; ++readies[i]; }
+int main(void) {
+  int64_t dims[1] = {4};
+  void *a = aligned_alloc(64, (split_state_size() + 63) / 64 * 64);
+  void *b = aligned_alloc(64, (split_state_size() + 63) / 64 * 64);
+  void *ws = aligned_alloc(64, (split_workspace_size(dims) + 63) / 64 * 64);
+  float *g = malloc(split_gradients_size());
+  float x[4][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}}, y[4] = {0, 1, 1, 0}, la, lb;
+  const void *in[2] = {x, y};
+  if (split_init(a) || split_init(b))
+    return 1;
+  for (int step = 0; step < 100; ++step) {
+    if (split_train_step(a, ws, dims, in, &la) ||
+        split_compute_gradients(b, ws, dims, in, g, &lb, ready, NULL) ||
+        split_apply_gradients(b, ws, g) || la != lb)
+      return 2;
+  }
+  for (int i = 0; i < split_NUM_GRADIENTS; ++i)
+    if (readies[i] != 100)
+      return 3;
+  if (split_gradient_offset("b1") != 64 || split_gradient_offset("nope") != -1)
+    return 4;
+  return memcmp(a, b, split_state_size()) == 0 ? 0 : 5;
+}
+C
+expect_true "the split-step C program builds" -- cc -O2 -I"$work" "$work/split_main.c" "$work/split.o" -lm -o "$work/split_main"
+expect_true "compute then apply is train_step, in C" -- "$work/split_main"
+
 finish
