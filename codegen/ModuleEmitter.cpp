@@ -332,14 +332,30 @@ private:
           plan.schedule.isGuest(def) ? plan.schedule.hostOf[static_cast<size_t>(def)] : def;
       readyAfter[static_cast<size_t>(host)].push_back(i);
     }
+    // A gradient that is another's value too (two params, one gradient)
+    // is copied from the first's place before either is reported ready:
+    // once it is, the caller may change that place (scale it, sum it).
+    std::vector<std::vector<size_t>> copiesOf(count);
+    std::vector<bool> copied(count, false);
+    for (size_t i = 0; i < count; ++i)
+      for (size_t j = 0; j < i && !direct[i]; ++j)
+        if (direct[j] && g.outputs[j].value == g.outputs[i].value && !copied[i]) {
+          copiesOf[j].push_back(i);
+          copied[i] = true;
+        }
     llvm::Value *ready = f->getArg(6), *readyCtx = f->getArg(7);
     for (const Node &n : g.nodes) {
       lowerNode(l, n);
-      for (size_t i : readyAfter[static_cast<size_t>(&n - g.nodes.data())])
-        signalReady(l, ready, readyCtx, i);
+      for (size_t j : readyAfter[static_cast<size_t>(&n - g.nodes.data())]) {
+        for (size_t i : copiesOf[j])
+          copyValue(l, g.outputs[j].value, places[i]);
+        signalReady(l, ready, readyCtx, j);
+        for (size_t i : copiesOf[j])
+          signalReady(l, ready, readyCtx, i);
+      }
     }
     for (size_t i = 0; i < count; ++i)
-      if (!direct[i]) {
+      if (!direct[i] && !copied[i]) { // a constant or an input: not in the caller's buffer
         copyValue(l, g.outputs[i].value, places[i]);
         signalReady(l, ready, readyCtx, i);
       }

@@ -147,7 +147,8 @@ Result<PlannedModel> planModel(const Graph &model, PassContext &ctx, const PlanR
   if (!infer)
     return R(infer.takeDiags());
   // 5-6. kernel schedules and memory plans
-  PlannedModel planned{planGraph(std::move(infer).value(), ctx, "inference"), std::nullopt};
+  PlannedModel planned{planGraph(std::move(infer).value(), ctx, "inference"), std::nullopt,
+                       std::nullopt};
   if (train)
     planned.train = planGraph(std::move(*train), ctx, "training step");
   if (request.training && request.splitTrainingStep && model.minimize) {
@@ -163,7 +164,7 @@ Result<PlannedModel> planModel(const Graph &model, PassContext &ctx, const PlanR
 }
 
 PlannedModel planOptimized(const Graph &infer, const Graph *train, PassContext &ctx) {
-  PlannedModel planned{planGraph(infer, ctx, "inference"), std::nullopt};
+  PlannedModel planned{planGraph(infer, ctx, "inference"), std::nullopt, std::nullopt};
   if (train)
     planned.train = planGraph(*train, ctx, "training step");
   return planned;

@@ -28,6 +28,11 @@ Status agree(Communicator &comm, const Status &local) {
   comm.broadcast(message.data(), length, static_cast<int>(failing));
   if (comm.rank() == failing)
     return local;
+  // One located error, or "error: text" when it has no place.
+  if (message.rfind("error: ", 0) == 0)
+    message.erase(0, 7);
+  while (!message.empty() && message.back() == '\n')
+    message.pop_back();
   return Status::fail("rank {}: {}", failing, message);
 }
 

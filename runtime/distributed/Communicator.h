@@ -24,6 +24,9 @@ public:
   virtual int64_t allreduceMax(int64_t value) = 0;
   /// `bytes` bytes from `root` to every process.
   virtual void broadcast(void *data, int64_t bytes, int root) = 0;
+  /// Ends every process of the run with `status`: for a failure only this
+  /// process met, while the others may be waiting in a collective.
+  [[noreturn]] virtual void abort(int status) = 0;
 
   /// Whether this process was started by mpirun or mpiexec (the
   /// environment says so), whether or not nnc was built with MPI.

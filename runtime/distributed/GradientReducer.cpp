@@ -1,6 +1,7 @@
 /// GradientReducer (runtime/distributed/GradientReducer.h).
 #include "runtime/distributed/GradientReducer.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace nnc {
@@ -27,6 +28,7 @@ GradientReducer::GradientReducer(Communicator &comm,
     bucketOf_[i] = static_cast<int>(buckets_.size() - 1);
   }
   pending_.assign(buckets_.size(), 0);
+  complete_.assign(buckets_.size(), 0);
   thread_ = std::thread([this] { serve(); });
 }
 
@@ -45,6 +47,7 @@ void GradientReducer::begin(float *gradients, float scale) {
   for (size_t b = 0; b < buckets_.size(); ++b)
     pending_[b] = buckets_[b].params;
   std::lock_guard<std::mutex> lock(mutex_);
+  std::fill(complete_.begin(), complete_.end(), 0);
   reduced_ = 0;
 }
 
@@ -58,14 +61,19 @@ void GradientReducer::markReady(int64_t param) {
     return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    queue_.push_back(b);
+    complete_[static_cast<size_t>(b)] = 1;
   }
   wake_.notify_one();
 }
 
 void GradientReducer::allReady() {
-  for (size_t i = 0; i < bucketOf_.size(); ++i)
-    markReady(static_cast<int64_t>(i));
+  for (size_t b = 0; b < pending_.size(); ++b)
+    if (pending_[b] > 0) {
+      pending_[b] = 0;
+      std::lock_guard<std::mutex> lock(mutex_);
+      complete_[b] = 1;
+    }
+  wake_.notify_one();
 }
 
 void GradientReducer::finish() {
@@ -79,12 +87,15 @@ void GradientReducer::serve() {
   for (;;) {
     int b = 0;
     {
+      // The next bucket in the fixed order, once complete.
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      wake_.wait(lock, [&] {
+        return stop_ || (reduced_ < static_cast<int>(buckets_.size()) &&
+                         complete_[static_cast<size_t>(reduced_)]);
+      });
       if (stop_)
         return;
-      b = queue_.front();
-      queue_.pop_front();
+      b = reduced_;
     }
     auto start = Clock::now();
     const Bucket &bucket = buckets_[static_cast<size_t>(b)];

@@ -1,16 +1,18 @@
 /// The all-reduce of a data-parallel step's gradients, by buckets, while the
 /// backward pass goes on (the DDP/Horovod schedule; DESIGN.md, "Data
 /// parallelism"). The compiled step reports each param's gradient ready
-/// (PREFIX_compute_gradients' callback); a bucket whose params are all ready
-/// is handed to a background thread, which scales it by this process's
-/// share of the batch and sums it across processes in place.
+/// (PREFIX_compute_gradients' callback); a background thread takes the
+/// buckets in a fixed order (from the last params' bucket), each as soon as
+/// all its params are ready, scales it by this process's share of the batch
+/// and sums it across processes in place. The fixed order makes every
+/// process call the same collectives in the same order, whatever the order
+/// in which its gradients became ready.
 #pragma once
 
 #include "runtime/distributed/Communicator.h"
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -62,8 +64,8 @@ private:
 
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  std::deque<int> queue_; ///< buckets ready to reduce
-  int reduced_ = 0;       ///< buckets reduced this step
+  std::vector<char> complete_; ///< per bucket: all its params are ready
+  int reduced_ = 0;            ///< buckets reduced this step (the next to take)
   bool stop_ = false;
   double reduceSeconds_ = 0, waitSeconds_ = 0;
   std::thread thread_;

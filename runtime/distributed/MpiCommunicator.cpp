@@ -44,6 +44,10 @@ public:
     MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
     return out;
   }
+  [[noreturn]] void abort(int status) override {
+    MPI_Abort(MPI_COMM_WORLD, status);
+    std::_Exit(status); // MPI_Abort does not return; if it did, do not wait in MPI_Finalize
+  }
   void broadcast(void *data, int64_t bytes, int root) override {
     auto *p = static_cast<char *>(data);
     inChunks(bytes,

@@ -53,6 +53,31 @@ for model in mlp resnet_s; do
   [ "$(grep -c 'train_loss' "$model.2.err")" = 1 ] || fail "$model: more than rank 0 reported"
 done
 
+echo "== a step where one rank has no rows (65 examples), several buckets"
+/usr/bin/python3 -c "
+import numpy as np
+np.save('x65.npy', np.load('x.npy')[:65]); np.save('y65.npy', np.load('y.npy')[:65])"
+"${mpi[@]}" -n 2 "$nnc" train "$source/examples/mlp.ir" --data x65.npy,y65.npy --batch 32 \
+  --threads 1 --no-cache --bucket-kb 1 --save uneven.2.safetensors 2>uneven.err ||
+  { cat uneven.err; fail "the uneven run failed"; }
+"$nnc" train "$source/examples/mlp.ir" --data x65.npy,y65.npy --batch 64 --threads 1 --no-cache \
+  --save uneven.1.safetensors 2>/dev/null || fail "the 1-process uneven run failed"
+compare uneven.2.safetensors uneven.1.safetensors || fail "uneven: the params differ"
+
+echo "== different settings: refused before the first step"
+if "${mpi[@]}" -n 1 "$nnc" train "$source/examples/mlp.ir" --data x.npy,y.npy --batch 32 : \
+  -n 1 "$nnc" train "$source/examples/mlp.ir" --data x.npy,y.npy --batch 16 >out 2>err; then
+  fail "ranks with different batches trained"
+fi
+grep -q "rank 1's training settings differ from rank 0's" err || { cat err; fail "no clear error"; }
+
+echo "== resuming on another number of ranks: refused"
+if "${mpi[@]}" -n 1 "$nnc" train "$source/examples/mlp.ir" --data x.npy,y.npy --batch 32 \
+  --epochs 2 --resume mlp.2.safetensors >out 2>err; then
+  fail "a 2-rank run resumed on 1 rank"
+fi
+grep -q "cannot resume on 1 process: the run was trained on 2" err || { cat err; fail "no clear error"; }
+
 echo "== different model files: refused before the first step"
 if "${mpi[@]}" -n 1 "$nnc" train "$source/examples/mlp.ir" --data x.npy,y.npy : \
   -n 1 "$nnc" train "$source/examples/resnet_s.ir" --data x.npy,y.npy >out 2>err; then
@@ -67,18 +92,37 @@ if "${mpi[@]}" -n 1 "$nnc" train "$source/examples/mlp.ir" --data x.npy,y.npy : 
 fi
 grep -q "rank 1: .*missing.npy" err || { cat err; fail "rank 1's message is not reported"; }
 
+rank1() { # the pid of rank 1 of the run whose command line matches $1
+  for pid in $(pgrep -f "$1" || true); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+      echo "$pid"
+    fi
+  done
+}
+
+echo "== SIGTERM to one rank: every rank stops at the same step, rank 0 names its checkpoint"
+"${mpi[@]}" -n 2 "$nnc" train "$source/examples/mlp.ir" --data x.npy,y.npy --batch 32 \
+  --epochs 100000 --threads 1 --no-cache --save term.safetensors >term.out 2>term.err &
+runner=$!
+for _ in $(seq 1 600); do [ -f term.safetensors ] && break; sleep 0.1; done
+victim=$(rank1 "nnc train .*term.safetensors")
+[ -n "$victim" ] || fail "rank 1 not found"
+kill -TERM "$victim"
+status=0
+timeout 60 tail --pid="$runner" -f /dev/null || fail "mpiexec still runs 60 s after SIGTERM to a rank"
+wait "$runner" || status=$?
+[ "$status" != 0 ] || fail "the run exited 0 after SIGTERM"
+grep -q "interrupted at epoch .*last checkpoint: term.safetensors" term.err ||
+  { cat term.err; fail "rank 0 does not name the checkpoint"; }
+[ "$(grep -c interrupted term.err)" = 1 ] || fail "more than rank 0 reported the interrupt"
+
 echo "== a rank killed (kill -9): the others stop in bounded time, the checkpoint intact"
 "${mpi[@]}" -n 2 "$nnc" train "$source/examples/mlp.ir" --data /usr/share/datasets/fashion-mnist \
   --batch 16 --epochs 50 --threads 1 --no-cache --save long.safetensors >long.out 2>long.err &
 runner=$!
 for _ in $(seq 1 600); do [ -f long.safetensors ] && break; sleep 0.1; done
 [ -f long.safetensors ] || fail "no checkpoint after the first epoch"
-victim=""
-for pid in $(pgrep -f "nnc train .*long.safetensors" || true); do
-  if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
-    victim=$pid
-  fi
-done
+victim=$(rank1 "nnc train .*long.safetensors")
 [ -n "$victim" ] || fail "rank 1 not found"
 kill -9 "$victim"
 start=$(date +%s)

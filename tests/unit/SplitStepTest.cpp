@@ -120,5 +120,56 @@ TEST(SplitStep, TheHostApiExposesIt) {
       << "a null gradient buffer is refused";
 }
 
+/// What a ready callback saw: each gradient's numbers when reported ready
+/// (then zeroed, as a reducer may change them at once).
+struct Seen {
+  std::vector<float> *gradients;
+  std::vector<int64_t> offsets, sizes;
+  std::vector<std::vector<float>> atReady;
+};
+
+void snapshotThenClobber(void *ctx, int64_t i) {
+  auto &seen = *static_cast<Seen *>(ctx);
+  float *p = seen.gradients->data() + seen.offsets[static_cast<size_t>(i)] / 4;
+  seen.atReady[static_cast<size_t>(i)].assign(p, p + seen.sizes[static_cast<size_t>(i)]);
+  std::fill(p, p + seen.sizes[static_cast<size_t>(i)], 0.0f);
+}
+
+TEST(SplitStep, AGradientSharedByTwoParamsIsCopiedBeforeEitherIsReady) {
+  // b and c get one gradient value (simplify merges them): one is computed
+  // in place, the other copied from it, before the callback may change it.
+  auto g = ModelGraph::parse("model shared {\n  dim B\n  input x: f32[B, 3]\n"
+                             "  input label: i32[B]\n"
+                             "  param w: f32[3, 4] = uniform(-1, 1, seed=1)\n"
+                             "  param b: f32[4] = zeros()\n  param c: f32[4] = zeros()\n"
+                             "  logits = matmul(x, w) + (b + c)\n"
+                             "  loss = softmax_cross_entropy(logits, label)\n"
+                             "  minimize loss with sgd(lr=0.1)\n}\n",
+                             "shared.ir");
+  ASSERT_TRUE(g.ok()) << g.errorText();
+  CompileOptions options;
+  options.threads = 1;
+  options.splitTrainingStep = true;
+  auto model = CompiledModel::compile(*g, options);
+  ASSERT_TRUE(model.ok()) << model.errorText();
+  std::vector<float> gradients(model->gradientsSize() / 4);
+  Seen seen{&gradients, {}, {}, std::vector<std::vector<float>>(3)};
+  for (const char *name : {"w", "b", "c"})
+    seen.offsets.push_back(model->gradientOffset(name));
+  seen.sizes = {12, 4, 4};
+  int64_t dims[1] = {2};
+  AlignedBuffer state(model->stateSize()), ws(model->workspaceSize(dims));
+  ASSERT_EQ(model->init(state.p), 0);
+  float x[6] = {1, 2, 3, -1, 0.5f, 2};
+  int32_t label[2] = {1, 3};
+  const void *inputs[2] = {x, label};
+  float loss = 0;
+  ASSERT_EQ(model->computeGradients(state.p, ws.p, dims, inputs, gradients.data(), &loss,
+                                    snapshotThenClobber, &seen),
+            0);
+  EXPECT_EQ(seen.atReady[1], seen.atReady[2]) << "c's gradient is b's";
+  EXPECT_NE(seen.atReady[1], std::vector<float>(4, 0.0f));
+}
+
 } // namespace
 } // namespace nnc

@@ -51,13 +51,19 @@ Result<std::unique_ptr<DataParallel>> DataParallel::create(Communicator &comm, E
     uint64_t end = i + 1 < layout.entries.size() ? layout.entries[i + 1].second : layout.size;
     params.emplace_back(layout.entries[i].second, end - layout.entries[i].second);
   }
-  std::vector<std::string> averaged;
+  std::vector<std::string> averaged, counters;
   const Graph &g = split.gradients.graph;
-  for (const Update &u : g.updates)
-    if (g.type(u.target).dtype == DType::F32)
+  for (const Update &u : g.updates) {
+    const Type &t = g.type(u.target);
+    if (t.dtype == DType::F32)
       averaged.push_back(g.value(u.target).name);
-  return R(std::unique_ptr<DataParallel>(new DataParallel(
-      comm, *session, std::move(params), bucketBytes, layout.size, std::move(averaged))));
+    else if (t.rank() == 0)
+      counters.push_back(g.value(u.target).name);
+  }
+  auto parallel = std::unique_ptr<DataParallel>(new DataParallel(
+      comm, *session, std::move(params), bucketBytes, layout.size, std::move(averaged)));
+  parallel->counters_ = std::move(counters);
+  return R(std::move(parallel));
 }
 
 DataParallel::DataParallel(Communicator &comm, JitSession &session,
@@ -66,13 +72,23 @@ DataParallel::DataParallel(Communicator &comm, JitSession &session,
     : comm_(comm), session_(session), gradients_(gradientBytes / 4, 0.0f),
       reducer_(comm, std::move(params), bucketBytes), averaged_(std::move(averaged)) {}
 
+Status DataParallel::checkSameSettings(Communicator &comm, const std::string &settings) {
+  auto [differs, first] = firstDifferent(comm, fnv1a(settings.data(), settings.size()));
+  if (differs == 0)
+    return Ok{};
+  std::string mine = settings;
+  return Status::fail("rank {}'s training settings differ from rank 0's: every rank needs the same "
+                      "--batch, --seed, --epochs, --lr-schedule, --bucket-kb and starting point{}",
+                      differs, comm.rank() == differs ? " (this rank: " + mine + ")" : "");
+}
+
 Status DataParallel::checkSameModel(Communicator &comm, const Graph &model) {
   std::string printed = printGraph(model);
   auto [differs, first] = firstDifferent(comm, fnv1a(printed.data(), printed.size()));
   if (differs == 0)
     return Ok{};
   return Status::fail("rank {} was started with another model than rank 0 (printed-model hash "
-                      "{:016x} on rank 0): start every rank with the same model file",
+                      "{:016x} on rank 0): start every rank with the same model file and --lr",
                       differs, first);
 }
 
@@ -100,6 +116,15 @@ Result<float> DataParallel::step(const std::vector<Tensor> &inputs) {
   reducer_.begin(gradients_.data(), share);
   float loss = 0;
   Status computed = Ok{};
+  // Dropout's step counter: rank r counts step t as t N + r for this step,
+  // so that ranks draw different masks; every rank then holds t + 1.
+  std::vector<int32_t> counts;
+  for (const std::string &name : counters_) {
+    Tensor t = session_.read(name);
+    counts.push_back(t.i32()[0]);
+    t.i32()[0] = static_cast<int32_t>(t.i32()[0] * size + r);
+    (void)session_.write(name, t);
+  }
   if (end > begin) {
     std::vector<Tensor> mine;
     for (const Tensor &t : inputs)
@@ -118,6 +143,11 @@ Result<float> DataParallel::step(const std::vector<Tensor> &inputs) {
     reducer_.allReady();
   }
   reducer_.finish();
+  for (size_t i = 0; i < counters_.size(); ++i) {
+    Tensor t = session_.read(counters_[i]);
+    t.i32()[0] = counts[i] + 1;
+    (void)session_.write(counters_[i], t);
+  }
   // A process's error (a label out of range in its rows) stops them all.
   if (Status s = agree(comm_, computed); !s)
     return Result<float>(s.takeDiags());

@@ -28,6 +28,9 @@ public:
   /// Every process must train the same model: its printed form's hash
   /// against rank 0's, before the first step.
   static Status checkSameModel(Communicator &comm, const Graph &model);
+  /// And with the same settings (`settings`: the options that decide the
+  /// batches and the update, printed), against rank 0's.
+  static Status checkSameSettings(Communicator &comm, const std::string &settings);
 
   /// Rank 0's params and state (initialized, or from --params) to all.
   void broadcastState();
@@ -61,6 +64,10 @@ private:
   std::vector<float> gradients_;
   GradientReducer reducer_;
   std::vector<std::string> averaged_; ///< f32 states the forward pass updates
+  /// i32 scalar states the forward pass counts steps with (dropout's
+  /// nnc.step): each rank counts on its own track during its step, so that
+  /// no two ranks draw the same dropout masks.
+  std::vector<std::string> counters_;
 };
 
 } // namespace nnc::cli

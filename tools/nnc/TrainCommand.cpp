@@ -249,12 +249,34 @@ int reportError(const TrainingRun &run, const Diagnostics &diags) {
   return run.leader() ? report(diags) : 1;
 }
 
+/// An error only rank 0 met (writing its log or checkpoint) while the others
+/// may already wait in the next step's sums: reported, then every rank ends.
+int stopAllRanks(const TrainingRun &run, const Diagnostics &diags) {
+  int status = report(diags);
+  if (run.comm && run.comm->size() > 1)
+    run.comm->abort(status);
+  return status;
+}
+
+/// The settings every rank must share (they decide the batches and the
+/// update), in one line.
+std::string sharedSettings(const TrainingRun &run) {
+  const TrainingPosition &s = run.settings;
+  // (--lr is in the model, which checkSameModel compares.)
+  return fmt::format("--batch {} --seed {} --epochs {} (from epoch {}, step {}) --lr-schedule {} "
+                     "--bucket-kb {}",
+                     s.batch, s.seed, s.totalEpochs, s.epochs, s.steps,
+                     static_cast<int>(s.schedule), run.cl.get("bucket-kb", "512"));
+}
+
 /// Under mpirun, once every process has prepared its run: stops all of
 /// them when one failed (with its message), checks that they train the same
 /// model, and gives them rank 0's params and state.
 Status startDataParallel(TrainingRun &run, Status prepared) {
   Communicator &comm = *run.comm;
   if (Status s = agree(comm, prepared); !s)
+    return s;
+  if (Status s = DataParallel::checkSameSettings(comm, sharedSettings(run)); !s)
     return s;
   if (Status s = DataParallel::checkSameModel(comm, run.model); !s)
     return s;
@@ -348,7 +370,11 @@ Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch
   EpochResult result;
   Batch &bt = run.batch;
   for (int64_t i = 0; i < batcher.batchCount(); ++i) {
-    if (int signal = StopRequests::requested()) {
+    // Under mpirun a signal to any rank stops them all at the same step.
+    int requested = StopRequests::requested();
+    if (run.comm)
+      requested = static_cast<int>(run.comm->allreduceMax(requested));
+    if (int signal = requested) {
       progress.finish();
       result.interruptedBy = signal;
       return result;
@@ -451,6 +477,8 @@ Status saveIfDue(TrainingRun &run, int64_t epoch) {
 /// Ctrl-C (or SIGTERM, SIGHUP) between steps: where the run stopped and
 /// which checkpoint holds its last saved state.
 int reportInterrupt(const TrainingRun &run, int64_t epoch, int64_t stepInEpoch, int signal) {
+  if (!run.leader()) // under mpirun every rank stopped at this step; rank 0 says so
+    return StopRequests::exitStatus(signal);
   std::string saved = "no checkpoint was written";
   if (run.savedEpochs >= 0)
     saved = fmt::format("last checkpoint: {} (epoch {})", run.cl.get("save"), run.savedEpochs);
@@ -484,14 +512,15 @@ int trainEpochs(TrainingRun &run, Batcher &batcher) {
     if (run.parallel) // every rank must hold the same params: checked each epoch
       if (Status s = run.parallel->checkSameState(); !s)
         return reportError(run, s.diags());
+    // Rank 0's own work (scoring, logging, saving): its failure stops all.
     if (Status s = reportEpoch(run, epoch, result->trainLoss, seconds); !s)
-      return reportError(run, s.diags());
+      return stopAllRanks(run, s.diags());
     if (Status s = saveIfDue(run, epoch); !s)
-      return reportError(run, s.diags());
+      return stopAllRanks(run, s.diags());
   }
   if (run.log)
     if (Status s = run.log->close(); !s)
-      return reportError(run, s.diags());
+      return stopAllRanks(run, s.diags());
   return 0;
 }
 
@@ -566,6 +595,7 @@ int trainCommand(const Args &args) {
     if (!comm)
       return report(comm.diags());
     run.comm = std::move(comm).value();
+    run.settings.ranks = run.comm->size();
   }
   Status prepared = prepareRun(run, *threads);
   if (run.comm)
@@ -580,8 +610,11 @@ int trainCommand(const Args &args) {
     return fail(fmt::format("{} already holds {} epochs of training: ask for more (--epochs is "
                             "the total)",
                             cl->get("resume"), run.settings.epochs));
-  if (Status s = openLog(run); !s)
-    return reportError(run, s.diags());
+  Status opened = openLog(run);
+  if (run.comm)
+    opened = agree(*run.comm, opened);
+  if (!opened)
+    return reportError(run, opened.diags());
   return trainEpochs(run, *batcher);
 }
 

@@ -71,7 +71,8 @@ CheckpointMetadata positionMetadata(const TrainingPosition &p) {
           {"nnc.train.batch", std::to_string(p.batch)},
           {"nnc.train.seed", std::to_string(p.seed)},
           {"nnc.train.lr_schedule", scheduleName(p.schedule)},
-          {"nnc.train.base_lr", fmt::format("{:.17g}", p.baseRate)}};
+          {"nnc.train.base_lr", fmt::format("{:.17g}", p.baseRate)},
+          {"nnc.train.ranks", std::to_string(p.ranks)}};
 }
 
 Result<TrainingPosition> resumePosition(const CheckpointMetadata &metadata, const std::string &path,
@@ -94,6 +95,13 @@ Result<TrainingPosition> resumePosition(const CheckpointMetadata &metadata, cons
                    path, p.epochs, p.steps, p.batch, p.baseRate);
   p.schedule = *parseLearningRateSchedule(it->second);
   p.totalEpochs = requested.totalEpochs;
+  if (!field(metadata, "ranks", p.ranks)) // written before data parallelism: one process
+    p.ranks = 1;
+  if (p.ranks != requested.ranks)
+    return R::fail("{}: cannot resume on {} process{}: the run was trained on {} (a global batch "
+                   "of {} x --batch {}); resume it on {}",
+                   path, requested.ranks, requested.ranks == 1 ? "" : "es", p.ranks, p.ranks,
+                   p.batch, p.ranks);
   auto differs = [&](const char *option, const std::string &recorded) -> Status {
     if (cl.has(option) && cl.get(option) != recorded)
       return Status::fail("{}: cannot resume with --{} {}: the run was trained with --{} {} (leave "

@@ -22,6 +22,7 @@ struct TrainingPosition {
   uint64_t seed = 0;
   LearningRateSchedule schedule = LearningRateSchedule::Constant;
   double baseRate = 0; ///< the schedule's starting rate (the optimizer's lr, or --lr)
+  int64_t ranks = 1;   ///< processes under mpirun (a global batch of ranks x batch)
 };
 
 /// The settings of `nnc train` from its options (--epochs, --batch, --seed,
