@@ -110,6 +110,8 @@ nnc::CompileOptions compileOptions(const nnc_options *options) {
   if (options->size >= offsetof(nnc_options, target_cpu) + sizeof(const char *) &&
       options->target_cpu)
     o.cpu = options->target_cpu;
+  if (options->size >= offsetof(nnc_options, split_step) + sizeof(int))
+    o.splitTrainingStep = options->split_step != 0;
   return o;
 }
 
@@ -133,10 +135,13 @@ nnc_status compileGraph(Graph declared, const nnc_options *options, nnc_model **
   if (nnc_status s = checkRanks(declared); s != NNC_OK)
     return s;
   nnc::PassContext ctx;
-  auto planned = nnc::planModel(declared, ctx);
+  nnc::CompileOptions compile = compileOptions(options);
+  nnc::PlanRequest request;
+  request.splitTrainingStep = compile.splitTrainingStep && declared.minimize.has_value();
+  auto planned = nnc::planModel(declared, ctx, request);
   if (!planned)
     return fail(NNC_MODEL_ERROR, planned.diags());
-  auto jit = nnc::jitCompile(*planned, compileOptions(options));
+  auto jit = nnc::jitCompile(*planned, compile);
   if (!jit)
     return fail(NNC_MODEL_ERROR, jit.diags());
   if (!(*jit)->functions().cpuSupported())
@@ -448,6 +453,65 @@ nnc_status nnc_train_step(nnc_session *session, const nnc_tensor *inputs, size_t
     if (loss)
       *loss = *value;
     return NNC_OK;
+  });
+}
+
+size_t nnc_gradients_size(const nnc_model *model) {
+  if (!model)
+    return 0;
+  const nnc::ModelFunctions &f = model->data->compiled->functions();
+  return f.gradientsSize ? static_cast<size_t>(f.gradientsSize()) : 0;
+}
+
+int64_t nnc_gradient_offset(const nnc_model *model, const char *name) {
+  if (!model || !name)
+    return -1;
+  const nnc::ModelFunctions &f = model->data->compiled->functions();
+  return f.gradientOffset ? f.gradientOffset(name) : -1;
+}
+
+nnc_status nnc_compute_gradients(nnc_session *session, const nnc_tensor *inputs, size_t count,
+                                 float *gradients, float *loss, void (*ready)(void *ctx, int64_t i),
+                                 void *ready_ctx) {
+  return guarded([&] {
+    if (!session)
+      return nullArgument("nnc_compute_gradients", "session");
+    if (!inputs && count > 0)
+      return nullArgument("nnc_compute_gradients", "inputs");
+    session->outputs.clear();
+    const ModelData &m = *session->model;
+    if (!m.train || !m.compiled->functions().computeGradients)
+      return fail(NNC_UNSUPPORTED, "model '" + m.declared.name +
+                                       "' was not compiled with its training step cut at the "
+                                       "gradients (nnc_options.split_step, and a minimize)");
+    if (!gradients)
+      return nullArgument("nnc_compute_gradients", "gradients");
+    std::vector<Tensor> bound;
+    if (nnc_status s = bindByName(m, *m.train, inputs, count, bound); s != NNC_OK)
+      return s;
+    if (Status checked = session->jit->checkInputs(bound, true); !checked)
+      return fail(NNC_SHAPE_ERROR, checked.diags());
+    Result<float> value = session->jit->computeGradients(bound, gradients, ready, ready_ctx);
+    if (!value)
+      return fail(NNC_RUNTIME_ERROR, value.diags());
+    if (loss)
+      *loss = *value;
+    return NNC_OK;
+  });
+}
+
+nnc_status nnc_apply_gradients(nnc_session *session, const float *gradients) {
+  return guarded([&] {
+    if (!session)
+      return nullArgument("nnc_apply_gradients", "session");
+    if (!gradients)
+      return nullArgument("nnc_apply_gradients", "gradients");
+    if (!session->model->compiled->functions().applyGradients)
+      return fail(NNC_UNSUPPORTED, "model '" + session->model->declared.name +
+                                       "' was not compiled with its training step cut at the "
+                                       "gradients (nnc_options.split_step)");
+    Status applied = session->jit->applyGradients(gradients);
+    return applied ? NNC_OK : fail(NNC_RUNTIME_ERROR, applied.diags());
   });
 }
 

@@ -79,9 +79,10 @@ typedef struct nnc_options {
   int threads;            /* threads the model runs on: 0 one per core (default), 1 the caller */
   int use_cache;          /* 1: reuse and store compiled code in the disk cache (default) */
   const char *target_cpu; /* an LLVM CPU name ("x86-64-v3"); NULL or "" for the host */
+  int split_step;         /* 1: also the training step cut at the gradients (below) */
 } nnc_options;
 
-#define NNC_OPTIONS_INIT {sizeof(nnc_options), 0, 1, NULL}
+#define NNC_OPTIONS_INIT {sizeof(nnc_options), 0, 1, NULL, 0}
 
 /* A tensor passed to or returned by a session: C order, dense. Inputs are
  * read in place (not copied) during the call. */
@@ -155,6 +156,23 @@ NNC_API nnc_status nnc_output(const nnc_session *session, size_t index, nnc_tens
  * inputs; the loss before the update goes to *loss (may be NULL). */
 NNC_API nnc_status nnc_train_step(nnc_session *session, const nnc_tensor *inputs, size_t count,
                                   float *loss);
+
+/* The training step cut at the gradients (a model compiled with
+ * nnc_options.split_step and `minimize`), for data-parallel training with
+ * a communicator of your own (IR.md section 6): nnc_compute_gradients runs
+ * the forward and backward passes and writes every trained param's
+ * gradient into `gradients` (nnc_gradients_size bytes, each param's at
+ * nnc_gradient_offset), calling ready(ready_ctx, i) on the calling thread
+ * as soon as the i-th is final (ready may be NULL); after you have combined
+ * them (summed across processes, each scaled by its share of the batch),
+ * nnc_apply_gradients runs the optimizer's update. The two in turn on the
+ * same gradients compute what nnc_train_step computes. */
+NNC_API size_t nnc_gradients_size(const nnc_model *model); /* 0 without the split */
+NNC_API int64_t nnc_gradient_offset(const nnc_model *model, const char *name); /* or -1 */
+NNC_API nnc_status nnc_compute_gradients(nnc_session *session, const nnc_tensor *inputs,
+                                         size_t count, float *gradients, float *loss,
+                                         void (*ready)(void *ctx, int64_t i), void *ready_ctx);
+NNC_API nnc_status nnc_apply_gradients(nnc_session *session, const float *gradients);
 
 /* Copies a param or state out of, or into, the session; `bytes` must be
  * its size exactly (elements x 4). */

@@ -50,7 +50,7 @@ static void badModels(const char *examples) {
   CHECK(strstr(nnc_last_error(), "error:") != NULL);
   CHECK(strstr(nnc_last_error(), "y = relu(z)") != NULL);
   CHECK(strchr(nnc_last_error(), '^') != NULL);
-  nnc_options small = {4, 0, 0, NULL};
+  nnc_options small = {4, 0, 0, NULL, 0};
   CHECK_ERROR(nnc_compile_text("model m {}", NULL, &small, &model), NNC_INVALID_ARGUMENT,
               "nnc_options.size");
   nnc_options negative = NNC_OPTIONS_INIT;
@@ -130,6 +130,49 @@ static int predict(nnc_session *session, float yhat[4]) {
   CHECK(strcmp(out.name, "yhat") == 0);
   memcpy(yhat, out.data, 4 * sizeof(float));
   return 1;
+}
+
+static int readies[4];
+static void countReady(void *ctx, int64_t i) {
+  (void)ctx;
+  ++readies[i];
+}
+
+/* The training step cut at the gradients: compute then apply is train_step. */
+static int splitStep(const char *examples) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/xor.ir", examples);
+  nnc_options options = NNC_OPTIONS_INIT;
+  options.threads = 1;
+  options.split_step = 1;
+  nnc_model *model = NULL;
+  if (nnc_compile_file(path, &options, &model) != NNC_OK)
+    return 1;
+  CHECK(nnc_gradients_size(model) == 256);
+  CHECK(nnc_gradient_offset(model, "w1") == 0 && nnc_gradient_offset(model, "b2") == 192);
+  CHECK(nnc_gradient_offset(model, "nope") == -1);
+  nnc_session *whole = NULL, *split = NULL;
+  CHECK(nnc_session_create(model, &whole) == NNC_OK && nnc_session_create(model, &split) == NNC_OK);
+  nnc_tensor inputs[2] = {{"x", NNC_F32, 2, kShapeX, kX}, {"y", NNC_F32, 2, kShapeY, kY}};
+  float gradients[64], a = 0, b = 0;
+  for (int step = 0; step < 50; ++step) {
+    CHECK(nnc_train_step(whole, inputs, 2, &a) == NNC_OK);
+    CHECK(nnc_compute_gradients(split, inputs, 2, gradients, &b, countReady, NULL) == NNC_OK);
+    CHECK(nnc_apply_gradients(split, gradients) == NNC_OK);
+    CHECK(a == b);
+  }
+  for (int i = 0; i < 4; ++i)
+    CHECK(readies[i] == 50);
+  float wa[4], wb[4];
+  CHECK(nnc_read(whole, "w1", wa, sizeof wa) == NNC_OK &&
+        nnc_read(split, "w1", wb, sizeof wb) == NNC_OK);
+  CHECK(memcmp(wa, wb, sizeof wa) == 0);
+  CHECK_ERROR(nnc_compute_gradients(split, inputs, 2, NULL, &b, NULL, NULL), NNC_INVALID_ARGUMENT,
+              "gradients is null");
+  nnc_session_free(whole);
+  nnc_session_free(split);
+  nnc_model_free(model);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -212,6 +255,12 @@ int main(int argc, char **argv) {
   CHECK(predict(fresh, again));
   CHECK(memcmp(again, yhat, sizeof again) == 0);
 
+  /* Without the split, the gradient calls are refused. */
+  float scratch[64];
+  CHECK(nnc_gradients_size(model) == 0);
+  CHECK_ERROR(nnc_compute_gradients(fresh, inputs, 2, scratch, &loss, NULL, NULL), NNC_UNSUPPORTED,
+              "split_step");
+
   /* Sessions may outlive their model. */
   nnc_session_free(session);
   nnc_model_free(model);
@@ -224,6 +273,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%d checks failed\n", failures);
     return 1;
   }
+  if (splitStep(argv[1]) != 0)
+    return 1;
   printf("capi_test: all checks passed\n");
   return 0;
 }

@@ -267,6 +267,31 @@ def test_a_label_out_of_range_is_a_located_runtime_error():
     assert e.value.status == 6
 
 
+def test_the_split_step_is_the_training_step():
+    # compute_gradients then apply_gradients: train_step's bits; the buffer
+    # is what a data-parallel program would sum across processes.
+    model = nnc.compile(XOR, threads=1, split_step=True)
+    assert model.gradient_offsets == {"w1": 0, "b1": 16, "w2": 32, "b2": 48}
+    whole, split = model.session(), model.session()
+    for _ in range(20):
+        a = whole.train_step(x=X, y=Y)
+        b, gradients = split.compute_gradients(x=X, y=Y)
+        split.apply_gradients(gradients)
+        assert a == b
+    assert np.array_equal(whole.params["w1"], split.params["w1"])
+    # Two half batches' gradients, each weighted by its share: the whole batch's.
+    _, g1 = model.session().compute_gradients(x=X[:2], y=Y[:2])
+    _, g2 = model.session().compute_gradients(x=X[2:], y=Y[2:])
+    _, g = model.session().compute_gradients(x=X, y=Y)
+    np.testing.assert_allclose(g1 + g2, g, rtol=1e-5, atol=1e-7)  # sse sums: shares are 1
+    with pytest.raises(nnc.Error, match="split_step") as e:
+        xor_plain = nnc.compile(XOR, threads=1)
+        xor_plain.session().compute_gradients(x=X, y=Y)
+    assert e.value.status == 7
+    with pytest.raises(nnc.Error, match="not 64"):
+        split.apply_gradients(np.zeros(3, np.float32))
+
+
 def test_help_explains_the_module():
     doc = nnc.__doc__
     for word in ("nnc.compile", "train_step", "infer", "params", "nnc.Error", "save"):

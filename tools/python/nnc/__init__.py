@@ -55,7 +55,7 @@ class Error(Exception):
 
 class _Options(_c.Structure):
     _fields_ = [("size", _c.c_size_t), ("threads", _c.c_int), ("use_cache", _c.c_int),
-                ("target_cpu", _c.c_char_p)]
+                ("target_cpu", _c.c_char_p), ("split_step", _c.c_int)]
 
 
 class _Tensor(_c.Structure):
@@ -96,6 +96,10 @@ def _load():
         "nnc_infer": (S, [P, _c.POINTER(_Tensor), I]),
         "nnc_output": (S, [P, I, _c.POINTER(_Tensor)]),
         "nnc_train_step": (S, [P, _c.POINTER(_Tensor), I, _c.POINTER(_c.c_float)]),
+        "nnc_gradients_size": (I, [P]),
+        "nnc_gradient_offset": (_c.c_int64, [P, _c.c_char_p]),
+        "nnc_compute_gradients": (S, [P, _c.POINTER(_Tensor), I, P, _c.POINTER(_c.c_float), P, P]),
+        "nnc_apply_gradients": (S, [P, P]),
         "nnc_read": (S, [P, _c.c_char_p, P, I]),
         "nnc_write": (S, [P, _c.c_char_p, P, I]),
         "nnc_save": (S, [P, _c.c_char_p]),
@@ -188,15 +192,26 @@ class Model:
         model says, and the buffers its calls need."""
         return Session(self)
 
+    @property
+    def gradient_offsets(self):
+        """{param: offset in floats} of the flat gradient buffer (compiled
+        with split_step=True; else empty)."""
+        return {p.name: _lib.nnc_gradient_offset(self._handle, p.name.encode()) // 4
+                for p in self.params if _lib.nnc_gradient_offset(self._handle, p.name.encode()) >= 0}
+
     def __repr__(self):
         return f"<nnc.Model {self.name}: inputs {self.inputs}, outputs {self.outputs}>"
 
 
-def compile(path=None, *, text=None, name=None, threads=0, cache=True, target_cpu=None):
+def compile(path=None, *, text=None, name=None, threads=0, cache=True, target_cpu=None,
+            split_step=False):
     """Compiles a model: a file (`.ir` or `.onnx`) or, with text=, model
     text (`name` is the file name its errors give). threads: the threads
     each call runs on (0: one per core). cache: reuse compiled code from
     nnc's disk cache. target_cpu: an LLVM CPU name (default: this CPU).
+    split_step: also the training step cut at the gradients
+    (Session.compute_gradients and apply_gradients, for data-parallel
+    training with a communicator of your own).
     Raises nnc.Error with the located diagnostics when the model is wrong."""
     if (path is None) == (text is None):
         raise Error("nnc.compile: give a path or text=, one of them", _INVALID_ARGUMENT)
@@ -207,7 +222,7 @@ def compile(path=None, *, text=None, name=None, threads=0, cache=True, target_cp
     if path is not None and not isinstance(path, (str, bytes, _os.PathLike)):
         raise Error("nnc.compile: the path must be a str or os.PathLike", _INVALID_ARGUMENT)
     options = _Options(_c.sizeof(_Options), threads, 1 if cache else 0,
-                       target_cpu.encode() if target_cpu else None)
+                       target_cpu.encode() if target_cpu else None, 1 if split_step else 0)
     handle = _c.c_void_p()
     if path is not None:
         _check(_lib.nnc_compile_file(_os.fsencode(path), _c.byref(options), _c.byref(handle)))
@@ -347,6 +362,30 @@ class Session:
             buffer = (_c.c_char * (count * dtype.itemsize)).from_address(t.data)
             results[info.name] = _np.frombuffer(buffer, dtype=dtype).reshape(shape).copy()
         return results
+
+    def compute_gradients(self, **inputs):
+        """The forward and backward passes (compiled with split_step=True):
+        returns (loss, gradients), the gradients a flat float32 array with
+        each trained param's at model.gradient_offsets[name]. Combine them
+        as you like (sum across processes, scaled by each one's share of the
+        batch), then apply_gradients(gradients)."""
+        size = _lib.nnc_gradients_size(self.model._handle) // 4
+        gradients = _np.zeros(size, dtype=_np.float32)
+        tensors, keep = self._tensors(inputs)
+        loss = _c.c_float()
+        _check(_lib.nnc_compute_gradients(self._handle, tensors, len(inputs),
+                                          gradients.ctypes.data_as(_c.c_void_p) if size else None,
+                                          _c.byref(loss), None, None))
+        del keep
+        return float(loss.value), gradients
+
+    def apply_gradients(self, gradients):
+        """The optimizer's update from a flat gradient buffer."""
+        array = _convert("gradients", gradients, _np.dtype(_np.float32), "argument")
+        if array.size * 4 != _lib.nnc_gradients_size(self.model._handle):
+            raise Error(f"apply_gradients: {array.size} floats, not "
+                        f"{_lib.nnc_gradients_size(self.model._handle) // 4}", _SHAPE_ERROR)
+        _check(_lib.nnc_apply_gradients(self._handle, array.ctypes.data_as(_c.c_void_p)))
 
     def save(self, path):
         """Writes every param and state to a safetensors file, atomically."""
