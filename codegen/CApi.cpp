@@ -8,6 +8,7 @@
 #include "codegen/Session.h"
 #include "frontend/ModelFile.h"
 #include "ir/Diagnostics.h"
+#include "ir/InternalError.h"
 #include "ir/Limits.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
@@ -189,9 +190,8 @@ nnc_status describe(const ModelData &m, nnc_kind kind, size_t index, nnc_tensor_
   const Graph &g = graphOf(m, kind);
   ValueId id = listed(m, kind)[index];
   const nnc::Type &type = g.type(id);
-  if (type.rank() > NNC_MAX_RANK)
-    return fail(NNC_UNSUPPORTED, "'" + g.value(id).name + "' has rank " +
-                                     std::to_string(type.rank()) + ", more than NNC_MAX_RANK");
+  NNC_CHECK(type.rank() <= NNC_MAX_RANK, "'{}' has rank {}: compileGraph refuses such models",
+            g.value(id).name, type.rank());
   *info = nnc_tensor_info{};
   info->name = kind == NNC_OUTPUT ? m.outputNames[index].c_str() : g.value(id).name.c_str();
   info->kind = kind;
@@ -272,6 +272,25 @@ nnc_status checkBuffer(const char *call, const char *name, const Tensor &value, 
     return fail(NNC_SHAPE_ERROR, std::string(call) + ": '" + name + "' is " + value.typeString() +
                                      ", " + std::to_string(value.bytes()) + " bytes, not " +
                                      std::to_string(bytes));
+  return NNC_OK;
+}
+
+/// A call of the training step on the named inputs: bound and checked
+/// (NNC_SHAPE_ERROR), run (NNC_RUNTIME_ERROR), its loss to *loss.
+template <typename Run>
+nnc_status runTraining(nnc_session &s, const nnc_tensor *inputs, size_t count, float *loss,
+                       Run run) {
+  const ModelData &m = *s.model;
+  std::vector<Tensor> bound;
+  if (nnc_status status = bindByName(m, *m.train, inputs, count, bound); status != NNC_OK)
+    return status;
+  if (Status checked = s.jit->checkInputs(bound, true); !checked)
+    return fail(NNC_SHAPE_ERROR, checked.diags());
+  Result<float> value = run(bound);
+  if (!value)
+    return fail(NNC_RUNTIME_ERROR, value.diags());
+  if (loss)
+    *loss = *value;
   return NNC_OK;
 }
 
@@ -442,17 +461,9 @@ nnc_status nnc_train_step(nnc_session *session, const nnc_tensor *inputs, size_t
     if (!m.train)
       return fail(NNC_UNSUPPORTED,
                   "model '" + m.declared.name + "' has no training step (it declares no minimize)");
-    std::vector<Tensor> bound;
-    if (nnc_status s = bindByName(m, *m.train, inputs, count, bound); s != NNC_OK)
-      return s;
-    if (Status checked = session->jit->checkInputs(bound, true); !checked)
-      return fail(NNC_SHAPE_ERROR, checked.diags());
-    Result<float> value = session->jit->trainStep(bound);
-    if (!value)
-      return fail(NNC_RUNTIME_ERROR, value.diags());
-    if (loss)
-      *loss = *value;
-    return NNC_OK;
+    return runTraining(*session, inputs, count, loss, [&](const std::vector<Tensor> &bound) {
+      return session->jit->trainStep(bound);
+    });
   });
 }
 
@@ -486,17 +497,9 @@ nnc_status nnc_compute_gradients(nnc_session *session, const nnc_tensor *inputs,
                                        "gradients (nnc_options.split_step, and a minimize)");
     if (!gradients)
       return nullArgument("nnc_compute_gradients", "gradients");
-    std::vector<Tensor> bound;
-    if (nnc_status s = bindByName(m, *m.train, inputs, count, bound); s != NNC_OK)
-      return s;
-    if (Status checked = session->jit->checkInputs(bound, true); !checked)
-      return fail(NNC_SHAPE_ERROR, checked.diags());
-    Result<float> value = session->jit->computeGradients(bound, gradients, ready, ready_ctx);
-    if (!value)
-      return fail(NNC_RUNTIME_ERROR, value.diags());
-    if (loss)
-      *loss = *value;
-    return NNC_OK;
+    return runTraining(*session, inputs, count, loss, [&](const std::vector<Tensor> &bound) {
+      return session->jit->computeGradients(bound, gradients, ready, ready_ctx);
+    });
   });
 }
 

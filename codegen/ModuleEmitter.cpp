@@ -230,19 +230,32 @@ private:
              kAbiBadBuffer);
   }
 
-  void emitGraphFunction(const std::string &name, const Graph &g, const MemoryPlan &plan,
-                         bool training) {
-    llvm::Function *f = declare(name, i32(), {ptr(), ptr(), ptr(), ptr(), ptr()});
+  /// `int NAME(void *state, void *workspace, ...)`: `args` pointers in all,
+  /// the first two never aliased, and its entry block to emit into.
+  llvm::Function *declareGraphFunction(const std::string &name, size_t args) {
+    llvm::Function *f = declare(name, i32(), std::vector<llvm::Type *>(args, ptr()));
     for (unsigned i = 0; i < 2; ++i)
       f->addParamAttr(i, llvm::Attribute::NoAlias);
     b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
-    Lowering l(m_, f, g, f->getArg(2));
+    return f;
+  }
+
+  /// A graph function's lowering set up at its entry, with its state and
+  /// workspace (arguments 0 and 1) checked.
+  void enterGraphFunction(Lowering &l, const MemoryPlan &plan) {
     l.gemmLibraryCpu = gemmLibraryCpu_;
     l.schedule = &plan.schedule;
     l.b.SetInsertPoint(b_.GetInsertBlock());
+    checkBuffer(l, l.fn->getArg(0));
+    checkBuffer(l, l.fn->getArg(1));
+  }
+
+  void emitGraphFunction(const std::string &name, const Graph &g, const MemoryPlan &plan,
+                         bool training) {
+    llvm::Function *f = declareGraphFunction(name, 5);
+    Lowering l(m_, f, g, f->getArg(2));
+    enterGraphFunction(l, plan);
     llvm::Value *state = f->getArg(0), *workspace = f->getArg(1), *inputs = f->getArg(3);
-    checkBuffer(l, state);
-    checkBuffer(l, workspace);
     checkDims(l, g, f->getArg(2));
     bindDeclarations(l, g, state, inputs);
     bindResults(l, g, plan, workspace);
@@ -298,18 +311,10 @@ private:
   void emitComputeGradients() {
     const Graph &g = split_->gradients.graph;
     const MemoryPlan &plan = split_->gradients.plan;
-    llvm::Function *f = declare(prefix_ + "_compute_gradients", i32(),
-                                {ptr(), ptr(), ptr(), ptr(), ptr(), ptr(), ptr(), ptr()});
-    for (unsigned i = 0; i < 2; ++i)
-      f->addParamAttr(i, llvm::Attribute::NoAlias);
-    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    llvm::Function *f = declareGraphFunction(prefix_ + "_compute_gradients", 8);
     Lowering l(m_, f, g, f->getArg(2));
-    l.gemmLibraryCpu = gemmLibraryCpu_;
-    l.schedule = &plan.schedule;
-    l.b.SetInsertPoint(b_.GetInsertBlock());
+    enterGraphFunction(l, plan);
     llvm::Value *state = f->getArg(0), *workspace = f->getArg(1), *gradients = f->getArg(4);
-    checkBuffer(l, state);
-    checkBuffer(l, workspace);
     l.failIf(l.b.CreateIsNull(gradients), kAbiBadBuffer);
     checkDims(l, g, f->getArg(2));
     bindDeclarations(l, g, state, f->getArg(3));
@@ -380,10 +385,7 @@ private:
   void emitApplyGradients() {
     const Graph &g = split_->apply.graph;
     const MemoryPlan &plan = split_->apply.plan;
-    llvm::Function *f = declare(prefix_ + "_apply_gradients", i32(), {ptr(), ptr(), ptr()});
-    for (unsigned i = 0; i < 2; ++i)
-      f->addParamAttr(i, llvm::Attribute::NoAlias);
-    b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
+    llvm::Function *f = declareGraphFunction(prefix_ + "_apply_gradients", 3);
     // The update's values have the params' static shapes; the dims the
     // graph still declares (for the model's inputs, unused here) are 0.
     for (const Node &n : g.nodes)
@@ -393,14 +395,10 @@ private:
     for (size_t i = 0; i < g.dims.size(); ++i)
       b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(i64(), dims, i));
     Lowering l(m_, f, g, dims);
-    l.gemmLibraryCpu = gemmLibraryCpu_;
-    l.schedule = &plan.schedule;
-    l.b.SetInsertPoint(b_.GetInsertBlock());
+    enterGraphFunction(l, plan);
     if (!g.dims.empty())
       l.loadDims();
     llvm::Value *state = f->getArg(0), *workspace = f->getArg(1), *gradients = f->getArg(2);
-    checkBuffer(l, state);
-    checkBuffer(l, workspace);
     l.failIf(l.b.CreateIsNull(gradients), kAbiBadBuffer);
     bindStateAndConsts(l, g, state);
     for (size_t i = 0; i < split_->gradientInputs.size(); ++i) {

@@ -214,9 +214,9 @@ Result<std::vector<Tensor>> JitSession::infer(const std::vector<Tensor> &inputs)
   return outs;
 }
 
-Result<float> JitSession::trainStep(const std::vector<Tensor> &inputs) {
-  if (!train_)
-    return Result<float>::fail("model '{}' has no training step", infer_.name);
+template <typename Call>
+Result<float> JitSession::runTraining(const std::vector<Tensor> &inputs, const char *what,
+                                      Call call) {
   auto dims = bindDims(*train_, inputs);
   if (!dims)
     return Result<float>(dims.takeDiags());
@@ -224,11 +224,20 @@ Result<float> JitSession::trainStep(const std::vector<Tensor> &inputs) {
   for (const Tensor &t : inputs)
     in.push_back(t.data());
   float loss = 0;
-  int status = model_->functions().trainStep(state_.get(), workspaceFor(*dims), dims->data(),
-                                             in.data(), &loss);
+  int status = call(workspaceFor(*dims), dims->data(), in.data(), &loss);
   if (status != kAbiOk)
-    return Result<float>(statusError(*train_, status, "train step", inputs, *dims).takeDiags());
+    return Result<float>(statusError(*train_, status, what, inputs, *dims).takeDiags());
   return loss;
+}
+
+Result<float> JitSession::trainStep(const std::vector<Tensor> &inputs) {
+  if (!train_)
+    return Result<float>::fail("model '{}' has no training step", infer_.name);
+  return runTraining(inputs, "train step",
+                     [&](void *workspace, const int64_t *dims, const void *const *in, float *loss) {
+                       return model_->functions().trainStep(state_.get(), workspace, dims, in,
+                                                            loss);
+                     });
 }
 
 uint64_t JitSession::gradientsSize() const {
@@ -243,19 +252,11 @@ Result<float> JitSession::computeGradients(const std::vector<Tensor> &inputs, fl
     return Result<float>::fail("model '{}' was not compiled with its training step cut at the "
                                "gradients",
                                infer_.name);
-  auto dims = bindDims(*train_, inputs);
-  if (!dims)
-    return Result<float>(dims.takeDiags());
-  std::vector<const void *> in;
-  for (const Tensor &t : inputs)
-    in.push_back(t.data());
-  float loss = 0;
-  int status = f.computeGradients(state_.get(), workspaceFor(*dims), dims->data(), in.data(),
-                                  gradients, &loss, ready, readyCtx);
-  if (status != kAbiOk)
-    return Result<float>(
-        statusError(*train_, status, "compute gradients", inputs, *dims).takeDiags());
-  return loss;
+  return runTraining(inputs, "compute gradients",
+                     [&](void *workspace, const int64_t *dims, const void *const *in, float *loss) {
+                       return f.computeGradients(state_.get(), workspace, dims, in, gradients, loss,
+                                                 ready, readyCtx);
+                     });
 }
 
 Status JitSession::applyGradients(const float *gradients) {

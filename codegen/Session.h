@@ -72,6 +72,11 @@ private:
   /// Checks inputs against `g`'s declarations and binds the dims.
   Result<std::vector<int64_t>> bindDims(const Graph &g, const std::vector<Tensor> &inputs) const;
   void *workspaceFor(const std::vector<int64_t> &dims);
+  /// A call of the training step's code (train_step, compute_gradients):
+  /// binds `inputs` to its dims, runs call(workspace, dims, inputs, &loss),
+  /// and turns a non-zero status into the located error (`what` names it).
+  template <typename Call>
+  Result<float> runTraining(const std::vector<Tensor> &inputs, const char *what, Call call);
   /// The error a non-zero status of `g`'s compiled code stands for, located
   /// at the op and worded as the interpreter words it where it can be found.
   Status statusError(const Graph &g, int status, const char *what,

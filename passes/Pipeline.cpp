@@ -48,9 +48,6 @@ std::vector<std::string> fusionPasses() {
   return {"fuse-attention", "fuse-matmul", "fuse-add-layernorm", "fuse-elementwise"};
 }
 
-namespace {
-
-/// Steps 3 and 4 of any graph: simplify, fusion, simplify.
 std::vector<std::string> simplifyAndFuse() {
   std::vector<std::string> names = {"simplify"};
   for (std::string &fusion : fusionPasses())
@@ -58,8 +55,6 @@ std::vector<std::string> simplifyAndFuse() {
   names.push_back("simplify");
   return names;
 }
-
-} // namespace
 
 std::vector<std::string> inferPipeline() {
   std::vector<std::string> names = {"fold-batchnorm"};

@@ -35,6 +35,9 @@ namespace nnc {
 /// The fusion passes, in the order the pipeline runs them.
 std::vector<std::string> fusionPasses();
 
+/// Steps 3 and 4 of any graph: simplify, fusion, simplify.
+std::vector<std::string> simplifyAndFuse();
+
 /// Steps 3 and 4 of the inference graph: fold-batchnorm (inference mode
 /// only), simplify, fusion, simplify.
 std::vector<std::string> inferPipeline();

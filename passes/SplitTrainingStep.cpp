@@ -11,16 +11,6 @@ namespace nnc {
 
 namespace {
 
-/// Passes that run on each half: simplify (its dce drops what the half
-/// does not need), fusion, simplify.
-std::vector<std::string> halfPipeline() {
-  std::vector<std::string> names = {"simplify"};
-  for (std::string &fusion : fusionPasses())
-    names.push_back(std::move(fusion));
-  names.push_back("simplify");
-  return names;
-}
-
 /// `step` without the optimizer: the gradients and the loss are its
 /// outputs, the model's own updates its only updates.
 Graph gradientsHalf(Graph step, const std::vector<ValueId> &gradients, size_t modelUpdates) {
@@ -95,8 +85,10 @@ Result<SplitTrainingStep> splitTrainingStep(Graph model, PassContext &ctx) {
     }
   split.gradients = gradientsHalf(model, gradients, modelUpdates);
   split.apply = applyHalf(std::move(model), params, gradients, modelUpdates, split.gradientInputs);
+  // Each half simplified (its dce drops what the half does not need) and
+  // fused on its own.
   for (Graph *half : {&split.gradients, &split.apply})
-    if (Status s = runPipeline(*half, halfPipeline(), ctx); !s)
+    if (Status s = runPipeline(*half, simplifyAndFuse(), ctx); !s)
       return R(s.takeDiags());
   return split;
 }

@@ -76,10 +76,11 @@ Status DataParallel::checkSameSettings(Communicator &comm, const std::string &se
   auto [differs, first] = firstDifferent(comm, fnv1a(settings.data(), settings.size()));
   if (differs == 0)
     return Ok{};
-  std::string mine = settings;
-  return Status::fail("rank {}'s training settings differ from rank 0's: every rank needs the same "
-                      "--batch, --seed, --epochs, --lr-schedule, --bucket-kb and starting point{}",
-                      differs, comm.rank() == differs ? " (this rank: " + mine + ")" : "");
+  // Rank 0 reports (tools/nnc/TrainCommand.cpp): its own settings.
+  return Status::fail(
+      "rank {}'s training settings differ from rank 0's ({}): every rank needs the "
+      "same --batch, --seed, --epochs, --lr-schedule, --bucket-kb and starting point",
+      differs, settings);
 }
 
 Status DataParallel::checkSameModel(Communicator &comm, const Graph &model) {

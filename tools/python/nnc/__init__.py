@@ -196,8 +196,9 @@ class Model:
     def gradient_offsets(self):
         """{param: offset in floats} of the flat gradient buffer (compiled
         with split_step=True; else empty)."""
-        return {p.name: _lib.nnc_gradient_offset(self._handle, p.name.encode()) // 4
-                for p in self.params if _lib.nnc_gradient_offset(self._handle, p.name.encode()) >= 0}
+        offsets = {p.name: _lib.nnc_gradient_offset(self._handle, p.name.encode())
+                   for p in self.params}
+        return {name: offset // 4 for name, offset in offsets.items() if offset >= 0}
 
     def __repr__(self):
         return f"<nnc.Model {self.name}: inputs {self.inputs}, outputs {self.outputs}>"
