@@ -113,6 +113,10 @@ nnc::CompileOptions compileOptions(const nnc_options *options) {
     o.cpu = options->target_cpu;
   if (options->size >= offsetof(nnc_options, split_step) + sizeof(int))
     o.splitTrainingStep = options->split_step != 0;
+  if (options->size >= offsetof(nnc_options, precision) + sizeof(int))
+    o.precision = options->precision == NNC_PRECISION_BF16   ? nnc::Precision::BF16
+                  : options->precision == NNC_PRECISION_AUTO ? nnc::Precision::Auto
+                                                             : nnc::Precision::F32;
   return o;
 }
 
@@ -128,6 +132,11 @@ nnc_status checkOptions(const nnc_options *options) {
   if (options->use_cache != 0 && options->use_cache != 1)
     return fail(NNC_INVALID_ARGUMENT,
                 "nnc_options.use_cache must be 0 or 1, got " + std::to_string(options->use_cache));
+  if (options->size >= offsetof(nnc_options, precision) + sizeof(int) &&
+      (options->precision < NNC_PRECISION_F32 || options->precision > NNC_PRECISION_AUTO))
+    return fail(NNC_INVALID_ARGUMENT,
+                "nnc_options.precision must be NNC_PRECISION_F32, _BF16 or _AUTO, got " +
+                    std::to_string(options->precision));
   return NNC_OK;
 }
 
@@ -139,6 +148,10 @@ nnc_status compileGraph(Graph declared, const nnc_options *options, nnc_model **
   nnc::CompileOptions compile = compileOptions(options);
   nnc::PlanRequest request;
   request.splitTrainingStep = compile.splitTrainingStep && declared.minimize.has_value();
+  auto bf16 = nnc::bf16Products(compile);
+  if (!bf16)
+    return fail(NNC_UNSUPPORTED, bf16.diags());
+  request.bf16Products = *bf16;
   auto planned = nnc::planModel(declared, ctx, request);
   if (!planned)
     return fail(NNC_MODEL_ERROR, planned.diags());

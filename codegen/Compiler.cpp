@@ -10,6 +10,7 @@
 #include "codegen/ObjectCache.h"
 #include "codegen/ParallelCompile.h"
 #include "ir/Printer.h"
+#include "passes/MixedPrecision.h"
 
 #include <fmt/ranges.h>
 #include "codegen/Target.h"
@@ -53,6 +54,32 @@ std::string prefixOf(const Graph &infer, const CompileOptions &options) {
 /// The GEMM library CPU a module compiled with `options` calls, or empty.
 std::string gemmLibraryCpu(const CompileOptions &options, const llvm::TargetMachine &tm) {
   return options.gemmLibrary ? gemmLibraryCpuFor(tm) : "";
+}
+
+/// "this CPU (znver3) does not have it" or "CPU 'skylake-avx512' does not have it".
+std::string noBf16(const llvm::TargetMachine &tm) {
+  return fmt::format("{} does not have it",
+                     tm.getTargetFeatureString().empty()
+                         ? fmt::format("CPU '{}'", tm.getTargetCPU().str())
+                         : fmt::format("this CPU ({})", tm.getTargetCPU().str()));
+}
+
+/// The target machine of `options`, when it can run `model`: a node with
+/// precision=bf16 needs AVX512_BF16 (the error is located at the node).
+Result<std::unique_ptr<llvm::TargetMachine>> targetFor(const PlannedModel &model,
+                                                       const CompileOptions &options) {
+  using R = Result<std::unique_ptr<llvm::TargetMachine>>;
+  auto tm = createTargetMachine(options.cpu);
+  if (!tm || targetHas(**tm, "avx512bf16"))
+    return tm;
+  for (const Graph *g : model.graphs())
+    if (const Node *n = firstBf16Node(*g)) {
+      Diagnostics d;
+      d.error(n->loc, "{} with precision=bf16 needs a CPU with AVX512_BF16 (vdpbf16ps); {}",
+              n->info().name, noBf16(**tm));
+      return R(std::move(d));
+    }
+  return tm;
 }
 
 /// Options for code that must not call into nnc: objects and their text.
@@ -149,10 +176,23 @@ modelObjects(const PlannedModel &model, const CompileOptions &options, llvm::Tar
 
 } // namespace
 
+Result<bool> bf16Products(const CompileOptions &options) {
+  if (options.precision == Precision::F32)
+    return false;
+  auto tm = createTargetMachine(options.cpu);
+  if (!tm)
+    return Result<bool>(tm.takeDiags());
+  bool has = targetHas(**tm, "avx512bf16");
+  if (options.precision == Precision::BF16 && !has)
+    return Result<bool>::fail("bf16 precision needs a CPU with AVX512_BF16 (vdpbf16ps); {}",
+                              noBf16(**tm));
+  return has;
+}
+
 Result<std::unique_ptr<JitModel>> jitCompile(const PlannedModel &model,
                                              const CompileOptions &options) {
   using R = Result<std::unique_ptr<JitModel>>;
-  auto tm = createTargetMachine(options.cpu);
+  auto tm = targetFor(model, options);
   if (!tm)
     return R(tm.takeDiags());
   // The JIT compiles on as many threads as the model will run on, at most
@@ -190,7 +230,7 @@ Result<std::string> compileObject(const PlannedModel &model, const CompileOption
                                   CompileTimes *timesOut) {
   using R = Result<std::string>;
   CompileTimes times;
-  auto tm = createTargetMachine(options.cpu);
+  auto tm = targetFor(model, options);
   if (!tm)
     return R(tm.takeDiags());
   std::string key;
@@ -205,7 +245,7 @@ Result<std::string> compileObject(const PlannedModel &model, const CompileOption
 Result<std::string> emitText(const PlannedModel &model, const CompileOptions &options,
                              const std::string &what) {
   CompileTimes times;
-  auto tm = createTargetMachine(options.cpu);
+  auto tm = targetFor(model, options);
   if (!tm)
     return Result<std::string>(tm.takeDiags());
   llvm::LLVMContext ctx;

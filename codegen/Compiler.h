@@ -81,6 +81,12 @@ std::vector<std::string> linkedGemmKernels();
 //                      (JitLinker.h) or returned as an object file
 // CompileTimes records each step.
 
+/// Whether `options` ask for bf16 matmul and convolution operands on their
+/// CPU (CompileOptions::precision; PlanRequest::bf16Products): Auto is
+/// whether the CPU has AVX512_BF16, and BF16 on a CPU without it is an error
+/// naming the feature.
+Result<bool> bf16Products(const CompileOptions &options);
+
 /// JIT-compiles a planned model for the host CPU.
 Result<std::unique_ptr<JitModel>> jitCompile(const PlannedModel &model,
                                              const CompileOptions &options);

@@ -29,6 +29,10 @@ Result<CompiledModel> CompiledModel::compile(const ModelGraph &model,
   PassContext ctx;
   PlanRequest request;
   request.splitTrainingStep = options.splitTrainingStep && model.graph().minimize.has_value();
+  auto bf16 = bf16Products(options);
+  if (!bf16)
+    return R(bf16.takeDiags());
+  request.bf16Products = *bf16;
   // verify, training step, passes, schedule, plan
   auto planned = planModel(model.graph(), ctx, request);
   if (!planned)

@@ -4,7 +4,9 @@
 #include "codegen/InitializerCode.h"
 #include "codegen/Lowering.h"
 #include "codegen/Parallel.h"
+#include "codegen/Target.h"
 #include "ir/InternalError.h"
+#include "passes/MixedPrecision.h"
 #include "passes/schedule/MemoryPlan.h"
 #include "runtime/Initializers.h"
 
@@ -31,6 +33,8 @@ public:
         train_(model.trainGraph()), layout_(layoutState(infer_, train_)),
         inferPlan_(model.infer.plan), trainPlan_(model.train ? &model.train->plan : nullptr),
         split_(model.split ? &*model.split : nullptr), b_(m.getContext()) {
+    for (const Graph *g : model.graphs())
+      usesBf16_ = usesBf16_ || firstBf16Node(*g);
     if (split_)
       gradientLayout_ = layoutGradients(split_->gradients.graph, split_->params);
   }
@@ -73,36 +77,38 @@ private:
   llvm::Type *i64() { return b_.getInt64Ty(); }
   llvm::Type *ptr() { return b_.getPtrTy(); }
 
-  /// cpuid-based check of the features the code was compiled for.
+  /// cpuid-based check of the features the code was compiled for (of the
+  /// host's, or of a named CPU's: `nnc compile --cpu znver4`), and of
+  /// AVX512_BF16 when a kernel multiplies in bf16.
   void emitCpuSupported() {
     llvm::Function *f = declare(prefix_ + "_cpu_supported", i32(), {});
     b_.SetInsertPoint(llvm::BasicBlock::Create(m_.getContext(), "entry", f));
-    llvm::StringRef features = machine_.getTargetFeatureString();
-    bool hostCode = features.empty() || machine_.getTargetCPU() == llvm::sys::getHostCPUName();
-    if (hostCode && features.empty()) {
+    if (!machine_.getTargetTriple().isX86()) {
       b_.CreateRet(b_.getInt32(1));
       return;
     }
-    // leaf 7 ebx: bit 5 avx2, bit 16 avx512f; leaf 1 ecx: bit 12 fma, bit 27 osxsave.
-    auto cpuid = [&](uint32_t leaf) {
+    // leaf 1 ecx: bit 12 fma; leaf 7 ebx: bit 5 avx2, bit 16 avx512f; leaf 7
+    // subleaf 1 eax: bit 5 avx512_bf16.
+    auto cpuid = [&](uint32_t leaf, uint32_t subleaf) {
       auto *type = llvm::FunctionType::get(llvm::StructType::get(i32(), i32(), i32(), i32()),
                                            {i32(), i32()}, false);
       auto *asmCall =
           llvm::InlineAsm::get(type, "cpuid", "={ax},={bx},={cx},={dx},{ax},{cx}", false);
-      return b_.CreateCall(asmCall, {b_.getInt32(leaf), b_.getInt32(0)});
+      return b_.CreateCall(asmCall, {b_.getInt32(leaf), b_.getInt32(subleaf)});
     };
     llvm::Value *ok = b_.getTrue();
-    auto need = [&](llvm::Value *reg, int bit) {
-      ok = b_.CreateAnd(ok,
-                        b_.CreateICmpNE(b_.CreateAnd(reg, b_.getInt32(1u << bit)), b_.getInt32(0)));
+    auto need = [&](const char *feature, uint32_t leaf, uint32_t subleaf, unsigned reg, int bit) {
+      if (!targetHas(machine_, feature))
+        return;
+      llvm::Value *value = b_.CreateExtractValue(cpuid(leaf, subleaf), reg);
+      ok = b_.CreateAnd(
+          ok, b_.CreateICmpNE(b_.CreateAnd(value, b_.getInt32(1u << bit)), b_.getInt32(0)));
     };
-    llvm::Value *leaf1 = cpuid(1), *leaf7 = cpuid(7);
-    if (features.contains("+fma"))
-      need(b_.CreateExtractValue(leaf1, 2), 12);
-    if (features.contains("+avx2"))
-      need(b_.CreateExtractValue(leaf7, 1), 5);
-    if (features.contains("+avx512f"))
-      need(b_.CreateExtractValue(leaf7, 1), 16);
+    need("fma", 1, 0, 2, 12);
+    need("avx2", 7, 0, 1, 5);
+    need("avx512f", 7, 0, 1, 16);
+    if (usesBf16_)
+      need("avx512bf16", 7, 1, 0, 5);
     b_.CreateRet(b_.CreateZExt(ok, i32()));
   }
 
@@ -568,6 +574,7 @@ private:
   const MemoryPlan &inferPlan_;
   const MemoryPlan *trainPlan_;      ///< null without a training step
   const PlannedModel::Split *split_; ///< null unless the split step was asked for
+  bool usesBf16_ = false;            ///< a kernel multiplies in bf16 (vdpbf16ps)
   GradientLayout gradientLayout_;
   llvm::IRBuilder<> b_;
 };

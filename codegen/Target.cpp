@@ -1,5 +1,7 @@
 /// Target machines and the optimization pipeline.
 #include "codegen/Target.h"
+
+#include <llvm/MC/MCSubtargetInfo.h>
 #include "ir/InternalError.h"
 
 #include <llvm/Analysis/TargetLibraryInfo.h>
@@ -80,6 +82,10 @@ std::string cpuFeatures(const std::string &cpu) {
     features +=
         (features.empty() ? "" : ",") + std::string(f.getValue() ? "+" : "-") + f.getKey().str();
   return features;
+}
+
+bool targetHas(const llvm::TargetMachine &machine, const char *feature) {
+  return machine.getMCSubtargetInfo()->checkFeatures(std::string("+") + feature);
 }
 
 Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::string &cpu) {

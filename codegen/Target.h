@@ -29,6 +29,10 @@ Result<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::stri
 /// The feature string (`+avx2,+fma,...`) of the host, or of `cpu`.
 std::string cpuFeatures(const std::string &cpu);
 
+/// Whether `machine` (its CPU and features) has LLVM feature `feature`
+/// ("avx512bf16").
+bool targetHas(const llvm::TargetMachine &machine, const char *feature);
+
 /// libmvec's vector math functions beyond LLVM 19's own table, for the
 /// features of `machine`.
 std::vector<llvm::VecDesc> extraVectorFunctions(const llvm::TargetMachine &machine);

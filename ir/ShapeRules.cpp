@@ -63,7 +63,24 @@ bool ShapeQuery::normalizeAxis(int64_t &axis, size_t rank, const char *what) {
   return true;
 }
 
+namespace {
+
+/// `precision` where the op has it: f32 or bf16.
+bool checkPrecision(ShapeQuery &q) {
+  if (q.info.attrIndex("precision") < 0)
+    return true;
+  const std::string &name = q.attr("precision").ident;
+  if (name == "f32" || name == "bf16")
+    return true;
+  q.error("precision must be f32 or bf16, got '{}'", name);
+  return false;
+}
+
+} // namespace
+
 TypeOrNone inferType(ShapeQuery &q) {
+  if (!checkPrecision(q))
+    return std::nullopt;
   switch (q.info.family) {
   case OpFamily::Elementwise:
     return inferElementwiseType(q);

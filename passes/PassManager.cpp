@@ -4,6 +4,7 @@
 #include "ir/Verifier.h"
 #include "passes/autodiff/Autodiff.h"
 #include "passes/fusion/Fusion.h"
+#include "passes/MixedPrecision.h"
 #include "passes/TrainingMode.h"
 #include "passes/simplify/Simplify.h"
 
@@ -43,6 +44,10 @@ const std::vector<PassInfo> &allPasses() {
        "chains of element-wise and broadcast ops into one fused_elementwise loop (after the "
        "other fusions)",
        createFuseElementwisePass},
+      {"mixed-precision",
+       "bf16 operands for every matmul and conv2d (precision=bf16), f32 for all else "
+       "(--precision bf16 runs it last)",
+       createMixedPrecisionPass},
   };
   return passes;
 }

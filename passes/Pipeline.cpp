@@ -115,6 +115,17 @@ PlannedGraph planGraph(Graph optimized, PassContext &ctx, const std::string &whi
   return PlannedGraph{std::move(optimized), std::move(plan)};
 }
 
+namespace {
+
+/// Step 4b on one optimized graph (none when `g` is null).
+Status applyPrecision(Graph *g, const PlanRequest &request, PassContext &ctx) {
+  if (!g || !request.bf16Products)
+    return Ok{};
+  return runPipeline(*g, {"mixed-precision"}, ctx);
+}
+
+} // namespace
+
 Result<PlannedModel> planModel(const Graph &model, PassContext &ctx, const PlanRequest &request) {
   using R = Result<PlannedModel>;
   // 1. verify
@@ -141,6 +152,10 @@ Result<PlannedModel> planModel(const Graph &model, PassContext &ctx, const PlanR
       timed(ctx, "inference passes", [&] { return optimizedInference(std::move(inference), ctx); });
   if (!infer)
     return R(infer.takeDiags());
+  // 4b. precision, last: fusion never has to carry it
+  for (Graph *g : {&infer.value(), train ? &*train : nullptr})
+    if (Status s = applyPrecision(g, request, ctx); !s)
+      return R(s.takeDiags());
   // 5-6. kernel schedules and memory plans
   PlannedModel planned{planGraph(std::move(infer).value(), ctx, "inference"), std::nullopt,
                        std::nullopt};
@@ -151,6 +166,9 @@ Result<PlannedModel> planModel(const Graph &model, PassContext &ctx, const PlanR
         timed(ctx, "split training step passes", [&] { return splitTrainingStep(model, ctx); });
     if (!split)
       return R(split.takeDiags());
+    for (Graph *g : {&split->gradients, &split->apply})
+      if (Status s = applyPrecision(g, request, ctx); !s)
+        return R(s.takeDiags());
     planned.split = PlannedModel::Split{planGraph(std::move(split->gradients), ctx, "gradients"),
                                         planGraph(std::move(split->apply), ctx, "apply gradients"),
                                         std::move(split->params), std::move(split->gradientInputs)};

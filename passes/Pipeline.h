@@ -11,6 +11,7 @@
 ///                       fuse-elementwise
 ///                       (in this order: element-wise chains take what the
 ///                       others leave), then simplify again
+///   4b. precision      mixed-precision, when asked for (PlanRequest::bf16Products)
 ///   5. kernel schedule  which kernel computes which node
 ///                       (passes/schedule/KernelSchedule.h)
 ///   6. memory plan      buffers by liveness (passes/schedule/MemoryPlan.h)
@@ -91,6 +92,15 @@ struct PlannedModel {
   std::optional<Split> split;
 
   const Graph *trainGraph() const { return train ? &train->graph : nullptr; }
+  /// Every graph codegen compiles: inference, the training step, the split halves.
+  std::vector<const Graph *> graphs() const {
+    std::vector<const Graph *> all = {&infer.graph};
+    if (train)
+      all.push_back(&train->graph);
+    if (split)
+      all.insert(all.end(), {&split->gradients.graph, &split->apply.graph});
+    return all;
+  }
 };
 
 /// What planModel() plans.
@@ -103,6 +113,9 @@ struct PlanRequest {
   /// Also the training step cut at the gradients, for data-parallel
   /// training (a model with `minimize` only).
   bool splitTrainingStep = false;
+  /// Matmul and convolution operands in bf16 (passes/MixedPrecision.h),
+  /// run on every optimized graph.
+  bool bf16Products = false;
 };
 
 /// Steps 1 to 6 for `model`: the whole graph half, in order.

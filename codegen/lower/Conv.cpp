@@ -25,6 +25,7 @@
 /// blocks of filters of one channel (slices (f, c)) for the filter gradient,
 /// input planes (n, c) for the pools; every output is computed by one task
 /// in the same order on any number of threads.
+#include "codegen/lower/Bf16.h"
 #include "codegen/lower/ConvKernels.h"
 #include "codegen/Loop.h"
 #include "ir/NodeAttrs.h"
@@ -45,9 +46,20 @@ namespace conv {
 Geometry convGeometry(const Lowering &l, const Node &n, ValueId x, ValueId w, ValueId y) {
   const Shape &xs = l.type(x).shape, &ws = l.type(w).shape, &ys = l.type(y).shape;
   std::vector<int64_t> stride = attr::stride(n).asInts(), pad = attr::padding(n).asInts();
-  return Geometry{xs[2].size, xs[3].size, ys[2].size, ys[3].size, ws[2].size,
-                  ws[3].size, stride[0],  stride[1],  pad[0],     pad[1]};
+  return Geometry{xs[2].size,
+                  xs[3].size,
+                  ys[2].size,
+                  ys[3].size,
+                  ws[2].size,
+                  ws[3].size,
+                  stride[0],
+                  stride[1],
+                  pad[0],
+                  pad[1],
+                  attr::precision(n) == "bf16"};
 }
+
+V operandOf(Lowering &l, const Geometry &g, V x) { return g.bf16 ? roundToBf16(l, x) : x; }
 
 /// The window of a pool (or its gradient); an absent stride is the kernel.
 Geometry poolGeometry(const Lowering &l, const Node &n, ValueId x, ValueId y) {
@@ -170,8 +182,9 @@ void forEachTap(Lowering &l, const Geometry &g, V wData, V wBase,
   auto &b = l.b;
   forOuter(l, l.constI64(g.kh), [&](V kh) {
     forOuter(l, l.constI64(g.kw), [&](V kw) {
-      V weight =
-          l.loadF32(wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw)));
+      V weight = operandOf(
+          l, g,
+          l.loadF32(wData, b.CreateAdd(wBase, b.CreateAdd(b.CreateMul(kh, l.constI64(g.kw)), kw))));
       forTapPositions(l, g, kh, kw, [&](V in, V out, V) { body(weight, in, out); });
     });
   });
@@ -210,7 +223,8 @@ void lowerConv2d(Lowering &l, const Node &node) {
       V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
       V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
       forEachTap(l, g, wData, wBase, [&](V weight, V in, V out) {
-        l.storeF32(y, out, fmuladd(l, weight, l.loadF32(xp, in), l.loadF32(y, out)));
+        V xv = operandOf(l, g, l.loadF32(xp, in));
+        l.storeF32(y, out, fmuladd(l, weight, xv, l.loadF32(y, out)));
       });
     });
   });
@@ -238,7 +252,8 @@ void lowerConv2dGradInput(Lowering &l, const Node &node) {
       V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
       V wBase = b.CreateMul(b.CreateAdd(b.CreateMul(f, l.constI64(channels)), c), l.constI64(taps));
       forEachTap(l, g, wData, wBase, [&](V weight, V in, V out) {
-        l.storeF32(dxp, in, fmuladd(l, weight, l.loadF32(dyp, out), l.loadF32(dxp, in)));
+        V dyv = operandOf(l, g, l.loadF32(dyp, out));
+        l.storeF32(dxp, in, fmuladd(l, weight, dyv, l.loadF32(dxp, in)));
       });
     });
   });
@@ -270,8 +285,8 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
     V xp = plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), inPlane);
     V dyp = plane(l, dyData, b.CreateAdd(b.CreateMul(n, l.constI64(filters)), f), outPlane);
     forTapPositions(l, g, kh, kw, [&](V in, V out, V ow) {
-      V xv = b.CreateFPExt(l.loadF32(xp, in), l.f64);
-      V gv = b.CreateFPExt(l.loadF32(dyp, out), l.f64);
+      V xv = b.CreateFPExt(operandOf(l, g, l.loadF32(xp, in)), l.f64);
+      V gv = b.CreateFPExt(operandOf(l, g, l.loadF32(dyp, out)), l.f64);
       V slot = l.at(row, ow, l.f64);
       b.CreateStore(fmuladd(l, xv, gv, b.CreateLoad(l.f64, slot)), slot);
     });

@@ -4,6 +4,7 @@
 /// gradient as another (FilterGrad). Each applies to the geometries it
 /// lists and otherwise returns false, leaving the node to the plain nests.
 #include "codegen/lower/ConvKernels.h"
+#include "codegen/lower/Bf16.h"
 
 #include <llvm/ADT/STLExtras.h>
 #include <llvm/IR/Intrinsics.h>
@@ -36,6 +37,7 @@ struct Correlation {
   std::function<V(V o0, V i)> weightBase;
   std::function<int64_t(int64_t j, int64_t kh, int64_t kw)> weightOffset;
   std::function<V(V o)> bias; ///< null: start from zero
+  bool bf16 = false;          ///< in and the weights rounded to bf16 (Geometry::bf16)
 };
 
 /// The padded copy of one input plane: as many rows and columns as the
@@ -180,8 +182,8 @@ void taps(Lowering &l, const Block &blk, RowSet rs, const std::vector<Spot> &spo
         xs.push_back(stridedLoad(l, l.f32, blk.t.vw, k.sw, l.at(pad, at, l.f32)));
       }
       for (int64_t j = 0; j < blk.count; ++j) {
-        V weight =
-            b.CreateVectorSplat(blk.t.vw, l.loadF32(wBase, l.constI64(k.weightOffset(j, kh, kw))));
+        V weight = l.loadF32(wBase, l.constI64(k.weightOffset(j, kh, kw)));
+        weight = b.CreateVectorSplat(blk.t.vw, k.bf16 ? roundToBf16(l, weight) : weight);
         for (size_t s = 0; s < spots.size(); ++s)
           acc[j][s] = fmuladd(l, weight, xs[s], acc[j][s]);
       }
@@ -348,11 +350,13 @@ void copyPlanes(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V
       V to =
           l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)), l.f32);
       V from = l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32);
-      if (k.spreadW == 1)
+      // bf16: rounded here, once per element rather than once per tap.
+      if (k.spreadW == 1 && !k.bf16)
         b.CreateMemCpy(to, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), k.w * 4);
       else
         forColumns(l, l.constI64(k.w), [&](V c) {
-          l.storeF32(to, b.CreateMul(c, l.constI64(k.spreadW)), l.loadF32(from, c));
+          V x = l.loadF32(from, c);
+          l.storeF32(to, b.CreateMul(c, l.constI64(k.spreadW)), k.bf16 ? roundToBf16(l, x) : x);
         });
     });
   });
@@ -418,6 +422,7 @@ bool lowerConv2dTiled(Lowering &l, const Node &node) {
   int64_t filters = ws[0].size, channels = ws[1].size, taps = g.kh * g.kw;
   Correlation k{l.data(x), l.data(out), channels, filters, g.h, g.w, g.oh, g.ow, g.kh, g.kw,
                 g.sh,      g.sw,        g.ph,     g.pw,    1,   1,   {},   {},   {}};
+  k.bf16 = g.bf16;
   if (!fitsBuffer(k, lanesFor(*l.fn, k.ow)))
     return false;
   // w[f, c, kh, kw]: filter f0 + j is j * channels * taps further on.
@@ -454,6 +459,7 @@ bool lowerConv2dGradInputTiled(Lowering &l, const Node &node) {
   Correlation k{
       l.data(dy), l.data(dx), filters,         channels,        g.oh, g.ow, g.h, g.w, g.kh, g.kw,
       1,          1,          g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.sh, g.sw, {},  {},  {}};
+  k.bf16 = g.bf16;
   if (!fitsBuffer(k, lanesFor(*l.fn, k.ow)))
     return false;
   // w[f, c, kh, kw]: channel c0 + j is j * taps further on.
@@ -503,9 +509,12 @@ struct FilterGrad {
       forOuter(l, l.constI64(g.h), [&](V r) {
         V to = b.CreateAdd(b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)),
                            l.constI64(g.pw));
-        b.CreateMemCpy(l.at(dst, to, l.f32), llvm::MaybeAlign(4),
-                       l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32), llvm::MaybeAlign(4),
-                       g.w * 4);
+        V from = l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32), row = l.at(dst, to, l.f32);
+        if (g.bf16) // rounded here, once per element rather than once per tap
+          forColumns(l, l.constI64(g.w),
+                     [&](V c) { l.storeF32(row, c, roundToBf16(l, l.loadF32(from, c))); });
+        else
+          b.CreateMemCpy(row, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), g.w * 4);
       });
     });
   }
@@ -520,7 +529,8 @@ struct FilterGrad {
     std::vector<V> dv;
     V at = b.CreateAdd(b.CreateMul(oh, l.constI64(g.ow)), col);
     for (V dyp : dyPlanes)
-      dv.push_back(stridedLoad(l, l.f32, vw, 1, l.at(dyp, at, l.f32), masked ? tailMask : nullptr));
+      dv.push_back(operandOf(
+          l, g, stridedLoad(l, l.f32, vw, 1, l.at(dyp, at, l.f32), masked ? tailMask : nullptr)));
     V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(stride)),
                         b.CreateMul(col, l.constI64(g.sw)));
     for (int64_t t = t0; t < t1; ++t) {

@@ -17,7 +17,13 @@ using V = llvm::Value *;
 struct Geometry {
   int64_t h, w, oh, ow;
   int64_t kh, kw, sh, sw, ph, pw;
+  /// precision=bf16: both multiplied operands rounded to bf16 as they are
+  /// read (convolutions multiply in f32; the products are exact).
+  bool bf16 = false;
 };
+
+/// `x` rounded to bf16 when `g.bf16` holds (codegen/lower/Bf16.h).
+V operandOf(Lowering &l, const Geometry &g, V x);
 
 /// The window of a conv2d (or one of its gradients) given its input x,
 /// filter w and output (or dy) y.

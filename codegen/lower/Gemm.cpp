@@ -44,6 +44,7 @@
 #include "ir/InternalError.h"
 
 #include "codegen/GemmLibrary.h"
+#include "codegen/lower/Bf16.h"
 #include "codegen/lower/GemmIr.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -100,7 +101,7 @@ struct ColumnSums {
 /// 800 KB read and written for 64 multiply-adds per element).
 constexpr int64_t kGemmInPlaceMaxCols = 1024;
 bool mayReadBInPlace(const GemmBlocking &s, const GemmOperands &g) {
-  return s.vw == 16 && !g.tb && !g.bMap && !g.bSums;
+  return s.vw == 16 && !g.tb && !g.bMap && !g.bSums && !g.bf16;
 }
 /// With N known when the module is compiled (a library kernel decides at run time).
 bool readsBInPlace(const GemmBlocking &s, const GemmOperands &g) {
@@ -117,11 +118,18 @@ struct DepthBlock {
 
 /// A's rows of a row of tiles: one pointer per row when A is [m, k] (to
 /// mapped rows when A has an element map), or the column pointer of the
-/// tile's first row when A is [k, m].
+/// tile's first row when A is [k, m]. In bf16 (GemmOperands::bf16), the
+/// rows' pairs (A(i, k), A(i, k+1)) in an area of their own: row by row
+/// when A is [m, k], pair by pair (kPairSlots rows each) when it is [k, m].
 struct RowsOfA {
   std::vector<V> rows;
   V column = nullptr;
+  V pairs = nullptr;
+  bool pairMajor = false;
 };
+
+/// Rows of A one step of pairs holds in a pair-major area (one vector of pairs).
+constexpr unsigned kPairSlots = 16;
 
 /// Emits one task's block of C = op(A) op(B) (GemmRange) with the blocking
 /// `s`, packing B into a packing area of its own; every finished tile goes
@@ -138,6 +146,10 @@ public:
         panelFloats(l.constI64(s.kc * s.nr)) {
     NNC_CHECK(s.kc % s.vw == 0 && s.nr % s.vw == 0, "packed rows are whole vectors");
     pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
+    if (g.bf16) {
+      NNC_CHECK(s.vw == 16 && !bInPlace, "bf16 GEMMs pack for vdpbf16ps (AVX-512)");
+      packBf16 = packingArea(l, "nnc.gemm.pack.bf16", s.kc * s.nc / 2);
+    }
     panels = b.CreateUDiv(b.CreateAdd(b.CreateSub(r.col1, r.col0), l.constI64(s.nr - 1)), nr);
     // Column sums of B belong to the task of the first row block of a chunk
     // (the others pack the same part of B again).
@@ -181,11 +193,43 @@ private:
     loop(l, fullRows, r.row1, one, oneRow, 1);
   }
 
-  /// Packs B[pc:pc+kc, panel p] into kc x NR floats, zero-padded.
+  /// Packs B[pc:pc+kc, panel p] into kc x NR floats, zero-padded; in bf16,
+  /// then into pairs of rows.
   void packPanel(const DepthBlock &d, V p) {
     V col0 = b.CreateAdd(r.col0, b.CreateMul(p, nr));
     V cols = minI64(l, nr, b.CreateSub(g.n, col0));
     V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
+    packPanelF32(d, col0, cols, dst);
+    if (g.bf16)
+      pairRowsOfPanel(d, dst, bf16Panel(p));
+  }
+
+  /// The bf16 pairs of panel p: ceil(kc / 2) rows of NR pairs.
+  V bf16Panel(V p) {
+    return l.at(packBf16, b.CreateMul(p, b.CreateUDiv(panelFloats, l.constI64(2))), l.f32);
+  }
+
+  /// Rows 2q and 2q+1 of a packed f32 panel into row q of pairs (a zero row
+  /// past kc).
+  void pairRowsOfPanel(const DepthBlock &d, V f32Panel, V pairs) {
+    llvm::Type *bf16 = llvm::Type::getBFloatTy(l.ctx);
+    auto pairRow = [&](V q) {
+      V k0 = b.CreateMul(q, l.constI64(2)), k1 = b.CreateAdd(k0, one);
+      V second = b.CreateVectorSplat(s.vw, b.CreateICmpSLT(k1, d.kc));
+      for (unsigned v = 0; v < nv; ++v) {
+        auto row = [&](V k) {
+          V at = b.CreateAdd(b.CreateMul(k, nr), l.constI64(v * s.vw));
+          return b.CreateAlignedLoad(vec, l.at(f32Panel, at, l.f32), vectorAlign);
+        };
+        V interleaved = bf16Interleaved(l, row(k0), b.CreateSelect(second, row(k1), zeroVec));
+        V at = b.CreateAdd(b.CreateMul(q, l.constI64(2 * s.nr)), l.constI64(2 * v * s.vw));
+        b.CreateAlignedStore(interleaved, l.at(pairs, at, bf16), vectorAlign);
+      }
+    };
+    loop(l, l.constI64(0), ceilDiv(l, d.kc, l.constI64(2)), one, pairRow, 1);
+  }
+
+  void packPanelF32(const DepthBlock &d, V col0, V cols, V dst) {
     if (g.tb)
       return packColumnsOfB(d, col0, cols, dst);
     // AVX-512 masked loads cost what plain ones do: there one copy serves
@@ -280,6 +324,8 @@ private:
 
   RowsOfA rowsOfA(unsigned rows, V row0, const DepthBlock &d) {
     RowsOfA a;
+    if (g.bf16)
+      return pairsOfA(rows, row0, d);
     if (g.aMap)
       a.rows = mapRowsOfA(rows, row0, d);
     else if (!g.ta)
@@ -316,6 +362,52 @@ private:
     return mapped;
   }
 
+  /// A's rows [row0, row0 + rows) x depth [pc, pc + kc) as bf16 pairs (zero
+  /// past kc), through A's element map: once per row of tiles, as the f32
+  /// path maps A (mapRowsOfA).
+  RowsOfA pairsOfA(unsigned rows, V row0, const DepthBlock &d) {
+    llvm::Type *bf16 = llvm::Type::getBFloatTy(l.ctx);
+    RowsOfA a;
+    a.pairs = packingArea(l, "nnc.gemm.pack.a.bf16", s.kc / 2 * kPairSlots);
+    auto masked = [&](V p, V mask) {
+      return b.CreateMaskedLoad(vec, p, llvm::Align(4), mask, zeroVec);
+    };
+    if (g.ta) { // A stored [k, m]: the tile's rows are contiguous in each row of A
+      a.pairMajor = true;
+      V lanes = laneMask(l, s.vw, 0, l.constI64(rows));
+      auto pairRow = [&](V q) {
+        V k0 = b.CreateAdd(d.pc, b.CreateMul(q, l.constI64(2))), k1 = b.CreateAdd(k0, one);
+        auto row = [&](V k, V mask) {
+          return masked(l.at(g.a, b.CreateAdd(b.CreateMul(k, g.m), row0), l.f32), mask);
+        };
+        V second = b.CreateAnd(
+            lanes, b.CreateVectorSplat(s.vw, b.CreateICmpSLT(k1, b.CreateAdd(d.pc, d.kc))));
+        V at = b.CreateMul(q, l.constI64(2 * kPairSlots));
+        b.CreateAlignedStore(bf16Interleaved(l, row(k0, lanes), row(k1, second)),
+                             l.at(a.pairs, at, bf16), vectorAlign);
+      };
+      loop(l, l.constI64(0), ceilDiv(l, d.kc, l.constI64(2)), one, pairRow, 1);
+      return a;
+    }
+    std::vector<V> sources = g.aMap ? mapRowsOfA(rows, row0, d) : std::vector<V>{};
+    for (unsigned i = 0; i < rows; ++i) {
+      V src = g.aMap
+                  ? sources[i]
+                  : l.at(g.a, b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(i)), g.k), d.pc),
+                         l.f32);
+      V dst = l.at(a.pairs, l.constI64(i * s.kc), bf16);
+      auto convert = [&](V k) {
+        V left = b.CreateSub(d.kc, k);
+        V lo = masked(l.at(src, k, l.f32), laneMask(l, s.vw, 0, left));
+        V hi = masked(l.at(src, b.CreateAdd(k, l.constI64(s.vw)), l.f32),
+                      laneMask(l, s.vw, s.vw, left));
+        b.CreateAlignedStore(bf16Consecutive(l, lo, hi), l.at(dst, k, bf16), vectorAlign);
+      };
+      loop(l, l.constI64(0), d.kc, l.constI64(2 * s.vw), convert, 1);
+    }
+    return a;
+  }
+
   /// `rows` rows of C from row0, every panel of the block.
   void rowOfTiles(unsigned rows, V row0, const DepthBlock &d) {
     RowsOfA a = rowsOfA(rows, row0, d);
@@ -334,6 +426,8 @@ private:
     V panel = bInPlace ? l.at(g.b, b.CreateAdd(b.CreateMul(d.pc, g.n), t.col0), l.f32)
                        : l.at(pack, b.CreateMul(p, panelFloats), l.f32);
     std::vector<V> start = startingAccumulators(t, d.first);
+    if (g.bf16)
+      return finishTile(t, bf16MicroKernel(t, bf16Panel(p), a, d.kc, start), d);
     auto kernel = [&](bool maskedB) {
       return [&, maskedB] {
         return microKernel(t, panel, bInPlace ? g.n : nr, a, d.kc, start, maskedB);
@@ -348,7 +442,12 @@ private:
                          : !fullPanelsUnmasked
                              ? kernel(true)()
                              : branch(l, b.CreateICmpEQ(t.cols, nr), kernel(false), kernel(true));
-    for (unsigned i = 0; i < rows; ++i)
+    finishTile(t, acc, d);
+  }
+
+  /// The tile's accumulators to the epilogue (last depth block) or to C.
+  void finishTile(GemmTile &t, const std::vector<V> &acc, const DepthBlock &d) {
+    for (unsigned i = 0; i < t.rows; ++i)
       t.acc.emplace_back(acc.begin() + i * nv, acc.begin() + (i + 1) * nv);
     auto finish = [&] {
       epilogue(t);
@@ -359,6 +458,37 @@ private:
       return std::vector<V>{};
     };
     branch(l, d.last, finish, keep);
+  }
+
+  /// The bf16 micro-kernel: ceil(kc / 2) steps of acc[i][v] += the pairs
+  /// of A's row i times the pairs of the panel's vector v (vdpbf16ps).
+  std::vector<V> bf16MicroKernel(const GemmTile &t, V panel, const RowsOfA &a, V kc,
+                                 const std::vector<V> &init) {
+    llvm::Type *bf16 = llvm::Type::getBFloatTy(l.ctx), *pairs = bf16Pairs(l);
+    const size_t accs = init.size();
+    auto step = [&](V q, const std::vector<V> &in) {
+      V bRow = in[accs];
+      std::vector<V> bv;
+      for (unsigned v = 0; v < nv; ++v)
+        bv.push_back(
+            b.CreateAlignedLoad(pairs, l.at(bRow, l.constI64(2 * v * s.vw), bf16), vectorAlign));
+      std::vector<V> out(accs);
+      for (unsigned i = 0; i < t.rows; ++i) {
+        V at = a.pairMajor ? b.CreateAdd(b.CreateMul(q, l.constI64(kPairSlots)), l.constI64(i))
+                           : b.CreateAdd(l.constI64(i * s.kc / 2), q);
+        V x = broadcastBf16Pair(l, l.at(a.pairs, at, l.i32));
+        for (unsigned v = 0; v < nv; ++v)
+          out[i * nv + v] = dotBf16Pairs(l, in[i * nv + v], x, bv[v]);
+      }
+      out.push_back(l.at(bRow, l.constI64(2 * s.nr), bf16));
+      return out;
+    };
+    std::vector<V> carried = init;
+    carried.push_back(panel);
+    carried = loop(l, l.constI64(0), ceilDiv(l, kc, l.constI64(2)), one, carried, step,
+                   t.rows == s.mr ? 4 : 0);
+    carried.resize(accs);
+    return carried;
   }
 
   /// The accumulators start at 0 in the first depth block, else from C. A
@@ -438,6 +568,7 @@ private:
   const bool fullPanelsUnmasked; ///< a library kernel: see tile()
   V one, nr, panelFloats;
   V pack = nullptr, panels = nullptr, ownsSums = nullptr;
+  V packBf16 = nullptr; ///< B's panels as pairs (bf16)
 };
 
 /// Column chunks a GEMM aims at (then at most NC, at least two panels wide).
@@ -520,7 +651,9 @@ bool isSmall(const GemmOperands &g) {
 /// The GEMM library's kernel for `g` when the module may call the library
 /// and it has the variant (both element maps among its activations); else null.
 llvm::Function *libraryKernel(Lowering &l, const GemmOperands &g) {
-  if (l.gemmLibraryCpu.empty() || (g.aMap && !g.aMapActivation) || (g.bMap && !g.bMapActivation))
+  // The library has no bf16 kernels yet: those GEMMs compile into the module.
+  if (l.gemmLibraryCpu.empty() || g.bf16 || (g.aMap && !g.aMapActivation) ||
+      (g.bMap && !g.bMapActivation))
     return nullptr;
   GemmKernelKey key{g.ta, g.tb, g.bSums != nullptr, g.aMap ? g.aMapActivation : "",
                     g.bMap ? g.bMapActivation : ""};

@@ -36,6 +36,11 @@ struct GemmOperands {
   /// The activation whose gradient aMap (bMap) applies, by name, when the
   /// GEMM library (codegen/GemmLibrary.h) may have it; null otherwise.
   const char *aMapActivation = nullptr, *bMapActivation = nullptr;
+  /// precision=bf16: A and B rounded to bf16 as they are read (after their
+  /// element maps), products summed in f32; column sums stay f32. The
+  /// blocked GEMM packs both into bf16 pairs for vdpbf16ps (AVX512_BF16,
+  /// codegen/lower/Bf16.h); the small GEMM rounds them and multiplies in f32.
+  bool bf16 = false;
 };
 
 /// One register tile of C, as the micro-kernel leaves it.

@@ -10,7 +10,8 @@
 /// (XOR 2-4-1: 8 GEMMs) spent 150 ms compiling it. Each element of C is the
 /// same sequence of fmuladds from 0 over k as in the blocked GEMM's
 /// micro-kernel, and B's column sums the same sequence of fadds, so the
-/// results are the same bits.
+/// results are the same bits (in f32; in bf16 the sums pair up differently).
+#include "codegen/lower/Bf16.h"
 #include "codegen/lower/Gemm.h"
 #include "codegen/lower/GemmIr.h"
 
@@ -37,10 +38,12 @@ public:
       V j0 = b.CreateMul(c, l.constI64(vw));
       V cols = minI64(l, l.constI64(vw), b.CreateSub(g.n, j0));
       V mask = laneMask(l, vw, 0, cols);
+      // bf16: the operands rounded, the (exact) products summed in f32.
+      auto operand = [&](V x) { return g.bf16 ? roundToBf16(l, x) : x; };
       auto step = [&](V k, const std::vector<V> &acc) {
-        V a = b.CreateVectorSplat(vw, elementOfA(i, k));
-        V fma =
-            b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec}, {a, rowOfB(k, j0, mask), acc[0]});
+        V a = b.CreateVectorSplat(vw, operand(elementOfA(i, k)));
+        V fma = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec},
+                                  {a, operand(rowOfB(k, j0, mask)), acc[0]});
         return std::vector<V>{fma};
       };
       V acc = loop(l, l.constI64(0), g.k, one, {zero}, step, 1)[0];

@@ -7,6 +7,13 @@
 
 namespace nnc {
 
+/// The arithmetic of matmuls and convolutions (IR.md section 3, `precision`).
+enum class Precision {
+  F32,  ///< f32 operands
+  BF16, ///< bf16 operands, f32 sums, all else f32; needs AVX512_BF16
+  Auto, ///< bf16 where the target CPU has AVX512_BF16, else f32
+};
+
 struct CompileOptions {
   std::string prefix;    ///< C symbol prefix (default: the model's name)
   std::string cpu;       ///< LLVM CPU name; empty for the host
@@ -25,6 +32,10 @@ struct CompileOptions {
   /// Also compile the training step cut at the gradients (computeGradients
   /// and applyGradients; IR.md section 6), for data-parallel training.
   bool splitTrainingStep = false;
+  /// Mixed precision (passes/MixedPrecision.h): BF16 on a CPU without
+  /// AVX512_BF16 is an error naming the feature; Auto picks BF16 where the
+  /// target CPU has it.
+  Precision precision = Precision::F32;
 };
 
 /// What each phase of a compilation took, in milliseconds.

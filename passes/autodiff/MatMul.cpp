@@ -37,9 +37,13 @@ Gradients matMulGradients(GradContext &c) {
     NNC_UNHANDLED_OP(c.node, "gradient rule");
   ValueId a = c.x(0), b = c.x(1), dy = c.dy;
   bool ta = c.attr("transpose_a").boolean, tb = c.attr("transpose_b").boolean;
+  // The backward products read their operands at the forward's precision.
+  const AttrValue &precision = c.attr("precision");
   auto mm = [&](ValueId l, ValueId r, bool tl, bool tr) {
     return c.op(OpKind::MatMul, {l, r},
-                {{"transpose_a", AttrValue::flag(tl)}, {"transpose_b", AttrValue::flag(tr)}});
+                {{"transpose_a", AttrValue::flag(tl)},
+                 {"transpose_b", AttrValue::flag(tr)},
+                 {"precision", precision}});
   };
   Gradients g(2, kNoValue);
   // With op(A) = ta ? A^T : A, and Y = op(A) op(B):
@@ -51,7 +55,8 @@ Gradients matMulGradients(GradContext &c) {
   if (c.type(a).rank() > 2 && isSingleGemm(c.graph(), c.node)) {
     // dB = op(A)^T dY over every row of A: [K, N] (or dY^T A: [N, K]).
     auto rowsProduct = [&](ValueId x, ValueId d) {
-      return c.op(OpKind::FusedMatMulGradWeight, {x, d}, {{"transpose_a", AttrValue::flag(true)}});
+      return c.op(OpKind::FusedMatMulGradWeight, {x, d},
+                  {{"transpose_a", AttrValue::flag(true)}, {"precision", precision}});
     };
     g[1] = tb ? rowsProduct(dy, a) : rowsProduct(a, dy);
     return g;

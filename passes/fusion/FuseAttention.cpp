@@ -44,6 +44,10 @@ public:
     const Node *p = producer(o.operands[0], OpKind::Softmax);
     if (!p)
       return std::nullopt;
+    // The fused kernel computes in f32 (the pipeline's --precision bf16 sets
+    // the precision after fusion, and leaves it so).
+    if (attr::precision(o) != "f32")
+      return fail(why, "the matmul's precision is " + attr::precision(o));
     Chain c;
     c.v = o.operands[1];
     if (!readOnce(o.operands[0], "the probabilities", why, c))
@@ -72,6 +76,8 @@ public:
     const Node *s = producer(x, OpKind::MatMul);
     if (!s || attr::transposeA(*s) || !attr::transposeB(*s))
       return fail(why, "the scores are not matmul(q, k, transpose_b=true)");
+    if (attr::precision(*s) != "f32")
+      return fail(why, "the scores' matmul's precision is " + attr::precision(*s));
     if (!readOnce(x, "the scores", why, c))
       return std::nullopt;
     c.q = s->operands[0];

@@ -130,19 +130,22 @@ private:
                       attrsWith(OpKind::FusedMatMulGradWeight,
                                 {{"transpose_a", AttrValue::flag(attr::transposeA(u))},
                                  {"activation", common[0]},
-                                 {"alpha", common[1]}}));
+                                 {"alpha", common[1]},
+                                 {"precision", AttrValue::name(attr::precision(u))}}));
         } else if (u.operands[0] == gv) {
           rewriteNode(u, OpKind::FusedMatMulGradInput, {dy, z, u.operands[1]},
                       attrsWith(OpKind::FusedMatMulGradInput,
                                 {{"transpose_b", AttrValue::flag(attr::transposeB(u))},
                                  {"activation", common[0]},
-                                 {"alpha", common[1]}}));
+                                 {"alpha", common[1]},
+                                 {"precision", AttrValue::name(attr::precision(u))}}));
         } else {
           rewriteNode(u, OpKind::FusedMatMulGradWeight, {u.operands[0], dy, z},
                       attrsWith(OpKind::FusedMatMulGradWeight,
                                 {{"transpose_a", AttrValue::flag(attr::transposeA(u))},
                                  {"activation", common[0]},
-                                 {"alpha", common[1]}}));
+                                 {"alpha", common[1]},
+                                 {"precision", AttrValue::name(attr::precision(u))}}));
         }
       }
       remark(grad.loc, "{} fused into the {} matmul and bias gradient op(s) that read it",
@@ -235,7 +238,8 @@ private:
                               {{"transpose_a", AttrValue::flag(attr::transposeA(mm))},
                                {"transpose_b", AttrValue::flag(attr::transposeB(mm))},
                                {"activation", AttrValue::name(act ? act->info().name : "none")},
-                               {"alpha", AttrValue::num(act ? alphaOf(*act) : kLeakyReluSlope)}});
+                               {"alpha", AttrValue::num(act ? alphaOf(*act) : kLeakyReluSlope)},
+                               {"precision", AttrValue::name(attr::precision(mm))}});
       std::string with = bias != kNoValue ? "add" : "";
       if (act)
         with += (with.empty() ? "" : " and ") + std::string(act->info().name);

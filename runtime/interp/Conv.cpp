@@ -1,6 +1,7 @@
 /// Reference kernels of conv2d (NCHW, [F, C, KH, KW] filters, cross-
 /// correlation with stride and zero padding) and of max and average pooling,
 /// and of their gradient ops.
+#include "runtime/Bf16.h"
 #include "runtime/Interpreter.h"
 #include "ir/InternalError.h"
 #include "runtime/interp/Common.h"
@@ -171,9 +172,8 @@ void poolGrad(KernelCall &call, const Window &win) {
   store(dx, acc);
 }
 
-} // namespace
-
-Status evalConv(KernelCall &call) {
+/// The kernel of the node's op, on the operands as they are.
+Status evalConvOf(KernelCall &call) {
   OpKind op = call.node.op;
   switch (op) {
   case OpKind::Conv2dGradInput:
@@ -202,6 +202,30 @@ Status evalConv(KernelCall &call) {
           out.f32()[nchwIndex(out, n, c, oh, ow)] = static_cast<float>(v);
         }
   return Ok{};
+}
+
+/// precision=bf16: the two operands the convolution multiplies (x and w,
+/// dy and w, x and dy), rounded to bf16, for the kernels above; the bias
+/// and the operand that gives only a shape stay as they are.
+Status evalBf16Conv(KernelCall &call) {
+  std::vector<Tensor> rounded;
+  KernelCall withRounded = call;
+  for (size_t i = 0; i < 2; ++i) {
+    rounded.push_back(call.inputs[i]->clone());
+    for (int64_t e = 0; e < rounded[i].numel(); ++e)
+      rounded[i].f32()[e] = roundToBf16(rounded[i].f32()[e]);
+  }
+  for (size_t i = 0; i < 2; ++i)
+    withRounded.inputs[i] = &rounded[i];
+  return evalConvOf(withRounded);
+}
+
+} // namespace
+
+Status evalConv(KernelCall &call) {
+  if (call.node.info().attrIndex("precision") >= 0 && call.attr("precision").ident == "bf16")
+    return evalBf16Conv(call);
+  return evalConvOf(call);
 }
 
 } // namespace nnc

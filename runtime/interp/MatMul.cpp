@@ -5,6 +5,7 @@
 /// are rows of one matrix).
 #include "ir/Activation.h"
 #include "ir/InternalError.h"
+#include "runtime/Bf16.h"
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
 
@@ -15,19 +16,25 @@ namespace nnc {
 
 namespace {
 
-/// A row-major f32 matrix of `cols` columns, read as its transpose or not.
+/// A row-major f32 matrix of `cols` columns, read as its transpose or not;
+/// rounded to bf16 as it is read when `bf16` holds (precision=bf16).
 struct Matrix {
   const float *data;
   int64_t cols;
   bool transposed;
+  bool bf16 = false;
   float operator()(int64_t row, int64_t col) const {
-    return transposed ? data[col * cols + row] : data[row * cols + col];
+    float x = transposed ? data[col * cols + row] : data[row * cols + col];
+    return bf16 ? roundToBf16(x) : x;
   }
 };
 
+/// Whether the node reads its operands as bf16.
+bool bf16Operands(const KernelCall &call) { return call.attr("precision").ident == "bf16"; }
+
 /// The tensor's last two axes as a matrix (its leading dims are more rows).
-Matrix matrixOf(const Tensor &t, bool transposed) {
-  return {t.f32(), t.dim(t.rank() - 1), transposed};
+Matrix matrixOf(const KernelCall &call, const Tensor &t, bool transposed) {
+  return {t.f32(), t.dim(t.rank() - 1), transposed, bf16Operands(call)};
 }
 
 /// The rows of a tensor seen as one matrix: every element but the last axis.
@@ -73,7 +80,7 @@ void batchedMatMul(KernelCall &call) {
   int64_t aSize = a.dim(a.rank() - 2) * a.dim(a.rank() - 1);
   int64_t bSize = b.dim(b.rank() - 2) * b.dim(b.rank() - 1);
   for (int64_t i = 0; i < elementCount(batch); ++i) {
-    Matrix ma = matrixOf(a, ta), mb = matrixOf(b, tb);
+    Matrix ma = matrixOf(call, a, ta), mb = matrixOf(call, b, tb);
     ma.data += ia(i) * aSize;
     mb.data += ib(i) * bSize;
     multiply(ma, mb, m, n, k, out.f32() + i * m * n);
@@ -84,8 +91,8 @@ Status evalFusedMatMul(KernelCall &call) {
   const Tensor &a = *call.inputs[0];
   bool ta = call.attr("transpose_a").boolean;
   int64_t m = rowsOf(call.output), n = call.output.dim(call.output.rank() - 1);
-  multiply(matrixOf(a, ta), matrixOf(*call.inputs[1], call.attr("transpose_b").boolean), m, n,
-           ta ? a.dim(0) : a.dim(a.rank() - 1), call.output.f32());
+  multiply(matrixOf(call, a, ta), matrixOf(call, *call.inputs[1], call.attr("transpose_b").boolean),
+           m, n, ta ? a.dim(0) : a.dim(a.rank() - 1), call.output.f32());
   Activation act = activationNamed(call.attr("activation").ident);
   double alpha = call.attr("alpha").number;
   const float *bias = call.inputs.size() > 2 ? call.inputs[2]->f32() : nullptr;
@@ -230,8 +237,9 @@ Status evalMatMul(KernelCall &call) {
     const Tensor &dy = *call.inputs[0];
     int64_t n = dy.dim(dy.rank() - 1);
     std::vector<float> g = activationGradient(call, dy, call.inputs[1]);
-    multiply({g.data(), n, false}, matrixOf(*call.inputs[2], call.attr("transpose_b").boolean),
-             rowsOf(out), out.dim(out.rank() - 1), n, call.output.f32());
+    multiply({g.data(), n, false, bf16Operands(call)},
+             matrixOf(call, *call.inputs[2], call.attr("transpose_b").boolean), rowsOf(out),
+             out.dim(out.rank() - 1), n, call.output.f32());
     return Ok{};
   }
   case OpKind::FusedMatMulGradWeight: { // (x, dy[, z]): op(x) g over every row
@@ -239,8 +247,8 @@ Status evalMatMul(KernelCall &call) {
     bool ta = call.attr("transpose_a").boolean;
     std::vector<float> g =
         activationGradient(call, dy, call.inputs.size() > 2 ? call.inputs[2] : nullptr);
-    multiply(matrixOf(x, ta), {g.data(), dy.dim(dy.rank() - 1), false}, out.dim(0), out.dim(1),
-             ta ? rowsOf(x) : x.dim(1), call.output.f32());
+    multiply(matrixOf(call, x, ta), {g.data(), dy.dim(dy.rank() - 1), false, bf16Operands(call)},
+             out.dim(0), out.dim(1), ta ? rowsOf(x) : x.dim(1), call.output.f32());
     return Ok{};
   }
   case OpKind::FusedMatMulGradBias: { // (dy, z): column sums of g

@@ -118,4 +118,52 @@ C
 expect_true "the split-step C program builds" -- cc -O2 -I"$work" "$work/split_main.c" "$work/split.o" -lm -o "$work/split_main"
 expect_true "compute then apply is train_step, in C" -- "$work/split_main"
 
+# --precision bf16: refused by name for a CPU without AVX512_BF16 (nothing
+# written); an unknown precision is refused; on a CPU with it, the object
+# checks the feature and trains.
+expect_status 1 "bf16 for skylake-avx512" -- "$nnc" compile "$xor" --precision bf16 --target-cpu skylake-avx512 -o "$work/nobf16.o" --header "$work/nobf16.h"
+expect_in "$work/err" "needs a CPU with AVX512_BF16" "the missing feature is named"
+expect_in "$work/err" "skylake-avx512" "and the CPU"
+expect_true "nothing was written" -- test ! -e "$work/nobf16.o" -a ! -e "$work/nobf16.h"
+expect_status 1 "an unknown precision" -- "$nnc" compile "$xor" --precision fp8 -o "$work/fp8.o"
+expect_in "$work/err" "--precision must be f32, bf16 or auto, got 'fp8'" "the values are listed"
+expect_status 1 "an unknown precision in train" -- "$nnc" train "$xor" --data "$work/none.csv" --precision half
+expect_in "$work/err" "--precision must be f32, bf16 or auto" "train says so too"
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+  expect_status 0 "compile --precision bf16" -- "$nnc" compile "$src/examples/digits_mlp.ir" --precision bf16 -o "$work/bf.o" --header "$work/bf.h" --name bf
+  cat >"$work/bf_main.c" <<'C'
+#include "bf.h"
+#include <stdio.h>
+#include <stdlib.h>
+int main(void) {
+  if (!bf_cpu_supported())
+    return 1;
+  int64_t dims[1] = {64};
+  void *s = aligned_alloc(64, (bf_state_size() + 63) / 64 * 64);
+  void *ws = aligned_alloc(64, (bf_workspace_size(dims) + 63) / 64 * 64);
+  static float x[64][64];
+  static int32_t y[64];
+  for (int i = 0; i < 64; ++i) {
+    y[i] = i % 10;
+    for (int j = 0; j < 64; ++j)
+      x[i][j] = (float)((i * 7 + j * (y[i] + 1)) % 17);
+  }
+  const void *in[2] = {x, y};
+  float first = 0, loss = 0;
+  if (bf_init(s))
+    return 2;
+  for (int step = 0; step < 100; ++step) {
+    if (bf_train_step(s, ws, dims, in, &loss))
+      return 3;
+    if (step == 0)
+      first = loss;
+  }
+  printf("%g -> %g\n", first, loss);
+  return loss < 0.8f * first ? 0 : 4;
+}
+C
+  expect_true "the bf16 C program builds" -- cc -O2 -I"$work" "$work/bf_main.c" "$work/bf.o" -lm -o "$work/bf_main"
+  expect_true "a bf16 object checks its CPU and trains" -- "$work/bf_main"
+fi
+
 finish

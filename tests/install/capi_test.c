@@ -50,7 +50,7 @@ static void badModels(const char *examples) {
   CHECK(strstr(nnc_last_error(), "error:") != NULL);
   CHECK(strstr(nnc_last_error(), "y = relu(z)") != NULL);
   CHECK(strchr(nnc_last_error(), '^') != NULL);
-  nnc_options small = {4, 0, 0, NULL, 0};
+  nnc_options small = {4, 0, 0, NULL, 0, 0};
   CHECK_ERROR(nnc_compile_text("model m {}", NULL, &small, &model), NNC_INVALID_ARGUMENT,
               "nnc_options.size");
   nnc_options negative = NNC_OPTIONS_INIT;
@@ -61,6 +61,15 @@ static void badModels(const char *examples) {
   cache.use_cache = 7;
   CHECK_ERROR(nnc_compile_text("model m {}", NULL, &cache, &model), NNC_INVALID_ARGUMENT,
               "use_cache");
+  nnc_options precision = NNC_OPTIONS_INIT;
+  precision.precision = 9;
+  CHECK_ERROR(nnc_compile_text("model m {}", NULL, &precision, &model), NNC_INVALID_ARGUMENT,
+              "nnc_options.precision");
+  /* bf16 for a CPU without AVX512_BF16: refused, naming the feature. */
+  precision.precision = NNC_PRECISION_BF16;
+  precision.target_cpu = "skylake-avx512";
+  CHECK_ERROR(nnc_compile_text("model m {}", NULL, &precision, &model), NNC_UNSUPPORTED,
+              "AVX512_BF16");
   /* Rank 9: refused where it is declared. */
   CHECK_ERROR(nnc_compile_text("model m {\n  input x: f32[1, 1, 1, 1, 1, 1, 1, 1, 2]\n"
                                "  y = x * 2\n  output y\n}\n",

@@ -154,7 +154,37 @@ def test_digits_mlp_trains_with_int_labels():
     assert next(iter(out.values())).shape == (64, 10)
 
 
+def _has_bf16():
+    with open("/proc/cpuinfo") as f:
+        return " avx512_bf16" in f.read()
+
+
+@pytest.mark.skipif(not _has_bf16(), reason="this CPU has no AVX512_BF16")
+def test_bf16_precision_trains_close_to_f32():
+    path = os.path.join(EXAMPLES, "digits_mlp.ir")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 16, size=(64, 64)).astype(np.float32)
+    label = (np.arange(64) % 10).astype(np.int32)
+    losses = {}
+    for precision in ("f32", "bf16", "auto"):
+        sess = nnc.compile(path, threads=1, precision=precision).session()
+        losses[precision] = [sess.train_step(x=x, label=label) for _ in range(30)]
+    assert losses["bf16"] == losses["auto"]  # auto is bf16 on this CPU
+    assert losses["bf16"] != losses["f32"]  # the operands were rounded
+    assert np.allclose(losses["bf16"], losses["f32"], rtol=2e-2)
+    assert losses["bf16"][-1] < losses["bf16"][0]
+
+
 # ---- errors -----------------------------------------------------------------------
+
+
+def test_an_unknown_or_unsupported_precision_is_refused():
+    with pytest.raises(nnc.Error, match="precision must be 'f32', 'bf16' or 'auto'") as e:
+        nnc.compile(XOR, precision="fp16")
+    assert e.value.status == 1
+    with pytest.raises(nnc.Error, match="AVX512_BF16") as e:
+        nnc.compile(XOR, precision="bf16", target_cpu="skylake-avx512")
+    assert e.value.status == 7
 
 
 def test_a_model_error_is_located(tmp_path):

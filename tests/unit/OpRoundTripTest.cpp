@@ -120,9 +120,10 @@ Recipe epsOp(const std::string &op, const std::string &args, const std::string &
 Recipe convOp(const std::string &op, const std::string &args, const std::string &decls) {
   std::string f = op + "(" + args;
   return {plain(decls, f + ")"),
-          explicitDefault(decls, f + ", stride=1, padding=0)", f + ")"),
+          explicitDefault(decls, f + ", stride=1, padding=0, precision=f32)", f + ")"),
           explicitDefault(decls, f + ", stride=[1, 1], padding=[0, 0])", f + ")"),
           nonDefault(decls, f + ", stride=2, padding=1)"),
+          nonDefault(decls, f + ", stride=2, padding=1, precision=bf16)"),
           nonDefault(decls, f + ", stride=[2, 1], padding=[1, 0])"),
           nonDefault(decls, f + ", stride=[2, 2], padding=[1, 1])", f + ", stride=2, padding=1)")};
 }
@@ -177,7 +178,9 @@ std::map<std::string, Recipe> recipes() {
   r["matmul"] = {
       plain("input a: f32[B, 2]\ninput w: f32[2, 4]", "matmul(a, w)"),
       explicitDefault("input a: f32[B, 2]\ninput w: f32[2, 4]",
-                      "matmul(a, w, transpose_a=false, transpose_b=false)", "matmul(a, w)"),
+                      "matmul(a, w, transpose_a=false, transpose_b=false, precision=f32)",
+                      "matmul(a, w)"),
+      nonDefault("input a: f32[B, 2]\ninput w: f32[2, 4]", "matmul(a, w, precision=bf16)"),
       nonDefault("input p: f32[3, 2]\ninput q: f32[4, 3]",
                  "matmul(p, q, transpose_a=true, transpose_b=true)"),
       nonDefault("input a: f32[B, 2]\ninput q: f32[4, 2]", "matmul(a, q, transpose_b=true)"),
@@ -301,12 +304,13 @@ std::map<std::string, Recipe> recipes() {
       plain(mm, "fused_matmul(a, w, bias)"),
       explicitDefault(mm,
                       "fused_matmul(a, w, bias, transpose_a=false, transpose_b=false, "
-                      "activation=none, alpha=0.01)",
+                      "activation=none, alpha=0.01, precision=f32)",
                       "fused_matmul(a, w, bias)"),
       nonDefault("input p: f32[2, B]\ninput q: f32[4, 2]\ninput bias: f32[4]",
                  "fused_matmul(p, q, bias, transpose_a=true, transpose_b=true, "
                  "activation=leaky_relu, alpha=0.2)"),
       nonDefault(mm, "fused_matmul(a, w, bias, activation=gelu)"),
+      nonDefault(mm, "fused_matmul(a, w, bias, activation=relu, precision=bf16)"),
   };
   const std::string att = "input q: f32[B, 2, 5, 4]\ninput k: f32[B, 2, 7, 4]\n"
                           "input v: f32[B, 2, 7, 3]\ninput m: f32[5, 7]";
@@ -329,10 +333,11 @@ std::map<std::string, Recipe> recipes() {
             "fused_matmul_grad_input(dy, z, w)"),
       explicitDefault("input dy: f32[B, 4]\ninput z: f32[B, 4]\ninput w: f32[4, 2]",
                       "fused_matmul_grad_input(dy, z, w, transpose_b=false, activation=none, "
-                      "alpha=0.01)",
+                      "alpha=0.01, precision=f32)",
                       "fused_matmul_grad_input(dy, z, w)"),
       nonDefault(gi, "fused_matmul_grad_input(dy, z, w, transpose_b=true, activation=leaky_relu, "
                      "alpha=0.3)"),
+      nonDefault(gi, "fused_matmul_grad_input(dy, z, w, transpose_b=true, precision=bf16)"),
   };
   const std::string gw = "input x: f32[B, 2]\ninput dy: f32[B, 4]\ninput z: f32[B, 4]";
   r["fused_matmul_grad_weight"] = {
@@ -340,12 +345,13 @@ std::map<std::string, Recipe> recipes() {
             "fused_matmul_grad_weight(x, dy, z)"),
       explicitDefault("input x: f32[2, 3]\ninput dy: f32[3, 4]\ninput z: f32[3, 4]",
                       "fused_matmul_grad_weight(x, dy, z, transpose_a=false, activation=none, "
-                      "alpha=0.01)",
+                      "alpha=0.01, precision=f32)",
                       "fused_matmul_grad_weight(x, dy, z)"),
       nonDefault(gw, "fused_matmul_grad_weight(x, dy, z, transpose_a=true, activation=leaky_relu, "
                      "alpha=0.3)"),
       nonDefault("input x: f32[B, 5, 2]\ninput dy: f32[B, 5, 4]",
                  "fused_matmul_grad_weight(x, dy, transpose_a=true)"),
+      nonDefault(gw, "fused_matmul_grad_weight(x, dy, z, transpose_a=true, precision=bf16)"),
   };
   const std::string gb = "input dy: f32[B, 4]\ninput z: f32[B, 4]";
   r["fused_matmul_grad_bias"] = {

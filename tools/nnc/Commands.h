@@ -60,8 +60,14 @@ OptionSpec allowExternalPathsOption();
 /// inference graph trainable (ModelLoadOptions).
 std::vector<OptionSpec> withOnnxTrainingOptions(std::vector<OptionSpec> own);
 /// A command's own options, then those of the commands that run a model:
-/// --engine, --threads, --no-cache, --allow-external-paths.
+/// --engine, --threads, --precision, --no-cache, --allow-external-paths.
 std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own);
+/// `--precision f32|bf16|auto` (passes/MixedPrecision.h).
+OptionSpec precisionOption();
+/// Whether --precision asks for bf16 matmul and convolution operands on
+/// `cpu` (empty: this machine's): an unknown value, or bf16 on a CPU without
+/// AVX512_BF16, is an error.
+Result<bool> bf16ProductsOption(const CommandLine &cl, const std::string &cpu = "");
 /// The model file named by the command's one positional argument, with the
 /// weight files its initializers name (frontend/ModelFile.h), verified.
 Result<Graph> loadModelArgument(const CommandLine &cl);

@@ -79,6 +79,7 @@ const CommandSpec &compileCommandSpec() {
                  "bake a checkpoint's params and state into the object as its initial values"),
           flag("split-step", "also the training step cut at the gradients: "
                              "P_compute_gradients and P_apply_gradients (data parallelism)"),
+          precisionOption(),
           flag("time", "print how long each phase took"),
           option("emit", "llvm|asm", "write the optimized LLVM IR or the assembly instead"),
           flag("memory-report", "print the memory plans (kernels, buffers, lifetimes)"),
@@ -122,6 +123,10 @@ int compileCommand(const Args &args) {
   PassContext ctx;
   PlanRequest request;
   request.splitTrainingStep = cl->has("split-step");
+  auto bf16 = bf16ProductsOption(*cl, options.cpu);
+  if (!bf16)
+    return report(bf16.diags());
+  request.bf16Products = *bf16;
   auto planned = planModel(*model, ctx, request);
   if (!planned)
     return report(planned.diags());

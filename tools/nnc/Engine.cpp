@@ -1,5 +1,6 @@
 /// The interpreter and JIT engines of the nnc tool.
 #include "tools/nnc/Engine.h"
+#include "tools/nnc/Commands.h"
 
 #include "codegen/Session.h"
 #include "runtime/Interpreter.h"
@@ -113,6 +114,10 @@ Result<InferenceEngine> createInferenceEngine(const Graph &model, const CommandL
   PassContext ctx;
   PlanRequest inferenceOnly;
   inferenceOnly.training = false;
+  auto bf16 = bf16ProductsOption(cl);
+  if (!bf16)
+    return R(bf16.takeDiags());
+  inferenceOnly.bf16Products = *bf16;
   auto planned = planModel(model, ctx, inferenceOnly);
   if (!planned)
     return R(planned.takeDiags());

@@ -2,6 +2,7 @@
 /// reading the model argument and --dim values.
 #include "tools/nnc/Commands.h"
 
+#include "codegen/Compiler.h"
 #include "frontend/ModelFile.h"
 #include "ir/Verifier.h"
 
@@ -83,9 +84,31 @@ std::vector<OptionSpec> withOnnxTrainingOptions(std::vector<OptionSpec> own) {
 std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own) {
   own.push_back(option("engine", "E", "jit (default) or interp, the reference interpreter"));
   own.push_back(option("threads", "N", "threads of the compiled code (default: one per core)"));
+  own.push_back(precisionOption());
   own.push_back(flag("no-cache", "compile without the disk cache of compiled code"));
   own.push_back(allowExternalPathsOption());
   return own;
+}
+
+OptionSpec precisionOption() {
+  return option("precision", "P",
+                "f32 (default), bf16 (matmul and conv2d operands in bf16, sums and all else in "
+                "f32; needs AVX512_BF16) or auto (bf16 where the CPU has it)");
+}
+
+Result<bool> bf16ProductsOption(const CommandLine &cl, const std::string &cpu) {
+  std::string name = cl.get("precision", "f32");
+  CompileOptions options;
+  options.cpu = cpu;
+  if (name == "f32" || name == "fp32")
+    options.precision = Precision::F32;
+  else if (name == "bf16")
+    options.precision = Precision::BF16;
+  else if (name == "auto")
+    options.precision = Precision::Auto;
+  else
+    return Result<bool>::fail("--precision must be f32, bf16 or auto, got '{}'", name);
+  return bf16Products(options);
 }
 
 Result<Graph> loadModelArgument(const CommandLine &cl) {

@@ -193,6 +193,10 @@ Status checkOutputs(const CommandLine &cl) {
 /// Sets up everything but the data's batches: model, binding, training
 /// step, evaluation graph, data, engine, log.
 Status prepareRun(TrainingRun &run, int threads) {
+  // Options before data: a wrong --precision is reported before the data is read.
+  auto bf16 = bf16ProductsOption(run.cl);
+  if (!bf16)
+    return Status(bf16.takeDiags());
   const CommandLine &cl = run.cl;
   if (Status s = checkOutputs(cl); !s)
     return s;
@@ -231,6 +235,7 @@ Status prepareRun(TrainingRun &run, int threads) {
                         run.model.name);
   PlanRequest request;
   request.splitTrainingStep = run.comm != nullptr;
+  request.bf16Products = *bf16;
   request.inferenceOutputs.emplace();
   for (const OutputRef &o : run.eval.outputs)
     request.inferenceOutputs->push_back(o.value);

@@ -55,7 +55,10 @@ class Error(Exception):
 
 class _Options(_c.Structure):
     _fields_ = [("size", _c.c_size_t), ("threads", _c.c_int), ("use_cache", _c.c_int),
-                ("target_cpu", _c.c_char_p), ("split_step", _c.c_int)]
+                ("target_cpu", _c.c_char_p), ("split_step", _c.c_int), ("precision", _c.c_int)]
+
+
+_PRECISIONS = {"f32": 0, "fp32": 0, "bf16": 1, "auto": 2}
 
 
 class _Tensor(_c.Structure):
@@ -205,14 +208,16 @@ class Model:
 
 
 def compile(path=None, *, text=None, name=None, threads=0, cache=True, target_cpu=None,
-            split_step=False):
+            split_step=False, precision="f32"):
     """Compiles a model: a file (`.ir` or `.onnx`) or, with text=, model
     text (`name` is the file name its errors give). threads: the threads
     each call runs on (0: one per core). cache: reuse compiled code from
     nnc's disk cache. target_cpu: an LLVM CPU name (default: this CPU).
     split_step: also the training step cut at the gradients
     (Session.compute_gradients and apply_gradients, for data-parallel
-    training with a communicator of your own).
+    training with a communicator of your own). precision: "f32", "bf16"
+    (matmul and conv2d operands in bf16, sums and everything else in f32;
+    needs a CPU with AVX512_BF16) or "auto" (bf16 where the CPU has it).
     Raises nnc.Error with the located diagnostics when the model is wrong."""
     if (path is None) == (text is None):
         raise Error("nnc.compile: give a path or text=, one of them", _INVALID_ARGUMENT)
@@ -222,8 +227,12 @@ def compile(path=None, *, text=None, name=None, threads=0, cache=True, target_cp
         raise Error("nnc.compile: text= must be a str (or bytes)", _INVALID_ARGUMENT)
     if path is not None and not isinstance(path, (str, bytes, _os.PathLike)):
         raise Error("nnc.compile: the path must be a str or os.PathLike", _INVALID_ARGUMENT)
+    if precision not in _PRECISIONS:
+        raise Error(f"nnc.compile: precision must be 'f32', 'bf16' or 'auto', got {precision!r}",
+                    _INVALID_ARGUMENT)
     options = _Options(_c.sizeof(_Options), threads, 1 if cache else 0,
-                       target_cpu.encode() if target_cpu else None, 1 if split_step else 0)
+                       target_cpu.encode() if target_cpu else None, 1 if split_step else 0,
+                       _PRECISIONS[precision])
     handle = _c.c_void_p()
     if path is not None:
         _check(_lib.nnc_compile_file(_os.fsencode(path), _c.byref(options), _c.byref(handle)))

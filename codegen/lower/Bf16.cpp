@@ -1,0 +1,51 @@
+/// bfloat16 conversions and products (codegen/lower/Bf16.h).
+#include "codegen/lower/Bf16.h"
+
+#include <llvm/IR/IntrinsicsX86.h>
+
+namespace nnc {
+
+llvm::Type *bf16Pairs(Lowering &l) {
+  return llvm::FixedVectorType::get(llvm::Type::getBFloatTy(l.ctx), 32);
+}
+
+llvm::Value *roundToBf16(Lowering &l, llvm::Value *x) {
+  auto &b = l.b;
+  llvm::Type *bits = l.i32;
+  if (auto *v = llvm::dyn_cast<llvm::FixedVectorType>(x->getType()))
+    bits = llvm::FixedVectorType::get(l.i32, v->getNumElements());
+  auto k = [&](uint32_t c) { return llvm::ConstantInt::get(bits, c); };
+  // Ties to even: add 0x7fff plus the lowest kept bit, then drop 16 bits.
+  llvm::Value *u = b.CreateBitCast(x, bits);
+  llvm::Value *lsb = b.CreateAnd(b.CreateLShr(u, k(16)), k(1));
+  llvm::Value *rounded = b.CreateAnd(b.CreateAdd(u, b.CreateAdd(k(0x7fff), lsb)), k(0xffff0000u));
+  // A NaN would carry into the exponent or wrap: keep it a quiet NaN.
+  llvm::Value *nan = b.CreateOr(b.CreateAnd(u, k(0xffff0000u)), k(0x00400000u));
+  llvm::Value *isNan = b.CreateFCmpUNO(x, x);
+  return b.CreateBitCast(b.CreateSelect(isNan, nan, rounded), x->getType());
+}
+
+llvm::Value *bf16Consecutive(Lowering &l, llvm::Value *lo, llvm::Value *hi) {
+  // The instruction's first source fills the high half.
+  return l.b.CreateIntrinsic(llvm::Intrinsic::x86_avx512bf16_cvtne2ps2bf16_512, {}, {hi, lo});
+}
+
+llvm::Value *bf16Interleaved(Lowering &l, llvm::Value *row0, llvm::Value *row1) {
+  std::vector<int> order;
+  for (int j = 0; j < 16; ++j) {
+    order.push_back(j);
+    order.push_back(16 + j);
+  }
+  return l.b.CreateShuffleVector(bf16Consecutive(l, row0, row1), order);
+}
+
+llvm::Value *dotBf16Pairs(Lowering &l, llvm::Value *acc, llvm::Value *a, llvm::Value *b) {
+  return l.b.CreateIntrinsic(llvm::Intrinsic::x86_avx512bf16_dpbf16ps_512, {}, {acc, a, b});
+}
+
+llvm::Value *broadcastBf16Pair(Lowering &l, llvm::Value *p) {
+  llvm::Value *pair = l.b.CreateAlignedLoad(l.i32, p, llvm::Align(4));
+  return l.b.CreateBitCast(l.b.CreateVectorSplat(16, pair), bf16Pairs(l));
+}
+
+} // namespace nnc

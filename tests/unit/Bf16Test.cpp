@@ -1,0 +1,294 @@
+/// Mixed precision (precision=bf16, passes/MixedPrecision.h): the rounding,
+/// the compiled bf16 kernels against the interpreter's bf16-rounded
+/// reference (exact products, sums in double) at f32 tolerance and against
+/// the f32 interpreter at bf16's, the training step, and the errors.
+#include "JitTestUtil.h"
+#include "codegen/Compiler.h"
+#include "codegen/Session.h"
+#include "frontend/Parser.h"
+#include "ir/NodeAttrs.h"
+#include "passes/MixedPrecision.h"
+#include "passes/Pass.h"
+#include "passes/Pipeline.h"
+#include "runtime/Bf16.h"
+#include "runtime/Interpreter.h"
+
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <tuple>
+
+namespace nnc {
+namespace {
+
+using namespace jittest;
+
+float fromBits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+uint32_t bitsOf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+bool hostHasBf16() {
+  CompileOptions auto_;
+  auto_.precision = Precision::Auto;
+  auto has = bf16Products(auto_);
+  return has.ok() && *has;
+}
+
+#define SKIP_WITHOUT_BF16()                                                                        \
+  if (!hostHasBf16())                                                                              \
+  GTEST_SKIP() << "this CPU has no AVX512_BF16"
+
+TEST(Bf16Rounding, NearestEvenOnTheBitsAndSpecialValues) {
+  EXPECT_EQ(roundToBf16(1.0f), 1.0f);
+  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: to the even one, 1.
+  EXPECT_EQ(roundToBf16(1.00390625f), 1.0f);
+  // 1 + 3 * 2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: to the even one.
+  EXPECT_EQ(roundToBf16(1.01171875f), 1.015625f);
+  // Just above the halfway point: up.
+  EXPECT_EQ(roundToBf16(fromBits(0x3f808001u)), 1.0078125f);
+  EXPECT_EQ(roundToBf16(fromBits(0x3f807fffu)), 1.0f);
+  EXPECT_EQ(bitsOf(roundToBf16(-0.0f)), 0x80000000u);
+  EXPECT_EQ(roundToBf16(-2.5f), -2.5f);
+  EXPECT_EQ(roundToBf16(INFINITY), INFINITY);
+  EXPECT_EQ(roundToBf16(FLT_MAX), INFINITY); // past bf16's largest: overflows as vcvtneps2bf16 does
+  EXPECT_TRUE(std::isnan(roundToBf16(NAN)));
+  EXPECT_TRUE(std::isnan(roundToBf16(fromBits(0x7f800001u)))); // a NaN whose payload is low bits
+  EXPECT_EQ(bitsOf(roundToBf16(0.1f)) & 0xffffu, 0u);
+  EXPECT_NEAR(roundToBf16(0.1f), 0.1f, 0.1f / 256);
+}
+
+/// One matmul per (k, n) of `kn` at the given flags, precision `precision`.
+std::string matmuls(bool ta, bool tb, const std::vector<std::pair<int64_t, int64_t>> &kn,
+                    const std::string &precision) {
+  std::string text = "model m {\n dim B\n", body, outputs;
+  for (size_t i = 0; i < kn.size(); ++i) {
+    auto [k, n] = kn[i];
+    std::string id = std::to_string(i), ks = std::to_string(k), ns = std::to_string(n);
+    text += " input a" + id + ": f32[" + (ta ? ks + ", B" : "B, " + ks) + "]\n";
+    text += " input b" + id + ": f32[" + (tb ? ns + ", " + ks : ks + ", " + ns) + "]\n";
+    body += " c" + id + " = matmul(a" + id + ", b" + id +
+            ", transpose_a=" + (ta ? "true" : "false") +
+            ", transpose_b=" + (tb ? "true" : "false") + ", precision=" + precision + ")\n";
+    outputs += (outputs.empty() ? " output c" : ", c") + id;
+  }
+  return text + body + outputs + "\n}\n";
+}
+
+// Blocked GEMMs (an odd depth, a depth past one block of 256, columns that
+// are not whole panels) and one small enough for the plain loop nest.
+const std::vector<std::pair<int64_t, int64_t>> kShapes = {{300, 200}, {77, 50}, {513, 40}, {3, 4}};
+
+TEST(Bf16MatMul, EveryTransposeCombinationMatchesTheBf16Reference) {
+  SKIP_WITHOUT_BF16();
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      expectJitMatchesInterpreter(matmuls(ta, tb, kShapes, "bf16"), {1, 3, 64, 67});
+}
+
+/// The largest difference between `got` and `want`, relative to want's largest element.
+double relativeError(const Tensor &got, const Tensor &want) {
+  double largest = 1e-30, diff = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    largest = std::max(largest, std::fabs(double(want.at(i))));
+    diff = std::max(diff, std::fabs(double(got.at(i)) - want.at(i)));
+  }
+  return diff / largest;
+}
+
+/// The JIT's bf16 outputs of model `text` (every op precision=bf16) against
+/// the same model in f32, in the interpreter: within bf16's tolerance, and
+/// not within f32's (the operands were rounded).
+void expectBf16CloseToF32(const std::string &text, int64_t batch) {
+  std::string f32Text = text;
+  for (size_t at; (at = f32Text.find("precision=bf16")) != std::string::npos;)
+    f32Text.replace(at, 14, "precision=f32");
+  Graph bf16 = parsedOrFail(text), f32 = parsedOrFail(f32Text);
+  auto jit = jitCompile(bf16, nullptr, {});
+  ASSERT_TRUE(jit.ok()) << jit.errorText();
+  std::vector<int64_t> dims(bf16.dims.size(), batch);
+  std::vector<Tensor> inputs = randomInputs(f32, dims);
+  Interpreter reference(f32);
+  ASSERT_TRUE(reference.run(inputs).ok());
+  std::vector<Tensor> got = expectSame(bf16, (*jit)->functions(), dims, inputs, text);
+  ASSERT_EQ(got.size(), f32.outputs.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    double error = relativeError(got[k], reference.value(f32.outputs[k].value));
+    // bf16 keeps 8 significant bits: each operand is off by up to 2^-9.
+    EXPECT_LT(error, 1e-2) << "output " << k << " of\n" << text;
+    EXPECT_GT(error, 1e-5) << "output " << k << ": no rounding happened in\n" << text;
+  }
+}
+
+TEST(Bf16MatMul, DiffersFromF32WithinBf16Tolerance) {
+  SKIP_WITHOUT_BF16();
+  for (bool ta : {false, true})
+    expectBf16CloseToF32(matmuls(ta, !ta, kShapes, "bf16"), 64);
+}
+
+/// conv2d and both its gradients at one geometry, precision=bf16.
+std::string convolutions(int64_t size, int64_t stride, int64_t padding) {
+  int64_t out = (size + 2 * padding - 3) / stride + 1;
+  std::string geometry =
+      "stride=" + std::to_string(stride) + ", padding=" + std::to_string(padding);
+  std::string x = "f32[B, 3, " + std::to_string(size) + ", " + std::to_string(size) + "]";
+  std::string y = "f32[B, 5, " + std::to_string(out) + ", " + std::to_string(out) + "]";
+  return "model m {\n dim B\n input x: " + x + "\n input w: f32[5, 3, 3, 3]\n input b: f32[5]\n" +
+         " input dy: " + y + "\n y = conv2d(x, w, b, " + geometry + ", precision=bf16)\n" +
+         " dx = conv2d_grad_input(dy, w, x, " + geometry + ", precision=bf16)\n" +
+         " dw = conv2d_grad_filter(x, dy, w, " + geometry + ", precision=bf16)\n" +
+         " output y, dx, dw\n}\n";
+}
+
+// The tiled kernels (stride 1 and 2) and the plain loop nests (a width
+// stride above the tiled kernels' 4).
+TEST(Bf16Conv, ForwardAndBothGradientsMatchTheBf16Reference) {
+  SKIP_WITHOUT_BF16();
+  for (auto [size, stride, padding] : {std::tuple{12, 1, 1}, {13, 2, 1}, {12, 5, 0}}) {
+    std::string text = convolutions(size, stride, padding);
+    expectJitMatchesInterpreter(text, {1, 4});
+    expectBf16CloseToF32(text, 4);
+  }
+}
+
+TEST(Bf16MatMul, FusedMatMulWithBiasAndActivation) {
+  SKIP_WITHOUT_BF16();
+  expectJitMatchesInterpreter(R"(model m {
+  dim B
+  input x: f32[B, 300]
+  input w: f32[300, 70]
+  input b: f32[70]
+  y = fused_matmul(x, w, b, activation=relu, precision=bf16)
+  output y
+}
+)",
+                              {1, 64});
+}
+
+/// A training step with every matmul and convolution in bf16: one step of
+/// the JIT against the interpreter on the same (fused) graph, each param
+/// and state within `tolerance` of its largest element, then the loss
+/// against the f32 step's. A deep network needs a looser tolerance than one
+/// product (IR.md section 3): a value the two engines compute one f32 ulp
+/// apart may round to neighbouring bf16 values, 2^-8 apart, in the next
+/// product, and batch norm's backward amplifies such differences layer by
+/// layer (resnet_bn's stem gradient: 0.6% of its largest element).
+void expectBf16StepMatches(const std::string &example, const std::vector<Tensor> &inputs,
+                           double tolerance) {
+  Graph model = loadExample(example);
+  PassContext ctx;
+  PlanRequest request;
+  request.bf16Products = true;
+  auto planned = planModel(model, ctx, request);
+  ASSERT_TRUE(planned.ok()) << planned.errorText();
+  const Graph &step = planned->train->graph;
+  ASSERT_NE(firstBf16Node(step), nullptr) << example;
+  Interpreter interp(step);
+  ASSERT_TRUE(interp.run(inputs).ok());
+  double want = interp.value(step.outputs.back().value).at(0);
+  interp.applyUpdates();
+  auto jit = JitSession::create(*planned);
+  ASSERT_TRUE(jit.ok()) << jit.errorText();
+  auto loss = (*jit)->trainStep(inputs);
+  ASSERT_TRUE(loss.ok()) << loss.errorText();
+  EXPECT_NEAR(*loss, want, 1e-4 * std::max(1.0, std::fabs(want))) << example;
+  for (const std::string &name : (*jit)->stateNames()) {
+    const Tensor &b = interp.value(step.findValue(name));
+    EXPECT_LT(relativeError((*jit)->read(name), b), tolerance) << example << ": " << name;
+  }
+  // The f32 step's loss, within bf16's tolerance.
+  PassContext f32ctx;
+  auto f32 = planModel(model, f32ctx);
+  ASSERT_TRUE(f32.ok());
+  Interpreter f32interp(f32->train->graph);
+  ASSERT_TRUE(f32interp.run(inputs).ok());
+  double f32loss = f32interp.value(f32->train->graph.outputs.back().value).at(0);
+  EXPECT_NEAR(want, f32loss, 2e-2 * std::fabs(f32loss)) << example;
+}
+
+TEST(Bf16Training, MlpCnnAndResNetStepsMatchTheBf16Interpreter) {
+  SKIP_WITHOUT_BF16();
+  std::vector<float> pixels(8 * 784);
+  for (size_t i = 0; i < pixels.size(); ++i)
+    pixels[i] = static_cast<float>((i * 37) % 101) / 101.0f;
+  Tensor labels = Tensor::i32({8}, std::vector<int32_t>{1, 7, 3, 0, 9, 2, 5, 5});
+  expectBf16StepMatches("mlp.ir", {Tensor::f32({8, 784}, pixels), labels}, 1e-5);
+  expectBf16StepMatches("cnn.ir", {Tensor::f32({8, 1, 28, 28}, pixels), labels}, 1e-5);
+  expectBf16StepMatches("resnet_bn.ir", {Tensor::f32({8, 1, 28, 28}, pixels), labels}, 2e-2);
+}
+
+TEST(Bf16Pipeline, TheOptionMarksEveryMatMulAndConvolutionOnly) {
+  Graph model = loadExample("cnn.ir");
+  PassContext ctx;
+  PlanRequest request;
+  request.bf16Products = true;
+  auto planned = planModel(model, ctx, request);
+  ASSERT_TRUE(planned.ok()) << planned.errorText();
+  int marked = 0;
+  for (const Graph *g : planned->graphs())
+    for (const Node &n : g->nodes)
+      if (n.info().attrIndex("precision") >= 0) {
+        EXPECT_EQ(attr::precision(n), "bf16") << n.info().name;
+        ++marked;
+      }
+  EXPECT_GE(marked, 6); // forward, input and filter gradients of two convolutions, the linear layer
+}
+
+TEST(Bf16Errors, ACpuWithoutAvx512Bf16IsRefusedByName) {
+  CompileOptions options;
+  options.cpu = "skylake-avx512";
+  options.precision = Precision::BF16;
+  auto refused = bf16Products(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.errorText().find("AVX512_BF16"), std::string::npos) << refused.errorText();
+  EXPECT_NE(refused.errorText().find("skylake-avx512"), std::string::npos) << refused.errorText();
+  options.precision = Precision::Auto;
+  auto automatic = bf16Products(options);
+  ASSERT_TRUE(automatic.ok());
+  EXPECT_FALSE(*automatic);
+  options.cpu = "sapphirerapids";
+  automatic = bf16Products(options);
+  ASSERT_TRUE(automatic.ok());
+  EXPECT_TRUE(*automatic);
+  options.precision = Precision::F32;
+  EXPECT_FALSE(*bf16Products(options));
+}
+
+TEST(Bf16Errors, ABf16NodeForACpuWithoutItIsALocatedError) {
+  Graph g = parsedOrFail(matmuls(false, false, {{8, 8}}, "bf16"));
+  CompileOptions options;
+  options.cpu = "skylake-avx512";
+  PassContext ctx;
+  auto object = compileObject(planOptimized(g, nullptr, ctx), options);
+  ASSERT_FALSE(object.ok());
+  EXPECT_NE(object.errorText().find("m.ir:5:"), std::string::npos) << object.errorText();
+  EXPECT_NE(object.errorText().find("matmul with precision=bf16 needs a CPU with AVX512_BF16"),
+            std::string::npos)
+      << object.errorText();
+}
+
+TEST(Bf16Errors, AnUnknownPrecisionIsALocatedError) {
+  Result<Graph> g = parseModel(R"(model m {
+  input a: f32[2, 2]
+  c = matmul(a, a, precision=f16)
+  output c
+}
+)",
+                               "m.ir");
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.errorText().find("m.ir:3:"), std::string::npos) << g.errorText();
+  EXPECT_NE(g.errorText().find("precision must be f32 or bf16, got 'f16'"), std::string::npos)
+      << g.errorText();
+}
+
+} // namespace
+} // namespace nnc
