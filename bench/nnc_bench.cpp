@@ -1,6 +1,7 @@
 // nnc_bench: one benchmark workload per invocation, one JSON line on stdout.
 //
 //   nnc_bench --workload NAME --engine nnc|nnc-inline|onednn|cpu --threads N --reps R
+//             [--precision f32|bf16]
 //
 // nnc-inline is nnc with every GEMM compiled into the model instead of
 // calling the GEMM library (codegen/GemmLibrary.h), as `nnc compile` does.
@@ -107,6 +108,7 @@ struct Args {
   std::string workload, engine = "nnc";
   int threads = 1, reps = 15;
   bool gemmLibrary = true; ///< false for engine nnc-inline
+  bool bf16 = false;       ///< --precision bf16: nnc's matmuls in bf16; oneDNN's too
 };
 
 [[noreturn]] void die(const std::string &msg) {
@@ -121,6 +123,7 @@ nnc::CompiledModel loadModel(const std::string &file, const Args &a) {
   nnc::CompileOptions options;
   options.threads = a.threads;
   options.gemmLibrary = a.gemmLibrary;
+  options.precision = a.bf16 ? nnc::Precision::BF16 : nnc::Precision::F32;
   auto m = nnc::CompiledModel::load(modelPath(file), options);
   if (!m)
     die(file + ": " + m.errorText());
@@ -252,6 +255,7 @@ Output runNnc(const Args &a) {
     opts.useCache = false;
     opts.threads = a.threads; // the JIT compiles on as many threads as it runs on
     opts.gemmLibrary = a.gemmLibrary;
+    opts.precision = a.bf16 ? nnc::Precision::BF16 : nnc::Precision::F32;
     double first = -1;
     nnc::CompileTimes lastTimes;
     for (int r = 0; r < a.reps; ++r) {
@@ -298,8 +302,12 @@ Output runOnednn(const Args &a) {
   MatmulShape s = matmulShape(a.workload);
   engine eng(engine::kind::cpu, 0);
   stream strm(eng);
-  memory::desc srcMd({s.m, s.k}, dt::f32, tag::ab);
-  memory::desc wAnyMd({s.k, s.n}, dt::f32, tag::any);
+  // bf16: oneDNN's operands are bf16 already (converted before timing, its
+  // best case); nnc converts f32 operands as it packs them, inside the time.
+  dt operands = a.bf16 ? dt::bf16 : dt::f32;
+  memory::desc srcF32Md({s.m, s.k}, dt::f32, tag::ab);
+  memory::desc srcMd({s.m, s.k}, operands, tag::ab);
+  memory::desc wAnyMd({s.k, s.n}, operands, tag::any);
   memory::desc wPlainMd({s.k, s.n}, dt::f32, tag::ab);
   memory::desc biasMd({1, s.n}, dt::f32, tag::ab);
   memory::desc dstMd({s.m, s.n}, dt::f32, tag::ab);
@@ -309,8 +317,10 @@ Output runOnednn(const Args &a) {
   attr.set_post_ops(po);
   matmul::desc desc(srcMd, wAnyMd, biasMd, dstMd);
   matmul::primitive_desc pd(desc, attr, eng);
-  memory src(srcMd, eng), wPlain(wPlainMd, eng), bias(biasMd, eng), dst(dstMd, eng);
-  fillUniform(static_cast<float *>(src.get_data_handle()), s.m * s.k, -1, 1, 7);
+  memory srcF32(srcF32Md, eng), src(srcMd, eng), wPlain(wPlainMd, eng), bias(biasMd, eng),
+      dst(dstMd, eng);
+  fillUniform(static_cast<float *>(srcF32.get_data_handle()), s.m * s.k, -1, 1, 7);
+  reorder(srcF32, src).execute(strm, srcF32, src);
   fillUniform(static_cast<float *>(wPlain.get_data_handle()), s.k * s.n, -0.1f, 0.1f, 8);
   fillUniform(static_cast<float *>(bias.get_data_handle()), s.n, -0.1f, 0.1f, 9);
   // Weights in the layout oneDNN prefers, reordered once (not timed), as an
@@ -447,9 +457,11 @@ int main(int argc, char **argv) {
       a.threads = std::max(1, std::atoi(next().c_str()));
     else if (k == "--reps")
       a.reps = std::max(1, std::atoi(next().c_str()));
+    else if (k == "--precision")
+      a.bf16 = next() == "bf16";
     else
       die("usage: nnc_bench --workload NAME --engine nnc|nnc-inline|onednn|cpu --threads N "
-          "--reps R");
+          "--reps R [--precision f32|bf16]");
   }
   if (a.workload.empty())
     die("--workload is required");

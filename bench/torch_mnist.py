@@ -7,7 +7,10 @@ the whole run (`nnc train --lr-schedule cosine`), batch 64, shuffled every
 epoch; test accuracy after every epoch. Reads the same IDX files (gzip) with numpy.
 Prints one JSON line per epoch, like `nnc train --log`: "seconds" covers
 the epoch's training loop only (shuffling, batching, steps), not the test
-pass and not the file loading.
+pass and not the file loading. --precision bf16 runs the forward pass
+under CPU autocast to bfloat16 (PyTorch's mixed precision: its matmuls in
+bf16 through oneDNN, params, gradients and the optimizer in f32), the twin
+of `nnc train --precision bf16`.
 
     OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N /usr/bin/python3 bench/torch_mnist.py \
         --data /usr/share/datasets/fashion-mnist --epochs 5 --threads N
@@ -44,7 +47,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     a = ap.parse_args()
+    bf16 = a.precision == "bf16"
     torch.set_num_threads(a.threads)
     xtr, ytr = load(a.data, "train")
     xte, yte = load(a.data, "t10k")
@@ -76,20 +81,22 @@ def main():
         for i in range(0, n, a.batch):
             idx = perm[i:i + a.batch]
             xb, yb = xtr[idx], ytr[idx]
-            loss = F.cross_entropy(model(xb), yb)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             schedule.step()
             loss_sum += loss.item() * len(idx)
         seconds = time.perf_counter() - start
-        with torch.no_grad():
-            logits = model(xte)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(xte).float()
             test_loss = F.cross_entropy(logits, yte).item()
             acc = (logits.argmax(1) == yte).float().mean().item()
         print(json.dumps({"epoch": epoch + 1, "train_loss": round(loss_sum / n, 6),
                           "seconds": round(seconds, 3), "test_loss": round(test_loss, 6),
-                          "test_accuracy": round(acc, 4), "threads": a.threads}), flush=True)
+                          "test_accuracy": round(acc, 4), "threads": a.threads,
+                          "precision": a.precision}), flush=True)
 
 
 if __name__ == "__main__":

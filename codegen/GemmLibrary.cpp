@@ -44,15 +44,17 @@ namespace {
 /// The CPUs the library is compiled for, widest vectors first: each stands
 /// for every CPU with its vector width and at least its features.
 const std::vector<std::string> kLibraryCpus = {"skylake-avx512", "haswell", "x86-64"};
+/// The CPU of the bf16 kernels: AVX-512 with AVX512_BF16 (and nothing newer).
+const char *const kBf16LibraryCpu = "cooperlake";
 
 /// The activations whose gradients the kernels apply to A or B.
 const char *const kLibraryActivations[] = {"relu"};
 
 /// The instruction set extensions that decide whether a kernel runs.
 const std::vector<llvm::StringRef> kIsaFeatures = {
-    "sse2",    "sse4.1",   "sse4.2",   "popcnt",   "avx",      "avx2",
-    "fma",     "f16c",     "bmi",      "bmi2",     "lzcnt",    "movbe",
-    "avx512f", "avx512vl", "avx512bw", "avx512dq", "avx512cd", "evex512"};
+    "sse2",     "sse4.1",   "sse4.2",   "popcnt",  "avx",       "avx2",    "fma",
+    "f16c",     "bmi",      "bmi2",     "lzcnt",   "movbe",     "avx512f", "avx512vl",
+    "avx512bw", "avx512dq", "avx512cd", "evex512", "avx512bf16"};
 
 std::set<std::string> featuresOfCpu(llvm::StringRef cpu) {
   llvm::SmallVector<llvm::StringRef, 64> features;
@@ -124,6 +126,7 @@ void defineKernel(llvm::Module &m, const std::string &cpu, const GemmKernelKey &
   l.b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
   auto arg = [&](unsigned i) { return fn->getArg(i); };
   GemmOperands g{arg(0), arg(1), arg(2), arg(6), arg(7), arg(8), key.ta, key.tb};
+  g.bf16 = key.bf16;
   if (!key.aMap.empty()) {
     g.aZ = arg(3);
     g.aMap = activationGradientMap(l, key.aMap, 0);
@@ -202,17 +205,23 @@ std::string gemmKernelName(const std::string &cpu, const GemmKernelKey &key) {
     name += "_b" + key.bMap;
   if (key.bSums)
     name += "_sums";
+  if (key.bf16)
+    name += "_bf16";
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
 }
 
-std::string gemmLibraryCpuFor(const llvm::TargetMachine &machine) {
+namespace {
+
+/// The first of `cpus` whose kernels code for `machine` may call.
+std::string libraryCpuAmong(const std::vector<std::string> &cpus,
+                            const llvm::TargetMachine &machine) {
   if (!machine.getTargetTriple().isX86() || linkedEntries().empty())
     return "";
   std::set<std::string> target = featuresOf(machine);
   unsigned targetLanes = vectorLanes(machine.getTargetFeatureString(), machine.getTargetCPU(),
                                      machine.getTargetTriple());
-  for (const std::string &cpu : kLibraryCpus) {
+  for (const std::string &cpu : cpus) {
     std::set<std::string> needed = featuresOfCpu(cpu);
     auto present = [&](llvm::StringRef f) {
       return !needed.count(f.str()) || target.count(f.str());
@@ -222,6 +231,16 @@ std::string gemmLibraryCpuFor(const llvm::TargetMachine &machine) {
       return cpu;
   }
   return "";
+}
+
+} // namespace
+
+std::string gemmLibraryCpuFor(const llvm::TargetMachine &machine) {
+  return libraryCpuAmong(kLibraryCpus, machine);
+}
+
+std::string gemmLibraryBf16CpuFor(const llvm::TargetMachine &machine) {
+  return libraryCpuAmong({kBf16LibraryCpu}, machine);
 }
 
 llvm::Function *declareGemmKernel(llvm::Module &module, const std::string &cpu,
@@ -262,11 +281,17 @@ Status writeGemmLibrary(const std::string &objectPath) {
   m.setDataLayout((*tm)->createDataLayout());
   Graph noGraph;
   std::vector<std::pair<std::string, std::string>> kernels;
+  auto define = [&](const std::string &cpu, const GemmKernelKey &key) {
+    defineKernel(m, cpu, key, noGraph);
+    kernels.emplace_back(gemmKernelName(cpu, key), cpu);
+  };
   for (const std::string &cpu : host.isX86() ? kLibraryCpus : std::vector<std::string>{})
-    for (const GemmKernelKey &key : gemmLibraryKeys()) {
-      defineKernel(m, cpu, key, noGraph);
-      kernels.emplace_back(gemmKernelName(cpu, key), cpu);
-    }
+    for (const GemmKernelKey &key : gemmLibraryKeys())
+      define(cpu, key);
+  for (GemmKernelKey key : host.isX86() ? gemmLibraryKeys() : std::vector<GemmKernelKey>{}) {
+    key.bf16 = true;
+    define(kBf16LibraryCpu, key);
+  }
   defineTable(m, kernels);
   std::string problems;
   llvm::raw_string_ostream os(problems);

@@ -33,9 +33,11 @@ namespace nnc {
 struct GemmKernelKey {
   bool ta = false, tb = false, bSums = false;
   std::string aMap, bMap; ///< an activation's name ("relu"), or empty
+  bool bf16 = false;      ///< bf16 operands (GemmOperands::bf16)
 };
 
-/// Every kernel the library holds for each of its CPUs.
+/// Every kernel the library holds for each of its f32 CPUs; the same
+/// variants with bf16 operands for its bf16 CPU.
 std::vector<GemmKernelKey> gemmLibraryKeys();
 
 /// The symbol of a kernel: nnc_gemm_<cpu>_<variant>.
@@ -45,6 +47,10 @@ std::string gemmKernelName(const std::string &cpu, const GemmKernelKey &key);
 /// vector width, and every feature of it present; empty when there is none
 /// or no library is linked.
 std::string gemmLibraryCpuFor(const llvm::TargetMachine &machine);
+
+/// The library CPU whose bf16 kernels code for `machine` may call (it has
+/// AVX512_BF16 and every feature of that CPU), or empty.
+std::string gemmLibraryBf16CpuFor(const llvm::TargetMachine &machine);
 
 /// The library's own spelling of `name` when its kernels apply that
 /// activation's gradient (GemmOperands::aMapActivation), else null.

@@ -36,6 +36,8 @@ public:
   /// The CPU of the GEMM library kernels (codegen/GemmLibrary.h) this
   /// module may call instead of compiling its own GEMMs; empty: none.
   std::string gemmLibraryCpu;
+  /// The CPU of the library's bf16 kernels this module may call; empty: none.
+  std::string gemmLibraryBf16Cpu;
   /// The kernel schedule of `graph` (passes/schedule/KernelSchedule.h): which
   /// nodes are computed inside other nodes' kernels. Set by the module emitter
   /// for the graph functions (the ABI helper functions never ask).

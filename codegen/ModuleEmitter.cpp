@@ -1,6 +1,7 @@
 /// The module emitter: ABI functions around the lowered graphs.
 #include "codegen/ModuleEmitter.h"
 
+#include "codegen/GemmLibrary.h"
 #include "codegen/InitializerCode.h"
 #include "codegen/Lowering.h"
 #include "codegen/Parallel.h"
@@ -250,6 +251,7 @@ private:
   /// workspace (arguments 0 and 1) checked.
   void enterGraphFunction(Lowering &l, const MemoryPlan &plan) {
     l.gemmLibraryCpu = gemmLibraryCpu_;
+    l.gemmLibraryBf16Cpu = gemmLibraryCpu_.empty() ? "" : gemmLibraryBf16CpuFor(machine_);
     l.schedule = &plan.schedule;
     l.b.SetInsertPoint(b_.GetInsertBlock());
     checkBuffer(l, l.fn->getArg(0));

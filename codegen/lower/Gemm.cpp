@@ -145,10 +145,13 @@ public:
         fullPanelsUnmasked(fullPanelsUnmasked), one(l.constI64(1)), nr(l.constI64(s.nr)),
         panelFloats(l.constI64(s.kc * s.nr)) {
     NNC_CHECK(s.kc % s.vw == 0 && s.nr % s.vw == 0, "packed rows are whole vectors");
-    pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
     if (g.bf16) {
+      // B's pairs; an f32 panel on the way when B is [n, k] (packColumnsOfB).
       NNC_CHECK(s.vw == 16 && !bInPlace, "bf16 GEMMs pack for vdpbf16ps (AVX-512)");
       packBf16 = packingArea(l, "nnc.gemm.pack.bf16", s.kc * s.nc / 2);
+      pack = g.tb ? packingArea(l, "nnc.gemm.pack.panel", s.kc * s.nr) : nullptr;
+    } else {
+      pack = bInPlace ? nullptr : packingArea(l, "nnc.gemm.pack", s.kc * s.nc);
     }
     panels = b.CreateUDiv(b.CreateAdd(b.CreateSub(r.col1, r.col0), l.constI64(s.nr - 1)), nr);
     // Column sums of B belong to the task of the first row block of a chunk
@@ -198,10 +201,13 @@ private:
   void packPanel(const DepthBlock &d, V p) {
     V col0 = b.CreateAdd(r.col0, b.CreateMul(p, nr));
     V cols = minI64(l, nr, b.CreateSub(g.n, col0));
-    V dst = l.at(pack, b.CreateMul(p, panelFloats), l.f32);
-    packPanelF32(d, col0, cols, dst);
-    if (g.bf16)
-      pairRowsOfPanel(d, dst, bf16Panel(p));
+    if (g.bf16 && !g.tb) // straight into pairs: B's rows are contiguous
+      return packRowsOfB(d, col0, cols, bf16Panel(p), true);
+    if (g.bf16) { // through one f32 panel
+      packColumnsOfB(d, col0, cols, pack);
+      return pairRowsOfPanel(d, pack, bf16Panel(p));
+    }
+    packPanelF32(d, col0, cols, l.at(pack, b.CreateMul(p, panelFloats), l.f32));
   }
 
   /// The bf16 pairs of panel p: ceil(kc / 2) rows of NR pairs.
@@ -250,7 +256,8 @@ private:
 
   /// B stored [k, n] (B(k, j) = b[k * n + j]): the panel's rows are
   /// contiguous in B; applies B's element map and adds up its column sums
-  /// on the way.
+  /// on the way. In bf16, rows 2q and 2q+1 go to row q of pairs at `dst`
+  /// (the second a zero row past kc), the sums still in order of k.
   void packRowsOfB(const DepthBlock &d, V col0, V cols, V dst, bool masked) {
     V first = b.CreateAdd(b.CreateMul(d.pc, g.n), col0);
     V src = l.at(g.b, first, l.f32);
@@ -258,28 +265,47 @@ private:
     std::vector<V> masks;
     for (unsigned v = 0; v < nv && masked; ++v)
       masks.push_back(laneMask(l, s.vw, v * s.vw, cols));
-    auto read = [&](V p, unsigned v) {
-      return masked ? V(b.CreateMaskedLoad(vec, p, llvm::Align(4), masks[v], zeroVec))
-                    : V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+    // Vector v of row k, mapped; `valid` (i1, or null) false reads zeros.
+    auto rowOfB = [&](V k, unsigned v, V valid) {
+      auto read = [&](V base) {
+        V p = l.at(l.at(base, b.CreateMul(k, g.n), l.f32), l.constI64(v * s.vw), l.f32);
+        if (!masked)
+          return V(b.CreateAlignedLoad(vec, p, llvm::Align(4)));
+        V mask = valid ? b.CreateAnd(masks[v], b.CreateVectorSplat(s.vw, valid)) : masks[v];
+        return V(b.CreateMaskedLoad(vec, p, llvm::Align(4), mask, zeroVec));
+      };
+      V x = read(src);
+      return g.bMap ? g.bMap(x, read(srcZ)) : x;
     };
     ColumnSums sums(l, s, g.bSums, col0, cols, b.CreateAnd(ownsSums, b.CreateNot(d.first)));
     auto copyRow = [&](V k, const std::vector<V> &partial) {
-      V from = l.at(src, b.CreateMul(k, g.n), l.f32);
       V to = l.at(dst, b.CreateMul(k, nr), l.f32);
       std::vector<V> next;
       for (unsigned v = 0; v < nv; ++v) {
-        V x = read(l.at(from, l.constI64(v * s.vw), l.f32), v);
-        if (g.bMap) {
-          V zRow = l.at(srcZ, b.CreateMul(k, g.n), l.f32);
-          x = g.bMap(x, read(l.at(zRow, l.constI64(v * s.vw), l.f32), v));
-        }
+        V x = rowOfB(k, v, nullptr);
         b.CreateAlignedStore(x, l.at(to, l.constI64(v * s.vw), l.f32), vectorAlign);
         if (!partial.empty())
           next.push_back(b.CreateFAdd(partial[v], x));
       }
       return next;
     };
-    std::vector<V> total = loop(l, l.constI64(0), d.kc, one, sums.start, copyRow);
+    auto pairRow = [&](V q, const std::vector<V> &partial) {
+      V k0 = b.CreateMul(q, l.constI64(2)), k1 = b.CreateAdd(k0, one);
+      V second = b.CreateICmpSLT(k1, d.kc);
+      std::vector<V> next;
+      for (unsigned v = 0; v < nv; ++v) {
+        V x0 = rowOfB(k0, v, nullptr), x1 = rowOfB(k1, v, second);
+        V at = b.CreateAdd(b.CreateMul(q, l.constI64(2 * s.nr)), l.constI64(2 * v * s.vw));
+        b.CreateAlignedStore(bf16Interleaved(l, x0, x1),
+                             l.at(dst, at, llvm::Type::getBFloatTy(l.ctx)), vectorAlign);
+        if (!partial.empty())
+          next.push_back(b.CreateFAdd(b.CreateFAdd(partial[v], x0), x1));
+      }
+      return next;
+    };
+    std::vector<V> total =
+        g.bf16 ? loop(l, l.constI64(0), ceilDiv(l, d.kc, l.constI64(2)), one, sums.start, pairRow)
+               : loop(l, l.constI64(0), d.kc, one, sums.start, copyRow);
     sums.finish(total, ownsSums);
   }
 
@@ -422,12 +448,12 @@ private:
     t.cols = minI64(l, nr, b.CreateSub(g.n, t.col0));
     for (unsigned v = 0; v < nv; ++v)
       t.masks.push_back(laneMask(l, s.vw, v * s.vw, t.cols));
-    // B's rows for this tile: the packed panel, or B itself.
-    V panel = bInPlace ? l.at(g.b, b.CreateAdd(b.CreateMul(d.pc, g.n), t.col0), l.f32)
-                       : l.at(pack, b.CreateMul(p, panelFloats), l.f32);
     std::vector<V> start = startingAccumulators(t, d.first);
     if (g.bf16)
       return finishTile(t, bf16MicroKernel(t, bf16Panel(p), a, d.kc, start), d);
+    // B's rows for this tile: the packed panel, or B itself.
+    V panel = bInPlace ? l.at(g.b, b.CreateAdd(b.CreateMul(d.pc, g.n), t.col0), l.f32)
+                       : l.at(pack, b.CreateMul(p, panelFloats), l.f32);
     auto kernel = [&](bool maskedB) {
       return [&, maskedB] {
         return microKernel(t, panel, bInPlace ? g.n : nr, a, d.kc, start, maskedB);
@@ -571,6 +597,17 @@ private:
   V packBf16 = nullptr; ///< B's panels as pairs (bf16)
 };
 
+/// The blocking of `g` on the function's target, the same in a module and in
+/// a library kernel (bf16 pairs start at each depth block's first row): bf16
+/// pairs take half the bytes, so a packed block holds twice the depth (half
+/// as many passes over C; 64x784x256: 2 blocks rather than 4).
+GemmBlocking blockingOf(Lowering &l, const GemmOperands &g) {
+  GemmBlocking s = blockingFor(*l.fn);
+  if (g.bf16)
+    s.kc *= 2;
+  return s;
+}
+
 /// Column chunks a GEMM aims at (then at most NC, at least two panels wide).
 constexpr int64_t kGemmColumnTasks = 16;
 constexpr int64_t kGemmMinChunkPanels = 2;
@@ -651,15 +688,18 @@ bool isSmall(const GemmOperands &g) {
 /// The GEMM library's kernel for `g` when the module may call the library
 /// and it has the variant (both element maps among its activations); else null.
 llvm::Function *libraryKernel(Lowering &l, const GemmOperands &g) {
-  // The library has no bf16 kernels yet: those GEMMs compile into the module.
-  if (l.gemmLibraryCpu.empty() || g.bf16 || (g.aMap && !g.aMapActivation) ||
-      (g.bMap && !g.bMapActivation))
+  const std::string &cpu = g.bf16 ? l.gemmLibraryBf16Cpu : l.gemmLibraryCpu;
+  if (cpu.empty() || (g.aMap && !g.aMapActivation) || (g.bMap && !g.bMapActivation))
     return nullptr;
-  GemmKernelKey key{g.ta, g.tb, g.bSums != nullptr, g.aMap ? g.aMapActivation : "",
-                    g.bMap ? g.bMapActivation : ""};
+  GemmKernelKey key{g.ta,
+                    g.tb,
+                    g.bSums != nullptr,
+                    g.aMap ? g.aMapActivation : "",
+                    g.bMap ? g.bMapActivation : "",
+                    g.bf16};
   // The kernel's blocking is the module's (emitGemm splits for both).
-  NNC_CHECK(gemmLibraryLanes(l.gemmLibraryCpu) == vectorLanes(*l.fn), "");
-  return declareGemmKernel(l.module, l.gemmLibraryCpu, key);
+  NNC_CHECK(gemmLibraryLanes(cpu) == vectorLanes(*l.fn), "");
+  return declareGemmKernel(l.module, cpu, key);
 }
 
 /// The epilogue as a function of its own, which a library kernel calls
@@ -722,7 +762,7 @@ V orNull(Lowering &l, V p) { return p ? p : llvm::ConstantPointerNull::get(l.b.g
 void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) {
   if (isSmall(g))
     return emitSmallGemm(l, g, epilogue);
-  const GemmBlocking s = blockingFor(*l.fn);
+  const GemmBlocking s = blockingOf(l, g);
   GemmSplit split = splitGemm(l, s, g);
   llvm::Function *kernel = libraryKernel(l, g);
   GemmEpilogue store = [&](const GemmTile &t) { storeTile(l, g.c, g.n, t); };
@@ -748,7 +788,7 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
 
 void emitGemmKernelBody(Lowering &l, const GemmOperands &g, const GemmRange &r, V epilogue,
                         V context) {
-  const GemmBlocking s = blockingFor(*l.fn);
+  const GemmBlocking s = blockingOf(l, g);
   GemmEpilogue handOver = [&](const GemmTile &t) { handOverTile(l, s, g, epilogue, context, t); };
   auto blockReading = [&](bool bInPlace) {
     return [&, bInPlace] {

@@ -18,12 +18,14 @@ GemmBlocking blockingFor(const llvm::Function &fn) {
 V packingArea(Lowering &l, const char *kindName, int64_t floats) {
   unsigned kind = l.ctx.getMDKindID(kindName);
   llvm::BasicBlock &entry = l.fn->getEntryBlock();
+  auto *type = llvm::ArrayType::get(l.f32, static_cast<uint64_t>(floats));
+  // Of the same size too: an f32 and a bf16 GEMM block their depth differently.
   for (llvm::Instruction &inst : entry)
-    if (auto *a = llvm::dyn_cast<llvm::AllocaInst>(&inst); a && a->getMetadata(kind))
+    if (auto *a = llvm::dyn_cast<llvm::AllocaInst>(&inst);
+        a && a->getMetadata(kind) && a->getAllocatedType() == type)
       return a;
   llvm::IRBuilder<> eb(&entry, entry.getFirstInsertionPt());
-  llvm::AllocaInst *a = eb.CreateAlloca(llvm::ArrayType::get(l.f32, static_cast<uint64_t>(floats)),
-                                        nullptr, "gemm.pack");
+  llvm::AllocaInst *a = eb.CreateAlloca(type, nullptr, "gemm.pack");
   a->setAlignment(llvm::Align(64));
   a->setMetadata(kind, llvm::MDNode::get(l.ctx, {}));
   return a;

@@ -24,7 +24,8 @@ struct GemmBlocking {
 GemmBlocking blockingFor(const llvm::Function &fn);
 
 /// A packing area of the function (a GEMM task): one 64-byte aligned
-/// alloca in the entry block, found again by its metadata `kindName`.
+/// alloca in the entry block, found again by its metadata `kindName` and
+/// its size.
 V packingArea(Lowering &l, const char *kindName, int64_t floats);
 
 /// for (i = begin; i < end; i += step), carrying `init` through the body,

@@ -5,6 +5,7 @@
 // library lacks stay in the module.
 #include "tests/unit/JitTestUtil.h"
 
+#include "codegen/Compiler.h"
 #include "codegen/HostInfo.h"
 #include "codegen/Session.h"
 #include "passes/Pass.h"
@@ -30,13 +31,14 @@ bool linked(const std::string &name) {
   return std::find(kernels.begin(), kernels.end(), name) != kernels.end();
 }
 
-TEST(GemmLibrary, ProgramsLinkItsKernelsForThreeCpus) {
+TEST(GemmLibrary, ProgramsLinkItsKernelsForThreeCpusAndBf16) {
   std::vector<std::string> kernels = linkedGemmKernels();
-  EXPECT_EQ(kernels.size(), 36u); // 12 variants x 3 CPUs
+  EXPECT_EQ(kernels.size(), 48u); // 12 variants x 3 CPUs, and in bf16 for AVX512_BF16
   for (const char *name :
        {"nnc_gemm_skylake_avx512_aN_bN", "nnc_gemm_haswell_aN_bT", "nnc_gemm_x86_64_aT_bN",
         "nnc_gemm_haswell_aN_bN_arelu", "nnc_gemm_x86_64_aT_bN_brelu_sums",
-        "nnc_gemm_skylake_avx512_aN_bN_sums"})
+        "nnc_gemm_skylake_avx512_aN_bN_sums", "nnc_gemm_cooperlake_aN_bN_bf16",
+        "nnc_gemm_cooperlake_aT_bN_brelu_sums_bf16", "nnc_gemm_cooperlake_aN_bT_arelu_bf16"})
     EXPECT_TRUE(linked(name)) << name;
 }
 
@@ -122,6 +124,30 @@ TEST(GemmLibrary, TransposesFallbacksAndTinyGemmsComputeTheSameBits) {
     // The others (tanh's gradient, the layers of 4 and 3) are compiled in.
     EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(text, cpu, 67, 3), 15);
   }
+}
+
+// bf16: the library's bf16 kernels (pairs from each depth block's first
+// row, as in the module) give the bits of the GEMMs compiled in; the
+// 1030-wide layer has an odd depth block of 515 rows.
+TEST(GemmLibrary, Bf16StepsComputeTheBitsOfTheGemmsCompiledIn) {
+  CompileOptions probe;
+  probe.precision = Precision::Auto;
+  if (auto has = bf16Products(probe); !has.ok() || !*has)
+    GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  std::string mlp = jittest::exampleText("mlp.ir");
+  for (const char *product : {"matmul(pixels, w1", "matmul(h1, w2", "matmul(h2, w3"}) {
+    size_t at = mlp.find(product);
+    ASSERT_NE(at, std::string::npos) << product;
+    mlp.insert(at + std::string(product).size(), ", precision=bf16");
+  }
+  EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(mlp, "", 70, 3), 11);
+  const std::string wide = "model m {\n  dim B\n  input x: f32[B, 40]\n  input t: f32[B, 3]\n"
+                           "  param w0: f32[40, 1030] = uniform(-0.3, 0.3, seed=5)\n"
+                           "  param w1: f32[1030, 3] = uniform(-0.05, 0.05, seed=6)\n"
+                           "  y = matmul(relu(matmul(x, w0, precision=bf16)), w1, precision=bf16)\n"
+                           "  loss = mse(y, t)\n  output y\n"
+                           "  minimize loss with sgd(lr=0.05)\n}\n";
+  EXPECT_GT(expectSameStepsWithAndWithoutTheLibrary(wide, "", 67, 2), 0);
 }
 
 // Without the library (CompileOptions::gemmLibrary), nothing calls it.
