@@ -35,6 +35,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <dlfcn.h>
 #include <sys/stat.h>
 
 namespace nnc {
@@ -113,12 +114,21 @@ Result<std::unique_ptr<llvm::Module>> buildModule(llvm::LLVMContext &ctx, llvm::
 }
 
 /// Identifies this build of nnc (its code generator included): the size
-/// and modification time of the running executable, which links nnc.
+/// and modification time of the file that holds this code: libnnc.so for a
+/// program that links it, else the executable nnc is linked into. (It was
+/// the executable: a Python process's is python3, which says nothing about
+/// the libnnc it loaded, so code cached by an older libnnc was served to a
+/// newer one.)
 std::string buildIdentity() {
+  Dl_info self = {};
+  const char *file = "/proc/self/exe";
+  if (::dladdr(reinterpret_cast<void *>(&buildIdentity), &self) && self.dli_fname &&
+      self.dli_fname[0] == '/')
+    file = self.dli_fname;
   struct stat st = {};
-  if (::stat("/proc/self/exe", &st) != 0)
+  if (::stat(file, &st) != 0 && ::stat("/proc/self/exe", &st) != 0)
     return NNC_VERSION;
-  return fmt::format("{}:{}:{}", NNC_VERSION, st.st_size, st.st_mtim.tv_sec);
+  return fmt::format("{}:{}:{}:{}", NNC_VERSION, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
 LinkedFunctions linkedFunctions(const PlannedModel &model) {

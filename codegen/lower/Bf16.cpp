@@ -40,7 +40,25 @@ llvm::Value *bf16Interleaved(Lowering &l, llvm::Value *row0, llvm::Value *row1) 
 }
 
 llvm::Value *dotBf16Pairs(Lowering &l, llvm::Value *acc, llvm::Value *a, llvm::Value *b) {
-  return l.b.CreateIntrinsic(llvm::Intrinsic::x86_avx512bf16_dpbf16ps_512, {}, {acc, a, b});
+  unsigned lanes = llvm::cast<llvm::FixedVectorType>(acc->getType())->getNumElements();
+  auto *pairs = llvm::FixedVectorType::get(llvm::Type::getBFloatTy(l.ctx), 2 * lanes);
+  a = l.b.CreateBitCast(a, pairs);
+  b = l.b.CreateBitCast(b, pairs);
+  llvm::Intrinsic::ID id = lanes == 16  ? llvm::Intrinsic::x86_avx512bf16_dpbf16ps_512
+                           : lanes == 8 ? llvm::Intrinsic::x86_avx512bf16_dpbf16ps_256
+                                        : llvm::Intrinsic::x86_avx512bf16_dpbf16ps_128;
+  return l.b.CreateIntrinsic(id, {}, {acc, a, b});
+}
+
+llvm::Value *bf16PairBits(Lowering &l, llvm::Value *x0, llvm::Value *x1) {
+  auto &b = l.b;
+  llvm::Type *bits = l.i32;
+  if (auto *v = llvm::dyn_cast<llvm::FixedVectorType>(x0->getType()))
+    bits = llvm::FixedVectorType::get(l.i32, v->getNumElements());
+  auto k = [&](uint32_t c) { return llvm::ConstantInt::get(bits, c); };
+  llvm::Value *lo = b.CreateLShr(b.CreateBitCast(roundToBf16(l, x0), bits), k(16));
+  llvm::Value *hi = b.CreateAnd(b.CreateBitCast(roundToBf16(l, x1), bits), k(0xffff0000u));
+  return b.CreateOr(lo, hi);
 }
 
 llvm::Value *broadcastBf16Pair(Lowering &l, llvm::Value *p) {

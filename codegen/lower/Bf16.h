@@ -28,10 +28,15 @@ llvm::Value *bf16Consecutive(Lowering &l, llvm::Value *lo, llvm::Value *hi);
 /// 2j+1 = row1[j].
 llvm::Value *bf16Interleaved(Lowering &l, llvm::Value *row0, llvm::Value *row1);
 
-/// acc (<16 x float>) + the pairwise products of a and b (<32 x bfloat>).
+/// acc (<n x float>, n = 16, 8 or 4) + the pairwise products of a and b
+/// (<2n x bfloat>, or <n x i32> pairs).
 llvm::Value *dotBf16Pairs(Lowering &l, llvm::Value *acc, llvm::Value *a, llvm::Value *b);
 
 /// A pair of bf16 (an i32 at `p`) broadcast to every lane, as <32 x bfloat>.
 llvm::Value *broadcastBf16Pair(Lowering &l, llvm::Value *p);
+
+/// The pair (x0, x1) of f32 scalars (or vectors of them) rounded to bf16,
+/// as an i32 (x0 in the low half, the first of the pair).
+llvm::Value *bf16PairBits(Lowering &l, llvm::Value *x0, llvm::Value *x1);
 
 } // namespace nnc

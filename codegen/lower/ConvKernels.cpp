@@ -5,6 +5,7 @@
 /// lists and otherwise returns false, leaving the node to the plain nests.
 #include "codegen/lower/ConvKernels.h"
 #include "codegen/lower/Bf16.h"
+#include "codegen/lower/GemmIr.h"
 
 #include <llvm/ADT/STLExtras.h>
 #include <llvm/IR/Intrinsics.h>
@@ -159,13 +160,21 @@ struct Block {
   int64_t count;       ///< output channels o0 .. o0 + count - 1
   std::vector<V> outs; ///< their planes in image n
   llvm::Type *vec;
+  /// bf16: the block's weights for the planes in the buffer, as pairs
+  /// [j][plane][kh][kw] (weightPairsOf), and the planes a group holds.
+  V weightPairs = nullptr, groupPlanes = nullptr;
 };
 
-/// Every tap of one input channel (its padded plane at `pad`, its weights
-/// from `wBase`) into the tile's sums: per tap, one load of input per
-/// vector of the tile, one broadcast weight per output channel.
+/// The weight of output channel o0 + j at tap (kh, kw) of one input plane,
+/// broadcast to a vector: an f32, or in bf16 a pair of channels' weights.
+using TapWeight = std::function<V(int64_t j, int64_t kh, int64_t kw)>;
+
+/// Every tap of one input plane (padded, at `pad`) into the tile's sums:
+/// per tap, one load of input per vector of the tile, one broadcast weight
+/// per output channel. In bf16 the plane holds a pair of channels, and one
+/// vdpbf16ps adds both channels' products.
 void taps(Lowering &l, const Block &blk, RowSet rs, const std::vector<Spot> &spots, V top, V pad,
-          V wBase, std::vector<std::vector<V>> &acc) {
+          const TapWeight &weightAt, std::vector<std::vector<V>> &acc) {
   auto &b = l.b;
   const Correlation &k = blk.k;
   int64_t stride = paddedPlane(k, blk.t.vw).stride;
@@ -179,13 +188,14 @@ void taps(Lowering &l, const Block &blk, RowSet rs, const std::vector<Spot> &spo
         int64_t offset = (s.dr * rs.step * k.sh + kh) * stride + kw;
         V at =
             b.CreateAdd(b.CreateAdd(top, b.CreateMul(s.col, l.constI64(k.sw))), l.constI64(offset));
-        xs.push_back(stridedLoad(l, l.f32, blk.t.vw, k.sw, l.at(pad, at, l.f32)));
+        llvm::Type *elem = k.bf16 ? l.i32 : l.f32;
+        xs.push_back(stridedLoad(l, elem, blk.t.vw, k.sw, l.at(pad, at, elem)));
       }
       for (int64_t j = 0; j < blk.count; ++j) {
-        V weight = l.loadF32(wBase, l.constI64(k.weightOffset(j, kh, kw)));
-        weight = b.CreateVectorSplat(blk.t.vw, k.bf16 ? roundToBf16(l, weight) : weight);
+        V weight = weightAt(j, kh, kw);
         for (size_t s = 0; s < spots.size(); ++s)
-          acc[j][s] = fmuladd(l, weight, xs[s], acc[j][s]);
+          acc[j][s] = k.bf16 ? dotBf16Pairs(l, acc[j][s], weight, xs[s])
+                             : fmuladd(l, weight, xs[s], acc[j][s]);
       }
     }
   }
@@ -232,7 +242,17 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, RowSe
   forOuter(l, gCount, [&](V il) {
     std::vector<std::vector<V>> acc = loadAll();
     V pad = l.at(blk.pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
-    taps(l, blk, rs, spots, top, pad, k.weightBase(blk.o0, b.CreateAdd(g0, il)), acc);
+    V wBase = k.bf16 ? nullptr : k.weightBase(blk.o0, b.CreateAdd(g0, il));
+    TapWeight weightAt = [&](int64_t j, int64_t kh, int64_t kw) {
+      if (!k.bf16)
+        return b.CreateVectorSplat(blk.t.vw,
+                                   l.loadF32(wBase, l.constI64(k.weightOffset(j, kh, kw))));
+      V at = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(l.constI64(j), blk.groupPlanes), il),
+                                     l.constI64(k.kh * k.kw)),
+                         l.constI64(kh * k.kw + kw));
+      return b.CreateVectorSplat(blk.t.vw, b.CreateLoad(l.i32, l.at(blk.weightPairs, at, l.i32)));
+    };
+    taps(l, blk, rs, spots, top, pad, weightAt, acc);
     for (int64_t j = 0; j < blk.count; ++j)
       for (size_t s = 0; s < spots.size(); ++s)
         b.CreateStore(acc[j][s], slots[j][s]);
@@ -299,12 +319,54 @@ void ifLastBlock(Lowering &l, V blk, int64_t blocks, bool differs,
   b.SetInsertPoint(done);
 }
 
+/// bf16: the weights as pairs of input channels (a plane of the padded
+/// buffer each), [output channel][plane][kh][kw], `planes` planes per output
+/// channel. `whole`: every weight of the layer, converted once per call of
+/// the kernel (the buffer is the graph function's); otherwise a task's
+/// buffer for one block of output channels and one group of planes at a
+/// time (planes = the group), converted as each block is visited.
+struct WeightPairs {
+  V buffer = nullptr;
+  int64_t planes = 0;
+  bool whole = false;
+};
+
+/// Pairs of a layer's weights that the graph function's buffer holds (256
+/// KiB: 64 x 64 3x3 filters take 18432; converting per task instead, once
+/// per image, made such a layer slower in bf16 than in f32).
+constexpr int64_t kWholeWeightPairs = 65536;
+
+/// The weights of output channels o0 .. o0 + count - 1 for planes g0 ..
+/// g0 + gCount - 1 (input channels 2 g0 ..) as bf16 pairs (a zero second
+/// half past the last channel): once per block and group of planes, not
+/// in each tile's taps.
+void convertWeightPairs(Lowering &l, const Correlation &k, V o0, int64_t count, V g0, V gCount,
+                        const WeightPairs &pairs) {
+  auto &b = l.b;
+  int64_t taps = k.kh * k.kw;
+  forOuter(l, gCount, [&](V il) {
+    V c0 = b.CreateMul(b.CreateAdd(g0, il), l.constI64(2)), c1 = b.CreateAdd(c0, l.constI64(1));
+    V second = b.CreateICmpSLT(c1, l.constI64(k.ins));
+    V w0 = k.weightBase(o0, c0), w1 = k.weightBase(o0, b.CreateSelect(second, c1, c0));
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t kh = 0; kh < k.kh; ++kh)
+        for (int64_t kw = 0; kw < k.kw; ++kw) {
+          V offset = l.constI64(k.weightOffset(j, kh, kw));
+          V x1 = b.CreateSelect(second, l.loadF32(w1, offset), l.constF32(0));
+          V at = b.CreateAdd(
+              b.CreateMul(b.CreateAdd(l.constI64(j * pairs.planes), il), l.constI64(taps)),
+              l.constI64(kh * k.kw + kw));
+          b.CreateStore(bf16PairBits(l, l.loadF32(w0, offset), x1), l.at(pairs.buffer, at, l.i32));
+        }
+  });
+}
+
 /// The rows of one block of output channels o0 .. o0 + count - 1 of image
 /// n, for the input channels g0 .. g0 + gCount - 1 (in the padded buffer):
 /// the rows of each phase (one phase of step 1 but for a spread input under
 /// stride 1), t.rows at a time.
 void blockRows(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t count, V pad, V g0,
-               V gCount, bool first) {
+               V gCount, bool first, const WeightPairs &pairs) {
   auto &b = l.b;
   std::vector<llvm::Constant *> lanes;
   for (unsigned v = 0; v < t.vw; ++v)
@@ -317,6 +379,16 @@ void blockRows(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t c
             count,
             {},
             llvm::FixedVectorType::get(l.f32, t.vw)};
+  if (k.bf16 && pairs.whole) {
+    V first = b.CreateMul(b.CreateAdd(b.CreateMul(o0, l.constI64(pairs.planes)), g0),
+                          l.constI64(k.kh * k.kw));
+    blk.weightPairs = l.at(pairs.buffer, first, l.i32);
+    blk.groupPlanes = l.constI64(pairs.planes);
+  } else if (k.bf16) {
+    convertWeightPairs(l, k, o0, count, g0, gCount, pairs);
+    blk.weightPairs = pairs.buffer;
+    blk.groupPlanes = l.constI64(pairs.planes);
+  }
   for (int64_t j = 0; j < count; ++j) {
     V o = b.CreateAdd(b.CreateMul(n, l.constI64(k.outs)), b.CreateAdd(o0, l.constI64(j)));
     blk.outs.push_back(plane(l, k.out, o, k.oh * k.ow));
@@ -336,11 +408,40 @@ void blockRows(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t c
   }
 }
 
+/// bf16: padded plane i holds input channels 2 (g0 + i) and 2 (g0 + i) + 1
+/// of image n as bf16 pairs (the second zero past the last channel),
+/// spread out when the correlation spreads them.
+void copyPlanePairs(Lowering &l, const Correlation &k, PaddedPlane pp, V n, V pad, V g0, V gCount) {
+  auto &b = l.b;
+  forOuter(l, gCount, [&](V il) {
+    V c0 = b.CreateMul(b.CreateAdd(g0, il), l.constI64(2)), c1 = b.CreateAdd(c0, l.constI64(1));
+    V second = b.CreateICmpSLT(c1, l.constI64(k.ins));
+    V image = b.CreateMul(n, l.constI64(k.ins));
+    V src0 = plane(l, k.in, b.CreateAdd(image, c0), k.h * k.w);
+    V src1 = plane(l, k.in, b.CreateAdd(image, b.CreateSelect(second, c1, c0)), k.h * k.w);
+    V dst = l.at(pad, b.CreateMul(il, l.constI64(pp.plane())), l.i32);
+    forOuter(l, l.constI64(k.h), [&](V r) {
+      V row = b.CreateAdd(b.CreateMul(r, l.constI64(k.spreadH)), l.constI64(k.ph));
+      V to =
+          l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)), l.i32);
+      V from = b.CreateMul(r, l.constI64(k.w));
+      forColumns(l, l.constI64(k.w), [&](V c) {
+        V at = b.CreateAdd(from, c);
+        V x1 = b.CreateSelect(second, l.loadF32(src1, at), l.constF32(0));
+        b.CreateStore(bf16PairBits(l, l.loadF32(src0, at), x1),
+                      l.at(to, b.CreateMul(c, l.constI64(k.spreadW)), l.i32));
+      });
+    });
+  });
+}
+
 /// Copies the planes of input channels g0 .. g0 + gCount - 1 of image n
 /// into the padded buffer (spread out when the correlation spreads them).
 void copyPlanes(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V gCount) {
   auto &b = l.b;
   PaddedPlane pp = paddedPlane(k, t.vw);
+  if (k.bf16)
+    return copyPlanePairs(l, k, pp, n, pad, g0, gCount);
   forOuter(l, gCount, [&](V il) {
     V src = plane(l, k.in, b.CreateAdd(b.CreateMul(n, l.constI64(k.ins)), b.CreateAdd(g0, il)),
                   k.h * k.w);
@@ -375,7 +476,9 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
   PaddedPlane pp = paddedPlane(k, t.vw);
   int64_t blocks = (k.outs + t.channels - 1) / t.channels;
   int64_t last = k.outs - (blocks - 1) * t.channels;
-  int64_t group = channelGroup(k, t.vw), groups = (k.ins + group - 1) / group;
+  // bf16: a plane of the buffer holds a pair of input channels.
+  int64_t planes = k.bf16 ? (k.ins + 1) / 2 : k.ins;
+  int64_t group = std::min(channelGroup(k, t.vw), planes), groups = (planes + group - 1) / group;
   auto ceilDiv = [&](V a, V d) {
     return b.CreateUDiv(b.CreateAdd(a, b.CreateSub(d, l.constI64(1))), d);
   };
@@ -384,21 +487,33 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
       ceilDiv(l.constI64(8), b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, batch, l.constI64(1))));
   V perTask = ceilDiv(l.constI64(blocks), parts);
   V work = b.CreateMul(perTask, l.constI64(t.channels * k.ins * k.oh * k.ow * k.kh * k.kw));
+  WeightPairs whole;
+  if (k.bf16 && k.outs * planes * k.kh * k.kw <= kWholeWeightPairs) {
+    whole = {gemm::packingArea(l, "nnc.conv.weight.pairs", kWholeWeightPairs), planes, true};
+    forOuter(l, l.constI64(k.outs), [&](V o) {
+      V first = b.CreateMul(o, l.constI64(planes * k.kh * k.kw));
+      convertWeightPairs(l, k, o, 1, l.constI64(0), l.constI64(planes),
+                         {l.at(whole.buffer, first, l.i32), planes, false});
+    });
+  }
   forPlanes(l, b.CreateMul(batch, parts), work, [&](V p) {
     V pad = stackArray(l, l.f32, group * pp.plane() + pp.slack);
+    WeightPairs pairs = whole;
+    if (k.bf16 && !whole.whole)
+      pairs = {stackArray(l, l.i32, t.channels * group * k.kh * k.kw), group, false};
     V n = b.CreateUDiv(p, parts), q0 = b.CreateMul(b.CreateURem(p, parts), perTask);
     V count = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, perTask,
                                       b.CreateSub(l.constI64(blocks), q0));
     auto channels = [&](V g0, bool first) {
       V gCount = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(group),
-                                         b.CreateSub(l.constI64(k.ins), g0));
+                                         b.CreateSub(l.constI64(planes), g0));
       copyPlanes(l, k, t, n, pad, g0, gCount);
       forOuter(l, count, [&](V qi) {
         V q = b.CreateAdd(q0, qi), o0 = b.CreateMul(q, l.constI64(t.channels));
         ifLastBlock(
             l, q, blocks, last != t.channels,
-            [&] { blockRows(l, k, t, n, o0, t.channels, pad, g0, gCount, first); },
-            [&] { blockRows(l, k, t, n, o0, last, pad, g0, gCount, first); });
+            [&] { blockRows(l, k, t, n, o0, t.channels, pad, g0, gCount, first, pairs); },
+            [&] { blockRows(l, k, t, n, o0, last, pad, g0, gCount, first, pairs); });
       });
     };
     // The borders stay zero: every group writes the same interiors.

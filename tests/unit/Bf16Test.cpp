@@ -135,26 +135,31 @@ TEST(Bf16MatMul, DiffersFromF32WithinBf16Tolerance) {
     expectBf16CloseToF32(matmuls(ta, !ta, kShapes, "bf16"), 64);
 }
 
-/// conv2d and both its gradients at one geometry, precision=bf16.
-std::string convolutions(int64_t size, int64_t stride, int64_t padding) {
+/// conv2d and both its gradients at one geometry, precision=bf16: 3x3
+/// filters from `ins` to 5 channels (odd counts: a pair of channels with a
+/// zero half, both ways).
+std::string convolutions(int64_t size, int64_t stride, int64_t padding, int64_t ins = 3) {
   int64_t out = (size + 2 * padding - 3) / stride + 1;
   std::string geometry =
       "stride=" + std::to_string(stride) + ", padding=" + std::to_string(padding);
-  std::string x = "f32[B, 3, " + std::to_string(size) + ", " + std::to_string(size) + "]";
+  std::string c = std::to_string(ins);
+  std::string x = "f32[B, " + c + ", " + std::to_string(size) + ", " + std::to_string(size) + "]";
   std::string y = "f32[B, 5, " + std::to_string(out) + ", " + std::to_string(out) + "]";
-  return "model m {\n dim B\n input x: " + x + "\n input w: f32[5, 3, 3, 3]\n input b: f32[5]\n" +
-         " input dy: " + y + "\n y = conv2d(x, w, b, " + geometry + ", precision=bf16)\n" +
-         " dx = conv2d_grad_input(dy, w, x, " + geometry + ", precision=bf16)\n" +
-         " dw = conv2d_grad_filter(x, dy, w, " + geometry + ", precision=bf16)\n" +
-         " output y, dx, dw\n}\n";
+  return "model m {\n dim B\n input x: " + x + "\n input w: f32[5, " + c +
+         ", 3, 3]\n input b: f32[5]\n" + " input dy: " + y + "\n y = conv2d(x, w, b, " + geometry +
+         ", precision=bf16)\n" + " dx = conv2d_grad_input(dy, w, x, " + geometry +
+         ", precision=bf16)\n" + " dw = conv2d_grad_filter(x, dy, w, " + geometry +
+         ", precision=bf16)\n" + " output y, dx, dw\n}\n";
 }
 
-// The tiled kernels (stride 1 and 2) and the plain loop nests (a width
-// stride above the tiled kernels' 4).
+// The tiled kernels (vdpbf16ps on pairs of channels; stride 1 and 2; 7x7
+// planes on narrower vectors; 41 channels in several groups of planes) and
+// the plain loop nests (a width stride above the tiled kernels' 4).
 TEST(Bf16Conv, ForwardAndBothGradientsMatchTheBf16Reference) {
   SKIP_WITHOUT_BF16();
-  for (auto [size, stride, padding] : {std::tuple{12, 1, 1}, {13, 2, 1}, {12, 5, 0}}) {
-    std::string text = convolutions(size, stride, padding);
+  for (auto [size, stride, padding, ins] :
+       {std::tuple{12, 1, 1, 3}, {13, 2, 1, 3}, {12, 5, 0, 3}, {7, 1, 1, 4}, {40, 1, 1, 41}}) {
+    std::string text = convolutions(size, stride, padding, ins);
     expectJitMatchesInterpreter(text, {1, 4});
     expectBf16CloseToF32(text, 4);
   }
