@@ -26,8 +26,12 @@ llvm::Value *roundToBf16(Lowering &l, llvm::Value *x) {
 }
 
 llvm::Value *bf16Consecutive(Lowering &l, llvm::Value *lo, llvm::Value *hi) {
+  unsigned lanes = llvm::cast<llvm::FixedVectorType>(lo->getType())->getNumElements();
+  llvm::Intrinsic::ID id = lanes == 16  ? llvm::Intrinsic::x86_avx512bf16_cvtne2ps2bf16_512
+                           : lanes == 8 ? llvm::Intrinsic::x86_avx512bf16_cvtne2ps2bf16_256
+                                        : llvm::Intrinsic::x86_avx512bf16_cvtne2ps2bf16_128;
   // The instruction's first source fills the high half.
-  return l.b.CreateIntrinsic(llvm::Intrinsic::x86_avx512bf16_cvtne2ps2bf16_512, {}, {hi, lo});
+  return l.b.CreateIntrinsic(id, {}, {hi, lo});
 }
 
 llvm::Value *bf16Interleaved(Lowering &l, llvm::Value *row0, llvm::Value *row1) {

@@ -20,8 +20,8 @@ llvm::Type *bf16Pairs(Lowering &l);
 /// in f32: the product of two such values is exact, as in vdpbf16ps.
 llvm::Value *roundToBf16(Lowering &l, llvm::Value *x);
 
-/// Two <16 x float> as 32 bf16 in lane order: lo's then hi's (vcvtne2ps2bf16,
-/// round to nearest even).
+/// Two <n x float> (n = 16, 8 or 4) as 2n bf16 in lane order: lo's then
+/// hi's (vcvtne2ps2bf16, round to nearest even).
 llvm::Value *bf16Consecutive(Lowering &l, llvm::Value *lo, llvm::Value *hi);
 
 /// Two <16 x float> rows k and k+1 as pairs: element 2j = row0[j],

@@ -611,8 +611,13 @@ struct FilterGrad {
   int64_t group;         ///< images per group
   V xData, dyData, dwData, batch;
   llvm::Type *vecF, *vecD; ///< vw floats, vw doubles
-  V tailMask;              ///< dy's valid lanes in the last vector of a row
-  V xTailMask;             ///< the same lanes of x's strided load (sw per dy lane)
+  /// dy's valid lanes in the last chunk of a row, and the same lanes of x's
+  /// strided load (sw per dy lane); in bf16, of each half of the chunk.
+  std::vector<V> tailMasks, xTailMasks;
+
+  /// Columns of dy per chunk: a vector's, or in bf16 two vectors' (a lane
+  /// of the sums adds the products of two neighbouring columns, vdpbf16ps).
+  int64_t chunkColumns() const { return g.bf16 ? 2 * vw : vw; }
 
   /// Copies x[n0 + i, c] into the interior of padded plane i, i < count.
   void copyPlanes(V pad, V n0, V count, V c) {
@@ -641,19 +646,30 @@ struct FilterGrad {
   void chunk(V pad, const std::vector<V> &dyPlanes, V oh, V col, bool masked, int64_t t0,
              int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
     auto &b = l.b;
+    size_t halves = g.bf16 ? 2 : 1;
+    // Columns [col, col + chunkColumns()) of a row from p (sw apart): one
+    // vector, or in bf16 two, as pairs of neighbouring columns.
+    auto columns = [&](V p, int64_t sw, const std::vector<V> &tail) {
+      std::vector<V> v;
+      for (size_t h = 0; h < halves; ++h)
+        v.push_back(stridedLoad(l, l.f32, vw, sw,
+                                l.at(p, l.constI64(static_cast<int64_t>(h * vw) * sw), l.f32),
+                                masked ? tail[h] : nullptr));
+      return g.bf16 ? bf16Consecutive(l, v[0], v[1]) : v[0];
+    };
     std::vector<V> dv;
     V at = b.CreateAdd(b.CreateMul(oh, l.constI64(g.ow)), col);
     for (V dyp : dyPlanes)
-      dv.push_back(operandOf(
-          l, g, stridedLoad(l, l.f32, vw, 1, l.at(dyp, at, l.f32), masked ? tailMask : nullptr)));
+      dv.push_back(columns(l.at(dyp, at, l.f32), 1, tailMasks));
     V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(stride)),
                         b.CreateMul(col, l.constI64(g.sw)));
     for (int64_t t = t0; t < t1; ++t) {
       V p = l.at(pad, b.CreateAdd(top, l.constI64(t / g.kw * stride + t % g.kw)), l.f32);
-      V xv = stridedLoad(l, l.f32, vw, g.sw, p, masked ? xTailMask : nullptr);
+      V xv = columns(p, g.sw, xTailMasks);
       for (size_t j = 0; j < dv.size(); ++j) {
         llvm::AllocaInst *s = sums[j][t - t0];
-        b.CreateStore(fmuladd(l, xv, dv[j], b.CreateLoad(vecF, s)), s);
+        V sum = b.CreateLoad(vecF, s);
+        b.CreateStore(g.bf16 ? dotBf16Pairs(l, sum, xv, dv[j]) : fmuladd(l, xv, dv[j], sum), s);
       }
     }
   }
@@ -675,7 +691,7 @@ struct FilterGrad {
         row.push_back(eb.CreateAlloca(vecF));
         b.CreateStore(llvm::Constant::getNullValue(vecF), row.back());
       }
-    int64_t full = g.ow / vw, tail = g.ow % vw;
+    int64_t cols = chunkColumns(), full = g.ow / cols, tail = g.ow % cols;
     forOuter(l, images, [&](V i) {
       V padI = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
       std::vector<V> dyPlanes;
@@ -687,10 +703,10 @@ struct FilterGrad {
       forOuter(l, l.constI64(g.oh), [&](V oh) {
         if (full > 0)
           forOuter(l, l.constI64(full), [&](V q) {
-            chunk(padI, dyPlanes, oh, b.CreateMul(q, l.constI64(vw)), false, t0, t1, sums);
+            chunk(padI, dyPlanes, oh, b.CreateMul(q, l.constI64(cols)), false, t0, t1, sums);
           });
         if (tail > 0)
-          chunk(padI, dyPlanes, oh, l.constI64(full * vw), true, t0, t1, sums);
+          chunk(padI, dyPlanes, oh, l.constI64(full * cols), true, t0, t1, sums);
       });
     });
     for (int64_t j = 0; j < count; ++j)
@@ -731,20 +747,28 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   ValueId x = node.operands[0], dy = node.operands[1], w = node.operands[2], dw = node.result;
   Geometry g = convGeometry(l, node, x, w, dy);
   const Shape &ws = l.type(w).shape;
-  unsigned vw = lanesFor(*l.fn, g.ow);
-  int64_t stride = g.w + 2 * g.pw, plane = stride * (g.h + 2 * g.ph), slack = vw * g.sw;
+  // bf16: a chunk is two vectors of columns, each lane summing a pair.
+  unsigned vw = lanesFor(*l.fn, g.bf16 ? (g.ow + 1) / 2 : g.ow);
+  int64_t cols = g.bf16 ? 2 * vw : vw;
+  int64_t stride = g.w + 2 * g.pw, plane = stride * (g.h + 2 * g.ph), slack = cols * g.sw;
   int64_t taps = g.kh * g.kw;
   if (g.sw > kMaxTiledStride || vw < 4 || plane + slack > kPaddedFloats ||
       taps * vw > kTotalDoubles)
     return false;
-  std::vector<llvm::Constant *> lanes, xLanes;
-  for (unsigned v = 0; v < vw; ++v)
-    lanes.push_back(b.getInt1(static_cast<int64_t>(v) < g.ow % vw));
-  for (int64_t v = 0; v < vw * g.sw; ++v)
-    xLanes.push_back(b.getInt1(v / g.sw < g.ow % vw));
+  // The valid lanes of each vector of the last chunk of a row, for dy and x.
+  std::vector<V> tailMasks, xTailMasks;
+  for (int64_t h = 0; h < cols / vw; ++h) {
+    std::vector<llvm::Constant *> lanes, xLanes;
+    for (int64_t v = 0; v < vw; ++v)
+      lanes.push_back(b.getInt1(h * vw + v < g.ow % cols));
+    for (int64_t v = 0; v < vw * g.sw; ++v)
+      xLanes.push_back(b.getInt1(h * vw + v / g.sw < g.ow % cols));
+    tailMasks.push_back(llvm::ConstantVector::get(lanes));
+    xTailMasks.push_back(llvm::ConstantVector::get(xLanes));
+  }
   // Images per group: about 64 products per lane of a sum, as many planes
   // as the buffer holds.
-  int64_t perImage = g.oh * ((g.ow + vw - 1) / vw);
+  int64_t perImage = g.oh * ((g.ow + cols - 1) / cols) * (cols / vw);
   int64_t group = std::clamp<int64_t>(64 / perImage, 1, (kPaddedFloats - slack) / plane);
   FilterGrad k{l,
                g,
@@ -761,8 +785,8 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
                l.dim(l.type(x).shape[0]),
                llvm::FixedVectorType::get(l.f32, vw),
                llvm::FixedVectorType::get(l.f64, vw),
-               llvm::ConstantVector::get(lanes),
-               llvm::ConstantVector::get(xLanes)};
+               tailMasks,
+               xTailMasks};
   // Sums per pass: about 24 of 32 registers (AVX-512), 12 of 16 otherwise;
   // a block of filters shares each x load, a pass covers a group of taps.
   int64_t maxSums = vectorLanes(*l.fn) == 16 ? 24 : 12;
