@@ -72,10 +72,11 @@ def cpu_name():
     return "?"
 
 
-def nnc_cmd(nnc, model, threads, epochs, log, log_every):
+def nnc_cmd(nnc, model, threads, epochs, log, log_every, precision="f32"):
     data, batch, _, _ = MODELS[model]
     cmd = [nnc, "train", f"examples/{model}.ir", "--data", data, "--epochs", str(epochs),
-           "--batch", str(batch), "--threads", str(threads), "--log", log, "--no-cache"]
+           "--batch", str(batch), "--threads", str(threads), "--log", log, "--no-cache",
+           "--precision", precision]
     if model == "resnet_bn":  # as README.md trains it
         cmd += ["--lr-schedule", "cosine"]
     if log_every:
@@ -83,10 +84,11 @@ def nnc_cmd(nnc, model, threads, epochs, log, log_every):
     return cmd
 
 
-def torch_cmd(model, threads, epochs, mkldnn, max_steps, log_every):
+def torch_cmd(model, threads, epochs, mkldnn, max_steps, log_every, precision="f32"):
     _, batch, _, _ = MODELS[model]
     cmd = [PY, os.path.join(HERE, "torch_modules.py"), "--model", model, "--epochs", str(epochs),
-           "--batch", str(batch), "--threads", str(threads), "--mkldnn", mkldnn]
+           "--batch", str(batch), "--threads", str(threads), "--mkldnn", mkldnn,
+           "--precision", precision]
     if max_steps:
         cmd += ["--max-steps", str(max_steps)]
     if log_every:
@@ -141,6 +143,8 @@ def main():
     ap = argparse.ArgumentParser(description="nnc against its PyTorch twins (bench/torch_modules.py)")
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
     ap.add_argument("--models", default="resnet_bn,transformer_lm")
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                    help="both sides: nnc train --precision, PyTorch under CPU autocast (bf16)")
     ap.add_argument("--epochs", type=int, default=None, help="epochs for both models")
     ap.add_argument("--epochs-resnet", type=int, default=None, help="default 3")
     ap.add_argument("--epochs-lm", type=int, default=None, help="default 1")
@@ -202,10 +206,10 @@ def main():
                 e = run.thread_env(env, t, tmp)
                 if engine == "nnc":
                     log = os.path.join(tmp, f"{m}-nnc-{t}.jsonl")
-                    cmd = nnc_cmd(nnc, m, t, epochs[m], log, a.log_every)
+                    cmd = nnc_cmd(nnc, m, t, epochs[m], log, a.log_every, a.precision)
                 else:
                     log = None
-                    cmd = torch_cmd(m, t, epochs[m], x, max_steps, a.log_every)
+                    cmd = torch_cmd(m, t, epochs[m], x, max_steps, a.log_every, a.precision)
                 if a.dry_run:
                     keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_CORETYPE")
                     envs = " ".join(f"{k}={e[k]}" for k in keys if k in e)
@@ -278,7 +282,7 @@ def main():
         " (with uncommitted changes)" if run.sh("git status --porcelain --untracked-files=no") else "")
     torch_version = run.sh(PY + " -c 'import torch; print(torch.__version__)'")
     argv = " ".join(sys.argv[1:])
-    md = f"""# nnc against PyTorch on ResNet-BN and the Transformer LM
+    md = f"""# nnc against PyTorch on ResNet-BN and the Transformer LM{' in bf16' if a.precision == 'bf16' else ''}
 
 Produced by `python3 bench/modules.py{' ' + argv if argv else ''}` on {started:%Y-%m-%d %H:%M}.
 

@@ -361,6 +361,9 @@ def main():
     ap.add_argument("--fair-env", action="store_true",
                     help="re-execute in bench/run.py's environment (OpenBLAS, OMP/OPENBLAS threads)")
     ap.add_argument("--eval-batch", type=int, default=500)
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                    help="bf16: the forward pass and loss under torch.autocast('cpu', bfloat16), "
+                         "the twin of nnc train --precision bf16")
     ap.add_argument("--log-every", type=int, default=0,
                     help="also a JSON line every N steps: epoch, step (of the run), loss (that batch's), "
                          "as nnc train --log-every N writes")
@@ -416,7 +419,8 @@ def main():
             t0 = time.perf_counter()
             idx = order[step * batch:(step + 1) * batch]
             xb, yb = xtr[idx], ytr[idx]
-            loss = loss_of(model(xb), yb)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                loss = loss_of(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -435,9 +439,10 @@ def main():
 
         model.eval()
         test_sum, correct, labels = 0.0, 0, 0
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                             enabled=a.precision == "bf16"):
             for i in range(0, len(xte), a.eval_batch):
-                logits = model(xte[i:i + a.eval_batch])
+                logits = model(xte[i:i + a.eval_batch]).float()
                 yb = yte[i:i + a.eval_batch]
                 test_sum += loss_of(logits, yb).item() * yb.numel()
                 correct += (logits.argmax(-1) == yb).sum().item()
@@ -449,7 +454,8 @@ def main():
                "test_accuracy": round(correct / labels, 4)}
         if lm:
             rec["test_bits_per_byte"] = round(test_loss / math.log(2.0), 4)
-        rec.update({"threads": a.threads, "mkldnn": a.mkldnn, "engine": "torch", "model": a.model})
+        rec.update({"threads": a.threads, "mkldnn": a.mkldnn, "engine": "torch", "model": a.model,
+                    "precision": a.precision})
         print(json.dumps(rec), flush=True)
 
 

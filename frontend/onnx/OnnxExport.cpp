@@ -423,6 +423,11 @@ private:
     std::string out = nameOf(n.result);
     if (elementwise(n.op, n.attrs, in, out))
       return;
+    // ONNX's MatMul and Conv have no operand precision: exporting them as
+    // f32 would change what the model computes.
+    if (n.info().attrIndex("precision") >= 0 && attr::precision(n) != "f32")
+      return fail(n, "has precision=" + attr::precision(n) +
+                         ", which ONNX cannot say (export the model without it)");
     onnx::NodeProto *made = nullptr;
     switch (n.op) {
     case OpKind::FusedElementwise:

@@ -116,5 +116,18 @@ TEST(OnnxExport, ALossHasNoOnnxFormAndIsAnErrorNamingIt) {
   EXPECT_NE(bytes.errorText().find("mse has no ONNX form"), std::string::npos) << bytes.errorText();
 }
 
+TEST(OnnxExport, ABf16MatMulIsAnErrorNamingItsPrecision) {
+  Graph g = jittest::parsedOrFail("model l {\n  input x: f32[2, 3]\n  input w: f32[3, 4]\n"
+                                  "  y = matmul(x, w, precision=bf16)\n  output y\n}\n");
+  Interpreter values(g);
+  Result<std::string> bytes =
+      exportOnnx(g, [&](ValueId id) { return values.stateTensor(id).clone(); });
+  ASSERT_FALSE(bytes.ok());
+  EXPECT_NE(bytes.errorText().find("m.ir:4:"), std::string::npos) << bytes.errorText();
+  EXPECT_NE(bytes.errorText().find("matmul has precision=bf16, which ONNX cannot say"),
+            std::string::npos)
+      << bytes.errorText();
+}
+
 } // namespace
 } // namespace nnc
