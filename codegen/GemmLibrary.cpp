@@ -115,6 +115,7 @@ void defineKernel(llvm::Module &m, const std::string &cpu, const GemmKernelKey &
   for (const std::string &f : features)
     plus.push_back("+" + f);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
+  fn->addFnAttr("probe-stack", "inline-asm"); // as a model's functions (ModuleEmitter)
   fn->addFnAttr("target-cpu", cpu);
   fn->addFnAttr("target-features", llvm::join(plus, ","));
   if (features.count("avx512f"))

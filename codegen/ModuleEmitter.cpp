@@ -65,6 +65,10 @@ private:
     auto *type = llvm::FunctionType::get(ret, args, false);
     auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, m_);
     f->addFnAttr(llvm::Attribute::NoUnwind);
+    // Frames past a page touch each page in order (outlined tasks copy it):
+    // the packing areas make frames of hundreds of KiB, and a thread with
+    // too small a stack must fault on its guard page, not write past it.
+    f->addFnAttr("probe-stack", "inline-asm");
     f->addFnAttr("target-cpu", machine_.getTargetCPU());
     llvm::StringRef features = machine_.getTargetFeatureString();
     if (!features.empty())

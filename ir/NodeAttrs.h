@@ -46,6 +46,12 @@ namespace attr {
 #undef NNC_OP
 #undef NNC_ATTR
 
+/// Whether `node` reads its operands as bf16: it has `precision` (matmul,
+/// conv2d and their forms) and it is bf16.
+inline bool bf16Operands(const Node &node) {
+  return node.info().attrIndex("precision") >= 0 && precision(node) == "bf16";
+}
+
 } // namespace attr
 
 } // namespace nnc

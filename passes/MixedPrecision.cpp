@@ -9,7 +9,7 @@ bool applyBf16Products(Graph &g) {
   bool changed = false;
   for (Node &n : g.nodes) {
     int at = n.info().attrIndex("precision");
-    if (at < 0 || attr::precision(n) == "bf16")
+    if (at < 0 || attr::bf16Operands(n))
       continue;
     n.attrs[static_cast<size_t>(at)] = AttrValue::name("bf16");
     changed = true;
@@ -19,7 +19,7 @@ bool applyBf16Products(Graph &g) {
 
 const Node *firstBf16Node(const Graph &g) {
   for (const Node &n : g.nodes)
-    if (n.info().attrIndex("precision") >= 0 && attr::precision(n) == "bf16")
+    if (attr::bf16Operands(n))
       return &n;
   return nullptr;
 }

@@ -1,6 +1,8 @@
 /// bfloat16 conversions and products (codegen/lower/Bf16.h).
 #include "codegen/lower/Bf16.h"
 
+#include "ir/InternalError.h"
+
 #include <llvm/IR/IntrinsicsX86.h>
 
 namespace nnc {
@@ -19,9 +21,12 @@ llvm::Value *roundToBf16(Lowering &l, llvm::Value *x) {
   llvm::Value *u = b.CreateBitCast(x, bits);
   llvm::Value *lsb = b.CreateAnd(b.CreateLShr(u, k(16)), k(1));
   llvm::Value *rounded = b.CreateAnd(b.CreateAdd(u, b.CreateAdd(k(0x7fff), lsb)), k(0xffff0000u));
-  // A NaN would carry into the exponent or wrap: keep it a quiet NaN.
+  // A NaN would carry into the exponent or wrap: keep it a quiet NaN. A
+  // denormal becomes a zero of its sign (vcvtne2ps2bf16's rule).
   llvm::Value *nan = b.CreateOr(b.CreateAnd(u, k(0xffff0000u)), k(0x00400000u));
   llvm::Value *isNan = b.CreateFCmpUNO(x, x);
+  llvm::Value *denormal = b.CreateICmpEQ(b.CreateAnd(u, k(0x7f800000u)), k(0));
+  rounded = b.CreateSelect(denormal, b.CreateAnd(u, k(0x80000000u)), rounded);
   return b.CreateBitCast(b.CreateSelect(isNan, nan, rounded), x->getType());
 }
 
@@ -35,6 +40,8 @@ llvm::Value *bf16Consecutive(Lowering &l, llvm::Value *lo, llvm::Value *hi) {
 }
 
 llvm::Value *bf16Interleaved(Lowering &l, llvm::Value *row0, llvm::Value *row1) {
+  NNC_CHECK(llvm::cast<llvm::FixedVectorType>(row0->getType())->getNumElements() == 16,
+            "pairs are interleaved from 16-lane rows");
   std::vector<int> order;
   for (int j = 0; j < 16; ++j) {
     order.push_back(j);

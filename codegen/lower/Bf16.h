@@ -16,8 +16,10 @@ namespace nnc {
 llvm::Type *bf16Pairs(Lowering &l);
 
 /// x (f32, scalar or vector) rounded to the nearest bf16 (ties to even),
-/// as an f32: the high 16 bits, NaN kept a NaN. For kernels that multiply
-/// in f32: the product of two such values is exact, as in vdpbf16ps.
+/// as an f32: the high 16 bits, NaN kept a NaN, a denormal flushed to a
+/// zero of its sign (as vcvtne2ps2bf16 does; runtime/Bf16.h is the same
+/// rule). For kernels that multiply in f32: the product of two such values
+/// is exact, as in vdpbf16ps.
 llvm::Value *roundToBf16(Lowering &l, llvm::Value *x);
 
 /// Two <n x float> (n = 16, 8 or 4) as 2n bf16 in lane order: lo's then
@@ -25,14 +27,15 @@ llvm::Value *roundToBf16(Lowering &l, llvm::Value *x);
 llvm::Value *bf16Consecutive(Lowering &l, llvm::Value *lo, llvm::Value *hi);
 
 /// Two <16 x float> rows k and k+1 as pairs: element 2j = row0[j],
-/// 2j+1 = row1[j].
+/// 2j+1 = row1[j] (16 lanes only: the GEMM's).
 llvm::Value *bf16Interleaved(Lowering &l, llvm::Value *row0, llvm::Value *row1);
 
 /// acc (<n x float>, n = 16, 8 or 4) + the pairwise products of a and b
 /// (<2n x bfloat>, or <n x i32> pairs).
 llvm::Value *dotBf16Pairs(Lowering &l, llvm::Value *acc, llvm::Value *a, llvm::Value *b);
 
-/// A pair of bf16 (an i32 at `p`) broadcast to every lane, as <32 x bfloat>.
+/// A pair of bf16 (an i32 at `p`) broadcast to 16 lanes, as <32 x bfloat>
+/// (the GEMM's micro-kernel).
 llvm::Value *broadcastBf16Pair(Lowering &l, llvm::Value *p);
 
 /// The pair (x0, x1) of f32 scalars (or vectors of them) rounded to bf16,

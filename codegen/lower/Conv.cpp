@@ -46,17 +46,8 @@ namespace conv {
 Geometry convGeometry(const Lowering &l, const Node &n, ValueId x, ValueId w, ValueId y) {
   const Shape &xs = l.type(x).shape, &ws = l.type(w).shape, &ys = l.type(y).shape;
   std::vector<int64_t> stride = attr::stride(n).asInts(), pad = attr::padding(n).asInts();
-  return Geometry{xs[2].size,
-                  xs[3].size,
-                  ys[2].size,
-                  ys[3].size,
-                  ws[2].size,
-                  ws[3].size,
-                  stride[0],
-                  stride[1],
-                  pad[0],
-                  pad[1],
-                  attr::precision(n) == "bf16"};
+  return Geometry{xs[2].size, xs[3].size, ys[2].size, ys[3].size, ws[2].size,           ws[3].size,
+                  stride[0],  stride[1],  pad[0],     pad[1],     attr::bf16Operands(n)};
 }
 
 V operandOf(Lowering &l, const Geometry &g, V x) { return g.bf16 ? roundToBf16(l, x) : x; }

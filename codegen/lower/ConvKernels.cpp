@@ -451,13 +451,11 @@ void copyPlanes(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V
       V to =
           l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)), l.f32);
       V from = l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32);
-      // bf16: rounded here, once per element rather than once per tap.
-      if (k.spreadW == 1 && !k.bf16)
+      if (k.spreadW == 1)
         b.CreateMemCpy(to, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), k.w * 4);
       else
         forColumns(l, l.constI64(k.w), [&](V c) {
-          V x = l.loadF32(from, c);
-          l.storeF32(to, b.CreateMul(c, l.constI64(k.spreadW)), k.bf16 ? roundToBf16(l, x) : x);
+          l.storeF32(to, b.CreateMul(c, l.constI64(k.spreadW)), l.loadF32(from, c));
         });
     });
   });
@@ -486,6 +484,9 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
       llvm::Intrinsic::umin, l.constI64(blocks),
       ceilDiv(l.constI64(8), b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, batch, l.constI64(1))));
   V perTask = ceilDiv(l.constI64(blocks), parts);
+  // As many parts as the blocks fill: 33 blocks in 8 parts of 5 are 7 parts
+  // (an eighth would start at block 35 and compute blocks past the last).
+  parts = ceilDiv(l.constI64(blocks), perTask);
   V work = b.CreateMul(perTask, l.constI64(t.channels * k.ins * k.oh * k.ow * k.kh * k.kw));
   WeightPairs whole;
   if (k.bf16 && k.outs * planes * k.kh * k.kw <= kWholeWeightPairs) {

@@ -40,6 +40,13 @@
 /// GemmLibrary.h: this same emitter, compiled at build time with the
 /// extents as arguments) for each task of a large enough GEMM, and keeps
 /// the epilogue as a function the kernel calls with each finished tile.
+///
+/// bf16 operands (GemmOperands::bf16): B is packed into rows of pairs (pair
+/// row q, lane j: B(2q, j), B(2q+1, j)), A's rows of a row of tiles into
+/// pairs (A(i, 2q), A(i, 2q+1)) once per depth block, both rounded to
+/// nearest even as they are converted (after the element maps), and the
+/// micro-kernel does two depths per step with vdpbf16ps (codegen/lower/
+/// Bf16.h); KC is doubled (blockingOf), pairs start at each depth block.
 #include "codegen/lower/Gemm.h"
 #include "ir/InternalError.h"
 
@@ -393,6 +400,9 @@ private:
   /// path maps A (mapRowsOfA).
   RowsOfA pairsOfA(unsigned rows, V row0, const DepthBlock &d) {
     llvm::Type *bf16 = llvm::Type::getBFloatTy(l.ctx);
+    // The area holds either layout: MR rows of KC bf16, or KC / 2 steps of
+    // kPairSlots pairs.
+    NNC_CHECK(s.mr <= kPairSlots, "a pair-major step holds a tile's rows");
     RowsOfA a;
     a.pairs = packingArea(l, "nnc.gemm.pack.a.bf16", s.kc / 2 * kPairSlots);
     auto masked = [&](V p, V mask) {

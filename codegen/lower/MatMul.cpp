@@ -70,9 +70,6 @@ V rowsOf(Lowering &l, ValueId v) {
 
 V lastDim(Lowering &l, ValueId v) { return l.dim(l.type(v).shape.back()); }
 
-/// Whether node `n` reads its operands as bf16 (precision=bf16).
-bool bf16Operands(const Node &n) { return attr::precision(n) == "bf16"; }
-
 /// Stores the tile, unless node `n` has an element-wise guest (finishTile):
 /// an empty epilogue (emitGemm stores the tile itself).
 GemmEpilogue guestEpilogue(Lowering &l, const Node &n, const GemmOperands &g);
@@ -144,7 +141,7 @@ void lowerFusedMatMul(Lowering &l, const Node &n) {
   GemmOperands g{
       l.data(a), l.data(bv), l.data(c), rowsOf(l, c), lastDim(l, c), l.dim(ta ? as[0] : as.back()),
       ta,        tb};
-  g.bf16 = bf16Operands(n);
+  g.bf16 = attr::bf16Operands(n);
   const Node *guest = l.guestNode(n, {OpKind::FusedElementwise});
   if (!bias && act.none && !guest)
     return emitGemm(l, g, {});
@@ -217,7 +214,7 @@ void lowerBatchedMatMul(Lowering &l, const Node &n) {
     }
     auto matrix = [&](ValueId v) { return l.at(l.data(v), l.broadcastOffset(v, index), l.f32); };
     GemmOperands g{matrix(a), matrix(bv), matrix(c), m, cols, depth, ta, tb};
-    g.bf16 = bf16Operands(n);
+    g.bf16 = attr::bf16Operands(n);
     emitGemm(l, g, {});
   });
 }
@@ -240,7 +237,7 @@ void lowerMatMul(Lowering &l, const Node &n) {
     GemmOperands g{l.data(dy),    l.data(n.operands[2]), l.data(c), rowsOf(l, c),
                    lastDim(l, c), lastDim(l, dy),        false,     attr::transposeB(n)};
     setGradientMap(l, n, g, true, l.data(n.operands[1]));
-    g.bf16 = bf16Operands(n);
+    g.bf16 = attr::bf16Operands(n);
     emitGemm(l, g, guestEpilogue(l, n, g));
     return;
   }
@@ -254,7 +251,7 @@ void lowerMatMul(Lowering &l, const Node &n) {
                    ta,           false};
     if (n.operands.size() > 2)
       setGradientMap(l, n, g, false, l.data(n.operands[2]));
-    g.bf16 = bf16Operands(n);
+    g.bf16 = attr::bf16Operands(n);
     if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
     emitGemm(l, g, guestEpilogue(l, n, g));
@@ -274,7 +271,7 @@ void lowerMatMul(Lowering &l, const Node &n) {
                    l.dim(ta ? as[0] : as.back()),
                    ta,
                    tb};
-    g.bf16 = bf16Operands(n);
+    g.bf16 = attr::bf16Operands(n);
     if (ValueId bias = l.guestOf(n, {OpKind::Sum, OpKind::FusedMatMulGradBias}); bias != kNoValue)
       g.bSums = l.data(bias);
     emitGemm(l, g, guestEpilogue(l, n, g));

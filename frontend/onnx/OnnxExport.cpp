@@ -425,9 +425,8 @@ private:
       return;
     // ONNX's MatMul and Conv have no operand precision: exporting them as
     // f32 would change what the model computes.
-    if (n.info().attrIndex("precision") >= 0 && attr::precision(n) != "f32")
-      return fail(n, "has precision=" + attr::precision(n) +
-                         ", which ONNX cannot say (export the model without it)");
+    if (attr::bf16Operands(n))
+      return fail(n, "has precision=bf16, which ONNX cannot say (export the model without it)");
     onnx::NodeProto *made = nullptr;
     switch (n.op) {
     case OpKind::FusedElementwise:

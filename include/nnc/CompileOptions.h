@@ -32,9 +32,11 @@ struct CompileOptions {
   /// Also compile the training step cut at the gradients (computeGradients
   /// and applyGradients; IR.md section 6), for data-parallel training.
   bool splitTrainingStep = false;
-  /// Mixed precision (passes/MixedPrecision.h): BF16 on a CPU without
-  /// AVX512_BF16 is an error naming the feature; Auto picks BF16 where the
-  /// target CPU has it.
+  /// Mixed precision (passes/MixedPrecision.h), where nnc plans the model
+  /// itself (CompiledModel::compile and load, the C API): BF16 on a CPU
+  /// without AVX512_BF16 is an error naming the feature; Auto picks BF16
+  /// where the target CPU has it. Graphs planned already (jitCompile of a
+  /// PlannedModel or of optimized graphs) keep the precision their nodes say.
   Precision precision = Precision::F32;
 };
 

@@ -80,6 +80,7 @@ typedef struct nnc_options {
   int use_cache;          /* 1: reuse and store compiled code in the disk cache (default) */
   const char *target_cpu; /* an LLVM CPU name ("x86-64-v3"); NULL or "" for the host */
   int split_step;         /* 1: also the training step cut at the gradients (below) */
+  int reserved;           /* 0; where the struct of nnc 0.1.0 ended (its padding) */
   int precision;          /* of matmul and conv2d operands: NNC_PRECISION_F32 (default),
                              _BF16 (sums and all else f32; needs AVX512_BF16) or _AUTO
                              (bf16 where the target CPU has it) */
@@ -87,7 +88,7 @@ typedef struct nnc_options {
 
 enum { NNC_PRECISION_F32 = 0, NNC_PRECISION_BF16 = 1, NNC_PRECISION_AUTO = 2 };
 
-#define NNC_OPTIONS_INIT {sizeof(nnc_options), 0, 1, NULL, 0, NNC_PRECISION_F32}
+#define NNC_OPTIONS_INIT {sizeof(nnc_options), 0, 1, NULL, 0, 0, NNC_PRECISION_F32}
 
 /* A tensor passed to or returned by a session: C order, dense. Inputs are
  * read in place (not copied) during the call. */

@@ -1,6 +1,7 @@
 /// Reference kernels of conv2d (NCHW, [F, C, KH, KW] filters, cross-
 /// correlation with stride and zero padding) and of max and average pooling,
 /// and of their gradient ops.
+#include "ir/NodeAttrs.h"
 #include "runtime/Bf16.h"
 #include "runtime/Interpreter.h"
 #include "ir/InternalError.h"
@@ -223,7 +224,7 @@ Status evalBf16Conv(KernelCall &call) {
 } // namespace
 
 Status evalConv(KernelCall &call) {
-  if (call.node.info().attrIndex("precision") >= 0 && call.attr("precision").ident == "bf16")
+  if (attr::bf16Operands(call.node))
     return evalBf16Conv(call);
   return evalConvOf(call);
 }

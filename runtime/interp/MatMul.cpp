@@ -5,6 +5,7 @@
 /// are rows of one matrix).
 #include "ir/Activation.h"
 #include "ir/InternalError.h"
+#include "ir/NodeAttrs.h"
 #include "runtime/Bf16.h"
 #include "runtime/Interpreter.h"
 #include "runtime/interp/Common.h"
@@ -30,7 +31,7 @@ struct Matrix {
 };
 
 /// Whether the node reads its operands as bf16.
-bool bf16Operands(const KernelCall &call) { return call.attr("precision").ident == "bf16"; }
+bool bf16Operands(const KernelCall &call) { return attr::bf16Operands(call.node); }
 
 /// The tensor's last two axes as a matrix (its leading dims are more rows).
 Matrix matrixOf(const KernelCall &call, const Tensor &t, bool transposed) {

@@ -63,6 +63,16 @@ assert log[-1]["train_loss"] < 1e-3 * log[0]["train_loss"], log
 assert "test_accuracy" not in log[-1], log[-1]
 PY
 done
+# bf16 in the interpreter (it needs no CPU feature): the same fit, to
+# bf16's precision.
+expect_status 0 "train in bf16 in the interpreter" -- "$nnc" train "$work/linreg.ir" \
+  --data "$work/reg.csv" --epochs 40 --batch 16 --engine interp --precision bf16 \
+  --log "$work/linreg_bf16.jsonl"
+check_py "the bf16 regression fits too" "$work" <<'PY'
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1] + "/linreg_bf16.jsonl")]
+assert log[-1]["train_loss"] < 1e-2 * log[0]["train_loss"], log
+PY
 # f32[B, 2] targets: the CSV's last two columns.
 expect_status 0 "train on two target columns" -- "$nnc" train "$work/linreg2.ir" --data "$work/reg2.csv" \
   --epochs 40 --batch 16 --log "$work/linreg2.jsonl"

@@ -50,7 +50,7 @@ static void badModels(const char *examples) {
   CHECK(strstr(nnc_last_error(), "error:") != NULL);
   CHECK(strstr(nnc_last_error(), "y = relu(z)") != NULL);
   CHECK(strchr(nnc_last_error(), '^') != NULL);
-  nnc_options small = {4, 0, 0, NULL, 0, 0};
+  nnc_options small = {4, 0, 0, NULL, 0, 0, 0};
   CHECK_ERROR(nnc_compile_text("model m {}", NULL, &small, &model), NNC_INVALID_ARGUMENT,
               "nnc_options.size");
   nnc_options negative = NNC_OPTIONS_INIT;
@@ -65,6 +65,16 @@ static void badModels(const char *examples) {
   precision.precision = 9;
   CHECK_ERROR(nnc_compile_text("model m {}", NULL, &precision, &model), NNC_INVALID_ARGUMENT,
               "nnc_options.precision");
+  /* A caller built against nnc 0.1.0 passes the size of its struct, which
+     ended before `precision` (its padding is not read). */
+  nnc_options old = NNC_OPTIONS_INIT;
+  old.size = offsetof(nnc_options, reserved) + sizeof(int);
+  old.reserved = 12345;
+  old.precision = 12345;
+  CHECK(nnc_compile_text("model m {\n  input x: f32[2]\n  output x\n}\n", NULL, &old, &model) ==
+        NNC_OK);
+  nnc_model_free(model);
+  model = NULL;
   /* bf16 for a CPU without AVX512_BF16: refused, naming the feature. */
   precision.precision = NNC_PRECISION_BF16;
   precision.target_cpu = "skylake-avx512";

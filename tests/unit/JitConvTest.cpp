@@ -219,5 +219,36 @@ TEST(JitConv, CourseCurveDetectorGives6600) {
     EXPECT_LE(outs[0].f32()[i], 6600.0f);
 }
 
+// Many blocks of output channels for few images: 130 channels are 33
+// blocks of 4, which batch 1 cut into 8 parts of 5 (the last would have
+// started at block 35): every task must stay inside the output (it wrote
+// ten planes past it) and the input gradient's (eleven).
+TEST(JitConv, ManyChannelBlocksAtBatchOneStayInsideTheirOutputs) {
+  Graph g = parsedOrFail("model g {\n dim B\n input x: f32[B, 9, 6, 6]\n"
+                         " input w: f32[130, 9, 3, 3]\n input dy: f32[B, 130, 6, 6]\n"
+                         " y = conv2d(x, w, padding=1)\n"
+                         " dx = conv2d_grad_input(dy, w, x, padding=1)\n output y, dx\n}\n");
+  auto jit = jitCompile(g, nullptr, {});
+  ASSERT_TRUE(jit.ok()) << jit.errorText();
+  const ModelFunctions &f = (*jit)->functions();
+  int64_t dims[1] = {1};
+  std::vector<Tensor> inputs = randomInputs(g, {1});
+  AlignedBuffer state(f.stateSize()), workspace(f.workspaceSize(dims));
+  ASSERT_EQ(f.init(state.p), 0);
+  // Each output with as many floats again after it, all a sentinel.
+  const float sentinel = 12345.0f;
+  std::vector<std::vector<float>> outs = {std::vector<float>(2 * 130 * 36, sentinel),
+                                          std::vector<float>(2 * 9 * 36, sentinel)};
+  std::vector<const void *> in;
+  for (const Tensor &t : inputs)
+    in.push_back(t.data());
+  void *out[2] = {outs[0].data(), outs[1].data()};
+  ASSERT_EQ(f.infer(state.p, workspace.p, dims, in.data(), out), 0);
+  for (size_t k = 0; k < outs.size(); ++k)
+    for (size_t i = outs[k].size() / 2; i < outs[k].size(); ++i)
+      ASSERT_EQ(outs[k][i], sentinel) << "output " << k << " written at " << i;
+  expectSame(g, f, {1}, inputs, "130 channels, batch 1");
+}
+
 } // namespace
 } // namespace nnc

@@ -64,10 +64,15 @@ std::vector<OptionSpec> withOnnxTrainingOptions(std::vector<OptionSpec> own);
 std::vector<OptionSpec> withEngineOptions(std::vector<OptionSpec> own);
 /// `--precision f32|bf16|auto` (passes/MixedPrecision.h).
 OptionSpec precisionOption();
-/// Whether --precision asks for bf16 matmul and convolution operands on
-/// `cpu` (empty: this machine's): an unknown value, or bf16 on a CPU without
-/// AVX512_BF16, is an error.
-Result<bool> bf16ProductsOption(const CommandLine &cl, const std::string &cpu = "");
+/// Whether --precision asks for bf16 matmul and convolution operands, for
+/// code compiled for `cpu` (empty: this machine's): an unknown value, or bf16
+/// on a CPU without AVX512_BF16, is an error. For the interpreter (`compiled`
+/// false) bf16 needs no CPU feature; auto is still this machine's choice.
+Result<bool> bf16ProductsOption(const CommandLine &cl, const std::string &cpu = "",
+                                bool compiled = true);
+/// Whether the command runs the model compiled (--engine jit, the default)
+/// rather than in the interpreter.
+bool runsCompiled(const CommandLine &cl);
 /// The model file named by the command's one positional argument, with the
 /// weight files its initializers name (frontend/ModelFile.h), verified.
 Result<Graph> loadModelArgument(const CommandLine &cl);

@@ -114,7 +114,7 @@ Result<InferenceEngine> createInferenceEngine(const Graph &model, const CommandL
   PassContext ctx;
   PlanRequest inferenceOnly;
   inferenceOnly.training = false;
-  auto bf16 = bf16ProductsOption(cl);
+  auto bf16 = bf16ProductsOption(cl, "", runsCompiled(cl));
   if (!bf16)
     return R(bf16.takeDiags());
   inferenceOnly.bf16Products = *bf16;

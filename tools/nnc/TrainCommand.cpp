@@ -194,7 +194,7 @@ Status checkOutputs(const CommandLine &cl) {
 /// step, evaluation graph, data, engine, log.
 Status prepareRun(TrainingRun &run, int threads) {
   // Options before data: a wrong --precision is reported before the data is read.
-  auto bf16 = bf16ProductsOption(run.cl);
+  auto bf16 = bf16ProductsOption(run.cl, "", runsCompiled(run.cl));
   if (!bf16)
     return Status(bf16.takeDiags());
   const CommandLine &cl = run.cl;

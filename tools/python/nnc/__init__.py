@@ -55,7 +55,8 @@ class Error(Exception):
 
 class _Options(_c.Structure):
     _fields_ = [("size", _c.c_size_t), ("threads", _c.c_int), ("use_cache", _c.c_int),
-                ("target_cpu", _c.c_char_p), ("split_step", _c.c_int), ("precision", _c.c_int)]
+                ("target_cpu", _c.c_char_p), ("split_step", _c.c_int), ("reserved", _c.c_int),
+                ("precision", _c.c_int)]
 
 
 _PRECISIONS = {"f32": 0, "fp32": 0, "bf16": 1, "auto": 2}
@@ -231,7 +232,7 @@ def compile(path=None, *, text=None, name=None, threads=0, cache=True, target_cp
         raise Error(f"nnc.compile: precision must be 'f32', 'bf16' or 'auto', got {precision!r}",
                     _INVALID_ARGUMENT)
     options = _Options(_c.sizeof(_Options), threads, 1 if cache else 0,
-                       target_cpu.encode() if target_cpu else None, 1 if split_step else 0,
+                       target_cpu.encode() if target_cpu else None, 1 if split_step else 0, 0,
                        _PRECISIONS[precision])
     handle = _c.c_void_p()
     if path is not None:
