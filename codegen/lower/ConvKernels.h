@@ -1,6 +1,7 @@
 /// Pieces shared by the Conv family's lowering (codegen/lower/Conv.cpp:
 /// loops, task splits, window geometry) and its register-tiled kernels
-/// (codegen/lower/ConvKernels.cpp).
+/// (codegen/lower/ConvKernels.cpp: the correlation of conv2d and its input
+/// gradient; codegen/lower/ConvFilterGrad.cpp: the filter gradient).
 #pragma once
 
 #include "codegen/Lowering.h"
@@ -43,6 +44,32 @@ void forOuter(Lowering &l, V n, const std::function<void(V)> &body);
 void forPlanes(Lowering &l, V count, V work, const std::function<void(V)> &body);
 
 V fmuladd(Lowering &l, V a, V b, V c);
+
+// ---- shared by the tiled kernels (ConvKernels.cpp, ConvFilterGrad.cpp) ----
+
+/// Widest width stride the kernels take (a wider one loads and shuffles
+/// more than it computes; the plain nests take it).
+inline constexpr int64_t kMaxTiledStride = 4;
+
+/// Floats of the stack buffer of padded planes (64 KiB).
+inline constexpr int64_t kPaddedFloats = 16384;
+
+/// A vector of `lanes` elements of type `elem` from p, p + stride, p +
+/// 2 stride, ...: one wide load and a shuffle (vpermt2ps and kin), the
+/// lanes under `mask` only when one is given (a mask of lanes * stride).
+V stridedLoad(Lowering &l, llvm::Type *elem, unsigned lanes, int64_t stride, V p, V mask = nullptr);
+
+/// Lanes for rows of `width` floats: the host's vector, or a narrower one
+/// (not below 4) where a row would leave more than half of it empty (a
+/// 7-wide row uses 7 of 16 lanes, 7 of 8): ymm FMAs reach the FLOP rate of
+/// zmm ones on Zen 4 and half of it on Intel, so the narrower vector wins
+/// or ties.
+unsigned lanesFor(const llvm::Function &fn, int64_t width);
+
+/// whole() for every block but the last, last() for the last, when the
+/// last block is smaller (`differs`); else whole() alone.
+void ifLastBlock(Lowering &l, V blk, int64_t blocks, bool differs,
+                 const std::function<void()> &whole, const std::function<void()> &last);
 
 /// The tiled kernels: each lowers the node and returns true when its
 /// geometry suits the kernel, else returns false and emits nothing.

@@ -52,6 +52,30 @@ V ceilDiv(Lowering &l, V a, V c);
 /// Lanes [first, first + vw) that lie below `count`, as a <vw x i1> mask.
 V laneMask(Lowering &l, unsigned vw, unsigned first, V count);
 
+/// B columns past which the micro-kernel packs B rather than reading it in
+/// place (readsBInPlace).
+inline constexpr int64_t kGemmInPlaceMaxCols = 1024;
+
+/// Whether the micro-kernel reads B where it is instead of from packed
+/// panels: B stored [k, n] with no element map or column sums to apply, n
+/// at most kGemmInPlaceMaxCols (rows of B close enough together that a
+/// tile's rows stay cached), and masked loads as cheap as plain ones
+/// (AVX-512). Packing copies all of B once per GEMM, which costs as much as
+/// a sizeable share of the multiply-adds when M is small (64x784x256:
+/// 800 KB read and written for 64 multiply-adds per element).
+bool mayReadBInPlace(const GemmBlocking &s, const GemmOperands &g);
+/// With N known when the module is compiled (a library kernel decides at run time).
+bool readsBInPlace(const GemmBlocking &s, const GemmOperands &g);
+
+/// One task's block `r` of C = op(A) op(B) with the blocking `s`, packing B
+/// into a packing area of its own (or reading it in place, `bInPlace`);
+/// every finished tile goes through `epilogue` (codegen/lower/Gemm.cpp).
+/// `fullPanelsUnmasked`: a library kernel, which has an unmasked copy of the
+/// micro-kernel for full panels of a B read in place.
+void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
+                   const GemmEpilogue &epilogue, const GemmRange &r, bool bInPlace,
+                   bool fullPanelsUnmasked = false);
+
 /// Transposes n vectors of n lanes (n a power of two): log2(n) rounds of
 /// interleaving row i with row i + n/2 (lows, then highs).
 std::vector<V> transposeSquare(Lowering &l, std::vector<V> rows);

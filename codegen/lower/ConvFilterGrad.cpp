@@ -1,0 +1,262 @@
+/// The filter gradient's tiled kernel (codegen/lower/ConvFilterGrad.cpp):
+/// conv2d_grad_filter when its geometry suits it. The correlation kernel
+/// of conv2d and its input gradient is codegen/lower/ConvKernels.cpp.
+#include "codegen/lower/Bf16.h"
+#include "codegen/lower/ConvKernels.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+#include <algorithm>
+
+namespace nnc::conv {
+
+namespace {
+
+/// The filter gradient's tiled kernel (conv2d_grad_filter): one task per
+/// channel c and range of filters. The images go in groups: their x[n, c]
+/// planes are copied once into zero-padded planes of a stack buffer; then
+/// per block of filters and group of taps (a pass), every (filter, tap)
+/// keeps a vector of partial sums in a register over the group's dy rows
+/// and vectors of columns, fed by one load of the padded x each (a strided
+/// load when the width stride is above 1), and adds it into a vector of
+/// double totals in memory once per group. The sums run in f32 over at most
+/// about 64 products per lane (a group is that many, or one image), so the
+/// error does not grow with the batch; each total's lanes are added in
+/// order at the end.
+struct FilterGrad {
+  Lowering &l;
+  Geometry g;
+  int64_t filters, channels, taps;
+  unsigned vw;           ///< floats per vector
+  int64_t stride, plane; ///< a padded plane's row stride and floats
+  int64_t group;         ///< images per group
+  V xData, dyData, dwData, batch;
+  llvm::Type *vecF, *vecD; ///< vw floats, vw doubles
+  /// dy's valid lanes in the last chunk of a row, and the same lanes of x's
+  /// strided load (sw per dy lane); in bf16, of each half of the chunk.
+  std::vector<V> tailMasks, xTailMasks;
+
+  /// Columns of dy per chunk: a vector's, or in bf16 two vectors' (a lane
+  /// of the sums adds the products of two neighbouring columns, vdpbf16ps).
+  int64_t chunkColumns() const { return g.bf16 ? 2 * vw : vw; }
+
+  /// Copies x[n0 + i, c] into the interior of padded plane i, i < count.
+  void copyPlanes(V pad, V n0, V count, V c) {
+    auto &b = l.b;
+    forOuter(l, count, [&](V i) {
+      V image = b.CreateAdd(b.CreateMul(b.CreateAdd(n0, i), l.constI64(channels)), c);
+      V xp = conv::plane(l, xData, image, g.h * g.w);
+      V dst = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
+      forOuter(l, l.constI64(g.h), [&](V r) {
+        V to = b.CreateAdd(b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)),
+                           l.constI64(g.pw));
+        V from = l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32), row = l.at(dst, to, l.f32);
+        if (g.bf16) // rounded here, once per element rather than once per tap
+          forColumns(l, l.constI64(g.w),
+                     [&](V c) { l.storeF32(row, c, roundToBf16(l, l.loadF32(from, c))); });
+        else
+          b.CreateMemCpy(row, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), g.w * 4);
+      });
+    });
+  }
+
+  /// The vector of dy columns [col, col + vw) of row oh against taps
+  /// [t0, t1): sums[j][t - t0] += x(tap) * dy[f0 + j]. In the masked tail
+  /// both loads read 0 past the row's end (not an x of the next row that
+  /// could be an infinity: times dy's 0, a NaN in the sum).
+  void chunk(V pad, const std::vector<V> &dyPlanes, V oh, V col, bool masked, int64_t t0,
+             int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
+    auto &b = l.b;
+    size_t halves = g.bf16 ? 2 : 1;
+    // Columns [col, col + chunkColumns()) of a row from p (sw apart): one
+    // vector, or in bf16 two, as pairs of neighbouring columns.
+    auto columns = [&](V p, int64_t sw, const std::vector<V> &tail) {
+      std::vector<V> v;
+      for (size_t h = 0; h < halves; ++h)
+        v.push_back(stridedLoad(l, l.f32, vw, sw,
+                                l.at(p, l.constI64(static_cast<int64_t>(h * vw) * sw), l.f32),
+                                masked ? tail[h] : nullptr));
+      return g.bf16 ? bf16Consecutive(l, v[0], v[1]) : v[0];
+    };
+    std::vector<V> dv;
+    V at = b.CreateAdd(b.CreateMul(oh, l.constI64(g.ow)), col);
+    for (V dyp : dyPlanes)
+      dv.push_back(columns(l.at(dyp, at, l.f32), 1, tailMasks));
+    V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(stride)),
+                        b.CreateMul(col, l.constI64(g.sw)));
+    for (int64_t t = t0; t < t1; ++t) {
+      V p = l.at(pad, b.CreateAdd(top, l.constI64(t / g.kw * stride + t % g.kw)), l.f32);
+      V xv = columns(p, g.sw, xTailMasks);
+      for (size_t j = 0; j < dv.size(); ++j) {
+        llvm::AllocaInst *s = sums[j][t - t0];
+        V sum = b.CreateLoad(vecF, s);
+        b.CreateStore(g.bf16 ? dotBf16Pairs(l, sum, xv, dv[j]) : fmuladd(l, xv, dv[j], sum), s);
+      }
+    }
+  }
+
+  /// The totals of filter f0 + j, tap t: vw doubles at `totals`.
+  V totalAt(V totals, int64_t j, int64_t t) {
+    return l.at(totals, l.constI64((j * taps + t) * vw), l.f64);
+  }
+
+  /// Filters f0 .. f0 + count - 1, taps [t0, t1), over images n0 .. n0 +
+  /// images - 1 (padded planes 0 .. images - 1): f32 sums in registers
+  /// (allocas that mem2reg makes phis), then added to the totals.
+  void pass(V pad, V n0, V images, V f0, int64_t count, int64_t t0, int64_t t1, V totals) {
+    auto &b = l.b;
+    llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
+    std::vector<std::vector<llvm::AllocaInst *>> sums(count);
+    for (auto &row : sums)
+      for (int64_t t = t0; t < t1; ++t) {
+        row.push_back(eb.CreateAlloca(vecF));
+        b.CreateStore(llvm::Constant::getNullValue(vecF), row.back());
+      }
+    int64_t cols = chunkColumns(), full = g.ow / cols, tail = g.ow % cols;
+    forOuter(l, images, [&](V i) {
+      V padI = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
+      std::vector<V> dyPlanes;
+      for (int64_t j = 0; j < count; ++j) {
+        V f = b.CreateAdd(f0, l.constI64(j));
+        V p = b.CreateAdd(b.CreateMul(b.CreateAdd(n0, i), l.constI64(filters)), f);
+        dyPlanes.push_back(conv::plane(l, dyData, p, g.oh * g.ow));
+      }
+      forOuter(l, l.constI64(g.oh), [&](V oh) {
+        if (full > 0)
+          forOuter(l, l.constI64(full), [&](V q) {
+            chunk(padI, dyPlanes, oh, b.CreateMul(q, l.constI64(cols)), false, t0, t1, sums);
+          });
+        if (tail > 0)
+          chunk(padI, dyPlanes, oh, l.constI64(full * cols), true, t0, t1, sums);
+      });
+    });
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t t = t0; t < t1; ++t) {
+        V at = totalAt(totals, j, t);
+        V add = b.CreateFPExt(b.CreateLoad(vecF, sums[j][t - t0]), vecD);
+        b.CreateAlignedStore(b.CreateFAdd(b.CreateAlignedLoad(vecD, at, llvm::Align(8)), add), at,
+                             llvm::Align(8));
+      }
+  }
+
+  /// dw[f0 + j, c, t] = the lanes of the totals added in order.
+  void finish(V totals, V f0, int64_t count, V c) {
+    auto &b = l.b;
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t t = 0; t < taps; ++t) {
+        V v = b.CreateAlignedLoad(vecD, totalAt(totals, j, t), llvm::Align(8));
+        V total = llvm::ConstantFP::get(l.f64, 0.0);
+        for (unsigned k = 0; k < vw; ++k)
+          total = b.CreateFAdd(total, b.CreateExtractElement(v, k));
+        V slice = b.CreateAdd(b.CreateMul(b.CreateAdd(f0, l.constI64(j)), l.constI64(channels)), c);
+        V index = b.CreateAdd(b.CreateMul(slice, l.constI64(taps)), l.constI64(t));
+        l.storeF32(dwData, index, b.CreateFPTrunc(total, l.f32));
+      }
+  }
+};
+
+/// Doubles of a task's totals (64 KiB).
+constexpr int64_t kTotalDoubles = 8192;
+
+} // namespace
+
+/// conv2d_grad_filter through FilterGrad, when the width stride is at most
+/// kMaxTiledStride and a padded plane fits its stack buffer (64 KiB);
+/// false otherwise.
+bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
+  auto &b = l.b;
+  ValueId x = node.operands[0], dy = node.operands[1], w = node.operands[2], dw = node.result;
+  Geometry g = convGeometry(l, node, x, w, dy);
+  const Shape &ws = l.type(w).shape;
+  // bf16: a chunk is two vectors of columns, each lane summing a pair.
+  unsigned vw = lanesFor(*l.fn, g.bf16 ? (g.ow + 1) / 2 : g.ow);
+  int64_t cols = g.bf16 ? 2 * vw : vw;
+  int64_t stride = g.w + 2 * g.pw, plane = stride * (g.h + 2 * g.ph), slack = cols * g.sw;
+  int64_t taps = g.kh * g.kw;
+  if (g.sw > kMaxTiledStride || vw < 4 || plane + slack > kPaddedFloats ||
+      taps * vw > kTotalDoubles)
+    return false;
+  // The valid lanes of each vector of the last chunk of a row, for dy and x.
+  std::vector<V> tailMasks, xTailMasks;
+  for (int64_t h = 0; h < cols / vw; ++h) {
+    std::vector<llvm::Constant *> lanes, xLanes;
+    for (int64_t v = 0; v < vw; ++v)
+      lanes.push_back(b.getInt1(h * vw + v < g.ow % cols));
+    for (int64_t v = 0; v < vw * g.sw; ++v)
+      xLanes.push_back(b.getInt1(h * vw + v / g.sw < g.ow % cols));
+    tailMasks.push_back(llvm::ConstantVector::get(lanes));
+    xTailMasks.push_back(llvm::ConstantVector::get(xLanes));
+  }
+  // Images per group: about 64 products per lane of a sum, as many planes
+  // as the buffer holds.
+  int64_t perImage = g.oh * ((g.ow + cols - 1) / cols) * (cols / vw);
+  int64_t group = std::clamp<int64_t>(64 / perImage, 1, (kPaddedFloats - slack) / plane);
+  FilterGrad k{l,
+               g,
+               ws[0].size,
+               ws[1].size,
+               taps,
+               vw,
+               stride,
+               plane,
+               group,
+               l.data(x),
+               l.data(dy),
+               l.data(dw),
+               l.dim(l.type(x).shape[0]),
+               llvm::FixedVectorType::get(l.f32, vw),
+               llvm::FixedVectorType::get(l.f64, vw),
+               tailMasks,
+               xTailMasks};
+  // Sums per pass: about 24 of 32 registers (AVX-512), 12 of 16 otherwise;
+  // a block of filters shares each x load, a pass covers a group of taps.
+  int64_t maxSums = vectorLanes(*l.fn) == 16 ? 24 : 12;
+  int64_t block = std::clamp<int64_t>(maxSums / taps, 1, k.filters);
+  int64_t tapGroup = std::max<int64_t>(1, maxSums / block);
+  int64_t blocks = (k.filters + block - 1) / block, last = k.filters - (blocks - 1) * block;
+  // Blocks per task: as many as the totals hold (each copy of x serves them
+  // all), split further while there are fewer than 8 tasks.
+  int64_t fitting = std::max<int64_t>(1, kTotalDoubles / (block * taps * vw));
+  auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+  int64_t wanted = ceilDiv(blocks, ceilDiv(8, k.channels));
+  int64_t perTask = std::clamp<int64_t>(wanted, 1, fitting);
+  int64_t parts = ceilDiv(blocks, perTask);
+  auto blockPasses = [&](V pad, V n0, V images, V f0, int64_t count, V totals) {
+    for (int64_t t0 = 0; t0 < taps; t0 += tapGroup)
+      k.pass(pad, n0, images, f0, count, t0, std::min(taps, t0 + tapGroup), totals);
+  };
+  V work = b.CreateMul(k.batch, l.constI64(perTask * block * g.oh * g.ow * taps));
+  forPlanes(l, l.constI64(parts * k.channels), work, [&](V p) {
+    V pad = stackArray(l, l.f32, group * plane + slack);
+    b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * plane + slack) * 4),
+                   llvm::MaybeAlign(64));
+    V totals = stackArray(l, l.f64, perTask * block * taps * vw);
+    b.CreateMemSet(totals, b.getInt8(0), l.constI64(perTask * block * taps * vw * 8),
+                   llvm::MaybeAlign(64));
+    V part = b.CreateUDiv(p, l.constI64(k.channels)), c = b.CreateURem(p, l.constI64(k.channels));
+    V q0 = b.CreateMul(part, l.constI64(perTask));
+    V count = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(perTask),
+                                      b.CreateSub(l.constI64(blocks), q0));
+    // The block q0 + qi: its filters and totals.
+    auto eachBlock = [&](const std::function<void(V f0, int64_t count, V totals)> &body) {
+      forOuter(l, count, [&](V qi) {
+        V q = b.CreateAdd(q0, qi), f0 = b.CreateMul(q, l.constI64(block));
+        V at = l.at(totals, b.CreateMul(qi, l.constI64(block * taps * vw)), l.f64);
+        ifLastBlock(
+            l, q, blocks, block != last, [&] { body(f0, block, at); }, [&] { body(f0, last, at); });
+      });
+    };
+    V groups = b.CreateUDiv(b.CreateAdd(k.batch, l.constI64(group - 1)), l.constI64(group));
+    forOuter(l, groups, [&](V gi) {
+      V n0 = b.CreateMul(gi, l.constI64(group));
+      V images = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(group),
+                                         b.CreateSub(k.batch, n0));
+      k.copyPlanes(pad, n0, images, c);
+      eachBlock([&](V f0, int64_t n, V at) { blockPasses(pad, n0, images, f0, n, at); });
+    });
+    eachBlock([&](V f0, int64_t n, V at) { k.finish(at, f0, n, c); });
+  });
+  return true;
+}
+
+} // namespace nnc::conv
