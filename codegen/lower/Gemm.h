@@ -1,5 +1,5 @@
 /// The GEMM emitter shared by the MatMul family's lowerings
-/// (codegen/lower/Gemm.cpp): C = op(A) op(B) with packed panels, a
+/// (codegen/lower/Gemm.cpp, GemmTasks.cpp): C = op(A) op(B) with packed panels, a
 /// register-tiled micro-kernel and parallel tasks, with hooks for fused ops
 /// (an element map as A or B is read, an epilogue per finished tile, column
 /// sums of B).
