@@ -199,11 +199,11 @@ Result<std::vector<int64_t>> readIdxHeader(ByteStream &s, uint32_t magic, size_t
 }
 
 /// `60000 images of 28x28 (47040000 bytes)`.
-std::string idxContents(const std::vector<int64_t> &dims) {
+/// `total` is the payload's size in bytes, already checked not to overflow.
+std::string idxContents(const std::vector<int64_t> &dims, uint64_t total) {
   if (dims.size() == 1)
-    return fmt::format("{} labels ({} bytes)", dims[0], dims[0]);
-  return fmt::format("{} images of {}x{} ({} bytes)", dims[0], dims[1], dims[2],
-                     dims[0] * dims[1] * dims[2]);
+    return fmt::format("{} labels ({} bytes)", dims[0], total);
+  return fmt::format("{} images of {}x{} ({} bytes)", dims[0], dims[1], dims[2], total);
 }
 
 /// Reads the `total` bytes after the header, then checks that nothing
@@ -224,7 +224,7 @@ Result<std::string> readIdxPayload(ByteStream &s, const std::vector<int64_t> &di
     if (*got < want)
       return R::fail("{}: truncated: the header says {} but only {} bytes "
                      "follow",
-                     s.path(), idxContents(dims), payload.size());
+                     s.path(), idxContents(dims, total), payload.size());
   }
   char extra = 0;
   Result<size_t> more = s.read(&extra, 1);
@@ -233,7 +233,7 @@ Result<std::string> readIdxPayload(ByteStream &s, const std::vector<int64_t> &di
   if (*more != 0)
     return R::fail("{}: size mismatch: the header says {} but more bytes "
                    "follow",
-                   s.path(), idxContents(dims));
+                   s.path(), idxContents(dims, total));
   return payload;
 }
 
@@ -421,9 +421,11 @@ Result<Dataset> readIdxStreams(ByteStream &is, ByteStream &ls) {
     return R::fail("{}: no examples: the header says 0 images", is.path());
   if (rows == 0 || cols == 0)
     return R::fail("{}: bad dimensions: images of {}x{}", is.path(), rows, cols);
-  uint64_t pixels =
-      static_cast<uint64_t>(n) * static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
-  if (pixels > kMaxDataBytes)
+  // Each dim is below 2^32, so n * rows fits in 64 bits; the third factor
+  // may not, and a wrapped product would pass the size check.
+  uint64_t pixels = static_cast<uint64_t>(n) * static_cast<uint64_t>(rows);
+  bool overflows = __builtin_mul_overflow(pixels, static_cast<uint64_t>(cols), &pixels);
+  if (overflows || pixels > kMaxDataBytes)
     return R::fail("{}: too large: the header says {} images of {}x{}, more "
                    "than 4 GiB",
                    is.path(), n, rows, cols);

@@ -225,6 +225,12 @@ TEST_F(DatasetTest, IdxBadDimsAndCounts) {
   EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
                             ": too large: the header says 100000 images of "
                             "1000x1000, more than 4 GiB");
+  // 2^31 * 2^31 * 4 is 2^64: the product wraps to 0 in 64 bits (a fuzzer's
+  // find), and must still be refused as too large.
+  writeTrain(idx(0x803, {1u << 31, 1u << 31, 4}, "abc"), idx(0x801, {1u << 31}, ""));
+  EXPECT_EQ(idxError(), path("train-images-idx3-ubyte.gz") +
+                            ": too large: the header says 2147483648 images of "
+                            "2147483648x4, more than 4 GiB");
 }
 
 TEST_F(DatasetTest, IdxCorruptGzip) {
