@@ -34,6 +34,10 @@ const std::vector<PassInfo> &allPasses() {
        "matmul + bias add + activation into fused_matmul; activation gradients into the "
        "matmuls and bias sums that read them",
        createFuseMatMulPass},
+      {"fuse-pool-relu",
+       "relu_grad(y, maxpool2d_grad(y, dy)) into maxpool2d_grad(y, relu_grad(maxpool2d(y), dy)): "
+       "the relu's gradient on the pooled side (exact)",
+       createFusePoolReluPass},
       {"fuse-add-layernorm",
        "residual add + layernorm (and its gradients) into fused_add_layernorm ops",
        createFuseAddLayerNormPass},

@@ -1,6 +1,6 @@
 /// Lowering of the Conv family: conv2d (NCHW input, [F, C, KH, KW] filters,
-/// cross-correlation with stride and zero padding), max and average pooling,
-/// and their gradient ops, as direct loop nests (no im2col).
+/// cross-correlation with stride and zero padding) and its gradient ops, as
+/// direct loop nests (no im2col); the pools are in Pool.cpp.
 ///
 /// conv2d, and its gradients when the strides allow, run register-tiled
 /// kernels with explicit vectors (the host's width): the input planes are
@@ -12,7 +12,7 @@
 /// share the kernel (Correlation); the filter gradient has its own, adding
 /// in double.
 ///
-/// The other nests (other strides, planes too big for the buffer, pools)
+/// The other nests (other strides, planes too big for the buffer)
 /// keep the output width innermost, so the vectorizer takes the loop over
 /// contiguous output (or dy) columns. Padding never reaches their innermost
 /// loop: for each kernel row kh (column kw) the nest runs only over the
@@ -22,8 +22,8 @@
 /// Each kernel runs as parallel tasks over what owns its outputs (forPlanes),
 /// a split of the sizes alone: blocks of output channels of one image for
 /// the tiled conv2d and input gradient (planes (n, f) or (n, c) otherwise),
-/// blocks of filters of one channel (slices (f, c)) for the filter gradient,
-/// input planes (n, c) for the pools; every output is computed by one task
+/// blocks of filters of one channel (slices (f, c)) for the filter gradient;
+/// every output is computed by one task
 /// in the same order on any number of threads.
 #include "codegen/lower/Bf16.h"
 #include "codegen/lower/ConvKernels.h"
@@ -51,15 +51,6 @@ Geometry convGeometry(const Lowering &l, const Node &n, ValueId x, ValueId w, Va
 }
 
 V operandOf(Lowering &l, const Geometry &g, V x) { return g.bf16 ? roundToBf16(l, x) : x; }
-
-/// The window of a pool (or its gradient); an absent stride is the kernel.
-Geometry poolGeometry(const Lowering &l, const Node &n, ValueId x, ValueId y) {
-  const Shape &xs = l.type(x).shape, &ys = l.type(y).shape;
-  std::vector<int64_t> kernel = attr::kernel(n).asInts();
-  std::vector<int64_t> stride = attr::stride(n).isNone() ? kernel : attr::stride(n).asInts();
-  return Geometry{xs[2].size, xs[3].size, ys[2].size, ys[3].size, kernel[0],
-                  kernel[1],  stride[0],  stride[1],  0,          0};
-}
 
 /// A pointer to the first element of plane `plane` (planes of `size` floats).
 V plane(Lowering &l, V base, V planeIndex, int64_t size) {
@@ -328,128 +319,6 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
   });
 }
 
-/// The number of (n, c) planes of an NCHW value.
-V planes(Lowering &l, ValueId v) {
-  const Shape &s = l.type(v).shape;
-  return l.b.CreateMul(l.dim(s[0]), l.dim(s[1]));
-}
-
-/// max (NaN-propagating: a NaN tap wins, as in PyTorch) or the mean of each
-/// window: per output row, the row starts at -inf (0) and takes every tap
-/// in turn over the whole row.
-void lowerPool(Lowering &l, const Node &node) {
-  auto &b = l.b;
-  ValueId x = node.operands[0], out = node.result;
-  Geometry g = poolGeometry(l, node, x, out);
-  bool isMax = node.op == OpKind::MaxPool2d;
-  V xData = l.data(x), outData = l.data(out);
-  V start = l.constF32(isMax ? -std::numeric_limits<double>::infinity() : 0.0);
-  forPlanes(l, planes(l, x), l.constI64(g.oh * g.ow * g.kh * g.kw), [&](V p) {
-    V xp = plane(l, xData, p, g.h * g.w);
-    V y = plane(l, outData, p, g.oh * g.ow);
-    forOuter(l, l.constI64(g.oh), [&](V oh) {
-      V yRow = l.at(y, b.CreateMul(oh, l.constI64(g.ow)), l.f32);
-      forColumns(l, l.constI64(g.ow), [&](V ow) { l.storeF32(yRow, ow, start); });
-      forOuter(l, l.constI64(g.kh), [&](V kh) {
-        V xRow = b.CreateMul(b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), kh), l.constI64(g.w));
-        forOuter(l, l.constI64(g.kw), [&](V kw) {
-          forColumns(l, l.constI64(g.ow), [&](V ow) {
-            V v = l.loadF32(xp, b.CreateAdd(xRow, tapColumn(l, ow, g.sw, kw)));
-            V acc = l.loadF32(yRow, ow);
-            V next = isMax ? b.CreateSelect(
-                                 b.CreateOr(b.CreateFCmpUNO(v, v), b.CreateFCmpOGT(v, acc)), v, acc)
-                           : b.CreateFAdd(acc, v);
-            l.storeF32(yRow, ow, next);
-          });
-        });
-      });
-      if (!isMax) {
-        V area = l.constF32(static_cast<double>(g.kh * g.kw));
-        forColumns(l, l.constI64(g.ow),
-                   [&](V ow) { l.storeF32(yRow, ow, b.CreateFDiv(l.loadF32(yRow, ow), area)); });
-      }
-    });
-  });
-}
-
-/// maxpool2d_grad (x, dy): each window's dy goes to its first maximum in
-/// row-major order (a NaN is the maximum, and the first NaN stays), and
-/// overlapping windows accumulate. Per output row, the best value and its
-/// offset are tracked for the whole row, tap by tap (vectorized); then the
-/// row scatters its dy (scalar: windows may share an input).
-void lowerMaxPoolGrad(Lowering &l, const Node &node) {
-  auto &b = l.b;
-  ValueId x = node.operands[0], dy = node.operands[1], dx = node.result;
-  Geometry g = poolGeometry(l, node, x, dy);
-  V xData = l.data(x), dyData = l.data(dy), dxData = l.data(dx);
-  forPlanes(l, planes(l, x), l.constI64(g.oh * g.ow * g.kh * g.kw), [&](V p) {
-    V bestValue = stackArray(l, l.f32, g.ow), bestIndex = stackArray(l, l.i64, g.ow);
-    V xp = plane(l, xData, p, g.h * g.w);
-    V dxp = plane(l, dxData, p, g.h * g.w);
-    V dyp = plane(l, dyData, p, g.oh * g.ow);
-    l.zero(dxp, l.constI64(g.h * g.w));
-    forOuter(l, l.constI64(g.oh), [&](V oh) {
-      V top = b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(g.w));
-      // The first tap of each window.
-      forColumns(l, l.constI64(g.ow), [&](V ow) {
-        V i = b.CreateAdd(top, b.CreateMul(ow, l.constI64(g.sw)));
-        l.storeF32(bestValue, ow, l.loadF32(xp, i));
-        b.CreateStore(i, l.at(bestIndex, ow, l.i64));
-      });
-      // Every tap (the first again: it never replaces itself).
-      forOuter(l, l.constI64(g.kh), [&](V kh) {
-        V xRow = b.CreateAdd(top, b.CreateMul(kh, l.constI64(g.w)));
-        forOuter(l, l.constI64(g.kw), [&](V kw) {
-          forColumns(l, l.constI64(g.ow), [&](V ow) {
-            V i = b.CreateAdd(xRow, tapColumn(l, ow, g.sw, kw));
-            V v = l.loadF32(xp, i);
-            V best = l.loadF32(bestValue, ow);
-            V take = b.CreateAnd(b.CreateFCmpORD(best, best),
-                                 b.CreateOr(b.CreateFCmpUNO(v, v), b.CreateFCmpOGT(v, best)));
-            l.storeF32(bestValue, ow, b.CreateSelect(take, v, best));
-            V slot = l.at(bestIndex, ow, l.i64);
-            b.CreateStore(b.CreateSelect(take, i, b.CreateLoad(l.i64, slot)), slot);
-          });
-        });
-      });
-      V dyRow = b.CreateMul(oh, l.constI64(g.ow));
-      forOuter(l, l.constI64(g.ow), [&](V ow) {
-        V i = b.CreateLoad(l.i64, l.at(bestIndex, ow, l.i64));
-        V gv = l.loadF32(dyp, b.CreateAdd(dyRow, ow));
-        l.storeF32(dxp, i, b.CreateFAdd(l.loadF32(dxp, i), gv));
-      });
-    });
-  });
-}
-
-/// avgpool2d_grad (x, dy): each window spreads dy / area evenly over its
-/// taps; overlapping windows accumulate.
-void lowerAvgPoolGrad(Lowering &l, const Node &node) {
-  auto &b = l.b;
-  ValueId x = node.operands[0], dy = node.operands[1], dx = node.result;
-  Geometry g = poolGeometry(l, node, x, dy);
-  V dyData = l.data(dy), dxData = l.data(dx);
-  V area = l.constF32(static_cast<double>(g.kh * g.kw));
-  forPlanes(l, planes(l, x), l.constI64(g.oh * g.ow * g.kh * g.kw), [&](V p) {
-    V dxp = plane(l, dxData, p, g.h * g.w);
-    V dyp = plane(l, dyData, p, g.oh * g.ow);
-    l.zero(dxp, l.constI64(g.h * g.w));
-    forOuter(l, l.constI64(g.oh), [&](V oh) {
-      V dyRow = b.CreateMul(oh, l.constI64(g.ow));
-      forOuter(l, l.constI64(g.kh), [&](V kh) {
-        V xRow = b.CreateMul(b.CreateAdd(b.CreateMul(oh, l.constI64(g.sh)), kh), l.constI64(g.w));
-        forOuter(l, l.constI64(g.kw), [&](V kw) {
-          forColumns(l, l.constI64(g.ow), [&](V ow) {
-            V share = b.CreateFDiv(l.loadF32(dyp, b.CreateAdd(dyRow, ow)), area);
-            V i = b.CreateAdd(xRow, tapColumn(l, ow, g.sw, kw));
-            l.storeF32(dxp, i, b.CreateFAdd(l.loadF32(dxp, i), share));
-          });
-        });
-      });
-    });
-  });
-}
-
 } // namespace
 
 void lowerConv(Lowering &l, const Node &node) {
@@ -462,11 +331,11 @@ void lowerConv(Lowering &l, const Node &node) {
     return lowerConv2dGradFilter(l, node);
   case OpKind::MaxPool2d:
   case OpKind::AvgPool2d:
-    return lowerPool(l, node);
+    return conv::lowerPool(l, node);
   case OpKind::MaxPool2dGrad:
-    return lowerMaxPoolGrad(l, node);
+    return conv::lowerMaxPoolGrad(l, node);
   case OpKind::AvgPool2dGrad:
-    return lowerAvgPoolGrad(l, node);
+    return conv::lowerAvgPoolGrad(l, node);
   default:
     NNC_UNHANDLED_OP(node, "lowering");
   }

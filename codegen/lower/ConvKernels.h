@@ -1,5 +1,6 @@
 /// Pieces shared by the Conv family's lowering (codegen/lower/Conv.cpp:
-/// loops, task splits, window geometry) and its register-tiled kernels
+/// loops, task splits, window geometry; codegen/lower/Pool.cpp: the pools)
+/// and its register-tiled kernels
 /// (codegen/lower/ConvKernels.cpp: the correlation of conv2d and its input
 /// gradient; codegen/lower/ConvFilterGrad.cpp: the filter gradient).
 #pragma once
@@ -44,6 +45,15 @@ void forOuter(Lowering &l, V n, const std::function<void(V)> &body);
 void forPlanes(Lowering &l, V count, V work, const std::function<void(V)> &body);
 
 V fmuladd(Lowering &l, V a, V b, V c);
+
+/// The input column of output column `o` at kernel column `k` (as an
+/// offset within a row): o * stride + k - pad.
+V tapColumn(Lowering &l, V o, int64_t stride, V kMinusPad);
+
+/// The pools and their gradients (Pool.cpp).
+void lowerPool(Lowering &l, const Node &node);
+void lowerMaxPoolGrad(Lowering &l, const Node &node);
+void lowerAvgPoolGrad(Lowering &l, const Node &node);
 
 // ---- shared by the tiled kernels (ConvKernels.cpp, ConvFilterGrad.cpp) ----
 

@@ -32,5 +32,6 @@ std::unique_ptr<Pass> createFuseAddLayerNormPass();
 std::unique_ptr<Pass> createFuseElementwisePass();
 std::unique_ptr<Pass> createFoldBatchNormPass();
 std::unique_ptr<Pass> createFuseAttentionPass();
+std::unique_ptr<Pass> createFusePoolReluPass();
 
 } // namespace nnc

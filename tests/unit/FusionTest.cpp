@@ -17,7 +17,8 @@
 namespace nnc {
 namespace {
 
-const std::vector<std::string> kFusion = {"fuse-matmul", "fuse-add-layernorm", "fuse-elementwise"};
+const std::vector<std::string> kFusion = {"fuse-matmul", "fuse-pool-relu", "fuse-add-layernorm",
+                                          "fuse-elementwise"};
 
 using jittest::loadExample;
 
@@ -157,6 +158,34 @@ TEST(Fusion, ResNetTrainingStepCounts) {
   EXPECT_EQ(c["fused_matmul_grad_bias"], 6);
   EXPECT_EQ(c["layernorm"] + c["layernorm_grad"] + c["relu"] + c["relu_grad"], 0);
   EXPECT_EQ(fusedCount(fused), 35);
+}
+
+/// fuse-pool-relu: both relu gradients of the CNN run on the pooled side
+/// (a quarter of the data) and the step keeps its bits in the interpreter.
+TEST(Fusion, CnnReluGradientsMovePastTheirPools) {
+  Graph model = loadExample("fashion_cnn.ir");
+  Graph before = runPasses(model, {"autodiff", "fuse-matmul"});
+  Graph after = runPasses(model, {"autodiff", "fuse-matmul", "fuse-pool-relu"});
+  std::map<std::string, int> c = opCounts(after);
+  EXPECT_EQ(c["relu_grad"], 2);
+  EXPECT_EQ(c["maxpool2d_grad"], 2);
+  for (const Node &n : after.nodes) {
+    if (n.op != OpKind::ReluGrad)
+      continue;
+    const Node &mask = after.node(after.value(n.operands[0]).def);
+    EXPECT_EQ(mask.op, OpKind::MaxPool2d) << "the mask is the pooled activation";
+    EXPECT_EQ(after.type(n.result), after.type(mask.result));
+  }
+  std::vector<int64_t> dims(model.dims.size(), 3);
+  std::vector<Tensor> inputs = jittest::randomInputs(before, dims, 5);
+  Interpreter plain(before), moved(after);
+  ASSERT_TRUE(plain.run(inputs).ok());
+  ASSERT_TRUE(moved.run(inputs).ok());
+  std::map<std::string, Tensor> want = results(before, plain), got = results(after, moved);
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto &[name, w] : want)
+    for (int64_t i = 0; i < w.numel(); ++i)
+      ASSERT_EQ(got[name].at(i), w.at(i)) << name << "[" << i << "]";
 }
 
 // The whole default pipeline: the optimizer's updates become one loop each.

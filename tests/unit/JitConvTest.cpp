@@ -153,6 +153,32 @@ TEST(JitConv, MaxPoolGradientTiesAndNaN) {
   expectJitMatchesOn(text, {x, dy});
 }
 
+/// The same for windows that tile the plane (kernel = stride), the pools'
+/// one-pass kernels: rows of 32 and 33 windows (whole vectors and a tail)
+/// and a last row and column that no window covers (their gradient is 0).
+TEST(JitConv, TiledMaxPoolGradientTiesAndNaN) {
+  for (int64_t w : {64, 67}) {
+    std::string ow = std::to_string(w / 2), ws = std::to_string(w);
+    std::string text = "model m {\n input x: f32[2, 2, 5, " + ws + "]\n input dy: f32[2, 2, 2, " +
+                       ow + "]\n y = maxpool2d(x, kernel=2)\n a = avgpool2d(x, kernel=2)\n" +
+                       " g = maxpool2d_grad(x, dy, kernel=2)\n" +
+                       " ga = avgpool2d_grad(x, dy, kernel=2)\n output y, a, g, ga\n}\n";
+    Tensor x(DType::F32, {2, 2, 5, w}), dy(DType::F32, {2, 2, 2, w / 2});
+    fillUniform(dy.f32(), dy.numel(), -2, 2, 7);
+    fillUniform(x.f32(), x.numel(), 0, 3, 8);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      x.f32()[i] = std::floor(x.f32()[i]); // 0, 1 or 2: many ties
+    expectJitMatchesOn(text, {x, dy});
+    float nan = std::numeric_limits<float>::quiet_NaN();
+    x.f32()[3] = nan;
+    x.f32()[w + 2] = nan;
+    x.f32()[w + 3] = nan; // two NaNs in one window: the first keeps it
+    for (int64_t i = 5 * w; i < 7 * w; ++i)
+      x.f32()[i] = -std::numeric_limits<float>::infinity(); // windows of -inf only
+    expectJitMatchesOn(text, {x, dy});
+  }
+}
+
 /// An infinity in x reaches only the filter taps that read it: the lanes of
 /// a row's last vector past its end (which would read the next row's first
 /// x, here the infinity) must add nothing, not 0 * inf = NaN, at width
