@@ -38,6 +38,9 @@ const std::vector<PassInfo> &allPasses() {
        "relu_grad(y, maxpool2d_grad(y, dy)) into maxpool2d_grad(y, relu_grad(maxpool2d(y), dy)): "
        "the relu's gradient on the pooled side (exact)",
        createFusePoolReluPass},
+      {"fuse-conv",
+       "an activation of conv2d into fused_conv2d, whose kernel applies it to the finished sums",
+       createFuseConvPass},
       {"fuse-add-layernorm",
        "residual add + layernorm (and its gradients) into fused_add_layernorm ops",
        createFuseAddLayerNormPass},

@@ -45,8 +45,8 @@ Graph handWrittenTrainingStep(Graph model) {
 } // namespace
 
 std::vector<std::string> fusionPasses() {
-  return {"fuse-attention", "fuse-matmul", "fuse-pool-relu", "fuse-add-layernorm",
-          "fuse-elementwise"};
+  return {"fuse-attention", "fuse-matmul",        "fuse-pool-relu",
+          "fuse-conv",      "fuse-add-layernorm", "fuse-elementwise"};
 }
 
 std::vector<std::string> simplifyAndFuse() {

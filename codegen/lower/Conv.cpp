@@ -25,6 +25,7 @@
 /// blocks of filters of one channel (slices (f, c)) for the filter gradient;
 /// every output is computed by one task
 /// in the same order on any number of threads.
+#include "codegen/lower/ActivationCode.h"
 #include "codegen/lower/Bf16.h"
 #include "codegen/lower/ConvKernels.h"
 #include "codegen/Loop.h"
@@ -48,6 +49,10 @@ Geometry convGeometry(const Lowering &l, const Node &n, ValueId x, ValueId w, Va
   std::vector<int64_t> stride = attr::stride(n).asInts(), pad = attr::padding(n).asInts();
   return Geometry{xs[2].size, xs[3].size, ys[2].size, ys[3].size, ws[2].size,           ws[3].size,
                   stride[0],  stride[1],  pad[0],     pad[1],     attr::bf16Operands(n)};
+}
+
+Activation activationOfNode(const Node &node) {
+  return node.op == OpKind::FusedConv2d ? activationNamed(attr::activation(node)) : Activation{};
 }
 
 V operandOf(Lowering &l, const Geometry &g, V x) { return g.bf16 ? roundToBf16(l, x) : x; }
@@ -180,7 +185,8 @@ using namespace conv;
 
 /// conv2d (x, w[, b]): per (n, f) plane, the bias (or zero), then for every
 /// channel and tap, out[oh, ow] += w[f, c, kh, kw] * x[n, c, ih, iw] over
-/// the rows and columns whose tap is inside x.
+/// the rows and columns whose tap is inside x; fused_conv2d then applies its
+/// activation to the plane.
 void lowerConv2d(Lowering &l, const Node &node) {
   if (lowerConv2dTiled(l, node))
     return;
@@ -209,6 +215,11 @@ void lowerConv2d(Lowering &l, const Node &node) {
         l.storeF32(y, out, fmuladd(l, weight, xv, l.loadF32(y, out)));
       });
     });
+    Activation act = activationOfNode(node);
+    if (!act.none)
+      forColumns(l, l.constI64(outPlane), [&](V i) {
+        l.storeF32(y, i, applyActivation(l, act, attr::alpha(node), l.loadF32(y, i)));
+      });
   });
 }
 
@@ -324,6 +335,7 @@ void lowerConv2dGradFilter(Lowering &l, const Node &node) {
 void lowerConv(Lowering &l, const Node &node) {
   switch (node.op) {
   case OpKind::Conv2d:
+  case OpKind::FusedConv2d:
     return lowerConv2d(l, node);
   case OpKind::Conv2dGradInput:
     return lowerConv2dGradInput(l, node);

@@ -5,8 +5,10 @@
 /// Each applies to the geometries it lists and otherwise returns false,
 /// leaving the node to the plain nests.
 #include "codegen/lower/ConvKernels.h"
+#include "codegen/lower/ActivationCode.h"
 #include "codegen/lower/Bf16.h"
 #include "codegen/lower/GemmIr.h"
+#include "ir/NodeAttrs.h"
 
 #include <llvm/ADT/STLExtras.h>
 #include <llvm/IR/Intrinsics.h>
@@ -81,6 +83,15 @@ struct Correlation {
   std::function<int64_t(int64_t j, int64_t kh, int64_t kw)> weightOffset;
   std::function<V(V o)> bias; ///< null: start from zero
   bool bf16 = false;          ///< in and the weights rounded to bf16 (Geometry::bf16)
+  /// fused_conv2d's activation, applied to each vector of finished sums
+  /// before it is stored (null: none).
+  std::function<V(V sums)> finish = nullptr;
+};
+
+/// Where a group of input channels stands among a task's groups: the first
+/// starts its sums from the bias, the last finishes them (the activation).
+struct GroupEnds {
+  bool first, last;
 };
 
 /// The padded copy of one input plane: as many rows and columns as the
@@ -209,7 +220,7 @@ void taps(Lowering &l, const Block &blk, RowSet rs, const std::vector<Spot> &spo
 /// The tile at rows r0 + dr for the input channels g0 .. g0 + gCount - 1
 /// (padded planes 0 .. gCount - 1 of the buffer): start from the bias (the
 /// first group) or the partial sums, add every tap of every channel, store.
-void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, RowSet rs,
+void tile(Lowering &l, const Block &blk, V g0, V gCount, GroupEnds ends, V r0, RowSet rs,
           const std::vector<Spot> &spots) {
   auto &b = l.b;
   const Correlation &k = blk.k;
@@ -222,10 +233,10 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, RowSe
   llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
   std::vector<std::vector<llvm::AllocaInst *>> slots(blk.count);
   for (int64_t j = 0; j < blk.count; ++j) {
-    V start =
-        first ? b.CreateVectorSplat(blk.t.vw, k.bias ? k.bias(b.CreateAdd(blk.o0, l.constI64(j)))
-                                                     : l.constF32(0.0))
-              : nullptr;
+    V start = ends.first ? b.CreateVectorSplat(blk.t.vw,
+                                               k.bias ? k.bias(b.CreateAdd(blk.o0, l.constI64(j)))
+                                                      : l.constF32(0.0))
+                         : nullptr;
     for (const Spot &s : spots) {
       V zero = llvm::Constant::getNullValue(blk.vec);
       V init = start ? start
@@ -265,6 +276,8 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, RowSe
   std::vector<std::vector<V>> acc = loadAll();
   for (int64_t j = 0; j < blk.count; ++j)
     for (size_t s = 0; s < spots.size(); ++s) {
+      if (ends.last && k.finish)
+        acc[j][s] = k.finish(acc[j][s]);
       if (spots[s].masked)
         b.CreateMaskedStore(acc[j][s], outAt(j, spots[s]), llvm::Align(4), blk.tailMask);
       else
@@ -275,7 +288,7 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, RowSe
 /// Output rows r0 .. r0 + rows - 1 for a group of input channels, across
 /// the width: pairs of whole vectors in a loop, then the rest (a whole
 /// vector and/or the masked tail) as one tile.
-void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, RowSet rs,
+void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, GroupEnds ends, V r0, RowSet rs,
               int64_t rows) {
   auto &b = l.b;
   unsigned vw = blk.t.vw;
@@ -290,7 +303,7 @@ void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, R
   if (full >= 2)
     forOuter(l, l.constI64(full / 2), [&](V q) {
       V col = b.CreateMul(q, l.constI64(2 * vw));
-      tile(l, blk, g0, gCount, first, r0, rs,
+      tile(l, blk, g0, gCount, ends, r0, rs,
            spotsAt({{col, false}, {b.CreateAdd(col, l.constI64(vw)), false}}));
     });
   std::vector<std::pair<V, bool>> rest;
@@ -299,7 +312,7 @@ void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, bool first, V r0, R
   if (tail)
     rest.push_back({l.constI64(full * vw), true});
   if (!rest.empty())
-    tile(l, blk, g0, gCount, first, r0, rs, spotsAt(rest));
+    tile(l, blk, g0, gCount, ends, r0, rs, spotsAt(rest));
 }
 
 /// bf16: the weights as pairs of input channels (a plane of the padded
@@ -349,7 +362,7 @@ void convertWeightPairs(Lowering &l, const Correlation &k, V o0, int64_t count, 
 /// the rows of each phase (one phase of step 1 but for a spread input under
 /// stride 1), t.rows at a time.
 void blockRows(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t count, V pad, V g0,
-               V gCount, bool first, const WeightPairs &pairs) {
+               V gCount, GroupEnds ends, const WeightPairs &pairs) {
   auto &b = l.b;
   std::vector<llvm::Constant *> lanes;
   for (unsigned v = 0; v < t.vw; ++v)
@@ -383,10 +396,10 @@ void blockRows(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t c
     if (rows >= t.rows)
       forOuter(l, l.constI64(rows / t.rows), [&](V i) {
         V r0 = b.CreateAdd(l.constI64(phase), b.CreateMul(i, l.constI64(t.rows * step)));
-        rowTiles(l, blk, g0, gCount, first, r0, rs, t.rows);
+        rowTiles(l, blk, g0, gCount, ends, r0, rs, t.rows);
       });
     if (rows % t.rows)
-      rowTiles(l, blk, g0, gCount, first, l.constI64(phase + rows / t.rows * t.rows * step), rs,
+      rowTiles(l, blk, g0, gCount, ends, l.constI64(phase + rows / t.rows * t.rows * step), rs,
                rows % t.rows);
   }
 }
@@ -488,7 +501,7 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
     V n = b.CreateUDiv(p, parts), q0 = b.CreateMul(b.CreateURem(p, parts), perTask);
     V count = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, perTask,
                                       b.CreateSub(l.constI64(blocks), q0));
-    auto channels = [&](V g0, bool first) {
+    auto channels = [&](V g0, GroupEnds ends) {
       V gCount = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(group),
                                          b.CreateSub(l.constI64(planes), g0));
       copyPlanes(l, k, t, n, pad, g0, gCount);
@@ -496,17 +509,21 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
         V q = b.CreateAdd(q0, qi), o0 = b.CreateMul(q, l.constI64(t.channels));
         ifLastBlock(
             l, q, blocks, last != t.channels,
-            [&] { blockRows(l, k, t, n, o0, t.channels, pad, g0, gCount, first, pairs); },
-            [&] { blockRows(l, k, t, n, o0, last, pad, g0, gCount, first, pairs); });
+            [&] { blockRows(l, k, t, n, o0, t.channels, pad, g0, gCount, ends, pairs); },
+            [&] { blockRows(l, k, t, n, o0, last, pad, g0, gCount, ends, pairs); });
       });
     };
     // The borders stay zero: every group writes the same interiors.
     b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * pp.plane() + pp.slack) * 4),
                    llvm::MaybeAlign(64));
-    channels(l.constI64(0), true);
+    // An activation needs the last group apart (emitted twice: only then).
+    bool lastApart = k.finish && groups > 1;
+    channels(l.constI64(0), {true, groups == 1});
     if (groups > 1)
-      forBetween(l, {l.constI64(1), l.constI64(groups)},
-                 [&](V g) { channels(b.CreateMul(g, l.constI64(group)), false); });
+      forBetween(l, {l.constI64(1), l.constI64(lastApart ? groups - 1 : groups)},
+                 [&](V g) { channels(b.CreateMul(g, l.constI64(group)), {false, false}); });
+    if (lastApart)
+      channels(l.constI64((groups - 1) * group), {false, true});
   });
 }
 
@@ -535,6 +552,11 @@ bool lowerConv2dTiled(Lowering &l, const Node &node) {
   };
   if (node.operands.size() == 3)
     k.bias = [&](V f) { return l.load(node.operands[2], f); };
+  Activation act = activationOfNode(node);
+  if (!act.none)
+    k.finish = [&l, act, alpha = attr::alpha(node)](V sums) {
+      return applyActivation(l, act, alpha, sums);
+    };
   lowerCorrelation(l, k, l.dim(l.type(x).shape[0]));
   return true;
 }

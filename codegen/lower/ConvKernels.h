@@ -6,6 +6,7 @@
 #pragma once
 
 #include "codegen/Lowering.h"
+#include "ir/Activation.h"
 
 #include <functional>
 #include <utility>
@@ -23,6 +24,9 @@ struct Geometry {
   /// read (convolutions multiply in f32; the products are exact).
   bool bf16 = false;
 };
+
+/// The activation a fused_conv2d applies to its sums (none for conv2d).
+Activation activationOfNode(const Node &node);
 
 /// `x` rounded to bf16 when `g.bf16` holds (codegen/lower/Bf16.h).
 V operandOf(Lowering &l, const Geometry &g, V x);

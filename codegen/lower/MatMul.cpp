@@ -7,6 +7,7 @@
 #include "codegen/GemmLibrary.h"
 #include "ir/NodeAttrs.h"
 #include "ir/InternalError.h"
+#include "codegen/lower/ActivationCode.h"
 #include "codegen/lower/Gemm.h"
 #include "ir/Activation.h"
 #include "ir/MatMulForm.h"
@@ -14,37 +15,6 @@
 namespace nnc {
 
 namespace {
-
-/// f(lanes of x (and of z)) lane by lane, for a vector x; f(x, z) for a scalar.
-V perLane(Lowering &l, V x, V z, const std::function<V(V, V)> &f) {
-  auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(x->getType());
-  if (!vt)
-    return f(x, z);
-  V out = llvm::PoisonValue::get(vt);
-  for (unsigned i = 0; i < vt->getNumElements(); ++i) {
-    V xi = l.b.CreateExtractElement(x, l.b.getInt32(i));
-    V zi = z ? l.b.CreateExtractElement(z, l.b.getInt32(i)) : nullptr;
-    out = l.b.CreateInsertElement(out, f(xi, zi), l.b.getInt32(i));
-  }
-  return out;
-}
-
-V splat(Lowering &, V like, double v) { return llvm::ConstantFP::get(like->getType(), v); }
-
-/// The activation on a scalar or a vector, as its element-wise kernel
-/// computes it: relu and leaky_relu as vector selects, the others lane by lane.
-V applyActivation(Lowering &l, const Activation &act, double alpha, V x) {
-  auto &b = l.b;
-  if (act.none)
-    return x;
-  V zero = splat(l, x, 0);
-  if (act.forward == OpKind::Relu)
-    return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, x);
-  if (act.forward == OpKind::LeakyRelu)
-    return b.CreateSelect(b.CreateFCmpOGT(x, zero), x, b.CreateFMul(x, splat(l, x, alpha)));
-  return perLane(l, x, nullptr,
-                 [&](V xi, V) { return lowerUnaryScalar(l, act.forward, alpha, xi); });
-}
 
 /// A fused backward node's activation gradient, as the element map of A
 /// (`onA`) or of B; none for the identity.
@@ -82,11 +52,12 @@ ElementMap activationGradientMap(Lowering &l, const std::string &activation, dou
     auto &b = l.b;
     if (act.none)
       return dy;
-    V zero = splat(l, dy, 0);
+    V zero = constantLike(dy, 0);
     if (act.grad == OpKind::ReluGrad)
       return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy, zero);
     if (act.grad == OpKind::LeakyReluGrad)
-      return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy, b.CreateFMul(dy, splat(l, dy, alpha)));
+      return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy,
+                            b.CreateFMul(dy, constantLike(dy, alpha)));
     return perLane(l, dy, z,
                    [&](V d, V zi) { return lowerUnaryGradScalar(l, act.grad, alpha, zi, d); });
   };

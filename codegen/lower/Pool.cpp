@@ -52,9 +52,9 @@ bool windowsTile(const Geometry &g) {
 /// kw, c + 2 kw, ... (a shuffle); writes interleave them back.
 struct WindowBlock {
   unsigned lanes;
-  V firstWindow;   ///< the block's first output column
-  V windowMask;    ///< lanes holding a window of the row
-  V inputMask;     ///< the input floats under those windows
+  V firstWindow; ///< the block's first output column
+  V windowMask;  ///< lanes holding a window of the row
+  V inputMask;   ///< the input floats under those windows
 };
 
 /// `n` lanes, true below `count`.
@@ -78,9 +78,9 @@ void forWindowBlocks(Lowering &l, const Geometry &g, const std::function<void(Wi
     V first = b.CreateMul(blk, l.constI64(lanes));
     V count = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(lanes),
                                       b.CreateSub(l.constI64(g.ow), first));
-    body(WindowBlock{lanes, first, lanesBelow(l, lanes, count),
-                     lanesBelow(l, lanes * static_cast<unsigned>(g.kw),
-                                b.CreateMul(count, l.constI64(g.kw)))});
+    body(WindowBlock{
+        lanes, first, lanesBelow(l, lanes, count),
+        lanesBelow(l, lanes * static_cast<unsigned>(g.kw), b.CreateMul(count, l.constI64(g.kw)))});
   });
 }
 
@@ -100,8 +100,8 @@ std::vector<V> readTaps(Lowering &l, const Geometry &g, V xp, V oh, const Window
   auto *wide = llvm::FixedVectorType::get(l.f32, blk.lanes * static_cast<unsigned>(g.kw));
   std::vector<V> taps;
   for (int64_t r = 0; r < g.kh; ++r) {
-    V row = b.CreateMaskedLoad(wide, blockRow(l, g, xp, oh, r, blk), llvm::Align(4),
-                               blk.inputMask, llvm::Constant::getNullValue(wide));
+    V row = b.CreateMaskedLoad(wide, blockRow(l, g, xp, oh, r, blk), llvm::Align(4), blk.inputMask,
+                               llvm::Constant::getNullValue(wide));
     for (int64_t c = 0; c < g.kw; ++c) {
       llvm::SmallVector<int, 16> picked;
       for (unsigned i = 0; i < blk.lanes; ++i)
@@ -134,8 +134,8 @@ void writeTaps(Lowering &l, const Geometry &g, V dxp, V oh, const WindowBlock &b
 /// The block's windows in output (or dy) row `row` of plane `p`.
 V readWindows(Lowering &l, V p, const WindowBlock &blk) {
   auto *vec = llvm::FixedVectorType::get(l.f32, blk.lanes);
-  return l.b.CreateMaskedLoad(vec, l.at(p, blk.firstWindow, l.f32), llvm::Align(4),
-                              blk.windowMask, llvm::Constant::getNullValue(vec));
+  return l.b.CreateMaskedLoad(vec, l.at(p, blk.firstWindow, l.f32), llvm::Align(4), blk.windowMask,
+                              llvm::Constant::getNullValue(vec));
 }
 void writeWindows(Lowering &l, V p, const WindowBlock &blk, V value) {
   l.b.CreateMaskedStore(value, l.at(p, blk.firstWindow, l.f32), llvm::Align(4), blk.windowMask);

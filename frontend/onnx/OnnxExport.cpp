@@ -518,6 +518,18 @@ private:
       return;
     case OpKind::Conv2d:
       return conv(n, in, out);
+    case OpKind::FusedConv2d: {
+      const std::string &act = attr::activation(n);
+      if (act == "none")
+        return conv(n, in, out);
+      std::string z = fresh(out + "_conv");
+      conv(n, in, z);
+      const OpInfo *activation = findOp(act);
+      if (!activation ||
+          !elementwise(activation->kind, defaultAttrs(activation->kind, attr::alpha(n)), {z}, out))
+        fail(n, "has the activation '" + act + "', which has no ONNX form");
+      return;
+    }
     case OpKind::MaxPool2d:
     case OpKind::AvgPool2d:
       return window(n, in[0], out);

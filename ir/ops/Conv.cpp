@@ -1,4 +1,6 @@
-/// conv2d, maxpool2d and avgpool2d over NCHW tensors with static H and W.
+/// conv2d (and fused_conv2d), maxpool2d and avgpool2d over NCHW tensors with
+/// static H and W.
+#include "ir/Activation.h"
 #include "ir/ShapeRules.h"
 #include "ir/InternalError.h"
 
@@ -100,6 +102,12 @@ TypeOrNone inferConvType(ShapeQuery &q) {
     return inferConvGrad(q);
   if (q.info.kind == OpKind::Conv2d)
     return inferConv2d(q);
+  if (q.info.kind == OpKind::FusedConv2d) {
+    const std::string &name = q.attr("activation").ident;
+    if (!activationNamed(name).known)
+      return q.error("activation must be {}, got '{}'", activationNames(), name);
+    return inferConv2d(q);
+  }
   return inferPool(q);
 }
 

@@ -33,5 +33,6 @@ std::unique_ptr<Pass> createFuseElementwisePass();
 std::unique_ptr<Pass> createFoldBatchNormPass();
 std::unique_ptr<Pass> createFuseAttentionPass();
 std::unique_ptr<Pass> createFusePoolReluPass();
+std::unique_ptr<Pass> createFuseConvPass();
 
 } // namespace nnc

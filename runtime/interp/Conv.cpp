@@ -1,6 +1,7 @@
 /// Reference kernels of conv2d (NCHW, [F, C, KH, KW] filters, cross-
 /// correlation with stride and zero padding) and of max and average pooling,
 /// and of their gradient ops.
+#include "ir/Activation.h"
 #include "ir/NodeAttrs.h"
 #include "runtime/Bf16.h"
 #include "runtime/Interpreter.h"
@@ -69,7 +70,8 @@ double poolAt(const KernelCall &call, const Window &win, int64_t n, int64_t c, i
 /// its gradient (stride absent: the kernel).
 Window windowOf(const KernelCall &call) {
   OpKind op = call.node.op;
-  if (op == OpKind::Conv2d || op == OpKind::Conv2dGradInput || op == OpKind::Conv2dGradFilter) {
+  if (op == OpKind::Conv2d || op == OpKind::FusedConv2d || op == OpKind::Conv2dGradInput ||
+      op == OpKind::Conv2dGradFilter) {
     const Tensor &w = *call.inputs[op == OpKind::Conv2dGradFilter ? 2 : 1];
     return Window{
         {w.dim(2), w.dim(3)}, call.attr("stride").asInts(), call.attr("padding").asInts()};
@@ -173,6 +175,17 @@ void poolGrad(KernelCall &call, const Window &win) {
   store(dx, acc);
 }
 
+/// fused_conv2d's activation on the finished convolution, in place.
+void applyActivation(KernelCall &call) {
+  Activation act = activationNamed(call.attr("activation").ident);
+  if (act.none)
+    return;
+  double alpha = call.attr("alpha").number;
+  float *out = call.output.f32();
+  for (int64_t i = 0; i < call.output.numel(); ++i)
+    out[i] = unaryScalar(act.forward, out[i], alpha);
+}
+
 /// The kernel of the node's op, on the operands as they are.
 Status evalConvOf(KernelCall &call) {
   OpKind op = call.node.op;
@@ -190,10 +203,11 @@ Status evalConvOf(KernelCall &call) {
   default:
     break;
   }
-  if (op != OpKind::Conv2d && op != OpKind::MaxPool2d && op != OpKind::AvgPool2d)
+  if (op != OpKind::Conv2d && op != OpKind::FusedConv2d && op != OpKind::MaxPool2d &&
+      op != OpKind::AvgPool2d)
     NNC_UNHANDLED_OP(call.node, "interpreter kernel");
   Window win = windowOf(call);
-  bool isConv = op == OpKind::Conv2d;
+  bool isConv = op == OpKind::Conv2d || op == OpKind::FusedConv2d;
   Tensor &out = call.output;
   for (int64_t n = 0; n < out.dim(0); ++n)
     for (int64_t c = 0; c < out.dim(1); ++c)
@@ -202,6 +216,8 @@ Status evalConvOf(KernelCall &call) {
           double v = isConv ? convolveAt(call, win, n, c, oh, ow) : poolAt(call, win, n, c, oh, ow);
           out.f32()[nchwIndex(out, n, c, oh, ow)] = static_cast<float>(v);
         }
+  if (op == OpKind::FusedConv2d)
+    applyActivation(call);
   return Ok{};
 }
 

@@ -6,6 +6,7 @@
 #include "codegen/HostInfo.h"
 
 #include "codegen/Session.h"
+#include "ir/NodeAttrs.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
 #include "passes/Pipeline.h"
@@ -17,8 +18,8 @@
 namespace nnc {
 namespace {
 
-const std::vector<std::string> kFusion = {"fuse-matmul", "fuse-pool-relu", "fuse-add-layernorm",
-                                          "fuse-elementwise"};
+const std::vector<std::string> kFusion = {"fuse-matmul", "fuse-pool-relu", "fuse-conv",
+                                          "fuse-add-layernorm", "fuse-elementwise"};
 
 using jittest::loadExample;
 
@@ -186,6 +187,33 @@ TEST(Fusion, CnnReluGradientsMovePastTheirPools) {
   for (const auto &[name, w] : want)
     for (int64_t i = 0; i < w.numel(); ++i)
       ASSERT_EQ(got[name].at(i), w.at(i)) << name << "[" << i << "]";
+}
+
+/// fuse-conv: in the CNN's training step both convolutions take their relu
+/// (the relu gradients read the relu's output, not the convolution's); the
+/// ResNet's convolutions feed batch norm and stay plain.
+TEST(Fusion, CnnConvolutionsTakeTheirRelu) {
+  Graph cnn = runPasses(loadExample("fashion_cnn.ir"), trainPipeline());
+  std::map<std::string, int> c = opCounts(cnn);
+  EXPECT_EQ(c["fused_conv2d"], 2);
+  EXPECT_EQ(c["conv2d"] + c["relu"], 0);
+  for (const Node &n : cnn.nodes) {
+    if (n.op == OpKind::FusedConv2d) {
+      EXPECT_EQ(attr::activation(n), "relu");
+    }
+  }
+  Graph resnet = runPasses(loadExample("resnet_bn.ir"), trainPipeline());
+  EXPECT_EQ(opCounts(resnet)["fused_conv2d"], 0);
+  // gelu's gradient reads the convolution's result: not fused in training,
+  // fused in inference.
+  const std::string text = "model m {\n input x: f32[2, 1, 5, 5]\n input t: f32[2, 2, 5, 5]\n"
+                           " param w: f32[2, 1, 3, 3] = he_normal(seed=1)\n"
+                           " y = gelu(conv2d(x, w, padding=1))\n loss = mse(y, t)\n"
+                           " output y\n minimize loss with sgd(lr=0.1)\n}\n";
+  Result<Graph> g = parseModel(text, "m.ir");
+  ASSERT_TRUE(g.ok()) << g.errorText();
+  EXPECT_EQ(opCounts(runPasses(*g, trainPipeline()))["fused_conv2d"], 0);
+  EXPECT_EQ(opCounts(runPasses(*g, inferPipeline()))["fused_conv2d"], 1);
 }
 
 // The whole default pipeline: the optimizer's updates become one loop each.

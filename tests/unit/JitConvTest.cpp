@@ -30,8 +30,9 @@ std::string pairText(int64_t a, int64_t b) {
   return a == b ? std::to_string(a) : "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
 }
 
-/// conv2d with and without bias and both its gradient ops, for one geometry,
-/// over x f32[B, channels, h, w], at batch 1, 3 and 64.
+/// conv2d with and without bias, fused_conv2d with relu (with bias) and
+/// leaky_relu (without), and both gradient ops, for one geometry, over x
+/// f32[B, channels, h, w], at batch 1, 3 and 64.
 void checkConv(int64_t channels, int64_t filters, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                int64_t ph, int64_t pw, int64_t h = 12, int64_t w = 11) {
   int64_t oh = outExtent(h, kh, sh, ph), ow = outExtent(w, kw, sw, pw);
@@ -48,7 +49,9 @@ void checkConv(int64_t channels, int64_t filters, int64_t kh, int64_t kw, int64_
                      dims({filters, oh, ow}) + "]\n" + " y = conv2d(x, w, bias" + attrs + "\n" +
                      " z = conv2d(x, w" + attrs + "\n" + " gx = conv2d_grad_input(dy, w, x" +
                      attrs + "\n" + " gw = conv2d_grad_filter(x, dy, w" + attrs + "\n" +
-                     " output y, z, gx, gw\n}\n";
+                     " r = fused_conv2d(x, w, bias, activation=relu" + attrs + "\n" +
+                     " lr = fused_conv2d(x, w, activation=leaky_relu, alpha=0.2" + attrs +
+                     "\n output y, z, gx, gw, r, lr\n}\n";
   expectJitMatchesInterpreter(text, {1, 3, 64});
 }
 
@@ -90,6 +93,47 @@ TEST(JitConv, Conv2dAndGradientsWideStrides) {
 /// Rows so wide that conv2d_grad_filter sums one tap at a time (its partial
 /// sums of every tap would not fit its stack buffer).
 TEST(JitConv, Conv2dAndGradientsWideRows) { checkConv(1, 2, 7, 7, 1, 1, 0, 1, 8, 339); }
+
+/// fused_conv2d with every activation on 10 channels of 40x40: their padded
+/// planes (42x42) fill more than one group of the correlation kernel's
+/// buffer (9 planes), so the activation waits for the last group (few
+/// channels: the sums' f32 rounding stays within the bounded activations'
+/// tolerance); and a width stride
+/// of 5 (the plain nest).
+TEST(JitConv, FusedConv2dAppliesItsActivationOnceTheSumsAreDone) {
+  for (const char *act : {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"}) {
+    SCOPED_TRACE(act);
+    std::string a = std::string(", activation=") + act + ", padding=1";
+    std::string text = "model m {\n dim B\n input x: f32[B, 10, 40, 40]\n"
+                       " input w: f32[2, 10, 3, 3]\n input bias: f32[2]\n"
+                       " input v: f32[B, 1, 6, 40]\n input u: f32[2, 1, 3, 3]\n"
+                       " y = fused_conv2d(x, w, bias" +
+                       a +
+                       ")\n"
+                       " z = fused_conv2d(v, u" +
+                       a + ", stride=[1, 5])\n output y, z\n}\n";
+    expectJitMatchesInterpreter(text, {1, 2});
+  }
+}
+
+/// In the interpreter, fused_conv2d is its activation of conv2d, bit for bit.
+TEST(JitConv, FusedConv2dIsTheActivationOfConv2dInTheInterpreter) {
+  std::string text = "model m {\n input x: f32[2, 3, 6, 6]\n input w: f32[4, 3, 3, 3]\n"
+                     " input bias: f32[4]\n a = relu(conv2d(x, w, bias, stride=2, padding=1))\n"
+                     " b = fused_conv2d(x, w, bias, stride=2, padding=1, activation=relu)\n"
+                     " output a, b\n}\n";
+  Result<Graph> g = parseModel(text, "m.ir");
+  ASSERT_TRUE(g.ok()) << g.errorText();
+  Tensor x(DType::F32, {2, 3, 6, 6}), w(DType::F32, {4, 3, 3, 3}), bias(DType::F32, {4});
+  fillUniform(x.f32(), x.numel(), -1, 1, 3);
+  fillUniform(w.f32(), w.numel(), -1, 1, 4);
+  fillUniform(bias.f32(), bias.numel(), -1, 1, 5);
+  Interpreter interp(*g);
+  ASSERT_TRUE(interp.run({x, w, bias}).ok());
+  const Tensor &a = interp.value(g->outputs[0].value), &b = interp.value(g->outputs[1].value);
+  for (int64_t i = 0; i < a.numel(); ++i)
+    ASSERT_EQ(a.f32()[i], b.f32()[i]) << i;
+}
 
 /// The pools and their gradients over x f32[B, 3, 7, 9] for one kernel and
 /// stride (0: absent, i.e. the kernel).

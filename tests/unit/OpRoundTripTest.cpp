@@ -312,6 +312,13 @@ std::map<std::string, Recipe> recipes() {
       nonDefault(mm, "fused_matmul(a, w, bias, activation=gelu)"),
       nonDefault(mm, "fused_matmul(a, w, bias, activation=relu, precision=bf16)"),
   };
+  r["fused_conv2d"] = convOp("fused_conv2d", "x, w, bias", kConv);
+  r["fused_conv2d"].push_back(plain(kConv, "fused_conv2d(x, w)"));
+  r["fused_conv2d"].push_back(explicitDefault(
+      kConv, "fused_conv2d(x, w, bias, activation=none, alpha=0.01)", "fused_conv2d(x, w, bias)"));
+  r["fused_conv2d"].push_back(nonDefault(kConv, "fused_conv2d(x, w, bias, activation=relu)"));
+  r["fused_conv2d"].push_back(
+      nonDefault(kConv, "fused_conv2d(x, w, activation=leaky_relu, alpha=0.2)"));
   const std::string att = "input q: f32[B, 2, 5, 4]\ninput k: f32[B, 2, 7, 4]\n"
                           "input v: f32[B, 2, 7, 3]\ninput m: f32[5, 7]";
   r["fused_attention"] = {
