@@ -7,6 +7,7 @@
 #include <llvm/IR/Intrinsics.h>
 
 #include <algorithm>
+#include <map>
 
 namespace nnc::conv {
 
@@ -17,8 +18,9 @@ namespace {
 /// planes are copied once into zero-padded planes of a stack buffer; then
 /// per block of filters and group of taps (a pass), every (filter, tap)
 /// keeps a vector of partial sums in a register over the group's dy rows
-/// and vectors of columns, fed by one load of the padded x each (a strided
-/// load when the width stride is above 1), and adds it into a vector of
+/// and vectors of columns, a few rows at a time (chunk), fed by loads of the
+/// padded x that the rows' taps share (strided loads when the width stride
+/// is above 1), and adds it into a vector of
 /// double totals in memory once per group. The sums run in f32 over at most
 /// about 64 products per lane (a group is that many, or one image), so the
 /// error does not grow with the batch; each total's lanes are added in
@@ -60,12 +62,16 @@ struct FilterGrad {
     });
   }
 
-  /// The vector of dy columns [col, col + vw) of row oh against taps
-  /// [t0, t1): sums[j][t - t0] += x(tap) * dy[f0 + j]. In the masked tail
-  /// both loads read 0 past the row's end (not an x of the next row that
-  /// could be an infinity: times dy's 0, a NaN in the sum).
-  void chunk(V pad, const std::vector<V> &dyPlanes, V oh, V col, bool masked, int64_t t0,
-             int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
+  /// The vectors of dy columns [col, col + vw) of rows oh0 .. oh0 + rows - 1
+  /// against taps [t0, t1): sums[j][t - t0] += x(row, tap) * dy[f0 + j](row),
+  /// row by row for each sum. Each x vector is loaded once for all the
+  /// (row, tap) pairs that read it: with stride 1, row oh's tap (kh, kw) is
+  /// row oh + 1's tap (kh - 1, kw), so 4 rows of 3x3 taps load 6 x 3 vectors
+  /// of x rather than 4 x 9 (the kernel was bound by its loads). In the
+  /// masked tail both loads read 0 past the row's end (not an x of the next
+  /// row that could be an infinity: times dy's 0, a NaN in the sum).
+  void chunk(V pad, const std::vector<V> &dyPlanes, V oh0, int64_t rows, V col, bool masked,
+             int64_t t0, int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
     auto &b = l.b;
     size_t halves = g.bf16 ? 2 : 1;
     // Columns [col, col + chunkColumns()) of a row from p (sw apart): one
@@ -78,21 +84,35 @@ struct FilterGrad {
                                 masked ? tail[h] : nullptr));
       return g.bf16 ? bf16Consecutive(l, v[0], v[1]) : v[0];
     };
-    std::vector<V> dv;
-    V at = b.CreateAdd(b.CreateMul(oh, l.constI64(g.ow)), col);
-    for (V dyp : dyPlanes)
-      dv.push_back(columns(l.at(dyp, at, l.f32), 1, tailMasks));
-    V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh, l.constI64(g.sh)), l.constI64(stride)),
-                        b.CreateMul(col, l.constI64(g.sw)));
-    for (int64_t t = t0; t < t1; ++t) {
-      V p = l.at(pad, b.CreateAdd(top, l.constI64(t / g.kw * stride + t % g.kw)), l.f32);
-      V xv = columns(p, g.sw, xTailMasks);
-      for (size_t j = 0; j < dv.size(); ++j) {
-        llvm::AllocaInst *s = sums[j][t - t0];
-        V sum = b.CreateLoad(vecF, s);
-        b.CreateStore(g.bf16 ? dotBf16Pairs(l, sum, xv, dv[j]) : fmuladd(l, xv, dv[j], sum), s);
-      }
+    std::vector<std::vector<V>> dv(static_cast<size_t>(rows)); // [row][filter]
+    for (int64_t dr = 0; dr < rows; ++dr) {
+      V at = b.CreateAdd(b.CreateMul(b.CreateAdd(oh0, l.constI64(dr)), l.constI64(g.ow)), col);
+      for (V dyp : dyPlanes)
+        dv[dr].push_back(columns(l.at(dyp, at, l.f32), 1, tailMasks));
     }
+    V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh0, l.constI64(g.sh)), l.constI64(stride)),
+                        b.CreateMul(col, l.constI64(g.sw)));
+    // The (row, tap) pairs by the x they read (an offset from `top`).
+    std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> readers;
+    for (int64_t dr = 0; dr < rows; ++dr)
+      for (int64_t t = t0; t < t1; ++t)
+        readers[(dr * g.sh + t / g.kw) * stride + t % g.kw].push_back({dr, t});
+    for (const auto &[offset, pairs] : readers) {
+      V xv = columns(l.at(pad, b.CreateAdd(top, l.constI64(offset)), l.f32), g.sw, xTailMasks);
+      for (auto [dr, t] : pairs)
+        for (size_t j = 0; j < dyPlanes.size(); ++j) {
+          llvm::AllocaInst *s = sums[j][t - t0];
+          V sum = b.CreateLoad(vecF, s), d = dv[dr][j];
+          b.CreateStore(g.bf16 ? dotBf16Pairs(l, sum, xv, d) : fmuladd(l, xv, d, sum), s);
+        }
+    }
+  }
+
+  /// Rows of dy per chunk: as many as the registers left by the sums hold
+  /// (a vector per row and filter, and one of x), at most 4.
+  int64_t rowsPerChunk(int64_t filters, int64_t sums) const {
+    int64_t registers = vectorLanes(*l.fn) == 16 ? 32 : 16;
+    return std::clamp<int64_t>((registers - sums - 2) / filters, 1, std::min<int64_t>(4, g.oh));
   }
 
   /// The totals of filter f0 + j, tap t: vw doubles at `totals`.
@@ -121,14 +141,21 @@ struct FilterGrad {
         V p = b.CreateAdd(b.CreateMul(b.CreateAdd(n0, i), l.constI64(filters)), f);
         dyPlanes.push_back(conv::plane(l, dyData, p, g.oh * g.ow));
       }
-      forOuter(l, l.constI64(g.oh), [&](V oh) {
+      // Rows oh0 .. oh0 + rows - 1 across the width.
+      auto rowTile = [&](V oh0, int64_t rows) {
         if (full > 0)
           forOuter(l, l.constI64(full), [&](V q) {
-            chunk(padI, dyPlanes, oh, b.CreateMul(q, l.constI64(cols)), false, t0, t1, sums);
+            chunk(padI, dyPlanes, oh0, rows, b.CreateMul(q, l.constI64(cols)), false, t0, t1, sums);
           });
         if (tail > 0)
-          chunk(padI, dyPlanes, oh, l.constI64(full * cols), true, t0, t1, sums);
-      });
+          chunk(padI, dyPlanes, oh0, rows, l.constI64(full * cols), true, t0, t1, sums);
+      };
+      int64_t rows = rowsPerChunk(count, count * (t1 - t0));
+      if (g.oh >= rows)
+        forOuter(l, l.constI64(g.oh / rows),
+                 [&](V r) { rowTile(b.CreateMul(r, l.constI64(rows)), rows); });
+      if (g.oh % rows)
+        rowTile(l.constI64(g.oh / rows * rows), g.oh % rows);
     });
     for (int64_t j = 0; j < count; ++j)
       for (int64_t t = t0; t < t1; ++t) {
