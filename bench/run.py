@@ -246,13 +246,15 @@ def main():
 
     peak = {t: max(v) for t, v in peaks.items()}
     lines = []
-    lines.append("| workload | threads | nnc us | PyTorch us | oneDNN us | nnc vs PyTorch | nnc vs oneDNN | GFLOP/s nnc / oneDNN / PyTorch |")
+    lines.append("| workload | threads | nnc us | PyTorch us | oneDNN us | nnc vs PyTorch | nnc vs oneDNN | GFLOP/s nnc / oneDNN / PyTorch (% of the FMA peak) |")
     lines.append("|---|---|---|---|---|---|---|---|")
     for w, engines, desc in WORKLOADS:
         for t in threads:
             n, tt, o = med(w, "nnc", t), med(w, "torch", t), med(w, "onednn", t)
             g = [gf(w, e, t) for e in ("nnc", "onednn", "torch")]
-            gs = " / ".join("-" if x is None else f"{x:.1f}" for x in g) if any(g) else "-"
+            def of_peak(x):
+                return f" ({x / peak[t] * 100:.0f}%)" if t in peak and peak[t] else ""
+            gs = " / ".join("-" if x is None else f"{x:.1f}{of_peak(x)}" for x in g) if any(g) else "-"
             extra = ""
             if w == "conv_fwd" and results.get((w, "torch", t)):
                 rs = results[(w, "torch", t)]

@@ -62,7 +62,9 @@ double nodeFlops(const Graph &g, const Node &n, const std::vector<int64_t> &dims
   case OpKind::Conv2d: // (x, w[, b]) -> y
     return 2 * out * filterTaps(type(1), dims) + (n.operands.size() > 2 ? out : 0);
   case OpKind::FusedConv2d: // conv2d's, and the activation per element
-    return 2 * out * filterTaps(type(1), dims) + (n.operands.size() > 2 ? out : 0) + out;
+    return 2 * out * filterTaps(type(1), dims) + (n.operands.size() > 2 ? out : 0) +
+           (n.attrs[static_cast<size_t>(n.info().attrIndex("activation"))].ident == "none" ? 0
+                                                                                           : out);
   case OpKind::Conv2dGradInput: // (dy, w, x): each dy element meets every tap
     return 2 * elements(type(0), dims) * filterTaps(type(1), dims);
   case OpKind::Conv2dGradFilter: // (x, dy, w)

@@ -78,8 +78,8 @@ V unaryGrad(Lowering &l, const Node &n, V x, V dy) {
     return b.CreateFMul(dy, b.CreateFMul(x, b.CreateFSub(one, x)));
   case OpKind::TanhGrad:
     return b.CreateFMul(dy, b.CreateFSub(one, b.CreateFMul(x, x)));
-  case OpKind::ReluGrad:
-    return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy, zero);
+  case OpKind::ReluGrad: // a NaN x passes dy, as PyTorch's threshold backward
+    return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, dy);
   case OpKind::LeakyReluGrad:
     return b.CreateSelect(b.CreateFCmpOGT(x, zero), dy,
                           b.CreateFMul(dy, l.constF32(attr::alpha(n))));

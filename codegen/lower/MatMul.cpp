@@ -54,7 +54,7 @@ ElementMap activationGradientMap(Lowering &l, const std::string &activation, dou
       return dy;
     V zero = constantLike(dy, 0);
     if (act.grad == OpKind::ReluGrad)
-      return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy, zero);
+      return b.CreateSelect(b.CreateFCmpOLE(z, zero), zero, dy);
     if (act.grad == OpKind::LeakyReluGrad)
       return b.CreateSelect(b.CreateFCmpOGT(z, zero), dy,
                             b.CreateFMul(dy, constantLike(dy, alpha)));

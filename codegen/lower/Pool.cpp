@@ -6,7 +6,8 @@
 /// one masked load per input row under the block, shuffles to the taps, and
 /// for the gradients one masked store per input row, so every input
 /// position is written once: the max pool's dy at the window's first
-/// maximum, 0 elsewhere (no zeroing pass, no scatter).
+/// maximum, 0 elsewhere (no scatter, and no zeroing pass where the windows
+/// cover the plane).
 /// Overlapping windows take the general nests, which visit the taps in
 /// turn over a whole output row and scatter the gradient.
 ///

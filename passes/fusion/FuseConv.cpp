@@ -9,9 +9,11 @@
 /// Any activation of the op table's list (relu, leaky_relu, sigmoid, tanh,
 /// gelu). The convolution's result must be read by the activation alone and
 /// not be an output, an update or the loss. In a training step this holds
-/// after fuse-matmul has pointed the relu, leaky_relu, sigmoid and tanh
-/// gradients at the activation's output; gelu's gradient reads its input,
-/// so a gelu after a convolution stays unfused there.
+/// for relu and leaky_relu (slope >= 0) once fuse-matmul has pointed their
+/// gradients at the activation's output, and for sigmoid and tanh, whose
+/// gradients read it anyway; gelu's gradient reads its input (as does a
+/// leaky_relu's of negative slope), so such an activation after a
+/// convolution stays unfused there.
 #include "ir/Activation.h"
 #include "ir/NodeAttrs.h"
 #include "passes/fusion/Fusion.h"

@@ -5,17 +5,19 @@
 ///     -> maxpool2d_grad(y, relu_grad(maxpool2d(y), dy))
 ///
 /// Exact, bit for bit: maxpool2d_grad puts each window's dy at the window's
-/// maximum p, where y[p] is the window's pooled value h, so the mask y[p] > 0
-/// the relu gradient applies there is h > 0; every other position gets 0
-/// either way, and the windows that share a maximum share its mask. In a
+/// first maximum p, where y[p] is the window's pooled value h (a NaN when
+/// the window holds one: p is then its first NaN), so the mask the relu
+/// gradient applies there (0 where y[p] <= 0; a NaN passes dy) is h's;
+/// every other position gets 0 either way, and the windows that share a
+/// maximum share its mask. In a
 /// CNN's backward pass (conv, relu, maxpool) this removes the relu
 /// gradient's pass over the full-size activation: the pool's gradient then
 /// writes the convolution's dy directly. fuse-matmul runs first, so the
 /// relu gradient reads the relu's output y, as the pool does.
 ///
-/// Needs the forward maxpool2d(y) of the same window in the graph (a
-/// training step has it) and the pool gradient's result read by the relu
-/// gradient alone.
+/// Needs the forward maxpool2d(y) of the same window before the pool
+/// gradient in the graph (a training step has it) and the pool gradient's
+/// result read by the relu gradient alone.
 #include "passes/fusion/Fusion.h"
 
 namespace nnc {
@@ -39,7 +41,7 @@ public:
       Node &unpool = g.node(v.def);
       if (unpool.op != OpKind::MaxPool2dGrad || unpool.operands[0] != y)
         continue;
-      ValueId pooled = forwardPool(g, unpool);
+      ValueId pooled = forwardPool(g, v.def);
       std::string why = uses.whyKept(pooledGrad);
       if (pooled == kNoValue || !why.empty()) {
         if (ctx.remarks)
@@ -64,12 +66,16 @@ public:
   }
 
 private:
-  /// The result of maxpool2d(y) with the window of `unpool`, or kNoValue.
-  static ValueId forwardPool(const Graph &g, const Node &unpool) {
-    for (const Node &n : g.nodes)
-      if (n.op == OpKind::MaxPool2d && n.operands[0] == unpool.operands[0] &&
-          n.attrs == unpool.attrs)
+  /// The result of a maxpool2d(y) with the window of the pool gradient
+  /// `unpool` computed before it (the node order is the schedule: the mask
+  /// takes the pool gradient's place), or kNoValue.
+  static ValueId forwardPool(const Graph &g, NodeId unpool) {
+    const Node &grad = g.node(unpool);
+    for (NodeId i = 0; i < unpool; ++i) {
+      const Node &n = g.node(i);
+      if (n.op == OpKind::MaxPool2d && n.operands[0] == grad.operands[0] && n.attrs == grad.attrs)
         return n.result;
+    }
     return kNoValue;
   }
 };

@@ -134,10 +134,12 @@ double unaryGradOp(OpKind op, const Attrs &attrs, double v, double dy) {
     return dy * v * (1.0 - v);
   case OpKind::TanhGrad: // v = y
     return dy * (1.0 - v * v);
-  case OpKind::ReluGrad: // v = x
-    return std::isnan(v) ? v : (v > 0 ? dy : 0.0);
+  // As PyTorch's threshold and leaky_relu backward: a NaN x is not <= 0
+  // (relu passes dy) and not > 0 (leaky_relu scales dy).
+  case OpKind::ReluGrad: // v = x (or relu's output)
+    return v <= 0 ? 0.0 : dy;
   case OpKind::LeakyReluGrad:
-    return std::isnan(v) ? v : (v > 0 ? dy : dy * attr::alpha(op, attrs));
+    return v > 0 ? dy : dy * attr::alpha(op, attrs);
   case OpKind::GeluGrad:
     return dy * geluDerivative(v);
   case OpKind::AbsGrad:

@@ -189,6 +189,63 @@ TEST(Fusion, CnnReluGradientsMovePastTheirPools) {
       ASSERT_EQ(got[name].at(i), w.at(i)) << name << "[" << i << "]";
 }
 
+/// fuse-pool-relu on overlapping (3x3, stride 1) and tiling (2x2, a row and
+/// a column uncovered) windows with ties, NaNs, zeros of both signs and
+/// infinities in y: the same bits before and after, in the interpreter and
+/// in the JIT. A maxpool2d after the pool gradient is not taken (the mask
+/// would read it before it is computed).
+TEST(Fusion, PoolReluRewriteKeepsEveryBit) {
+  for (const char *window : {"kernel=3, stride=1", "kernel=2"}) {
+    SCOPED_TRACE(window);
+    bool tiling = std::string(window) == "kernel=2";
+    std::string dy = tiling ? "f32[2, 2, 2, 3]" : "f32[2, 2, 3, 5]";
+    std::string w = std::string(", ") + window + ")";
+    std::string text = "model m {\n input y: f32[2, 2, 5, 7]\n input dy: " + dy + "\n" +
+                       " p = maxpool2d(y" + w + "\n g = maxpool2d_grad(y, dy" + w + "\n" +
+                       " r = relu_grad(y, g)\n output p, r\n}\n";
+    Result<Graph> g = parseModel(text, "m.ir");
+    ASSERT_TRUE(g.ok()) << g.errorText();
+    Graph moved = runPasses(*g, {"fuse-pool-relu"});
+    EXPECT_EQ(opCounts(moved)["relu_grad"], 1);
+    EXPECT_EQ(moved.type(moved.node(moved.nodes.size() - 2).result),
+              moved.type(moved.findValue("dy")))
+        << "the mask runs on the pooled side";
+    Tensor y(DType::F32, {2, 2, 5, 7}),
+        d(DType::F32, tiling ? std::vector<int64_t>{2, 2, 2, 3} : std::vector<int64_t>{2, 2, 3, 5});
+    const float nan = std::numeric_limits<float>::quiet_NaN(),
+                inf = std::numeric_limits<float>::infinity();
+    const float values[] = {1, -1, 0, -0.0f, 2, nan, 2, -inf, inf, 0.5f, -0.0f, nan, 1, 1};
+    for (int64_t i = 0; i < y.numel(); ++i)
+      y.f32()[i] = values[(i * 7 + i / 5) % 14];
+    for (int64_t i = 0; i < d.numel(); ++i)
+      d.f32()[i] = i % 3 == 0 ? -0.0f : 0.25f * static_cast<float>(i % 11) - 1;
+    Interpreter before(*g), after(moved);
+    ASSERT_TRUE(before.run({y, d}).ok());
+    ASSERT_TRUE(after.run({y, d}).ok());
+    const Tensor &want = before.value(g->outputs[1].value),
+                 &got = after.value(moved.outputs[1].value);
+    EXPECT_EQ(std::memcmp(want.data(), got.data(), static_cast<size_t>(want.bytes())), 0);
+    auto jitBefore = jitCompile(*g, nullptr, {}), jitAfter = jitCompile(moved, nullptr, {});
+    ASSERT_TRUE(jitBefore.ok() && jitAfter.ok());
+    std::vector<Tensor> a = jittest::expectSame(*g, (*jitBefore)->functions(), {}, {y, d}, text);
+    std::vector<Tensor> b = jittest::expectSame(moved, (*jitAfter)->functions(), {}, {y, d}, text);
+    ASSERT_EQ(a.size(), 2u);
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_EQ(std::memcmp(a[1].data(), b[1].data(), static_cast<size_t>(a[1].bytes())), 0);
+    EXPECT_EQ(std::memcmp(a[1].data(), want.data(), static_cast<size_t>(want.bytes())), 0)
+        << "the JIT and the interpreter agree bit for bit";
+  }
+  // The forward pool after the gradient: nothing moves, and the graph stays valid.
+  const std::string late = "model m {\n input y: f32[1, 1, 4, 4]\n input dy: f32[1, 1, 2, 2]\n"
+                           " g = maxpool2d_grad(y, dy, kernel=2)\n r = relu_grad(y, g)\n"
+                           " p = maxpool2d(y, kernel=2)\n output r, p\n}\n";
+  Result<Graph> g = parseModel(late, "m.ir");
+  ASSERT_TRUE(g.ok()) << g.errorText();
+  Graph kept = runPasses(*g, {"fuse-pool-relu"});
+  EXPECT_EQ(kept.node(1).op, OpKind::ReluGrad);
+  EXPECT_EQ(kept.type(kept.node(1).result), kept.type(kept.findValue("y")));
+}
+
 /// fuse-conv: in the CNN's training step both convolutions take their relu
 /// (the relu gradients read the relu's output, not the convolution's); the
 /// ResNet's convolutions feed batch norm and stay plain.

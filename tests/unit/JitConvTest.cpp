@@ -216,7 +216,7 @@ TEST(JitConv, TiledMaxPoolGradientTiesAndNaN) {
     float nan = std::numeric_limits<float>::quiet_NaN();
     x.f32()[3] = nan;
     x.f32()[w + 2] = nan;
-    x.f32()[w + 3] = nan; // two NaNs in one window: the first keeps it
+    x.f32()[w + 3] = nan; // three NaNs in window (0, 1): the first keeps it
     for (int64_t i = 5 * w; i < 7 * w; ++i)
       x.f32()[i] = -std::numeric_limits<float>::infinity(); // windows of -inf only
     expectJitMatchesOn(text, {x, dy});

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -141,6 +142,9 @@ inline std::vector<Tensor> expectSame(const Graph &g, const ModelFunctions &f,
   std::vector<void *> outPtrs;
   for (const OutputRef &o : g.outputs) {
     outs.emplace_back(g.type(o.value).dtype, concreteShape(g.type(o.value), dims));
+    // Garbage in the caller's buffers (NaN bytes): a kernel must write every
+    // element, not count on zeroed memory.
+    std::memset(outs.back().data(), 0xff, outs.back().bytes());
     outPtrs.push_back(outs.back().data());
   }
   EXPECT_EQ(f.infer(state.p, workspace.p, dims.data(), in.data(), outPtrs.data()), 0) << what;

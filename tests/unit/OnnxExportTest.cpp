@@ -106,6 +106,23 @@ TEST(OnnxExport, OpsAndFusedOpsComeBackComputingTheSame) {
   expectRoundTripComputesTheSame(g, "ops");
 }
 
+/// fused_conv2d exports as Conv and its activation (with and without bias).
+TEST(OnnxExport, FusedConvolutionsComeBackComputingTheSame) {
+  std::string text = R"(model convs {
+  dim B
+  input x: f32[B, 2, 6, 6]
+  param w: f32[3, 2, 3, 3] = uniform(-1, 1, seed=1)
+  param b: f32[3] = uniform(-1, 1, seed=2)
+  r = fused_conv2d(x, w, b, padding=1, activation=relu)
+  l = fused_conv2d(x, w, stride=2, activation=leaky_relu, alpha=0.2)
+  n = fused_conv2d(x, w, b)
+  output r, l, n
+}
+)";
+  Graph g = jittest::parsedOrFail(text);
+  expectRoundTripComputesTheSame(g, "convs");
+}
+
 /// The error of exporting model `text`, which must fail.
 std::string exportError(const std::string &text) {
   Graph g = jittest::parsedOrFail(text);

@@ -70,6 +70,15 @@ Parts fusedMatMul(const Node &n) {
   return parts;
 }
 
+/// conv2d (x, w[, bias]), then the activation.
+Parts fusedConv2d(const Node &n) {
+  Parts parts;
+  chain(parts, "conv2d", n.operands.size() > 2 ? std::vector{0, 1, 2} : std::vector{0, 1});
+  if (Activation act = activationOf(n); !act.none)
+    chain(parts, withNote(opInfo(act.forward).name, alphaNote(n, act.forward)), {});
+  return parts;
+}
+
 /// The backward ops start with the activation's gradient of (z, dy), unless
 /// the activation is `none`: then the GEMM or the sum reads dy itself.
 /// Returns whether a gradient part was added.
@@ -152,6 +161,9 @@ Parts fusedParts(const Graph &g, const Node &n) {
   switch (n.op) {
   case OpKind::FusedMatMul:
     parts = fusedMatMul(n);
+    break;
+  case OpKind::FusedConv2d:
+    parts = fusedConv2d(n);
     break;
   case OpKind::FusedMatMulGradInput:
   case OpKind::FusedMatMulGradWeight:
