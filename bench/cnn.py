@@ -210,10 +210,10 @@ def main():
         "around the forward pass and the loss, mkldnn on. Same thread count for every engine.",
         "- Epoch seconds: median over the epochs of two runs each (order A B C D E E D C B A); "
         f"step ms: epoch seconds / {STEPS}; accuracy: the first run's, after the last epoch; "
-        "nnc f32 speedup: the engine's epoch time / nnc f32's at the same thread count.",
+        "time / nnc f32: the engine's epoch time over nnc f32's at the same thread count (above 1: nnc f32 is faster; nnc bf16 below 1 is faster than nnc f32).",
     ] + notes + [
         "",
-        "| threads | engine | epoch s | step ms | test accuracy | nnc f32 speedup |",
+        "| threads | engine | epoch s | step ms | test accuracy | time / nnc f32 |",
         "|---|---|---|---|---|---|",
     ]
     for t in threads:
