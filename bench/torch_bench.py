@@ -89,7 +89,9 @@ def run(workload, reps):
             opt.step()
 
         med, samples, iters = measure(fn, reps)
-        out["gflops"] = round(3 * 2.0 * bsz * (784 * 256 + 256 * 256 + 256 * 10) / (med * 1e3), 2)
+        # Forward, weight gradients, input gradients but x's (as nnc_bench).
+        flops = 2.0 * bsz * (2 * 784 * 256 + 3 * (256 * 256 + 256 * 10))
+        out["gflops"] = round(flops / (med * 1e3), 2)
     elif workload == "xor_train":
         x = torch.tensor([[0.0, 0], [0, 1], [1, 0], [1, 1]])
         t = torch.tensor([[0.0], [1], [1], [0]])
@@ -131,7 +133,7 @@ def run(workload, reps):
                 opt.step()
 
             med, samples, iters = measure(fn, reps)
-            flops = 3 * 2 * 2.0 * bsz * d * d
+            flops = 5 * 2.0 * bsz * d * d  # both GEMMs 3 times, but x's gradient
         out["gflops"] = round(flops / (med * 1e3), 2)
     elif workload == "conv_fwd":
         x = torch.rand(64, 1, 28, 28, generator=g)
