@@ -60,20 +60,39 @@ std::vector<int64_t> shuffledOrder(int64_t n, uint64_t seed, uint64_t epoch) {
 
 namespace {
 
-/// Copies rows of `src` (each `elements` 4-byte values) to `dst` in order.
-void copyRows(const Tensor &src, std::span<const int64_t> rows, int64_t elements, Tensor &dst) {
+/// Copies rows of `src` (each `elements` 4-byte values) to `dst` in order:
+/// with a pool, in one task per thread of consecutive rows.
+void copyRows(const Tensor &src, std::span<const int64_t> rows, int64_t elements, Tensor &dst,
+              ThreadPool *pool = nullptr) {
   if (elements <= 0)
     return;
-  const auto *from = static_cast<const char *>(src.data());
-  auto *to = static_cast<char *>(dst.data());
-  size_t rowBytes = static_cast<size_t>(elements) * 4;
-  for (size_t k = 0; k < rows.size(); ++k)
-    std::memcpy(to + k * rowBytes, from + static_cast<size_t>(rows[k]) * rowBytes, rowBytes);
+  struct Copy {
+    const char *from;
+    char *to;
+    size_t rowBytes;
+    std::span<const int64_t> rows;
+    int64_t parts;
+    void run(int64_t part) const {
+      auto n = static_cast<int64_t>(rows.size());
+      for (int64_t k = n * part / parts; k < n * (part + 1) / parts; ++k)
+        std::memcpy(to + static_cast<size_t>(k) * rowBytes,
+                    from + static_cast<size_t>(rows[static_cast<size_t>(k)]) * rowBytes, rowBytes);
+    }
+  };
+  Copy copy{static_cast<const char *>(src.data()), static_cast<char *>(dst.data()),
+            static_cast<size_t>(elements) * 4, rows, pool ? pool->threads() : 1};
+  if (copy.parts == 1)
+    return copy.run(0);
+  pool->parallelFor(
+      copy.parts, [](void *ctx, int64_t part) { static_cast<const Copy *>(ctx)->run(part); },
+      &copy);
 }
 
-/// Copies `rows` of `data` into `b`, whose tensors have their shapes.
-void fillBatch(const Dataset &data, std::span<const int64_t> rows, Batch &b) {
-  copyRows(data.features, rows, data.exampleElements(), b.features);
+/// Copies `rows` of `data` into `b`, whose tensors have their shapes (the
+/// features on `pool`'s threads when there is one).
+void fillBatch(const Dataset &data, std::span<const int64_t> rows, Batch &b,
+               ThreadPool *pool = nullptr) {
+  copyRows(data.features, rows, data.exampleElements(), b.features, pool);
   if (!data.labels.empty())
     copyRows(data.labels, rows, data.labelElements(), b.labels);
 }
@@ -149,7 +168,7 @@ std::span<const int64_t> Batcher::rowsOf(int64_t i) const {
 
 Batch Batcher::batch(int64_t i) const { return gatherBatch(*data_, rowsOf(i), exampleShape_); }
 
-void Batcher::batchInto(int64_t i, Batch &out) const {
+void Batcher::batchInto(int64_t i, Batch &out, ThreadPool *pool) const {
   std::span<const int64_t> rows = rowsOf(i);
   std::vector<int64_t> shape = batchShape(rows.size(), exampleShape_);
   bool labelsReusable = data_->labels.empty() || out.labels.unshared();
@@ -157,7 +176,7 @@ void Batcher::batchInto(int64_t i, Batch &out) const {
     out = gatherBatch(*data_, rows, exampleShape_);
     return;
   }
-  fillBatch(*data_, rows, out);
+  fillBatch(*data_, rows, out, pool);
 }
 
 Result<std::pair<Dataset, Dataset>> splitHoldout(Dataset d, double fraction, uint64_t seed) {

@@ -544,6 +544,13 @@ TEST_F(DatasetTest, BatchIntoRefillsItsTensorsUnlessShapeOrSharingSaysOtherwise)
   b->batchInto(2, out); // the last, partial batch has its own shape
   EXPECT_EQ(out.features.shape(), (std::vector<int64_t>{2, 4}));
   EXPECT_TRUE(same(out, b->batch(2)));
+  // On a pool's threads (3: parts of 1 and 2 rows, then 0 and 1 of the
+  // partial batch), the same rows.
+  ThreadPool pool(3);
+  for (int64_t i : {0, 1, 2, 1}) {
+    b->batchInto(i, out, &pool);
+    EXPECT_TRUE(same(out, b->batch(i))) << "batch " << i;
+  }
 }
 
 TEST_F(DatasetTest, BatchesTakeTheModelInputShape) {

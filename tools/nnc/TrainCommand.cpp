@@ -126,6 +126,8 @@ struct TrainingRun {
   double rate = 0;          ///< the learning rate of the last step
   bool rateWritten = false; ///< the rate was written for this process's first step
   Batch batch;              ///< refilled in place step after step
+  /// The compiled code's threads, which also gather each batch (none on 1).
+  std::shared_ptr<ThreadPool> pool;
   std::optional<TrainingLog> log;
   int64_t savedEpochs = -1; ///< epochs in the last checkpoint written (-1: none this run)
   /// Under mpirun: the processes, and this one's part of each step.
@@ -165,6 +167,8 @@ Status startEngine(TrainingRun &run, int threads) {
   if (!engine)
     return Status(engine.takeDiags());
   run.engine = std::move(engine).value();
+  if (int n = threads > 0 ? threads : ThreadPool::defaultThreads(); n > 1)
+    run.pool = ThreadPool::shared(n);
   if (Status s = loadStartingPoint(run); !s)
     return s;
   if (!run.model.minimize)
@@ -384,7 +388,7 @@ Result<EpochResult> trainEpoch(TrainingRun &run, Batcher &batcher, int64_t epoch
       result.interruptedBy = signal;
       return result;
     }
-    batcher.batchInto(i, bt);
+    batcher.batchInto(i, bt, run.pool.get());
     scheduleRate(run, totalSteps, run.rateWritten);
     std::vector<Tensor> inputs = batchInputs(run.model, run.binding, bt);
     auto loss = run.parallel ? run.parallel->step(inputs) : run.engine->trainStep(inputs);
