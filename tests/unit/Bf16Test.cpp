@@ -18,6 +18,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <tuple>
 
@@ -175,6 +176,37 @@ TEST(Bf16Conv, ForwardAndBothGradientsMatchTheBf16Reference) {
     std::string text = convolutions(size, stride, padding, ins, outs);
     expectJitMatchesInterpreter(text, {1, 2});
     expectBf16CloseToF32(text, 2);
+  }
+}
+
+// The bf16 filter gradient pairs neighbouring columns of x and dy: odd and
+// even row tails (19 and 20 columns) leave half of the last pair outside
+// the row, and an infinity in the next row's first column (no padding) must
+// reach only the taps that read it (0 x inf would be a NaN).
+TEST(Bf16Conv, FilterGradientPairsStopAtTheRowsEnd) {
+  SKIP_WITHOUT_BF16();
+  for (int64_t width : {21, 22}) {
+    int64_t ow = width - 2;
+    std::string text = "model m {\n input x: f32[2, 1, 4, " + std::to_string(width) +
+                       "]\n input dy: f32[2, 2, 2, " + std::to_string(ow) +
+                       "]\n input w: f32[2, 1, 3, 3]\n" +
+                       " g = conv2d_grad_filter(x, dy, w, precision=bf16)\n output g\n}\n";
+    Result<Graph> g = parseModel(text, "m.ir");
+    ASSERT_TRUE(g.ok()) << g.errorText();
+    Tensor x(DType::F32, {2, 1, 4, width}), dy(DType::F32, {2, 2, 2, ow}),
+        w(DType::F32, {2, 1, 3, 3});
+    fillUniform(x.f32(), x.numel(), -1, 1, 3);
+    fillUniform(dy.f32(), dy.numel(), -1, 1, 4);
+    fillUniform(w.f32(), w.numel(), -1, 1, 5);
+    x.f32()[2 * width] = std::numeric_limits<float>::infinity(); // image 0, row 2, column 0
+    auto jit = jitCompile(*g, nullptr, {});
+    ASSERT_TRUE(jit.ok()) << jit.errorText();
+    std::vector<Tensor> out = jittest::expectSame(*g, (*jit)->functions(), {}, {x, dy, w}, text);
+    ASSERT_EQ(out.size(), 1u);
+    // Column 2's taps (kw = 2) never read column 0: finite.
+    for (int64_t slice = 0; slice < 2; ++slice)
+      for (int64_t kh = 0; kh < 3; ++kh)
+        EXPECT_TRUE(std::isfinite(out[0].f32()[slice * 9 + kh * 3 + 2])) << slice << " " << kh;
   }
 }
 
