@@ -1,12 +1,14 @@
-/// Training data readers (IDX, CSV, .npy pairs), all bounded and strict.
-/// Shuffling, batching and hold-out splits are in runtime/io/Batcher.cpp.
+/// Training data readers: CSV and .npy pairs, and the dispatch by data
+/// spec, all bounded and strict. IDX files are runtime/io/IdxFiles.cpp, the
+/// plain-or-gzip byte streams runtime/io/ByteStream.cpp; shuffling,
+/// batching and hold-out splits runtime/io/Batcher.cpp.
 #include "runtime/io/Dataset.h"
+
+#include "runtime/io/ByteStream.h"
 
 #include "runtime/io/AtomicFile.h"
 #include "runtime/io/Text.h"
 #include "runtime/io/Npy.h"
-
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -25,230 +27,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// No data file, compressed or not, may hold more than this.
-constexpr uint64_t kMaxDataBytes = uint64_t(4) << 30;
 /// At most this many feature values in a CSV (4 GiB of f32).
 constexpr uint64_t kMaxCsvValues = uint64_t(1) << 30;
 /// A CSV line may be at most this long.
 constexpr size_t kMaxLineBytes = size_t(64) << 20;
-/// Reads and conversions go in pieces of this size.
-constexpr size_t kChunkBytes = size_t(1) << 20;
-
-constexpr uint32_t kIdxImageMagic = 0x00000803;
-constexpr uint32_t kIdxLabelMagic = 0x00000801;
-
-// ---- byte streams: plain or gzipped files ----------------------------------
-
-/// The bytes of a file, inflated when it is gzip data, read front to back.
-/// Never yields more than kMaxDataBytes.
-class ByteStream {
-public:
-  static Result<ByteStream> open(const std::string &path, bool gzip);
-  /// The same over bytes already in memory; `name` starts every message.
-  static Result<ByteStream> fromBytes(std::string name, std::string bytes, bool gzip);
-
-  /// Reads up to `n` bytes into `dst`; fewer only at the end of the data.
-  /// Errors: corrupt or truncated gzip data, more than kMaxDataBytes.
-  Result<size_t> read(char *dst, size_t n);
-  const std::string &path() const { return path_; }
-
-private:
-  struct ZStream {
-    z_stream z{};
-    ~ZStream() { inflateEnd(&z); }
-  };
-
-  Result<size_t> inflateInto(char *dst, size_t n);
-  /// Gives zlib the next piece of the compressed bytes (avail_in is 32-bit).
-  void feed();
-  size_t unfed() const { return file_.size() - fed_; }
-
-  std::string path_;
-  std::string file_;
-  size_t pos_ = 0; ///< plain files: the next byte to read
-  std::unique_ptr<ZStream> zs_;
-  size_t fed_ = 0; ///< compressed bytes handed to zlib so far
-  bool finished_ = false;
-  uint64_t produced_ = 0;
-};
-
-Result<ByteStream> ByteStream::open(const std::string &path, bool gzip) {
-  Result<std::string> bytes = readWholeFile(path, kMaxDataBytes);
-  if (!bytes)
-    return bytes.takeDiags();
-  return fromBytes(path, std::move(*bytes), gzip);
-}
-
-Result<ByteStream> ByteStream::fromBytes(std::string name, std::string bytes, bool gzip) {
-  const std::string &path = name;
-  if (bytes.size() > kMaxDataBytes)
-    return Result<ByteStream>::fail("{}: too large ({} bytes; the limit is {})", path, bytes.size(),
-                                    kMaxDataBytes);
-  ByteStream s;
-  s.path_ = std::move(name);
-  s.file_ = std::move(bytes);
-  if (!gzip)
-    return s;
-  if (s.file_.size() < 2 || static_cast<unsigned char>(s.file_[0]) != 0x1f ||
-      static_cast<unsigned char>(s.file_[1]) != 0x8b)
-    return Result<ByteStream>::fail("{}: not a gzip file (the name ends in "
-                                    ".gz but the bytes do not start with the "
-                                    "gzip magic 1f 8b)",
-                                    s.path_);
-  s.zs_ = std::make_unique<ZStream>();
-  // 15 + 16: a 32 KiB window, gzip wrapping only.
-  if (inflateInit2(&s.zs_->z, 15 + 16) != Z_OK)
-    return Result<ByteStream>::fail("{}: cannot start zlib", s.path_);
-  return s;
-}
-
-void ByteStream::feed() {
-  size_t piece = std::min<size_t>(unfed(), size_t(1) << 30);
-  zs_->z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(file_.data() + fed_));
-  zs_->z.avail_in = static_cast<uInt>(piece);
-  fed_ += piece;
-}
-
-Result<size_t> ByteStream::read(char *dst, size_t n) {
-  size_t got = 0;
-  if (!zs_) {
-    got = std::min(n, file_.size() - pos_);
-    if (got > 0)
-      std::memcpy(dst, file_.data() + pos_, got);
-    pos_ += got;
-  } else {
-    Result<size_t> r = inflateInto(dst, n);
-    if (!r)
-      return r;
-    got = *r;
-  }
-  produced_ += got;
-  if (produced_ > kMaxDataBytes)
-    return Result<size_t>::fail("{}: too large: more than 4 GiB of data{}", path_,
-                                zs_ ? " after decompression" : "");
-  return got;
-}
-
-Result<size_t> ByteStream::inflateInto(char *dst, size_t n) {
-  using R = Result<size_t>;
-  z_stream &z = zs_->z;
-  size_t got = 0;
-  while (got < n && !finished_) {
-    if (z.avail_in == 0)
-      feed();
-    size_t want = std::min<size_t>(n - got, size_t(1) << 30);
-    z.next_out = reinterpret_cast<Bytef *>(dst + got);
-    z.avail_out = static_cast<uInt>(want);
-    int rc = inflate(&z, Z_NO_FLUSH);
-    got += want - z.avail_out;
-    if (rc == Z_STREAM_END) {
-      // Another gzip member may follow (as `cat a.gz b.gz` makes); trailing
-      // zero bytes are padding, which gzip(1) ignores too.
-      std::string_view rest(reinterpret_cast<const char *>(z.next_in), z.avail_in);
-      rest = std::string_view(rest.data(), rest.size() + unfed());
-      if (rest.find_first_not_of('\0') == std::string_view::npos) {
-        finished_ = true;
-      } else if (rest.size() >= 2 && static_cast<unsigned char>(rest[0]) == 0x1f &&
-                 static_cast<unsigned char>(rest[1]) == 0x8b) {
-        inflateReset(&z);
-      } else {
-        return R::fail("{}: corrupt gzip data: {} bytes of trailing garbage "
-                       "after the compressed stream",
-                       path_, rest.size());
-      }
-    } else if (rc == Z_BUF_ERROR && z.avail_in == 0 && unfed() == 0) {
-      return R::fail("{}: truncated: the gzip stream ends early (after {} "
-                     "decompressed bytes)",
-                     path_, produced_ + got);
-    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      return R::fail("{}: corrupt gzip data: {}", path_, z.msg ? z.msg : "inflate failed");
-    }
-  }
-  return got;
-}
-
-// ---- IDX files ---------------------------------------------------------------
-
-/// Reads an IDX header: the magic number and `rank` big-endian u32 dims.
-Result<std::vector<int64_t>> readIdxHeader(ByteStream &s, uint32_t magic, size_t rank,
-                                           const char *kind) {
-  using R = Result<std::vector<int64_t>>;
-  std::array<unsigned char, 16> buf{};
-  size_t want = 4 + 4 * rank;
-  Result<size_t> got = s.read(reinterpret_cast<char *>(buf.data()), want);
-  if (!got)
-    return got.takeDiags();
-  if (*got == 0)
-    return R::fail("{}: empty file (expected an IDX {} file)", s.path(), kind);
-  auto u32 = [&](size_t at) {
-    return uint32_t(buf[at]) << 24 | uint32_t(buf[at + 1]) << 16 | uint32_t(buf[at + 2]) << 8 |
-           uint32_t(buf[at + 3]);
-  };
-  if (*got >= 4 && u32(0) != magic)
-    return R::fail("{}: bad magic 0x{:08x} (an IDX {} file starts with "
-                   "0x{:08x})",
-                   s.path(), u32(0), kind, magic);
-  if (*got < want)
-    return R::fail("{}: truncated: the file ends inside the IDX header ({} of "
-                   "{} bytes)",
-                   s.path(), *got, want);
-  std::vector<int64_t> dims;
-  for (size_t i = 0; i < rank; ++i)
-    dims.push_back(u32(4 + 4 * i));
-  return dims;
-}
-
-/// `60000 images of 28x28 (47040000 bytes)`.
-/// `total` is the payload's size in bytes, already checked not to overflow.
-std::string idxContents(const std::vector<int64_t> &dims, uint64_t total) {
-  if (dims.size() == 1)
-    return fmt::format("{} labels ({} bytes)", dims[0], total);
-  return fmt::format("{} images of {}x{} ({} bytes)", dims[0], dims[1], dims[2], total);
-}
-
-/// Reads the `total` bytes after the header, then checks that nothing
-/// follows. Memory grows with the bytes actually read, so a header that
-/// promises gigabytes in a small file costs nothing.
-Result<std::string> readIdxPayload(ByteStream &s, const std::vector<int64_t> &dims,
-                                   uint64_t total) {
-  using R = Result<std::string>;
-  std::string payload;
-  while (payload.size() < total) {
-    size_t done = payload.size();
-    size_t want = static_cast<size_t>(std::min<uint64_t>(total - done, kChunkBytes));
-    payload.resize(done + want);
-    Result<size_t> got = s.read(payload.data() + done, want);
-    if (!got)
-      return got.takeDiags();
-    payload.resize(done + *got);
-    if (*got < want)
-      return R::fail("{}: truncated: the header says {} but only {} bytes "
-                     "follow",
-                     s.path(), idxContents(dims, total), payload.size());
-  }
-  char extra = 0;
-  Result<size_t> more = s.read(&extra, 1);
-  if (!more)
-    return more.takeDiags();
-  if (*more != 0)
-    return R::fail("{}: size mismatch: the header says {} but more bytes "
-                   "follow",
-                   s.path(), idxContents(dims, total));
-  return payload;
-}
-
-/// The file `base` or `base.gz` in `dir`, whichever exists (plain first).
-std::optional<std::pair<std::string, bool>> findIdxFile(const std::string &dir,
-                                                        const std::string &base) {
-  std::error_code ec;
-  fs::path plain = fs::path(dir) / base;
-  if (fs::is_regular_file(plain, ec))
-    return std::pair(plain.string(), false);
-  fs::path gz = fs::path(dir) / (base + ".gz");
-  if (fs::is_regular_file(gz, ec))
-    return std::pair(gz.string(), true);
-  return std::nullopt;
-}
 
 // ---- CSV files -------------------------------------------------------------
 
@@ -329,7 +111,6 @@ Result<Dataset> noTestSplit(const std::string &spec) {
                                spec);
 }
 
-Result<Dataset> readIdxStreams(ByteStream &images, ByteStream &labels);
 Result<Dataset> readCsvStream(ByteStream &stream, const LabelSpec &spec);
 
 } // namespace
@@ -359,101 +140,6 @@ int64_t LabelSpec::targetElements() const {
       n *= d;
   return n;
 }
-
-// ---- IDX -------------------------------------------------------------------
-
-Result<Dataset> readIdxDirectory(const std::string &dir, bool test) {
-  using R = Result<Dataset>;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return R::fail("{}: not a directory", dir);
-  std::string prefix = test ? "t10k" : "train";
-  std::string imagesBase = prefix + "-images-idx3-ubyte";
-  std::string labelsBase = prefix + "-labels-idx1-ubyte";
-  auto images = findIdxFile(dir, imagesBase);
-  if (!images && test)
-    return R::fail("{}: no test split: neither {} nor {}.gz is there", dir, imagesBase, imagesBase);
-  if (!images)
-    return R::fail("{}: not an IDX data directory: neither {} nor {}.gz is "
-                   "there",
-                   dir, imagesBase, imagesBase);
-  auto labels = findIdxFile(dir, labelsBase);
-  if (!labels)
-    return R::fail("{}: neither {} nor {}.gz is there (the labels for {})", dir, labelsBase,
-                   labelsBase, images->first);
-
-  Result<ByteStream> is = ByteStream::open(images->first, images->second);
-  if (!is)
-    return is.takeDiags();
-  Result<ByteStream> ls = ByteStream::open(labels->first, labels->second);
-  if (!ls)
-    return ls.takeDiags();
-  return readIdxStreams(*is, *ls);
-}
-
-Result<Dataset> parseIdxPair(std::string_view images, std::string_view labels,
-                             const std::string &imagesName, const std::string &labelsName) {
-  Result<ByteStream> is = ByteStream::fromBytes(imagesName, std::string(images),
-                                                std::string_view(imagesName).ends_with(".gz"));
-  if (!is)
-    return is.takeDiags();
-  Result<ByteStream> ls = ByteStream::fromBytes(labelsName, std::string(labels),
-                                                std::string_view(labelsName).ends_with(".gz"));
-  if (!ls)
-    return ls.takeDiags();
-  return readIdxStreams(*is, *ls);
-}
-
-namespace {
-
-/// An IDX image file and its label file, both opened.
-Result<Dataset> readIdxStreams(ByteStream &is, ByteStream &ls) {
-  using R = Result<Dataset>;
-  Result<std::vector<int64_t>> idims = readIdxHeader(is, kIdxImageMagic, 3, "image");
-  if (!idims)
-    return idims.takeDiags();
-  Result<std::vector<int64_t>> ldims = readIdxHeader(ls, kIdxLabelMagic, 1, "label");
-  if (!ldims)
-    return ldims.takeDiags();
-
-  int64_t n = (*idims)[0], rows = (*idims)[1], cols = (*idims)[2];
-  if (n == 0)
-    return R::fail("{}: no examples: the header says 0 images", is.path());
-  if (rows == 0 || cols == 0)
-    return R::fail("{}: bad dimensions: images of {}x{}", is.path(), rows, cols);
-  // Each dim is below 2^32, so n * rows fits in 64 bits; the third factor
-  // may not, and a wrapped product would pass the size check.
-  uint64_t pixels = static_cast<uint64_t>(n) * static_cast<uint64_t>(rows);
-  bool overflows = __builtin_mul_overflow(pixels, static_cast<uint64_t>(cols), &pixels);
-  if (overflows || pixels > kMaxDataBytes)
-    return R::fail("{}: too large: the header says {} images of {}x{}, more "
-                   "than 4 GiB",
-                   is.path(), n, rows, cols);
-  if ((*ldims)[0] != n)
-    return R::fail("{}: {} labels, but {} has {} images", ls.path(), (*ldims)[0], is.path(), n);
-
-  Result<std::string> pixelBytes = readIdxPayload(is, *idims, pixels);
-  if (!pixelBytes)
-    return pixelBytes.takeDiags();
-  Result<std::string> labelBytes = readIdxPayload(ls, *ldims, static_cast<uint64_t>(n));
-  if (!labelBytes)
-    return labelBytes.takeDiags();
-
-  std::array<float, 256> scale{};
-  for (size_t b = 0; b < 256; ++b)
-    scale[b] = static_cast<float>(b) / 255.0f;
-  Tensor features(DType::F32, {n, rows, cols});
-  float *f = features.f32();
-  for (size_t i = 0; i < pixelBytes->size(); ++i)
-    f[i] = scale[static_cast<unsigned char>((*pixelBytes)[i])];
-  Tensor labelTensor(DType::I32, {n});
-  for (size_t i = 0; i < labelBytes->size(); ++i)
-    labelTensor.i32()[i] = static_cast<unsigned char>((*labelBytes)[i]);
-  return Dataset{std::move(features), std::move(labelTensor), is.path(),
-                 /*imagePixels=*/true, ls.path()};
-}
-
-} // namespace
 
 // ---- CSV -------------------------------------------------------------------
 
@@ -748,10 +434,9 @@ Result<Dataset> loadDataset(const std::string &spec, bool test, const LabelSpec 
 }
 
 bool hasTestSplit(const std::string &spec) {
-  std::error_code ec;
   if (std::string_view(spec).starts_with("text:"))
     return true;
-  return fs::is_directory(spec, ec) && findIdxFile(spec, "t10k-images-idx3-ubyte").has_value();
+  return hasIdxTestImages(spec);
 }
 
 } // namespace nnc

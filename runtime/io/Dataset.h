@@ -77,6 +77,10 @@ struct LabelSpec {
 /// is an error that says there is no test split.
 Result<Dataset> readIdxDirectory(const std::string &dir, bool test);
 
+/// Whether `dir` is a directory that holds the IDX test images
+/// (t10k-images-idx3-ubyte, plain or .gz).
+bool hasIdxTestImages(const std::string &dir);
+
 /// Parses an IDX image file and its label file from bytes in memory, with
 /// the checks of readIdxDirectory(); a name ending in `.gz` means gzip data.
 /// The names start every message. Safe on arbitrary bytes.

@@ -174,6 +174,14 @@ std::vector<Tensor> expectJitMatchesOn(const std::string &text, const std::vecto
   return expectSame(*g, (*jit)->functions(), {}, inputs, text);
 }
 
+/// A pool's x of whole numbers 0, 1 and 2 (many ties) and its dy in [-2, 2).
+void fillWithTies(Tensor &x, Tensor &dy) {
+  fillUniform(dy.f32(), dy.numel(), -2, 2, 7);
+  fillUniform(x.f32(), x.numel(), 0, 3, 8);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.f32()[i] = std::floor(x.f32()[i]);
+}
+
 /// Ties go to the first maximum of each window in row-major order, NaN is
 /// the maximum (the first NaN keeps it), and overlapping windows add up.
 TEST(JitConv, MaxPoolGradientTiesAndNaN) {
@@ -182,10 +190,7 @@ TEST(JitConv, MaxPoolGradientTiesAndNaN) {
                            " g = maxpool2d_grad(x, dy, kernel=3, stride=1)\n"
                            " output y, g\n}\n";
   Tensor x(DType::F32, {2, 2, 6, 7}), dy(DType::F32, {2, 2, 4, 5});
-  fillUniform(dy.f32(), dy.numel(), -2, 2, 7);
-  fillUniform(x.f32(), x.numel(), 0, 3, 8);
-  for (int64_t i = 0; i < x.numel(); ++i)
-    x.f32()[i] = std::floor(x.f32()[i]); // 0, 1 or 2: many ties
+  fillWithTies(x, dy);
   expectJitMatchesOn(text, {x, dy});
   float nan = std::numeric_limits<float>::quiet_NaN();
   x.f32()[3] = nan;
@@ -208,10 +213,7 @@ TEST(JitConv, TiledMaxPoolGradientTiesAndNaN) {
                        " g = maxpool2d_grad(x, dy, kernel=2)\n" +
                        " ga = avgpool2d_grad(x, dy, kernel=2)\n output y, a, g, ga\n}\n";
     Tensor x(DType::F32, {2, 2, 5, w}), dy(DType::F32, {2, 2, 2, w / 2});
-    fillUniform(dy.f32(), dy.numel(), -2, 2, 7);
-    fillUniform(x.f32(), x.numel(), 0, 3, 8);
-    for (int64_t i = 0; i < x.numel(); ++i)
-      x.f32()[i] = std::floor(x.f32()[i]); // 0, 1 or 2: many ties
+    fillWithTies(x, dy);
     expectJitMatchesOn(text, {x, dy});
     float nan = std::numeric_limits<float>::quiet_NaN();
     x.f32()[3] = nan;
