@@ -133,6 +133,34 @@ void forPlanes(Lowering &l, V count, V work, const std::function<void(V)> &body)
   });
 }
 
+void copyRow(Lowering &l, const PhasedRow &row, int64_t kernelWidth, V to, llvm::Type *elem,
+             int64_t pad, int64_t count, const std::function<V(V c)> &value) {
+  auto &b = l.b;
+  for (int64_t q = 0; q < std::min(row.sw, kernelWidth); ++q) {
+    int64_t c0 = ((q - pad) % row.sw + row.sw) % row.sw; // the phase's first column
+    if (c0 >= count)
+      continue;
+    V first = l.at(to, l.constI64(row.at(pad + c0)), elem);
+    forColumns(l, l.constI64((count - c0 + row.sw - 1) / row.sw), [&](V i) {
+      V c = l.b.CreateAdd(l.constI64(c0), b.CreateMul(i, l.constI64(row.sw)));
+      b.CreateStore(value(c), l.at(first, i, elem));
+    });
+  }
+}
+
+void forRowsRead(Lowering &l, int64_t height, int64_t kernel, int64_t stride, int64_t pad,
+                 const std::function<void(V r)> &body) {
+  if (stride <= kernel)
+    return forOuter(l, l.constI64(height), body);
+  for (int64_t k = 0; k < kernel; ++k) { // the rows k - pad modulo stride
+    int64_t first = ((k - pad) % stride + stride) % stride;
+    if (first < height)
+      forOuter(l, l.constI64((height - first + stride - 1) / stride), [&](V i) {
+        body(l.b.CreateAdd(l.constI64(first), l.b.CreateMul(i, l.constI64(stride))));
+      });
+  }
+}
+
 V fmuladd(Lowering &l, V a, V b, V c) { return l.intrinsic(llvm::Intrinsic::fmuladd, {a, b, c}); }
 
 /// The input column of output column `o` at kernel column `k` (as an

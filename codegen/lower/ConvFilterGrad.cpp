@@ -19,8 +19,9 @@ namespace {
 /// per block of filters and group of taps (a pass), every (filter, tap)
 /// keeps a vector of partial sums in a register over the group's dy rows
 /// and vectors of columns, a few rows at a time (chunk), fed by loads of the
-/// padded x that the rows' taps share (strided loads when the width stride
-/// is above 1), and adds it into a vector of
+/// padded x that the rows' taps share (the padded rows kept as the width
+/// stride's column phases, PhasedRow, so every load is a plain one), and
+/// adds it into a vector of
 /// double totals in memory once per group. The sums run in f32 over at most
 /// about 64 products per lane (a group is that many, or one image), so the
 /// error does not grow with the batch; each total's lanes are added in
@@ -30,13 +31,14 @@ struct FilterGrad {
   Geometry g;
   int64_t filters, channels, taps;
   unsigned vw;           ///< floats per vector
+  PhasedRow row;         ///< a padded row's column phases
   int64_t stride, plane; ///< a padded plane's row stride and floats
   int64_t group;         ///< images per group
   V xData, dyData, dwData, batch;
   llvm::Type *vecF, *vecD; ///< vw floats, vw doubles
-  /// dy's valid lanes in the last chunk of a row, and the same lanes of x's
-  /// strided load (sw per dy lane); in bf16, of each half of the chunk.
-  std::vector<V> tailMasks, xTailMasks;
+  /// dy's valid lanes in the last chunk of a row (and x's: the phases line
+  /// x's columns up with dy's); in bf16, of each half of the chunk.
+  std::vector<V> tailMasks;
 
   /// Columns of dy per chunk: a vector's, or in bf16 two vectors' (a lane
   /// of the sums adds the products of two neighbouring columns, vdpbf16ps).
@@ -49,15 +51,16 @@ struct FilterGrad {
       V image = b.CreateAdd(b.CreateMul(b.CreateAdd(n0, i), l.constI64(channels)), c);
       V xp = conv::plane(l, xData, image, g.h * g.w);
       V dst = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
-      forOuter(l, l.constI64(g.h), [&](V r) {
-        V to = b.CreateAdd(b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)),
-                           l.constI64(g.pw));
-        V from = l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32), row = l.at(dst, to, l.f32);
-        if (g.bf16) // rounded here, once per element rather than once per tap
-          forColumns(l, l.constI64(g.w),
-                     [&](V c) { l.storeF32(row, c, roundToBf16(l, l.loadF32(from, c))); });
+      forRowsRead(l, g.h, g.kh, g.sh, g.ph, [&](V r) {
+        V to = l.at(dst, b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)), l.f32);
+        V from = l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32);
+        // bf16: rounded here, once per element rather than once per tap.
+        if (g.bf16 || g.sw > 1)
+          copyRow(l, row, g.kw, to, l.f32, g.pw, g.w,
+                  [&](V c) { return operandOf(l, g, l.loadF32(from, c)); });
         else
-          b.CreateMemCpy(row, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), g.w * 4);
+          b.CreateMemCpy(l.at(to, l.constI64(g.pw), l.f32), llvm::MaybeAlign(4), from,
+                         llvm::MaybeAlign(4), g.w * 4);
       });
     });
   }
@@ -74,31 +77,32 @@ struct FilterGrad {
              int64_t t0, int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
     auto &b = l.b;
     size_t halves = g.bf16 ? 2 : 1;
-    // Columns [col, col + chunkColumns()) of a row from p (sw apart): one
-    // vector, or in bf16 two, as pairs of neighbouring columns.
-    auto columns = [&](V p, int64_t sw, const std::vector<V> &tail) {
+    // Columns [col, col + chunkColumns()) of a row from p: one vector, or
+    // in bf16 two, as pairs of neighbouring columns.
+    auto columns = [&](V p) {
       std::vector<V> v;
-      for (size_t h = 0; h < halves; ++h)
-        v.push_back(stridedLoad(l, l.f32, vw, sw,
-                                l.at(p, l.constI64(static_cast<int64_t>(h * vw) * sw), l.f32),
-                                masked ? tail[h] : nullptr));
+      for (size_t h = 0; h < halves; ++h) {
+        V at = l.at(p, l.constI64(static_cast<int64_t>(h * vw)), l.f32);
+        v.push_back(masked ? V(b.CreateMaskedLoad(vecF, at, llvm::Align(4), tailMasks[h],
+                                                  llvm::Constant::getNullValue(vecF)))
+                           : V(b.CreateAlignedLoad(vecF, at, llvm::Align(4))));
+      }
       return g.bf16 ? bf16Consecutive(l, v[0], v[1]) : v[0];
     };
     std::vector<std::vector<V>> dv(static_cast<size_t>(rows)); // [row][filter]
     for (int64_t dr = 0; dr < rows; ++dr) {
       V at = b.CreateAdd(b.CreateMul(b.CreateAdd(oh0, l.constI64(dr)), l.constI64(g.ow)), col);
       for (V dyp : dyPlanes)
-        dv[dr].push_back(columns(l.at(dyp, at, l.f32), 1, tailMasks));
+        dv[dr].push_back(columns(l.at(dyp, at, l.f32)));
     }
-    V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh0, l.constI64(g.sh)), l.constI64(stride)),
-                        b.CreateMul(col, l.constI64(g.sw)));
+    V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh0, l.constI64(g.sh)), l.constI64(stride)), col);
     // The (row, tap) pairs by the x they read (an offset from `top`).
     std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> readers;
     for (int64_t dr = 0; dr < rows; ++dr)
       for (int64_t t = t0; t < t1; ++t)
-        readers[(dr * g.sh + t / g.kw) * stride + t % g.kw].push_back({dr, t});
+        readers[(dr * g.sh + t / g.kw) * stride + row.at(t % g.kw)].push_back({dr, t});
     for (const auto &[offset, pairs] : readers) {
-      V xv = columns(l.at(pad, b.CreateAdd(top, l.constI64(offset)), l.f32), g.sw, xTailMasks);
+      V xv = columns(l.at(pad, b.CreateAdd(top, l.constI64(offset)), l.f32));
       for (auto [dr, t] : pairs)
         for (size_t j = 0; j < dyPlanes.size(); ++j) {
           llvm::AllocaInst *s = sums[j][t - t0];
@@ -198,21 +202,19 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   // bf16: a chunk is two vectors of columns, each lane summing a pair.
   unsigned vw = lanesFor(*l.fn, g.bf16 ? (g.ow + 1) / 2 : g.ow);
   int64_t cols = g.bf16 ? 2 * vw : vw;
-  int64_t stride = g.w + 2 * g.pw, plane = stride * (g.h + 2 * g.ph), slack = cols * g.sw;
+  PhasedRow row = PhasedRow::of(g.w + 2 * g.pw, g.sw);
+  int64_t stride = row.elements(), plane = stride * (g.h + 2 * g.ph), slack = cols;
   int64_t taps = g.kh * g.kw;
   if (g.sw > kMaxTiledStride || vw < 4 || plane + slack > kPaddedFloats ||
       taps * vw > kTotalDoubles)
     return false;
-  // The valid lanes of each vector of the last chunk of a row, for dy and x.
-  std::vector<V> tailMasks, xTailMasks;
+  // The valid lanes of each vector of the last chunk of a row.
+  std::vector<V> tailMasks;
   for (int64_t h = 0; h < cols / vw; ++h) {
-    std::vector<llvm::Constant *> lanes, xLanes;
+    std::vector<llvm::Constant *> lanes;
     for (int64_t v = 0; v < vw; ++v)
       lanes.push_back(b.getInt1(h * vw + v < g.ow % cols));
-    for (int64_t v = 0; v < vw * g.sw; ++v)
-      xLanes.push_back(b.getInt1(h * vw + v / g.sw < g.ow % cols));
     tailMasks.push_back(llvm::ConstantVector::get(lanes));
-    xTailMasks.push_back(llvm::ConstantVector::get(xLanes));
   }
   // Images per group: about 64 products per lane of a sum, as many planes
   // as the buffer holds.
@@ -224,6 +226,7 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
                ws[1].size,
                taps,
                vw,
+               row,
                stride,
                plane,
                group,
@@ -233,8 +236,7 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
                l.dim(l.type(x).shape[0]),
                llvm::FixedVectorType::get(l.f32, vw),
                llvm::FixedVectorType::get(l.f64, vw),
-               tailMasks,
-               xTailMasks};
+               tailMasks};
   // Sums per pass: about 24 of 32 registers (AVX-512), 12 of 16 otherwise;
   // a block of filters shares each x load, a pass covers a group of taps.
   int64_t maxSums = vectorLanes(*l.fn) == 16 ? 24 : 12;

@@ -11,27 +11,15 @@
 #include "ir/NodeAttrs.h"
 
 #include <llvm/ADT/STLExtras.h>
+#include <llvm/Analysis/VectorUtils.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/TargetParser/Triple.h>
 #include <llvm/TargetParser/X86TargetParser.h>
 
 #include <algorithm>
+#include <map>
 
 namespace nnc::conv {
-
-V stridedLoad(Lowering &l, llvm::Type *elem, unsigned lanes, int64_t stride, V p, V mask) {
-  auto &b = l.b;
-  auto *wide = llvm::FixedVectorType::get(elem, lanes * static_cast<unsigned>(stride));
-  llvm::Align align(elem->getPrimitiveSizeInBits() / 8);
-  V all = mask ? V(b.CreateMaskedLoad(wide, p, align, mask, llvm::Constant::getNullValue(wide)))
-               : V(b.CreateAlignedLoad(wide, p, align));
-  if (stride == 1)
-    return all;
-  llvm::SmallVector<int, 16> picked;
-  for (unsigned v = 0; v < lanes; ++v)
-    picked.push_back(static_cast<int>(v * stride));
-  return b.CreateShuffleVector(all, picked);
-}
 
 unsigned lanesFor(const llvm::Function &fn, int64_t width) {
   unsigned vw = vectorLanes(fn);
@@ -94,22 +82,65 @@ struct GroupEnds {
   bool first, last;
 };
 
-/// The padded copy of one input plane: as many rows and columns as the
-/// spread input with its padding on both sides, or as the taps reach (the
-/// input gradient of a stride that does not divide the input reaches
-/// further), and slack after (the last chunk of a row reads whole vectors,
-/// sw of them with a width stride, past the row's end; those lanes are
-/// never stored).
+/// The input gradient of a width stride s (spreadW = s) computes the
+/// output columns of one phase q at a time (q, q + s, q + 2 s, ...: a
+/// vector's lane v is column (m0 + v) s + q): tap kw meets dy's elements,
+/// not the zeros between them, only when q + kw - pw is a multiple of s,
+/// and then reads consecutive dy columns from (q + kw - pw) / s on. So the
+/// padded plane keeps dy's columns as they are (after `left` zeros), the
+/// taps that would meet only zeros drop out at compile time (half of them
+/// for s = 2), and the phases' sums are interleaved as they are stored.
+/// Off (s = 1) for every other correlation.
+struct ColumnPhases {
+  int64_t s = 1, pw = 0;
+  int64_t left = 0;  ///< zero columns before dy's
+  int64_t reach = 0; ///< columns after `left` that the taps read (at least dy's)
+  bool on() const { return s > 1; }
+  bool meets(int64_t q, int64_t kw) const { return ((q + kw - pw) % s + s) % s == 0; }
+  /// The padded column that lane 0 of phase q reads at tap kw, for m0 = 0.
+  int64_t column(int64_t q, int64_t kw) const { return left + (q + kw - pw) / s; }
+};
+
+ColumnPhases columnPhases(const Correlation &k) {
+  ColumnPhases cp{k.spreadW, k.pw, 0, k.w};
+  if (!cp.on())
+    return cp;
+  int64_t columns = (k.ow + cp.s - 1) / cp.s; // phase 0's, the most
+  for (int64_t q = 0; q < std::min(cp.s, k.ow); ++q)
+    for (int64_t kw = 0; kw < k.kw; ++kw)
+      if (cp.meets(q, kw)) {
+        int64_t d = (q + kw - cp.pw) / cp.s; // exact
+        cp.left = std::max(cp.left, -d);
+        cp.reach = std::max(cp.reach, columns + d);
+      }
+  return cp;
+}
+
+/// The padded column of the input's column 0.
+int64_t firstColumn(const Correlation &k) {
+  ColumnPhases cp = columnPhases(k);
+  return cp.on() ? cp.left : k.pw;
+}
+
+/// The padded copy of one input plane: as many rows as the spread input
+/// with its padding on both sides, or as the taps reach (the input gradient
+/// of a stride that does not divide the input reaches further), as many
+/// columns likewise (unspread under ColumnPhases), and slack after (the last chunk of a row reads
+/// whole vectors, sw of them with a width stride, past the row's end; those lanes are never
+/// stored). A width stride keeps each padded row as its column phases (PhasedRow).
 struct PaddedPlane {
+  PhasedRow row;
   int64_t stride, rows, slack;
   int64_t plane() const { return stride * rows; }
   int64_t floats() const { return plane() + slack; }
 };
 
 PaddedPlane paddedPlane(const Correlation &k, unsigned vw) {
-  int64_t width = std::max(2 * k.pw + (k.w - 1) * k.spreadW + 1, (k.ow - 1) * k.sw + k.kw);
+  ColumnPhases cp = columnPhases(k);
+  int64_t width = cp.on() ? cp.left + cp.reach : std::max(2 * k.pw + k.w, (k.ow - 1) * k.sw + k.kw);
   int64_t height = std::max(2 * k.ph + (k.h - 1) * k.spreadH + 1, (k.oh - 1) * k.sh + k.kh);
-  return PaddedPlane{width, height, static_cast<int64_t>(vw) * k.sw};
+  PhasedRow row = PhasedRow::of(width, k.sw);
+  return PaddedPlane{row, row.elements(), height, static_cast<int64_t>(vw) * k.sw};
 }
 
 /// The correlation kernel applies when a padded plane fits the buffer.
@@ -137,15 +168,17 @@ struct Tiling {
 };
 
 /// Half the vector registers hold accumulators: 16 with AVX-512's 32
-/// registers (2 rows x 2 vectors x 4 channels for a wide row, 4 rows x 1
+/// registers (2 rows x 2 vectors (or phases) x 4 channels for a wide row, 4 rows x 1
 /// vector x 4 channels for a narrow one), 8 with 16 registers (AVX2, SSE).
 /// Fewer output channels take more rows, to keep as many independent sums
 /// (FMA latency) and reuse each input row for several output rows.
 Tiling tilingFor(const llvm::Function &fn, const Correlation &k) {
-  unsigned vw = lanesFor(fn, k.ow);
+  ColumnPhases cp = columnPhases(k);
+  unsigned vw = lanesFor(fn, (k.ow + cp.s - 1) / cp.s);
   int64_t accumulators = vectorLanes(fn) == 16 ? 16 : 8;
   int64_t channels = std::min<int64_t>(k.outs, 4);
-  int64_t vectorsPerRow = std::min<int64_t>(2, (k.ow + vw - 1) / vw);
+  // Under ColumnPhases a tile's row is a vector of each phase.
+  int64_t vectorsPerRow = cp.on() ? cp.s : std::min<int64_t>(2, (k.ow + vw - 1) / vw);
   int64_t rows = std::clamp<int64_t>(accumulators / (channels * vectorsPerRow), 1, k.oh);
   return Tiling{vw, rows, channels};
 }
@@ -160,11 +193,13 @@ struct RowSet {
 };
 
 /// One vector of a tile: output row r0 + dr * step, columns [col, col +
-/// vw), the tail (masked) when `masked`.
+/// vw), the tail (masked) when `masked`; under ColumnPhases, columns (col +
+/// v) s + phase, and `masked` says the block is the row's last.
 struct Spot {
   int64_t dr;
   V col;
   bool masked;
+  int64_t phase;
 };
 
 /// What the tiles of one block share: its output planes, the padded input
@@ -173,6 +208,9 @@ struct Block {
   const Correlation &k;
   Tiling t;
   V o0, pad, tailMask;
+  /// Under ColumnPhases: the valid lanes of each of the s vectors that the
+  /// last block of a row stores.
+  std::vector<V> phaseTailMasks;
   int64_t count;       ///< output channels o0 .. o0 + count - 1
   std::vector<V> outs; ///< their planes in image n
   llvm::Type *vec;
@@ -186,36 +224,131 @@ struct Block {
 using TapWeight = std::function<V(int64_t j, int64_t kh, int64_t kw)>;
 
 /// Every tap of one input plane (padded, at `pad`) into the tile's sums:
-/// per tap, one load of input per vector of the tile, one broadcast weight
-/// per output channel. In bf16 the plane holds a pair of channels, and one
-/// vdpbf16ps adds both channels' products.
+/// per tap, one load of input per vector of the tile (or fewer: under
+/// ColumnPhases phases share loads), one broadcast weight per output
+/// channel. In bf16 the plane holds a pair of channels, and one vdpbf16ps
+/// adds both channels' products.
 void taps(Lowering &l, const Block &blk, RowSet rs, const std::vector<Spot> &spots, V top, V pad,
           const TapWeight &weightAt, std::vector<std::vector<V>> &acc) {
   auto &b = l.b;
   const Correlation &k = blk.k;
-  int64_t stride = paddedPlane(k, blk.t.vw).stride;
+  PaddedPlane pp = paddedPlane(k, blk.t.vw);
+  llvm::Type *elem = k.bf16 ? l.i32 : l.f32;
+  auto *vec = llvm::FixedVectorType::get(elem, blk.t.vw);
+  ColumnPhases cp = columnPhases(k);
+  std::map<std::pair<int64_t, V>, V> loaded; // by (offset, column)
   for (int64_t kh = 0; kh < k.kh; ++kh) {
     // Padded row r * sh + kh holds input only when it is ph modulo spreadH.
     if (rs.step > 1 && ((rs.phase + kh - k.ph) % rs.step + rs.step) % rs.step != 0)
       continue;
     for (int64_t kw = 0; kw < k.kw; ++kw) {
-      std::vector<V> xs;
-      for (const Spot &s : spots) {
-        int64_t offset = (s.dr * rs.step * k.sh + kh) * stride + kw;
-        V at =
-            b.CreateAdd(b.CreateAdd(top, b.CreateMul(s.col, l.constI64(k.sw))), l.constI64(offset));
-        llvm::Type *elem = k.bf16 ? l.i32 : l.f32;
-        xs.push_back(stridedLoad(l, elem, blk.t.vw, k.sw, l.at(pad, at, elem)));
+      std::vector<V> xs(spots.size(), nullptr); // null: the tap meets only zeros
+      for (size_t i = 0; i < spots.size(); ++i) {
+        const Spot &s = spots[i];
+        if (cp.on() && !cp.meets(s.phase, kw))
+          continue;
+        int64_t column = cp.on() ? cp.column(s.phase, kw) : pp.row.at(kw);
+        int64_t offset = (s.dr * rs.step * k.sh + kh) * pp.stride + column;
+        V &x = loaded[{offset, s.col}];
+        if (!x)
+          x = b.CreateAlignedLoad(
+              vec, l.at(pad, b.CreateAdd(b.CreateAdd(top, s.col), l.constI64(offset)), elem),
+              llvm::Align(4));
+        xs[i] = x;
       }
+      if (llvm::all_of(xs, [](V x) { return x == nullptr; }))
+        continue;
       for (int64_t j = 0; j < blk.count; ++j) {
         V weight = weightAt(j, kh, kw);
         for (size_t s = 0; s < spots.size(); ++s)
-          acc[j][s] = k.bf16 ? dotBf16Pairs(l, acc[j][s], weight, xs[s])
-                             : fmuladd(l, weight, xs[s], acc[j][s]);
+          if (xs[s])
+            acc[j][s] = k.bf16 ? dotBf16Pairs(l, acc[j][s], weight, xs[s])
+                               : fmuladd(l, weight, xs[s], acc[j][s]);
       }
     }
   }
 }
+
+/// The output vectors of a tile's spots, for its sums to start from (the
+/// partial sums of earlier groups) and to be stored: a vector per spot, or
+/// under ColumnPhases the s vectors of output columns that each row's s
+/// phases interleave into (split into phases as they are loaded, joined as
+/// they are stored). The spots of a row's phases come one after another.
+struct TileOutputs {
+  Lowering &l;
+  const Block &blk;
+  V r0;
+  RowSet rs;
+  const std::vector<Spot> &spots;
+  ColumnPhases cp;
+
+  /// Output column col of the tile's row dr in output channel o0 + j.
+  V at(int64_t j, int64_t dr, V col) const {
+    auto &b = l.b;
+    V row = b.CreateAdd(r0, l.constI64(dr * rs.step));
+    return l.at(blk.outs[j], b.CreateAdd(b.CreateMul(row, l.constI64(blk.k.ow)), col), l.f32);
+  }
+  /// The columns a vector of output channel j stores: those of spot s, or
+  /// under ColumnPhases vector vi of the spot's row block.
+  V columnsAt(int64_t j, const Spot &s, int64_t vi) const {
+    auto &b = l.b;
+    if (!cp.on())
+      return at(j, s.dr, s.col);
+    V first = b.CreateMul(s.col, l.constI64(cp.s));
+    return at(j, s.dr, b.CreateAdd(first, l.constI64(vi * blk.t.vw)));
+  }
+  V maskOf(const Spot &s, int64_t vi) const {
+    return !s.masked ? nullptr : cp.on() ? blk.phaseTailMasks[vi] : blk.tailMask;
+  }
+
+  std::vector<V> load(int64_t j) const {
+    auto &b = l.b;
+    auto vectorAt = [&](V p, V mask) {
+      return mask ? V(b.CreateMaskedLoad(blk.vec, p, llvm::Align(4), mask,
+                                         llvm::Constant::getNullValue(blk.vec)))
+                  : V(b.CreateAlignedLoad(blk.vec, p, llvm::Align(4)));
+    };
+    std::vector<V> sums;
+    if (!cp.on()) {
+      for (const Spot &s : spots)
+        sums.push_back(vectorAt(columnsAt(j, s, 0), maskOf(s, 0)));
+      return sums;
+    }
+    unsigned lanes = blk.t.vw, phases = static_cast<unsigned>(cp.s);
+    for (size_t i = 0; i < spots.size(); i += phases) {
+      std::vector<V> woven;
+      for (int64_t vi = 0; vi < cp.s; ++vi)
+        woven.push_back(vectorAt(columnsAt(j, spots[i], vi), maskOf(spots[i], vi)));
+      V all = llvm::concatenateVectors(b, woven);
+      for (unsigned q = 0; q < phases; ++q)
+        sums.push_back(b.CreateShuffleVector(all, llvm::createStrideMask(q, phases, lanes)));
+    }
+    return sums;
+  }
+
+  void store(int64_t j, const std::vector<V> &sums) const {
+    auto &b = l.b;
+    auto storeAt = [&](V v, V p, V mask) {
+      if (mask)
+        b.CreateMaskedStore(v, p, llvm::Align(4), mask);
+      else
+        b.CreateAlignedStore(v, p, llvm::Align(4));
+    };
+    if (!cp.on()) {
+      for (size_t s = 0; s < spots.size(); ++s)
+        storeAt(sums[s], columnsAt(j, spots[s], 0), maskOf(spots[s], 0));
+      return;
+    }
+    unsigned lanes = blk.t.vw, phases = static_cast<unsigned>(cp.s);
+    for (size_t i = 0; i < spots.size(); i += phases) {
+      V all = llvm::concatenateVectors(b, llvm::ArrayRef<V>(sums).slice(i, phases));
+      V woven = b.CreateShuffleVector(all, llvm::createInterleaveMask(lanes, phases));
+      for (unsigned vi = 0; vi < phases; ++vi)
+        storeAt(b.CreateShuffleVector(woven, llvm::createSequentialMask(vi * lanes, lanes, 0)),
+                columnsAt(j, spots[i], vi), maskOf(spots[i], vi));
+    }
+  }
+};
 
 /// The tile at rows r0 + dr for the input channels g0 .. g0 + gCount - 1
 /// (padded planes 0 .. gCount - 1 of the buffer): start from the bias (the
@@ -225,26 +358,21 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, GroupEnds ends, V r0, R
   auto &b = l.b;
   const Correlation &k = blk.k;
   PaddedPlane pp = paddedPlane(k, blk.t.vw);
-  auto outAt = [&](int64_t j, const Spot &s) {
-    V row = b.CreateAdd(r0, l.constI64(s.dr * rs.step));
-    return l.at(blk.outs[j], b.CreateAdd(b.CreateMul(row, l.constI64(k.ow)), s.col), l.f32);
-  };
+  TileOutputs outputs{l, blk, r0, rs, spots, columnPhases(k)};
   // The sums cross the channel loop in allocas (mem2reg makes them phis).
   llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
   std::vector<std::vector<llvm::AllocaInst *>> slots(blk.count);
   for (int64_t j = 0; j < blk.count; ++j) {
-    V start = ends.first ? b.CreateVectorSplat(blk.t.vw,
-                                               k.bias ? k.bias(b.CreateAdd(blk.o0, l.constI64(j)))
-                                                      : l.constF32(0.0))
-                         : nullptr;
-    for (const Spot &s : spots) {
-      V zero = llvm::Constant::getNullValue(blk.vec);
-      V init = start ? start
-               : s.masked
-                   ? V(b.CreateMaskedLoad(blk.vec, outAt(j, s), llvm::Align(4), blk.tailMask, zero))
-                   : V(b.CreateAlignedLoad(blk.vec, outAt(j, s), llvm::Align(4)));
+    std::vector<V> init;
+    if (ends.first)
+      init.assign(spots.size(),
+                  b.CreateVectorSplat(blk.t.vw, k.bias ? k.bias(b.CreateAdd(blk.o0, l.constI64(j)))
+                                                       : l.constF32(0.0)));
+    else
+      init = outputs.load(j);
+    for (V v : init) {
       slots[j].push_back(eb.CreateAlloca(blk.vec));
-      b.CreateStore(init, slots[j].back());
+      b.CreateStore(v, slots[j].back());
     }
   }
   auto loadAll = [&] {
@@ -274,30 +402,46 @@ void tile(Lowering &l, const Block &blk, V g0, V gCount, GroupEnds ends, V r0, R
         b.CreateStore(acc[j][s], slots[j][s]);
   });
   std::vector<std::vector<V>> acc = loadAll();
-  for (int64_t j = 0; j < blk.count; ++j)
-    for (size_t s = 0; s < spots.size(); ++s) {
-      if (ends.last && k.finish)
-        acc[j][s] = k.finish(acc[j][s]);
-      if (spots[s].masked)
-        b.CreateMaskedStore(acc[j][s], outAt(j, spots[s]), llvm::Align(4), blk.tailMask);
-      else
-        b.CreateAlignedStore(acc[j][s], outAt(j, spots[s]), llvm::Align(4));
-    }
+  for (int64_t j = 0; j < blk.count; ++j) {
+    if (ends.last && k.finish)
+      for (V &sums : acc[j])
+        sums = k.finish(sums);
+    outputs.store(j, acc[j]);
+  }
 }
 
 /// Output rows r0 .. r0 + rows - 1 for a group of input channels, across
 /// the width: pairs of whole vectors in a loop, then the rest (a whole
-/// vector and/or the masked tail) as one tile.
+/// vector and/or the masked tail) as one tile; under ColumnPhases, a tile
+/// per block of the phases' columns.
 void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, GroupEnds ends, V r0, RowSet rs,
               int64_t rows) {
   auto &b = l.b;
   unsigned vw = blk.t.vw;
+  ColumnPhases cp = columnPhases(blk.k);
+  if (cp.on()) { // blocks of vw columns of each phase, the last masked
+    auto phaseSpots = [&](V m0, bool masked) {
+      std::vector<Spot> spots;
+      for (int64_t dr = 0; dr < rows; ++dr)
+        for (int64_t q = 0; q < cp.s; ++q)
+          spots.push_back(Spot{dr, m0, masked, q});
+      return spots;
+    };
+    int64_t full = blk.k.ow / (cp.s * vw);
+    if (full > 0)
+      forOuter(l, l.constI64(full), [&](V i) {
+        tile(l, blk, g0, gCount, ends, r0, rs, phaseSpots(b.CreateMul(i, l.constI64(vw)), false));
+      });
+    if (blk.k.ow % (cp.s * vw))
+      tile(l, blk, g0, gCount, ends, r0, rs, phaseSpots(l.constI64(full * vw), true));
+    return;
+  }
   int64_t full = blk.k.ow / vw, tail = blk.k.ow % vw;
   auto spotsAt = [&](std::vector<std::pair<V, bool>> cols) {
     std::vector<Spot> spots;
     for (int64_t dr = 0; dr < rows; ++dr)
       for (auto [col, masked] : cols)
-        spots.push_back(Spot{dr, col, masked});
+        spots.push_back(Spot{dr, col, masked, 0});
     return spots;
   };
   if (full >= 2)
@@ -367,11 +511,20 @@ void blockRows(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t c
   std::vector<llvm::Constant *> lanes;
   for (unsigned v = 0; v < t.vw; ++v)
     lanes.push_back(b.getInt1(static_cast<int64_t>(v) < k.ow % t.vw));
+  ColumnPhases cp = columnPhases(k);
+  std::vector<V> phaseTailMasks;
+  for (int64_t vi = 0; cp.on() && vi < cp.s; ++vi) {
+    std::vector<llvm::Constant *> valid;
+    for (unsigned v = 0; v < t.vw; ++v)
+      valid.push_back(b.getInt1(vi * t.vw + v < k.ow % (cp.s * t.vw)));
+    phaseTailMasks.push_back(llvm::ConstantVector::get(valid));
+  }
   Block blk{k,
             t,
             o0,
             pad,
             llvm::ConstantVector::get(lanes),
+            phaseTailMasks,
             count,
             {},
             llvm::FixedVectorType::get(l.f32, t.vw)};
@@ -416,16 +569,14 @@ void copyPlanePairs(Lowering &l, const Correlation &k, PaddedPlane pp, V n, V pa
     V src0 = plane(l, k.in, b.CreateAdd(image, c0), k.h * k.w);
     V src1 = plane(l, k.in, b.CreateAdd(image, b.CreateSelect(second, c1, c0)), k.h * k.w);
     V dst = l.at(pad, b.CreateMul(il, l.constI64(pp.plane())), l.i32);
-    forOuter(l, l.constI64(k.h), [&](V r) {
+    forRowsRead(l, k.h, k.kh, k.sh, k.ph, [&](V r) {
       V row = b.CreateAdd(b.CreateMul(r, l.constI64(k.spreadH)), l.constI64(k.ph));
-      V to =
-          l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)), l.i32);
+      V to = l.at(dst, b.CreateMul(row, l.constI64(pp.stride)), l.i32);
       V from = b.CreateMul(r, l.constI64(k.w));
-      forColumns(l, l.constI64(k.w), [&](V c) {
+      copyRow(l, pp.row, k.kw, to, l.i32, firstColumn(k), k.w, [&](V c) {
         V at = b.CreateAdd(from, c);
         V x1 = b.CreateSelect(second, l.loadF32(src1, at), l.constF32(0));
-        b.CreateStore(bf16PairBits(l, l.loadF32(src0, at), x1),
-                      l.at(to, b.CreateMul(c, l.constI64(k.spreadW)), l.i32));
+        return bf16PairBits(l, l.loadF32(src0, at), x1);
       });
     });
   });
@@ -438,21 +589,20 @@ void copyPlanes(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V
   PaddedPlane pp = paddedPlane(k, t.vw);
   if (k.bf16)
     return copyPlanePairs(l, k, pp, n, pad, g0, gCount);
+  int64_t left = firstColumn(k);
   forOuter(l, gCount, [&](V il) {
     V src = plane(l, k.in, b.CreateAdd(b.CreateMul(n, l.constI64(k.ins)), b.CreateAdd(g0, il)),
                   k.h * k.w);
     V dst = l.at(pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
-    forOuter(l, l.constI64(k.h), [&](V r) {
+    forRowsRead(l, k.h, k.kh, k.sh, k.ph, [&](V r) {
       V row = b.CreateAdd(b.CreateMul(r, l.constI64(k.spreadH)), l.constI64(k.ph));
-      V to =
-          l.at(dst, b.CreateAdd(b.CreateMul(row, l.constI64(pp.stride)), l.constI64(k.pw)), l.f32);
+      V to = l.at(dst, b.CreateMul(row, l.constI64(pp.stride)), l.f32);
       V from = l.at(src, b.CreateMul(r, l.constI64(k.w)), l.f32);
-      if (k.spreadW == 1)
-        b.CreateMemCpy(to, llvm::MaybeAlign(4), from, llvm::MaybeAlign(4), k.w * 4);
+      if (k.sw == 1)
+        b.CreateMemCpy(l.at(to, l.constI64(left), l.f32), llvm::MaybeAlign(4), from,
+                       llvm::MaybeAlign(4), k.w * 4);
       else
-        forColumns(l, l.constI64(k.w), [&](V c) {
-          l.storeF32(to, b.CreateMul(c, l.constI64(k.spreadW)), l.loadF32(from, c));
-        });
+        copyRow(l, pp.row, k.kw, to, l.f32, left, k.w, [&](V c) { return l.loadF32(from, c); });
     });
   });
 }
@@ -568,8 +718,9 @@ bool lowerConv2dTiled(Lowering &l, const Node &node) {
 ///   dx[n, c, h, w] = sum over f, kh, kw of
 ///                    w[f, c, KH-1-kh, KW-1-kw] * spread(dy[n, f])[h + kh, w + kw]
 /// (each dx element a gather, in place of the plain nest's scatter). With
-/// stride s, all but 1 in s^2 of the products are with those zeros: the
-/// price of one kernel for every stride, still well ahead of the scatter.
+/// stride s, all but 1 in s^2 of those products would be with the zeros:
+/// the rows of one phase at a time (RowSet) and the columns of one phase at
+/// a time (ColumnPhases) leave out the taps that meet only zeros.
 bool lowerConv2dGradInputTiled(Lowering &l, const Node &node) {
   ValueId dy = node.operands[0], w = node.operands[1], x = node.operands[2], dx = node.result;
   Geometry g = convGeometry(l, node, x, w, dy);

@@ -68,10 +68,34 @@ inline constexpr int64_t kMaxTiledStride = 4;
 /// Floats of the stack buffer of padded planes (64 KiB).
 inline constexpr int64_t kPaddedFloats = 16384;
 
-/// A vector of `lanes` elements of type `elem` from p, p + stride, p +
-/// 2 stride, ...: one wide load and a shuffle (vpermt2ps and kin), the
-/// lanes under `mask` only when one is given (a mask of lanes * stride).
-V stridedLoad(Lowering &l, llvm::Type *elem, unsigned lanes, int64_t stride, V p, V mask = nullptr);
+/// A padded row kept as the column phases of a width stride sw, one after
+/// another: phase q holds padded columns q, q + sw, q + 2 sw, ... The
+/// output columns col .. col + lanes - 1 of tap kw then read consecutive
+/// elements (phase kw % sw from col + kw / sw): one plain load, where the
+/// row as it is would take sw loads and a shuffle. sw = 1 is the row as it is.
+struct PhasedRow {
+  int64_t sw, phaseWidth;
+  static PhasedRow of(int64_t paddedWidth, int64_t sw) {
+    return PhasedRow{sw, (paddedWidth + sw - 1) / sw};
+  }
+  /// Elements of the row (its stride in a plane).
+  int64_t elements() const { return sw * phaseWidth; }
+  /// Where padded column pc lives in the row.
+  int64_t at(int64_t pc) const { return pc % sw * phaseWidth + pc / sw; }
+};
+
+/// Copies the columns 0 .. count - 1 of a row, value(c) each, to padded
+/// columns pad + c of the phased row at `to` (elements of type elem), in
+/// the phases that a window of `kernelWidth` columns reads (a 1x1 window of
+/// stride 2 reads one).
+void copyRow(Lowering &l, const PhasedRow &row, int64_t kernelWidth, V to, llvm::Type *elem,
+             int64_t pad, int64_t count, const std::function<V(V c)> &value);
+
+/// body(r) for the rows r of an input of `height` rows that a window of
+/// `kernel` rows at `stride` under padding `pad` reads: all of them unless
+/// the stride skips rows (a 1x1 window of stride 2 reads every other one).
+void forRowsRead(Lowering &l, int64_t height, int64_t kernel, int64_t stride, int64_t pad,
+                 const std::function<void(V r)> &body);
 
 /// Lanes for rows of `width` floats: the host's vector, or a narrower one
 /// (not below 4) where a row would leave more than half of it empty (a

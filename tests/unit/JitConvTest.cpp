@@ -80,14 +80,27 @@ TEST(JitConv, Conv2dAndGradientsNonSquareKernel) {
   checkConv(1, 2, 2, 2, 1, 1, 3, 2);
 }
 
-/// Width strides up to the tiled kernels' widest (4, strided loads) and past
-/// it (5, the plain nests), a stride-4 "patchify" conv among them; planes
-/// wider than a vector, so a row has whole vectors and a tail.
+/// Width strides up to the tiled kernels' widest (4, column phases) and past
+/// it (5, the plain nests), a stride-4 "patchify" conv among them, and a
+/// window narrower than its stride; planes wider than a vector, so a row
+/// has whole vectors and a tail.
 TEST(JitConv, Conv2dAndGradientsWideStrides) {
   checkConv(2, 5, 3, 3, 3, 3, 1, 1, 13, 40);
   checkConv(3, 4, 4, 4, 4, 4, 0, 0, 16, 72);
   checkConv(2, 3, 3, 3, 1, 4, 1, 1, 9, 70);
   checkConv(2, 3, 5, 5, 5, 5, 2, 2, 11, 90);
+  // A window narrower than its stride: rows and column phases no tap reads.
+  checkConv(2, 3, 2, 2, 3, 3, 1, 1, 14, 40);
+}
+
+/// The input gradient of strides 2 and 3 over dy planes so large that the
+/// correlation kernel takes the filters in several groups (its partial
+/// sums, stored as interleaved column phases, are loaded and split into
+/// phases again), with rows of whole blocks of phases and a tail of one or
+/// more columns.
+TEST(JitConv, StridedInputGradientOverSeveralChannelGroups) {
+  checkConv(2, 9, 3, 3, 2, 2, 1, 1, 80, 81);
+  checkConv(2, 7, 3, 3, 3, 3, 1, 1, 90, 100);
 }
 
 /// Rows so wide that conv2d_grad_filter sums one tap at a time (its partial
