@@ -40,12 +40,12 @@ llvm::Value *bf16Consecutive(Lowering &l, llvm::Value *lo, llvm::Value *hi) {
 }
 
 llvm::Value *bf16Interleaved(Lowering &l, llvm::Value *row0, llvm::Value *row1) {
-  NNC_CHECK(llvm::cast<llvm::FixedVectorType>(row0->getType())->getNumElements() == 16,
-            "pairs are interleaved from 16-lane rows");
+  int lanes =
+      static_cast<int>(llvm::cast<llvm::FixedVectorType>(row0->getType())->getNumElements());
   std::vector<int> order;
-  for (int j = 0; j < 16; ++j) {
+  for (int j = 0; j < lanes; ++j) {
     order.push_back(j);
-    order.push_back(16 + j);
+    order.push_back(lanes + j);
   }
   return l.b.CreateShuffleVector(bf16Consecutive(l, row0, row1), order);
 }

@@ -26,8 +26,8 @@ llvm::Value *roundToBf16(Lowering &l, llvm::Value *x);
 /// hi's (vcvtne2ps2bf16, round to nearest even).
 llvm::Value *bf16Consecutive(Lowering &l, llvm::Value *lo, llvm::Value *hi);
 
-/// Two <16 x float> rows k and k+1 as pairs: element 2j = row0[j],
-/// 2j+1 = row1[j] (16 lanes only: the GEMM's).
+/// Two <n x float> rows k and k+1 (n = 16, 8 or 4) as pairs: element 2j =
+/// row0[j], 2j+1 = row1[j].
 llvm::Value *bf16Interleaved(Lowering &l, llvm::Value *row0, llvm::Value *row1);
 
 /// acc (<n x float>, n = 16, 8 or 4) + the pairwise products of a and b

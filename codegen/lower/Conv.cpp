@@ -133,18 +133,51 @@ void forPlanes(Lowering &l, V count, V work, const std::function<void(V)> &body)
   });
 }
 
+/// The mask of lanes [0, n) of `lanes`.
+static V firstLanes(Lowering &l, unsigned lanes, const std::function<bool(int64_t)> &on) {
+  std::vector<llvm::Constant *> bits;
+  for (unsigned v = 0; v < lanes; ++v)
+    bits.push_back(l.b.getInt1(on(v)));
+  return llvm::ConstantVector::get(bits);
+}
+
+V rowColumns(Lowering &l, V from, int64_t c, int64_t step, unsigned lanes, int64_t count) {
+  auto &b = l.b;
+  unsigned wideLanes = lanes * static_cast<unsigned>(step);
+  auto *wide = llvm::FixedVectorType::get(l.f32, wideLanes);
+  V at = l.at(from, l.constI64(c), l.f32);
+  V all =
+      c + wideLanes <= count && step == 1
+          ? V(b.CreateAlignedLoad(wide, at, llvm::Align(4)))
+          : V(b.CreateMaskedLoad(
+                wide, at, llvm::Align(4),
+                firstLanes(l, wideLanes, [&](int64_t j) { return j % step == 0 && c + j < count; }),
+                llvm::Constant::getNullValue(wide)));
+  if (step == 1)
+    return all;
+  llvm::SmallVector<int, 16> picked;
+  for (unsigned v = 0; v < lanes; ++v)
+    picked.push_back(static_cast<int>(v * step));
+  return b.CreateShuffleVector(all, picked);
+}
+
 void copyRow(Lowering &l, const PhasedRow &row, int64_t kernelWidth, V to, llvm::Type *elem,
-             int64_t pad, int64_t count, const std::function<V(V c)> &value) {
+             int64_t pad, int64_t count, unsigned lanes,
+             const std::function<V(int64_t c, int64_t step)> &block) {
   auto &b = l.b;
   for (int64_t q = 0; q < std::min(row.sw, kernelWidth); ++q) {
     int64_t c0 = ((q - pad) % row.sw + row.sw) % row.sw; // the phase's first column
     if (c0 >= count)
       continue;
-    V first = l.at(to, l.constI64(row.at(pad + c0)), elem);
-    forColumns(l, l.constI64((count - c0 + row.sw - 1) / row.sw), [&](V i) {
-      V c = l.b.CreateAdd(l.constI64(c0), b.CreateMul(i, l.constI64(row.sw)));
-      b.CreateStore(value(c), l.at(first, i, elem));
-    });
+    int64_t n = (count - c0 + row.sw - 1) / row.sw, first = row.at(pad + c0);
+    for (int64_t i0 = 0; i0 < n; i0 += lanes) {
+      V v = block(c0 + i0 * row.sw, row.sw), at = l.at(to, l.constI64(first + i0), elem);
+      if (i0 + lanes <= n)
+        b.CreateAlignedStore(v, at, llvm::Align(4));
+      else
+        b.CreateMaskedStore(v, at, llvm::Align(4),
+                            firstLanes(l, lanes, [&](int64_t v) { return i0 + v < n; }));
+    }
   }
 }
 

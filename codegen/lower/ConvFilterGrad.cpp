@@ -21,43 +21,48 @@ namespace {
 /// and vectors of columns, a few rows at a time (chunk), fed by loads of the
 /// padded x that the rows' taps share (the padded rows kept as the width
 /// stride's column phases, PhasedRow, so every load is a plain one), and
-/// adds it into a vector of
-/// double totals in memory once per group. The sums run in f32 over at most
-/// about 64 products per lane (a group is that many, or one image), so the
-/// error does not grow with the batch; each total's lanes are added in
-/// order at the end.
+/// adds it into a vector of double totals in memory once per group. The
+/// sums run in f32 over at most about 64 products per lane (a group is
+/// that many, or one image), so the error does not grow with the batch;
+/// each total's lanes are added in order at the end.
+///
+/// In bf16 a lane of the sums adds the products of two neighbouring dy
+/// rows (vdpbf16ps): dy rows r and r + 1 are paired as a chunk is loaded,
+/// and the padded plane holds x's rows already paired, R with R + sh (the
+/// rows that dy rows r and r + 1 read at the same tap), so a tap's shift
+/// along the row never breaks a pair and no x is converted in the loop.
+/// (Pairing neighbouring columns instead converted every x vector per tap,
+/// and a 14-wide row filled 7 of 16 lanes of pairs.)
 struct FilterGrad {
   Lowering &l;
   Geometry g;
   int64_t filters, channels, taps;
   unsigned vw;           ///< floats per vector
   PhasedRow row;         ///< a padded row's column phases
-  int64_t stride, plane; ///< a padded plane's row stride and floats
+  int64_t stride, plane; ///< a padded plane's row stride and elements
   int64_t group;         ///< images per group
   V xData, dyData, dwData, batch;
-  llvm::Type *vecF, *vecD; ///< vw floats, vw doubles
-  /// dy's valid lanes in the last chunk of a row (and x's: the phases line
-  /// x's columns up with dy's); in bf16, of each half of the chunk.
-  std::vector<V> tailMasks;
+  llvm::Type *vecF, *vecD, *vecI; ///< vw floats, doubles, i32 (bf16 pairs)
+  /// The valid lanes of the last chunk of a row (dy's and x's: the phases
+  /// line x's columns up with dy's).
+  V tailMask;
 
-  /// Columns of dy per chunk: a vector's, or in bf16 two vectors' (a lane
-  /// of the sums adds the products of two neighbouring columns, vdpbf16ps).
-  int64_t chunkColumns() const { return g.bf16 ? 2 * vw : vw; }
-
-  /// Copies x[n0 + i, c] into the interior of padded plane i, i < count.
+  /// Copies x[n0 + i, c] into the interior of padded plane i, i < count;
+  /// in bf16 as pairs of rows (pairRows).
   void copyPlanes(V pad, V n0, V count, V c) {
     auto &b = l.b;
     forOuter(l, count, [&](V i) {
       V image = b.CreateAdd(b.CreateMul(b.CreateAdd(n0, i), l.constI64(channels)), c);
       V xp = conv::plane(l, xData, image, g.h * g.w);
       V dst = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
+      if (g.bf16)
+        return pairRows(xp, dst);
       forRowsRead(l, g.h, g.kh, g.sh, g.ph, [&](V r) {
         V to = l.at(dst, b.CreateMul(b.CreateAdd(r, l.constI64(g.ph)), l.constI64(stride)), l.f32);
         V from = l.at(xp, b.CreateMul(r, l.constI64(g.w)), l.f32);
-        // bf16: rounded here, once per element rather than once per tap.
-        if (g.bf16 || g.sw > 1)
-          copyRow(l, row, g.kw, to, l.f32, g.pw, g.w,
-                  [&](V c) { return operandOf(l, g, l.loadF32(from, c)); });
+        if (g.sw > 1)
+          copyRow(l, row, g.kw, to, l.f32, g.pw, g.w, vw,
+                  [&](int64_t c, int64_t step) { return rowColumns(l, from, c, step, vw, g.w); });
         else
           b.CreateMemCpy(l.at(to, l.constI64(g.pw), l.f32), llvm::MaybeAlign(4), from,
                          llvm::MaybeAlign(4), g.w * 4);
@@ -65,58 +70,104 @@ struct FilterGrad {
     });
   }
 
+  /// bf16: padded row R of the plane at `dst` holds the pairs (x(R), x(R +
+  /// sh)) of padded rows, as i32 (zero where a row is padding), for every R
+  /// that has an input row in either half.
+  void pairRows(V xp, V dst) {
+    auto &b = l.b;
+    int64_t first = std::max<int64_t>(0, g.ph - g.sh), last = g.ph + g.h - 1;
+    forBetween(l, {l.constI64(first), l.constI64(last + 1)}, [&](V padded) {
+      // The input rows of the pair's halves, and whether each is one.
+      auto half = [&](int64_t shift) {
+        V r = b.CreateSub(b.CreateAdd(padded, l.constI64(shift)), l.constI64(g.ph));
+        V inside = b.CreateICmpULT(r, l.constI64(g.h));
+        V clamped = b.CreateSelect(inside, r, l.constI64(0));
+        return std::pair{l.at(xp, b.CreateMul(clamped, l.constI64(g.w)), l.f32), inside};
+      };
+      auto [lo, loInside] = half(0);
+      auto [hi, hiInside] = half(g.sh);
+      V to = l.at(dst, b.CreateMul(padded, l.constI64(stride)), l.i32);
+      copyRow(l, row, g.kw, to, l.i32, g.pw, g.w, vw, [&](int64_t c, int64_t step) {
+        V zero = llvm::Constant::getNullValue(vecF);
+        V x0 = b.CreateSelect(loInside, rowColumns(l, lo, c, step, vw, g.w), zero);
+        V x1 = b.CreateSelect(hiInside, rowColumns(l, hi, c, step, vw, g.w), zero);
+        return b.CreateBitCast(bf16Interleaved(l, x0, x1), vecI);
+      });
+    });
+  }
+
+  /// A vector of `type` at p: the lanes of the tail mask only (0 past them:
+  /// not an x of the next row that could be an infinity, times dy's 0 a
+  /// NaN in the sum), or all of them.
+  V columns(llvm::Type *type, V p, bool masked) {
+    auto &b = l.b;
+    return masked ? V(b.CreateMaskedLoad(type, p, llvm::Align(4), tailMask,
+                                         llvm::Constant::getNullValue(type)))
+                  : V(b.CreateAlignedLoad(type, p, llvm::Align(4)));
+  }
+
   /// The vectors of dy columns [col, col + vw) of rows oh0 .. oh0 + rows - 1
   /// against taps [t0, t1): sums[j][t - t0] += x(row, tap) * dy[f0 + j](row),
-  /// row by row for each sum. Each x vector is loaded once for all the
+  /// row by row for each sum (in bf16 a pair of rows at a time, the last
+  /// of an odd count alone). Each x vector is loaded once for all the
   /// (row, tap) pairs that read it: with stride 1, row oh's tap (kh, kw) is
   /// row oh + 1's tap (kh - 1, kw), so 4 rows of 3x3 taps load 6 x 3 vectors
-  /// of x rather than 4 x 9 (the kernel was bound by its loads). In the
-  /// masked tail both loads read 0 past the row's end (not an x of the next
-  /// row that could be an infinity: times dy's 0, a NaN in the sum).
+  /// of x rather than 4 x 9 (the kernel was bound by its loads).
   void chunk(V pad, const std::vector<V> &dyPlanes, V oh0, int64_t rows, V col, bool masked,
              int64_t t0, int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
     auto &b = l.b;
-    size_t halves = g.bf16 ? 2 : 1;
-    // Columns [col, col + chunkColumns()) of a row from p: one vector, or
-    // in bf16 two, as pairs of neighbouring columns.
-    auto columns = [&](V p) {
-      std::vector<V> v;
-      for (size_t h = 0; h < halves; ++h) {
-        V at = l.at(p, l.constI64(static_cast<int64_t>(h * vw)), l.f32);
-        v.push_back(masked ? V(b.CreateMaskedLoad(vecF, at, llvm::Align(4), tailMasks[h],
-                                                  llvm::Constant::getNullValue(vecF)))
-                           : V(b.CreateAlignedLoad(vecF, at, llvm::Align(4))));
-      }
-      return g.bf16 ? bf16Consecutive(l, v[0], v[1]) : v[0];
-    };
-    std::vector<std::vector<V>> dv(static_cast<size_t>(rows)); // [row][filter]
-    for (int64_t dr = 0; dr < rows; ++dr) {
+    int64_t step = g.bf16 ? 2 : 1; // dy rows per sum update
+    int64_t units = (rows + step - 1) / step;
+    bool single = g.bf16 && rows % 2; // the last pair is one row
+    auto dyRow = [&](V dyp, int64_t dr) {
       V at = b.CreateAdd(b.CreateMul(b.CreateAdd(oh0, l.constI64(dr)), l.constI64(g.ow)), col);
-      for (V dyp : dyPlanes)
-        dv[dr].push_back(columns(l.at(dyp, at, l.f32)));
-    }
+      return columns(vecF, l.at(dyp, at, l.f32), masked);
+    };
+    std::vector<std::vector<V>> dv(static_cast<size_t>(units)); // [unit][filter]
+    for (int64_t u = 0; u < units; ++u)
+      for (V dyp : dyPlanes) {
+        if (!g.bf16) {
+          dv[u].push_back(dyRow(dyp, u));
+          continue;
+        }
+        bool alone = single && u == units - 1;
+        V second = alone ? llvm::Constant::getNullValue(vecF) : dyRow(dyp, 2 * u + 1);
+        dv[u].push_back(bf16Interleaved(l, dyRow(dyp, 2 * u), second));
+      }
     V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh0, l.constI64(g.sh)), l.constI64(stride)), col);
-    // The (row, tap) pairs by the x they read (an offset from `top`).
+    // The (unit, tap) pairs by the x they read (an offset from `top`).
     std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> readers;
-    for (int64_t dr = 0; dr < rows; ++dr)
+    for (int64_t u = 0; u < units; ++u)
       for (int64_t t = t0; t < t1; ++t)
-        readers[(dr * g.sh + t / g.kw) * stride + row.at(t % g.kw)].push_back({dr, t});
+        readers[(u * step * g.sh + t / g.kw) * stride + row.at(t % g.kw)].push_back({u, t});
+    llvm::Type *xType = g.bf16 ? vecI : vecF;
     for (const auto &[offset, pairs] : readers) {
-      V xv = columns(l.at(pad, b.CreateAdd(top, l.constI64(offset)), l.f32));
-      for (auto [dr, t] : pairs)
+      V xv = columns(xType, l.at(pad, b.CreateAdd(top, l.constI64(offset)), xType->getScalarType()),
+                     masked);
+      V firstOnly = nullptr; // bf16: the pairs' first halves (the lone row's)
+      for (auto [u, t] : pairs) {
+        V x = xv;
+        if (single && u == units - 1) {
+          if (!firstOnly)
+            firstOnly = b.CreateAnd(xv, llvm::ConstantInt::get(vecI, 0xffffu));
+          x = firstOnly; // x(R + sh) may be an infinity: times 0, a NaN
+        }
         for (size_t j = 0; j < dyPlanes.size(); ++j) {
           llvm::AllocaInst *s = sums[j][t - t0];
-          V sum = b.CreateLoad(vecF, s), d = dv[dr][j];
-          b.CreateStore(g.bf16 ? dotBf16Pairs(l, sum, xv, d) : fmuladd(l, xv, d, sum), s);
+          V sum = b.CreateLoad(vecF, s), d = dv[u][j];
+          b.CreateStore(g.bf16 ? dotBf16Pairs(l, sum, x, d) : fmuladd(l, x, d, sum), s);
         }
+      }
     }
   }
 
   /// Rows of dy per chunk: as many as the registers left by the sums hold
-  /// (a vector per row and filter, and one of x), at most 4.
+  /// (a vector per row, or pair of rows in bf16, and filter, and one of x),
+  /// at most 4.
   int64_t rowsPerChunk(int64_t filters, int64_t sums) const {
     int64_t registers = vectorLanes(*l.fn) == 16 ? 32 : 16;
-    return std::clamp<int64_t>((registers - sums - 2) / filters, 1, std::min<int64_t>(4, g.oh));
+    int64_t vectors = std::max<int64_t>(1, (registers - sums - 2) / filters);
+    return std::clamp<int64_t>(vectors * (g.bf16 ? 2 : 1), 1, std::min<int64_t>(4, g.oh));
   }
 
   /// The totals of filter f0 + j, tap t: vw doubles at `totals`.
@@ -136,7 +187,7 @@ struct FilterGrad {
         row.push_back(eb.CreateAlloca(vecF));
         b.CreateStore(llvm::Constant::getNullValue(vecF), row.back());
       }
-    int64_t cols = chunkColumns(), full = g.ow / cols, tail = g.ow % cols;
+    int64_t cols = vw, full = g.ow / cols, tail = g.ow % cols;
     forOuter(l, images, [&](V i) {
       V padI = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
       std::vector<V> dyPlanes;
@@ -199,26 +250,20 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   ValueId x = node.operands[0], dy = node.operands[1], w = node.operands[2], dw = node.result;
   Geometry g = convGeometry(l, node, x, w, dy);
   const Shape &ws = l.type(w).shape;
-  // bf16: a chunk is two vectors of columns, each lane summing a pair.
-  unsigned vw = lanesFor(*l.fn, g.bf16 ? (g.ow + 1) / 2 : g.ow);
-  int64_t cols = g.bf16 ? 2 * vw : vw;
+  unsigned vw = lanesFor(*l.fn, g.ow);
   PhasedRow row = PhasedRow::of(g.w + 2 * g.pw, g.sw);
-  int64_t stride = row.elements(), plane = stride * (g.h + 2 * g.ph), slack = cols;
+  int64_t stride = row.elements(), plane = stride * (g.h + 2 * g.ph), slack = vw;
   int64_t taps = g.kh * g.kw;
   if (g.sw > kMaxTiledStride || vw < 4 || plane + slack > kPaddedFloats ||
       taps * vw > kTotalDoubles)
     return false;
-  // The valid lanes of each vector of the last chunk of a row.
-  std::vector<V> tailMasks;
-  for (int64_t h = 0; h < cols / vw; ++h) {
-    std::vector<llvm::Constant *> lanes;
-    for (int64_t v = 0; v < vw; ++v)
-      lanes.push_back(b.getInt1(h * vw + v < g.ow % cols));
-    tailMasks.push_back(llvm::ConstantVector::get(lanes));
-  }
+  // The valid lanes of the last chunk of a row.
+  std::vector<llvm::Constant *> lanes;
+  for (int64_t v = 0; v < vw; ++v)
+    lanes.push_back(b.getInt1(v < g.ow % vw));
   // Images per group: about 64 products per lane of a sum, as many planes
   // as the buffer holds.
-  int64_t perImage = g.oh * ((g.ow + cols - 1) / cols) * (cols / vw);
+  int64_t perImage = g.oh * ((g.ow + vw - 1) / vw);
   int64_t group = std::clamp<int64_t>(64 / perImage, 1, (kPaddedFloats - slack) / plane);
   FilterGrad k{l,
                g,
@@ -236,7 +281,8 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
                l.dim(l.type(x).shape[0]),
                llvm::FixedVectorType::get(l.f32, vw),
                llvm::FixedVectorType::get(l.f64, vw),
-               tailMasks};
+               llvm::FixedVectorType::get(l.i32, vw),
+               llvm::ConstantVector::get(lanes)};
   // Sums per pass: about 24 of 32 registers (AVX-512), 12 of 16 otherwise;
   // a block of filters shares each x load, a pass covers a group of taps.
   int64_t maxSums = vectorLanes(*l.fn) == 16 ? 24 : 12;

@@ -560,7 +560,8 @@ void blockRows(Lowering &l, const Correlation &k, Tiling t, V n, V o0, int64_t c
 /// bf16: padded plane i holds input channels 2 (g0 + i) and 2 (g0 + i) + 1
 /// of image n as bf16 pairs (the second zero past the last channel),
 /// spread out when the correlation spreads them.
-void copyPlanePairs(Lowering &l, const Correlation &k, PaddedPlane pp, V n, V pad, V g0, V gCount) {
+void copyPlanePairs(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V gCount) {
+  PaddedPlane pp = paddedPlane(k, t.vw);
   auto &b = l.b;
   forOuter(l, gCount, [&](V il) {
     V c0 = b.CreateMul(b.CreateAdd(g0, il), l.constI64(2)), c1 = b.CreateAdd(c0, l.constI64(1));
@@ -573,10 +574,13 @@ void copyPlanePairs(Lowering &l, const Correlation &k, PaddedPlane pp, V n, V pa
       V row = b.CreateAdd(b.CreateMul(r, l.constI64(k.spreadH)), l.constI64(k.ph));
       V to = l.at(dst, b.CreateMul(row, l.constI64(pp.stride)), l.i32);
       V from = b.CreateMul(r, l.constI64(k.w));
-      copyRow(l, pp.row, k.kw, to, l.i32, firstColumn(k), k.w, [&](V c) {
-        V at = b.CreateAdd(from, c);
-        V x1 = b.CreateSelect(second, l.loadF32(src1, at), l.constF32(0));
-        return bf16PairBits(l, l.loadF32(src0, at), x1);
+      V row0 = l.at(src0, from, l.f32), row1 = l.at(src1, from, l.f32);
+      copyRow(l, pp.row, k.kw, to, l.i32, firstColumn(k), k.w, t.vw, [&](int64_t c, int64_t step) {
+        V x1 =
+            b.CreateSelect(second, rowColumns(l, row1, c, step, t.vw, k.w),
+                           llvm::Constant::getNullValue(llvm::FixedVectorType::get(l.f32, t.vw)));
+        return b.CreateBitCast(bf16Interleaved(l, rowColumns(l, row0, c, step, t.vw, k.w), x1),
+                               llvm::FixedVectorType::get(l.i32, t.vw));
       });
     });
   });
@@ -588,7 +592,7 @@ void copyPlanes(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V
   auto &b = l.b;
   PaddedPlane pp = paddedPlane(k, t.vw);
   if (k.bf16)
-    return copyPlanePairs(l, k, pp, n, pad, g0, gCount);
+    return copyPlanePairs(l, k, t, n, pad, g0, gCount);
   int64_t left = firstColumn(k);
   forOuter(l, gCount, [&](V il) {
     V src = plane(l, k.in, b.CreateAdd(b.CreateMul(n, l.constI64(k.ins)), b.CreateAdd(g0, il)),
@@ -602,7 +606,8 @@ void copyPlanes(Lowering &l, const Correlation &k, Tiling t, V n, V pad, V g0, V
         b.CreateMemCpy(l.at(to, l.constI64(left), l.f32), llvm::MaybeAlign(4), from,
                        llvm::MaybeAlign(4), k.w * 4);
       else
-        copyRow(l, pp.row, k.kw, to, l.f32, left, k.w, [&](V c) { return l.loadF32(from, c); });
+        copyRow(l, pp.row, k.kw, to, l.f32, left, k.w, t.vw,
+                [&](int64_t c, int64_t step) { return rowColumns(l, from, c, step, t.vw, k.w); });
     });
   });
 }

@@ -84,12 +84,19 @@ struct PhasedRow {
   int64_t at(int64_t pc) const { return pc % sw * phaseWidth + pc / sw; }
 };
 
-/// Copies the columns 0 .. count - 1 of a row, value(c) each, to padded
-/// columns pad + c of the phased row at `to` (elements of type elem), in
-/// the phases that a window of `kernelWidth` columns reads (a 1x1 window of
-/// stride 2 reads one).
+/// Columns c, c + step, ..., c + (lanes - 1) step of the row of `count`
+/// floats at `from` as a vector, 0 in the lanes past the row's end: one
+/// masked load of lanes x step floats, and a shuffle when step > 1.
+V rowColumns(Lowering &l, V from, int64_t c, int64_t step, unsigned lanes, int64_t count);
+
+/// Copies the columns 0 .. count - 1 of a row to padded columns pad + c of
+/// the phased row at `to`, in the phases that a window of `kernelWidth`
+/// columns reads (a 1x1 window of stride 2 reads one), `lanes` elements
+/// (of type elem) at a time: block(c, step) gives those of columns c, c +
+/// step, ... (rowColumns reads them).
 void copyRow(Lowering &l, const PhasedRow &row, int64_t kernelWidth, V to, llvm::Type *elem,
-             int64_t pad, int64_t count, const std::function<V(V c)> &value);
+             int64_t pad, int64_t count, unsigned lanes,
+             const std::function<V(int64_t c, int64_t step)> &block);
 
 /// body(r) for the rows r of an input of `height` rows that a window of
 /// `kernel` rows at `stride` under padding `pad` reads: all of them unless

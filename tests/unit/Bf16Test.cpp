@@ -179,10 +179,10 @@ TEST(Bf16Conv, ForwardAndBothGradientsMatchTheBf16Reference) {
   }
 }
 
-// The bf16 filter gradient pairs neighbouring columns of x and dy: odd and
-// even row tails (19 and 20 columns) leave half of the last pair outside
-// the row, and an infinity in the next row's first column (no padding) must
-// reach only the taps that read it (0 x inf would be a NaN).
+// The bf16 filter gradient's last chunk of a row (19 and 20 columns: the
+// masked tail of a vector) must read 0 past the row's end, not the
+// infinity in the next row's first column (no padding): it reaches only the
+// taps that read it (0 x inf would be a NaN).
 TEST(Bf16Conv, FilterGradientPairsStopAtTheRowsEnd) {
   SKIP_WITHOUT_BF16();
   for (int64_t width : {21, 22}) {
@@ -207,6 +207,39 @@ TEST(Bf16Conv, FilterGradientPairsStopAtTheRowsEnd) {
     for (int64_t slice = 0; slice < 2; ++slice)
       for (int64_t kh = 0; kh < 3; ++kh)
         EXPECT_TRUE(std::isfinite(out[0].f32()[slice * 9 + kh * 3 + 2])) << slice << " " << kh;
+  }
+}
+
+// The bf16 filter gradient pairs dy rows r and r + 1 with x rows R and R +
+// stride; an odd count of dy rows leaves the last alone, and x's row that
+// would be its partner (here the last, holding an infinity) must not meet
+// the 0 in its place: only the taps that read that row (kh = 2) see the
+// infinity. Stride 1 and 2, with and without the row of padding.
+TEST(Bf16Conv, FilterGradientRowPairsStopAtTheLastRow) {
+  SKIP_WITHOUT_BF16();
+  for (auto [height, stride] : {std::pair{5, 1}, std::pair{7, 2}}) {
+    int64_t width = 18, oh = (height - 3) / stride + 1, ow = (width - 3) / stride + 1;
+    std::string text = "model m {\n input x: f32[2, 1, " + std::to_string(height) + ", " +
+                       std::to_string(width) + "]\n input dy: f32[2, 2, " + std::to_string(oh) +
+                       ", " + std::to_string(ow) + "]\n input w: f32[2, 1, 3, 3]\n" +
+                       " g = conv2d_grad_filter(x, dy, w, stride=" + std::to_string(stride) +
+                       ", precision=bf16)\n output g\n}\n";
+    Result<Graph> g = parseModel(text, "m.ir");
+    ASSERT_TRUE(g.ok()) << g.errorText();
+    ASSERT_EQ(oh % 2, 1);
+    Tensor x(DType::F32, {2, 1, height, width}), dy(DType::F32, {2, 2, oh, ow}),
+        w(DType::F32, {2, 1, 3, 3});
+    fillUniform(x.f32(), x.numel(), -1, 1, 3);
+    fillUniform(dy.f32(), dy.numel(), -1, 1, 4);
+    fillUniform(w.f32(), w.numel(), -1, 1, 5);
+    x.f32()[(height - 1) * width + 5] = std::numeric_limits<float>::infinity(); // image 0, last row
+    auto jit = jitCompile(*g, nullptr, {});
+    ASSERT_TRUE(jit.ok()) << jit.errorText();
+    std::vector<Tensor> out = jittest::expectSame(*g, (*jit)->functions(), {}, {x, dy, w}, text);
+    ASSERT_EQ(out.size(), 1u);
+    for (int64_t slice = 0; slice < 2; ++slice)
+      for (int64_t tap = 0; tap < 6; ++tap) // kh = 0, 1
+        EXPECT_TRUE(std::isfinite(out[0].f32()[slice * 9 + tap])) << stride << " " << tap;
   }
 }
 
