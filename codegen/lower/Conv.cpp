@@ -133,7 +133,7 @@ void forPlanes(Lowering &l, V count, V work, const std::function<void(V)> &body)
   });
 }
 
-/// The mask of lanes [0, n) of `lanes`.
+/// The mask of the lanes v < `lanes` for which on(v) holds.
 static V firstLanes(Lowering &l, unsigned lanes, const std::function<bool(int64_t)> &on) {
   std::vector<llvm::Constant *> bits;
   for (unsigned v = 0; v < lanes; ++v)

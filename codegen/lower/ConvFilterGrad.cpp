@@ -112,7 +112,8 @@ struct FilterGrad {
   /// of an odd count alone). Each x vector is loaded once for all the
   /// (row, tap) pairs that read it: with stride 1, row oh's tap (kh, kw) is
   /// row oh + 1's tap (kh - 1, kw), so 4 rows of 3x3 taps load 6 x 3 vectors
-  /// of x rather than 4 x 9 (the kernel was bound by its loads).
+  /// of x rather than 4 x 9 (the kernel was bound by its loads); in bf16 2
+  /// pairs of rows load 5 x 3 vectors of pairs.
   void chunk(V pad, const std::vector<V> &dyPlanes, V oh0, int64_t rows, V col, bool masked,
              int64_t t0, int64_t t1, const std::vector<std::vector<llvm::AllocaInst *>> &sums) {
     auto &b = l.b;

@@ -57,7 +57,9 @@ namespace {
 /// at (ph + y * spreadH, pw + x * spreadW)) with zeros elsewhere: spread 1
 /// is conv2d's zero padding; spread s is the zero insertion that makes the
 /// input gradient of a stride-s conv2d a stride-1 correlation (XLA's
-/// lhs_dilation).
+/// lhs_dilation). That is the plane as the sums see it; the buffer keeps
+/// the columns unspread (ColumnPhases) and a width stride's columns as
+/// phases (PhasedRow).
 struct Correlation {
   V in, out;                    ///< [N, ins, h, w] and [N, outs, oh, ow]
   int64_t ins, outs;            ///< channels of in and out
@@ -125,9 +127,12 @@ int64_t firstColumn(const Correlation &k) {
 /// The padded copy of one input plane: as many rows as the spread input
 /// with its padding on both sides, or as the taps reach (the input gradient
 /// of a stride that does not divide the input reaches further), as many
-/// columns likewise (unspread under ColumnPhases), and slack after (the last chunk of a row reads
-/// whole vectors, sw of them with a width stride, past the row's end; those lanes are never
-/// stored). A width stride keeps each padded row as its column phases (PhasedRow).
+/// columns likewise (unspread under ColumnPhases), and slack after: the
+/// last tile of a row reads whole vectors past the row's end (under
+/// ColumnPhases, a phase with fewer columns than phase 0 up to vw - 2
+/// floats past the plane when the output is narrower than the stride);
+/// those lanes are never stored. A width stride keeps each padded row as
+/// its column phases (PhasedRow).
 struct PaddedPlane {
   PhasedRow row;
   int64_t stride, rows, slack;
@@ -140,6 +145,7 @@ PaddedPlane paddedPlane(const Correlation &k, unsigned vw) {
   int64_t width = cp.on() ? cp.left + cp.reach : std::max(2 * k.pw + k.w, (k.ow - 1) * k.sw + k.kw);
   int64_t height = std::max(2 * k.ph + (k.h - 1) * k.spreadH + 1, (k.oh - 1) * k.sh + k.kh);
   PhasedRow row = PhasedRow::of(width, k.sw);
+  // At least vw: the reads past the row's end above.
   return PaddedPlane{row, row.elements(), height, static_cast<int64_t>(vw) * k.sw};
 }
 
@@ -176,9 +182,11 @@ Tiling tilingFor(const llvm::Function &fn, const Correlation &k) {
   ColumnPhases cp = columnPhases(k);
   unsigned vw = lanesFor(fn, (k.ow + cp.s - 1) / cp.s);
   int64_t accumulators = vectorLanes(fn) == 16 ? 16 : 8;
-  int64_t channels = std::min<int64_t>(k.outs, 4);
-  // Under ColumnPhases a tile's row is a vector of each phase.
+  // Under ColumnPhases a tile's row is a vector of each phase (s of them,
+  // at most kMaxTiledStride): fewer channels keep the sums in registers.
   int64_t vectorsPerRow = cp.on() ? cp.s : std::min<int64_t>(2, (k.ow + vw - 1) / vw);
+  int64_t channels =
+      std::clamp<int64_t>(accumulators / vectorsPerRow, 1, std::min<int64_t>(k.outs, 4));
   int64_t rows = std::clamp<int64_t>(accumulators / (channels * vectorsPerRow), 1, k.oh);
   return Tiling{vw, rows, channels};
 }
@@ -731,7 +739,7 @@ bool lowerConv2dGradInputTiled(Lowering &l, const Node &node) {
   Geometry g = convGeometry(l, node, x, w, dy);
   const Shape &ws = l.type(w).shape;
   int64_t filters = ws[0].size, channels = ws[1].size, taps = g.kh * g.kw;
-  if (g.ph >= g.kh || g.pw >= g.kw)
+  if (g.ph >= g.kh || g.pw >= g.kw || g.sw > kMaxTiledStride)
     return false;
   Correlation k{
       l.data(dy), l.data(dx), filters,         channels,        g.oh, g.ow, g.h, g.w, g.kh, g.kw,

@@ -61,8 +61,9 @@ void lowerAvgPoolGrad(Lowering &l, const Node &node);
 
 // ---- shared by the tiled kernels (ConvKernels.cpp, ConvFilterGrad.cpp) ----
 
-/// Widest width stride the kernels take (a wider one loads and shuffles
-/// more than it computes; the plain nests take it).
+/// Widest width stride the tiled kernels take (a wider one, rare, takes the
+/// plain nests); also the widest stride whose input gradient takes them
+/// (a tile's row holds a vector per column phase).
 inline constexpr int64_t kMaxTiledStride = 4;
 
 /// Floats of the stack buffer of padded planes (64 KiB).
@@ -86,7 +87,8 @@ struct PhasedRow {
 
 /// Columns c, c + step, ..., c + (lanes - 1) step of the row of `count`
 /// floats at `from` as a vector, 0 in the lanes past the row's end: one
-/// masked load of lanes x step floats, and a shuffle when step > 1.
+/// load of lanes x step floats (masked unless the block is whole and step
+/// is 1), and a shuffle when step > 1.
 V rowColumns(Lowering &l, V from, int64_t c, int64_t step, unsigned lanes, int64_t count);
 
 /// Copies the columns 0 .. count - 1 of a row to padded columns pad + c of
