@@ -33,10 +33,16 @@ namespace {
 /// along the row never breaks a pair and no x is converted in the loop.
 /// (Pairing neighbouring columns instead converted every x vector per tap,
 /// and a 14-wide row filled 7 of 16 lanes of pairs.)
+///
+/// A window of one or two taps (a 1x1 conv) takes a few channels per task
+/// (`cb`): their (channel, tap) pairs share each dy load as the taps of a
+/// 3x3 window do; with one channel a task per channel read all of dy for
+/// one product per load.
 struct FilterGrad {
   Lowering &l;
   Geometry g;
   int64_t filters, channels, taps;
+  int64_t cb;            ///< channels per task; a sum is per (filter, channel, tap)
   unsigned vw;           ///< floats per vector
   PhasedRow row;         ///< a padded row's column phases
   int64_t stride, plane; ///< a padded plane's row stride and elements
@@ -47,14 +53,18 @@ struct FilterGrad {
   /// line x's columns up with dy's).
   V tailMask;
 
-  /// Copies x[n0 + i, c] into the interior of padded plane i, i < count;
-  /// in bf16 as pairs of rows (pairRows).
-  void copyPlanes(V pad, V n0, V count, V c) {
+  /// (channel, tap) pairs of a task: its sums per filter.
+  int64_t channelTaps() const { return cb * taps; }
+
+  /// Copies x[n0 + i, c0 + ci] into the interior of padded plane i cb + ci,
+  /// i < count, ci < cb; in bf16 as pairs of rows (pairRows).
+  void copyPlanes(V pad, V n0, V count, V c0) {
     auto &b = l.b;
-    forOuter(l, count, [&](V i) {
-      V image = b.CreateAdd(b.CreateMul(b.CreateAdd(n0, i), l.constI64(channels)), c);
-      V xp = conv::plane(l, xData, image, g.h * g.w);
-      V dst = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
+    forOuter(l, b.CreateMul(count, l.constI64(cb)), [&](V p) {
+      V c = b.CreateAdd(c0, b.CreateURem(p, l.constI64(cb)));
+      V n = b.CreateAdd(n0, b.CreateUDiv(p, l.constI64(cb)));
+      V xp = conv::plane(l, xData, b.CreateAdd(b.CreateMul(n, l.constI64(channels)), c), g.h * g.w);
+      V dst = l.at(pad, b.CreateMul(p, l.constI64(plane)), l.f32);
       if (g.bf16)
         return pairRows(xp, dst);
       forRowsRead(l, g.h, g.kh, g.sh, g.ph, [&](V r) {
@@ -136,11 +146,15 @@ struct FilterGrad {
         dv[u].push_back(bf16Interleaved(l, dyRow(dyp, 2 * u), second));
       }
     V top = b.CreateAdd(b.CreateMul(b.CreateMul(oh0, l.constI64(g.sh)), l.constI64(stride)), col);
-    // The (unit, tap) pairs by the x they read (an offset from `top`).
+    // The (unit, channel tap) pairs by the x they read (an offset from
+    // `top`): channel t / taps, tap t % taps.
     std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> readers;
     for (int64_t u = 0; u < units; ++u)
-      for (int64_t t = t0; t < t1; ++t)
-        readers[(u * step * g.sh + t / g.kw) * stride + row.at(t % g.kw)].push_back({u, t});
+      for (int64_t t = t0; t < t1; ++t) {
+        int64_t ci = t / taps, tap = t % taps;
+        int64_t rowOffset = (u * step * g.sh + tap / g.kw) * stride + row.at(tap % g.kw);
+        readers[ci * plane + rowOffset].push_back({u, t});
+      }
     llvm::Type *xType = g.bf16 ? vecI : vecF;
     for (const auto &[offset, pairs] : readers) {
       V xv = columns(xType, l.at(pad, b.CreateAdd(top, l.constI64(offset)), xType->getScalarType()),
@@ -173,11 +187,11 @@ struct FilterGrad {
 
   /// The totals of filter f0 + j, tap t: vw doubles at `totals`.
   V totalAt(V totals, int64_t j, int64_t t) {
-    return l.at(totals, l.constI64((j * taps + t) * vw), l.f64);
+    return l.at(totals, l.constI64((j * channelTaps() + t) * vw), l.f64);
   }
 
-  /// Filters f0 .. f0 + count - 1, taps [t0, t1), over images n0 .. n0 +
-  /// images - 1 (padded planes 0 .. images - 1): f32 sums in registers
+  /// Filters f0 .. f0 + count - 1, channel taps [t0, t1), over images n0 ..
+  /// n0 + images - 1 (padded planes 0 .. images cb - 1): f32 sums in registers
   /// (allocas that mem2reg makes phis), then added to the totals.
   void pass(V pad, V n0, V images, V f0, int64_t count, int64_t t0, int64_t t1, V totals) {
     auto &b = l.b;
@@ -190,7 +204,7 @@ struct FilterGrad {
       }
     int64_t cols = vw, full = g.ow / cols, tail = g.ow % cols;
     forOuter(l, images, [&](V i) {
-      V padI = l.at(pad, b.CreateMul(i, l.constI64(plane)), l.f32);
+      V padI = l.at(pad, b.CreateMul(i, l.constI64(cb * plane)), l.f32);
       std::vector<V> dyPlanes;
       for (int64_t j = 0; j < count; ++j) {
         V f = b.CreateAdd(f0, l.constI64(j));
@@ -222,17 +236,19 @@ struct FilterGrad {
       }
   }
 
-  /// dw[f0 + j, c, t] = the lanes of the totals added in order.
-  void finish(V totals, V f0, int64_t count, V c) {
+  /// dw[f0 + j, c0 + t / taps, t % taps] = the lanes of the totals added
+  /// in order.
+  void finish(V totals, V f0, int64_t count, V c0) {
     auto &b = l.b;
     for (int64_t j = 0; j < count; ++j)
-      for (int64_t t = 0; t < taps; ++t) {
+      for (int64_t t = 0; t < channelTaps(); ++t) {
         V v = b.CreateAlignedLoad(vecD, totalAt(totals, j, t), llvm::Align(8));
         V total = llvm::ConstantFP::get(l.f64, 0.0);
         for (unsigned k = 0; k < vw; ++k)
           total = b.CreateFAdd(total, b.CreateExtractElement(v, k));
+        V c = b.CreateAdd(c0, l.constI64(t / taps));
         V slice = b.CreateAdd(b.CreateMul(b.CreateAdd(f0, l.constI64(j)), l.constI64(channels)), c);
-        V index = b.CreateAdd(b.CreateMul(slice, l.constI64(taps)), l.constI64(t));
+        V index = b.CreateAdd(b.CreateMul(slice, l.constI64(taps)), l.constI64(t % taps));
         l.storeF32(dwData, index, b.CreateFPTrunc(total, l.f32));
       }
   }
@@ -254,9 +270,14 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   unsigned vw = lanesFor(*l.fn, g.ow);
   PhasedRow row = PhasedRow::of(g.w + 2 * g.pw, g.sw);
   int64_t stride = row.elements(), plane = stride * (g.h + 2 * g.ph), slack = vw;
-  int64_t taps = g.kh * g.kw;
-  if (g.sw > kMaxTiledStride || vw < 4 || plane + slack > kPaddedFloats ||
-      taps * vw > kTotalDoubles)
+  int64_t taps = g.kh * g.kw, channels = ws[1].size;
+  // Channels per task: as many as make about 4 (channel, tap) sums per
+  // filter, a divisor of the channels (every task the same).
+  int64_t cb = 1;
+  while (cb * 2 * taps <= 4 && channels % (cb * 2) == 0)
+    cb *= 2;
+  if (g.sw > kMaxTiledStride || vw < 4 || cb * plane + slack > kPaddedFloats ||
+      cb * taps * vw > kTotalDoubles)
     return false;
   // The valid lanes of the last chunk of a row.
   std::vector<llvm::Constant *> lanes;
@@ -265,12 +286,13 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   // Images per group: about 64 products per lane of a sum, as many planes
   // as the buffer holds.
   int64_t perImage = g.oh * ((g.ow + vw - 1) / vw);
-  int64_t group = std::clamp<int64_t>(64 / perImage, 1, (kPaddedFloats - slack) / plane);
+  int64_t group = std::clamp<int64_t>(64 / perImage, 1, (kPaddedFloats - slack) / (cb * plane));
   FilterGrad k{l,
                g,
                ws[0].size,
-               ws[1].size,
+               channels,
                taps,
+               cb,
                vw,
                row,
                stride,
@@ -285,31 +307,34 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
                llvm::FixedVectorType::get(l.i32, vw),
                llvm::ConstantVector::get(lanes)};
   // Sums per pass: about 24 of 32 registers (AVX-512), 12 of 16 otherwise;
-  // a block of filters shares each x load, a pass covers a group of taps.
-  int64_t maxSums = vectorLanes(*l.fn) == 16 ? 24 : 12;
-  int64_t block = std::clamp<int64_t>(maxSums / taps, 1, k.filters);
+  // a block of filters shares each x load, a pass covers a group of
+  // (channel, tap) pairs.
+  int64_t maxSums = vectorLanes(*l.fn) == 16 ? 24 : 12, sums = k.channelTaps();
+  int64_t block = std::clamp<int64_t>(maxSums / sums, 1, k.filters);
   int64_t tapGroup = std::max<int64_t>(1, maxSums / block);
   int64_t blocks = (k.filters + block - 1) / block, last = k.filters - (blocks - 1) * block;
   // Blocks per task: as many as the totals hold (each copy of x serves them
   // all), split further while there are fewer than 8 tasks.
-  int64_t fitting = std::max<int64_t>(1, kTotalDoubles / (block * taps * vw));
+  int64_t fitting = std::max<int64_t>(1, kTotalDoubles / (block * sums * vw));
   auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
-  int64_t wanted = ceilDiv(blocks, ceilDiv(8, k.channels));
+  int64_t channelBlocks = channels / cb;
+  int64_t wanted = ceilDiv(blocks, ceilDiv(8, channelBlocks));
   int64_t perTask = std::clamp<int64_t>(wanted, 1, fitting);
   int64_t parts = ceilDiv(blocks, perTask);
   auto blockPasses = [&](V pad, V n0, V images, V f0, int64_t count, V totals) {
-    for (int64_t t0 = 0; t0 < taps; t0 += tapGroup)
-      k.pass(pad, n0, images, f0, count, t0, std::min(taps, t0 + tapGroup), totals);
+    for (int64_t t0 = 0; t0 < sums; t0 += tapGroup)
+      k.pass(pad, n0, images, f0, count, t0, std::min(sums, t0 + tapGroup), totals);
   };
-  V work = b.CreateMul(k.batch, l.constI64(perTask * block * g.oh * g.ow * taps));
-  forPlanes(l, l.constI64(parts * k.channels), work, [&](V p) {
-    V pad = stackArray(l, l.f32, group * plane + slack);
-    b.CreateMemSet(pad, b.getInt8(0), l.constI64((group * plane + slack) * 4),
+  V work = b.CreateMul(k.batch, l.constI64(perTask * block * g.oh * g.ow * sums));
+  forPlanes(l, l.constI64(parts * channelBlocks), work, [&](V p) {
+    int64_t padFloats = group * cb * plane + slack;
+    V pad = stackArray(l, l.f32, padFloats);
+    b.CreateMemSet(pad, b.getInt8(0), l.constI64(padFloats * 4), llvm::MaybeAlign(64));
+    V totals = stackArray(l, l.f64, perTask * block * sums * vw);
+    b.CreateMemSet(totals, b.getInt8(0), l.constI64(perTask * block * sums * vw * 8),
                    llvm::MaybeAlign(64));
-    V totals = stackArray(l, l.f64, perTask * block * taps * vw);
-    b.CreateMemSet(totals, b.getInt8(0), l.constI64(perTask * block * taps * vw * 8),
-                   llvm::MaybeAlign(64));
-    V part = b.CreateUDiv(p, l.constI64(k.channels)), c = b.CreateURem(p, l.constI64(k.channels));
+    V part = b.CreateUDiv(p, l.constI64(channelBlocks));
+    V c = b.CreateMul(b.CreateURem(p, l.constI64(channelBlocks)), l.constI64(cb));
     V q0 = b.CreateMul(part, l.constI64(perTask));
     V count = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, l.constI64(perTask),
                                       b.CreateSub(l.constI64(blocks), q0));
@@ -317,7 +342,7 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
     auto eachBlock = [&](const std::function<void(V f0, int64_t count, V totals)> &body) {
       forOuter(l, count, [&](V qi) {
         V q = b.CreateAdd(q0, qi), f0 = b.CreateMul(q, l.constI64(block));
-        V at = l.at(totals, b.CreateMul(qi, l.constI64(block * taps * vw)), l.f64);
+        V at = l.at(totals, b.CreateMul(qi, l.constI64(block * sums * vw)), l.f64);
         ifLastBlock(
             l, q, blocks, block != last, [&] { body(f0, block, at); }, [&] { body(f0, last, at); });
       });

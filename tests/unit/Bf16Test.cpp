@@ -141,20 +141,21 @@ TEST(Bf16MatMul, DiffersFromF32WithinBf16Tolerance) {
     expectBf16CloseToF32(matmuls(ta, !ta, kShapes, "bf16"), 64);
 }
 
-/// conv2d and both its gradients at one geometry, precision=bf16: 3x3
-/// filters from `ins` to 5 channels (odd counts: a pair of channels with a
-/// zero half, both ways).
+/// conv2d and both its gradients at one geometry, precision=bf16: square
+/// filters (3x3 unless said) from `ins` to 5 channels (odd counts: a pair
+/// of channels with a zero half, both ways).
 std::string convolutions(int64_t size, int64_t stride, int64_t padding, int64_t ins = 3,
-                         int64_t outs = 5) {
-  int64_t out = (size + 2 * padding - 3) / stride + 1;
+                         int64_t outs = 5, int64_t kernel = 3) {
+  int64_t out = (size + 2 * padding - kernel) / stride + 1;
   std::string geometry =
       "stride=" + std::to_string(stride) + ", padding=" + std::to_string(padding);
   std::string c = std::to_string(ins);
   std::string x = "f32[B, " + c + ", " + std::to_string(size) + ", " + std::to_string(size) + "]";
   std::string f = std::to_string(outs);
   std::string y = "f32[B, " + f + ", " + std::to_string(out) + ", " + std::to_string(out) + "]";
-  return "model m {\n dim B\n input x: " + x + "\n input w: f32[" + f + ", " + c +
-         ", 3, 3]\n input b: f32[" + f + "]\n" + " input dy: " + y + "\n y = conv2d(x, w, b, " +
+  std::string k = std::to_string(kernel);
+  return "model m {\n dim B\n input x: " + x + "\n input w: f32[" + f + ", " + c + ", " + k + ", " +
+         k + "]\n input b: f32[" + f + "]\n" + " input dy: " + y + "\n y = conv2d(x, w, b, " +
          geometry + ", precision=bf16)\n" + " dx = conv2d_grad_input(dy, w, x, " + geometry +
          ", precision=bf16)\n" + " dw = conv2d_grad_filter(x, dy, w, " + geometry +
          ", precision=bf16)\n" + " output y, dx, dw\n}\n";
@@ -183,6 +184,18 @@ TEST(Bf16Conv, ForwardAndBothGradientsMatchTheBf16Reference) {
 // masked tail of a vector) must read 0 past the row's end, not the
 // infinity in the next row's first column (no padding): it reaches only the
 // taps that read it (0 x inf would be a NaN).
+// 1x1 filters, whose filter gradient takes several channels per task (8:
+// 4 at a time, 6: 2 at a time), at stride 1 and 2 (a phase and every other
+// row of x read).
+TEST(Bf16Conv, OneByOneFiltersMatchTheBf16Reference) {
+  SKIP_WITHOUT_BF16();
+  for (auto [size, stride, ins] : {std::tuple{12, 1, 8}, {13, 2, 6}, {28, 2, 8}}) {
+    std::string text = convolutions(size, stride, 0, ins, 5, 1);
+    expectJitMatchesInterpreter(text, {1, 3});
+    expectBf16CloseToF32(text, 2);
+  }
+}
+
 TEST(Bf16Conv, FilterGradientPairsStopAtTheRowsEnd) {
   SKIP_WITHOUT_BF16();
   for (int64_t width : {21, 22}) {

@@ -93,6 +93,15 @@ TEST(JitConv, Conv2dAndGradientsWideStrides) {
   checkConv(2, 3, 2, 2, 3, 3, 1, 1, 14, 40);
 }
 
+/// Windows of one or two taps, whose filter gradient takes several input
+/// channels per task (their (channel, tap) sums share each dy load): 8
+/// channels 4 at a time, 6 two at a time, a 1x2 window two at a time.
+TEST(JitConv, FilterGradientOfFewTapsTakesSeveralChannels) {
+  checkConv(8, 5, 1, 1, 1, 1, 0, 0);
+  checkConv(6, 3, 1, 1, 2, 2, 0, 0, 14, 28);
+  checkConv(4, 3, 1, 2, 1, 1, 0, 1);
+}
+
 /// The input gradient of strides 2 and 3 over dy planes so large that the
 /// correlation kernel takes the filters in several groups (its partial
 /// sums, stored as interleaved column phases, are loaded and split into
