@@ -14,9 +14,10 @@ namespace nnc::conv {
 namespace {
 
 /// The filter gradient's tiled kernel (conv2d_grad_filter): one task per
-/// channel c and range of filters. The images go in groups: their x[n, c]
-/// planes are copied once into zero-padded planes of a stack buffer; then
-/// per block of filters and group of taps (a pass), every (filter, tap)
+/// channel c (or block of cb channels, below) and range of filters. The
+/// images go in groups: their x[n, c] planes are copied once into
+/// zero-padded planes of a stack buffer; then per block of filters and
+/// group of (channel,) taps (a pass), every (filter, channel tap)
 /// keeps a vector of partial sums in a register over the group's dy rows
 /// and vectors of columns, a few rows at a time (chunk), fed by loads of the
 /// padded x that the rows' taps share (the padded rows kept as the width
@@ -117,7 +118,8 @@ struct FilterGrad {
   }
 
   /// The vectors of dy columns [col, col + vw) of rows oh0 .. oh0 + rows - 1
-  /// against taps [t0, t1): sums[j][t - t0] += x(row, tap) * dy[f0 + j](row),
+  /// against channel taps [t0, t1) (channel t / taps, tap t % taps):
+  /// sums[j][t - t0] += x(row, t) * dy[f0 + j](row),
   /// row by row for each sum (in bf16 a pair of rows at a time, the last
   /// of an odd count alone). Each x vector is loaded once for all the
   /// (row, tap) pairs that read it: with stride 1, row oh's tap (kh, kw) is
@@ -185,7 +187,7 @@ struct FilterGrad {
     return std::clamp<int64_t>(vectors * (g.bf16 ? 2 : 1), 1, std::min<int64_t>(4, g.oh));
   }
 
-  /// The totals of filter f0 + j, tap t: vw doubles at `totals`.
+  /// The totals of filter f0 + j, channel tap t: vw doubles at `totals`.
   V totalAt(V totals, int64_t j, int64_t t) {
     return l.at(totals, l.constI64((j * channelTaps() + t) * vw), l.f64);
   }
@@ -260,8 +262,8 @@ constexpr int64_t kTotalDoubles = 8192;
 } // namespace
 
 /// conv2d_grad_filter through FilterGrad, when the width stride is at most
-/// kMaxTiledStride and a padded plane fits its stack buffer (64 KiB);
-/// false otherwise.
+/// kMaxTiledStride and a task's cb padded planes fit its stack buffer (64
+/// KiB); false otherwise.
 bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   auto &b = l.b;
   ValueId x = node.operands[0], dy = node.operands[1], w = node.operands[2], dw = node.result;
@@ -272,9 +274,13 @@ bool lowerConv2dGradFilterTiled(Lowering &l, const Node &node) {
   int64_t stride = row.elements(), plane = stride * (g.h + 2 * g.ph), slack = vw;
   int64_t taps = g.kh * g.kw, channels = ws[1].size;
   // Channels per task: as many as make about 4 (channel, tap) sums per
-  // filter, a divisor of the channels (every task the same).
+  // filter, a divisor of the channels (every task the same) whose planes
+  // fit the buffer. (A sum's lanes add rows and column vectors in an order
+  // that the rows per chunk set, and those follow the sums per filter: cb
+  // changes the bits of rows wider than a vector, the same for any thread
+  // count.)
   int64_t cb = 1;
-  while (cb * 2 * taps <= 4 && channels % (cb * 2) == 0)
+  while (cb * 2 * taps <= 4 && channels % (cb * 2) == 0 && cb * 2 * plane + slack <= kPaddedFloats)
     cb *= 2;
   if (g.sw > kMaxTiledStride || vw < 4 || cb * plane + slack > kPaddedFloats ||
       cb * taps * vw > kTotalDoubles)

@@ -180,10 +180,6 @@ TEST(Bf16Conv, ForwardAndBothGradientsMatchTheBf16Reference) {
   }
 }
 
-// The bf16 filter gradient's last chunk of a row (19 and 20 columns: the
-// masked tail of a vector) must read 0 past the row's end, not the
-// infinity in the next row's first column (no padding): it reaches only the
-// taps that read it (0 x inf would be a NaN).
 // 1x1 filters, whose filter gradient takes several channels per task (8:
 // 4 at a time, 6: 2 at a time), at stride 1 and 2 (a phase and every other
 // row of x read).
@@ -196,6 +192,10 @@ TEST(Bf16Conv, OneByOneFiltersMatchTheBf16Reference) {
   }
 }
 
+// The bf16 filter gradient's last chunk of a row (19 and 20 columns: the
+// masked tail of a vector) must read 0 past the row's end, not the
+// infinity in the next row's first column (no padding): it reaches only the
+// taps that read it (0 x inf would be a NaN).
 TEST(Bf16Conv, FilterGradientPairsStopAtTheRowsEnd) {
   SKIP_WITHOUT_BF16();
   for (int64_t width : {21, 22}) {
