@@ -50,6 +50,8 @@ void copyAll(Lowering &l, ValueId from, ValueId to) {
     l.store(to, l.constI64(0), l.immediate(from));
     return;
   }
+  if (l.data(from) == l.data(to)) // a reshape in place (MemoryPlan's canRunInPlace)
+    return;
   l.b.CreateMemCpy(l.data(to), llvm::Align(4), l.data(from), llvm::Align(4),
                    l.b.CreateMul(l.numel(to), l.constI64(4)));
 }

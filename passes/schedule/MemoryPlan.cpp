@@ -62,6 +62,10 @@ uint64_t MemoryPlan::workspaceBytes(const std::vector<int64_t> &dims) const {
 
 bool canRunInPlace(const Graph &g, const Node &n, ValueId operand) {
   const OpInfo &info = n.info();
+  // A reshape is its operand's bytes: in place it copies nothing (the
+  // lowering skips the copy when both share the buffer).
+  if (n.op == OpKind::Reshape)
+    return g.value(operand).kind == ValueKind::Op;
   // Other fused ops may make several passes over their result: never in
   // place. fused_elementwise reads each element before it writes it.
   if (n.op == OpKind::FusedElementwise)

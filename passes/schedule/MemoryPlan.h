@@ -67,7 +67,8 @@ struct MemoryPlan {
 
 /// Whether `n` may write its result over `operand` (an operand of `n` whose
 /// last use is `n`): an element-wise op that reads every operand element
-/// before it writes the same index, and `operand` has the result's shape.
+/// before it writes the same index, and `operand` has the result's shape;
+/// or a reshape (the same bytes, so no copy at all).
 bool canRunInPlace(const Graph &g, const Node &n, ValueId operand);
 
 /// Liveness over the node order (which is topological), then buffer reuse:

@@ -168,9 +168,10 @@ bool legalInPlace(const Graph &g, const std::vector<Lifetime> &life, ValueId a, 
   bool elementwise = info.family == OpFamily::Elementwise &&
                      (info.has(kUnary) || info.has(kBinary) || info.has(kGradientOp)) &&
                      !std::string_view(info.name).starts_with("fused_");
+  bool reshape = n.op == OpKind::Reshape; // its operand's bytes, whatever the shape
   bool reads = std::find(n.operands.begin(), n.operands.end(), a) != n.operands.end();
-  return elementwise && reads && life[static_cast<size_t>(a)].last == g.value(b).def &&
-         g.type(a).shape == g.type(b).shape;
+  return (elementwise || reshape) && reads && life[static_cast<size_t>(a)].last == g.value(b).def &&
+         (reshape || g.type(a).shape == g.type(b).shape);
 }
 
 /// Checks the plan of `g` for concrete `dims`: every value fits its buffer,
@@ -275,6 +276,32 @@ TEST(MemoryPlan, ElementwiseChainsRunInPlaceButMatmulDoesNot) {
   EXPECT_NE(buffer(t3), buffer(t4));
   EXPECT_EQ(buffer(t2), buffer(t4)); // t2 is dead once t3 is computed
   EXPECT_EQ(plan.buffers.size(), 2u);
+}
+
+/// A reshape whose operand dies at it takes the operand's buffer (and the
+/// code copies nothing); one whose operand lives on gets its own, and both
+/// compute what the interpreter does.
+TEST(MemoryPlan, ReshapeTakesOverTheBufferOfAnOperandThatDies) {
+  std::string text = "model m {\n dim B\n input x: f32[B, 8]\n"
+                     " a = relu(x)\n r = reshape(a, shape=[B, 2, 4])\n"
+                     " k = tanh(x)\n s = reshape(k, shape=[B, 4, 2])\n"
+                     " y = r * 2\n z = s + 1\n output y, z, k\n}\n";
+  Result<Graph> parsed = parseModel(text, "m.ir");
+  ASSERT_TRUE(parsed.ok()) << parsed.errorText();
+  const Graph &g = *parsed;
+  MemoryPlan plan = planMemory(g, scheduleKernels(g));
+  auto named = [&](const char *name) {
+    for (const Node &n : g.nodes)
+      if (g.value(n.result).name == name)
+        return n.result;
+    return kNoValue;
+  };
+  auto inPlaceOf = [&](const char *name) {
+    return plan.inPlaceOf[static_cast<size_t>(named(name))];
+  };
+  EXPECT_EQ(inPlaceOf("r"), named("a"));
+  EXPECT_EQ(inPlaceOf("s"), kNoValue); // k is an output: it lives on
+  jittest::expectJitMatchesInterpreter(text, {1, 5});
 }
 
 TEST(MemoryPlan, RandomGraphsCompiledWithThePlanMatchTheInterpreter) {
