@@ -1,23 +1,20 @@
 /// The correlation kernel of the Conv family (declared in
 /// codegen/lower/ConvKernels.h, used by codegen/lower/Conv.cpp): conv2d and
-/// its input gradient as one register-tiled correlation (Correlation); the
-/// filter gradient has a kernel of its own (codegen/lower/ConvFilterGrad.cpp).
+/// its input gradient as one register-tiled correlation (Correlation, in
+/// codegen/lower/ConvCorrelation.h; its tiles in codegen/lower/ConvTiles.cpp);
+/// the filter gradient has a kernel of its own (codegen/lower/ConvFilterGrad.cpp).
 /// Each applies to the geometries it lists and otherwise returns false,
 /// leaving the node to the plain nests.
 #include "codegen/lower/ConvKernels.h"
+#include "codegen/lower/ConvCorrelation.h"
 #include "codegen/lower/ActivationCode.h"
 #include "codegen/lower/Bf16.h"
 #include "codegen/lower/GemmIr.h"
 #include "ir/NodeAttrs.h"
 
-#include <llvm/ADT/STLExtras.h>
-#include <llvm/Analysis/VectorUtils.h>
 #include <llvm/IR/Intrinsics.h>
-#include <llvm/TargetParser/Triple.h>
-#include <llvm/TargetParser/X86TargetParser.h>
 
 #include <algorithm>
-#include <map>
 
 namespace nnc::conv {
 
@@ -48,60 +45,9 @@ void ifLastBlock(Lowering &l, V blk, int64_t blocks, bool differs,
   b.SetInsertPoint(done);
 }
 
-namespace {
+using namespace correlation;
 
-/// A correlation, the shape shared by conv2d and its input gradient:
-///   out[n, o, r, col] = bias(o) + sum over i, kh, kw of
-///                       weight(o, i, kh, kw) * padded(n, i)[r * sh + kh, col * sw + kw]
-/// where padded(n, i) is the plane in[n, i] spread out (input element (y, x)
-/// at (ph + y * spreadH, pw + x * spreadW)) with zeros elsewhere: spread 1
-/// is conv2d's zero padding; spread s is the zero insertion that makes the
-/// input gradient of a stride-s conv2d a stride-1 correlation (XLA's
-/// lhs_dilation). That is the plane as the sums see it; the buffer keeps
-/// the columns unspread (ColumnPhases) and a width stride's columns as
-/// phases (PhasedRow).
-struct Correlation {
-  V in, out;                    ///< [N, ins, h, w] and [N, outs, oh, ow]
-  int64_t ins, outs;            ///< channels of in and out
-  int64_t h, w, oh, ow, kh, kw; ///< spatial sizes
-  int64_t sh, sw, ph, pw;       ///< strides, padding
-  int64_t spreadH, spreadW;     ///< the spacing of input elements in the padded plane
-  /// weight(o, i, kh, kw) is weightBase(o0, i)[weightOffset(o - o0, kh, kw)]
-  /// within a block of output channels from o0: constant offsets from one
-  /// pointer per block and input channel.
-  std::function<V(V o0, V i)> weightBase;
-  std::function<int64_t(int64_t j, int64_t kh, int64_t kw)> weightOffset;
-  std::function<V(V o)> bias; ///< null: start from zero
-  bool bf16 = false;          ///< in and the weights rounded to bf16 (Geometry::bf16)
-  /// fused_conv2d's activation, applied to each vector of finished sums
-  /// before it is stored (null: none).
-  std::function<V(V sums)> finish = nullptr;
-};
-
-/// Where a group of input channels stands among a task's groups: the first
-/// starts its sums from the bias, the last finishes them (the activation).
-struct GroupEnds {
-  bool first, last;
-};
-
-/// The input gradient of a width stride s (spreadW = s) computes the
-/// output columns of one phase q at a time (q, q + s, q + 2 s, ...: a
-/// vector's lane v is column (m0 + v) s + q): tap kw meets dy's elements,
-/// not the zeros between them, only when q + kw - pw is a multiple of s,
-/// and then reads consecutive dy columns from (q + kw - pw) / s on. So the
-/// padded plane keeps dy's columns as they are (after `left` zeros), the
-/// taps that would meet only zeros drop out at compile time (half of them
-/// for s = 2), and the phases' sums are interleaved as they are stored.
-/// Off (s = 1) for every other correlation.
-struct ColumnPhases {
-  int64_t s = 1, pw = 0;
-  int64_t left = 0;  ///< zero columns before dy's
-  int64_t reach = 0; ///< columns after `left` that the taps read (at least dy's)
-  bool on() const { return s > 1; }
-  bool meets(int64_t q, int64_t kw) const { return ((q + kw - pw) % s + s) % s == 0; }
-  /// The padded column that lane 0 of phase q reads at tap kw, for m0 = 0.
-  int64_t column(int64_t q, int64_t kw) const { return left + (q + kw - pw) / s; }
-};
+namespace correlation {
 
 ColumnPhases columnPhases(const Correlation &k) {
   ColumnPhases cp{k.spreadW, k.pw, 0, k.w};
@@ -118,28 +64,6 @@ ColumnPhases columnPhases(const Correlation &k) {
   return cp;
 }
 
-/// The padded column of the input's column 0.
-int64_t firstColumn(const Correlation &k) {
-  ColumnPhases cp = columnPhases(k);
-  return cp.on() ? cp.left : k.pw;
-}
-
-/// The padded copy of one input plane: as many rows as the spread input
-/// with its padding on both sides, or as the taps reach (the input gradient
-/// of a stride that does not divide the input reaches further), as many
-/// columns likewise (unspread under ColumnPhases), and slack after: the
-/// last tile of a row reads whole vectors past the row's end (under
-/// ColumnPhases, a phase with fewer columns than phase 0 up to vw - 2
-/// floats past the plane when the output is narrower than the stride);
-/// those lanes are never stored. A width stride keeps each padded row as
-/// its column phases (PhasedRow).
-struct PaddedPlane {
-  PhasedRow row;
-  int64_t stride, rows, slack;
-  int64_t plane() const { return stride * rows; }
-  int64_t floats() const { return plane() + slack; }
-};
-
 PaddedPlane paddedPlane(const Correlation &k, unsigned vw) {
   ColumnPhases cp = columnPhases(k);
   int64_t width = cp.on() ? cp.left + cp.reach : std::max(2 * k.pw + k.w, (k.ow - 1) * k.sw + k.kw);
@@ -147,6 +71,16 @@ PaddedPlane paddedPlane(const Correlation &k, unsigned vw) {
   PhasedRow row = PhasedRow::of(width, k.sw);
   // At least vw: the reads past the row's end above.
   return PaddedPlane{row, row.elements(), height, static_cast<int64_t>(vw) * k.sw};
+}
+
+} // namespace correlation
+
+namespace {
+
+/// The padded column of the input's column 0.
+int64_t firstColumn(const Correlation &k) {
+  ColumnPhases cp = columnPhases(k);
+  return cp.on() ? cp.left : k.pw;
 }
 
 /// The correlation kernel applies when a padded plane fits the buffer.
@@ -161,17 +95,6 @@ int64_t channelGroup(const Correlation &k, unsigned vw) {
   PaddedPlane pp = paddedPlane(k, vw);
   return std::clamp<int64_t>((kPaddedFloats - pp.slack) / pp.plane(), 1, k.ins);
 }
-
-/// Register blocking of the correlation kernel: a tile is `rows` output rows by
-/// up to two vectors of columns by `channels` output channels, one
-/// accumulator each. Per tap, each input vector feeds `channels` FMAs and
-/// each broadcast weight `rows` x (column vectors) FMAs, so loads stay
-/// well below FMAs.
-struct Tiling {
-  unsigned vw;      ///< f32 lanes per vector
-  int64_t rows;     ///< output rows per tile
-  int64_t channels; ///< output channels per block (and task)
-};
 
 /// Half the vector registers hold accumulators: 16 with AVX-512's 32
 /// registers (2 rows x 2 vectors (or phases) x 4 channels for a wide row, 4 rows x 1
@@ -189,282 +112,6 @@ Tiling tilingFor(const llvm::Function &fn, const Correlation &k) {
       std::clamp<int64_t>(accumulators / vectorsPerRow, 1, std::min<int64_t>(k.outs, 4));
   int64_t rows = std::clamp<int64_t>(accumulators / (channels * vectorsPerRow), 1, k.oh);
   return Tiling{vw, rows, channels};
-}
-
-/// The output rows of a tile: r0, r0 + step, r0 + 2 step, ..., all
-/// congruent to `phase` modulo step. Step 1 in general; the input
-/// gradient of a stride takes the rows of one phase at a time, so that the
-/// kernel rows that meet only the zeros between dy's rows drop out at
-/// compile time (half of them for stride 2).
-struct RowSet {
-  int64_t step = 1, phase = 0;
-};
-
-/// One vector of a tile: output row r0 + dr * step, columns [col, col +
-/// vw), the tail (masked) when `masked`; under ColumnPhases, columns (col +
-/// v) s + phase, and `masked` says the block is the row's last.
-struct Spot {
-  int64_t dr;
-  V col;
-  bool masked;
-  int64_t phase;
-};
-
-/// What the tiles of one block share: its output planes, the padded input
-/// plane and the tail mask.
-struct Block {
-  const Correlation &k;
-  Tiling t;
-  V o0, pad, tailMask;
-  /// Under ColumnPhases: the valid lanes of each of the s vectors that the
-  /// last block of a row stores.
-  std::vector<V> phaseTailMasks;
-  int64_t count;       ///< output channels o0 .. o0 + count - 1
-  std::vector<V> outs; ///< their planes in image n
-  llvm::Type *vec;
-  /// bf16: the block's weights for the planes in the buffer, as pairs
-  /// [j][plane][kh][kw] (weightPairsOf), and the planes a group holds.
-  V weightPairs = nullptr, groupPlanes = nullptr;
-};
-
-/// The weight of output channel o0 + j at tap (kh, kw) of one input plane,
-/// broadcast to a vector: an f32, or in bf16 a pair of channels' weights.
-using TapWeight = std::function<V(int64_t j, int64_t kh, int64_t kw)>;
-
-/// Every tap of one input plane (padded, at `pad`) into the tile's sums:
-/// per tap, one load of input per vector of the tile (or fewer: under
-/// ColumnPhases phases share loads), one broadcast weight per output
-/// channel. In bf16 the plane holds a pair of channels, and one vdpbf16ps
-/// adds both channels' products.
-void taps(Lowering &l, const Block &blk, RowSet rs, const std::vector<Spot> &spots, V top, V pad,
-          const TapWeight &weightAt, std::vector<std::vector<V>> &acc) {
-  auto &b = l.b;
-  const Correlation &k = blk.k;
-  PaddedPlane pp = paddedPlane(k, blk.t.vw);
-  llvm::Type *elem = k.bf16 ? l.i32 : l.f32;
-  auto *vec = llvm::FixedVectorType::get(elem, blk.t.vw);
-  ColumnPhases cp = columnPhases(k);
-  std::map<std::pair<int64_t, V>, V> loaded; // by (offset, column)
-  for (int64_t kh = 0; kh < k.kh; ++kh) {
-    // Padded row r * sh + kh holds input only when it is ph modulo spreadH.
-    if (rs.step > 1 && ((rs.phase + kh - k.ph) % rs.step + rs.step) % rs.step != 0)
-      continue;
-    for (int64_t kw = 0; kw < k.kw; ++kw) {
-      std::vector<V> xs(spots.size(), nullptr); // null: the tap meets only zeros
-      for (size_t i = 0; i < spots.size(); ++i) {
-        const Spot &s = spots[i];
-        if (cp.on() && !cp.meets(s.phase, kw))
-          continue;
-        int64_t column = cp.on() ? cp.column(s.phase, kw) : pp.row.at(kw);
-        int64_t offset = (s.dr * rs.step * k.sh + kh) * pp.stride + column;
-        V &x = loaded[{offset, s.col}];
-        if (!x)
-          x = b.CreateAlignedLoad(
-              vec, l.at(pad, b.CreateAdd(b.CreateAdd(top, s.col), l.constI64(offset)), elem),
-              llvm::Align(4));
-        xs[i] = x;
-      }
-      if (llvm::all_of(xs, [](V x) { return x == nullptr; }))
-        continue;
-      for (int64_t j = 0; j < blk.count; ++j) {
-        V weight = weightAt(j, kh, kw);
-        for (size_t s = 0; s < spots.size(); ++s)
-          if (xs[s])
-            acc[j][s] = k.bf16 ? dotBf16Pairs(l, acc[j][s], weight, xs[s])
-                               : fmuladd(l, weight, xs[s], acc[j][s]);
-      }
-    }
-  }
-}
-
-/// The output vectors of a tile's spots, for its sums to start from (the
-/// partial sums of earlier groups) and to be stored: a vector per spot, or
-/// under ColumnPhases the s vectors of output columns that each row's s
-/// phases interleave into (split into phases as they are loaded, joined as
-/// they are stored). The spots of a row's phases come one after another.
-struct TileOutputs {
-  Lowering &l;
-  const Block &blk;
-  V r0;
-  RowSet rs;
-  const std::vector<Spot> &spots;
-  ColumnPhases cp;
-
-  /// Output column col of the tile's row dr in output channel o0 + j.
-  V at(int64_t j, int64_t dr, V col) const {
-    auto &b = l.b;
-    V row = b.CreateAdd(r0, l.constI64(dr * rs.step));
-    return l.at(blk.outs[j], b.CreateAdd(b.CreateMul(row, l.constI64(blk.k.ow)), col), l.f32);
-  }
-  /// The columns a vector of output channel j stores: those of spot s, or
-  /// under ColumnPhases vector vi of the spot's row block.
-  V columnsAt(int64_t j, const Spot &s, int64_t vi) const {
-    auto &b = l.b;
-    if (!cp.on())
-      return at(j, s.dr, s.col);
-    V first = b.CreateMul(s.col, l.constI64(cp.s));
-    return at(j, s.dr, b.CreateAdd(first, l.constI64(vi * blk.t.vw)));
-  }
-  V maskOf(const Spot &s, int64_t vi) const {
-    return !s.masked ? nullptr : cp.on() ? blk.phaseTailMasks[vi] : blk.tailMask;
-  }
-
-  std::vector<V> load(int64_t j) const {
-    auto &b = l.b;
-    auto vectorAt = [&](V p, V mask) {
-      return mask ? V(b.CreateMaskedLoad(blk.vec, p, llvm::Align(4), mask,
-                                         llvm::Constant::getNullValue(blk.vec)))
-                  : V(b.CreateAlignedLoad(blk.vec, p, llvm::Align(4)));
-    };
-    std::vector<V> sums;
-    if (!cp.on()) {
-      for (const Spot &s : spots)
-        sums.push_back(vectorAt(columnsAt(j, s, 0), maskOf(s, 0)));
-      return sums;
-    }
-    unsigned lanes = blk.t.vw, phases = static_cast<unsigned>(cp.s);
-    for (size_t i = 0; i < spots.size(); i += phases) {
-      std::vector<V> woven;
-      for (int64_t vi = 0; vi < cp.s; ++vi)
-        woven.push_back(vectorAt(columnsAt(j, spots[i], vi), maskOf(spots[i], vi)));
-      V all = llvm::concatenateVectors(b, woven);
-      for (unsigned q = 0; q < phases; ++q)
-        sums.push_back(b.CreateShuffleVector(all, llvm::createStrideMask(q, phases, lanes)));
-    }
-    return sums;
-  }
-
-  void store(int64_t j, const std::vector<V> &sums) const {
-    auto &b = l.b;
-    auto storeAt = [&](V v, V p, V mask) {
-      if (mask)
-        b.CreateMaskedStore(v, p, llvm::Align(4), mask);
-      else
-        b.CreateAlignedStore(v, p, llvm::Align(4));
-    };
-    if (!cp.on()) {
-      for (size_t s = 0; s < spots.size(); ++s)
-        storeAt(sums[s], columnsAt(j, spots[s], 0), maskOf(spots[s], 0));
-      return;
-    }
-    unsigned lanes = blk.t.vw, phases = static_cast<unsigned>(cp.s);
-    for (size_t i = 0; i < spots.size(); i += phases) {
-      V all = llvm::concatenateVectors(b, llvm::ArrayRef<V>(sums).slice(i, phases));
-      V woven = b.CreateShuffleVector(all, llvm::createInterleaveMask(lanes, phases));
-      for (unsigned vi = 0; vi < phases; ++vi)
-        storeAt(b.CreateShuffleVector(woven, llvm::createSequentialMask(vi * lanes, lanes, 0)),
-                columnsAt(j, spots[i], vi), maskOf(spots[i], vi));
-    }
-  }
-};
-
-/// The tile at rows r0 + dr for the input channels g0 .. g0 + gCount - 1
-/// (padded planes 0 .. gCount - 1 of the buffer): start from the bias (the
-/// first group) or the partial sums, add every tap of every channel, store.
-void tile(Lowering &l, const Block &blk, V g0, V gCount, GroupEnds ends, V r0, RowSet rs,
-          const std::vector<Spot> &spots) {
-  auto &b = l.b;
-  const Correlation &k = blk.k;
-  PaddedPlane pp = paddedPlane(k, blk.t.vw);
-  TileOutputs outputs{l, blk, r0, rs, spots, columnPhases(k)};
-  // The sums cross the channel loop in allocas (mem2reg makes them phis).
-  llvm::IRBuilder<> eb(&l.fn->getEntryBlock(), l.fn->getEntryBlock().begin());
-  std::vector<std::vector<llvm::AllocaInst *>> slots(blk.count);
-  for (int64_t j = 0; j < blk.count; ++j) {
-    std::vector<V> init;
-    if (ends.first)
-      init.assign(spots.size(),
-                  b.CreateVectorSplat(blk.t.vw, k.bias ? k.bias(b.CreateAdd(blk.o0, l.constI64(j)))
-                                                       : l.constF32(0.0)));
-    else
-      init = outputs.load(j);
-    for (V v : init) {
-      slots[j].push_back(eb.CreateAlloca(blk.vec));
-      b.CreateStore(v, slots[j].back());
-    }
-  }
-  auto loadAll = [&] {
-    std::vector<std::vector<V>> acc(blk.count);
-    for (int64_t j = 0; j < blk.count; ++j)
-      for (llvm::AllocaInst *slot : slots[j])
-        acc[j].push_back(b.CreateLoad(blk.vec, slot));
-    return acc;
-  };
-  V top = b.CreateMul(b.CreateMul(r0, l.constI64(k.sh)), l.constI64(pp.stride));
-  forOuter(l, gCount, [&](V il) {
-    std::vector<std::vector<V>> acc = loadAll();
-    V pad = l.at(blk.pad, b.CreateMul(il, l.constI64(pp.plane())), l.f32);
-    V wBase = k.bf16 ? nullptr : k.weightBase(blk.o0, b.CreateAdd(g0, il));
-    TapWeight weightAt = [&](int64_t j, int64_t kh, int64_t kw) {
-      if (!k.bf16)
-        return b.CreateVectorSplat(blk.t.vw,
-                                   l.loadF32(wBase, l.constI64(k.weightOffset(j, kh, kw))));
-      V at = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(l.constI64(j), blk.groupPlanes), il),
-                                     l.constI64(k.kh * k.kw)),
-                         l.constI64(kh * k.kw + kw));
-      return b.CreateVectorSplat(blk.t.vw, b.CreateLoad(l.i32, l.at(blk.weightPairs, at, l.i32)));
-    };
-    taps(l, blk, rs, spots, top, pad, weightAt, acc);
-    for (int64_t j = 0; j < blk.count; ++j)
-      for (size_t s = 0; s < spots.size(); ++s)
-        b.CreateStore(acc[j][s], slots[j][s]);
-  });
-  std::vector<std::vector<V>> acc = loadAll();
-  for (int64_t j = 0; j < blk.count; ++j) {
-    if (ends.last && k.finish)
-      for (V &sums : acc[j])
-        sums = k.finish(sums);
-    outputs.store(j, acc[j]);
-  }
-}
-
-/// Output rows r0 .. r0 + rows - 1 for a group of input channels, across
-/// the width: pairs of whole vectors in a loop, then the rest (a whole
-/// vector and/or the masked tail) as one tile; under ColumnPhases, a tile
-/// per block of the phases' columns.
-void rowTiles(Lowering &l, const Block &blk, V g0, V gCount, GroupEnds ends, V r0, RowSet rs,
-              int64_t rows) {
-  auto &b = l.b;
-  unsigned vw = blk.t.vw;
-  ColumnPhases cp = columnPhases(blk.k);
-  if (cp.on()) { // blocks of vw columns of each phase, the last masked
-    auto phaseSpots = [&](V m0, bool masked) {
-      std::vector<Spot> spots;
-      for (int64_t dr = 0; dr < rows; ++dr)
-        for (int64_t q = 0; q < cp.s; ++q)
-          spots.push_back(Spot{dr, m0, masked, q});
-      return spots;
-    };
-    int64_t full = blk.k.ow / (cp.s * vw);
-    if (full > 0)
-      forOuter(l, l.constI64(full), [&](V i) {
-        tile(l, blk, g0, gCount, ends, r0, rs, phaseSpots(b.CreateMul(i, l.constI64(vw)), false));
-      });
-    if (blk.k.ow % (cp.s * vw))
-      tile(l, blk, g0, gCount, ends, r0, rs, phaseSpots(l.constI64(full * vw), true));
-    return;
-  }
-  int64_t full = blk.k.ow / vw, tail = blk.k.ow % vw;
-  auto spotsAt = [&](std::vector<std::pair<V, bool>> cols) {
-    std::vector<Spot> spots;
-    for (int64_t dr = 0; dr < rows; ++dr)
-      for (auto [col, masked] : cols)
-        spots.push_back(Spot{dr, col, masked, 0});
-    return spots;
-  };
-  if (full >= 2)
-    forOuter(l, l.constI64(full / 2), [&](V q) {
-      V col = b.CreateMul(q, l.constI64(2 * vw));
-      tile(l, blk, g0, gCount, ends, r0, rs,
-           spotsAt({{col, false}, {b.CreateAdd(col, l.constI64(vw)), false}}));
-    });
-  std::vector<std::pair<V, bool>> rest;
-  if (full % 2)
-    rest.push_back({l.constI64((full - 1) * vw), false});
-  if (tail)
-    rest.push_back({l.constI64(full * vw), true});
-  if (!rest.empty())
-    tile(l, blk, g0, gCount, ends, r0, rs, spotsAt(rest));
 }
 
 /// bf16: the weights as pairs of input channels (a plane of the padded
