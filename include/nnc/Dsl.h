@@ -55,7 +55,7 @@
 #include <utility>
 #include <vector>
 
-// The DSL's internals (frontend/Dsl.cpp): not exported from libnnc.so.
+// The DSL's internals (frontend/DslModel.h): not exported from libnnc.so.
 namespace nnc::dsl::detail {
 class ModelImpl;
 struct ExprNode;
