@@ -16,7 +16,6 @@ namespace nnc::dsl {
 
 namespace detail {
 
-
 /// One node of an expression tree. A Call remembers the value it was lowered
 /// to, per model, so a C++ variable used twice makes one graph node.
 struct ExprNode {

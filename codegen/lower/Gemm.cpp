@@ -402,6 +402,8 @@ private:
     };
     if (g.ta) { // A stored [k, m]: the tile's rows are contiguous in each row of A
       a.pairMajor = true;
+      if (rows == 4 || rows == 8 || rows == s.vw) // a tile of MR rows
+        return pairRowsOfA(a, rows, row0, d);
       V lanes = laneMask(l, s.vw, 0, l.constI64(rows));
       auto pairRow = [&](V q) {
         V k0 = b.CreateAdd(d.pc, b.CreateMul(q, l.constI64(2))), k1 = b.CreateAdd(k0, one);
@@ -424,15 +426,50 @@ private:
                   : l.at(g.a, b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(i)), g.k), d.pc),
                          l.f32);
       V dst = l.at(a.pairs, l.constI64(i * s.kc), bf16);
-      auto convert = [&](V k) {
+      // Whole blocks of 2 vw depths with plain loads, then the block the
+      // depth ends in (if any) with masked ones: a mask computed and applied
+      // in every block made these conversions a sixth of the MLP's bf16
+      // forward GEMM.
+      auto convert = [&](V k, bool whole) {
+        V at = l.at(src, k, l.f32), next = l.at(src, b.CreateAdd(k, l.constI64(s.vw)), l.f32);
         V left = b.CreateSub(d.kc, k);
-        V lo = masked(l.at(src, k, l.f32), laneMask(l, s.vw, 0, left));
-        V hi = masked(l.at(src, b.CreateAdd(k, l.constI64(s.vw)), l.f32),
-                      laneMask(l, s.vw, s.vw, left));
+        V lo = whole ? V(b.CreateAlignedLoad(vec, at, llvm::Align(4)))
+                     : masked(at, laneMask(l, s.vw, 0, left));
+        V hi = whole ? V(b.CreateAlignedLoad(vec, next, llvm::Align(4)))
+                     : masked(next, laneMask(l, s.vw, s.vw, left));
         b.CreateAlignedStore(bf16Consecutive(l, lo, hi), l.at(dst, k, bf16), vectorAlign);
       };
-      loop(l, l.constI64(0), d.kc, l.constI64(2 * s.vw), convert, 1);
+      V step = l.constI64(2 * s.vw);
+      V wholeEnd = b.CreateAnd(d.kc, l.constI64(~int64_t(2 * s.vw - 1)));
+      loop(l, l.constI64(0), wholeEnd, step, [&](V k) { convert(k, true); }, 1);
+      loop(l, wholeEnd, d.kc, step, [&](V k) { convert(k, false); }, 1);
     }
+    return a;
+  }
+
+  /// pairsOfA for A stored [k, m] and a tile of `rows` = 4, 8 or 16 rows:
+  /// each pair row (A's rows k and k + 1 over the tile's columns) from
+  /// plain loads of `rows` floats, the pair that lies past kc (kc odd)
+  /// apart with a zero second row. The generic copy took masked loads and
+  /// computed a mask per pair: a sixth of the MLP's bf16 weight gradient.
+  /// Slots past `rows` are left unwritten; the micro-kernel never reads them.
+  RowsOfA pairRowsOfA(RowsOfA a, unsigned rows, V row0, const DepthBlock &d) {
+    llvm::Type *bf16 = llvm::Type::getBFloatTy(l.ctx);
+    auto *narrow = llvm::FixedVectorType::get(l.f32, rows);
+    auto row = [&](V k) {
+      return b.CreateAlignedLoad(narrow, l.at(g.a, b.CreateAdd(b.CreateMul(k, g.m), row0), l.f32),
+                                 llvm::Align(4));
+    };
+    auto pairRow = [&](V q, bool second) {
+      V k0 = b.CreateAdd(d.pc, b.CreateMul(q, l.constI64(2)));
+      V x1 = second ? V(row(b.CreateAdd(k0, one))) : V(llvm::Constant::getNullValue(narrow));
+      b.CreateAlignedStore(bf16Interleaved(l, row(k0), x1),
+                           l.at(a.pairs, b.CreateMul(q, l.constI64(2 * kPairSlots)), bf16),
+                           vectorAlign);
+    };
+    V wholePairs = b.CreateUDiv(d.kc, l.constI64(2));
+    loop(l, l.constI64(0), wholePairs, one, [&](V q) { pairRow(q, true); }, 1);
+    loop(l, wholePairs, ceilDiv(l, d.kc, l.constI64(2)), one, [&](V q) { pairRow(q, false); }, 1);
     return a;
   }
 
