@@ -101,16 +101,6 @@ TEST(Bf16MatMul, EveryTransposeCombinationMatchesTheBf16Reference) {
       expectJitMatchesInterpreter(matmuls(ta, tb, kShapes, "bf16"), {1, 3, 64, 67});
 }
 
-// A's pairs converted once for all the column tasks of a GEMM
-// (GemmOperands::aPairs: 67 rows, a last group of 3 rows, 150 pairs a
-// depth block), and by each task where they would not fit that area (600
-// rows): the bf16 reference either way.
-TEST(Bf16MatMul, PairsOfAConvertedOnceOrPerTaskMatchTheBf16Reference) {
-  SKIP_WITHOUT_BF16();
-  for (bool ta : {false, true})
-    expectJitMatchesInterpreter(matmuls(ta, false, {{600, 160}}, "bf16"), {67, 600});
-}
-
 /// The largest difference between `got` and `want`, relative to want's largest element.
 double relativeError(const Tensor &got, const Tensor &want) {
   double largest = 1e-30, diff = 0;

@@ -33,16 +33,12 @@ bool linked(const std::string &name) {
 
 TEST(GemmLibrary, ProgramsLinkItsKernelsForThreeCpusAndBf16) {
   std::vector<std::string> kernels = linkedGemmKernels();
-  // 12 variants x 3 CPUs, and in bf16 for AVX512_BF16; 5 of those again
-  // reading A's pairs converted once for all tasks (GemmOperands::aPairs).
-  EXPECT_EQ(kernels.size(), 53u);
+  EXPECT_EQ(kernels.size(), 48u); // 12 variants x 3 CPUs, and in bf16 for AVX512_BF16
   for (const char *name :
        {"nnc_gemm_skylake_avx512_aN_bN", "nnc_gemm_haswell_aN_bT", "nnc_gemm_x86_64_aT_bN",
         "nnc_gemm_haswell_aN_bN_arelu", "nnc_gemm_x86_64_aT_bN_brelu_sums",
         "nnc_gemm_skylake_avx512_aN_bN_sums", "nnc_gemm_cooperlake_aN_bN_bf16",
-        "nnc_gemm_cooperlake_aT_bN_brelu_sums_bf16", "nnc_gemm_cooperlake_aN_bT_arelu_bf16",
-        "nnc_gemm_cooperlake_aN_bN_brelu_sums_bf16_apairs",
-        "nnc_gemm_cooperlake_aN_bT_bf16_apairs"})
+        "nnc_gemm_cooperlake_aT_bN_brelu_sums_bf16", "nnc_gemm_cooperlake_aN_bT_arelu_bf16"})
     EXPECT_TRUE(linked(name)) << name;
 }
 
@@ -144,9 +140,7 @@ TEST(GemmLibrary, Bf16StepsComputeTheBitsOfTheGemmsCompiledIn) {
     ASSERT_NE(at, std::string::npos) << product;
     mlp.insert(at + std::string(product).size(), ", precision=bf16");
   }
-  // Two calls per GEMM: with A's pairs converted once for all its tasks,
-  // and (when they would not fit the area) by each task.
-  EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(mlp, "", 70, 3), 22);
+  EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(mlp, "", 70, 3), 11);
   const std::string wide = "model m {\n  dim B\n  input x: f32[B, 40]\n  input t: f32[B, 3]\n"
                            "  param w0: f32[40, 1030] = uniform(-0.3, 0.3, seed=5)\n"
                            "  param w1: f32[1030, 3] = uniform(-0.05, 0.05, seed=6)\n"
