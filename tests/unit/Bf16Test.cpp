@@ -101,6 +101,27 @@ TEST(Bf16MatMul, EveryTransposeCombinationMatchesTheBf16Reference) {
       expectJitMatchesInterpreter(matmuls(ta, tb, kShapes, "bf16"), {1, 3, 64, 67});
 }
 
+// A stored [m, k] becomes pairs in blocks of 32 depths, the block an odd
+// depth ends in read through a mask: the element just past row i's last
+// depth is row i + 1's first, here an infinity, and must not reach row i's
+// sums (its pair's second half meets a zero of B, and inf x 0 is NaN).
+TEST(Bf16MatMul, TheDepthAfterARowsLastIsNotRead) {
+  SKIP_WITHOUT_BF16();
+  std::string text = "model m {\n input a: f32[16, 77]\n input b: f32[77, 64]\n"
+                     " c = matmul(a, b, precision=bf16)\n output c\n}\n";
+  Graph g = parsedOrFail(text);
+  Tensor a(DType::F32, {16, 77}), b(DType::F32, {77, 64});
+  fillUniform(a.f32(), a.numel(), -1, 1, 3);
+  fillUniform(b.f32(), b.numel(), -1, 1, 4);
+  a.f32()[77] = std::numeric_limits<float>::infinity(); // row 1, depth 0
+  auto jit = jitCompile(g, nullptr, {});
+  ASSERT_TRUE(jit.ok()) << jit.errorText();
+  std::vector<Tensor> out = jittest::expectSame(g, (*jit)->functions(), {}, {a, b}, text);
+  ASSERT_EQ(out.size(), 1u);
+  for (int64_t j = 0; j < 64; ++j)
+    EXPECT_TRUE(std::isfinite(out[0].f32()[j])) << "row 0, column " << j;
+}
+
 /// The largest difference between `got` and `want`, relative to want's largest element.
 double relativeError(const Tensor &got, const Tensor &want) {
   double largest = 1e-30, diff = 0;
