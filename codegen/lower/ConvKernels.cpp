@@ -329,9 +329,9 @@ void lowerCorrelation(Lowering &l, const Correlation &k, V batch) {
     // An activation needs the last group apart (emitted twice: only then).
     bool lastApart = k.finish && groups > 1;
     channels(l.constI64(0), {true, groups == 1});
+    auto middleGroup = [&](V g) { channels(b.CreateMul(g, l.constI64(group)), {false, false}); };
     if (groups > 1)
-      forBetween(l, {l.constI64(1), l.constI64(lastApart ? groups - 1 : groups)},
-                 [&](V g) { channels(b.CreateMul(g, l.constI64(group)), {false, false}); });
+      forBetween(l, {l.constI64(1), l.constI64(lastApart ? groups - 1 : groups)}, middleGroup);
     if (lastApart)
       channels(l.constI64((groups - 1) * group), {false, true});
   });

@@ -441,8 +441,10 @@ private:
       };
       V step = l.constI64(2 * s.vw);
       V wholeEnd = b.CreateAnd(d.kc, l.constI64(~int64_t(2 * s.vw - 1)));
-      loop(l, l.constI64(0), wholeEnd, step, [&](V k) { convert(k, true); }, 1);
-      loop(l, wholeEnd, d.kc, step, [&](V k) { convert(k, false); }, 1);
+      auto wholeBlock = [&](V k) { convert(k, true); };
+      auto lastBlock = [&](V k) { convert(k, false); };
+      loop(l, l.constI64(0), wholeEnd, step, wholeBlock, 1);
+      loop(l, wholeEnd, d.kc, step, lastBlock, 1);
     }
     return a;
   }
@@ -468,8 +470,10 @@ private:
                            vectorAlign);
     };
     V wholePairs = b.CreateUDiv(d.kc, l.constI64(2));
-    loop(l, l.constI64(0), wholePairs, one, [&](V q) { pairRow(q, true); }, 1);
-    loop(l, wholePairs, ceilDiv(l, d.kc, l.constI64(2)), one, [&](V q) { pairRow(q, false); }, 1);
+    auto bothRows = [&](V q) { pairRow(q, true); };
+    auto firstRowOnly = [&](V q) { pairRow(q, false); };
+    loop(l, l.constI64(0), wholePairs, one, bothRows, 1);
+    loop(l, wholePairs, ceilDiv(l, d.kc, l.constI64(2)), one, firstRowOnly, 1);
     return a;
   }
 

@@ -286,9 +286,7 @@ TEST(MemoryPlan, ReshapeTakesOverTheBufferOfAnOperandThatDies) {
                      " a = relu(x)\n r = reshape(a, shape=[B, 2, 4])\n"
                      " k = tanh(x)\n s = reshape(k, shape=[B, 4, 2])\n"
                      " y = r * 2\n z = s + 1\n output y, z, k\n}\n";
-  Result<Graph> parsed = parseModel(text, "m.ir");
-  ASSERT_TRUE(parsed.ok()) << parsed.errorText();
-  const Graph &g = *parsed;
+  Graph g = jittest::parsedOrFail(text);
   MemoryPlan plan = planMemory(g, scheduleKernels(g));
   auto named = [&](const char *name) {
     for (const Node &n : g.nodes)
