@@ -4,6 +4,7 @@
 
 #include "codegen/Lowering.h"
 #include "codegen/ParallelCompile.h"
+#include "codegen/StackProbes.h"
 #include "codegen/Target.h"
 #include "codegen/lower/Gemm.h"
 #include "runtime/io/AtomicFile.h"
@@ -293,6 +294,7 @@ Status writeGemmLibrary(const std::string &objectPath) {
     key.bf16 = true;
     define(kBf16LibraryCpu, key);
   }
+  keepProloguesInEntryBlocks(m);
   defineTable(m, kernels);
   std::string problems;
   llvm::raw_string_ostream os(problems);

@@ -5,6 +5,7 @@
 #include "codegen/InitializerCode.h"
 #include "codegen/Lowering.h"
 #include "codegen/Parallel.h"
+#include "codegen/StackProbes.h"
 #include "codegen/Target.h"
 #include "ir/InternalError.h"
 #include "passes/MixedPrecision.h"
@@ -594,6 +595,7 @@ std::unique_ptr<llvm::Module> emitModelModule(llvm::LLVMContext &ctx, llvm::Targ
   module->setTargetTriple(machine.getTargetTriple().str());
   module->setDataLayout(machine.createDataLayout());
   ModuleEmitter(*module, machine, prefix, model, gemmLibraryCpu).emit();
+  keepProloguesInEntryBlocks(*module);
   return module;
 }
 
