@@ -129,6 +129,8 @@ void defineKernel(llvm::Module &m, const std::string &cpu, const GemmKernelKey &
   auto arg = [&](unsigned i) { return fn->getArg(i); };
   GemmOperands g{arg(0), arg(1), arg(2), arg(6), arg(7), arg(8), key.ta, key.tb};
   g.bf16 = key.bf16;
+  if (key.aPairs)
+    g.aPairs = arg(0);
   if (!key.aMap.empty()) {
     g.aZ = arg(3);
     g.aMap = activationGradientMap(l, key.aMap, 0);
@@ -209,6 +211,8 @@ std::string gemmKernelName(const std::string &cpu, const GemmKernelKey &key) {
     name += "_sums";
   if (key.bf16)
     name += "_bf16";
+  if (key.aPairs)
+    name += "_apairs";
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
 }
@@ -293,6 +297,10 @@ Status writeGemmLibrary(const std::string &objectPath) {
   for (GemmKernelKey key : host.isX86() ? gemmLibraryKeys() : std::vector<GemmKernelKey>{}) {
     key.bf16 = true;
     define(kBf16LibraryCpu, key);
+    if (!key.ta && key.aMap.empty()) { // the same kernel reading A's pairs (aPairs)
+      key.aPairs = true;
+      define(kBf16LibraryCpu, key);
+    }
   }
   keepProloguesInEntryBlocks(m);
   defineTable(m, kernels);

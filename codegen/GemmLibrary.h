@@ -34,6 +34,9 @@ struct GemmKernelKey {
   bool ta = false, tb = false, bSums = false;
   std::string aMap, bMap; ///< an activation's name ("relu"), or empty
   bool bf16 = false;      ///< bf16 operands (GemmOperands::bf16)
+  /// bf16: `a` is A's pairs, converted once for every task
+  /// (GemmOperands::aPairs); then ta and aMap do not apply.
+  bool aPairs = false;
 };
 
 /// Every kernel the library holds for each of its f32 CPUs; the same

@@ -157,6 +157,11 @@ llvm::Value *stackArray(Lowering &l, llvm::Type *elem, int64_t n);
 void parallelFor(Lowering &l, llvm::Value *tasks, llvm::Value *worthIt,
                  const std::function<void(llvm::Value *)> &body);
 
+/// Whether the host set a parallel runner (i1, at run time): a choice of
+/// schedule that pays on one thread only, never one of results (the bits
+/// must not depend on it). Inside a task, false: its loops run in order.
+llvm::Value *hasParallelRunner(Lowering &l);
+
 /// body(row) for each of `rows` independent rows of `rowElements` elements:
 /// parallel tasks of a fixed number of rows once there are 2^15 elements
 /// (each row one task's, so any thread count gives the same bits), else a

@@ -156,6 +156,12 @@ void parallelFor(Lowering &l, V tasks, V worthIt, const std::function<void(V)> &
   dispatch(l, task.fn, task.context, tasks, worthIt);
 }
 
+V hasParallelRunner(Lowering &l) {
+  if (l.fn->hasFnAttribute(kTaskAttribute))
+    return l.b.getFalse();
+  return l.b.CreateIsNotNull(l.b.CreateLoad(l.ptr, runnerGlobal(l.module), "runner"));
+}
+
 /// Rows per task of parallelRows.
 constexpr int64_t kRowsPerTask = 16;
 

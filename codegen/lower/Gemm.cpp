@@ -43,6 +43,9 @@
 /// nearest even as they are converted (after the element maps), and the
 /// micro-kernel does two depths per step with vdpbf16ps (codegen/lower/
 /// Bf16.h); KC is doubled (blockingOf), pairs start at each depth block.
+/// When several column chunks would each convert A again, op(A) is
+/// converted once before the tasks (GemmOperands::aPairs,
+/// codegen/lower/GemmPairsOfA.cpp) and the tasks read its pairs.
 #include "codegen/lower/Gemm.h"
 #include "ir/InternalError.h"
 
@@ -125,6 +128,7 @@ struct RowsOfA {
   V column = nullptr;
   V pairs = nullptr;
   bool pairMajor = false;
+  V rowStride = nullptr; ///< i32 between rows of pairs (not pairMajor)
 };
 
 /// Rows of A one step of pairs holds in a pair-major area (one vector of pairs).
@@ -165,17 +169,14 @@ public:
   /// copy of the micro-kernel is compile time (12% of the MLP's), and the
   /// branch runs once per tile.
   void emit() {
-    V kAtLeast1 = b.CreateSelect(b.CreateICmpSLT(g.k, one), one, g.k);
-    V blocks = b.CreateUDiv(b.CreateAdd(kAtLeast1, l.constI64(s.kc - 1)), l.constI64(s.kc));
-    V kcStep = b.CreateUDiv(b.CreateAdd(kAtLeast1, b.CreateSub(blocks, one)), blocks);
-    V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
+    depth = gemmDepthBlocks(l, s.kc, g.k);
     auto block = [&](V pc) {
-      V last = b.CreateICmpEQ(pc, lastPc);
-      DepthBlock d{pc, b.CreateSelect(last, b.CreateSub(g.k, lastPc), kcStep),
+      V last = b.CreateICmpEQ(pc, depth.lastPc);
+      DepthBlock d{pc, b.CreateSelect(last, b.CreateSub(g.k, depth.lastPc), depth.kcStep),
                    b.CreateICmpEQ(pc, l.constI64(0)), last};
       depthBlock(d);
     };
-    loop(l, l.constI64(0), b.CreateAdd(lastPc, one), kcStep, block);
+    loop(l, l.constI64(0), b.CreateAdd(depth.lastPc, one), depth.kcStep, block);
   }
 
 private:
@@ -396,7 +397,16 @@ private:
     // kPairSlots pairs.
     NNC_CHECK(s.mr <= kPairSlots, "a pair-major step holds a tile's rows");
     RowsOfA a;
+    if (g.aPairs) { // converted once for every task (emitPairsOfA)
+      V pairsPerRow = pairsPerRowOfA(l, depth);
+      V j = b.CreateUDiv(d.pc, depth.kcStep);
+      V first = b.CreateMul(b.CreateAdd(b.CreateMul(j, g.m), row0), pairsPerRow);
+      a.pairs = l.at(g.aPairs, first, l.i32);
+      a.rowStride = pairsPerRow;
+      return a;
+    }
     a.pairs = packingArea(l, "nnc.gemm.pack.a.bf16", s.kc / 2 * kPairSlots);
+    a.rowStride = l.constI64(s.kc / 2);
     auto masked = [&](V p, V mask) {
       return b.CreateMaskedLoad(vec, p, llvm::Align(4), mask, zeroVec);
     };
@@ -425,26 +435,7 @@ private:
                   ? sources[i]
                   : l.at(g.a, b.CreateAdd(b.CreateMul(b.CreateAdd(row0, l.constI64(i)), g.k), d.pc),
                          l.f32);
-      V dst = l.at(a.pairs, l.constI64(i * s.kc), bf16);
-      // Whole blocks of 2 vw depths with plain loads, then the block the
-      // depth ends in (if any) with masked ones: a mask computed and applied
-      // in every block made these conversions a sixth of the MLP's bf16
-      // forward GEMM.
-      auto convert = [&](V k, bool whole) {
-        V at = l.at(src, k, l.f32), next = l.at(src, b.CreateAdd(k, l.constI64(s.vw)), l.f32);
-        V left = b.CreateSub(d.kc, k);
-        V lo = whole ? V(b.CreateAlignedLoad(vec, at, llvm::Align(4)))
-                     : masked(at, laneMask(l, s.vw, 0, left));
-        V hi = whole ? V(b.CreateAlignedLoad(vec, next, llvm::Align(4)))
-                     : masked(next, laneMask(l, s.vw, s.vw, left));
-        b.CreateAlignedStore(bf16Consecutive(l, lo, hi), l.at(dst, k, bf16), vectorAlign);
-      };
-      V step = l.constI64(2 * s.vw);
-      V wholeEnd = b.CreateAnd(d.kc, l.constI64(~int64_t(2 * s.vw - 1)));
-      auto wholeBlock = [&](V k) { convert(k, true); };
-      auto lastBlock = [&](V k) { convert(k, false); };
-      loop(l, l.constI64(0), wholeEnd, step, wholeBlock, 1);
-      loop(l, wholeEnd, d.kc, step, lastBlock, 1);
+      rowToPairs(l, s.vw, d.kc, l.at(a.pairs, l.constI64(i * s.kc), bf16), floatsOf(l, s.vw, src));
     }
     return a;
   }
@@ -544,7 +535,7 @@ private:
       std::vector<V> out(accs);
       for (unsigned i = 0; i < t.rows; ++i) {
         V at = a.pairMajor ? b.CreateAdd(b.CreateMul(q, l.constI64(kPairSlots)), l.constI64(i))
-                           : b.CreateAdd(l.constI64(i * s.kc / 2), q);
+                           : b.CreateAdd(b.CreateMul(l.constI64(i), a.rowStride), q);
         V x = broadcastBf16Pair(l, l.at(a.pairs, at, l.i32));
         for (unsigned v = 0; v < nv; ++v)
           out[i * nv + v] = dotBf16Pairs(l, in[i * nv + v], x, bv[v]);
@@ -638,6 +629,7 @@ private:
   V one, nr, panelFloats;
   V pack = nullptr, panels = nullptr, ownsSums = nullptr;
   V packBf16 = nullptr; ///< B's panels as pairs (bf16)
+  GemmDepthBlocks depth{};
 };
 
 } // namespace
@@ -663,5 +655,15 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
 }
 
 } // namespace gemm
+
+GemmDepthBlocks gemmDepthBlocks(Lowering &l, int64_t kc, V k) {
+  auto &b = l.b;
+  V one = l.constI64(1);
+  V kAtLeast1 = b.CreateSelect(b.CreateICmpSLT(k, one), one, k);
+  V blocks = b.CreateUDiv(b.CreateAdd(kAtLeast1, l.constI64(kc - 1)), l.constI64(kc));
+  V kcStep = b.CreateUDiv(b.CreateAdd(kAtLeast1, b.CreateSub(blocks, one)), blocks);
+  V lastPc = b.CreateMul(b.CreateUDiv(b.CreateSub(kAtLeast1, one), kcStep), kcStep);
+  return {blocks, kcStep, lastPc};
+}
 
 } // namespace nnc

@@ -41,7 +41,28 @@ struct GemmOperands {
   /// blocked GEMM packs both into bf16 pairs for vdpbf16ps (AVX512_BF16,
   /// codegen/lower/Bf16.h); the small GEMM rounds them and multiplies in f32.
   bool bf16 = false;
+  /// bf16, optional: op(A) as pairs already, for every task of the GEMM
+  /// (emitPairsOfA): in depth block j, the pairs (A(i, pc + 2q), A(i, pc +
+  /// 2q + 1)) of row i at aPairs + (j M + i) P + q, in i32 units (P =
+  /// pairsPerRowOfA). The blocks then read neither a nor aZ.
+  V aPairs = nullptr;
 };
+
+/// The depth blocks of a GEMM of depth k: `blocks` blocks of kcStep depths
+/// (784 = 4 x 196, not 3 x 256 + 16), the last one from lastPc, of (0,
+/// kcStep] depths (k = 0: one empty block).
+struct GemmDepthBlocks {
+  V blocks, kcStep, lastPc;
+};
+GemmDepthBlocks gemmDepthBlocks(Lowering &l, int64_t kc, V k);
+
+/// The pairs (i32) one row of A takes per depth block in GemmOperands::aPairs.
+V pairsPerRowOfA(Lowering &l, const GemmDepthBlocks &d);
+
+/// Writes op(A) (through A's element map) as bf16 pairs into `pairs`, laid
+/// out as GemmOperands::aPairs says, as parallel tasks: A converted once
+/// for a GEMM whose column chunks would each convert it again.
+void emitPairsOfA(Lowering &l, const GemmOperands &g, int64_t kc, V pairs);
 
 /// One register tile of C, as the micro-kernel leaves it.
 struct GemmTile {

@@ -76,6 +76,18 @@ void emitGemmBlock(Lowering &l, const GemmBlocking &s, const GemmOperands &g,
                    const GemmEpilogue &epilogue, const GemmRange &r, bool bInPlace,
                    bool fullPanelsUnmasked = false);
 
+/// A loader for rowToPairs: (depth k, lane mask or null) -> vw floats from
+/// depth k, zero where the mask is off.
+using RowLoad = std::function<V(V k, V mask)>;
+
+/// The floats of the row at `row` (codegen/lower/GemmPairsOfA.cpp).
+RowLoad floatsOf(Lowering &l, unsigned vw, V row);
+
+/// bf16: depths [0, kc) of one row of A (`load`) as consecutive pairs at
+/// `dst` (64-byte aligned), zeros past kc up to the next 2 vw
+/// (codegen/lower/GemmPairsOfA.cpp).
+void rowToPairs(Lowering &l, unsigned vw, V kc, V dst, const RowLoad &load);
+
 /// Transposes n vectors of n lanes (n a power of two): log2(n) rounds of
 /// interleaving row i with row i + n/2 (lows, then highs).
 std::vector<V> transposeSquare(Lowering &l, std::vector<V> rows);

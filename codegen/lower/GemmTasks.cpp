@@ -38,6 +38,9 @@ constexpr int64_t kGemmMinChunkPanels = 2;
 /// chunk again, which costs about 4 / M of the GEMM's time).
 constexpr int64_t kGemmMinTasks = 4;
 constexpr int64_t kGemmMinTileRows = 4;
+/// bf16: the most pairs (i32) of A converted once for all the tasks of a
+/// GEMM (512 KiB, on the stack of the graph function; GemmOperands::aPairs).
+constexpr int64_t kSharedPairsOfA = int64_t{1} << 17;
 /// Multiply-adds below which a GEMM stays on the calling thread.
 constexpr int64_t kGemmParallelWork = int64_t{1} << 19;
 
@@ -107,6 +110,8 @@ llvm::Function *libraryKernel(Lowering &l, const GemmOperands &g) {
                     g.aMap ? g.aMapActivation : "",
                     g.bMap ? g.bMapActivation : "",
                     g.bf16};
+  if (g.aPairs) // one kernel reads every A's pairs, mapped or transposed
+    key = GemmKernelKey{false, g.tb, key.bSums, "", key.bMap, true, true};
   // The kernel's blocking is the module's (emitGemm splits for both).
   NNC_CHECK(gemmLibraryLanes(cpu) == vectorLanes(*l.fn), "");
   return declareGemmKernel(l.module, cpu, key);
@@ -183,17 +188,44 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
     epilogueFn = outlined.fn;
     epilogueContext = outlined.context;
   }
-  parallelFor(l, split.tasks, split.worthIt, [&](V t) {
-    auto &b = l.b;
-    V row0 = b.CreateMul(b.CreateUDiv(t, split.colChunks), split.blockRows);
-    V col0 = b.CreateMul(b.CreateURem(t, split.colChunks), split.chunkCols);
-    GemmRange r{row0, minI64(l, g.m, b.CreateAdd(row0, split.blockRows)), col0,
-                minI64(l, g.n, b.CreateAdd(col0, split.chunkCols))};
-    if (!kernel)
-      return emitGemmBlock(l, s, g, epilogue ? epilogue : store, r, readsBInPlace(s, g));
-    b.CreateCall(kernel, {g.a, g.b, g.c, orNull(l, g.aZ), orNull(l, g.bZ), orNull(l, g.bSums), g.m,
-                          g.n, g.k, r.row0, r.row1, r.col0, r.col1, epilogueFn, epilogueContext});
-  });
+  auto tasks = [&](const GemmOperands &g, llvm::Function *kernel) {
+    parallelFor(l, split.tasks, split.worthIt, [&](V t) {
+      auto &b = l.b;
+      V row0 = b.CreateMul(b.CreateUDiv(t, split.colChunks), split.blockRows);
+      V col0 = b.CreateMul(b.CreateURem(t, split.colChunks), split.chunkCols);
+      GemmRange r{row0, minI64(l, g.m, b.CreateAdd(row0, split.blockRows)), col0,
+                  minI64(l, g.n, b.CreateAdd(col0, split.chunkCols))};
+      if (!kernel)
+        return emitGemmBlock(l, s, g, epilogue ? epilogue : store, r, readsBInPlace(s, g));
+      V a = g.aPairs ? g.aPairs : g.a;
+      b.CreateCall(kernel, {a, g.b, g.c, orNull(l, g.aZ), orNull(l, g.bZ), orNull(l, g.bSums), g.m,
+                            g.n, g.k, r.row0, r.row1, r.col0, r.col1, epilogueFn, epilogueContext});
+    });
+    return std::vector<V>{};
+  };
+  if (!g.bf16)
+    return (void)tasks(g, kernel);
+  // bf16: A's pairs once for all tasks when several column chunks would
+  // each convert A again, they fit the area, and the tasks run on this
+  // thread (else each task converts its rows: on two threads a shared copy
+  // was slower, half of it written by the other core and a second fork and
+  // join: the 64x784x256 GEMM 101-107 rather than 72-77 us).
+  auto &b = l.b;
+  GemmDepthBlocks depth = gemmDepthBlocks(l, s.kc, g.k);
+  V pairs = b.CreateMul(b.CreateMul(depth.blocks, g.m), pairsPerRowOfA(l, depth));
+  V shared = b.CreateAnd(b.CreateICmpUGT(split.colChunks, l.constI64(1)),
+                         b.CreateICmpULE(pairs, l.constI64(kSharedPairsOfA)));
+  shared = b.CreateAnd(shared, b.CreateNot(hasParallelRunner(l)));
+  auto sharingPairs = [&] {
+    GemmOperands withPairs = g;
+    withPairs.aPairs = packingArea(l, "nnc.gemm.a.pairs", kSharedPairsOfA);
+    emitPairsOfA(l, g, s.kc, withPairs.aPairs);
+    return tasks(withPairs, libraryKernel(l, withPairs));
+  };
+  auto eachTaskConverting = [&] { return tasks(g, kernel); };
+  if (auto *known = llvm::dyn_cast<llvm::ConstantInt>(shared)) // static extents: one of them
+    return (void)(known->isOne() ? sharingPairs() : eachTaskConverting());
+  branch(l, shared, sharingPairs, eachTaskConverting);
 }
 
 void emitGemmKernelBody(Lowering &l, const GemmOperands &g, const GemmRange &r, V epilogue,

@@ -39,13 +39,6 @@ uint32_t bitsOf(float f) {
   return u;
 }
 
-bool hostHasBf16() {
-  CompileOptions auto_;
-  auto_.precision = Precision::Auto;
-  auto has = bf16Products(auto_);
-  return has.ok() && *has;
-}
-
 #define SKIP_WITHOUT_BF16()                                                                        \
   if (!hostHasBf16())                                                                              \
   GTEST_SKIP() << "this CPU has no AVX512_BF16"
@@ -120,6 +113,21 @@ TEST(Bf16MatMul, TheDepthAfterARowsLastIsNotRead) {
   ASSERT_EQ(out.size(), 1u);
   for (int64_t j = 0; j < 64; ++j)
     EXPECT_TRUE(std::isfinite(out[0].f32()[j])) << "row 0, column " << j;
+}
+
+// A's pairs converted once for all the column tasks of a GEMM on one
+// thread (GemmOperands::aPairs: 67 rows, a last group of 3 rows, 150 pairs
+// a depth block), and by each task where they would not fit that area (600
+// rows) or on two threads: the bf16 reference either way.
+TEST(Bf16MatMul, PairsOfAConvertedOnceOrPerTaskMatchTheBf16Reference) {
+  SKIP_WITHOUT_BF16();
+  for (int threads : {1, 2}) {
+    CompileOptions options;
+    options.threads = threads;
+    for (bool ta : {false, true})
+      expectJitMatchesInterpreter(matmuls(ta, false, {{600, 160}}, "bf16"), {67, 600}, 1, nullptr,
+                                  options);
+  }
 }
 
 /// The largest difference between `got` and `want`, relative to want's largest element.

@@ -33,20 +33,24 @@ bool linked(const std::string &name) {
 
 TEST(GemmLibrary, ProgramsLinkItsKernelsForThreeCpusAndBf16) {
   std::vector<std::string> kernels = linkedGemmKernels();
-  EXPECT_EQ(kernels.size(), 48u); // 12 variants x 3 CPUs, and in bf16 for AVX512_BF16
+  // 12 variants x 3 CPUs, and in bf16 for AVX512_BF16; 5 of those again
+  // reading A's pairs converted once for all tasks (GemmOperands::aPairs).
+  EXPECT_EQ(kernels.size(), 53u);
   for (const char *name :
        {"nnc_gemm_skylake_avx512_aN_bN", "nnc_gemm_haswell_aN_bT", "nnc_gemm_x86_64_aT_bN",
         "nnc_gemm_haswell_aN_bN_arelu", "nnc_gemm_x86_64_aT_bN_brelu_sums",
         "nnc_gemm_skylake_avx512_aN_bN_sums", "nnc_gemm_cooperlake_aN_bN_bf16",
-        "nnc_gemm_cooperlake_aT_bN_brelu_sums_bf16", "nnc_gemm_cooperlake_aN_bT_arelu_bf16"})
+        "nnc_gemm_cooperlake_aT_bN_brelu_sums_bf16", "nnc_gemm_cooperlake_aN_bT_arelu_bf16",
+        "nnc_gemm_cooperlake_aN_bN_brelu_sums_bf16_apairs",
+        "nnc_gemm_cooperlake_aN_bT_bf16_apairs"})
     EXPECT_TRUE(linked(name)) << name;
 }
 
 /// `steps` training steps of `text` compiled for `cpu` with the GEMM library
-/// and without it: the same loss and the same bits in every param after
-/// each step. Returns the GEMMs that called the library.
+/// and without it, on `threads` threads: the same loss and the same bits in
+/// every param after each step. Returns the GEMMs that called the library.
 int expectSameStepsWithAndWithoutTheLibrary(const std::string &text, const std::string &cpu,
-                                            int64_t batch, int steps) {
+                                            int64_t batch, int steps, int threads = 2) {
   Result<Graph> model = parseModel(text, "m.ir");
   EXPECT_TRUE(model.ok()) << model.errorText();
   Graph step = trainingStep(*model);
@@ -56,7 +60,7 @@ int expectSameStepsWithAndWithoutTheLibrary(const std::string &text, const std::
     CompileOptions options;
     options.cpu = cpu;
     options.gemmLibrary = library;
-    options.threads = 2;
+    options.threads = threads;
     auto jit = JitSession::create(*model, &step, options);
     EXPECT_TRUE(jit.ok()) << jit.errorText();
     if (!jit.ok())
@@ -130,24 +134,22 @@ TEST(GemmLibrary, TransposesFallbacksAndTinyGemmsComputeTheSameBits) {
 // row, as in the module) give the bits of the GEMMs compiled in; the
 // 1030-wide layer has an odd depth block of 515 rows.
 TEST(GemmLibrary, Bf16StepsComputeTheBitsOfTheGemmsCompiledIn) {
-  CompileOptions probe;
-  probe.precision = Precision::Auto;
-  if (auto has = bf16Products(probe); !has.ok() || !*has)
+  if (!jittest::hostHasBf16())
     GTEST_SKIP() << "this CPU has no AVX512_BF16";
-  std::string mlp = jittest::exampleText("mlp.ir");
-  for (const char *product : {"matmul(pixels, w1", "matmul(h1, w2", "matmul(h2, w3"}) {
-    size_t at = mlp.find(product);
-    ASSERT_NE(at, std::string::npos) << product;
-    mlp.insert(at + std::string(product).size(), ", precision=bf16");
-  }
-  EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(mlp, "", 70, 3), 11);
+  std::string mlp = jittest::bf16MlpText();
+  ASSERT_EQ(mlp.find("precision=bf16"), mlp.find("w1, precision=bf16") + 4);
+  // Two calls per GEMM: with A's pairs converted once for all its tasks
+  // (on one thread, where they fit the area), and by each task. Both ways.
+  for (int threads : {1, 2})
+    EXPECT_EQ(expectSameStepsWithAndWithoutTheLibrary(mlp, "", 70, 3, threads), 22) << threads;
   const std::string wide = "model m {\n  dim B\n  input x: f32[B, 40]\n  input t: f32[B, 3]\n"
                            "  param w0: f32[40, 1030] = uniform(-0.3, 0.3, seed=5)\n"
                            "  param w1: f32[1030, 3] = uniform(-0.05, 0.05, seed=6)\n"
                            "  y = matmul(relu(matmul(x, w0, precision=bf16)), w1, precision=bf16)\n"
                            "  loss = mse(y, t)\n  output y\n"
                            "  minimize loss with sgd(lr=0.05)\n}\n";
-  EXPECT_GT(expectSameStepsWithAndWithoutTheLibrary(wide, "", 67, 2), 0);
+  for (int threads : {1, 2})
+    EXPECT_GT(expectSameStepsWithAndWithoutTheLibrary(wide, "", 67, 2, threads), 0) << threads;
 }
 
 // Without the library (CompileOptions::gemmLibrary), nothing calls it.

@@ -32,6 +32,25 @@ inline std::string exampleText(const std::string &name) {
   return text.str();
 }
 
+/// examples/mlp.ir with precision=bf16 on its three matmuls.
+inline std::string bf16MlpText() {
+  std::string text = exampleText("mlp.ir");
+  for (const char *product : {"matmul(pixels, w1", "matmul(h1, w2", "matmul(h2, w3"}) {
+    size_t at = text.find(product);
+    if (at != std::string::npos)
+      text.insert(at + std::string(product).size(), ", precision=bf16");
+  }
+  return text;
+}
+
+/// Whether this CPU multiplies in bf16 (AVX512_BF16).
+inline bool hostHasBf16() {
+  CompileOptions probe;
+  probe.precision = Precision::Auto;
+  auto has = bf16Products(probe);
+  return has.ok() && *has;
+}
+
 /// A model's text, parsed as `name` (a failure is a test failure, and gives
 /// an empty graph).
 inline Graph parsedOrFail(const std::string &text, const std::string &name = "m.ir") {
