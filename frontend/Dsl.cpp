@@ -174,7 +174,7 @@ Optimizer adam(double lr, double beta1, double beta2, double eps, Loc loc) {
 
 // The functions of the ops of the common shapes, from the op table.
 #define NNC_OP(...)
-#define NNC_UNARY_OP(id, name)                                                                     \
+#define NNC_UNARY_OP(id, name, traits)                                                             \
   Expr name(const Expr &x, Loc loc) { return call(OpKind::id, {&x}, loc); }
 #define NNC_BINARY_OP(id, name, traits)                                                            \
   Expr name(const Expr &a, const Expr &b, Loc loc) { return call(OpKind::id, {&a, &b}, loc); }

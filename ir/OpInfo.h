@@ -61,6 +61,10 @@ enum OpTrait : uint32_t {
   /// Written by the training-mode rewrite (passes/TrainingMode.h) for an op
   /// that trains differently (batchnorm, dropout); users write the op itself.
   kTrainingForm = 1u << 11,
+  /// Element-wise, and each element takes a division, a square root or a
+  /// transcendental function: tens of cycles, so a loop of fewer elements
+  /// already pays for the threads.
+  kCostly = 1u << 12,
 };
 
 /// Everything the table says about one op.

@@ -16,9 +16,15 @@ namespace {
 using V = llvm::Value *;
 
 /// Elements per parallel task of a flat loop, and the fewest elements for
-/// which a loop goes to the thread pool (a wake-up costs some microseconds).
+/// which a loop goes to the thread pool (a wake-up costs some microseconds),
+/// both for an element of a few cycles; an element that takes a costly op
+/// (kCostly: a division, a square root, a transcendental function) weighs
+/// kCostlyWeight times as much (Fashion's pixel standardization, 50K
+/// elements of a subtraction and a division, took 21 us of the MLP's step
+/// on the calling thread alone while the other thread waited).
 constexpr int64_t kParallelChunk = 32768;
 constexpr int64_t kParallelMinElements = 4 * kParallelChunk;
+constexpr int64_t kCostlyWeight = 8;
 
 V unary(Lowering &l, const Node &n, V x) {
   auto &b = l.b;
@@ -204,14 +210,30 @@ std::optional<ElementwiseProgram> programOf(const Node &n) {
   return program;
 }
 
+/// How many plain elements one element of `n` weighs (kParallelChunk):
+/// 1, and kCostlyWeight more for each costly op it computes.
+int64_t elementWeight(const Node &n, const std::optional<ElementwiseProgram> &program) {
+  int64_t weight = 1;
+  if (!program)
+    return opInfo(n.op).has(kCostly) ? weight + kCostlyWeight : weight;
+  for (const ElementwiseInstruction &inst : *program)
+    if (opInfo(inst.op).has(kCostly))
+      weight += kCostlyWeight;
+  return weight;
+}
+
+/// The fewest elements of weight `weight` worth the thread pool.
+int64_t parallelMinElements(int64_t weight) { return kParallelMinElements / weight; }
+
 /// body(begin, end) for chunks [begin, end) of [0, count) of a fixed size
-/// (never a function of the thread count), on threads when there are
-/// enough of them to pay for waking the pool.
-void forChunks(Lowering &l, V count, const std::function<void(V, V)> &body) {
+/// (never a function of the thread count; elements of `weight` each), on
+/// threads when there are enough of them to pay for waking the pool.
+void forChunks(Lowering &l, V count, const std::function<void(V, V)> &body, int64_t weight = 1) {
   auto &b = l.b;
-  V chunk = l.constI64(kParallelChunk);
-  V tasks = b.CreateUDiv(b.CreateAdd(count, l.constI64(kParallelChunk - 1)), chunk);
-  V worthIt = b.CreateICmpUGE(count, l.constI64(kParallelMinElements));
+  const int64_t perChunk = kParallelChunk / weight;
+  V chunk = l.constI64(perChunk);
+  V tasks = b.CreateUDiv(b.CreateAdd(count, l.constI64(perChunk - 1)), chunk);
+  V worthIt = b.CreateICmpUGE(count, l.constI64(parallelMinElements(weight)));
   parallelFor(l, tasks, worthIt, [&](V t) {
     V begin = b.CreateMul(t, chunk);
     V end = b.CreateAdd(begin, chunk);
@@ -288,16 +310,18 @@ void lowerElementwise(Lowering &l, const Node &n) {
     l.store(out, i, compute(args));
   };
   const Type &type = l.type(out);
-  if (flat && type.isStatic() && type.staticElements() < kParallelMinElements) {
+  const int64_t weight = elementWeight(n, program);
+  if (flat && type.isStatic() && type.staticElements() < parallelMinElements(weight)) {
     std::vector<V> scalars = loadScalars(); // small for sure: no task function to compile
     l.forRange(l.numel(out), [&](V i) { body(scalars, i); });
     return;
   }
   if (flat) {
-    forChunks(l, l.numel(out), [&](V begin, V end) {
+    auto chunk = [&](V begin, V end) {
       std::vector<V> scalars = loadScalars();
       l.forRange(l.b.CreateSub(end, begin), [&](V j) { body(scalars, l.b.CreateAdd(begin, j)); });
-    });
+    };
+    forChunks(l, l.numel(out), chunk, weight);
     return;
   }
   std::vector<V> extents = l.shape(out);

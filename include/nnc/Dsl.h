@@ -294,7 +294,7 @@ private:
 // losses of (prediction, target) (`sse`, `mse`, `bce`,
 // `softmax_cross_entropy(logits, labels)`).
 #define NNC_OP(...)
-#define NNC_UNARY_OP(id, name) Expr name(const Expr &x, Loc loc = Loc::current());
+#define NNC_UNARY_OP(id, name, traits) Expr name(const Expr &x, Loc loc = Loc::current());
 #define NNC_BINARY_OP(id, name, traits)                                                            \
   Expr name(const Expr &a, const Expr &b, Loc loc = Loc::current());
 #define NNC_REDUCTION_OP(id, name)                                                                 \

@@ -309,7 +309,7 @@ TEST(Dsl, EveryOpOfTheTableHasAFunction) {
   // (nnc/Ops.def), and are called here the same way.
   std::vector<Expr> all;
 #define NNC_OP(...)
-#define NNC_UNARY_OP(id, name) all.push_back(name(x));
+#define NNC_UNARY_OP(id, name, traits) all.push_back(name(x));
 #define NNC_BINARY_OP(id, name, traits) all.push_back(name(x, y));
 #define NNC_REDUCTION_OP(id, name) all.push_back(name(x));
 #define NNC_LOSS_OP(id, name)                                                                      \
