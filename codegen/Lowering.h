@@ -162,6 +162,10 @@ void parallelFor(Lowering &l, llvm::Value *tasks, llvm::Value *worthIt,
 /// must not depend on it). Inside a task, false: its loops run in order.
 llvm::Value *hasParallelRunner(Lowering &l);
 
+/// Whether the function being lowered is a task (a parallel loop's body,
+/// which may run on a runner's thread: its frame stays small).
+bool insideParallelTask(const Lowering &l);
+
 /// body(row) for each of `rows` independent rows of `rowElements` elements:
 /// parallel tasks of a fixed number of rows once there are 2^15 elements
 /// (each row one task's, so any thread count gives the same bits), else a

@@ -156,8 +156,10 @@ void parallelFor(Lowering &l, V tasks, V worthIt, const std::function<void(V)> &
   dispatch(l, task.fn, task.context, tasks, worthIt);
 }
 
+bool insideParallelTask(const Lowering &l) { return l.fn->hasFnAttribute(kTaskAttribute); }
+
 V hasParallelRunner(Lowering &l) {
-  if (l.fn->hasFnAttribute(kTaskAttribute))
+  if (insideParallelTask(l))
     return l.b.getFalse();
   return l.b.CreateIsNotNull(l.b.CreateLoad(l.ptr, runnerGlobal(l.module), "runner"));
 }

@@ -203,13 +203,15 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
     });
     return std::vector<V>{};
   };
-  if (!g.bf16)
-    return (void)tasks(g, kernel);
   // bf16: A's pairs once for all tasks when several column chunks would
   // each convert A again, they fit the area, and the tasks run on this
   // thread (else each task converts its rows: on two threads a shared copy
   // was slower, half of it written by the other core and a second fork and
-  // join: the 64x784x256 GEMM 101-107 rather than 72-77 us).
+  // join: the 64x784x256 GEMM 101-107 rather than 72-77 us). Never inside
+  // a task (a batched matmul's GEMMs): the area would go on a runner
+  // thread's stack, which IR.md section 6 keeps to 300 KiB.
+  if (!g.bf16 || insideParallelTask(l))
+    return (void)tasks(g, kernel);
   auto &b = l.b;
   GemmDepthBlocks depth = gemmDepthBlocks(l, s.kc, g.k);
   V pairs = b.CreateMul(b.CreateMul(depth.blocks, g.m), pairsPerRowOfA(l, depth));
