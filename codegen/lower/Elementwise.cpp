@@ -7,6 +7,7 @@
 #include "ir/DropoutMask.h"
 #include "ir/ElementwiseProgram.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace nnc {
@@ -225,12 +226,19 @@ int64_t elementWeight(const Node &n, const std::optional<ElementwiseProgram> &pr
 /// The fewest elements of weight `weight` worth the thread pool.
 int64_t parallelMinElements(int64_t weight) { return kParallelMinElements / weight; }
 
+/// Elements per task for elements of weight `weight`: whole cache lines
+/// (chunks never share one), at least kMinChunk.
+constexpr int64_t kMinChunk = 1024;
+int64_t chunkElements(int64_t weight) {
+  return std::max(kParallelChunk / weight / 16 * 16, kMinChunk);
+}
+
 /// body(begin, end) for chunks [begin, end) of [0, count) of a fixed size
 /// (never a function of the thread count; elements of `weight` each), on
 /// threads when there are enough of them to pay for waking the pool.
 void forChunks(Lowering &l, V count, const std::function<void(V, V)> &body, int64_t weight = 1) {
   auto &b = l.b;
-  const int64_t perChunk = kParallelChunk / weight;
+  const int64_t perChunk = chunkElements(weight);
   V chunk = l.constI64(perChunk);
   V tasks = b.CreateUDiv(b.CreateAdd(count, l.constI64(perChunk - 1)), chunk);
   V worthIt = b.CreateICmpUGE(count, l.constI64(parallelMinElements(weight)));

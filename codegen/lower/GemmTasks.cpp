@@ -215,19 +215,24 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
   auto &b = l.b;
   GemmDepthBlocks depth = gemmDepthBlocks(l, s.kc, g.k);
   V pairs = b.CreateMul(b.CreateMul(depth.blocks, g.m), pairsPerRowOfA(l, depth));
-  V shared = b.CreateAnd(b.CreateICmpUGT(split.colChunks, l.constI64(1)),
-                         b.CreateICmpULE(pairs, l.constI64(kSharedPairsOfA)));
-  shared = b.CreateAnd(shared, b.CreateNot(hasParallelRunner(l)));
+  V mayShare = b.CreateAnd(b.CreateICmpUGT(split.colChunks, l.constI64(1)),
+                           b.CreateICmpULE(pairs, l.constI64(kSharedPairsOfA)));
+  auto eachTaskConverting = [&] { return tasks(g, kernel); };
+  auto *known = llvm::dyn_cast<llvm::ConstantInt>(mayShare);
+  if (known && known->isZero()) // static extents that rule it out: one path, no area
+    return (void)eachTaskConverting();
   auto sharingPairs = [&] {
     GemmOperands withPairs = g;
     withPairs.aPairs = packingArea(l, "nnc.gemm.a.pairs", kSharedPairsOfA);
     emitPairsOfA(l, g, s.kc, withPairs.aPairs);
-    return tasks(withPairs, libraryKernel(l, withPairs));
+    llvm::Function *pairsKernel = libraryKernel(l, withPairs);
+    // The epilogue function above exists for a library kernel, or not at all.
+    NNC_CHECK((pairsKernel == nullptr) == (kernel == nullptr),
+              "a GEMM library kernel without its _apairs twin, or the reverse");
+    return tasks(withPairs, pairsKernel);
   };
-  auto eachTaskConverting = [&] { return tasks(g, kernel); };
-  if (auto *known = llvm::dyn_cast<llvm::ConstantInt>(shared)) // static extents: one of them
-    return (void)(known->isOne() ? sharingPairs() : eachTaskConverting());
-  branch(l, shared, sharingPairs, eachTaskConverting);
+  branch(l, b.CreateAnd(mayShare, b.CreateNot(hasParallelRunner(l))), sharingPairs,
+         eachTaskConverting);
 }
 
 void emitGemmKernelBody(Lowering &l, const GemmOperands &g, const GemmRange &r, V epilogue,

@@ -60,15 +60,16 @@ std::vector<int64_t> shuffledOrder(int64_t n, uint64_t seed, uint64_t epoch) {
 
 namespace {
 
-/// Bytes at the start of each row that copyRows prefetches before copying
-/// the rows: the rows of a shuffled batch lie all over the data set, mostly
-/// out of cache, and one copy after another waited for each row's first
-/// lines in turn; with all of them asked for at once, the memory fetches
-/// them side by side and the hardware prefetcher streams the rest of each
-/// row (the MLP's batch of 64 rows of 3136 bytes: 21-24 rather than 27-38
-/// us; prefetching whole rows, 29-41 us, floods the load queue).
+/// Bytes at the start of each row (at most) that copyRows prefetches before
+/// copying the rows: the rows of a shuffled batch lie all over the data
+/// set, mostly out of cache, and one copy after another waited for each
+/// row's first lines in turn; with all of them asked for at once, the
+/// memory fetches them side by side and the hardware prefetcher streams the
+/// rest of each row (the MLP's batch of 64 rows of 3136 bytes: 21-24
+/// rather than 27-38 us; prefetching whole rows, 29-41 us, floods the load
+/// queue).
 constexpr size_t kRowPrefetchBytes = 512;
-/// Rows prefetched at a time (their first lines stay in L1 until copied).
+/// Rows prefetched at a time (64 x 512 bytes: in L1 or L2 when copied).
 constexpr int64_t kRowsPrefetched = 64;
 
 /// Copies rows of `src` (each `elements` 4-byte values) to `dst` in order:
@@ -88,10 +89,10 @@ void copyRows(const Tensor &src, std::span<const int64_t> rows, int64_t elements
     }
     /// Rows [begin, end): prefetched, then copied.
     void copy(int64_t begin, int64_t end) const {
-      if (rowBytes >= kRowPrefetchBytes)
-        for (int64_t k = begin; k < end; ++k)
-          for (size_t b = 0; b < kRowPrefetchBytes; b += 64)
-            __builtin_prefetch(row(k) + b);
+      const size_t ahead = std::min(rowBytes, kRowPrefetchBytes);
+      for (int64_t k = begin; k < end; ++k)
+        for (size_t b = 0; b < ahead; b += 64)
+          __builtin_prefetch(row(k) + b);
       for (int64_t k = begin; k < end; ++k)
         std::memcpy(to + static_cast<size_t>(k) * rowBytes, row(k), rowBytes);
     }
