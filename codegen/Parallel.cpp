@@ -175,7 +175,8 @@ void parallelRows(Lowering &l, V rows, V rowElements, const std::function<void(V
     V first = b.CreateMul(t, l.constI64(kRowsPerTask));
     V end = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, rows,
                                     b.CreateAdd(first, l.constI64(kRowsPerTask)));
-    l.forRange(b.CreateSub(end, first), [&](V r) { body(b.CreateAdd(first, r)); }, false);
+    auto row = [&](V r) { body(b.CreateAdd(first, r)); };
+    l.forRange(b.CreateSub(end, first), row, false);
   });
 }
 

@@ -60,9 +60,10 @@ GemmDepthBlocks gemmDepthBlocks(Lowering &l, int64_t kc, V k);
 V pairsPerRowOfA(Lowering &l, const GemmDepthBlocks &d);
 
 /// Writes op(A) (through A's element map) as bf16 pairs into `pairs`, laid
-/// out as GemmOperands::aPairs says, as parallel tasks: A converted once
-/// for a GEMM whose column chunks would each convert it again.
-void emitPairsOfA(Lowering &l, const GemmOperands &g, int64_t kc, V pairs);
+/// out as GemmOperands::aPairs says, in the GEMM's depth blocks `depth`, as
+/// parallel tasks: A converted once for a GEMM whose column chunks would
+/// each convert it again.
+void emitPairsOfA(Lowering &l, const GemmOperands &g, const GemmDepthBlocks &depth, V pairs);
 
 /// One register tile of C, as the micro-kernel leaves it.
 struct GemmTile {

@@ -91,10 +91,9 @@ void transposedPairsOfA(Lowering &l, const GemmOperands &g, V pc, V kc, V i0, V 
 
 } // namespace
 
-void emitPairsOfA(Lowering &l, const GemmOperands &g, int64_t kc, V pairs) {
+void emitPairsOfA(Lowering &l, const GemmOperands &g, const GemmDepthBlocks &depth, V pairs) {
   auto &b = l.b;
   constexpr unsigned vw = 16;
-  GemmDepthBlocks depth = gemmDepthBlocks(l, kc, g.k);
   V perRow = pairsPerRowOfA(l, depth);
   V groups = ceilDiv(l, g.m, l.constI64(vw));
   V worthIt = b.CreateICmpUGE(b.CreateMul(g.m, g.k), l.constI64(int64_t{1} << 15));

@@ -224,7 +224,7 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
   auto sharingPairs = [&] {
     GemmOperands withPairs = g;
     withPairs.aPairs = packingArea(l, "nnc.gemm.a.pairs", kSharedPairsOfA);
-    emitPairsOfA(l, g, s.kc, withPairs.aPairs);
+    emitPairsOfA(l, g, depth, withPairs.aPairs);
     llvm::Function *pairsKernel = libraryKernel(l, withPairs);
     // The epilogue function above exists for a library kernel, or not at all.
     NNC_CHECK((pairsKernel == nullptr) == (kernel == nullptr),

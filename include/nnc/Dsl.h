@@ -147,6 +147,10 @@ private:
   std::shared_ptr<const detail::ExprNode> node_;
 };
 
+/// A number an operand may be (not a bool).
+template <typename N>
+concept Number = std::is_arithmetic_v<N> && !std::is_same_v<N, bool>;
+
 /// An operand of `+ - * /` and unary `-`: an Expr, a Value or any number
 /// (`x * 2`, `1.0f - x`). It records where the operator is written, which
 /// C++ cannot tell an operator function otherwise.
@@ -154,8 +158,7 @@ class Operand {
 public:
   Operand(const Expr &e, Loc loc = Loc::current()) : expr_(e), loc_(loc) {}
   Operand(const Value &v, Loc loc = Loc::current()) : expr_(v), loc_(loc) {}
-  template <typename N>
-    requires(std::is_arithmetic_v<N> && !std::is_same_v<N, bool>)
+  template <Number N>
   Operand(N number, Loc loc = Loc::current())
       : expr_(static_cast<double>(number), loc), loc_(loc) {}
 
