@@ -2,11 +2,13 @@
 """Paired A/B timing of two nnc builds (or two settings) on one model:
 
     python3 bench/pair.py MODEL.ir --a NNC_A [--b NNC_B] [--env-b VAR=VALUE ...]
-                          [--dim B=64] [--train] [--reps N]
+                          [--dim B=64] [--train] [--reps N] [--precision bf16]
+                          [--threads N]
 
 Compiles MODEL.ir ahead of time with each side (`nnc compile --name a|b`,
 each with an empty cache), links both objects into bench/pair_driver.c and
-calls them alternately in one process, one thread, on the same inputs. On a
+calls them alternately in one process on the same inputs (one thread, or
+--threads N: a spinning runner of N threads shared by both). On a
 shared machine, slow spells of several seconds move run-to-run medians by
 10-30%; calls that alternate share the spells, so the median of the per-pair
 ratios (b / a) resolves differences of about 1-2%. Prints one JSON line.
@@ -45,11 +47,11 @@ def buffers(header, section, dims):
     return out
 
 
-def compile_side(nnc, model, name, env, tmp):
+def compile_side(nnc, model, name, env, precision, tmp):
     obj, hdr = os.path.join(tmp, f"{name}.o"), os.path.join(tmp, f"{name}.h")
     e = dict(os.environ, NNC_CACHE_DIR=tempfile.mkdtemp(dir=tmp), **env)
-    p = subprocess.run([nnc, "compile", model, "-o", obj, "--header", hdr, "--name", name],
-                       env=e, capture_output=True, text=True)
+    p = subprocess.run([nnc, "compile", model, "-o", obj, "--header", hdr, "--name", name,
+                        "--precision", precision], env=e, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"pair.py: {nnc} compile {model} failed:\n{p.stderr}")
     return obj, open(hdr).read()
@@ -64,16 +66,18 @@ def main():
     ap.add_argument("--dim", action="append", default=[], help="NAME=VALUE (default B=64)")
     ap.add_argument("--train", action="store_true", help="time train_step instead of infer")
     ap.add_argument("--reps", type=int, default=1000, help="pairs of calls (default 1000)")
+    ap.add_argument("--precision", default="f32", help="f32 or bf16, both sides (default f32)")
+    ap.add_argument("--threads", type=int, default=1, help="threads of both sides (default 1)")
     a = ap.parse_args()
     dims = {"B": "64"}
     dims.update(d.split("=", 1) for d in a.dim)
     env_b = dict(e.split("=", 1) for e in a.env_b)
     with tempfile.TemporaryDirectory(prefix="nnc-pair-") as tmp:
-        obj_a, header = compile_side(a.a, a.model, "a", {}, tmp)
-        obj_b, _ = compile_side(a.b or a.a, a.model, "b", env_b, tmp)
+        obj_a, header = compile_side(a.a, a.model, "a", {}, a.precision, tmp)
+        obj_b, _ = compile_side(a.b or a.a, a.model, "b", env_b, a.precision, tmp)
         exe = os.path.join(tmp, "pair")
         cc = subprocess.run(["cc", "-O2", "-o", exe, os.path.join(ROOT, "bench/pair_driver.c"),
-                             obj_a, obj_b, "-lm"], capture_output=True, text=True)
+                             obj_a, obj_b, "-lm", "-lpthread"], capture_output=True, text=True)
         if cc.returncode != 0:
             sys.exit(f"pair.py: building the driver failed:\n{cc.stderr}")
         m = re.search(r"dims \(in this order in `dims`\): (.*)", header)
@@ -82,7 +86,8 @@ def main():
         missing = [d for d in order if d not in dims]
         if missing:
             sys.exit(f"pair.py: give the model's dims with --dim: {', '.join(missing)}")
-        args = [exe, str(a.reps), "1" if a.train else "0"] + [dims[d] for d in order] + ["--"]
+        args = [exe, str(a.reps), "1" if a.train else "0", str(a.threads)]
+        args += [dims[d] for d in order] + ["--"]
         args += [f"{t}:{n}" for t, n in buffers(header, "inputs", dims)] + ["--"]
         args += [str(n) for _, n in buffers(header, "outputs", dims)]
         p = subprocess.run(args, capture_output=True, text=True)

@@ -1,15 +1,19 @@
 /* The paired A/B driver of bench/pair.py: two compilations of one model
  * (entry points prefixed a_ and b_, each an AOT object of nnc compile) run
- * alternately in one process on the same inputs, one thread, so that both
- * see the same spells of a shared machine. Prints each side's median and
- * minimum per call and the median over pairs of (b time / a time).
+ * alternately in one process on the same inputs, so that both see the
+ * same spells of a shared machine. Prints each side's median and minimum
+ * per call and the median over pairs of (b time / a time).
  *
- *   pair_driver REPS TRAIN DIMS... -- INPUT... -- OUTPUT...
+ *   pair_driver REPS TRAIN THREADS DIMS... -- INPUT... -- OUTPUT...
  *
- * TRAIN is 1 to time train_step, 0 for infer; DIMS are the model's dims;
+ * TRAIN is 1 to time train_step, 0 for infer; THREADS above 1 gives both
+ * sides one parallel runner (P_set_parallel_runner) of THREADS - 1
+ * spinning workers and the calling thread; DIMS are the model's dims;
  * each INPUT is DTYPE:BYTES (f32 or i32), each OUTPUT its BYTES. Inputs are
  * filled with values in [-1, 1) (f32) or 0 and 1 (i32, labels): valid for
  * every model of bench/ and examples/. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +27,9 @@
   int P##_infer(void *state, void *ws, const int64_t *dims, const void *const *in,                 \
                 void *const *out);                                                                 \
   __attribute__((weak)) int P##_train_step(void *state, void *ws, const int64_t *dims,             \
-                                           const void *const *in, float *loss);
+                                           const void *const *in, float *loss);                    \
+  void P##_set_parallel_runner(void (*run)(void *, int64_t, void (*)(void *, int64_t), void *),    \
+                               void *pool);
 ENTRY_POINTS(a)
 ENTRY_POINTS(b)
 
@@ -42,6 +48,64 @@ static void *buffer(uint64_t bytes) {
     exit(1);
   }
   return p;
+}
+
+/* The parallel runner: the caller posts a job and takes tasks with the
+ * workers, which spin between jobs (a benchmark owns the machine). A job
+ * returns once every task is done and no worker is still inside it, so the
+ * next job never meets a worker of the last one. */
+static struct {
+  void (*task)(void *, int64_t);
+  void *ctx;
+  int64_t tasks;
+  atomic_llong next, done;
+  atomic_int inside;
+  atomic_uint posted;
+} job;
+
+static void runTasks(void) {
+  for (int64_t t; (t = atomic_fetch_add(&job.next, 1)) < job.tasks;) {
+    job.task(job.ctx, t);
+    atomic_fetch_add(&job.done, 1);
+  }
+}
+
+static void *worker(void *unused) {
+  (void)unused;
+  for (unsigned seen = 0;;) {
+    while (atomic_load(&job.posted) == seen)
+      __builtin_ia32_pause();
+    atomic_fetch_add(&job.inside, 1);
+    seen = atomic_load(&job.posted);
+    runTasks();
+    atomic_fetch_sub(&job.inside, 1);
+  }
+  return NULL;
+}
+
+static void run(void *pool, int64_t tasks, void (*task)(void *, int64_t), void *ctx) {
+  (void)pool;
+  job.task = task;
+  job.ctx = ctx;
+  job.tasks = tasks;
+  atomic_store(&job.done, 0);
+  atomic_store(&job.next, 0);
+  atomic_fetch_add(&job.posted, 1);
+  runTasks();
+  while (atomic_load(&job.done) < tasks || atomic_load(&job.inside) > 0)
+    __builtin_ia32_pause();
+}
+
+static void startWorkers(int threads) {
+  for (int i = 1; i < threads; ++i) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, worker, NULL) != 0) {
+      fprintf(stderr, "pair_driver: cannot start a thread\n");
+      exit(1);
+    }
+  }
+  a_set_parallel_runner(run, NULL);
+  b_set_parallel_runner(run, NULL);
 }
 
 static int byValue(const void *x, const void *y) {
@@ -70,11 +134,14 @@ static int readSizes(int *arg, int argc, char **argv, uint64_t *sizes, int *inte
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4) {
-    fprintf(stderr, "usage: pair_driver REPS TRAIN DIMS... -- SIZE... -- SIZE...\n");
+  if (argc < 5) {
+    fprintf(stderr, "usage: pair_driver REPS TRAIN THREADS DIMS... -- SIZE... -- SIZE...\n");
     return 1;
   }
-  int reps = atoi(argv[1]), train = atoi(argv[2]), arg = 3, dimCount = 0;
+  int reps = atoi(argv[1]), train = atoi(argv[2]), threads = atoi(argv[3]), arg = 4;
+  int dimCount = 0;
+  if (threads > 1)
+    startWorkers(threads);
   int64_t dims[kMaxBuffers];
   for (; arg < argc && strcmp(argv[arg], "--") != 0 && dimCount < kMaxBuffers; ++arg)
     dims[dimCount++] = strtoll(argv[arg], NULL, 10);
@@ -132,7 +199,7 @@ int main(int argc, char **argv) {
   double medianA = median(ta, reps), minA = ta[0];
   double medianB = median(tb, reps), minB = tb[0];
   printf("{\"a_median_us\": %.2f, \"a_min_us\": %.2f, \"b_median_us\": %.2f, \"b_min_us\": %.2f, "
-         "\"median_b_over_a\": %.4f, \"pairs\": %d}\n",
-         medianA, minA, medianB, minB, ratioMedian, reps);
+         "\"median_b_over_a\": %.4f, \"pairs\": %d, \"threads\": %d}\n",
+         medianA, minA, medianB, minB, ratioMedian, reps, threads);
   return 0;
 }

@@ -39,7 +39,8 @@
 ///
 /// bf16 operands (GemmOperands::bf16): B is packed into rows of pairs (pair
 /// row q, lane j: B(2q, j), B(2q+1, j)), A's rows of a row of tiles into
-/// pairs (A(i, 2q), A(i, 2q+1)) once per depth block, both rounded to
+/// pairs (A(i, 2q), A(i, 2q+1)) once per depth block (a transposed A two
+/// rows of tiles at a time, pairedTileRowsOfA), both rounded to
 /// nearest even as they are converted (after the element maps), and the
 /// micro-kernel does two depths per step with vdpbf16ps (codegen/lower/
 /// Bf16.h); KC is doubled (blockingOf), pairs start at each depth block.
@@ -412,6 +413,8 @@ private:
     };
     if (g.ta) { // A stored [k, m]: the tile's rows are contiguous in each row of A
       a.pairMajor = true;
+      if (rows == s.mr && 2 * s.mr == kPairSlots)
+        return pairedTileRowsOfA(a, row0, d);
       if (rows == 4 || rows == 8 || rows == s.vw) // a tile of MR rows
         return pairRowsOfA(a, rows, row0, d);
       V lanes = laneMask(l, s.vw, 0, l.constI64(rows));
@@ -450,8 +453,12 @@ private:
     llvm::Type *bf16 = llvm::Type::getBFloatTy(l.ctx);
     auto *narrow = llvm::FixedVectorType::get(l.f32, rows);
     auto row = [&](V k) {
-      return b.CreateAlignedLoad(narrow, l.at(g.a, b.CreateAdd(b.CreateMul(k, g.m), row0), l.f32),
-                                 llvm::Align(4));
+      V at = b.CreateAdd(b.CreateMul(k, g.m), row0);
+      if (rows == kPairSlots) // the line the next two tiles convert, into L2
+        b.CreateIntrinsic(llvm::Intrinsic::prefetch, {l.ptr},
+                          {l.at(g.a, b.CreateAdd(at, l.constI64(rows)), l.f32), b.getInt32(0),
+                           b.getInt32(2), b.getInt32(1)});
+      return b.CreateAlignedLoad(narrow, l.at(g.a, at, l.f32), llvm::Align(4));
     };
     auto pairRow = [&](V q, bool second) {
       V k0 = b.CreateAdd(d.pc, b.CreateMul(q, l.constI64(2)));
@@ -466,6 +473,46 @@ private:
     loop(l, l.constI64(0), wholePairs, one, bothRows, 1);
     loop(l, wholePairs, ceilDiv(l, d.kc, l.constI64(2)), one, firstRowOnly, 1);
     return a;
+  }
+
+  /// pairsOfA for A stored [k, m] and a tile of MR rows when two tiles'
+  /// rows fill the kPairSlots of a step: the first tile of each two in the
+  /// block converts both (one full line of each row of A rather than half
+  /// a line, twice), the second reads the upper slots. A [k, m] with m a
+  /// power of two puts A's rows in a few cache sets, so each half-line
+  /// conversion fetched its lines again: a third of the bf16 weight
+  /// gradient of the LM's MLP (512 x 128, depth 2048) went to it.
+  RowsOfA pairedTileRowsOfA(RowsOfA a, V row0, const DepthBlock &d) {
+    auto convert = [&](unsigned rows) { pairRowsOfA(a, rows, row0, d); };
+    V second = tilePair(row0, convert);
+    a.pairs = b.CreateSelect(second, l.at(a.pairs, l.constI64(s.mr), l.i32), a.pairs);
+    return a;
+  }
+
+  /// The tiles of a row block go in twos for A stored [k, m] (kPairSlots =
+  /// 2 MR rows): the first of two converts both tiles' rows of A, with
+  /// `convert`(2 MR), or its own alone (convert(MR)) when no second tile
+  /// follows in the block; the second converts nothing. Gives whether
+  /// row0 is a second tile (its rows are then in the upper MR slots).
+  V tilePair(V row0, const std::function<void(unsigned)> &convert) {
+    V mr = l.constI64(s.mr);
+    V fullRows =
+        b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
+    V second = b.CreateICmpNE(b.CreateAnd(b.CreateSub(row0, r.row0), mr), l.constI64(0));
+    V both = b.CreateICmpULE(b.CreateAdd(row0, l.constI64(2 * s.mr)), fullRows);
+    auto converting = [&](unsigned rows) {
+      return [&, rows] {
+        convert(rows);
+        return std::vector<V>{};
+      };
+    };
+    auto first = [&] {
+      branch(l, both, converting(2 * s.mr), converting(s.mr));
+      return std::vector<V>{};
+    };
+    auto nothing = [] { return std::vector<V>{}; };
+    branch(l, second, nothing, first);
+    return second;
   }
 
   /// `rows` rows of C from row0, every panel of the block.

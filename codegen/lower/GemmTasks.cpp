@@ -59,13 +59,18 @@ GemmSplit splitGemm(Lowering &l, const GemmBlocking &s, const GemmOperands &g) {
   V one = l.constI64(1), nr = l.constI64(s.nr), mr = l.constI64(s.mr);
   GemmSplit split;
   V panels = ceilDiv(l, g.n, nr);
-  V chunkPanels =
+  // Inside a task (a batched matmul's GEMMs) the split runs on one thread:
+  // the widest chunks and one row block, so B is packed once and A read
+  // (in bf16: converted) once per chunk.
+  bool oneThread = insideParallelTask(l);
+  V manyChunks =
       maxI64(l, ceilDiv(l, panels, l.constI64(kGemmColumnTasks)), l.constI64(kGemmMinChunkPanels));
+  V chunkPanels = oneThread ? panels : manyChunks;
   split.chunkCols = b.CreateMul(minI64(l, chunkPanels, l.constI64(s.nc / s.nr)), nr);
   split.colChunks = ceilDiv(l, g.n, split.chunkCols);
   V blocksWanted = ceilDiv(l, l.constI64(kGemmMinTasks), maxI64(l, split.colChunks, one));
   V blocksAllowed = maxI64(l, b.CreateUDiv(g.m, l.constI64(kGemmMinTileRows * s.mr)), one);
-  V blocks = minI64(l, blocksWanted, blocksAllowed);
+  V blocks = oneThread ? one : minI64(l, blocksWanted, blocksAllowed);
   split.blockRows = b.CreateMul(maxI64(l, ceilDiv(l, ceilDiv(l, g.m, mr), blocks), one), mr);
   split.tasks = b.CreateMul(split.colChunks, ceilDiv(l, g.m, split.blockRows));
   V depth = maxI64(l, g.k, one);

@@ -87,6 +87,29 @@ TEST(JitMatMul, ZeroDepthGivesZeros) {
   expectJitMatchesInterpreter(matmulModel(false, false, "B", {{0, 5}}), {3});
 }
 
+// A batched matmul runs one blocked GEMM per batch index inside a task,
+// split there into the widest column chunks and one row block (N = 200:
+// two chunks of NC; 67 rows: every row remainder), in every transpose
+// variant, f32 and bf16, on one thread and two.
+TEST(JitMatMul, BatchedBlockedGemmsMatchTheInterpreter) {
+  for (std::string precision : {"f32", "bf16"}) {
+    if (precision == "bf16" && !jittest::hostHasBf16())
+      continue;
+    const std::string p = ", precision=" + precision + ")\n";
+    const std::string text =
+        "model m {\n dim B\n input x: f32[B, 3, 67, 40]\n input xt: f32[B, 3, 40, 67]\n"
+        " input w: f32[3, 40, 200]\n input wt: f32[3, 200, 40]\n y = matmul(x, w" +
+        p + " z = matmul(xt, wt, transpose_a=true, transpose_b=true" + p +
+        " u = matmul(xt, w, transpose_a=true" + p + " v = matmul(x, wt, transpose_b=true" + p +
+        " output y, z, u, v\n}\n";
+    for (int threads : {1, 2}) {
+      CompileOptions options;
+      options.threads = threads;
+      expectJitMatchesInterpreter(text, {1, 2}, 1, nullptr, options);
+    }
+  }
+}
+
 TEST(JitMatMul, ChainedMatMulsShareThePackingArea) {
   expectJitMatchesInterpreter(
       "model m {\n dim B\n input x: f32[B, 40]\n input w1: f32[40, 50]\n"
