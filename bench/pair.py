@@ -3,6 +3,7 @@
 
     python3 bench/pair.py MODEL.ir --a NNC_A [--b NNC_B] [--env-b VAR=VALUE ...]
                           [--dim B=64] [--train] [--reps N] [--precision bf16]
+                          [--precision-b bf16]
                           [--threads N]
 
 Compiles MODEL.ir ahead of time with each side (`nnc compile --name a|b`,
@@ -67,6 +68,7 @@ def main():
     ap.add_argument("--train", action="store_true", help="time train_step instead of infer")
     ap.add_argument("--reps", type=int, default=1000, help="pairs of calls (default 1000)")
     ap.add_argument("--precision", default="f32", help="f32 or bf16, both sides (default f32)")
+    ap.add_argument("--precision-b", default=None, help="side b's precision (default --precision)")
     ap.add_argument("--threads", type=int, default=1, help="threads of both sides (default 1)")
     a = ap.parse_args()
     dims = {"B": "64"}
@@ -74,7 +76,7 @@ def main():
     env_b = dict(e.split("=", 1) for e in a.env_b)
     with tempfile.TemporaryDirectory(prefix="nnc-pair-") as tmp:
         obj_a, header = compile_side(a.a, a.model, "a", {}, a.precision, tmp)
-        obj_b, _ = compile_side(a.b or a.a, a.model, "b", env_b, a.precision, tmp)
+        obj_b, _ = compile_side(a.b or a.a, a.model, "b", env_b, a.precision_b or a.precision, tmp)
         exe = os.path.join(tmp, "pair")
         cc = subprocess.run(["cc", "-O2", "-o", exe, os.path.join(ROOT, "bench/pair_driver.c"),
                              obj_a, obj_b, "-lm", "-lpthread"], capture_output=True, text=True)

@@ -135,6 +135,14 @@ struct RowsOfA {
 /// Rows of A one step of pairs holds in a pair-major area (one vector of pairs).
 constexpr unsigned kPairSlots = 16;
 
+/// How far ahead (in depths) the f32 micro-kernel prefetches the operands
+/// it reads in place (B stored [k, n], A stored [k, m]): a weight
+/// gradient reads activations the forward pass wrote long before, from
+/// DRAM, a row per depth, which the hardware prefetchers do not follow
+/// (the LM's f32 step 2% faster at 8-24 depths, paired; the MLP and the
+/// ResNet unchanged).
+constexpr int64_t kPrefetchDepths = 16;
+
 /// Emits one task's block of C = op(A) op(B) (GemmRange) with the blocking
 /// `s`, packing B into a packing area of its own; every finished tile goes
 /// through `epilogue`.
@@ -627,6 +635,8 @@ private:
   std::vector<V> microKernel(const GemmTile &t, V panel, V bStride, const RowsOfA &a, V kc,
                              const std::vector<V> &init, bool maskedB) {
     const size_t accs = init.size();
+    V bAhead = b.CreateMul(bStride, l.constI64(kPrefetchDepths));
+    V aAhead = b.CreateMul(g.m, l.constI64(kPrefetchDepths));
     auto step = [&](V k, const std::vector<V> &in) {
       V bRow = in[accs], aK = a.column ? in[accs + 1] : nullptr;
       std::vector<V> bv;
@@ -636,6 +646,16 @@ private:
                      : bInPlace ? V(b.CreateAlignedLoad(vec, at, llvm::Align(4)))
                                 : V(b.CreateAlignedLoad(vec, at, vectorAlign)));
       }
+      // Operands read in place, a row of each depth apart: the lines
+      // kPrefetchDepths depths ahead, into L1.
+      auto prefetch = [&](V p) {
+        b.CreateIntrinsic(llvm::Intrinsic::prefetch, {l.ptr},
+                          {p, b.getInt32(0), b.getInt32(3), b.getInt32(1)});
+      };
+      for (unsigned v = 0; bInPlace && v < nv; ++v)
+        prefetch(l.at(l.at(bRow, bAhead, l.f32), l.constI64(v * s.vw), l.f32));
+      if (aK)
+        prefetch(l.at(aK, aAhead, l.f32));
       std::vector<V> out(accs);
       for (unsigned i = 0; i < t.rows; ++i) {
         V x = aK ? l.loadF32(aK, l.constI64(i)) : l.loadF32(a.rows[i], k);
