@@ -147,7 +147,50 @@ llvm::Value *Lowering::intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value
   return b.CreateCall(f, args);
 }
 
-llvm::Value *Lowering::exp(llvm::Value *x) { return intrinsic(llvm::Intrinsic::exp, {x}); }
+/// exp of f32 inline (other types: LLVM's exp): x = n ln2 + r with n =
+/// round(x / ln2) and |r| <= ln2 / 2 (ln2 in two parts, so r is exact), e^r
+/// by Cephes' expf polynomial (relative error below 2e-7 on that range),
+/// times 2^n as two powers of two built in the exponent bits (2^n alone
+/// would leave the normal range for results in [2^-149, 2^-126], which
+/// stay subnormal here, as in expf). x clamped to [-104, 89] first: e^x is
+/// 0 below and inf above in f32; a NaN is put back. A call of libmvec's
+/// expf kept a softmax's f64 sum in memory around every call (the vector
+/// registers are the callee's), half of the attention softmax's time.
+llvm::Value *Lowering::exp(llvm::Value *x) {
+  llvm::Type *type = x->getType();
+  if (type->getScalarType() != f32)
+    return intrinsic(llvm::Intrinsic::exp, {x});
+  auto c = [&](double v) { return llvm::ConstantFP::get(type, v); };
+  llvm::Type *ints = b.getInt32Ty();
+  if (auto *vector = llvm::dyn_cast<llvm::VectorType>(type))
+    ints = llvm::VectorType::get(ints, vector->getElementCount());
+  // Fused where the target has FMA (a libm call for llvm.fma elsewhere).
+  auto fma = [&](llvm::Value *m, llvm::Value *a, llvm::Value *add) {
+    return intrinsic(llvm::Intrinsic::fmuladd, {m, a, add});
+  };
+  llvm::Value *clamped = intrinsic(llvm::Intrinsic::maxnum,
+                                   {intrinsic(llvm::Intrinsic::minnum, {x, c(89.0)}), c(-104.0)});
+  llvm::Value *n = intrinsic(llvm::Intrinsic::roundeven, {b.CreateFMul(clamped, c(M_LOG2E))});
+  llvm::Value *r = fma(n, c(-0.693359375), clamped); // ln2's high part: 9 significant bits
+  r = fma(n, c(2.12194440e-4), r);                   // and the rest
+  static const double poly[] = {1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
+                                4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1};
+  llvm::Value *p = c(poly[0]);
+  for (size_t k = 1; k < std::size(poly); ++k)
+    p = fma(p, r, c(poly[k]));
+  p = fma(p, b.CreateFMul(r, r), b.CreateFAdd(r, c(1.0)));
+  // 2^n = 2^h 2^(n - h), h = n / 2: each power a normal float.
+  llvm::Value *ni = b.CreateFPToSI(n, ints);
+  llvm::Value *half = b.CreateAShr(ni, llvm::ConstantInt::get(ints, 1));
+  auto powerOfTwo = [&](llvm::Value *k) {
+    llvm::Value *bits = b.CreateShl(b.CreateAdd(k, llvm::ConstantInt::get(ints, 127)),
+                                    llvm::ConstantInt::get(ints, 23));
+    return b.CreateBitCast(bits, type);
+  };
+  llvm::Value *e =
+      b.CreateFMul(b.CreateFMul(p, powerOfTwo(half)), powerOfTwo(b.CreateSub(ni, half)));
+  return b.CreateSelect(b.CreateFCmpUNO(x, x), x, e);
+}
 
 llvm::Value *Lowering::expNonPositive(llvm::Value *x) {
   llvm::Value *floor = constF32(-87.0), *below = b.CreateFCmpOLT(x, floor);
@@ -158,12 +201,14 @@ llvm::Value *Lowering::log(llvm::Value *x) { return intrinsic(llvm::Intrinsic::l
 llvm::Value *Lowering::sqrt(llvm::Value *x) { return intrinsic(llvm::Intrinsic::sqrt, {x}); }
 
 /// sigmoid with e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) below,
-/// so large negative x keeps its tiny (subnormal) value instead of 0.
+/// so large negative x keeps its tiny (subnormal) value instead of 0. On a
+/// scalar or a vector of f32 (a GEMM epilogue's tile).
 llvm::Value *Lowering::sigmoid(llvm::Value *x) {
+  llvm::Value *one = llvm::ConstantFP::get(x->getType(), 1.0);
   llvm::Value *e = exp(b.CreateFNeg(intrinsic(llvm::Intrinsic::fabs, {x})));
-  llvm::Value *denominator = b.CreateFAdd(constF32(1), e);
-  llvm::Value *positive = b.CreateFCmpOGE(x, constF32(0));
-  return b.CreateFDiv(b.CreateSelect(positive, constF32(1), e), denominator);
+  llvm::Value *denominator = b.CreateFAdd(one, e);
+  llvm::Value *positive = b.CreateFCmpOGE(x, llvm::ConstantFP::get(x->getType(), 0.0));
+  return b.CreateFDiv(b.CreateSelect(positive, one, e), denominator);
 }
 
 llvm::Value *Lowering::mathCall(const char *name, std::vector<llvm::Value *> args) {

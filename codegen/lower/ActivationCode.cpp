@@ -22,7 +22,8 @@ V perLane(Lowering &l, V x, V z, const std::function<V(V, V)> &f) {
 V constantLike(V like, double v) { return llvm::ConstantFP::get(like->getType(), v); }
 
 /// The activation on a scalar or a vector, as its element-wise kernel
-/// computes it: relu and leaky_relu as vector selects, the others lane by lane.
+/// computes it: relu and leaky_relu as vector selects, sigmoid on the
+/// vector (its exp is inline code), the others lane by lane.
 V applyActivation(Lowering &l, const Activation &act, double alpha, V x) {
   auto &b = l.b;
   if (act.none)
@@ -32,6 +33,8 @@ V applyActivation(Lowering &l, const Activation &act, double alpha, V x) {
     return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, x);
   if (act.forward == OpKind::LeakyRelu)
     return b.CreateSelect(b.CreateFCmpOGT(x, zero), x, b.CreateFMul(x, constantLike(x, alpha)));
+  if (act.forward == OpKind::Sigmoid)
+    return l.sigmoid(x);
   return perLane(l, x, nullptr,
                  [&](V xi, V) { return lowerUnaryScalar(l, act.forward, alpha, xi); });
 }
