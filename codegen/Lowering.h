@@ -157,11 +157,6 @@ llvm::Value *stackArray(Lowering &l, llvm::Type *elem, int64_t n);
 void parallelFor(Lowering &l, llvm::Value *tasks, llvm::Value *worthIt,
                  const std::function<void(llvm::Value *)> &body);
 
-/// Whether the host set a parallel runner (i1, at run time): a choice of
-/// schedule that pays on one thread only, never one of results (the bits
-/// must not depend on it). Inside a task, false: its loops run in order.
-llvm::Value *hasParallelRunner(Lowering &l);
-
 /// Whether the function being lowered is a task (a parallel loop's body,
 /// which may run on a runner's thread: its frame stays small).
 bool insideParallelTask(const Lowering &l);

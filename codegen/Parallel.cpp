@@ -158,12 +158,6 @@ void parallelFor(Lowering &l, V tasks, V worthIt, const std::function<void(V)> &
 
 bool insideParallelTask(const Lowering &l) { return l.fn->hasFnAttribute(kTaskAttribute); }
 
-V hasParallelRunner(Lowering &l) {
-  if (insideParallelTask(l))
-    return l.b.getFalse();
-  return l.b.CreateIsNotNull(l.b.CreateLoad(l.ptr, runnerGlobal(l.module), "runner"));
-}
-
 /// Rows per task of parallelRows.
 constexpr int64_t kRowsPerTask = 16;
 

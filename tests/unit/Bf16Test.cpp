@@ -115,10 +115,10 @@ TEST(Bf16MatMul, TheDepthAfterARowsLastIsNotRead) {
     EXPECT_TRUE(std::isfinite(out[0].f32()[j])) << "row 0, column " << j;
 }
 
-// A's pairs converted once for all the column tasks of a GEMM on one
-// thread (GemmOperands::aPairs: 67 rows, a last group of 3 rows, 150 pairs
-// a depth block), and by each task where they would not fit that area (600
-// rows) or on two threads: the bf16 reference either way.
+// A's pairs converted once for all the column tasks of a GEMM
+// (GemmOperands::aPairs: 67 rows, a last group of 3 rows, 150 pairs a
+// depth block), and by each task where they would not fit that area (600
+// rows), on one thread and two: the bf16 reference either way.
 TEST(Bf16MatMul, PairsOfAConvertedOnceOrPerTaskMatchTheBf16Reference) {
   SKIP_WITHOUT_BF16();
   for (int threads : {1, 2}) {
