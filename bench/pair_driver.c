@@ -51,15 +51,18 @@ static void *buffer(uint64_t bytes) {
 }
 
 /* The parallel runner: the caller posts a job and takes tasks with the
- * workers, which spin between jobs (a benchmark owns the machine). A job
- * returns once every task is done and no worker is still inside it, so the
- * next job never meets a worker of the last one. */
+ * workers, which spin between jobs (a benchmark owns the machine). A worker
+ * announces itself (`inside`) before it looks at a job, and takes tasks
+ * only while the job is open; the caller closes a job once every task is
+ * done and writes the next one only when no worker is inside, so a late
+ * worker never runs a task of one job with the fields of another. All
+ * atomics are sequentially consistent. */
 static struct {
   void (*task)(void *, int64_t);
   void *ctx;
   int64_t tasks;
   atomic_llong next, done;
-  atomic_int inside;
+  atomic_int inside, open;
   atomic_uint posted;
 } job;
 
@@ -77,7 +80,8 @@ static void *worker(void *unused) {
       __builtin_ia32_pause();
     atomic_fetch_add(&job.inside, 1);
     seen = atomic_load(&job.posted);
-    runTasks();
+    if (atomic_load(&job.open))
+      runTasks();
     atomic_fetch_sub(&job.inside, 1);
   }
   return NULL;
@@ -85,15 +89,19 @@ static void *worker(void *unused) {
 
 static void run(void *pool, int64_t tasks, void (*task)(void *, int64_t), void *ctx) {
   (void)pool;
+  while (atomic_load(&job.inside) > 0) // workers that saw the last job, closed
+    __builtin_ia32_pause();
   job.task = task;
   job.ctx = ctx;
   job.tasks = tasks;
   atomic_store(&job.done, 0);
   atomic_store(&job.next, 0);
+  atomic_store(&job.open, 1);
   atomic_fetch_add(&job.posted, 1);
   runTasks();
-  while (atomic_load(&job.done) < tasks || atomic_load(&job.inside) > 0)
+  while (atomic_load(&job.done) < tasks)
     __builtin_ia32_pause();
+  atomic_store(&job.open, 0);
 }
 
 static void startWorkers(int threads) {

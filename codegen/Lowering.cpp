@@ -152,7 +152,7 @@ llvm::Value *Lowering::intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value
 /// by Cephes' expf polynomial (relative error below 2e-7 on that range),
 /// times 2^n as two powers of two built in the exponent bits (2^n alone
 /// would leave the normal range for results in [2^-149, 2^-126], which
-/// stay subnormal here, as in expf). x clamped to [-104, 89] first: e^x is
+/// stay subnormal here, as in expf). x is clamped to [-104, 89] first: e^x is
 /// 0 below and inf above in f32; a NaN is put back. A call of libmvec's
 /// expf kept a softmax's f64 sum in memory around every call (the vector
 /// registers are the callee's), half of the attention softmax's time.
@@ -170,7 +170,10 @@ llvm::Value *Lowering::exp(llvm::Value *x) {
   };
   llvm::Value *clamped = intrinsic(llvm::Intrinsic::maxnum,
                                    {intrinsic(llvm::Intrinsic::minnum, {x, c(89.0)}), c(-104.0)});
-  llvm::Value *n = intrinsic(llvm::Intrinsic::roundeven, {b.CreateFMul(clamped, c(M_LOG2E))});
+  // round(x / ln2) to nearest even by adding and subtracting 1.5 2^23 (|x
+  // / ln2| <= 151): llvm.roundeven is a libm call per lane without SSE4.1.
+  llvm::Value *magic = c(12582912.0);
+  llvm::Value *n = b.CreateFSub(b.CreateFAdd(b.CreateFMul(clamped, c(M_LOG2E)), magic), magic);
   llvm::Value *r = fma(n, c(-0.693359375), clamped); // ln2's high part: 9 significant bits
   r = fma(n, c(2.12194440e-4), r);                   // and the rest
   static const double poly[] = {1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,

@@ -24,12 +24,12 @@
 /// [k, n] with nothing to apply as it is read and n <= 1024 is not packed:
 /// the micro-kernel reads its rows in place with masked loads
 /// (readsBInPlace). Column chunks are at most NC wide; row blocks are cut
-/// only when N is narrow. Every element of C is computed by one task, in
-/// the same order whatever the split and the thread count. Edge tiles: rows
-/// are never computed past the block (one-row tiles take the remainder);
-/// columns past N (chunks are whole panels, so only N cuts one) are zero in
-/// the packed panel, or masked off as B is read in place, and masked at
-/// the store.
+/// only when N is narrow (and never inside a task: GemmTasks.cpp). Every
+/// element of C is computed by one task, in the same order whatever the
+/// split and the thread count. Edge tiles: rows are never computed past the
+/// block (one-row tiles take the remainder); columns past N (chunks are
+/// whole panels, so only N cuts one) are zero in the packed panel, or
+/// masked off as B is read in place, and masked at the store.
 ///
 /// The epilogue hook receives the tile's accumulators (one <VW x float> per
 /// row and column vector) with its row/column origin and lane masks, so a
@@ -197,12 +197,16 @@ private:
     auto packAt = [&](V p) { packPanel(d, p); };
     if (!bInPlace)
       loop(l, l.constI64(0), panels, one, packAt, 1);
-    V mr = l.constI64(s.mr);
-    V fullRows =
-        b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
-    loop(l, r.row0, fullRows, mr, [&](V row0) { rowOfTiles(s.mr, row0, d); });
+    V fullRows = endOfFullTiles();
+    loop(l, r.row0, fullRows, l.constI64(s.mr), [&](V row0) { rowOfTiles(s.mr, row0, d); });
     auto oneRow = [&](V row0) { rowOfTiles(1, row0, d); };
     loop(l, fullRows, r.row1, one, oneRow, 1);
+  }
+
+  /// The end of the block's rows in whole tiles of MR (one-row tiles take the rest).
+  V endOfFullTiles() {
+    V mr = l.constI64(s.mr);
+    return b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
   }
 
   /// Packs B[pc:pc+kc, panel p] into kc x NR floats, zero-padded; in bf16,
@@ -421,10 +425,8 @@ private:
     };
     if (g.ta) { // A stored [k, m]: the tile's rows are contiguous in each row of A
       a.pairMajor = true;
-      if (rows == s.mr && 2 * s.mr == kPairSlots)
+      if (rows == s.mr)
         return pairedTileRowsOfA(a, row0, d);
-      if (rows == 4 || rows == 8 || rows == s.vw) // a tile of MR rows
-        return pairRowsOfA(a, rows, row0, d);
       V lanes = laneMask(l, s.vw, 0, l.constI64(rows));
       auto pairRow = [&](V q) {
         V k0 = b.CreateAdd(d.pc, b.CreateMul(q, l.constI64(2))), k1 = b.CreateAdd(k0, one);
@@ -451,21 +453,22 @@ private:
     return a;
   }
 
-  /// pairsOfA for A stored [k, m] and a tile of `rows` = 4, 8 or 16 rows:
-  /// each pair row (A's rows k and k + 1 over the tile's columns) from
+  /// pairsOfA for A stored [k, m], `rows` = MR (one tile) or 2 MR (two):
+  /// each pair row (A's rows k and k + 1 over the tiles' columns) from
   /// plain loads of `rows` floats, the pair that lies past kc (kc odd)
-  /// apart with a zero second row. The generic copy took masked loads and
-  /// computed a mask per pair: a sixth of the MLP's bf16 weight gradient.
-  /// Slots past `rows` are left unwritten; the micro-kernel never reads them.
-  RowsOfA pairRowsOfA(RowsOfA a, unsigned rows, V row0, const DepthBlock &d) {
+  /// apart with a zero second row; with `prefetchNext`, the line the next
+  /// two tiles convert goes to L2 on the way. The generic copy took masked
+  /// loads and computed a mask per pair: a sixth of the MLP's bf16 weight
+  /// gradient. Slots past `rows` are left unwritten; the micro-kernel
+  /// never reads them.
+  void pairRowsOfA(const RowsOfA &a, unsigned rows, V row0, const DepthBlock &d,
+                   bool prefetchNext) {
     llvm::Type *bf16 = llvm::Type::getBFloatTy(l.ctx);
     auto *narrow = llvm::FixedVectorType::get(l.f32, rows);
     auto row = [&](V k) {
       V at = b.CreateAdd(b.CreateMul(k, g.m), row0);
-      if (rows == kPairSlots) // the line the next two tiles convert, into L2
-        b.CreateIntrinsic(llvm::Intrinsic::prefetch, {l.ptr},
-                          {l.at(g.a, b.CreateAdd(at, l.constI64(rows)), l.f32), b.getInt32(0),
-                           b.getInt32(2), b.getInt32(1)});
+      if (prefetchNext)
+        prefetch(b.CreateGEP(l.f32, g.a, b.CreateAdd(at, l.constI64(rows))), 2);
       return b.CreateAlignedLoad(narrow, l.at(g.a, at, l.f32), llvm::Align(4));
     };
     auto pairRow = [&](V q, bool second) {
@@ -480,47 +483,42 @@ private:
     auto firstRowOnly = [&](V q) { pairRow(q, false); };
     loop(l, l.constI64(0), wholePairs, one, bothRows, 1);
     loop(l, wholePairs, ceilDiv(l, d.kc, l.constI64(2)), one, firstRowOnly, 1);
-    return a;
   }
 
-  /// pairsOfA for A stored [k, m] and a tile of MR rows when two tiles'
-  /// rows fill the kPairSlots of a step: the first tile of each two in the
-  /// block converts both (one full line of each row of A rather than half
-  /// a line, twice), the second reads the upper slots. A [k, m] with m a
-  /// power of two puts A's rows in a few cache sets, so each half-line
-  /// conversion fetched its lines again: a third of the bf16 weight
-  /// gradient of the LM's MLP (512 x 128, depth 2048) went to it.
+  /// pairsOfA for A stored [k, m] and a tile of MR rows: the tiles of a
+  /// row block go in twos (kPairSlots = 2 MR). The first of two converts
+  /// both tiles' rows (one whole line of each row of A rather than half a
+  /// line, twice), or its own alone when no second tile follows in the
+  /// block; the second converts nothing and reads the upper MR slots. A
+  /// [k, m] with m a power of two puts A's rows in a few cache sets, so
+  /// each half-line conversion fetched its lines again: a third of the
+  /// bf16 weight gradient of the LM's MLP (512 x 128, depth 2048) went there.
   RowsOfA pairedTileRowsOfA(RowsOfA a, V row0, const DepthBlock &d) {
-    auto convert = [&](unsigned rows) { pairRowsOfA(a, rows, row0, d); };
-    V second = tilePair(row0, convert);
-    a.pairs = b.CreateSelect(second, l.at(a.pairs, l.constI64(s.mr), l.i32), a.pairs);
-    return a;
-  }
-
-  /// The tiles of a row block go in twos for A stored [k, m] (kPairSlots =
-  /// 2 MR rows): the first of two converts both tiles' rows of A, with
-  /// `convert`(2 MR), or its own alone (convert(MR)) when no second tile
-  /// follows in the block; the second converts nothing. Gives whether
-  /// row0 is a second tile (its rows are then in the upper MR slots).
-  V tilePair(V row0, const std::function<void(unsigned)> &convert) {
-    V mr = l.constI64(s.mr);
-    V fullRows =
-        b.CreateAdd(r.row0, b.CreateMul(b.CreateUDiv(b.CreateSub(r.row1, r.row0), mr), mr));
-    V second = b.CreateICmpNE(b.CreateAnd(b.CreateSub(row0, r.row0), mr), l.constI64(0));
-    V both = b.CreateICmpULE(b.CreateAdd(row0, l.constI64(2 * s.mr)), fullRows);
-    auto converting = [&](unsigned rows) {
-      return [&, rows] {
-        convert(rows);
+    NNC_CHECK(2 * s.mr == kPairSlots, "a pair-major step holds two tiles' rows");
+    V isSecondTile =
+        b.CreateICmpNE(b.CreateAnd(b.CreateSub(row0, r.row0), l.constI64(s.mr)), l.constI64(0));
+    V secondFollows = b.CreateICmpULE(b.CreateAdd(row0, l.constI64(2 * s.mr)), endOfFullTiles());
+    auto converting = [&](unsigned rows, bool prefetchNext) {
+      return [&, rows, prefetchNext] {
+        pairRowsOfA(a, rows, row0, d, prefetchNext);
         return std::vector<V>{};
       };
     };
-    auto first = [&] {
-      branch(l, both, converting(2 * s.mr), converting(s.mr));
+    auto firstTile = [&] {
+      branch(l, secondFollows, converting(2 * s.mr, true), converting(s.mr, false));
       return std::vector<V>{};
     };
     auto nothing = [] { return std::vector<V>{}; };
-    branch(l, second, nothing, first);
-    return second;
+    branch(l, isSecondTile, nothing, firstTile);
+    a.pairs = b.CreateSelect(isSecondTile, l.at(a.pairs, l.constI64(s.mr), l.i32), a.pairs);
+    return a;
+  }
+
+  /// A prefetch of the line at `p` into the cache level of `locality`
+  /// (3: L1, 2: L2). `p` may lie past the end of its buffer (a plain GEP).
+  void prefetch(V p, int locality) {
+    b.CreateIntrinsic(llvm::Intrinsic::prefetch, {l.ptr},
+                      {p, b.getInt32(0), b.getInt32(locality), b.getInt32(1)});
   }
 
   /// `rows` rows of C from row0, every panel of the block.
@@ -648,14 +646,10 @@ private:
       }
       // Operands read in place, a row of each depth apart: the lines
       // kPrefetchDepths depths ahead, into L1.
-      auto prefetch = [&](V p) {
-        b.CreateIntrinsic(llvm::Intrinsic::prefetch, {l.ptr},
-                          {p, b.getInt32(0), b.getInt32(3), b.getInt32(1)});
-      };
       for (unsigned v = 0; bInPlace && v < nv; ++v)
-        prefetch(l.at(l.at(bRow, bAhead, l.f32), l.constI64(v * s.vw), l.f32));
+        prefetch(b.CreateGEP(l.f32, bRow, b.CreateAdd(bAhead, l.constI64(v * s.vw))), 3);
       if (aK)
-        prefetch(l.at(aK, aAhead, l.f32));
+        prefetch(b.CreateGEP(l.f32, aK, aAhead), 3);
       std::vector<V> out(accs);
       for (unsigned i = 0; i < t.rows; ++i) {
         V x = aK ? l.loadF32(aK, l.constI64(i)) : l.loadF32(a.rows[i], k);

@@ -47,7 +47,8 @@ constexpr int64_t kGemmParallelWork = int64_t{1} << 19;
 /// How a GEMM splits into tasks, from M and N alone (never from the thread
 /// count): column chunks of whole NR panels (each packs its own part of B),
 /// and, when N gives fewer than kGemmMinTasks chunks, row blocks (multiples
-/// of MR) too. Every element of C belongs to one task, which computes it in
+/// of MR) too; inside a task, the widest chunks (at most NC) and one row
+/// block. Every element of C belongs to one task, which computes it in
 /// the same order as any other split would.
 struct GemmSplit {
   V chunkCols, colChunks, blockRows, tasks;
@@ -62,15 +63,15 @@ GemmSplit splitGemm(Lowering &l, const GemmBlocking &s, const GemmOperands &g) {
   // Inside a task (a batched matmul's GEMMs) the split runs on one thread:
   // the widest chunks and one row block, so B is packed once and A read
   // (in bf16: converted) once per chunk.
-  bool oneThread = insideParallelTask(l);
-  V manyChunks =
+  bool insideTask = insideParallelTask(l);
+  V parallelChunkPanels =
       maxI64(l, ceilDiv(l, panels, l.constI64(kGemmColumnTasks)), l.constI64(kGemmMinChunkPanels));
-  V chunkPanels = oneThread ? panels : manyChunks;
+  V chunkPanels = insideTask ? panels : parallelChunkPanels;
   split.chunkCols = b.CreateMul(minI64(l, chunkPanels, l.constI64(s.nc / s.nr)), nr);
   split.colChunks = ceilDiv(l, g.n, split.chunkCols);
   V blocksWanted = ceilDiv(l, l.constI64(kGemmMinTasks), maxI64(l, split.colChunks, one));
   V blocksAllowed = maxI64(l, b.CreateUDiv(g.m, l.constI64(kGemmMinTileRows * s.mr)), one);
-  V blocks = oneThread ? one : minI64(l, blocksWanted, blocksAllowed);
+  V blocks = insideTask ? one : minI64(l, blocksWanted, blocksAllowed);
   split.blockRows = b.CreateMul(maxI64(l, ceilDiv(l, ceilDiv(l, g.m, mr), blocks), one), mr);
   split.tasks = b.CreateMul(split.colChunks, ceilDiv(l, g.m, split.blockRows));
   V depth = maxI64(l, g.k, one);
@@ -210,13 +211,11 @@ void emitGemm(Lowering &l, const GemmOperands &g, const GemmEpilogue &epilogue) 
   };
   // bf16: A's pairs once for all tasks (converted by parallel tasks
   // themselves) when several column chunks would each convert A again and
-  // they fit the area; else each task converts its rows. On two threads
-  // too: the 64x784x256 GEMM alone was slower so (101-107 rather than
-  // 72-77 us: half the pairs written by the other core, a second fork and
-  // join), but whole training steps are not (paired, bf16, 2 threads: the
-  // LM 2.9% and the ResNet 2.65% faster, the MLP and the CNN within 0.5%).
-  // Never inside a task (a batched matmul's GEMMs): the area would go on a
-  // runner thread's stack, which IR.md section 6 keeps to 300 KiB.
+  // they fit the area; else each task converts its rows. With a runner
+  // too: one GEMM alone can be slower so, whole steps are faster (numbers
+  // in DESIGN.md, "Where the conversion happens"). Never inside a task (a
+  // batched matmul's GEMMs): the area would go on a runner thread's stack,
+  // which IR.md section 6 keeps to 300 KiB.
   if (!g.bf16 || insideParallelTask(l))
     return (void)tasks(g, kernel);
   auto &b = l.b;

@@ -130,18 +130,20 @@ TEST(Bf16MatMul, PairsOfAConvertedOnceOrPerTaskMatchTheBf16Reference) {
   }
 }
 
-// A stored [k, m] becomes pairs two tiles (16 rows) at a time, the second
-// tile reading the upper slots; a tile with no second in its row block
-// converts its own 8 rows. Row counts whose blocks hold an odd number of
-// tiles (24, 40, 136 in blocks of 40) and row remainders (59), one
-// thread and two.
+// A stored [k, m] becomes pairs two tiles (16 rows) at a time in each
+// task, the second tile reading the upper slots; a tile with no second in
+// its row block converts its own 8 rows. Row counts whose blocks hold an
+// odd number of tiles (24, 40, 136 in blocks of 40) and row remainders
+// (59), one thread and two. Each task converts its own rows where one
+// column chunk takes all of N (n = 40) or A's pairs pass the shared area
+// (k = 2048, m = 136); the other cases share them.
 TEST(Bf16MatMul, TransposedAConvertedTwoTilesAtATime) {
   SKIP_WITHOUT_BF16();
   for (int threads : {1, 2}) {
     CompileOptions options;
     options.threads = threads;
     for (bool tb : {false, true})
-      expectJitMatchesInterpreter(matmuls(true, tb, {{300, 200}, {513, 40}}, "bf16"),
+      expectJitMatchesInterpreter(matmuls(true, tb, {{2048, 200}, {513, 40}}, "bf16"),
                                   {8, 24, 40, 59, 136}, 1, nullptr, options);
   }
 }
