@@ -156,11 +156,15 @@ llvm::Value *Lowering::intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value
 /// 0 below and inf above in f32; a NaN is put back. A call of libmvec's
 /// expf kept a softmax's f64 sum in memory around every call (the vector
 /// registers are the callee's), half of the attention softmax's time.
+llvm::Value *constantLike(llvm::Value *like, double v) {
+  return llvm::ConstantFP::get(like->getType(), v);
+}
+
 llvm::Value *Lowering::exp(llvm::Value *x) {
   llvm::Type *type = x->getType();
   if (type->getScalarType() != f32)
     return intrinsic(llvm::Intrinsic::exp, {x});
-  auto c = [&](double v) { return llvm::ConstantFP::get(type, v); };
+  auto c = [&](double v) { return constantLike(x, v); };
   llvm::Type *ints = b.getInt32Ty();
   if (auto *vector = llvm::dyn_cast<llvm::VectorType>(type))
     ints = llvm::VectorType::get(ints, vector->getElementCount());
@@ -207,10 +211,10 @@ llvm::Value *Lowering::sqrt(llvm::Value *x) { return intrinsic(llvm::Intrinsic::
 /// so large negative x keeps its tiny (subnormal) value instead of 0. On a
 /// scalar or a vector of f32 (a GEMM epilogue's tile).
 llvm::Value *Lowering::sigmoid(llvm::Value *x) {
-  llvm::Value *one = llvm::ConstantFP::get(x->getType(), 1.0);
+  llvm::Value *one = constantLike(x, 1.0);
   llvm::Value *e = exp(b.CreateFNeg(intrinsic(llvm::Intrinsic::fabs, {x})));
   llvm::Value *denominator = b.CreateFAdd(one, e);
-  llvm::Value *positive = b.CreateFCmpOGE(x, llvm::ConstantFP::get(x->getType(), 0.0));
+  llvm::Value *positive = b.CreateFCmpOGE(x, constantLike(x, 0.0));
   return b.CreateFDiv(b.CreateSelect(positive, one, e), denominator);
 }
 

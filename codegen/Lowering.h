@@ -132,6 +132,9 @@ unsigned vectorLanes(const llvm::Function &fn);
 /// and triple (a target machine's, or a GEMM library CPU's).
 unsigned vectorLanes(llvm::StringRef features, llvm::StringRef cpu, const llvm::Triple &triple);
 
+/// The f32 constant v, or a vector of it, of the type of `like`.
+llvm::Value *constantLike(llvm::Value *like, double v);
+
 /// Lowers one node; each family's lowering is in codegen/lower/<Family>.cpp.
 void lowerNode(Lowering &l, const Node &node);
 void lowerElementwise(Lowering &l, const Node &node);

@@ -19,8 +19,6 @@ V perLane(Lowering &l, V x, V z, const std::function<V(V, V)> &f) {
   return out;
 }
 
-V constantLike(V like, double v) { return llvm::ConstantFP::get(like->getType(), v); }
-
 /// The activation on a scalar or a vector, as its element-wise kernel
 /// computes it: relu and leaky_relu as vector selects, sigmoid on the
 /// vector (its exp is inline code), the others lane by lane.

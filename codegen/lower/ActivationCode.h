@@ -15,11 +15,9 @@ namespace nnc {
 llvm::Value *perLane(Lowering &l, llvm::Value *x, llvm::Value *z,
                      const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &f);
 
-/// The f32 constant v, or a vector of it, of the type of `like`.
-llvm::Value *constantLike(llvm::Value *like, double v);
-
 /// The activation on a scalar or a vector, as its element-wise kernel
-/// computes it: relu and leaky_relu as vector selects, the others lane by lane.
+/// computes it: relu and leaky_relu as vector selects, sigmoid on the
+/// vector, the others lane by lane.
 llvm::Value *applyActivation(Lowering &l, const Activation &act, double alpha, llvm::Value *x);
 
 } // namespace nnc

@@ -115,19 +115,23 @@ TEST(Bf16MatMul, TheDepthAfterARowsLastIsNotRead) {
     EXPECT_TRUE(std::isfinite(out[0].f32()[j])) << "row 0, column " << j;
 }
 
+/// expectJitMatchesInterpreter(text, dims) compiled for one thread and for two.
+void expectOnOneAndTwoThreads(const std::string &text, const std::vector<int64_t> &dims) {
+  for (int threads : {1, 2}) {
+    CompileOptions options;
+    options.threads = threads;
+    expectJitMatchesInterpreter(text, dims, 1, nullptr, options);
+  }
+}
+
 // A's pairs converted once for all the column tasks of a GEMM
 // (GemmOperands::aPairs: 67 rows, a last group of 3 rows, 150 pairs a
 // depth block), and by each task where they would not fit that area (600
 // rows), on one thread and two: the bf16 reference either way.
 TEST(Bf16MatMul, PairsOfAConvertedOnceOrPerTaskMatchTheBf16Reference) {
   SKIP_WITHOUT_BF16();
-  for (int threads : {1, 2}) {
-    CompileOptions options;
-    options.threads = threads;
-    for (bool ta : {false, true})
-      expectJitMatchesInterpreter(matmuls(ta, false, {{600, 160}}, "bf16"), {67, 600}, 1, nullptr,
-                                  options);
-  }
+  for (bool ta : {false, true})
+    expectOnOneAndTwoThreads(matmuls(ta, false, {{600, 160}}, "bf16"), {67, 600});
 }
 
 // A stored [k, m] becomes pairs two tiles (16 rows) at a time in each
@@ -139,13 +143,9 @@ TEST(Bf16MatMul, PairsOfAConvertedOnceOrPerTaskMatchTheBf16Reference) {
 // (k = 2048, m = 136); the other cases share them.
 TEST(Bf16MatMul, TransposedAConvertedTwoTilesAtATime) {
   SKIP_WITHOUT_BF16();
-  for (int threads : {1, 2}) {
-    CompileOptions options;
-    options.threads = threads;
-    for (bool tb : {false, true})
-      expectJitMatchesInterpreter(matmuls(true, tb, {{2048, 200}, {513, 40}}, "bf16"),
-                                  {8, 24, 40, 59, 136}, 1, nullptr, options);
-  }
+  for (bool tb : {false, true})
+    expectOnOneAndTwoThreads(matmuls(true, tb, {{2048, 200}, {513, 40}}, "bf16"),
+                             {8, 24, 40, 59, 136});
 }
 
 /// The largest difference between `got` and `want`, relative to want's largest element.

@@ -98,27 +98,46 @@ TEST(JitElementwise, AddSigmoidAndTanhLoopsUseTheHostVectorWidth) {
 namespace nnc {
 namespace {
 
+/// x = from, from + 1/steps, ..., to, then inf, -inf, NaN and `extra`.
+std::vector<float> gridWithSpecials(int from, int to, int steps, std::vector<float> extra) {
+  std::vector<float> x;
+  for (int i = from * steps; i <= to * steps; ++i)
+    x.push_back(static_cast<float>(i) / static_cast<float>(steps));
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float v : {inf, -inf, std::nanf("")})
+    x.push_back(v);
+  x.insert(x.end(), extra.begin(), extra.end());
+  return x;
+}
+
+/// The JIT's outputs of `body` (statements over `input x: f32[n]`, ending
+/// in an output line) on x.
+std::vector<Tensor> jitOutputs(const std::vector<float> &x, const std::string &body) {
+  auto n = static_cast<int64_t>(x.size());
+  std::string text = "model e {\n  input x: f32[" + std::to_string(n) + "]\n" + body + "}\n";
+  Result<Graph> g = parseModel(text, "e.ir");
+  EXPECT_TRUE(g.ok()) << g.errorText();
+  if (!g.ok())
+    return {};
+  auto jit = JitSession::create(*g, nullptr);
+  EXPECT_TRUE(jit.ok()) << jit.errorText();
+  if (!jit.ok())
+    return {};
+  auto out = (*jit)->infer({Tensor::f32({n}, x)});
+  EXPECT_TRUE(out.ok()) << out.errorText();
+  return out.ok() ? std::move(*out) : std::vector<Tensor>{};
+}
+
 /// The compiled erf (an inline rational function, Lowering::erf) against
 /// erf in double: within 1e-6 over [-6, 6] in steps of 1/1024, exactly 0
 /// at 0, +-1 beyond, NaN for NaN, and gelu through it within IR.md's 1e-5.
 TEST(JitElementwise, ErfIsWithinAMillionthOfErfAndKeepsNaN) {
-  std::vector<float> x;
-  for (int i = -6 * 1024; i <= 6 * 1024; ++i)
-    x.push_back(static_cast<float>(i) / 1024.0f);
-  const float inf = std::numeric_limits<float>::infinity();
-  for (float v : {inf, -inf, std::nanf(""), 1e30f, -1e30f})
-    x.push_back(v);
+  std::vector<float> x = gridWithSpecials(-6, 6, 1024, {1e30f, -1e30f});
   auto n = static_cast<int64_t>(x.size());
-  std::string text = "model e {\n  input x: f32[" + std::to_string(n) +
-                     "]\n  e = erf(x)\n  g = gelu(x)\n  output e, g\n}\n";
-  Result<Graph> g = parseModel(text, "erf.ir");
-  ASSERT_TRUE(g.ok()) << g.errorText();
-  auto jit = JitSession::create(*g, nullptr);
-  ASSERT_TRUE(jit.ok()) << jit.errorText();
-  auto out = (*jit)->infer({Tensor::f32({n}, x)});
-  ASSERT_TRUE(out.ok()) << out.errorText();
+  std::vector<Tensor> out = jitOutputs(x, "  e = erf(x)\n  g = gelu(x)\n  output e, g\n");
+  ASSERT_EQ(out.size(), 2u);
   for (int64_t i = 0; i < n; ++i) {
-    double v = x[static_cast<size_t>(i)], e = (*out)[0].f32()[i], gelu = (*out)[1].f32()[i];
+    double v = x[static_cast<size_t>(i)], e = out[0].f32()[i], gelu = out[1].f32()[i];
     if (std::isnan(v)) {
       EXPECT_TRUE(std::isnan(e) && std::isnan(gelu)) << "erf(NaN) = " << e;
       continue;
@@ -130,7 +149,7 @@ TEST(JitElementwise, ErfIsWithinAMillionthOfErfAndKeepsNaN) {
           << "gelu(" << v << ")";
     }
   }
-  EXPECT_EQ((*out)[0].f32()[6 * 1024], 0.0f); // erf(0)
+  EXPECT_EQ(out[0].f32()[6 * 1024], 0.0f); // erf(0)
 }
 
 /// The compiled exp (inline, Lowering::exp) against exp in double over
@@ -139,25 +158,15 @@ TEST(JitElementwise, ErfIsWithinAMillionthOfErfAndKeepsNaN) {
 /// f32's range, exactly 1 at 0, NaN for NaN; and sigmoid through it keeps
 /// its subnormal tail (sigmoid(-100) = e^-100 > 0).
 TEST(JitElementwise, ExpIsWithinFourUlpsAndKeepsSubnormals) {
-  std::vector<float> x;
-  for (int i = -110 * 64; i <= 90 * 64; ++i)
-    x.push_back(static_cast<float>(i) / 64.0f);
-  const float inf = std::numeric_limits<float>::infinity();
-  for (float v : {inf, -inf, std::nanf(""), 88.72f, -103.9f})
-    x.push_back(v);
+  std::vector<float> x = gridWithSpecials(-110, 90, 64, {88.72f, -103.9f});
   auto n = static_cast<int64_t>(x.size());
-  std::string text = "model e {\n  input x: f32[" + std::to_string(n) +
-                     "]\n  e = exp(x)\n  s = sigmoid(x)\n  output e, s\n}\n";
-  Result<Graph> g = parseModel(text, "exp.ir");
-  ASSERT_TRUE(g.ok()) << g.errorText();
-  auto jit = JitSession::create(*g, nullptr);
-  ASSERT_TRUE(jit.ok()) << jit.errorText();
-  auto out = (*jit)->infer({Tensor::f32({n}, x)});
-  ASSERT_TRUE(out.ok()) << out.errorText();
+  std::vector<Tensor> out = jitOutputs(x, "  e = exp(x)\n  s = sigmoid(x)\n  output e, s\n");
+  ASSERT_EQ(out.size(), 2u);
+  const float inf = std::numeric_limits<float>::infinity();
   const double smallestNormal = std::numeric_limits<float>::min();
   const double smallestSubnormal = std::numeric_limits<float>::denorm_min();
   for (int64_t i = 0; i < n; ++i) {
-    double v = x[static_cast<size_t>(i)], e = (*out)[0].f32()[i];
+    double v = x[static_cast<size_t>(i)], e = out[0].f32()[i];
     double want = std::exp(v);
     if (std::isnan(v))
       EXPECT_TRUE(std::isnan(e)) << "exp(NaN) = " << e;
@@ -168,8 +177,8 @@ TEST(JitElementwise, ExpIsWithinFourUlpsAndKeepsSubnormals) {
     else
       EXPECT_NEAR(e, want, smallestSubnormal) << "exp(" << v << ")";
   }
-  EXPECT_EQ((*out)[0].f32()[110 * 64], 1.0f); // exp(0)
-  float sigmoidAtMinus100 = (*out)[1].f32()[10 * 64];
+  EXPECT_EQ(out[0].f32()[110 * 64], 1.0f); // exp(0)
+  float sigmoidAtMinus100 = out[1].f32()[10 * 64];
   EXPECT_GT(sigmoidAtMinus100, 0.0f);
   EXPECT_NEAR(sigmoidAtMinus100, std::exp(-100.0), smallestSubnormal);
 }
